@@ -1,0 +1,1 @@
+"""Networks: the FRVSR/TecoGAN generator, the discriminators and the VGG feature net."""
