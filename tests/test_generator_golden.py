@@ -1,0 +1,80 @@
+"""FRNet against the reference (GOLDEN.md): names, sizes, sequence pass, inference."""
+import numpy as np
+import pytest
+import torch
+
+from golden_weights import apply_rule
+from inference import front_padding_indices, infer_sequence
+from networks.frnet import FRNet
+
+
+def uint8_close(out, ref):
+    """At most 1 level apart on at most 0.1% of the values."""
+    assert out.shape == ref.shape
+    diff = np.abs(out.astype(np.int16) - ref.astype(np.int16))
+    assert diff.max() <= 1
+    assert (diff > 0).mean() <= 1e-3
+
+
+@pytest.mark.parametrize("degradation, entries", [("BD", 78), ("BI", 76)])
+def test_state_dict_layout(degradation, entries):
+    net = FRNet(nf=64, nb=10, degradation=degradation)
+    sd = net.state_dict()
+    assert len(sd) == entries
+    assert sum(p.numel() for p in net.parameters()) == 2_589_093
+    for name in ("fnet.encoder1.0.weight", "fnet.decoder3.2.bias", "fnet.flow.2.weight",
+                 "srnet.conv_in.0.weight", "srnet.resblocks.9.conv.2.weight",
+                 "srnet.conv_up.2.weight", "srnet.conv_out.weight"):
+        assert name in sd
+    if degradation == "BD":
+        assert sd["upsample_func.kernels"].shape == (4, 4)
+        assert "srnet.upsample_func.kernels" in sd
+
+
+def test_published_style_checkpoint_loads_strict(tmp_path):
+    from utils.checkpoint import infer_frnet_arch, load_generator_weights
+    src = FRNet(nf=64, nb=10, degradation="BD")
+    path = tmp_path / "TecoGAN_BD_iter500000.pth"
+    torch.save(src.state_dict(), path)
+    dst = load_generator_weights(FRNet(nf=64, nb=10, degradation="BD"), str(path), "BD", 64, 10)
+    for k, v in src.state_dict().items():
+        assert torch.equal(dst.state_dict()[k], v)
+    assert infer_frnet_arch(src.state_dict()) == {"nf": 64, "nb": 10, "degradation": "BD", "scale": 4,
+                                                  "in_nc": 3, "out_nc": 3}
+
+
+@pytest.mark.parametrize("degradation", ["BD", "BI"])
+def test_forward_sequence(golden, degradation):
+    net = apply_rule(FRNet(nf=16, nb=2, degradation=degradation))
+    with torch.no_grad():
+        out = net.forward_sequence(torch.from_numpy(golden[f"{degradation}/fwdseq/lr"]))
+    for key in ("hr_data", "hr_flow", "lr_flow"):
+        np.testing.assert_allclose(out[key].numpy(), golden[f"{degradation}/fwdseq/{key}"],
+                                   atol=1e-5, rtol=1e-4)
+    n, t = golden[f"{degradation}/fwdseq/lr"].shape[:2]
+    assert out["lr_curr"].shape[0] == n * (t - 1)
+
+
+@pytest.mark.parametrize("degradation", ["BD", "BI"])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_inference_uint8(golden, degradation, channels_last):
+    net = apply_rule(FRNet(nf=16, nb=2, degradation=degradation))
+    lr = golden[f"{degradation}/infer/lr_uint8_thwc"]
+    out = np.stack(list(infer_sequence(net, lr, num_pad_front=5, padding_mode="reflect",
+                                       channels_last=channels_last)))
+    uint8_close(out, golden[f"{degradation}/infer/hr_uint8_thwc"])
+
+
+@pytest.mark.parametrize("h, w", [(9, 13), (17, 8), (31, 45)])
+def test_any_lr_size(h, w):
+    net = FRNet(nf=8, nb=1, degradation="BD")
+    lr = np.random.default_rng(0).integers(0, 256, (3, h, w, 3), dtype=np.uint8)
+    out = list(infer_sequence(net, lr, num_pad_front=2))
+    assert len(out) == 3 and out[0].shape == (4 * h, 4 * w, 3) and out[0].dtype == np.uint8
+
+
+def test_front_padding():
+    assert front_padding_indices(10, 5, "reflect") == [5, 4, 3, 2, 1]
+    assert front_padding_indices(10, 3, "replicate") == [0, 0, 0]
+    assert front_padding_indices(3, 5, "reflect") == [1, 0, 1, 2, 1]
+    assert front_padding_indices(10, 0) == []
