@@ -1,0 +1,167 @@
+"""Inference speed of the generator, end to end (decode, network, encode).
+
+    python scripts/benchmark.py --lr_size 144x180 --frames 12 --device cpu
+
+Writes ``--frames`` LR PNG frames of the given size into a temporary folder, then
+super-resolves them twice:
+
+* ``reference-style``: what the reference's test loop does: NCHW tensors,
+  ``torch.no_grad``, all frames decoded first, the network run frame by frame, the
+  outputs encoded after the sequence;
+* ``ours``: this project's test mode: channels-last, ``torch.inference_mode``, the PNG
+  encoding overlapped with the network in a writer thread.
+
+It prints frames/s end to end, the network's seconds per step and the achieved
+GFLOP/s (conv FLOPs as counted by profile mode).  Weights are random: speed does not
+depend on them.
+"""
+import argparse
+import os
+import queue
+import sys
+import tempfile
+import threading
+import time
+
+import cv2
+import numpy as np
+import torch
+
+CODES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "codes")
+sys.path.insert(0, CODES)
+
+from inference import RecurrentUpscaler, infer_sequence  # noqa: E402
+from networks.frnet import FRNet  # noqa: E402
+from profiling import count_flops, step_inputs  # noqa: E402
+from utils.device import parse_device  # noqa: E402
+from utils.errors import UserError, run_cli  # noqa: E402
+from utils.fileio import read_image_rgb, write_image_rgb  # noqa: E402
+
+
+def make_frames(folder, n, h, w, seed=0):
+    """Smooth moving pattern plus noise, written as PNG (like a real LR clip)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    paths = []
+    for i in range(n):
+        base = 127 + 60 * np.sin((xx + 2 * i) / 9.0)[..., None] * np.cos((yy - i) / 7.0)[..., None]
+        img = np.clip(base + rng.normal(0, 12, (h, w, 3)), 0, 255).astype(np.uint8)
+        path = os.path.join(folder, f"{i:04d}.png")
+        cv2.imwrite(path, img)
+        paths.append(path)
+    return paths
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def run_reference_style(net, paths, out_dir, device):
+    """Decode all, infer frame by frame (NCHW, no_grad), then encode all."""
+    start = time.perf_counter()
+    lr = np.stack([read_image_rgb(p) for p in paths])
+    lr_t = torch.from_numpy(lr).permute(0, 3, 1, 2).float() / 255.0
+    net = net.to(device).eval().to(memory_format=torch.contiguous_format)
+    s = net.scale
+    _, c, h, w = lr_t.shape
+    outputs = []
+    net_seconds = 0.0
+    with torch.no_grad():
+        lr_prev = torch.zeros(1, c, h, w, device=device)
+        hr_prev = torch.zeros(1, c, s * h, s * w, device=device)
+        for i in range(len(paths)):
+            lr_curr = lr_t[i:i + 1].to(device)
+            t0 = time.perf_counter()
+            hr_curr = net(lr_curr, lr_prev, hr_prev)
+            sync(device)
+            net_seconds += time.perf_counter() - t0
+            lr_prev, hr_prev = lr_curr, hr_curr
+            frame = hr_curr.squeeze(0).cpu().numpy().transpose(1, 2, 0)
+            outputs.append(np.uint8(np.clip(np.round(frame * 255), 0, 255)))
+    for i, frame in enumerate(outputs):
+        cv2.imwrite(os.path.join(out_dir, f"{i:04d}.png"), frame[..., ::-1])
+    return time.perf_counter() - start, net_seconds / len(paths)
+
+
+def run_ours(net, paths, out_dir, device, half=False):
+    """This project's pipeline (what `main.py --mode test` runs)."""
+    start = time.perf_counter()
+    lr = np.stack([read_image_rgb(p) for p in paths])
+    upscaler = RecurrentUpscaler(net, device, channels_last=True, half=half)
+    writes = queue.Queue(maxsize=8)
+
+    def writer():
+        while (item := writes.get()) is not None:
+            write_image_rgb(*item)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    for i, hr in enumerate(infer_sequence(net, lr, num_pad_front=0, upscaler=upscaler)):
+        writes.put((os.path.join(out_dir, f"{i:04d}.png"), hr))
+    writes.put(None)
+    thread.join()
+    total = time.perf_counter() - start
+    # network alone, steady state
+    x = step_inputs(3, lr.shape[1], lr.shape[2], net.scale, device)
+    x = [a.contiguous(memory_format=torch.channels_last) for a in x]
+    with torch.inference_mode(), (torch.autocast("cuda", dtype=torch.float16) if upscaler.half
+                                  else torch.autocast("cpu", enabled=False)):
+        net(*x)
+        sync(device)
+        t0 = time.perf_counter()
+        for _ in range(3):
+            net(*x)
+        sync(device)
+    return total, (time.perf_counter() - t0) / 3
+
+
+def parse_size(text):
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+        assert h >= 8 and w >= 8
+    except (ValueError, AssertionError):
+        raise UserError(f"--lr_size {text}: expected HxW with both sides >= 8, e.g. 144x180")
+    return h, w
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--lr_size", default="144x180", help="LR frame size HxW")
+    p.add_argument("--frames", type=int, default=12)
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:k")
+    p.add_argument("--half", action="store_true", help="also time CUDA autocast fp16")
+    p.add_argument("--nf", type=int, default=64)
+    p.add_argument("--nb", type=int, default=10)
+    p.add_argument("--debug", action="store_true")
+    args = p.parse_args()
+    h, w = parse_size(args.lr_size)
+    device = parse_device(args.device)
+    torch.manual_seed(0)
+    net = FRNet(nf=args.nf, nb=args.nb, degradation="BD")
+    flops = count_flops(net, step_inputs(3, h, w, 4, torch.device("cpu")))
+    print(f"device: {device} | threads: {torch.get_num_threads()} | LR {h}x{w} -> HR {4 * h}x{4 * w} | "
+          f"{args.frames} frames | {flops / 1e9:.2f} GFLOP per frame step")
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "lr")
+        os.makedirs(src)
+        paths = make_frames(src, args.frames, h, w)
+        runs = [("reference-style (NCHW, no_grad, sequential I/O)", lambda o: run_reference_style(net, paths, o, device)),
+                ("ours (channels-last, inference_mode, overlapped I/O)", lambda o: run_ours(net, paths, o, device))]
+        if args.half:
+            runs.append(("ours --half (CUDA autocast fp16)", lambda o: run_ours(net, paths, o, device, half=True)))
+        results = {}
+        for name, fn in runs:
+            out = os.path.join(tmp, f"out{len(results)}")
+            os.makedirs(out)
+            total, step = fn(out)
+            results[name] = total
+            print(f"{name:55s} {args.frames / total:7.3f} frames/s end to end | "
+                  f"network {step:.3f} s/step = {flops / step / 1e9:7.1f} GFLOP/s")
+        ref, ours = list(results.values())[:2]
+        print(f"speed-up end to end: {ref / ours:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
