@@ -1,0 +1,132 @@
+"""LMDB storage of training frames, as the reference lays it out.
+
+One entry per frame, key ``{vid}_{nfrm}x{h}x{w}_{i:04d}``, value = raw uint8 RGB HWC bytes;
+``meta_info.pkl`` = ``{'name': dataset, 'keys': [...]}``.  ``meta_info.pkl`` is a pickle
+(reference compatibility), read with a restricted unpickler that builds plain containers
+and strings only: a crafted file cannot import or run anything.
+"""
+import io
+import os
+import pickle
+import re
+
+import lmdb
+import numpy as np
+
+from utils.errors import UserError
+
+KEY_RE = re.compile(r"^(?P<vid>.+)_(?P<n>\d+)x(?P<h>\d+)x(?P<w>\d+)_(?P<i>\d{4,})$")
+
+
+def make_key(vid, nfrm, h, w, idx):
+    return f"{vid}_{nfrm}x{h}x{w}_{idx:04d}"
+
+
+def parse_key(key, where="LMDB"):
+    """'{vid}_{n}x{h}x{w}_{i:04d}' -> (vid, n, h, w, i)."""
+    m = KEY_RE.match(key)
+    if not m:
+        raise UserError(f"{where}: key {key!r} does not parse (expected {{vid}}_{{frames}}x{{h}}x{{w}}_{{index:04d}})")
+    return m["vid"], int(m["n"]), int(m["h"]), int(m["w"]), int(m["i"])
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+
+def _check_plain(obj):
+    if isinstance(obj, (str, int, float, bool, type(None), bytes)):
+        return True
+    if isinstance(obj, (list, tuple, set)):
+        return all(_check_plain(x) for x in obj)
+    if isinstance(obj, dict):
+        return all(_check_plain(k) and _check_plain(v) for k, v in obj.items())
+    return False
+
+
+def read_meta_info(lmdb_dir):
+    """The ``meta_info.pkl`` dict of an LMDB folder (validated)."""
+    path = os.path.join(lmdb_dir, "meta_info.pkl")
+    if not os.path.isdir(lmdb_dir):
+        raise UserError(f"{lmdb_dir}: LMDB folder not found")
+    if not os.path.isfile(path):
+        raise UserError(f"{path}: missing (every LMDB made by scripts/create_lmdb.py has one)")
+    try:
+        with open(path, "rb") as f:
+            meta = _PlainUnpickler(io.BytesIO(f.read())).load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as err:
+        raise UserError(f"{path}: not a plain meta-info pickle ({err})")
+    if not isinstance(meta, dict) or not _check_plain(meta) or not isinstance(meta.get("keys"), list):
+        raise UserError(f"{path}: expected a dict with 'name' and a 'keys' list")
+    for key in meta["keys"]:
+        if not isinstance(key, str):
+            raise UserError(f"{path}: key {key!r} is not a string")
+        parse_key(key, where=path)
+    if not meta["keys"]:
+        raise UserError(f"{path}: the LMDB holds no frames")
+    return meta
+
+
+def write_lmdb(lmdb_dir, name, clips, progress=None):
+    """Write clips into a new LMDB.
+
+    clips: iterable of (vid, list of frame paths or a callable returning (h, w, 3) uint8
+    RGB frames); frames of one clip share one size.  ``progress(n)`` is called per frame.
+    """
+    from utils.fileio import read_image_rgb
+    clips = list(clips)
+    # size the map from the first frame of each clip: 1.5 x the raw bytes
+    total = 0
+    shapes = {}
+    for vid, frames in clips:
+        first = read_image_rgb(frames[0])
+        shapes[vid] = first.shape
+        total += first.nbytes * len(frames)
+    os.makedirs(lmdb_dir, exist_ok=True)
+    env = lmdb.open(lmdb_dir, map_size=max(int(total * 1.5), 1 << 20))
+    keys = []
+    try:
+        with env.begin(write=True) as txn:
+            for vid, frames in clips:
+                h, w, _ = shapes[vid]
+                for i, path in enumerate(frames):
+                    img = read_image_rgb(path)
+                    if img.shape != shapes[vid]:
+                        raise UserError(f"{path}: frame is {img.shape[1]}x{img.shape[0]} but the clip's first "
+                                        f"frame is {w}x{h}")
+                    key = make_key(vid, len(frames), h, w, i)
+                    txn.put(key.encode("ascii"), np.ascontiguousarray(img).tobytes())
+                    keys.append(key)
+                    if progress:
+                        progress(1)
+    finally:
+        env.close()
+    with open(os.path.join(lmdb_dir, "meta_info.pkl"), "wb") as f:
+        pickle.dump({"name": name, "keys": keys}, f)
+    return keys
+
+
+class LMDBReader:
+    """Read-only, lock-free frame reader opened lazily (one per DataLoader worker)."""
+
+    def __init__(self, lmdb_dir):
+        self.lmdb_dir = lmdb_dir
+        self.env = None
+
+    def _open(self):
+        if self.env is None:
+            self.env = lmdb.open(self.lmdb_dir, readonly=True, lock=False, readahead=False, meminit=False)
+        return self.env
+
+    def read(self, key, h, w):
+        with self._open().begin(write=False) as txn:
+            buf = txn.get(key.encode("ascii"))
+        if buf is None:
+            raise UserError(f"{self.lmdb_dir}: key {key!r} listed in meta_info.pkl is missing from the LMDB")
+        if len(buf) != h * w * 3:
+            raise UserError(f"{self.lmdb_dir}: value of {key!r} has {len(buf)} bytes, expected {h}x{w}x3")
+        return np.frombuffer(buf, dtype=np.uint8).reshape(h, w, 3)
+
+    def __getstate__(self):
+        return {"lmdb_dir": self.lmdb_dir, "env": None}

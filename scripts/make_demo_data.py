@@ -1,0 +1,81 @@
+"""Regenerate the bundled demo/ clips from the Apache-2.0 SAM 2 example videos.
+
+    python scripts/make_demo_data.py --src ../shared/data/sam2_videos
+
+Train clips (4 videos), a validation clip (GT + BD LR) and a small LR video for the
+"upscale your own video" demo; frames are downscaled with cv2.INTER_AREA.
+"""
+import argparse
+import os
+import shutil
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "codes"))
+sys.path.insert(0, os.path.join(REPO, "scripts"))
+
+from utils.errors import UserError, run_cli  # noqa: E402
+
+TRAIN = {"dog": "01_dog.mp4", "cups": "02_cups.mp4", "blocks": "03_blocks.mp4", "bedroom": "bedroom.mp4"}
+VAL = {"coffee": "04_coffee.mp4"}
+UPSCALE = {"juggle": "05_default_juggle.mp4"}
+
+
+def read_frames(path, start, count, size, step=1):
+    import cv2
+    cap = cv2.VideoCapture(path)
+    if not cap.isOpened():
+        raise UserError(f"{path}: cannot open video")
+    frames, i = [], 0
+    while len(frames) < count:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if i >= start and (i - start) % step == 0:
+            frames.append(cv2.resize(frame, size, interpolation=cv2.INTER_AREA))
+        i += 1
+    cap.release()
+    if len(frames) < count:
+        raise UserError(f"{path}: only {len(frames)} frames from {start}")
+    return frames
+
+
+def main():
+    import cv2
+    from resize_BD import degrade_bd
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--src", default=os.path.join(REPO, "..", "shared", "data", "sam2_videos"))
+    p.add_argument("--out", default=os.path.join(REPO, "demo"))
+    p.add_argument("--debug", action="store_true")
+    args = p.parse_args()
+    for sub in ("train_clips", "val", "videos"):
+        shutil.rmtree(os.path.join(args.out, sub), ignore_errors=True)
+    for name, video in TRAIN.items():
+        for i, f in enumerate(read_frames(os.path.join(args.src, video), 30, 20, (256, 144))):
+            d = os.path.join(args.out, "train_clips", name)
+            os.makedirs(d, exist_ok=True)
+            cv2.imwrite(os.path.join(d, f"{i + 1:04d}.png"), f)
+    for name, video in VAL.items():
+        for i, f in enumerate(read_frames(os.path.join(args.src, video), 60, 10, (256, 144))):
+            for kind, img in (("GT", f), ("Gaussian4xLR", degrade_bd(f))):
+                d = os.path.join(args.out, "val", kind, name)
+                os.makedirs(d, exist_ok=True)
+                cv2.imwrite(os.path.join(d, f"{i + 1:04d}.png"), img)
+    os.makedirs(os.path.join(args.out, "videos"), exist_ok=True)
+    for name, video in UPSCALE.items():
+        frames = read_frames(os.path.join(args.src, video), 0, 48, (192, 108))
+        cap = cv2.VideoCapture(os.path.join(args.src, video))
+        fps = cap.get(cv2.CAP_PROP_FPS) or 24.0
+        cap.release()
+        out = os.path.join(args.out, "videos", f"{name}_lr.mp4")
+        writer = cv2.VideoWriter(out, cv2.VideoWriter_fourcc(*"mp4v"), fps, (192, 108))
+        for f in frames:
+            writer.write(f)
+        writer.release()
+    shutil.copy(os.path.join(args.src, "LICENSE"), os.path.join(args.out, "LICENSE-sam2-videos"))
+    print(f"demo data written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
