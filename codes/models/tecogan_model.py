@@ -1,0 +1,149 @@
+"""TecoGAN: FRVSR's generator plus a (spatio-)temporal discriminator, VGG feature loss,
+ping-pong and feature-matching losses, and an adaptive discriminator update (SPEC 4)."""
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from models.frvsr_model import FRVSRModel
+from models.losses import build_criterion
+from models.lr_schedules import build_scheduler
+from networks.discriminators import SNet, STNet
+
+
+class TecoGANModel(FRVSRModel):
+    def __init__(self, opt, device, distributed=False):
+        super().__init__(opt, device, distributed)
+        d = opt["model"]["discriminator"]
+        ds = opt["dataset"]["train"] or {}
+        crop = ds.get("crop_size") or ds.get("gt_crop_size")
+        if d["name"] == "STNet":
+            self.net_D = STNet(d["in_nc"], crop, d.get("tempo_range", 3)).to(device)
+        else:
+            self.net_D = SNet(d["in_nc"], crop, d.get("use_cond", True)).to(device)
+        if d.get("load_path"):
+            from utils.checkpoint import load_into, load_state_dict_file
+            load_into(self.net_D, load_state_dict_file(d["load_path"]), d["load_path"],
+                      describe_expected=f"{d['name']} discriminator for crop {crop}")
+        if distributed:
+            self.net_D = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.net_D) \
+                if device.type == "cuda" else self.net_D
+            self.D = DistributedDataParallel(self.net_D, broadcast_buffers=False)
+        else:
+            self.D = self.net_D
+        tr = opt["train"]
+        dcfg = tr["discriminator"]
+        self.optim_D = self._adam(self.net_D.parameters(), dcfg)
+        self.sched_D = build_scheduler(self.optim_D, dcfg.get("lr_schedule"))
+        self.update_policy = dcfg.get("update_policy", "adaptive")
+        self.update_threshold = dcfg.get("update_threshold", 0.4)
+        self.crop_border_ratio = dcfg.get("crop_border_ratio", 1.0)
+        self.gan_crit, self.gan_w = self._crit("gan_crit")
+        self.pp_crit, self.pp_w = self._crit("pingpong_crit")
+        self.fm_crit, self.fm_w = self._crit("feature_matching_crit")
+        self.feat_crit, self.feat_w = self._crit("feature_crit")
+        self.net_F = None
+        if self.feat_crit is not None:
+            from networks.vgg import VGGFeatureExtractor
+            fc = tr["feature_crit"]
+            self.net_F = VGGFeatureExtractor(fc.get("feature_layers", [8, 17, 26, 35]),
+                                             fc.get("vgg_weights")).to(device)
+        self.n_upd_D = 0.0
+
+    def schedulers(self):
+        return [self.sched_G, self.sched_D]
+
+    def current_lrs(self):
+        return {"lr_G": self.optim_G.param_groups[0]["lr"], "lr_D": self.optim_D.param_groups[0]["lr"]}
+
+    def state_dict(self):
+        state = super().state_dict()
+        state.update(net_D=self.net_D.state_dict(), optim_D=self.optim_D.state_dict(),
+                     sched_D=self.sched_D.state_dict(), n_upd_D=torch.tensor(self.n_upd_D))
+        return state
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        self.net_D.load_state_dict(state["net_D"])
+        self.optim_D.load_state_dict(state["optim_D"])
+        self.sched_D.load_state_dict(state["sched_D"])
+        self.n_upd_D = float(state["n_upd_D"])
+
+    def checkpoints(self):
+        return {"G": self.net_G.state_dict(), "D": self.net_D.state_dict()}
+
+    def optimize(self, data):
+        lr_data, gt_data = data["lr"], data["gt"]
+        n, t, c, lr_h, lr_w = lr_data.shape
+        gt_h, gt_w = gt_data.shape[-2:]
+        bi_data = self.net_G.upsample_func(lr_data.reshape(n * t, c, lr_h, lr_w)).view(n, t, c, gt_h, gt_w)
+        if self.pp_crit is not None:  # 0..t-1 then t-2..0
+            lr_data = torch.cat([lr_data, lr_data.flip(1)[:, 1:]], dim=1)
+            gt_data = torch.cat([gt_data, gt_data.flip(1)[:, 1:]], dim=1)
+            bi_data = torch.cat([bi_data, bi_data.flip(1)[:, 1:]], dim=1)
+
+        self.net_G.train()
+        self.net_D.train()
+        self.optim_G.zero_grad(set_to_none=True)
+        self.optim_D.zero_grad(set_to_none=True)
+        log = {}
+
+        out = self._forward_sequence(lr_data)
+        hr_data = out["hr_data"]
+
+        # ---- discriminator ----
+        self.net_D.requires_grad_(True)
+        ctx = {"net_G": self.net_G, "lr_data": lr_data, "bi_data": bi_data, "hr_flow": out["hr_flow"],
+               "use_pp_crit": self.pp_crit is not None, "crop_border_ratio": self.crop_border_ratio}
+        real_logits, real_feats = self.D(gt_data, ctx)
+        fake_logits, _ = self.D(hr_data.detach(), ctx)
+
+        update_D = True
+        if self.update_policy == "adaptive":
+            distance = (torch.log(torch.sigmoid(real_logits) + 1e-8).mean().item()
+                        - torch.log(torch.sigmoid(fake_logits) + 1e-8).mean().item())
+            update_D = distance < self.update_threshold
+            log["distance"] = distance
+        if update_D:
+            self.n_upd_D += 1.0
+            loss_D = self.gan_crit(real_logits, True) + self.gan_crit(fake_logits, False)
+            loss_D.backward()
+            self.optim_D.step()
+            log["l_gan_D"] = loss_D.item()
+        else:
+            log["l_gan_D"] = 0.0
+        log["p_real_D"] = real_logits.mean().item()
+        log["p_fake_D"] = fake_logits.mean().item()
+        if self.update_policy == "adaptive":
+            log["n_upd_D"] = self.n_upd_D
+
+        # ---- generator ----
+        self.net_D.requires_grad_(False)
+        loss_G, g_log = self.generator_losses(lr_data, gt_data, out)
+        log.update(g_log)
+        if self.feat_crit is not None:
+            hr_feats = self.net_F(hr_data.reshape(-1, c, gt_h, gt_w))
+            gt_feats = self.net_F(gt_data.reshape(-1, c, gt_h, gt_w))
+            l_feat = sum(self.feat_crit(h, g.detach()) for h, g in zip(hr_feats, gt_feats))
+            l_feat = self.feat_w * l_feat
+            loss_G = loss_G + l_feat
+            log["l_feat_G"] = l_feat.item()
+        if self.pp_crit is not None:
+            tempo = t
+            l_pp = self.pp_w * self.pp_crit(hr_data[:, :tempo - 1], hr_data[:, tempo:].flip(1))
+            loss_G = loss_G + l_pp
+            log["l_pp_G"] = l_pp.item()
+        fake_logits_G, fake_feats = self.D(hr_data, ctx)
+        if self.fm_crit is not None:
+            norms = self.opt["train"]["feature_matching_crit"].get("layer_norm", [12.0, 14.0, 24.0, 100.0])
+            l_fm = sum(self.fm_crit(f, r.detach()) / norms[i]
+                       for i, (f, r) in enumerate(zip(fake_feats, real_feats)))
+            l_fm = self.fm_w * l_fm
+            loss_G = loss_G + l_fm
+            log["l_fm_G"] = l_fm.item()
+        l_gan = self.gan_w * self.gan_crit(fake_logits_G, True)
+        loss_G = loss_G + l_gan
+        log["l_gan_G"] = l_gan.item()
+        log["p_fake_G"] = fake_logits_G.mean().item()
+        loss_G.backward()
+        self.optim_G.step()
+        self.net_D.requires_grad_(True)
+        return log
