@@ -1,12 +1,12 @@
 """TecoGAN: FRVSR's generator plus a (spatio-)temporal discriminator, VGG feature loss,
 ping-pong and feature-matching losses, and an adaptive discriminator update (SPEC 4)."""
 import torch
-from torch.nn.parallel import DistributedDataParallel
 
 from models.frvsr_model import FRVSRModel
 from models.losses import build_criterion
 from models.lr_schedules import build_scheduler
 from networks.discriminators import SNet, STNet
+from training.distributed import average_gradients
 
 
 class TecoGANModel(FRVSRModel):
@@ -23,12 +23,9 @@ class TecoGANModel(FRVSRModel):
             from utils.checkpoint import load_into, load_state_dict_file
             load_into(self.net_D, load_state_dict_file(d["load_path"]), d["load_path"],
                       describe_expected=f"{d['name']} discriminator for crop {crop}")
-        if distributed:
-            self.net_D = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.net_D) \
-                if device.type == "cuda" else self.net_D
-            self.D = DistributedDataParallel(self.net_D, broadcast_buffers=False)
-        else:
-            self.D = self.net_D
+        # D runs three times per iteration (real, fake for D, fake for G) before one backward,
+        # which DistributedDataParallel does not allow: its gradients are averaged by hand.
+        self.D = self.net_D
         tr = opt["train"]
         dcfg = tr["discriminator"]
         self.optim_D = self._adam(self.net_D.parameters(), dcfg)
@@ -106,6 +103,8 @@ class TecoGANModel(FRVSRModel):
             self.n_upd_D += 1.0
             loss_D = self.gan_crit(real_logits, True) + self.gan_crit(fake_logits, False)
             loss_D.backward()
+            if self.distributed:
+                average_gradients(self.net_D.parameters())
             self.optim_D.step()
             log["l_gan_D"] = loss_D.item()
         else:
