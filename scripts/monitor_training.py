@@ -1,0 +1,113 @@
+"""Plot the loss curves of a training log and the validation-metric curves.
+
+    python scripts/monitor_training.py --degradation BD --model TecoGAN --dataset Vid4
+    python scripts/monitor_training.py --exp_dir experiments_BD/FRVSR_demo/001 --dataset demo_val
+
+Reads ``<exp_dir>/train/train.log`` and ``<exp_dir>/test/metrics/<dataset>_avg.json`` and
+writes ``<exp_dir>/plots/losses.png`` and ``<exp_dir>/plots/metrics_<dataset>.png``.
+"""
+import argparse
+import json
+import os
+import re
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "codes"))
+
+from utils.errors import UserError, run_cli  # noqa: E402
+
+LINE_RE = re.compile(r"\[epoch: (\d+) \| iter: (\d+)(?: \| [^\]]*)?\] (.*)$")
+
+
+def parse_log(path):
+    """{name: ([iters], [values])} from the trainer's log lines."""
+    if not os.path.isfile(path):
+        raise UserError(f"{path}: training log not found")
+    curves = {}
+    with open(path) as f:
+        for line in f:
+            m = LINE_RE.search(line.strip())
+            if not m:
+                continue
+            it = int(m.group(2))
+            for part in m.group(3).split(", "):
+                name, _, value = part.partition(": ")
+                try:
+                    v = float(value)
+                except ValueError:
+                    continue
+                xs, ys = curves.setdefault(name.strip(), ([], []))
+                xs.append(it)
+                ys.append(v)
+    return curves
+
+
+def parse_metrics(path):
+    """{metric: ([iters], [values])} from a <dataset>_avg.json file."""
+    with open(path) as f:
+        data = json.load(f)
+    rows = sorted((int(re.sub(r"\D", "", k) or 0), v) for k, v in data.items())
+    curves = {}
+    for it, values in rows:
+        for name, v in values.items():
+            xs, ys = curves.setdefault(name, ([], []))
+            xs.append(it)
+            ys.append(v)
+    return curves
+
+
+def plot(curves, title, out_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from utils.fileio import atomic_write
+    names = sorted(curves)
+    cols = min(3, len(names))
+    rows = (len(names) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.2 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        xs, ys = curves[name]
+        ax.plot(xs, ys, marker="." if len(xs) < 30 else None)
+        ax.set_title(name)
+        ax.set_xlabel("iteration")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    atomic_write(out_path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"), suffix=".png")
+    plt.close(fig)
+    print(out_path)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--degradation", default="BD")
+    p.add_argument("--model", default="TecoGAN")
+    p.add_argument("--dataset", default=None, help="validation dataset name (default: every *_avg.json)")
+    p.add_argument("--exp_dir", default=None, help="experiment folder (default experiments_<deg>/<model>/001)")
+    p.add_argument("--debug", action="store_true")
+    args = p.parse_args()
+    exp_dir = args.exp_dir or os.path.join("experiments_" + args.degradation, args.model, "001")
+    if not os.path.isdir(exp_dir):
+        raise UserError(f"{exp_dir}: experiment folder not found")
+    out_dir = os.path.join(exp_dir, "plots")
+    losses = parse_log(os.path.join(exp_dir, "train", "train.log"))
+    if not losses:
+        raise UserError(f"{os.path.join(exp_dir, 'train', 'train.log')}: no loss lines yet")
+    plot(losses, f"{exp_dir}: training losses (running averages)", os.path.join(out_dir, "losses.png"))
+    metric_dir = os.path.join(exp_dir, "test", "metrics")
+    names = [args.dataset] if args.dataset else sorted(
+        f[:-len("_avg.json")] for f in (os.listdir(metric_dir) if os.path.isdir(metric_dir) else [])
+        if f.endswith("_avg.json"))
+    for name in names:
+        path = os.path.join(metric_dir, f"{name}_avg.json")
+        if not os.path.isfile(path):
+            raise UserError(f"{path}: no validation metrics for dataset {name}")
+        plot(parse_metrics(path), f"{exp_dir}: validation on {name}", os.path.join(out_dir, f"metrics_{name}.png"))
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
