@@ -1,0 +1,215 @@
+"""Training end to end on a tiny LMDB: logs, checkpoints, validation, exact resume,
+SIGKILL recovery, torchrun with gloo, the monitor, create_lmdb and train.sh."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MAIN = os.path.join(REPO, "codes", "main.py")
+ENV = dict(os.environ, OMP_NUM_THREADS="1", TECOGAN_LOG_FILE_ONLY="1")
+
+
+def make_raw(root, clips=3, frames=5, h=40, w=48, seed=0):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    for c in range(clips):
+        for i in range(frames):
+            img = (127 + 100 * np.sin((xx + 3 * i + 7 * c) / 5.0)[..., None] * np.cos(yy / 6.0)[..., None]
+                   + rng.normal(0, 5, (h, w, 3))).clip(0, 255).astype(np.uint8)
+            os.makedirs(root / f"clip{c}", exist_ok=True)
+            cv2.imwrite(str(root / f"clip{c}" / f"{i:04d}.png"), img)
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    make_raw(root / "raw")
+    r = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "create_lmdb.py"), "--dataset", "Tiny",
+                        "--raw_dir", str(root / "raw"), "--lmdb_dir", str(root / "GT.lmdb")],
+                       capture_output=True, text=True, env=ENV, timeout=120)
+    assert r.returncode == 0, r.stderr
+    # validation clip: GT 32x32, BD LR 8x8
+    for i in range(4):
+        gt = cv2.imread(str(root / "raw" / "clip0" / f"{i:04d}.png"))[:32, :32]
+        for kind, img in (("GT", gt), ("LR", cv2.GaussianBlur(gt, (9, 9), 1.5)[::4, ::4])):
+            os.makedirs(root / kind / "val0", exist_ok=True)
+            cv2.imwrite(str(root / kind / "val0" / f"{i:04d}.png"), img)
+    return root
+
+
+def write_opt(exp, data, model="FRVSR", total_iter=4, extra=None):
+    exp.mkdir(parents=True, exist_ok=True)
+    tr = {"tempo_extent": 3, "start_iter": 0, "total_iter": total_iter,
+          "generator": {"lr": 1e-3, "lr_schedule": {"type": "MultiStepLR", "milestones": [3], "gamma": 0.5}},
+          "moving_first_frame": True, "moving_factor": 0.5,
+          "pixel_crit": {"type": "CB", "weight": 1}, "warping_crit": {"type": "CB", "weight": 1}}
+    mdl = {"name": model, "generator": {"name": "FRNet", "nf": 8, "nb": 1, "load_path": None}}
+    if model == "TecoGAN":
+        mdl["discriminator"] = {"name": "STNet", "in_nc": 3, "tempo_range": 3}
+        tr["discriminator"] = {"lr": 1e-3, "update_policy": "adaptive", "update_threshold": 0.4,
+                               "crop_border_ratio": 0.75}
+        tr["pingpong_crit"] = {"type": "CB", "weight": 0.5}
+        tr["gan_crit"] = {"type": "GAN", "weight": 0.01}
+    opt = {"scale": 4, "manual_seed": 3,
+           "dataset": {"degradation": {"type": "BD", "sigma": 1.5},
+                       "train": {"name": "Tiny", "seq_dir": str(data / "GT.lmdb"), "crop_size": 16,
+                                 "batch_size": 2, "num_workers": 0},
+                       "test": {"name": "TinyVal", "gt_seq_dir": str(data / "GT"), "lr_seq_dir": str(data / "LR")}},
+           "model": mdl, "train": tr,
+           "test": {"test_freq": 2, "save_res": True, "save_json": True, "padding_mode": "reflect", "num_pad_front": 2},
+           "metric": {"PSNR": {"colorspace": "y"}, "tOF": {}},
+           "logger": {"log_freq": 1, "decay": 0.9, "ckpt_freq": 2}}
+    if extra:
+        extra(opt)
+    with open(exp / "train.yml", "w") as f:
+        yaml.safe_dump(opt, f)
+    return exp
+
+
+def train(exp, model="FRVSR", *extra, check=True):
+    r = subprocess.run([sys.executable, MAIN, "--exp_dir", str(exp), "--mode", "train", "--model", model,
+                        "--opt", "train.yml", "--gpu_id", "-1", *extra],
+                       capture_output=True, text=True, env=ENV, timeout=300, cwd=REPO)
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r
+
+
+def weights(path):
+    return torch.load(path, weights_only=True)
+
+
+def assert_same(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+@pytest.mark.parametrize("model", ["FRVSR", "TecoGAN"])
+def test_train_logs_checkpoints_metrics(tiny_data, tmp_path, model):
+    exp = write_opt(tmp_path / "exp", tiny_data, model)
+    train(exp, model)
+    log = (exp / "train" / "train.log").read_text()
+    lines = [l for l in log.splitlines() if "[epoch:" in l]
+    assert len(lines) == 4
+    assert re.search(r"\[epoch: \d+ \| iter: 4 \| lr_G: 5\.000e-04.*\] l_pix_G: [0-9.e+-]+, l_warp_G: ", lines[-1])
+    if model == "TecoGAN":
+        assert "l_gan_D" in lines[-1] and "p_fake_G" in lines[-1] and "lr_D" in lines[-1]
+    ckpt = exp / "train" / "ckpt"
+    for it in (2, 4):
+        assert (ckpt / f"G_iter{it}.pth").is_file() and (ckpt / f"state_iter{it}.pth").is_file()
+        assert (ckpt / f"D_iter{it}.pth").is_file() == (model == "TecoGAN")
+    metrics = json.loads((exp / "test" / "metrics" / "TinyVal_avg.json").read_text())
+    assert set(metrics) == {"G_iter2", "G_iter4"} and set(metrics["G_iter4"]) == {"PSNR", "tOF"}
+    assert len(os.listdir(exp / "test" / "results" / "TinyVal" / "G_iter4" / "val0")) == 4
+    # the generator checkpoint loads into test mode's network
+    from networks.frnet import FRNet
+    FRNet(nf=8, nb=1, degradation="BD").load_state_dict(weights(ckpt / "G_iter4.pth"), strict=True)
+    # the monitor plots it
+    r = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "monitor_training.py"), "--exp_dir", str(exp)],
+                       capture_output=True, text=True, env=ENV, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert (exp / "plots" / "losses.png").stat().st_size > 1000
+    assert (exp / "plots" / "metrics_TinyVal.png").is_file()
+
+
+@pytest.mark.parametrize("model", ["FRVSR", "TecoGAN"])
+def test_resume_is_bit_exact(tiny_data, tmp_path, model):
+    straight = write_opt(tmp_path / "straight", tiny_data, model, total_iter=6)
+    train(straight, model)
+    half = write_opt(tmp_path / "half", tiny_data, model, total_iter=3)
+    train(half, model)
+    write_opt(tmp_path / "half", tiny_data, model, total_iter=6)
+    train(half, model, "--resume", "auto")
+    assert "Resumed from" in (half / "train" / "train.log").read_text()
+    assert_same(weights(straight / "train" / "ckpt" / "G_iter6.pth"), weights(half / "train" / "ckpt" / "G_iter6.pth"))
+    if model == "TecoGAN":
+        assert_same(weights(straight / "train" / "ckpt" / "D_iter6.pth"), weights(half / "train" / "ckpt" / "D_iter6.pth"))
+
+
+def test_sigkill_then_resume(tiny_data, tmp_path):
+    exp = write_opt(tmp_path / "exp", tiny_data, total_iter=400,
+                    extra=lambda o: o["test"].update(test_freq=1000))
+    proc = subprocess.Popen([sys.executable, MAIN, "--exp_dir", str(exp), "--mode", "train", "--model", "FRVSR",
+                             "--opt", "train.yml", "--gpu_id", "-1"], env=ENV, cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = exp / "train" / "ckpt"
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(ckpt.glob("state_iter*.pth")):
+        time.sleep(0.2)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    states = sorted(ckpt.glob("state_iter*.pth"))
+    assert states
+    write_opt(exp, tiny_data, total_iter=int(re.findall(r"\d+", states[-1].name)[-1]) + 2,
+              extra=lambda o: o["test"].update(test_freq=1000))
+    r = train(exp, "FRVSR", "--resume", "auto")
+    assert r.returncode == 0
+    assert not [p for p in ckpt.iterdir() if p.name.startswith(".tmp")]
+
+
+def test_sigint_saves_state(tiny_data, tmp_path):
+    exp = write_opt(tmp_path / "exp", tiny_data, total_iter=100000, extra=lambda o: o["test"].update(test_freq=100000))
+    proc = subprocess.Popen([sys.executable, MAIN, "--exp_dir", str(exp), "--mode", "train", "--model", "FRVSR",
+                             "--opt", "train.yml", "--gpu_id", "-1"], env=ENV, cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log = exp / "train" / "train.log"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (log.exists() and "iter: 3 " in log.read_text()):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0
+    assert "Stopped by signal" in log.read_text()
+    assert list((exp / "train" / "ckpt").glob("state_iter*.pth"))
+
+
+def test_torchrun_gloo_two_processes(tiny_data, tmp_path):
+    exp = write_opt(tmp_path / "exp", tiny_data, total_iter=2, extra=lambda o: o["dataset"]["train"].update(batch_size=1))
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                        MAIN, "--exp_dir", str(exp), "--mode", "train", "--model", "FRVSR", "--opt", "train.yml",
+                        "--gpu_id", "-1"], capture_output=True, text=True, env=ENV, timeout=300, cwd=REPO)
+    assert r.returncode == 0, r.stderr[-2000:]
+    log = (exp / "train" / "train.log").read_text()
+    assert "on cpu x 2" in log
+    assert len([l for l in log.splitlines() if "[epoch:" in l]) == 2  # rank 0 only
+    assert (exp / "train" / "ckpt" / "G_iter2.pth").is_file()
+
+
+def test_train_sh_refuses_existing_dir(tmp_path):
+    exp = os.path.join(REPO, "experiments_BD", "FRVSR_demo", "001")
+    env = dict(ENV, PYTHON=sys.executable)
+    made = not os.path.isdir(os.path.join(exp, "train"))
+    os.makedirs(os.path.join(exp, "train"), exist_ok=True)
+    try:
+        r = subprocess.run(["bash", os.path.join(REPO, "train.sh"), "BD", "FRVSR_demo", "-1"],
+                           capture_output=True, text=True, env=env, timeout=60)
+    finally:
+        if made:
+            os.rmdir(os.path.join(exp, "train"))
+    assert r.returncode == 2 and "already exists" in r.stderr
+    r = subprocess.run(["bash", os.path.join(REPO, "train.sh"), "BD", "NoSuchModel"], capture_output=True,
+                       text=True, env=env, timeout=60)
+    assert r.returncode == 2 and "train.yml not found" in r.stderr
+
+
+def test_vgg_local_weights(tmp_path):
+    import torchvision
+    from networks.vgg import VGGFeatureExtractor
+    features = torchvision.models.vgg19(weights=None).features
+    path = tmp_path / "vgg19_features.pth"
+    torch.save({f"features.{k}": v for k, v in features.state_dict().items()}, path)
+    net = VGGFeatureExtractor((8, 17), str(path))
+    outs = net(torch.rand(1, 3, 32, 32))
+    assert [o.shape[1] for o in outs] == [128, 256]
+    assert not any(p.requires_grad for p in net.parameters())
