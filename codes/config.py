@@ -280,6 +280,9 @@ def _cross_checks(opt, where):
                 raise UserError(f"{where}: dataset.train.crop_size: missing required key for BD")
             if train["crop_size"] % scale:
                 raise UserError(f"{where}: dataset.train.crop_size: {train['crop_size']} is not a multiple of scale {scale}")
+            if train["crop_size"] // scale < 8:
+                raise UserError(f"{where}: dataset.train.crop_size: {train['crop_size']} gives LR crops smaller "
+                                f"than 8x8 (the flow network needs at least {8 * scale})")
         else:
             for key in ("gt_seq_dir", "lr_seq_dir"):
                 if not train.get(key):
@@ -288,6 +291,9 @@ def _cross_checks(opt, where):
                 raise UserError(f"{where}: dataset.train.gt_crop_size: missing required key for BI")
             if train["gt_crop_size"] % scale:
                 raise UserError(f"{where}: dataset.train.gt_crop_size: {train['gt_crop_size']} is not a multiple of scale {scale}")
+            if train["gt_crop_size"] // scale < 8:
+                raise UserError(f"{where}: dataset.train.gt_crop_size: {train['gt_crop_size']} gives LR crops "
+                                f"smaller than 8x8 (the flow network needs at least {8 * scale})")
     model = opt["model"]
     tr = opt.get("train")
     if tr is not None and model["name"] == "TecoGAN" and model.get("discriminator") is None:

@@ -193,6 +193,9 @@ def train(opt, args):
     ckpt_dir = os.path.join(train_dir, "ckpt")
     os.makedirs(ckpt_dir, exist_ok=True)
     logger = make_logger(os.path.join(train_dir, "train.log"), is_main)
+    if is_main:  # temporary files of a run killed while saving: never complete, drop them
+        for stale in glob.glob(os.path.join(ckpt_dir, ".tmp_*")):
+            os.remove(stale)
 
     seed = opt.get("manual_seed", 0)
     random.seed(seed)
