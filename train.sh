@@ -12,6 +12,10 @@ usage="usage: bash train.sh BD|BI FRVSR|TecoGAN[_suffix] [GPU_IDS like 0 or 0,1 
 degradation=${1:-}
 exp=${2:-}
 case "$degradation" in BD|BI) ;; *) echo "error: degradation '${degradation}': expected BD or BI ($usage)" >&2; exit 2;; esac
+exp_dir="./experiments_${degradation}/${exp}/001"
+if [[ -z "$exp" || ! -f "$exp_dir/train.yml" ]]; then
+    echo "error: model '${exp}': $exp_dir/train.yml not found ($usage)" >&2; exit 2
+fi
 model=${exp%%_*}
 case "$model" in FRVSR|TecoGAN) ;; *) echo "error: model '${exp}': expected FRVSR or TecoGAN, optionally with a _suffix ($usage)" >&2; exit 2;; esac
 shift 2
@@ -23,10 +27,8 @@ if [[ $# -gt 0 ]]; then
     else echo "error: unexpected arguments '$*' ($usage)" >&2; exit 2; fi
 fi
 PY=${PYTHON:-python}
-exp_dir="./experiments_${degradation}/${exp}/001"
-[[ -f "$exp_dir/train.yml" ]] || { echo "error: $exp_dir/train.yml: not found" >&2; exit 2; }
 train_dir="$exp_dir/train"
-if [[ ${#resume[@]} -eq 0 && -d "$train_dir" && -n "$(ls -A "$train_dir" 2>/dev/null)" ]]; then
+if [[ ${#resume[@]} -eq 0 && -d "$train_dir" ]]; then
     echo "error: $train_dir already exists; remove it, or continue it with --resume auto" >&2
     exit 2
 fi

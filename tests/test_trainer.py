@@ -215,23 +215,21 @@ def test_vgg_local_weights(tmp_path):
     assert not any(p.requires_grad for p in net.parameters())
 
 
-def test_train_sh(data_root, tmp_path):
+def test_train_sh_background_run(tiny_data, tmp_path):
     repo = tmp_path / "repo"
-    (repo / "experiments_BD" / "FRVSR" / "001").mkdir(parents=True)
+    repo.mkdir()
     (repo / "train.sh").write_text(open(os.path.join(REPO, "train.sh")).read())
     os.symlink(os.path.join(REPO, "codes"), repo / "codes")
-    exp = make_exp(data_root, "sh", total=2, ckpt=2, test=2)
-    (repo / "experiments_BD" / "FRVSR" / "001" / "train.yml").write_text((exp / "train.yml").read_text())
-    env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS="1")
-    bad = subprocess.run(["bash", "train.sh", "BD", "Nope"], cwd=repo, env=env, capture_output=True, text=True)
-    assert bad.returncode == 2 and "expected FRVSR or TecoGAN" in bad.stderr
-    p = subprocess.run(["bash", "train.sh", "BD", "FRVSR", "-1"], cwd=repo, env=env, capture_output=True, text=True)
+    write_opt(repo / "experiments_BD" / "FRVSR_mini" / "001", tiny_data, total_iter=2)
+    env = dict(ENV, PYTHON=sys.executable)
+    p = subprocess.run(["bash", "train.sh", "BD", "FRVSR_mini", "-1"], cwd=repo, env=env, capture_output=True,
+                       text=True, timeout=60)
     assert p.returncode == 0 and "train/train.log" in p.stdout, p.stderr
-    log = repo / "experiments_BD" / "FRVSR" / "001" / "train" / "train.log"
+    log = repo / "experiments_BD" / "FRVSR_mini" / "001" / "train" / "train.log"
     end = time.time() + 120
     while "Finished at iteration 2" not in (log.read_text() if log.exists() else ""):
         assert time.time() < end, log.read_text() if log.exists() else "no log"
         time.sleep(0.2)
-    again = subprocess.run(["bash", "train.sh", "BD", "FRVSR", "-1"], cwd=repo, env=env, capture_output=True,
-                           text=True)
+    again = subprocess.run(["bash", "train.sh", "BD", "FRVSR_mini", "-1"], cwd=repo, env=env, capture_output=True,
+                           text=True, timeout=60)
     assert again.returncode == 2 and "already exists" in again.stderr
