@@ -1,0 +1,86 @@
+"""Criteria (CB, cosine, GAN, LSGAN) and the LR schedules (values, state_dict round trip)."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from models.losses import build_criterion
+from models.lr_schedules import build_scheduler
+
+
+def test_charbonnier_mean_and_sum():
+    x, y = torch.tensor([0.0, 1.0, 3.0]), torch.tensor([0.0, 0.0, 1.0])
+    per = torch.sqrt((x - y) ** 2 + 1e-6)
+    assert torch.allclose(build_criterion({"type": "CB"})(x, y), per.mean())
+    assert torch.allclose(build_criterion({"type": "CB", "reduction": "sum"})(x, y), per.sum())
+
+
+def test_cosine_similarity_loss():
+    x = torch.randn(2, 5, 3, 3, generator=torch.Generator().manual_seed(0))
+    crit = build_criterion({"type": "CosineSimilarity"})
+    assert crit(x, x).abs().item() < 1e-6
+    assert crit(x, -x).item() == pytest.approx(2.0, abs=1e-6)
+    y = torch.randn_like(x)
+    assert torch.allclose(crit(x, y), 1 - F.cosine_similarity(x, y, dim=1, eps=1e-8).mean())
+
+
+def test_gan_and_lsgan():
+    logits = torch.tensor([[-2.0, 0.5], [1.0, 3.0]])
+    gan, ls = build_criterion({"type": "GAN"}), build_criterion({"type": "LSGAN"})
+    assert torch.allclose(gan(logits, True), F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits)))
+    assert torch.allclose(gan(logits, False), F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits)))
+    assert torch.allclose(ls(logits, True), ((logits - 1) ** 2).mean())
+    assert torch.allclose(ls(logits, False), (logits ** 2).mean())
+
+
+def test_absent_and_unknown_criterion():
+    assert build_criterion(None) is None
+    with pytest.raises(ValueError):
+        build_criterion({"type": "Nope"})
+
+
+def _lrs(cfg, n, lr=1.0):
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+    sched = build_scheduler(opt, cfg)
+    out = []
+    for _ in range(n):  # stepped at the start of each iteration, as the trainer does
+        sched.step()
+        out.append(opt.param_groups[0]["lr"])
+    return out, opt, sched
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_fixed_and_multistep():
+    assert _lrs({"type": "FixedLR"}, 5)[0] == [1.0] * 5
+    assert _lrs(None, 3)[0] == [1.0] * 3
+    lrs = _lrs({"type": "MultiStepLR", "milestones": [2, 4], "gamma": 0.5}, 5)[0]
+    assert lrs == pytest.approx([1.0, 0.5, 0.5, 0.25, 0.25])
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_cosine_restart():
+    cfg = {"type": "CosineAnnealingLR_Restart", "periods": [4, 4], "restarts": [4], "restart_weights": [0.5],
+           "eta_min": 0.0}
+    lrs = _lrs(cfg, 8)[0]
+    expect = [(1 + math.cos(math.pi * i / 4)) / 2 for i in range(1, 4)] + \
+             [0.5] + [0.5 * (1 + math.cos(math.pi * i / 4)) / 2 for i in range(1, 4)] + [0.0]
+    assert lrs[:7] == pytest.approx(expect[:7])
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("cfg", [{"type": "MultiStepLR", "milestones": [3], "gamma": 0.1},
+                                 {"type": "CosineAnnealingLR_Restart", "periods": [5], "eta_min": 1e-3}])
+def test_schedule_state_round_trip(cfg):
+    straight, _, _ = _lrs(cfg, 6)
+    first, _, sched = _lrs(cfg, 3)
+    state = sched.state_dict()
+    opt2 = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched2 = build_scheduler(opt2, cfg)
+    sched2.load_state_dict(state)
+    opt2.param_groups[0]["lr"] = first[-1]  # the optimiser state carries the current lr
+    rest = []
+    for _ in range(3):
+        sched2.step()
+        rest.append(opt2.param_groups[0]["lr"])
+    assert first + rest == pytest.approx(straight)
