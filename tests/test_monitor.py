@@ -1,0 +1,61 @@
+"""scripts/monitor_training.py: parses the trainer's log and metrics JSON, writes PNG plots."""
+import json
+import os
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(REPO, "scripts", "monitor_training.py")
+sys.path.insert(0, os.path.join(REPO, "scripts"))
+
+LOG = """2026-01-01 00:00:00 [INFO]: Start training TecoGAN (BD) on cpu x 1
+2026-01-01 00:00:01 [INFO]: [epoch: 0 | iter: 10 | lr_G: 5.000e-05 | lr_D: 5.000e-05] l_gan_D: 1.300e+00, p_real_D: 1.000e-01, distance: 2.000e-01, l_pix_G: 5.000e-02, l_gan_G: 7.000e-03
+2026-01-01 00:00:02 [INFO]: [TinyVal] G_iter10 average: PSNR: 20.000000, tOF: 1.000000
+2026-01-01 00:00:03 [INFO]: [epoch: 1 | iter: 20 | lr_G: 5.000e-05 | lr_D: 5.000e-05] l_gan_D: 0.000e+00, p_real_D: 2.000e-01, distance: 5.000e-01, l_pix_G: 4.000e-02, l_gan_G: 8.000e-03
+"""
+
+
+def make_exp(root):
+    exp = root / "experiments_BD" / "TecoGAN" / "001"
+    (exp / "train").mkdir(parents=True)
+    (exp / "test" / "metrics").mkdir(parents=True)
+    (exp / "train" / "train.log").write_text(LOG)
+    (exp / "test" / "metrics" / "Vid4_avg.json").write_text(json.dumps(
+        {"G_iter20": {"PSNR": 21.0, "tOF": 0.9}, "G_iter10": {"PSNR": 20.0, "tOF": 1.0}}))
+    return exp
+
+
+def test_parse_log_and_metrics(tmp_path):
+    import monitor_training as mt
+    exp = make_exp(tmp_path)
+    curves = mt.parse_log(str(exp / "train" / "train.log"))
+    assert set(curves) == {"l_gan_D", "p_real_D", "distance", "l_pix_G", "l_gan_G"}
+    assert curves["l_pix_G"] == ([10, 20], [0.05, 0.04])
+    metrics = mt.parse_metrics(str(exp / "test" / "metrics" / "Vid4_avg.json"))
+    assert metrics["PSNR"] == ([10, 20], [20.0, 21.0])
+
+
+def _png(path):
+    with open(path, "rb") as f:
+        return f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_by_model_and_by_exp_dir(tmp_path):
+    exp = make_exp(tmp_path)
+    env = dict(os.environ, MPLBACKEND="Agg")
+    r = subprocess.run([sys.executable, SCRIPT, "--degradation", "BD", "--model", "TecoGAN", "--dataset", "Vid4"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert _png(exp / "plots" / "losses.png") and _png(exp / "plots" / "metrics_Vid4.png")
+    os.remove(exp / "plots" / "losses.png")
+    r = subprocess.run([sys.executable, SCRIPT, "--exp_dir", str(exp)], env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert _png(exp / "plots" / "losses.png")
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    exp = make_exp(tmp_path)
+    for args in (["--exp_dir", str(tmp_path / "nope")], ["--exp_dir", str(exp), "--dataset", "REDS"]):
+        r = subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.strip(), r.stderr
