@@ -137,6 +137,18 @@ def test_resume_is_bit_exact(tiny_data, tmp_path, model):
         assert_same(weights(straight / "train" / "ckpt" / "D_iter6.pth"), weights(half / "train" / "ckpt" / "D_iter6.pth"))
 
 
+def test_resume_is_bit_exact_with_workers(tiny_data, tmp_path):
+    def workers(opt):
+        opt["dataset"]["train"]["num_workers"] = 1
+    straight = write_opt(tmp_path / "straight", tiny_data, total_iter=4, extra=workers)
+    train(straight)
+    half = write_opt(tmp_path / "half", tiny_data, total_iter=2, extra=workers)
+    train(half)
+    write_opt(tmp_path / "half", tiny_data, total_iter=4, extra=workers)
+    train(half, "FRVSR", "--resume", "auto")
+    assert_same(weights(straight / "train" / "ckpt" / "G_iter4.pth"), weights(half / "train" / "ckpt" / "G_iter4.pth"))
+
+
 def test_sigkill_then_resume(tiny_data, tmp_path):
     exp = write_opt(tmp_path / "exp", tiny_data, total_iter=400,
                     extra=lambda o: o["test"].update(test_freq=1000))

@@ -264,7 +264,10 @@ def train(opt, args):
             loader = torch.utils.data.DataLoader(
                 dataset, batch_size=batch_size, sampler=sampler, drop_last=True,
                 num_workers=opt["dataset"]["train"].get("num_workers", 0),
-                pin_memory=opt["dataset"]["train"].get("pin_memory", False) and device.type == "cuda")
+                pin_memory=opt["dataset"]["train"].get("pin_memory", False) and device.type == "cuda",
+                # its own generator: creating the loader must not draw from the global torch RNG,
+                # which a resumed run restores mid-epoch (worker seeds follow seed and epoch)
+                generator=torch.Generator().manual_seed(seed * 1000003 + epoch))
             for batch in loader:
                 iteration += 1
                 for sched in model.schedulers():  # the seed's version: step before the update
