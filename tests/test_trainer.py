@@ -186,10 +186,12 @@ def test_sigint_saves_state(tiny_data, tmp_path):
     assert list((exp / "train" / "ckpt").glob("state_iter*.pth"))
 
 
-def test_torchrun_gloo_two_processes(tiny_data, tmp_path):
-    exp = write_opt(tmp_path / "exp", tiny_data, total_iter=2, extra=lambda o: o["dataset"]["train"].update(batch_size=1))
+@pytest.mark.parametrize("model", ["FRVSR", "TecoGAN"])
+def test_torchrun_gloo_two_processes(tiny_data, tmp_path, model):
+    exp = write_opt(tmp_path / "exp", tiny_data, model, total_iter=2,
+                    extra=lambda o: o["dataset"]["train"].update(batch_size=1))
     r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                        MAIN, "--exp_dir", str(exp), "--mode", "train", "--model", "FRVSR", "--opt", "train.yml",
+                        MAIN, "--exp_dir", str(exp), "--mode", "train", "--model", model, "--opt", "train.yml",
                         "--gpu_id", "-1"], capture_output=True, text=True, env=ENV, timeout=300, cwd=REPO)
     assert r.returncode == 0, r.stderr[-2000:]
     log = (exp / "train" / "train.log").read_text()

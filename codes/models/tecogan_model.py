@@ -6,7 +6,7 @@ from models.frvsr_model import FRVSRModel
 from models.losses import build_criterion
 from models.lr_schedules import build_scheduler
 from networks.discriminators import SNet, STNet
-from training.distributed import average_gradients
+from training.distributed import average_gradients, average_scalar
 
 
 class TecoGANModel(FRVSRModel):
@@ -97,6 +97,8 @@ class TecoGANModel(FRVSRModel):
         if self.update_policy == "adaptive":
             distance = (torch.log(torch.sigmoid(real_logits) + 1e-8).mean().item()
                         - torch.log(torch.sigmoid(fake_logits) + 1e-8).mean().item())
+            if self.distributed:  # every process must take the same decision (gradient all-reduce)
+                distance = average_scalar(distance)
             update_D = distance < self.update_threshold
             log["distance"] = distance
         if update_D:
