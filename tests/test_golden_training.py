@@ -34,7 +34,8 @@ def check_deltas(golden, prefix, net, before):
             continue
         delta = (value - before[name]).double().flatten().numpy()
         head = golden[f"{key}/head"]
-        np.testing.assert_allclose(delta[:len(head)], head, rtol=1e-3, atol=1e-9, err_msg=key)
+        # deltas are differences of float32 parameters: below ~1e-8 they are rounding
+        np.testing.assert_allclose(delta[:len(head)], head, rtol=1e-3, atol=2e-8, err_msg=key)
         np.testing.assert_allclose(delta.sum(), golden[f"{key}/sum"], rtol=1e-3, atol=1e-8, err_msg=key)
         np.testing.assert_allclose(np.abs(delta).sum(), golden[f"{key}/abs_sum"], rtol=1e-3, atol=1e-8,
                                    err_msg=key)
