@@ -247,3 +247,22 @@ def test_train_sh_background_run(tiny_data, tmp_path):
     again = subprocess.run(["bash", "train.sh", "BD", "FRVSR_mini", "-1"], cwd=repo, env=env, capture_output=True,
                            text=True, timeout=60)
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_validation_without_lpips_weights_warns_and_trains(tiny_data, tmp_path):
+    exp = write_opt(tmp_path / "exp", tiny_data, total_iter=2,
+                    extra=lambda o: o["metric"].update(LPIPS={}))
+    env = {k: v for k, v in ENV.items() if k != "TECOGAN_LPIPS_WEIGHTS"}
+    env["TORCH_HOME"] = str(tmp_path / "empty_torch_home")  # no cached AlexNet, no internet here
+    r = subprocess.run([sys.executable, MAIN, "--exp_dir", str(exp), "--mode", "train", "--model", "FRVSR",
+                        "--opt", "train.yml", "--gpu_id", "-1"], capture_output=True, text=True, env=env,
+                       timeout=300, cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    metrics = json.loads((exp / "test" / "metrics" / "TinyVal_avg.json").read_text())["G_iter2"]
+    if "LPIPS" not in metrics:  # AlexNet weights could not be found or downloaded
+        assert r.stderr.count("validation LPIPS disabled") == 1
+        assert "validation LPIPS disabled" in (exp / "train" / "train.log").read_text()
+    bad = write_opt(tmp_path / "bad", tiny_data, total_iter=2,
+                    extra=lambda o: o["metric"].update(LPIPS={"weights": str(tmp_path / "missing.pth")}))
+    r = train(bad, check=False)
+    assert r.returncode == 2 and "missing.pth" in r.stderr and "Traceback" not in r.stderr

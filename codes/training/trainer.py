@@ -153,8 +153,8 @@ def build_metric_calculator(opt, device, logger):
     try:
         return ValidationMetrics(config, device=device)
     except UserError as err:
-        if "LPIPS" not in config:
-            raise
+        if "LPIPS" not in config or (config["LPIPS"] or {}).get("weights"):
+            raise  # not about LPIPS, or an explicit weights file that is wrong: the user's to fix
         warn(f"validation LPIPS disabled: {err}")
         logger.info(f"validation LPIPS disabled: {err}")
         config.pop("LPIPS")
