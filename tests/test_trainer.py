@@ -266,3 +266,32 @@ def test_validation_without_lpips_weights_warns_and_trains(tiny_data, tmp_path):
                     extra=lambda o: o["metric"].update(LPIPS={"weights": str(tmp_path / "missing.pth")}))
     r = train(bad, check=False)
     assert r.returncode == 2 and "missing.pth" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bi_training_and_resume(tiny_data, tmp_path):
+    lr_raw = tmp_path / "lr_raw"
+    for clip in sorted(os.listdir(tiny_data / "raw")):
+        os.makedirs(lr_raw / clip)
+        for name in sorted(os.listdir(tiny_data / "raw" / clip)):
+            img = cv2.imread(str(tiny_data / "raw" / clip / name))
+            cv2.imwrite(str(lr_raw / clip / name), cv2.resize(img, (img.shape[1] // 4, img.shape[0] // 4),
+                                                              interpolation=cv2.INTER_CUBIC))
+    r = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "create_lmdb.py"), "--dataset", "TinyLR",
+                        "--raw_dir", str(lr_raw), "--lmdb_dir", str(tmp_path / "LR.lmdb")],
+                       capture_output=True, text=True, env=ENV, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+    def bi(opt):
+        opt["dataset"]["degradation"] = {"type": "BI"}
+        opt["dataset"]["train"] = {"name": "Tiny", "gt_seq_dir": str(tiny_data / "GT.lmdb"),
+                                   "lr_seq_dir": str(tmp_path / "LR.lmdb"), "gt_crop_size": 32,
+                                   "batch_size": 2, "num_workers": 0}
+    straight = write_opt(tmp_path / "straight", tiny_data, total_iter=4, extra=bi)
+    train(straight)
+    log = (straight / "train" / "train.log").read_text()
+    assert "(BI)" in log and "iter: 4 |" in log
+    half = write_opt(tmp_path / "half", tiny_data, total_iter=2, extra=bi)
+    train(half)
+    write_opt(tmp_path / "half", tiny_data, total_iter=4, extra=bi)
+    train(half, "FRVSR", "--resume", "auto")
+    assert_same(weights(straight / "train" / "ckpt" / "G_iter4.pth"), weights(half / "train" / "ckpt" / "G_iter4.pth"))
