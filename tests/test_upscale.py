@@ -1,0 +1,176 @@
+"""upscale.py: video/folder in and out, equality with test mode, tiling, arch inference,
+bounded streaming, side-by-side output."""
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from inference import infer_sequence
+from networks.frnet import FRNet
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+UPSCALE = os.path.join(REPO, "codes", "upscale.py")
+ENV = dict(os.environ, OMP_NUM_THREADS="1")
+
+
+def frames(n=6, h=20, w=28, seed=0):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    out = []
+    for i in range(n):
+        base = 120 + 80 * np.sin((xx + 2 * i) / 4.0)[..., None] * np.cos(yy / 5.0)[..., None]
+        out.append((base + rng.normal(0, 4, (h, w, 3))).clip(0, 255).astype(np.uint8))
+    return out
+
+
+def write_folder(folder, rgb_frames, names=None):
+    os.makedirs(folder, exist_ok=True)
+    for i, f in enumerate(rgb_frames):
+        cv2.imwrite(os.path.join(folder, names[i] if names else f"f{i:03d}.png"), f[..., ::-1])
+
+
+def write_video(path, rgb_frames, fps=12.0):
+    h, w = rgb_frames[0].shape[:2]
+    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    for f in rgb_frames:
+        vw.write(f[..., ::-1].copy())
+    vw.release()
+
+
+def read_folder(folder):
+    return [cv2.imread(os.path.join(folder, n))[..., ::-1] for n in sorted(os.listdir(folder))]
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    torch.manual_seed(0)
+    net = FRNet(nf=8, nb=1, degradation="BD")
+    path = tmp_path_factory.mktemp("ck") / "tiny_BD.pth"
+    torch.save(net.state_dict(), path)
+    return str(path), net
+
+
+def upscale(*args, check=True):
+    r = subprocess.run([sys.executable, UPSCALE, *map(str, args)], capture_output=True, text=True,
+                       env=ENV, timeout=300)
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r
+
+
+def test_folder_to_folder_equals_test_mode(tmp_path, ckpt):
+    path, net = ckpt
+    lr = frames()
+    names = [f"frame_{i}.png" for i in range(len(lr))]
+    write_folder(tmp_path / "in", lr, names)
+    upscale(tmp_path / "in", tmp_path / "out", "--model", path, "--device", "cpu")
+    assert sorted(os.listdir(tmp_path / "out")) == sorted(names)
+    expected = list(infer_sequence(net, np.stack(lr), 5, "reflect"))
+    got = [cv2.imread(str(tmp_path / "out" / n))[..., ::-1] for n in names]
+    for g, e in zip(got, expected):
+        assert np.array_equal(g, e)
+
+
+def test_video_to_video_and_to_pngs(tmp_path, ckpt):
+    path, _ = ckpt
+    write_video(tmp_path / "in.mp4", frames(n=7), fps=12.0)
+    upscale(tmp_path / "in.mp4", tmp_path / "out.mp4", "--model", path, "--device", "cpu",
+            "--compare", tmp_path / "cmp.mp4")
+    cap = cv2.VideoCapture(str(tmp_path / "out.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 7
+    assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (112, 80)
+    assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(12.0)
+    cmp = cv2.VideoCapture(str(tmp_path / "cmp.mp4"))
+    assert cmp.get(cv2.CAP_PROP_FRAME_WIDTH) == 224
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp")]
+    upscale(tmp_path / "in.mp4", tmp_path / "pngs", "--model", path, "--device", "cpu")
+    assert sorted(os.listdir(tmp_path / "pngs")) == [f"{i:04d}.png" for i in range(1, 8)]
+
+
+def test_tiles_blend_without_seams(tmp_path, ckpt):
+    path, _ = ckpt
+    lr = frames(n=3, h=36, w=44)
+    write_folder(tmp_path / "in", lr)
+    upscale(tmp_path / "in", tmp_path / "whole", "--model", path, "--device", "cpu")
+    upscale(tmp_path / "in", tmp_path / "tiled", "--model", path, "--device", "cpu", "--tile", 20, "--tile_overlap", 8)
+    for a, b in zip(read_folder(tmp_path / "whole"), read_folder(tmp_path / "tiled")):
+        assert a.shape == b.shape == (144, 176, 3)
+        mse = np.mean((a.astype(np.float64) - b) ** 2)
+        psnr = 10 * np.log10(255 ** 2 / max(mse, 1e-12))
+        assert psnr > 45, psnr
+
+
+def test_architecture_read_from_checkpoint_and_overrides(tmp_path):
+    torch.manual_seed(1)
+    path = tmp_path / "bi.pth"
+    torch.save(FRNet(nf=12, nb=2, degradation="BI").state_dict(), path)
+    write_folder(tmp_path / "in", frames(n=2))
+    r = upscale(tmp_path / "in", tmp_path / "out", "--model", path, "--device", "cpu")
+    assert "BI generator nf 12 nb 2" in r.stdout
+    r = upscale(tmp_path / "in", tmp_path / "out2", "--model", path, "--device", "cpu", "--degradation", "BD",
+                check=False)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    assert "bi.pth" in r.stderr and "BI generator with nf 12, nb 2" in r.stderr
+    r = upscale(tmp_path / "in", tmp_path / "out3", "--model", path, "--device", "cpu", "--nf", 16, check=False)
+    assert r.returncode == 2 and "shape" in r.stderr
+    assert not (tmp_path / "out3").exists() or not os.listdir(tmp_path / "out3")
+
+
+def test_bad_inputs(tmp_path, ckpt):
+    path, _ = ckpt
+    r = upscale(tmp_path / "missing.mp4", tmp_path / "o.mp4", "--model", path, check=False)
+    assert r.returncode == 2 and "missing.mp4" in r.stderr and "Traceback" not in r.stderr
+    (tmp_path / "junk.mp4").write_bytes(b"not a video")
+    r = upscale(tmp_path / "junk.mp4", tmp_path / "o.mp4", "--model", path, check=False)
+    assert r.returncode == 2 and "junk.mp4" in r.stderr
+    assert not (tmp_path / "o.mp4").exists()
+    write_folder(tmp_path / "tiny", [np.zeros((6, 6, 3), np.uint8)])
+    r = upscale(tmp_path / "tiny", tmp_path / "o2", "--model", path, check=False)
+    assert r.returncode == 2 and "smaller than the 8x8" in r.stderr
+
+
+def test_streaming_holds_few_frames(monkeypatch, ckpt):
+    """At most a handful of frames are decoded ahead of the network, whatever the length."""
+    import video
+    produced, consumed, ahead = [0], [0], []
+
+    def source():
+        for i in range(300):
+            produced[0] += 1
+            ahead.append(produced[0] - consumed[0])
+            yield i
+
+    for _ in video.prefetch(source(), maxsize=4):
+        consumed[0] += 1
+    assert consumed[0] == 300 and max(ahead) <= 6
+
+
+def test_tile_starts_cover():
+    from video import tile_starts
+    assert tile_starts(36, 20, 8) == [0, 12, 16]
+    assert tile_starts(10, 20, 8) == [0]
+
+
+def _peak_rss_kb(args):
+    code = ("import resource, runpy, sys\n"
+            f"sys.argv = {[UPSCALE] + [str(a) for a in args]!r}\n"
+            "try:\n    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\n"
+            "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=600)
+    assert r.returncode == 0, r.stderr
+    return int(r.stdout.split("PEAK")[-1])
+
+
+def test_memory_does_not_grow_with_length(tmp_path, ckpt):
+    path, _ = ckpt
+    lr = frames(n=300, h=24, w=32)
+    write_video(tmp_path / "long.mp4", lr)
+    write_video(tmp_path / "short.mp4", lr[:100])
+    short = _peak_rss_kb([tmp_path / "short.mp4", tmp_path / "s.mp4", "--model", path, "--device", "cpu"])
+    long = _peak_rss_kb([tmp_path / "long.mp4", tmp_path / "l.mp4", "--model", path, "--device", "cpu"])
+    assert long <= 1.2 * short, (short, long)
