@@ -173,7 +173,7 @@ class _StopFlag:
 def train(opt, args):
     from data.train_datasets import build_train_dataset
     from models import build_model
-    from training.distributed import barrier, cleanup, init_from_env
+    from training.distributed import average_scalar, barrier, cleanup, init_from_env
     from training.sampler import ResumableSampler
     from utils.device import device_from_gpu_id
 
@@ -257,7 +257,8 @@ def train(opt, args):
     warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step\\(\\)`")
     start_time = time.time()
     try:
-        while iteration < total_iter and stop.signal is None:
+        stopping = False
+        while iteration < total_iter and not stopping:
             epoch, done = divmod(iteration, batches_per_epoch)
             dataset.set_epoch(epoch)
             sampler.set_epoch(epoch, skip=done * batch_size)
@@ -282,11 +283,17 @@ def train(opt, args):
                     save(iteration)
                 if is_main and iteration % test_freq == 0:
                     validate(model, opt, exp_dir, iteration, device, metric_calc, logger)
-                if iteration >= total_iter or stop.signal is not None:
+                # under torchrun a signal can reach the processes at different iterations:
+                # they agree on stopping (any process) so that all stop at the same one
+                stopping = stop.signal is not None
+                if world > 1:
+                    stopping = average_scalar(float(stopping)) > 0
+                if iteration >= total_iter or stopping:
                     break
-        if stop.signal is not None:
+        if stopping:
             if is_main:
-                logger.info(f"Stopped by signal {stop.signal} at iteration {iteration}; saving the training state")
+                logger.info(f"Stopped by signal {stop.signal or 'of another process'} at iteration {iteration}; "
+                            "saving the training state")
             save(iteration)
         elif iteration % ckpt_freq != 0:
             save(iteration)
