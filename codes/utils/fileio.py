@@ -13,6 +13,9 @@ import numpy as np
 
 from utils.errors import UserError, warn
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
@@ -30,6 +33,7 @@ def atomic_write(path, write_fn, suffix=""):
     tmp = _temp_path(path, suffix)
     try:
         write_fn(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600 files
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -1,0 +1,54 @@
+"""Make a GIF from a video or a folder of frames (for README pictures).
+
+    python scripts/make_gif.py results/demo/juggle_compare.mp4 resources/juggle.gif --width 640 --max_frames 48
+"""
+import argparse
+import os
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "codes"))
+
+from utils.errors import UserError, run_cli  # noqa: E402
+
+
+def main():
+    import cv2
+    from PIL import Image
+    from video import open_source
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("input", help="video file or folder of frames")
+    p.add_argument("output", help="GIF file")
+    p.add_argument("--width", type=int, default=480, help="GIF width in pixels (height follows)")
+    p.add_argument("--max_frames", type=int, default=60)
+    p.add_argument("--fps", type=float, default=None, help="default: the input's frame rate")
+    p.add_argument("--crop", default=None, help="x,y,w,h region of the input to keep")
+    p.add_argument("--debug", action="store_true")
+    args = p.parse_args()
+    if not args.output.lower().endswith(".gif"):
+        raise UserError(f"{args.output}: expected a .gif file name")
+    source = open_source(args.input)
+    images = []
+    for i, (_name, frame) in enumerate(source):
+        if i >= args.max_frames:
+            break
+        if args.crop:
+            try:
+                x, y, w, h = (int(v) for v in args.crop.split(","))
+            except ValueError:
+                raise UserError(f"--crop {args.crop}: expected x,y,w,h")
+            frame = frame[y:y + h, x:x + w]
+        h = max(1, round(frame.shape[0] * args.width / frame.shape[1]))
+        images.append(Image.fromarray(cv2.resize(frame, (args.width, h), interpolation=cv2.INTER_AREA)))
+    if not images:
+        raise UserError(f"{args.input}: no frames")
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    fps = args.fps or source.fps
+    images[0].save(args.output, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0,
+                   optimize=True)
+    print(f"{args.output}: {len(images)} frames, {args.width}x{images[0].height}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
