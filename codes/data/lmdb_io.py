@@ -107,6 +107,9 @@ def write_lmdb(lmdb_dir, name, clips, progress=None):
     return keys
 
 
+_ENVS = {}  # (pid, path) -> environment: LMDB allows one open environment per path and process
+
+
 class LMDBReader:
     """Read-only, lock-free frame reader opened lazily (one per DataLoader worker)."""
 
@@ -116,7 +119,10 @@ class LMDBReader:
 
     def _open(self):
         if self.env is None:
-            self.env = lmdb.open(self.lmdb_dir, readonly=True, lock=False, readahead=False, meminit=False)
+            key = (os.getpid(), os.path.abspath(self.lmdb_dir))
+            if key not in _ENVS:
+                _ENVS[key] = lmdb.open(self.lmdb_dir, readonly=True, lock=False, readahead=False, meminit=False)
+            self.env = _ENVS[key]
         return self.env
 
     def read(self, key, h, w):
