@@ -90,6 +90,8 @@ def main():
     p.add_argument("--debug", action="store_true")
     args = p.parse_args()
     exp_dir = args.exp_dir or os.path.join("experiments_" + args.degradation, args.model, "001")
+    if not args.exp_dir and not os.path.isdir(exp_dir) and os.path.isdir(os.path.join(REPO, exp_dir)):
+        exp_dir = os.path.join(REPO, exp_dir)  # run from outside the repository
     if not os.path.isdir(exp_dir):
         raise UserError(f"{exp_dir}: experiment folder not found")
     out_dir = os.path.join(exp_dir, "plots")
