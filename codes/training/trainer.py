@@ -227,6 +227,13 @@ def train(opt, args):
         iteration = int(state["iter"])
         running.values = {k: float(v) for k, v in state["running_log"].items()}
         set_rng_state(state["rng"])
+        was = state.get("sampler") or {}
+        now = {"seed": seed, "world": world, "batch_size": batch_size, "batches_per_epoch": batches_per_epoch}
+        changed = [f"{k} {was[k]} -> {v}" for k, v in now.items() if k in was and was[k] != v]
+        if changed and is_main:
+            msg = f"resuming with a different data setup ({', '.join(changed)}): the run continues but is not exact"
+            warn(msg)
+            logger.warning(msg)
         if is_main:
             logger.info(f"Resumed from {path} at iteration {iteration}")
     elif is_main:
@@ -242,7 +249,11 @@ def train(opt, args):
         if is_main:
             for tag, sd in model.checkpoints().items():
                 atomic_torch_save(sd, os.path.join(ckpt_dir, f"{tag}_iter{it}.pth"))
-            atomic_torch_save({"iter": it, "model": model.state_dict(), "rng": rng_state(),
+            atomic_torch_save({"iter": it, "epoch": it // batches_per_epoch,
+                               "sampler": {"seed": seed, "world": world, "batch_size": batch_size,
+                                           "batches_per_epoch": batches_per_epoch,
+                                           "consumed_in_epoch": (it % batches_per_epoch) * batch_size},
+                               "model": model.state_dict(), "rng": rng_state(),
                                "running_log": {k: torch.tensor(v, dtype=torch.float64)
                                                for k, v in running.values.items()}},
                               os.path.join(ckpt_dir, f"state_iter{it}.pth"))
