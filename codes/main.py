@@ -113,6 +113,9 @@ def run_test(args, opt, device):
         for ds, dataset in listed:
             for info in dataset.sequences:
                 lr = dataset.read_lr(info, set())
+                if info.gt_paths:  # GT frames give the output names: check they match the LR
+                    dataset.read_gt_frames(info.__class__(info.name, info.lr_paths, info.gt_paths[:1]),
+                                           lr.shape, set())
                 out_dir = os.path.join(res_root, ds["name"], model_idx, info.name)
                 if test_opt["save_res"]:
                     os.makedirs(out_dir, exist_ok=True)

@@ -103,11 +103,28 @@ def to_uint8_rgb(img, path, warned=None):
     return np.ascontiguousarray(img)
 
 
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_PNG_END = b"IEND\xaeB`\x82"
+
+
+def _looks_truncated(data):
+    """True for a PNG without its IEND chunk or a JPEG without its end marker."""
+    head = data[:8].tobytes()
+    tail = data[-16:].tobytes()
+    if head == _PNG_MAGIC:
+        return _PNG_END not in tail
+    if head[:2] == b"\xff\xd8":
+        return b"\xff\xd9" not in tail
+    return False
+
+
 def read_image_rgb(path, warned=None):
     """Read an image file as uint8 RGB (h, w, 3); a clear error if it cannot be read."""
     if not os.path.isfile(path):
         raise UserError(f"{path}: image file not found")
     data = np.fromfile(path, dtype=np.uint8)
+    if _looks_truncated(data):  # checked first: the decoders would print their own messages
+        raise UserError(f"{path}: unreadable or truncated image")
     img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if img is None:
         raise UserError(f"{path}: unreadable or truncated image")

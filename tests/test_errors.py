@@ -1,0 +1,281 @@
+"""Bad input: one clear line on stderr naming the culprit, non-zero exit, no traceback
+(unless --debug), nothing half-written, and checkpoints that cannot run code."""
+import os
+import pickle
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from config import load_config
+from networks.frnet import FRNet
+from utils.checkpoint import load_generator_weights, load_state_dict_file
+from utils.errors import UserError
+from utils.fileio import read_image_rgb
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MAIN = os.path.join(REPO, "codes", "main.py")
+ENV = dict(os.environ, OMP_NUM_THREADS="1")
+
+
+def one_line_error(r, *needles):
+    assert r.returncode != 0
+    lines = r.stderr.strip().splitlines()
+    errors = [l for l in lines if not l.startswith("warning:")]
+    assert len(errors) == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    for n in needles:
+        assert n in errors[0], (n, errors[0])
+    return errors[0]
+
+
+def base_test_opt(tmp_path, ckpt="ck.pth"):
+    return {"scale": 4, "dataset": {"degradation": {"type": "BD", "sigma": 1.5},
+                                    "test1": {"name": "T", "gt_seq_dir": str(tmp_path / "GT"),
+                                              "lr_seq_dir": str(tmp_path / "LR")}},
+            "model": {"name": "FRVSR", "generator": {"nf": 8, "nb": 1, "load_path": str(tmp_path / ckpt)}},
+            "test": {"save_res": True, "res_dir": str(tmp_path / "results")}}
+
+
+def write_yaml(path, opt_or_text):
+    with open(path, "w") as f:
+        if isinstance(opt_or_text, str):
+            f.write(opt_or_text)
+        else:
+            yaml.safe_dump(opt_or_text, f)
+    return path
+
+
+def run_test_mode(tmp_path, opt, *extra):
+    exp = tmp_path / "exp"
+    exp.mkdir(exist_ok=True)
+    write_yaml(exp / "test.yml", opt)
+    return subprocess.run([sys.executable, MAIN, "--exp_dir", str(exp), "--mode", "test", "--model", "FRVSR",
+                           "--opt", "test.yml", "--gpu_id", "-1", *extra], capture_output=True, text=True,
+                          env=ENV, timeout=120, cwd=REPO)
+
+
+def make_pair(tmp_path, t=3, h=12, w=16, seq="s1", gt=True, lr_frames=None):
+    rng = np.random.default_rng(0)
+    for i in range(t):
+        os.makedirs(tmp_path / "LR" / seq, exist_ok=True)
+        lr = rng.integers(0, 256, (h, w, 3), dtype=np.uint8) if lr_frames is None else lr_frames[i]
+        cv2.imwrite(str(tmp_path / "LR" / seq / f"{i:04d}.png"), lr)
+        if gt:
+            os.makedirs(tmp_path / "GT" / seq, exist_ok=True)
+            cv2.imwrite(str(tmp_path / "GT" / seq / f"{i:04d}.png"), np.zeros((4 * lr.shape[0], 4 * lr.shape[1], 3), np.uint8))
+
+
+@pytest.fixture
+def ckpt(tmp_path):
+    torch.save(FRNet(nf=8, nb=1, degradation="BD").state_dict(), tmp_path / "ck.pth")
+    return tmp_path / "ck.pth"
+
+
+# ------------------------------------------------------------------ config --
+@pytest.mark.parametrize("mutate, needles", [
+    (lambda o: o["model"].__setitem__("genrator", o["model"].pop("generator")),
+     ["test.yml: model.genrator: unknown key (did you mean generator?)"]),
+    (lambda o: o["model"]["generator"].__setitem__("nb", "ten"), ["model.generator.nb", "integer", "'ten'"]),
+    (lambda o: o["model"].pop("name"), ["model.name: missing required key"]),
+    (lambda o: o.__setitem__("scale", 3), ["scale", "3", "expected one of 2, 4"]),
+    (lambda o: o["test"].__setitem__("padding_mode", "wrap"), ["test.padding_mode", "reflect"]),
+])
+def test_config_errors(tmp_path, ckpt, mutate, needles):
+    opt = base_test_opt(tmp_path)
+    mutate(opt)
+    one_line_error(run_test_mode(tmp_path, opt), *needles)
+
+
+def test_config_train_values(tmp_path):
+    opt = {"scale": 4, "dataset": {"degradation": {"type": "BD"},
+                                   "train": {"name": "x", "seq_dir": "a.lmdb", "crop_size": 130}},
+           "model": {"name": "FRVSR", "generator": {}},
+           "train": {"total_iter": 10, "generator": {"lr": 1e-4}}}
+    with pytest.raises(UserError, match="crop_size: 130 is not a multiple of scale 4"):
+        load_config(str(write_yaml(tmp_path / "train.yml", opt)))
+    opt["dataset"]["train"]["crop_size"] = 128
+    opt["train"]["tempo_extent"] = 1
+    with pytest.raises(UserError, match=r"train.tempo_extent: expected an integer >= 2"):
+        load_config(str(write_yaml(tmp_path / "train.yml", opt)))
+
+
+def test_invalid_yaml_and_missing_files(tmp_path):
+    (tmp_path / "exp").mkdir()
+    write_yaml(tmp_path / "exp" / "test.yml", "scale: [4\nmodel: {")
+    r = subprocess.run([sys.executable, MAIN, "--exp_dir", str(tmp_path / "exp"), "--mode", "test", "--model",
+                        "FRVSR", "--opt", "test.yml", "--gpu_id", "-1"], capture_output=True, text=True, env=ENV)
+    one_line_error(r, "test.yml", "invalid YAML")
+    r = subprocess.run([sys.executable, MAIN, "--exp_dir", str(tmp_path / "exp"), "--mode", "test", "--model",
+                        "FRVSR", "--opt", "nope.yml", "--gpu_id", "-1"], capture_output=True, text=True, env=ENV)
+    one_line_error(r, "nope.yml", "not found")
+
+
+def test_model_name_mismatch(tmp_path, ckpt):
+    make_pair(tmp_path)
+    opt = base_test_opt(tmp_path)
+    opt["model"]["name"] = "TecoGAN"
+    one_line_error(run_test_mode(tmp_path, opt), "model.name is TecoGAN but --model is FRVSR")
+
+
+def test_debug_shows_traceback(tmp_path, ckpt):
+    opt = base_test_opt(tmp_path)
+    opt["model"]["genrator"] = {}
+    r = run_test_mode(tmp_path, opt, "--debug")
+    assert r.returncode != 0 and "Traceback" in r.stderr
+
+
+# -------------------------------------------------------------------- data --
+def test_missing_and_empty_folders(tmp_path, ckpt):
+    one_line_error(run_test_mode(tmp_path, base_test_opt(tmp_path)), str(tmp_path / "LR"), "not found")
+    (tmp_path / "LR").mkdir()
+    (tmp_path / "GT").mkdir()
+    one_line_error(run_test_mode(tmp_path, base_test_opt(tmp_path)), str(tmp_path / "LR"), "no sequence folders")
+    (tmp_path / "LR" / "s1").mkdir()
+    (tmp_path / "GT" / "s1").mkdir()
+    one_line_error(run_test_mode(tmp_path, base_test_opt(tmp_path)), "s1", "no image frames")
+
+
+def test_sequence_in_gt_not_in_lr(tmp_path, ckpt):
+    make_pair(tmp_path)
+    os.makedirs(tmp_path / "GT" / "extra")
+    one_line_error(run_test_mode(tmp_path, base_test_opt(tmp_path)), "extra", "present in GT", "not in LR")
+
+
+def test_frame_counts_differ(tmp_path, ckpt):
+    make_pair(tmp_path)
+    os.remove(tmp_path / "GT" / "s1" / "0002.png")
+    one_line_error(run_test_mode(tmp_path, base_test_opt(tmp_path)), "2 GT frames but 3 LR frames")
+
+
+def test_lr_times_scale_differs_from_gt(tmp_path, ckpt):
+    make_pair(tmp_path)
+    cv2.imwrite(str(tmp_path / "GT" / "s1" / "0000.png"), np.zeros((40, 40, 3), np.uint8))
+    one_line_error(run_test_mode(tmp_path, base_test_opt(tmp_path)), "GT frames are 40x40", "64x48")
+
+
+def test_truncated_image(tmp_path, ckpt):
+    make_pair(tmp_path)
+    p = tmp_path / "LR" / "s1" / "0001.png"
+    data = p.read_bytes()
+    p.write_bytes(data[: len(data) - 10])
+    one_line_error(run_test_mode(tmp_path, base_test_opt(tmp_path)), "0001.png", "unreadable or truncated")
+
+
+def test_frames_of_different_sizes(tmp_path, ckpt):
+    make_pair(tmp_path, gt=False)
+    cv2.imwrite(str(tmp_path / "LR" / "s1" / "0002.png"), np.zeros((16, 16, 3), np.uint8))
+    opt = base_test_opt(tmp_path)
+    opt["dataset"]["test1"].pop("gt_seq_dir")
+    one_line_error(run_test_mode(tmp_path, opt), "0002.png", "16x16", "16x12")
+
+
+def test_lr_smaller_than_8(tmp_path, ckpt):
+    make_pair(tmp_path, h=6, w=6, gt=False)
+    opt = base_test_opt(tmp_path)
+    opt["dataset"]["test1"].pop("gt_seq_dir")
+    one_line_error(run_test_mode(tmp_path, opt), "0000.png", "smaller than the 8x8")
+
+
+@pytest.mark.parametrize("img, kind", [
+    (np.full((10, 12), 100, np.uint8), "grayscale"),
+    (np.full((10, 12, 4), 100, np.uint8), "RGBA"),
+    (np.full((10, 12, 3), 100 * 257, np.uint16), "16-bit"),
+])
+def test_odd_formats_convert_with_warning(tmp_path, capsys, img, kind):
+    path = str(tmp_path / "x.png")
+    cv2.imwrite(path, img)
+    out = read_image_rgb(path)
+    assert out.shape == (10, 12, 3) and out.dtype == np.uint8 and (out == 100).all()
+    assert kind in capsys.readouterr().err
+
+
+def test_odd_formats_warn_once_per_sequence(tmp_path, ckpt):
+    frames = [np.full((12, 16), 50 + i, np.uint8) for i in range(3)]
+    make_pair(tmp_path, lr_frames=frames)
+    r = run_test_mode(tmp_path, base_test_opt(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("grayscale image converted") == 1
+
+
+# ------------------------------------------------------------- checkpoints --
+def test_missing_checkpoint(tmp_path):
+    make_pair(tmp_path)
+    one_line_error(run_test_mode(tmp_path, base_test_opt(tmp_path)), "ck.pth", "checkpoint file not found")
+
+
+def test_other_degradation_and_size(tmp_path):
+    path = tmp_path / "bi.pth"
+    torch.save(FRNet(nf=16, nb=2, degradation="BI").state_dict(), path)
+    with pytest.raises(UserError) as e:
+        load_generator_weights(FRNet(nf=16, nb=2, degradation="BD"), str(path), "BD", 16, 2)
+    assert "missing keys" in str(e.value) and "upsample_func.kernels" in str(e.value)
+    assert "BI generator with nf 16, nb 2" in str(e.value)
+    with pytest.raises(UserError) as e:
+        load_generator_weights(FRNet(nf=8, nb=2, degradation="BI"), str(path), "BI", 8, 2)
+    assert "has shape" in str(e.value) and "nf 16" in str(e.value)
+    with pytest.raises(UserError) as e:
+        load_generator_weights(FRNet(nf=16, nb=3, degradation="BI"), str(path), "BI", 16, 3)
+    assert "srnet.resblocks.2" in str(e.value) and "nb 2" in str(e.value)
+
+
+def test_truncated_checkpoint(tmp_path):
+    path = tmp_path / "t.pth"
+    torch.save(FRNet(nf=8, nb=1).state_dict(), path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(UserError, match="truncated or corrupt"):
+        load_state_dict_file(str(path))
+
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_crafted_checkpoint_runs_nothing(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pth"
+    torch.save({"fnet.encoder1.0.weight": torch.zeros(1), "x": _Evil(marker)}, path)
+    make_pair(tmp_path)
+    r = run_test_mode(tmp_path, base_test_opt(tmp_path, ckpt="evil.pth"))
+    one_line_error(r, "evil.pth", "refused to load")
+    assert not marker.exists()
+    with open(tmp_path / "evil2.pth", "wb") as f:
+        pickle.dump(_Evil(marker), f)
+    with pytest.raises(UserError):
+        load_state_dict_file(str(tmp_path / "evil2.pth"))
+    assert not marker.exists()
+
+
+# ---------------------------------------------------------------- commands --
+def test_cuda_absent_falls_back_with_warning(tmp_path, ckpt):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    make_pair(tmp_path)
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    write_yaml(exp / "test.yml", base_test_opt(tmp_path))
+    r = subprocess.run([sys.executable, MAIN, "--exp_dir", str(exp), "--mode", "test", "--model", "FRVSR",
+                        "--opt", "test.yml", "--gpu_id", "3"], capture_output=True, text=True, env=ENV, cwd=REPO)
+    assert r.returncode == 0
+    assert "warning: --gpu_id 3: CUDA is not available" in r.stderr
+
+
+def test_interrupted_rerun_overwrites_cleanly(tmp_path, ckpt):
+    make_pair(tmp_path)
+    out = tmp_path / "results" / "T" / "ck" / "s1"
+    os.makedirs(out)
+    (out / "0000.png").write_bytes(b"half-written garbage")
+    (out / ".tmp_0001.png.abc.png").write_bytes(b"left by a killed run")
+    r = run_test_mode(tmp_path, base_test_opt(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert read_image_rgb(str(out / "0000.png")).shape == (48, 64, 3)
+    assert sorted(f for f in os.listdir(out) if not f.startswith(".")) == ["0000.png", "0001.png", "0002.png"]
