@@ -135,3 +135,20 @@ def list_images(folder):
     """Sorted image file names (not paths) of a folder."""
     return sorted(f for f in os.listdir(folder)
                   if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith("."))
+
+
+def transform_sequences(src_dir, dst_dir, transform, desc="frames"):
+    """Apply ``transform(path, rgb) -> rgb`` to every frame of ``src_dir/<seq>/``, writing
+    ``dst_dir/<seq>/<name>.png``; returns the number of sequences."""
+    from tqdm import tqdm
+    if not os.path.isdir(src_dir):
+        raise UserError(f"{src_dir}: GT folder not found")
+    seqs = sorted(d for d in os.listdir(src_dir) if os.path.isdir(os.path.join(src_dir, d)))
+    if not seqs:
+        raise UserError(f"{src_dir}: no sequence folders")
+    for seq in tqdm(seqs, desc=desc, unit="seq", disable=None):
+        for name in list_images(os.path.join(src_dir, seq)):
+            path = os.path.join(src_dir, seq, name)
+            out = os.path.join(dst_dir, seq, os.path.splitext(name)[0] + ".png")
+            write_image_rgb(out, transform(path, read_image_rgb(path)))
+    return len(seqs)
