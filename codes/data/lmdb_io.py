@@ -55,7 +55,7 @@ def read_meta_info(lmdb_dir):
     try:
         with open(path, "rb") as f:
             meta = _PlainUnpickler(io.BytesIO(f.read())).load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as err:
+    except Exception as err:  # any malformed/crafted pickle: one clear error, nothing imported
         raise UserError(f"{path}: not a plain meta-info pickle ({err})")
     if not isinstance(meta, dict) or not _check_plain(meta) or not isinstance(meta.get("keys"), list):
         raise UserError(f"{path}: expected a dict with 'name' and a 'keys' list")
