@@ -45,7 +45,8 @@ def _resize_dim(img, dim, out_len, scale, round_uint8):
     out = np.einsum("op,op...->o...", weights, moved[indices])
     out = np.moveaxis(out, 0, dim)
     if round_uint8:
-        out = np.clip(np.round(out), 0, 255)
+        # MATLAB rounds halves away from zero (np.round would round them to even)
+        out = np.clip(np.floor(out + 0.5), 0, 255)
     return out
 
 
