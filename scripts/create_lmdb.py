@@ -37,14 +37,31 @@ def collect_clips(raw_dir):
 
 
 def create(raw_dir, lmdb_dir, name):
+    """Pack ``raw_dir/<sequence>/*`` into a new LMDB at ``lmdb_dir``; returns the keys.
+
+    The LMDB is written into a temporary folder beside ``lmdb_dir`` and renamed when
+    complete, so a failed or interrupted run never leaves a half-written LMDB behind.
+    """
+    import shutil
     from tqdm import tqdm
     from data.lmdb_io import write_lmdb
     clips = collect_clips(raw_dir)
-    if os.path.exists(os.path.join(lmdb_dir, "data.mdb")):
-        raise UserError(f"{lmdb_dir}: an LMDB already exists there (remove it first)")
+    if os.path.exists(lmdb_dir) and (not os.path.isdir(lmdb_dir) or os.listdir(lmdb_dir)):
+        raise UserError(f"{lmdb_dir}: already exists and is not empty (remove it first)")
+    parent = os.path.dirname(os.path.abspath(lmdb_dir))
+    os.makedirs(parent, exist_ok=True)
+    tmp_dir = os.path.join(parent, f".tmp_{os.path.basename(os.path.abspath(lmdb_dir))}.{os.getpid()}")
+    shutil.rmtree(tmp_dir, ignore_errors=True)
     total = sum(len(f) for _, f in clips)
-    with tqdm(total=total, desc=f"LMDB {os.path.basename(lmdb_dir)}", unit="frame", disable=None) as bar:
-        keys = write_lmdb(lmdb_dir, name, clips, progress=bar.update)
+    try:
+        with tqdm(total=total, desc=f"LMDB {os.path.basename(os.path.abspath(lmdb_dir))}", unit="frame",
+                  disable=None) as bar:
+            keys = write_lmdb(tmp_dir, name, clips, progress=bar.update)
+        if os.path.isdir(lmdb_dir):
+            os.rmdir(lmdb_dir)  # empty (checked above)
+        os.replace(tmp_dir, lmdb_dir)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
     print(f"{lmdb_dir}: {len(keys)} frames of {len(clips)} sequences")
     return keys
 
@@ -76,6 +93,8 @@ def main():
     args = p.parse_args()
     raw_dir = args.raw_dir or os.path.join("data", args.dataset, args.data_type)
     lmdb_dir = args.lmdb_dir or os.path.join("data", args.dataset, f"{args.data_type}.lmdb")
+    if args.check < 0:
+        raise UserError(f"--check {args.check}: expected a number of frames >= 1")
     if args.check:
         check(lmdb_dir, args.check, args.check_dir or lmdb_dir.rstrip("/") + "_check")
     else:

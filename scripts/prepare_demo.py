@@ -1,24 +1,75 @@
-"""Build the demo experiment's training LMDB from the bundled clips (idempotent).
+"""Build the demo experiment's training LMDB from the bundled clips (fast, idempotent).
 
     python scripts/prepare_demo.py      # -> data/demo/GT.lmdb from demo/train_clips
+
+Run it from anywhere: paths are taken relative to the repository.  When the LMDB already
+holds exactly the frames of ``demo/train_clips`` it is left alone; an LMDB that no
+longer matches the clips (or a broken one) is rebuilt.
 """
+import argparse
 import os
+import shutil
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "codes"))
 sys.path.insert(0, os.path.join(REPO, "scripts"))
 
-from utils.errors import run_cli  # noqa: E402
+from utils.errors import UserError, run_cli  # noqa: E402
+
+CLIPS_DIR = os.path.join(REPO, "demo", "train_clips")
+LMDB_DIR = os.path.join(REPO, "data", "demo", "GT.lmdb")
+LMDB_FILES = {"data.mdb", "lock.mdb", "meta_info.pkl"}
+
+
+def expected_keys(clips_dir):
+    """The keys an LMDB of ``clips_dir`` has (reads one frame per sequence for its size)."""
+    from create_lmdb import collect_clips
+    from data.lmdb_io import make_key
+    from utils.fileio import read_image_rgb
+    keys = []
+    for vid, frames in collect_clips(clips_dir):
+        h, w = read_image_rgb(frames[0]).shape[:2]
+        keys += [make_key(vid, len(frames), h, w, i) for i in range(len(frames))]
+    return keys
+
+
+def up_to_date(lmdb_dir, keys):
+    from data.lmdb_io import read_meta_info
+    if not os.path.isfile(os.path.join(lmdb_dir, "meta_info.pkl")):
+        return False
+    try:
+        return read_meta_info(lmdb_dir)["keys"] == keys
+    except UserError:
+        return False
+
+
+def prepare(clips_dir=CLIPS_DIR, lmdb_dir=LMDB_DIR, name="demo"):
+    """Make ``lmdb_dir`` from ``clips_dir`` unless it is already up to date; returns True if built."""
+    from create_lmdb import create
+    keys = expected_keys(clips_dir)
+    if up_to_date(lmdb_dir, keys):
+        print(f"{lmdb_dir}: up to date ({len(keys)} frames)")
+        return False
+    if os.path.exists(lmdb_dir):
+        # only ever delete what looks like an LMDB folder (never a folder of other files)
+        entries = set(os.listdir(lmdb_dir)) if os.path.isdir(lmdb_dir) else None
+        if entries is None or not entries <= LMDB_FILES:
+            raise UserError(f"{lmdb_dir}: exists but is not an LMDB folder (expected only "
+                            f"{', '.join(sorted(LMDB_FILES))}); move it away first")
+        print(f"{lmdb_dir}: out of date, rebuilding")
+        shutil.rmtree(lmdb_dir)
+    create(clips_dir, lmdb_dir, name)
+    return True
 
 
 def main():
-    from create_lmdb import create
-    lmdb_dir = os.path.join(REPO, "data", "demo", "GT.lmdb")
-    if os.path.isfile(os.path.join(lmdb_dir, "meta_info.pkl")):
-        print(f"{lmdb_dir}: already built")
-        return 0
-    create(os.path.join(REPO, "demo", "train_clips"), lmdb_dir, "demo")
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--clips_dir", default=CLIPS_DIR, help="default: demo/train_clips")
+    p.add_argument("--lmdb_dir", default=LMDB_DIR, help="default: data/demo/GT.lmdb")
+    p.add_argument("--debug", action="store_true")
+    args = p.parse_args()
+    prepare(args.clips_dir, args.lmdb_dir)
     return 0
 
 

@@ -62,25 +62,41 @@ def read_meta_info(lmdb_dir):
     for key in meta["keys"]:
         if not isinstance(key, str):
             raise UserError(f"{path}: key {key!r} is not a string")
-        parse_key(key, where=path)
+        _, nfrm, h, w, idx = parse_key(key, where=path)
+        if idx >= nfrm or h == 0 or w == 0:
+            raise UserError(f"{path}: key {key!r} is inconsistent (frame index {idx} of {nfrm} frames, {w}x{h})")
     if not meta["keys"]:
         raise UserError(f"{path}: the LMDB holds no frames")
     return meta
 
 
-def write_lmdb(lmdb_dir, name, clips, progress=None):
-    """Write clips into a new LMDB.
-
-    clips: iterable of (vid, list of frame paths or a callable returning (h, w, 3) uint8
-    RGB frames); frames of one clip share one size.  ``progress(n)`` is called per frame.
-    """
+def _load_frame(frame):
+    """A frame given as a path (read as RGB) or as an (h, w, 3) uint8 array."""
     from utils.fileio import read_image_rgb
-    clips = list(clips)
-    # size the map from the first frame of each clip: 1.5 x the raw bytes
+    if isinstance(frame, np.ndarray):
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            raise UserError(f"frame array of shape {frame.shape} and type {frame.dtype}: "
+                            f"expected (h, w, 3) uint8 RGB")
+        return frame
+    return read_image_rgb(os.fspath(frame))
+
+
+def write_lmdb(lmdb_dir, name, clips, progress=None):
+    """Write clips into a new LMDB and its ``meta_info.pkl``; returns the keys.
+
+    clips: iterable of ``(vid, frames)``; ``frames`` is a list of image paths or of
+    (h, w, 3) uint8 RGB arrays, all of one size.  ``progress(n)`` is called per frame.
+    The map size is 1.5 x the raw bytes (from each clip's first frame).
+    """
+    clips = [(str(vid), list(frames)) for vid, frames in clips]
     total = 0
     shapes = {}
     for vid, frames in clips:
-        first = read_image_rgb(frames[0])
+        if not frames:
+            raise UserError(f"{lmdb_dir}: sequence {vid!r} has no frames")
+        if vid in shapes:
+            raise UserError(f"{lmdb_dir}: sequence name {vid!r} given twice")
+        first = _load_frame(frames[0])
         shapes[vid] = first.shape
         total += first.nbytes * len(frames)
     os.makedirs(lmdb_dir, exist_ok=True)
@@ -90,13 +106,14 @@ def write_lmdb(lmdb_dir, name, clips, progress=None):
         with env.begin(write=True) as txn:
             for vid, frames in clips:
                 h, w, _ = shapes[vid]
-                for i, path in enumerate(frames):
-                    img = read_image_rgb(path)
+                for i, frame in enumerate(frames):
+                    img = _load_frame(frame)
                     if img.shape != shapes[vid]:
-                        raise UserError(f"{path}: frame is {img.shape[1]}x{img.shape[0]} but the clip's first "
-                                        f"frame is {w}x{h}")
+                        where = os.fspath(frame) if not isinstance(frame, np.ndarray) else f"{vid} frame {i}"
+                        raise UserError(f"{where}: frame is {img.shape[1]}x{img.shape[0]} but the "
+                                        f"sequence's first frame is {w}x{h}")
                     key = make_key(vid, len(frames), h, w, i)
-                    txn.put(key.encode("ascii"), np.ascontiguousarray(img).tobytes())
+                    txn.put(key.encode("utf-8"), np.ascontiguousarray(img).tobytes())
                     keys.append(key)
                     if progress:
                         progress(1)
@@ -127,7 +144,7 @@ class LMDBReader:
 
     def read(self, key, h, w):
         with self._open().begin(write=False) as txn:
-            buf = txn.get(key.encode("ascii"))
+            buf = txn.get(key.encode("utf-8"))
         if buf is None:
             raise UserError(f"{self.lmdb_dir}: key {key!r} listed in meta_info.pkl is missing from the LMDB")
         if len(buf) != h * w * 3:

@@ -10,14 +10,15 @@ import numpy as np
 import torch
 
 from data.lmdb_io import LMDBReader, parse_key, read_meta_info
-from utils.errors import UserError
+from utils.errors import UserError, warn
 
 
 def _read_filter(path):
+    """Sequence names of a filter file: one per line; blank lines and # comments ignored."""
     if not os.path.isfile(path):
         raise UserError(f"{path}: filter file not found")
     with open(path) as f:
-        return {line.strip() for line in f if line.strip() and not line.startswith("#")}
+        return {line.strip() for line in f if line.strip() and not line.strip().startswith("#")}
 
 
 def temporal_indices(start, tempo_extent, nfrm):
@@ -53,19 +54,29 @@ def augment_clip(frames_list, rng, time_reverse):
 
 
 def to_tensor(frames):
-    """(t, h, w, 3) uint8 -> (t, 3, h, w) float32 in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255.0
+    """(t, h, w, 3) uint8 -> contiguous (t, 3, h, w) float32 in [0, 1]."""
+    chw = np.ascontiguousarray(np.asarray(frames).transpose(0, 3, 1, 2))
+    return torch.from_numpy(chw).float() / 255.0
 
 
 class _LMDBClips(torch.utils.data.Dataset):
     def __init__(self, lmdb_dir, tempo_extent, filter_file, seed):
-        self.meta = read_meta_info(lmdb_dir)
-        keys = self.meta["keys"]
+        if tempo_extent < 1:
+            raise UserError(f"tempo_extent: expected an integer >= 1, got {tempo_extent}")
+        if seed < 0:
+            raise UserError(f"manual_seed: {seed} is negative (the per-sample generators need a seed >= 0)")
+        meta = read_meta_info(lmdb_dir)
+        keys = sorted(meta["keys"])  # the sample order does not depend on how meta_info lists them
+        self.name = meta.get("name")
         if filter_file:
             wanted = _read_filter(filter_file)
-            keys = [k for k in keys if parse_key(k)[0] in wanted]
+            present = {parse_key(k, where=lmdb_dir)[0] for k in keys}
+            keys = [k for k in keys if parse_key(k, where=lmdb_dir)[0] in wanted]
             if not keys:
                 raise UserError(f"{filter_file}: none of its sequences are in {lmdb_dir}")
+            absent = sorted(wanted - present)
+            if absent:
+                warn(f"{filter_file}: {len(absent)} listed sequence(s) not in {lmdb_dir}, e.g. {absent[0]!r}")
         self.keys = keys
         self.parsed = [parse_key(k, where=lmdb_dir) for k in keys]
         self.tempo_extent = tempo_extent
@@ -156,12 +167,19 @@ class PairedLMDBDataset(_LMDBClips):
         self.moving_first_frame = moving_first_frame
         self.moving_factor = moving_factor
         self.augment = augment
+        if gt_crop_size % scale:
+            raise UserError(f"gt_crop_size: {gt_crop_size} is not a multiple of scale {scale}")
         for vid, n, h, w, i in self.parsed:
             lr = self.lr_parsed.get((vid, i))
             if lr is None:
                 raise UserError(f"{lr_seq_dir}: frame {i} of {vid} is in the GT LMDB {gt_seq_dir} but not in the LR one")
+            if lr[1] != n:
+                raise UserError(f"{lr_seq_dir}: {vid} has {lr[1]} LR frames but {n} GT frames in {gt_seq_dir}")
             if lr[2] * scale != h or lr[3] * scale != w:
                 raise UserError(f"{lr_seq_dir}: {vid} LR is {lr[3]}x{lr[2]}, GT {w}x{h} is not {scale}x that")
+            if lr[2] < self.lr_size or lr[3] < self.lr_size:
+                raise UserError(f"{lr_seq_dir}: clip {vid} is {lr[3]}x{lr[2]} LR, smaller than the LR crop "
+                                f"{self.lr_size}x{self.lr_size} (gt_crop_size / scale)")
 
     def __getitem__(self, index):
         rng = self.rng_for(index)

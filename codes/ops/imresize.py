@@ -55,10 +55,17 @@ def imresize(img, scale):
 
     uint8 in -> uint8 out; float in -> float64 out.
     """
+    img = np.asarray(img)
+    if img.ndim not in (2, 3):
+        raise ValueError(f"imresize: expected an (h, w) or (h, w, c) image, got shape {img.shape}")
+    if not scale > 0:
+        raise ValueError(f"imresize: scale must be > 0, got {scale}")
+    if img.dtype != np.uint8 and not np.issubdtype(img.dtype, np.floating):
+        raise ValueError(f"imresize: expected uint8 or float pixels, got {img.dtype}")
     is_uint8 = img.dtype == np.uint8
     h, w = img.shape[:2]
     out_h, out_w = int(math.ceil(h * scale)), int(math.ceil(w * scale))
     out = img
-    for dim, out_len in sorted([(0, out_h), (1, out_w)], key=lambda d: scale):
+    for dim, out_len in ((0, out_h), (1, out_w)):  # one scale for both: MATLAB does rows first
         out = _resize_dim(out, dim, out_len, scale, is_uint8)
     return out.astype(np.uint8) if is_uint8 else out
