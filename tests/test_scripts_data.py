@@ -6,10 +6,19 @@ import sys
 import cv2
 import numpy as np
 
-from data.lmdb_io import read_meta_info
+from data.lmdb_io import LMDBReader, read_meta_info
+from ops.imresize import imresize
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = os.path.join(REPO, "scripts")
+
+
+def raw_clips(root, clips=2, frames=4, h=48, w=56, seed=0):
+    rng = np.random.default_rng(seed)
+    for c in range(clips):
+        os.makedirs(root / f"vid{c}", exist_ok=True)
+        for i in range(frames):
+            cv2.imwrite(str(root / f"vid{c}" / f"{i:04d}.png"), rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
 
 
 def run(script, *args, cwd=None):
@@ -56,3 +65,73 @@ def test_bundled_demo_data():
         lr = cv2.imread(os.path.join(demo, "val", "Gaussian4xLR", "coffee", name))
         assert np.array_equal(lr, cv2.GaussianBlur(gt, (9, 9), sigmaX=1.5)[::4, ::4])
     assert os.path.isfile(os.path.join(demo, "LICENSE-sam2-videos"))
+
+
+def test_create_lmdb_raw_dir_lmdb_dir_and_check(tmp_path):
+    raw_clips(tmp_path / "raw")
+    r = run("create_lmdb.py", "--dataset", "X", "--raw_dir", tmp_path / "raw", "--lmdb_dir", tmp_path / "X.lmdb")
+    assert r.returncode == 0, r.stderr
+    meta = read_meta_info(str(tmp_path / "X.lmdb"))
+    assert meta["name"] == "X" and len(meta["keys"]) == 8
+    assert meta["keys"][:2] == ["vid0_4x48x56_0000", "vid0_4x48x56_0001"]
+    assert meta["keys"][-1] == "vid1_4x48x56_0003"
+    img = cv2.imread(str(tmp_path / "raw" / "vid1" / "0002.png"))[..., ::-1]
+    assert np.array_equal(LMDBReader(str(tmp_path / "X.lmdb")).read("vid1_4x48x56_0002", 48, 56), img)
+    assert sorted(os.listdir(tmp_path)) == ["X.lmdb", "raw"]  # no temporary folder left behind
+    # headless check: decoded frames as PNG, equal to the source frames
+    r = run("create_lmdb.py", "--lmdb_dir", tmp_path / "X.lmdb", "--check", 2, "--check_dir", tmp_path / "chk")
+    assert r.returncode == 0, r.stderr
+    written = sorted(os.listdir(tmp_path / "chk"))
+    assert written == ["vid0_4x48x56_0000.png", "vid1_4x48x56_0000.png"]
+    assert np.array_equal(cv2.imread(str(tmp_path / "chk" / written[1])),
+                          cv2.imread(str(tmp_path / "raw" / "vid1" / "0000.png")))
+    r = run("create_lmdb.py", "--raw_dir", tmp_path / "nothing", "--lmdb_dir", tmp_path / "Y.lmdb")
+    assert r.returncode == 2 and "nothing" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_create_lmdb_failure_leaves_nothing(tmp_path):
+    raw_clips(tmp_path / "raw", clips=1, frames=3, h=16, w=16)
+    cv2.imwrite(str(tmp_path / "raw" / "vid0" / "0002.png"), np.zeros((16, 20, 3), np.uint8))
+    r = run("create_lmdb.py", "--raw_dir", tmp_path / "raw", "--lmdb_dir", tmp_path / "out" / "X.lmdb")
+    assert r.returncode == 2 and "0002.png: frame is 20x16" in r.stderr and "Traceback" not in r.stderr
+    assert os.listdir(tmp_path / "out") == []  # neither the LMDB nor its temporary folder
+    (tmp_path / "raw" / "vid0" / "0001.png").write_bytes(b"\x89PNG broken")
+    r = run("create_lmdb.py", "--raw_dir", tmp_path / "raw", "--lmdb_dir", tmp_path / "out" / "X.lmdb")
+    assert r.returncode == 2 and "0001.png" in r.stderr and os.listdir(tmp_path / "out") == []
+    r = run("create_lmdb.py", "--lmdb_dir", tmp_path / "out" / "X.lmdb", "--check", -1)
+    assert r.returncode == 2 and "--check -1" in r.stderr
+
+
+def test_resize_bd_equals_cv2_formula_and_generate_bi(tmp_path):
+    raw_clips(tmp_path / "GT", clips=1, frames=2, h=32, w=40)
+    r = run("resize_BD.py", "--gt_dir", tmp_path / "GT", "--lr_dir", tmp_path / "BD")
+    assert r.returncode == 0, r.stderr
+    for name in ("0000.png", "0001.png"):
+        gt = cv2.imread(str(tmp_path / "GT" / "vid0" / name))
+        expected = cv2.GaussianBlur(gt, (9, 9), sigmaX=1.5)[::4, ::4]
+        assert np.array_equal(cv2.imread(str(tmp_path / "BD" / "vid0" / name)), expected)
+    r = run("generate_lr_BI.py", "--gt_dir", tmp_path / "GT", "--lr_dir", tmp_path / "BI")
+    assert r.returncode == 0, r.stderr
+    gt = cv2.imread(str(tmp_path / "GT" / "vid0" / "0000.png"))[..., ::-1]
+    bi = cv2.imread(str(tmp_path / "BI" / "vid0" / "0000.png"))[..., ::-1]
+    assert bi.shape == (8, 10, 3) and np.array_equal(bi, imresize(gt, 0.25))
+    cv2.imwrite(str(tmp_path / "GT" / "vid0" / "0002.png"), np.zeros((30, 40, 3), np.uint8))
+    r = run("generate_lr_BI.py", "--gt_dir", tmp_path / "GT", "--lr_dir", tmp_path / "BI2")
+    assert r.returncode == 2 and "0002.png: 40x30 is not a multiple of 4" in r.stderr
+
+
+def test_prepare_demo_is_idempotent(tmp_path):
+    out = tmp_path / "demo.lmdb"
+    r = run("prepare_demo.py", "--lmdb_dir", out)
+    assert r.returncode == 0, r.stderr
+    keys = read_meta_info(str(out))["keys"]
+    assert len(keys) == 80 and keys[0] == "bedroom_20x144x256_0000"
+    before = os.path.getmtime(out / "data.mdb")
+    r = run("prepare_demo.py", "--lmdb_dir", out)
+    assert r.returncode == 0 and "up to date" in r.stdout
+    assert os.path.getmtime(out / "data.mdb") == before
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "notes.txt").write_text("keep me")
+    r = run("prepare_demo.py", "--lmdb_dir", tmp_path / "junk")
+    assert r.returncode == 2 and "not an LMDB folder" in r.stderr
+    assert (tmp_path / "junk" / "notes.txt").exists()
