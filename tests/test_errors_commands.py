@@ -1,0 +1,81 @@
+"""Shell entry points and LMDB meta-info: bad input is one clear stderr line, exit != 0, no traceback."""
+import os
+import pickle
+import subprocess
+import sys
+
+import pytest
+
+from data.lmdb_io import parse_key, read_meta_info
+from utils.errors import UserError
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = dict(os.environ, OMP_NUM_THREADS="1", PYTHON=sys.executable)
+
+
+def run_sh(script, *args):
+    return subprocess.run(["bash", os.path.join(REPO, script), *args], capture_output=True, text=True,
+                          env=ENV, timeout=60, cwd=REPO)
+
+
+def assert_one_line(r, *needles):
+    assert r.returncode != 0
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    for n in needles:
+        assert n in lines[0], (n, lines[0])
+
+
+@pytest.mark.parametrize("size", ["3x134", "3x134x", "axbxc", "3x134x320x1"])
+def test_profile_malformed_size(size):
+    assert_one_line(run_sh("profile.sh", "BD", "TecoGAN", size), size, "CxHxW")
+
+
+def test_profile_unknown_degradation():
+    assert_one_line(run_sh("profile.sh", "BX", "TecoGAN", "3x134x320"), "'BX'", "BD or BI")
+
+
+def test_test_sh_unknown_degradation_and_model():
+    assert_one_line(run_sh("test.sh", "XD", "FRVSR"), "'XD'", "BD or BI")
+    assert_one_line(run_sh("test.sh", "BD", "ESRGAN"), "'ESRGAN'", "FRVSR or TecoGAN")
+
+
+# ------------------------------------------------------------------- LMDB --
+def test_lmdb_missing_folder_and_meta(tmp_path):
+    with pytest.raises(UserError, match="not found"):
+        read_meta_info(str(tmp_path / "nope.lmdb"))
+    (tmp_path / "a.lmdb").mkdir()
+    with pytest.raises(UserError, match="meta_info.pkl: missing"):
+        read_meta_info(str(tmp_path / "a.lmdb"))
+
+
+def test_lmdb_unparsable_key(tmp_path):
+    d = tmp_path / "b.lmdb"
+    d.mkdir()
+    with open(d / "meta_info.pkl", "wb") as f:
+        pickle.dump({"name": "b", "keys": ["clip_3x8x8_0000", "garbage"]}, f)
+    with pytest.raises(UserError, match="'garbage' does not parse"):
+        read_meta_info(str(d))
+    with pytest.raises(UserError, match="does not parse"):
+        parse_key("clip_3x8_0000")
+    assert parse_key("my_clip_3x8x9_0002") == ("my_clip", 3, 8, 9, 2)
+
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_lmdb_meta_restricted_unpickler_runs_nothing(tmp_path):
+    d = tmp_path / "c.lmdb"
+    d.mkdir()
+    marker = tmp_path / "PWNED"
+    with open(d / "meta_info.pkl", "wb") as f:
+        pickle.dump({"name": "c", "keys": [_Evil(str(marker))]}, f)
+    with pytest.raises(UserError, match="not a plain meta-info pickle"):
+        read_meta_info(str(d))
+    assert not marker.exists()
