@@ -96,8 +96,8 @@ _TEST_DATASET = Section(dict({
 }, **_LOADER))
 
 SCHEMA = Section({
-    "scale": Key(int, required=True, nullable=False, choices=(2, 4),
-                 expect="2 or 4 (the BD/BI generators and degradations are built for these)"),
+    "scale": Key(int, required=True, nullable=False, choices=(4,),
+                 expect="the generator's upsampling is built for x4 only"),
     "manual_seed": Key(int, default=0),
     "verbose": Key(bool, default=False),
     "dataset": Section({

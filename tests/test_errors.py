@@ -82,7 +82,7 @@ def ckpt(tmp_path):
      ["test.yml: model.genrator: unknown key (did you mean generator?)"]),
     (lambda o: o["model"]["generator"].__setitem__("nb", "ten"), ["model.generator.nb", "integer", "'ten'"]),
     (lambda o: o["model"].pop("name"), ["model.name: missing required key"]),
-    (lambda o: o.__setitem__("scale", 3), ["scale", "3", "expected one of 2, 4"]),
+    (lambda o: o.__setitem__("scale", 3), ["scale", "3", "expected one of 4", "x4 only"]),
     (lambda o: o["test"].__setitem__("padding_mode", "wrap"), ["test.padding_mode", "reflect"]),
 ])
 def test_config_errors(tmp_path, ckpt, mutate, needles):
