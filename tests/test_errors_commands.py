@@ -38,6 +38,7 @@ def test_profile_unknown_degradation():
 
 def test_test_sh_unknown_degradation_and_model():
     assert_one_line(run_sh("test.sh", "XD", "FRVSR"), "'XD'", "BD or BI")
+    assert_one_line(run_sh("test.sh", "BD", "FRVSR_nosuchexp", "-1"), "FRVSR_nosuchexp", "test.yml not found")
     assert_one_line(run_sh("test.sh", "BD", "ESRGAN"), "'ESRGAN'", "FRVSR or TecoGAN")
 
 

@@ -1,0 +1,158 @@
+"""Training and held-out data from real footage (the DAVIS-2016 clips and the sam2 videos).
+
+    python scripts/prepare_footage.py --src ../shared/data
+    python scripts/create_lmdb.py --dataset Footage --data_type GT
+
+Each clip (a folder of frames or a video file) is resized with area averaging to
+``--width`` pixels wide (about 448, like Vimeo-90K), the height rounded to a multiple of 4,
+and written as PNG frames:
+
+    <out>/Footage/GT/<clip>/0001.png ...             training clips
+    <out>/FootageHeldout/GT/<clip>/0001.png ...      held-out clips (never trained on)
+    <out>/FootageHeldout/Gaussian4xLR/<clip>/...     their BD low-res input (sigma 1.5)
+    <out>/FootageVal/{GT,Gaussian4xLR}/<clip>/...    the first ``--val_frames`` of each, for
+                                                     quick validation during training
+
+``--holdout`` names the clips kept out of training (the default keeps two DAVIS clips and
+two of the videos).  ``--frame_step`` and ``--max_frames`` thin the training clips, for a copy
+small enough to carry to another machine.  Existing clip folders are skipped, so a run that
+was interrupted can be started again.
+"""
+import argparse
+import os
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "codes"))
+sys.path.insert(0, os.path.join(REPO, "scripts"))
+
+from utils.errors import UserError, run_cli  # noqa: E402
+
+DEFAULT_HOLDOUT = ("bmx-trees", "car-shadow", "04_coffee", "05_default_juggle")
+
+
+def find_clips(src, skip=None):
+    """``(name, path)`` of every clip under ``src``: frame folders and video files, sorted.
+    The folder ``skip`` (the output, when it lies inside ``src``) is not searched."""
+    from video import is_video_path
+    skip = os.path.realpath(skip) if skip else None
+    clips = []
+    for root, dirs, files in os.walk(src):
+        dirs[:] = sorted(d for d in dirs if os.path.realpath(os.path.join(root, d)) != skip)
+        for f in sorted(files):
+            if is_video_path(f):
+                clips.append((os.path.splitext(f)[0], os.path.join(root, f)))
+        if root != src and any(not is_video_path(f) and f.lower().endswith((".png", ".jpg", ".jpeg"))
+                               for f in files):
+            clips.append((os.path.basename(root), root))
+    names = [n for n, _ in clips]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise UserError(f"{src}: several clips are named {', '.join(dup)} (clip names must be unique)")
+    return clips
+
+
+def target_size(w, h, width):
+    """``(w, h)`` scaled to ``width`` wide, the height rounded to a multiple of 4."""
+    new_h = max(4, int(round(h * width / w / 4)) * 4)
+    return width, new_h
+
+
+def write_clip(path, out_dir, width, frame_step=1, max_frames=0, lr_dir=None, sigma=1.5):
+    """Resize the frames of one clip into ``out_dir`` (and BD-degrade them into ``lr_dir``)."""
+    import cv2
+    from resize_BD import degrade_bd
+    from utils.fileio import write_image_rgb
+    from video import open_source
+    if width % 4:
+        raise UserError(f"--width {width}: expected a multiple of 4 (the 4x low-res frames must be whole)")
+    count = 0
+    for i, (_name, frame) in enumerate(open_source(path)):
+        if i % frame_step:
+            continue
+        h, w = frame.shape[:2]
+        size = target_size(w, h, width)
+        small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA) if (w, h) != size else frame
+        count += 1
+        name = f"{count:04d}.png"
+        write_image_rgb(os.path.join(out_dir, name), small)
+        if lr_dir:
+            write_image_rgb(os.path.join(lr_dir, name), degrade_bd(small, sigma, 4))
+        if max_frames and count >= max_frames:
+            break
+    return count
+
+
+def prepare(src, out, width=448, holdout=DEFAULT_HOLDOUT, frame_step=1, max_frames=0):
+    """Write the training and held-out sets; returns ``(train_names, heldout_names)``."""
+    if not os.path.isdir(src):
+        raise UserError(f"{src}: footage folder not found (expected e.g. ../shared/data)")
+    clips = find_clips(src, skip=out)
+    if not clips:
+        raise UserError(f"{src}: no clips (expected <clip>/*.jpg folders or video files)")
+    known = {n for n, _ in clips}
+    missing = [h for h in holdout if h not in known]
+    if missing:
+        raise UserError(f"--holdout {' '.join(missing)}: no such clip under {src} "
+                        f"(clips: {', '.join(sorted(known))})")
+    train, held = [], []
+    for name, path in clips:
+        is_held = name in holdout
+        root = os.path.join(out, "FootageHeldout" if is_held else "Footage")
+        gt_dir = os.path.join(root, "GT", name)
+        lr_dir = os.path.join(root, "Gaussian4xLR", name) if is_held else None
+        (held if is_held else train).append(name)
+        if os.path.isdir(gt_dir) and (lr_dir is None or os.path.isdir(lr_dir)):
+            print(f"{gt_dir}: exists, skipped")
+            continue
+        tmp_gt = gt_dir + ".partial"
+        tmp_lr = lr_dir + ".partial" if lr_dir else None
+        n = write_clip(path, tmp_gt, width, 1 if is_held else frame_step,
+                       0 if is_held else max_frames, tmp_lr)
+        if tmp_lr:
+            os.replace(tmp_lr, lr_dir)
+        os.replace(tmp_gt, gt_dir)
+        print(f"{gt_dir}: {n} frames{' (held out)' if is_held else ''}")
+    return train, held
+
+
+def write_val_subset(out, held, val_frames):
+    """Copy the first ``val_frames`` frames of each held-out clip into ``<out>/FootageVal``."""
+    import shutil
+    from utils.fileio import list_images
+    for kind in ("GT", "Gaussian4xLR"):
+        for name in held:
+            src = os.path.join(out, "FootageHeldout", kind, name)
+            dst = os.path.join(out, "FootageVal", kind, name)
+            if os.path.isdir(dst):
+                continue
+            tmp = dst + ".partial"
+            os.makedirs(tmp, exist_ok=True)
+            for f in list_images(src)[:val_frames]:
+                shutil.copyfile(os.path.join(src, f), os.path.join(tmp, f))
+            os.replace(tmp, dst)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--src", default=os.path.join(os.path.dirname(REPO), "shared", "data"),
+                   help="folder of clips: <clip>/*.jpg folders and/or video files")
+    p.add_argument("--out", default=os.path.join(REPO, "data"))
+    p.add_argument("--width", type=int, default=448)
+    p.add_argument("--holdout", nargs="*", default=list(DEFAULT_HOLDOUT), metavar="CLIP")
+    p.add_argument("--frame_step", type=int, default=1, help="keep every N-th frame of training clips")
+    p.add_argument("--max_frames", type=int, default=0, help="at most N frames per training clip (0: all)")
+    p.add_argument("--val_frames", type=int, default=30, help="frames per held-out clip in FootageVal")
+    p.add_argument("--debug", action="store_true")
+    args = p.parse_args()
+    if args.frame_step < 1 or args.max_frames < 0 or args.val_frames < 1:
+        raise UserError("--frame_step and --val_frames must be >= 1, --max_frames >= 0")
+    train, held = prepare(args.src, args.out, args.width, tuple(args.holdout),
+                          args.frame_step, args.max_frames)
+    write_val_subset(args.out, held, args.val_frames)
+    print(f"{len(train)} training clips, {len(held)} held out: {', '.join(held)}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

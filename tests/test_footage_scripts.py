@@ -1,0 +1,88 @@
+"""scripts/prepare_footage.py and scripts/bicubic_baseline.py on tiny synthetic footage."""
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+
+from ops.imresize import imresize
+from utils.fileio import list_images, read_image_rgb
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPTS = os.path.join(REPO, "scripts")
+sys.path.insert(0, SCRIPTS)
+
+from prepare_footage import target_size  # noqa: E402
+
+
+def run(script, *args):
+    return subprocess.run([sys.executable, os.path.join(SCRIPTS, script), *map(str, args)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def make_footage(root):
+    rng = np.random.default_rng(0)
+    for clip, frames in (("clipA", 6), ("clipB", 4)):
+        (root / "frames" / clip).mkdir(parents=True)
+        for i in range(frames):
+            cv2.imwrite(str(root / "frames" / clip / f"{i:05d}.jpg"),
+                        rng.integers(0, 256, (64, 96, 3), dtype=np.uint8))
+    writer = cv2.VideoWriter(str(root / "vid1.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (80, 56))
+    assert writer.isOpened()
+    for i in range(5):
+        writer.write(np.full((56, 80, 3), 40 * i, np.uint8))
+    writer.release()
+
+
+def test_target_size_rounds_height_to_multiple_of_4():
+    assert target_size(854, 480, 448) == (448, 252)
+    assert target_size(1280, 720, 448) == (448, 252)
+    assert target_size(96, 64, 32) == (32, 20)
+
+
+def test_prepare_footage_splits_resizes_and_degrades(tmp_path):
+    make_footage(tmp_path)
+    out = tmp_path / "data"
+    r = run("prepare_footage.py", "--src", tmp_path, "--out", out, "--width", 32,
+            "--holdout", "clipB", "vid1", "--frame_step", 2, "--val_frames", 2)
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(out / "Footage" / "GT")) == ["clipA"]
+    assert sorted(os.listdir(out / "FootageHeldout" / "GT")) == ["clipB", "vid1"]
+    # training clips are thinned by --frame_step, held-out clips keep every frame
+    assert list_images(str(out / "Footage" / "GT" / "clipA")) == ["0001.png", "0002.png", "0003.png"]
+    assert len(list_images(str(out / "FootageHeldout" / "GT" / "clipB"))) == 4
+    assert len(list_images(str(out / "FootageHeldout" / "GT" / "vid1"))) == 5
+    gt = read_image_rgb(str(out / "FootageHeldout" / "GT" / "clipB" / "0001.png"))
+    lr = read_image_rgb(str(out / "FootageHeldout" / "Gaussian4xLR" / "clipB" / "0001.png"))
+    assert gt.shape == (20, 32, 3) and lr.shape == (5, 8, 3)
+    assert read_image_rgb(str(out / "FootageHeldout" / "GT" / "vid1" / "0003.png")).shape == (24, 32, 3)
+    for kind in ("GT", "Gaussian4xLR"):
+        assert list_images(str(out / "FootageVal" / kind / "vid1")) == ["0001.png", "0002.png"]
+    # a second run keeps what is there
+    r = run("prepare_footage.py", "--src", tmp_path, "--out", out, "--width", 32, "--holdout", "clipB", "vid1")
+    assert r.returncode == 0 and "exists, skipped" in r.stdout
+
+
+def test_prepare_footage_refusals(tmp_path):
+    make_footage(tmp_path)
+    r = run("prepare_footage.py", "--src", tmp_path, "--out", tmp_path / "o", "--holdout", "vid9")
+    assert r.returncode == 2 and "vid9" in r.stderr and "clipA" in r.stderr and "Traceback" not in r.stderr
+    r = run("prepare_footage.py", "--src", tmp_path / "absent", "--out", tmp_path / "o")
+    assert r.returncode == 2 and "absent" in r.stderr and "Traceback" not in r.stderr
+    r = run("prepare_footage.py", "--src", tmp_path, "--out", tmp_path / "o", "--width", 30, "--holdout")
+    assert r.returncode == 2 and "--width 30" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bicubic_baseline_is_matlab_bicubic_x4(tmp_path):
+    rng = np.random.default_rng(1)
+    lr = rng.integers(0, 256, (6, 7, 3), dtype=np.uint8)
+    (tmp_path / "lr" / "seq").mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "lr" / "seq" / "0001.png"), lr[..., ::-1])
+    r = run("bicubic_baseline.py", "--lr_dir", tmp_path / "lr", "--out_dir", tmp_path / "bic")
+    assert r.returncode == 0, r.stderr
+    up = read_image_rgb(str(tmp_path / "bic" / "seq" / "0001.png"))
+    np.testing.assert_array_equal(up, imresize(lr, 4))
+    assert up.shape == (24, 28, 3)
+    r = run("bicubic_baseline.py", "--lr_dir", tmp_path / "none", "--out_dir", tmp_path / "bic2")
+    assert r.returncode == 2 and "none" in r.stderr and "Traceback" not in r.stderr
