@@ -2,9 +2,12 @@
 
     python scripts/monitor_training.py --degradation BD --model TecoGAN --dataset Vid4
     python scripts/monitor_training.py --exp_dir experiments_BD/FRVSR_demo/001 --dataset demo_val
+    python scripts/monitor_training.py --exp_dir experiments_BD/FRVSR_footage/001 --baseline PSNR=24.13:bicubic
 
 Reads ``<exp_dir>/train/train.log`` and ``<exp_dir>/test/metrics/<dataset>_avg.json`` and
 writes ``<exp_dir>/plots/losses.png`` and ``<exp_dir>/plots/metrics_<dataset>.png``.
+``--baseline METRIC=VALUE[:LABEL]`` (repeatable) draws a dashed reference line, e.g. the
+bicubic score of the validation set, into that metric's panel.
 """
 import argparse
 import json
@@ -57,7 +60,20 @@ def parse_metrics(path):
     return curves
 
 
-def plot(curves, title, out_path):
+def parse_baseline(text):
+    """``'PSNR=24.13:bicubic'`` -> ``('PSNR', 24.13, 'bicubic')`` (the label defaults to the text)."""
+    name, sep, rest = text.partition("=")
+    value, _, label = rest.partition(":")
+    try:
+        number = float(value)
+    except ValueError:
+        number = None
+    if not sep or not name or number is None:
+        raise UserError(f"--baseline {text!r}: expected METRIC=VALUE[:LABEL], e.g. PSNR=24.13:bicubic")
+    return name, number, label or f"{name} = {value}"
+
+
+def plot(curves, title, out_path, baselines=()):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -69,6 +85,11 @@ def plot(curves, title, out_path):
     for ax, name in zip(axes.flat, names):
         xs, ys = curves[name]
         ax.plot(xs, ys, marker="." if len(xs) < 30 else None)
+        lines = [(v, label) for metric, v, label in baselines if metric == name]
+        for v, label in lines:
+            ax.axhline(v, linestyle="--", color="gray", label=label)
+        if lines:
+            ax.legend(loc="best", fontsize="small")
         ax.set_title(name)
         ax.set_xlabel("iteration")
         ax.grid(alpha=0.3)
@@ -87,8 +108,11 @@ def main():
     p.add_argument("--model", default="TecoGAN")
     p.add_argument("--dataset", default=None, help="validation dataset name (default: every *_avg.json)")
     p.add_argument("--exp_dir", default=None, help="experiment folder (default experiments_<deg>/<model>/001)")
+    p.add_argument("--baseline", action="append", default=[], metavar="METRIC=VALUE[:LABEL]",
+                   help="dashed reference line in a metric's validation panel (repeatable)")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args()
+    baselines = [parse_baseline(b) for b in args.baseline]
     exp_dir = args.exp_dir or os.path.join("experiments_" + args.degradation, args.model, "001")
     if not args.exp_dir and not os.path.isdir(exp_dir) and os.path.isdir(os.path.join(REPO, exp_dir)):
         exp_dir = os.path.join(REPO, exp_dir)  # run from outside the repository
@@ -107,7 +131,8 @@ def main():
         path = os.path.join(metric_dir, f"{name}_avg.json")
         if not os.path.isfile(path):
             raise UserError(f"{path}: no validation metrics for dataset {name}")
-        plot(parse_metrics(path), f"{exp_dir}: validation on {name}", os.path.join(out_dir, f"metrics_{name}.png"))
+        plot(parse_metrics(path), f"{exp_dir}: validation on {name}", os.path.join(out_dir, f"metrics_{name}.png"),
+             baselines)
     return 0
 
 

@@ -59,3 +59,19 @@ def test_cli_errors_are_one_line(tmp_path):
     for args in (["--exp_dir", str(tmp_path / "nope")], ["--exp_dir", str(exp), "--dataset", "REDS"]):
         r = subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, timeout=120)
         assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.strip(), r.stderr
+
+
+def test_baseline_option(tmp_path):
+    import monitor_training as mt
+    assert mt.parse_baseline("PSNR=24.13:bicubic") == ("PSNR", 24.13, "bicubic")
+    assert mt.parse_baseline("tOF=0.5") == ("tOF", 0.5, "tOF = 0.5")
+    exp = make_exp(tmp_path)
+    env = dict(os.environ, MPLBACKEND="Agg")
+    r = subprocess.run([sys.executable, SCRIPT, "--exp_dir", str(exp), "--baseline", "PSNR=19.5:bicubic"],
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert _png(exp / "plots" / "metrics_Vid4.png")
+    for bad in ("PSNR", "PSNR=abc", "=3"):
+        r = subprocess.run([sys.executable, SCRIPT, "--exp_dir", str(exp), "--baseline", bad],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and "METRIC=VALUE" in r.stderr and "Traceback" not in r.stderr, r.stderr
