@@ -1,6 +1,6 @@
 """Frames/s of ``codes/upscale.py`` end to end (decode, network, encode) on a clip.
 
-    python scripts/benchmark_upscale.py [--input demo/videos/juggle_lr.mp4] [--model pretrained_models/FRVSR_BD_demo.pth]
+    python scripts/benchmark_upscale.py [--input demo/videos/juggle_lr.mp4] [--model pretrained_models/FRVSR_BD_footage.pth]
 
 Runs on the CPU, and on CUDA with and without ``--half`` when a GPU is present; prints one
 line per setting.
@@ -29,7 +29,7 @@ def run(args, device, half):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--input", default=os.path.join(REPO, "demo", "videos", "juggle_lr.mp4"))
-    p.add_argument("--model", default=os.path.join(REPO, "pretrained_models", "FRVSR_BD_demo.pth"))
+    p.add_argument("--model", default=os.path.join(REPO, "pretrained_models", "FRVSR_BD_footage.pth"))
     args = p.parse_args()
     import torch
     settings = [("cpu", False)]

@@ -86,8 +86,8 @@ def plot(curves, title, out_path, baselines=()):
         xs, ys = curves[name]
         ax.plot(xs, ys, marker="." if len(xs) < 30 else None)
         lines = [(v, label) for metric, v, label in baselines if metric == name]
-        for v, label in lines:
-            ax.axhline(v, linestyle="--", color="gray", label=label)
+        for k, (v, label) in enumerate(lines):
+            ax.axhline(v, linestyle=("--", ":", "-.")[k % 3], color="gray", label=label)
         if lines:
             ax.legend(loc="best", fontsize="small")
         ax.set_title(name)
