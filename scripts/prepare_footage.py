@@ -64,8 +64,6 @@ def write_clip(path, out_dir, width, frame_step=1, max_frames=0, lr_dir=None, si
     from resize_BD import degrade_bd
     from utils.fileio import write_image_rgb
     from video import open_source
-    if width % 4:
-        raise UserError(f"--width {width}: expected a multiple of 4 (the 4x low-res frames must be whole)")
     count = 0
     for i, (_name, frame) in enumerate(open_source(path)):
         if i % frame_step:
@@ -85,6 +83,7 @@ def write_clip(path, out_dir, width, frame_step=1, max_frames=0, lr_dir=None, si
 
 def prepare(src, out, width=448, holdout=DEFAULT_HOLDOUT, frame_step=1, max_frames=0):
     """Write the training and held-out sets; returns ``(train_names, heldout_names)``."""
+    import shutil
     if not os.path.isdir(src):
         raise UserError(f"{src}: footage folder not found (expected e.g. ../shared/data)")
     clips = find_clips(src, skip=out)
@@ -107,6 +106,9 @@ def prepare(src, out, width=448, holdout=DEFAULT_HOLDOUT, frame_step=1, max_fram
             continue
         tmp_gt = gt_dir + ".partial"
         tmp_lr = lr_dir + ".partial" if lr_dir else None
+        for tmp in (tmp_gt, tmp_lr):  # left by an interrupted run
+            if tmp:
+                shutil.rmtree(tmp, ignore_errors=True)
         n = write_clip(path, tmp_gt, width, 1 if is_held else frame_step,
                        0 if is_held else max_frames, tmp_lr)
         if tmp_lr:
@@ -147,6 +149,8 @@ def main():
     args = p.parse_args()
     if args.frame_step < 1 or args.max_frames < 0 or args.val_frames < 1:
         raise UserError("--frame_step and --val_frames must be >= 1, --max_frames >= 0")
+    if args.width < 4 or args.width % 4:
+        raise UserError(f"--width {args.width}: expected a multiple of 4 (the 4x low-res frames must be whole)")
     train, held = prepare(args.src, args.out, args.width, tuple(args.holdout),
                           args.frame_step, args.max_frames)
     write_val_subset(args.out, held, args.val_frames)

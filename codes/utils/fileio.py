@@ -142,10 +142,10 @@ def transform_sequences(src_dir, dst_dir, transform, desc="frames"):
     ``dst_dir/<seq>/<name>.png``; returns the number of sequences."""
     from tqdm import tqdm
     if not os.path.isdir(src_dir):
-        raise UserError(f"{src_dir}: GT folder not found")
+        raise UserError(f"{src_dir}: input folder not found (expected {src_dir}/<sequence>/<frame>.png)")
     seqs = sorted(d for d in os.listdir(src_dir) if os.path.isdir(os.path.join(src_dir, d)))
     if not seqs:
-        raise UserError(f"{src_dir}: no sequence folders")
+        raise UserError(f"{src_dir}: no sequence folders (expected {src_dir}/<sequence>/<frame>.png)")
     for seq in tqdm(seqs, desc=desc, unit="seq", disable=None):
         for name in list_images(os.path.join(src_dir, seq)):
             path = os.path.join(src_dir, seq, name)
