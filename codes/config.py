@@ -11,7 +11,7 @@ import os
 
 import yaml
 
-from utils.errors import UserError
+from tecogan.utils.errors import UserError
 
 _MISSING = object()
 

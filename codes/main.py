@@ -10,14 +10,13 @@ reference does).
 import argparse
 import glob
 import os
-import sys
 import time
 
-CODES_DIR = os.path.dirname(os.path.abspath(__file__))
-if CODES_DIR not in sys.path:
-    sys.path.insert(0, CODES_DIR)
+if not __package__:  # run as a file from a clone: import this clone as the package `tecogan`
+    import runpy
+    runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "_clone.py"))
 
-from utils.errors import UserError, run_cli  # noqa: E402
+from tecogan.utils.errors import UserError, run_cli
 
 
 def build_parser():
@@ -39,7 +38,7 @@ def build_parser():
 
 
 def load_experiment(args):
-    from config import load_config
+    from tecogan.config import load_config
     if not os.path.isdir(args.exp_dir):
         raise UserError(f"{args.exp_dir}: experiment folder not found")
     opt_path = os.path.join(args.exp_dir, args.opt)
@@ -50,7 +49,7 @@ def load_experiment(args):
 
 
 def build_generator(opt):
-    from networks.frnet import FRNet
+    from tecogan.networks.frnet import FRNet
     g = opt["model"]["generator"]
     return FRNet(in_nc=g["in_nc"], out_nc=g["out_nc"], nf=g["nf"], nb=g["nb"],
                  degradation=opt["dataset"]["degradation"]["type"], scale=opt["scale"])
@@ -81,11 +80,11 @@ def run_test(args, opt, device):
     import queue
     import torch
     from tqdm import tqdm
-    from config import test_datasets
-    from data.folder_dataset import PairedFolderDataset
-    from inference import infer_sequence, RecurrentUpscaler
-    from utils.checkpoint import load_generator_weights
-    from utils.fileio import write_image_rgb
+    from tecogan.config import test_datasets
+    from tecogan.data.folder_dataset import PairedFolderDataset
+    from tecogan.inference import infer_sequence, RecurrentUpscaler
+    from tecogan.utils.checkpoint import load_generator_weights
+    from tecogan.utils.fileio import write_image_rgb
 
     opt_path = os.path.join(args.exp_dir, args.opt)
     datasets = test_datasets(opt)
@@ -155,7 +154,7 @@ def run_test(args, opt, device):
 
 
 def run_profile(args, opt, device):
-    from profiling import parse_lr_size, profile_generator
+    from tecogan.profiling import parse_lr_size, profile_generator
     lr_size = parse_lr_size(args.lr_size)
     if lr_size[0] != opt["model"]["generator"]["in_nc"]:
         raise UserError(f"--lr_size {args.lr_size}: {lr_size[0]} channels but the generator takes "
@@ -176,9 +175,9 @@ def main():
     args = build_parser().parse_args()
     opt = load_experiment(args)
     if args.mode == "train":
-        from training.trainer import train
+        from tecogan.training.trainer import train
         return train(opt, args)
-    from utils.device import device_from_gpu_id
+    from tecogan.utils.device import device_from_gpu_id
     device = device_from_gpu_id(args.gpu_id)
     if args.mode == "test":
         run_test(args, opt, device)
@@ -187,5 +186,10 @@ def main():
     return 0
 
 
-if __name__ == "__main__":
+def cli():
+    """Console-script entry point: one-line errors, exit status."""
     run_cli(main)
+
+
+if __name__ == "__main__":
+    cli()

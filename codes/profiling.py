@@ -9,7 +9,7 @@ import time
 import torch
 import torch.nn as nn
 
-from utils.errors import UserError
+from tecogan.utils.errors import UserError
 
 
 def parse_lr_size(text):

@@ -11,14 +11,13 @@ only a few frames are held at a time.  Without tiles the frames equal test mode'
 """
 import argparse
 import os
-import sys
 import time
 
-CODES_DIR = os.path.dirname(os.path.abspath(__file__))
-if CODES_DIR not in sys.path:
-    sys.path.insert(0, CODES_DIR)
+if not __package__:  # run as a file from a clone: import this clone as the package `tecogan`
+    import runpy
+    runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "_clone.py"))
 
-from utils.errors import UserError, run_cli  # noqa: E402
+from tecogan.utils.errors import UserError, run_cli
 
 
 def build_parser():
@@ -44,8 +43,8 @@ def build_parser():
 
 
 def load_network(args):
-    from networks.frnet import FRNet
-    from utils.checkpoint import frnet_hint, infer_frnet_arch, load_into, load_state_dict_file
+    from tecogan.networks.frnet import FRNet
+    from tecogan.utils.checkpoint import frnet_hint, infer_frnet_arch, load_into, load_state_dict_file
     sd = load_state_dict_file(args.model)
     arch = infer_frnet_arch(sd, args.model)
     deg = args.degradation or arch["degradation"]
@@ -76,9 +75,9 @@ def run(args):
     import cv2
     import torch
     from tqdm import tqdm
-    from inference import RecurrentUpscaler, front_padding_indices
-    from utils.device import parse_device
-    from video import BackgroundWriter, TiledUpscaler, open_sink, open_source, prefetch, is_video_path
+    from tecogan.inference import RecurrentUpscaler, front_padding_indices
+    from tecogan.utils.device import parse_device
+    from tecogan.video import BackgroundWriter, TiledUpscaler, open_sink, open_source, prefetch, is_video_path
 
     if os.path.abspath(args.input) == os.path.abspath(args.output):
         raise UserError(f"{args.output}: the output would overwrite the input")
@@ -88,7 +87,7 @@ def run(args):
         raise UserError(f"--compare {args.compare}: expected a video file name (.mp4, .avi, ...)")
     device = parse_device(args.device)
     if args.half and device.type != "cuda":
-        from utils.errors import warn
+        from tecogan.utils.errors import warn
         warn("--half needs CUDA; running in fp32 on the CPU")
     source = open_source(args.input, args.fps)
     net, arch = load_network(args)
@@ -151,5 +150,10 @@ def main():
     return run(build_parser().parse_args())
 
 
-if __name__ == "__main__":
+def cli():
+    """Console-script entry point: one-line errors, exit status."""
     run_cli(main)
+
+
+if __name__ == "__main__":
+    cli()

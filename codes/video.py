@@ -12,9 +12,9 @@ import cv2
 import numpy as np
 import torch
 
-from inference import RecurrentUpscaler, to_uint8_frame
-from utils.errors import UserError
-from utils.fileio import IMAGE_EXTENSIONS, list_images, read_image_rgb, write_image_rgb, to_uint8_rgb
+from tecogan.inference import RecurrentUpscaler, to_uint8_frame
+from tecogan.utils.errors import UserError
+from tecogan.utils.fileio import IMAGE_EXTENSIONS, list_images, read_image_rgb, write_image_rgb, to_uint8_rgb
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv")
 MIN_SIZE = 8

@@ -17,8 +17,8 @@ depend on them.
 """
 import argparse
 import os
+import runpy
 import queue
-import sys
 import tempfile
 import threading
 import time
@@ -27,15 +27,15 @@ import cv2
 import numpy as np
 import torch
 
-CODES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "codes")
-sys.path.insert(0, CODES)
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
-from inference import RecurrentUpscaler, infer_sequence  # noqa: E402
-from networks.frnet import FRNet  # noqa: E402
-from profiling import count_flops, step_inputs  # noqa: E402
-from utils.device import parse_device  # noqa: E402
-from utils.errors import UserError, run_cli  # noqa: E402
-from utils.fileio import read_image_rgb, write_image_rgb  # noqa: E402
+from tecogan.inference import RecurrentUpscaler, infer_sequence
+from tecogan.networks.frnet import FRNet
+from tecogan.profiling import count_flops, step_inputs
+from tecogan.utils.device import parse_device
+from tecogan.utils.errors import UserError, run_cli
+from tecogan.utils.fileio import read_image_rgb, write_image_rgb
 
 
 def make_frames(folder, n, h, w, seed=0):

@@ -12,6 +12,7 @@ included).  LPIPS weights: ``--lpips_weights``, else ``$TECOGAN_LPIPS_WEIGHTS``,
 """
 import argparse
 import os
+import runpy
 import shutil
 import sys
 import tempfile
@@ -21,7 +22,7 @@ import cv2
 import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "codes"))
+runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
 VID4 = (("calendar", 720, 576, 41), ("city", 704, 576, 34),
         ("foliage", 720, 480, 49), ("walk", 720, 480, 47))
@@ -75,7 +76,7 @@ def main():
                               os.path.join(results_root, "Vid4", MODEL, name))
             print(f"synthetic Vid4 (171 frames) written to {root} in {time.time() - t0:.1f} s", flush=True)
 
-        from official_metrics import evaluate
+        from tecogan.official_metrics import evaluate
         argv = ["--model", MODEL, "--datasets", "Vid4", "--data_root", data_root,
                 "--results_root", results_root, "--device", args.device,
                 "--batch_size", str(args.batch_size)]

@@ -16,19 +16,19 @@ the BI one on BD frames shifts the image by 1.5 pixels and costs about 3 dB.
 """
 import argparse
 import os
-import sys
+import runpy
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "codes"))
+runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
-from utils.errors import UserError, run_cli  # noqa: E402
+from tecogan.utils.errors import UserError, run_cli
 
 
 def bd_bicubic(img, scale):
     """(h, w, 3) uint8 -> (s*h, s*w, 3) uint8 with the generator's BD bicubic upsampler."""
     import numpy as np
     import torch
-    from ops.upsample import BicubicUpsample
+    from tecogan.ops.upsample import BicubicUpsample
     x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float() / 255.0
     with torch.inference_mode():
         y = BicubicUpsample(scale)(x).clamp(0, 1)
@@ -36,8 +36,8 @@ def bd_bicubic(img, scale):
 
 
 def main():
-    from ops.imresize import imresize
-    from utils.fileio import transform_sequences
+    from tecogan.ops.imresize import imresize
+    from tecogan.utils.fileio import transform_sequences
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--lr_dir", required=True, help="<lr_dir>/<sequence>/*.png")
     p.add_argument("--out_dir", required=True)

@@ -11,16 +11,16 @@ one entry per frame, key ``{vid}_{n}x{h}x{w}_{i:04d}``, raw RGB bytes, plus ``me
 """
 import argparse
 import os
-import sys
+import runpy
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "codes"))
+runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
-from utils.errors import UserError, run_cli  # noqa: E402
+from tecogan.utils.errors import UserError, run_cli
 
 
 def collect_clips(raw_dir):
-    from utils.fileio import list_images
+    from tecogan.utils.fileio import list_images
     if not os.path.isdir(raw_dir):
         raise UserError(f"{raw_dir}: raw data folder not found")
     clips = []
@@ -44,7 +44,7 @@ def create(raw_dir, lmdb_dir, name):
     """
     import shutil
     from tqdm import tqdm
-    from data.lmdb_io import write_lmdb
+    from tecogan.data.lmdb_io import write_lmdb
     clips = collect_clips(raw_dir)
     if os.path.exists(lmdb_dir) and (not os.path.isdir(lmdb_dir) or os.listdir(lmdb_dir)):
         raise UserError(f"{lmdb_dir}: already exists and is not empty (remove it first)")
@@ -67,8 +67,8 @@ def create(raw_dir, lmdb_dir, name):
 
 
 def check(lmdb_dir, count, out_dir):
-    from data.lmdb_io import LMDBReader, parse_key, read_meta_info
-    from utils.fileio import write_image_rgb
+    from tecogan.data.lmdb_io import LMDBReader, parse_key, read_meta_info
+    from tecogan.utils.fileio import write_image_rgb
     meta = read_meta_info(lmdb_dir)
     reader = LMDBReader(lmdb_dir)
     os.makedirs(out_dir, exist_ok=True)

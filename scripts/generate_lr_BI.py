@@ -4,17 +4,17 @@
 """
 import argparse
 import os
-import sys
+import runpy
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "codes"))
+runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
-from utils.errors import UserError, run_cli  # noqa: E402
+from tecogan.utils.errors import UserError, run_cli
 
 
 def main():
-    from ops.imresize import imresize
-    from utils.fileio import transform_sequences
+    from tecogan.ops.imresize import imresize
+    from tecogan.utils.fileio import transform_sequences
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--gt_dir", required=True, help="<gt_dir>/<sequence>/*.png")
     p.add_argument("--lr_dir", required=True)

@@ -7,14 +7,13 @@ Train clips (4 videos), a validation clip (GT + BD LR) and a small LR video for 
 """
 import argparse
 import os
+import runpy
 import shutil
-import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "codes"))
-sys.path.insert(0, os.path.join(REPO, "scripts"))
+runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
-from utils.errors import UserError, run_cli  # noqa: E402
+from tecogan.utils.errors import UserError, run_cli
 
 TRAIN = {"dog": "01_dog.mp4", "cups": "02_cups.mp4", "blocks": "03_blocks.mp4", "bedroom": "bedroom.mp4"}
 VAL = {"coffee": "04_coffee.mp4"}

@@ -4,18 +4,18 @@
 """
 import argparse
 import os
-import sys
+import runpy
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "codes"))
+runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
-from utils.errors import UserError, run_cli  # noqa: E402
+from tecogan.utils.errors import UserError, run_cli
 
 
 def main():
     import cv2
     from PIL import Image
-    from video import open_source
+    from tecogan.video import open_source
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("input", help="video file or folder of frames")
     p.add_argument("output", help="GIF file")

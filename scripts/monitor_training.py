@@ -12,13 +12,13 @@ bicubic score of the validation set, into that metric's panel.
 import argparse
 import json
 import os
+import runpy
 import re
-import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "codes"))
+runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
-from utils.errors import UserError, run_cli  # noqa: E402
+from tecogan.utils.errors import UserError, run_cli
 
 LINE_RE = re.compile(r"\[epoch: (\d+) \| iter: (\d+)(?: \| [^\]]*)?\] (.*)$")
 
@@ -77,7 +77,7 @@ def plot(curves, title, out_path, baselines=()):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from utils.fileio import atomic_write
+    from tecogan.utils.fileio import atomic_write
     names = sorted(curves)
     cols = min(3, len(names))
     rows = (len(names) + cols - 1) // cols

@@ -8,14 +8,13 @@ longer matches the clips (or a broken one) is rebuilt.
 """
 import argparse
 import os
+import runpy
 import shutil
-import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "codes"))
-sys.path.insert(0, os.path.join(REPO, "scripts"))
+runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
-from utils.errors import UserError, run_cli  # noqa: E402
+from tecogan.utils.errors import UserError, run_cli
 
 CLIPS_DIR = os.path.join(REPO, "demo", "train_clips")
 LMDB_DIR = os.path.join(REPO, "data", "demo", "GT.lmdb")
@@ -25,8 +24,8 @@ LMDB_FILES = {"data.mdb", "lock.mdb", "meta_info.pkl"}
 def expected_keys(clips_dir):
     """The keys an LMDB of ``clips_dir`` has (reads one frame per sequence for its size)."""
     from create_lmdb import collect_clips
-    from data.lmdb_io import make_key
-    from utils.fileio import read_image_rgb
+    from tecogan.data.lmdb_io import make_key
+    from tecogan.utils.fileio import read_image_rgb
     keys = []
     for vid, frames in collect_clips(clips_dir):
         h, w = read_image_rgb(frames[0]).shape[:2]
@@ -35,7 +34,7 @@ def expected_keys(clips_dir):
 
 
 def up_to_date(lmdb_dir, keys):
-    from data.lmdb_io import read_meta_info
+    from tecogan.data.lmdb_io import read_meta_info
     if not os.path.isfile(os.path.join(lmdb_dir, "meta_info.pkl")):
         return False
     try:

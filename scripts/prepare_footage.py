@@ -20,13 +20,12 @@ was interrupted can be started again.
 """
 import argparse
 import os
-import sys
+import runpy
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "codes"))
-sys.path.insert(0, os.path.join(REPO, "scripts"))
+runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
-from utils.errors import UserError, run_cli  # noqa: E402
+from tecogan.utils.errors import UserError, run_cli
 
 DEFAULT_HOLDOUT = ("bmx-trees", "car-shadow", "04_coffee", "05_default_juggle")
 
@@ -34,7 +33,7 @@ DEFAULT_HOLDOUT = ("bmx-trees", "car-shadow", "04_coffee", "05_default_juggle")
 def find_clips(src, skip=None):
     """``(name, path)`` of every clip under ``src``: frame folders and video files, sorted.
     The folder ``skip`` (the output, when it lies inside ``src``) is not searched."""
-    from video import is_video_path
+    from tecogan.video import is_video_path
     skip = os.path.realpath(skip) if skip else None
     clips = []
     for root, dirs, files in os.walk(src):
@@ -62,8 +61,8 @@ def write_clip(path, out_dir, width, frame_step=1, max_frames=0, lr_dir=None, si
     """Resize the frames of one clip into ``out_dir`` (and BD-degrade them into ``lr_dir``)."""
     import cv2
     from resize_BD import degrade_bd
-    from utils.fileio import write_image_rgb
-    from video import open_source
+    from tecogan.utils.fileio import write_image_rgb
+    from tecogan.video import open_source
     count = 0
     for i, (_name, frame) in enumerate(open_source(path)):
         if i % frame_step:
@@ -121,7 +120,7 @@ def prepare(src, out, width=448, holdout=DEFAULT_HOLDOUT, frame_step=1, max_fram
 def write_val_subset(out, held, val_frames):
     """Copy the first ``val_frames`` frames of each held-out clip into ``<out>/FootageVal``."""
     import shutil
-    from utils.fileio import list_images
+    from tecogan.utils.fileio import list_images
     for kind in ("GT", "Gaussian4xLR"):
         for name in held:
             src = os.path.join(out, "FootageHeldout", kind, name)

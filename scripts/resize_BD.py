@@ -4,12 +4,12 @@
 """
 import argparse
 import os
-import sys
+import runpy
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "codes"))
+runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
-from utils.errors import run_cli  # noqa: E402
+from tecogan.utils.errors import run_cli
 
 
 def degrade_bd(img, sigma=1.5, scale=4):
@@ -20,7 +20,7 @@ def degrade_bd(img, sigma=1.5, scale=4):
 
 
 def main():
-    from utils.fileio import transform_sequences
+    from tecogan.utils.fileio import transform_sequences
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--gt_dir", required=True, help="<gt_dir>/<sequence>/*.png")
     p.add_argument("--lr_dir", required=True)

@@ -1,16 +1,22 @@
-"""Test setup: put ``codes/`` and ``tests/`` on sys.path; locate ``../shared``."""
+"""Test setup: the clone's ``codes/`` as the package ``tecogan``; locate ``../shared``.
+
+Tests use a fixed thread count (2) so that float32 summation orders do not depend on the
+machine's core count (see tests/README.md for the golden tolerance rule).
+"""
 import os
-import sys
+import runpy
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-for p in (REPO / "codes", REPO / "tests"):
-    if str(p) not in sys.path:
-        sys.path.insert(0, str(p))
+runpy.run_path(str(REPO / "codes" / "_clone.py"))  # the clone's code, installed or not
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+import torch  # noqa: E402
+
+torch.set_num_threads(2)
 
 DATA = REPO / "tests" / "data"
 GOLDEN_NPZ = DATA / "reference_seed0.npz"

@@ -7,8 +7,8 @@ import lmdb
 import numpy as np
 import pytest
 
-from data.lmdb_io import LMDBReader, make_key, parse_key, read_meta_info, write_lmdb
-from utils.errors import UserError
+from tecogan.data.lmdb_io import LMDBReader, make_key, parse_key, read_meta_info, write_lmdb
+from tecogan.utils.errors import UserError
 
 
 def test_keys_parse():

@@ -6,12 +6,12 @@ import zipfile
 
 import torch
 
-from networks.frnet import FRNet
+from helpers import load_script
+from tecogan.networks.frnet import FRNet
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = os.path.join(REPO, "scripts", "download")
-sys.path.insert(0, SCRIPTS)
-import gdrive  # noqa: E402
+gdrive = load_script("scripts/download/gdrive.py")
 
 
 def run_script(name, args, env_extra):

@@ -11,11 +11,11 @@ import pytest
 import torch
 import yaml
 
-from config import load_config
-from networks.frnet import FRNet
-from utils.checkpoint import load_generator_weights, load_state_dict_file
-from utils.errors import UserError
-from utils.fileio import read_image_rgb
+from tecogan.config import load_config
+from tecogan.networks.frnet import FRNet
+from tecogan.utils.checkpoint import load_generator_weights, load_state_dict_file
+from tecogan.utils.errors import UserError
+from tecogan.utils.fileio import read_image_rgb
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAIN = os.path.join(REPO, "codes", "main.py")

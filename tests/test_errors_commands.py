@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from data.lmdb_io import parse_key, read_meta_info
-from utils.errors import UserError
+from tecogan.data.lmdb_io import parse_key, read_meta_info
+from tecogan.utils.errors import UserError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, OMP_NUM_THREADS="1", PYTHON=sys.executable)

@@ -6,14 +6,13 @@ import sys
 import cv2
 import numpy as np
 
-from ops.imresize import imresize
-from utils.fileio import list_images, read_image_rgb
+from helpers import load_script
+from tecogan.ops.imresize import imresize
+from tecogan.utils.fileio import list_images, read_image_rgb
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = os.path.join(REPO, "scripts")
-sys.path.insert(0, SCRIPTS)
-
-from prepare_footage import target_size  # noqa: E402
+target_size = load_script("scripts/prepare_footage.py").target_size
 
 
 def run(script, *args):
@@ -76,7 +75,7 @@ def test_prepare_footage_refusals(tmp_path):
 
 def test_bicubic_baseline_bd_and_bi(tmp_path):
     import torch
-    from ops.upsample import BicubicUpsample
+    from tecogan.ops.upsample import BicubicUpsample
     rng = np.random.default_rng(1)
     lr = rng.integers(0, 256, (6, 7, 3), dtype=np.uint8)
     (tmp_path / "lr" / "seq").mkdir(parents=True)
@@ -100,8 +99,8 @@ def test_bicubic_baseline_bd_and_bi(tmp_path):
 
 def test_bd_bicubic_baseline_matches_bd_frames_better_than_imresize():
     """On real BD frames the aligned upsampler is the stronger (fair) baseline."""
-    import bicubic_baseline
-    from metrics.validation import psnr_y_uint8
+    bicubic_baseline = load_script("scripts/bicubic_baseline.py")
+    from tecogan.metrics.validation import psnr_y_uint8
     gt_dir = os.path.join(REPO, "demo", "val", "GT", "coffee")
     lr_dir = os.path.join(REPO, "demo", "val", "Gaussian4xLR", "coffee")
     names = list_images(gt_dir)

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from ops.imresize import contributions, cubic, imresize
+from tecogan.ops.imresize import contributions, cubic, imresize
 
 
 def test_uint8_halves_round_away_from_zero():

@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from models.losses import build_criterion
-from models.lr_schedules import build_scheduler
+from tecogan.models.losses import build_criterion
+from tecogan.models.lr_schedules import build_scheduler
 
 
 def test_charbonnier_mean_and_sum():

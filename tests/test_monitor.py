@@ -4,9 +4,10 @@ import os
 import subprocess
 import sys
 
+from helpers import load_script
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(REPO, "scripts", "monitor_training.py")
-sys.path.insert(0, os.path.join(REPO, "scripts"))
 
 LOG = """2026-01-01 00:00:00 [INFO]: Start training TecoGAN (BD) on cpu x 1
 2026-01-01 00:00:01 [INFO]: [epoch: 0 | iter: 10 | lr_G: 5.000e-05 | lr_D: 5.000e-05] l_gan_D: 1.300e+00, p_real_D: 1.000e-01, distance: 2.000e-01, l_pix_G: 5.000e-02, l_gan_G: 7.000e-03
@@ -26,7 +27,7 @@ def make_exp(root):
 
 
 def test_parse_log_and_metrics(tmp_path):
-    import monitor_training as mt
+    mt = load_script("scripts/monitor_training.py")
     exp = make_exp(tmp_path)
     curves = mt.parse_log(str(exp / "train" / "train.log"))
     assert set(curves) == {"l_gan_D", "p_real_D", "distance", "l_pix_G", "l_gan_G"}
@@ -62,7 +63,7 @@ def test_cli_errors_are_one_line(tmp_path):
 
 
 def test_baseline_option(tmp_path):
-    import monitor_training as mt
+    mt = load_script("scripts/monitor_training.py")
     assert mt.parse_baseline("PSNR=24.13:bicubic") == ("PSNR", 24.13, "bicubic")
     assert mt.parse_baseline("tOF=0.5") == ("tOF", 0.5, "tOF = 0.5")
     exp = make_exp(tmp_path)

@@ -7,11 +7,11 @@ import pytest
 import torch
 import yaml
 
-from inference import infer_sequence
-from metrics.validation import psnr_y_uint8
-from networks.frnet import FRNet
-from ops.upsample import BicubicUpsample
-from utils.fileio import list_images, read_image_rgb
+from tecogan.inference import infer_sequence
+from tecogan.metrics.validation import psnr_y_uint8
+from tecogan.networks.frnet import FRNet
+from tecogan.ops.upsample import BicubicUpsample
+from tecogan.utils.fileio import list_images, read_image_rgb
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIPPED = ["FRVSR_BD_demo.pth", "FRVSR_BD_footage.pth"]

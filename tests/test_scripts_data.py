@@ -6,8 +6,8 @@ import sys
 import cv2
 import numpy as np
 
-from data.lmdb_io import LMDBReader, read_meta_info
-from ops.imresize import imresize
+from tecogan.data.lmdb_io import LMDBReader, read_meta_info
+from tecogan.ops.imresize import imresize
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = os.path.join(REPO, "scripts")

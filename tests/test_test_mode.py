@@ -9,8 +9,8 @@ import pytest
 import torch
 import yaml
 
-from inference import infer_sequence
-from networks.frnet import FRNet
+from tecogan.inference import infer_sequence
+from tecogan.networks.frnet import FRNet
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAIN = os.path.join(REPO, "codes", "main.py")
@@ -107,6 +107,7 @@ def test_wrong_checkpoint_is_one_clear_line(tmp_path):
     assert "bi.pth" in r.stderr and "BI generator" in r.stderr
 
 
+@pytest.mark.slow
 def test_profile_reference_figures():
     env = dict(os.environ, PYTHON=sys.executable)
     r = subprocess.run(["bash", os.path.join(REPO, "profile.sh"), "BD", "TecoGAN", "3x134x320", "-1"],

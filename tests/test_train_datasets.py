@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from data.lmdb_io import LMDBReader, make_key, write_lmdb
-from data.train_datasets import PairedLMDBDataset, UnpairedLMDBDataset, build_train_dataset, temporal_indices
-from utils.errors import UserError
+from tecogan.data.lmdb_io import LMDBReader, make_key, write_lmdb
+from tecogan.data.train_datasets import PairedLMDBDataset, UnpairedLMDBDataset, build_train_dataset, temporal_indices
+from tecogan.utils.errors import UserError
 
 
 @pytest.fixture

@@ -113,7 +113,7 @@ def test_train_logs_checkpoints_metrics(tiny_data, tmp_path, model):
     assert set(metrics) == {"G_iter2", "G_iter4"} and set(metrics["G_iter4"]) == {"PSNR", "tOF"}
     assert len(os.listdir(exp / "test" / "results" / "TinyVal" / "G_iter4" / "val0")) == 4
     # the generator checkpoint loads into test mode's network
-    from networks.frnet import FRNet
+    from tecogan.networks.frnet import FRNet
     FRNet(nf=8, nb=1, degradation="BD").load_state_dict(weights(ckpt / "G_iter4.pth"), strict=True)
     # the monitor plots it
     r = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "monitor_training.py"), "--exp_dir", str(exp)],
@@ -137,6 +137,7 @@ def test_resume_is_bit_exact(tiny_data, tmp_path, model):
         assert_same(weights(straight / "train" / "ckpt" / "D_iter6.pth"), weights(half / "train" / "ckpt" / "D_iter6.pth"))
 
 
+@pytest.mark.slow
 def test_resume_is_bit_exact_with_workers(tiny_data, tmp_path):
     def workers(opt):
         opt["dataset"]["train"]["num_workers"] = 1
@@ -149,6 +150,7 @@ def test_resume_is_bit_exact_with_workers(tiny_data, tmp_path):
     assert_same(weights(straight / "train" / "ckpt" / "G_iter4.pth"), weights(half / "train" / "ckpt" / "G_iter4.pth"))
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume(tiny_data, tmp_path):
     exp = write_opt(tmp_path / "exp", tiny_data, total_iter=400,
                     extra=lambda o: o["test"].update(test_freq=1000))
@@ -186,6 +188,7 @@ def test_sigint_saves_state(tiny_data, tmp_path):
     assert list((exp / "train" / "ckpt").glob("state_iter*.pth"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["FRVSR", "TecoGAN"])
 def test_torchrun_gloo_two_processes(tiny_data, tmp_path, model):
     exp = write_opt(tmp_path / "exp", tiny_data, model, total_iter=2,
@@ -219,7 +222,7 @@ def test_train_sh_refuses_existing_dir(tmp_path):
 
 def test_vgg_local_weights(tmp_path):
     import torchvision
-    from networks.vgg import VGGFeatureExtractor
+    from tecogan.networks.vgg import VGGFeatureExtractor
     features = torchvision.models.vgg19(weights=None).features
     path = tmp_path / "vgg19_features.pth"
     torch.save({f"features.{k}": v for k, v in features.state_dict().items()}, path)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from inference import infer_sequence
-from networks.frnet import FRNet
+from tecogan.inference import infer_sequence
+from tecogan.networks.frnet import FRNet
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UPSCALE = os.path.join(REPO, "codes", "upscale.py")
@@ -135,7 +135,7 @@ def test_bad_inputs(tmp_path, ckpt):
 
 def test_streaming_holds_few_frames(monkeypatch, ckpt):
     """At most a handful of frames are decoded ahead of the network, whatever the length."""
-    import video
+    from tecogan import video
     produced, consumed, ahead = [0], [0], []
 
     def source():
@@ -150,7 +150,7 @@ def test_streaming_holds_few_frames(monkeypatch, ckpt):
 
 
 def test_tile_starts_cover():
-    from video import tile_starts
+    from tecogan.video import tile_starts
     assert tile_starts(36, 20, 8) == [0, 12, 16]
     assert tile_starts(10, 20, 8) == [0]
 
@@ -166,6 +166,7 @@ def _peak_rss_kb(args):
     return int(r.stdout.split("PEAK")[-1])
 
 
+@pytest.mark.slow
 def test_memory_does_not_grow_with_length(tmp_path, ckpt):
     path, _ = ckpt
     lr = frames(n=300, h=24, w=32)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from metrics import validation as V
-from metrics.functional import rgb_to_y, rgb_to_y_uint8
-from metrics.lpips_loader import load_lpips
-from utils.errors import UserError
+from tecogan.metrics import validation as V
+from tecogan.metrics.functional import rgb_to_y, rgb_to_y_uint8
+from tecogan.metrics.lpips_loader import load_lpips
+from tecogan.utils.errors import UserError
 
 torch.set_num_threads(1)
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from utils.errors import UserError
-from utils.fileio import list_images, read_image_rgb
+from tecogan.utils.errors import UserError
+from tecogan.utils.fileio import list_images, read_image_rgb
 
 MIN_LR_SIZE = 8
 

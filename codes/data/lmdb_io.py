@@ -13,7 +13,7 @@ import re
 import lmdb
 import numpy as np
 
-from utils.errors import UserError
+from tecogan.utils.errors import UserError
 
 KEY_RE = re.compile(r"^(?P<vid>.+)_(?P<n>\d+)x(?P<h>\d+)x(?P<w>\d+)_(?P<i>\d{4,})$")
 
@@ -72,7 +72,7 @@ def read_meta_info(lmdb_dir):
 
 def _load_frame(frame):
     """A frame given as a path (read as RGB) or as an (h, w, 3) uint8 array."""
-    from utils.fileio import read_image_rgb
+    from tecogan.utils.fileio import read_image_rgb
     if isinstance(frame, np.ndarray):
         if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
             raise UserError(f"frame array of shape {frame.shape} and type {frame.dtype}: "

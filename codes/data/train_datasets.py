@@ -9,8 +9,8 @@ import os
 import numpy as np
 import torch
 
-from data.lmdb_io import LMDBReader, parse_key, read_meta_info
-from utils.errors import UserError, warn
+from tecogan.data.lmdb_io import LMDBReader, parse_key, read_meta_info
+from tecogan.utils.errors import UserError, warn
 
 
 def _read_filter(path):
@@ -94,7 +94,7 @@ class _LMDBClips(torch.utils.data.Dataset):
 
     @staticmethod
     def read_frames(reader, vid, nfrm, h, w, indices):
-        from data.lmdb_io import make_key
+        from tecogan.data.lmdb_io import make_key
         return np.stack([reader.read(make_key(vid, nfrm, h, w, j), h, w) for j in indices])
 
 

@@ -24,9 +24,9 @@ Example::
 """
 import numpy as np
 
-from metrics.functional import farneback_flow, mean_epe, psnr, rgb_to_y_uint8, to_gray
-from utils.errors import UserError
-from utils.fileio import atomic_write_json
+from tecogan.metrics.functional import farneback_flow, mean_epe, psnr, rgb_to_y_uint8, to_gray
+from tecogan.utils.errors import UserError
+from tecogan.utils.fileio import atomic_write_json
 
 KNOWN_METRICS = ("PSNR", "LPIPS", "tOF")
 
@@ -76,7 +76,7 @@ def tof_sequence(gt_seq, sr_seq):
 def lpips_sequence(model, gt_seq, sr_seq, batch_size=8):
     """Per-frame LPIPS (float array of length t); ``model`` from :func:`metrics.lpips_loader.load_lpips`."""
     import torch
-    from metrics.lpips_loader import uint8_to_lpips_input
+    from tecogan.metrics.lpips_loader import uint8_to_lpips_input
 
     gt, sr = _pair(gt_seq, sr_seq)
     device = next(model.parameters()).device
@@ -118,7 +118,7 @@ class ValidationMetrics:
             raise UserError(f"metric.PSNR.colorspace: '{psnr_space}' (expected y or rgb)")
         self.lpips_model = None
         if "LPIPS" in self.config:
-            from metrics.lpips_loader import load_lpips
+            from tecogan.metrics.lpips_loader import load_lpips
             path = self.config["LPIPS"].get("weights") or lpips_weights
             self.lpips_model = load_lpips(path, device=device)
         self.per_sequence = {}

@@ -3,7 +3,7 @@
 
 def build_model(opt, device, distributed=False):
     if opt["model"]["name"] == "FRVSR":
-        from models.frvsr_model import FRVSRModel
+        from tecogan.models.frvsr_model import FRVSRModel
         return FRVSRModel(opt, device, distributed)
-    from models.tecogan_model import TecoGANModel
+    from tecogan.models.tecogan_model import TecoGANModel
     return TecoGANModel(opt, device, distributed)

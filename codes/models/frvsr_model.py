@@ -2,11 +2,11 @@
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from models.losses import build_criterion
-from models.lr_schedules import build_scheduler
-from networks.frnet import FRNet
-from ops import bd_downsample, gaussian_kernel, backward_warp
-from ops.degradation import crop_border
+from tecogan.models.losses import build_criterion
+from tecogan.models.lr_schedules import build_scheduler
+from tecogan.networks.frnet import FRNet
+from tecogan.ops import bd_downsample, gaussian_kernel, backward_warp
+from tecogan.ops.degradation import crop_border
 
 
 class SequenceForward(torch.nn.Module):
@@ -31,7 +31,7 @@ class FRVSRModel:
         self.degradation = deg["type"]
         self.net_G = FRNet(g["in_nc"], g["out_nc"], g["nf"], g["nb"], self.degradation, self.scale).to(device)
         if g.get("load_path") and opt.get("train") is not None:
-            from utils.checkpoint import load_generator_weights
+            from tecogan.utils.checkpoint import load_generator_weights
             load_generator_weights(self.net_G, g["load_path"], self.degradation, g["nf"], g["nb"])
         self.G = DistributedDataParallel(SequenceForward(self.net_G)) if distributed else None
         if self.degradation == "BD":

@@ -2,11 +2,10 @@
 ping-pong and feature-matching losses, and an adaptive discriminator update (SPEC 4)."""
 import torch
 
-from models.frvsr_model import FRVSRModel
-from models.losses import build_criterion
-from models.lr_schedules import build_scheduler
-from networks.discriminators import SNet, STNet
-from training.distributed import average_gradients, average_scalar
+from tecogan.models.frvsr_model import FRVSRModel
+from tecogan.models.lr_schedules import build_scheduler
+from tecogan.networks.discriminators import SNet, STNet
+from tecogan.training.distributed import average_gradients, average_scalar
 
 
 class TecoGANModel(FRVSRModel):
@@ -20,7 +19,7 @@ class TecoGANModel(FRVSRModel):
         else:
             self.net_D = SNet(d["in_nc"], crop, d.get("use_cond", True)).to(device)
         if d.get("load_path"):
-            from utils.checkpoint import load_into, load_state_dict_file
+            from tecogan.utils.checkpoint import load_into, load_state_dict_file
             load_into(self.net_D, load_state_dict_file(d["load_path"]), d["load_path"],
                       describe_expected=f"{d['name']} discriminator for crop {crop}")
         # D runs three times per iteration (real, fake for D, fake for G) before one backward,
@@ -39,7 +38,7 @@ class TecoGANModel(FRVSRModel):
         self.feat_crit, self.feat_w = self._crit("feature_crit")
         self.net_F = None
         if self.feat_crit is not None:
-            from networks.vgg import VGGFeatureExtractor
+            from tecogan.networks.vgg import VGGFeatureExtractor
             fc = tr["feature_crit"]
             self.net_F = VGGFeatureExtractor(fc.get("feature_layers", [8, 17, 26, 35]),
                                              fc.get("vgg_weights")).to(device)

@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ops.warp import backward_warp
+from tecogan.ops.warp import backward_warp
 
 
 def _disc_blocks():

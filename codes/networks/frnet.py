@@ -8,8 +8,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ops.upsample import make_upsampler
-from ops.warp import backward_warp, space_to_depth
+from tecogan.ops.upsample import make_upsampler
+from tecogan.ops.warp import backward_warp, space_to_depth
 
 
 def _conv3x3(in_nc, out_nc):

@@ -2,7 +2,7 @@
 import torch
 import torch.nn as nn
 
-from utils.errors import UserError
+from tecogan.utils.errors import UserError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -11,7 +11,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 def _vgg19_features(weights_path=None):
     import torchvision
     if weights_path:
-        from utils.checkpoint import load_state_dict_file
+        from tecogan.utils.checkpoint import load_state_dict_file
         vgg = torchvision.models.vgg19(weights=None)
         sd = load_state_dict_file(weights_path)
         feats = {k[len("features."):]: v for k, v in sd.items() if k.startswith("features.")}

@@ -9,18 +9,14 @@ the summary.  See docs/metrics.md for the procedure and the output formats.
 """
 import argparse
 import os
-import sys
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-# run as a script, this folder is first on sys.path and this file would shadow the
-# ``codes/metrics`` package: replace the folder by ``codes/``
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
-if os.path.dirname(_HERE) not in sys.path:
-    sys.path.insert(0, os.path.dirname(_HERE))
+if not __package__:  # run as a file from a clone: import this clone as the package `tecogan`
+    import runpy
+    runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "_clone.py"))
 
-from official_metrics.procedure import (add_runtime_args, evaluate_folders,  # noqa: E402
-                                        format_summary, setup_runtime, write_outputs)
-from utils.errors import UserError, run_cli  # noqa: E402
+from tecogan.official_metrics.procedure import (add_runtime_args, evaluate_folders,
+                                                format_summary, setup_runtime, write_outputs)
+from tecogan.utils.errors import UserError, run_cli
 
 
 def parse_args(argv=None):
@@ -77,5 +73,10 @@ def main(argv=None):
     return 0
 
 
-if __name__ == "__main__":
+def cli():
+    """Console-script entry point: one-line errors, exit status."""
     run_cli(main)
+
+
+if __name__ == "__main__":
+    cli()

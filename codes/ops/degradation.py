@@ -1,6 +1,5 @@
 """BD degradation: Gaussian blur then 4x subsampling, as used on the fly in training."""
 import numpy as np
-import torch
 import torch.nn.functional as F
 
 

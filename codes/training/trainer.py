@@ -22,8 +22,8 @@ import warnings
 import numpy as np
 import torch
 
-from utils.errors import UserError, warn
-from utils.fileio import atomic_torch_save
+from tecogan.utils.errors import UserError, warn
+from tecogan.utils.fileio import atomic_torch_save
 
 STATE_RE = re.compile(r"state_iter(\d+)\.pth$")
 
@@ -105,11 +105,11 @@ def load_training_state(path):
 
 # -------------------------------------------------------------- validation ---
 def validate(model, opt, exp_dir, iteration, device, metric_calc, logger):
-    from config import test_datasets
-    from data.folder_dataset import PairedFolderDataset
-    from inference import infer_sequence
-    from metrics.validation import update_avg_json
-    from utils.fileio import write_image_rgb
+    from tecogan.config import test_datasets
+    from tecogan.data.folder_dataset import PairedFolderDataset
+    from tecogan.inference import infer_sequence
+    from tecogan.metrics.validation import update_avg_json
+    from tecogan.utils.fileio import write_image_rgb
 
     test_opt = opt["test"]
     json_dir = test_opt.get("json_dir") or os.path.join(exp_dir, "test", "metrics")
@@ -146,7 +146,7 @@ def validate(model, opt, exp_dir, iteration, device, metric_calc, logger):
 
 
 def build_metric_calculator(opt, device, logger):
-    from metrics.validation import ValidationMetrics
+    from tecogan.metrics.validation import ValidationMetrics
     config = dict(opt.get("metric") or {})
     if not config:
         return None
@@ -171,11 +171,11 @@ class _StopFlag:
 
 
 def train(opt, args):
-    from data.train_datasets import build_train_dataset
-    from models import build_model
-    from training.distributed import average_scalar, barrier, cleanup, init_from_env
-    from training.sampler import ResumableSampler
-    from utils.device import device_from_gpu_id
+    from tecogan.data.train_datasets import build_train_dataset
+    from tecogan.models import build_model
+    from tecogan.training.distributed import average_scalar, barrier, cleanup, init_from_env
+    from tecogan.training.sampler import ResumableSampler
+    from tecogan.utils.device import device_from_gpu_id
 
     if opt.get("train") is None or (opt["dataset"].get("train") is None):
         raise UserError(f"{os.path.join(args.exp_dir, args.opt)}: train mode needs the train and dataset.train sections")

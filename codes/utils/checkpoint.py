@@ -12,7 +12,7 @@ import zipfile
 
 import torch
 
-from utils.errors import UserError
+from tecogan.utils.errors import UserError
 
 
 def load_state_dict_file(path, map_location="cpu"):

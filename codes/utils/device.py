@@ -1,7 +1,7 @@
 """Choosing the compute device from ``--gpu_id`` / ``--device``."""
 import torch
 
-from utils.errors import UserError, warn
+from tecogan.utils.errors import UserError, warn
 
 
 def device_from_gpu_id(gpu_id):

@@ -11,7 +11,7 @@ import tempfile
 import cv2
 import numpy as np
 
-from utils.errors import UserError, warn
+from tecogan.utils.errors import UserError, warn
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)

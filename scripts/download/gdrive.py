@@ -10,6 +10,7 @@ says which file failed and how to fetch it by hand, and exits non-zero.
 e.g. a local mirror: ``file:///mirror/{id}``.
 """
 import os
+import runpy
 import re
 import shutil
 import sys
@@ -20,9 +21,9 @@ import urllib.request
 import zipfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(REPO, "codes"))
+runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
-from utils.errors import UserError, run_cli  # noqa: E402
+from tecogan.utils.errors import UserError, run_cli
 
 DEFAULT_URL = "https://drive.google.com/uc?export=download&id={id}"
 VIEW_URL = "https://drive.google.com/file/d/{id}/view"
