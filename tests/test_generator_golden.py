@@ -1,19 +1,16 @@
-"""FRNet against the reference (GOLDEN.md): names, sizes, sequence pass, inference."""
+"""FRNet against the reference (GOLDEN.md): names, sizes, sequence pass, inference.
+
+Float comparisons follow tests/golden_check.py: GOLDEN.md's base tolerance plus the float32
+error of the same pass measured against float64.
+"""
 import numpy as np
 import pytest
 import torch
 
+from golden_check import assert_golden, golden_close, uint8_close
 from golden_weights import apply_rule
-from inference import front_padding_indices, infer_sequence
-from networks.frnet import FRNet
-
-
-def uint8_close(out, ref):
-    """At most 1 level apart on at most 0.1% of the values."""
-    assert out.shape == ref.shape
-    diff = np.abs(out.astype(np.int16) - ref.astype(np.int16))
-    assert diff.max() <= 1
-    assert (diff > 0).mean() <= 1e-3
+from tecogan.inference import front_padding_indices, infer_sequence
+from tecogan.networks.frnet import FRNet
 
 
 @pytest.mark.parametrize("degradation, entries", [("BD", 78), ("BI", 76)])
@@ -32,7 +29,7 @@ def test_state_dict_layout(degradation, entries):
 
 
 def test_published_style_checkpoint_loads_strict(tmp_path):
-    from utils.checkpoint import infer_frnet_arch, load_generator_weights
+    from tecogan.utils.checkpoint import infer_frnet_arch, load_generator_weights
     src = FRNet(nf=64, nb=10, degradation="BD")
     path = tmp_path / "TecoGAN_BD_iter500000.pth"
     torch.save(src.state_dict(), path)
@@ -43,16 +40,34 @@ def test_published_style_checkpoint_loads_strict(tmp_path):
                                                   "in_nc": 3, "out_nc": 3}
 
 
+def _sequence_pass(golden, degradation, frame_order=None):
+    """(float32 outputs, float64 outputs) of the training-time pass on the fixture's clip."""
+    lr = torch.from_numpy(golden[f"{degradation}/fwdseq/lr"])
+    if frame_order is not None:
+        lr = lr[:, frame_order]
+    net = apply_rule(FRNet(nf=16, nb=2, degradation=degradation))
+    exact = apply_rule(FRNet(nf=16, nb=2, degradation=degradation)).double()
+    with torch.no_grad():
+        return net.forward_sequence(lr), exact.forward_sequence(lr.double())
+
+
 @pytest.mark.parametrize("degradation", ["BD", "BI"])
 def test_forward_sequence(golden, degradation):
-    net = apply_rule(FRNet(nf=16, nb=2, degradation=degradation))
-    with torch.no_grad():
-        out = net.forward_sequence(torch.from_numpy(golden[f"{degradation}/fwdseq/lr"]))
+    out, out64 = _sequence_pass(golden, degradation)
     for key in ("hr_data", "hr_flow", "lr_flow"):
-        np.testing.assert_allclose(out[key].numpy(), golden[f"{degradation}/fwdseq/{key}"],
-                                   atol=1e-5, rtol=1e-4)
+        assert_golden(out[key], golden[f"{degradation}/fwdseq/{key}"], out64[key], atol=1e-5, rtol=1e-4,
+                      name=f"{degradation}/fwdseq/{key}")
     n, t = golden[f"{degradation}/fwdseq/lr"].shape[:2]
     assert out["lr_curr"].shape[0] == n * (t - 1)
+
+
+def test_forward_sequence_swapped_frame_fails(golden):
+    """Negative: two frames exchanged make the sequence pass miss the fixture."""
+    t = golden["BD/fwdseq/lr"].shape[1]
+    order = list(range(t))
+    order[1], order[2] = order[2], order[1]
+    out, _ = _sequence_pass(golden, "BD", order)
+    assert not golden_close(out["hr_data"], golden["BD/fwdseq/hr_data"], 1e-5, 1e-4, 0.0)
 
 
 @pytest.mark.parametrize("degradation", ["BD", "BI"])
@@ -63,6 +78,15 @@ def test_inference_uint8(golden, degradation, channels_last):
     out = np.stack(list(infer_sequence(net, lr, num_pad_front=5, padding_mode="reflect",
                                        channels_last=channels_last)))
     uint8_close(out, golden[f"{degradation}/infer/hr_uint8_thwc"])
+
+
+def test_inference_wrong_padding_fails(golden):
+    """Negative: replicate instead of reflect front padding changes the output frames."""
+    net = apply_rule(FRNet(nf=16, nb=2, degradation="BD"))
+    lr = golden["BD/infer/lr_uint8_thwc"]
+    out = np.stack(list(infer_sequence(net, lr, num_pad_front=5, padding_mode="replicate")))
+    with pytest.raises(AssertionError):
+        uint8_close(out, golden["BD/infer/hr_uint8_thwc"])
 
 
 @pytest.mark.parametrize("h, w", [(9, 13), (17, 8), (31, 45)])

@@ -27,7 +27,7 @@ import warnings
 
 import torch
 
-from utils.errors import UserError
+from tecogan.utils.errors import UserError
 
 ENV_VAR = "TECOGAN_LPIPS_WEIGHTS"
 
@@ -155,11 +155,12 @@ def lpips_from_features(model, feats_a, feats_b):
     return total.reshape(-1)
 
 
-def uint8_to_lpips_input(frames, device="cpu"):
-    """(t, h, w, 3) or (h, w, 3) uint8 RGB numpy -> float32 tensor (t, 3, h, w) in [-1, 1]."""
+def uint8_to_lpips_input(frames, device="cpu", dtype=None):
+    """(t, h, w, 3) or (h, w, 3) uint8 RGB numpy -> float tensor (t, 3, h, w) in [-1, 1]
+    (float32 unless ``dtype`` is given, e.g. the model's)."""
     import numpy as np
     arr = np.ascontiguousarray(frames)
     if arr.ndim == 3:
         arr = arr[None]
-    x = torch.from_numpy(arr).to(device).permute(0, 3, 1, 2).float()
+    x = torch.from_numpy(arr).to(device).permute(0, 3, 1, 2).to(dtype or torch.float32)
     return x / 127.5 - 1.0

@@ -30,9 +30,9 @@ import time
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from metrics.functional import farneback_flow, mean_epe, psnr, rgb_to_y, to_gray
-from utils.errors import UserError, warn
-from utils.fileio import atomic_write_json, atomic_write_text, list_images, read_image_rgb
+from tecogan.metrics.functional import farneback_flow, mean_epe, psnr, rgb_to_y, to_gray
+from tecogan.utils.errors import UserError, warn
+from tecogan.utils.fileio import atomic_write_json, atomic_write_text, list_images, read_image_rgb
 
 SPATIAL = ("PSNR", "SSIM", "LPIPS")
 TEMPORAL = ("tOF", "tLP100")
@@ -210,11 +210,12 @@ def evaluate_sequence(gt_frames, sr_frames, lpips_model=None, name="sequence", p
 def _lpips_chunk(model, gts, srs, prev_feats, out, device):
     """LPIPS of a chunk of cropped frames and tLP100 against the previous frames."""
     import torch
-    from metrics.lpips_loader import lpips_features, lpips_from_features, uint8_to_lpips_input
+    from tecogan.metrics.lpips_loader import lpips_features, lpips_from_features, uint8_to_lpips_input
 
+    dtype = next(model.parameters()).dtype
     with torch.inference_mode():
-        fg = lpips_features(model, uint8_to_lpips_input(np.stack(gts), device))
-        fs = lpips_features(model, uint8_to_lpips_input(np.stack(srs), device))
+        fg = lpips_features(model, uint8_to_lpips_input(np.stack(gts), device, dtype))
+        fs = lpips_features(model, uint8_to_lpips_input(np.stack(srs), device, dtype))
         out["LPIPS"].extend(lpips_from_features(model, fg, fs).cpu().tolist())
         if prev_feats is not None:
             tg = [torch.cat([p, f]) for p, f in zip(prev_feats[0], fg)]
@@ -391,8 +392,8 @@ def add_runtime_args(parser):
 
 def setup_runtime(args):
     """(lpips_model, pool, device) from the shared options."""
-    from metrics.lpips_loader import load_lpips
-    from utils.device import parse_device
+    from tecogan.metrics.lpips_loader import load_lpips
+    from tecogan.utils.device import parse_device
 
     if args.workers < 1:
         raise UserError(f"--workers {args.workers}: expected an integer >= 1")

@@ -1,0 +1,78 @@
+"""Derive the golden training-step tolerances from float64 runs (rule: tests/README.md).
+
+    python tests/tools/derive_step_tolerances.py      # rewrites tests/data/step_tolerances.npz
+
+For each case of ``step/*`` in the fixture:
+
+1. ``exact``: the step run in float64 (our implementation; the same on every machine to
+   about 1e-12);
+2. ``f32``: the step in float32 on this machine; ``err32 = |f32 - exact|`` per quantity;
+3. gradient noise: ``sigma_t = rms(g32 - g64)`` for every parameter tensor ``t``, the float32
+   error of the gradients each optimiser steps with;
+4. ``K`` float64 runs in which every gradient gets Gaussian noise of ``3 * sigma_t`` just
+   before its optimiser step; ``spread = max_k |q_k - exact|``.  Adam's first step is
+   ``lr * g / (|g| + eps)``, a sign function wherever ``|g| >> eps``: a gradient whose size is
+   within its float32 error flips its parameter's update by ``2 * lr``, and everything computed
+   after that update (``p_fake_G``, ``l_gan_G``, the deltas) moves with it.  Step 4 measures
+   how far that goes;
+5. ``tol = 4 * err32 + 2 * spread``: the float32 error of one machine, with margin, plus twice
+   the chaotic spread (two machines each within it of the exact value).
+
+The test adds GOLDEN.md's base tolerance (logs ``rtol 1e-5``, deltas ``rtol 1e-3``).
+"""
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, TESTS)  # a tool of the test suite: its helpers live there
+import conftest  # noqa: E402,F401  (registers the clone's codes/ as `tecogan`)
+from golden_steps import CASES, delta_quantities, run_step  # noqa: E402
+
+SAMPLES = 8
+NOISE_FACTOR = 3.0
+
+
+def quantities(golden, case, log, deltas):
+    out = {f"step/{case}/log/{k}": np.asarray(v, np.float64) for k, v in log.items()}
+    out.update({k: np.asarray(ours, np.float64) for k, (ours, _) in delta_quantities(golden, case, deltas).items()})
+    return out
+
+
+def main():
+    golden = np.load(os.path.join(TESTS, "data", "reference_seed0.npz"))
+    tolerances, report = {}, []
+    for case in CASES:
+        t0 = time.time()
+        log64, d64, g64 = run_step(golden, case, torch.float64)
+        log32, d32, g32 = run_step(golden, case, torch.float32)
+        exact = quantities(golden, case, log64, d64)
+        f32 = quantities(golden, case, log32, d32)
+        sigma = {(tag, name): float((g32[tag][name] - g).pow(2).mean().sqrt())
+                 for tag in g64 for name, g in g64[tag].items()}
+        spread = {k: np.zeros_like(v) for k, v in exact.items()}
+        for k in range(SAMPLES):
+            gen = torch.Generator().manual_seed(1000 + k)
+
+            def noise(tag, name, grad, gen=gen):
+                scale = NOISE_FACTOR * sigma[(tag, name)]
+                return grad + scale * torch.randn(grad.shape, generator=gen, dtype=torch.float64).to(grad.dtype)
+            log_k, d_k, _ = run_step(golden, case, torch.float64, grad_noise=noise)
+            for key, value in quantities(golden, case, log_k, d_k).items():
+                spread[key] = np.maximum(spread[key], np.abs(value - exact[key]))
+        for key in exact:
+            tolerances[key] = 4.0 * np.abs(f32[key] - exact[key]) + 2.0 * spread[key]
+        worst = max((float(np.max(tolerances[k] / (np.abs(exact[k]) + 1e-12))), k) for k in exact
+                    if "/log/" in k)
+        report.append(f"{case}: {time.time() - t0:.0f} s; loosest log tolerance {worst[0]:.2e} relative ({worst[1]})")
+    out = os.path.join(TESTS, "data", "step_tolerances.npz")
+    np.savez_compressed(out, **{k: v.astype(np.float64) for k, v in tolerances.items()})
+    print("\n".join(report))
+    print(f"written {out} ({len(tolerances)} quantities)")
+
+
+if __name__ == "__main__":
+    main()
