@@ -10,6 +10,8 @@ checkpoint unless given.  Frames are streamed: decoding, inference and encoding 
 only a few frames are held at a time.  Without tiles the frames equal test mode's output.
 """
 import argparse
+import collections
+import itertools
 import os
 import time
 
@@ -57,32 +59,22 @@ def load_network(args):
     return net, {"degradation": deg, "nf": nf, "nb": nb, "scale": arch["scale"]}
 
 
-def lookahead(frames, need):
-    """(first ``need`` items, iterator over all items) from an iterator."""
-    head = []
-    for item in frames:
-        head.append(item)
-        if len(head) >= need:
-            break
-
-    def chained():
-        yield from head
-        yield from frames
-    return head, chained()
-
-
 def run(args):
     import cv2
     import torch
     from tqdm import tqdm
-    from tecogan.inference import RecurrentUpscaler, front_padding_indices
+    from tecogan.inference import MIN_TILE, RecurrentUpscaler, TiledUpscaler, infer_sequence
     from tecogan.utils.device import parse_device
-    from tecogan.video import BackgroundWriter, TiledUpscaler, open_sink, open_source, prefetch, is_video_path
+    from tecogan.video import BackgroundWriter, open_sink, open_source, prefetch, is_video_path
 
     if os.path.abspath(args.input) == os.path.abspath(args.output):
         raise UserError(f"{args.output}: the output would overwrite the input")
     if args.tile < 0 or args.num_pad_front < 0:
         raise UserError("--tile and --num_pad_front must be >= 0")
+    if args.tile and args.tile < MIN_TILE:
+        raise UserError(f"--tile {args.tile}: tiles must be at least {MIN_TILE} LR pixels")
+    if args.tile and not 0 <= args.tile_overlap < args.tile:
+        raise UserError(f"--tile_overlap {args.tile_overlap}: expected 0 <= overlap < tile ({args.tile})")
     if args.compare and not is_video_path(args.compare):
         raise UserError(f"--compare {args.compare}: expected a video file name (.mp4, .avi, ...)")
     device = parse_device(args.device)
@@ -100,22 +92,26 @@ def run(args):
     compare = open_sink(args.compare, source.fps, args.codec) if args.compare else None
     writer = BackgroundWriter()
     frames = prefetch(iter(source), maxsize=4)
-    head, frames = lookahead(frames, args.num_pad_front + 1)
-    if not head:
+    first = next(frames, None)
+    if first is None:
         raise UserError(f"{args.input}: no frames")
+    h, w = first[1].shape[:2]
     print(f"{args.input} -> {args.output}: {arch['degradation']} generator nf {arch['nf']} nb {arch['nb']}, "
-          f"{head[0][1].shape[1]}x{head[0][1].shape[0]} -> {head[0][1].shape[1] * arch['scale']}x"
-          f"{head[0][1].shape[0] * arch['scale']}, {source.fps:g} frame/s, device {device}"
+          f"{w}x{h} -> {w * arch['scale']}x{h * arch['scale']}, {source.fps:g} frame/s, device {device}"
           + (f", tiles {args.tile}+{args.tile_overlap}" if args.tile else ""), flush=True)
+    pending = collections.deque()  # (name, LR frame) of the frames handed to the network
+
+    def lr_frames():
+        for name, frame in itertools.chain([first], frames):
+            pending.append((name, frame))
+            yield frame
     ok = False
     count = 0
     start = time.perf_counter()
     bar = tqdm(total=source.count, unit="frame", desc="upscale", dynamic_ncols=True, disable=None)
     try:
-        for i in front_padding_indices(len(head), args.num_pad_front, args.padding_mode):
-            upscaler.step_tensor(head[i][1]) if args.tile else upscaler.step_tensor(upscaler._to_tensor(head[i][1]))
-        for name, frame in frames:
-            hr = upscaler.step(frame)
+        for hr in infer_sequence(net, lr_frames(), args.num_pad_front, args.padding_mode, upscaler=upscaler):
+            name, frame = pending.popleft()
             writer.put(sink, name, hr)
             if compare is not None:
                 bi = cv2.resize(frame, (hr.shape[1], hr.shape[0]), interpolation=cv2.INTER_CUBIC)

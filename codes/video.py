@@ -1,4 +1,4 @@
-"""Streaming frame sources and sinks, and spatial tiling, for ``upscale.py``.
+"""Streaming frame sources and sinks for ``upscale.py``.
 
 Sources yield ``(name, frame)`` with ``frame`` an (h, w, 3) uint8 RGB array; sinks take
 the same.  ``prefetch`` runs an iterator in a thread behind a bounded queue, so decoding,
@@ -10,9 +10,7 @@ import threading
 
 import cv2
 import numpy as np
-import torch
 
-from tecogan.inference import RecurrentUpscaler, to_uint8_frame
 from tecogan.utils.errors import UserError
 from tecogan.utils.fileio import IMAGE_EXTENSIONS, list_images, read_image_rgb, write_image_rgb, to_uint8_rgb
 
@@ -211,81 +209,3 @@ class BackgroundWriter:
         self.thread.join()
         if self.error is not None:
             raise self.error
-
-
-def tile_starts(size, tile, overlap):
-    """Start offsets of tiles of ``tile`` px overlapping by ``overlap`` covering ``size``."""
-    if tile >= size:
-        return [0]
-    step = tile - overlap
-    starts = list(range(0, size - tile + 1, step))
-    if starts[-1] != size - tile:
-        starts.append(size - tile)
-    return starts
-
-
-def _ramp(length, ramp, left, right):
-    w = np.ones(length, np.float32)
-    if ramp > 0:
-        r = (np.arange(ramp, dtype=np.float32) + 0.5) / ramp
-        if left:
-            w[:ramp] = np.minimum(w[:ramp], r)
-        if right:
-            w[-ramp:] = np.minimum(w[-ramp:], r[::-1])
-    return w
-
-
-class TiledUpscaler:
-    """Super-resolves frames tile by tile, each tile with its own recurrent state.
-
-    Tiles are ``tile`` x ``tile`` LR pixels overlapping by ``overlap``; outputs are blended
-    with linear ramps over the overlap.  ``step(frame)`` -> uint8 HR frame.
-    """
-
-    def __init__(self, net, device, tile, overlap, channels_last=True, half=False):
-        if tile < MIN_SIZE:
-            raise UserError(f"--tile {tile}: tiles must be at least {MIN_SIZE} LR pixels")
-        if not 0 <= overlap < tile:
-            raise UserError(f"--tile_overlap {overlap}: expected 0 <= overlap < tile ({tile})")
-        self.net, self.device, self.tile, self.overlap = net, device, tile, overlap
-        self.channels_last, self.half = channels_last, half
-        self.scale = net.scale
-        self.layout = None
-
-    def reset(self):
-        self.layout = None
-
-    def _build(self, h, w):
-        s = self.scale
-        ys, xs = tile_starts(h, self.tile, self.overlap), tile_starts(w, self.tile, self.overlap)
-        tiles = []
-        weight = np.zeros((h * s, w * s), np.float32)
-        for iy, y in enumerate(ys):
-            for ix, x in enumerate(xs):
-                th, tw = min(self.tile, h), min(self.tile, w)
-                ov_y = (ys[iy - 1] + th - y) if iy > 0 else 0
-                ov_x = (xs[ix - 1] + tw - x) if ix > 0 else 0
-                ov_y2 = (y + th - ys[iy + 1]) if iy + 1 < len(ys) else 0
-                ov_x2 = (x + tw - xs[ix + 1]) if ix + 1 < len(xs) else 0
-                wy = np.minimum(_ramp(th * s, ov_y * s, True, False), _ramp(th * s, ov_y2 * s, False, True))
-                wx = np.minimum(_ramp(tw * s, ov_x * s, True, False), _ramp(tw * s, ov_x2 * s, False, True))
-                mask = np.outer(wy, wx)
-                weight[y * s:(y + th) * s, x * s:(x + tw) * s] += mask
-                up = RecurrentUpscaler(self.net, self.device, self.channels_last, self.half)
-                tiles.append((y, x, th, tw, torch.from_numpy(mask).to(self.device), up))
-        self.layout = (h, w, tiles, torch.from_numpy(weight).to(self.device))
-
-    def step_tensor(self, frame):
-        h, w = frame.shape[:2]
-        if self.layout is None or self.layout[:2] != (h, w):
-            self._build(h, w)
-        _, _, tiles, weight = self.layout
-        s = self.scale
-        out = torch.zeros(1, 3, h * s, w * s, device=self.device)
-        for y, x, th, tw, mask, up in tiles:
-            hr = up.step_tensor(up._to_tensor(frame[y:y + th, x:x + tw]))
-            out[..., y * s:(y + th) * s, x * s:(x + tw) * s] += hr * mask
-        return out / weight
-
-    def step(self, frame):
-        return to_uint8_frame(self.step_tensor(frame))

@@ -150,7 +150,7 @@ def test_streaming_holds_few_frames(monkeypatch, ckpt):
 
 
 def test_tile_starts_cover():
-    from tecogan.video import tile_starts
+    from tecogan.inference import tile_starts
     assert tile_starts(36, 20, 8) == [0, 12, 16]
     assert tile_starts(10, 20, 8) == [0]
 

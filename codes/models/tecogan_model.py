@@ -5,7 +5,7 @@ import torch
 from tecogan.models.frvsr_model import FRVSRModel
 from tecogan.models.lr_schedules import build_scheduler
 from tecogan.networks.discriminators import SNet, STNet
-from tecogan.training.distributed import average_gradients, average_scalar
+from tecogan.utils.distributed import average_gradients, average_scalar
 
 
 class TecoGANModel(FRVSRModel):

@@ -173,7 +173,7 @@ class _StopFlag:
 def train(opt, args):
     from tecogan.data.train_datasets import build_train_dataset
     from tecogan.models import build_model
-    from tecogan.training.distributed import average_scalar, barrier, cleanup, init_from_env
+    from tecogan.utils.distributed import average_scalar, barrier, cleanup, init_from_env
     from tecogan.training.sampler import ResumableSampler
     from tecogan.utils.device import device_from_gpu_id
 
