@@ -1,10 +1,12 @@
 """Experiment YAML: loaded and validated once, at the edge.
 
-The schema below is the reference's (SPEC section 2) plus this project's additions
-(``dataset.train.augment``, ``train.feature_crit.vgg_weights``, ``metric.LPIPS.weights``,
-``test.start_iter/end_iter``).  Every problem is reported as one line naming the file
-and the key path, e.g. ``train.yml: model.genrator: unknown key (did you mean generator?)``.
-Inner code then takes plain values from the returned dict.
+The schema below is the reference's (docs/training.md, "Configuration") plus this project's
+additions (``dataset.train.augment``, ``train.feature_crit.vgg_weights``,
+``metric.LPIPS.weights``, ``test.start_iter/end_iter``, ``scale: 2``).  Every problem is
+reported as one line naming the file and the key path, e.g.
+``train.yml: model.genrator: unknown key (did you mean generator?)``.  Defaults live here
+only: validation fills them in, and inner code reads plain values (``opt[key]``) from the
+returned dict.
 """
 import difflib
 import os
@@ -24,7 +26,7 @@ class Key:
         self.types = types if isinstance(types, tuple) else (types,)
         self.required = required
         self.default = default
-        self.choices = choices
+        self.choices = choices      # a tuple, or a callable returning one (looked up lazily)
         self.check = check          # callable(value) -> True if valid
         self.expect = expect        # words describing what is expected
         self.nullable = nullable
@@ -33,9 +35,10 @@ class Key:
 class Section:
     """A mapping with known keys; ``patterns`` maps a key prefix to a sub-schema."""
 
-    def __init__(self, keys, required=False, patterns=None, open_keys=False):
+    def __init__(self, keys, required=False, patterns=None, open_keys=False, create=False):
         self.keys = keys
         self.required = required
+        self.create = create        # absent: created holding its defaults
         self.patterns = patterns or {}
         self.open_keys = open_keys
 
@@ -49,6 +52,11 @@ def _positive(v):
 
 def _non_negative(v):
     return v >= 0
+
+
+def _generator_names():
+    from tecogan.networks import GENERATORS
+    return tuple(GENERATORS)
 
 
 def _criterion(types, extra=None):
@@ -68,7 +76,7 @@ _LR_SCHEDULE = Section({
     "gamma": Key(NUM, check=_positive, expect="a number > 0"),
     "periods": Key(list, check=lambda v: all(isinstance(x, int) and x > 0 for x in v),
                    expect="a list of positive iteration counts"),
-    "eta_min": Key(NUM, check=_non_negative, expect="a number >= 0"),
+    "eta_min": Key(NUM, default=0.0, check=_non_negative, expect="a number >= 0"),
     "restarts": Key(list, check=lambda v: all(isinstance(x, int) and x >= 0 for x in v),
                     expect="a list of iteration numbers"),
     "restart_weights": Key(list, check=lambda v: all(isinstance(x, NUM) for x in v),
@@ -96,8 +104,8 @@ _TEST_DATASET = Section(dict({
 }, **_LOADER))
 
 SCHEMA = Section({
-    "scale": Key(int, required=True, nullable=False, choices=(4,),
-                 expect="the generator's upsampling is built for x4 only"),
+    "scale": Key(int, required=True, nullable=False, choices=(2, 4),
+                 expect="the generator upsamples x2 or x4"),
     "manual_seed": Key(int, default=0),
     "verbose": Key(bool, default=False),
     "dataset": Section({
@@ -121,7 +129,7 @@ SCHEMA = Section({
     "model": Section({
         "name": Key(str, required=True, nullable=False, choices=("FRVSR", "TecoGAN")),
         "generator": Section({
-            "name": Key(str, default="FRNet", choices=("FRNet",)),
+            "name": Key(str, default="FRNet", choices=_generator_names),
             "in_nc": Key(int, default=3, choices=(3,)),
             "out_nc": Key(int, default=3, choices=(3,)),
             "nf": Key(int, default=64, check=_positive, expect="an integer > 0"),
@@ -165,7 +173,7 @@ SCHEMA = Section({
         }),
         "gan_crit": _criterion(("GAN", "LSGAN")),
     }),
-    "test": Section({
+    "test": Section(create=True, keys={
         "test_freq": Key(int, default=10000, check=_positive, expect="an integer > 0"),
         "start_iter": Key(int, check=_non_negative, expect="an integer >= 0"),
         "end_iter": Key(int, check=_non_negative, expect="an integer >= 0"),
@@ -190,7 +198,7 @@ SCHEMA = Section({
         "tOF": Section({"colorspace": Key(str, default="rgb", choices=("rgb",)),
                         "mult": Key(NUM, default=1.0)}),
     }),
-    "logger": Section({
+    "logger": Section(create=True, keys={
         "log_freq": Key(int, default=100, check=_positive, expect="an integer > 0"),
         "decay": Key(NUM, default=0.99, check=lambda v: 0 <= v < 1, expect="a number in [0, 1)"),
         "ckpt_freq": Key(int, default=20000, check=_positive, expect="an integer > 0"),
@@ -251,8 +259,9 @@ def _validate(node, schema, path, where, fill_defaults):
             continue
         if not _type_ok(value, sub.types):
             raise UserError(f"{where}: {key_path}: expected {sub.expect if sub.choices is None and sub.expect else _type_words(sub.types)}, got {value!r}")
-        if sub.choices is not None and value not in sub.choices:
-            choices = ", ".join(str(c) for c in sub.choices)
+        allowed = sub.choices() if callable(sub.choices) else sub.choices
+        if allowed is not None and value not in allowed:
+            choices = ", ".join(str(c) for c in allowed)
             detail = f" ({sub.expect})" if sub.expect else ""
             raise UserError(f"{where}: {key_path}: {value!r} is not allowed; expected one of {choices}{detail}")
         if sub.check is not None and not sub.check(value):
@@ -266,6 +275,9 @@ def _validate(node, schema, path, where, fill_defaults):
             raise UserError(f"{where}: {key_path}: missing required {kind}")
         if fill_defaults and isinstance(sub, Key) and sub.default is not _MISSING:
             node[key] = list(sub.default) if isinstance(sub.default, list) else sub.default
+        elif fill_defaults and isinstance(sub, Section) and sub.create:
+            node[key] = {}
+            _validate(node[key], sub, key_path, where, fill_defaults)
 
 
 def _cross_checks(opt, where):
@@ -296,8 +308,10 @@ def _cross_checks(opt, where):
                                 f"smaller than 8x8 (the flow network needs at least {8 * scale})")
     model = opt["model"]
     tr = opt.get("train")
-    if tr is not None and model["name"] == "TecoGAN" and model.get("discriminator") is None:
-        raise UserError(f"{where}: model.discriminator: missing required section for TecoGAN training")
+    if tr is not None and model["name"] == "TecoGAN":
+        for section, key in (("model", "discriminator"), ("train", "discriminator"), ("train", "gan_crit")):
+            if opt[section].get(key) is None:
+                raise UserError(f"{where}: {section}.{key}: missing required section for TecoGAN training")
     if tr is not None:
         for name in ("generator", "discriminator"):
             sched = (tr.get(name) or {}).get("lr_schedule") or {}
@@ -330,6 +344,20 @@ def load_config(path):
     if opt is None:
         raise UserError(f"{path}: config file is empty")
     return validate_config(opt, where)
+
+
+def set_output_dirs(opt, exp_dir, mode):
+    """Fill ``test.res_dir`` and ``test.json_dir`` where the YAML leaves them empty.
+
+    Test mode writes ``results/<dataset>/<model>/<seq>`` (the reference's layout); validation
+    during training writes under the experiment: ``<exp>/test/results`` and ``<exp>/test/metrics``.
+    """
+    test = opt["test"]
+    if not test.get("res_dir"):
+        test["res_dir"] = "results" if mode == "test" else os.path.join(exp_dir, "test", "results")
+    if not test.get("json_dir"):
+        test["json_dir"] = os.path.join(exp_dir, "test", "metrics")
+    return opt
 
 
 def test_datasets(opt):

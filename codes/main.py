@@ -10,7 +10,7 @@ reference does).
 import argparse
 import glob
 import os
-import time
+import re
 
 if not __package__:  # run as a file from a clone: import this clone as the package `tecogan`
     import runpy
@@ -38,21 +38,20 @@ def build_parser():
 
 
 def load_experiment(args):
-    from tecogan.config import load_config
+    from tecogan.config import load_config, set_output_dirs
     if not os.path.isdir(args.exp_dir):
         raise UserError(f"{args.exp_dir}: experiment folder not found")
     opt_path = os.path.join(args.exp_dir, args.opt)
     opt = load_config(opt_path)
     if opt["model"]["name"] != args.model:
         raise UserError(f"{opt_path}: model.name is {opt['model']['name']} but --model is {args.model}")
-    return opt
+    return set_output_dirs(opt, args.exp_dir, args.mode)
 
 
 def build_generator(opt):
-    from tecogan.networks.frnet import FRNet
-    g = opt["model"]["generator"]
-    return FRNet(in_nc=g["in_nc"], out_nc=g["out_nc"], nf=g["nf"], nb=g["nb"],
-                 degradation=opt["dataset"]["degradation"]["type"], scale=opt["scale"])
+    from tecogan.networks import build_generator as build, generator_arch_from_config
+    name, arch = generator_arch_from_config(opt)
+    return build(name, **arch)
 
 
 def checkpoint_list(opt, opt_path):
@@ -76,81 +75,42 @@ def checkpoint_list(opt, opt_path):
 
 
 def run_test(args, opt, device):
-    import threading
-    import queue
     import torch
-    from tqdm import tqdm
     from tecogan.config import test_datasets
-    from tecogan.data.folder_dataset import PairedFolderDataset
-    from tecogan.inference import infer_sequence, RecurrentUpscaler
-    from tecogan.utils.checkpoint import load_generator_weights
-    from tecogan.utils.fileio import write_image_rgb
+    from tecogan.inference import RecurrentUpscaler
+    from tecogan.networks import load_generator_weights
+    from tecogan.testing import SequenceSet, run_test_datasets
 
     opt_path = os.path.join(args.exp_dir, args.opt)
     datasets = test_datasets(opt)
     if not datasets:
         raise UserError(f"{opt_path}: dataset: no test* datasets to run")
     test_opt = opt["test"]
-    res_root = test_opt.get("res_dir") or "results"
-    g = opt["model"]["generator"]
-    deg = opt["dataset"]["degradation"]["type"]
     ckpts = checkpoint_list(opt, opt_path)
     for _, path in ckpts:
         if not os.path.isfile(path):
-            raise UserError(f"{path}: checkpoint file not found (model.generator.load_path in {opt_path})")
-
-    listed = []
-    for key, ds in datasets:
-        listed.append((ds, PairedFolderDataset(ds["lr_seq_dir"], ds.get("gt_seq_dir"), opt["scale"],
-                                               ds.get("filter_file"), read_gt=False)))
-
+            raise UserError(f"{path}: checkpoint file not found (model.generator.load_path in {opt_path})"
+                            + _download_hint(path))
+    sets = [SequenceSet.from_config(ds, opt["scale"]) for _, ds in datasets]
     for model_idx, path in ckpts:
         net = build_generator(opt)
-        load_generator_weights(net, path, deg, g["nf"], g["nb"])
+        load_generator_weights(net, path, opt["model"]["generator"]["name"])
         upscaler = RecurrentUpscaler(net, device, channels_last=not args.no_channels_last)
         print(f"Testing {model_idx} ({path}) on {device}", flush=True)
-        for ds, dataset in listed:
-            for info in dataset.sequences:
-                lr = dataset.read_lr(info, set())
-                if info.gt_paths:  # GT frames give the output names: check they match the LR
-                    dataset.read_gt_frames(info.__class__(info.name, info.lr_paths, info.gt_paths[:1]),
-                                           lr.shape, set())
-                out_dir = os.path.join(res_root, ds["name"], model_idx, info.name)
-                if test_opt["save_res"]:
-                    os.makedirs(out_dir, exist_ok=True)
-                names = info.frame_names
-                writes = queue.Queue(maxsize=8)
-
-                def writer():
-                    while True:
-                        item = writes.get()
-                        if item is None:
-                            return
-                        write_image_rgb(*item)
-
-                thread = threading.Thread(target=writer, daemon=True)
-                thread.start()
-                start = time.perf_counter()
-                bar = tqdm(total=len(lr), desc=f"{ds['name']}/{info.name}", unit="frame",
-                           leave=False, dynamic_ncols=True, disable=None)
-                try:
-                    for i, hr in enumerate(infer_sequence(net, lr, test_opt["num_pad_front"],
-                                                          test_opt["padding_mode"], device,
-                                                          upscaler=upscaler)):
-                        if test_opt["save_res"]:
-                            writes.put((os.path.join(out_dir, names[i]), hr))
-                        bar.update(1)
-                finally:
-                    writes.put(None)
-                    thread.join()
-                    bar.close()
-                seconds = time.perf_counter() - start
-                print(f"{ds['name']}/{info.name}: {len(lr)} frames, {seconds:.2f} s, "
-                      f"{len(lr) / max(seconds, 1e-9):.2f} frames/s"
-                      + (f" -> {out_dir}" if test_opt["save_res"] else ""), flush=True)
+        run_test_datasets(upscaler, sets, test_opt["res_dir"], model_idx, test_opt["num_pad_front"],
+                          test_opt["padding_mode"], save_res=test_opt["save_res"],
+                          report=lambda line: print(line, flush=True))
         del net, upscaler
         if device.type == "cuda":
             torch.cuda.empty_cache()
+
+
+def _download_hint(path):
+    """For a missing published checkpoint (``FRVSR_BD_iter400000.pth`` style), the script that fetches it."""
+    m = re.match(r"(FRVSR|TecoGAN)_(BD|BI)_iter\d+\.pth$", os.path.basename(path))
+    if not m:
+        return ""
+    return f"; fetch it with: bash scripts/download/download_models.sh {m.group(2)} {m.group(1)}"
 
 
 def run_profile(args, opt, device):

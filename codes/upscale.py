@@ -45,18 +45,12 @@ def build_parser():
 
 
 def load_network(args):
-    from tecogan.networks.frnet import FRNet
-    from tecogan.utils.checkpoint import frnet_hint, infer_frnet_arch, load_into, load_state_dict_file
-    sd = load_state_dict_file(args.model)
-    arch = infer_frnet_arch(sd, args.model)
-    deg = args.degradation or arch["degradation"]
-    nf = args.nf or arch["nf"]
-    nb = args.nb or arch["nb"]
-    if min(nf, nb) <= 0:
-        raise UserError(f"--nf {nf} / --nb {nb}: expected positive integers")
-    net = FRNet(arch["in_nc"], arch["out_nc"], nf, nb, deg, arch["scale"])
-    load_into(net, sd, args.model, describe_expected=f"{deg} generator with nf {nf}, nb {nb}", suggest=frnet_hint)
-    return net, {"degradation": deg, "nf": nf, "nb": nb, "scale": arch["scale"]}
+    """The generator the checkpoint implies (``--degradation/--nf/--nb`` override it)."""
+    from tecogan.networks import generator_from_checkpoint
+    if (args.nf is not None and args.nf <= 0) or (args.nb is not None and args.nb <= 0):
+        raise UserError(f"--nf {args.nf} / --nb {args.nb}: expected positive integers")
+    net = generator_from_checkpoint(args.model, degradation=args.degradation, nf=args.nf, nb=args.nb)
+    return net, net.arch()
 
 
 def run(args):

@@ -41,7 +41,7 @@ def read_frames(path, start, count, size, step=1):
 
 def main():
     import cv2
-    from resize_BD import degrade_bd
+    from tecogan.ops.degradation import degrade_bd
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--src", default=os.path.join(REPO, "..", "shared", "data", "sam2_videos"))
     p.add_argument("--out", default=os.path.join(REPO, "demo"))

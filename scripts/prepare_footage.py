@@ -60,7 +60,7 @@ def target_size(w, h, width):
 def write_clip(path, out_dir, width, frame_step=1, max_frames=0, lr_dir=None, sigma=1.5):
     """Resize the frames of one clip into ``out_dir`` (and BD-degrade them into ``lr_dir``)."""
     import cv2
-    from resize_BD import degrade_bd
+    from tecogan.ops.degradation import degrade_bd
     from tecogan.utils.fileio import write_image_rgb
     from tecogan.video import open_source
     count = 0

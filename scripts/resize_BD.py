@@ -1,4 +1,4 @@
-"""BD low-res frames from GT: Gaussian blur (9x9, sigma 1.5) then every 4th pixel.
+"""BD low-res frames from GT: Gaussian blur (9x9 for sigma 1.5) then every 4th (2nd for --scale 2) pixel.
 
     python scripts/resize_BD.py --gt_dir data/Vid4/GT --lr_dir data/Vid4/Gaussian4xLR
 """
@@ -12,14 +12,8 @@ runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the pa
 from tecogan.utils.errors import run_cli
 
 
-def degrade_bd(img, sigma=1.5, scale=4):
-    import cv2
-    size = 1 + 2 * int(3 * sigma)
-    blurred = cv2.GaussianBlur(img, (size, size), sigmaX=sigma)
-    return blurred[::scale, ::scale]
-
-
 def main():
+    from tecogan.ops.degradation import degrade_bd
     from tecogan.utils.fileio import transform_sequences
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--gt_dir", required=True, help="<gt_dir>/<sequence>/*.png")

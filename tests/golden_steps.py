@@ -13,7 +13,7 @@ CASES = ("frvsr", "tecogan_default", "tecogan_fm_always")
 
 def make_opt(case):
     """The experiment options of the fixture's ``step/<case>`` (GOLDEN.md)."""
-    tr = {"tempo_extent": 4, "generator": {"lr": 1e-4 if case == "frvsr" else 5e-5},
+    tr = {"tempo_extent": 4, "total_iter": 1, "generator": {"lr": 1e-4 if case == "frvsr" else 5e-5},
           "pixel_crit": {"type": "CB", "weight": 1}, "warping_crit": {"type": "CB", "weight": 1}}
     model = {"name": "FRVSR", "generator": {"in_nc": 3, "out_nc": 3, "nf": 16, "nb": 2}}
     if case != "frvsr":
@@ -25,8 +25,9 @@ def make_opt(case):
         tr["gan_crit"] = {"type": "GAN", "weight": 0.01}
         if case == "tecogan_fm_always":
             tr["feature_matching_crit"] = {"type": "CB", "weight": 1, "layer_norm": [12.0, 14.0, 24.0, 100.0]}
-    return {"scale": 4, "dataset": {"degradation": {"type": "BD", "sigma": 1.5}, "train": {"crop_size": 64}},
-            "model": model, "train": tr}
+    return {"scale": 4, "model": model, "train": tr,
+            "dataset": {"degradation": {"type": "BD", "sigma": 1.5},
+                        "train": {"name": "golden", "seq_dir": "unused.lmdb", "crop_size": 64}}}
 
 
 def build_model(case, dtype=torch.float32, opt=None):
@@ -35,9 +36,10 @@ def build_model(case, dtype=torch.float32, opt=None):
     ``Module.to`` converts parameters in place, so the optimisers (still without state)
     keep stepping the same, converted tensors.
     """
+    from tecogan.config import validate_config
     from tecogan.models import build_model as build
     torch.manual_seed(0)
-    opt = opt or make_opt(case)
+    opt = validate_config(opt or make_opt(case), "golden step")
     model = build(opt, torch.device("cpu"))
     nets = {"G": model.net_G}
     if case != "frvsr":

@@ -13,7 +13,8 @@ import yaml
 
 from tecogan.config import load_config
 from tecogan.networks.frnet import FRNet
-from tecogan.utils.checkpoint import load_generator_weights, load_state_dict_file
+from tecogan.networks import load_generator_weights
+from tecogan.utils.checkpoint import load_state_dict_file
 from tecogan.utils.errors import UserError
 from tecogan.utils.fileio import read_image_rgb
 
@@ -82,7 +83,7 @@ def ckpt(tmp_path):
      ["test.yml: model.genrator: unknown key (did you mean generator?)"]),
     (lambda o: o["model"]["generator"].__setitem__("nb", "ten"), ["model.generator.nb", "integer", "'ten'"]),
     (lambda o: o["model"].pop("name"), ["model.name: missing required key"]),
-    (lambda o: o.__setitem__("scale", 3), ["scale", "3", "expected one of 4", "x4 only"]),
+    (lambda o: o.__setitem__("scale", 3), ["scale", "3", "expected one of 2, 4", "x2 or x4"]),
     (lambda o: o["test"].__setitem__("padding_mode", "wrap"), ["test.padding_mode", "reflect"]),
 ])
 def test_config_errors(tmp_path, ckpt, mutate, needles):
@@ -212,14 +213,14 @@ def test_other_degradation_and_size(tmp_path):
     path = tmp_path / "bi.pth"
     torch.save(FRNet(nf=16, nb=2, degradation="BI").state_dict(), path)
     with pytest.raises(UserError) as e:
-        load_generator_weights(FRNet(nf=16, nb=2, degradation="BD"), str(path), "BD", 16, 2)
+        load_generator_weights(FRNet(nf=16, nb=2, degradation="BD"), str(path))
     assert "missing keys" in str(e.value) and "upsample_func.kernels" in str(e.value)
     assert "BI generator with nf 16, nb 2" in str(e.value)
     with pytest.raises(UserError) as e:
-        load_generator_weights(FRNet(nf=8, nb=2, degradation="BI"), str(path), "BI", 8, 2)
+        load_generator_weights(FRNet(nf=8, nb=2, degradation="BI"), str(path))
     assert "has shape" in str(e.value) and "nf 16" in str(e.value)
     with pytest.raises(UserError) as e:
-        load_generator_weights(FRNet(nf=16, nb=3, degradation="BI"), str(path), "BI", 16, 3)
+        load_generator_weights(FRNet(nf=16, nb=3, degradation="BI"), str(path))
     assert "srnet.resblocks.2" in str(e.value) and "nb 2" in str(e.value)
 
 

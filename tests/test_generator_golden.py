@@ -29,15 +29,15 @@ def test_state_dict_layout(degradation, entries):
 
 
 def test_published_style_checkpoint_loads_strict(tmp_path):
-    from tecogan.utils.checkpoint import infer_frnet_arch, load_generator_weights
+    from tecogan.networks import load_generator_weights
     src = FRNet(nf=64, nb=10, degradation="BD")
     path = tmp_path / "TecoGAN_BD_iter500000.pth"
     torch.save(src.state_dict(), path)
-    dst = load_generator_weights(FRNet(nf=64, nb=10, degradation="BD"), str(path), "BD", 64, 10)
+    dst = load_generator_weights(FRNet(nf=64, nb=10, degradation="BD"), str(path))
     for k, v in src.state_dict().items():
         assert torch.equal(dst.state_dict()[k], v)
-    assert infer_frnet_arch(src.state_dict()) == {"nf": 64, "nb": 10, "degradation": "BD", "scale": 4,
-                                                  "in_nc": 3, "out_nc": 3}
+    assert FRNet.arch_from_state_dict(src.state_dict()) == {"nf": 64, "nb": 10, "degradation": "BD", "scale": 4,
+                                                            "in_nc": 3, "out_nc": 3}
 
 
 def _sequence_pass(golden, degradation, frame_order=None):

@@ -12,13 +12,13 @@ from tecogan.models.lr_schedules import build_scheduler
 def test_charbonnier_mean_and_sum():
     x, y = torch.tensor([0.0, 1.0, 3.0]), torch.tensor([0.0, 0.0, 1.0])
     per = torch.sqrt((x - y) ** 2 + 1e-6)
-    assert torch.allclose(build_criterion({"type": "CB"})(x, y), per.mean())
+    assert torch.allclose(build_criterion({"type": "CB", "reduction": "mean"})(x, y), per.mean())
     assert torch.allclose(build_criterion({"type": "CB", "reduction": "sum"})(x, y), per.sum())
 
 
 def test_cosine_similarity_loss():
     x = torch.randn(2, 5, 3, 3, generator=torch.Generator().manual_seed(0))
-    crit = build_criterion({"type": "CosineSimilarity"})
+    crit = build_criterion({"type": "CosineSimilarity", "reduction": "mean"})
     assert crit(x, x).abs().item() < 1e-6
     assert crit(x, -x).item() == pytest.approx(2.0, abs=1e-6)
     y = torch.randn_like(x)
@@ -27,7 +27,7 @@ def test_cosine_similarity_loss():
 
 def test_gan_and_lsgan():
     logits = torch.tensor([[-2.0, 0.5], [1.0, 3.0]])
-    gan, ls = build_criterion({"type": "GAN"}), build_criterion({"type": "LSGAN"})
+    gan, ls = build_criterion({"type": "GAN", "reduction": "mean"}), build_criterion({"type": "LSGAN", "reduction": "mean"})
     assert torch.allclose(gan(logits, True), F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits)))
     assert torch.allclose(gan(logits, False), F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits)))
     assert torch.allclose(ls(logits, True), ((logits - 1) ** 2).mean())
@@ -37,7 +37,7 @@ def test_gan_and_lsgan():
 def test_absent_and_unknown_criterion():
     assert build_criterion(None) is None
     with pytest.raises(ValueError):
-        build_criterion({"type": "Nope"})
+        build_criterion({"type": "Nope", "reduction": "mean"})
 
 
 def _lrs(cfg, n, lr=1.0):

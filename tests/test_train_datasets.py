@@ -44,12 +44,22 @@ def test_crop_larger_than_clip_is_a_user_error(lmdb3):
         UnpairedLMDBDataset(lmdb3, 2, 64)
 
 
+def _filled(opt):
+    """The schema's defaults filled in, as load_config does (without its cross-checks: crop 16
+    is below what the flow network needs, fine for a dataset test)."""
+    from tecogan.config import SCHEMA, _validate
+    _validate(opt, SCHEMA, "", "test", True)
+    return opt
+
+
 def test_build_from_config_and_pickle_for_workers(lmdb3):
     opt = {"scale": 4, "manual_seed": 7,
            "dataset": {"degradation": {"type": "BD", "sigma": 1.5},
-                       "train": {"seq_dir": lmdb3, "crop_size": 16, "augment": False}},
-           "train": {"tempo_extent": 4, "moving_first_frame": True, "moving_factor": 0.7}}
-    ds = build_train_dataset(opt)
+                       "train": {"name": "tiny", "seq_dir": lmdb3, "crop_size": 16, "augment": False}},
+           "model": {"name": "FRVSR", "generator": {}},
+           "train": {"tempo_extent": 4, "moving_first_frame": True, "moving_factor": 0.7, "total_iter": 1,
+                     "generator": {"lr": 1e-4}}}
+    ds = build_train_dataset(_filled(opt))
     assert ds.seed == 7 and ds.augment is False and ds.border == 4
     first = ds[2]["gt"]
     assert first.shape == (4, 3, 24, 24)

@@ -9,6 +9,7 @@ import os
 import numpy as np
 import torch
 
+from tecogan.ops.degradation import bd_kernel_radius
 from tecogan.data.lmdb_io import LMDBReader, parse_key, read_meta_info
 from tecogan.utils.errors import UserError, warn
 
@@ -125,7 +126,7 @@ class UnpairedLMDBDataset(_LMDBClips):
                  moving_factor=0.7, augment=True, filter_file=None, seed=0):
         super().__init__(seq_dir, tempo_extent, filter_file, seed)
         self.reader = LMDBReader(seq_dir)
-        self.border = int(3.0 * sigma)
+        self.border = bd_kernel_radius(sigma)
         self.size = crop_size + 2 * self.border
         self.moving_first_frame = moving_first_frame
         self.moving_factor = moving_factor
@@ -215,9 +216,8 @@ def build_train_dataset(opt):
     deg = opt["dataset"]["degradation"]
     tr = opt["train"]
     common = dict(tempo_extent=tr["tempo_extent"], scale=opt["scale"],
-                  moving_first_frame=tr.get("moving_first_frame", False),
-                  moving_factor=tr.get("moving_factor", 0.7), augment=ds.get("augment", True),
-                  filter_file=ds.get("filter_file"), seed=opt.get("manual_seed", 0))
+                  moving_first_frame=tr["moving_first_frame"], moving_factor=tr["moving_factor"],
+                  augment=ds["augment"], filter_file=ds.get("filter_file"), seed=opt["manual_seed"])
     if deg["type"] == "BD":
-        return UnpairedLMDBDataset(ds["seq_dir"], crop_size=ds["crop_size"], sigma=deg.get("sigma", 1.5), **common)
+        return UnpairedLMDBDataset(ds["seq_dir"], crop_size=ds["crop_size"], sigma=deg["sigma"], **common)
     return PairedLMDBDataset(ds["gt_seq_dir"], ds["lr_seq_dir"], gt_crop_size=ds["gt_crop_size"], **common)

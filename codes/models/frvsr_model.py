@@ -4,8 +4,9 @@ from torch.nn.parallel import DistributedDataParallel
 
 from tecogan.models.losses import build_criterion
 from tecogan.models.lr_schedules import build_scheduler
-from tecogan.networks.frnet import FRNet
-from tecogan.ops import bd_downsample, gaussian_kernel, backward_warp
+from tecogan.networks import build_generator, generator_arch_from_config, load_generator_weights
+from tecogan.ops import bd_downsample, backward_warp
+from tecogan.ops.degradation import bd_kernel_radius, gaussian_kernel
 from tecogan.ops.degradation import crop_border
 
 
@@ -29,14 +30,14 @@ class FRVSRModel:
         self.scale = opt["scale"]
         deg = opt["dataset"]["degradation"]
         self.degradation = deg["type"]
-        self.net_G = FRNet(g["in_nc"], g["out_nc"], g["nf"], g["nb"], self.degradation, self.scale).to(device)
+        name, arch = generator_arch_from_config(opt)
+        self.net_G = build_generator(name, **arch).to(device)
         if g.get("load_path") and opt.get("train") is not None:
-            from tecogan.utils.checkpoint import load_generator_weights
-            load_generator_weights(self.net_G, g["load_path"], self.degradation, g["nf"], g["nb"])
+            load_generator_weights(self.net_G, g["load_path"], name)
         self.G = DistributedDataParallel(SequenceForward(self.net_G)) if distributed else None
         if self.degradation == "BD":
-            self.blur_kernel = torch.from_numpy(gaussian_kernel(deg.get("sigma", 1.5))).to(device)
-            self.border = int(3.0 * deg.get("sigma", 1.5))
+            self.blur_kernel = torch.from_numpy(gaussian_kernel(deg["sigma"])).to(device)
+            self.border = bd_kernel_radius(deg["sigma"])
         tr = opt["train"]
         self.optim_G = self._adam(self.net_G.parameters(), tr["generator"])
         self.sched_G = build_scheduler(self.optim_G, tr["generator"].get("lr_schedule"))
@@ -45,13 +46,13 @@ class FRVSRModel:
 
     @staticmethod
     def _adam(params, cfg):
-        return torch.optim.Adam(params, lr=cfg["lr"], betas=(cfg.get("beta1", 0.9), cfg.get("beta2", 0.999)),
-                                weight_decay=cfg.get("weight_decay", 0) or 0)
+        return torch.optim.Adam(params, lr=cfg["lr"], betas=(cfg["beta1"], cfg["beta2"]),
+                                weight_decay=cfg["weight_decay"])
 
     def _crit(self, key):
         cfg = self.opt["train"].get(key)
         crit = build_criterion(cfg)
-        return (crit.to(self.device) if crit is not None else None), (cfg or {}).get("weight", 1.0)
+        return (crit.to(self.device) if crit is not None else None), (cfg["weight"] if cfg else 0.0)
 
     # ---- data -------------------------------------------------------------------------
     def prepare_batch(self, batch):

@@ -51,7 +51,7 @@ def build_criterion(cfg):
     """A criterion from its YAML section ({type, weight, reduction}); None when absent."""
     if not cfg:
         return None
-    kind, reduction = cfg["type"], cfg.get("reduction", "mean")
+    kind, reduction = cfg["type"], cfg["reduction"]
     if kind == "MSE":
         return nn.MSELoss(reduction=reduction)
     if kind == "L1":

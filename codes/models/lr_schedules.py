@@ -34,5 +34,5 @@ def build_scheduler(optimizer, cfg):
         return MultiStepLR(optimizer, milestones=cfg["milestones"], gamma=cfg["gamma"])
     if kind == "CosineAnnealingLR_Restart":
         return CosineAnnealingRestartLR(optimizer, cfg["periods"], cfg.get("restarts"),
-                                        cfg.get("restart_weights"), cfg.get("eta_min", 0.0))
+                                        cfg.get("restart_weights"), cfg["eta_min"])
     raise ValueError(f"unknown lr schedule {kind!r}")

@@ -15,9 +15,9 @@ class TecoGANModel(FRVSRModel):
         ds = opt["dataset"]["train"] or {}
         crop = ds.get("crop_size") or ds.get("gt_crop_size")
         if d["name"] == "STNet":
-            self.net_D = STNet(d["in_nc"], crop, d.get("tempo_range", 3)).to(device)
+            self.net_D = STNet(d["in_nc"], crop, d["tempo_range"]).to(device)
         else:
-            self.net_D = SNet(d["in_nc"], crop, d.get("use_cond", True)).to(device)
+            self.net_D = SNet(d["in_nc"], crop, d["use_cond"]).to(device)
         if d.get("load_path"):
             from tecogan.utils.checkpoint import load_into, load_state_dict_file
             load_into(self.net_D, load_state_dict_file(d["load_path"]), d["load_path"],
@@ -29,9 +29,9 @@ class TecoGANModel(FRVSRModel):
         dcfg = tr["discriminator"]
         self.optim_D = self._adam(self.net_D.parameters(), dcfg)
         self.sched_D = build_scheduler(self.optim_D, dcfg.get("lr_schedule"))
-        self.update_policy = dcfg.get("update_policy", "adaptive")
-        self.update_threshold = dcfg.get("update_threshold", 0.4)
-        self.crop_border_ratio = dcfg.get("crop_border_ratio", 1.0)
+        self.update_policy = dcfg["update_policy"]
+        self.update_threshold = dcfg["update_threshold"]
+        self.crop_border_ratio = dcfg["crop_border_ratio"]
         self.gan_crit, self.gan_w = self._crit("gan_crit")
         self.pp_crit, self.pp_w = self._crit("pingpong_crit")
         self.fm_crit, self.fm_w = self._crit("feature_matching_crit")
@@ -40,8 +40,7 @@ class TecoGANModel(FRVSRModel):
         if self.feat_crit is not None:
             from tecogan.networks.vgg import VGGFeatureExtractor
             fc = tr["feature_crit"]
-            self.net_F = VGGFeatureExtractor(fc.get("feature_layers", [8, 17, 26, 35]),
-                                             fc.get("vgg_weights")).to(device)
+            self.net_F = VGGFeatureExtractor(fc["feature_layers"], fc.get("vgg_weights")).to(device)
         self.n_upd_D = 0.0
 
     def schedulers(self):
@@ -133,7 +132,7 @@ class TecoGANModel(FRVSRModel):
             log["l_pp_G"] = l_pp.item()
         fake_logits_G, fake_feats = self.D(hr_data, ctx)
         if self.fm_crit is not None:
-            norms = self.opt["train"]["feature_matching_crit"].get("layer_norm", [12.0, 14.0, 24.0, 100.0])
+            norms = self.opt["train"]["feature_matching_crit"]["layer_norm"]
             l_fm = sum(self.fm_crit(f, r.detach()) / norms[i]
                        for i, (f, r) in enumerate(zip(fake_feats, real_feats)))
             l_fm = self.fm_w * l_fm

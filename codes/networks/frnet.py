@@ -2,14 +2,24 @@
 
 Module and parameter names follow the reference exactly (``fnet.encoder1.0.weight``,
 ``srnet.resblocks.3.conv.2.bias``, ``upsample_func.kernels`` ...), so published
-checkpoints load with ``strict=True``.
+checkpoints load with ``strict=True``.  Scales 2 and 4 follow the reference's later
+versions: ``conv_in`` takes ``(scale**2 + 1) * in_nc`` channels and ``conv_up`` holds one
+stride-2 transposed convolution + ReLU per factor of 2 (``conv_up.0`` for 2x, ``conv_up.0``
+and ``conv_up.2`` for 4x).  :meth:`FRNet.arch_from_state_dict` reads the architecture back
+from a checkpoint's tensors.
 """
+import math
+import re
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from tecogan.ops.upsample import make_upsampler
 from tecogan.ops.warp import backward_warp, space_to_depth
+from tecogan.utils.errors import UserError
+
+SCALES = (2, 4)
 
 
 def _conv3x3(in_nc, out_nc):
@@ -70,9 +80,10 @@ class SRNet(nn.Module):
         self.conv_in = nn.Sequential(nn.Conv2d((scale * scale + 1) * in_nc, nf, 3, 1, 1, bias=True),
                                      nn.ReLU(inplace=True))
         self.resblocks = nn.Sequential(*[ResidualBlock(nf) for _ in range(nb)])
-        self.conv_up = nn.Sequential(
-            nn.ConvTranspose2d(nf, nf, 3, 2, 1, output_padding=1, bias=True), nn.ReLU(inplace=True),
-            nn.ConvTranspose2d(nf, nf, 3, 2, 1, output_padding=1, bias=True), nn.ReLU(inplace=True))
+        up = []
+        for _ in range(int(math.log2(scale))):
+            up += [nn.ConvTranspose2d(nf, nf, 3, 2, 1, output_padding=1, bias=True), nn.ReLU(inplace=True)]
+        self.conv_up = nn.Sequential(*up)
         self.conv_out = nn.Conv2d(nf, out_nc, 3, 1, 1, bias=True)
         # BD: an nn.Module (its buffer is saved under srnet.upsample_func); BI: a plain callable
         self.upsample_func = upsample_func
@@ -93,7 +104,10 @@ class FRNet(nn.Module):
 
     def __init__(self, in_nc=3, out_nc=3, nf=64, nb=10, degradation="BD", scale=4):
         super().__init__()
+        if scale not in SCALES:
+            raise ValueError(f"FRNet: scale {scale} is not supported (expected one of {SCALES})")
         self.scale = scale
+        self.out_nc, self.nf, self.nb = out_nc, nf, nb
         self.in_nc = in_nc
         self.degradation = degradation
         self.upsample_func = make_upsampler(degradation, scale)
@@ -145,3 +159,36 @@ class FRNet(nn.Module):
             "lr_curr": lr_curr,
             "lr_prev": lr_prev,
         }
+
+    def arch(self):
+        """The keyword arguments that rebuild this network (what a checkpoint implies)."""
+        return {"in_nc": self.in_nc, "out_nc": self.out_nc, "nf": self.nf, "nb": self.nb,
+                "degradation": self.degradation, "scale": self.scale}
+
+    @staticmethod
+    def arch_from_state_dict(state_dict, path="checkpoint"):
+        """``{'in_nc', 'out_nc', 'nf', 'nb', 'degradation', 'scale'}`` read from FRNet tensors.
+
+        ``scale`` comes from ``srnet.conv_in`` (``(scale**2 + 1) * in_nc`` input channels) and
+        must agree with the number of ``srnet.conv_up`` layers; BD checkpoints hold the bicubic
+        kernels (``upsample_func.kernels``), BI ones do not.
+        """
+        try:
+            conv_in = state_dict["srnet.conv_in.0.weight"]
+            conv_out = state_dict["srnet.conv_out.weight"]
+        except KeyError:
+            raise UserError(f"{path}: not an FRNet generator checkpoint (no srnet.conv_in.0.weight / "
+                            f"srnet.conv_out.weight); is it a discriminator or another network?")
+        if conv_in.dim() != 4 or conv_out.dim() != 4:
+            raise UserError(f"{path}: srnet.conv_in.0.weight / srnet.conv_out.weight are not 4-D convolution weights")
+        encoder = state_dict.get("fnet.encoder1.0.weight")
+        in_nc = encoder.shape[1] // 2 if encoder is not None and encoder.dim() == 4 else 3
+        nb = len({int(m.group(1)) for k in state_dict for m in [re.match(r"srnet\.resblocks\.(\d+)\.", k)] if m})
+        ratio = conv_in.shape[1] // max(in_nc, 1) - 1
+        scale = int(round(ratio ** 0.5))
+        ups = len({k for k in state_dict if re.match(r"srnet\.conv_up\.\d+\.weight$", k)})
+        if scale not in SCALES or 2 ** ups != scale or scale * scale != ratio:
+            raise UserError(f"{path}: srnet.conv_in takes {conv_in.shape[1]} channels and srnet.conv_up has "
+                            f"{ups} layer(s): not an FRNet of scale {' or '.join(map(str, SCALES))}")
+        return {"in_nc": in_nc, "out_nc": conv_out.shape[0], "nf": conv_in.shape[0], "nb": nb,
+                "degradation": "BD" if "upsample_func.kernels" in state_dict else "BI", "scale": scale}

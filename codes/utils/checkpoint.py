@@ -2,12 +2,11 @@
 
 Every checkpoint is read with ``torch.load(weights_only=True)``: a crafted file whose
 pickle would run code is refused.  Generator checkpoints are plain state dicts with the
-reference's names; :func:`infer_frnet_arch` reads ``nf``, ``nb`` and the degradation
-back from the tensors.
+reference's names; each generator class reads its architecture back from them
+(``FRNet.arch_from_state_dict``; loading helpers in :mod:`tecogan.networks`).
 """
 import os
 import pickle
-import re
 import zipfile
 
 import torch
@@ -40,26 +39,6 @@ def load_state_dict_file(path, map_location="cpu"):
     return obj
 
 
-def infer_frnet_arch(state_dict, path="checkpoint"):
-    """Read ``{'nf', 'nb', 'degradation', 'scale', 'in_nc', 'out_nc'}`` from FRNet tensors."""
-    try:
-        conv_in = state_dict["srnet.conv_in.0.weight"]
-        conv_out = state_dict["srnet.conv_out.weight"]
-    except KeyError:
-        raise UserError(f"{path}: not an FRNet generator checkpoint (no srnet.conv_in.0.weight / "
-                        f"srnet.conv_out.weight); is it a discriminator or another network?")
-    nb = len({int(m.group(1)) for k in state_dict
-              for m in [re.match(r"srnet\.resblocks\.(\d+)\.", k)] if m})
-    nf = conv_in.shape[0]
-    out_nc = conv_out.shape[0]
-    in_nc = state_dict["fnet.encoder1.0.weight"].shape[1] // 2 if "fnet.encoder1.0.weight" in state_dict else 3
-    ratio = conv_in.shape[1] // in_nc - 1          # = scale ** 2
-    scale = int(round(ratio ** 0.5))
-    degradation = "BD" if "upsample_func.kernels" in state_dict else "BI"
-    return {"nf": nf, "nb": nb, "degradation": degradation, "scale": scale,
-            "in_nc": in_nc, "out_nc": out_nc}
-
-
 def load_into(net, state_dict, path, describe_expected="", suggest=None):
     """``net.load_state_dict(strict=True)`` with a one-line explanation on mismatch.
 
@@ -89,18 +68,3 @@ def load_into(net, state_dict, path, describe_expected="", suggest=None):
                             f"{tuple(state_dict[k].shape)}, expected {tuple(v.shape)}{hint}")
     net.load_state_dict(state_dict, strict=True)
     return net
-
-
-def frnet_hint(state_dict):
-    arch = infer_frnet_arch(state_dict)
-    return (f"the checkpoint is a {arch['degradation']} generator with nf {arch['nf']}, "
-            f"nb {arch['nb']}, scale {arch['scale']}: set those in the YAML "
-            f"(dataset.degradation.type, model.generator.nf/nb, scale)")
-
-
-def load_generator_weights(net, path, degradation, nf, nb):
-    """Load a published-style FRNet checkpoint into ``net`` (strict)."""
-    state_dict = load_state_dict_file(path)
-    return load_into(net, state_dict, path,
-                     describe_expected=f"{degradation} generator with nf {nf}, nb {nb}",
-                     suggest=frnet_hint)
