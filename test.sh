@@ -14,6 +14,6 @@ exp_dir="./experiments_${degradation}/${model}/001"
 if [[ ! -f "$exp_dir/test.yml" ]]; then
     echo "error: model '${model}': $exp_dir/test.yml not found ($usage)" >&2; exit 2
 fi
-PY=${PYTHON:-python}
+source ./scripts/python_env.sh
 exec "$PY" ./codes/main.py --exp_dir "$exp_dir" \
     --mode test --model "${model%%_*}" --opt test.yml --gpu_id "$gpu_id" "${@:4}"

@@ -26,7 +26,7 @@ if [[ $# -gt 0 ]]; then
     if [[ "$1" == "--resume" && $# -eq 2 ]]; then resume=(--resume "$2")
     else echo "error: unexpected arguments '$*' ($usage)" >&2; exit 2; fi
 fi
-PY=${PYTHON:-python}
+source ./scripts/python_env.sh
 train_dir="$exp_dir/train"
 if [[ ${#resume[@]} -eq 0 && -d "$train_dir" ]]; then
     echo "error: $train_dir already exists; remove it, or continue it with --resume auto" >&2

@@ -123,7 +123,7 @@ def run_profile(args, opt, device):
     stats = profile_generator(net, lr_size, device, channels_last=not args.no_channels_last,
                               test_speed=args.test_speed)
     g = opt["model"]["generator"]
-    print(f"Model: {args.model} (FRNet, {opt['dataset']['degradation']['type']}, nf {g['nf']}, nb {g['nb']}) "
+    print(f"Model: {args.model} ({g['name']}, {opt['dataset']['degradation']['type']}, x{opt['scale']}, nf {g['nf']}, nb {g['nb']}) "
           f"| LR size: {args.lr_size} | device: {device}")
     print(f"Parameters (x10^6): {stats['params'] / 1e6:.3f}")
     print(f"FLOPs (x10^9): {stats['flops'] / 1e9:.3f}")
