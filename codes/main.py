@@ -91,7 +91,8 @@ def run_test(args, opt, device):
         if not os.path.isfile(path):
             raise UserError(f"{path}: checkpoint file not found (model.generator.load_path in {opt_path})"
                             + _download_hint(path))
-    sets = [SequenceSet.from_config(ds, opt["scale"]) for _, ds in datasets]
+    sets = [SequenceSet.from_config(ds, opt["scale"], opt["dataset"]["degradation"]["type"])
+            for _, ds in datasets]
     for model_idx, path in ckpts:
         net = build_generator(opt)
         load_generator_weights(net, path, opt["model"]["generator"]["name"])

@@ -14,6 +14,7 @@ import numpy as np
 
 from tecogan.data.folder_dataset import PairedFolderDataset
 from tecogan.inference import infer_sequence
+from tecogan.utils.errors import UserError
 from tecogan.utils.fileio import write_image_rgb
 
 
@@ -24,9 +25,28 @@ class SequenceSet:
     folders: PairedFolderDataset
 
     @classmethod
-    def from_config(cls, ds, scale):
+    def from_config(cls, ds, scale, degradation="BD"):
+        for key in ("lr_seq_dir", "gt_seq_dir"):
+            folder = ds.get(key)
+            if folder and not os.path.isdir(folder):
+                raise UserError(f"{folder}: {'GT' if key == 'gt_seq_dir' else 'LR'} folder of test set "
+                                f"{ds['name']} not found; {_how_to_make(ds, key, scale, degradation)}")
         return cls(ds["name"], PairedFolderDataset(ds["lr_seq_dir"], ds.get("gt_seq_dir"), scale,
                                                    ds.get("filter_file"), read_gt=False))
+
+
+def _how_to_make(ds, key, scale, degradation):
+    """The command that makes a missing test folder."""
+    gt = ds.get("gt_seq_dir")
+    if key == "lr_seq_dir" and gt and os.path.isdir(gt):
+        if degradation == "BD":
+            script = "python scripts/resize_BD.py" + (f" --scale {scale}" if scale != 4 else "")
+        else:
+            script = "python scripts/generate_lr_BI.py" + (f" --scale {scale}" if scale != 4 else "")
+        return f"make it from the GT frames: {script} --gt_dir {gt} --lr_dir {ds[key]}"
+    if ds["name"] in ("Vid4", "ToS3"):
+        return f"download it: bash scripts/download/download_datasets.sh {degradation} (see data/README.md)"
+    return "put <sequence>/<frame>.png folders there (docs/data.md)"
 
 
 class _PathSink:

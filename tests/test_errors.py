@@ -2,6 +2,7 @@
 (unless --debug), nothing half-written, and checkpoints that cannot run code."""
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 
@@ -280,3 +281,33 @@ def test_interrupted_rerun_overwrites_cleanly(tmp_path, ckpt):
     assert r.returncode == 0, r.stderr
     assert read_image_rgb(str(out / "0000.png")).shape == (48, 64, 3)
     assert sorted(f for f in os.listdir(out) if not f.startswith(".")) == ["0000.png", "0001.png", "0002.png"]
+
+
+def test_missing_test_data_names_the_script_that_makes_it(tmp_path, ckpt):
+    make_pair(tmp_path)
+    shutil.rmtree(tmp_path / "LR")
+    one_line_error(run_test_mode(tmp_path, base_test_opt(tmp_path)), str(tmp_path / "LR"), "not found",
+                   "scripts/resize_BD.py --gt_dir")
+    opt = base_test_opt(tmp_path)
+    opt["dataset"]["test1"]["name"] = "Vid4"
+    opt["dataset"]["test1"]["gt_seq_dir"] = str(tmp_path / "nope")
+    one_line_error(run_test_mode(tmp_path, opt), "nope", "download_datasets.sh BD")
+
+
+def test_missing_published_checkpoint_points_at_the_download_script(tmp_path):
+    make_pair(tmp_path)
+    opt = base_test_opt(tmp_path, ckpt=str(tmp_path / "TecoGAN_BD_iter500000.pth"))
+    one_line_error(run_test_mode(tmp_path, opt), "TecoGAN_BD_iter500000.pth", "not found",
+                   "download_models.sh BD TecoGAN")
+
+
+def test_device_cuda_without_cuda_names_the_option_used(tmp_path, ckpt):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    from tecogan.utils.device import parse_device
+    import io
+    import contextlib
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert parse_device("cuda").type == "cpu"
+    assert "--device cuda" in err.getvalue() and "--gpu_id" not in err.getvalue()

@@ -22,7 +22,9 @@ import torch
 from golden_check import float32_allowance, golden_close
 from tecogan.metrics import lpips_loader
 from tecogan.metrics.lpips_loader import load_lpips, lpips_features, lpips_from_features
+from tecogan.official_metrics import cli
 from tecogan.official_metrics import procedure as P
+from tecogan.official_metrics import report as R
 from tecogan.utils.errors import UserError
 
 torch.set_num_threads(1)
@@ -86,7 +88,7 @@ def test_case0_psnr_ssim_tof_without_lpips():
         assert set(per_sequence[seq]) == set(RTOL_METRICS)
         for m in RTOL_METRICS:
             _close(m, per_sequence[seq][m], EXPECTED["per_sequence"][seq][m])
-    summary = P.summarize(per_sequence)
+    summary = R.summarize(per_sequence)
     for m in RTOL_METRICS:
         assert summary[m]["n_frames"] == EXPECTED["summary"][m]["n_frames"]
         for key in ("frame_avg", "folder_avg"):
@@ -99,7 +101,7 @@ def _case0_report(lpips_model, frames=slice(None)):
         gt, sr = _seq_paths(seq)
         # batch_size 2 also exercises tLP across LPIPS batch boundaries
         per_sequence[seq] = P.evaluate_sequence(gt[frames], sr[frames], lpips_model, name=seq, batch_size=2)
-    return P.build_report(per_sequence)
+    return R.build_report(per_sequence)
 
 
 def test_case0_all_metrics_with_lpips(lpips_model):
@@ -183,12 +185,12 @@ def test_identical_frames_psnr_inf():
     assert all(v == math.inf for v in out["PSNR"]) and len(out["PSNR"]) == 2
     np.testing.assert_allclose(out["SSIM"], 1.0)
     assert out["tOF"] == [0.0]
-    summary = P.summarize({"s": out})
+    summary = R.summarize({"s": out})
     assert summary["PSNR"]["frame_avg"] == math.inf and summary["PSNR"]["folder_avg"] == math.inf
     # inf survives the JSON round trip (written as Infinity) and the CSV
-    text = json.dumps(P.build_report({"s": out}))
+    text = json.dumps(R.build_report({"s": out}))
     assert json.loads(text)["summary"]["PSNR"]["frame_avg"] == math.inf
-    assert ",inf," in P.format_csv(P.build_report({"s": out}))
+    assert ",inf," in R.format_csv(R.build_report({"s": out}))
 
 
 def test_psnr_y_matches_float_luma():
@@ -235,7 +237,7 @@ def test_five_frames_has_no_temporal_value():
     frames = _frames(5)
     out = P.evaluate_sequence(frames, frames[::-1], None)
     assert len(out["PSNR"]) == 1 and out["tOF"] == []
-    summary = P.summarize({"a": out})
+    summary = R.summarize({"a": out})
     assert summary["tOF"] == {"frame_avg": None, "folder_avg": None, "n_frames": 0}
 
 
@@ -272,7 +274,7 @@ def test_natural_frame_order(tmp_path, capsys):
 def test_thread_pool_gives_the_same_values():
     frames = _frames(9)
     sr = _frames(9, seed=5)
-    pool = P.make_pool(2)
+    pool = cli.make_pool(2)
     try:
         assert P.evaluate_sequence(frames, sr, None, pool=pool, batch_size=2) == \
             P.evaluate_sequence(frames, sr, None)
@@ -384,3 +386,24 @@ def test_evaluate_one_dataset_present(tmp_path, alexnet_file, capsys):
     for m, want in EXPECTED["summary"].items():
         _close(m, got["summary"][m]["folder_avg"], want["folder_avg"])
     assert (log_dir / "metrics.csv").is_file() and (log_dir / "metricsfile.txt").is_file()
+
+
+def test_metrics_subset_needs_no_lpips_weights(tmp_path, monkeypatch):
+    """--metrics PSNR,SSIM,tOF computes the subset without looking for AlexNet weights."""
+    monkeypatch.delenv("TECOGAN_LPIPS_WEIGHTS", raising=False)
+    seq = EXPECTED["sequences"][0]
+    r = subprocess.run([sys.executable, os.path.join(REPO, "codes", "official_metrics", "metrics.py"),
+                        "--output", str(tmp_path / "out"), "--results", os.path.join(CASE, "SR", seq),
+                        "--targets", os.path.join(CASE, "GT", seq), "--metrics", "PSNR,tOF"],
+                       capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, TORCH_HOME=str(tmp_path / "no_hub")))
+    assert r.returncode == 0, r.stderr
+    report = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert set(report["summary"]) == {"PSNR", "tOF"}
+    _close("PSNR", report["per_sequence"][seq]["PSNR"], EXPECTED["per_sequence"][seq]["PSNR"])
+    _close("tOF", report["per_sequence"][seq]["tOF"], EXPECTED["per_sequence"][seq]["tOF"])
+    bad = subprocess.run([sys.executable, os.path.join(REPO, "codes", "official_metrics", "metrics.py"),
+                          "--output", str(tmp_path / "o2"), "--results", os.path.join(CASE, "SR", seq),
+                          "--targets", os.path.join(CASE, "GT", seq), "--metrics", "PSNR,VMAF"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "--metrics PSNR,VMAF" in bad.stderr and "Traceback" not in bad.stderr

@@ -57,3 +57,14 @@ def mean_epe(flow_a, flow_b):
     """Mean end-point error (Euclidean distance per pixel) between two flow fields, float32."""
     d = np.asarray(flow_a, dtype=np.float32) - np.asarray(flow_b, dtype=np.float32)
     return float(np.mean(np.sqrt(np.sum(d * d, axis=-1))))
+
+
+def tof_frame_pair(gt_prev_gray, gt_gray, sr_prev_gray, sr_gray, crop=None):
+    """tOF of one frame: mean end-point error between the Farneback flows (previous -> current
+    grey frame) of GT and of SR; ``crop(flow)`` cuts both flows first (the official procedure
+    uses crop_8x8, validation none).  The one definition of tOF in the project."""
+    flow_gt = farneback_flow(gt_prev_gray, gt_gray)
+    flow_sr = farneback_flow(sr_prev_gray, sr_gray)
+    if crop is not None:
+        flow_gt, flow_sr = crop(flow_gt), crop(flow_sr)
+    return mean_epe(flow_gt, flow_sr)

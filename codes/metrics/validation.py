@@ -1,4 +1,4 @@
-"""Validation metrics reported by the trainer (SPEC section 6, first paragraph).
+"""Validation metrics reported by the trainer (docs/metrics.md, "Validation metrics").
 
 These are NOT the official paper numbers (see :mod:`official_metrics`): every frame is
 used, there is no border crop, and PSNR uses Y rounded to uint8.
@@ -24,7 +24,7 @@ Example::
 """
 import numpy as np
 
-from tecogan.metrics.functional import farneback_flow, mean_epe, psnr, rgb_to_y_uint8, to_gray
+from tecogan.metrics.functional import psnr, rgb_to_y_uint8, to_gray, tof_frame_pair
 from tecogan.utils.errors import UserError
 from tecogan.utils.fileio import atomic_write_json
 
@@ -68,7 +68,7 @@ def tof_sequence(gt_seq, sr_seq):
     for g, s in zip(gt, sr):
         cur = (to_gray(g), to_gray(s))
         if prev is not None:
-            values.append(mean_epe(farneback_flow(prev[0], cur[0]), farneback_flow(prev[1], cur[1])))
+            values.append(tof_frame_pair(prev[0], cur[0], prev[1], cur[1]))
         prev = cur
     return np.array(values, dtype=np.float64)
 

@@ -1,5 +1,6 @@
 """TecoGAN: FRVSR's generator plus a (spatio-)temporal discriminator, VGG feature loss,
-ping-pong and feature-matching losses, and an adaptive discriminator update (SPEC 4)."""
+ping-pong and feature-matching losses, and an adaptive discriminator update
+(docs/architecture.md, "Losses and one training step")."""
 import torch
 
 from tecogan.models.frvsr_model import FRVSRModel
@@ -66,31 +67,37 @@ class TecoGANModel(FRVSRModel):
         return {"G": self.net_G.state_dict(), "D": self.net_D.state_dict()}
 
     def optimize(self, data):
+        """One TecoGAN iteration: generator pass, discriminator step, generator step."""
         lr_data, gt_data = data["lr"], data["gt"]
-        n, t, c, lr_h, lr_w = lr_data.shape
-        gt_h, gt_w = gt_data.shape[-2:]
-        bi_data = self.net_G.upsample_func(lr_data.reshape(n * t, c, lr_h, lr_w)).view(n, t, c, gt_h, gt_w)
-        if self.pp_crit is not None:  # 0..t-1 then t-2..0
-            lr_data = torch.cat([lr_data, lr_data.flip(1)[:, 1:]], dim=1)
-            gt_data = torch.cat([gt_data, gt_data.flip(1)[:, 1:]], dim=1)
-            bi_data = torch.cat([bi_data, bi_data.flip(1)[:, 1:]], dim=1)
+        t = lr_data.shape[1]
+        bi_data = self.upsample_clip(lr_data)
+        if self.pp_crit is not None:  # ping-pong: frames 0..t-1 then t-2..0
+            lr_data, gt_data, bi_data = (torch.cat([x, x.flip(1)[:, 1:]], dim=1) for x in (lr_data, gt_data, bi_data))
 
         self.net_G.train()
         self.net_D.train()
         self.optim_G.zero_grad(set_to_none=True)
         self.optim_D.zero_grad(set_to_none=True)
-        log = {}
-
         out = self._forward_sequence(lr_data)
-        hr_data = out["hr_data"]
-
-        # ---- discriminator ----
-        self.net_D.requires_grad_(True)
         ctx = {"net_G": self.net_G, "lr_data": lr_data, "bi_data": bi_data, "hr_flow": out["hr_flow"],
                "use_pp_crit": self.pp_crit is not None, "crop_border_ratio": self.crop_border_ratio}
+        log, real_feats = self.discriminator_step(gt_data, out["hr_data"], ctx)
+        log.update(self.generator_step(lr_data, gt_data, out, ctx, real_feats, t))
+        return log
+
+    def upsample_clip(self, lr_data):
+        """The generator's upsampler over a clip: (n, t, c, h, w) -> (n, t, c, s*h, s*w)."""
+        n, t, c, h, w = lr_data.shape
+        s = self.scale
+        return self.net_G.upsample_func(lr_data.reshape(n * t, c, h, w)).view(n, t, c, s * h, s * w)
+
+    def discriminator_step(self, gt_data, hr_data, ctx):
+        """D on real and (detached) fake clips; updated unless the adaptive policy says D is
+        ahead (distance >= threshold).  Returns (log, features of the real clip)."""
+        log = {}
+        self.net_D.requires_grad_(True)
         real_logits, real_feats = self.D(gt_data, ctx)
         fake_logits, _ = self.D(hr_data.detach(), ctx)
-
         update_D = True
         if self.update_policy == "adaptive":
             distance = (torch.log(torch.sigmoid(real_logits) + 1e-8).mean().item()
@@ -113,29 +120,30 @@ class TecoGANModel(FRVSRModel):
         log["p_fake_D"] = fake_logits.mean().item()
         if self.update_policy == "adaptive":
             log["n_upd_D"] = self.n_upd_D
+        return log, real_feats
 
-        # ---- generator ----
+    def generator_step(self, lr_data, gt_data, out, ctx, real_feats, t):
+        """Pixel, warping, feature, ping-pong, feature-matching and GAN terms; one G update.
+        ``t`` is the clip length before the ping-pong extension."""
+        hr_data = out["hr_data"]
+        c, gt_h, gt_w = gt_data.shape[-3:]
         self.net_D.requires_grad_(False)
-        loss_G, g_log = self.generator_losses(lr_data, gt_data, out)
-        log.update(g_log)
+        loss_G, log = self.generator_losses(lr_data, gt_data, out)
         if self.feat_crit is not None:
             hr_feats = self.net_F(hr_data.reshape(-1, c, gt_h, gt_w))
             gt_feats = self.net_F(gt_data.reshape(-1, c, gt_h, gt_w))
-            l_feat = sum(self.feat_crit(h, g.detach()) for h, g in zip(hr_feats, gt_feats))
-            l_feat = self.feat_w * l_feat
+            l_feat = self.feat_w * sum(self.feat_crit(h, g.detach()) for h, g in zip(hr_feats, gt_feats))
             loss_G = loss_G + l_feat
             log["l_feat_G"] = l_feat.item()
         if self.pp_crit is not None:
-            tempo = t
-            l_pp = self.pp_w * self.pp_crit(hr_data[:, :tempo - 1], hr_data[:, tempo:].flip(1))
+            l_pp = self.pp_w * self.pp_crit(hr_data[:, :t - 1], hr_data[:, t:].flip(1))
             loss_G = loss_G + l_pp
             log["l_pp_G"] = l_pp.item()
         fake_logits_G, fake_feats = self.D(hr_data, ctx)
         if self.fm_crit is not None:
             norms = self.opt["train"]["feature_matching_crit"]["layer_norm"]
-            l_fm = sum(self.fm_crit(f, r.detach()) / norms[i]
-                       for i, (f, r) in enumerate(zip(fake_feats, real_feats)))
-            l_fm = self.fm_w * l_fm
+            l_fm = self.fm_w * sum(self.fm_crit(f, r.detach()) / norms[i]
+                                   for i, (f, r) in enumerate(zip(fake_feats, real_feats)))
             loss_G = loss_G + l_fm
             log["l_fm_G"] = l_fm.item()
         l_gan = self.gan_w * self.gan_crit(fake_logits_G, True)

@@ -14,8 +14,9 @@ if not __package__:  # run as a file from a clone: import this clone as the pack
     import runpy
     runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "_clone.py"))
 
-from tecogan.official_metrics.procedure import (add_runtime_args, evaluate_folders,
-                                                format_summary, setup_runtime, write_outputs)
+from tecogan.official_metrics.cli import add_runtime_args, setup_runtime
+from tecogan.official_metrics.procedure import evaluate_folders
+from tecogan.official_metrics.report import format_summary, write_outputs
 from tecogan.utils.errors import UserError, run_cli, warn
 
 DATASET_SEQUENCES = {
@@ -81,14 +82,14 @@ def main(argv=None):
         raise UserError(f"nothing to evaluate for model {args.model}: none of {', '.join(datasets)} "
                         f"has both {args.results_root}/<dataset>/{args.model} and "
                         f"{args.data_root}/<dataset>/GT")
-    model, pool, device = setup_runtime(args)
+    metrics, model, pool, device = setup_runtime(args)
     try:
         for dataset, pairs, res_root in plan:
             t0 = time.time()
             print(f"{dataset}: {len(pairs)} sequence(s) of {res_root}", flush=True)
             report, frame_names, skipped = evaluate_folders(
                 pairs, model, pool=pool, batch_size=args.batch_size, device=device,
-                log=lambda msg: print("  " + msg, flush=True))
+                log=lambda msg: print("  " + msg, flush=True), metrics=metrics)
             out_dir = os.path.join(res_root, "metric_log")
             title = f"{dataset} / {args.model}"
             write_outputs(out_dir, report, frame_names, title=title, skipped=skipped)

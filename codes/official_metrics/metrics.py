@@ -14,8 +14,9 @@ if not __package__:  # run as a file from a clone: import this clone as the pack
     import runpy
     runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "_clone.py"))
 
-from tecogan.official_metrics.procedure import (add_runtime_args, evaluate_folders,
-                                                format_summary, setup_runtime, write_outputs)
+from tecogan.official_metrics.cli import add_runtime_args, setup_runtime
+from tecogan.official_metrics.procedure import evaluate_folders
+from tecogan.official_metrics.report import format_summary, write_outputs
 from tecogan.utils.errors import UserError, run_cli
 
 
@@ -60,10 +61,10 @@ def sequence_pairs(results, targets):
 def main(argv=None):
     args = parse_args(argv)
     pairs = sequence_pairs(_split(args.results, "--results"), _split(args.targets, "--targets"))
-    model, pool, device = setup_runtime(args)
+    metrics, model, pool, device = setup_runtime(args)
     try:
-        report, frame_names, skipped = evaluate_folders(pairs, model, pool=pool,
-                                                        batch_size=args.batch_size, device=device)
+        report, frame_names, skipped = evaluate_folders(pairs, model, pool=pool, batch_size=args.batch_size,
+                                                        device=device, metrics=metrics)
     finally:
         if pool is not None:
             pool.shutdown()

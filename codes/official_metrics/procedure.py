@@ -20,9 +20,6 @@ Per sequence (frames paired GT/SR in sorted order):
 Identical GT and SR frames give PSNR ``inf`` (as the official code, ``20 log10(255/0)``);
 ``inf`` then propagates into the averages.
 """
-import csv
-import io
-import math
 import os
 import re
 import time
@@ -30,18 +27,14 @@ import time
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from tecogan.metrics.functional import farneback_flow, mean_epe, psnr, rgb_to_y, to_gray
+from tecogan.metrics.functional import psnr, rgb_to_y, tof_frame_pair, to_gray
 from tecogan.utils.errors import UserError, warn
-from tecogan.utils.fileio import atomic_write_json, atomic_write_text, list_images, read_image_rgb
+from tecogan.utils.fileio import list_images, read_image_rgb
 
 SPATIAL = ("PSNR", "SSIM", "LPIPS")
 TEMPORAL = ("tOF", "tLP100")
 METRICS = ("PSNR", "SSIM", "LPIPS", "tOF", "tLP100")
 MIN_FRAMES = 5
-CONVENTION = ("official TecoGAN metrics: frames [2, n-2) per sequence, crop_8x8, Y-PSNR, "
-              "Y-SSIM (skimage, data_range=max-min of SR), LPIPS alex v0.1 on [-1,1] RGB, "
-              "tOF Farneback(0.5,3,15,3,5,1.2,0) on grey frames, "
-              "tLP100=|LPIPS(gt_prev,gt)-LPIPS(sr_prev,sr)|*100")
 
 
 class TooFewFrames(UserError):
@@ -91,9 +84,7 @@ def ssim_y(gt, sr):
 
 def tof_frame(gt_prev_gray, gt_gray, sr_prev_gray, sr_gray):
     """tOF of one frame: mean EPE of the GT and SR flows (prev -> curr), flows cropped by crop_8x8."""
-    flow_gt = farneback_flow(gt_prev_gray, gt_gray)
-    flow_sr = farneback_flow(sr_prev_gray, sr_gray)
-    return mean_epe(crop_8x8(flow_gt), crop_8x8(flow_sr))
+    return tof_frame_pair(gt_prev_gray, gt_gray, sr_prev_gray, sr_gray, crop=crop_8x8)
 
 
 def natural_key(name):
@@ -152,13 +143,14 @@ class _FrameSource:
 
 
 def evaluate_sequence(gt_frames, sr_frames, lpips_model=None, name="sequence", pool=None,
-                      batch_size=4, device="cpu"):
+                      batch_size=4, device="cpu", metrics=None):
     """Official per-frame metrics of one sequence.
 
     ``gt_frames`` / ``sr_frames``: equally long lists of image paths or uint8 RGB arrays,
     in temporal order.  ``lpips_model``: from :func:`metrics.lpips_loader.load_lpips`, or
     None to skip LPIPS and tLP100.  ``pool``: an optional ``concurrent.futures`` executor
-    that computes the optical flows while this thread does the rest.
+    that computes the optical flows while this thread does the rest.  ``metrics``: a subset
+    of ``METRICS`` to compute (default: all that the model allows).
 
     Returns ``{metric: [per-frame values]}``: spatial lists have ``n - 4`` values, temporal
     ones ``n - 5``.
@@ -174,6 +166,10 @@ def evaluate_sequence(gt_frames, sr_frames, lpips_model=None, name="sequence", p
     gt_src = _FrameSource(gt_frames, f"{name} GT")
     sr_src = _FrameSource(sr_frames, f"{name} SR")
     keys = METRICS if lpips_model is not None else ("PSNR", "SSIM", "tOF")
+    if metrics is not None:
+        if {"LPIPS", "tLP100"} & set(metrics) and lpips_model is None:
+            raise ValueError("LPIPS and tLP100 need an lpips_model")
+        keys = tuple(m for m in METRICS if m in metrics)
     out = {k: [] for k in keys}
     indices = list(range(2, n - 2))
     prev_gray = None        # (gt, sr) grey frames of the previous evaluated frame
@@ -190,7 +186,7 @@ def evaluate_sequence(gt_frames, sr_frames, lpips_model=None, name="sequence", p
                          f"{gt.shape[1]}x{gt.shape[0]}; both cut to their common top-left area")
                     size_warned = True
                 gt, sr = common_area(gt, sr)
-            gray = (to_gray(gt), to_gray(sr))
+            gray = (to_gray(gt), to_gray(sr)) if "tOF" in out else None
             if prev_gray is not None:
                 args = (prev_gray[0], gray[0], prev_gray[1], gray[1])
                 flow_jobs.append(pool.submit(tof_frame, *args) if pool is not None else args)
@@ -198,9 +194,11 @@ def evaluate_sequence(gt_frames, sr_frames, lpips_model=None, name="sequence", p
             gts.append(crop_8x8(gt))
             srs.append(crop_8x8(sr))
         for gt, sr in zip(gts, srs):
-            out["PSNR"].append(psnr_y(gt, sr))
-            out["SSIM"].append(ssim_y(gt, sr))
-        if lpips_model is not None:
+            if "PSNR" in out:
+                out["PSNR"].append(psnr_y(gt, sr))
+            if "SSIM" in out:
+                out["SSIM"].append(ssim_y(gt, sr))
+        if "LPIPS" in out or "tLP100" in out:
             prev_feats = _lpips_chunk(lpips_model, gts, srs, prev_feats, out, device)
         for job in flow_jobs:
             out["tOF"].append(job.result() if pool is not None else tof_frame(*job))
@@ -216,128 +214,29 @@ def _lpips_chunk(model, gts, srs, prev_feats, out, device):
     with torch.inference_mode():
         fg = lpips_features(model, uint8_to_lpips_input(np.stack(gts), device, dtype))
         fs = lpips_features(model, uint8_to_lpips_input(np.stack(srs), device, dtype))
-        out["LPIPS"].extend(lpips_from_features(model, fg, fs).cpu().tolist())
+        if "LPIPS" in out:
+            out["LPIPS"].extend(lpips_from_features(model, fg, fs).cpu().tolist())
         if prev_feats is not None:
             tg = [torch.cat([p, f]) for p, f in zip(prev_feats[0], fg)]
             ts = [torch.cat([p, f]) for p, f in zip(prev_feats[1], fs)]
         else:
             tg, ts = fg, fs
-        if tg[0].shape[0] > 1:
+        if tg[0].shape[0] > 1 and "tLP100" in out:
             d_gt = lpips_from_features(model, [f[:-1] for f in tg], [f[1:] for f in tg])
             d_sr = lpips_from_features(model, [f[:-1] for f in ts], [f[1:] for f in ts])
             out["tLP100"].extend(((d_gt - d_sr).abs() * 100.0).cpu().tolist())
         return [f[-1:] for f in fg], [f[-1:] for f in fs]
 
 
-# ----------------------------------------------------------------------------- reports
-def _mean(values):
-    return float(np.mean(np.asarray(values, dtype=np.float64))) if len(values) else None
-
-
-def summarize(per_sequence):
-    """``{metric: {frame_avg, folder_avg, n_frames}}`` from ``{seq: {metric: [values]}}``.
-
-    An average over no values (e.g. tOF of 5-frame sequences only) is None.
-    """
-    summary = {}
-    seqs = list(per_sequence)
-    metrics = [m for m in METRICS if seqs and all(m in per_sequence[s] for s in seqs)]
-    for m in metrics:
-        lists = [per_sequence[s][m] for s in seqs]
-        values = [v for vals in lists for v in vals]
-        seq_means = [_mean(vals) for vals in lists if len(vals)]
-        summary[m] = {"frame_avg": _mean(values), "folder_avg": _mean(seq_means),
-                      "n_frames": len(values)}
-    return summary
-
-
-def build_report(per_sequence):
-    """The metrics.json structure: sequences, per_sequence, summary, convention."""
-    per = {s: {m: [float(v) for v in vals] for m, vals in d.items()} for s, d in per_sequence.items()}
-    return {"sequences": list(per), "per_sequence": per, "summary": summarize(per),
-            "convention": CONVENTION}
-
-
-def _fmt(value, digits=6):
-    if value is None:
-        return "-"
-    if isinstance(value, float) and (math.isinf(value) or math.isnan(value)):
-        return str(value)
-    return f"{value:.{digits}f}"
-
-
-def format_summary(report, title=None, skipped=None):
-    """Human-readable tables: per-sequence means, then frames / frame_avg / folder_avg."""
-    summary = report["summary"]
-    metrics = list(summary)
-    lines = []
-    if title:
-        lines.append(title)
-    width = max([8] + [len(s) for s in report["sequences"]])
-    lines.append("sequence".ljust(width) + "".join(m.rjust(12) for m in metrics))
-    for s in report["sequences"]:
-        vals = report["per_sequence"][s]
-        lines.append(s.ljust(width) + "".join(_fmt(_mean(vals[m])).rjust(12) for m in metrics))
-    lines.append("")
-    lines.append("metric".ljust(8) + "frames".rjust(8) + "frame_avg".rjust(14) + "folder_avg".rjust(14))
-    for m in metrics:
-        s = summary[m]
-        lines.append(m.ljust(8) + str(s["n_frames"]).rjust(8) + _fmt(s["frame_avg"]).rjust(14)
-                     + _fmt(s["folder_avg"]).rjust(14))
-    for seq, why in (skipped or []):
-        lines.append(f"skipped {seq}: {why}")
-    return "\n".join(lines) + "\n"
-
-
-def _csv_value(value):
-    if value is None:
-        return ""
-    return repr(float(value))
-
-
-def format_csv(report, frame_names=None):
-    """metrics.csv: one row per evaluated frame, then per-sequence means, frame_avg, folder_avg.
-
-    Columns ``sequence,frame,<metrics>``; temporal cells of a sequence's first evaluated
-    frame are empty.  ``frame_names``: optional ``{seq: [GT file name per evaluated frame]}``.
-    """
-    metrics = list(report["summary"])
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["sequence", "frame"] + metrics)
-    for s in report["sequences"]:
-        vals = report["per_sequence"][s]
-        n_spatial = len(vals[metrics[0]]) if metrics else 0
-        names = (frame_names or {}).get(s) or [str(i + 2) for i in range(n_spatial)]
-        for j in range(n_spatial):
-            row = [s, names[j]]
-            for m in metrics:
-                k = j - 1 if m in TEMPORAL else j
-                row.append(_csv_value(vals[m][k]) if 0 <= k < len(vals[m]) else "")
-            writer.writerow(row)
-    for s in report["sequences"]:
-        writer.writerow([s, "mean"] + [_csv_value(_mean(report["per_sequence"][s][m])) for m in metrics])
-    for key in ("frame_avg", "folder_avg"):
-        writer.writerow(["ALL", key] + [_csv_value(report["summary"][m][key]) for m in metrics])
-    return buf.getvalue()
-
-
-def write_outputs(out_dir, report, frame_names=None, title=None, skipped=None):
-    """Write metrics.json, metrics.csv and metricsfile.txt into ``out_dir`` (atomically)."""
-    os.makedirs(out_dir, exist_ok=True)
-    atomic_write_json(os.path.join(out_dir, "metrics.json"), report, indent=1)
-    atomic_write_text(os.path.join(out_dir, "metrics.csv"), format_csv(report, frame_names))
-    atomic_write_text(os.path.join(out_dir, "metricsfile.txt"),
-                      format_summary(report, title=title, skipped=skipped))
-
-
 # ----------------------------------------------------------------------------- folders
-def evaluate_folders(pairs, lpips_model, pool=None, batch_size=4, device="cpu", log=print):
+def evaluate_folders(pairs, lpips_model, pool=None, batch_size=4, device="cpu", log=print, metrics=None):
     """Evaluate ``[(name, sr_dir, gt_dir), ...]``; sequences that cannot be evaluated are skipped.
 
     Returns ``(report, frame_names, skipped)`` with ``skipped = [(name, reason)]``.
     Raises :class:`UserError` when no sequence could be evaluated.
     """
+    from tecogan.official_metrics.report import build_report, fmt, mean
+
     per_sequence, frame_names, skipped = {}, {}, []
     for k, (name, sr_dir, gt_dir) in enumerate(pairs):
         t0 = time.time()
@@ -345,60 +244,19 @@ def evaluate_folders(pairs, lpips_model, pool=None, batch_size=4, device="cpu", 
             gt_paths = sorted_frames(gt_dir)
             sr_paths = sorted_frames(sr_dir)
             values = evaluate_sequence(gt_paths, sr_paths, lpips_model, name=name, pool=pool,
-                                       batch_size=batch_size, device=device)
+                                       batch_size=batch_size, device=device, metrics=metrics)
         except TooFewFrames as err:
             warn(f"{err}; skipped")
             skipped.append((name, str(err)))
             continue
         per_sequence[name] = values
         frame_names[name] = [os.path.basename(p) for p in gt_paths[2:len(gt_paths) - 2]]
-        brief = "  ".join(f"{m} {_fmt(_mean(v), 4)}" for m, v in values.items())
-        log(f"[{k + 1}/{len(pairs)}] {name}: {len(values['PSNR'])} frames in "
+        n_eval = len(next(iter(values.values())))
+        brief = "  ".join(f"{m} {fmt(mean(v), 4)}" for m, v in values.items())
+        log(f"[{k + 1}/{len(pairs)}] {name}: {n_eval} frames in "
             f"{time.time() - t0:.1f} s  {brief}")
     if not per_sequence:
         raise UserError("no sequence could be evaluated (each needs at least 5 frames)")
     return build_report(per_sequence), frame_names, skipped
 
 
-def make_pool(workers):
-    """Thread pool for the optical flows (OpenCV releases the GIL), or None for ``workers`` <= 1."""
-    if workers is None or workers <= 1:
-        return None
-    import cv2
-    from concurrent.futures import ThreadPoolExecutor
-    cv2.setNumThreads(1)
-    return ThreadPoolExecutor(max_workers=int(workers))
-
-
-def default_workers():
-    return max(1, min(4, os.cpu_count() or 1))
-
-
-# ----------------------------------------------------------------------------- command lines
-def add_runtime_args(parser):
-    """Options shared by evaluate.py and metrics.py."""
-    parser.add_argument("--lpips_weights", default=None, metavar="PATH",
-                        help="ImageNet AlexNet 'features.*' state dict for LPIPS (default: "
-                             "$TECOGAN_LPIPS_WEIGHTS, else torchvision's cache/download)")
-    parser.add_argument("--device", default="auto",
-                        help="device for LPIPS: auto (default), cpu, cuda or cuda:<k>")
-    parser.add_argument("--workers", type=int, default=default_workers(),
-                        help="threads computing optical flows in parallel (default: "
-                             "min(4, CPU count); 1 = no extra thread)")
-    parser.add_argument("--batch_size", type=int, default=4,
-                        help="frames per LPIPS batch (default 4)")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-
-
-def setup_runtime(args):
-    """(lpips_model, pool, device) from the shared options."""
-    from tecogan.metrics.lpips_loader import load_lpips
-    from tecogan.utils.device import parse_device
-
-    if args.workers < 1:
-        raise UserError(f"--workers {args.workers}: expected an integer >= 1")
-    if args.batch_size < 1:
-        raise UserError(f"--batch_size {args.batch_size}: expected an integer >= 1")
-    device = parse_device(args.device)
-    model = load_lpips(args.lpips_weights, device=device)
-    return model, make_pool(args.workers), device

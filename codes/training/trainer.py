@@ -243,7 +243,8 @@ class Trainer:
         net = self.model.net_G
         was_training = net.training
         try:
-            sets = [SequenceSet.from_config(ds, self.opt["scale"]) for _, ds in test_datasets(self.opt)]
+            sets = [SequenceSet.from_config(ds, self.opt["scale"], self.opt["dataset"]["degradation"]["type"])
+                    for _, ds in test_datasets(self.opt)]
             upscaler = RecurrentUpscaler(net, self.device, channels_last=False)
             scores = run_test_datasets(upscaler, sets, test_opt["res_dir"], tag, test_opt["num_pad_front"],
                                        test_opt["padding_mode"], save_res=test_opt["save_res"],
