@@ -288,6 +288,7 @@ def test_missing_test_data_names_the_script_that_makes_it(tmp_path, ckpt):
     shutil.rmtree(tmp_path / "LR")
     one_line_error(run_test_mode(tmp_path, base_test_opt(tmp_path)), str(tmp_path / "LR"), "not found",
                    "scripts/resize_BD.py --gt_dir")
+    make_pair(tmp_path)
     opt = base_test_opt(tmp_path)
     opt["dataset"]["test1"]["name"] = "Vid4"
     opt["dataset"]["test1"]["gt_seq_dir"] = str(tmp_path / "nope")
