@@ -53,7 +53,8 @@ def load_network(args):
     return net, net.arch()
 
 
-def run(args):
+def run(args, net=None):
+    """The command's work; ``net`` (a loaded generator) replaces ``--model`` (the Python API)."""
     import cv2
     import torch
     from tqdm import tqdm
@@ -76,7 +77,7 @@ def run(args):
         from tecogan.utils.errors import warn
         warn("--half needs CUDA; running in fp32 on the CPU")
     source = open_source(args.input, args.fps)
-    net, arch = load_network(args)
+    net, arch = load_network(args) if net is None else (net, net.arch())
     channels_last = not args.no_channels_last
     if args.tile:
         upscaler = TiledUpscaler(net, device, args.tile, args.tile_overlap, channels_last, args.half)

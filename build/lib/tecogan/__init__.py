@@ -1,0 +1,29 @@
+"""TecoGAN / FRVSR video super-resolution (x4 and x2) in PyTorch.
+
+The public Python API (see docs/api.md)::
+
+    import tecogan
+    net = tecogan.load_generator("pretrained_models/FRVSR_BD_footage.pth", device="cpu")
+    upscaler = tecogan.Upscaler(net)
+    for hr in upscaler.upscale_frames(lr_frames):   # HxWx3 uint8 RGB in and out
+        ...
+    upscaler.upscale_video("in.mp4", "out.mp4")
+    tecogan.metrics.psnr_y(gt_frame, sr_frame)
+
+The command lines (``tecogan``, ``tecogan-upscale``, ``python codes/main.py``) are thin
+layers over the same modules.  Names are imported lazily, so ``import tecogan`` is cheap.
+"""
+import importlib
+
+__version__ = "1.1.0"
+
+_API = {"load_generator": "tecogan.api", "Upscaler": "tecogan.api", "build_generator": "tecogan.api"}
+__all__ = ["load_generator", "Upscaler", "build_generator", "metrics", "__version__"]
+
+
+def __getattr__(name):
+    if name in _API:
+        return getattr(importlib.import_module(_API[name]), name)
+    if name == "metrics":
+        return importlib.import_module("tecogan.metrics")
+    raise AttributeError(f"module 'tecogan' has no attribute {name!r}")

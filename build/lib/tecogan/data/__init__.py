@@ -1,0 +1,1 @@
+"""Datasets: LMDB training clips (BD unpaired, BI paired) and test folders."""

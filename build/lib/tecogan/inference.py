@@ -1,0 +1,213 @@
+"""Frame-recurrent inference: one procedure for test mode, validation, profiling, ``upscale.py``
+and the Python API.
+
+The reference's procedure (docs/architecture.md, "Inference"): ``num_pad_front`` frames are
+prepended to the LR clip (reflect: frames num_pad..1; replicate: frame 0), the generator runs
+frame by frame from zero ``lr_prev``/``hr_prev``, outputs are rounded to uint8 and the padded
+frames' outputs dropped.
+
+Two upscalers share one step interface:
+
+* :class:`RecurrentUpscaler` runs whole frames;
+* :class:`TiledUpscaler` cuts each frame into overlapping tiles, each with its own recurrent
+  state, and blends them with linear ramps (big frames in little memory).
+
+``step(frame)`` takes an (h, w, 3) uint8 RGB frame and returns the (s*h, s*w, 3) uint8 frame;
+``warm_up(frame)`` runs a frame only to advance the recurrent state; ``reset()`` starts a new
+clip.  :func:`infer_sequence` drives either over a clip, streaming.
+"""
+import contextlib
+import itertools
+
+import numpy as np
+import torch
+
+MIN_TILE = 8
+
+
+def front_padding_indices(num_frames, num_pad_front, mode="reflect"):
+    """Indices of the frames prepended before frame 0.
+
+    reflect: [num_pad, ..., 2, 1] (mirrored again if the clip is shorter);
+    replicate: [0] * num_pad.
+    """
+    if mode not in ("reflect", "replicate"):
+        raise ValueError(f"padding mode {mode!r}: expected reflect or replicate")
+    if num_pad_front <= 0:
+        return []
+    if mode == "replicate" or num_frames == 1:
+        return [0] * num_pad_front
+    period = 2 * (num_frames - 1)
+    idx = []
+    for k in range(num_pad_front, 0, -1):
+        r = k % period
+        idx.append(r if r < num_frames else period - r)
+    return idx
+
+
+def resolve_device(device):
+    """'cpu', 'cuda', 'cuda:1' or a torch.device -> torch.device."""
+    return device if isinstance(device, torch.device) else torch.device(device)
+
+
+def to_uint8_frame(hr):
+    """(1, c, H, W) float -> (H, W, c) uint8 numpy, ``uint8(clip(round(x*255), 0, 255))``."""
+    with torch.inference_mode():
+        out = (hr[0] * 255.0).round_().clamp_(0, 255).to(torch.uint8)
+        return out.permute(1, 2, 0).contiguous().cpu().numpy()
+
+
+class RecurrentUpscaler:
+    """Runs an FRNet one whole frame at a time, holding ``lr_prev``/``hr_prev``.
+
+    ``half`` runs under CUDA autocast (fp16); ``channels_last`` uses the NHWC memory format
+    (about 2x faster on CPU, same numbers).
+    """
+
+    def __init__(self, net, device="cpu", channels_last=True, half=False):
+        self.device = resolve_device(device)
+        self.scale = net.scale
+        self.channels_last = channels_last
+        self.half = half and self.device.type == "cuda"
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.net = net.to(self.device).eval().to(memory_format=self.memory_format)
+        self.reset()
+
+    def reset(self):
+        self.lr_prev = None
+        self.hr_prev = None
+
+    def to_tensor(self, frame):
+        """(h, w, 3) uint8 RGB -> (1, 3, h, w) float in [0, 1] on the device."""
+        t = torch.from_numpy(np.ascontiguousarray(frame)).to(self.device, non_blocking=True)
+        t = t.permute(2, 0, 1).unsqueeze(0).float() / 255.0
+        return t.contiguous(memory_format=self.memory_format)
+
+    def _autocast(self):
+        if self.half:
+            return torch.autocast("cuda", dtype=torch.float16)
+        return contextlib.nullcontext()
+
+    def step_tensor(self, lr_curr):
+        """(1, c, h, w) float in [0, 1] -> (1, c, s*h, s*w) float (not rounded)."""
+        n, c, h, w = lr_curr.shape
+        s = self.scale
+        if self.lr_prev is None or self.lr_prev.shape != lr_curr.shape:
+            self.lr_prev = torch.zeros_like(lr_curr)
+            self.hr_prev = torch.zeros(n, c, s * h, s * w, device=self.device).contiguous(
+                memory_format=self.memory_format)
+        with torch.inference_mode(), self._autocast():
+            hr_curr = self.net(lr_curr, self.lr_prev, self.hr_prev).float()
+        self.lr_prev, self.hr_prev = lr_curr, hr_curr
+        return hr_curr
+
+    def frame_tensor(self, frame):
+        """(h, w, 3) uint8 -> (1, 3, s*h, s*w) float output of one step."""
+        return self.step_tensor(self.to_tensor(frame))
+
+    def warm_up(self, frame):
+        self.frame_tensor(frame)
+
+    def step(self, frame):
+        return to_uint8_frame(self.frame_tensor(frame))
+
+
+def tile_starts(size, tile, overlap):
+    """Start offsets of tiles of ``tile`` px overlapping by ``overlap`` covering ``size``."""
+    if tile >= size:
+        return [0]
+    step = tile - overlap
+    starts = list(range(0, size - tile + 1, step))
+    if starts[-1] != size - tile:
+        starts.append(size - tile)
+    return starts
+
+
+def _ramp(length, ramp, left, right):
+    w = np.ones(length, np.float32)
+    if ramp > 0:
+        r = (np.arange(ramp, dtype=np.float32) + 0.5) / ramp
+        if left:
+            w[:ramp] = np.minimum(w[:ramp], r)
+        if right:
+            w[-ramp:] = np.minimum(w[-ramp:], r[::-1])
+    return w
+
+
+class TiledUpscaler:
+    """Super-resolves frames tile by tile, each tile with its own recurrent state.
+
+    Tiles are ``tile`` x ``tile`` LR pixels overlapping by ``overlap``; outputs are blended
+    with linear ramps over the overlap.  Same interface as :class:`RecurrentUpscaler`.
+    """
+
+    def __init__(self, net, device="cpu", tile=128, overlap=16, channels_last=True, half=False):
+        if tile < MIN_TILE:
+            raise ValueError(f"tile {tile}: tiles must be at least {MIN_TILE} LR pixels")
+        if not 0 <= overlap < tile:
+            raise ValueError(f"tile overlap {overlap}: expected 0 <= overlap < tile ({tile})")
+        self.net, self.device, self.tile, self.overlap = net, resolve_device(device), tile, overlap
+        self.channels_last, self.half = channels_last, half
+        self.scale = net.scale
+        self.layout = None
+
+    def reset(self):
+        self.layout = None
+
+    def _build(self, h, w):
+        s = self.scale
+        ys, xs = tile_starts(h, self.tile, self.overlap), tile_starts(w, self.tile, self.overlap)
+        tiles = []
+        weight = np.zeros((h * s, w * s), np.float32)
+        for iy, y in enumerate(ys):
+            for ix, x in enumerate(xs):
+                th, tw = min(self.tile, h), min(self.tile, w)
+                ov_y = (ys[iy - 1] + th - y) if iy > 0 else 0
+                ov_x = (xs[ix - 1] + tw - x) if ix > 0 else 0
+                ov_y2 = (y + th - ys[iy + 1]) if iy + 1 < len(ys) else 0
+                ov_x2 = (x + tw - xs[ix + 1]) if ix + 1 < len(xs) else 0
+                wy = np.minimum(_ramp(th * s, ov_y * s, True, False), _ramp(th * s, ov_y2 * s, False, True))
+                wx = np.minimum(_ramp(tw * s, ov_x * s, True, False), _ramp(tw * s, ov_x2 * s, False, True))
+                mask = np.outer(wy, wx)
+                weight[y * s:(y + th) * s, x * s:(x + tw) * s] += mask
+                up = RecurrentUpscaler(self.net, self.device, self.channels_last, self.half)
+                tiles.append((y, x, th, tw, torch.from_numpy(mask).to(self.device), up))
+        self.layout = (h, w, tiles, torch.from_numpy(weight).to(self.device))
+
+    def frame_tensor(self, frame):
+        h, w = frame.shape[:2]
+        if self.layout is None or self.layout[:2] != (h, w):
+            self._build(h, w)
+        _, _, tiles, weight = self.layout
+        s = self.scale
+        out = torch.zeros(1, 3, h * s, w * s, device=self.device)
+        for y, x, th, tw, mask, up in tiles:
+            hr = up.frame_tensor(frame[y:y + th, x:x + tw])
+            out[..., y * s:(y + th) * s, x * s:(x + tw) * s] += hr * mask
+        return out / weight
+
+    def warm_up(self, frame):
+        self.frame_tensor(frame)
+
+    def step(self, frame):
+        return to_uint8_frame(self.frame_tensor(frame))
+
+
+def infer_sequence(net, lr_frames, num_pad_front=5, padding_mode="reflect",
+                   device="cpu", channels_last=True, half=False, upscaler=None):
+    """Super-resolve a clip, streaming.
+
+    lr_frames: (h, w, 3) uint8 RGB frames: a list, a (t, h, w, 3) array or any iterable (only
+    the first ``num_pad_front + 1`` frames are held ahead, for the front padding).
+    Yields the (s*h, s*w, 3) uint8 outputs of the original frames, in order.  ``upscaler``
+    (a :class:`RecurrentUpscaler` or :class:`TiledUpscaler`) is reused when given.
+    """
+    if upscaler is None:
+        upscaler = RecurrentUpscaler(net, device, channels_last=channels_last, half=half)
+    upscaler.reset()
+    frames = iter(lr_frames)
+    head = list(itertools.islice(frames, num_pad_front + 1))
+    for i in front_padding_indices(len(head), num_pad_front, padding_mode):
+        upscaler.warm_up(head[i])
+    for frame in itertools.chain(head, frames):
+        yield upscaler.step(frame)

@@ -1,0 +1,156 @@
+"""Entry point of the reference's commands: train, test and profile an experiment.
+
+    python codes/main.py --exp_dir experiments_BD/TecoGAN/001 --mode test \
+        --model TecoGAN --opt test.yml --gpu_id 0
+
+``--gpu_id -1`` (or a machine without CUDA) runs on the CPU.  Paths inside the YAML
+are relative to the current directory (run from the repository root, as the
+reference does).
+"""
+import argparse
+import glob
+import os
+import re
+
+if not __package__:  # run as a file from a clone: import this clone as the package `tecogan`
+    import runpy
+    runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "_clone.py"))
+
+from tecogan.utils.errors import UserError, run_cli
+
+
+def build_parser():
+    p = argparse.ArgumentParser(description="Train, test or profile a FRVSR/TecoGAN experiment.")
+    p.add_argument("--exp_dir", required=True, help="experiment folder, e.g. experiments_BD/TecoGAN/001")
+    p.add_argument("--mode", required=True, choices=("train", "test", "profile"))
+    p.add_argument("--model", required=True, help="FRVSR or TecoGAN (must match model.name of the YAML)")
+    p.add_argument("--opt", required=True, help="YAML file name inside --exp_dir (train.yml / test.yml)")
+    p.add_argument("--gpu_id", type=int, default=0, help="GPU index; -1 for the CPU")
+    p.add_argument("--lr_size", default="3x256x256", help="profile mode: LR size CxHxW")
+    p.add_argument("--test_speed", action="store_true", help="profile mode: also time the generator")
+    p.add_argument("--resume", default=None,
+                   help="train mode: a training-state file, or 'auto' for the newest in the experiment")
+    p.add_argument("--local_rank", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--no_channels_last", action="store_true",
+                   help="test/profile: keep the default (NCHW) memory format")
+    p.add_argument("--debug", action="store_true", help="show Python tracebacks")
+    return p
+
+
+def load_experiment(args):
+    from tecogan.config import load_config, set_output_dirs
+    if not os.path.isdir(args.exp_dir):
+        raise UserError(f"{args.exp_dir}: experiment folder not found")
+    opt_path = os.path.join(args.exp_dir, args.opt)
+    opt = load_config(opt_path)
+    if opt["model"]["name"] != args.model:
+        raise UserError(f"{opt_path}: model.name is {opt['model']['name']} but --model is {args.model}")
+    return set_output_dirs(opt, args.exp_dir, args.mode)
+
+
+def build_generator(opt):
+    from tecogan.networks import build_generator as build, generator_arch_from_config
+    name, arch = generator_arch_from_config(opt)
+    return build(name, **arch)
+
+
+def checkpoint_list(opt, opt_path):
+    """[(model_idx, path)] of the checkpoints to test; a `*` stem means a series."""
+    load_path = opt["model"]["generator"].get("load_path")
+    if not load_path:
+        raise UserError(f"{opt_path}: model.generator.load_path: missing (the checkpoint to test)")
+    stem = os.path.splitext(os.path.basename(load_path))[0]
+    if stem != "*":
+        return [(stem, load_path)]
+    folder = os.path.dirname(load_path) or "."
+    test = opt["test"]
+    start, end, step = test.get("start_iter"), test.get("end_iter"), test["test_freq"]
+    if start is None or end is None:
+        found = sorted(glob.glob(os.path.join(folder, "G_iter*.pth")),
+                       key=lambda p: int("".join(ch for ch in os.path.basename(p) if ch.isdigit()) or 0))
+        if not found:
+            raise UserError(f"{folder}: no G_iter*.pth checkpoints for the series {load_path}")
+        return [(os.path.splitext(os.path.basename(p))[0], p) for p in found]
+    return [(f"G_iter{i}", os.path.join(folder, f"G_iter{i}.pth")) for i in range(start, end + 1, step)]
+
+
+def run_test(args, opt, device):
+    import torch
+    from tecogan.config import test_datasets
+    from tecogan.inference import RecurrentUpscaler
+    from tecogan.networks import load_generator_weights
+    from tecogan.testing import SequenceSet, run_test_datasets
+
+    opt_path = os.path.join(args.exp_dir, args.opt)
+    datasets = test_datasets(opt)
+    if not datasets:
+        raise UserError(f"{opt_path}: dataset: no test* datasets to run")
+    test_opt = opt["test"]
+    ckpts = checkpoint_list(opt, opt_path)
+    for _, path in ckpts:
+        if not os.path.isfile(path):
+            raise UserError(f"{path}: checkpoint file not found (model.generator.load_path in {opt_path})"
+                            + _download_hint(path))
+    sets = [SequenceSet.from_config(ds, opt["scale"], opt["dataset"]["degradation"]["type"])
+            for _, ds in datasets]
+    for model_idx, path in ckpts:
+        net = build_generator(opt)
+        load_generator_weights(net, path, opt["model"]["generator"]["name"])
+        upscaler = RecurrentUpscaler(net, device, channels_last=not args.no_channels_last)
+        print(f"Testing {model_idx} ({path}) on {device}", flush=True)
+        run_test_datasets(upscaler, sets, test_opt["res_dir"], model_idx, test_opt["num_pad_front"],
+                          test_opt["padding_mode"], save_res=test_opt["save_res"],
+                          report=lambda line: print(line, flush=True))
+        del net, upscaler
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+def _download_hint(path):
+    """For a missing published checkpoint (``FRVSR_BD_iter400000.pth`` style), the script that fetches it."""
+    m = re.match(r"(FRVSR|TecoGAN)_(BD|BI)_iter\d+\.pth$", os.path.basename(path))
+    if not m:
+        return ""
+    return f"; fetch it with: bash scripts/download/download_models.sh {m.group(2)} {m.group(1)}"
+
+
+def run_profile(args, opt, device):
+    from tecogan.profiling import parse_lr_size, profile_generator
+    lr_size = parse_lr_size(args.lr_size)
+    if lr_size[0] != opt["model"]["generator"]["in_nc"]:
+        raise UserError(f"--lr_size {args.lr_size}: {lr_size[0]} channels but the generator takes "
+                        f"in_nc {opt['model']['generator']['in_nc']}")
+    net = build_generator(opt)
+    stats = profile_generator(net, lr_size, device, channels_last=not args.no_channels_last,
+                              test_speed=args.test_speed)
+    g = opt["model"]["generator"]
+    print(f"Model: {args.model} ({g['name']}, {opt['dataset']['degradation']['type']}, x{opt['scale']}, nf {g['nf']}, nb {g['nb']}) "
+          f"| LR size: {args.lr_size} | device: {device}")
+    print(f"Parameters (x10^6): {stats['params'] / 1e6:.3f}")
+    print(f"FLOPs (x10^9): {stats['flops'] / 1e9:.3f}")
+    if args.test_speed:
+        print(f"Speed (FPS): {stats['fps']:.3f}")
+
+
+def main():
+    args = build_parser().parse_args()
+    opt = load_experiment(args)
+    if args.mode == "train":
+        from tecogan.training.trainer import train
+        return train(opt, args)
+    from tecogan.utils.device import device_from_gpu_id
+    device = device_from_gpu_id(args.gpu_id)
+    if args.mode == "test":
+        run_test(args, opt, device)
+    else:
+        run_profile(args, opt, device)
+    return 0
+
+
+def cli():
+    """Console-script entry point: one-line errors, exit status."""
+    run_cli(main)
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,166 @@
+"""LPIPS (alex, v0.1) from the ``lpips`` package, usable without internet access.
+
+LPIPS has two parts:
+
+* its linear calibration layers, shipped inside the ``lpips`` package (always local);
+* the ImageNet AlexNet backbone, which ``lpips`` normally takes from torchvision
+  (downloaded once into torch's hub cache, ``~/.cache/torch/hub/checkpoints``).
+
+:func:`load_lpips` finds the backbone in this order:
+
+1. ``weights_path`` (``--lpips_weights PATH`` on the command lines, ``metric.LPIPS.weights``
+   in a training config): a ``torch.save`` state dict holding torchvision's AlexNet
+   ``features.*`` tensors (a full torchvision AlexNet checkpoint works too, its
+   ``classifier.*`` entries are ignored);
+2. the environment variable ``TECOGAN_LPIPS_WEIGHTS`` (same kind of file);
+3. torchvision's own weights (``AlexNet_Weights.IMAGENET1K_V1``: the hub cache, else a download).
+
+When none of them works, a :class:`UserError` says how to provide the file.
+
+The helpers :func:`lpips_features` and :func:`lpips_from_features` split the LPIPS forward
+pass in two so that the AlexNet features of a frame are computed once and reused for
+several distances (LPIPS and tLP need each frame in up to three pairs).  Their result
+equals ``model(in0, in1)`` (tested).
+"""
+import os
+import warnings
+
+import torch
+
+from tecogan.utils.errors import UserError
+
+ENV_VAR = "TECOGAN_LPIPS_WEIGHTS"
+
+# torchvision AlexNet ``features`` index of each conv -> the lpips backbone slice holding it
+_FEATURE_SLICES = {0: 1, 3: 2, 6: 3, 8: 4, 10: 5}
+
+_HOW_TO = (f"pass --lpips_weights PATH (or set {ENV_VAR}=PATH; in a training config: "
+           f"metric.LPIPS.weights) with a state dict of torchvision's ImageNet AlexNet "
+           f"'features.*' tensors, e.g. alexnet_imagenet_features.pth")
+
+
+def _build_lpips():
+    """LPIPS alex v0.1 with its calibration layers and a randomly initialised backbone."""
+    try:
+        import lpips
+    except ImportError as err:
+        raise UserError(f"the 'lpips' package is not installed ({err}); pip install lpips==0.1.4")
+    with warnings.catch_warnings():
+        # lpips calls torchvision's deprecated ``pretrained=`` argument
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            return lpips.LPIPS(net="alex", version="0.1", pretrained=True, pnet_rand=True,
+                               verbose=False)
+        except (OSError, RuntimeError) as err:
+            raise UserError(f"lpips package: cannot load its alex v0.1 linear layers ({err}); "
+                            f"reinstall lpips==0.1.4")
+
+
+def _read_weights_file(path):
+    if not os.path.isfile(path):
+        raise UserError(f"{path}: LPIPS AlexNet weights file not found (expected a state dict "
+                        f"of torchvision's AlexNet 'features.*' tensors)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unreadable file is a user error
+        raise UserError(f"{path}: cannot be read as a torch state dict ({type(err).__name__}: "
+                        f"{str(err).splitlines()[0] if str(err) else ''})")
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise UserError(f"{path}: holds a {type(state).__name__}, expected a state dict of "
+                        f"torchvision's AlexNet 'features.*' tensors")
+    return state
+
+
+def _torchvision_alexnet_state():
+    """torchvision's ImageNet AlexNet state dict (hub cache, else download). May raise."""
+    from torchvision.models import AlexNet_Weights
+    return AlexNet_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
+
+
+def _load_backbone(model, state, source):
+    """Copy ``features.{i}.*`` tensors into the lpips backbone, strictly."""
+    mapped = {}
+    for key, value in state.items():
+        if not key.startswith("features."):
+            continue
+        parts = key.split(".")
+        if len(parts) != 3 or not parts[1].isdigit() or int(parts[1]) not in _FEATURE_SLICES:
+            raise UserError(f"{source}: unexpected AlexNet entry '{key}' (expected features.N.weight/"
+                            f"bias with N in {sorted(_FEATURE_SLICES)})")
+        index = int(parts[1])
+        mapped[f"slice{_FEATURE_SLICES[index]}.{index}.{parts[2]}"] = value
+    expected = [f"features.{i}.{kind}" for i in sorted(_FEATURE_SLICES) for kind in ("weight", "bias")]
+    missing = [k for k in expected if k not in state]
+    if missing:
+        raise UserError(f"{source}: missing AlexNet tensors {', '.join(missing)} "
+                        f"(expected torchvision's 'features.*' keys)")
+    own = model.net.state_dict()
+    for key, value in mapped.items():
+        if not torch.is_tensor(value) or tuple(value.shape) != tuple(own[key].shape):
+            shape = tuple(value.shape) if torch.is_tensor(value) else type(value).__name__
+            index = key.split(".")[1]
+            raise UserError(f"{source}: features.{index}.{key.split('.')[2]} has shape {shape}, "
+                            f"expected {tuple(own[key].shape)} (torchvision AlexNet)")
+    model.net.load_state_dict({k: v.float() for k, v in mapped.items()}, strict=True)
+
+
+def resolve_weights_path(weights_path=None):
+    """The explicit path, else ``$TECOGAN_LPIPS_WEIGHTS``, else None (torchvision's weights)."""
+    if weights_path:
+        return str(weights_path)
+    env = os.environ.get(ENV_VAR, "").strip()
+    return env or None
+
+
+def load_lpips(weights_path=None, device="cpu"):
+    """LPIPS alex v0.1 in eval mode, frozen, on ``device``; inputs are RGB in [-1, 1].
+
+    ``weights_path``: AlexNet ``features.*`` state dict (see the module docstring); None
+    tries ``$TECOGAN_LPIPS_WEIGHTS`` and then torchvision's cache/download.
+    """
+    path = resolve_weights_path(weights_path)
+    model = _build_lpips()
+    if path is not None:
+        state = _read_weights_file(path)
+        source = path
+    else:
+        try:
+            state = _torchvision_alexnet_state()
+        except Exception as err:  # noqa: BLE001 - offline, proxy, corrupt cache...
+            hub = os.path.join(torch.hub.get_dir(), "checkpoints")
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise UserError(f"LPIPS needs torchvision's ImageNet AlexNet weights, which are not in "
+                            f"{hub} and could not be downloaded ({reason}): {_HOW_TO}")
+        source = "torchvision AlexNet_Weights.IMAGENET1K_V1"
+    _load_backbone(model, state, source)
+    model.eval()
+    model.requires_grad_(False)
+    return model.to(device)
+
+
+def lpips_features(model, x):
+    """Unit-normalised AlexNet features (list of 5 tensors) of ``x`` (n, 3, h, w) in [-1, 1]."""
+    import lpips
+    outs = model.net(model.scaling_layer(x))
+    return [lpips.normalize_tensor(f) for f in outs]
+
+
+def lpips_from_features(model, feats_a, feats_b):
+    """LPIPS distances (n,) between two batches given by :func:`lpips_features`."""
+    total = 0
+    for lin, fa, fb in zip(model.lins, feats_a, feats_b):
+        total = total + lin((fa - fb) ** 2).mean(dim=(2, 3), keepdim=True)
+    return total.reshape(-1)
+
+
+def uint8_to_lpips_input(frames, device="cpu", dtype=None):
+    """(t, h, w, 3) or (h, w, 3) uint8 RGB numpy -> float tensor (t, 3, h, w) in [-1, 1]
+    (float32 unless ``dtype`` is given, e.g. the model's)."""
+    import numpy as np
+    arr = np.ascontiguousarray(frames)
+    if arr.ndim == 3:
+        arr = arr[None]
+    x = torch.from_numpy(arr).to(device).permute(0, 3, 1, 2).to(dtype or torch.float32)
+    return x / 127.5 - 1.0

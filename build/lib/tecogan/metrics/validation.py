@@ -1,0 +1,178 @@
+"""Validation metrics reported by the trainer (docs/metrics.md, "Validation metrics").
+
+These are NOT the official paper numbers (see :mod:`official_metrics`): every frame is
+used, there is no border crop, and PSNR uses Y rounded to uint8.
+
+Sequences are uint8 RGB numpy arrays of shape (t, h, w, 3), GT and SR of the same shape.
+
+* :func:`psnr_y_uint8` -- per-frame PSNR on Y (BT.601 [16, 235] as DUF's ``rgb_to_ycbcr``,
+  rounded to uint8), data range 255; identical frames give ``inf``.
+* :func:`psnr_rgb_uint8` -- per-frame PSNR on the RGB values (``colorspace: rgb``).
+* :func:`lpips_sequence` -- per-frame LPIPS (alex v0.1) on RGB in [-1, 1].
+* :func:`tof_sequence` -- per-frame tOF from the second frame on: mean end-point error
+  between Farneback flows (previous -> current grey frame) of GT and SR.
+* :class:`ValidationMetrics` -- per-sequence averages (then averages over sequences) of the
+  metrics named in the ``metric`` section of a training config.
+
+Example::
+
+    vm = ValidationMetrics({'PSNR': {'colorspace': 'y'}, 'LPIPS': {}, 'tOF': {}},
+                           lpips_weights='../shared/weights/alexnet_imagenet_features.pth')
+    vm.evaluate_sequence(gt, sr)            # {'PSNR': 27.1, 'LPIPS': 0.21, 'tOF': 0.25}
+    vm.evaluate({'calendar': (gt1, sr1), 'city': (gt2, sr2)})   # mean over sequences
+    vm.per_sequence                         # {'calendar': {...}, 'city': {...}}
+"""
+import numpy as np
+
+from tecogan.metrics.functional import psnr, rgb_to_y_uint8, to_gray, tof_frame_pair
+from tecogan.utils.errors import UserError
+from tecogan.utils.fileio import atomic_write_json
+
+KNOWN_METRICS = ("PSNR", "LPIPS", "tOF")
+
+
+def _as_sequence(arr, what):
+    arr = np.asarray(arr)
+    if arr.ndim == 3:
+        arr = arr[None]
+    if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[-1] != 3:
+        raise ValueError(f"{what}: expected uint8 RGB of shape (t, h, w, 3), got {arr.dtype} {arr.shape}")
+    return arr
+
+
+def _pair(gt, sr):
+    gt = _as_sequence(gt, "gt")
+    sr = _as_sequence(sr, "sr")
+    if gt.shape != sr.shape:
+        raise ValueError(f"gt {gt.shape} and sr {sr.shape} differ (expected the same (t, h, w, 3))")
+    return gt, sr
+
+
+def psnr_y_uint8(gt, sr):
+    """Per-frame PSNR (dB, float64 array of length t) on uint8-rounded Y, no border crop."""
+    gt, sr = _pair(gt, sr)
+    return np.array([psnr(rgb_to_y_uint8(g), rgb_to_y_uint8(s)) for g, s in zip(gt, sr)])
+
+
+def psnr_rgb_uint8(gt, sr):
+    """Per-frame PSNR (dB) on the RGB values, no border crop."""
+    gt, sr = _pair(gt, sr)
+    return np.array([psnr(g, s) for g, s in zip(gt, sr)])
+
+
+def tof_sequence(gt_seq, sr_seq):
+    """Per-frame tOF (float array of length t - 1; empty for a single frame)."""
+    gt, sr = _pair(gt_seq, sr_seq)
+    values = []
+    prev = None
+    for g, s in zip(gt, sr):
+        cur = (to_gray(g), to_gray(s))
+        if prev is not None:
+            values.append(tof_frame_pair(prev[0], cur[0], prev[1], cur[1]))
+        prev = cur
+    return np.array(values, dtype=np.float64)
+
+
+def lpips_sequence(model, gt_seq, sr_seq, batch_size=8):
+    """Per-frame LPIPS (float array of length t); ``model`` from :func:`metrics.lpips_loader.load_lpips`."""
+    import torch
+    from tecogan.metrics.lpips_loader import uint8_to_lpips_input
+
+    gt, sr = _pair(gt_seq, sr_seq)
+    device = next(model.parameters()).device
+    values = []
+    with torch.inference_mode():
+        for i in range(0, len(gt), batch_size):
+            x = uint8_to_lpips_input(gt[i:i + batch_size], device)
+            y = uint8_to_lpips_input(sr[i:i + batch_size], device)
+            values.extend(model(x, y).reshape(-1).cpu().tolist())
+    return np.array(values, dtype=np.float64)
+
+
+def _mean(values):
+    values = np.asarray(values, dtype=np.float64)
+    return float(values.mean()) if values.size else float("nan")
+
+
+class ValidationMetrics:
+    """Per-sequence validation metrics from a config's ``metric`` section.
+
+    ``config``: ``{'PSNR': {'colorspace': 'y'|'rgb', 'mult': 1.0}, 'LPIPS': {'weights': PATH,
+    'mult': 1.0, ...}, 'tOF': {'mult': 1.0}}`` -- any subset; None or an empty dict for a
+    metric means its defaults.  ``mult`` scales the reported value (default 1).
+    ``lpips_weights``: AlexNet weights for LPIPS when ``config['LPIPS']`` has no ``weights``
+    (see :func:`metrics.lpips_loader.load_lpips` for the fallbacks).  The LPIPS model is
+    loaded here, so a missing backbone is reported before training starts.
+    """
+
+    def __init__(self, config, lpips_weights=None, device="cpu"):
+        config = dict(config or {})
+        unknown = [k for k in config if k not in KNOWN_METRICS]
+        if unknown:
+            raise UserError(f"metric: unknown metric(s) {', '.join(unknown)} "
+                            f"(expected {', '.join(KNOWN_METRICS)})")
+        self.config = {k: dict(v or {}) for k, v in config.items()}
+        self.names = [k for k in KNOWN_METRICS if k in self.config]
+        psnr_space = self.config.get("PSNR", {}).get("colorspace", "y")
+        if psnr_space not in ("y", "rgb"):
+            raise UserError(f"metric.PSNR.colorspace: '{psnr_space}' (expected y or rgb)")
+        self.lpips_model = None
+        if "LPIPS" in self.config:
+            from tecogan.metrics.lpips_loader import load_lpips
+            path = self.config["LPIPS"].get("weights") or lpips_weights
+            self.lpips_model = load_lpips(path, device=device)
+        self.per_sequence = {}
+
+    def _mult(self, name):
+        mult = self.config[name].get("mult", 1.0)
+        return 1.0 if mult is None else float(mult)
+
+    def evaluate_sequence(self, gt_seq, sr_seq):
+        """``{metric: mean over the sequence's frames * mult}`` (tOF of one frame: NaN)."""
+        gt, sr = _pair(gt_seq, sr_seq)
+        result = {}
+        for name in self.names:
+            if name == "PSNR":
+                rgb = self.config["PSNR"].get("colorspace", "y") == "rgb"
+                values = psnr_rgb_uint8(gt, sr) if rgb else psnr_y_uint8(gt, sr)
+            elif name == "LPIPS":
+                values = lpips_sequence(self.lpips_model, gt, sr)
+            else:
+                values = tof_sequence(gt, sr)
+            result[name] = _mean(values) * self._mult(name)
+        return result
+
+    def evaluate(self, sequences):
+        """Mean over sequences of the per-sequence averages.
+
+        ``sequences``: ``{name: (gt, sr)}`` or an iterable of ``(name, gt, sr)``.  The
+        per-sequence results are kept in ``self.per_sequence``.
+        """
+        items = sequences.items() if isinstance(sequences, dict) else \
+            ((name, (gt, sr)) for name, gt, sr in sequences)
+        self.per_sequence = {}
+        for name, (gt, sr) in items:
+            self.per_sequence[name] = self.evaluate_sequence(gt, sr)
+        return {name: _mean([r[name] for r in self.per_sequence.values()]) for name in self.names}
+
+
+def update_avg_json(path, key, values):
+    """Add/replace ``key`` (e.g. ``'G_iter10000'``) in the JSON file ``path`` (atomic).
+
+    The file maps keys to ``{metric: value}``, as ``<json_dir>/<dataset>_avg.json``.
+    """
+    import json
+    import os
+
+    data = {}
+    if os.path.isfile(path):
+        try:
+            with open(path) as f:
+                data = json.load(f)
+        except (OSError, ValueError) as err:
+            raise UserError(f"{path}: cannot be read as JSON ({err})")
+        if not isinstance(data, dict):
+            raise UserError(f"{path}: expected a JSON object of {{iteration: metrics}}")
+    data[key] = {k: float(v) for k, v in values.items()}
+    atomic_write_json(path, data)
+    return data

@@ -1,0 +1,120 @@
+"""FRVSR: the frame-recurrent generator trained with pixel and warping losses."""
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from tecogan.models.losses import build_criterion
+from tecogan.models.lr_schedules import build_scheduler
+from tecogan.networks import build_generator, generator_arch_from_config, load_generator_weights
+from tecogan.ops import bd_downsample, backward_warp
+from tecogan.ops.degradation import bd_kernel_radius, gaussian_kernel
+from tecogan.ops.degradation import crop_border
+
+
+class SequenceForward(torch.nn.Module):
+    """Makes ``forward_sequence`` the ``forward`` (what DistributedDataParallel calls)."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, lr_data):
+        return self.net.forward_sequence(lr_data)
+
+
+class FRVSRModel:
+    """Holds the generator, its optimiser/schedule and criteria; ``train_step(batch)``."""
+
+    def __init__(self, opt, device, distributed=False):
+        self.opt, self.device, self.distributed = opt, device, distributed
+        g = opt["model"]["generator"]
+        self.scale = opt["scale"]
+        deg = opt["dataset"]["degradation"]
+        self.degradation = deg["type"]
+        name, arch = generator_arch_from_config(opt)
+        self.net_G = build_generator(name, **arch).to(device)
+        if g.get("load_path") and opt.get("train") is not None:
+            load_generator_weights(self.net_G, g["load_path"], name)
+        self.G = DistributedDataParallel(SequenceForward(self.net_G)) if distributed else None
+        if self.degradation == "BD":
+            self.blur_kernel = torch.from_numpy(gaussian_kernel(deg["sigma"])).to(device)
+            self.border = bd_kernel_radius(deg["sigma"])
+        tr = opt["train"]
+        self.optim_G = self._adam(self.net_G.parameters(), tr["generator"])
+        self.sched_G = build_scheduler(self.optim_G, tr["generator"].get("lr_schedule"))
+        self.pix_crit, self.pix_w = self._crit("pixel_crit")
+        self.warp_crit, self.warp_w = self._crit("warping_crit")
+
+    @staticmethod
+    def _adam(params, cfg):
+        return torch.optim.Adam(params, lr=cfg["lr"], betas=(cfg["beta1"], cfg["beta2"]),
+                                weight_decay=cfg["weight_decay"])
+
+    def _crit(self, key):
+        cfg = self.opt["train"].get(key)
+        crit = build_criterion(cfg)
+        return (crit.to(self.device) if crit is not None else None), (cfg["weight"] if cfg else 0.0)
+
+    # ---- data -------------------------------------------------------------------------
+    def prepare_batch(self, batch):
+        """Dataset batch -> {'lr': (n,t,c,h,w), 'gt': (n,t,c,sh,sw)} on the device."""
+        gt = batch["gt"].to(self.device, non_blocking=True)
+        if self.degradation == "BD":
+            lr = bd_downsample(gt, self.blur_kernel, self.scale)
+            gt = crop_border(gt, self.border)
+        else:
+            lr = batch["lr"].to(self.device, non_blocking=True)
+        return {"lr": lr, "gt": gt}
+
+    # ---- schedules / state ------------------------------------------------------------
+    def schedulers(self):
+        return [self.sched_G]
+
+    def current_lrs(self):
+        return {"lr_G": self.optim_G.param_groups[0]["lr"]}
+
+    def state_dict(self):
+        return {"net_G": self.net_G.state_dict(), "optim_G": self.optim_G.state_dict(),
+                "sched_G": self.sched_G.state_dict()}
+
+    def load_state_dict(self, state):
+        self.net_G.load_state_dict(state["net_G"])
+        self.optim_G.load_state_dict(state["optim_G"])
+        self.sched_G.load_state_dict(state["sched_G"])
+
+    def checkpoints(self):
+        """{'G': state_dict} saved as G_iter{N}.pth."""
+        return {"G": self.net_G.state_dict()}
+
+    # ---- one iteration ----------------------------------------------------------------
+    def generator_losses(self, lr_data, gt_data, out):
+        """Pixel and warping terms; returns (weighted sum, log dict)."""
+        log = {}
+        total = 0
+        if self.pix_crit is not None:
+            l_pix = self.pix_w * self.pix_crit(out["hr_data"], gt_data)
+            total = total + l_pix
+            log["l_pix_G"] = l_pix.item()
+        if self.warp_crit is not None:
+            lr_warp = backward_warp(out["lr_prev"], out["lr_flow"])
+            l_warp = self.warp_w * self.warp_crit(lr_warp, out["lr_curr"])
+            total = total + l_warp
+            log["l_warp_G"] = l_warp.item()
+        return total, log
+
+    def train_step(self, batch):
+        return self.optimize(self.prepare_batch(batch))
+
+    def optimize(self, data):
+        """One update from {'lr', 'gt'} tensors on the device; returns the log dict."""
+        self.net_G.train()
+        self.optim_G.zero_grad(set_to_none=True)
+        out = self._forward_sequence(data["lr"])
+        loss, log = self.generator_losses(data["lr"], data["gt"], out)
+        loss.backward()
+        self.optim_G.step()
+        return log
+
+    def _forward_sequence(self, lr):
+        if self.G is not None:
+            return self.G(lr)
+        return self.net_G.forward_sequence(lr)

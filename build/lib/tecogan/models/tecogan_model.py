@@ -1,0 +1,156 @@
+"""TecoGAN: FRVSR's generator plus a (spatio-)temporal discriminator, VGG feature loss,
+ping-pong and feature-matching losses, and an adaptive discriminator update
+(docs/architecture.md, "Losses and one training step")."""
+import torch
+
+from tecogan.models.frvsr_model import FRVSRModel
+from tecogan.models.lr_schedules import build_scheduler
+from tecogan.networks.discriminators import SNet, STNet
+from tecogan.utils.distributed import average_gradients, average_scalar
+
+
+class TecoGANModel(FRVSRModel):
+    def __init__(self, opt, device, distributed=False):
+        super().__init__(opt, device, distributed)
+        d = opt["model"]["discriminator"]
+        ds = opt["dataset"]["train"] or {}
+        crop = ds.get("crop_size") or ds.get("gt_crop_size")
+        if d["name"] == "STNet":
+            self.net_D = STNet(d["in_nc"], crop, d["tempo_range"]).to(device)
+        else:
+            self.net_D = SNet(d["in_nc"], crop, d["use_cond"]).to(device)
+        if d.get("load_path"):
+            from tecogan.utils.checkpoint import load_into, load_state_dict_file
+            load_into(self.net_D, load_state_dict_file(d["load_path"]), d["load_path"],
+                      describe_expected=f"{d['name']} discriminator for crop {crop}")
+        # D runs three times per iteration (real, fake for D, fake for G) before one backward,
+        # which DistributedDataParallel does not allow: its gradients are averaged by hand.
+        self.D = self.net_D
+        tr = opt["train"]
+        dcfg = tr["discriminator"]
+        self.optim_D = self._adam(self.net_D.parameters(), dcfg)
+        self.sched_D = build_scheduler(self.optim_D, dcfg.get("lr_schedule"))
+        self.update_policy = dcfg["update_policy"]
+        self.update_threshold = dcfg["update_threshold"]
+        self.crop_border_ratio = dcfg["crop_border_ratio"]
+        self.gan_crit, self.gan_w = self._crit("gan_crit")
+        self.pp_crit, self.pp_w = self._crit("pingpong_crit")
+        self.fm_crit, self.fm_w = self._crit("feature_matching_crit")
+        self.feat_crit, self.feat_w = self._crit("feature_crit")
+        self.net_F = None
+        if self.feat_crit is not None:
+            from tecogan.networks.vgg import VGGFeatureExtractor
+            fc = tr["feature_crit"]
+            self.net_F = VGGFeatureExtractor(fc["feature_layers"], fc.get("vgg_weights")).to(device)
+        self.n_upd_D = 0.0
+
+    def schedulers(self):
+        return [self.sched_G, self.sched_D]
+
+    def current_lrs(self):
+        return {"lr_G": self.optim_G.param_groups[0]["lr"], "lr_D": self.optim_D.param_groups[0]["lr"]}
+
+    def state_dict(self):
+        state = super().state_dict()
+        state.update(net_D=self.net_D.state_dict(), optim_D=self.optim_D.state_dict(),
+                     sched_D=self.sched_D.state_dict(), n_upd_D=torch.tensor(self.n_upd_D))
+        return state
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        self.net_D.load_state_dict(state["net_D"])
+        self.optim_D.load_state_dict(state["optim_D"])
+        self.sched_D.load_state_dict(state["sched_D"])
+        self.n_upd_D = float(state["n_upd_D"])
+
+    def checkpoints(self):
+        return {"G": self.net_G.state_dict(), "D": self.net_D.state_dict()}
+
+    def optimize(self, data):
+        """One TecoGAN iteration: generator pass, discriminator step, generator step."""
+        lr_data, gt_data = data["lr"], data["gt"]
+        t = lr_data.shape[1]
+        bi_data = self.upsample_clip(lr_data)
+        if self.pp_crit is not None:  # ping-pong: frames 0..t-1 then t-2..0
+            lr_data, gt_data, bi_data = (torch.cat([x, x.flip(1)[:, 1:]], dim=1) for x in (lr_data, gt_data, bi_data))
+
+        self.net_G.train()
+        self.net_D.train()
+        self.optim_G.zero_grad(set_to_none=True)
+        self.optim_D.zero_grad(set_to_none=True)
+        out = self._forward_sequence(lr_data)
+        ctx = {"net_G": self.net_G, "lr_data": lr_data, "bi_data": bi_data, "hr_flow": out["hr_flow"],
+               "use_pp_crit": self.pp_crit is not None, "crop_border_ratio": self.crop_border_ratio}
+        log, real_feats = self.discriminator_step(gt_data, out["hr_data"], ctx)
+        log.update(self.generator_step(lr_data, gt_data, out, ctx, real_feats, t))
+        return log
+
+    def upsample_clip(self, lr_data):
+        """The generator's upsampler over a clip: (n, t, c, h, w) -> (n, t, c, s*h, s*w)."""
+        n, t, c, h, w = lr_data.shape
+        s = self.scale
+        return self.net_G.upsample_func(lr_data.reshape(n * t, c, h, w)).view(n, t, c, s * h, s * w)
+
+    def discriminator_step(self, gt_data, hr_data, ctx):
+        """D on real and (detached) fake clips; updated unless the adaptive policy says D is
+        ahead (distance >= threshold).  Returns (log, features of the real clip)."""
+        log = {}
+        self.net_D.requires_grad_(True)
+        real_logits, real_feats = self.D(gt_data, ctx)
+        fake_logits, _ = self.D(hr_data.detach(), ctx)
+        update_D = True
+        if self.update_policy == "adaptive":
+            distance = (torch.log(torch.sigmoid(real_logits) + 1e-8).mean().item()
+                        - torch.log(torch.sigmoid(fake_logits) + 1e-8).mean().item())
+            if self.distributed:  # every process must take the same decision (gradient all-reduce)
+                distance = average_scalar(distance)
+            update_D = distance < self.update_threshold
+            log["distance"] = distance
+        if update_D:
+            self.n_upd_D += 1.0
+            loss_D = self.gan_crit(real_logits, True) + self.gan_crit(fake_logits, False)
+            loss_D.backward()
+            if self.distributed:
+                average_gradients(self.net_D.parameters())
+            self.optim_D.step()
+            log["l_gan_D"] = loss_D.item()
+        else:
+            log["l_gan_D"] = 0.0
+        log["p_real_D"] = real_logits.mean().item()
+        log["p_fake_D"] = fake_logits.mean().item()
+        if self.update_policy == "adaptive":
+            log["n_upd_D"] = self.n_upd_D
+        return log, real_feats
+
+    def generator_step(self, lr_data, gt_data, out, ctx, real_feats, t):
+        """Pixel, warping, feature, ping-pong, feature-matching and GAN terms; one G update.
+        ``t`` is the clip length before the ping-pong extension."""
+        hr_data = out["hr_data"]
+        c, gt_h, gt_w = gt_data.shape[-3:]
+        self.net_D.requires_grad_(False)
+        loss_G, log = self.generator_losses(lr_data, gt_data, out)
+        if self.feat_crit is not None:
+            hr_feats = self.net_F(hr_data.reshape(-1, c, gt_h, gt_w))
+            gt_feats = self.net_F(gt_data.reshape(-1, c, gt_h, gt_w))
+            l_feat = self.feat_w * sum(self.feat_crit(h, g.detach()) for h, g in zip(hr_feats, gt_feats))
+            loss_G = loss_G + l_feat
+            log["l_feat_G"] = l_feat.item()
+        if self.pp_crit is not None:
+            l_pp = self.pp_w * self.pp_crit(hr_data[:, :t - 1], hr_data[:, t:].flip(1))
+            loss_G = loss_G + l_pp
+            log["l_pp_G"] = l_pp.item()
+        fake_logits_G, fake_feats = self.D(hr_data, ctx)
+        if self.fm_crit is not None:
+            norms = self.opt["train"]["feature_matching_crit"]["layer_norm"]
+            l_fm = self.fm_w * sum(self.fm_crit(f, r.detach()) / norms[i]
+                                   for i, (f, r) in enumerate(zip(fake_feats, real_feats)))
+            loss_G = loss_G + l_fm
+            log["l_fm_G"] = l_fm.item()
+        l_gan = self.gan_w * self.gan_crit(fake_logits_G, True)
+        loss_G = loss_G + l_gan
+        log["l_gan_G"] = l_gan.item()
+        log["p_fake_G"] = fake_logits_G.mean().item()
+        loss_G.backward()
+        self.optim_G.step()
+        self.net_D.requires_grad_(True)
+        return log

@@ -1,0 +1,61 @@
+"""Networks: the FRVSR/TecoGAN generator, the discriminators and the VGG feature net.
+
+``GENERATORS`` is the one table of generator classes: the config's allowed
+``model.generator.name`` values, every builder (training, test mode, profiling,
+``upscale.py``, the Python API) and the checkpoint reader use it.  A generator class takes
+its architecture as keyword arguments (``in_nc, out_nc, nf, nb, degradation, scale``) and
+provides ``arch_from_state_dict(state_dict, path)`` and ``arch()``.
+"""
+from tecogan.networks.frnet import FRNet
+
+GENERATORS = {"FRNet": FRNet}
+
+
+def build_generator(name="FRNet", **arch):
+    """A generator from the table, e.g. ``build_generator("FRNet", nf=64, nb=10, degradation="BD", scale=4)``."""
+    return GENERATORS[name](**arch)
+
+
+def generator_arch_from_config(opt):
+    """The generator's name and keyword arguments from a validated experiment config."""
+    g = opt["model"]["generator"]
+    return g["name"], {"in_nc": g["in_nc"], "out_nc": g["out_nc"], "nf": g["nf"], "nb": g["nb"],
+                       "degradation": opt["dataset"]["degradation"]["type"], "scale": opt["scale"]}
+
+
+def _describe(arch):
+    return f"{arch['degradation']} generator with nf {arch['nf']}, nb {arch['nb']}, scale {arch['scale']}"
+
+
+def _hint(name):
+    def hint(state_dict):
+        arch = GENERATORS[name].arch_from_state_dict(state_dict)
+        return (f"the checkpoint is a {_describe(arch)}: set those in the YAML "
+                f"(dataset.degradation.type, model.generator.nf/nb, scale)")
+    return hint
+
+
+def load_generator_weights(net, path, name="FRNet"):
+    """Load a published-style checkpoint into a configured generator (strict), or explain
+    in one line why it does not fit (which architecture the checkpoint holds)."""
+    from tecogan.utils.checkpoint import load_into, load_state_dict_file
+    return load_into(net, load_state_dict_file(path), path, describe_expected=_describe(net.arch()),
+                     suggest=_hint(name))
+
+
+def generator_from_checkpoint(checkpoint, name="FRNet", label=None, **overrides):
+    """Build the generator a checkpoint implies and load it (strict).
+
+    ``checkpoint``: a path or a state dict; ``overrides`` replace architecture values read
+    from it (e.g. ``degradation="BI"``), and a combination that does not fit is one error.
+    """
+    from tecogan.utils.checkpoint import load_into, load_state_dict_file
+    if isinstance(checkpoint, dict):
+        state_dict, label = checkpoint, label or "state dict"
+    else:
+        label = label or str(checkpoint)
+        state_dict = load_state_dict_file(str(checkpoint))
+    arch = GENERATORS[name].arch_from_state_dict(state_dict, label)
+    arch.update({k: v for k, v in overrides.items() if v is not None})
+    net = build_generator(name, **arch)
+    return load_into(net, state_dict, label, describe_expected=_describe(arch), suggest=_hint(name))

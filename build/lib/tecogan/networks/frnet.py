@@ -1,0 +1,194 @@
+"""The frame-recurrent generator of FRVSR and TecoGAN: FNet + SRNet = FRNet.
+
+Module and parameter names follow the reference exactly (``fnet.encoder1.0.weight``,
+``srnet.resblocks.3.conv.2.bias``, ``upsample_func.kernels`` ...), so published
+checkpoints load with ``strict=True``.  Scales 2 and 4 follow the reference's later
+versions: ``conv_in`` takes ``(scale**2 + 1) * in_nc`` channels and ``conv_up`` holds one
+stride-2 transposed convolution + ReLU per factor of 2 (``conv_up.0`` for 2x, ``conv_up.0``
+and ``conv_up.2`` for 4x).  :meth:`FRNet.arch_from_state_dict` reads the architecture back
+from a checkpoint's tensors.
+"""
+import math
+import re
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from tecogan.ops.upsample import make_upsampler
+from tecogan.ops.warp import backward_warp, space_to_depth
+from tecogan.utils.errors import UserError
+
+SCALES = (2, 4)
+
+
+def _conv3x3(in_nc, out_nc):
+    return nn.Conv2d(in_nc, out_nc, 3, 1, 1, bias=True)
+
+
+def _double_conv(in_nc, out_nc):
+    return [_conv3x3(in_nc, out_nc), nn.LeakyReLU(0.2, inplace=True),
+            _conv3x3(out_nc, out_nc), nn.LeakyReLU(0.2, inplace=True)]
+
+
+class FNet(nn.Module):
+    """Optical flow between two LR frames.
+
+    forward(lr_curr, lr_prev): (n, c, h, w) x2 -> flow (n, 2, h8, w8) with h8 = h//8*8,
+    in LR pixels, bounded to +-24; it says where in ``lr_prev`` each pixel of
+    ``lr_curr`` comes from.
+    """
+
+    def __init__(self, in_nc):
+        super().__init__()
+        self.encoder1 = nn.Sequential(*_double_conv(2 * in_nc, 32), nn.MaxPool2d(2, 2))
+        self.encoder2 = nn.Sequential(*_double_conv(32, 64), nn.MaxPool2d(2, 2))
+        self.encoder3 = nn.Sequential(*_double_conv(64, 128), nn.MaxPool2d(2, 2))
+        self.decoder1 = nn.Sequential(*_double_conv(128, 256))
+        self.decoder2 = nn.Sequential(*_double_conv(256, 128))
+        self.decoder3 = nn.Sequential(*_double_conv(128, 64))
+        self.flow = nn.Sequential(_conv3x3(64, 32), nn.LeakyReLU(0.2, inplace=True),
+                                  _conv3x3(32, 2))
+
+    def forward(self, lr_curr, lr_prev):
+        x = torch.cat([lr_curr, lr_prev], dim=1)
+        x = self.encoder3(self.encoder2(self.encoder1(x)))
+        for decoder in (self.decoder1, self.decoder2, self.decoder3):
+            x = F.interpolate(decoder(x), scale_factor=2, mode="bilinear", align_corners=False)
+        return torch.tanh(self.flow(x)) * 24.0
+
+
+class ResidualBlock(nn.Module):
+    """conv3x3 -> ReLU -> conv3x3, plus identity."""
+
+    def __init__(self, nf):
+        super().__init__()
+        self.conv = nn.Sequential(_conv3x3(nf, nf), nn.ReLU(inplace=True), _conv3x3(nf, nf))
+
+    def forward(self, x):
+        return x + self.conv(x)
+
+
+class SRNet(nn.Module):
+    """Super-resolves ``lr_curr`` given the warped previous HR frame (space-to-depth).
+
+    forward(lr_curr (n, c, h, w), hr_prev_s2d (n, s*s*c, h, w)) -> (n, out_nc, s*h, s*w).
+    """
+
+    def __init__(self, in_nc, out_nc, nf, nb, upsample_func, scale):
+        super().__init__()
+        self.conv_in = nn.Sequential(nn.Conv2d((scale * scale + 1) * in_nc, nf, 3, 1, 1, bias=True),
+                                     nn.ReLU(inplace=True))
+        self.resblocks = nn.Sequential(*[ResidualBlock(nf) for _ in range(nb)])
+        up = []
+        for _ in range(int(math.log2(scale))):
+            up += [nn.ConvTranspose2d(nf, nf, 3, 2, 1, output_padding=1, bias=True), nn.ReLU(inplace=True)]
+        self.conv_up = nn.Sequential(*up)
+        self.conv_out = nn.Conv2d(nf, out_nc, 3, 1, 1, bias=True)
+        # BD: an nn.Module (its buffer is saved under srnet.upsample_func); BI: a plain callable
+        self.upsample_func = upsample_func
+
+    def forward(self, lr_curr, hr_prev_s2d):
+        x = self.conv_in(torch.cat([lr_curr, hr_prev_s2d], dim=1))
+        x = self.conv_up(self.resblocks(x))
+        return self.conv_out(x) + self.upsample_func(lr_curr)
+
+
+class FRNet(nn.Module):
+    """Frame-recurrent VSR generator (FRVSR and TecoGAN share it).
+
+    ``degradation`` selects the upsampler: 'BD' (TF bicubic, a registered module whose
+    kernels appear as ``upsample_func.kernels`` and ``srnet.upsample_func.kernels``) or
+    'BI' (bilinear, stateless).
+    """
+
+    def __init__(self, in_nc=3, out_nc=3, nf=64, nb=10, degradation="BD", scale=4):
+        super().__init__()
+        if scale not in SCALES:
+            raise ValueError(f"FRNet: scale {scale} is not supported (expected one of {SCALES})")
+        self.scale = scale
+        self.out_nc, self.nf, self.nb = out_nc, nf, nb
+        self.in_nc = in_nc
+        self.degradation = degradation
+        self.upsample_func = make_upsampler(degradation, scale)
+        self.fnet = FNet(in_nc)
+        self.srnet = SRNet(in_nc, out_nc, nf, nb, self.upsample_func, scale)
+
+    def upsample_flow(self, lr_flow, h, w):
+        """LR flow at (h//8*8, w//8*8) -> HR flow (.., 2, s*h, s*w) in HR pixels."""
+        pad_h, pad_w = h - lr_flow.shape[-2], w - lr_flow.shape[-1]
+        if pad_h or pad_w:
+            lr_flow = F.pad(lr_flow, (0, pad_w, 0, pad_h), mode="reflect")
+        return self.scale * self.upsample_func(lr_flow)
+
+    def forward(self, lr_curr, lr_prev, hr_prev):
+        """One recurrent step.
+
+        lr_curr, lr_prev: (n, c, h, w); hr_prev: (n, c, s*h, s*w). Returns hr_curr (n, c, s*h, s*w).
+        """
+        h, w = lr_curr.shape[-2:]
+        lr_flow = self.fnet(lr_curr, lr_prev)
+        hr_flow = self.upsample_flow(lr_flow, h, w)
+        hr_prev_warp = backward_warp(hr_prev, hr_flow)
+        return self.srnet(lr_curr, space_to_depth(hr_prev_warp, self.scale))
+
+    def forward_sequence(self, lr_data):
+        """Training-time pass over a clip.
+
+        lr_data: (n, t, c, h, w). Returns a dict with ``hr_data`` (n, t, c, sh, sw),
+        ``hr_flow`` (n, t-1, 2, sh, sw), ``lr_flow`` (n*(t-1), 2, h, w),
+        ``lr_curr`` and ``lr_prev`` (n*(t-1), c, h, w).
+        """
+        n, t, c, h, w = lr_data.shape
+        s = self.scale
+        lr_prev = lr_data[:, :-1].reshape(n * (t - 1), c, h, w)
+        lr_curr = lr_data[:, 1:].reshape(n * (t - 1), c, h, w)
+        lr_flow = self.fnet(lr_curr, lr_prev)
+        hr_flow = self.upsample_flow(lr_flow, h, w).view(n, t - 1, 2, s * h, s * w)
+
+        hr_prev = self.srnet(lr_data[:, 0], lr_data.new_zeros(n, s * s * c, h, w))
+        hr_frames = [hr_prev]
+        for i in range(1, t):
+            hr_prev_warp = backward_warp(hr_prev, hr_flow[:, i - 1])
+            hr_prev = self.srnet(lr_data[:, i], space_to_depth(hr_prev_warp, s))
+            hr_frames.append(hr_prev)
+        return {
+            "hr_data": torch.stack(hr_frames, dim=1),
+            "hr_flow": hr_flow,
+            "lr_flow": lr_flow,
+            "lr_curr": lr_curr,
+            "lr_prev": lr_prev,
+        }
+
+    def arch(self):
+        """The keyword arguments that rebuild this network (what a checkpoint implies)."""
+        return {"in_nc": self.in_nc, "out_nc": self.out_nc, "nf": self.nf, "nb": self.nb,
+                "degradation": self.degradation, "scale": self.scale}
+
+    @staticmethod
+    def arch_from_state_dict(state_dict, path="checkpoint"):
+        """``{'in_nc', 'out_nc', 'nf', 'nb', 'degradation', 'scale'}`` read from FRNet tensors.
+
+        ``scale`` comes from ``srnet.conv_in`` (``(scale**2 + 1) * in_nc`` input channels) and
+        must agree with the number of ``srnet.conv_up`` layers; BD checkpoints hold the bicubic
+        kernels (``upsample_func.kernels``), BI ones do not.
+        """
+        try:
+            conv_in = state_dict["srnet.conv_in.0.weight"]
+            conv_out = state_dict["srnet.conv_out.weight"]
+        except KeyError:
+            raise UserError(f"{path}: not an FRNet generator checkpoint (no srnet.conv_in.0.weight / "
+                            f"srnet.conv_out.weight); is it a discriminator or another network?")
+        if conv_in.dim() != 4 or conv_out.dim() != 4:
+            raise UserError(f"{path}: srnet.conv_in.0.weight / srnet.conv_out.weight are not 4-D convolution weights")
+        encoder = state_dict.get("fnet.encoder1.0.weight")
+        in_nc = encoder.shape[1] // 2 if encoder is not None and encoder.dim() == 4 else 3
+        nb = len({int(m.group(1)) for k in state_dict for m in [re.match(r"srnet\.resblocks\.(\d+)\.", k)] if m})
+        ratio = conv_in.shape[1] // max(in_nc, 1) - 1
+        scale = int(round(ratio ** 0.5))
+        ups = len({k for k in state_dict if re.match(r"srnet\.conv_up\.\d+\.weight$", k)})
+        if scale not in SCALES or 2 ** ups != scale or scale * scale != ratio:
+            raise UserError(f"{path}: srnet.conv_in takes {conv_in.shape[1]} channels and srnet.conv_up has "
+                            f"{ups} layer(s): not an FRNet of scale {' or '.join(map(str, SCALES))}")
+        return {"in_nc": in_nc, "out_nc": conv_out.shape[0], "nf": conv_in.shape[0], "nb": nb,
+                "degradation": "BD" if "upsample_func.kernels" in state_dict else "BI", "scale": scale}

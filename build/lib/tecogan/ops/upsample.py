@@ -1,0 +1,75 @@
+"""The two upsamplers of the generator: TF-style bicubic (BD) and bilinear (BI)."""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def bicubic_kernels(scale, a=-0.75):
+    """4-tap cubic-convolution weights for each output phase d/scale, d = 0..scale-1.
+
+    Returns a (scale, 4) float32 tensor; row d weights input taps at offsets -1, 0, 1, 2.
+    """
+    # rows: taps -1, 0, 1, 2; columns: coefficients of 1, t, t^2, t^3
+    coeffs = torch.tensor([
+        [0.0, a, -2.0 * a, a],
+        [1.0, 0.0, -(a + 3.0), a + 2.0],
+        [0.0, -a, 2.0 * a + 3.0, -(a + 2.0)],
+        [0.0, 0.0, a, -a],
+    ], dtype=torch.float32)
+    rows = []
+    for d in range(scale):
+        t = d / scale
+        powers = torch.tensor([1.0, t, t * t, t * t * t], dtype=torch.float32)
+        rows.append(coeffs @ powers)
+    return torch.stack(rows)
+
+
+class BicubicUpsample(nn.Module):
+    """Separable bicubic upsampling matching TecoGAN-TensorFlow (a = -0.75).
+
+    The kernels are a registered buffer (``kernels``, shape (scale, 4)) because the
+    published checkpoints store them.  (n, c, h, w) -> (n, c, s*h, s*w).
+    """
+
+    def __init__(self, scale, a=-0.75):
+        super().__init__()
+        self.scale = scale
+        self.register_buffer("kernels", bicubic_kernels(scale, a))
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        s = self.scale
+        x = F.pad(x, (1, 2, 1, 2), mode="replicate")
+        k = self.kernels.to(x.dtype)
+        # height: one output channel per (input channel, phase)
+        kh = k.repeat(c, 1).view(c * s, 1, 4, 1)
+        y = F.conv2d(x, kh, groups=c)  # (n, c*s, h, w+3)
+        y = y.view(n, c, s, h, w + 3).transpose(2, 3).reshape(n, c, h * s, w + 3)
+        kw = k.repeat(c, 1).view(c * s, 1, 1, 4)
+        y = F.conv2d(y, kw, groups=c)  # (n, c*s, s*h, w)
+        y = y.view(n, c, s, h * s, w).permute(0, 1, 3, 4, 2).reshape(n, c, h * s, w * s)
+        return y
+
+
+def bilinear_upsample(x, scale):
+    """BI upsampling: ``F.interpolate`` bilinear, align_corners=False."""
+    return F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)
+
+
+class BilinearUpsample:
+    """Callable (not a module, so it adds no state-dict entries) for BI."""
+
+    def __init__(self, scale):
+        self.scale = scale
+
+    def __call__(self, x):
+        return bilinear_upsample(x, self.scale)
+
+
+def make_upsampler(degradation, scale):
+    """``BicubicUpsample`` for 'BD', a bilinear callable for 'BI'."""
+    if degradation == "BD":
+        return BicubicUpsample(scale)
+    if degradation == "BI":
+        return BilinearUpsample(scale)
+    raise ValueError(f"unknown degradation {degradation!r} (expected BD or BI)")

@@ -1,0 +1,93 @@
+"""Model statistics as the reference's profile mode: parameters, FLOPs, FPS.
+
+FLOPs count Conv2d and ConvTranspose2d modules only (SPEC 7):
+``2 * Cin/groups * kh * kw * Cout * Hout * Wout`` per layer for ONE generator step
+``forward(lr_curr, lr_prev, hr_prev)``.
+"""
+import time
+
+import torch
+import torch.nn as nn
+
+from tecogan.utils.errors import UserError
+
+
+def parse_lr_size(text):
+    """'3x134x320' -> (3, 134, 320) with a clear error for anything else."""
+    parts = str(text).lower().split("x")
+    try:
+        values = tuple(int(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 3 or min(values) <= 0:
+        raise UserError(f"--lr_size {text}: expected CxHxW with three positive integers, e.g. 3x134x320")
+    return values
+
+
+def count_parameters(net):
+    return sum(p.numel() for p in net.parameters())
+
+
+def conv_flops(module, output):
+    out_c, out_h, out_w = output.shape[1], output.shape[2], output.shape[3]
+    kh, kw = module.kernel_size
+    in_per_group = module.in_channels // module.groups
+    return 2 * in_per_group * kh * kw * out_c * out_h * out_w * output.shape[0]
+
+
+def count_flops(net, inputs):
+    """FLOPs of ``net(*inputs)`` over its Conv2d/ConvTranspose2d modules."""
+    total = [0]
+
+    def hook(module, _inp, out):
+        total[0] += conv_flops(module, out)
+
+    handles = [m.register_forward_hook(hook) for m in net.modules()
+               if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    try:
+        with torch.inference_mode():
+            net(*inputs)
+    finally:
+        for h in handles:
+            h.remove()
+    return total[0]
+
+
+def step_inputs(c, h, w, scale, device):
+    lr_curr = torch.rand(1, c, h, w, device=device)
+    lr_prev = torch.rand(1, c, h, w, device=device)
+    hr_prev = torch.rand(1, c, scale * h, scale * w, device=device)
+    return lr_curr, lr_prev, hr_prev
+
+
+def time_steps(net, inputs, repeats=3, warmup=1):
+    """Average seconds of ``repeats`` timed forward calls after ``warmup`` untimed ones."""
+    device = inputs[0].device
+    with torch.inference_mode():
+        for _ in range(warmup):
+            net(*inputs)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            net(*inputs)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+    return (time.perf_counter() - start) / repeats
+
+
+def profile_generator(net, lr_size, device, channels_last=True, test_speed=True):
+    """Returns {'params', 'flops', 'seconds', 'fps'} for one generator step."""
+    c, h, w = lr_size
+    net = net.to(device).eval()
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    torch.manual_seed(0)
+    inputs = step_inputs(c, h, w, net.scale, device)
+    if channels_last:
+        inputs = tuple(x.contiguous(memory_format=torch.channels_last) for x in inputs)
+    stats = {"params": count_parameters(net), "flops": count_flops(net, inputs)}
+    if test_speed:
+        seconds = time_steps(net, inputs)
+        stats.update(seconds=seconds, fps=1.0 / seconds)
+    return stats

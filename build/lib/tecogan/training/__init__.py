@@ -1,0 +1,1 @@
+"""The training loop (one for every model), checkpoints, exact resume and distribution."""

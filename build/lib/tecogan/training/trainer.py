@@ -1,0 +1,343 @@
+"""One training loop for FRVSR and TecoGAN.
+
+Layout under ``<exp_dir>``: ``train/train.log``, ``train/ckpt/G_iter{N}.pth`` (plain generator
+state dict, what test mode loads), ``D_iter{N}.pth`` (TecoGAN), ``state_iter{N}.pth``
+(everything exact resume needs), ``test/metrics/<dataset>_avg.json`` (validation) and,
+with ``test.save_res``, ``test/results/<dataset>/G_iter{N}/<seq>/``.
+
+Exact resume: the data of iteration ``i`` depends only on (seed, epoch, position), the
+sampler is re-created from (seed, epoch) and skips what was consumed, and the state holds
+networks, optimisers, schedulers, counters, running averages and the RNG states.
+"""
+import glob
+import logging
+import os
+import random
+import re
+import signal
+import sys
+import time
+import warnings
+
+import numpy as np
+import torch
+
+from tecogan.utils.errors import UserError, warn
+from tecogan.utils.fileio import atomic_torch_save
+
+STATE_RE = re.compile(r"state_iter(\d+)\.pth$")
+
+
+# ---------------------------------------------------------------- logging ----
+def make_logger(log_path, is_main):
+    logger = logging.getLogger("tecogan.train")
+    logger.handlers.clear()
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    if is_main:
+        fmt = logging.Formatter("%(asctime)s [%(levelname)s]: %(message)s", "%Y-%m-%d %H:%M:%S")
+        fh = logging.FileHandler(log_path)
+        fh.setFormatter(fmt)
+        logger.addHandler(fh)
+        if not os.environ.get("TECOGAN_LOG_FILE_ONLY"):
+            sh = logging.StreamHandler(sys.stdout)
+            sh.setFormatter(fmt)
+            logger.addHandler(sh)
+    else:
+        logger.addHandler(logging.NullHandler())
+    return logger
+
+
+class RunningLog:
+    """Exponential running averages of the logged values (``logger.decay``)."""
+
+    def __init__(self, decay):
+        self.decay, self.values = decay, {}
+
+    def update(self, log):
+        for k, v in log.items():
+            old = self.values.get(k)
+            self.values[k] = v if old is None else self.decay * old + (1 - self.decay) * v
+
+    def format(self):
+        return ", ".join(f"{k}: {v:.3e}" for k, v in self.values.items())
+
+
+# ----------------------------------------------------------------- states ----
+def rng_state():
+    py_version, py_state, py_gauss = random.getstate()
+    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
+    return {"python": torch.tensor(py_state, dtype=torch.int64), "python_version": py_version,
+            "python_gauss": py_gauss, "numpy_keys": torch.from_numpy(np_keys.astype(np.int64)),
+            "numpy_pos": int(np_pos), "numpy_has_gauss": int(np_has_gauss), "numpy_gauss": float(np_gauss),
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def set_rng_state(state):
+    random.setstate((state["python_version"], tuple(int(x) for x in state["python"].tolist()),
+                     state["python_gauss"]))
+    np.random.set_state(("MT19937", state["numpy_keys"].numpy().astype(np.uint32), state["numpy_pos"],
+                         state["numpy_has_gauss"], state["numpy_gauss"]))
+    torch.set_rng_state(state["torch"])
+    if torch.cuda.is_available() and state["cuda"]:
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def find_latest_state(ckpt_dir):
+    found = []
+    for path in glob.glob(os.path.join(ckpt_dir, "state_iter*.pth")):
+        m = STATE_RE.search(os.path.basename(path))
+        if m:
+            found.append((int(m.group(1)), path))
+    return max(found)[1] if found else None
+
+
+def load_training_state(path):
+    if not os.path.isfile(path):
+        raise UserError(f"{path}: training state not found")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated, not a state, crafted pickle
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(f"{path}: not a readable training state ({first[:160]})")
+
+
+# -------------------------------------------------------------------- loop ---
+class _StopFlag:
+    def __init__(self):
+        self.signal = None
+
+    def __call__(self, signum, _frame):
+        self.signal = signum
+
+
+def build_metric_calculator(opt, device, logger):
+    """The validation metrics of the config's ``metric`` section (LPIPS dropped with a warning
+    when its AlexNet weights are not available and no file was named)."""
+    from tecogan.metrics.validation import ValidationMetrics
+    config = dict(opt.get("metric") or {})
+    if not config:
+        return None
+    try:
+        return ValidationMetrics(config, device=device)
+    except UserError as err:
+        if "LPIPS" not in config or (config["LPIPS"] or {}).get("weights"):
+            raise  # not about LPIPS, or an explicit weights file that is wrong: the user's to fix
+        warn(f"validation LPIPS disabled: {err}")
+        logger.info(f"validation LPIPS disabled: {err}")
+        config.pop("LPIPS")
+        return ValidationMetrics(config, device=device) if config else None
+
+
+class Trainer:
+    """The training loop of every model: setup, exact resume, epochs, checkpoints, validation.
+
+    ``Trainer(opt, exp_dir, gpu_id, resume).run()``; ``opt`` is a validated config.
+    """
+
+    def __init__(self, opt, exp_dir, gpu_id=-1, resume=None):
+        from tecogan.data.train_datasets import build_train_dataset
+        from tecogan.models import build_model
+        from tecogan.training.sampler import ResumableSampler
+        from tecogan.utils.distributed import init_from_env
+
+        self.opt, self.exp_dir = opt, exp_dir
+        self.rank, self.world, local_rank = init_from_env()
+        self.is_main = self.rank == 0
+        self.device = self._device(gpu_id, local_rank)
+        self.ckpt_dir = os.path.join(exp_dir, "train", "ckpt")
+        os.makedirs(self.ckpt_dir, exist_ok=True)
+        self.logger = make_logger(os.path.join(exp_dir, "train", "train.log"), self.is_main)
+        if self.is_main:  # temporary files of a run killed while saving: never complete, drop them
+            for stale in glob.glob(os.path.join(self.ckpt_dir, ".tmp_*")):
+                os.remove(stale)
+        self.seed = opt["manual_seed"]
+        random.seed(self.seed)
+        np.random.seed(self.seed)
+        torch.manual_seed(self.seed)
+        state, state_path = self._read_resume_state(resume)
+
+        ds = opt["dataset"]["train"]
+        self.dataset = build_train_dataset(opt)
+        self.batch_size = ds["batch_size"]
+        self.sampler = ResumableSampler(len(self.dataset), seed=self.seed, rank=self.rank, world=self.world)
+        self.batches_per_epoch = self.sampler.per_process() // self.batch_size
+        if self.batches_per_epoch == 0:
+            raise UserError(f"dataset.train: {len(self.dataset)} clips are fewer than batch_size "
+                            f"{self.batch_size} x {self.world} process(es)")
+        self.model = build_model(opt, self.device, distributed=self.world > 1)
+        self.iteration = opt["train"]["start_iter"]
+        self.running = RunningLog(opt["logger"]["decay"])
+        if state is not None:
+            self._resume(state, state_path)
+        elif self.is_main:
+            self.logger.info(f"Start training {opt['model']['name']} ({opt['dataset']['degradation']['type']}) "
+                             f"on {self.device} x {self.world}: {len(self.dataset)} clips, batch "
+                             f"{self.batch_size} per process, {self.batches_per_epoch} iterations per epoch")
+        self.metric_calc = build_metric_calculator(opt, self.device, self.logger) if self.is_main else None
+
+    # ---- setup ---------------------------------------------------------------------
+    def _device(self, gpu_id, local_rank):
+        from tecogan.utils.device import device_from_gpu_id
+        if self.world > 1:
+            device = torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+            if device.type == "cuda":
+                torch.cuda.set_device(device)
+            return device
+        return device_from_gpu_id(gpu_id)
+
+    def _read_resume_state(self, resume):
+        if not resume:
+            return None, None
+        path = find_latest_state(self.ckpt_dir) if resume == "auto" else resume
+        if path is None:
+            raise UserError(f"{self.ckpt_dir}: --resume auto found no state_iter*.pth to resume from")
+        return load_training_state(path), path
+
+    def _sampler_setup(self):
+        return {"seed": self.seed, "world": self.world, "batch_size": self.batch_size,
+                "batches_per_epoch": self.batches_per_epoch}
+
+    # ---- resume / save -------------------------------------------------------------
+    def _resume(self, state, path):
+        self.model.load_state_dict(state["model"])
+        self.iteration = int(state["iter"])
+        self.running.values = {k: float(v) for k, v in state["running_log"].items()}
+        set_rng_state(state["rng"])
+        was = state.get("sampler") or {}
+        changed = [f"{k} {was[k]} -> {v}" for k, v in self._sampler_setup().items() if k in was and was[k] != v]
+        if changed and self.is_main:
+            msg = f"resuming with a different data setup ({', '.join(changed)}): the run continues but is not exact"
+            warn(msg)
+            self.logger.warning(msg)
+        if self.is_main:
+            self.logger.info(f"Resumed from {path} at iteration {self.iteration}")
+
+    def save(self):
+        """G/D checkpoints (what test mode loads) and the full training state of this iteration."""
+        from tecogan.utils.distributed import barrier
+        it = self.iteration
+        if self.is_main:
+            for tag, sd in self.model.checkpoints().items():
+                atomic_torch_save(sd, os.path.join(self.ckpt_dir, f"{tag}_iter{it}.pth"))
+            sampler = dict(self._sampler_setup(), consumed_in_epoch=(it % self.batches_per_epoch) * self.batch_size)
+            atomic_torch_save({"iter": it, "epoch": it // self.batches_per_epoch, "sampler": sampler,
+                               "model": self.model.state_dict(), "rng": rng_state(),
+                               "running_log": {k: torch.tensor(v, dtype=torch.float64)
+                                               for k, v in self.running.values.items()}},
+                              os.path.join(self.ckpt_dir, f"state_iter{it}.pth"))
+            self.logger.info(f"Saved checkpoint and training state of iteration {it} in {self.ckpt_dir}")
+        barrier()
+
+    # ---- validation ----------------------------------------------------------------
+    def validate(self):
+        """Super-resolve every test* dataset with the current generator; log and store the metrics."""
+        from tecogan.config import test_datasets
+        from tecogan.inference import RecurrentUpscaler
+        from tecogan.metrics.validation import update_avg_json
+        from tecogan.testing import SequenceSet, run_test_datasets
+
+        test_opt = self.opt["test"]
+        tag = f"G_iter{self.iteration}"
+        net = self.model.net_G
+        was_training = net.training
+        try:
+            sets = [SequenceSet.from_config(ds, self.opt["scale"], self.opt["dataset"]["degradation"]["type"])
+                    for _, ds in test_datasets(self.opt)]
+            upscaler = RecurrentUpscaler(net, self.device, channels_last=False)
+            scores = run_test_datasets(upscaler, sets, test_opt["res_dir"], tag, test_opt["num_pad_front"],
+                                       test_opt["padding_mode"], save_res=test_opt["save_res"],
+                                       metrics=self.metric_calc, report=lambda line: None, progress=False)
+        finally:
+            net.train(was_training)
+            net.to(memory_format=torch.contiguous_format)
+        for name, (avg, per_sequence) in scores.items():
+            for seq, values in per_sequence.items():
+                self.logger.info(f"[{name}/{seq}] " + ", ".join(f"{k}: {v:.6f}" for k, v in values.items()))
+            self.logger.info(f"[{name}] {tag} average: " + ", ".join(f"{k}: {v:.6f}" for k, v in avg.items()))
+            if test_opt["save_json"]:
+                update_avg_json(os.path.join(test_opt["json_dir"], f"{name}_avg.json"), tag, avg)
+
+    # ---- epochs --------------------------------------------------------------------
+    def _loader(self, epoch):
+        ds = self.opt["dataset"]["train"]
+        done = self.iteration - epoch * self.batches_per_epoch
+        self.dataset.set_epoch(epoch)
+        self.sampler.set_epoch(epoch, skip=done * self.batch_size)
+        return torch.utils.data.DataLoader(
+            self.dataset, batch_size=self.batch_size, sampler=self.sampler, drop_last=True,
+            num_workers=ds["num_workers"], pin_memory=ds["pin_memory"] and self.device.type == "cuda",
+            # its own generator: creating the loader must not draw from the global torch RNG,
+            # which a resumed run restores mid-epoch (worker seeds follow seed and epoch)
+            generator=torch.Generator().manual_seed(self.seed * 1000003 + epoch))
+
+    def run_epoch(self, epoch, stop, bar):
+        """Iterate the rest of ``epoch``; returns True when a stop signal ended it early."""
+        from tecogan.utils.distributed import average_scalar
+        opt = self.opt
+        log_freq, ckpt_freq = opt["logger"]["log_freq"], opt["logger"]["ckpt_freq"]
+        test_freq, total_iter = opt["test"]["test_freq"], opt["train"]["total_iter"]
+        for batch in self._loader(epoch):
+            self.iteration += 1
+            for sched in self.model.schedulers():  # the seed's version: step before the update
+                sched.step()
+            self.running.update(self.model.train_step(batch))
+            bar.update(1)
+            if self.is_main and self.iteration % log_freq == 0:
+                lrs = " | ".join(f"{k}: {v:.3e}" for k, v in self.model.current_lrs().items())
+                self.logger.info(f"[epoch: {epoch} | iter: {self.iteration} | {lrs}] {self.running.format()}")
+            if self.iteration % ckpt_freq == 0:
+                self.save()
+            if self.is_main and self.iteration % test_freq == 0:
+                self.validate()
+            # under torchrun a signal can reach the processes at different iterations:
+            # they agree on stopping (any process) so that all stop at the same one
+            stopping = stop.signal is not None
+            if self.world > 1:
+                stopping = average_scalar(float(stopping)) > 0
+            if stopping:
+                return True
+            if self.iteration >= total_iter:
+                break
+        return False
+
+    def run(self):
+        from tqdm import tqdm
+        from tecogan.utils.distributed import cleanup
+        total_iter = self.opt["train"]["total_iter"]
+        stop = _StopFlag()
+        old_handlers = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        bar = tqdm(total=total_iter, initial=self.iteration, desc="train", unit="it",
+                   disable=None if self.is_main else True, dynamic_ncols=True)
+        warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step\\(\\)`")
+        start_time = time.time()
+        try:
+            stopped = False
+            while self.iteration < total_iter and not stopped:
+                stopped = self.run_epoch(self.iteration // self.batches_per_epoch, stop, bar)
+            if stopped:
+                if self.is_main:
+                    self.logger.info(f"Stopped by signal {stop.signal or 'of another process'} at iteration "
+                                     f"{self.iteration}; saving the training state")
+                self.save()
+            elif self.iteration % self.opt["logger"]["ckpt_freq"] != 0:
+                self.save()
+            if self.is_main:
+                self.logger.info(f"Finished at iteration {self.iteration} ({time.time() - start_time:.1f} s)")
+        except UserError as err:
+            self.logger.error(str(err))
+            raise
+        finally:
+            bar.close()
+            for s, h in old_handlers.items():
+                signal.signal(s, h)
+            cleanup()
+        return 0
+
+
+def train(opt, args):
+    """``main.py --mode train``: the experiment's training, resumed when ``args.resume``."""
+    if opt.get("train") is None or opt["dataset"].get("train") is None:
+        raise UserError(f"{os.path.join(args.exp_dir, args.opt)}: train mode needs the train and dataset.train sections")
+    return Trainer(opt, args.exp_dir, args.gpu_id, args.resume).run()

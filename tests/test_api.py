@@ -1,0 +1,152 @@
+"""The Python API (docs/api.md): load_generator, Upscaler, metrics; the doc's examples run;
+the console commands after `pip install .` into a fresh virtualenv."""
+import os
+import re
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+import tecogan
+from helpers import REPO
+from tecogan.inference import infer_sequence
+from tecogan.networks.frnet import FRNet
+from tecogan.utils.errors import UserError
+
+DEMO_LR = REPO / "demo" / "val" / "Gaussian4xLR" / "coffee"
+
+
+def read_rgb(folder):
+    return [cv2.imread(str(folder / n))[..., ::-1].copy() for n in sorted(os.listdir(folder))]
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ck") / "tiny_BI.pth"
+    torch.save(FRNet(nf=8, nb=1, degradation="BI").state_dict(), path)
+    return path
+
+
+def test_load_generator_from_path_and_state_dict(tiny_ckpt):
+    net = tecogan.load_generator(tiny_ckpt)
+    assert isinstance(net, FRNet) and not net.training
+    assert net.arch() == {"in_nc": 3, "out_nc": 3, "nf": 8, "nb": 1, "degradation": "BI", "scale": 4}
+    sd = torch.load(tiny_ckpt, weights_only=True)
+    same = tecogan.load_generator(sd)
+    for k, v in net.state_dict().items():
+        assert torch.equal(same.state_dict()[k], v)
+    with pytest.raises(UserError, match="does not fit"):
+        tecogan.load_generator(sd, degradation="BD")
+    with pytest.raises(UserError, match="not an FRNet generator checkpoint"):
+        tecogan.load_generator({"dense.weight": torch.zeros(1, 4)})
+
+
+def test_upscale_frames_equals_test_mode_and_streams(tiny_ckpt):
+    net = tecogan.load_generator(tiny_ckpt)
+    lr = read_rgb(DEMO_LR)
+    expected = list(infer_sequence(net, np.stack(lr), 5, "reflect"))
+    up = tecogan.Upscaler(net)
+    assert up.scale == 4
+    got = list(up.upscale_frames(iter(lr)))  # a one-pass iterator works (streaming)
+    assert len(got) == len(lr) and got[0].shape == (144, 256, 3) and got[0].dtype == np.uint8
+    for a, b in zip(got, expected):
+        assert np.array_equal(a, b)
+    assert all(np.array_equal(a, b) for a, b in zip(up.upscale_frames(lr), got))  # each call a new clip
+    tiled = list(tecogan.Upscaler(net, tile=32, tile_overlap=8).upscale_frames(lr))
+    diff = np.abs(np.stack(tiled).astype(int) - np.stack(got).astype(int))
+    assert diff.max() <= 40 and diff.mean() < 1.0  # tiles: the same picture, seams blended
+
+
+def test_upscaler_refuses_bad_frames_and_settings(tiny_ckpt):
+    net = tecogan.load_generator(tiny_ckpt)
+    up = tecogan.Upscaler(net)
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        list(up.upscale_frames([np.zeros((16, 16, 3), np.float32)]))
+    with pytest.raises(ValueError, match="differs from the first"):
+        list(up.upscale_frames([np.zeros((16, 16, 3), np.uint8), np.zeros((16, 20, 3), np.uint8)]))
+    with pytest.raises(ValueError, match="tile 4"):
+        tecogan.Upscaler(net, tile=4)
+    with pytest.raises(TypeError, match="unknown or fixed option 'tile'"):
+        up.upscale_video(DEMO_LR, "unused", tile=16)
+
+
+def test_upscale_video_folder_equals_upscale_frames(tiny_ckpt, tmp_path):
+    net = tecogan.load_generator(tiny_ckpt)
+    up = tecogan.Upscaler(net)
+    up.upscale_video(DEMO_LR, tmp_path / "out")
+    expected = list(up.upscale_frames(read_rgb(DEMO_LR)))
+    got = read_rgb(tmp_path / "out")
+    assert sorted(os.listdir(tmp_path / "out")) == sorted(os.listdir(DEMO_LR))
+    for a, b in zip(got, expected):
+        assert np.array_equal(a, b)
+    with pytest.raises(UserError, match="not found"):
+        up.upscale_video(tmp_path / "absent", tmp_path / "o2")
+
+
+def test_official_metrics_on_arrays(shared_dir):
+    import json
+    case = REPO / "tests" / "data" / "metrics_case0"
+    expected = json.loads((case / "expected.json").read_text())
+    seq = expected["sequences"][0]
+    gt, sr = read_rgb(case / "GT" / seq), read_rgb(case / "SR" / seq)
+    no_lpips = tecogan.metrics.official_metrics(gt, sr, metrics=("PSNR", "SSIM", "tOF"))
+    assert set(no_lpips["mean"]) == {"PSNR", "SSIM", "tOF"}
+    np.testing.assert_allclose(no_lpips["per_frame"]["PSNR"], expected["per_sequence"][seq]["PSNR"], rtol=1e-4)
+    full = tecogan.metrics.official_metrics(gt, sr, lpips_weights=str(shared_dir / "weights" / "alexnet_imagenet_features.pth"))
+    assert set(full["mean"]) == {"PSNR", "SSIM", "LPIPS", "tOF", "tLP100"}
+    np.testing.assert_allclose(full["per_frame"]["LPIPS"], expected["per_sequence"][seq]["LPIPS"], atol=1e-4)
+    assert tecogan.metrics.psnr_y(gt[2], gt[2]) == float("inf")
+    with pytest.raises(ValueError, match="VMAF"):
+        tecogan.metrics.official_metrics(gt, sr, metrics=("VMAF",))
+
+
+def test_docs_api_examples_run(tmp_path):
+    """Every ```python block of docs/api.md runs from the repository root."""
+    text = (REPO / "docs" / "api.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) >= 4
+    code = "\n".join(blocks)
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, OMP_NUM_THREADS="2", TMPDIR=str(tmp_path)))
+    assert r.returncode == 0, r.stderr
+    assert "(36, 64, 3) -> (144, 256, 3)" in r.stdout
+    assert "'scale': 4" in r.stdout and "'PSNR'" in r.stdout
+
+
+@pytest.mark.slow
+def test_console_commands_after_pip_install(tmp_path):
+    """`pip install .` into a fresh virtualenv (dependencies taken from this one) gives the commands."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    site = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    ours = [p for p in sys.path if p.endswith("site-packages")]
+    with open(os.path.join(site, "deps.pth"), "w") as f:  # torch & co. from this environment
+        f.write("\n".join(ours) + "\n")
+    r = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
+                        "--no-deps", "--no-build-isolation", str(REPO)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    env = dict(os.environ, PATH=f"{venv / 'bin'}:{os.environ['PATH']}")
+    # the installed copy, not the clone: run from elsewhere
+    r = subprocess.run([str(venv / "bin" / "python"), "-c", "import tecogan, tecogan.api; print(tecogan.__file__)"],
+                       capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert r.returncode == 0 and str(venv) in r.stdout, r.stderr + r.stdout
+    for cmd in ("tecogan", "tecogan-upscale", "tecogan-metrics"):
+        r = subprocess.run([cmd, "--help"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+        assert r.returncode == 0 and "usage" in r.stdout, (cmd, r.stderr)
+    torch.save(FRNet(nf=8, nb=1, degradation="BD").state_dict(), tmp_path / "g.pth")
+    frames = tmp_path / "lr"
+    frames.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(frames / f"{i:04d}.png"), np.full((12, 16, 3), 40 * i, np.uint8))
+    r = subprocess.run(["tecogan-upscale", str(frames), str(tmp_path / "hr"), "--model", str(tmp_path / "g.pth"),
+                        "--device", "cpu"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert cv2.imread(str(tmp_path / "hr" / "0000.png")).shape == (48, 64, 3)
+    r = subprocess.run(["tecogan", "--exp_dir", str(tmp_path / "nope"), "--mode", "test", "--model", "FRVSR",
+                        "--opt", "test.yml"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert r.returncode == 2 and "experiment folder not found" in r.stderr and "Traceback" not in r.stderr
