@@ -1,6 +1,6 @@
 """Model statistics as the reference's profile mode: parameters, FLOPs, FPS.
 
-FLOPs count Conv2d and ConvTranspose2d modules only (SPEC 7):
+FLOPs count Conv2d and ConvTranspose2d modules only, as the reference's profile mode:
 ``2 * Cin/groups * kh * kw * Cout * Hout * Wout`` per layer for ONE generator step
 ``forward(lr_curr, lr_prev, hr_prev)``.
 """

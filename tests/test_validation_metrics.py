@@ -1,4 +1,4 @@
-"""Validation metrics of the trainer (SPEC 6, first paragraph)."""
+"""Validation metrics of the trainer (docs/metrics.md, "Validation metrics (training)")."""
 import json
 import math
 import os

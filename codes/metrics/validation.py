@@ -1,4 +1,4 @@
-"""Validation metrics reported by the trainer (docs/metrics.md, "Validation metrics").
+"""Validation metrics reported by the trainer (docs/metrics.md, "Validation metrics (training)").
 
 These are NOT the official paper numbers (see :mod:`official_metrics`): every frame is
 used, there is no border crop, and PSNR uses Y rounded to uint8.

@@ -1,4 +1,4 @@
-"""Training criteria of FRVSR/TecoGAN (SPEC 4)."""
+"""Training criteria of FRVSR/TecoGAN (docs/architecture.md, "Losses and one training step")."""
 import torch
 import torch.nn as nn
 import torch.nn.functional as F

@@ -1,4 +1,4 @@
-"""TecoGAN discriminators: spatio-temporal STNet and spatial SNet (SPEC 3).
+"""TecoGAN discriminators: spatio-temporal STNet and spatial SNet (docs/architecture.md, "Networks").
 
 Both return ``(logits (N, 1), [block1..block4 outputs])``.  Called with a sequence and a
 context dict they first build their input from the clip (see ``build_st_input``).

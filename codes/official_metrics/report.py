@@ -1,5 +1,5 @@
 """Reports of the official metrics: summary averages, metrics.json / metrics.csv /
-metricsfile.txt, and the printed tables (docs/metrics.md, "Outputs")."""
+metricsfile.txt, and the printed tables (docs/metrics.md, "Output files")."""
 import csv
 import io
 import math
