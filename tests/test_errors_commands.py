@@ -80,3 +80,23 @@ def test_lmdb_meta_restricted_unpickler_runs_nothing(tmp_path):
     with pytest.raises(UserError, match="not a plain meta-info pickle"):
         read_meta_info(str(d))
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("script, args", [("upscale.sh", ["in.mp4", "out.mp4", "--model", "m.pth"]),
+                                          ("test.sh", ["BD", "FRVSR", "-1"]),
+                                          ("profile.sh", ["BD", "FRVSR", "3x16x16", "-1"])])
+def test_python_without_the_packages_is_one_line(tmp_path, script, args):
+    """Outside the virtualenv (an interpreter lacking torch & co.): one line, not a traceback."""
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\necho 'ModuleNotFoundError: No module named torch' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    r = subprocess.run(["bash", os.path.join(REPO, script), *args], capture_output=True, text=True,
+                       env=dict(ENV, PYTHON=str(fake)), timeout=60, cwd=tmp_path)
+    assert_one_line(r, "lacks the project's packages", "pip install -r requirements.txt")
+    assert r.returncode == 2
+
+
+def test_profile_2x_experiment():
+    r = run_sh("profile.sh", "BD", "FRVSR_2x", "3x32x32", "-1")
+    assert r.returncode == 0, r.stderr
+    assert "x2, nf 64, nb 10" in r.stdout and "FLOPs (x10^9)" in r.stdout
