@@ -155,6 +155,8 @@ SCHEMA = Section({
             "crop_border_ratio": Key(NUM, default=0.75, check=lambda v: 0 < v <= 1,
                                      expect="a number in (0, 1]"),
         })),
+        "memory_format": Key(str, default="channels_last", choices=("channels_last", "contiguous"),
+                             expect="NHWC (channels_last, about 1.8x faster on CPUs) or NCHW"),
         "moving_first_frame": Key(bool, default=False),
         "moving_factor": Key(NUM, default=0.7, check=lambda v: 0 <= v <= 1, expect="a number in [0, 1]"),
         "pixel_crit": _criterion(("MSE", "L1", "CB")),

@@ -43,9 +43,12 @@ def step_mismatches(golden, tolerances, case, log, deltas):
     return bad, len(quantities)
 
 
+@pytest.mark.parametrize("memory_format", ["channels_last", "contiguous"])
 @pytest.mark.parametrize("case", CASES)
-def test_training_step(golden, tolerances, case):
-    log, deltas, _ = run_step(golden, case)
+def test_training_step(golden, tolerances, case, memory_format):
+    opt = make_opt(case)
+    opt["train"]["memory_format"] = memory_format
+    log, deltas, _ = run_step(golden, case, opt=opt)
     bad, checked = step_mismatches(golden, tolerances, case, log, deltas)
     assert not bad, f"{len(bad)} quantities outside tolerance, e.g. {bad[:5]}"
     n_params = len(deltas["G"]) + len(deltas.get("D", {}))

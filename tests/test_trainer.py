@@ -237,6 +237,7 @@ def test_train_sh_background_run(tiny_data, tmp_path):
     repo.mkdir()
     (repo / "train.sh").write_text(open(os.path.join(REPO, "train.sh")).read())
     os.symlink(os.path.join(REPO, "codes"), repo / "codes")
+    os.symlink(os.path.join(REPO, "scripts"), repo / "scripts")
     write_opt(repo / "experiments_BD" / "FRVSR_mini" / "001", tiny_data, total_iter=2)
     env = dict(ENV, PYTHON=sys.executable)
     p = subprocess.run(["bash", "train.sh", "BD", "FRVSR_mini", "-1"], cwd=repo, env=env, capture_output=True,

@@ -65,6 +65,17 @@ class FRVSRModel:
             lr = batch["lr"].to(self.device, non_blocking=True)
         return {"lr": lr, "gt": gt}
 
+    def networks(self):
+        """The trained networks (the generator; TecoGAN adds the discriminator)."""
+        return [self.net_G]
+
+    def set_memory_format(self, memory_format="channels_last"):
+        """Run the networks in NHWC ('channels_last', faster on CPUs with oneDNN) or NCHW.
+        Same numbers up to float32 summation order."""
+        fmt = torch.channels_last if memory_format == "channels_last" else torch.contiguous_format
+        for net in self.networks():
+            net.to(memory_format=fmt)
+
     # ---- schedules / state ------------------------------------------------------------
     def schedulers(self):
         return [self.sched_G]

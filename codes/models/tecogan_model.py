@@ -44,6 +44,9 @@ class TecoGANModel(FRVSRModel):
             self.net_F = VGGFeatureExtractor(fc["feature_layers"], fc.get("vgg_weights")).to(device)
         self.n_upd_D = 0.0
 
+    def networks(self):
+        return [self.net_G, self.net_D]
+
     def schedulers(self):
         return [self.sched_G, self.sched_D]
 

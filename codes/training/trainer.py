@@ -242,16 +242,18 @@ class Trainer:
         tag = f"G_iter{self.iteration}"
         net = self.model.net_G
         was_training = net.training
+        memory_format = self.opt["train"]["memory_format"]
         try:
             sets = [SequenceSet.from_config(ds, self.opt["scale"], self.opt["dataset"]["degradation"]["type"])
                     for _, ds in test_datasets(self.opt)]
-            upscaler = RecurrentUpscaler(net, self.device, channels_last=False)
+            upscaler = RecurrentUpscaler(net, self.device, channels_last=memory_format == "channels_last")
             scores = run_test_datasets(upscaler, sets, test_opt["res_dir"], tag, test_opt["num_pad_front"],
                                        test_opt["padding_mode"], save_res=test_opt["save_res"],
                                        metrics=self.metric_calc, report=lambda line: None, progress=False)
         finally:
+            # the training kernels depend on the memory format: keep it, or resume would not be exact
             net.train(was_training)
-            net.to(memory_format=torch.contiguous_format)
+            self.model.set_memory_format(memory_format)
         for name, (avg, per_sequence) in scores.items():
             for seq, values in per_sequence.items():
                 self.logger.info(f"[{name}/{seq}] " + ", ".join(f"{k}: {v:.6f}" for k, v in values.items()))
