@@ -33,6 +33,8 @@ def build_parser():
     p.add_argument("--local_rank", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--no_channels_last", action="store_true",
                    help="test/profile: keep the default (NCHW) memory format")
+    p.add_argument("--overwrite", action="store_true",
+                   help="test mode: replace existing result folders (kept otherwise)")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks")
     return p
 
@@ -76,15 +78,13 @@ def checkpoint_list(opt, opt_path):
 
 
 def run_test(args, opt, device):
-    import threading
-    import queue
     import torch
     from tqdm import tqdm
     from tecogan.config import test_datasets
     from tecogan.data.folder_dataset import PairedFolderDataset
     from tecogan.inference import infer_sequence, RecurrentUpscaler
     from tecogan.utils.checkpoint import load_generator_weights
-    from tecogan.utils.fileio import write_image_rgb
+    from tecogan.video import BackgroundWriter, FolderSink
 
     opt_path = os.path.join(args.exp_dir, args.opt)
     datasets = test_datasets(opt)
@@ -103,6 +103,14 @@ def run_test(args, opt, device):
     for key, ds in datasets:
         listed.append((ds, PairedFolderDataset(ds["lr_seq_dir"], ds.get("gt_seq_dir"), opt["scale"],
                                                ds.get("filter_file"), read_gt=False)))
+    if test_opt["save_res"]:  # before any frame is written: never into an input, never over results
+        from tecogan.utils.outputs import FRAMES, PARENT, check_outputs
+        check_outputs([("res_dir", res_root, PARENT)] + [
+            ("", os.path.join(res_root, ds["name"], m, info.name), FRAMES)
+            for m, _ in ckpts for ds, dataset in listed for info in dataset.sequences],
+            [("", opt_path)] + [("", p) for _, p in ckpts] + [("", ds[k]) for ds, _ in listed
+                                                           for k in ("lr_seq_dir", "gt_seq_dir") if ds.get(k)],
+            args.overwrite)
 
     for model_idx, path in ckpts:
         net = build_generator(opt)
@@ -116,34 +124,32 @@ def run_test(args, opt, device):
                     dataset.read_gt_frames(info.__class__(info.name, info.lr_paths, info.gt_paths[:1]),
                                            lr.shape, set())
                 out_dir = os.path.join(res_root, ds["name"], model_idx, info.name)
-                if test_opt["save_res"]:
-                    os.makedirs(out_dir, exist_ok=True)
+                # frames go to a temporary sibling folder, renamed into place when complete
+                sink = FolderSink(out_dir) if test_opt["save_res"] else None
                 names = info.frame_names
-                writes = queue.Queue(maxsize=8)
-
-                def writer():
-                    while True:
-                        item = writes.get()
-                        if item is None:
-                            return
-                        write_image_rgb(*item)
-
-                thread = threading.Thread(target=writer, daemon=True)
-                thread.start()
+                writer = BackgroundWriter(maxsize=8)
                 start = time.perf_counter()
                 bar = tqdm(total=len(lr), desc=f"{ds['name']}/{info.name}", unit="frame",
                            leave=False, dynamic_ncols=True, disable=None)
+                ok = False
                 try:
                     for i, hr in enumerate(infer_sequence(net, lr, test_opt["num_pad_front"],
                                                           test_opt["padding_mode"], device,
                                                           upscaler=upscaler)):
-                        if test_opt["save_res"]:
-                            writes.put((os.path.join(out_dir, names[i]), hr))
+                        if sink is not None:
+                            writer.put(sink, names[i], hr)
                         bar.update(1)
+                    writer.close()
+                    ok = True
                 finally:
-                    writes.put(None)
-                    thread.join()
+                    if not ok:
+                        try:
+                            writer.close()
+                        except BaseException:
+                            pass
                     bar.close()
+                    if sink is not None:
+                        sink.close(ok)
                 seconds = time.perf_counter() - start
                 print(f"{ds['name']}/{info.name}: {len(lr)} frames, {seconds:.2f} s, "
                       f"{len(lr) / max(seconds, 1e-9):.2f} frames/s"
@@ -176,7 +182,10 @@ def main():
     opt = load_experiment(args)
     if args.mode == "train":
         from tecogan.training.trainer import train
-        return train(opt, args)
+        from tecogan.utils.outputs import training_guard
+        # one training per experiment (lock file), and no silent restart over train/ without --resume
+        with training_guard(args.exp_dir, args.resume, is_main=os.environ.get("RANK", "0") == "0"):
+            return train(opt, args)
     from tecogan.utils.device import device_from_gpu_id
     device = device_from_gpu_id(args.gpu_id)
     if args.mode == "test":

@@ -14,7 +14,7 @@ if not __package__:  # run as a file from a clone: import this clone as the pack
     import runpy
     runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "_clone.py"))
 
-from tecogan.official_metrics.procedure import (add_runtime_args, evaluate_folders,
+from tecogan.official_metrics.procedure import (add_runtime_args, check_metric_outputs, evaluate_folders,
                                                 format_summary, setup_runtime, write_outputs)
 from tecogan.utils.errors import UserError, run_cli, warn
 
@@ -81,6 +81,8 @@ def main(argv=None):
         raise UserError(f"nothing to evaluate for model {args.model}: none of {', '.join(datasets)} "
                         f"has both {args.results_root}/<dataset>/{args.model} and "
                         f"{args.data_root}/<dataset>/GT")
+    check_metric_outputs([os.path.join(where, "metric_log") for _, _, where in plan],  # before the long work
+                         [p for _, pairs, _ in plan for p in pairs], args.overwrite)
     model, pool, device = setup_runtime(args)
     try:
         for dataset, pairs, res_root in plan:

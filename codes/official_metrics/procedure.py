@@ -364,6 +364,7 @@ def make_pool(workers):
     """Thread pool for the optical flows (OpenCV releases the GIL), or None for ``workers`` <= 1."""
     if workers is None or workers <= 1:
         return None
+    workers = min(int(workers), 64)
     import cv2
     from concurrent.futures import ThreadPoolExecutor
     cv2.setNumThreads(1)
@@ -387,7 +388,25 @@ def add_runtime_args(parser):
                              "min(4, CPU count); 1 = no extra thread)")
     parser.add_argument("--batch_size", type=int, default=4,
                         help="frames per LPIPS batch (default 4)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace existing metrics.json / metrics.csv / metricsfile.txt (kept otherwise)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+OUTPUT_FILES = ("metrics.json", "metrics.csv", "metricsfile.txt")
+
+
+def check_metric_outputs(out_dirs, pairs, overwrite=False):
+    """Before the long work: each output folder and its three files are safe to write (not an
+    input, not existing without ``overwrite``, writable)."""
+    from tecogan.utils.outputs import FILE, PARENT, check_outputs
+    outputs = []
+    for out_dir in out_dirs:
+        outputs.append(("--output", out_dir, PARENT))
+        outputs += [("", os.path.join(out_dir, name), FILE) for name in OUTPUT_FILES]
+    inputs = [(opt, folder) for _, sr_dir, gt_dir in pairs
+              for opt, folder in (("--results", sr_dir), ("--targets", gt_dir))]
+    check_outputs(outputs, inputs, overwrite)
 
 
 def setup_runtime(args):
