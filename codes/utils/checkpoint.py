@@ -4,6 +4,11 @@ Every checkpoint is read with ``torch.load(weights_only=True)``: a crafted file 
 pickle would run code is refused.  Generator checkpoints are plain state dicts with the
 reference's names; :func:`infer_frnet_arch` reads ``nf``, ``nb`` and the degradation
 back from the tensors.
+
+Before ``torch.load``, the zip entries' CRC-32 are checked (:func:`verify_checkpoint_file`:
+torch itself does not, so a flipped bit would load as a silently wrong weight); after it,
+every tensor must fit its own storage (a crafted shape over a tiny storage is refused)
+and every floating tensor must be finite (a diverged training's NaN/Inf is refused).
 """
 import os
 import pickle
@@ -12,7 +17,55 @@ import zipfile
 
 import torch
 
-from tecogan.utils.errors import UserError
+from tecogan.utils.errors import UserError, one_line
+
+
+def verify_checkpoint_file(path):
+    """Refuse a zip checkpoint whose entries fail their CRC-32 (or whose zip directory is damaged)."""
+    if not zipfile.is_zipfile(path):
+        return  # the legacy (non-zip) format: torch.load reports what it cannot read
+    try:
+        with zipfile.ZipFile(path) as zf:
+            bad = zf.testzip()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError) as err:
+        raise UserError(f"{path}: damaged checkpoint (zip structure: {one_line(err, 120)}); "
+                        f"copy it again or use another checkpoint")
+    if bad is not None:
+        raise UserError(f"{path}: damaged checkpoint: entry {bad} fails its CRC check (a corrupted copy?); "
+                        f"copy it again or use another checkpoint")
+
+
+def check_tensors(state, path):
+    """Every tensor of ``state`` (nested dicts/lists) fits its storage; floating ones are finite."""
+    stack, seen = [("", state)], 0
+    while stack:
+        name, obj = stack.pop()
+        seen += 1
+        if seen > 1_000_000:
+            raise UserError(f"{path}: holds more than a million entries (not a checkpoint)")
+        if isinstance(obj, dict):
+            stack.extend((f"{name}.{k}" if name else str(k), v) for k, v in obj.items())
+        elif isinstance(obj, (list, tuple)):
+            stack.extend((f"{name}.{i}" if name else str(i), v) for i, v in enumerate(obj))
+        elif isinstance(obj, torch.Tensor):
+            _check_tensor(obj, name, path)
+
+
+def _check_tensor(t, name, path):
+    if t.layout != torch.strided:
+        raise UserError(f"{path}: {name} is a {t.layout} tensor (expected plain dense tensors)")
+    if t.numel():
+        span = t.storage_offset() + sum((size - 1) * abs(stride) for size, stride in zip(t.shape, t.stride())) + 1
+        if any(st == 0 for st, size in zip(t.stride(), t.shape) if size > 1) or \
+                span * t.element_size() > t.untyped_storage().nbytes():
+            raise UserError(f"{path}: {name} has shape {tuple(t.shape)} but its data holds "
+                            f"{t.untyped_storage().nbytes() // max(t.element_size(), 1)} values (a crafted "
+                            f"or damaged checkpoint)")
+    if t.is_floating_point() or t.is_complex():
+        if not bool(torch.isfinite(t).all()):
+            bad = int((~torch.isfinite(t)).sum())
+            raise UserError(f"{path}: {name} holds {bad} NaN/Inf values (a diverged training?); "
+                            f"use an earlier checkpoint")
 
 
 def load_state_dict_file(path, map_location="cpu"):
@@ -21,6 +74,7 @@ def load_state_dict_file(path, map_location="cpu"):
         raise UserError("no checkpoint path given")
     if not os.path.isfile(path):
         raise UserError(f"{path}: checkpoint file not found")
+    verify_checkpoint_file(path)
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
@@ -34,6 +88,7 @@ def load_state_dict_file(path, map_location="cpu"):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise UserError(f"{path}: expected a state dict of tensors (as saved by torch.save(net.state_dict()))")
+    check_tensors(obj, path)
     # checkpoints saved from DistributedDataParallel carry a "module." prefix
     if obj and all(k.startswith("module.") for k in obj):
         obj = {k[len("module."):]: v for k, v in obj.items()}
@@ -48,13 +103,25 @@ def infer_frnet_arch(state_dict, path="checkpoint"):
     except KeyError:
         raise UserError(f"{path}: not an FRNet generator checkpoint (no srnet.conv_in.0.weight / "
                         f"srnet.conv_out.weight); is it a discriminator or another network?")
+    encoder = state_dict.get("fnet.encoder1.0.weight")
+    for key, t in (("srnet.conv_in.0.weight", conv_in), ("srnet.conv_out.weight", conv_out),
+                   ("fnet.encoder1.0.weight", encoder)):
+        if t is not None and (t.dim() != 4 or min(t.shape) < 1):
+            raise UserError(f"{path}: {key} has shape {tuple(t.shape)}; expected a 4-D convolution weight "
+                            f"(a crafted or damaged checkpoint)")
     nb = len({int(m.group(1)) for k in state_dict
               for m in [re.match(r"srnet\.resblocks\.(\d+)\.", k)] if m})
     nf = conv_in.shape[0]
     out_nc = conv_out.shape[0]
-    in_nc = state_dict["fnet.encoder1.0.weight"].shape[1] // 2 if "fnet.encoder1.0.weight" in state_dict else 3
-    ratio = conv_in.shape[1] // in_nc - 1          # = scale ** 2
-    scale = int(round(ratio ** 0.5))
+    in_nc = encoder.shape[1] // 2 if encoder is not None else 3
+    ratio = conv_in.shape[1] // in_nc - 1 if in_nc else 0   # = scale ** 2
+    scale = int(round(ratio ** 0.5)) if ratio > 0 else 0
+    if in_nc < 1 or scale < 1 or scale * scale != ratio or conv_in.shape[1] != (ratio + 1) * in_nc:
+        raise UserError(f"{path}: srnet.conv_in.0.weight has shape {tuple(conv_in.shape)}, which fits no "
+                        f"scale factor for {in_nc} input channels (a crafted or damaged checkpoint)")
+    if nf > 1024 or nb > 256:
+        raise UserError(f"{path}: nf {nf}, nb {nb}: implausibly large for an FRNet generator "
+                        f"(a crafted or damaged checkpoint)")
     degradation = "BD" if "upsample_func.kernels" in state_dict else "BI"
     return {"nf": nf, "nb": nb, "degradation": degradation, "scale": scale,
             "in_nc": in_nc, "out_nc": out_nc}
