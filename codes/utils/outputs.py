@@ -17,6 +17,7 @@
    the experiment; a second training is refused while that process runs, and a lock
    left by a killed training is detected (its pid is gone) and replaced.
 """
+import atexit
 import math
 import os
 import re
@@ -28,6 +29,7 @@ from tecogan.utils.errors import UserError
 
 TEMP_PREFIX = ".tmp_"
 _TEMP_RE = re.compile(r"^\.tmp_(\d+)_(.*)$")
+_TEMP_TAIL = re.compile(r"^\.(old\.)?[a-z0-9_]{8}(\.[^.]*)?$")  # after the name: [.old].<8 random>[.ext]
 _OLD_MARK = ".old."
 
 # kinds of output (what check_outputs may replace with --overwrite)
@@ -255,10 +257,11 @@ def remove_stale_temps(path):
     removed = []
     for entry in entries:
         m = _TEMP_RE.match(entry)
+        tail = _TEMP_TAIL.match(m.group(2)[len(base):]) if m and m.group(2).startswith(base + ".") else None
         moved_aside = False
-        if m and m.group(2).startswith(base + "."):
+        if tail:
             pid = int(m.group(1))
-            moved_aside = m.group(2)[len(base):].startswith(_OLD_MARK)
+            moved_aside = tail.group(1) is not None
         else:
             m = legacy.match(entry)
             if not m:
@@ -273,6 +276,17 @@ def remove_stale_temps(path):
         _remove(full)
         removed.append(entry)
     return removed
+
+
+_UNFINISHED = set()
+
+
+@atexit.register
+def _drop_unfinished():
+    """A command that fails (or is stopped) between creating an output's temporary folder and
+    its try/finally leaves no temporary behind: what was never committed is removed at exit."""
+    for folder in list(_UNFINISHED):
+        folder.close(ok=False)
 
 
 class AtomicFolder:
@@ -295,6 +309,7 @@ class AtomicFolder:
         self.tmp = temp_sibling(self.path)
         os.mkdir(self.tmp)
         self.closed = False
+        _UNFINISHED.add(self)  # dropped at exit if never closed (an error before the writing began)
 
     def commit(self):
         old = None
@@ -317,6 +332,7 @@ class AtomicFolder:
         if self.closed:
             return
         self.closed = True
+        _UNFINISHED.discard(self)
         try:
             if ok:
                 self.commit()
