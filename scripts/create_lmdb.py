@@ -53,7 +53,7 @@ def create(raw_dir, lmdb_dir, name, overwrite=False):
     with AtomicFolder(lmdb_dir) as staging:
         with tqdm(total=total, desc=f"LMDB {os.path.basename(os.path.abspath(lmdb_dir))}", unit="frame",
                   disable=None) as bar:
-            keys = write_lmdb(staging.tmp, name, clips, progress=bar.update)
+            keys = write_lmdb(staging.tmp, name, clips, progress=bar.update, where=lmdb_dir)
     print(f"{lmdb_dir}: {len(keys)} frames of {len(clips)} sequences")
     return keys
 

@@ -73,7 +73,7 @@ def assert_one_line(status, err, *needles, expected_status=2):
 _TMPFS = {}
 
 
-def tmpfs_command(mount_dir, size_kb, argv, preload=None, copy_back=None):
+def tmpfs_command(mount_dir, size_kb, argv, preload=None, copy_back=None, read_only=False):
     """``argv`` run with a ``size_kb`` tmpfs mounted on ``mount_dir`` in a private mount namespace
     (``unshare -rm``: no root needed where user namespaces are allowed); None if that is not
     allowed here.  ``preload``: a folder copied into the tmpfs first; ``copy_back``: a folder
@@ -97,6 +97,8 @@ def tmpfs_command(mount_dir, size_kb, argv, preload=None, copy_back=None):
     script = f"mount -t tmpfs -o size={int(size_kb)}k none {q(str(mount_dir))} || exit 99\n"
     if preload:
         script += f"cp -a {q(str(preload))}/. {q(str(mount_dir))}/ || exit 98\n"
+    if read_only:
+        script += f"mount -o remount,ro {q(str(mount_dir))} || exit 97\n"
     script += " ".join(q(str(a)) for a in argv) + "\nrc=$?\n"
     if copy_back:
         script += f"cp -a {q(str(mount_dir))}/. {q(str(copy_back))}/\n"

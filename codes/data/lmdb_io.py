@@ -118,13 +118,15 @@ def _load_frame(frame):
     return read_image_rgb(os.fspath(frame))
 
 
-def write_lmdb(lmdb_dir, name, clips, progress=None):
+def write_lmdb(lmdb_dir, name, clips, progress=None, where=None):
     """Write clips into a new LMDB and its ``meta_info.pkl``; returns the keys.
 
     clips: iterable of ``(vid, frames)``; ``frames`` is a list of image paths or of
     (h, w, 3) uint8 RGB arrays, all of one size.  ``progress(n)`` is called per frame.
-    The map size is 1.5 x the raw bytes (from each clip's first frame).
+    The map size is 1.5 x the raw bytes (from each clip's first frame).  ``where``: the
+    folder named in error messages (the final LMDB when ``lmdb_dir`` is a temporary one).
     """
+    where = where or lmdb_dir
     clips = [(str(vid), list(frames)) for vid, frames in clips]
     total = 0
     shapes = {}
@@ -156,7 +158,12 @@ def write_lmdb(lmdb_dir, name, clips, progress=None):
                     if progress:
                         progress(1)
     except lmdb.Error as err:  # a full disk, a file-size limit: one line naming the folder
-        raise UserError(f"{lmdb_dir}: could not write the LMDB ({one_line(err, 160)}; a full disk?)")
+        import shutil
+        free = shutil.disk_usage(lmdb_dir).free
+        hint = (f"the disk is full: {free} bytes free, about {total} needed" if free < total
+                else "a full disk or a file-size limit?")
+        raise UserError(f"{where}: could not write the LMDB ({one_line(err, 120)}; {hint}); an LMDB "
+                        f"already there is kept")
     finally:
         env.close()
     with open(os.path.join(lmdb_dir, "meta_info.pkl"), "wb") as f:

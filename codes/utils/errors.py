@@ -115,6 +115,8 @@ def run_cli(main, argv=None, oom_hint=None):
         sys.stderr.reconfigure(errors="backslashreplace")
     except (AttributeError, ValueError):
         pass
+    import logging
+    logging.raiseExceptions = False  # a log line that cannot be written (full disk) is not a traceback
     old_error = argparse.ArgumentParser.error
     argparse.ArgumentParser.error = _one_line_argparse_error
     try:
