@@ -7,6 +7,7 @@ and the key path, e.g. ``train.yml: model.genrator: unknown key (did you mean ge
 Inner code then takes plain values from the returned dict.
 """
 import difflib
+import math
 import os
 
 import yaml
@@ -258,6 +259,8 @@ def _validate(node, schema, path, where, fill_defaults):
             continue
         if not _type_ok(value, sub.types):
             raise UserError(f"{where}: {key_path}: expected {sub.expect if sub.choices is None and sub.expect else _type_words(sub.types)}, got {short(value)}")
+        if isinstance(value, float) and not math.isfinite(value):  # .nan / .inf pass every comparison check
+            raise UserError(f"{where}: {key_path}: expected a finite number, got {short(value)}")
         if sub.choices is not None and value not in sub.choices:
             choices = ", ".join(str(c) for c in sub.choices)
             detail = f" ({sub.expect})" if sub.expect else ""

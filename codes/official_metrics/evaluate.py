@@ -82,7 +82,7 @@ def main(argv=None):
                         f"has both {args.results_root}/<dataset>/{args.model} and "
                         f"{args.data_root}/<dataset>/GT")
     check_metric_outputs([os.path.join(where, "metric_log") for _, _, where in plan],  # before the long work
-                         [p for _, pairs, _ in plan for p in pairs], args.overwrite)
+                         [p for _, pairs, _ in plan for p in pairs], args.overwrite, label="metric_log")
     model, pool, device = setup_runtime(args)
     try:
         for dataset, pairs, res_root in plan:

@@ -396,13 +396,13 @@ def add_runtime_args(parser):
 OUTPUT_FILES = ("metrics.json", "metrics.csv", "metricsfile.txt")
 
 
-def check_metric_outputs(out_dirs, pairs, overwrite=False):
+def check_metric_outputs(out_dirs, pairs, overwrite=False, label="--output"):
     """Before the long work: each output folder and its three files are safe to write (not an
     input, not existing without ``overwrite``, writable)."""
     from tecogan.utils.outputs import FILE, PARENT, check_outputs
     outputs = []
     for out_dir in out_dirs:
-        outputs.append(("--output", out_dir, PARENT))
+        outputs.append((label, out_dir, PARENT))
         outputs += [("", os.path.join(out_dir, name), FILE) for name in OUTPUT_FILES]
     inputs = [(opt, folder) for _, sr_dir, gt_dir in pairs
               for opt, folder in (("--results", sr_dir), ("--targets", gt_dir))]
