@@ -428,7 +428,7 @@ class TrainingLock:
             self.held = False
 
     def __enter__(self):
-        return self.acquire()
+        return self if self.held else self.acquire()
 
     def __exit__(self, *_exc):
         self.release()
