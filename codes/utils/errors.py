@@ -52,10 +52,14 @@ def short(value, limit=80):
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def one_line(text, limit=400):
-    """A message on one line (newlines folded), cut to ``limit`` characters."""
+def one_line(text, limit=2000):
+    """A message on one line (newlines folded), cut in the middle to ``limit`` characters
+    (the start names the culprit, the end says what to do)."""
     text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    if len(text) <= limit:
+        return text
+    half = (limit - 5) // 2
+    return text[:half] + " ... " + text[-half:]
 
 
 def debug_enabled(argv=None):
