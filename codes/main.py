@@ -182,7 +182,8 @@ def main():
     opt = load_experiment(args)
     if args.mode == "train":
         from tecogan.training.trainer import train
-        from tecogan.utils.outputs import training_guard
+        from tecogan.utils.outputs import check_training_outputs, training_guard
+        check_training_outputs(opt, args.exp_dir)  # never writes into its data or checkpoints
         # one training per experiment (lock file), and no silent restart over train/ without --resume
         with training_guard(args.exp_dir, args.resume, is_main=os.environ.get("RANK", "0") == "0"):
             return train(opt, args)

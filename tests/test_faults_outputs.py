@@ -396,3 +396,18 @@ def test_train_refuses_experiment_in_use(tmp_path, capsys, monkeypatch):
     with lock:
         assert (exp / ".train.lock").read_text().split()[0] == str(os.getpid())
     assert not (exp / ".train.lock").exists()
+
+
+def test_train_never_writes_into_its_data(tmp_path, capsys, monkeypatch):
+    exp = tmp_path / "exp"
+    write_train_exp(exp)
+    opt = yaml.safe_load((exp / "train.yml").read_text())
+    data = tmp_path / "val" / "LR"
+    write_frames(data / "s1")
+    opt["dataset"]["test1"] = {"name": "V", "lr_seq_dir": str(data)}
+    opt["test"] = {"res_dir": str(data / "results")}
+    (exp / "train.yml").write_text(yaml.safe_dump(opt))
+    before = tree_hash(tmp_path)
+    status, _, err = run_inprocess(main_cmd.cli, train_argv(exp), capsys, monkeypatch)
+    assert_one_line(status, err, "test.res_dir", "lies inside the input dataset.test1.lr_seq_dir")
+    assert tree_hash(tmp_path) == before

@@ -455,6 +455,26 @@ def training_guard(exp_dir, resume, is_main=True):
     return lock
 
 
+def check_training_outputs(opt, exp_dir):
+    """What a training writes (``<exp>/train``, ``test.res_dir``, ``test.json_dir``) never is,
+    holds or lies inside its data or the checkpoints it starts from."""
+    test = opt.get("test") or {}
+    outputs = [("", os.path.join(exp_dir, "train"), PARENT)]
+    for key in ("res_dir", "json_dir"):
+        if test.get(key):
+            outputs.append((f"test.{key}", test[key], PARENT))
+    inputs = []
+    for name, ds in sorted((opt.get("dataset") or {}).items()):
+        if isinstance(ds, dict):
+            inputs += [(f"dataset.{name}.{k}", ds[k]) for k in ("seq_dir", "gt_seq_dir", "lr_seq_dir")
+                       if ds.get(k)]
+    for net in ("generator", "discriminator"):
+        path = ((opt.get("model") or {}).get(net) or {}).get("load_path")
+        if path:
+            inputs.append((f"model.{net}.load_path", path))
+    check_outputs(outputs, inputs)
+
+
 class _NullContext:
     def __enter__(self):
         return self
