@@ -62,6 +62,6 @@ if [[ -n "${FOREGROUND:-}" ]]; then
     exec "${cmd[@]}"
 fi
 # the trainer writes the log file itself; stdout/stderr (errors) are appended to it as well
-TECOGAN_LOG_FILE_ONLY=1 nohup "${cmd[@]}" >> "$log" 2>&1 &
+TECOGAN_LOG_FILE_ONLY=1 nohup "${cmd[@]}" < /dev/null >> "$log" 2>&1 &
 echo "training ${degradation} ${exp} in the background (pid $!); log: $log"
 echo "follow it with: tail -f $log"

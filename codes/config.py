@@ -9,11 +9,12 @@ only: validation fills them in, and inner code reads plain values (``opt[key]``)
 returned dict.
 """
 import difflib
+import math
 import os
 
 import yaml
 
-from tecogan.utils.errors import UserError
+from tecogan.utils.errors import UserError, short
 
 _MISSING = object()
 
@@ -59,6 +60,11 @@ def _generator_names():
     return tuple(GENERATORS)
 
 
+def _plain_name(v):
+    """A name that becomes one folder name: never a path leading elsewhere."""
+    return v not in ("", ".", "..") and not any(c in v for c in "/\\\0") and len(v) <= 255
+
+
 def _criterion(types, extra=None):
     keys = {
         "type": Key(str, required=True, choices=types),
@@ -96,8 +102,10 @@ _LOADER = {
     "pin_memory": Key(bool, default=False),
 }
 
+_NAME_EXPECT = "a plain folder name (no /, \\, . or ..)"
+
 _TEST_DATASET = Section(dict({
-    "name": Key(str, required=True, nullable=False),
+    "name": Key(str, required=True, nullable=False, check=_plain_name, expect=_NAME_EXPECT),
     "gt_seq_dir": Key(str),
     "lr_seq_dir": Key(str, required=True, nullable=False),
     "filter_file": Key(str),
@@ -114,7 +122,7 @@ SCHEMA = Section({
             "sigma": Key(NUM, default=1.5, check=_positive, expect="a number > 0"),
         }, required=True),
         "train": Section(dict({
-            "name": Key(str, required=True, nullable=False),
+            "name": Key(str, required=True, nullable=False, check=_plain_name, expect=_NAME_EXPECT),
             "seq_dir": Key(str),
             "gt_seq_dir": Key(str),
             "lr_seq_dir": Key(str),
@@ -232,7 +240,7 @@ def _suggest(key, known):
 
 def _validate(node, schema, path, where, fill_defaults):
     if not isinstance(node, dict):
-        raise UserError(f"{where}: {path or 'top level'}: expected a mapping, got {node!r}")
+        raise UserError(f"{where}: {path or 'top level'}: expected a mapping, got {short(node)}")
     for key in list(node):
         key_path = f"{path}.{key}" if path else str(key)
         sub = schema.keys.get(key)
@@ -260,14 +268,16 @@ def _validate(node, schema, path, where, fill_defaults):
                 raise UserError(f"{where}: {key_path}: a value is required (expected {sub.expect or _type_words(sub.types)})")
             continue
         if not _type_ok(value, sub.types):
-            raise UserError(f"{where}: {key_path}: expected {sub.expect if sub.choices is None and sub.expect else _type_words(sub.types)}, got {value!r}")
+            raise UserError(f"{where}: {key_path}: expected {sub.expect if sub.choices is None and sub.expect else _type_words(sub.types)}, got {short(value)}")
+        if isinstance(value, float) and not math.isfinite(value):  # .nan / .inf pass every comparison check
+            raise UserError(f"{where}: {key_path}: expected a finite number, got {short(value)}")
         allowed = sub.choices() if callable(sub.choices) else sub.choices
         if allowed is not None and value not in allowed:
             choices = ", ".join(str(c) for c in allowed)
             detail = f" ({sub.expect})" if sub.expect else ""
-            raise UserError(f"{where}: {key_path}: {value!r} is not allowed; expected one of {choices}{detail}")
+            raise UserError(f"{where}: {key_path}: {short(value)} is not allowed; expected one of {choices}{detail}")
         if sub.check is not None and not sub.check(value):
-            raise UserError(f"{where}: {key_path}: expected {sub.expect}, got {value!r}")
+            raise UserError(f"{where}: {key_path}: expected {sub.expect}, got {short(value)}")
     for key, sub in schema.keys.items():
         if key in node:
             continue
@@ -330,14 +340,93 @@ def validate_config(opt, where="config", fill_defaults=True):
     return opt
 
 
+YAML_MAX_BYTES = 1 << 20      # an experiment YAML is a few KB
+YAML_MAX_VALUES = 100_000     # values after expanding aliases (a "billion laughs" file has 10^9)
+YAML_MAX_DEPTH = 50           # nesting levels
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that refuses nesting deeper than ``YAML_MAX_DEPTH`` while composing."""
+
+    def __init__(self, stream, where):
+        super().__init__(stream)
+        self._where, self._depth = where, 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        try:
+            if self._depth > YAML_MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise UserError(f"{self._where}: line {mark.line + 1}: nested more than {YAML_MAX_DEPTH} "
+                                f"levels deep (an experiment YAML is a few levels deep)")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _expanded_size(root, where):
+    """Number of values ``root`` stands for once every alias is expanded (stops past the bound;
+    refuses an alias that refers to itself).  Linear in the number of distinct nodes."""
+    sizes, on_path = {}, set()
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            on_path.discard(key)
+            children = [c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode) \
+                else node.value
+            total = 1 + sum(sizes[id(c)] for c in children)
+            sizes[key] = min(total, YAML_MAX_VALUES + 1)
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            raise UserError(f"{where}: line {node.start_mark.line + 1}: an alias refers to its own "
+                            f"anchor (a recursive structure)")
+        if isinstance(node, yaml.ScalarNode):
+            sizes[key] = 1
+            continue
+        on_path.add(key)
+        stack.append((node, True))
+        children = [c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode) else node.value
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes[id(root)]
+
+
+def load_yaml_bounded(path):
+    """``yaml.safe_load`` of a UTF-8 file with bounds: size, nesting depth and the number of
+    values once aliases are expanded (checked on the node graph, before any value is built)."""
+    size = os.path.getsize(path)
+    if size > YAML_MAX_BYTES:
+        raise UserError(f"{path}: {size} bytes; a config file is at most {YAML_MAX_BYTES >> 10} KB")
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise UserError(f"{path}: not valid UTF-8 text (byte 0x{raw[err.start]:02x} at offset {err.start}); "
+                        f"save the file as UTF-8")
+    loader = _BoundedLoader(text, path)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, path) > YAML_MAX_VALUES:
+            raise UserError(f"{path}: aliases expand to more than {YAML_MAX_VALUES} values "
+                            f"(an alias bomb?); an experiment YAML holds a few hundred")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def load_config(path):
     """Read and validate one experiment YAML file; returns a plain dict."""
     where = os.path.basename(path)
     if not os.path.isfile(path):
         raise UserError(f"{path}: config file not found")
     try:
-        with open(path) as f:
-            opt = yaml.safe_load(f)
+        opt = load_yaml_bounded(path)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         loc = f" line {mark.line + 1}" if mark is not None else ""

@@ -33,6 +33,8 @@ def build_parser():
     p.add_argument("--local_rank", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--no_channels_last", action="store_true",
                    help="test/profile: keep the default (NCHW) memory format")
+    p.add_argument("--overwrite", action="store_true",
+                   help="test mode: replace existing result folders (kept otherwise)")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks")
     return p
 
@@ -93,6 +95,15 @@ def run_test(args, opt, device):
                             + _download_hint(path))
     sets = [SequenceSet.from_config(ds, opt["scale"], opt["dataset"]["degradation"]["type"])
             for _, ds in datasets]
+    if test_opt["save_res"]:  # before any frame is written: never into an input, never over results
+        from tecogan.utils.outputs import FRAMES, PARENT, check_outputs
+        res_root = test_opt["res_dir"]
+        check_outputs([("res_dir", res_root, PARENT)] + [
+            ("", os.path.join(res_root, ts.name, m, info.name), FRAMES)
+            for m, _ in ckpts for ts in sets for info in ts.folders.sequences],
+            [("", opt_path)] + [("", p) for _, p in ckpts] + [("", ds[k]) for _, ds in datasets
+                                                           for k in ("lr_seq_dir", "gt_seq_dir") if ds.get(k)],
+            args.overwrite)
     for model_idx, path in ckpts:
         net = build_generator(opt)
         load_generator_weights(net, path, opt["model"]["generator"]["name"])
@@ -137,7 +148,11 @@ def main():
     opt = load_experiment(args)
     if args.mode == "train":
         from tecogan.training.trainer import train
-        return train(opt, args)
+        from tecogan.utils.outputs import check_training_outputs, training_guard
+        check_training_outputs(opt, args.exp_dir)  # never writes into its data or checkpoints
+        # one training per experiment (lock file), and no silent restart over train/ without --resume
+        with training_guard(args.exp_dir, args.resume, is_main=os.environ.get("RANK", "0") == "0"):
+            return train(opt, args)
     from tecogan.utils.device import device_from_gpu_id
     device = device_from_gpu_id(args.gpu_id)
     if args.mode == "test":

@@ -11,6 +11,9 @@ import torch.nn as nn
 
 from tecogan.utils.errors import UserError
 
+MIN_LR_SIZE = 8       # the flow network's three 2x poolings need at least 8x8
+MAX_LR_SIZE = 8192
+
 
 def parse_lr_size(text):
     """'3x134x320' -> (3, 134, 320) with a clear error for anything else."""
@@ -21,6 +24,9 @@ def parse_lr_size(text):
         values = ()
     if len(values) != 3 or min(values) <= 0:
         raise UserError(f"--lr_size {text}: expected CxHxW with three positive integers, e.g. 3x134x320")
+    if min(values[1:]) < MIN_LR_SIZE or max(values[1:]) > MAX_LR_SIZE:
+        raise UserError(f"--lr_size {text}: height and width must be {MIN_LR_SIZE}..{MAX_LR_SIZE} pixels "
+                        f"(the flow network halves the LR frame three times)")
     return values
 
 

@@ -2,8 +2,9 @@
 
 For every sequence of every ``dataset.test*`` entry the LR frames are read, run through the
 frame-recurrent procedure (:func:`tecogan.inference.infer_sequence`), written as PNGs under
-``<res_root>/<dataset>/<tag>/<sequence>/<GT frame names>`` by one background writer (so PNG
-encoding overlaps the network), and, when metrics are asked for and GT frames exist, scored
+``<res_root>/<dataset>/<tag>/<sequence>/<GT frame names>`` by a background writer (so PNG
+encoding overlaps the network) into a temporary folder renamed into place when the sequence is
+complete, and, when metrics are asked for and GT frames exist, scored
 with :class:`tecogan.metrics.validation.ValidationMetrics`.
 """
 import os
@@ -15,7 +16,6 @@ import numpy as np
 from tecogan.data.folder_dataset import PairedFolderDataset
 from tecogan.inference import infer_sequence
 from tecogan.utils.errors import UserError
-from tecogan.utils.fileio import write_image_rgb
 
 
 @dataclass
@@ -49,14 +49,6 @@ def _how_to_make(ds, key, scale, degradation):
     return "put <sequence>/<frame>.png folders there (docs/data.md)"
 
 
-class _PathSink:
-    """A sink for :class:`tecogan.video.BackgroundWriter` whose frame names are file paths."""
-
-    @staticmethod
-    def write(path, frame):
-        write_image_rgb(path, frame)
-
-
 def run_test_datasets(upscaler, datasets, res_root, tag, num_pad_front=5, padding_mode="reflect",
                   save_res=True, metrics=None, report=print, progress=True):
     """Run ``upscaler`` over every sequence of ``datasets`` (a list of :class:`SequenceSet`).
@@ -68,44 +60,52 @@ def run_test_datasets(upscaler, datasets, res_root, tag, num_pad_front=5, paddin
     datasets that were scored.
     """
     from tqdm import tqdm
-    from tecogan.video import BackgroundWriter
+    from tecogan.video import BackgroundWriter, FolderSink
 
     averages = {}
-    writer = BackgroundWriter(maxsize=8)
-    sink = _PathSink()
-    try:
-        for ds in datasets:
-            scored = {}
-            for info in ds.folders.sequences:
-                lr = ds.folders.read_lr(info, set())
-                gt = None
-                if info.gt_paths and metrics is not None:
-                    gt = ds.folders.read_gt_frames(info, lr.shape, set())
-                elif info.gt_paths:  # GT frames give the output names: check they match the LR
-                    ds.folders.read_gt_frames(info.__class__(info.name, info.lr_paths, info.gt_paths[:1]),
-                                              lr.shape, set())
-                out_dir = os.path.join(res_root, ds.name, tag, info.name)
-                names = info.frame_names
-                outputs = []
-                start = time.perf_counter()
-                bar = tqdm(total=len(lr), desc=f"{ds.name}/{info.name}", unit="frame", leave=False,
-                           dynamic_ncols=True, disable=None if progress else True)
-                try:
-                    for i, hr in enumerate(infer_sequence(None, lr, num_pad_front, padding_mode, upscaler=upscaler)):
-                        if save_res:
-                            writer.put(sink, os.path.join(out_dir, names[i]), hr)
-                        if gt is not None:
-                            outputs.append(hr)
-                        bar.update(1)
-                finally:
-                    bar.close()
-                seconds = time.perf_counter() - start
-                report(f"{ds.name}/{info.name}: {len(lr)} frames, {seconds:.2f} s, "
-                       f"{len(lr) / max(seconds, 1e-9):.2f} frames/s" + (f" -> {out_dir}" if save_res else ""))
-                if gt is not None:
-                    scored[info.name] = (gt, np.stack(outputs))
-            if scored:
-                averages[ds.name] = (metrics.evaluate(scored), dict(metrics.per_sequence))
-    finally:
-        writer.close()
+    for ds in datasets:
+        scored = {}
+        for info in ds.folders.sequences:
+            lr = ds.folders.read_lr(info, set())
+            gt = None
+            if info.gt_paths and metrics is not None:
+                gt = ds.folders.read_gt_frames(info, lr.shape, set())
+            elif info.gt_paths:  # GT frames give the output names: check they match the LR
+                ds.folders.read_gt_frames(info.__class__(info.name, info.lr_paths, info.gt_paths[:1]),
+                                          lr.shape, set())
+            out_dir = os.path.join(res_root, ds.name, tag, info.name)
+            names = info.frame_names
+            outputs = []
+            start = time.perf_counter()
+            # frames go to a temporary sibling folder, renamed into place when complete
+            sink = FolderSink(out_dir) if save_res else None
+            writer = BackgroundWriter(maxsize=8)
+            bar = tqdm(total=len(lr), desc=f"{ds.name}/{info.name}", unit="frame", leave=False,
+                       dynamic_ncols=True, disable=None if progress else True)
+            ok = False
+            try:
+                for i, hr in enumerate(infer_sequence(None, lr, num_pad_front, padding_mode, upscaler=upscaler)):
+                    if sink is not None:
+                        writer.put(sink, names[i], hr)
+                    if gt is not None:
+                        outputs.append(hr)
+                    bar.update(1)
+                writer.close()
+                ok = True
+            finally:
+                if not ok:
+                    try:
+                        writer.close()
+                    except BaseException:  # the first error is the one to report
+                        pass
+                bar.close()
+                if sink is not None:
+                    sink.close(ok)
+            seconds = time.perf_counter() - start
+            report(f"{ds.name}/{info.name}: {len(lr)} frames, {seconds:.2f} s, "
+                   f"{len(lr) / max(seconds, 1e-9):.2f} frames/s" + (f" -> {out_dir}" if save_res else ""))
+            if gt is not None:
+                scored[info.name] = (gt, np.stack(outputs))
+        if scored:
+            averages[ds.name] = (metrics.evaluate(scored), dict(metrics.per_sequence))
     return averages

@@ -40,6 +40,8 @@ def build_parser():
     p.add_argument("--codec", default="mp4v", help="FourCC of the output video")
     p.add_argument("--compare", metavar="OUT", help="also write a side-by-side video: bicubic LR | super-resolved")
     p.add_argument("--no_channels_last", action="store_true", help="keep the NCHW memory format")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing OUTPUT / --compare (kept otherwise; replaced only on success)")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks")
     return p
 
@@ -62,8 +64,19 @@ def run(args, net=None):
     from tecogan.utils.device import parse_device
     from tecogan.video import BackgroundWriter, open_sink, open_source, prefetch, is_video_path
 
-    if os.path.abspath(args.input) == os.path.abspath(args.output):
-        raise UserError(f"{args.output}: the output would overwrite the input")
+    from tecogan.utils.outputs import FILE, FRAMES, check_number, check_outputs
+    # before anything is read or written: numbers, then outputs (never an input, never an
+    # existing file or frames folder without --overwrite)
+    check_number("--fps", args.fps, minimum=0, maximum=1000, strict_minimum=True)
+    check_number("--tile", args.tile, minimum=0, maximum=16384, integer=True)
+    check_number("--tile_overlap", args.tile_overlap, minimum=0, maximum=16384, integer=True)
+    check_number("--num_pad_front", args.num_pad_front, minimum=0, maximum=1000, integer=True)
+    check_number("--nf", args.nf, minimum=1, maximum=1024, integer=True)
+    check_number("--nb", args.nb, minimum=1, maximum=256, integer=True)
+    outputs = [("OUTPUT", args.output, FILE if is_video_path(args.output) else FRAMES)]
+    if args.compare:
+        outputs.append(("--compare", args.compare, FILE))
+    check_outputs(outputs, [("INPUT", args.input), ("--model", args.model)], args.overwrite)
     if args.tile < 0 or args.num_pad_front < 0:
         raise UserError("--tile and --num_pad_front must be >= 0")
     if args.tile and args.tile < MIN_TILE:
@@ -143,7 +156,7 @@ def main():
 
 def cli():
     """Console-script entry point: one-line errors, exit status."""
-    run_cli(main)
+    run_cli(main, oom_hint="process the frames in tiles, e.g. --tile 128 (or --tile 64), or use a smaller input")
 
 
 if __name__ == "__main__":

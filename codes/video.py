@@ -86,11 +86,22 @@ def _check_frame(frame, shape, where):
     return frame.shape
 
 
+def require_utf8_name(path):
+    """OpenCV's video functions crash (segfault) on a file name that is not valid UTF-8:
+    refuse it with one line instead (folders of frames with such names work)."""
+    try:
+        os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{path!r}: the video file name is not valid UTF-8, which the video library "
+                        f"cannot open; rename it (or use a folder of frames)")
+
+
 def open_source(path, fps=None):
     if os.path.isdir(path):
         return FolderSource(path, fps)
     if not os.path.exists(path):
         raise UserError(f"{path}: input not found (expected a video file or a folder of frames)")
+    require_utf8_name(path)
     return VideoSource(path, fps)
 
 
@@ -124,21 +135,27 @@ class VideoSink:
 
 
 class FolderSink:
-    """PNG frames (each written atomically) into a folder."""
+    """PNG frames written into a temporary sibling of ``folder``, renamed into place by
+    ``close(ok=True)``: an existing folder (allowed by ``check_outputs`` with --overwrite) is
+    replaced only when every frame is written, and then holds only the new frames."""
 
     def __init__(self, folder):
+        from tecogan.utils.outputs import AtomicFolder
         self.folder = folder
-        os.makedirs(folder, exist_ok=True)
+        self.staging = AtomicFolder(folder)
 
     def write(self, name, frame):
-        write_image_rgb(os.path.join(self.folder, name), frame)
+        write_image_rgb(os.path.join(self.staging.tmp, name), frame)
 
     def close(self, ok=True):
-        pass
+        self.staging.close(ok)
 
 
 def open_sink(path, fps, codec="mp4v"):
-    return VideoSink(path, fps, codec) if is_video_path(path) else FolderSink(path)
+    if is_video_path(path):
+        require_utf8_name(path)
+        return VideoSink(path, fps, codec)
+    return FolderSink(path)
 
 
 _END = object()

@@ -79,7 +79,7 @@ def main():
         from tecogan.official_metrics import evaluate
         argv = ["--model", MODEL, "--datasets", "Vid4", "--data_root", data_root,
                 "--results_root", results_root, "--device", args.device,
-                "--batch_size", str(args.batch_size)]
+                "--batch_size", str(args.batch_size), "--overwrite"]
         if weights:
             argv += ["--lpips_weights", weights]
         if args.workers is not None:

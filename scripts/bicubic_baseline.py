@@ -21,7 +21,7 @@ import runpy
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
-from tecogan.utils.errors import UserError, run_cli
+from tecogan.utils.errors import run_cli
 
 
 def bd_bicubic(img, scale):
@@ -43,16 +43,18 @@ def main():
     p.add_argument("--out_dir", required=True)
     p.add_argument("--degradation", default="BD", choices=("BD", "BI"),
                    help="how the LR frames were made: BD (Gaussian, every 4th pixel) or BI (imresize)")
-    p.add_argument("--scale", type=int, default=4)
+    p.add_argument("--scale", type=int, default=4, help="upscaling factor (1..16)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out_dir")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args()
-    if args.scale < 1:
-        raise UserError(f"--scale {args.scale}: expected an integer >= 1")
+    from tecogan.utils.outputs import check_number
+    check_number("--scale", args.scale, minimum=1, maximum=16, integer=True)
     if args.degradation == "BD":
         upsample = lambda _path, img: bd_bicubic(img, args.scale)  # noqa: E731
     else:
         upsample = lambda _path, img: imresize(img, args.scale)  # noqa: E731
-    n = transform_sequences(args.lr_dir, args.out_dir, upsample, desc="bicubic")
+    n = transform_sequences(args.lr_dir, args.out_dir, upsample, desc="bicubic", overwrite=args.overwrite,
+                            src_option="--lr_dir", dst_option="--out_dir")
     print(f"{args.out_dir}: {n} sequences")
     return 0
 

@@ -36,49 +36,43 @@ def collect_clips(raw_dir):
     return clips
 
 
-def create(raw_dir, lmdb_dir, name):
+def create(raw_dir, lmdb_dir, name, overwrite=False):
     """Pack ``raw_dir/<sequence>/*`` into a new LMDB at ``lmdb_dir``; returns the keys.
 
+    ``lmdb_dir`` is checked first (not an input, not an existing LMDB unless ``overwrite``).
     The LMDB is written into a temporary folder beside ``lmdb_dir`` and renamed when
-    complete, so a failed or interrupted run never leaves a half-written LMDB behind.
+    complete, so a failed or interrupted run never leaves a half-written LMDB behind and
+    an LMDB that is replaced survives until the new one is complete.
     """
-    import shutil
     from tqdm import tqdm
     from tecogan.data.lmdb_io import write_lmdb
+    from tecogan.utils.outputs import LMDB, AtomicFolder, check_outputs
+    check_outputs([("--lmdb_dir", lmdb_dir, LMDB)], [("--raw_dir", raw_dir)], overwrite)
     clips = collect_clips(raw_dir)
-    if os.path.exists(lmdb_dir) and (not os.path.isdir(lmdb_dir) or os.listdir(lmdb_dir)):
-        raise UserError(f"{lmdb_dir}: already exists and is not empty (remove it first)")
-    parent = os.path.dirname(os.path.abspath(lmdb_dir))
-    os.makedirs(parent, exist_ok=True)
-    tmp_dir = os.path.join(parent, f".tmp_{os.path.basename(os.path.abspath(lmdb_dir))}.{os.getpid()}")
-    shutil.rmtree(tmp_dir, ignore_errors=True)
     total = sum(len(f) for _, f in clips)
-    try:
+    with AtomicFolder(lmdb_dir) as staging:
         with tqdm(total=total, desc=f"LMDB {os.path.basename(os.path.abspath(lmdb_dir))}", unit="frame",
                   disable=None) as bar:
-            keys = write_lmdb(tmp_dir, name, clips, progress=bar.update)
-        if os.path.isdir(lmdb_dir):
-            os.rmdir(lmdb_dir)  # empty (checked above)
-        os.replace(tmp_dir, lmdb_dir)
-    finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
+            keys = write_lmdb(staging.tmp, name, clips, progress=bar.update, where=lmdb_dir)
     print(f"{lmdb_dir}: {len(keys)} frames of {len(clips)} sequences")
     return keys
 
 
-def check(lmdb_dir, count, out_dir):
+def check(lmdb_dir, count, out_dir, overwrite=False):
     from tecogan.data.lmdb_io import LMDBReader, parse_key, read_meta_info
     from tecogan.utils.fileio import write_image_rgb
+    from tecogan.utils.outputs import FRAMES, AtomicFolder, check_outputs
+    check_outputs([("--check_dir", out_dir, FRAMES)], [("--lmdb_dir", lmdb_dir)], overwrite)
     meta = read_meta_info(lmdb_dir)
     reader = LMDBReader(lmdb_dir)
-    os.makedirs(out_dir, exist_ok=True)
     keys = meta["keys"]
     step = max(1, len(keys) // max(count, 1))
+    with AtomicFolder(out_dir) as staging:
+        for key in keys[::step][:count]:
+            _, _, h, w, _ = parse_key(key, where=lmdb_dir)
+            write_image_rgb(os.path.join(staging.tmp, f"{key}.png"), reader.read(key, h, w))
     for key in keys[::step][:count]:
-        _, _, h, w, _ = parse_key(key, where=lmdb_dir)
-        path = os.path.join(out_dir, f"{key}.png")
-        write_image_rgb(path, reader.read(key, h, w))
-        print(path)
+        print(os.path.join(out_dir, f"{key}.png"))
 
 
 def main():
@@ -89,6 +83,7 @@ def main():
     p.add_argument("--lmdb_dir", default=None)
     p.add_argument("--check", type=int, default=0, metavar="N", help="decode N frames of the LMDB to PNG")
     p.add_argument("--check_dir", default=None, help="where --check writes (default <lmdb_dir>_check)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --lmdb_dir (or --check_dir)")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args()
     raw_dir = args.raw_dir or os.path.join("data", args.dataset, args.data_type)
@@ -96,9 +91,9 @@ def main():
     if args.check < 0:
         raise UserError(f"--check {args.check}: expected a number of frames >= 1")
     if args.check:
-        check(lmdb_dir, args.check, args.check_dir or lmdb_dir.rstrip("/") + "_check")
+        check(lmdb_dir, args.check, args.check_dir or lmdb_dir.rstrip("/") + "_check", args.overwrite)
     else:
-        create(raw_dir, lmdb_dir, args.dataset)
+        create(raw_dir, lmdb_dir, args.dataset, args.overwrite)
     return 0
 
 

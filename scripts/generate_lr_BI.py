@@ -18,16 +18,19 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--gt_dir", required=True, help="<gt_dir>/<sequence>/*.png")
     p.add_argument("--lr_dir", required=True)
-    p.add_argument("--scale", type=int, default=4)
+    p.add_argument("--scale", type=int, default=4, help="downscaling factor (1..16)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --lr_dir")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args()
+    from tecogan.utils.outputs import check_number
+    check_number("--scale", args.scale, minimum=1, maximum=16, integer=True)
 
     def to_lr(path, img):
         if img.shape[0] % args.scale or img.shape[1] % args.scale:
             raise UserError(f"{path}: {img.shape[1]}x{img.shape[0]} is not a multiple of {args.scale}")
         return imresize(img, 1.0 / args.scale)
 
-    n = transform_sequences(args.gt_dir, args.lr_dir, to_lr, desc="BI")
+    n = transform_sequences(args.gt_dir, args.lr_dir, to_lr, desc="BI", overwrite=args.overwrite)
     print(f"{args.lr_dir}: {n} sequences")
     return 0
 

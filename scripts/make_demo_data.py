@@ -42,35 +42,45 @@ def read_frames(path, start, count, size, step=1):
 def main():
     import cv2
     from tecogan.ops.degradation import degrade_bd
+    from tecogan.utils.fileio import write_image_rgb
+    from tecogan.utils.outputs import PARENT, AtomicFolder, check_outputs
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--src", default=os.path.join(REPO, "..", "shared", "data", "sam2_videos"))
     p.add_argument("--out", default=os.path.join(REPO, "demo"))
+    p.add_argument("--overwrite", action="store_true", help="replace the existing demo data (kept otherwise)")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args()
-    for sub in ("train_clips", "val", "videos"):
-        shutil.rmtree(os.path.join(args.out, sub), ignore_errors=True)
-    for name, video in TRAIN.items():
-        for i, f in enumerate(read_frames(os.path.join(args.src, video), 30, 20, (256, 144))):
-            d = os.path.join(args.out, "train_clips", name)
-            os.makedirs(d, exist_ok=True)
-            cv2.imwrite(os.path.join(d, f"{i + 1:04d}.png"), f)
-    for name, video in VAL.items():
-        for i, f in enumerate(read_frames(os.path.join(args.src, video), 60, 10, (256, 144))):
-            for kind, img in (("GT", f), ("Gaussian4xLR", degrade_bd(f))):
-                d = os.path.join(args.out, "val", kind, name)
-                os.makedirs(d, exist_ok=True)
-                cv2.imwrite(os.path.join(d, f"{i + 1:04d}.png"), img)
-    os.makedirs(os.path.join(args.out, "videos"), exist_ok=True)
-    for name, video in UPSCALE.items():
-        frames = read_frames(os.path.join(args.src, video), 0, 48, (192, 108))
-        cap = cv2.VideoCapture(os.path.join(args.src, video))
-        fps = cap.get(cv2.CAP_PROP_FPS) or 24.0
-        cap.release()
-        out = os.path.join(args.out, "videos", f"{name}_lr.mp4")
-        writer = cv2.VideoWriter(out, cv2.VideoWriter_fourcc(*"mp4v"), fps, (192, 108))
-        for f in frames:
-            writer.write(f)
-        writer.release()
+    subs = [os.path.join(args.out, sub) for sub in ("train_clips", "val", "videos")]
+    check_outputs([("--out", d, PARENT) for d in subs], [("--src", args.src)])
+    existing = [d for d in subs if os.path.exists(d)]
+    if existing and not args.overwrite:
+        raise UserError(f"{existing[0]}: already exists; pass --overwrite to replace the demo data "
+                        f"(it is kept otherwise)")
+    # each folder is built beside its final place and replaces the old one only when complete
+    stages = {os.path.basename(d): AtomicFolder(d) for d in subs}
+    ok = False
+    try:
+        for name, video in TRAIN.items():
+            for i, f in enumerate(read_frames(os.path.join(args.src, video), 30, 20, (256, 144))):
+                write_image_rgb(os.path.join(stages["train_clips"].tmp, name, f"{i + 1:04d}.png"), f[..., ::-1])
+        for name, video in VAL.items():
+            for i, f in enumerate(read_frames(os.path.join(args.src, video), 60, 10, (256, 144))):
+                for kind, img in (("GT", f), ("Gaussian4xLR", degrade_bd(f))):
+                    write_image_rgb(os.path.join(stages["val"].tmp, kind, name, f"{i + 1:04d}.png"), img[..., ::-1])
+        for name, video in UPSCALE.items():
+            frames = read_frames(os.path.join(args.src, video), 0, 48, (192, 108))
+            cap = cv2.VideoCapture(os.path.join(args.src, video))
+            fps = cap.get(cv2.CAP_PROP_FPS) or 24.0
+            cap.release()
+            out = os.path.join(stages["videos"].tmp, f"{name}_lr.mp4")
+            writer = cv2.VideoWriter(out, cv2.VideoWriter_fourcc(*"mp4v"), fps, (192, 108))
+            for f in frames:
+                writer.write(f)
+            writer.release()
+        ok = True
+    finally:
+        for stage in stages.values():
+            stage.close(ok)
     shutil.copy(os.path.join(args.src, "LICENSE"), os.path.join(args.out, "LICENSE-sam2-videos"))
     print(f"demo data written to {args.out}")
     return 0

@@ -23,20 +23,34 @@ def main():
     p.add_argument("--max_frames", type=int, default=60)
     p.add_argument("--fps", type=float, default=None, help="default: the input's frame rate")
     p.add_argument("--crop", default=None, help="x,y,w,h region of the input to keep")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output GIF")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args()
+    from tecogan.utils.fileio import atomic_write
+    from tecogan.utils.outputs import FILE, check_number, check_outputs
     if not args.output.lower().endswith(".gif"):
         raise UserError(f"{args.output}: expected a .gif file name")
+    check_number("--width", args.width, minimum=8, maximum=4096, integer=True)
+    check_number("--max_frames", args.max_frames, minimum=1, maximum=10000, integer=True)
+    check_number("--fps", args.fps, minimum=0.1, maximum=100)
+    crop = None
+    if args.crop:
+        try:
+            crop = [int(v) for v in args.crop.split(",")]
+        except ValueError:
+            crop = None
+        if crop is None or len(crop) != 4 or min(crop[:2]) < 0 or min(crop[2:]) < 1:
+            raise UserError(f"--crop {args.crop}: expected x,y,w,h with x, y >= 0 and w, h >= 1")
+    check_outputs([("OUTPUT", args.output, FILE)], [("INPUT", args.input)], args.overwrite)
     source = open_source(args.input)
     images = []
     for i, (_name, frame) in enumerate(source):
         if i >= args.max_frames:
             break
-        if args.crop:
-            try:
-                x, y, w, h = (int(v) for v in args.crop.split(","))
-            except ValueError:
-                raise UserError(f"--crop {args.crop}: expected x,y,w,h")
+        if crop:
+            x, y, w, h = crop
+            if x >= frame.shape[1] or y >= frame.shape[0]:
+                raise UserError(f"--crop {args.crop}: starts outside the {frame.shape[1]}x{frame.shape[0]} frame")
             frame = frame[y:y + h, x:x + w]
         h = max(1, round(frame.shape[0] * args.width / frame.shape[1]))
         images.append(Image.fromarray(cv2.resize(frame, (args.width, h), interpolation=cv2.INTER_AREA)))
@@ -44,8 +58,9 @@ def main():
         raise UserError(f"{args.input}: no frames")
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     fps = args.fps or source.fps
-    images[0].save(args.output, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0,
-                   optimize=True)
+    atomic_write(args.output, lambda tmp: images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
+                                                         duration=max(1, int(1000 / fps)), loop=0, optimize=True),
+                 suffix=".gif")
     print(f"{args.output}: {len(images)} frames, {args.width}x{images[0].height}")
     return 0
 

@@ -18,7 +18,7 @@ import re
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
-from tecogan.utils.errors import UserError, run_cli
+from tecogan.utils.errors import UserError, run_cli, short
 
 LINE_RE = re.compile(r"\[epoch: (\d+) \| iter: (\d+)(?: \| [^\]]*)?\] (.*)$")
 
@@ -28,7 +28,7 @@ def parse_log(path):
     if not os.path.isfile(path):
         raise UserError(f"{path}: training log not found")
     curves = {}
-    with open(path) as f:
+    with open(path, encoding="utf-8", errors="replace") as f:  # a damaged byte costs one line, not the plot
         for line in f:
             m = LINE_RE.search(line.strip())
             if not m:
@@ -47,10 +47,24 @@ def parse_log(path):
 
 
 def parse_metrics(path):
-    """{metric: ([iters], [values])} from a <dataset>_avg.json file."""
-    with open(path) as f:
-        data = json.load(f)
-    rows = sorted((int(re.sub(r"\D", "", k) or 0), v) for k, v in data.items())
+    """{metric: ([iters], [values])} from a <dataset>_avg.json file
+    (``{"G_iter<N>": {"<metric>": number, ...}, ...}``, as the trainer writes it)."""
+    expected = 'expected {"G_iter<N>": {"<metric>": number, ...}, ...} as the trainer writes it'
+    try:
+        with open(path, "rb") as f:
+            data = json.loads(f.read().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise UserError(f"{path}: not readable JSON ({str(err)[:120]}; truncated?); {expected}")
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: holds a {type(data).__name__}; {expected}")
+    rows = []
+    for k, values in data.items():
+        digits = re.sub(r"\D", "", k)
+        if not digits or len(digits) > 12 or not isinstance(values, dict) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in values.values()):
+            raise UserError(f"{path}: entry {short(k)}: {short(values)}; {expected}")
+        rows.append((int(digits), values))
+    rows.sort(key=lambda r: r[0])
     curves = {}
     for it, values in rows:
         for name, v in values.items():
@@ -68,8 +82,9 @@ def parse_baseline(text):
         number = float(value)
     except ValueError:
         number = None
-    if not sep or not name or number is None:
-        raise UserError(f"--baseline {text!r}: expected METRIC=VALUE[:LABEL], e.g. PSNR=24.13:bicubic")
+    if not sep or not name or number is None or number != number or abs(number) == float("inf"):
+        raise UserError(f"--baseline {text!r}: expected METRIC=VALUE[:LABEL] with a finite VALUE, "
+                        f"e.g. PSNR=24.13:bicubic")
     return name, number, label or f"{name} = {value}"
 
 

@@ -9,7 +9,6 @@ longer matches the clips (or a broken one) is rebuilt.
 import argparse
 import os
 import runpy
-import shutil
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
@@ -57,8 +56,7 @@ def prepare(clips_dir=CLIPS_DIR, lmdb_dir=LMDB_DIR, name="demo"):
             raise UserError(f"{lmdb_dir}: exists but is not an LMDB folder (expected only "
                             f"{', '.join(sorted(LMDB_FILES))}); move it away first")
         print(f"{lmdb_dir}: out of date, rebuilding")
-        shutil.rmtree(lmdb_dir)
-    create(clips_dir, lmdb_dir, name)
+    create(clips_dir, lmdb_dir, name, overwrite=True)  # the old LMDB is replaced only once the new one is complete
     return True
 
 

@@ -15,8 +15,10 @@ and written as PNG frames:
 
 ``--holdout`` names the clips kept out of training (the default keeps two DAVIS clips and
 two of the videos).  ``--frame_step`` and ``--max_frames`` thin the training clips, for a copy
-small enough to carry to another machine.  Existing clip folders are skipped, so a run that
-was interrupted can be started again.
+small enough to carry to another machine.  Existing clip folders are kept and skipped, so a
+run that was interrupted can be started again (each clip folder is written under a temporary
+name and renamed when complete); ``--overwrite`` makes them again.  No output may be or lie
+inside a clip of ``--src``.
 """
 import argparse
 import os
@@ -80,9 +82,30 @@ def write_clip(path, out_dir, width, frame_step=1, max_frames=0, lr_dir=None, si
     return count
 
 
-def prepare(src, out, width=448, holdout=DEFAULT_HOLDOUT, frame_step=1, max_frames=0):
+def _clip_dirs(out, name, is_held):
+    root = os.path.join(out, "FootageHeldout" if is_held else "Footage")
+    return os.path.join(root, "GT", name), os.path.join(root, "Gaussian4xLR", name) if is_held else None
+
+
+def check_footage_outputs(out, clips, holdout, overwrite):
+    """No output folder is, holds or lies inside a clip; existing clip folders are skipped
+    unless ``overwrite`` (then they must hold frames only)."""
+    from tecogan.utils.outputs import FRAMES, PARENT, check_outputs
+    outputs = [("--out", os.path.join(out, sub), PARENT) for sub in ("Footage", "FootageHeldout", "FootageVal")]
+    for name, _path in clips:
+        is_held = name in holdout
+        dirs = list(_clip_dirs(out, name, is_held))
+        if is_held:
+            dirs += [os.path.join(out, "FootageVal", kind, name) for kind in ("GT", "Gaussian4xLR")]
+        for d in dirs:
+            if d:
+                outputs.append(("", d, FRAMES if overwrite or not os.path.isdir(d) else PARENT))
+    check_outputs(outputs, [("--src", path) for _, path in clips], overwrite)
+
+
+def prepare(src, out, width=448, holdout=DEFAULT_HOLDOUT, frame_step=1, max_frames=0, overwrite=False):
     """Write the training and held-out sets; returns ``(train_names, heldout_names)``."""
-    import shutil
+    from tecogan.utils.outputs import AtomicFolder
     if not os.path.isdir(src):
         raise UserError(f"{src}: footage folder not found (expected e.g. ../shared/data)")
     clips = find_clips(src, skip=out)
@@ -93,45 +116,44 @@ def prepare(src, out, width=448, holdout=DEFAULT_HOLDOUT, frame_step=1, max_fram
     if missing:
         raise UserError(f"--holdout {' '.join(missing)}: no such clip under {src} "
                         f"(clips: {', '.join(sorted(known))})")
+    check_footage_outputs(out, clips, holdout, overwrite)
     train, held = [], []
     for name, path in clips:
         is_held = name in holdout
-        root = os.path.join(out, "FootageHeldout" if is_held else "Footage")
-        gt_dir = os.path.join(root, "GT", name)
-        lr_dir = os.path.join(root, "Gaussian4xLR", name) if is_held else None
+        gt_dir, lr_dir = _clip_dirs(out, name, is_held)
         (held if is_held else train).append(name)
-        if os.path.isdir(gt_dir) and (lr_dir is None or os.path.isdir(lr_dir)):
+        if not overwrite and os.path.isdir(gt_dir) and (lr_dir is None or os.path.isdir(lr_dir)):
             print(f"{gt_dir}: exists, skipped")
             continue
-        tmp_gt = gt_dir + ".partial"
-        tmp_lr = lr_dir + ".partial" if lr_dir else None
-        for tmp in (tmp_gt, tmp_lr):  # left by an interrupted run
-            if tmp:
-                shutil.rmtree(tmp, ignore_errors=True)
-        n = write_clip(path, tmp_gt, width, 1 if is_held else frame_step,
-                       0 if is_held else max_frames, tmp_lr)
-        if tmp_lr:
-            os.replace(tmp_lr, lr_dir)
-        os.replace(tmp_gt, gt_dir)
+        gt_stage = AtomicFolder(gt_dir)
+        lr_stage = AtomicFolder(lr_dir) if lr_dir else None
+        ok = False
+        try:
+            n = write_clip(path, gt_stage.tmp, width, 1 if is_held else frame_step,
+                           0 if is_held else max_frames, lr_stage.tmp if lr_stage else None)
+            ok = True
+        finally:
+            if lr_stage:  # the LR folder first: a complete GT folder means the clip is done
+                lr_stage.close(ok)
+            gt_stage.close(ok)
         print(f"{gt_dir}: {n} frames{' (held out)' if is_held else ''}")
     return train, held
 
 
-def write_val_subset(out, held, val_frames):
+def write_val_subset(out, held, val_frames, overwrite=False):
     """Copy the first ``val_frames`` frames of each held-out clip into ``<out>/FootageVal``."""
     import shutil
     from tecogan.utils.fileio import list_images
+    from tecogan.utils.outputs import AtomicFolder
     for kind in ("GT", "Gaussian4xLR"):
         for name in held:
             src = os.path.join(out, "FootageHeldout", kind, name)
             dst = os.path.join(out, "FootageVal", kind, name)
-            if os.path.isdir(dst):
+            if os.path.isdir(dst) and not overwrite:
                 continue
-            tmp = dst + ".partial"
-            os.makedirs(tmp, exist_ok=True)
-            for f in list_images(src)[:val_frames]:
-                shutil.copyfile(os.path.join(src, f), os.path.join(tmp, f))
-            os.replace(tmp, dst)
+            with AtomicFolder(dst) as stage:
+                for f in list_images(src)[:val_frames]:
+                    shutil.copyfile(os.path.join(src, f), os.path.join(stage.tmp, f))
 
 
 def main():
@@ -144,15 +166,17 @@ def main():
     p.add_argument("--frame_step", type=int, default=1, help="keep every N-th frame of training clips")
     p.add_argument("--max_frames", type=int, default=0, help="at most N frames per training clip (0: all)")
     p.add_argument("--val_frames", type=int, default=30, help="frames per held-out clip in FootageVal")
+    p.add_argument("--overwrite", action="store_true", help="make existing clip folders again (kept otherwise)")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args()
     if args.frame_step < 1 or args.max_frames < 0 or args.val_frames < 1:
         raise UserError("--frame_step and --val_frames must be >= 1, --max_frames >= 0")
-    if args.width < 4 or args.width % 4:
-        raise UserError(f"--width {args.width}: expected a multiple of 4 (the 4x low-res frames must be whole)")
+    if args.width < 4 or args.width % 4 or args.width > 8192:
+        raise UserError(f"--width {args.width}: expected a multiple of 4 up to 8192 (the 4x low-res frames "
+                        f"must be whole)")
     train, held = prepare(args.src, args.out, args.width, tuple(args.holdout),
-                          args.frame_step, args.max_frames)
-    write_val_subset(args.out, held, args.val_frames)
+                          args.frame_step, args.max_frames, args.overwrite)
+    write_val_subset(args.out, held, args.val_frames, args.overwrite)
     print(f"{len(train)} training clips, {len(held)} held out: {', '.join(held)}")
     return 0
 

@@ -12,18 +12,28 @@ runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the pa
 from tecogan.utils.errors import run_cli
 
 
+def check_bd_params(sigma, scale):
+    """Refuse meaningless values before OpenCV sees them (a negative scale flipped the image)."""
+    from tecogan.utils.outputs import check_number
+    check_number("--sigma", sigma, minimum=0, maximum=50, strict_minimum=True)
+    check_number("--scale", scale, minimum=1, maximum=16, integer=True)
+
+
 def main():
     from tecogan.ops.degradation import degrade_bd
     from tecogan.utils.fileio import transform_sequences
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--gt_dir", required=True, help="<gt_dir>/<sequence>/*.png")
     p.add_argument("--lr_dir", required=True)
-    p.add_argument("--sigma", type=float, default=1.5)
-    p.add_argument("--scale", type=int, default=4)
+    p.add_argument("--sigma", type=float, default=1.5, help="Gaussian blur sigma (> 0)")
+    p.add_argument("--scale", type=int, default=4, help="keep every N-th pixel (1..16)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --lr_dir")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args()
+    check_bd_params(args.sigma, args.scale)
     n = transform_sequences(args.gt_dir, args.lr_dir,
-                            lambda _path, img: degrade_bd(img, args.sigma, args.scale), desc="BD")
+                            lambda _path, img: degrade_bd(img, args.sigma, args.scale), desc="BD",
+                            overwrite=args.overwrite)
     print(f"{args.lr_dir}: {n} sequences")
     return 0
 

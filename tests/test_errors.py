@@ -271,16 +271,21 @@ def test_cuda_absent_falls_back_with_warning(tmp_path, ckpt):
     assert "warning: --gpu_id 3: CUDA is not available" in r.stderr
 
 
-def test_interrupted_rerun_overwrites_cleanly(tmp_path, ckpt):
+def test_rerun_keeps_results_unless_overwrite(tmp_path, ckpt):
     make_pair(tmp_path)
     out = tmp_path / "results" / "T" / "ck" / "s1"
     os.makedirs(out)
-    (out / "0000.png").write_bytes(b"half-written garbage")
-    (out / ".tmp_0001.png.abc.png").write_bytes(b"left by a killed run")
+    (out / "0000.png").write_bytes(b"earlier result")
+    (out / "0007.png").write_bytes(b"stale frame of an earlier, longer run")
     r = run_test_mode(tmp_path, base_test_opt(tmp_path))
+    one_line_error(r, str(out), "already exists", "--overwrite")
+    assert (out / "0000.png").read_bytes() == b"earlier result"
+    r = run_test_mode(tmp_path, base_test_opt(tmp_path), "--overwrite")
     assert r.returncode == 0, r.stderr
     assert read_image_rgb(str(out / "0000.png")).shape == (48, 64, 3)
-    assert sorted(f for f in os.listdir(out) if not f.startswith(".")) == ["0000.png", "0001.png", "0002.png"]
+    # the folder holds only the new frames (no stale 0007.png), and no temporary folder is left
+    assert sorted(os.listdir(out)) == ["0000.png", "0001.png", "0002.png"]
+    assert not [f for f in os.listdir(out.parent) if f.startswith(".tmp")]
 
 
 def test_missing_test_data_names_the_script_that_makes_it(tmp_path, ckpt):

@@ -27,7 +27,6 @@ from tecogan.official_metrics import procedure as P
 from tecogan.official_metrics import report as R
 from tecogan.utils.errors import UserError
 
-torch.set_num_threads(1)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CASE = os.path.join(REPO, "tests", "data", "metrics_case0")

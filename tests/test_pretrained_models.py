@@ -48,7 +48,6 @@ def held_out_clip():
 
 
 def test_footage_model_beats_bicubic_and_demo_model_on_held_out_clip():
-    torch.set_num_threads(1)
     gt, lr = held_out_clip()
     # the fair bicubic baseline for BD frames: the generator's own sample-aligned upsampler
     x = torch.from_numpy(lr).permute(0, 3, 1, 2).float() / 255

@@ -13,7 +13,6 @@ from tecogan.metrics.functional import rgb_to_y, rgb_to_y_uint8
 from tecogan.metrics.lpips_loader import load_lpips
 from tecogan.utils.errors import UserError
 
-torch.set_num_threads(1)
 
 
 def _seq(t=4, h=48, w=64, seed=0):

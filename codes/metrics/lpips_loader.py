@@ -57,9 +57,11 @@ def _build_lpips():
 
 
 def _read_weights_file(path):
+    from tecogan.utils.checkpoint import check_tensors, verify_checkpoint_file
     if not os.path.isfile(path):
         raise UserError(f"{path}: LPIPS AlexNet weights file not found (expected a state dict "
                         f"of torchvision's AlexNet 'features.*' tensors)")
+    verify_checkpoint_file(path)  # CRC of every entry: a damaged copy never scores silently
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unreadable file is a user error
@@ -70,6 +72,7 @@ def _read_weights_file(path):
     if not isinstance(state, dict):
         raise UserError(f"{path}: holds a {type(state).__name__}, expected a state dict of "
                         f"torchvision's AlexNet 'features.*' tensors")
+    check_tensors(state, path)
     return state
 
 

@@ -179,10 +179,13 @@ class FRNet(nn.Module):
         except KeyError:
             raise UserError(f"{path}: not an FRNet generator checkpoint (no srnet.conv_in.0.weight / "
                             f"srnet.conv_out.weight); is it a discriminator or another network?")
-        if conv_in.dim() != 4 or conv_out.dim() != 4:
-            raise UserError(f"{path}: srnet.conv_in.0.weight / srnet.conv_out.weight are not 4-D convolution weights")
         encoder = state_dict.get("fnet.encoder1.0.weight")
-        in_nc = encoder.shape[1] // 2 if encoder is not None and encoder.dim() == 4 else 3
+        for key, t in (("srnet.conv_in.0.weight", conv_in), ("srnet.conv_out.weight", conv_out),
+                       ("fnet.encoder1.0.weight", encoder)):
+            if t is not None and (t.dim() != 4 or min(t.shape) < 1):
+                raise UserError(f"{path}: {key} has shape {tuple(t.shape)}; expected a 4-D convolution weight "
+                                f"(a crafted or damaged checkpoint)")
+        in_nc = encoder.shape[1] // 2 if encoder is not None else 3
         nb = len({int(m.group(1)) for k in state_dict for m in [re.match(r"srnet\.resblocks\.(\d+)\.", k)] if m})
         ratio = conv_in.shape[1] // max(in_nc, 1) - 1
         scale = int(round(ratio ** 0.5))
@@ -190,5 +193,8 @@ class FRNet(nn.Module):
         if scale not in SCALES or 2 ** ups != scale or scale * scale != ratio:
             raise UserError(f"{path}: srnet.conv_in takes {conv_in.shape[1]} channels and srnet.conv_up has "
                             f"{ups} layer(s): not an FRNet of scale {' or '.join(map(str, SCALES))}")
+        if conv_in.shape[0] > 1024 or nb > 256:
+            raise UserError(f"{path}: nf {conv_in.shape[0]}, nb {nb}: implausibly large for an FRNet generator "
+                            f"(a crafted or damaged checkpoint)")
         return {"in_nc": in_nc, "out_nc": conv_out.shape[0], "nf": conv_in.shape[0], "nb": nb,
                 "degradation": "BD" if "upsample_func.kernels" in state_dict else "BI", "scale": scale}

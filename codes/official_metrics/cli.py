@@ -9,6 +9,7 @@ def make_pool(workers):
     """Thread pool for the optical flows (OpenCV releases the GIL), or None for ``workers`` <= 1."""
     if workers is None or workers <= 1:
         return None
+    workers = min(int(workers), 64)
     import cv2
     from concurrent.futures import ThreadPoolExecutor
     cv2.setNumThreads(1)
@@ -34,7 +35,25 @@ def add_runtime_args(parser):
     parser.add_argument("--metrics", default=",".join(METRICS),
                         help=f"comma-separated subset of {','.join(METRICS)} (default: all); without "
                              f"LPIPS and tLP100 no AlexNet weights are needed")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace existing metrics.json / metrics.csv / metricsfile.txt (kept otherwise)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+OUTPUT_FILES = ("metrics.json", "metrics.csv", "metricsfile.txt")
+
+
+def check_metric_outputs(out_dirs, pairs, overwrite=False, label="--output"):
+    """Before the long work: each output folder and its three files are safe to write (not an
+    input, not existing without ``overwrite``, writable)."""
+    from tecogan.utils.outputs import FILE, PARENT, check_outputs
+    outputs = []
+    for out_dir in out_dirs:
+        outputs.append((label, out_dir, PARENT))
+        outputs += [("", os.path.join(out_dir, name), FILE) for name in OUTPUT_FILES]
+    inputs = [(opt, folder) for _, sr_dir, gt_dir in pairs
+              for opt, folder in (("--results", sr_dir), ("--targets", gt_dir))]
+    check_outputs(outputs, inputs, overwrite)
 
 
 def parse_metrics(text):

@@ -14,7 +14,7 @@ if not __package__:  # run as a file from a clone: import this clone as the pack
     import runpy
     runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "_clone.py"))
 
-from tecogan.official_metrics.cli import add_runtime_args, setup_runtime
+from tecogan.official_metrics.cli import add_runtime_args, check_metric_outputs, setup_runtime
 from tecogan.official_metrics.procedure import evaluate_folders
 from tecogan.official_metrics.report import format_summary, write_outputs
 from tecogan.utils.errors import UserError, run_cli, warn
@@ -82,6 +82,8 @@ def main(argv=None):
         raise UserError(f"nothing to evaluate for model {args.model}: none of {', '.join(datasets)} "
                         f"has both {args.results_root}/<dataset>/{args.model} and "
                         f"{args.data_root}/<dataset>/GT")
+    check_metric_outputs([os.path.join(where, "metric_log") for _, _, where in plan],  # before the long work
+                         [p for _, pairs, _ in plan for p in pairs], args.overwrite, label="metric_log")
     metrics, model, pool, device = setup_runtime(args)
     try:
         for dataset, pairs, res_root in plan:

@@ -14,7 +14,7 @@ if not __package__:  # run as a file from a clone: import this clone as the pack
     import runpy
     runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "_clone.py"))
 
-from tecogan.official_metrics.cli import add_runtime_args, setup_runtime
+from tecogan.official_metrics.cli import add_runtime_args, check_metric_outputs, setup_runtime
 from tecogan.official_metrics.procedure import evaluate_folders
 from tecogan.official_metrics.report import format_summary, write_outputs
 from tecogan.utils.errors import UserError, run_cli
@@ -61,6 +61,7 @@ def sequence_pairs(results, targets):
 def main(argv=None):
     args = parse_args(argv)
     pairs = sequence_pairs(_split(args.results, "--results"), _split(args.targets, "--targets"))
+    check_metric_outputs([args.output], pairs, args.overwrite)  # before the long work
     metrics, model, pool, device = setup_runtime(args)
     try:
         report, frame_names, skipped = evaluate_folders(pairs, model, pool=pool, batch_size=args.batch_size,

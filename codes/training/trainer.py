@@ -94,13 +94,17 @@ def find_latest_state(ckpt_dir):
 
 
 def load_training_state(path):
+    from tecogan.utils.checkpoint import check_tensors, verify_checkpoint_file
     if not os.path.isfile(path):
         raise UserError(f"{path}: training state not found")
+    verify_checkpoint_file(path)  # CRC of every entry: a damaged copy is not resumed silently
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated, not a state, crafted pickle
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"{path}: not a readable training state ({first[:160]})")
+    check_tensors(state, path)  # shapes fit their data, no NaN/Inf
+    return state
 
 
 # -------------------------------------------------------------------- loop ---
@@ -335,7 +339,7 @@ class Trainer:
             for s, h in old_handlers.items():
                 signal.signal(s, h)
             cleanup()
-        return 0
+        return 128 + stop.signal if stop.signal else 0  # stopped by Ctrl-C/SIGTERM: state saved, status 130/143
 
 
 def train(opt, args):

@@ -4,6 +4,11 @@ Every checkpoint is read with ``torch.load(weights_only=True)``: a crafted file 
 pickle would run code is refused.  Generator checkpoints are plain state dicts with the
 reference's names; each generator class reads its architecture back from them
 (``FRNet.arch_from_state_dict``; loading helpers in :mod:`tecogan.networks`).
+
+Before ``torch.load``, the zip entries' CRC-32 are checked (:func:`verify_checkpoint_file`:
+torch itself does not, so a flipped bit would load as a silently wrong weight); after it,
+every tensor must fit its own storage (a crafted shape over a tiny storage is refused)
+and every floating tensor must be finite (a diverged training's NaN/Inf is refused).
 """
 import os
 import pickle
@@ -11,7 +16,55 @@ import zipfile
 
 import torch
 
-from tecogan.utils.errors import UserError
+from tecogan.utils.errors import UserError, one_line
+
+
+def verify_checkpoint_file(path):
+    """Refuse a zip checkpoint whose entries fail their CRC-32 (or whose zip directory is damaged)."""
+    if not zipfile.is_zipfile(path):
+        return  # the legacy (non-zip) format: torch.load reports what it cannot read
+    try:
+        with zipfile.ZipFile(path) as zf:
+            bad = zf.testzip()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError) as err:
+        raise UserError(f"{path}: damaged checkpoint (zip structure: {one_line(err, 120)}); "
+                        f"copy it again or use another checkpoint")
+    if bad is not None:
+        raise UserError(f"{path}: damaged checkpoint: entry {bad} fails its CRC check (a corrupted copy?); "
+                        f"copy it again or use another checkpoint")
+
+
+def check_tensors(state, path):
+    """Every tensor of ``state`` (nested dicts/lists) fits its storage; floating ones are finite."""
+    stack, seen = [("", state)], 0
+    while stack:
+        name, obj = stack.pop()
+        seen += 1
+        if seen > 1_000_000:
+            raise UserError(f"{path}: holds more than a million entries (not a checkpoint)")
+        if isinstance(obj, dict):
+            stack.extend((f"{name}.{k}" if name else str(k), v) for k, v in obj.items())
+        elif isinstance(obj, (list, tuple)):
+            stack.extend((f"{name}.{i}" if name else str(i), v) for i, v in enumerate(obj))
+        elif isinstance(obj, torch.Tensor):
+            _check_tensor(obj, name, path)
+
+
+def _check_tensor(t, name, path):
+    if t.layout != torch.strided:
+        raise UserError(f"{path}: {name} is a {t.layout} tensor (expected plain dense tensors)")
+    if t.numel():
+        span = t.storage_offset() + sum((size - 1) * abs(stride) for size, stride in zip(t.shape, t.stride())) + 1
+        if any(st == 0 for st, size in zip(t.stride(), t.shape) if size > 1) or \
+                span * t.element_size() > t.untyped_storage().nbytes():
+            raise UserError(f"{path}: {name} has shape {tuple(t.shape)} but its data holds "
+                            f"{t.untyped_storage().nbytes() // max(t.element_size(), 1)} values (a crafted "
+                            f"or damaged checkpoint)")
+    if t.is_floating_point() or t.is_complex():
+        if not bool(torch.isfinite(t).all()):
+            bad = int((~torch.isfinite(t)).sum())
+            raise UserError(f"{path}: {name} holds {bad} NaN/Inf values (a diverged training?); "
+                            f"use an earlier checkpoint")
 
 
 def load_state_dict_file(path, map_location="cpu"):
@@ -20,6 +73,7 @@ def load_state_dict_file(path, map_location="cpu"):
         raise UserError("no checkpoint path given")
     if not os.path.isfile(path):
         raise UserError(f"{path}: checkpoint file not found")
+    verify_checkpoint_file(path)
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
@@ -33,6 +87,7 @@ def load_state_dict_file(path, map_location="cpu"):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise UserError(f"{path}: expected a state dict of tensors (as saved by torch.save(net.state_dict()))")
+    check_tensors(obj, path)
     # checkpoints saved from DistributedDataParallel carry a "module." prefix
     if obj and all(k.startswith("module.") for k in obj):
         obj = {k[len("module."):]: v for k, v in obj.items()}

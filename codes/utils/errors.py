@@ -6,8 +6,18 @@ raises :class:`UserError` with a message that names the culprit and what was exp
 `run_cli` prints that message as a single line on stderr and exits with status 2;
 a Python traceback is shown only when ``--debug`` is on the command line (or
 ``TECOGAN_DEBUG=1`` is set).
+
+`run_cli` is also the one place where faults of the machine become one line: argparse
+mistakes, a full or read-only disk (``OSError``), running out of memory (with the
+command's hint, e.g. ``--tile N``) and, as a last resort, any other exception.  SIGTERM
+is turned into an exception like Ctrl-C, so that ``finally`` blocks remove temporary
+files; both end with status 128 + the signal number (130, 143).
 """
+import argparse
+import errno
 import os
+import reprlib
+import signal
 import sys
 
 
@@ -15,9 +25,41 @@ class UserError(Exception):
     """Bad input from the user: reported as one line, never as a traceback."""
 
 
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread by SIGTERM (like KeyboardInterrupt for SIGINT)."""
+
+    def __init__(self, signum=signal.SIGTERM):
+        super().__init__(signum)
+        self.signum = signum
+
+
 def warn(message):
     """Print a one-line warning on stderr."""
-    print(f"warning: {message}", file=sys.stderr, flush=True)
+    print(f"warning: {one_line(message)}", file=sys.stderr, flush=True)
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 3
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxset = _REPR.maxdict = 6
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlong = 40
+
+
+def short(value, limit=80):
+    """``repr(value)`` cut to about ``limit`` characters, computed in bounded time (never
+    walks more than a few levels and items of a container, whatever its real size)."""
+    text = _REPR.repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def one_line(text, limit=2000):
+    """A message on one line (newlines folded), cut in the middle to ``limit`` characters
+    (the start names the culprit, the end says what to do)."""
+    text = " ".join(str(text).split())
+    if len(text) <= limit:
+        return text
+    half = (limit - 5) // 2
+    return text[:half] + " ... " + text[-half:]
 
 
 def debug_enabled(argv=None):
@@ -25,19 +67,97 @@ def debug_enabled(argv=None):
     return "--debug" in argv or os.environ.get("TECOGAN_DEBUG", "") not in ("", "0")
 
 
-def run_cli(main, argv=None):
-    """Run ``main()`` and turn errors into one clear line plus a non-zero exit."""
+_OS_HINTS = {
+    errno.ENOSPC: "the disk is full: free some space or write elsewhere; earlier outputs were kept",
+    errno.EDQUOT: "the disk quota is exceeded: free some space or write elsewhere; earlier outputs were kept",
+    errno.EFBIG: "the file is too large for this file system or a file-size limit",
+    errno.EROFS: "the file system is read-only: choose another output folder",
+    errno.EACCES: "permission denied: choose another output folder or fix its permissions",
+    errno.EPERM: "operation not permitted: choose another output folder or fix its permissions",
+    errno.EISDIR: "a folder is in the way of a file",
+    errno.ENOTDIR: "a file is in the way of a folder",
+    errno.EMFILE: "too many open files",
+}
+
+
+def describe_os_error(err):
+    """One line for an OSError: the file it names, the system's words, a hint."""
+    where = err.filename if err.filename is not None else None
+    what = err.strerror or str(err) or type(err).__name__
+    hint = _OS_HINTS.get(err.errno)
+    text = f"{what} ({hint})" if hint else what
+    return f"{os.fsdecode(where)}: {text}" if where is not None else text
+
+
+_OOM_WORDS = ("out of memory", "can't allocate memory", "cannot allocate memory", "defaultcpuallocator",
+              "bad_alloc", "insufficient memory")
+
+
+def is_out_of_memory(err):
+    if isinstance(err, MemoryError):
+        return True
+    return isinstance(err, RuntimeError) and any(w in str(err).lower() for w in _OOM_WORDS)
+
+
+def _one_line_argparse_error(self, message):
+    """argparse's ``error`` on one line (the usage is a --help away)."""
+    self.exit(2, f"error: {one_line(message)} (usage: {self.prog} --help)\n")
+
+
+def _raise_terminated(signum, _frame):
+    raise Terminated(signum)
+
+
+def run_cli(main, argv=None, oom_hint=None):
+    """Run ``main()`` and turn errors into one clear line plus a non-zero exit.
+
+    ``oom_hint``: what to try when the machine runs out of memory (e.g. ``--tile 128``).
+    """
     debug = debug_enabled(argv)
+    try:  # names that are not valid UTF-8 must print, not crash the command
+        sys.stdout.reconfigure(errors="backslashreplace")
+        sys.stderr.reconfigure(errors="backslashreplace")
+    except (AttributeError, ValueError):
+        pass
+    import logging
+    logging.raiseExceptions = False  # a log line that cannot be written (full disk) is not a traceback
+    old_error = argparse.ArgumentParser.error
+    argparse.ArgumentParser.error = _one_line_argparse_error
     try:
-        code = main()
+        old_term = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread
+        old_term = None
+    message, status = None, 0
+    try:
+        status = main() or 0
     except UserError as err:
         if debug:
             raise
-        print(f"error: {err}", file=sys.stderr, flush=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
+        message, status = one_line(err), 2
+    except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (Terminated)
         if debug:
             raise
-        print("error: interrupted", file=sys.stderr, flush=True)
-        sys.exit(130)
-    sys.exit(code or 0)
+        signum = getattr(err, "signum", signal.SIGINT)
+        message, status = f"interrupted by {signal.Signals(signum).name}", 128 + signum
+    except OSError as err:
+        if debug:
+            raise
+        message, status = one_line(describe_os_error(err)), 2
+    except Exception as err:  # noqa: BLE001 - the last resort: one line, never a traceback
+        if debug:
+            raise
+        if is_out_of_memory(err):
+            message = "out of memory" + (f": {oom_hint}" if oom_hint else " (try smaller inputs)")
+        elif isinstance(err, RecursionError):
+            message = "input nested too deeply (recursion limit reached)"
+        else:
+            message = (f"unexpected {type(err).__name__}: {one_line(err, 240)} "
+                       f"(run with --debug for the traceback)")
+        status = 2
+    finally:
+        argparse.ArgumentParser.error = old_error
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+    if message is not None:
+        print(f"error: {message}", file=sys.stderr, flush=True)
+    sys.exit(status)

@@ -1,9 +1,12 @@
 """File helpers shared by every command: atomic writes and checked image reading.
 
-Atomic writes go to a temporary file in the destination folder and are moved into
-place with ``os.replace``, so a crash never leaves a half-written checkpoint, JSON or
-PNG under the final name.
+Atomic writes go to a temporary file in the destination folder (``.tmp_<pid>_<name>.*``,
+see ``tecogan.utils.outputs``) and are moved into place with ``os.replace``, so a crash
+never leaves a half-written checkpoint, JSON or PNG under the final name.  Images are
+encoded and decoded in memory and written/read with Python's file functions, so file
+names that are not valid UTF-8 work (OpenCV's own path functions crash on them).
 """
+import io
 import json
 import os
 import tempfile
@@ -11,7 +14,7 @@ import tempfile
 import cv2
 import numpy as np
 
-from tecogan.utils.errors import UserError, warn
+from tecogan.utils.errors import UserError, describe_os_error, warn
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -22,7 +25,7 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 def _temp_path(path, suffix=""):
     folder = os.path.dirname(os.path.abspath(path)) or "."
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp_" + os.path.basename(path) + ".",
+    fd, tmp = tempfile.mkstemp(prefix=f".tmp_{os.getpid()}_{os.path.basename(os.path.abspath(path))}.",
                                suffix=suffix, dir=folder)
     os.close(fd)
     return tmp
@@ -35,6 +38,11 @@ def atomic_write(path, write_fn, suffix=""):
         write_fn(tmp)
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600 files
         os.replace(tmp, path)
+    except OSError as err:  # a full disk, a read-only folder: one line naming the output, not the temp
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise UserError(f"{path}: could not be written: {describe_os_error(OSError(err.errno, err.strerror))}") \
+            from err
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -43,7 +51,16 @@ def atomic_write(path, write_fn, suffix=""):
 
 def atomic_torch_save(obj, path):
     import torch
-    atomic_write(path, lambda tmp: torch.save(obj, tmp))
+
+    buf = io.BytesIO()  # serialised in memory, written by Python: a full disk is a clear OSError
+    torch.save(obj, buf)  # (torch's own writer reports it as an obscure RuntimeError)
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            f.write(buf.getbuffer())
+            f.flush()
+            os.fsync(f.fileno())
+    atomic_write(path, write)
 
 
 def atomic_write_text(path, text):
@@ -63,9 +80,16 @@ def write_image_rgb(path, img_rgb):
     """Write an (h, w, 3) uint8 RGB array atomically (format from the extension)."""
     ext = os.path.splitext(path)[1] or ".png"
 
+    try:
+        ok, buf = cv2.imencode(ext, np.ascontiguousarray(img_rgb[..., ::-1]))
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise UserError(f"{path}: could not encode the image as {ext} (expected .png, .jpg, ...)")
+
     def write(tmp):
-        if not cv2.imwrite(tmp, np.ascontiguousarray(img_rgb[..., ::-1])):
-            raise UserError(f"{path}: could not write image")
+        with open(tmp, "wb") as f:
+            f.write(buf.tobytes())
     atomic_write(path, write, suffix=ext)
 
 
@@ -132,23 +156,46 @@ def read_image_rgb(path, warned=None):
 
 
 def list_images(folder):
-    """Sorted image file names (not paths) of a folder."""
-    return sorted(f for f in os.listdir(folder)
-                  if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith("."))
+    """Sorted image file names (not paths) of a folder.
+
+    Two frames with the same stem (``0000.png`` and ``0000.jpg``) are refused: their
+    outputs (named ``<stem>.png``) would collide and the frame order is ambiguous.
+    """
+    names = sorted(f for f in os.listdir(folder)
+                   if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith("."))
+    stems = {}
+    for name in names:
+        stem = os.path.splitext(name)[0]
+        if stem in stems:
+            raise UserError(f"{os.path.join(folder, name)}: same name stem as {stems[stem]} (two frames "
+                            f"named {stem}.*: their outputs would collide); keep one of them")
+        stems[stem] = name
+    return names
 
 
-def transform_sequences(src_dir, dst_dir, transform, desc="frames"):
+def transform_sequences(src_dir, dst_dir, transform, desc="frames", overwrite=False,
+                        src_option="--gt_dir", dst_option="--lr_dir"):
     """Apply ``transform(path, rgb) -> rgb`` to every frame of ``src_dir/<seq>/``, writing
-    ``dst_dir/<seq>/<name>.png``; returns the number of sequences."""
+    ``dst_dir/<seq>/<name>.png``; returns the number of sequences.
+
+    ``dst_dir`` is checked first (never an input, an existing one only with ``overwrite``),
+    written as a whole into a temporary sibling folder and renamed into place at the end.
+    """
     from tqdm import tqdm
+    from tecogan.utils.outputs import SEQUENCES, AtomicFolder, check_outputs
+    check_outputs([(dst_option, dst_dir, SEQUENCES)], [(src_option, src_dir)], overwrite)
     if not os.path.isdir(src_dir):
         raise UserError(f"{src_dir}: input folder not found (expected {src_dir}/<sequence>/<frame>.png)")
-    seqs = sorted(d for d in os.listdir(src_dir) if os.path.isdir(os.path.join(src_dir, d)))
+    seqs = sorted(d for d in os.listdir(src_dir)
+                  if os.path.isdir(os.path.join(src_dir, d)) and not d.startswith("."))
     if not seqs:
         raise UserError(f"{src_dir}: no sequence folders (expected {src_dir}/<sequence>/<frame>.png)")
-    for seq in tqdm(seqs, desc=desc, unit="seq", disable=None):
-        for name in list_images(os.path.join(src_dir, seq)):
-            path = os.path.join(src_dir, seq, name)
-            out = os.path.join(dst_dir, seq, os.path.splitext(name)[0] + ".png")
-            write_image_rgb(out, transform(path, read_image_rgb(path)))
+    listed = [(seq, list_images(os.path.join(src_dir, seq))) for seq in seqs]  # refuse collisions first
+    with AtomicFolder(dst_dir) as staging:
+        for seq, names in tqdm(listed, desc=desc, unit="seq", disable=None):
+            os.makedirs(os.path.join(staging.tmp, seq), exist_ok=True)
+            for name in names:
+                path = os.path.join(src_dir, seq, name)
+                out = os.path.join(staging.tmp, seq, os.path.splitext(name)[0] + ".png")
+                write_image_rgb(out, transform(path, read_image_rgb(path)))
     return len(seqs)

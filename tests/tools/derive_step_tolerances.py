@@ -7,7 +7,8 @@ For each case of ``step/*`` in the fixture:
 1. ``exact``: the step run in float64 (our implementation; the same on every machine to
    about 1e-12);
 2. ``f32``: the step in float32 on this machine, in both memory formats (NCHW and NHWC run
-   different kernels, so different summation orders); ``err32 = max |f32 - exact|`` per quantity;
+   different kernels) and with 1 and 2 threads (other splits of the reductions), so with several
+   summation orders; ``err32 = max |f32 - exact|`` per quantity;
 3. gradient noise: ``sigma_t = max rms(g32 - g64)`` (over the formats) for every parameter tensor
    ``t``, the float32 error of the gradients each optimiser steps with;
 4. ``K`` float64 runs in which every gradient gets Gaussian noise of ``3 * sigma_t`` just
@@ -21,6 +22,7 @@ For each case of ``step/*`` in the fixture:
 
 The test adds GOLDEN.md's base tolerance (logs ``rtol 1e-5``, deltas ``rtol 1e-3``).
 """
+import itertools
 import os
 import sys
 import time
@@ -52,10 +54,12 @@ def main():
         exact = quantities(golden, case, log64, d64)
         err32 = {k: np.zeros_like(v) for k, v in exact.items()}
         sigma = {(tag, name): 0.0 for tag in g64 for name in g64[tag]}
-        for memory_format in ("contiguous", "channels_last"):
+        for memory_format, threads in itertools.product(("contiguous", "channels_last"), (1, 2)):
             opt = make_opt(case)
             opt["train"]["memory_format"] = memory_format
+            torch.set_num_threads(threads)
             log32, d32, g32 = run_step(golden, case, torch.float32, opt=opt)
+            torch.set_num_threads(2)
             for key, value in quantities(golden, case, log32, d32).items():
                 err32[key] = np.maximum(err32[key], np.abs(value - exact[key]))
             for tag, name in sigma:
