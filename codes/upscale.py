@@ -94,9 +94,11 @@ def run(args):
     encoding = dict(codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt)
     out_enc = check_output(args.output, **encoding)  # codec, container, quality checked before any work
     cmp_enc = check_output(args.compare, **encoding, option="--compare") if args.compare else None
+    from tecogan.utils.errors import warn
+    if out_enc is None and cmp_enc is None and any(v is not None for v in encoding.values()):
+        warn("--codec, --crf, --preset and --pix_fmt apply to video files; the output is a folder of PNG frames")
     device = parse_device(args.device)
     if args.half and device.type != "cuda":
-        from tecogan.utils.errors import warn
         warn("--half needs CUDA; running in fp32 on the CPU")
     source = open_source(args.input, args.fps, args.start, args.duration)
     net, arch = load_network(args)

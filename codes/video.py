@@ -49,6 +49,12 @@ def shown(path):
     return os.fspath(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
+def codec_threads():
+    """Threads for FFmpeg's decoder and encoder: half the cores (at least one), the rest
+    left to the network, whose worker threads stall when a core is taken from them."""
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
 def _rate(fps):
     return Fraction(fps).limit_denominator(100000)
 
@@ -218,6 +224,7 @@ class VideoSource:
         with _open_input(self.path) as container:
             stream = container.streams[self.index]
             stream.thread_type = "AUTO"
+            stream.codec_context.thread_count = codec_threads()
             tb = stream.time_base or self.stream_time_base
             if start is not None:
                 _seek(container, stream, start)
@@ -508,6 +515,7 @@ class VideoSink:
         stream.time_base = self.time_base
         cc = stream.codec_context
         cc.time_base = self.time_base
+        cc.thread_count = codec_threads()
         if _is_rgb(enc.pix_fmt):
             cc.colorspace, cc.color_range = 0, 2  # RGB, full range
         else:

@@ -115,7 +115,7 @@ def test_no_audio_and_fps_retime(tmp_path, ckpt, capsys):
     assert "audio is dropped" in capsys.readouterr().err
 
 
-def test_start_and_duration_trim_video_and_audio(tmp_path, ckpt):
+def test_start_and_duration_trim_video_and_audio(tmp_path, ckpt, capsys):
     path, _ = ckpt
     ms = [i * 100 for i in range(20)]  # 2 s at 10 frame/s
     src = make_clip(tmp_path / "in.mp4", pattern(20), pts=ms, audio=dict(seconds=2.0))
@@ -129,8 +129,9 @@ def test_start_and_duration_trim_video_and_audio(tmp_path, ckpt):
     assert video_times(out) == [Fraction(t - 500, 1000) for t in ms if 500 <= t < 1500]
     duration, start = audio_duration(out)
     assert abs(duration - 1.0) <= AAC_FRAME and abs(start) <= AAC_FRAME
-    upscale(src, tmp_path / "pngs", "--model", path, "--device", "cpu", "--start", 1.5)
+    upscale(src, tmp_path / "pngs", "--model", path, "--device", "cpu", "--start", 1.5, "--crf", 20)
     assert sorted(os.listdir(tmp_path / "pngs")) == [f"{i:04d}.png" for i in range(1, 6)]
+    assert "--crf, --preset and --pix_fmt apply to video files" in capsys.readouterr().err
 
 
 def test_rotation_is_applied_so_the_output_is_upright(tmp_path, ckpt):
