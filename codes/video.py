@@ -162,8 +162,8 @@ class VideoSource:
             if self.trimmed:
                 if not self.count:
                     length = f" (its video lasts {float(total):.2f} s)" if total else ""
-                    raise UserError(f"--start {start or 0:g} --duration {duration if duration is not None else 'end'}: "
-                                    f"{shown(path)} has no frames there{length}")
+                    window = " ".join(f"--{k} {v:g}" for k, v in (("start", start), ("duration", duration)) if v)
+                    raise UserError(f"{window}: {shown(path)} has no frames there{length}")
                 self.shift = first
         if self.trimmed:
             end = total + origin if total is not None else None
@@ -488,7 +488,7 @@ class VideoSink:
             self.passthrough = _Passthrough(source.passthrough, encoding)
             self.notes = self.passthrough.notes
         elif audio and getattr(source, "retime", False) and _has_audio(source.path):
-            warn(f"--fps re-times {shown(source.path)}: its audio is dropped (it would drift out of sync)")
+            _warn_once(f"--fps re-times {shown(source.path)}: its audio is dropped (it would drift out of sync)")
         self.container = self.stream = self.tmp = None
         self.frames = 0
         self.last_pts = None
@@ -632,6 +632,16 @@ class VideoSink:
         self.tmp = None
 
 
+_warned = set()
+
+
+def _warn_once(message):
+    """A warning shown once per process (the output and the --compare video share them)."""
+    if message not in _warned:
+        _warned.add(message)
+        warn(message)
+
+
 def _has_audio(path):
     try:
         with _av().open(path) as c:
@@ -673,8 +683,8 @@ class _Passthrough:
                     self.plan.append((s.index, encoder))
                     self.notes.append(f"audio {codec} re-encoded to {_av().codec.Codec(encoder, 'w').canonical_name}")
                 else:
-                    warn(f"{shown(self.path)}: subtitle stream {s.index} ({codec}) dropped: a "
-                         f"{os.path.splitext(encoding.path)[1]} file cannot hold it (.mkv can)")
+                    _warn_once(f"{shown(self.path)}: subtitle stream {s.index} ({codec}) dropped: a "
+                               f"{os.path.splitext(encoding.path)[1]} file cannot hold it (.mkv can)")
         self.input = None
 
     def open(self, out):
