@@ -491,7 +491,7 @@ class VideoSink:
             _warn_once(f"--fps re-times {shown(source.path)}: its audio is dropped (it would drift out of sync)")
         self.container = self.stream = self.tmp = None
         self.frames = 0
-        self.last_pts = None
+        self.last_pts = self.last_dts = None
         self.moved = 0
         self.shape = None
 
@@ -562,13 +562,18 @@ class VideoSink:
         frame.pts = pts
         try:
             for packet in self.stream.encode(frame):
-                self.container.mux(packet)
+                self._mux_video(packet)
         except av.error.FFmpegError as err:
             raise UserError(f"{shown(self.path)}: the {self.enc.spec.encoder} encoder failed at frame {name} "
                             f"({err.strerror or err})") from None
         self.frames += 1
         if self.passthrough is not None:
             self.passthrough.advance(time)
+
+    def _mux_video(self, packet):
+        packet.dts = sane_dts(packet.pts, packet.dts, self.last_dts, round(10 / self.time_base))
+        self.last_dts = packet.dts
+        self.container.mux(packet)
 
     def close(self, ok=True):
         done = False
@@ -584,7 +589,7 @@ class VideoSink:
         av = _av()
         try:
             for packet in self.stream.encode(None):
-                self.container.mux(packet)
+                self._mux_video(packet)
             if self.passthrough is not None:
                 self.passthrough.finish()
             self.container.close()
@@ -640,6 +645,15 @@ def _warn_once(message):
     if message not in _warned:
         _warned.add(message)
         warn(message)
+
+
+def sane_dts(pts, dts, last_dts, bound):
+    """The decoding timestamp of an encoded packet, repaired if it cannot be right (after its
+    pts, or ``bound`` ticks before it): libx265 leaves it uninitialised on clips of one or two
+    frames.  The repair keeps it increasing and not after the pts."""
+    if pts is None or dts is None or (dts <= pts and pts - dts <= bound):
+        return dts
+    return pts if last_dts is None else min(pts, last_dts + 1)
 
 
 def _has_audio(path):

@@ -196,10 +196,10 @@ def test_decoding_to_rgb_follows_bit_depth_chroma_matrix_and_range(tmp_path, cod
     need_encoder(codec)
     img = blocks_image(32 if codec == "libx265" else 16)  # x265 needs frames of 64x64 or more
     options = {"x265-params": "log-level=error", "crf": "4"} if codec == "libx265" else None
-    src = make_clip(tmp_path / "c.mkv", [img] * 2, codec=codec, pix_fmt=pix_fmt, colorspace=colorspace,
+    src = make_clip(tmp_path / "c.mkv", [img] * 3, codec=codec, pix_fmt=pix_fmt, colorspace=colorspace,
                     color_range=color_range, options=options)
     frames = [f for _, f in open_source(str(src))]
-    assert len(frames) == 2 and frames[0].dtype == np.uint8 and frames[0].shape == img.shape
+    assert len(frames) == 3 and frames[0].dtype == np.uint8 and frames[0].shape == img.shape
     assert block_error(frames[0], img) <= tol
     if codec == "ffv1" and color_range == 2:  # the range matters: read as limited range it is far off
         with av.open(str(src)) as c:
@@ -238,6 +238,16 @@ def test_codecs_and_containers(tmp_path, ckpt, codec, name, decoded, pix_fmt, au
         expected = list(infer_sequence(net, [f for f in decode_rgb(src)], 5, "reflect"))
         for g, e in zip(decode_rgb(tmp_path / name), expected):
             assert np.array_equal(g, e)
+
+
+def test_impossible_decoding_timestamps_are_repaired():
+    from tecogan.video import sane_dts
+    assert sane_dts(42, 0, None, 10000) == 0  # B-frame reordering: kept
+    assert sane_dts(0, -84, None, 10000) == -84
+    # libx265 on a 1- or 2-frame clip: an uninitialised dts, after the pts or absurdly before it
+    assert sane_dts(0, 7581765344609921336, None, 10000) == 0
+    assert sane_dts(42, -94155306737174, 0, 10000) == 1
+    assert sane_dts(42, 10**12, 41, 10000) == 42
 
 
 @pytest.mark.parametrize("args,message", [
