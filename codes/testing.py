@@ -93,11 +93,8 @@ def run_test_datasets(upscaler, datasets, res_root, tag, num_pad_front=5, paddin
                 writer.close()
                 ok = True
             finally:
-                if not ok:
-                    try:
-                        writer.close()
-                    except BaseException:  # the first error is the one to report
-                        pass
+                if not ok:  # the first error is the one to report
+                    writer.close(discard=True)
                 bar.close()
                 if sink is not None:
                     sink.close(ok)

@@ -1,13 +1,16 @@
 """Upscale your own video 4x with a FRVSR/TecoGAN checkpoint.
 
     python codes/upscale.py INPUT OUTPUT --model CKPT [--tile 128 --tile_overlap 16]
-        [--device cpu|cuda[:k]] [--half] [--compare SIDE_BY_SIDE.mp4]
+        [--device cpu|cuda[:k]] [--half] [--codec h264 --crf 18 --preset medium]
+        [--start S --duration S] [--no_audio] [--compare SIDE_BY_SIDE.mp4]
 
-INPUT: a video file (whatever OpenCV reads: mp4, avi, mkv, mov ...) or a folder of frames.
-OUTPUT: a video file (same frame rate, mp4v) or a folder of PNGs (named like the input
-frames; ``%04d.png`` for a video).  The architecture (nf, nb, BD/BI) is read from the
-checkpoint unless given.  Frames are streamed: decoding, inference and encoding overlap and
-only a few frames are held at a time.  Without tiles the frames equal test mode's output.
+INPUT: a video file (whatever FFmpeg reads: mp4, mkv, mov, webm, avi ...) or a folder of
+frames.  OUTPUT: a video file (.mp4, .mkv, .mov, .webm, .avi; H.264 by default, each frame
+at its input frame's time, the input's audio and subtitles kept) or a folder of PNGs (named
+like the input frames; ``%04d.png`` for a video).  Videos are read and written by FFmpeg
+through PyAV.  The architecture (nf, nb, BD/BI) is read from the checkpoint unless given.
+Frames are streamed: decoding, inference and encoding overlap and only a few frames are held
+at a time.  Without tiles the frames equal test mode's output.
 """
 import argparse
 import collections
@@ -25,7 +28,7 @@ from tecogan.utils.errors import UserError, run_cli
 def build_parser():
     p = argparse.ArgumentParser(description="Super-resolve a video or a folder of frames 4x (FRVSR/TecoGAN).")
     p.add_argument("input", help="video file or folder of frames")
-    p.add_argument("output", help="video file (.mp4, .avi, ...) or folder for PNG frames")
+    p.add_argument("output", help="video file (.mp4, .mkv, .mov, .webm, .avi) or folder for PNG frames")
     p.add_argument("--model", required=True, help="generator checkpoint (.pth state dict)")
     p.add_argument("--degradation", choices=("BD", "BI"), help="override the upsampler read from the checkpoint")
     p.add_argument("--nf", type=int, help="override the number of features")
@@ -36,8 +39,19 @@ def build_parser():
     p.add_argument("--tile_overlap", type=int, default=16, help="LR overlap between tiles")
     p.add_argument("--num_pad_front", type=int, default=5, help="frames run before the first (as test mode)")
     p.add_argument("--padding_mode", choices=("reflect", "replicate"), default="reflect")
-    p.add_argument("--fps", type=float, help="frame rate of the output video (default: the input's, 25 for folders)")
-    p.add_argument("--codec", default="mp4v", help="FourCC of the output video")
+    p.add_argument("--fps", type=float, help="frame rate of a folder of frames (default 25); for a video input it "
+                   "re-times every frame at this constant rate and drops the audio (default: the input's timestamps)")
+    p.add_argument("--codec", help="output video codec: h264 (default), h265, av1, vp9, ffv1 (lossless), prores, "
+                   "mpeg4 (old mp4v)")
+    p.add_argument("--crf", type=int, help="quality, lower is better and bigger (default h264 18, h265 20, av1 28, "
+                   "vp9 24; mpeg4: quantiser 1-31, default 3)")
+    p.add_argument("--preset", help="encoder speed: h264/h265 ultrafast..veryslow (default medium), av1 0-13 (8), "
+                   "vp9 0-8 (4); prores: profile proxy, lt, standard, hq (default), 4444, 4444xq")
+    p.add_argument("--pix_fmt", help="pixel format of the output video (default yuv420p, BT.709 tags; ffv1 bgr0, "
+                   "prores yuv422p10le)")
+    p.add_argument("--no_audio", action="store_true", help="drop the input's audio and subtitles")
+    p.add_argument("--start", type=float, help="start this many seconds into the input (audio trimmed too)")
+    p.add_argument("--duration", type=float, help="upscale only this many seconds of the input")
     p.add_argument("--compare", metavar="OUT", help="also write a side-by-side video: bicubic LR | super-resolved")
     p.add_argument("--no_channels_last", action="store_true", help="keep the NCHW memory format")
     p.add_argument("--overwrite", action="store_true",
@@ -62,7 +76,7 @@ def run(args, net=None):
     from tqdm import tqdm
     from tecogan.inference import MIN_TILE, RecurrentUpscaler, TiledUpscaler, infer_sequence
     from tecogan.utils.device import parse_device
-    from tecogan.video import BackgroundWriter, open_sink, open_source, prefetch, is_video_path
+    from tecogan.video import BackgroundWriter, check_output, open_sink, open_source, prefetch, is_video_path, shown
 
     from tecogan.utils.outputs import FILE, FRAMES, check_number, check_outputs
     # before anything is read or written: numbers, then outputs (never an input, never an
@@ -84,46 +98,52 @@ def run(args, net=None):
     if args.tile and not 0 <= args.tile_overlap < args.tile:
         raise UserError(f"--tile_overlap {args.tile_overlap}: expected 0 <= overlap < tile ({args.tile})")
     if args.compare and not is_video_path(args.compare):
-        raise UserError(f"--compare {args.compare}: expected a video file name (.mp4, .avi, ...)")
+        raise UserError(f"--compare {shown(args.compare)}: expected a video file name (.mp4, .mkv, ...)")
+    encoding = dict(codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt)
+    out_enc = check_output(args.output, **encoding)  # codec, container, quality checked before any work
+    cmp_enc = check_output(args.compare, **encoding, option="--compare") if args.compare else None
+    from tecogan.utils.errors import warn
+    if out_enc is None and cmp_enc is None and any(v is not None for v in encoding.values()):
+        warn("--codec, --crf, --preset and --pix_fmt apply to video files; the output is a folder of PNG frames")
     device = parse_device(args.device)
     if args.half and device.type != "cuda":
-        from tecogan.utils.errors import warn
         warn("--half needs CUDA; running in fp32 on the CPU")
-    source = open_source(args.input, args.fps)
+    source = open_source(args.input, args.fps, args.start, args.duration)
     net, arch = load_network(args) if net is None else (net, net.arch())
     channels_last = not args.no_channels_last
     if args.tile:
         upscaler = TiledUpscaler(net, device, args.tile, args.tile_overlap, channels_last, args.half)
     else:
         upscaler = RecurrentUpscaler(net, device, channels_last, args.half)
-    sink = open_sink(args.output, source.fps, args.codec)
-    compare = open_sink(args.compare, source.fps, args.codec) if args.compare else None
+    sink = open_sink(args.output, source, out_enc, audio=not args.no_audio)
+    compare = open_sink(args.compare, source, cmp_enc, audio=not args.no_audio) if args.compare else None
     writer = BackgroundWriter()
-    frames = prefetch(iter(source), maxsize=4)
+    frames = prefetch(source.frames(), maxsize=4)
     first = next(frames, None)
     if first is None:
-        raise UserError(f"{args.input}: no frames")
-    h, w = first[1].shape[:2]
-    print(f"{args.input} -> {args.output}: {arch['degradation']} generator nf {arch['nf']} nb {arch['nb']}, "
-          f"{w}x{h} -> {w * arch['scale']}x{h * arch['scale']}, {source.fps:g} frame/s, device {device}"
+        raise UserError(f"{shown(args.input)}: no frames")
+    h, w = first.image.shape[:2]
+    print(f"{shown(args.input)} -> {shown(args.output)}: {arch['degradation']} generator nf {arch['nf']} "
+          f"nb {arch['nb']}, {w}x{h} -> {w * arch['scale']}x{h * arch['scale']}, {source.describe()}, device {device}"
           + (f", tiles {args.tile}+{args.tile_overlap}" if args.tile else ""), flush=True)
-    pending = collections.deque()  # (name, LR frame) of the frames handed to the network
+    print(f"writing {sink.describe()}", flush=True)
+    pending = collections.deque()  # Frame(name, LR image, time) of the frames handed to the network
 
     def lr_frames():
-        for name, frame in itertools.chain([first], frames):
-            pending.append((name, frame))
-            yield frame
+        for item in itertools.chain([first], frames):
+            pending.append(item)
+            yield item.image
     ok = False
     count = 0
     start = time.perf_counter()
     bar = tqdm(total=source.count, unit="frame", desc="upscale", dynamic_ncols=True, disable=None)
     try:
         for hr in infer_sequence(net, lr_frames(), args.num_pad_front, args.padding_mode, upscaler=upscaler):
-            name, frame = pending.popleft()
-            writer.put(sink, name, hr)
+            item = pending.popleft()
+            writer.put(sink, item.name, hr, item.time)
             if compare is not None:
-                bi = cv2.resize(frame, (hr.shape[1], hr.shape[0]), interpolation=cv2.INTER_CUBIC)
-                writer.put(compare, name, np_hstack(bi, hr))
+                bi = cv2.resize(item.image, (hr.shape[1], hr.shape[0]), interpolation=cv2.INTER_CUBIC)
+                writer.put(compare, item.name, np_hstack(bi, hr), item.time)
             count += 1
             bar.update(1)
         writer.close()
@@ -132,15 +152,20 @@ def run(args, net=None):
         bar.close()
         if not ok:
             try:
-                writer.close()
+                writer.close(discard=True)
             except BaseException:
                 pass
-        sink.close(ok)
-        if compare is not None:
-            compare.close(ok)
+        try:
+            sink.close(ok)  # verified and renamed into place, or removed
+        except BaseException:
+            ok = False
+            raise
+        finally:
+            if compare is not None:
+                compare.close(ok)
     seconds = time.perf_counter() - start
-    print(f"{count} frames in {seconds:.2f} s ({count / max(seconds, 1e-9):.2f} frames/s) -> {args.output}"
-          + (f" and {args.compare}" if args.compare else ""), flush=True)
+    print(f"{count} frames in {seconds:.2f} s ({count / max(seconds, 1e-9):.2f} frames/s) -> {shown(args.output)}"
+          + (f" and {shown(args.compare)}" if args.compare else ""), flush=True)
     del torch
     return 0
 

@@ -4,11 +4,14 @@ import os
 import subprocess
 import sys
 
+from fractions import Fraction
+
 import cv2
 import numpy as np
 import pytest
 import torch
 
+from avclips import make_clip, probe, video_times
 from tecogan.inference import infer_sequence
 from tecogan.networks.frnet import FRNet
 
@@ -33,12 +36,8 @@ def write_folder(folder, rgb_frames, names=None):
         cv2.imwrite(os.path.join(folder, names[i] if names else f"f{i:03d}.png"), f[..., ::-1])
 
 
-def write_video(path, rgb_frames, fps=12.0):
-    h, w = rgb_frames[0].shape[:2]
-    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-    for f in rgb_frames:
-        vw.write(f[..., ::-1].copy())
-    vw.release()
+def write_video(path, rgb_frames, fps=12):
+    make_clip(path, rgb_frames, rate=fps, time_base=Fraction(1, fps))
 
 
 def read_folder(folder):
@@ -77,15 +76,14 @@ def test_folder_to_folder_equals_test_mode(tmp_path, ckpt):
 
 def test_video_to_video_and_to_pngs(tmp_path, ckpt):
     path, _ = ckpt
-    write_video(tmp_path / "in.mp4", frames(n=7), fps=12.0)
+    write_video(tmp_path / "in.mp4", frames(n=7), fps=12)
     upscale(tmp_path / "in.mp4", tmp_path / "out.mp4", "--model", path, "--device", "cpu",
             "--compare", tmp_path / "cmp.mp4")
-    cap = cv2.VideoCapture(str(tmp_path / "out.mp4"))
-    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 7
-    assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (112, 80)
-    assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(12.0)
-    cmp = cv2.VideoCapture(str(tmp_path / "cmp.mp4"))
-    assert cmp.get(cv2.CAP_PROP_FRAME_WIDTH) == 224
+    out = probe(tmp_path / "out.mp4")
+    assert (out["codec"], out["frames"], out["width"], out["height"]) == ("h264", 7, 112, 80)
+    assert video_times(tmp_path / "out.mp4") == [Fraction(i, 12) for i in range(7)]
+    cmp = probe(tmp_path / "cmp.mp4")
+    assert (cmp["width"], cmp["height"], cmp["frames"]) == (224, 80, 7)
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp")]
     upscale(tmp_path / "in.mp4", tmp_path / "pngs", "--model", path, "--device", "cpu")
     assert sorted(os.listdir(tmp_path / "pngs")) == [f"{i:04d}.png" for i in range(1, 8)]
