@@ -123,7 +123,7 @@ def test_train_logs_checkpoints_metrics(tiny_data, tmp_path, model):
     assert (exp / "plots" / "metrics_TinyVal.png").is_file()
 
 
-@pytest.mark.parametrize("model", ["FRVSR", "TecoGAN"])
+@pytest.mark.parametrize("model", ["FRVSR", pytest.param("TecoGAN", marks=pytest.mark.slow)])
 def test_resume_is_bit_exact(tiny_data, tmp_path, model):
     straight = write_opt(tmp_path / "straight", tiny_data, model, total_iter=6)
     train(straight, model)
@@ -232,6 +232,7 @@ def test_vgg_local_weights(tmp_path):
     assert not any(p.requires_grad for p in net.parameters())
 
 
+@pytest.mark.slow
 def test_train_sh_background_run(tiny_data, tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -253,6 +254,7 @@ def test_train_sh_background_run(tiny_data, tmp_path):
     assert again.returncode == 2 and "already exists" in again.stderr
 
 
+@pytest.mark.slow
 def test_validation_without_lpips_weights_warns_and_trains(tiny_data, tmp_path):
     exp = write_opt(tmp_path / "exp", tiny_data, total_iter=2,
                     extra=lambda o: o["metric"].update(LPIPS={}))
@@ -272,6 +274,7 @@ def test_validation_without_lpips_weights_warns_and_trains(tiny_data, tmp_path):
     assert r.returncode == 2 and "missing.pth" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_bi_training_and_resume(tiny_data, tmp_path):
     lr_raw = tmp_path / "lr_raw"
     for clip in sorted(os.listdir(tiny_data / "raw")):
