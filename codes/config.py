@@ -170,10 +170,13 @@ SCHEMA = Section({
         "pixel_crit": _criterion(("MSE", "L1", "CB")),
         "warping_crit": _criterion(("MSE", "L1", "CB")),
         "feature_crit": _criterion(("MSE", "L1", "CB", "CosineSimilarity"), {
-            "feature_layers": Key(list, default=[8, 17, 26, 35],
-                                  check=lambda v: len(v) > 0 and all(isinstance(x, int) and 0 <= x < 37 for x in v),
-                                  expect="a list of VGG19 feature layer indices in 0..36"),
+            "feature_layers": Key(list, check=lambda v: len(v) > 0 and all(isinstance(x, int) and 0 <= x < 37 for x in v),
+                                  expect="a list of feature layer indices (VGG19: 0..36, AlexNet: 0..12; "
+                                         "default VGG19 [8, 17, 26, 35], AlexNet [1, 4, 7, 9, 11])"),
             "vgg_weights": Key(str),
+            "backbone": Key(str, default="vgg19", choices=("vgg19", "alexnet"),
+                            expect="the ImageNet network of the feature loss (alexnet ships with the repository)"),
+            "weights": Key(str),
         }),
         "pingpong_crit": _criterion(("MSE", "L1", "CB")),
         "feature_matching_crit": _criterion(("MSE", "L1", "CB"), {

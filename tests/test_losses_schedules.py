@@ -84,3 +84,19 @@ def test_schedule_state_round_trip(cfg):
         sched2.step()
         rest.append(opt2.param_groups[0]["lr"])
     assert first + rest == pytest.approx(straight)
+
+
+def test_feature_loss_with_the_bundled_alexnet(golden):
+    """TecoGAN's feature loss on the AlexNet backbone that ships with the repository."""
+    import numpy as np
+    from golden_steps import make_opt, run_step
+    from tecogan.networks.vgg import BUNDLED_ALEXNET, FeatureExtractor
+    net = FeatureExtractor(backbone="alexnet")
+    bundled = torch.load(BUNDLED_ALEXNET, weights_only=True)
+    assert torch.equal(net.features[3].weight, bundled["features.3.weight"])
+    feats = net(torch.rand(2, 3, 64, 64))
+    assert [f.shape[1] for f in feats] == [64, 192, 384, 256, 256]
+    opt = make_opt("tecogan_default")
+    opt["train"]["feature_crit"] = {"type": "CosineSimilarity", "weight": 0.2, "backbone": "alexnet"}
+    log, _, _ = run_step(golden, "tecogan_default", opt=opt)
+    assert 0 < float(log["l_feat_G"]) < 0.2 * 5 * 2 and np.isfinite(float(log["l_pix_G"]))  # 5 layers, 1 - cos <= 2

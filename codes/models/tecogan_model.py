@@ -39,9 +39,10 @@ class TecoGANModel(FRVSRModel):
         self.feat_crit, self.feat_w = self._crit("feature_crit")
         self.net_F = None
         if self.feat_crit is not None:
-            from tecogan.networks.vgg import VGGFeatureExtractor
+            from tecogan.networks.vgg import FeatureExtractor
             fc = tr["feature_crit"]
-            self.net_F = VGGFeatureExtractor(fc["feature_layers"], fc.get("vgg_weights")).to(device)
+            self.net_F = FeatureExtractor(fc.get("feature_layers"), fc.get("weights") or fc.get("vgg_weights"),
+                                          fc["backbone"]).to(device)
         self.n_upd_D = 0.0
 
     def networks(self):

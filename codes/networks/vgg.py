@@ -1,4 +1,8 @@
-"""Frozen ImageNet VGG19 feature extractor for TecoGAN's feature loss."""
+"""Frozen ImageNet feature extractors for TecoGAN's feature loss: VGG19 (the reference's) or
+AlexNet (whose ImageNet ``features`` ship with this repository, for machines that cannot
+download VGG19).  Both come from torchvision; a local weights file can replace the download."""
+import os
+
 import torch
 import torch.nn as nn
 
@@ -6,38 +10,55 @@ from tecogan.utils.errors import UserError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+BACKBONES = ("vgg19", "alexnet")
+# the bundled AlexNet features (see pretrained_models/ALEXNET_WEIGHTS.md)
+BUNDLED_ALEXNET = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                               "pretrained_models", "alexnet_imagenet_features.pth")
+DEFAULT_LAYERS = {"vgg19": [8, 17, 26, 35], "alexnet": [1, 4, 7, 9, 11]}  # after ReLUs
 
 
-def _vgg19_features(weights_path=None):
+def _torchvision_features(backbone, weights_path=None):
     import torchvision
+    build = getattr(torchvision.models, backbone)
+    if backbone == "alexnet" and not weights_path and os.path.isfile(BUNDLED_ALEXNET):
+        weights_path = BUNDLED_ALEXNET
     if weights_path:
         from tecogan.utils.checkpoint import load_state_dict_file
-        vgg = torchvision.models.vgg19(weights=None)
+        net = build(weights=None)
         sd = load_state_dict_file(weights_path)
-        feats = {k[len("features."):]: v for k, v in sd.items() if k.startswith("features.")}
-        if not feats:
-            feats = sd
+        feats = {k[len("features."):]: v for k, v in sd.items() if k.startswith("features.")} or sd
         try:
-            vgg.features.load_state_dict(feats, strict=True)
+            net.features.load_state_dict(feats, strict=True)
         except RuntimeError as err:
             first = str(err).strip().splitlines()[0]
-            raise UserError(f"{weights_path}: not a torchvision vgg19 state dict ({first[:160]})")
-        return vgg.features
+            raise UserError(f"{weights_path}: not a torchvision {backbone} state dict ({first[:160]})")
+        return net.features
     try:
-        weights = torchvision.models.VGG19_Weights.IMAGENET1K_V1
-        return torchvision.models.vgg19(weights=weights).features
+        weights = {"vgg19": torchvision.models.VGG19_Weights, "alexnet": torchvision.models.AlexNet_Weights}
+        return build(weights=weights[backbone].IMAGENET1K_V1).features
     except Exception as err:  # no network, no cache
-        raise UserError(f"cannot get the ImageNet VGG19 weights from torchvision ({type(err).__name__}); "
-                        f"set train.feature_crit.vgg_weights to a local torch.save'd vgg19 state dict")
+        raise UserError(f"cannot get the ImageNet {backbone} weights from torchvision ({type(err).__name__}); "
+                        f"set train.feature_crit.weights to a local torch.save'd {backbone} state dict, or use "
+                        f"backbone: alexnet (bundled)")
 
 
-class VGGFeatureExtractor(nn.Module):
-    """Outputs of VGG19 ``features`` after the given layer indices (cloned), frozen."""
+class FeatureExtractor(nn.Module):
+    """Outputs of a frozen ImageNet backbone's ``features`` after the given layer indices (cloned).
 
-    def __init__(self, layers=(8, 17, 26, 35), weights_path=None):
+    Input: RGB in [0, 1], normalised here by the ImageNet mean/std.
+    """
+
+    def __init__(self, layers=None, weights_path=None, backbone="vgg19"):
         super().__init__()
-        self.layers = sorted(layers)
-        self.features = _vgg19_features(weights_path)[: self.layers[-1] + 1]
+        if backbone not in BACKBONES:
+            raise ValueError(f"backbone {backbone!r}: expected one of {BACKBONES}")
+        self.backbone = backbone
+        self.layers = sorted(layers or DEFAULT_LAYERS[backbone])
+        features = _torchvision_features(backbone, weights_path)
+        if self.layers[-1] >= len(features):
+            raise UserError(f"train.feature_crit.feature_layers: {self.layers[-1]} is past the last layer of "
+                            f"{backbone}'s features ({len(features) - 1})")
+        self.features = features[: self.layers[-1] + 1]
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
         self.requires_grad_(False)
@@ -54,3 +75,8 @@ class VGGFeatureExtractor(nn.Module):
             if i in self.layers:
                 out.append(x.clone())
         return out
+
+
+def VGGFeatureExtractor(layers=(8, 17, 26, 35), weights_path=None):
+    """The reference's VGG19 feature extractor (kept for existing callers)."""
+    return FeatureExtractor(list(layers), weights_path, "vgg19")
