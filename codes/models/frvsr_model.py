@@ -104,12 +104,12 @@ class FRVSRModel:
         if self.pix_crit is not None:
             l_pix = self.pix_w * self.pix_crit(out["hr_data"], gt_data)
             total = total + l_pix
-            log["l_pix_G"] = l_pix.item()
+            log["l_pix_G"] = l_pix.detach()
         if self.warp_crit is not None:
             lr_warp = backward_warp(out["lr_prev"], out["lr_flow"])
             l_warp = self.warp_w * self.warp_crit(lr_warp, out["lr_curr"])
             total = total + l_warp
-            log["l_warp_G"] = l_warp.item()
+            log["l_warp_G"] = l_warp.detach()
         return total, log
 
     def train_step(self, batch):

@@ -117,11 +117,11 @@ class TecoGANModel(FRVSRModel):
             if self.distributed:
                 average_gradients(self.net_D.parameters())
             self.optim_D.step()
-            log["l_gan_D"] = loss_D.item()
+            log["l_gan_D"] = loss_D.detach()
         else:
             log["l_gan_D"] = 0.0
-        log["p_real_D"] = real_logits.mean().item()
-        log["p_fake_D"] = fake_logits.mean().item()
+        log["p_real_D"] = real_logits.mean().detach()
+        log["p_fake_D"] = fake_logits.mean().detach()
         if self.update_policy == "adaptive":
             log["n_upd_D"] = self.n_upd_D
         return log, real_feats
@@ -138,22 +138,22 @@ class TecoGANModel(FRVSRModel):
             gt_feats = self.net_F(gt_data.reshape(-1, c, gt_h, gt_w))
             l_feat = self.feat_w * sum(self.feat_crit(h, g.detach()) for h, g in zip(hr_feats, gt_feats))
             loss_G = loss_G + l_feat
-            log["l_feat_G"] = l_feat.item()
+            log["l_feat_G"] = l_feat.detach()
         if self.pp_crit is not None:
             l_pp = self.pp_w * self.pp_crit(hr_data[:, :t - 1], hr_data[:, t:].flip(1))
             loss_G = loss_G + l_pp
-            log["l_pp_G"] = l_pp.item()
+            log["l_pp_G"] = l_pp.detach()
         fake_logits_G, fake_feats = self.D(hr_data, ctx)
         if self.fm_crit is not None:
             norms = self.opt["train"]["feature_matching_crit"]["layer_norm"]
             l_fm = self.fm_w * sum(self.fm_crit(f, r.detach()) / norms[i]
                                    for i, (f, r) in enumerate(zip(fake_feats, real_feats)))
             loss_G = loss_G + l_fm
-            log["l_fm_G"] = l_fm.item()
+            log["l_fm_G"] = l_fm.detach()
         l_gan = self.gan_w * self.gan_crit(fake_logits_G, True)
         loss_G = loss_G + l_gan
-        log["l_gan_G"] = l_gan.item()
-        log["p_fake_G"] = fake_logits_G.mean().item()
+        log["l_gan_G"] = l_gan.detach()
+        log["p_fake_G"] = fake_logits_G.mean().detach()
         loss_G.backward()
         self.optim_G.step()
         self.net_D.requires_grad_(True)

@@ -49,18 +49,26 @@ def make_logger(log_path, is_main):
 
 
 class RunningLog:
-    """Exponential running averages of the logged values (``logger.decay``)."""
+    """Exponential running averages of the logged values (``logger.decay``).
+
+    Values may be detached device tensors: they are averaged on the device and read back
+    (one host sync) only when formatted or saved, once per ``log_freq`` / ``ckpt_freq``.
+    """
 
     def __init__(self, decay):
         self.decay, self.values = decay, {}
 
     def update(self, log):
         for k, v in log.items():
+            v = v.double() if torch.is_tensor(v) else v  # float64, as Python floats after a resume
             old = self.values.get(k)
             self.values[k] = v if old is None else self.decay * old + (1 - self.decay) * v
 
+    def floats(self):
+        return {k: float(v) for k, v in self.values.items()}
+
     def format(self):
-        return ", ".join(f"{k}: {v:.3e}" for k, v in self.values.items())
+        return ", ".join(f"{k}: {v:.3e}" for k, v in self.floats().items())
 
 
 # ----------------------------------------------------------------- states ----
@@ -229,7 +237,7 @@ class Trainer:
             atomic_torch_save({"iter": it, "epoch": it // self.batches_per_epoch, "sampler": sampler,
                                "model": self.model.state_dict(), "rng": rng_state(),
                                "running_log": {k: torch.tensor(v, dtype=torch.float64)
-                                               for k, v in self.running.values.items()}},
+                                               for k, v in self.running.floats().items()}},
                               os.path.join(self.ckpt_dir, f"state_iter{it}.pth"))
             self.logger.info(f"Saved checkpoint and training state of iteration {it} in {self.ckpt_dir}")
         barrier()
