@@ -151,7 +151,7 @@ def main():
           + ", ".join(f"{v:.0f}" for v in peaks) + ")")
     print(f"FRNet step via tecogan.Upscaler (uint8 in/out): {step * 1e3:.1f} ms/frame, "
           f"{flops / step / 1e9:.1f} GFLOP/s = {flops / step / 1e9 / peak:.2f} of peak")
-    seconds = group_seconds(upscaler._upscaler.net, h, w)
+    seconds = group_seconds(upscaler.generator, h, w)  # the Upscaler prepared it (device, memory format)
     print(f"{'group':22s} {'ms':>8s} {'GFLOP':>8s} {'GFLOP/s':>9s} {'of peak':>8s}")
     for label, s in seconds.items():
         g = per_group.get(label, 0) / 1e9

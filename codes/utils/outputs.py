@@ -21,9 +21,9 @@ import atexit
 import math
 import os
 import re
+import secrets
 import shutil
 import socket
-import tempfile
 
 from tecogan.utils.errors import UserError
 
@@ -223,7 +223,7 @@ def temp_sibling(path, suffix="", old=False):
     """A new temporary name beside ``path`` (not created): ``.tmp_<pid>_<name>.<random><suffix>``
     (``.tmp_<pid>_<name>.old.<random>`` for an output moved aside while it is replaced)."""
     folder = os.path.dirname(os.path.abspath(path))
-    token = next(tempfile._get_candidate_names())  # noqa: SLF001 - only a random token
+    token = secrets.token_hex(4)
     mark = _OLD_MARK if old else "."
     return os.path.join(folder, f"{TEMP_PREFIX}{os.getpid()}_{os.path.basename(os.path.abspath(path))}"
                                 f"{mark}{token}{suffix}")
