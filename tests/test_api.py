@@ -2,6 +2,7 @@
 the console commands after `pip install .` into a fresh virtualenv."""
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -127,8 +128,12 @@ def test_console_commands_after_pip_install(tmp_path):
     ours = [p for p in sys.path if p.endswith("site-packages")]
     with open(os.path.join(site, "deps.pth"), "w") as f:  # torch & co. from this environment
         f.write("\n".join(ours) + "\n")
+    src = tmp_path / "src"  # a copy: building writes build/ and *.egg-info beside the sources
+    shutil.copytree(REPO / "codes", src / "codes", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, src / name)
     r = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
-                        "--no-deps", "--no-build-isolation", str(REPO)], capture_output=True, text=True, timeout=600)
+                        "--no-deps", "--no-build-isolation", str(src)], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     env = dict(os.environ, PATH=f"{venv / 'bin'}:{os.environ['PATH']}")
     # the installed copy, not the clone: run from elsewhere

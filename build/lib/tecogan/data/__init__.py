@@ -1,1 +1,0 @@
-"""Datasets: LMDB training clips (BD unpaired, BI paired) and test folders."""

@@ -1,5 +1,0 @@
-"""The official TecoGAN metrics (PSNR, SSIM, LPIPS, tOF, tLP100) as reported in papers.
-
-Entry points: ``evaluate.py`` (Vid4/ToS3 results of one model) and ``metrics.py`` (any list
-of result/target sequence folders).  The procedure itself is in :mod:`official_metrics.procedure`.
-"""

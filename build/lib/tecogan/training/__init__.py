@@ -1,1 +1,0 @@
-"""The training loop (one for every model), checkpoints, exact resume and distribution."""
