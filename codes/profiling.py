@@ -4,6 +4,7 @@ FLOPs count Conv2d and ConvTranspose2d modules only, as the reference's profile 
 ``2 * Cin/groups * kh * kw * Cout * Hout * Wout`` per layer for ONE generator step
 ``forward(lr_curr, lr_prev, hr_prev)``.
 """
+import platform
 import time
 
 import torch
@@ -97,3 +98,22 @@ def profile_generator(net, lr_size, device, channels_last=True, test_speed=True)
         seconds = time_steps(net, inputs)
         stats.update(seconds=seconds, fps=1.0 / seconds)
     return stats
+
+
+def cpu_name():
+    """The CPU model and its widest vector instruction set, e.g. 'AMD EPYC (AVX2)', for benchmark
+    reports (speeds differ between machines; ratios measured in one run hold)."""
+    model, isa = None, ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name") and model is None:
+                    model = line.split(":", 1)[1].strip()
+                elif line.startswith("flags"):
+                    flags = line.split()
+                    isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE"
+                    break
+    except OSError:
+        pass
+    model = model or platform.processor() or platform.machine()
+    return f"{model} ({isa})" if isa else model

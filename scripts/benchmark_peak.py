@@ -16,29 +16,19 @@ machine. Weights are random: speed does not depend on them.
 """
 import argparse
 import os
-import platform
 import runpy
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
+from tecogan.profiling import cpu_name
 from tecogan.utils.errors import UserError, run_cli
 
 GROUPS = {"FNet": "fnet", "conv_in": "srnet.conv_in", "residual blocks": "srnet.resblocks",
           "upsampling convs": "srnet.conv_up", "output conv": "srnet.conv_out", "BD upsampler": "upsample_func"}
 
 
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), None)
-        with open("/proc/cpuinfo") as f:
-            flags = next((l for l in f if l.startswith("flags")), "")
-        isa = "AVX-512" if " avx512f" in flags else "AVX2" if " avx2" in flags else "SSE"
-        return f"{model or platform.processor()} ({isa})"
-    except OSError:
-        return platform.processor() or "unknown CPU"
 
 
 def conv_peak(repeats=5):

@@ -15,27 +15,18 @@ run so their ratio holds on a noisy machine.
 import argparse
 import copy
 import os
-import platform
 import runpy
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
+from tecogan.profiling import cpu_name
 from tecogan.utils.errors import UserError, run_cli
 
 RECIPES = {"FRVSR": "experiments_BD/FRVSR_footage/001/train.yml", "TecoGAN": "experiments_BD/TecoGAN/001/train.yml"}
 
 
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def recipe_opt(name, args):

@@ -23,18 +23,6 @@ import tempfile
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-    return platform.processor() or platform.machine()
-
-
 def network_only(path, model, device, half):
     """Runs in a child process: decode everything, then time the network alone."""
     import runpy
@@ -91,7 +79,10 @@ def main():
     args = p.parse_args()
     if args.network_only:
         return network_only(args.input, args.model, args.network_only, args.half)
+    import runpy
     import torch
+    runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
+    from tecogan.profiling import cpu_name
     settings = [("cpu", False)]
     if torch.cuda.is_available():
         settings += [("cuda", False), ("cuda", True)]

@@ -104,3 +104,20 @@ def tmpfs_command(mount_dir, size_kb, argv, preload=None, copy_back=None, read_o
         script += f"cp -a {q(str(mount_dir))}/. {q(str(copy_back))}/\n"
     script += "exit $rc\n"
     return ["unshare", "-rm", "sh", "-c", script]
+
+
+def save_tiny_generator(folder, name="tiny_BD.pth", degradation="BD"):
+    """A small random FRNet (nf 8, nb 1) saved as a published-style checkpoint: ``(path, net)``."""
+    import torch
+    from tecogan.networks.frnet import FRNet
+    torch.manual_seed(0)
+    net = FRNet(nf=8, nb=1, degradation=degradation)
+    path = Path(folder) / name
+    torch.save(net.state_dict(), path)
+    return path, net
+
+
+def upscale_in_process(capsys, monkeypatch, *args):
+    """``upscale.py ARGS`` run in this process through its console entry point."""
+    from tecogan import upscale
+    return run_inprocess(upscale.cli, ["upscale.py", *map(str, args)], capsys, monkeypatch)

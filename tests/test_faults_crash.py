@@ -20,7 +20,8 @@ import pytest
 import torch
 import yaml
 
-from helpers import assert_one_line, run_inprocess, script_cli, tmpfs_command, tree_hash
+from helpers import (assert_one_line, run_inprocess, save_tiny_generator, script_cli,
+                     tmpfs_command, tree_hash, upscale_in_process)
 from tecogan import main as main_cmd
 from tecogan import upscale
 from tecogan.data.lmdb_io import write_lmdb
@@ -44,14 +45,10 @@ def write_frames(folder, n=3, h=12, w=16, names=None, seed=0):
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ck") / "ok.pth"
-    torch.save(FRNet(nf=8, nb=1, degradation="BD").state_dict(), path)
-    return path
+    return save_tiny_generator(tmp_path_factory.mktemp("ck"), "ok.pth")[0]
 
 
-def up(capsys, monkeypatch, *args):
-    return run_inprocess(upscale.cli, ["upscale.py", *args], capsys, monkeypatch)
+up = upscale_in_process
 
 
 def bad_name(text):

@@ -15,13 +15,11 @@ import time
 import cv2
 import numpy as np
 import pytest
-import torch
 import yaml
 
-from helpers import assert_one_line, run_inprocess, script_cli, tmpfs_command, tree_hash
+from helpers import (assert_one_line, run_inprocess, save_tiny_generator, script_cli,
+                     tmpfs_command, tree_hash, upscale_in_process)
 from tecogan import main as main_cmd
-from tecogan import upscale
-from tecogan.networks.frnet import FRNet
 from tecogan.official_metrics import evaluate as evaluate_cmd
 from tecogan.official_metrics import metrics as metrics_cmd
 from tecogan.utils.outputs import AtomicFolder, TrainingLock, remove_stale_temps
@@ -42,14 +40,10 @@ def write_frames(folder, n=3, h=12, w=16, seed=0, names=None):
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ck") / "tiny_BD.pth"
-    torch.save(FRNet(nf=8, nb=1, degradation="BD").state_dict(), path)
-    return path
+    return save_tiny_generator(tmp_path_factory.mktemp("ck"), "tiny_BD.pth")[0]
 
 
-def up(capsys, monkeypatch, *args):
-    return run_inprocess(upscale.cli, ["upscale.py", *args], capsys, monkeypatch)
+up = upscale_in_process
 
 
 def no_temps(folder):

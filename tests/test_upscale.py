@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from avclips import make_clip, probe, video_times
+from helpers import save_tiny_generator
 from tecogan.inference import infer_sequence
 from tecogan.networks.frnet import FRNet
 
@@ -46,10 +47,7 @@ def read_folder(folder):
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
-    torch.manual_seed(0)
-    net = FRNet(nf=8, nb=1, degradation="BD")
-    path = tmp_path_factory.mktemp("ck") / "tiny_BD.pth"
-    torch.save(net.state_dict(), path)
+    path, net = save_tiny_generator(tmp_path_factory.mktemp("ck"))
     return str(path), net
 
 

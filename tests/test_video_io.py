@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from avclips import audio_duration, audio_packets, decode_rgb, make_clip, pattern, probe, video_times
+from helpers import save_tiny_generator
 from tecogan.inference import infer_sequence
-from tecogan.networks.frnet import FRNet
 from tecogan.utils.errors import UserError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,10 +36,7 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
-    torch.manual_seed(0)
-    net = FRNet(nf=8, nb=1, degradation="BD")
-    path = tmp_path_factory.mktemp("ck") / "tiny_BD.pth"
-    torch.save(net.state_dict(), path)
+    path, net = save_tiny_generator(tmp_path_factory.mktemp("ck"))
     return str(path), net
 
 
