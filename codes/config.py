@@ -440,6 +440,14 @@ def load_config(path):
     return validate_config(opt, where)
 
 
+def fill_section(name, value, where="config"):
+    """Validate one top-level section on its own (e.g. ``metric`` for the validation metrics
+    API) and fill its defaults; returns the filled mapping."""
+    section = {k: (dict(v) if isinstance(v, dict) else ({} if v is None else v)) for k, v in (value or {}).items()}
+    _validate(section, SCHEMA.keys[name], name, where, True)
+    return section
+
+
 def set_output_dirs(opt, exp_dir, mode):
     """Fill ``test.res_dir`` and ``test.json_dir`` where the YAML leaves them empty.
 

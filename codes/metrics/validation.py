@@ -106,16 +106,14 @@ class ValidationMetrics:
     """
 
     def __init__(self, config, lpips_weights=None, device="cpu"):
+        from tecogan.config import fill_section
         config = dict(config or {})
         unknown = [k for k in config if k not in KNOWN_METRICS]
         if unknown:
             raise UserError(f"metric: unknown metric(s) {', '.join(unknown)} "
                             f"(expected {', '.join(KNOWN_METRICS)})")
-        self.config = {k: dict(v or {}) for k, v in config.items()}
+        self.config = fill_section("metric", config)  # the schema's defaults and checks
         self.names = [k for k in KNOWN_METRICS if k in self.config]
-        psnr_space = self.config.get("PSNR", {}).get("colorspace", "y")
-        if psnr_space not in ("y", "rgb"):
-            raise UserError(f"metric.PSNR.colorspace: '{psnr_space}' (expected y or rgb)")
         self.lpips_model = None
         if "LPIPS" in self.config:
             from tecogan.metrics.lpips_loader import load_lpips
@@ -124,7 +122,7 @@ class ValidationMetrics:
         self.per_sequence = {}
 
     def _mult(self, name):
-        mult = self.config[name].get("mult", 1.0)
+        mult = self.config[name]["mult"]
         return 1.0 if mult is None else float(mult)
 
     def evaluate_sequence(self, gt_seq, sr_seq):
@@ -133,7 +131,7 @@ class ValidationMetrics:
         result = {}
         for name in self.names:
             if name == "PSNR":
-                rgb = self.config["PSNR"].get("colorspace", "y") == "rgb"
+                rgb = self.config["PSNR"]["colorspace"] == "rgb"
                 values = psnr_rgb_uint8(gt, sr) if rgb else psnr_y_uint8(gt, sr)
             elif name == "LPIPS":
                 values = lpips_sequence(self.lpips_model, gt, sr)
