@@ -5,6 +5,7 @@ import sys
 
 import cv2
 import numpy as np
+import pytest
 
 from helpers import load_script
 from tecogan.ops.imresize import imresize
@@ -73,6 +74,7 @@ def test_prepare_footage_refusals(tmp_path):
     assert r.returncode == 2 and "--width 30" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_bicubic_baseline_bd_and_bi(tmp_path):
     import torch
     from tecogan.ops.upsample import BicubicUpsample

@@ -131,6 +131,7 @@ def test_case0_wrong_procedures_fail(lpips_model):
     assert not golden_close(uncropped, want["PSNR"], 0.0, 1e-4, 0.0)
 
 
+@pytest.mark.slow
 def test_metrics_cli_writes_expected_structure(alexnet_file, tmp_path):
     out = tmp_path / "out"
     seqs = EXPECTED["sequences"]

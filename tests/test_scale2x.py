@@ -104,6 +104,7 @@ def data_2x(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_2x_train_test_profile_and_upscale(data_2x, tmp_path):
     def two_x(opt):
         opt["scale"] = 2

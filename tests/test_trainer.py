@@ -95,7 +95,7 @@ def assert_same(a, b):
         assert torch.equal(a[k], b[k]), k
 
 
-@pytest.mark.parametrize("model", ["FRVSR", "TecoGAN"])
+@pytest.mark.parametrize("model", ["FRVSR", pytest.param("TecoGAN", marks=pytest.mark.slow)])
 def test_train_logs_checkpoints_metrics(tiny_data, tmp_path, model):
     exp = write_opt(tmp_path / "exp", tiny_data, model)
     train(exp, model)

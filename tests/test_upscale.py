@@ -100,6 +100,7 @@ def test_tiles_blend_without_seams(tmp_path, ckpt):
         assert psnr > 45, psnr
 
 
+@pytest.mark.slow
 def test_architecture_read_from_checkpoint_and_overrides(tmp_path):
     torch.manual_seed(1)
     path = tmp_path / "bi.pth"
