@@ -63,7 +63,7 @@ def measure(args, device, half):
             net = timed([sys.executable, os.path.abspath(__file__), "--input", args.input, "--model", args.model,
                          "--network_only", device] + flag)
             e2e = timed([sys.executable, os.path.join(REPO, "codes", "upscale.py"), args.input,
-                         os.path.join(tmp, "out.mp4"), "--model", args.model, "--device", device] + flag)
+                         os.path.join(tmp, "out.mp4"), "--model", args.model, "--device", device, "--overwrite"] + flag)
             best_net = net if best_net is None or net[2] > best_net[2] else best_net
             best_e2e = e2e if best_e2e is None or e2e[2] > best_e2e[2] else best_e2e
     return best_net, best_e2e
