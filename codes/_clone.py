@@ -14,7 +14,8 @@ _CODES = os.path.dirname(os.path.abspath(__file__))
 
 
 def register():
-    inside = [p for p in sys.path if os.path.abspath(p or os.curdir).startswith(_CODES)]
+    inside = [p for p in sys.path
+              if os.path.abspath(p or os.curdir) == _CODES or os.path.abspath(p or os.curdir).startswith(_CODES + os.sep)]
     for p in inside:
         sys.path.remove(p)
     module = sys.modules.get("tecogan")
