@@ -17,7 +17,7 @@ from tecogan.networks import generator_from_checkpoint
 from tecogan.networks.frnet import FRNet
 from tecogan.ops import BicubicUpsample, bd_downsample, bicubic_kernels, gaussian_kernel
 from tecogan.utils.errors import UserError
-from test_trainer import make_raw, train, write_opt
+from test_trainer import make_tiny_data, train, write_opt
 
 ENV = dict(os.environ, OMP_NUM_THREADS="1", TECOGAN_LOG_FILE_ONLY="1")
 
@@ -88,20 +88,9 @@ def test_2x_upsamplers_and_bd_degradation():
 
 
 @pytest.fixture(scope="module")
-def data_2x(tmp_path_factory):
+def data_2x(tmp_path_factory):  # BD 2x LR 16x16
     from tecogan.ops.degradation import degrade_bd
-    root = tmp_path_factory.mktemp("data2x")
-    make_raw(root / "raw")
-    r = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "create_lmdb.py"), "--dataset", "Tiny",
-                        "--raw_dir", str(root / "raw"), "--lmdb_dir", str(root / "GT.lmdb")],
-                       capture_output=True, text=True, env=ENV, timeout=120)
-    assert r.returncode == 0, r.stderr
-    for i in range(4):  # validation clip: GT 32x32, BD 2x LR 16x16
-        gt = cv2.imread(str(root / "raw" / "clip0" / f"{i:04d}.png"))[:32, :32]
-        for kind, img in (("GT", gt), ("LR", degrade_bd(gt, 1.5, 2))):
-            os.makedirs(root / kind / "val0", exist_ok=True)
-            cv2.imwrite(str(root / kind / "val0" / f"{i:04d}.png"), img)
-    return root
+    return make_tiny_data(tmp_path_factory.mktemp("data2x"), lambda gt: degrade_bd(gt, 1.5, 2))
 
 
 @pytest.mark.slow

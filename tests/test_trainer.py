@@ -30,21 +30,24 @@ def make_raw(root, clips=3, frames=5, h=40, w=48, seed=0):
             cv2.imwrite(str(root / f"clip{c}" / f"{i:04d}.png"), img)
 
 
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
+def make_tiny_data(root, degrade):
+    """Training LMDB of three small clips and a validation clip (GT 32x32, LR ``degrade(gt)``)."""
     make_raw(root / "raw")
     r = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "create_lmdb.py"), "--dataset", "Tiny",
                         "--raw_dir", str(root / "raw"), "--lmdb_dir", str(root / "GT.lmdb")],
                        capture_output=True, text=True, env=ENV, timeout=120)
     assert r.returncode == 0, r.stderr
-    # validation clip: GT 32x32, BD LR 8x8
     for i in range(4):
         gt = cv2.imread(str(root / "raw" / "clip0" / f"{i:04d}.png"))[:32, :32]
-        for kind, img in (("GT", gt), ("LR", cv2.GaussianBlur(gt, (9, 9), 1.5)[::4, ::4])):
+        for kind, img in (("GT", gt), ("LR", degrade(gt))):
             os.makedirs(root / kind / "val0", exist_ok=True)
             cv2.imwrite(str(root / kind / "val0" / f"{i:04d}.png"), img)
     return root
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):  # BD LR 8x8
+    return make_tiny_data(tmp_path_factory.mktemp("data"), lambda gt: cv2.GaussianBlur(gt, (9, 9), 1.5)[::4, ::4])
 
 
 def write_opt(exp, data, model="FRVSR", total_iter=4, extra=None):
