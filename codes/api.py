@@ -18,7 +18,8 @@ from typing import Any, Union
 import numpy as np
 import torch
 
-from tecogan.inference import MIN_TILE, RecurrentUpscaler, TiledUpscaler, infer_sequence, resolve_device
+from tecogan.backends import check_backend
+from tecogan.inference import MIN_TILE, infer_sequence, make_upscaler, resolve_device
 from tecogan.networks import build_generator, generator_from_checkpoint
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -61,12 +62,14 @@ class Upscaler:
 
     ``device``: where to run (default: the generator's device); ``tile``: LR tile size (0 for
     whole frames) with ``tile_overlap``; ``half``: CUDA autocast fp16 (ignored on the CPU);
-    ``num_pad_front``/``padding_mode``: the frames run before the first (test mode: 5, reflect).
+    ``num_pad_front``/``padding_mode``: the frames run before the first (test mode: 5, reflect);
+    ``backend``: 'torch' (default) or 'openvino' (CPU only, faster; :mod:`tecogan.backends`; the
+    weights are snapshotted when the Upscaler is made).
     """
 
     def __init__(self, generator: torch.nn.Module, device: str | torch.device | None = None, tile: int = 0,
                  tile_overlap: int = 16, half: bool = False, channels_last: bool = True,
-                 num_pad_front: int = 5, padding_mode: str = "reflect") -> None:
+                 num_pad_front: int = 5, padding_mode: str = "reflect", backend: str = "torch") -> None:
         if tile and tile < MIN_TILE:
             raise ValueError(f"tile {tile}: expected 0 (whole frames) or at least {MIN_TILE}")
         if tile and not 0 <= tile_overlap < tile:
@@ -79,10 +82,10 @@ class Upscaler:
         self.tile, self.tile_overlap, self.half = int(tile), int(tile_overlap), bool(half)
         self.channels_last = channels_last
         self.num_pad_front, self.padding_mode = int(num_pad_front), padding_mode
-        if self.tile:
-            self._upscaler = TiledUpscaler(generator, self.device, self.tile, self.tile_overlap, channels_last, half)
-        else:
-            self._upscaler = RecurrentUpscaler(generator, self.device, channels_last, half)
+        check_backend(backend, self.device)
+        self.backend = backend
+        self._upscaler = make_upscaler(generator, self.device, self.tile, self.tile_overlap, channels_last, half,
+                                       backend)
 
     @property
     def scale(self) -> int:
@@ -110,7 +113,7 @@ class Upscaler:
         args = upscale.build_parser().parse_args([os.fspath(src), os.fspath(dst), "--model", "<in memory>"])
         fixed = {"device": str(self.device), "tile": self.tile, "tile_overlap": self.tile_overlap,
                  "half": self.half, "num_pad_front": self.num_pad_front, "padding_mode": self.padding_mode,
-                 "no_channels_last": not self.channels_last}
+                 "no_channels_last": not self.channels_last, "backend": self.backend}
         for name, value in options.items():
             if name in fixed or name in ("input", "output", "model") or not hasattr(args, name):
                 raise TypeError(f"upscale_video: unknown or fixed option {name!r} (set device, tile, half ... "

@@ -57,20 +57,36 @@ def to_uint8_frame(hr):
         return out.permute(1, 2, 0).contiguous().cpu().numpy()
 
 
+def make_step(net, device, backend="torch", channels_last=True):
+    """The step function ``(lr_curr, lr_prev, hr_prev) -> hr_curr`` of ``backend`` (tecogan.backends).
+
+    torch: the network itself, moved to ``device`` in eval mode (and converted to channels-last
+    in place when asked); openvino: an :class:`tecogan.backends.OpenVINOStep` (CPU only).
+    """
+    from tecogan.backends import OpenVINOStep, check_backend
+    check_backend(backend, device)
+    if backend == "openvino":
+        return OpenVINOStep(net.cpu().eval())
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    return net.to(device).eval().to(memory_format=memory_format)
+
+
 class RecurrentUpscaler:
     """Runs an FRNet one whole frame at a time, holding ``lr_prev``/``hr_prev``.
 
     ``half`` runs under CUDA autocast (fp16); ``channels_last`` uses the NHWC memory format
-    (about 2x faster on CPU, same numbers).
+    (about 2x faster on CPU, same numbers); ``backend`` 'torch' or 'openvino'
+    (:mod:`tecogan.backends`); ``step_fn`` shares an already built step function (tiles do).
     """
 
-    def __init__(self, net, device="cpu", channels_last=True, half=False):
+    def __init__(self, net, device="cpu", channels_last=True, half=False, backend="torch", step_fn=None):
         self.device = resolve_device(device)
         self.scale = net.scale
-        self.channels_last = channels_last
+        self.backend = backend
+        self.channels_last = channels_last and backend == "torch"
         self.half = half and self.device.type == "cuda"
-        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.net = net.to(self.device).eval().to(memory_format=self.memory_format)
+        self.memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
+        self.step_fn = step_fn if step_fn is not None else make_step(net, self.device, backend, channels_last)
         self.reset()
 
     def reset(self):
@@ -97,7 +113,7 @@ class RecurrentUpscaler:
             self.hr_prev = torch.zeros(n, c, s * h, s * w, device=self.device).contiguous(
                 memory_format=self.memory_format)
         with torch.inference_mode(), self._autocast():
-            hr_curr = self.net(lr_curr, self.lr_prev, self.hr_prev).float()
+            hr_curr = self.step_fn(lr_curr, self.lr_prev, self.hr_prev).float()
         self.lr_prev, self.hr_prev = lr_curr, hr_curr
         return hr_curr
 
@@ -141,14 +157,15 @@ class TiledUpscaler:
     with linear ramps over the overlap.  Same interface as :class:`RecurrentUpscaler`.
     """
 
-    def __init__(self, net, device="cpu", tile=128, overlap=16, channels_last=True, half=False):
+    def __init__(self, net, device="cpu", tile=128, overlap=16, channels_last=True, half=False, backend="torch"):
         if tile < MIN_TILE:
             raise ValueError(f"tile {tile}: tiles must be at least {MIN_TILE} LR pixels")
         if not 0 <= overlap < tile:
             raise ValueError(f"tile overlap {overlap}: expected 0 <= overlap < tile ({tile})")
         self.net, self.device, self.tile, self.overlap = net, resolve_device(device), tile, overlap
-        self.channels_last, self.half = channels_last, half
+        self.channels_last, self.half, self.backend = channels_last, half, backend
         self.scale = net.scale
+        self.step_fn = make_step(net, self.device, backend, channels_last)  # shared by all tiles
         self.layout = None
 
     def reset(self):
@@ -170,7 +187,8 @@ class TiledUpscaler:
                 wx = np.minimum(_ramp(tw * s, ov_x * s, True, False), _ramp(tw * s, ov_x2 * s, False, True))
                 mask = np.outer(wy, wx)
                 weight[y * s:(y + th) * s, x * s:(x + tw) * s] += mask
-                up = RecurrentUpscaler(self.net, self.device, self.channels_last, self.half)
+                up = RecurrentUpscaler(self.net, self.device, self.channels_last, self.half, self.backend,
+                                       step_fn=self.step_fn)
                 tiles.append((y, x, th, tw, torch.from_numpy(mask).to(self.device), up))
         self.layout = (h, w, tiles, torch.from_numpy(weight).to(self.device))
 
@@ -191,6 +209,13 @@ class TiledUpscaler:
 
     def step(self, frame):
         return to_uint8_frame(self.frame_tensor(frame))
+
+
+def make_upscaler(net, device="cpu", tile=0, tile_overlap=16, channels_last=True, half=False, backend="torch"):
+    """A :class:`TiledUpscaler` when ``tile`` > 0, else a :class:`RecurrentUpscaler`."""
+    if tile:
+        return TiledUpscaler(net, device, tile, tile_overlap, channels_last, half, backend)
+    return RecurrentUpscaler(net, device, channels_last, half, backend)
 
 
 def infer_sequence(net, lr_frames, num_pad_front=5, padding_mode="reflect",

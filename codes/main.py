@@ -33,6 +33,8 @@ def build_parser():
     p.add_argument("--local_rank", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--no_channels_last", action="store_true",
                    help="test/profile: keep the default (NCHW) memory format")
+    p.add_argument("--backend", default="torch",
+                   help="test/profile: inference backend, torch (default) or openvino (CPU only; docs/upscale.md)")
     p.add_argument("--overwrite", action="store_true",
                    help="test mode: replace existing result folders (kept otherwise)")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks")
@@ -78,12 +80,14 @@ def checkpoint_list(opt, opt_path):
 
 def run_test(args, opt, device):
     import torch
+    from tecogan.backends import check_backend
     from tecogan.config import test_datasets
     from tecogan.inference import RecurrentUpscaler
     from tecogan.networks import load_generator_weights
     from tecogan.testing import SequenceSet, run_test_datasets
 
     opt_path = os.path.join(args.exp_dir, args.opt)
+    check_backend(args.backend, device)
     datasets = test_datasets(opt)
     if not datasets:
         raise UserError(f"{opt_path}: dataset: no test* datasets to run")
@@ -107,7 +111,7 @@ def run_test(args, opt, device):
     for model_idx, path in ckpts:
         net = build_generator(opt)
         load_generator_weights(net, path, opt["model"]["generator"]["name"])
-        upscaler = RecurrentUpscaler(net, device, channels_last=not args.no_channels_last)
+        upscaler = RecurrentUpscaler(net, device, channels_last=not args.no_channels_last, backend=args.backend)
         print(f"Testing {model_idx} ({path}) on {device}", flush=True)
         run_test_datasets(upscaler, sets, test_opt["res_dir"], model_idx, test_opt["num_pad_front"],
                           test_opt["padding_mode"], save_res=test_opt["save_res"],
@@ -126,14 +130,16 @@ def _download_hint(path):
 
 
 def run_profile(args, opt, device):
+    from tecogan.backends import check_backend
     from tecogan.profiling import parse_lr_size, profile_generator
     lr_size = parse_lr_size(args.lr_size)
     if lr_size[0] != opt["model"]["generator"]["in_nc"]:
         raise UserError(f"--lr_size {args.lr_size}: {lr_size[0]} channels but the generator takes "
                         f"in_nc {opt['model']['generator']['in_nc']}")
     net = build_generator(opt)
+    check_backend(args.backend, device)
     stats = profile_generator(net, lr_size, device, channels_last=not args.no_channels_last,
-                              test_speed=args.test_speed)
+                              test_speed=args.test_speed, backend=args.backend)
     g = opt["model"]["generator"]
     print(f"Model: {args.model} ({g['name']}, {opt['dataset']['degradation']['type']}, x{opt['scale']}, nf {g['nf']}, nb {g['nb']}) "
           f"| LR size: {args.lr_size} | device: {device}")

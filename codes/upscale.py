@@ -54,6 +54,9 @@ def build_parser():
     p.add_argument("--duration", type=float, help="upscale only this many seconds of the input")
     p.add_argument("--compare", metavar="OUT", help="also write a side-by-side video: bicubic LR | super-resolved")
     p.add_argument("--no_channels_last", action="store_true", help="keep the NCHW memory format")
+    p.add_argument("--backend", default="torch",
+                   help="inference backend: torch (default) or openvino (CPU only, about 1.3x faster per frame; "
+                        "docs/upscale.md)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing OUTPUT / --compare (kept otherwise; replaced only on success)")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks")
@@ -74,7 +77,8 @@ def run(args, net=None):
     import cv2
     import torch
     from tqdm import tqdm
-    from tecogan.inference import MIN_TILE, RecurrentUpscaler, TiledUpscaler, infer_sequence
+    from tecogan.backends import check_backend
+    from tecogan.inference import MIN_TILE, infer_sequence, make_upscaler
     from tecogan.utils.device import parse_device
     from tecogan.video import BackgroundWriter, check_output, open_sink, open_source, prefetch, is_video_path, shown
 
@@ -106,15 +110,13 @@ def run(args, net=None):
     if out_enc is None and cmp_enc is None and any(v is not None for v in encoding.values()):
         warn("--codec, --crf, --preset and --pix_fmt apply to video files; the output is a folder of PNG frames")
     device = parse_device(args.device)
+    check_backend(args.backend, device)
     if args.half and device.type != "cuda":
         warn("--half needs CUDA; running in fp32 on the CPU")
     source = open_source(args.input, args.fps, args.start, args.duration)
     net, arch = load_network(args) if net is None else (net, net.arch())
-    channels_last = not args.no_channels_last
-    if args.tile:
-        upscaler = TiledUpscaler(net, device, args.tile, args.tile_overlap, channels_last, args.half)
-    else:
-        upscaler = RecurrentUpscaler(net, device, channels_last, args.half)
+    upscaler = make_upscaler(net, device, args.tile, args.tile_overlap, not args.no_channels_last, args.half,
+                             args.backend)
     sink = open_sink(args.output, source, out_enc, audio=not args.no_audio)
     compare = open_sink(args.compare, source, cmp_enc, audio=not args.no_audio) if args.compare else None
     writer = BackgroundWriter()

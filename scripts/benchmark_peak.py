@@ -7,8 +7,9 @@ Measured in one run, interleaved (so the ratios hold on a noisy machine):
 
 * the machine's peak: a 64->64 3x3 convolution, channels-last, at 288x360 (oneDNN's best case);
 * the FRNet step through the public API: ``tecogan.Upscaler.upscale_frames`` on uint8 frames
-  (conversion, network, rounding), seconds per frame in steady state;
-* per layer group (FNet, conv_in, residual blocks, upsampling convolutions, output conv, the
+  (conversion, network, rounding), seconds per frame in steady state, for each ``--backend``
+  (default: torch and openvino);
+* per layer group of the torch backend (FNet, conv_in, residual blocks, upsampling convolutions, output conv, the
   BD upsampler, warping and the rest), time and FLOPs (``torch.utils.flop_counter``).
 
 It prints GFLOP/s and the fraction of peak for each, so the next bottleneck is visible on any
@@ -112,6 +113,7 @@ def main():
     p.add_argument("--rounds", type=int, default=2, help="interleaved rounds (best of)")
     p.add_argument("--nf", type=int, default=64)
     p.add_argument("--nb", type=int, default=10)
+    p.add_argument("--backend", default="torch,openvino", help="comma-separated inference backends to measure")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args()
     try:
@@ -126,22 +128,28 @@ def main():
     torch.manual_seed(0)
     net = tecogan.build_generator("FRNet", nf=args.nf, nb=args.nb, degradation="BD", scale=4).eval()
     flops, per_group = step_flops(net, h, w)
-    upscaler = tecogan.Upscaler(net, device="cpu", num_pad_front=0)
+    backends = [b.strip() for b in args.backend.split(",") if b.strip()]
+    upscalers = {b: tecogan.Upscaler(net, device="cpu", num_pad_front=0, backend=b) for b in backends}
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(args.frames)]
     print(f"{cpu_name()}; torch {torch.__version__}, {torch.get_num_threads()} threads; FRNet nf {args.nf} nb "
           f"{args.nb}, LR {h}x{w} -> {4 * h}x{4 * w}: {flops / 1e9:.1f} GFLOP per step")
-    peaks, steps = [], []
+    peaks, steps = [], {b: [] for b in backends}
     for _ in range(args.rounds):
         peaks.append(conv_peak())
-        steps.append(api_seconds_per_frame(upscaler, frames))
+        for b, upscaler in upscalers.items():
+            steps[b].append(api_seconds_per_frame(upscaler, frames))
     peak = max(peaks)
-    step = min(steps)
     print(f"conv peak (64->64 3x3, channels-last, 288x360): {peak:.1f} GFLOP/s (rounds: "
           + ", ".join(f"{v:.0f}" for v in peaks) + ")")
-    print(f"FRNet step via tecogan.Upscaler (uint8 in/out): {step * 1e3:.1f} ms/frame, "
-          f"{flops / step / 1e9:.1f} GFLOP/s = {flops / step / 1e9 / peak:.2f} of peak")
-    seconds = group_seconds(upscaler.generator, h, w)  # the Upscaler prepared it (device, memory format)
+    for b in backends:
+        step = min(steps[b])
+        print(f"FRNet step via tecogan.Upscaler(backend={b!r}) (uint8 in/out): {step * 1e3:.1f} ms/frame, "
+              f"{flops / step / 1e9:.1f} GFLOP/s = {flops / step / 1e9 / peak:.2f} of peak")
+    if "torch" not in backends:
+        return 0
+    print("per layer group, torch backend:")
+    seconds = group_seconds(upscalers["torch"].generator, h, w)  # the Upscaler prepared it (memory format)
     print(f"{'group':22s} {'ms':>8s} {'GFLOP':>8s} {'GFLOP/s':>9s} {'of peak':>8s}")
     for label, s in seconds.items():
         g = per_group.get(label, 0) / 1e9

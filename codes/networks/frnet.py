@@ -117,8 +117,8 @@ class FRNet(nn.Module):
     def upsample_flow(self, lr_flow, h, w):
         """LR flow at (h//8*8, w//8*8) -> HR flow (.., 2, s*h, s*w) in HR pixels."""
         pad_h, pad_w = h - lr_flow.shape[-2], w - lr_flow.shape[-1]
-        if pad_h or pad_w:
-            lr_flow = F.pad(lr_flow, (0, pad_w, 0, pad_h), mode="reflect")
+        # padded unconditionally (a 0-pixel pad is a copy) so traced graphs hold for any size
+        lr_flow = F.pad(lr_flow, (0, pad_w, 0, pad_h), mode="reflect")
         return self.scale * self.upsample_func(lr_flow)
 
     def forward(self, lr_curr, lr_prev, hr_prev):

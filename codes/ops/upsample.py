@@ -39,16 +39,14 @@ class BicubicUpsample(nn.Module):
     def forward(self, x):
         n, c, h, w = x.shape
         s = self.scale
-        x = F.pad(x, (1, 2, 1, 2), mode="replicate")
+        # channels folded into the batch: the kernels do not depend on c, so the graph
+        # traces (OpenVINO backend) for any input size
+        x = F.pad(x, (1, 2, 1, 2), mode="replicate").reshape(n * c, 1, h + 3, w + 3)
         k = self.kernels.to(x.dtype)
-        # height: one output channel per (input channel, phase)
-        kh = k.repeat(c, 1).view(c * s, 1, 4, 1)
-        y = F.conv2d(x, kh, groups=c)  # (n, c*s, h, w+3)
-        y = y.view(n, c, s, h, w + 3).transpose(2, 3).reshape(n, c, h * s, w + 3)
-        kw = k.repeat(c, 1).view(c * s, 1, 1, 4)
-        y = F.conv2d(y, kw, groups=c)  # (n, c*s, s*h, w)
-        y = y.view(n, c, s, h * s, w).permute(0, 1, 3, 4, 2).reshape(n, c, h * s, w * s)
-        return y
+        y = F.conv2d(x, k.view(s, 1, 4, 1))  # height: one output channel per phase (n*c, s, h, w+3)
+        y = y.transpose(1, 2).reshape(n * c, 1, h * s, w + 3)
+        y = F.conv2d(y, k.view(s, 1, 1, 4))  # width (n*c, s, s*h, w)
+        return y.permute(0, 2, 3, 1).reshape(n, c, h * s, w * s)
 
 
 def bilinear_upsample(x, scale):

@@ -1,0 +1,137 @@
+"""The OpenVINO inference backend: same frames as PyTorch within float32 noise, through the
+API, tiles, upscale.py, test mode and profile mode; clear errors where it cannot run."""
+import os
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+import tecogan
+from helpers import assert_one_line, save_tiny_generator, upscale_in_process
+from tecogan.backends import OpenVINOStep, check_backend
+from tecogan.networks.frnet import FRNet
+from tecogan.utils.errors import UserError
+from test_test_mode import make_sequences, read_rgb, run_main, write_exp
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FOOTAGE_MODEL = os.path.join(REPO, "pretrained_models", "FRVSR_BD_footage.pth")
+
+
+def clip(n=5, h=24, w=36, seed=0):
+    """A smooth moving pattern with noise: frames a flow network can follow."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    out = []
+    for i in range(n):
+        base = 128 + 70 * np.sin((xx + 1.5 * i) / 5.0)[..., None] * np.cos((yy - i) / 4.0)[..., None]
+        out.append((base + rng.normal(0, 6, (h, w, 3))).clip(0, 255).astype(np.uint8))
+    return out
+
+
+def assert_within_one_grey_level(ours, reference):
+    """uint8 frames equal up to rounding flips of float32 noise: at most 1 level, on few pixels."""
+    ours, reference = np.stack(ours).astype(np.int16), np.stack(reference).astype(np.int16)
+    assert ours.shape == reference.shape
+    diff = np.abs(ours - reference)
+    assert diff.max() <= 1
+    assert (diff > 0).mean() < 1e-3
+
+
+@pytest.mark.parametrize("scale,degradation", [(4, "BD"), (4, "BI"), (2, "BD")])
+def test_step_matches_torch_within_float32_noise(scale, degradation):
+    torch.manual_seed(0)
+    net = FRNet(nf=16, nb=2, degradation=degradation, scale=scale).eval()
+    step = OpenVINOStep(net)
+    g = torch.Generator().manual_seed(1)
+    for h, w in ((16, 16), (21, 35)):  # one converted model, compiled per size; odd sizes pad the flow
+        lr_curr, lr_prev = torch.rand(2, 1, 3, h, w, generator=g)
+        hr_prev = torch.rand(1, 3, scale * h, scale * w, generator=g)
+        with torch.inference_mode():
+            expected = net(lr_curr, lr_prev, hr_prev)
+        got = step(lr_curr, lr_prev, hr_prev)
+        assert got.shape == expected.shape and got.dtype == torch.float32
+        assert (got - expected).abs().max().item() < 1e-4
+    assert len(step._requests) == 2
+
+
+def test_weights_are_a_snapshot_taken_at_construction():
+    torch.manual_seed(0)
+    net = FRNet(nf=8, nb=1).eval()
+    step = OpenVINOStep(net)
+    x = (torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16), torch.rand(1, 3, 64, 64))
+    with torch.inference_mode():
+        before = net(*x)
+        net.srnet.conv_out.bias.add_(0.5)
+    assert (step(*x) - before).abs().max().item() < 1e-4
+
+
+@pytest.mark.skipif(not os.path.isfile(FOOTAGE_MODEL), reason="needs the shipped FRVSR_BD_footage.pth")
+def test_shipped_model_clip_through_api_and_tiles():
+    net = tecogan.load_generator(FOOTAGE_MODEL)
+    frames = clip(n=6, h=40, w=56)
+    reference = list(tecogan.Upscaler(net).upscale_frames(frames))
+    ours = list(tecogan.Upscaler(net, backend="openvino").upscale_frames(frames))
+    assert_within_one_grey_level(ours, reference)
+    tiled_ref = list(tecogan.Upscaler(net, tile=32, tile_overlap=8).upscale_frames(frames))
+    tiled = list(tecogan.Upscaler(net, tile=32, tile_overlap=8, backend="openvino").upscale_frames(frames))
+    assert_within_one_grey_level(tiled, tiled_ref)
+
+
+def test_upscale_py_backend_openvino(tmp_path, capsys, monkeypatch):
+    ckpt, net = save_tiny_generator(tmp_path)
+    src = tmp_path / "lr"
+    src.mkdir()
+    frames = clip(n=4)
+    for i, f in enumerate(frames):
+        cv2.imwrite(str(src / f"{i:03d}.png"), f[..., ::-1])
+    status, _, err = upscale_in_process(capsys, monkeypatch, src, tmp_path / "out", "--model", ckpt,
+                                        "--backend", "openvino")
+    assert status == 0, err
+    got = [read_rgb(tmp_path / "out" / n) for n in sorted(os.listdir(tmp_path / "out"))]
+    assert_within_one_grey_level(got, list(tecogan.Upscaler(net).upscale_frames(frames)))
+
+
+def test_upscale_py_unknown_backend(tmp_path, capsys, monkeypatch):
+    ckpt, _ = save_tiny_generator(tmp_path)
+    src = tmp_path / "lr"
+    src.mkdir()
+    cv2.imwrite(str(src / "000.png"), clip(n=1)[0])
+    status, _, err = upscale_in_process(capsys, monkeypatch, src, tmp_path / "out", "--model", ckpt,
+                                        "--backend", "tensorrt")
+    assert_one_line(status, err, "backend 'tensorrt'", "torch, openvino")
+    assert not (tmp_path / "out").exists()
+
+
+def test_openvino_on_a_gpu_device_is_refused():
+    # (--device cuda on a machine without CUDA already falls back to the CPU with a warning)
+    with pytest.raises(UserError, match="backend openvino runs on the CPU, but the device is cuda:0"):
+        check_backend("openvino", torch.device("cuda:0"))
+
+
+def test_missing_openvino_is_one_clear_line(monkeypatch):
+    monkeypatch.setitem(sys.modules, "openvino", None)  # what `import openvino` sees when it is absent
+    with pytest.raises(UserError, match="pip install openvino"):
+        check_backend("openvino", torch.device("cpu"))
+    check_backend("torch", torch.device("cpu"))  # the default needs nothing more
+
+
+def test_test_mode_and_profile_mode_backend_openvino(tmp_path):
+    make_sequences(tmp_path, names=("only",), t=3)
+    torch.manual_seed(0)
+    net = FRNet(nf=8, nb=1, degradation="BD")
+    ckpt = tmp_path / "FRVSR_BD_iter3.pth"
+    torch.save(net.state_dict(), ckpt)
+    exp = write_exp(tmp_path, ckpt)
+    r = run_main(exp, "test", "--backend", "openvino")
+    assert r.returncode == 0, r.stderr
+    out_dir = tmp_path / "results" / "Tiny" / "FRVSR_BD_iter3" / "only"
+    got = [read_rgb(out_dir / n) for n in sorted(os.listdir(out_dir))]
+    lr = [read_rgb(tmp_path / "LR" / "only" / f"im{i + 1}.png") for i in range(3)]
+    assert_within_one_grey_level(got, list(tecogan.Upscaler(net).upscale_frames(lr)))
+    r = run_main(exp, "profile", "--backend", "openvino", "--lr_size", "3x32x48", "--test_speed")
+    assert r.returncode == 0, r.stderr
+    assert "Speed (FPS):" in r.stdout
+    r = run_main(exp, "test", "--backend", "onnx")
+    assert_one_line(r.returncode, r.stderr, "backend 'onnx'")
