@@ -52,7 +52,8 @@ def build_parser():
     p.add_argument("--no_audio", action="store_true", help="drop the input's audio and subtitles")
     p.add_argument("--start", type=float, help="start this many seconds into the input (audio trimmed too)")
     p.add_argument("--duration", type=float, help="upscale only this many seconds of the input")
-    p.add_argument("--compare", metavar="OUT", help="also write a side-by-side video: bicubic LR | super-resolved")
+    p.add_argument("--compare", metavar="OUT", help="also write a side-by-side video: bicubic LR | super-resolved (the bicubic aligned like the "
+                        "model: sample-aligned for BD models, centre-aligned for BI)")
     p.add_argument("--no_channels_last", action="store_true", help="keep the NCHW memory format")
     p.add_argument("--backend", default="torch",
                    help="inference backend: torch (default) or openvino (CPU only, about 1.3x faster per frame; "
@@ -79,6 +80,7 @@ def run(args, net=None):
     from tqdm import tqdm
     from tecogan.backends import check_backend
     from tecogan.inference import MIN_TILE, infer_sequence, make_upscaler
+    from tecogan.ops.upsample import bd_bicubic_frame
     from tecogan.utils.device import parse_device
     from tecogan.video import BackgroundWriter, check_output, open_sink, open_source, prefetch, is_video_path, shown
 
@@ -129,6 +131,11 @@ def run(args, net=None):
           f"nb {arch['nb']}, {w}x{h} -> {w * arch['scale']}x{h * arch['scale']}, {source.describe()}, device {device}"
           + (f", tiles {args.tile}+{args.tile_overlap}" if args.tile else ""), flush=True)
     print(f"writing {sink.describe()}", flush=True)
+    if arch["degradation"] == "BD":  # the bicubic half sits where the model puts its pixels
+        compare_bicubic = lambda lr: bd_bicubic_frame(lr, arch["scale"])  # noqa: E731
+    else:
+        compare_bicubic = lambda lr: cv2.resize(lr, None, fx=arch["scale"], fy=arch["scale"],  # noqa: E731
+                                                interpolation=cv2.INTER_CUBIC)
     pending = collections.deque()  # Frame(name, LR image, time) of the frames handed to the network
 
     def lr_frames():
@@ -144,8 +151,7 @@ def run(args, net=None):
             item = pending.popleft()
             writer.put(sink, item.name, hr, item.time)
             if compare is not None:
-                bi = cv2.resize(item.image, (hr.shape[1], hr.shape[0]), interpolation=cv2.INTER_CUBIC)
-                writer.put(compare, item.name, np_hstack(bi, hr), item.time)
+                writer.put(compare, item.name, np_hstack(compare_bicubic(item.image), hr), item.time)
             count += 1
             bar.update(1)
         writer.close()

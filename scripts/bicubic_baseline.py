@@ -24,19 +24,9 @@ runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the pa
 from tecogan.utils.errors import run_cli
 
 
-def bd_bicubic(img, scale):
-    """(h, w, 3) uint8 -> (s*h, s*w, 3) uint8 with the generator's BD bicubic upsampler."""
-    import numpy as np
-    import torch
-    from tecogan.ops.upsample import BicubicUpsample
-    x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float() / 255.0
-    with torch.inference_mode():
-        y = BicubicUpsample(scale)(x).clamp(0, 1)
-    return (y[0].permute(1, 2, 0) * 255.0).round().byte().numpy()
-
-
 def main():
     from tecogan.ops.imresize import imresize
+    from tecogan.ops.upsample import bd_bicubic_frame
     from tecogan.utils.fileio import transform_sequences
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--lr_dir", required=True, help="<lr_dir>/<sequence>/*.png")
@@ -50,7 +40,7 @@ def main():
     from tecogan.utils.outputs import check_number
     check_number("--scale", args.scale, minimum=1, maximum=16, integer=True)
     if args.degradation == "BD":
-        upsample = lambda _path, img: bd_bicubic(img, args.scale)  # noqa: E731
+        upsample = lambda _path, img: bd_bicubic_frame(img, args.scale)  # noqa: E731
     else:
         upsample = lambda _path, img: imresize(img, args.scale)  # noqa: E731
     n = transform_sequences(args.lr_dir, args.out_dir, upsample, desc="bicubic", overwrite=args.overwrite,

@@ -187,3 +187,24 @@ def test_large_tiles_stay_within_one_grey_level_of_whole_frames():
     diff = np.abs(tiled - whole)
     assert np.percentile(diff, 99.9) <= 1
     assert diff.mean() < 0.1
+
+
+@pytest.mark.parametrize("degradation,offset", [("BD", 0.0), ("BI", 1.5)])
+def test_compare_bicubic_is_aligned_like_the_model(tmp_path, degradation, offset):
+    """The left half of --compare: a BD model keeps LR pixel (i, j) on HR pixel (4i, 4j), so its
+    bicubic half is sample-aligned; a BI model's is centre-aligned (1.5 px further down-right)."""
+    path, _ = save_tiny_generator(tmp_path, f"tiny_{degradation}.pth", degradation)
+    yy, xx = np.mgrid[0:20, 0:28]
+    blob = 40 + 180 * np.exp(-((yy - 9) ** 2 + (xx - 13) ** 2) / 6.0)  # LR centre (9, 13)
+    lr = np.repeat(blob[..., None], 3, axis=2).round().astype(np.uint8)
+    write_video(tmp_path / "in.mkv", [lr] * 2)
+    upscale(tmp_path / "in.mkv", tmp_path / "out.mkv", "--model", path, "--device", "cpu", "--codec", "ffv1",
+            "--compare", tmp_path / "cmp.mkv")
+    import av
+    with av.open(str(tmp_path / "cmp.mkv")) as c:
+        side = next(c.decode(video=0)).to_ndarray(format="rgb24")
+    left = side[:, :112, 1].astype(np.float64) - 40.0
+    weights = np.clip(left, 0, None) ** 2
+    hy, hx = np.mgrid[0:80, 0:112]
+    cy, cx = (weights * hy).sum() / weights.sum(), (weights * hx).sum() / weights.sum()
+    assert abs(cy - (4 * 9 + offset)) < 0.25 and abs(cx - (4 * 13 + offset)) < 0.25, (cy, cx)

@@ -49,6 +49,17 @@ class BicubicUpsample(nn.Module):
         return y.permute(0, 2, 3, 1).reshape(n, c, h * s, w * s)
 
 
+def bd_bicubic_frame(frame, scale):
+    """(h, w, 3) uint8 -> (s*h, s*w, 3) uint8 with the BD bicubic upsampler: sample-aligned,
+    LR pixel (i, j) stays on HR pixel (s*i, s*j) as in BD data and BD generators' outputs
+    (a centre-aligned resize sits (s-1)/2 px down-right of them: 1.5 px at 4x)."""
+    import numpy as np
+    x = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None].float() / 255.0
+    with torch.inference_mode():
+        y = BicubicUpsample(scale)(x).clamp_(0, 1)
+    return (y[0].permute(1, 2, 0) * 255.0).round_().to(torch.uint8).numpy()
+
+
 def bilinear_upsample(x, scale):
     """BI upsampling: ``F.interpolate`` bilinear, align_corners=False."""
     return F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)
