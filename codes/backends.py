@@ -6,17 +6,23 @@ PyTorch's per step on a 2-core AVX2 EPYC, mostly in the stride-2 transposed conv
 and the fused activations).  Outputs agree with PyTorch's within float32 noise
 (tests/test_backends.py).
 
-The model is converted once from the network's weights *at construction* (about 2.5 s; a
-snapshot: later changes to the PyTorch weights are not seen) and compiled once per input
-size (static shapes: about 0.2 s each).  Precision is pinned to float32 so that CPUs with
+The model is converted from the network's weights *at construction* (a snapshot: later
+changes to the PyTorch weights are not seen) and compiled once per input size (static
+shapes: about 0.2 s each).  Conversion takes a few seconds, so the converted model is cached
+on disk (:func:`model_cache_dir`, keyed by :func:`model_key`): later runs with the same
+weights read it in about 0.1 s.  Precision is pinned to float32 so that CPUs with
 bf16/AMX units do not silently change the numbers.
 """
 import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
 import warnings
 
 import torch
 
-from tecogan.utils.errors import UserError
+from tecogan.utils.errors import UserError, warn
 
 BACKENDS = ("torch", "openvino")
 
@@ -54,13 +60,25 @@ class OpenVINOStep:
         self.scale, self.in_nc = net.scale, net.in_nc
         self.config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32",
                        "INFERENCE_NUM_THREADS": int(num_threads or torch.get_num_threads())}
+        self._core = ov.Core()
+        self._model, self.cache_path = None, None
+        cache_dir = model_cache_dir()
+        if cache_dir:
+            self.cache_path = os.path.join(cache_dir, model_key(net, ov.__version__) + ".xml")
+            self._model = _read_cached(self._core, self.cache_path)
+        self.from_cache = self._model is not None
+        if self._model is None:
+            self._model = self._convert(ov, net)
+            if self.cache_path:
+                _write_cached(ov, self._model, self.cache_path)
+        self._requests = {}
+
+    def _convert(self, ov, net):
         c, s = self.in_nc, self.scale
         example = (torch.zeros(1, c, 16, 16), torch.zeros(1, c, 16, 16), torch.zeros(1, c, 16 * s, 16 * s))
         with _quiet(), torch.no_grad():
-            self._model = ov.convert_model(net, example_input=example, input=[ov.PartialShape([-1, c, -1, -1])] * 3,
-                                           share_weights=False)  # a snapshot, not views of the tensors
-        self._core = ov.Core()
-        self._requests = {}
+            return ov.convert_model(net, example_input=example, input=[ov.PartialShape([-1, c, -1, -1])] * 3,
+                                    share_weights=False)  # a snapshot, not views of the tensors
 
     def request(self, n, h, w):
         """The infer request compiled for n frames of h x w LR pixels (cached per size)."""
@@ -77,6 +95,61 @@ class OpenVINOStep:
         n, _, h, w = lr_curr.shape
         inputs = [t.contiguous().numpy() for t in (lr_curr, lr_prev, hr_prev)]
         return torch.from_numpy(self.request(n, h, w).infer(inputs)[0])
+
+
+def model_cache_dir():
+    """Where converted models are kept: $TECOGAN_CACHE_DIR (empty: no cache), else
+    $XDG_CACHE_HOME/tecogan/openvino or ~/.cache/tecogan/openvino."""
+    if "TECOGAN_CACHE_DIR" in os.environ:
+        return os.environ["TECOGAN_CACHE_DIR"] or None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "tecogan", "openvino")
+
+
+def model_key(net, openvino_version):
+    """SHA-256 of everything the converted graph depends on: the weights and buffers, the
+    architecture, the source of the network and its ops, and the torch/OpenVINO versions."""
+    import inspect
+    import tecogan.networks.frnet as frnet
+    import tecogan.ops.upsample as upsample
+    import tecogan.ops.warp as warp
+    digest = hashlib.sha256()
+    digest.update(repr((sorted(net.arch().items()), torch.__version__, openvino_version)).encode())
+    for module in (frnet, upsample, warp):
+        digest.update(inspect.getsource(module).encode())
+    for name, tensor in net.state_dict().items():
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()[:32]
+
+
+def _read_cached(core, path):
+    """The cached model, or None when absent or unreadable (it is then converted again)."""
+    if not (os.path.isfile(path) and os.path.isfile(path[:-4] + ".bin")):
+        return None
+    try:
+        return core.read_model(path)
+    except Exception as e:  # a damaged cache entry costs a conversion, not the run
+        warn(f"{path}: unreadable cached OpenVINO model ({type(e).__name__}); converting again")
+        return None
+
+
+def _write_cached(ov, model, path):
+    """Saves under temporary names, then renames (.bin first: readers look for the .xml)."""
+    folder = os.path.dirname(path)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=".tmp-", dir=folder)
+        try:
+            ov.save_model(model, os.path.join(tmp, "model.xml"), compress_to_fp16=False)
+            os.replace(os.path.join(tmp, "model.bin"), path[:-4] + ".bin")
+            os.replace(os.path.join(tmp, "model.xml"), path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    except OSError as e:
+        warn(f"{folder}: cannot cache the converted OpenVINO model ({e.strerror or e}); set "
+             f"TECOGAN_CACHE_DIR to a writable folder (or empty to not cache)")
 
 
 @contextlib.contextmanager

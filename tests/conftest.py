@@ -40,3 +40,10 @@ def shared_dir():
 def golden():
     import numpy as np
     return np.load(GOLDEN_NPZ)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _openvino_cache(tmp_path_factory):
+    """Converted OpenVINO models are cached in a session folder, never in the user's ~/.cache."""
+    os.environ["TECOGAN_CACHE_DIR"] = str(tmp_path_factory.mktemp("openvino_cache"))
+    yield

@@ -135,3 +135,42 @@ def test_test_mode_and_profile_mode_backend_openvino(tmp_path):
     assert "Speed (FPS):" in r.stdout
     r = run_main(exp, "test", "--backend", "onnx")
     assert_one_line(r.returncode, r.stderr, "backend 'onnx'")
+
+
+def test_converted_model_cache(tmp_path, monkeypatch, capsys):
+    """Second construction reads the converted model; other weights get another entry; a
+    damaged entry is converted again (with a warning); an unwritable cache only warns."""
+    monkeypatch.setenv("TECOGAN_CACHE_DIR", str(tmp_path / "cache"))
+    torch.manual_seed(0)
+    net = FRNet(nf=8, nb=1).eval()
+    x = (torch.rand(1, 3, 16, 20), torch.rand(1, 3, 16, 20), torch.rand(1, 3, 64, 80))
+    with torch.inference_mode():
+        expected = net(*x)
+    first = OpenVINOStep(net)
+    assert not first.from_cache and os.path.isfile(first.cache_path)
+    assert sorted(os.listdir(tmp_path / "cache")) == sorted([os.path.basename(first.cache_path),
+                                                             os.path.basename(first.cache_path)[:-4] + ".bin"])
+    second = OpenVINOStep(net)
+    assert second.from_cache and second.cache_path == first.cache_path
+    assert (second(*x) - expected).abs().max().item() < 1e-4
+    bias = net.srnet.conv_out.bias.detach().clone()
+    with torch.no_grad():
+        net.srnet.conv_out.bias.add_(0.25)
+    assert OpenVINOStep(net).cache_path != first.cache_path
+    with torch.no_grad():
+        net.srnet.conv_out.bias.copy_(bias)
+    with open(first.cache_path, "w") as f:
+        f.write("<not a model")
+    capsys.readouterr()
+    again = OpenVINOStep(net)
+    assert not again.from_cache and "unreadable cached OpenVINO model" in capsys.readouterr().err
+    assert (again(*x) - expected).abs().max().item() < 1e-4
+    assert OpenVINOStep(net).from_cache  # rewritten
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("TECOGAN_CACHE_DIR", str(blocker / "cache"))  # under a file: cannot be made
+    step = OpenVINOStep(net)
+    assert "cannot cache the converted OpenVINO model" in capsys.readouterr().err
+    assert (step(*x) - expected).abs().max().item() < 1e-4
+    monkeypatch.setenv("TECOGAN_CACHE_DIR", "")
+    assert OpenVINOStep(net).cache_path is None
