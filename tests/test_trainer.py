@@ -140,6 +140,31 @@ def test_resume_is_bit_exact(tiny_data, tmp_path, model):
         assert_same(weights(straight / "train" / "ckpt" / "D_iter6.pth"), weights(half / "train" / "ckpt" / "D_iter6.pth"))
 
 
+def test_resume_follows_an_edited_lr_schedule(tiny_data, tmp_path):
+    """A schedule changed between sessions (here a longer cosine period) is followed from the
+    resumed iteration on, with a warning, instead of being replaced by the saved one."""
+    def cosine(periods):
+        def edit(opt):
+            opt["train"]["generator"]["lr_schedule"] = {"type": "CosineAnnealingLR_Restart", "periods": periods,
+                                                        "eta_min": 1e-6}
+            opt["test"]["test_freq"] = 100
+        return edit
+
+    def lrs(exp):
+        log = (exp / "train" / "train.log").read_text()
+        return {int(m.group(1)): m.group(2) for m in re.finditer(r"iter: (\d+) \| lr_G: ([0-9.e+-]+)", log)}
+    straight = write_opt(tmp_path / "straight", tiny_data, total_iter=6, extra=cosine([12]))
+    train(straight)
+    half = write_opt(tmp_path / "half", tiny_data, total_iter=3, extra=cosine([6]))
+    train(half)
+    write_opt(tmp_path / "half", tiny_data, total_iter=6, extra=cosine([12]))
+    r = train(half, "FRVSR", "--resume", "auto")
+    assert "different learning-rate schedule" in r.stderr and "generator.periods [6] -> [12]" in r.stderr
+    before, after = lrs(half), lrs(straight)
+    assert before[3] != after[3]  # the first session ran the shorter schedule
+    assert [before[i] for i in (4, 5, 6)] == [after[i] for i in (4, 5, 6)]
+
+
 @pytest.mark.slow
 def test_resume_is_bit_exact_with_workers(tiny_data, tmp_path):
     def workers(opt):

@@ -3,7 +3,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from tecogan.models.losses import build_criterion
-from tecogan.models.lr_schedules import build_scheduler
+from tecogan.models.lr_schedules import build_scheduler, load_scheduler_state
 from tecogan.networks import build_generator, generator_arch_from_config, load_generator_weights
 from tecogan.ops import bd_downsample, backward_warp
 from tecogan.ops.degradation import bd_kernel_radius, gaussian_kernel
@@ -88,9 +88,10 @@ class FRVSRModel:
                 "sched_G": self.sched_G.state_dict()}
 
     def load_state_dict(self, state):
+        """Restores a training state; returns how the configured LR schedules differ from it."""
         self.net_G.load_state_dict(state["net_G"])
         self.optim_G.load_state_dict(state["optim_G"])
-        self.sched_G.load_state_dict(state["sched_G"])
+        return load_scheduler_state(self.sched_G, state["sched_G"], "generator")
 
     def checkpoints(self):
         """{'G': state_dict} saved as G_iter{N}.pth."""

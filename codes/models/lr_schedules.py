@@ -1,4 +1,5 @@
 """Learning-rate schedules (stepped once per iteration, at its start)."""
+import copy
 import math
 
 from torch.optim.lr_scheduler import LambdaLR, MultiStepLR, LRScheduler
@@ -36,3 +37,26 @@ def build_scheduler(optimizer, cfg):
         return CosineAnnealingRestartLR(optimizer, cfg["periods"], cfg.get("restarts"),
                                         cfg.get("restart_weights"), cfg["eta_min"])
     raise ValueError(f"unknown lr schedule {kind!r}")
+
+
+# what a YAML lr_schedule (and the optimiser's lr) sets; everything else (the position) is state
+SCHEDULE_KEYS = ("base_lrs", "periods", "restarts", "weights", "eta_min", "milestones", "gamma")
+
+
+def load_scheduler_state(scheduler, state, name="lr"):
+    """Restore a saved scheduler's position but keep the configured schedule.
+
+    A resumed run follows the YAML it is started with: a schedule edited between sessions
+    (e.g. a shorter ``periods``) takes effect instead of being silently replaced by the saved
+    one.  Returns the differences, as ``["<name>.periods [6000] -> [3000]", ...]``.
+    """
+    configured = {k: copy.deepcopy(getattr(scheduler, k)) for k in SCHEDULE_KEYS if hasattr(scheduler, k)}
+    scheduler.load_state_dict(state)
+    changes = []
+    for key, value in configured.items():
+        saved = getattr(scheduler, key)
+        if saved != value:
+            changes.append(f"{name}.{key} {list(saved) if isinstance(saved, dict) else saved} -> "
+                           f"{list(value) if isinstance(value, dict) else value}")
+            setattr(scheduler, key, value)
+    return changes

@@ -4,7 +4,7 @@ ping-pong and feature-matching losses, and an adaptive discriminator update
 import torch
 
 from tecogan.models.frvsr_model import FRVSRModel
-from tecogan.models.lr_schedules import build_scheduler
+from tecogan.models.lr_schedules import build_scheduler, load_scheduler_state
 from tecogan.networks.discriminators import SNet, STNet
 from tecogan.utils.distributed import average_gradients, average_scalar
 
@@ -61,10 +61,10 @@ class TecoGANModel(FRVSRModel):
         return state
 
     def load_state_dict(self, state):
-        super().load_state_dict(state)
+        changes = super().load_state_dict(state)
         self.net_D.load_state_dict(state["net_D"])
         self.optim_D.load_state_dict(state["optim_D"])
-        self.sched_D.load_state_dict(state["sched_D"])
+        return changes + load_scheduler_state(self.sched_D, state["sched_D"], "discriminator")
         self.n_upd_D = float(state["n_upd_D"])
 
     def checkpoints(self):

@@ -213,7 +213,7 @@ class Trainer:
 
     # ---- resume / save -------------------------------------------------------------
     def _resume(self, state, path):
-        self.model.load_state_dict(state["model"])
+        schedule_changes = self.model.load_state_dict(state["model"])
         self.iteration = int(state["iter"])
         self.running.values = {k: float(v) for k, v in state["running_log"].items()}
         set_rng_state(state["rng"])
@@ -221,6 +221,11 @@ class Trainer:
         changed = [f"{k} {was[k]} -> {v}" for k, v in self._sampler_setup().items() if k in was and was[k] != v]
         if changed and self.is_main:
             msg = f"resuming with a different data setup ({', '.join(changed)}): the run continues but is not exact"
+            warn(msg)
+            self.logger.warning(msg)
+        if schedule_changes and self.is_main:
+            msg = (f"resuming with a different learning-rate schedule than the saved one "
+                   f"({'; '.join(schedule_changes)}): the YAML's is followed from iteration {self.iteration}")
             warn(msg)
             self.logger.warning(msg)
         if self.is_main:
