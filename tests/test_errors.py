@@ -225,6 +225,27 @@ def test_other_degradation_and_size(tmp_path):
     assert "srnet.resblocks.2" in str(e.value) and "nb 2" in str(e.value)
 
 
+def test_training_start_across_degradations(tmp_path):
+    """Fine-tuning a BD model on BI data (and back) starts from every learned weight; only the
+    fixed bicubic kernels differ. Sizes must still fit."""
+    torch.manual_seed(0)
+    bd = FRNet(nf=16, nb=2, degradation="BD")
+    torch.save(bd.state_dict(), tmp_path / "bd.pth")
+    bi = load_generator_weights(FRNet(nf=16, nb=2, degradation="BI"), str(tmp_path / "bd.pth"),
+                                across_degradations=True)
+    assert "upsample_func.kernels" not in bi.state_dict()
+    for k, v in bi.state_dict().items():
+        assert torch.equal(v, bd.state_dict()[k]), k
+    torch.save(bi.state_dict(), tmp_path / "bi.pth")
+    back = load_generator_weights(FRNet(nf=16, nb=2, degradation="BD"), str(tmp_path / "bi.pth"),
+                                  across_degradations=True)
+    for k, v in bd.state_dict().items():
+        assert torch.equal(back.state_dict()[k], v), k
+    with pytest.raises(UserError, match="has shape"):
+        load_generator_weights(FRNet(nf=8, nb=2, degradation="BI"), str(tmp_path / "bd.pth"),
+                               across_degradations=True)
+
+
 def test_truncated_checkpoint(tmp_path):
     path = tmp_path / "t.pth"
     torch.save(FRNet(nf=8, nb=1).state_dict(), path)

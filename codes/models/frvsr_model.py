@@ -33,7 +33,9 @@ class FRVSRModel:
         name, arch = generator_arch_from_config(opt)
         self.net_G = build_generator(name, **arch).to(device)
         if g.get("load_path") and opt.get("train") is not None:
-            load_generator_weights(self.net_G, g["load_path"], name)
+            # a training start may cross BD/BI (fine-tuning a BD model on BI data): the learned
+            # weights are the same; test mode stays strict about the degradation
+            load_generator_weights(self.net_G, g["load_path"], name, across_degradations=True)
         self.G = DistributedDataParallel(SequenceForward(self.net_G)) if distributed else None
         if self.degradation == "BD":
             self.blur_kernel = torch.from_numpy(gaussian_kernel(deg["sigma"])).to(device)

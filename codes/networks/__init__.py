@@ -35,12 +35,25 @@ def _hint(name):
     return hint
 
 
-def load_generator_weights(net, path, name="FRNet"):
+# fixed (not learned) buffers: the BD bicubic kernels, rebuilt by every BD generator
+UPSAMPLER_BUFFERS = ("upsample_func.kernels", "srnet.upsample_func.kernels")
+
+
+def load_generator_weights(net, path, name="FRNet", across_degradations=False):
     """Load a published-style checkpoint into a configured generator (strict), or explain
-    in one line why it does not fit (which architecture the checkpoint holds)."""
+    in one line why it does not fit (which architecture the checkpoint holds).
+
+    ``across_degradations`` (training initialisation only): a BD checkpoint may start a BI
+    generator and the reverse; only the fixed BD bicubic kernels differ between the two, so
+    every learned weight is still loaded strictly.  Returns the net.
+    """
     from tecogan.utils.checkpoint import load_into, load_state_dict_file
-    return load_into(net, load_state_dict_file(path), path, describe_expected=_describe(net.arch()),
-                     suggest=_hint(name))
+    state_dict = load_state_dict_file(path)
+    if across_degradations:
+        own = net.state_dict()
+        state_dict = {k: v for k, v in state_dict.items() if k not in UPSAMPLER_BUFFERS}
+        state_dict.update({k: own[k] for k in UPSAMPLER_BUFFERS if k in own})
+    return load_into(net, state_dict, path, describe_expected=_describe(net.arch()), suggest=_hint(name))
 
 
 def generator_from_checkpoint(checkpoint, name="FRNet", label=None, **overrides):
