@@ -21,6 +21,7 @@ import torch
 from tecogan.backends import check_backend
 from tecogan.inference import MIN_TILE, infer_sequence, make_upscaler, resolve_device
 from tecogan.networks import build_generator, generator_from_checkpoint
+from tecogan.pretrained import resolve_model
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -31,12 +32,13 @@ def load_generator(checkpoint: PathLike | Mapping[str, torch.Tensor], device: st
                    **overrides: Any) -> torch.nn.Module:
     """The generator a checkpoint holds, loaded strictly, in eval mode on ``device``.
 
-    ``checkpoint``: a ``.pth`` path (read with ``weights_only=True``) or a state dict.  The
+    ``checkpoint``: a shipped model's name (``"frvsr"``, ``"frvsr-bd"``: :mod:`tecogan.pretrained`),
+    a ``.pth`` path (read with ``weights_only=True``) or a state dict.  The
     architecture (``nf``, ``nb``, BD/BI, scale 2 or 4) is read from its tensors; ``overrides``
     (e.g. ``degradation="BI"``) replace values, and a combination that does not fit the
     tensors raises :class:`tecogan.utils.errors.UserError` naming the mismatch.
     """
-    source = dict(checkpoint) if isinstance(checkpoint, Mapping) else os.fspath(checkpoint)
+    source = dict(checkpoint) if isinstance(checkpoint, Mapping) else resolve_model(checkpoint)
     net = generator_from_checkpoint(source, **overrides)
     return net.to(resolve_device(device)).eval()
 

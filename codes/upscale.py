@@ -1,6 +1,6 @@
 """Upscale your own video 4x with a FRVSR/TecoGAN checkpoint.
 
-    python codes/upscale.py INPUT OUTPUT --model CKPT [--tile 128 --tile_overlap 16]
+    python codes/upscale.py INPUT OUTPUT [--model frvsr|frvsr-bd|CKPT] [--tile 128 --tile_overlap 16]
         [--device cpu|cuda[:k]] [--half] [--codec h264 --crf 18 --preset medium]
         [--start S --duration S] [--no_audio] [--compare SIDE_BY_SIDE.mp4]
 
@@ -22,6 +22,7 @@ if not __package__:  # run as a file from a clone: import this clone as the pack
     import runpy
     runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "_clone.py"))
 
+from tecogan.pretrained import DEFAULT_MODEL, describe_models, resolve_model
 from tecogan.utils.errors import UserError, run_cli
 
 
@@ -29,7 +30,9 @@ def build_parser():
     p = argparse.ArgumentParser(description="Super-resolve a video or a folder of frames 4x (FRVSR/TecoGAN).")
     p.add_argument("input", help="video file or folder of frames")
     p.add_argument("output", help="video file (.mp4, .mkv, .mov, .webm, .avi) or folder for PNG frames")
-    p.add_argument("--model", required=True, help="generator checkpoint (.pth state dict)")
+    p.add_argument("--model", default=DEFAULT_MODEL,
+                   help=f"a shipped model's name or a generator checkpoint (.pth state dict); names: "
+                        f"{describe_models()}; default {DEFAULT_MODEL}")
     p.add_argument("--degradation", choices=("BD", "BI"), help="override the upsampler read from the checkpoint")
     p.add_argument("--nf", type=int, help="override the number of features")
     p.add_argument("--nb", type=int, help="override the number of residual blocks")
@@ -85,6 +88,7 @@ def run(args, net=None):
     from tecogan.video import BackgroundWriter, check_output, open_sink, open_source, prefetch, is_video_path, shown
 
     from tecogan.utils.outputs import FILE, FRAMES, check_number, check_outputs
+    args.model = resolve_model(args.model)
     # before anything is read or written: numbers, then outputs (never an input, never an
     # existing file or frames folder without --overwrite)
     check_number("--fps", args.fps, minimum=0, maximum=1000, strict_minimum=True)

@@ -1,5 +1,6 @@
-"""The weights shipped in pretrained_models/: they load strictly into the default BD FRVSR
-generator, and the footage model really super-resolves a clip it was never trained on."""
+"""The weights shipped in pretrained_models/: they load strictly into the default BD (or BI)
+FRVSR generator, the footage models really super-resolve a clip they were never trained on,
+and the shipped names resolve to them."""
 import os
 
 import numpy as np
@@ -59,3 +60,47 @@ def test_footage_model_beats_bicubic_and_demo_model_on_held_out_clip():
         scores[name] = psnr_y_uint8(gt, sr).mean()
     assert scores["FRVSR_BD_footage.pth"] > scores["bicubic"] + 2.0, scores
     assert scores["FRVSR_BD_footage.pth"] > scores["FRVSR_BD_demo.pth"], scores
+
+
+def default_bi_frvsr():
+    with open(os.path.join(REPO, "experiments_BI", "FRVSR", "001", "test.yml")) as f:
+        g = yaml.safe_load(f)["model"]["generator"]
+    return FRNet(g["in_nc"], g["out_nc"], g["nf"], g["nb"], degradation="BI", scale=4)
+
+
+def test_bi_footage_model_loads_strictly_and_beats_bicubic_on_ordinarily_shrunk_frames():
+    """The default model for users' videos: on the held-out coffee clip shrunk the BI way
+    (MATLAB-style imresize) and the ordinary way (pixel area), it beats plain (centre-aligned)
+    bicubic upscaling, where the BD model, 1.5 px off, loses to it."""
+    import cv2
+    from tecogan.ops.imresize import imresize
+    path = os.path.join(REPO, "pretrained_models", "FRVSR_BI_footage.pth")
+    assert os.path.getsize(path) < 12 * 2 ** 20
+    net = default_bi_frvsr()
+    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)
+    net.eval()
+    gt, _ = held_out_clip()
+    h, w = gt.shape[1] // 4, gt.shape[2] // 4
+    for shrink in (lambda f: imresize(f, 0.25), lambda f: cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA)):
+        lr = np.stack([shrink(f) for f in gt])
+        bicubic = np.stack([imresize(f, 4) for f in lr])
+        with torch.inference_mode():
+            sr = np.stack(list(infer_sequence(net, lr)))
+            sr_bd = np.stack(list(infer_sequence(load_shipped("FRVSR_BD_footage.pth"), lr)))
+        scores = {"bicubic": psnr_y_uint8(gt, bicubic).mean(), "BI model": psnr_y_uint8(gt, sr).mean(),
+                  "BD model": psnr_y_uint8(gt, sr_bd).mean()}
+        assert scores["BI model"] > scores["bicubic"] + 1.0, scores
+        assert scores["BD model"] < scores["bicubic"], scores
+
+
+def test_shipped_model_names():
+    import tecogan
+    from tecogan.pretrained import DEFAULT_MODEL, PRETRAINED, resolve_model
+    assert DEFAULT_MODEL in PRETRAINED
+    for name, (filename, _) in PRETRAINED.items():
+        assert resolve_model(name) == os.path.join(REPO, "pretrained_models", filename)
+        assert os.path.isfile(resolve_model(name)), name
+        assert resolve_model(name.upper()) == resolve_model(name)
+    assert tecogan.load_generator("frvsr").degradation == "BI"
+    assert tecogan.load_generator("frvsr-bd").degradation == "BD"
+    assert resolve_model("my/model.pth") == "my/model.pth"

@@ -115,6 +115,10 @@ def test_resize_bd_equals_cv2_formula_and_generate_bi(tmp_path):
     gt = cv2.imread(str(tmp_path / "GT" / "vid0" / "0000.png"))[..., ::-1]
     bi = cv2.imread(str(tmp_path / "BI" / "vid0" / "0000.png"))[..., ::-1]
     assert bi.shape == (8, 10, 3) and np.array_equal(bi, imresize(gt, 0.25))
+    r = run("generate_lr_BI.py", "--gt_dir", tmp_path / "GT", "--lr_dir", tmp_path / "Area", "--method", "area")
+    assert r.returncode == 0, r.stderr
+    area = cv2.imread(str(tmp_path / "Area" / "vid0" / "0000.png"))[..., ::-1]
+    assert np.array_equal(area, cv2.resize(gt, (10, 8), interpolation=cv2.INTER_AREA))
     cv2.imwrite(str(tmp_path / "GT" / "vid0" / "0002.png"), np.zeros((30, 40, 3), np.uint8))
     r = run("generate_lr_BI.py", "--gt_dir", tmp_path / "GT", "--lr_dir", tmp_path / "BI2")
     assert r.returncode == 2 and "0002.png: 40x30 is not a multiple of 4" in r.stderr

@@ -208,3 +208,17 @@ def test_compare_bicubic_is_aligned_like_the_model(tmp_path, degradation, offset
     hy, hx = np.mgrid[0:80, 0:112]
     cy, cx = (weights * hy).sum() / weights.sum(), (weights * hx).sum() / weights.sum()
     assert abs(cy - (4 * 9 + offset)) < 0.25 and abs(cx - (4 * 13 + offset)) < 0.25, (cy, cx)
+
+
+def test_default_model_is_the_shipped_bi_model_and_names_work(tmp_path, capsys, monkeypatch):
+    from helpers import upscale_in_process
+    write_folder(tmp_path / "in", frames(n=2))
+    status, out, err = upscale_in_process(capsys, monkeypatch, tmp_path / "in", tmp_path / "out")
+    assert status == 0, err
+    assert "BI generator nf 64 nb 10" in out
+    status, out, err = upscale_in_process(capsys, monkeypatch, tmp_path / "in", tmp_path / "out_bd", "--model",
+                                          "frvsr-bd")
+    assert status == 0, err
+    assert "BD generator nf 64 nb 10" in out
+    status, _, err = upscale_in_process(capsys, monkeypatch, tmp_path / "in", tmp_path / "out2", "--model", "frvsrr")
+    assert status == 2 and "frvsrr" in err and "Traceback" not in err

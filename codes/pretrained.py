@@ -1,0 +1,33 @@
+"""The models this project ships, by name: ``--model NAME`` in upscale.py, and
+``tecogan.load_generator(NAME)`` in the API.  Anything else is a checkpoint path.
+
+The default, ``frvsr``, is the one for videos shrunk the ordinary way (area or bicubic
+resizing: centre-aligned low-res pixels); ``frvsr-bd`` is for BD low-res frames (Gaussian
+blur, then every 4th pixel), the benchmark setting of the papers.  docs/upscale.md explains
+the choice; the README has their model cards.
+"""
+import os
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODELS_DIR = os.path.join(REPO, "pretrained_models")
+
+# name -> (file in pretrained_models/, what it is for)
+PRETRAINED = {
+    "frvsr": ("FRVSR_BI_footage.pth", "FRVSR for centre-aligned low-res video (BI: ordinary resizing tools)"),
+    "frvsr-bd": ("FRVSR_BD_footage.pth", "FRVSR for BD low-res frames (Gaussian blur + subsampling)"),
+}
+DEFAULT_MODEL = "frvsr"
+
+
+def resolve_model(model):
+    """A shipped model's name -> its checkpoint path; any other value is returned unchanged
+    (a path, checked where it is opened)."""
+    key = os.fspath(model)
+    if key.lower() in PRETRAINED:
+        return os.path.join(MODELS_DIR, PRETRAINED[key.lower()][0])
+    return key
+
+
+def describe_models():
+    """'frvsr (FRVSR for ...), frvsr-bd (...)' for help texts."""
+    return ", ".join(f"{name} ({what})" for name, (_, what) in PRETRAINED.items())
