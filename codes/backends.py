@@ -12,6 +12,10 @@ shapes: about 0.2 s each).  Conversion takes a few seconds, so the converted mod
 on disk (:func:`model_cache_dir`, keyed by :func:`model_key`): later runs with the same
 weights read it in about 0.1 s.  Precision is pinned to float32 so that CPUs with
 bf16/AMX units do not silently change the numbers.
+
+OpenVINO's thread pool does not survive ``fork()``: do not fork worker processes (e.g. a
+DataLoader with ``num_workers > 0`` and the default fork start method) in a process that has
+run this backend.  The project's commands never do (training does not load OpenVINO).
 """
 import contextlib
 import hashlib

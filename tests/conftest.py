@@ -47,3 +47,10 @@ def _openvino_cache(tmp_path_factory):
     """Converted OpenVINO models are cached in a session folder, never in the user's ~/.cache."""
     os.environ["TECOGAN_CACHE_DIR"] = str(tmp_path_factory.mktemp("openvino_cache"))
     yield
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that run the OpenVINO backend in this process go last: OpenVINO's thread pool
+    does not survive fork(), so a DataLoader worker forked after it (test_train_datasets) can
+    crash. No command of the project mixes the two (training never loads OpenVINO)."""
+    items.sort(key=lambda item: item.path.name == "test_backends.py")

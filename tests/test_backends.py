@@ -67,7 +67,6 @@ def test_weights_are_a_snapshot_taken_at_construction():
     assert (step(*x) - before).abs().max().item() < 1e-4
 
 
-@pytest.mark.skipif(not os.path.isfile(FOOTAGE_MODEL), reason="needs the shipped FRVSR_BD_footage.pth")
 def test_shipped_model_clip_through_api_and_tiles():
     net = tecogan.load_generator(FOOTAGE_MODEL)
     frames = clip(n=6, h=40, w=56)

@@ -387,8 +387,8 @@ def test_occupied_outputs(tmp_path, ckpt, capsys, monkeypatch, case, needle):
 
 # ------------------------------------------------------ the last resorts ---
 def test_argparse_mistakes_are_one_line(tmp_path, capsys, monkeypatch):
-    status, _, err = up(capsys, monkeypatch, tmp_path / "in", tmp_path / "out")
-    assert_one_line(status, err, "the following arguments are required: --model", "--help")
+    status, _, err = up(capsys, monkeypatch, tmp_path / "in")
+    assert_one_line(status, err, "the following arguments are required: output", "--help")
     status, _, err = run_inprocess(main_cmd.cli, ["main.py", "--exp_dir", tmp_path, "--mode", "tset", "--model", "X",
                                                   "--opt", "x"], capsys, monkeypatch)
     assert_one_line(status, err, "invalid choice: 'tset'")
