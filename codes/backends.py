@@ -1,7 +1,7 @@
 """Inference backends for one FRNet step: PyTorch (the default and the reference) or OpenVINO.
 
 ``openvino`` converts the whole FRNet step (FNet, warping, SRNet, bicubic skip) with
-``openvino.convert_model`` and runs it with OpenVINO's CPU kernels (about 1.25x faster than
+``openvino.convert_model`` and runs it with OpenVINO's CPU kernels (about 1.1-1.25x faster than
 PyTorch's per step on a 2-core AVX2 EPYC, mostly in the stride-2 transposed convolutions
 and the fused activations).  Outputs agree with PyTorch's within float32 noise
 (tests/test_backends.py).

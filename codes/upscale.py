@@ -59,7 +59,7 @@ def build_parser():
                         "model: sample-aligned for BD models, centre-aligned for BI)")
     p.add_argument("--no_channels_last", action="store_true", help="keep the NCHW memory format")
     p.add_argument("--backend", default="torch",
-                   help="inference backend: torch (default) or openvino (CPU only, about 1.3x faster per frame; "
+                   help="inference backend: torch (default) or openvino (CPU only, about 1.1-1.25x faster per step on a 2-core AMD EPYC; "
                         "docs/upscale.md)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing OUTPUT / --compare (kept otherwise; replaced only on success)")
