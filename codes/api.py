@@ -32,7 +32,7 @@ def load_generator(checkpoint: PathLike | Mapping[str, torch.Tensor], device: st
                    **overrides: Any) -> torch.nn.Module:
     """The generator a checkpoint holds, loaded strictly, in eval mode on ``device``.
 
-    ``checkpoint``: a shipped model's name (``"frvsr"``, ``"frvsr-bd"``: :mod:`tecogan.pretrained`),
+    ``checkpoint``: a shipped model's name (``"frvsr"``, ``"frvsr-bd"``, ``"tecogan"``: :mod:`tecogan.pretrained`),
     a ``.pth`` path (read with ``weights_only=True``) or a state dict.  The
     architecture (``nf``, ``nb``, BD/BI, scale 2 or 4) is read from its tensors; ``overrides``
     (e.g. ``degradation="BI"``) replace values, and a combination that does not fit the

@@ -1,6 +1,6 @@
 """Upscale your own video 4x with a FRVSR/TecoGAN checkpoint.
 
-    python codes/upscale.py INPUT OUTPUT [--model frvsr|frvsr-bd|CKPT] [--tile 128 --tile_overlap 16]
+    python codes/upscale.py INPUT OUTPUT [--model frvsr|frvsr-bd|tecogan|CKPT] [--tile 128 --tile_overlap 16]
         [--device cpu|cuda[:k]] [--half] [--codec h264 --crf 18 --preset medium]
         [--start S --duration S] [--no_audio] [--compare SIDE_BY_SIDE.mp4]
 
