@@ -18,23 +18,20 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIPPED = ["FRVSR_BD_demo.pth", "FRVSR_BD_footage.pth"]
 
 
-def default_bd_frvsr():
-    with open(os.path.join(REPO, "experiments_BD", "FRVSR", "001", "test.yml")) as f:
+def load_shipped(name, degradation="BD", model="FRVSR"):
+    """pretrained_models/<name> loaded strictly into the generator of the default
+    experiments_<degradation>/<model>/001/test.yml, in eval mode."""
+    path = os.path.join(REPO, "pretrained_models", name)
+    assert os.path.getsize(path) < 12 * 2 ** 20
+    with open(os.path.join(REPO, f"experiments_{degradation}", model, "001", "test.yml")) as f:
         g = yaml.safe_load(f)["model"]["generator"]
-    return FRNet(g["in_nc"], g["out_nc"], g["nf"], g["nb"], degradation="BD", scale=4)
-
-
-def load_shipped(name):
-    net = default_bd_frvsr()
-    state = torch.load(os.path.join(REPO, "pretrained_models", name), map_location="cpu", weights_only=True)
-    net.load_state_dict(state, strict=True)
+    net = FRNet(g["in_nc"], g["out_nc"], g["nf"], g["nb"], degradation=degradation, scale=4)
+    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)
     return net.eval()
 
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_weights_load_strictly_into_default_bd_frvsr(name):
-    path = os.path.join(REPO, "pretrained_models", name)
-    assert os.path.getsize(path) < 12 * 2 ** 20
     net = load_shipped(name)
     assert all(torch.isfinite(p).all() for p in net.parameters())
 
@@ -62,23 +59,13 @@ def test_footage_model_beats_bicubic_and_demo_model_on_held_out_clip():
     assert scores["FRVSR_BD_footage.pth"] > scores["FRVSR_BD_demo.pth"], scores
 
 
-def default_bi_frvsr():
-    with open(os.path.join(REPO, "experiments_BI", "FRVSR", "001", "test.yml")) as f:
-        g = yaml.safe_load(f)["model"]["generator"]
-    return FRNet(g["in_nc"], g["out_nc"], g["nf"], g["nb"], degradation="BI", scale=4)
-
-
 def test_bi_footage_model_loads_strictly_and_beats_bicubic_on_ordinarily_shrunk_frames():
     """The default model for users' videos: on the held-out coffee clip shrunk the BI way
     (MATLAB-style imresize) and the ordinary way (pixel area), it beats plain (centre-aligned)
     bicubic upscaling, where the BD model, 1.5 px off, loses to it."""
     import cv2
     from tecogan.ops.imresize import imresize
-    path = os.path.join(REPO, "pretrained_models", "FRVSR_BI_footage.pth")
-    assert os.path.getsize(path) < 12 * 2 ** 20
-    net = default_bi_frvsr()
-    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)
-    net.eval()
+    net = load_shipped("FRVSR_BI_footage.pth", degradation="BI")
     gt, _ = held_out_clip()
     h, w = gt.shape[1] // 4, gt.shape[2] // 4
     for shrink in (lambda f: imresize(f, 0.25), lambda f: cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA)):
@@ -107,23 +94,13 @@ def test_shipped_model_names():
     assert resolve_model("my/model.pth") == "my/model.pth"
 
 
-def default_bd_tecogan():
-    with open(os.path.join(REPO, "experiments_BD", "TecoGAN", "001", "test.yml")) as f:
-        g = yaml.safe_load(f)["model"]["generator"]
-    return FRNet(g["in_nc"], g["out_nc"], g["nf"], g["nb"], degradation="BD", scale=4)
-
-
 def test_tecogan_footage_model_loads_strictly_and_beats_frvsr_on_lpips():
     """The GAN model: strict into the default BD TecoGAN generator; on the held-out coffee
     clip its last frame pair is perceptually closer to the ground truth (LPIPS, AlexNet) than
     the FRVSR it was started from, while it still beats bicubic on Y-PSNR."""
     from tecogan.metrics.lpips_loader import load_lpips
     from tecogan.metrics.validation import lpips_sequence
-    path = os.path.join(REPO, "pretrained_models", "TecoGAN_BD_footage.pth")
-    assert os.path.getsize(path) < 12 * 2 ** 20
-    net = default_bd_tecogan()
-    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)
-    net.eval()
+    net = load_shipped("TecoGAN_BD_footage.pth", model="TecoGAN")
     gt, lr = held_out_clip()
     with torch.inference_mode():
         sr_gan = np.stack(list(infer_sequence(net, lr)))
