@@ -5,8 +5,8 @@ The default, ``frvsr``, is the one for videos shrunk the ordinary way (area or b
 resizing: centre-aligned low-res pixels); ``frvsr-bd`` is for BD low-res frames (Gaussian
 blur, then every 4th pixel), the benchmark setting of the papers.  docs/upscale.md explains
 the choice; the README has their model cards.  ``tecogan`` is the GAN model, trained from
-``frvsr-bd`` with the full TecoGAN objective: sharper, more natural detail (lower LPIPS) at a
-lower PSNR, for BD low-res frames like ``frvsr-bd``.
+``frvsr-bd`` with the full TecoGAN objective: more texture (lower LPIPS) at a lower PSNR, for BD
+low-res frames like ``frvsr-bd``.
 """
 import os
 
@@ -17,7 +17,7 @@ MODELS_DIR = os.path.join(REPO, "pretrained_models")
 PRETRAINED = {
     "frvsr": ("FRVSR_BI_footage.pth", "FRVSR for centre-aligned low-res video (BI: ordinary resizing tools)"),
     "frvsr-bd": ("FRVSR_BD_footage.pth", "FRVSR for BD low-res frames (Gaussian blur + subsampling)"),
-    "tecogan": ("TecoGAN_BD_footage.pth", "TecoGAN (GAN detail, temporally coherent) for BD low-res frames"),
+    "tecogan": ("TecoGAN_BD_footage.pth", "TecoGAN, the GAN model: more texture, lower PSNR; for BD low-res frames"),
 }
 DEFAULT_MODEL = "frvsr"
 
