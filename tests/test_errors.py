@@ -1,5 +1,6 @@
 """Bad input: one clear line on stderr naming the culprit, non-zero exit, no traceback
 (unless --debug), nothing half-written, and checkpoints that cannot run code."""
+import glob
 import os
 import pickle
 import shutil
@@ -338,3 +339,12 @@ def test_device_cuda_without_cuda_names_the_option_used(tmp_path, ckpt):
     with contextlib.redirect_stderr(err):
         assert parse_device("cuda").type == "cpu"
     assert "--device cuda" in err.getvalue() and "--gpu_id" not in err.getvalue()
+
+
+@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(REPO, "experiments_B[DI]", "*", "001", "*.yml"))),
+                         ids=lambda p: os.path.relpath(p, REPO))
+def test_every_shipped_experiment_yaml_passes_validation(path):
+    opt = load_config(path)
+    assert opt["scale"] in (2, 4)
+    assert opt["model"]["name"] in ("FRVSR", "TecoGAN")
+    assert opt["model"]["name"] == os.path.basename(os.path.dirname(os.path.dirname(path))).split("_")[0]
