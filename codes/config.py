@@ -2,7 +2,8 @@
 
 The schema below is the reference's (docs/training.md, "Configuration") plus this project's
 additions (``dataset.train.augment``, ``train.feature_crit.vgg_weights``,
-``metric.LPIPS.weights``, ``test.start_iter/end_iter``, ``scale: 2``).  Every problem is
+``metric.LPIPS.weights``, ``test.start_iter/end_iter``, ``scale: 2``,
+``train.memory_format``, ``train.precision``).  Every problem is
 reported as one line naming the file and the key path, e.g.
 ``train.yml: model.genrator: unknown key (did you mean generator?)``.  Defaults live here
 only: validation fills them in, and inner code reads plain values (``opt[key]``) from the
@@ -165,6 +166,9 @@ SCHEMA = Section({
         })),
         "memory_format": Key(str, default="channels_last", choices=("channels_last", "contiguous"),
                              expect="NHWC (channels_last, about 1.8x faster on CPUs) or NCHW"),
+        "precision": Key(str, default="fp32", choices=("fp32", "bf16", "fp16"),
+                         expect="fp32, bf16 (autocast: faster on GPUs and on CPUs with AMX or "
+                                "AVX512-BF16) or fp16 (autocast with loss scaling: GPUs)"),
         "moving_first_frame": Key(bool, default=False),
         "moving_factor": Key(NUM, default=0.7, check=lambda v: 0 <= v <= 1, expect="a number in [0, 1]"),
         "pixel_crit": _criterion(("MSE", "L1", "CB")),

@@ -126,13 +126,21 @@ def test_train_logs_checkpoints_metrics(tiny_data, tmp_path, model):
     assert (exp / "plots" / "metrics_TinyVal.png").is_file()
 
 
-@pytest.mark.parametrize("model", ["FRVSR", pytest.param("TecoGAN", marks=pytest.mark.slow)])
-def test_resume_is_bit_exact(tiny_data, tmp_path, model):
-    straight = write_opt(tmp_path / "straight", tiny_data, model, total_iter=6)
+@pytest.mark.parametrize("model,precision", [("FRVSR", "fp32"), ("FRVSR", "fp16"),
+                                             pytest.param("TecoGAN", "fp32", marks=pytest.mark.slow),
+                                             pytest.param("TecoGAN", "bf16", marks=pytest.mark.slow)])
+def test_resume_is_bit_exact(tiny_data, tmp_path, model, precision):
+    """fp16 also restores the loss scale (its state differs from a fresh one after a few steps)."""
+    def extra(opt):
+        opt["train"]["precision"] = precision
+    straight = write_opt(tmp_path / "straight", tiny_data, model, total_iter=6, extra=extra)
     train(straight, model)
-    half = write_opt(tmp_path / "half", tiny_data, model, total_iter=3)
+    half = write_opt(tmp_path / "half", tiny_data, model, total_iter=3, extra=extra)
     train(half, model)
-    write_opt(tmp_path / "half", tiny_data, model, total_iter=6)
+    if precision == "fp16":
+        state = torch.load(half / "train" / "ckpt" / "state_iter2.pth", weights_only=False)
+        assert "grad_scaler" in state["model"]
+    write_opt(tmp_path / "half", tiny_data, model, total_iter=6, extra=extra)
     train(half, model, "--resume", "auto")
     assert "Resumed from" in (half / "train" / "train.log").read_text()
     assert_same(weights(straight / "train" / "ckpt" / "G_iter6.pth"), weights(half / "train" / "ckpt" / "G_iter6.pth"))

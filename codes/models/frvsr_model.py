@@ -1,4 +1,6 @@
 """FRVSR: the frame-recurrent generator trained with pixel and warping losses."""
+import contextlib
+
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
@@ -8,6 +10,8 @@ from tecogan.networks import build_generator, generator_arch_from_config, load_g
 from tecogan.ops import bd_downsample, backward_warp
 from tecogan.ops.degradation import bd_kernel_radius, gaussian_kernel
 from tecogan.ops.degradation import crop_border
+
+AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class SequenceForward(torch.nn.Module):
@@ -41,6 +45,10 @@ class FRVSRModel:
             self.blur_kernel = torch.from_numpy(gaussian_kernel(deg["sigma"])).to(device)
             self.border = bd_kernel_radius(deg["sigma"])
         tr = opt["train"]
+        self.precision = tr["precision"]
+        self.amp_dtype = AUTOCAST_DTYPES[self.precision]
+        # fp16 gradients underflow without loss scaling; bf16 has float32's range and needs none
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.precision == "fp16")
         self.optim_G = self._adam(self.net_G.parameters(), tr["generator"])
         self.sched_G = build_scheduler(self.optim_G, tr["generator"].get("lr_schedule"))
         self.pix_crit, self.pix_w = self._crit("pixel_crit")
@@ -78,6 +86,13 @@ class FRVSRModel:
         for net in self.networks():
             net.to(memory_format=fmt)
 
+    def autocast(self):
+        """The forward passes' context: autocast to ``train.precision`` (a no-op for fp32).
+        Losses and backward passes run outside it, on float32 values."""
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
     # ---- schedules / state ------------------------------------------------------------
     def schedulers(self):
         return [self.sched_G]
@@ -86,13 +101,18 @@ class FRVSRModel:
         return {"lr_G": self.optim_G.param_groups[0]["lr"]}
 
     def state_dict(self):
-        return {"net_G": self.net_G.state_dict(), "optim_G": self.optim_G.state_dict(),
-                "sched_G": self.sched_G.state_dict()}
+        state = {"net_G": self.net_G.state_dict(), "optim_G": self.optim_G.state_dict(),
+                 "sched_G": self.sched_G.state_dict()}
+        if self.scaler.is_enabled():
+            state["grad_scaler"] = self.scaler.state_dict()
+        return state
 
     def load_state_dict(self, state):
         """Restores a training state; returns how the configured LR schedules differ from it."""
         self.net_G.load_state_dict(state["net_G"])
         self.optim_G.load_state_dict(state["optim_G"])
+        if self.scaler.is_enabled() and "grad_scaler" in state:
+            self.scaler.load_state_dict(state["grad_scaler"])
         return load_scheduler_state(self.sched_G, state["sched_G"], "generator")
 
     def checkpoints(self):
@@ -105,11 +125,11 @@ class FRVSRModel:
         log = {}
         total = 0
         if self.pix_crit is not None:
-            l_pix = self.pix_w * self.pix_crit(out["hr_data"], gt_data)
+            l_pix = self.pix_w * self.pix_crit(out["hr_data"].float(), gt_data)
             total = total + l_pix
             log["l_pix_G"] = l_pix.detach()
         if self.warp_crit is not None:
-            lr_warp = backward_warp(out["lr_prev"], out["lr_flow"])
+            lr_warp = backward_warp(out["lr_prev"], out["lr_flow"].float())
             l_warp = self.warp_w * self.warp_crit(lr_warp, out["lr_curr"])
             total = total + l_warp
             log["l_warp_G"] = l_warp.detach()
@@ -122,10 +142,12 @@ class FRVSRModel:
         """One update from {'lr', 'gt'} tensors on the device; returns the log dict."""
         self.net_G.train()
         self.optim_G.zero_grad(set_to_none=True)
-        out = self._forward_sequence(data["lr"])
+        with self.autocast():
+            out = self._forward_sequence(data["lr"])
         loss, log = self.generator_losses(data["lr"], data["gt"], out)
-        loss.backward()
-        self.optim_G.step()
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optim_G)
+        self.scaler.update()
         return log
 
     def _forward_sequence(self, lr):

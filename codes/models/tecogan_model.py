@@ -64,8 +64,8 @@ class TecoGANModel(FRVSRModel):
         changes = super().load_state_dict(state)
         self.net_D.load_state_dict(state["net_D"])
         self.optim_D.load_state_dict(state["optim_D"])
-        return changes + load_scheduler_state(self.sched_D, state["sched_D"], "discriminator")
         self.n_upd_D = float(state["n_upd_D"])
+        return changes + load_scheduler_state(self.sched_D, state["sched_D"], "discriminator")
 
     def checkpoints(self):
         return {"G": self.net_G.state_dict(), "D": self.net_D.state_dict()}
@@ -82,11 +82,13 @@ class TecoGANModel(FRVSRModel):
         self.net_D.train()
         self.optim_G.zero_grad(set_to_none=True)
         self.optim_D.zero_grad(set_to_none=True)
-        out = self._forward_sequence(lr_data)
+        with self.autocast():
+            out = self._forward_sequence(lr_data)
         ctx = {"net_G": self.net_G, "lr_data": lr_data, "bi_data": bi_data, "hr_flow": out["hr_flow"],
                "use_pp_crit": self.pp_crit is not None, "crop_border_ratio": self.crop_border_ratio}
         log, real_feats = self.discriminator_step(gt_data, out["hr_data"], ctx)
         log.update(self.generator_step(lr_data, gt_data, out, ctx, real_feats, t))
+        self.scaler.update()
         return log
 
     def upsample_clip(self, lr_data):
@@ -100,8 +102,10 @@ class TecoGANModel(FRVSRModel):
         ahead (distance >= threshold).  Returns (log, features of the real clip)."""
         log = {}
         self.net_D.requires_grad_(True)
-        real_logits, real_feats = self.D(gt_data, ctx)
-        fake_logits, _ = self.D(hr_data.detach(), ctx)
+        with self.autocast():
+            real_logits, real_feats = self.D(gt_data, ctx)
+            fake_logits, _ = self.D(hr_data.detach(), ctx)
+        real_logits, fake_logits = real_logits.float(), fake_logits.float()
         update_D = True
         if self.update_policy == "adaptive":
             distance = (torch.log(torch.sigmoid(real_logits) + 1e-8).mean().item()
@@ -113,10 +117,10 @@ class TecoGANModel(FRVSRModel):
         if update_D:
             self.n_upd_D += 1.0
             loss_D = self.gan_crit(real_logits, True) + self.gan_crit(fake_logits, False)
-            loss_D.backward()
+            self.scaler.scale(loss_D).backward()
             if self.distributed:
                 average_gradients(self.net_D.parameters())
-            self.optim_D.step()
+            self.scaler.step(self.optim_D)
             log["l_gan_D"] = loss_D.detach()
         else:
             log["l_gan_D"] = 0.0
@@ -129,24 +133,28 @@ class TecoGANModel(FRVSRModel):
     def generator_step(self, lr_data, gt_data, out, ctx, real_feats, t):
         """Pixel, warping, feature, ping-pong, feature-matching and GAN terms; one G update.
         ``t`` is the clip length before the ping-pong extension."""
-        hr_data = out["hr_data"]
+        hr_data = out["hr_data"].float()
         c, gt_h, gt_w = gt_data.shape[-3:]
         self.net_D.requires_grad_(False)
         loss_G, log = self.generator_losses(lr_data, gt_data, out)
         if self.feat_crit is not None:
-            hr_feats = self.net_F(hr_data.reshape(-1, c, gt_h, gt_w))
-            gt_feats = self.net_F(gt_data.reshape(-1, c, gt_h, gt_w))
-            l_feat = self.feat_w * sum(self.feat_crit(h, g.detach()) for h, g in zip(hr_feats, gt_feats))
+            with self.autocast():
+                hr_feats = self.net_F(hr_data.reshape(-1, c, gt_h, gt_w))
+                gt_feats = self.net_F(gt_data.reshape(-1, c, gt_h, gt_w))
+            l_feat = self.feat_w * sum(self.feat_crit(h.float(), g.detach().float())
+                                       for h, g in zip(hr_feats, gt_feats))
             loss_G = loss_G + l_feat
             log["l_feat_G"] = l_feat.detach()
         if self.pp_crit is not None:
             l_pp = self.pp_w * self.pp_crit(hr_data[:, :t - 1], hr_data[:, t:].flip(1))
             loss_G = loss_G + l_pp
             log["l_pp_G"] = l_pp.detach()
-        fake_logits_G, fake_feats = self.D(hr_data, ctx)
+        with self.autocast():
+            fake_logits_G, fake_feats = self.D(hr_data, ctx)
+        fake_logits_G = fake_logits_G.float()
         if self.fm_crit is not None:
             norms = self.opt["train"]["feature_matching_crit"]["layer_norm"]
-            l_fm = self.fm_w * sum(self.fm_crit(f, r.detach()) / norms[i]
+            l_fm = self.fm_w * sum(self.fm_crit(f.float(), r.detach().float()) / norms[i]
                                    for i, (f, r) in enumerate(zip(fake_feats, real_feats)))
             loss_G = loss_G + l_fm
             log["l_fm_G"] = l_fm.detach()
@@ -154,7 +162,7 @@ class TecoGANModel(FRVSRModel):
         loss_G = loss_G + l_gan
         log["l_gan_G"] = l_gan.detach()
         log["p_fake_G"] = fake_logits_G.mean().detach()
-        loss_G.backward()
-        self.optim_G.step()
+        self.scaler.scale(loss_G).backward()
+        self.scaler.step(self.optim_G)
         self.net_D.requires_grad_(True)
         return log

@@ -31,6 +31,21 @@ def _double_conv(in_nc, out_nc):
             _conv3x3(out_nc, out_nc), nn.LeakyReLU(0.2, inplace=True)]
 
 
+def float32_outside_autocast(fn, x):
+    """``fn(x)``; under autocast (mixed-precision training), in float32 with autocast off.
+
+    For the layers whose outputs are pixel values or flows rather than features: the flow head
+    (a bfloat16 flow of 10 LR pixels is 0.04 px off, 4x that once upsampled for the HR warp)
+    and the fixed bicubic upsampler that the residual is added to (bfloat16 would round the
+    output image to about one grey level). They are a small part of the work.
+    """
+    device = x.device.type
+    if not torch.is_autocast_enabled(device):
+        return fn(x)
+    with torch.autocast(device, enabled=False):
+        return fn(x.float())
+
+
 class FNet(nn.Module):
     """Optical flow between two LR frames.
 
@@ -55,7 +70,7 @@ class FNet(nn.Module):
         x = self.encoder3(self.encoder2(self.encoder1(x)))
         for decoder in (self.decoder1, self.decoder2, self.decoder3):
             x = F.interpolate(decoder(x), scale_factor=2, mode="bilinear", align_corners=False)
-        return torch.tanh(self.flow(x)) * 24.0
+        return float32_outside_autocast(lambda y: torch.tanh(self.flow(y)) * 24.0, x)
 
 
 class ResidualBlock(nn.Module):
@@ -91,7 +106,7 @@ class SRNet(nn.Module):
     def forward(self, lr_curr, hr_prev_s2d):
         x = self.conv_in(torch.cat([lr_curr, hr_prev_s2d], dim=1))
         x = self.conv_up(self.resblocks(x))
-        return self.conv_out(x) + self.upsample_func(lr_curr)
+        return self.conv_out(x) + float32_outside_autocast(self.upsample_func, lr_curr)
 
 
 class FRNet(nn.Module):
@@ -119,7 +134,7 @@ class FRNet(nn.Module):
         pad_h, pad_w = h - lr_flow.shape[-2], w - lr_flow.shape[-1]
         # padded unconditionally (a 0-pixel pad is a copy) so traced graphs hold for any size
         lr_flow = F.pad(lr_flow, (0, pad_w, 0, pad_h), mode="reflect")
-        return self.scale * self.upsample_func(lr_flow)
+        return self.scale * float32_outside_autocast(self.upsample_func, lr_flow)
 
     def forward(self, lr_curr, lr_prev, hr_prev):
         """One recurrent step.
