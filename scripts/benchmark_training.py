@@ -3,14 +3,16 @@
     python scripts/benchmark_training.py                         # both recipes, CPU, random clips
     python scripts/benchmark_training.py --crop 128 --batch 4 --tempo 10 --iters 5
     python scripts/benchmark_training.py --formats contiguous,channels_last
+    python scripts/benchmark_training.py --formats channels_last --precisions fp32,bf16
 
 Each recipe is an experiment config (default: experiments_BD/FRVSR_footage/001/train.yml and
 experiments_BD/TecoGAN/001/train.yml without the VGG feature loss, whose ImageNet weights are not
 offline) with the crop, batch and clip length given here. One training step of the model
 (BD degradation on the device, forward, losses, backward, optimiser steps) is timed on random
 GT clips after ``--warmup`` untimed steps; the data pipeline is timed separately on the footage
-LMDB when it exists (``data/Footage/GT.lmdb``). Memory formats are measured interleaved in one
-run so their ratio holds on a noisy machine.
+LMDB when it exists (``data/Footage/GT.lmdb``). Memory formats and precisions
+(``train.precision``) are measured interleaved in one run so their ratios hold on a noisy
+machine; bf16 pays on CPUs with AMX or AVX512-BF16 (see the cpu flags printed first).
 """
 import argparse
 import copy
@@ -29,6 +31,16 @@ RECIPES = {"FRVSR": "experiments_BD/FRVSR_footage/001/train.yml", "TecoGAN": "ex
 
 
 
+def cpu_has_bf16():
+    """Whether this CPU computes bfloat16 in hardware (AMX tiles or AVX512-BF16), from /proc/cpuinfo."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
 def recipe_opt(name, args):
     from tecogan.config import load_config
     opt = copy.deepcopy(load_config(os.path.join(REPO, RECIPES[name])))
@@ -39,10 +51,12 @@ def recipe_opt(name, args):
     return opt
 
 
-def time_model(opt, memory_format, args):
+def time_model(opt, memory_format, precision, args):
     import torch
     from tecogan.models import build_model
     torch.manual_seed(0)
+    opt = copy.deepcopy(opt)
+    opt["train"]["precision"] = precision
     model = build_model(opt, torch.device(args.device))
     model.set_memory_format(memory_format)
     border = 2 * int(3.0 * opt["dataset"]["degradation"]["sigma"])
@@ -80,6 +94,7 @@ def main():
     p.add_argument("--iters", type=int, default=3)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--formats", default="contiguous,channels_last")
+    p.add_argument("--precisions", default="fp32", help="some of fp32, bf16, fp16 (train.precision)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args()
@@ -89,24 +104,35 @@ def main():
     for r in recipes:
         if r not in RECIPES:
             raise UserError(f"--recipes {r}: expected some of {', '.join(RECIPES)}")
+    precisions = [x.strip() for x in args.precisions.split(",") if x.strip()]
     for f in formats:
         if f not in ("contiguous", "channels_last"):
             raise UserError(f"--formats {f}: expected contiguous or channels_last")
+    for x in precisions:
+        if x not in ("fp32", "bf16", "fp16"):
+            raise UserError(f"--precisions {x}: expected some of fp32, bf16, fp16")
+    if not formats or not precisions:
+        raise UserError("--formats and --precisions need at least one value each")
     if min(args.crop, args.batch, args.tempo, args.iters) <= 0 or args.crop % 32:
         raise UserError("--crop (a multiple of 32), --batch, --tempo and --iters must be positive")
     print(f"{cpu_name()}; torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}; "
           f"GT crop {args.crop}, batch {args.batch}, {args.tempo} frames")
+    if args.device == "cpu":
+        print(f"cpu capability {torch.backends.cpu.get_cpu_capability()}; bf16 hardware (AMX or AVX512-BF16): "
+              f"{'yes' if cpu_has_bf16() else 'no'}")
+    combos = [(f, x) for f in formats for x in precisions]
     for name in recipes:
         opt = recipe_opt(name, args)
-        seconds = {f: [] for f in formats}
+        seconds = {c: [] for c in combos}
         for _ in range(2):  # interleaved
-            for f in formats:
-                seconds[f].append(time_model(opt, f, args))
-        base = min(seconds[formats[0]])
-        for f in formats:
-            s = min(seconds[f])
-            print(f"{name:8s} {f:14s}: {1 / s:6.3f} it/s, {s / args.batch:6.3f} s/sample"
-                  + (f"  ({base / s:.2f}x {formats[0]})" if f != formats[0] else ""))
+            for c in combos:
+                seconds[c].append(time_model(opt, *c, args))
+        base = min(seconds[combos[0]])
+        for c in combos:
+            s = min(seconds[c])
+            label = f"{c[0]} {c[1]}"
+            print(f"{name:8s} {label:19s}: {1 / s:6.3f} it/s, {s / args.batch:6.3f} s/sample"
+                  + (f"  ({base / s:.2f}x {' '.join(combos[0])})" if c != combos[0] else ""))
         data = time_data(opt, args)
         if data is not None:
             print(f"{name:8s} data pipeline : {data:.4f} s/sample (LMDB read, crop, augment) in the main process")
