@@ -31,16 +31,6 @@ RECIPES = {"FRVSR": "experiments_BD/FRVSR_footage/001/train.yml", "TecoGAN": "ex
 
 
 
-def cpu_has_bf16():
-    """Whether this CPU computes bfloat16 in hardware (AMX tiles or AVX512-BF16), from /proc/cpuinfo."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = f.read()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
-
-
 def recipe_opt(name, args):
     from tecogan.config import load_config
     opt = copy.deepcopy(load_config(os.path.join(REPO, RECIPES[name])))
@@ -118,8 +108,10 @@ def main():
     print(f"{cpu_name()}; torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}; "
           f"GT crop {args.crop}, batch {args.batch}, {args.tempo} frames")
     if args.device == "cpu":
+        from tecogan.utils.device import cpu_computes
+        said = {True: "yes", False: "no", None: "unknown"}
         print(f"cpu capability {torch.backends.cpu.get_cpu_capability()}; bf16 hardware (AMX or AVX512-BF16): "
-              f"{'yes' if cpu_has_bf16() else 'no'}")
+              f"{said[cpu_computes('bf16')]}; fp16 hardware (AMX-FP16): {said[cpu_computes('fp16')]}")
     combos = [(f, x) for f in formats for x in precisions]
     for name in recipes:
         opt = recipe_opt(name, args)

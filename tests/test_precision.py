@@ -116,3 +116,23 @@ def test_tecogan_resume_restores_the_discriminator_update_count():
     fresh, _ = golden_steps.build_model("tecogan_default")
     fresh.load_state_dict(state)
     assert fresh.n_upd_D == 17.0
+
+
+@pytest.mark.parametrize("flags,precision,expected", [
+    ("fpu sse avx2 avx512f amx_tile amx_bf16 amx_int8", "bf16", True),
+    ("fpu sse avx2 avx512f avx512_bf16", "bf16", True),
+    ("fpu sse avx2 fma", "bf16", False),          # an AVX2-only CPU (AMD EPYC Rome, say)
+    ("fpu sse avx2 avx512f avx512_bf16 avx512_fp16", "fp16", False),
+    ("fpu sse avx2 avx512f amx_bf16 amx_fp16", "fp16", True),
+])
+def test_cpu_computes_reads_the_cpu_flags(tmp_path, monkeypatch, flags, precision, expected):
+    from tecogan.utils.device import cpu_computes
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    info = tmp_path / "cpuinfo"
+    info.write_text(f"processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: {flags}\n\n")
+    assert cpu_computes(precision, str(info)) is expected
+    # oneDNN limited below AMX / AVX512-BF16 (how tests emulate an AVX2 machine) cannot use them
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert cpu_computes(precision, str(info)) is False
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    assert cpu_computes(precision, str(tmp_path / "absent")) is None

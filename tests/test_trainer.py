@@ -148,6 +148,22 @@ def test_resume_is_bit_exact(tiny_data, tmp_path, model, precision):
         assert_same(weights(straight / "train" / "ckpt" / "D_iter6.pth"), weights(half / "train" / "ckpt" / "D_iter6.pth"))
 
 
+def test_emulated_low_precision_warns_once(tiny_data, tmp_path):
+    """bf16 on a CPU whose oneDNN cannot use bf16 hardware (emulated AVX2) trains, with one
+    warning that it is slow and what to set instead, on stderr and in train.log."""
+    def extra(opt):
+        opt["train"]["precision"] = "bf16"
+    exp = write_opt(tmp_path / "exp", tiny_data, total_iter=2, extra=extra)
+    r = subprocess.run([sys.executable, MAIN, "--exp_dir", str(exp), "--mode", "train", "--model", "FRVSR",
+                        "--opt", "train.yml", "--gpu_id", "-1"], capture_output=True, text=True, timeout=300,
+                       cwd=REPO, env=dict(ENV, ONEDNN_MAX_CPU_ISA="AVX2"))
+    assert r.returncode == 0, r.stderr
+    warning = [l for l in r.stderr.splitlines() if "train.precision" in l]
+    assert len(warning) == 1 and "emulated" in warning[0] and "set train.precision: fp32" in warning[0]
+    assert "train.precision: bf16" in (exp / "train" / "train.log").read_text()
+    assert (exp / "train" / "ckpt" / "G_iter2.pth").is_file()
+
+
 def test_resume_follows_an_edited_lr_schedule(tiny_data, tmp_path):
     """A schedule changed between sessions (here a longer cosine period) is followed from the
     resumed iteration on, with a warning, instead of being replaced by the saved one."""

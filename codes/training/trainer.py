@@ -179,6 +179,8 @@ class Trainer:
             raise UserError(f"dataset.train: {len(self.dataset)} clips are fewer than batch_size "
                             f"{self.batch_size} x {self.world} process(es)")
         self.model = build_model(opt, self.device, distributed=self.world > 1)
+        if self.is_main:
+            self._check_precision(opt["train"]["precision"])
         self.iteration = opt["train"]["start_iter"]
         self.running = RunningLog(opt["logger"]["decay"])
         if state is not None:
@@ -198,6 +200,17 @@ class Trainer:
                 torch.cuda.set_device(device)
             return device
         return device_from_gpu_id(gpu_id)
+
+    def _check_precision(self, precision):
+        """A low precision the CPU can only emulate works, but slowly: say so once."""
+        from tecogan.utils.device import cpu_computes
+        if self.device.type != "cpu" or precision == "fp32" or cpu_computes(precision) is not False:
+            return
+        hardware = "AMX or AVX512-BF16" if precision == "bf16" else "AMX-FP16"
+        msg = (f"train.precision: {precision} on a CPU without {hardware} (or with oneDNN limited below it) "
+               f"is emulated and several times slower than fp32; set train.precision: fp32")
+        warn(msg)
+        self.logger.warning(msg)
 
     def _read_resume_state(self, resume):
         if not resume:
