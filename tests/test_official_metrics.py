@@ -343,8 +343,9 @@ def test_load_lpips_env_var(tmp_path, random_lpips, monkeypatch):
     assert torch.equal(model.net.slice5[0].bias, random_lpips.net.slice5[0].bias)
 
 
-def test_load_lpips_without_any_weights_says_how(monkeypatch):
+def test_load_lpips_without_any_weights_says_how(monkeypatch, tmp_path):
     monkeypatch.delenv(lpips_loader.ENV_VAR, raising=False)
+    monkeypatch.setattr(lpips_loader, "BUNDLED_ALEXNET", str(tmp_path / "absent.pth"))
 
     def offline():
         raise urllib.error.URLError("Name or service not known")

@@ -13,7 +13,13 @@ LPIPS has two parts:
    ``features.*`` tensors (a full torchvision AlexNet checkpoint works too, its
    ``classifier.*`` entries are ignored);
 2. the environment variable ``TECOGAN_LPIPS_WEIGHTS`` (same kind of file);
-3. torchvision's own weights (``AlexNet_Weights.IMAGENET1K_V1``: the hub cache, else a download).
+3. the AlexNet features bundled with the repository (``pretrained_models/alexnet_imagenet_features.pth``,
+   torchvision's ``AlexNet_Weights.IMAGENET1K_V1`` features);
+4. torchvision's own weights (``AlexNet_Weights.IMAGENET1K_V1``: the hub cache, else a download),
+   checked against the hash in the file name and read by the safe loader
+   (:mod:`tecogan.utils.hub`: never through an unpickler that can run code).
+
+The linear calibration layers shipped inside the ``lpips`` package are read by the same safe loader.
 
 When none of them works, a :class:`UserError` says how to provide the file.
 
@@ -31,6 +37,14 @@ from tecogan.utils.errors import UserError
 
 ENV_VAR = "TECOGAN_LPIPS_WEIGHTS"
 
+
+def _bundled_alexnet():
+    from tecogan.pretrained import MODELS_DIR
+    return os.path.join(MODELS_DIR, "alexnet_imagenet_features.pth")
+
+
+BUNDLED_ALEXNET = _bundled_alexnet()
+
 # torchvision AlexNet ``features`` index of each conv -> the lpips backbone slice holding it
 _FEATURE_SLICES = {0: 1, 3: 2, 6: 3, 8: 4, 10: 5}
 
@@ -40,7 +54,8 @@ _HOW_TO = (f"pass --lpips_weights PATH (or set {ENV_VAR}=PATH; in a training con
 
 
 def _build_lpips():
-    """LPIPS alex v0.1 with its calibration layers and a randomly initialised backbone."""
+    """LPIPS alex v0.1 with its calibration layers and a randomly initialised backbone (every
+    weight file read by the safe loader: lpips itself would ``torch.load`` its own file)."""
     try:
         import lpips
     except ImportError as err:
@@ -49,11 +64,18 @@ def _build_lpips():
         # lpips calls torchvision's deprecated ``pretrained=`` argument
         warnings.simplefilter("ignore", UserWarning)
         try:
-            return lpips.LPIPS(net="alex", version="0.1", pretrained=True, pnet_rand=True,
-                               verbose=False)
+            model = lpips.LPIPS(net="alex", version="0.1", pretrained=False, pnet_rand=True,
+                                verbose=False)
         except (OSError, RuntimeError) as err:
-            raise UserError(f"lpips package: cannot load its alex v0.1 linear layers ({err}); "
-                            f"reinstall lpips==0.1.4")
+            raise UserError(f"lpips package: cannot build its alex v0.1 model ({err}); reinstall lpips==0.1.4")
+    from tecogan.utils.hub import lpips_linear_state
+    state = lpips_linear_state("0.1", "alex")
+    own = {k for k in model.state_dict() if k.startswith("lin") and not k.startswith("lins.")}
+    if set(state) != own:
+        raise UserError(f"lpips package: its alex v0.1 linear layers hold {sorted(state)[:3]}..., expected "
+                        f"{sorted(own)[:3]}...; reinstall lpips==0.1.4")
+    model.load_state_dict(state, strict=False)
+    return model
 
 
 def _read_weights_file(path):
@@ -77,9 +99,11 @@ def _read_weights_file(path):
 
 
 def _torchvision_alexnet_state():
-    """torchvision's ImageNet AlexNet state dict (hub cache, else download). May raise."""
+    """torchvision's ImageNet AlexNet state dict (hub cache, else download; hash-checked, read
+    safely). Raises UserError."""
     from torchvision.models import AlexNet_Weights
-    return AlexNet_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
+    from tecogan.utils.hub import torchvision_state
+    return torchvision_state(AlexNet_Weights.IMAGENET1K_V1, "torchvision's ImageNet AlexNet weights")
 
 
 def _load_backbone(model, state, source):
@@ -110,18 +134,21 @@ def _load_backbone(model, state, source):
 
 
 def resolve_weights_path(weights_path=None):
-    """The explicit path, else ``$TECOGAN_LPIPS_WEIGHTS``, else None (torchvision's weights)."""
+    """The explicit path, else ``$TECOGAN_LPIPS_WEIGHTS``, else the bundled AlexNet features,
+    else None (torchvision's weights)."""
     if weights_path:
         return str(weights_path)
     env = os.environ.get(ENV_VAR, "").strip()
-    return env or None
+    if env:
+        return env
+    return BUNDLED_ALEXNET if os.path.isfile(BUNDLED_ALEXNET) else None
 
 
 def load_lpips(weights_path=None, device="cpu"):
     """LPIPS alex v0.1 in eval mode, frozen, on ``device``; inputs are RGB in [-1, 1].
 
     ``weights_path``: AlexNet ``features.*`` state dict (see the module docstring); None
-    tries ``$TECOGAN_LPIPS_WEIGHTS`` and then torchvision's cache/download.
+    tries ``$TECOGAN_LPIPS_WEIGHTS``, the bundled file and then torchvision's cache/download.
     """
     path = resolve_weights_path(weights_path)
     model = _build_lpips()
@@ -131,11 +158,9 @@ def load_lpips(weights_path=None, device="cpu"):
     else:
         try:
             state = _torchvision_alexnet_state()
-        except Exception as err:  # noqa: BLE001 - offline, proxy, corrupt cache...
-            hub = os.path.join(torch.hub.get_dir(), "checkpoints")
+        except Exception as err:  # noqa: BLE001 - offline, proxy, a replaced cache file...
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            raise UserError(f"LPIPS needs torchvision's ImageNet AlexNet weights, which are not in "
-                            f"{hub} and could not be downloaded ({reason}): {_HOW_TO}")
+            raise UserError(f"LPIPS needs torchvision's ImageNet AlexNet weights ({reason}): {_HOW_TO}")
         source = "torchvision AlexNet_Weights.IMAGENET1K_V1"
     _load_backbone(model, state, source)
     model.eval()

@@ -1,19 +1,22 @@
 """Frozen ImageNet feature extractors for TecoGAN's feature loss: VGG19 (the reference's) or
 AlexNet (whose ImageNet ``features`` ship with this repository, for machines that cannot
-download VGG19).  Both come from torchvision; a local weights file can replace the download."""
+download VGG19).  Both networks come from torchvision, built without weights; their weights are
+read by the project's safe loader (a local file, the bundled AlexNet file, or torchvision's hub
+cache checked against the hash in its name: :mod:`tecogan.utils.hub`), never by torchvision's
+own loader, which unpickles a cached file with ``weights_only=False``."""
 import os
 
 import torch
 import torch.nn as nn
 
+from tecogan.pretrained import MODELS_DIR
 from tecogan.utils.errors import UserError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 BACKBONES = ("vgg19", "alexnet")
 # the bundled AlexNet features (see pretrained_models/ALEXNET_WEIGHTS.md)
-BUNDLED_ALEXNET = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                               "pretrained_models", "alexnet_imagenet_features.pth")
+BUNDLED_ALEXNET = os.path.join(MODELS_DIR, "alexnet_imagenet_features.pth")
 DEFAULT_LAYERS = {"vgg19": [8, 17, 26, 35], "alexnet": [1, 4, 7, 9, 11]}  # after ReLUs
 
 
@@ -22,24 +25,27 @@ def _torchvision_features(backbone, weights_path=None):
     build = getattr(torchvision.models, backbone)
     if backbone == "alexnet" and not weights_path and os.path.isfile(BUNDLED_ALEXNET):
         weights_path = BUNDLED_ALEXNET
+    net = build(weights=None)
     if weights_path:
         from tecogan.utils.checkpoint import load_state_dict_file
-        net = build(weights=None)
         sd = load_state_dict_file(weights_path)
-        feats = {k[len("features."):]: v for k, v in sd.items() if k.startswith("features.")} or sd
-        try:
-            net.features.load_state_dict(feats, strict=True)
-        except RuntimeError as err:
-            first = str(err).strip().splitlines()[0]
-            raise UserError(f"{weights_path}: not a torchvision {backbone} state dict ({first[:160]})")
-        return net.features
-    try:
+        where = weights_path
+    else:
+        from tecogan.utils.hub import torchvision_state
         weights = {"vgg19": torchvision.models.VGG19_Weights, "alexnet": torchvision.models.AlexNet_Weights}
-        return build(weights=weights[backbone].IMAGENET1K_V1).features
-    except Exception as err:  # no network, no cache
-        raise UserError(f"cannot get the ImageNet {backbone} weights from torchvision ({type(err).__name__}); "
-                        f"set train.feature_crit.weights to a local torch.save'd {backbone} state dict, or use "
-                        f"backbone: alexnet (bundled)")
+        try:
+            sd = torchvision_state(weights[backbone].IMAGENET1K_V1, f"torchvision's ImageNet {backbone} weights")
+        except UserError as err:  # no network, no cache, a replaced cache file
+            raise UserError(f"{err}; set train.feature_crit.weights to a local torch.save'd {backbone} state "
+                            f"dict, or use backbone: alexnet (bundled)") from None
+        where = f"torchvision's {backbone} weights"
+    feats = {k[len("features."):]: v for k, v in sd.items() if k.startswith("features.")} or sd
+    try:
+        net.features.load_state_dict(feats, strict=True)
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0]
+        raise UserError(f"{where}: not a torchvision {backbone} state dict ({first[:160]})")
+    return net.features
 
 
 class FeatureExtractor(nn.Module):
