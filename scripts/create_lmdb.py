@@ -64,7 +64,7 @@ def check(lmdb_dir, count, out_dir, overwrite=False):
     from tecogan.utils.outputs import FRAMES, AtomicFolder, check_outputs
     check_outputs([("--check_dir", out_dir, FRAMES)], [("--lmdb_dir", lmdb_dir)], overwrite)
     meta = read_meta_info(lmdb_dir)
-    reader = LMDBReader(lmdb_dir)
+    reader = LMDBReader(lmdb_dir, meta["keys"])  # walks every entry once first: damage is one line
     keys = meta["keys"]
     step = max(1, len(keys) // max(count, 1))
     with AtomicFolder(out_dir) as staging:

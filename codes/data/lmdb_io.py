@@ -7,13 +7,20 @@ and strings only: a crafted file cannot import or run anything, and the walk tha
 what it built is bounded (size, depth, cycles, shared sub-objects).
 
 ``data.mdb`` is checked before it is memory-mapped (:func:`check_data_mdb`): a truncated
-file would otherwise crash the process with SIGBUS on the first read past its end.
+file would otherwise crash the process with SIGBUS on the first read past its end.  Then
+:func:`scan_lmdb` walks every key and value once, through the lmdb library, in a child
+process: damaged pages (a few bytes rewritten inside a leaf page) make liblmdb abort or
+crash, and that death is reported as one line naming the file instead of killing the
+command.  The scan also checks that every key of ``meta_info.pkl`` is present with a value
+of the size its key records.  Its cost is one read of the file (once per process and file).
 """
 import io
 import os
 import pickle
 import re
 import struct
+import subprocess
+import sys
 
 import lmdb
 import numpy as np
@@ -213,13 +220,103 @@ def check_data_mdb(lmdb_dir):
                         f"of {psize} bytes = {needed} bytes); copy or rebuild the LMDB")
 
 
-class LMDBReader:
-    """Read-only, lock-free frame reader opened lazily (one per DataLoader worker)."""
+# The child of :func:`scan_lmdb`: only the lmdb library, no project code.  Prints one
+# ``<value length> <key hex>`` line per entry, or ``error: ...`` and exits 3.
+_SCAN_CHILD = r"""
+import os, sys
+import lmdb
+path, limit = os.fsencode(sys.argv[1]), int(sys.argv[2])
+out = sys.stdout
+try:
+    env = lmdb.open(path, readonly=True, lock=False, readahead=False, meminit=False)
+    n = 0
+    with env.begin(write=False) as txn:
+        for key, value in txn.cursor():
+            n += 1
+            if n > limit:
+                out.write(f"error: more than {limit} entries, more than the file can hold (a page loop?)\n")
+                sys.exit(3)
+            out.write(f"{len(value)} {bytes(key).hex()}\n")
+    env.close()
+except lmdb.Error as err:
+    out.write("error: " + " ".join(str(err).split()) + "\n")
+    sys.exit(3)
+"""
 
-    def __init__(self, lmdb_dir):
+_SCANNED = {}  # (path, inode, size, mtime) -> True: one scan per process and file version
+
+
+def _signal_name(code):
+    import signal
+    try:
+        return signal.Signals(-code).name
+    except ValueError:
+        return f"signal {-code}"
+
+
+def scan_lmdb(lmdb_dir, keys=None, timeout=None):
+    """Walk every key and value of ``lmdb_dir`` once, in a child process; one line if it is damaged.
+
+    ``keys``: the keys of ``meta_info.pkl`` (each must be present with ``h*w*3`` bytes).
+    The child's death by a signal (liblmdb's assertion, SIGSEGV, SIGBUS on damaged pages),
+    an lmdb error, or a walk that does not end (``timeout``, default 120 s + 20 s per GB)
+    becomes a :class:`UserError` naming ``data.mdb``.
+    """
+    check_data_mdb(lmdb_dir)
+    path = os.path.join(lmdb_dir, "data.mdb")
+    st = os.stat(path)
+    version = (os.path.realpath(path), st.st_ino, st.st_size, st.st_mtime_ns, keys is None)
+    if version in _SCANNED:
+        return
+    limit = max(st.st_size // 16, 1000)  # an entry takes at least 16 bytes of a page
+    timeout = timeout if timeout is not None else 120 + 20 * st.st_size / 1e9
+    rebuild = "rebuild it with scripts/create_lmdb.py (or copy it again)"
+    try:
+        proc = subprocess.run([sys.executable, "-c", _SCAN_CHILD, os.fsencode(lmdb_dir), str(limit)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise UserError(f"{path}: reading every entry took more than {timeout:.0f} s (a damaged LMDB whose "
+                        f"pages loop?); {rebuild}") from None
+    if proc.returncode < 0:
+        raise UserError(f"{path}: damaged LMDB: reading its pages killed the checking process "
+                        f"({_signal_name(proc.returncode)}); {rebuild}")
+    lines = proc.stdout.decode("utf-8", "replace").splitlines()
+    if proc.returncode != 0:
+        last = lines[-1] if lines and lines[-1].startswith("error: ") else \
+            one_line(proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or "no detail", 200)
+        raise UserError(f"{path}: damaged LMDB ({one_line(str(last).removeprefix('error: '), 200)}); {rebuild}")
+    if keys is not None:
+        sizes = {}
+        for line in lines:
+            size, _, hexkey = line.partition(" ")
+            sizes[bytes.fromhex(hexkey)] = int(size)
+        for key in keys:
+            _, _, h, w, _ = parse_key(key, where=lmdb_dir)
+            found = sizes.get(key.encode("utf-8"))
+            if found is None:
+                raise UserError(f"{lmdb_dir}: key {short(key)} listed in meta_info.pkl is missing from the "
+                                f"LMDB; {rebuild}")
+            if found != h * w * 3:
+                raise UserError(f"{lmdb_dir}: value of {short(key)} has {found} bytes, expected {h}x{w}x3; "
+                                f"{rebuild}")
+    _SCANNED[version] = True
+
+
+class LMDBReader:
+    """Read-only, lock-free frame reader opened lazily (one per DataLoader worker).
+
+    Created in the main process, it checks the file first (:func:`scan_lmdb`): a damaged
+    LMDB is one line naming it, never a crash of the command or of a DataLoader worker.
+    ``keys``: the meta-info keys to check (default: read from ``meta_info.pkl`` when present).
+    """
+
+    def __init__(self, lmdb_dir, keys=None):
         self.lmdb_dir = lmdb_dir
         self.env = None
         check_data_mdb(lmdb_dir)  # early, in the main process: one line instead of a SIGBUS later
+        if keys is None and os.path.isfile(os.path.join(lmdb_dir, "meta_info.pkl")):
+            keys = read_meta_info(lmdb_dir)["keys"]
+        scan_lmdb(lmdb_dir, keys)
 
     def _open(self):
         if self.env is None:

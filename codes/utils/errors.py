@@ -11,7 +11,10 @@ a Python traceback is shown only when ``--debug`` is on the command line (or
 mistakes, a full or read-only disk (``OSError``), running out of memory (with the
 command's hint, e.g. ``--tile N``) and, as a last resort, any other exception.  SIGTERM
 is turned into an exception like Ctrl-C, so that ``finally`` blocks remove temporary
-files; both end with status 128 + the signal number (130, 143).
+files; both end with status 128 + the signal number (130, 143).  Only the first signal
+interrupts: further Ctrl-C presses (or SIGTERMs) while the command stops and removes its
+temporaries are ignored, so quick repeated presses never print a traceback, leave a
+temporary behind or end the process by SIGINT instead of status 130.
 """
 import argparse
 import errno
@@ -19,6 +22,7 @@ import os
 import reprlib
 import signal
 import sys
+import time
 
 
 class UserError(Exception):
@@ -104,8 +108,52 @@ def _one_line_argparse_error(self, message):
     self.exit(2, f"error: {one_line(message)} (usage: {self.prog} --help)\n")
 
 
-def _raise_terminated(signum, _frame):
-    raise Terminated(signum)
+class _FirstSignalInterrupts:
+    """SIGINT/SIGTERM handler: the first signal raises (KeyboardInterrupt / :class:`Terminated`),
+    later ones are ignored while the command stops (its clean-up must not be cut short), for
+    ``GRACE_S`` seconds; after that a signal goes to the previous handler again (a clean-up
+    that hangs can still be interrupted, and a process that goes on, a test runner, gets its
+    own Ctrl-C back)."""
+
+    GRACE_S = 30.0
+
+    def __init__(self):
+        self.since = None
+        self.by_signal = False
+        self.old = {}
+
+    @property
+    def stopping(self):
+        return self.since is not None
+
+    def stop(self):
+        if self.since is None:
+            self.since = time.monotonic()
+
+    def __call__(self, signum, frame):
+        if self.since is not None:
+            if time.monotonic() - self.since < self.GRACE_S:
+                return
+            old = self.old.get(signum)
+            if callable(old):
+                return old(signum, frame)
+            raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
+        self.stop()
+        self.by_signal = True
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Terminated(signum)
+
+
+def _install(handler):
+    """``{signum: old handler}`` for SIGINT and SIGTERM ({} outside the main thread)."""
+    old = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            old[signum] = signal.signal(signum, handler)
+        except ValueError:  # not the main thread
+            return old
+    return old
 
 
 def run_cli(main, argv=None, oom_hint=None):
@@ -123,10 +171,8 @@ def run_cli(main, argv=None, oom_hint=None):
     logging.raiseExceptions = False  # a log line that cannot be written (full disk) is not a traceback
     old_error = argparse.ArgumentParser.error
     argparse.ArgumentParser.error = _one_line_argparse_error
-    try:
-        old_term = signal.signal(signal.SIGTERM, _raise_terminated)
-    except ValueError:  # not the main thread
-        old_term = None
+    interrupts = _FirstSignalInterrupts()
+    old_handlers = interrupts.old = _install(interrupts)
     message, status = None, 0
     try:
         status = main() or 0
@@ -135,6 +181,7 @@ def run_cli(main, argv=None, oom_hint=None):
             raise
         message, status = one_line(err), 2
     except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (Terminated)
+        interrupts.stop()
         if debug:
             raise
         signum = getattr(err, "signum", signal.SIGINT)
@@ -156,8 +203,10 @@ def run_cli(main, argv=None, oom_hint=None):
         status = 2
     finally:
         argparse.ArgumentParser.error = old_error
-        if old_term is not None:
-            signal.signal(signal.SIGTERM, old_term)
     if message is not None:
         print(f"error: {message}", file=sys.stderr, flush=True)
+    for signum, handler in old_handlers.items():
+        # stopped by a signal: later ones are ignored up to the end (Python's finalisation would
+        # restore the default action, and a late press would end the process by SIGINT)
+        signal.signal(signum, signal.SIG_IGN if interrupts.by_signal else handler)
     sys.exit(status)
