@@ -151,9 +151,10 @@ def _write_cached(ov, model, path):
             os.replace(os.path.join(tmp, "model.xml"), path)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    except OSError as e:
-        warn(f"{folder}: cannot cache the converted OpenVINO model ({e.strerror or e}); set "
-             f"TECOGAN_CACHE_DIR to a writable folder (or empty to not cache)")
+    except (OSError, RuntimeError) as e:  # a full disk: OpenVINO's writer says "basic_ios::clear"
+        detail = getattr(e, "strerror", None) or " ".join(str(e).split())[:120] or type(e).__name__
+        warn(f"{folder}: cannot cache the converted OpenVINO model ({detail}; a full disk?); continuing "
+             f"without the cache; set TECOGAN_CACHE_DIR to a writable folder (or empty to not cache)")
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ import os
 
 import yaml
 
+from tecogan import limits as L
 from tecogan.utils.errors import UserError, short
 
 _MISSING = object()
@@ -56,6 +57,20 @@ def _non_negative(v):
     return v >= 0
 
 
+def _int_in(low, high):
+    """A Key check and its words for an integer in [low, high] (every number that sizes work is bounded)."""
+    return (lambda v: low <= v <= high), f"an integer >= {low} and <= {high}"
+
+
+def _bounded(low, high, default=_MISSING, required=False):
+    check, expect = _int_in(low, high)
+    return Key(int, default=default, required=required, check=check, expect=expect)
+
+
+def _iteration(x):
+    return isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= L.MAX_ITER
+
+
 def _generator_names():
     from tecogan.networks import GENERATORS
     return tuple(GENERATORS)
@@ -78,16 +93,17 @@ def _criterion(types, extra=None):
 
 _LR_SCHEDULE = Section({
     "type": Key(str, required=True, choices=("FixedLR", "MultiStepLR", "CosineAnnealingLR_Restart")),
-    "milestones": Key(list, check=lambda v: all(isinstance(x, int) and x >= 0 for x in v),
-                      expect="a list of iteration numbers"),
+    "milestones": Key(list, check=lambda v: len(v) <= 10000 and all(_iteration(x) for x in v),
+                      expect=f"a list of iteration numbers (0..{L.MAX_ITER})"),
     "gamma": Key(NUM, check=_positive, expect="a number > 0"),
-    "periods": Key(list, check=lambda v: all(isinstance(x, int) and x > 0 for x in v),
-                   expect="a list of positive iteration counts"),
+    "periods": Key(list, check=lambda v: len(v) <= 10000 and all(_iteration(x) and x > 0 for x in v),
+                   expect=f"a list of positive iteration counts (<= {L.MAX_ITER})"),
     "eta_min": Key(NUM, default=0.0, check=_non_negative, expect="a number >= 0"),
-    "restarts": Key(list, check=lambda v: all(isinstance(x, int) and x >= 0 for x in v),
-                    expect="a list of iteration numbers"),
-    "restart_weights": Key(list, check=lambda v: all(isinstance(x, NUM) for x in v),
-                           expect="a list of numbers"),
+    "restarts": Key(list, check=lambda v: len(v) <= 10000 and all(_iteration(x) for x in v),
+                    expect=f"a list of iteration numbers (0..{L.MAX_ITER})"),
+    "restart_weights": Key(list, check=lambda v: len(v) <= 10000 and all(
+        isinstance(x, NUM) and not isinstance(x, bool) and math.isfinite(x) for x in v),
+        expect="a list of finite numbers"),
 })
 
 _OPTIM = {
@@ -99,7 +115,7 @@ _OPTIM = {
 }
 
 _LOADER = {
-    "num_workers": Key(int, default=0, check=_non_negative, expect="an integer >= 0"),
+    "num_workers": _bounded(0, L.MAX_WORKERS, default=0),
     "pin_memory": Key(bool, default=False),
 }
 
@@ -120,7 +136,7 @@ SCHEMA = Section({
     "dataset": Section({
         "degradation": Section({
             "type": Key(str, required=True, nullable=False, choices=("BD", "BI")),
-            "sigma": Key(NUM, default=1.5, check=_positive, expect="a number > 0"),
+            "sigma": Key(NUM, default=1.5, check=lambda v: 0 < v <= 50, expect="a number > 0 and <= 50"),
         }, required=True),
         "train": Section(dict({
             "name": Key(str, required=True, nullable=False, check=_plain_name, expect=_NAME_EXPECT),
@@ -129,9 +145,9 @@ SCHEMA = Section({
             "lr_seq_dir": Key(str),
             "filter_file": Key(str),
             "data_type": Key(str, default="rgb", choices=("rgb",)),
-            "crop_size": Key(int, check=_positive, expect="an integer > 0"),
-            "gt_crop_size": Key(int, check=_positive, expect="an integer > 0"),
-            "batch_size": Key(int, default=4, check=_positive, expect="an integer > 0"),
+            "crop_size": _bounded(1, L.MAX_CROP_SIZE),
+            "gt_crop_size": _bounded(1, L.MAX_CROP_SIZE),
+            "batch_size": _bounded(1, L.MAX_BATCH_SIZE, default=4),
             "augment": Key(bool, default=True),
         }, **_LOADER)),
     }, required=True, patterns={"test": _TEST_DATASET}),
@@ -141,8 +157,8 @@ SCHEMA = Section({
             "name": Key(str, default="FRNet", choices=_generator_names),
             "in_nc": Key(int, default=3, choices=(3,)),
             "out_nc": Key(int, default=3, choices=(3,)),
-            "nf": Key(int, default=64, check=_positive, expect="an integer > 0"),
-            "nb": Key(int, default=10, check=_positive, expect="an integer > 0"),
+            "nf": _bounded(1, L.MAX_NF, default=64),
+            "nb": _bounded(1, L.MAX_NB, default=10),
             "load_path": Key(str),
         }, required=True),
         "discriminator": Section({
@@ -154,9 +170,9 @@ SCHEMA = Section({
         }),
     }, required=True),
     "train": Section({
-        "tempo_extent": Key(int, default=10, check=lambda v: v >= 2, expect="an integer >= 2"),
-        "start_iter": Key(int, default=0, check=_non_negative, expect="an integer >= 0"),
-        "total_iter": Key(int, required=True, check=_positive, expect="an integer > 0"),
+        "tempo_extent": _bounded(2, L.MAX_TEMPO_EXTENT, default=10),
+        "start_iter": _bounded(0, L.MAX_ITER, default=0),
+        "total_iter": _bounded(1, L.MAX_ITER, required=True),
         "generator": Section(dict(_OPTIM), required=True),
         "discriminator": Section(dict(_OPTIM, **{
             "update_policy": Key(str, default="adaptive", choices=("adaptive", "always")),
@@ -191,15 +207,15 @@ SCHEMA = Section({
         "gan_crit": _criterion(("GAN", "LSGAN")),
     }),
     "test": Section(create=True, keys={
-        "test_freq": Key(int, default=10000, check=_positive, expect="an integer > 0"),
-        "start_iter": Key(int, check=_non_negative, expect="an integer >= 0"),
-        "end_iter": Key(int, check=_non_negative, expect="an integer >= 0"),
+        "test_freq": _bounded(1, L.MAX_ITER, default=10000),
+        "start_iter": _bounded(0, L.MAX_ITER),
+        "end_iter": _bounded(0, L.MAX_ITER),
         "save_res": Key(bool, default=True),
         "res_dir": Key(str),
         "save_json": Key(bool, default=False),
         "json_dir": Key(str),
         "padding_mode": Key(str, default="reflect", choices=("reflect", "replicate")),
-        "num_pad_front": Key(int, default=5, check=_non_negative, expect="an integer >= 0"),
+        "num_pad_front": _bounded(0, L.MAX_NUM_PAD_FRONT, default=5),
     }),
     "metric": Section({
         "PSNR": Section({"colorspace": Key(str, default="y", choices=("y", "rgb")),
@@ -216,11 +232,13 @@ SCHEMA = Section({
                         "mult": Key(NUM, default=1.0)}),
     }),
     "logger": Section(create=True, keys={
-        "log_freq": Key(int, default=100, check=_positive, expect="an integer > 0"),
+        "log_freq": _bounded(1, L.MAX_ITER, default=100),
         "decay": Key(NUM, default=0.99, check=lambda v: 0 <= v < 1, expect="a number in [0, 1)"),
-        "ckpt_freq": Key(int, default=20000, check=_positive, expect="an integer > 0"),
+        "ckpt_freq": _bounded(1, L.MAX_ITER, default=20000),
     }),
 })
+
+YAML_MAX_INT = 1 << 53       # no setting is larger, integer or not (floats hold integers exactly up to here)
 
 _TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
                list: "a list", dict: "a mapping"}
@@ -278,6 +296,9 @@ def _validate(node, schema, path, where, fill_defaults):
             raise UserError(f"{where}: {key_path}: expected {sub.expect if sub.choices is None and sub.expect else _type_words(sub.types)}, got {short(value)}")
         if isinstance(value, float) and not math.isfinite(value):  # .nan / .inf pass every comparison check
             raise UserError(f"{where}: {key_path}: expected a finite number, got {short(value)}")
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > YAML_MAX_INT:
+            raise UserError(f"{where}: {key_path}: {short(value)} is too large (a setting is at most "
+                            f"{YAML_MAX_INT} in size)")
         allowed = sub.choices() if callable(sub.choices) else sub.choices
         if allowed is not None and value not in allowed:
             choices = ", ".join(str(c) for c in allowed)
@@ -300,6 +321,15 @@ def _validate(node, schema, path, where, fill_defaults):
 
 
 def _cross_checks(opt, where):
+    test = opt.get("test") or {}
+    start, end = test.get("start_iter"), test.get("end_iter")
+    if start is not None and end is not None:
+        if end < start:
+            raise UserError(f"{where}: test.end_iter: {end} is smaller than test.start_iter {start}")
+        count = (end - start) // test.get("test_freq", 1) + 1
+        if count > L.MAX_TEST_CHECKPOINTS:
+            raise UserError(f"{where}: test.start_iter {start}, end_iter {end}, test_freq {test.get('test_freq')}: "
+                            f"{count} checkpoints, more than {L.MAX_TEST_CHECKPOINTS} (a larger test_freq?)")
     scale = opt["scale"]
     degradation = opt["dataset"]["degradation"]["type"]
     train = opt["dataset"].get("train")
@@ -371,6 +401,21 @@ class _BoundedLoader(yaml.SafeLoader):
             self._depth -= 1
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _refuse_duplicate_keys(node, where):
+    """The same key twice in one mapping is refused (YAML would silently keep the last)."""
+    seen = {}
+    for key_node, _value in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
+            continue
+        if key_node.value in seen:
+            raise UserError(f"{where}: line {key_node.start_mark.line + 1}: key {short(key_node.value)} given twice "
+                            f"in one mapping (first on line {seen[key_node.value]}); keep one of them")
+        seen[key_node.value] = key_node.start_mark.line + 1
+
+
 def _expanded_size(root, where):
     """Number of values ``root`` stands for once every alias is expanded (stops past the bound;
     refuses an alias that refers to itself).  Linear in the number of distinct nodes."""
@@ -395,6 +440,8 @@ def _expanded_size(root, where):
             sizes[key] = 1
             continue
         on_path.add(key)
+        if isinstance(node, yaml.MappingNode):
+            _refuse_duplicate_keys(node, where)
         stack.append((node, True))
         children = [c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode) else node.value
         stack.extend((c, False) for c in children if id(c) not in sizes)
@@ -430,8 +477,8 @@ def load_yaml_bounded(path):
 def load_config(path):
     """Read and validate one experiment YAML file; returns a plain dict."""
     where = os.path.basename(path)
-    if not os.path.isfile(path):
-        raise UserError(f"{path}: config file not found")
+    from tecogan.utils.fileio import check_regular_file
+    check_regular_file(path, "config file")  # also refuses /dev/zero, FIFOs, folders
     try:
         opt = load_yaml_bounded(path)
     except yaml.YAMLError as err:

@@ -108,6 +108,9 @@ def run_test(args, opt, device):
             [("", opt_path)] + [("", p) for _, p in ckpts] + [("", ds[k]) for _, ds in datasets
                                                            for k in ("lr_seq_dir", "gt_seq_dir") if ds.get(k)],
             args.overwrite)
+    from tecogan.networks import check_checkpoint_fits, generator_arch_from_config
+    name, arch = generator_arch_from_config(opt)
+    check_checkpoint_fits(ckpts[0][1], name, arch)  # before building: a YAML nb 200000 fails at once
     for model_idx, path in ckpts:
         net = build_generator(opt)
         load_generator_weights(net, path, opt["model"]["generator"]["name"])

@@ -24,9 +24,14 @@ DEFAULT_MODEL = "frvsr"
 
 def resolve_model(model):
     """A shipped model's name -> its checkpoint path; any other value is returned unchanged
-    (a path, checked where it is opened)."""
+    (a path, checked where it is opened).  A bare name that is both a shipped model and an
+    existing file (``--model tecogan`` beside a file ``tecogan``) is ambiguous: one line."""
+    from tecogan.utils.errors import UserError
     key = os.fspath(model)
-    if key.lower() in PRETRAINED:
+    if isinstance(key, str) and key.lower() in PRETRAINED:
+        if os.path.lexists(key):
+            raise UserError(f"--model {key}: both the shipped model {key.lower()!r} and the file ./{key} exist; "
+                            f"pass ./{key} to use the file, or move the file away to use the shipped model")
         return os.path.join(MODELS_DIR, PRETRAINED[key.lower()][0])
     return key
 

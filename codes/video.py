@@ -20,7 +20,6 @@ video as it is written.
 import collections
 import os
 import queue
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -448,12 +447,9 @@ def _is_rgb(pix_fmt):
 
 # ---------------------------------------------------------------- writing ----
 def _temp_beside(path, suffix):
-    """A new empty file beside ``path``: ``.tmp_<pid>_<name>.<random><suffix>``."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".tmp_{os.getpid()}_{os.path.basename(path)}.", suffix=suffix, dir=folder)
-    os.close(fd)
-    return tmp
+    """A new empty file beside ``path`` under one of this project's temporary names."""
+    from tecogan.utils.fileio import temp_file_beside
+    return temp_file_beside(path, suffix)
 
 
 def _umask():
@@ -603,8 +599,9 @@ class VideoSink:
             warn(f"{shown(self.path)}: {self.moved} input frames had no increasing timestamp; each was put one "
                  "tick after the previous frame")
         self._verify()
-        os.chmod(self.tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files
-        os.replace(self.tmp, self.path)
+        os.chmod(self.tmp, 0o666 & ~_umask())  # created 0600
+        from tecogan.utils.tempfiles import publish
+        publish(self.tmp, self.path)  # never over an output that appeared meanwhile, unless --overwrite
         self.tmp = None
 
     def _verify(self):

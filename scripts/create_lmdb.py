@@ -28,6 +28,11 @@ def collect_clips(raw_dir):
         folder = os.path.join(raw_dir, vid)
         if not os.path.isdir(folder) or vid.startswith("."):
             continue
+        try:
+            vid.encode("utf-8")
+        except UnicodeEncodeError:  # keys name the sequence and are UTF-8 text (meta_info.pkl, the LMDB)
+            raise UserError(f"{folder}: the sequence folder's name is not valid UTF-8 (it becomes the LMDB keys); "
+                            f"rename the folder") from None
         frames = list_images(folder)
         if frames:
             clips.append((vid, [os.path.join(folder, f) for f in frames]))

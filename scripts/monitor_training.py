@@ -25,8 +25,8 @@ LINE_RE = re.compile(r"\[epoch: (\d+) \| iter: (\d+)(?: \| [^\]]*)?\] (.*)$")
 
 def parse_log(path):
     """{name: ([iters], [values])} from the trainer's log lines."""
-    if not os.path.isfile(path):
-        raise UserError(f"{path}: training log not found")
+    from tecogan.utils.fileio import check_regular_file
+    check_regular_file(path, "training log")
     curves = {}
     with open(path, encoding="utf-8", errors="replace") as f:  # a damaged byte costs one line, not the plot
         for line in f:
@@ -82,10 +82,34 @@ def parse_baseline(text):
         number = float(value)
     except ValueError:
         number = None
-    if not sep or not name or number is None or number != number or abs(number) == float("inf"):
+    if not sep or not name or number is None or number != number or abs(number) > PLOT_MAX:
         raise UserError(f"--baseline {text!r}: expected METRIC=VALUE[:LABEL] with a finite VALUE, "
                         f"e.g. PSNR=24.13:bicubic")
     return name, number, label or f"{name} = {value}"
+
+
+PLOT_MAX = 1e30  # larger values (1e308, inf, nan, 10**400) cannot be drawn: left out with a warning
+
+
+def _plottable(xs, ys, where):
+    """The points of one curve that can be drawn; a warning names the curve when some cannot."""
+    from tecogan.utils.errors import warn
+    keep_x, keep_y, dropped = [], [], []
+    for x, y in zip(xs, ys):
+        try:
+            ok = abs(float(y)) <= PLOT_MAX  # False for nan; OverflowError for huge integers
+        except OverflowError:
+            ok = False
+        if ok:
+            keep_x.append(x)
+            keep_y.append(float(y))
+        else:
+            dropped.append((x, y))
+    if dropped:
+        x, y = dropped[0]
+        warn(f"{where}: {len(dropped)} value(s) too large or not finite to plot (e.g. {short(y)} at iteration "
+             f"{x}); left out")
+    return keep_x, keep_y
 
 
 def plot(curves, title, out_path, baselines=()):
@@ -98,7 +122,7 @@ def plot(curves, title, out_path, baselines=()):
     rows = (len(names) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.2 * rows), squeeze=False)
     for ax, name in zip(axes.flat, names):
-        xs, ys = curves[name]
+        xs, ys = _plottable(*curves[name], f"{title}: {name}")
         ax.plot(xs, ys, marker="." if len(xs) < 30 else None)
         lines = [(v, label) for metric, v, label in baselines if metric == name]
         for k, (v, label) in enumerate(lines):

@@ -307,7 +307,7 @@ def test_rerun_keeps_results_unless_overwrite(tmp_path, ckpt):
     assert read_image_rgb(str(out / "0000.png")).shape == (48, 64, 3)
     # the folder holds only the new frames (no stale 0007.png), and no temporary folder is left
     assert sorted(os.listdir(out)) == ["0000.png", "0001.png", "0002.png"]
-    assert not [f for f in os.listdir(out.parent) if f.startswith(".tmp")]
+    assert not [f for f in os.listdir(out.parent) if f.startswith((".tmp", ".tecogan-tmp"))]
 
 
 def test_missing_test_data_names_the_script_that_makes_it(tmp_path, ckpt):

@@ -65,7 +65,7 @@ def non_utf8_ok(tmp_path):
 
 
 def no_temps(folder):
-    return not [f for f in os.listdir(folder) if f.startswith(".tmp")]
+    return not [f for f in os.listdir(folder) if f.startswith((".tmp", ".tecogan-tmp"))]
 
 
 # --------------------------------------------------------- non-UTF-8 names ---

@@ -22,7 +22,7 @@ from helpers import (assert_one_line, run_inprocess, save_tiny_generator, script
 from tecogan import main as main_cmd
 from tecogan.official_metrics import evaluate as evaluate_cmd
 from tecogan.official_metrics import metrics as metrics_cmd
-from tecogan.utils.outputs import AtomicFolder, TrainingLock, remove_stale_temps
+from tecogan.utils.outputs import AtomicFolder, TrainingLock, remove_stale_temps, temp_sibling
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UPSCALE = os.path.join(REPO, "codes", "upscale.py")
@@ -47,7 +47,7 @@ up = upscale_in_process
 
 
 def no_temps(folder):
-    return not [f for f in os.listdir(folder) if f.startswith(".tmp")]
+    return not [f for f in os.listdir(folder) if f.startswith((".tmp", ".tecogan-tmp"))]
 
 
 # -------------------------------------------------------- outputs vs inputs ---
@@ -129,19 +129,23 @@ def test_failure_midway_keeps_old_output_and_leaves_no_temporary(tmp_path, ckpt,
 
 def test_stale_temporaries_of_killed_runs_are_removed(tmp_path, ckpt, capsys, monkeypatch):
     write_frames(tmp_path / "in", n=2)
-    stale_dir = tmp_path / f".tmp_{DEAD_PID}_out.k1ll3d00"
+    stale_dir = temp_sibling(tmp_path / "out", pid=DEAD_PID)
     write_frames(stale_dir, n=1)
-    (tmp_path / f".tmp_{DEAD_PID}_out.mp4.abcdefgh.mp4").write_bytes(b"half a video")
-    (tmp_path / ".tmp_out_12345678.mp4").write_bytes(b"older VideoSink name")
-    live = tmp_path / f".tmp_{os.getpid()}_out.live0000"  # a running process's temporary is left alone
-    live.mkdir()
+    stale_video = temp_sibling(tmp_path / "out.mp4", ".mp4", pid=DEAD_PID)
+    open(stale_video, "wb").write(b"half a video")
+    live = temp_sibling(tmp_path / "out", pid=os.getpid())  # a running process's temporary is left alone
+    os.mkdir(live)
+    # names of the user's that merely look temporary are never touched
+    users = [tmp_path / ".tmp_out_12345678.mp4", tmp_path / f".tmp_{DEAD_PID}_out.k1ll3d00",
+             tmp_path / (os.path.basename(stale_video)[:-6] + "X.mp4")]
+    for u in users:
+        u.write_bytes(b"mine")
     status, _, err = up(capsys, monkeypatch, tmp_path / "in", tmp_path / "out", "--model", ckpt, "--device", "cpu")
     assert status == 0, err
-    assert not stale_dir.exists() and live.exists()
+    assert not os.path.exists(stale_dir) and os.path.exists(live)
     assert sorted(os.listdir(tmp_path / "out")) == ["0000.png", "0001.png"]
-    # temporaries of a video output (this project's names and the older VideoSink's)
-    assert sorted(remove_stale_temps(str(tmp_path / "out.mp4"))) == [f".tmp_{DEAD_PID}_out.mp4.abcdefgh.mp4",
-                                                                     ".tmp_out_12345678.mp4"]
+    assert remove_stale_temps(str(tmp_path / "out.mp4")) == [os.path.basename(stale_video)]
+    assert all(u.read_bytes() == b"mine" for u in users)
 
 
 def test_folder_moved_aside_by_a_killed_swap_is_restored(tmp_path):
@@ -149,7 +153,7 @@ def test_folder_moved_aside_by_a_killed_swap_is_restored(tmp_path):
     out = tmp_path / "out"
     write_frames(out, n=2)
     before = tree_hash(out)
-    os.rename(out, tmp_path / f".tmp_{DEAD_PID}_out.old.zz9zz9zz")
+    os.rename(out, temp_sibling(out, old=True, pid=DEAD_PID))
     remove_stale_temps(str(out))
     assert tree_hash(out) == before and no_temps(tmp_path)
     with AtomicFolder(out) as stage:  # and a normal replacement leaves only the new content

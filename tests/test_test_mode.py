@@ -78,7 +78,7 @@ def test_test_mode_writes_frames_equal_to_inference(tmp_path):
             assert np.array_equal(read_rgb(out_dir / name), exp_frame)
         assert f"Tiny/{seq}: 4 frames" in r.stdout and "frames/s" in r.stdout
     assert not [f for f in os.listdir(tmp_path / "results" / "Tiny" / "FRVSR_BD_iter7" / "seqA")
-                if f.startswith(".tmp")]
+                if f.startswith((".tmp", ".tecogan-tmp"))]
 
 
 def test_checkpoint_series(tmp_path):

@@ -222,7 +222,7 @@ def test_sigkill_then_resume(tiny_data, tmp_path):
               extra=lambda o: o["test"].update(test_freq=1000))
     r = train(exp, "FRVSR", "--resume", "auto")
     assert r.returncode == 0
-    assert not [p for p in ckpt.iterdir() if p.name.startswith(".tmp")]
+    assert not [p for p in ckpt.iterdir() if p.name.startswith((".tmp", ".tecogan-tmp"))]
 
 
 def test_sigint_saves_state(tiny_data, tmp_path):

@@ -47,7 +47,7 @@ def upscale(*args):
 
 
 def temp_files(folder):
-    return [f for f in os.listdir(folder) if f.startswith(".tmp")]
+    return [f for f in os.listdir(folder) if f.startswith((".tmp", ".tecogan-tmp"))]
 
 
 def canonical(codec_name):

@@ -6,7 +6,8 @@ from torch.nn.parallel import DistributedDataParallel
 
 from tecogan.models.losses import build_criterion
 from tecogan.models.lr_schedules import build_scheduler, load_scheduler_state
-from tecogan.networks import build_generator, generator_arch_from_config, load_generator_weights
+from tecogan.networks import (build_generator, check_checkpoint_fits, generator_arch_from_config,
+                               load_generator_weights)
 from tecogan.ops import bd_downsample, backward_warp
 from tecogan.ops.degradation import bd_kernel_radius, gaussian_kernel
 from tecogan.ops.degradation import crop_border
@@ -35,6 +36,8 @@ class FRVSRModel:
         deg = opt["dataset"]["degradation"]
         self.degradation = deg["type"]
         name, arch = generator_arch_from_config(opt)
+        if g.get("load_path") and opt.get("train") is not None:  # before building: nb 200000 fails at once
+            check_checkpoint_fits(g["load_path"], name, arch, across_degradations=True)
         self.net_G = build_generator(name, **arch).to(device)
         if g.get("load_path") and opt.get("train") is not None:
             # a training start may cross BD/BI (fine-tuning a BD model on BI data): the learned

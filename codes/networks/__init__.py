@@ -7,6 +7,9 @@ its architecture as keyword arguments (``in_nc, out_nc, nf, nb, degradation, sca
 provides ``arch_from_state_dict(state_dict, path)`` and ``arch()``.
 """
 from tecogan.networks.frnet import FRNet
+import torch
+
+from tecogan.utils.errors import UserError, short
 
 GENERATORS = {"FRNet": FRNet}
 
@@ -39,6 +42,18 @@ def _hint(name):
 UPSAMPLER_BUFFERS = ("upsample_func.kernels", "srnet.upsample_func.kernels")
 
 
+def check_checkpoint_fits(path, name, arch, across_degradations=False):
+    """Before a configured generator is built: the architecture the checkpoint's tensors hold
+    (``nf``, ``nb``, scale, BD/BI) is the one asked for, else one line.  A YAML ``nb: 200000``
+    is then reported at once, not after minutes of building a network that cannot load it."""
+    from tecogan.utils.checkpoint import load_state_dict_file
+    found = GENERATORS[name].arch_from_state_dict(load_state_dict_file(path), path)
+    keys = ("in_nc", "out_nc", "nf", "nb", "scale") + (() if across_degradations else ("degradation",))
+    if any(found.get(k) != arch.get(k) for k in keys):
+        raise UserError(f"{path}: does not fit the {_describe(arch)}: the checkpoint is a {_describe(found)}; "
+                        f"set those in the YAML (dataset.degradation.type, model.generator.nf/nb, scale)")
+
+
 def load_generator_weights(net, path, name="FRNet", across_degradations=False):
     """Load a published-style checkpoint into a configured generator (strict), or explain
     in one line why it does not fit (which architecture the checkpoint holds).
@@ -64,7 +79,13 @@ def generator_from_checkpoint(checkpoint, name="FRNet", label=None, **overrides)
     """
     from tecogan.utils.checkpoint import load_into, load_state_dict_file
     if isinstance(checkpoint, dict):
+        from tecogan.utils.checkpoint import check_tensors
         state_dict, label = checkpoint, label or "state dict"
+        bad = [k for k, v in state_dict.items() if not isinstance(v, torch.Tensor)]
+        if bad:
+            raise UserError(f"{label}: {short(bad[0])} is a {type(state_dict[bad[0]]).__name__}; expected a state dict "
+                            f"of tensors (net.state_dict())")
+        check_tensors(state_dict, label)  # as for files: NaN/Inf (all-black output), crafted shapes
     else:
         label = label or str(checkpoint)
         state_dict = load_state_dict_file(str(checkpoint))

@@ -35,6 +35,10 @@ def add_runtime_args(parser):
     parser.add_argument("--metrics", default=",".join(METRICS),
                         help=f"comma-separated subset of {','.join(METRICS)} (default: all); without "
                              f"LPIPS and tLP100 no AlexNet weights are needed")
+    parser.add_argument("--pair_by", choices=("name", "position"), default="name",
+                        help="pair SR and GT frames by name (default: the same stem, or the same last number "
+                             "as in output_0001.png / col_high_0001.png) or by position (sorted order, as the "
+                             "official code)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing metrics.json / metrics.csv / metricsfile.txt (kept otherwise)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")

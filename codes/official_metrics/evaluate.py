@@ -91,7 +91,7 @@ def main(argv=None):
             print(f"{dataset}: {len(pairs)} sequence(s) of {res_root}", flush=True)
             report, frame_names, skipped = evaluate_folders(
                 pairs, model, pool=pool, batch_size=args.batch_size, device=device,
-                log=lambda msg: print("  " + msg, flush=True), metrics=metrics)
+                log=lambda msg: print("  " + msg, flush=True), metrics=metrics, pair_by=args.pair_by)
             out_dir = os.path.join(res_root, "metric_log")
             title = f"{dataset} / {args.model}"
             write_outputs(out_dir, report, frame_names, title=title, skipped=skipped)

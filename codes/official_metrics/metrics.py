@@ -65,7 +65,7 @@ def main(argv=None):
     metrics, model, pool, device = setup_runtime(args)
     try:
         report, frame_names, skipped = evaluate_folders(pairs, model, pool=pool, batch_size=args.batch_size,
-                                                        device=device, metrics=metrics)
+                                                        device=device, metrics=metrics, pair_by=args.pair_by)
     finally:
         if pool is not None:
             pool.shutdown()

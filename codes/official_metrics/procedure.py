@@ -1,6 +1,7 @@
 """The official TecoGAN metric procedure (the numbers reported in papers).
 
-Per sequence (frames paired GT/SR in sorted order):
+Per sequence (frames paired GT/SR in sorted order; their names must match, see
+:func:`check_pairing`, unless ``--pair_by position``):
 
 * only frames with index in ``[2, n-2)`` are evaluated, so a sequence needs >= 5 frames;
 * GT and SR frames of different sizes are both cut to their common top-left area
@@ -109,6 +110,24 @@ def sorted_frames(folder):
         warn(f"{folder}: frame names are not zero-padded; ordered by their numbers "
              f"({ordered[0]}, {ordered[1] if len(ordered) > 1 else ''}, ...), not by a plain sort")
     return [os.path.join(folder, n) for n in ordered]
+
+
+def _frame_number(stem):
+    digits = re.findall(r"\d+", stem)
+    return int(digits[-1]) if digits else None
+
+
+def check_pairing(gt_paths, sr_paths, gt_dir, sr_dir):
+    """SR frame k must be GT frame k's: the same name stem, or the same last number in the name
+    (``output_0001.png`` is ``col_high_0001.png``'s, as the official results are named).
+    The first pair that differs is one line (``--pair_by position`` pairs by order instead)."""
+    for gt, sr in zip(gt_paths, sr_paths):
+        g, s = (os.path.splitext(os.path.basename(p))[0] for p in (gt, sr))
+        if g == s or (_frame_number(g) is not None and _frame_number(g) == _frame_number(s)):
+            continue
+        raise UserError(f"{sr}: paired with the GT frame {gt} by their order, but their names differ "
+                        f"(frames are paired by name); name the SR frames like the GT frames of {gt_dir}, "
+                        f"or pass --pair_by position to pair them by order")
 
 
 # ----------------------------------------------------------------------------- sequences
@@ -229,8 +248,12 @@ def _lpips_chunk(model, gts, srs, prev_feats, out, device):
 
 
 # ----------------------------------------------------------------------------- folders
-def evaluate_folders(pairs, lpips_model, pool=None, batch_size=4, device="cpu", log=print, metrics=None):
+def evaluate_folders(pairs, lpips_model, pool=None, batch_size=4, device="cpu", log=print, metrics=None,
+                     pair_by="name"):
     """Evaluate ``[(name, sr_dir, gt_dir), ...]``; sequences that cannot be evaluated are skipped.
+
+    ``pair_by``: "name" (SR and GT frames must match by name: :func:`check_pairing`) or
+    "position" (the official code's plain order).
 
     Returns ``(report, frame_names, skipped)`` with ``skipped = [(name, reason)]``.
     Raises :class:`UserError` when no sequence could be evaluated.
@@ -243,6 +266,10 @@ def evaluate_folders(pairs, lpips_model, pool=None, batch_size=4, device="cpu", 
         try:
             gt_paths = sorted_frames(gt_dir)
             sr_paths = sorted_frames(sr_dir)
+            if pair_by == "name":
+                check_pairing(gt_paths, sr_paths, gt_dir, sr_dir)
+            elif pair_by != "position":
+                raise UserError(f"--pair_by {pair_by}: expected name or position")
             values = evaluate_sequence(gt_paths, sr_paths, lpips_model, name=name, pool=pool,
                                        batch_size=batch_size, device=device, metrics=metrics)
         except TooFewFrames as err:

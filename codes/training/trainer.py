@@ -162,8 +162,8 @@ class Trainer:
         os.makedirs(self.ckpt_dir, exist_ok=True)
         self.logger = make_logger(os.path.join(exp_dir, "train", "train.log"), self.is_main)
         if self.is_main:  # temporary files of a run killed while saving: never complete, drop them
-            for stale in glob.glob(os.path.join(self.ckpt_dir, ".tmp_*")):
-                os.remove(stale)
+            from tecogan.utils.tempfiles import remove_own_temps
+            remove_own_temps(self.ckpt_dir)
         self.seed = opt["manual_seed"]
         random.seed(self.seed)
         np.random.seed(self.seed)

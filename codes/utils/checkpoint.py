@@ -71,8 +71,8 @@ def load_state_dict_file(path, map_location="cpu"):
     """Read a ``torch.save``d state dict (or a dict holding one) with weights_only=True."""
     if not path:
         raise UserError("no checkpoint path given")
-    if not os.path.isfile(path):
-        raise UserError(f"{path}: checkpoint file not found")
+    from tecogan.utils.fileio import check_regular_file
+    check_regular_file(path, "checkpoint file")  # also refuses /dev/zero, FIFOs, folders
     verify_checkpoint_file(path)
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)

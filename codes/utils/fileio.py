@@ -1,15 +1,17 @@
 """File helpers shared by every command: atomic writes and checked image reading.
 
-Atomic writes go to a temporary file in the destination folder (``.tmp_<pid>_<name>.*``,
-see ``tecogan.utils.outputs``) and are moved into place with ``os.replace``, so a crash
-never leaves a half-written checkpoint, JSON or PNG under the final name.  Images are
+Atomic writes go to a temporary file in the destination folder (``.tecogan-tmp-<pid>-...-<name>``,
+see ``tecogan.utils.tempfiles``) and are renamed into place (``publish``: an output that
+appeared meanwhile is replaced only with ``--overwrite``), so a crash never leaves a
+half-written checkpoint, JSON or PNG under the final name.  Images are
 encoded and decoded in memory and written/read with Python's file functions, so file
 names that are not valid UTF-8 work (OpenCV's own path functions crash on them).
 """
 import io
 import json
 import os
-import tempfile
+import stat
+import struct
 
 import cv2
 import numpy as np
@@ -22,22 +24,34 @@ os.umask(_UMASK)
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
-def _temp_path(path, suffix=""):
+def temp_file_beside(path, suffix=""):
+    """A new empty file (mode 0600) beside ``path`` under one of this project's temporary names."""
+    from tecogan.utils.tempfiles import temp_sibling
     folder = os.path.dirname(os.path.abspath(path)) or "."
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".tmp_{os.getpid()}_{os.path.basename(os.path.abspath(path))}.",
-                               suffix=suffix, dir=folder)
-    os.close(fd)
-    return tmp
+    for _attempt in range(100):
+        tmp = temp_sibling(path, suffix)
+        try:
+            fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+    raise FileExistsError(f"{path}: no free temporary name beside it")
 
 
-def atomic_write(path, write_fn, suffix=""):
-    """Call ``write_fn(tmp_path)`` then rename the result to ``path``."""
-    tmp = _temp_path(path, suffix)
+_temp_path = temp_file_beside  # older name
+
+
+def atomic_write(path, write_fn, suffix="", overwrite=None):
+    """Call ``write_fn(tmp_path)`` then rename the result to ``path`` (``overwrite``: see
+    :func:`tecogan.utils.tempfiles.publish`; None = as check_outputs decided for ``path``)."""
+    from tecogan.utils.tempfiles import publish
+    tmp = temp_file_beside(path, suffix)
     try:
         write_fn(tmp)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600 files
-        os.replace(tmp, path)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # created 0600
+        publish(tmp, path, overwrite)
     except OSError as err:  # a full disk, a read-only folder: one line naming the output, not the temp
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -142,14 +156,80 @@ def _looks_truncated(data):
     return False
 
 
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def check_regular_file(path, what="file"):
+    """``os.stat`` of ``path``, which must be a regular file: ``/dev/zero``, ``/dev/urandom`` or a
+    FIFO would be read forever (or block), a folder is not a file.  One line otherwise."""
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise UserError(f"{path}: {what} not found") from None
+    except OSError as err:
+        raise UserError(f"{path}: {what} cannot be read ({err.strerror or err})") from None
+    if not stat.S_ISREG(st.st_mode):
+        kind = next((words for test, words in _KINDS if test(st.st_mode)), "not a plain file")
+        raise UserError(f"{path}: not a regular file ({kind}); expected {'an' if what[0] in 'aeiou' else 'a'} {what}")
+    return st
+
+
+def image_header_size(head):
+    """``(width, height)`` from the first bytes of a PNG, JPEG or BMP file, or None (other formats,
+    or a header that does not say): read before decoding, so a pixel bomb is refused first."""
+    if head[:8] == _PNG_MAGIC and len(head) >= 24 and head[12:16] == b"IHDR":
+        return struct.unpack(">II", head[16:24])
+    if head[:2] == b"BM" and len(head) >= 26:
+        w, h = struct.unpack("<ii", head[18:26])
+        return abs(w), abs(h)
+    if head[:2] == b"\xff\xd8":
+        i = 2
+        while i + 9 <= len(head):
+            if head[i] != 0xFF:
+                return None
+            marker = head[i + 1]
+            if marker == 0xFF:
+                i += 1
+                continue
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                h, w = struct.unpack(">HH", head[i + 5:i + 9])
+                return w, h
+            if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+                i += 2
+                continue
+            i += 2 + struct.unpack(">H", head[i + 2:i + 4])[0]
+    return None
+
+
+def check_image_file(path):
+    """A regular file of at most MAX_IMAGE_FILE_BYTES whose header (PNG, JPEG, BMP) declares a
+    frame within MAX_IMAGE_SIDE / MAX_IMAGE_PIXELS; returns its size in bytes."""
+    from tecogan.limits import MAX_IMAGE_FILE_BYTES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
+    size = check_regular_file(path, "image file").st_size
+    if size > MAX_IMAGE_FILE_BYTES:
+        raise UserError(f"{path}: {size} bytes, larger than any frame ({MAX_IMAGE_FILE_BYTES >> 20} MB at most)")
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+    dims = image_header_size(head)
+    if dims is not None:
+        w, h = dims
+        if max(w, h) > MAX_IMAGE_SIDE or w * h > MAX_IMAGE_PIXELS:
+            raise UserError(f"{path}: a {w}x{h} image, larger than the {MAX_IMAGE_SIDE} pixels per side and "
+                            f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels a frame may have")
+    return size
+
+
 def read_image_rgb(path, warned=None):
     """Read an image file as uint8 RGB (h, w, 3); a clear error if it cannot be read."""
-    if not os.path.isfile(path):
-        raise UserError(f"{path}: image file not found")
+    check_image_file(path)
     data = np.fromfile(path, dtype=np.uint8)
     if _looks_truncated(data):  # checked first: the decoders would print their own messages
         raise UserError(f"{path}: unreadable or truncated image")
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    try:
+        img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    except cv2.error as err:  # OpenCV's own limits (other formats): its assertion names no file
+        raise UserError(f"{path}: cannot be decoded ({' '.join(str(err).split())[-120:]})") from None
     if img is None:
         raise UserError(f"{path}: unreadable or truncated image")
     return to_uint8_rgb(img, path, warned)

@@ -1,64 +1,89 @@
 """Nothing of the user's is lost: the one mechanism every command that writes goes through.
 
 1. :func:`check_outputs` runs before anything is read or written.  It refuses an output
-   that is, contains or lies inside an input (compared after resolving symlinks), an
-   output that overlaps another output of the same command, an output whose folder
-   cannot be written, and an existing output file or non-empty output folder unless
-   ``--overwrite`` was given (even then, a folder is only replaced when it holds nothing
-   but what the command itself writes: frames, sequence folders of frames, an LMDB).
-2. Results are written under a temporary name beside the output (:func:`temp_sibling`,
-   :class:`AtomicFolder`, ``fileio.atomic_write``) and renamed into place only when
-   complete, so a full disk, an encoder error, Ctrl-C or SIGTERM leaves the old output
-   untouched.  A replaced frames folder holds only the new frames.
-3. Temporary names carry the writer's pid (``.tmp_<pid>_<name>.<random>``); a temporary
-   file or folder whose process is gone (a killed run) is removed by the next run that
-   writes the same output (:func:`remove_stale_temps`).
-4. :class:`TrainingLock`: ``<exp_dir>/.train.lock`` holds the pid of the training that uses
-   the experiment; a second training is refused while that process runs, and a lock
-   left by a killed training is detected (its pid is gone) and replaced.
+   that is, contains or lies inside an input, an output that overlaps another output of the
+   same command, an output whose folder cannot be written, and an existing output file or
+   non-empty output folder unless ``--overwrite`` was given (even then, a folder is only
+   replaced when it holds nothing but what the command itself writes: PNG frames, sequence
+   folders of PNG frames, an LMDB's three files).  Paths are compared by file identity
+   (device and inode of what exists, else of the nearest existing folder plus the case-folded
+   rest of the name), not by spelling: on a case-insensitive file system ``IN.mp4`` is
+   ``in.mp4``, and a hard link or a symlinked folder is the file it reaches.
+2. Results are written under a temporary name beside the output and renamed into place only
+   when complete (:mod:`tecogan.utils.tempfiles`: ``publish``, ``AtomicFolder``; ``fileio.atomic_write``);
+   an output that appeared meanwhile is replaced only with ``--overwrite``.
+3. Temporary names are provably this project's (``.tecogan-tmp-<pid>-<random><check>-<name>``)
+   and only such names are ever removed as stale.
+4. The training lock and the training's own checks: :mod:`tecogan.utils.locks`.
+
+The names of those modules are re-exported here.
 """
-import atexit
-import math
 import os
-import re
-import secrets
-import shutil
-import socket
 
+from tecogan.limits import check_number  # noqa: F401 - re-exported
 from tecogan.utils.errors import UserError
-
-TEMP_PREFIX = ".tmp_"
-_TEMP_RE = re.compile(r"^\.tmp_(\d+)_(.*)$")
-_TEMP_TAIL = re.compile(r"^\.(old\.)?[a-z0-9_]{8}(\.[^.]*)?$")  # after the name: [.old].<8 random>[.ext]
-_OLD_MARK = ".old."
+from tecogan.utils.locks import TrainingLock, check_training_outputs, process_start, training_guard  # noqa: F401
+from tecogan.utils.tempfiles import (TEMP_PREFIX, AtomicFolder, is_own_temp, parse_temp, pid_alive,  # noqa: F401
+                                     publish, real, record_decision, remove_own_temps, remove_stale_temps,
+                                     rename_noreplace, temp_sibling)
 
 # kinds of output (what check_outputs may replace with --overwrite)
 FILE = "file"            # one file (video, GIF, JSON, ...)
-FRAMES = "frames"        # a folder of image frames
-SEQUENCES = "sequences"  # a folder of sequence folders of frames
+FRAMES = "frames"        # a folder of PNG frames
+SEQUENCES = "sequences"  # a folder of sequence folders of PNG frames
 LMDB = "lmdb"            # an LMDB folder (data.mdb, lock.mdb, meta_info.pkl)
 PARENT = "parent"        # a folder that receives outputs: may exist, is never replaced
+KINDS = (FILE, FRAMES, SEQUENCES, LMDB, PARENT)
 
 _LMDB_FILES = {"data.mdb", "lock.mdb", "meta_info.pkl"}
+FRAME_EXTENSION = ".png"  # every command writes its frames as PNG
 
 
-# ------------------------------------------------------------------ paths ----
-def real(path):
-    """The absolute path with every symlink resolved (also of a path that does not exist yet)."""
-    return os.path.realpath(os.path.abspath(os.fspath(path)))
+# --------------------------------------------------------------- identity ----
+class _Identities:
+    """File identities of paths and of their ancestors, cached per folder."""
 
+    def __init__(self):
+        self.cache = {}
 
-def _inside(inner, outer):
-    """True if ``inner`` is ``outer`` or lies below it (both resolved)."""
-    if inner == outer:
-        return True
-    return inner.startswith(outer if outer.endswith(os.sep) else outer + os.sep)
+    def _existing(self, path):
+        """The identity of an existing (resolved) path."""
+        if path not in self.cache:
+            try:
+                st = os.stat(path)
+                self.cache[path] = ("inode", st.st_dev, st.st_ino)
+            except OSError:  # no permission to look: the resolved spelling, case-folded
+                self.cache[path] = ("path", os.path.normcase(path).casefold())
+        return self.cache[path]
+
+    def chain(self, path):
+        """``[identity of path, of its folder, ..., of the root]``."""
+        p = os.path.abspath(os.fspath(path))
+        missing = []
+        while not os.path.exists(p):
+            head, tail = os.path.split(p)
+            if head == p:
+                break
+            missing.append(tail)
+            p = head
+        p = os.path.realpath(p)
+        up = []
+        while True:
+            up.append(self._existing(p))
+            head = os.path.dirname(p)
+            if head == p:
+                break
+            p = head
+        chain = up
+        for name in reversed(missing):  # top-down: each missing name under its parent's identity
+            chain = [("name", chain[0], name.casefold())] + chain
+        return chain
 
 
 def _input_paths(path, limit=100000):
-    """The resolved input, plus the targets of symlinks directly inside an input folder
-    (a frames folder made of links to other files protects those files too)."""
-    found = [real(path)]
+    """The input, plus the symlinks directly inside an input folder (a frames folder made of
+    links to other files protects those files too)."""
+    found = [os.fspath(path)]
     if os.path.isdir(path):
         try:
             with os.scandir(path) as it:
@@ -66,34 +91,35 @@ def _input_paths(path, limit=100000):
                     if k >= limit:
                         break
                     if entry.is_symlink():
-                        found.append(real(entry.path))
+                        found.append(entry.path)
         except OSError:
             pass
     return found
 
 
-def _is_image(name):
-    from tecogan.utils.fileio import IMAGE_EXTENSIONS
-    return name.lower().endswith(IMAGE_EXTENSIONS)
-
-
-def _foreign_entry(path, kind):
-    """The first entry of folder ``path`` that ``kind`` does not account for (None if all are)."""
+def foreign_entry(path, kind):
+    """The first entry of folder ``path`` that ``kind`` does not account for (None if all are):
+    FRAMES holds PNG files only, SEQUENCES folders of them, LMDB its three files; our own
+    temporaries are accounted for."""
     for entry in sorted(os.listdir(path)):
-        if entry.startswith(TEMP_PREFIX):
+        if is_own_temp(entry):
             continue
         full = os.path.join(path, entry)
-        if kind == FRAMES and os.path.isfile(full) and _is_image(entry):
+        if kind == FRAMES and not entry.startswith(".") and entry.endswith(FRAME_EXTENSION) \
+                and os.path.isfile(full):
             continue
         if kind == LMDB and entry in _LMDB_FILES:
             continue
-        if kind == SEQUENCES and os.path.isdir(full) and not os.path.islink(full):
-            inner = _foreign_entry(full, FRAMES)
+        if kind == SEQUENCES and os.path.isdir(full) and not os.path.islink(full) and not entry.startswith("."):
+            inner = foreign_entry(full, FRAMES)
             if inner is None:
                 continue
             return inner
         return full
     return None
+
+
+_foreign_entry = foreign_entry  # older name
 
 
 def _writable_ancestor(path):
@@ -128,49 +154,65 @@ def _named(label, path):
     return f"{label} {path}" if label else f"{path}"
 
 
+def check_overwrite_flag(overwrite, option="overwrite"):
+    """``overwrite`` must be True or False (None counts as False): ``overwrite='no'`` is an error,
+    not a truthy string that replaces the output."""
+    if overwrite is None:
+        return False
+    if not isinstance(overwrite, bool):
+        raise UserError(f"{option}={overwrite!r}: expected True or False")
+    return overwrite
+
+
 def check_outputs(outputs, inputs=(), overwrite=False):
     """Refuse unsafe outputs before anything is read or written.
 
     ``outputs``: ``(label, path, kind)`` tuples, kind one of FILE, FRAMES, SEQUENCES, LMDB,
     PARENT; ``inputs``: ``(label, path)`` tuples or paths (missing inputs are skipped:
     the command reports them itself).  Labels are option names used in the messages.
-    When every check passes, temporary files of killed runs beside each output are removed.
+    When every check passes, the decision (replace or not) is recorded for the final rename
+    and temporary files of killed runs beside each output are removed.
     """
+    overwrite = check_overwrite_flag(overwrite)
+    ids = _Identities()
     outs = [(lbl, os.fspath(p), kind) for lbl, p, kind in _normalise(outputs, "")]
     ins = [(lbl, os.fspath(p)) for lbl, p in _normalise(inputs, "input")]
-    resolved_inputs = []
+    input_chains = []
     for lbl, p in ins:
         if os.path.lexists(p):
-            resolved_inputs += [(lbl, p, r) for r in _input_paths(p)]
-    resolved_outputs = []
+            input_chains += [(lbl, p, ids.chain(q)) for q in _input_paths(p)]
+    checked = []
     for lbl, p, kind in outs:
         if not p:
             raise UserError(f"{lbl or 'output'}: empty path (expected a file or folder name)")
-        r = real(p)
-        for in_lbl, in_p, in_r in resolved_inputs:
-            if r == in_r:
+        if kind not in KINDS:
+            raise ValueError(f"output kind {kind!r}: expected one of {KINDS}")
+        chain = ids.chain(p)
+        for in_lbl, in_p, in_chain in input_chains:
+            if chain[0] == in_chain[0]:
                 raise UserError(f"{_named(lbl, p)}: is the input {_named(in_lbl, in_p)}; "
                                 f"choose an output that is not an input")
-            if _inside(r, in_r):
+            if in_chain[0] in chain[1:]:
                 raise UserError(f"{_named(lbl, p)}: lies inside the input {_named(in_lbl, in_p)}; "
                                 f"write the output outside the input")
-            if _inside(in_r, r):
+            if chain[0] in in_chain[1:]:
                 raise UserError(f"{_named(lbl, p)}: contains the input {_named(in_lbl, in_p)}; "
                                 f"choose an output folder that does not hold the input")
-        for o_lbl, o_p, o_kind, o_r in resolved_outputs:
-            if r == o_r:
+        for o_lbl, o_p, o_kind, o_chain in checked:
+            if chain[0] == o_chain[0]:
                 raise UserError(f"{_named(lbl, p)}: is also the output {_named(o_lbl, o_p)}; "
                                 f"give each output its own name")
-            nested = (_inside(r, o_r) and o_kind != PARENT) or (_inside(o_r, r) and kind != PARENT)
+            nested = (o_chain[0] in chain[1:] and o_kind != PARENT) or (chain[0] in o_chain[1:] and kind != PARENT)
             if nested:
                 raise UserError(f"{_named(lbl, p)}: overlaps the output {_named(o_lbl, o_p)}; "
                                 f"give each output its own place")
-        resolved_outputs.append((lbl, p, kind, r))
-    for lbl, p, kind, _r in resolved_outputs:
+        checked.append((lbl, p, kind, chain))
+    for lbl, p, kind, _chain in checked:
         _check_existing(lbl, p, kind, overwrite)
         _writable_ancestor(p)
-    for _lbl, p, kind, _r in resolved_outputs:  # all checks passed: drop what killed runs left
+    for _lbl, p, kind, _chain in checked:  # all checks passed: decided, and drop what killed runs left
         if kind != PARENT:
+            record_decision(p, overwrite, kind)
             remove_stale_temps(p)
 
 
@@ -188,296 +230,15 @@ def _check_existing(lbl, p, kind, overwrite):
         raise UserError(f"{name}: is a file; expected a folder")
     if kind == PARENT:
         return
-    entries = [e for e in os.listdir(p) if not e.startswith(TEMP_PREFIX)]
+    entries = [e for e in os.listdir(p) if not is_own_temp(e)]
     if not entries:
         return
     if not overwrite:
         raise UserError(f"{name}: already exists and is not empty; pass --overwrite to replace it "
                         f"(it is kept otherwise)")
-    foreign = _foreign_entry(p, kind)
+    foreign = foreign_entry(p, kind)
     if foreign is not None:
-        what = {FRAMES: "image frames", SEQUENCES: "sequence folders of frames",
+        what = {FRAMES: "PNG frames", SEQUENCES: "sequence folders of PNG frames",
                 LMDB: "an LMDB (data.mdb, lock.mdb, meta_info.pkl)"}.get(kind, "outputs")
         raise UserError(f"{name}: --overwrite would delete {foreign}, which is not one of the "
                         f"{what} this command writes; move it away or choose another output")
-
-
-# -------------------------------------------------------- temporary names ----
-def pid_alive(pid):
-    if pid <= 0:
-        return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
-
-
-def temp_sibling(path, suffix="", old=False):
-    """A new temporary name beside ``path`` (not created): ``.tmp_<pid>_<name>.<random><suffix>``
-    (``.tmp_<pid>_<name>.old.<random>`` for an output moved aside while it is replaced)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    token = secrets.token_hex(4)
-    mark = _OLD_MARK if old else "."
-    return os.path.join(folder, f"{TEMP_PREFIX}{os.getpid()}_{os.path.basename(os.path.abspath(path))}"
-                                f"{mark}{token}{suffix}")
-
-
-def _remove(path):
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        try:
-            os.remove(path)
-        except FileNotFoundError:
-            pass
-
-
-def remove_stale_temps(path):
-    """Remove temporary siblings of ``path`` left by runs that were killed.
-
-    A temporary ``.old`` folder (an output moved aside while its replacement was renamed
-    into place) is put back when the output itself is missing, never deleted then.
-    Returns the removed names.
-    """
-    folder = os.path.dirname(os.path.abspath(path))
-    base = os.path.basename(os.path.abspath(path))
-    stem, ext = os.path.splitext(base)
-    legacy = re.compile(rf"^\.tmp_{re.escape(stem)}_(\d+){re.escape(ext)}$")  # older VideoSink names
-    try:
-        entries = os.listdir(folder)
-    except OSError:
-        return []
-    removed = []
-    for entry in entries:
-        m = _TEMP_RE.match(entry)
-        tail = _TEMP_TAIL.match(m.group(2)[len(base):]) if m and m.group(2).startswith(base + ".") else None
-        moved_aside = False
-        if tail:
-            pid = int(m.group(1))
-            moved_aside = tail.group(1) is not None
-        else:
-            m = legacy.match(entry)
-            if not m:
-                continue
-            pid = int(m.group(1))
-        if pid_alive(pid):
-            continue
-        full = os.path.join(folder, entry)
-        if moved_aside and not os.path.lexists(os.path.join(folder, base)):
-            os.rename(full, os.path.join(folder, base))
-            continue
-        _remove(full)
-        removed.append(entry)
-    return removed
-
-
-_UNFINISHED = set()
-
-
-@atexit.register
-def _drop_unfinished():
-    """A command that fails (or is stopped) between creating an output's temporary folder and
-    its try/finally leaves no temporary behind: what was never committed is removed at exit."""
-    for folder in list(_UNFINISHED):
-        folder.close(ok=False)
-
-
-class AtomicFolder:
-    """A folder output written into a temporary sibling and renamed into place on success.
-
-        folder = AtomicFolder(out_dir)   # removes stale temporaries of out_dir, makes the sibling
-        ... write into folder.tmp ...
-        folder.close(ok)                 # ok: replace out_dir; else drop the sibling
-
-    An existing ``out_dir`` (already allowed by :func:`check_outputs`) is moved aside, the new
-    folder renamed into place, then the old one deleted: it survives any failure before that.
-    Also a context manager (commits when the block ends without an exception).
-    """
-
-    def __init__(self, path):
-        self.path = os.fspath(path)
-        parent = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(parent, exist_ok=True)
-        remove_stale_temps(self.path)
-        self.tmp = temp_sibling(self.path)
-        os.mkdir(self.tmp)
-        self.closed = False
-        _UNFINISHED.add(self)  # dropped at exit if never closed (an error before the writing began)
-
-    def commit(self):
-        old = None
-        if os.path.lexists(self.path):
-            old = temp_sibling(self.path, old=True)
-            os.rename(self.path, old)
-        try:
-            os.rename(self.tmp, self.path)
-        except BaseException:
-            if old is not None:
-                os.rename(old, self.path)
-            raise
-        if old is not None:
-            _remove(old)
-
-    def discard(self):
-        _remove(self.tmp)
-
-    def close(self, ok=True):
-        if self.closed:
-            return
-        self.closed = True
-        _UNFINISHED.discard(self)
-        try:
-            if ok:
-                self.commit()
-        finally:
-            if os.path.lexists(self.tmp):
-                self.discard()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, _exc, _tb):
-        self.close(exc_type is None)
-        return False
-
-
-# ---------------------------------------------------------------- numbers ----
-def check_number(option, value, minimum=None, maximum=None, integer=False, strict_minimum=False):
-    """Validate a number from the command line before any library sees it (finite, in range)."""
-    if value is None:
-        return value
-    what = "an integer" if integer else "a number"
-    try:
-        finite = math.isfinite(value)
-    except (TypeError, OverflowError):
-        finite = False
-    if not finite or (integer and int(value) != value):
-        raise UserError(f"{option} {value}: expected {'an integer' if integer else 'a finite number'}")
-    bounds = []
-    if minimum is not None:
-        bounds.append(f"{'>' if strict_minimum else '>='} {minimum}")
-    if maximum is not None:
-        bounds.append(f"<= {maximum}")
-    low = minimum is not None and (value <= minimum if strict_minimum else value < minimum)
-    high = maximum is not None and value > maximum
-    if low or high:
-        raise UserError(f"{option} {value}: expected {what} {' and '.join(bounds)}")
-    return value
-
-
-# ----------------------------------------------------------------- lock ----
-class TrainingLock:
-    """``<exp_dir>/.train.lock`` holding ``<pid> <host>`` of the training using the experiment."""
-
-    NAME = ".train.lock"
-
-    def __init__(self, exp_dir):
-        self.exp_dir = os.fspath(exp_dir)
-        self.path = os.path.join(self.exp_dir, self.NAME)
-        self.held = False
-
-    def _owner(self):
-        try:
-            with open(self.path, "rb") as f:
-                text = f.read(200).decode("utf-8", "replace").split()
-        except FileNotFoundError:
-            return None
-        pid = int(text[0]) if text and text[0].isdigit() else -1
-        host = text[1] if len(text) > 1 else ""
-        return pid, host
-
-    def acquire(self):
-        me = f"{os.getpid()} {socket.gethostname()}\n"
-        for _attempt in range(3):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                owner = self._owner()
-                if owner is None:
-                    continue
-                pid, host = owner
-                if host and host != socket.gethostname():
-                    raise UserError(f"{self.exp_dir}: in use by a training on {host} (pid {pid}, lock file "
-                                    f"{self.path}); remove the lock file if that training is over")
-                if pid != os.getpid() and pid_alive(pid):
-                    raise UserError(f"{self.exp_dir}: in use by a running training (pid {pid}, lock file "
-                                    f"{self.path}); wait for it to end or stop it first")
-                try:  # stale: left by a training that was killed
-                    os.remove(self.path)
-                except FileNotFoundError:
-                    pass
-                continue
-            with os.fdopen(fd, "w") as f:
-                f.write(me)
-            self.held = True
-            return self
-        raise UserError(f"{self.path}: could not take the training lock (another training starting?)")
-
-    def release(self):
-        if self.held:
-            owner = self._owner()
-            if owner is not None and owner[0] == os.getpid():
-                os.remove(self.path)
-            self.held = False
-
-    def __enter__(self):
-        return self if self.held else self.acquire()
-
-    def __exit__(self, *_exc):
-        self.release()
-        return False
-
-
-def training_guard(exp_dir, resume, is_main=True):
-    """Lock the experiment for one training and refuse to start over an existing ``train/``
-    without ``--resume`` (as train.sh does).  A ``train/`` that holds only an empty
-    ``train.log`` (made by train.sh for its log) is a fresh start."""
-    lock = TrainingLock(exp_dir)
-    if not is_main:
-        return _NullContext()
-    lock.acquire()
-    train_dir = os.path.join(exp_dir, "train")
-    if not resume and os.path.isdir(train_dir):
-        log = os.path.join(train_dir, "train.log")
-        entries = os.listdir(train_dir)
-        fresh = entries == [] or (entries == ["train.log"] and os.path.getsize(log) == 0)
-        if not fresh:
-            lock.release()
-            raise UserError(f"{train_dir}: already exists (an earlier training); continue it with "
-                            f"--resume auto, or remove it to start again")
-    return lock
-
-
-def check_training_outputs(opt, exp_dir):
-    """What a training writes (``<exp>/train``, ``test.res_dir``, ``test.json_dir``) never is,
-    holds or lies inside its data or the checkpoints it starts from."""
-    test = opt.get("test") or {}
-    outputs = [("", os.path.join(exp_dir, "train"), PARENT)]
-    for key in ("res_dir", "json_dir"):
-        if test.get(key):
-            outputs.append((f"test.{key}", test[key], PARENT))
-    inputs = []
-    for name, ds in sorted((opt.get("dataset") or {}).items()):
-        if isinstance(ds, dict):
-            inputs += [(f"dataset.{name}.{k}", ds[k]) for k in ("seq_dir", "gt_seq_dir", "lr_seq_dir")
-                       if ds.get(k)]
-    for net in ("generator", "discriminator"):
-        path = ((opt.get("model") or {}).get(net) or {}).get("load_path")
-        if path:
-            inputs.append((f"model.{net}.load_path", path))
-    check_outputs(outputs, inputs)
-
-
-class _NullContext:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *_exc):
-        return False

@@ -1,0 +1,151 @@
+"""The training lock and the checks a training runs before it writes (part of the outputs
+mechanism, :mod:`tecogan.utils.outputs`).
+
+``<exp_dir>/.train.lock`` holds ``<pid> <host> <start>`` of the training that uses the
+experiment, ``<start>`` being the process's start time (Linux: ``/proc/<pid>/stat``, in clock
+ticks since boot, with the boot id).  A second training is refused while that process runs;
+a lock whose process is gone, or whose pid now belongs to another process (a reused pid:
+its start time differs), is stale and taken over.
+"""
+import os
+import socket
+
+from tecogan.utils.errors import UserError
+from tecogan.utils.tempfiles import pid_alive
+
+
+def process_start(pid):
+    """``'<boot id>:<start ticks>'`` of process ``pid``, or None where /proc does not say."""
+    try:
+        with open(f"/proc/{int(pid)}/stat", "rb") as f:
+            stat = f.read().decode("ascii", "replace")
+        fields = stat[stat.rindex(")") + 2:].split()
+        start = fields[19]  # field 22 of stat(5); fields[0] is field 3
+        try:
+            with open("/proc/sys/kernel/random/boot_id") as f:
+                boot = f.read().strip()[:36]
+        except OSError:
+            boot = "-"
+        return f"{boot}:{start}"
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class TrainingLock:
+    """``<exp_dir>/.train.lock`` holding ``<pid> <host> <start>`` of the training using the experiment."""
+
+    NAME = ".train.lock"
+
+    def __init__(self, exp_dir):
+        self.exp_dir = os.fspath(exp_dir)
+        self.path = os.path.join(self.exp_dir, self.NAME)
+        self.held = False
+
+    def _owner(self):
+        try:
+            with open(self.path, "rb") as f:
+                text = f.read(300).decode("utf-8", "replace").split()
+        except FileNotFoundError:
+            return None
+        pid = int(text[0]) if text and text[0].isdigit() and len(text[0]) < 12 else -1
+        host = text[1] if len(text) > 1 else ""
+        start = text[2] if len(text) > 2 else None
+        return pid, host, start
+
+    def _running(self, pid, start):
+        """The lock's process still runs: its pid exists and (where known) started when the lock says."""
+        if pid == os.getpid() or not pid_alive(pid):
+            return False
+        now = process_start(pid)
+        return start is None or now is None or now == start
+
+    def acquire(self):
+        start = process_start(os.getpid()) or "-"
+        me = f"{os.getpid()} {socket.gethostname()} {start}\n"
+        for _attempt in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                owner = self._owner()
+                if owner is None:
+                    continue
+                pid, host, lock_start = owner
+                if host and host != socket.gethostname():
+                    raise UserError(f"{self.exp_dir}: in use by a training on {host} (pid {pid}, lock file "
+                                    f"{self.path}); remove the lock file if that training is over")
+                if self._running(pid, None if lock_start in (None, "-") else lock_start):
+                    raise UserError(f"{self.exp_dir}: in use by a running training (pid {pid}, lock file "
+                                    f"{self.path}); wait for it to end or stop it first")
+                try:  # stale: left by a training that was killed (or its pid is now another process's)
+                    os.remove(self.path)
+                except FileNotFoundError:
+                    pass
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(me)
+            self.held = True
+            return self
+        raise UserError(f"{self.path}: could not take the training lock (another training starting?)")
+
+    def release(self):
+        if self.held:
+            owner = self._owner()
+            if owner is not None and owner[0] == os.getpid():
+                os.remove(self.path)
+            self.held = False
+
+    def __enter__(self):
+        return self if self.held else self.acquire()
+
+    def __exit__(self, *_exc):
+        self.release()
+        return False
+
+
+class _NullContext:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc):
+        return False
+
+
+def training_guard(exp_dir, resume, is_main=True):
+    """Lock the experiment for one training and refuse to start over an existing ``train/``
+    without ``--resume`` (as train.sh does).  A ``train/`` that holds only an empty
+    ``train.log`` (made by train.sh for its log) is a fresh start."""
+    lock = TrainingLock(exp_dir)
+    if not is_main:
+        return _NullContext()
+    lock.acquire()
+    train_dir = os.path.join(exp_dir, "train")
+    if not resume and os.path.isdir(train_dir):
+        log = os.path.join(train_dir, "train.log")
+        entries = os.listdir(train_dir)
+        fresh = entries == [] or (entries == ["train.log"] and os.path.getsize(log) == 0)
+        if not fresh:
+            lock.release()
+            raise UserError(f"{train_dir}: already exists (an earlier training); continue it with "
+                            f"--resume auto, or remove it to start again")
+    return lock
+
+
+def check_training_outputs(opt, exp_dir):
+    """What a training writes (``<exp>/train``, ``test.res_dir``, ``test.json_dir``) never is,
+    holds or lies inside its data or the checkpoints it starts from."""
+    from tecogan.utils.outputs import PARENT, check_outputs
+    test = opt.get("test") or {}
+    outputs = [("", os.path.join(exp_dir, "train"), PARENT)]
+    for key in ("res_dir", "json_dir"):
+        if test.get(key):
+            outputs.append((f"test.{key}", test[key], PARENT))
+    inputs = []
+    for name, ds in sorted((opt.get("dataset") or {}).items()):
+        if isinstance(ds, dict):
+            inputs += [(f"dataset.{name}.{k}", ds[k]) for k in ("seq_dir", "gt_seq_dir", "lr_seq_dir")
+                       if ds.get(k)]
+    for net in ("generator", "discriminator"):
+        path = ((opt.get("model") or {}).get(net) or {}).get("load_path")
+        if path:
+            inputs.append((f"model.{net}.load_path", path))
+    check_outputs(outputs, inputs)
