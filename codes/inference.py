@@ -46,8 +46,14 @@ def front_padding_indices(num_frames, num_pad_front, mode="reflect"):
 
 
 def resolve_device(device):
-    """'cpu', 'cuda', 'cuda:1' or a torch.device -> torch.device."""
-    return device if isinstance(device, torch.device) else torch.device(device)
+    """'cpu', 'cuda', 'cuda:1' or a torch.device -> torch.device, checked as ``--device`` is (a
+    missing GPU is one line, not torch's RuntimeError; CUDA absent: a warning and the CPU)."""
+    from tecogan.utils.device import parse_device
+    from tecogan.utils.errors import UserError
+    name = str(device) if isinstance(device, torch.device) else device
+    if not isinstance(name, str):
+        raise UserError(f"device {device!r}: expected 'cpu', 'cuda' or 'cuda:<index>'")
+    return parse_device(name)
 
 
 def to_uint8_frame(hr):
@@ -172,6 +178,8 @@ class TiledUpscaler:
         self.layout = None
 
     def _build(self, h, w):
+        from tecogan.limits import check_tiles
+        check_tiles(h, w, self.tile, self.overlap)  # at most MAX_TILES_PER_FRAME, before any is made
         s = self.scale
         ys, xs = tile_starts(h, self.tile, self.overlap), tile_starts(w, self.tile, self.overlap)
         tiles = []
@@ -232,6 +240,8 @@ def infer_sequence(net, lr_frames, num_pad_front=5, padding_mode="reflect",
     upscaler.reset()
     frames = iter(lr_frames)
     head = list(itertools.islice(frames, num_pad_front + 1))
+    if not head:  # an empty clip has no outputs (not an IndexError in the padding)
+        return
     for i in front_padding_indices(len(head), num_pad_front, padding_mode):
         upscaler.warm_up(head[i])
     for frame in itertools.chain(head, frames):

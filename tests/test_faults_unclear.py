@@ -212,3 +212,22 @@ def test_evaluation_pairs_frames_by_name(tmp_path, capsys, monkeypatch, sr_names
         status, _, err = run_inprocess(metrics_cmd.cli, argv + ["--pair_by", "position"], capsys, monkeypatch)
         assert status == 0, err
     assert (tree_hash(tmp_path / "GT"), tree_hash(tmp_path / "SR")) == before
+
+
+# ---------------------------------------------------------------- bounds ---
+def test_tile_bomb_is_refused_before_any_tile_is_made(ckpt):
+    from tecogan.api import Upscaler, load_generator
+    from tecogan.limits import MAX_TILES_PER_FRAME, tile_count
+    frame = np.zeros((1080, 1920, 3), np.uint8)
+    assert tile_count(1080, 1920, 8, 7) > MAX_TILES_PER_FRAME
+    with pytest.raises(UserError, match=r"--tile 8 with overlap 7: 2052649 tiles for a 1920x1080 frame, more than 65536"):
+        next(Upscaler(load_generator(ckpt), tile=8, tile_overlap=7).upscale_frames([frame]))
+
+
+def test_api_misuse_is_one_line_or_correct(ckpt):
+    from tecogan.api import Upscaler, load_generator
+    up = Upscaler(load_generator(ckpt))
+    assert list(up.upscale_frames([])) == []  # an empty clip: no outputs (was an IndexError)
+    with pytest.raises(UserError, match="no such GPU|expected 'cpu'"):
+        Upscaler(load_generator(ckpt), device="cuda:77") if torch.cuda.is_available() else \
+            Upscaler(load_generator(ckpt), device=3.5)
