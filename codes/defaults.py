@@ -32,3 +32,6 @@ CHANNELS_LAST = True                    # NHWC: about 2x faster convolutions on 
 # same frame (the reference's "moving first frame" augmentation); off unless the YAML asks
 MOVING_FIRST_FRAME = False
 MOVING_FACTOR = 0.7
+
+# the BD degradation: Gaussian blur of this sigma (HR pixels), then every scale-th pixel
+BD_SIGMA = 1.5
