@@ -9,45 +9,21 @@ reported as one line naming the file and the key path, e.g.
 only: validation fills them in, and inner code reads plain values (``opt[key]``) from the
 returned dict.
 """
-import difflib
-import math
 import os
 
 import yaml
 
-from tecogan import limits as L
-from tecogan.utils.errors import UserError, short
-
-_MISSING = object()
-
-
-class Key:
-    """A leaf value: allowed types, whether it is required, a default, a check."""
-
-    def __init__(self, types, required=False, default=_MISSING, choices=None,
-                 check=None, expect=None, nullable=True):
-        self.types = types if isinstance(types, tuple) else (types,)
-        self.required = required
-        self.default = default
-        self.choices = choices      # a tuple, or a callable returning one (looked up lazily)
-        self.check = check          # callable(value) -> True if valid
-        self.expect = expect        # words describing what is expected
-        self.nullable = nullable
-
-
-class Section:
-    """A mapping with known keys; ``patterns`` maps a key prefix to a sub-schema."""
-
-    def __init__(self, keys, required=False, patterns=None, open_keys=False, create=False):
-        self.keys = keys
-        self.required = required
-        self.create = create        # absent: created holding its defaults
-        self.patterns = patterns or {}
-        self.open_keys = open_keys
-
-
-NUM = (int, float)
-
+from tecogan import defaults
+from tecogan.data.train_datasets import TRAIN_DATASETS
+from tecogan.metrics.validation import METRIC_OPTIONS
+from tecogan.models import MODELS
+from tecogan.models.losses import criterion_names
+from tecogan.models.lr_schedules import SCHEDULES
+from tecogan.networks import GENERATORS
+from tecogan.networks.discriminators import DISCRIMINATORS
+from tecogan.schema import NUM, Key, Section, validate_node
+from tecogan.schema import fill_section as schema_fill_section
+from tecogan.utils.errors import UserError
 
 def _positive(v):
     return v > 0
@@ -57,23 +33,17 @@ def _non_negative(v):
     return v >= 0
 
 
-def _int_in(low, high):
-    """A Key check and its words for an integer in [low, high] (every number that sizes work is bounded)."""
-    return (lambda v: low <= v <= high), f"an integer >= {low} and <= {high}"
+def _bounded(low, high, **key):
+    """An integer Key in [low, high]: every number that sizes work is bounded (tecogan.defaults)."""
+    return Key(int, check=lambda v: low <= v <= high, expect=f"an integer >= {low} and <= {high}", **key)
 
 
-def _bounded(low, high, default=_MISSING, required=False):
-    check, expect = _int_in(low, high)
-    return Key(int, default=default, required=required, check=check, expect=expect)
-
-
-def _iteration(x):
-    return isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= L.MAX_ITER
-
-
-def _generator_names():
-    from tecogan.networks import GENERATORS
-    return tuple(GENERATORS)
+def _iterations(positive=False):
+    """A list of iteration numbers (schedules), each in 0..MAX_ITER (> 0 when ``positive``)."""
+    low = 1 if positive else 0
+    return Key(list, check=lambda v: len(v) <= defaults.MAX_LIST and all(
+        isinstance(x, int) and not isinstance(x, bool) and low <= x <= defaults.MAX_ITER for x in v),
+        expect=f"a list of iteration numbers ({low}..{defaults.MAX_ITER})")
 
 
 def _plain_name(v):
@@ -92,18 +62,14 @@ def _criterion(types, extra=None):
 
 
 _LR_SCHEDULE = Section({
-    "type": Key(str, required=True, choices=("FixedLR", "MultiStepLR", "CosineAnnealingLR_Restart")),
-    "milestones": Key(list, check=lambda v: len(v) <= 10000 and all(_iteration(x) for x in v),
-                      expect=f"a list of iteration numbers (0..{L.MAX_ITER})"),
+    "type": Key(str, required=True, choices=lambda: tuple(SCHEDULES)),
+    "milestones": _iterations(),
     "gamma": Key(NUM, check=_positive, expect="a number > 0"),
-    "periods": Key(list, check=lambda v: len(v) <= 10000 and all(_iteration(x) and x > 0 for x in v),
-                   expect=f"a list of positive iteration counts (<= {L.MAX_ITER})"),
+    "periods": _iterations(positive=True),
     "eta_min": Key(NUM, default=0.0, check=_non_negative, expect="a number >= 0"),
-    "restarts": Key(list, check=lambda v: len(v) <= 10000 and all(_iteration(x) for x in v),
-                    expect=f"a list of iteration numbers (0..{L.MAX_ITER})"),
-    "restart_weights": Key(list, check=lambda v: len(v) <= 10000 and all(
-        isinstance(x, NUM) and not isinstance(x, bool) and math.isfinite(x) for x in v),
-        expect="a list of finite numbers"),
+    "restarts": _iterations(),
+    "restart_weights": Key(list, check=lambda v: all(isinstance(x, NUM) for x in v),
+                           expect="a list of numbers"),
 })
 
 _OPTIM = {
@@ -115,7 +81,7 @@ _OPTIM = {
 }
 
 _LOADER = {
-    "num_workers": _bounded(0, L.MAX_WORKERS, default=0),
+    "num_workers": _bounded(0, defaults.MAX_WORKERS, default=0),
     "pin_memory": Key(bool, default=False),
 }
 
@@ -135,8 +101,9 @@ SCHEMA = Section({
     "verbose": Key(bool, default=False),
     "dataset": Section({
         "degradation": Section({
-            "type": Key(str, required=True, nullable=False, choices=("BD", "BI")),
-            "sigma": Key(NUM, default=1.5, check=lambda v: 0 < v <= 50, expect="a number > 0 and <= 50"),
+            "type": Key(str, required=True, nullable=False, choices=lambda: tuple(TRAIN_DATASETS)),
+            "sigma": Key(NUM, default=defaults.BD_SIGMA, check=lambda v: 0 < v <= defaults.MAX_BD_SIGMA,
+                         expect=f"a number > 0 and <= {defaults.MAX_BD_SIGMA}"),
         }, required=True),
         "train": Section(dict({
             "name": Key(str, required=True, nullable=False, check=_plain_name, expect=_NAME_EXPECT),
@@ -145,24 +112,24 @@ SCHEMA = Section({
             "lr_seq_dir": Key(str),
             "filter_file": Key(str),
             "data_type": Key(str, default="rgb", choices=("rgb",)),
-            "crop_size": _bounded(1, L.MAX_CROP_SIZE),
-            "gt_crop_size": _bounded(1, L.MAX_CROP_SIZE),
-            "batch_size": _bounded(1, L.MAX_BATCH_SIZE, default=4),
+            "crop_size": _bounded(1, defaults.MAX_CROP_SIZE),
+            "gt_crop_size": _bounded(1, defaults.MAX_CROP_SIZE),
+            "batch_size": _bounded(1, defaults.MAX_BATCH_SIZE, default=4),
             "augment": Key(bool, default=True),
         }, **_LOADER)),
     }, required=True, patterns={"test": _TEST_DATASET}),
     "model": Section({
-        "name": Key(str, required=True, nullable=False, choices=("FRVSR", "TecoGAN")),
+        "name": Key(str, required=True, nullable=False, choices=lambda: tuple(MODELS)),
         "generator": Section({
-            "name": Key(str, default="FRNet", choices=_generator_names),
+            "name": Key(str, default="FRNet", choices=lambda: tuple(GENERATORS)),
             "in_nc": Key(int, default=3, choices=(3,)),
             "out_nc": Key(int, default=3, choices=(3,)),
-            "nf": _bounded(1, L.MAX_NF, default=64),
-            "nb": _bounded(1, L.MAX_NB, default=10),
+            "nf": _bounded(1, defaults.MAX_NF, default=64),
+            "nb": _bounded(1, defaults.MAX_NB, default=10),
             "load_path": Key(str),
         }, required=True),
         "discriminator": Section({
-            "name": Key(str, default="STNet", choices=("STNet", "SNet")),
+            "name": Key(str, default="STNet", choices=lambda: tuple(DISCRIMINATORS)),
             "in_nc": Key(int, default=3, choices=(3,)),
             "tempo_range": Key(int, default=3, choices=(3,)),
             "use_cond": Key(bool, default=True),
@@ -170,9 +137,9 @@ SCHEMA = Section({
         }),
     }, required=True),
     "train": Section({
-        "tempo_extent": _bounded(2, L.MAX_TEMPO_EXTENT, default=10),
-        "start_iter": _bounded(0, L.MAX_ITER, default=0),
-        "total_iter": _bounded(1, L.MAX_ITER, required=True),
+        "tempo_extent": _bounded(2, defaults.MAX_TEMPO_EXTENT, default=10),
+        "start_iter": _bounded(0, defaults.MAX_ITER, default=0),
+        "total_iter": _bounded(1, defaults.MAX_ITER, required=True),
         "generator": Section(dict(_OPTIM), required=True),
         "discriminator": Section(dict(_OPTIM, **{
             "update_policy": Key(str, default="adaptive", choices=("adaptive", "always")),
@@ -185,11 +152,12 @@ SCHEMA = Section({
         "precision": Key(str, default="fp32", choices=("fp32", "bf16", "fp16"),
                          expect="fp32, bf16 (autocast: faster on GPUs and on CPUs with AMX or "
                                 "AVX512-BF16) or fp16 (autocast with loss scaling: GPUs)"),
-        "moving_first_frame": Key(bool, default=False),
-        "moving_factor": Key(NUM, default=0.7, check=lambda v: 0 <= v <= 1, expect="a number in [0, 1]"),
-        "pixel_crit": _criterion(("MSE", "L1", "CB")),
-        "warping_crit": _criterion(("MSE", "L1", "CB")),
-        "feature_crit": _criterion(("MSE", "L1", "CB", "CosineSimilarity"), {
+        "moving_first_frame": Key(bool, default=defaults.MOVING_FIRST_FRAME),
+        "moving_factor": Key(NUM, default=defaults.MOVING_FACTOR, check=lambda v: 0 <= v <= 1,
+                             expect="a number in [0, 1]"),
+        "pixel_crit": _criterion(lambda: criterion_names("distance")),
+        "warping_crit": _criterion(lambda: criterion_names("distance")),
+        "feature_crit": _criterion(lambda: criterion_names("distance", "feature"), {
             "feature_layers": Key(list, check=lambda v: len(v) > 0 and all(isinstance(x, int) and 0 <= x < 37 for x in v),
                                   expect="a list of feature layer indices (VGG19: 0..36, AlexNet: 0..12; "
                                          "default VGG19 [8, 17, 26, 35], AlexNet [1, 4, 7, 9, 11])"),
@@ -198,138 +166,44 @@ SCHEMA = Section({
                             expect="the ImageNet network of the feature loss (alexnet ships with the repository)"),
             "weights": Key(str),
         }),
-        "pingpong_crit": _criterion(("MSE", "L1", "CB")),
-        "feature_matching_crit": _criterion(("MSE", "L1", "CB"), {
+        "pingpong_crit": _criterion(lambda: criterion_names("distance")),
+        "feature_matching_crit": _criterion(lambda: criterion_names("distance"), {
             "layer_norm": Key(list, default=[12.0, 14.0, 24.0, 100.0],
                               check=lambda v: len(v) == 4 and all(isinstance(x, NUM) and x > 0 for x in v),
                               expect="a list of 4 positive numbers"),
         }),
-        "gan_crit": _criterion(("GAN", "LSGAN")),
+        "gan_crit": _criterion(lambda: criterion_names("adversarial")),
     }),
     "test": Section(create=True, keys={
-        "test_freq": _bounded(1, L.MAX_ITER, default=10000),
-        "start_iter": _bounded(0, L.MAX_ITER),
-        "end_iter": _bounded(0, L.MAX_ITER),
+        "test_freq": _bounded(1, defaults.MAX_ITER, default=10000),
+        "start_iter": _bounded(0, defaults.MAX_ITER),
+        "end_iter": _bounded(0, defaults.MAX_ITER),
         "save_res": Key(bool, default=True),
         "res_dir": Key(str),
         "save_json": Key(bool, default=False),
         "json_dir": Key(str),
-        "padding_mode": Key(str, default="reflect", choices=("reflect", "replicate")),
-        "num_pad_front": _bounded(0, L.MAX_NUM_PAD_FRONT, default=5),
+        "padding_mode": Key(str, default=defaults.PADDING_MODE, choices=defaults.PADDING_MODES),
+        "num_pad_front": Key(int, default=defaults.NUM_PAD_FRONT, check=lambda v: 0 <= v <= defaults.MAX_NUM_PAD_FRONT,
+                             expect=f"an integer in 0..{defaults.MAX_NUM_PAD_FRONT}"),
     }),
-    "metric": Section({
-        "PSNR": Section({"colorspace": Key(str, default="y", choices=("y", "rgb")),
-                         "mult": Key(NUM, default=1.0)}),
-        "LPIPS": Section({"model": Key(str, default="net-lin", choices=("net-lin",)),
-                          "net": Key(str, default="alex", choices=("alex",)),
-                          "colorspace": Key(str, default="rgb", choices=("rgb",)),
-                          "spatial": Key(bool, default=False, choices=(False,)),
-                          "version": Key((str, float), default="0.1",
-                                         check=lambda v: str(v) == "0.1", expect="0.1"),
-                          "weights": Key(str),
-                          "mult": Key(NUM, default=1.0)}),
-        "tOF": Section({"colorspace": Key(str, default="rgb", choices=("rgb",)),
-                        "mult": Key(NUM, default=1.0)}),
-    }),
+    "metric": Section(METRIC_OPTIONS),
     "logger": Section(create=True, keys={
-        "log_freq": _bounded(1, L.MAX_ITER, default=100),
+        "log_freq": _bounded(1, defaults.MAX_ITER, default=100),
         "decay": Key(NUM, default=0.99, check=lambda v: 0 <= v < 1, expect="a number in [0, 1)"),
-        "ckpt_freq": _bounded(1, L.MAX_ITER, default=20000),
+        "ckpt_freq": _bounded(1, defaults.MAX_ITER, default=20000),
     }),
 })
-
-YAML_MAX_INT = 1 << 53       # no setting is larger, integer or not (floats hold integers exactly up to here)
-
-_TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
-               list: "a list", dict: "a mapping"}
-
-
-def _type_words(types):
-    if types == NUM:
-        return "a number"
-    return " or ".join(_TYPE_WORDS.get(t, t.__name__) for t in types)
-
-
-def _type_ok(value, types):
-    if isinstance(value, bool):
-        return bool in types
-    if float in types and isinstance(value, int):
-        return True
-    return isinstance(value, types)
-
-
-def _suggest(key, known):
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]}?)" if close else ""
-
-
-def _validate(node, schema, path, where, fill_defaults):
-    if not isinstance(node, dict):
-        raise UserError(f"{where}: {path or 'top level'}: expected a mapping, got {short(node)}")
-    for key in list(node):
-        key_path = f"{path}.{key}" if path else str(key)
-        sub = schema.keys.get(key)
-        if sub is None:
-            for prefix, pattern_schema in schema.patterns.items():
-                if isinstance(key, str) and key.startswith(prefix):
-                    sub = pattern_schema
-                    break
-        if sub is None:
-            if schema.open_keys:
-                continue
-            known = list(schema.keys) + [p + "*" for p in schema.patterns]
-            raise UserError(f"{where}: {key_path}: unknown key{_suggest(str(key), list(schema.keys))}"
-                            f" (known keys: {', '.join(known)})")
-        value = node[key]
-        if isinstance(sub, Section):
-            if value is None:
-                if sub.required:
-                    raise UserError(f"{where}: {key_path}: required section is empty")
-                continue
-            _validate(value, sub, key_path, where, fill_defaults)
-            continue
-        if value is None:
-            if sub.required and not sub.nullable:
-                raise UserError(f"{where}: {key_path}: a value is required (expected {sub.expect or _type_words(sub.types)})")
-            continue
-        if not _type_ok(value, sub.types):
-            raise UserError(f"{where}: {key_path}: expected {sub.expect if sub.choices is None and sub.expect else _type_words(sub.types)}, got {short(value)}")
-        if isinstance(value, float) and not math.isfinite(value):  # .nan / .inf pass every comparison check
-            raise UserError(f"{where}: {key_path}: expected a finite number, got {short(value)}")
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > YAML_MAX_INT:
-            raise UserError(f"{where}: {key_path}: {short(value)} is too large (a setting is at most "
-                            f"{YAML_MAX_INT} in size)")
-        allowed = sub.choices() if callable(sub.choices) else sub.choices
-        if allowed is not None and value not in allowed:
-            choices = ", ".join(str(c) for c in allowed)
-            detail = f" ({sub.expect})" if sub.expect else ""
-            raise UserError(f"{where}: {key_path}: {short(value)} is not allowed; expected one of {choices}{detail}")
-        if sub.check is not None and not sub.check(value):
-            raise UserError(f"{where}: {key_path}: expected {sub.expect}, got {short(value)}")
-    for key, sub in schema.keys.items():
-        if key in node:
-            continue
-        key_path = f"{path}.{key}" if path else key
-        if sub.required:
-            kind = "section" if isinstance(sub, Section) else "key"
-            raise UserError(f"{where}: {key_path}: missing required {kind}")
-        if fill_defaults and isinstance(sub, Key) and sub.default is not _MISSING:
-            node[key] = list(sub.default) if isinstance(sub.default, list) else sub.default
-        elif fill_defaults and isinstance(sub, Section) and sub.create:
-            node[key] = {}
-            _validate(node[key], sub, key_path, where, fill_defaults)
-
 
 def _cross_checks(opt, where):
     test = opt.get("test") or {}
     start, end = test.get("start_iter"), test.get("end_iter")
-    if start is not None and end is not None:
+    if start is not None and end is not None:  # before main.py lists the series' names
         if end < start:
             raise UserError(f"{where}: test.end_iter: {end} is smaller than test.start_iter {start}")
         count = (end - start) // test.get("test_freq", 1) + 1
-        if count > L.MAX_TEST_CHECKPOINTS:
+        if count > defaults.MAX_TEST_CHECKPOINTS:
             raise UserError(f"{where}: test.start_iter {start}, end_iter {end}, test_freq {test.get('test_freq')}: "
-                            f"{count} checkpoints, more than {L.MAX_TEST_CHECKPOINTS} (a larger test_freq?)")
+                            f"{count} checkpoints, more than {defaults.MAX_TEST_CHECKPOINTS} (a larger test_freq?)")
     scale = opt["scale"]
     degradation = opt["dataset"]["degradation"]["type"]
     train = opt["dataset"].get("train")
@@ -341,9 +215,10 @@ def _cross_checks(opt, where):
                 raise UserError(f"{where}: dataset.train.crop_size: missing required key for BD")
             if train["crop_size"] % scale:
                 raise UserError(f"{where}: dataset.train.crop_size: {train['crop_size']} is not a multiple of scale {scale}")
-            if train["crop_size"] // scale < 8:
+            if train["crop_size"] // scale < defaults.MIN_LR_SIZE:
                 raise UserError(f"{where}: dataset.train.crop_size: {train['crop_size']} gives LR crops smaller "
-                                f"than 8x8 (the flow network needs at least {8 * scale})")
+                                f"than {defaults.MIN_LR_SIZE}x{defaults.MIN_LR_SIZE} (the flow network needs at "
+                                f"least {defaults.MIN_LR_SIZE * scale})")
         else:
             for key in ("gt_seq_dir", "lr_seq_dir"):
                 if not train.get(key):
@@ -352,9 +227,10 @@ def _cross_checks(opt, where):
                 raise UserError(f"{where}: dataset.train.gt_crop_size: missing required key for BI")
             if train["gt_crop_size"] % scale:
                 raise UserError(f"{where}: dataset.train.gt_crop_size: {train['gt_crop_size']} is not a multiple of scale {scale}")
-            if train["gt_crop_size"] // scale < 8:
+            if train["gt_crop_size"] // scale < defaults.MIN_LR_SIZE:
                 raise UserError(f"{where}: dataset.train.gt_crop_size: {train['gt_crop_size']} gives LR crops "
-                                f"smaller than 8x8 (the flow network needs at least {8 * scale})")
+                                f"smaller than {defaults.MIN_LR_SIZE}x{defaults.MIN_LR_SIZE} (the flow network "
+                                f"needs at least {defaults.MIN_LR_SIZE * scale})")
     model = opt["model"]
     tr = opt.get("train")
     if tr is not None and model["name"] == "TecoGAN":
@@ -372,106 +248,13 @@ def _cross_checks(opt, where):
 
 def validate_config(opt, where="config", fill_defaults=True):
     """Check a loaded YAML mapping against the schema; fills defaults in place."""
-    _validate(opt, SCHEMA, "", where, fill_defaults)
+    validate_node(opt, SCHEMA, "", where, fill_defaults)
     _cross_checks(opt, where)
     return opt
 
 
-YAML_MAX_BYTES = 1 << 20      # an experiment YAML is a few KB
-YAML_MAX_VALUES = 100_000     # values after expanding aliases (a "billion laughs" file has 10^9)
-YAML_MAX_DEPTH = 50           # nesting levels
-
-
-class _BoundedLoader(yaml.SafeLoader):
-    """SafeLoader that refuses nesting deeper than ``YAML_MAX_DEPTH`` while composing."""
-
-    def __init__(self, stream, where):
-        super().__init__(stream)
-        self._where, self._depth = where, 0
-
-    def compose_node(self, parent, index):
-        self._depth += 1
-        try:
-            if self._depth > YAML_MAX_DEPTH:
-                mark = self.peek_event().start_mark
-                raise UserError(f"{self._where}: line {mark.line + 1}: nested more than {YAML_MAX_DEPTH} "
-                                f"levels deep (an experiment YAML is a few levels deep)")
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-
-
-def _refuse_duplicate_keys(node, where):
-    """The same key twice in one mapping is refused (YAML would silently keep the last)."""
-    seen = {}
-    for key_node, _value in node.value:
-        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
-            continue
-        if key_node.value in seen:
-            raise UserError(f"{where}: line {key_node.start_mark.line + 1}: key {short(key_node.value)} given twice "
-                            f"in one mapping (first on line {seen[key_node.value]}); keep one of them")
-        seen[key_node.value] = key_node.start_mark.line + 1
-
-
-def _expanded_size(root, where):
-    """Number of values ``root`` stands for once every alias is expanded (stops past the bound;
-    refuses an alias that refers to itself).  Linear in the number of distinct nodes."""
-    sizes, on_path = {}, set()
-    stack = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        key = id(node)
-        if done:
-            on_path.discard(key)
-            children = [c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode) \
-                else node.value
-            total = 1 + sum(sizes[id(c)] for c in children)
-            sizes[key] = min(total, YAML_MAX_VALUES + 1)
-            continue
-        if key in sizes:
-            continue
-        if key in on_path:
-            raise UserError(f"{where}: line {node.start_mark.line + 1}: an alias refers to its own "
-                            f"anchor (a recursive structure)")
-        if isinstance(node, yaml.ScalarNode):
-            sizes[key] = 1
-            continue
-        on_path.add(key)
-        if isinstance(node, yaml.MappingNode):
-            _refuse_duplicate_keys(node, where)
-        stack.append((node, True))
-        children = [c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode) else node.value
-        stack.extend((c, False) for c in children if id(c) not in sizes)
-    return sizes[id(root)]
-
-
-def load_yaml_bounded(path):
-    """``yaml.safe_load`` of a UTF-8 file with bounds: size, nesting depth and the number of
-    values once aliases are expanded (checked on the node graph, before any value is built)."""
-    size = os.path.getsize(path)
-    if size > YAML_MAX_BYTES:
-        raise UserError(f"{path}: {size} bytes; a config file is at most {YAML_MAX_BYTES >> 10} KB")
-    with open(path, "rb") as f:
-        raw = f.read()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise UserError(f"{path}: not valid UTF-8 text (byte 0x{raw[err.start]:02x} at offset {err.start}); "
-                        f"save the file as UTF-8")
-    loader = _BoundedLoader(text, path)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        if _expanded_size(node, path) > YAML_MAX_VALUES:
-            raise UserError(f"{path}: aliases expand to more than {YAML_MAX_VALUES} values "
-                            f"(an alias bomb?); an experiment YAML holds a few hundred")
-        return loader.construct_document(node)
-    finally:
-        loader.dispose()
+# reading YAML with bounds (size, depth, aliases, duplicate keys): tecogan.yaml_io
+from tecogan.yaml_io import YAML_MAX_BYTES, YAML_MAX_DEPTH, YAML_MAX_VALUES, load_yaml_bounded  # noqa: E402,F401
 
 
 def load_config(path):
@@ -494,9 +277,7 @@ def load_config(path):
 def fill_section(name, value, where="config"):
     """Validate one top-level section on its own (e.g. ``metric`` for the validation metrics
     API) and fill its defaults; returns the filled mapping."""
-    section = {k: (dict(v) if isinstance(v, dict) else ({} if v is None else v)) for k, v in (value or {}).items()}
-    _validate(section, SCHEMA.keys[name], name, where, True)
-    return section
+    return schema_fill_section(SCHEMA.keys[name], value, name, where)
 
 
 def set_output_dirs(opt, exp_dir, mode):

@@ -82,16 +82,20 @@ def run_test(args, opt, device):
     import torch
     from tecogan.backends import check_backend
     from tecogan.config import test_datasets
-    from tecogan.inference import RecurrentUpscaler
     from tecogan.networks import load_generator_weights
+    from tecogan.options import options_from_flags
+    from tecogan.pipeline import Upscaler
     from tecogan.testing import SequenceSet, run_test_datasets
 
     opt_path = os.path.join(args.exp_dir, args.opt)
     check_backend(args.backend, device)
+    test_opt = opt["test"]
+    options = options_from_flags({"num_pad_front": test_opt["num_pad_front"], "padding_mode": test_opt["padding_mode"],
+                                  "backend": args.backend, "device": str(device),
+                                  "channels_last": not args.no_channels_last}, prefix="test.")
     datasets = test_datasets(opt)
     if not datasets:
         raise UserError(f"{opt_path}: dataset: no test* datasets to run")
-    test_opt = opt["test"]
     ckpts = checkpoint_list(opt, opt_path)
     for _, path in ckpts:
         if not os.path.isfile(path):
@@ -114,10 +118,9 @@ def run_test(args, opt, device):
     for model_idx, path in ckpts:
         net = build_generator(opt)
         load_generator_weights(net, path, opt["model"]["generator"]["name"])
-        upscaler = RecurrentUpscaler(net, device, channels_last=not args.no_channels_last, backend=args.backend)
+        upscaler = Upscaler(net, options)
         print(f"Testing {model_idx} ({path}) on {device}", flush=True)
-        run_test_datasets(upscaler, sets, test_opt["res_dir"], model_idx, test_opt["num_pad_front"],
-                          test_opt["padding_mode"], save_res=test_opt["save_res"],
+        run_test_datasets(upscaler, sets, test_opt["res_dir"], model_idx, save_res=test_opt["save_res"],
                           report=lambda line: print(line, flush=True))
         del net, upscaler
         if device.type == "cuda":

@@ -1,7 +1,8 @@
 """Super-resolve test datasets: one routine for test mode and for validation during training.
 
 For every sequence of every ``dataset.test*`` entry the LR frames are read, run through the
-frame-recurrent procedure (:func:`tecogan.inference.infer_sequence`), written as PNGs under
+frame-recurrent procedure (:meth:`tecogan.pipeline.Upscaler.upscale_clip`, as upscale.py and
+the API), written as PNGs under
 ``<res_root>/<dataset>/<tag>/<sequence>/<GT frame names>`` by a background writer (so PNG
 encoding overlaps the network) into a temporary folder renamed into place when the sequence is
 complete, and, when metrics are asked for and GT frames exist, scored
@@ -13,9 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tqdm import tqdm
+
 from tecogan.data.folder_dataset import PairedFolderDataset
-from tecogan.inference import infer_sequence
+from tecogan.pipeline import as_frames
 from tecogan.utils.errors import UserError
+from tecogan.video import BackgroundWriter, FolderSink
 
 
 @dataclass
@@ -49,9 +53,9 @@ def _how_to_make(ds, key, scale, degradation):
     return "put <sequence>/<frame>.png folders there (docs/data.md)"
 
 
-def run_test_datasets(upscaler, datasets, res_root, tag, num_pad_front=5, padding_mode="reflect",
-                  save_res=True, metrics=None, report=print, progress=True):
-    """Run ``upscaler`` over every sequence of ``datasets`` (a list of :class:`SequenceSet`).
+def run_test_datasets(upscaler, datasets, res_root, tag, save_res=True, metrics=None, report=print, progress=True):
+    """Run ``upscaler`` (a :class:`tecogan.pipeline.Upscaler`: generator and inference options, e.g.
+    the YAML's ``test.num_pad_front``) over every sequence of ``datasets`` (a list of :class:`SequenceSet`).
 
     Frames go to ``<res_root>/<dataset>/<tag>/<sequence>/`` when ``save_res``.  ``metrics``
     (a ValidationMetrics or None) scores sequences that have GT frames.  ``report(line)``
@@ -59,9 +63,6 @@ def run_test_datasets(upscaler, datasets, res_root, tag, num_pad_front=5, paddin
     ``{dataset name: ({metric: mean over sequences}, {sequence: {metric: mean}})}`` for the
     datasets that were scored.
     """
-    from tqdm import tqdm
-    from tecogan.video import BackgroundWriter, FolderSink
-
     averages = {}
     for ds in datasets:
         scored = {}
@@ -84,11 +85,11 @@ def run_test_datasets(upscaler, datasets, res_root, tag, num_pad_front=5, paddin
                        dynamic_ncols=True, disable=None if progress else True)
             ok = False
             try:
-                for i, hr in enumerate(infer_sequence(None, lr, num_pad_front, padding_mode, upscaler=upscaler)):
+                for out in upscaler.upscale_clip(as_frames(lr)):
                     if sink is not None:
-                        writer.put(sink, names[i], hr)
+                        writer.put(sink, names[out.index], out.image)
                     if gt is not None:
-                        outputs.append(hr)
+                        outputs.append(out.image)
                     bar.update(1)
                 writer.close()
                 ok = True

@@ -118,26 +118,67 @@ def test_docs_api_examples_run(tmp_path):
     assert "'scale': 4" in r.stdout and "'PSNR'" in r.stdout
 
 
-@pytest.mark.slow
-def test_console_commands_after_pip_install(tmp_path):
-    """`pip install .` into a fresh virtualenv (dependencies taken from this one) gives the commands."""
+def _fresh_venv(tmp_path):
+    """A new virtualenv whose dependencies (torch & co.) come from this one, and a copy of the
+    sources to build from (building writes build/ and *.egg-info beside them)."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     site = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           capture_output=True, text=True, check=True).stdout.strip()
     ours = [p for p in sys.path if p.endswith("site-packages")]
-    with open(os.path.join(site, "deps.pth"), "w") as f:  # torch & co. from this environment
+    with open(os.path.join(site, "deps.pth"), "w") as f:
         f.write("\n".join(ours) + "\n")
-    src = tmp_path / "src"  # a copy: building writes build/ and *.egg-info beside the sources
+    src = tmp_path / "src"
     shutil.copytree(REPO / "codes", src / "codes", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "pretrained_models", src / "pretrained_models")
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, src / name)
-    r = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
-                        "--no-deps", "--no-build-isolation", str(src)], capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr
     env = dict(os.environ, PATH=f"{venv / 'bin'}:{os.environ['PATH']}")
+    env.pop("TECOGAN_MODELS", None)
+    return venv, src, env
+
+
+def _pip(venv, *args):
+    r = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), *args],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.slow
+def test_wheel_finds_shipped_models_from_any_folder(tmp_path):
+    """A built wheel installed into a fresh virtualenv: the shipped models and AlexNet weights are
+    found (and verified) from another folder; tecogan-upscale runs the default model there."""
+    venv, src, env = _fresh_venv(tmp_path)
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                        str(tmp_path / "dist"), str(src)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    wheel = next((tmp_path / "dist").glob("tecogan-*.whl"))
+    shutil.rmtree(src)  # nothing of the sources is left to find
+    _pip(venv, "install", "-q", "--no-deps", str(wheel))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    code = ("import tecogan, tecogan.pretrained as p; net = tecogan.load_generator('frvsr'); "
+            "print(tecogan.__file__); print(p.resolve_model('tecogan')); print(p.bundled_alexnet())")
+    r = subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True,
+                       cwd=elsewhere, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.split()
+    assert all(str(venv) in line for line in lines) and lines[1].endswith("TecoGAN_BD_footage.pth"), r.stdout
+    r = subprocess.run(["tecogan-upscale", str(REPO / "demo" / "videos" / "juggle_lr.mp4"), "out.mp4",
+                        "--duration", "0.2", "--device", "cpu"], capture_output=True, text=True, cwd=elsewhere,
+                       env=env, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert (elsewhere / "out.mp4").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_console_commands_after_pip_install(tmp_path):
+    """`pip install .` (not editable) into a fresh virtualenv gives the commands and the models."""
+    venv, src, env = _fresh_venv(tmp_path)
+    _pip(venv, "install", "-q", "--no-deps", "--no-build-isolation", str(src))
     # the installed copy, not the clone: run from elsewhere
-    r = subprocess.run([str(venv / "bin" / "python"), "-c", "import tecogan, tecogan.api; print(tecogan.__file__)"],
+    r = subprocess.run([str(venv / "bin" / "python"), "-c",
+                        "import tecogan, tecogan.api; tecogan.load_generator('frvsr'); print(tecogan.__file__)"],
                        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
     assert r.returncode == 0 and str(venv) in r.stdout, r.stderr + r.stdout
     for cmd in ("tecogan", "tecogan-upscale", "tecogan-metrics"):

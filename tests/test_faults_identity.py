@@ -92,12 +92,16 @@ def test_two_outputs_differing_only_in_case_are_one(tmp_path):
 # --------------------------------------------------- appeared meanwhile ---
 def _racing_check(monkeypatch, make_other):
     """check_outputs passes, then another run's output appears before the final rename."""
+    import sys
+    import tecogan.upscale  # noqa: F401 - every module that imported check_outputs gets the racing one
     real_check = outputs.check_outputs
 
     def check(*args, **kwargs):
         real_check(*args, **kwargs)
         make_other()
-    monkeypatch.setattr(outputs, "check_outputs", check)
+    for module in list(sys.modules.values()):
+        if getattr(module, "check_outputs", None) is real_check:
+            monkeypatch.setattr(module, "check_outputs", check)
 
 
 @pytest.mark.parametrize("kind", ["video", "frames"])
@@ -213,6 +217,6 @@ def test_api_overwrite_must_be_a_bool(tmp_path, ckpt, value):
     write_frames(tmp_path / "in")
     write_frames(tmp_path / "out", n=2, seed=6)
     before = tree_hash(tmp_path / "out")
-    with pytest.raises(UserError, match="overwrite=.*expected True or False"):
+    with pytest.raises(UserError, match="overwrite.*expected True or False"):
         Upscaler(load_generator(ckpt)).upscale_video(tmp_path / "in", tmp_path / "out", overwrite=value)
     assert tree_hash(tmp_path / "out") == before

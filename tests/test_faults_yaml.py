@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from helpers import assert_one_line, run_inprocess, tree_hash
-from tecogan import limits
+from tecogan import defaults
 from tecogan import main as main_cmd
 from tecogan.config import load_config
 from tecogan.networks.frnet import FRNet
@@ -77,13 +77,13 @@ def test_yaml_number_fuzz(tmp_path, shipped):
         for v in walk_numbers(loaded):  # what loads is finite and of a plausible size
             assert abs(v) <= 1 << 53 and v == v and abs(v) != float("inf"), v
         test = loaded.get("test") or {}
-        assert test.get("num_pad_front", 0) <= limits.MAX_NUM_PAD_FRONT
-        assert loaded["model"]["generator"]["nb"] <= limits.MAX_NB
+        assert test.get("num_pad_front", 0) <= defaults.MAX_NUM_PAD_FRONT
+        assert loaded["model"]["generator"]["nb"] <= defaults.MAX_NB
     assert outcomes["refused"] > 50 and outcomes["loaded"] > 5, outcomes
 
 
 @pytest.mark.parametrize("where, value, needle", [
-    (("test", "num_pad_front"), 100_000_000, "test.num_pad_front: expected an integer >= 0 and <= 1000"),
+    (("test", "num_pad_front"), 100_000_000, "test.num_pad_front: expected an integer in 0..1000"),
     (("model", "generator", "nb"), 200_000, "model.generator.nb: expected an integer >= 1 and <= 256"),
     (("model", "generator", "nf"), 5000, "model.generator.nf: expected an integer >= 1 and <= 1024"),
     (("test", "test_freq"), 0, "test.test_freq: expected an integer >= 1"),

@@ -113,3 +113,36 @@ def test_tecogan_footage_model_loads_strictly_and_beats_frvsr_on_lpips():
     x = torch.from_numpy(lr).permute(0, 3, 1, 2).float() / 255
     bicubic = (BicubicUpsample(4)(x).clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
     assert psnr_y_uint8(gt[pair], sr_gan[pair]).mean() > psnr_y_uint8(gt[pair], bicubic[pair]).mean()
+
+
+def test_every_shipped_file_is_listed_with_its_sha256_and_verified(tmp_path, monkeypatch):
+    from tecogan import pretrained
+    from tecogan.utils.errors import UserError
+    folder = os.path.join(REPO, "pretrained_models")
+    shipped = sorted(n for n in os.listdir(folder) if n.endswith(".pth"))
+    assert shipped == sorted(pretrained.SHA256)
+    for name in shipped:
+        assert pretrained.sha256_file(os.path.join(folder, name)) == pretrained.SHA256[name], name
+    # $TECOGAN_MODELS comes first; a damaged copy there is refused, not used
+    damaged = tmp_path / "models"
+    damaged.mkdir()
+    with open(os.path.join(folder, "FRVSR_BI_footage.pth"), "rb") as f:
+        data = bytearray(f.read())
+    data[len(data) // 2] ^= 0xFF
+    (damaged / "FRVSR_BI_footage.pth").write_bytes(bytes(data))
+    monkeypatch.setenv(pretrained.ENV_VAR, str(damaged))
+    assert pretrained.search_dirs()[0] == str(damaged)
+    with pytest.raises(UserError, match="damaged or was replaced"):
+        pretrained.resolve_model("frvsr")
+    # files it does not hold are found in the clone
+    assert pretrained.resolve_model("tecogan") == os.path.join(REPO, "pretrained_models", "TecoGAN_BD_footage.pth")
+
+
+def test_a_bare_name_that_is_also_a_file_is_ambiguous(tmp_path, monkeypatch):
+    from tecogan.pretrained import resolve_model
+    from tecogan.utils.errors import UserError
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tecogan").write_bytes(b"my own checkpoint")
+    with pytest.raises(UserError, match=r"\./tecogan"):
+        resolve_model("tecogan")
+    assert resolve_model("./tecogan") == "./tecogan"

@@ -309,15 +309,15 @@ def test_failures_keep_the_old_output_and_leave_no_temporary_file(tmp_path, ckpt
         upscale(damaged, out, "--model", path, "--device", "cpu", "--overwrite")
     assert out.read_bytes() == b"the previous result" and not temp_files(tmp_path)
     # Ctrl-C in the middle of the run
-    import tecogan.inference
+    import tecogan.pipeline
 
     def interrupted(*args, **kwargs):
         for i, hr in enumerate(real(*args, **kwargs)):
             if i == 2:
                 raise KeyboardInterrupt
             yield hr
-    real = tecogan.inference.infer_sequence
-    monkeypatch.setattr(tecogan.inference, "infer_sequence", interrupted)
+    real = tecogan.pipeline.ClipRun.run
+    monkeypatch.setattr(tecogan.pipeline.ClipRun, "run", interrupted)
     with pytest.raises(KeyboardInterrupt):
         upscale(whole, out, "--model", path, "--device", "cpu", "--compare", tmp_path / "cmp.mkv",
                 "--overwrite")

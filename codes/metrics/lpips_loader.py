@@ -39,11 +39,11 @@ ENV_VAR = "TECOGAN_LPIPS_WEIGHTS"
 
 
 def _bundled_alexnet():
-    from tecogan.pretrained import MODELS_DIR
-    return os.path.join(MODELS_DIR, "alexnet_imagenet_features.pth")
+    from tecogan import pretrained
+    return os.path.join(pretrained.MODELS_DIR, pretrained.ALEXNET_FILE)
 
 
-BUNDLED_ALEXNET = _bundled_alexnet()
+BUNDLED_ALEXNET = _bundled_alexnet()  # (found by tecogan.pretrained; verified against its SHA-256 when used)
 
 # torchvision AlexNet ``features`` index of each conv -> the lpips backbone slice holding it
 _FEATURE_SLICES = {0: 1, 3: 2, 6: 3, 8: 4, 10: 5}
@@ -141,7 +141,11 @@ def resolve_weights_path(weights_path=None):
     env = os.environ.get(ENV_VAR, "").strip()
     if env:
         return env
-    return BUNDLED_ALEXNET if os.path.isfile(BUNDLED_ALEXNET) else None
+    if not os.path.isfile(BUNDLED_ALEXNET):
+        return None
+    from tecogan.pretrained import verify
+    verify(BUNDLED_ALEXNET)  # the shipped file, not a replaced one
+    return BUNDLED_ALEXNET
 
 
 def load_lpips(weights_path=None, device="cpu"):

@@ -208,7 +208,7 @@ class FRNet(nn.Module):
         if scale not in SCALES or 2 ** ups != scale or scale * scale != ratio:
             raise UserError(f"{path}: srnet.conv_in takes {conv_in.shape[1]} channels and srnet.conv_up has "
                             f"{ups} layer(s): not an FRNet of scale {' or '.join(map(str, SCALES))}")
-        from tecogan.limits import MAX_NB, MAX_NF
+        from tecogan.defaults import MAX_NB, MAX_NF
         if conv_in.shape[0] > MAX_NF or nb > MAX_NB:
             raise UserError(f"{path}: nf {conv_in.shape[0]}, nb {nb}: implausibly large for an FRNet generator "
                             f"(a crafted or damaged checkpoint)")

@@ -9,22 +9,22 @@ import os
 import torch
 import torch.nn as nn
 
-from tecogan.pretrained import MODELS_DIR
+from tecogan import pretrained
 from tecogan.utils.errors import UserError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 BACKBONES = ("vgg19", "alexnet")
-# the bundled AlexNet features (see pretrained_models/ALEXNET_WEIGHTS.md)
-BUNDLED_ALEXNET = os.path.join(MODELS_DIR, "alexnet_imagenet_features.pth")
+# the bundled AlexNet features (see pretrained_models/ALEXNET_WEIGHTS.md; found by tecogan.pretrained)
+BUNDLED_ALEXNET = os.path.join(pretrained.MODELS_DIR, pretrained.ALEXNET_FILE)
 DEFAULT_LAYERS = {"vgg19": [8, 17, 26, 35], "alexnet": [1, 4, 7, 9, 11]}  # after ReLUs
 
 
 def _torchvision_features(backbone, weights_path=None):
     import torchvision
     build = getattr(torchvision.models, backbone)
-    if backbone == "alexnet" and not weights_path and os.path.isfile(BUNDLED_ALEXNET):
-        weights_path = BUNDLED_ALEXNET
+    if backbone == "alexnet" and not weights_path:
+        weights_path = pretrained.bundled_alexnet()
     net = build(weights=None)
     if weights_path:
         from tecogan.utils.checkpoint import load_state_dict_file

@@ -2,6 +2,8 @@
 import numpy as np
 import torch.nn.functional as F
 
+from tecogan import defaults
+
 
 def bd_kernel_radius(sigma):
     """The BD blur's radius ``int(3*sigma)``: the kernel is ``1 + 2*radius`` wide, training GT
@@ -35,7 +37,7 @@ def bd_downsample(gt_with_border, kernel, scale):
     return lr.reshape(n, t, c, lr.shape[-2], lr.shape[-1])
 
 
-def degrade_bd(img, sigma=1.5, scale=4):
+def degrade_bd(img, sigma=defaults.BD_SIGMA, scale=4):
     """BD low-res test data from an (h, w, 3) uint8 frame: ``cv2.GaussianBlur`` with the BD kernel
     size, then every ``scale``-th pixel from the top-left (the reference's test sets)."""
     import cv2

@@ -264,8 +264,9 @@ class Trainer:
     def validate(self):
         """Super-resolve every test* dataset with the current generator; log and store the metrics."""
         from tecogan.config import test_datasets
-        from tecogan.inference import RecurrentUpscaler
         from tecogan.metrics.validation import update_avg_json
+        from tecogan.options import InferenceOptions
+        from tecogan.pipeline import Upscaler
         from tecogan.testing import SequenceSet, run_test_datasets
 
         test_opt = self.opt["test"]
@@ -276,9 +277,10 @@ class Trainer:
         try:
             sets = [SequenceSet.from_config(ds, self.opt["scale"], self.opt["dataset"]["degradation"]["type"])
                     for _, ds in test_datasets(self.opt)]
-            upscaler = RecurrentUpscaler(net, self.device, channels_last=memory_format == "channels_last")
-            scores = run_test_datasets(upscaler, sets, test_opt["res_dir"], tag, test_opt["num_pad_front"],
-                                       test_opt["padding_mode"], save_res=test_opt["save_res"],
+            upscaler = Upscaler(net, InferenceOptions(num_pad_front=test_opt["num_pad_front"],
+                                                      padding_mode=test_opt["padding_mode"], device=str(self.device),
+                                                      channels_last=memory_format == "channels_last"))
+            scores = run_test_datasets(upscaler, sets, test_opt["res_dir"], tag, save_res=test_opt["save_res"],
                                        metrics=self.metric_calc, report=lambda line: None, progress=False)
         finally:
             # the training kernels depend on the memory format: keep it, or resume would not be exact

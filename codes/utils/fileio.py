@@ -205,7 +205,7 @@ def image_header_size(head):
 def check_image_file(path):
     """A regular file of at most MAX_IMAGE_FILE_BYTES whose header (PNG, JPEG, BMP) declares a
     frame within MAX_IMAGE_SIDE / MAX_IMAGE_PIXELS; returns its size in bytes."""
-    from tecogan.limits import MAX_IMAGE_FILE_BYTES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
+    from tecogan.defaults import MAX_IMAGE_FILE_BYTES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
     size = check_regular_file(path, "image file").st_size
     if size > MAX_IMAGE_FILE_BYTES:
         raise UserError(f"{path}: {size} bytes, larger than any frame ({MAX_IMAGE_FILE_BYTES >> 20} MB at most)")

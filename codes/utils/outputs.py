@@ -160,7 +160,7 @@ def check_overwrite_flag(overwrite, option="overwrite"):
     if overwrite is None:
         return False
     if not isinstance(overwrite, bool):
-        raise UserError(f"{option}={overwrite!r}: expected True or False")
+        raise UserError(f"{option} {overwrite!r}: expected True or False")
     return overwrite
 
 

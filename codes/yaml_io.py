@@ -1,0 +1,108 @@
+"""Reading an experiment YAML with bounds, before any value is built.
+
+``yaml.safe_load`` with: a size limit, a nesting limit (while composing), a limit on the values
+that aliases expand to (counted on the node graph: no "billion laughs"), and no key given twice
+in one mapping (YAML would silently keep the last).  Every problem is one line naming the file
+(and the line).
+"""
+import os
+
+import yaml
+
+from tecogan.utils.errors import UserError, short
+
+YAML_MAX_BYTES = 1 << 20      # an experiment YAML is a few KB
+YAML_MAX_VALUES = 100_000     # values after expanding aliases (a "billion laughs" file has 10^9)
+YAML_MAX_DEPTH = 50           # nesting levels
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that refuses nesting deeper than ``YAML_MAX_DEPTH`` while composing."""
+
+    def __init__(self, stream, where):
+        super().__init__(stream)
+        self._where, self._depth = where, 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        try:
+            if self._depth > YAML_MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise UserError(f"{self._where}: line {mark.line + 1}: nested more than {YAML_MAX_DEPTH} "
+                                f"levels deep (an experiment YAML is a few levels deep)")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _refuse_duplicate_keys(node, where):
+    """The same key twice in one mapping is refused (YAML would silently keep the last)."""
+    seen = {}
+    for key_node, _value in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
+            continue
+        if key_node.value in seen:
+            raise UserError(f"{where}: line {key_node.start_mark.line + 1}: key {short(key_node.value)} given twice "
+                            f"in one mapping (first on line {seen[key_node.value]}); keep one of them")
+        seen[key_node.value] = key_node.start_mark.line + 1
+
+
+def _expanded_size(root, where):
+    """Number of values ``root`` stands for once every alias is expanded (stops past the bound;
+    refuses an alias that refers to itself).  Linear in the number of distinct nodes."""
+    sizes, on_path = {}, set()
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            on_path.discard(key)
+            children = [c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode) \
+                else node.value
+            total = 1 + sum(sizes[id(c)] for c in children)
+            sizes[key] = min(total, YAML_MAX_VALUES + 1)
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            raise UserError(f"{where}: line {node.start_mark.line + 1}: an alias refers to its own "
+                            f"anchor (a recursive structure)")
+        if isinstance(node, yaml.ScalarNode):
+            sizes[key] = 1
+            continue
+        on_path.add(key)
+        if isinstance(node, yaml.MappingNode):
+            _refuse_duplicate_keys(node, where)
+        stack.append((node, True))
+        children = [c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode) else node.value
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes[id(root)]
+
+
+def load_yaml_bounded(path):
+    """``yaml.safe_load`` of a UTF-8 file with bounds: size, nesting depth and the number of
+    values once aliases are expanded (checked on the node graph, before any value is built)."""
+    size = os.path.getsize(path)
+    if size > YAML_MAX_BYTES:
+        raise UserError(f"{path}: {size} bytes; a config file is at most {YAML_MAX_BYTES >> 10} KB")
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise UserError(f"{path}: not valid UTF-8 text (byte 0x{raw[err.start]:02x} at offset {err.start}); "
+                        f"save the file as UTF-8")
+    loader = _BoundedLoader(text, path)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, path) > YAML_MAX_VALUES:
+            raise UserError(f"{path}: aliases expand to more than {YAML_MAX_VALUES} values "
+                            f"(an alias bomb?); an experiment YAML holds a few hundred")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
