@@ -2,7 +2,7 @@
 
     python codes/upscale.py INPUT OUTPUT [--model frvsr|frvsr-bd|tecogan|CKPT] [--tile 128 --tile_overlap 16]
         [--device cpu|cuda[:k]] [--half] [--codec h264 --crf 18 --preset medium]
-        [--start S --duration S] [--no_audio] [--compare SIDE_BY_SIDE.mp4]
+        [--start S --duration S] [--no_audio] [--deinterlace] [--compare SIDE_BY_SIDE.mp4]
 
 INPUT: a video file (whatever FFmpeg reads: mp4, mkv, mov, webm, avi ...) or a folder of
 frames.  OUTPUT: a video file (.mp4, .mkv, .mov, .webm, .avi; H.264 by default, each frame
@@ -62,6 +62,9 @@ def build_parser():
     p.add_argument("--pix_fmt", help="pixel format of the output video (default yuv420p, BT.709 tags; ffv1 bgr0, "
                    "prores yuv422p10le)")
     p.add_argument("--no_audio", action="store_true", help="drop the input's audio and subtitles")
+    p.add_argument("--deinterlace", action="store_true",
+                   help="deinterlace interlaced video first (FFmpeg's bwdif; without it, interlaced input is "
+                        "upscaled as progressive frames with a warning)")
     p.add_argument("--start", type=float, help="start this many seconds into the input (audio trimmed too)")
     p.add_argument("--duration", type=float, help="upscale only this many seconds of the input")
     p.add_argument("--compare", metavar="OUT", help="also write a side-by-side video: bicubic LR | super-resolved (the bicubic aligned like the "
@@ -99,7 +102,7 @@ def video_options(args):
     try:
         return VideoOptions(fps=args.fps, start=args.start, duration=args.duration, codec=args.codec, crf=args.crf,
                             preset=args.preset, pix_fmt=args.pix_fmt, audio=not args.no_audio,
-                            compare=args.compare, overwrite=args.overwrite)
+                            compare=args.compare, overwrite=args.overwrite, deinterlace=args.deinterlace)
     except UserError as err:
         raise UserError(f"--{err}") from None
 

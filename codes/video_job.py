@@ -16,14 +16,15 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from tecogan import defaults
 from tecogan.ops.upsample import bd_bicubic_frame
 from tecogan.options import OptionError
 from tecogan.utils.errors import UserError, warn
 from tecogan.utils.outputs import FILE, FRAMES, check_number, check_outputs
 from tecogan.video import BackgroundWriter, check_output, is_video_path, open_sink, open_source, prefetch, shown
 
-MAX_FPS = 1000
-MAX_SECONDS = 10 ** 7  # --start / --duration: about 115 days
+MAX_FPS = defaults.MAX_FPS
+MAX_SECONDS = defaults.MAX_SECONDS  # --start / --duration: about 115 days
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,8 @@ class VideoOptions:
     ``start``/``duration``: a window in seconds; ``codec``/``crf``/``preset``/``pix_fmt``: the
     output video's encoder (defaults per codec, see ``upscale.py --help``); ``audio``: keep the
     input's audio and subtitles; ``compare``: also write a side-by-side (bicubic | super-resolved)
-    video there; ``overwrite``: replace existing outputs (only on success).
+    video there; ``overwrite``: replace existing outputs (only on success); ``deinterlace``: run
+    interlaced video through FFmpeg's bwdif first (interlaced input without it: a warning).
     """
     fps: float | None = None
     start: float | None = None
@@ -46,9 +48,10 @@ class VideoOptions:
     audio: bool = True
     compare: str | None = None
     overwrite: bool = False
+    deinterlace: bool = False
 
     def __post_init__(self):
-        for name in ("audio", "overwrite"):
+        for name in ("audio", "overwrite", "deinterlace"):
             if not isinstance(getattr(self, name), bool):
                 raise OptionError(f"{name} {getattr(self, name)!r}: expected True or False")
         for name in ("codec", "preset", "pix_fmt", "compare"):
@@ -141,7 +144,7 @@ def run_job(upscaler, job, report=print, progress=True):
     """Run a :func:`prepare_job`-checked job: decoding, inference and encoding overlapped; the
     outputs renamed into place only when complete.  Returns the number of frames."""
     src, dst, video, out_enc, cmp_enc = job.src, job.dst, job.video, job.out_enc, job.cmp_enc
-    source = open_source(src, video.fps, video.start, video.duration)
+    source = open_source(src, video.fps, video.start, video.duration, video.deinterlace)
     arch = upscaler.generator.arch()
     sink = open_sink(dst, source, out_enc, audio=video.audio)
     compare = open_sink(video.compare, source, cmp_enc, audio=video.audio) if video.compare else None
@@ -150,6 +153,10 @@ def run_job(upscaler, job, report=print, progress=True):
     if first is None:
         raise UserError(f"{shown(src)}: no frames")
     h, w = first.image.shape[:2]
+    scale = arch["scale"]  # the encoders must take the output size: checked before any frame is upscaled
+    for target, size in ((sink, (h * scale, w * scale)), (compare, (h * scale, 2 * w * scale))):
+        if target is not None and hasattr(target, "probe"):
+            target.probe(*size)
     opts = upscaler.options
     report(f"{shown(src)} -> {shown(dst)}: {arch['degradation']} generator nf {arch['nf']} nb {arch['nb']}, "
            f"{w}x{h} -> {w * arch['scale']}x{h * arch['scale']}, {source.describe()}, device {upscaler.device}"

@@ -71,7 +71,8 @@ class VideoSource:
     at 0.  ``fps`` re-times the frames at that constant rate (audio is then dropped).
     """
 
-    def __init__(self, path, fps=None, start=None, duration=None):
+    def __init__(self, path, fps=None, start=None, duration=None, deinterlace=False):
+        self.deinterlace = deinterlace
         if not os.path.isfile(path):
             raise UserError(f"{shown(path)}: input video not found")
         self.path = path
@@ -100,6 +101,10 @@ class VideoSource:
                     window = " ".join(f"--{k} {v:g}" for k, v in (("start", start), ("duration", duration)) if v)
                     raise UserError(f"{window}: {shown(path)} has no frames there{length}")
                 self.shift = first
+            elif first > 0:  # a late start (a .ts cut from a broadcast at 600 s): the output starts at 0, every
+                # stream moved by the same amount (never before the earliest stream: nothing becomes negative)
+                earliest = Fraction(container.start_time, 1000000) if container.start_time is not None else first
+                self.shift = max(Fraction(0), min(first, earliest))
         if self.trimmed:
             end = total + origin if total is not None else None
             stop = self.window[1] if self.window[1] is not None else end
@@ -162,35 +167,43 @@ class VideoSource:
             if start is not None:
                 _seek(container, stream, start)
             packets = container.demux(stream)
-            past_end = False
-            while not past_end:
-                try:
-                    packet = next(packets, None)
-                    decoded_frames = packet.decode() if packet is not None else []
-                except av.error.FFmpegError as err:
-                    raise UserError(f"{shown(self.path)} frame {decoded + 1}: FFmpeg cannot decode it "
-                                    f"({err.strerror or err}); the file is damaged") from None
-                if packet is None:
+
+            def decoded_frames():
+                while True:
+                    try:
+                        packet = next(packets, None)
+                        frames = packet.decode() if packet is not None else []
+                    except av.error.FFmpegError as err:
+                        raise UserError(f"{shown(self.path)} frame {decoded + 1}: FFmpeg cannot decode it "
+                                        f"({err.strerror or err}); the file is damaged") from None
+                    if packet is None:
+                        return
+                    yield from frames
+
+            source = _deinterlaced(decoded_frames(), stream, self.path) if self.deinterlace else decoded_frames()
+            interlace_warned = False
+            for frame in source:
+                if frame.interlaced_frame and not self.deinterlace and not interlace_warned:
+                    warn(f"{shown(self.path)}: interlaced video (frame {decoded + 1} holds two fields): upscaled as "
+                         "progressive frames, combing included; --deinterlace deinterlaces it first (FFmpeg's bwdif)")
+                    interlace_warned = True
+                t = _seconds(frame.pts, tb)
+                if t is None:  # no timestamp: one frame period after the last one
+                    t = (last_time + 1 / self.rate) if last_time is not None else (start or Fraction(0))
+                last_time = t
+                if start is not None and t < start:
+                    continue
+                if end is not None and t >= end:  # frames come in presentation order
                     break
-                for frame in decoded_frames:
-                    t = _seconds(frame.pts, tb)
-                    if t is None:  # no timestamp: one frame period after the last one
-                        t = (last_time + 1 / self.rate) if last_time is not None else (start or Fraction(0))
-                    last_time = t
-                    if start is not None and t < start:
-                        continue
-                    if end is not None and t >= end:  # frames come in presentation order
-                        past_end = True
-                        break
-                    if not hdr_warned and (frame.color_primaries == 9 or frame.color_trc in (16, 18)):
-                        warn(f"{shown(self.path)}: HDR / BT.2020 video is converted to 8-bit RGB without "
-                             "tone mapping; the output is tagged BT.709")
-                        hdr_warned = True
-                    image = _to_rgb(reformatter, frame)
-                    decoded += 1
-                    shape = _check_frame(image, shape, f"{shown(self.path)} frame {decoded}")
-                    time = Fraction(decoded - 1) / self.rate if self.retime else t - self.shift
-                    yield Frame(f"{decoded:04d}.png", image, time)
+                if not hdr_warned and (frame.color_primaries == 9 or frame.color_trc in (16, 18)):
+                    warn(f"{shown(self.path)}: HDR / BT.2020 video is converted to 8-bit RGB without "
+                         "tone mapping; the output is tagged BT.709")
+                    hdr_warned = True
+                image = _to_rgb(reformatter, frame)
+                decoded += 1
+                shape = _check_frame(image, shape, f"{shown(self.path)} frame {decoded}")
+                time = Fraction(decoded - 1) / self.rate if self.retime else t - self.shift
+                yield Frame(f"{decoded:04d}.png", image, time)
         if decoded == 0:
             raise UserError(f"{shown(self.path)}: the video has no decodable frames")
         if self.count and decoded < self.count:
@@ -234,7 +247,33 @@ def _check_frame(frame, shape, where):
     return frame.shape
 
 
-def open_source(path, fps=None, start=None, duration=None):
+def _deinterlaced(frames, stream, path):
+    """``frames`` through FFmpeg's bwdif filter (PyAV's filter graph): one output frame per input
+    frame, its timestamp kept; frames not flagged interlaced pass unchanged."""
+    graph = av.filter.Graph()
+    try:
+        chain = [graph.add_buffer(template=stream), graph.add("bwdif", "mode=send_frame:parity=auto:deint=interlaced"),
+                 graph.add("buffersink")]
+        chain[0].link_to(chain[1])
+        chain[1].link_to(chain[2])
+        graph.configure()
+    except (av.error.FFmpegError, ValueError) as err:
+        raise UserError(f"{shown(path)}: --deinterlace: FFmpeg's bwdif filter cannot be set up ({err})") from None
+
+    def drain():
+        while True:
+            try:
+                yield graph.pull()
+            except (av.error.BlockingIOError, av.error.EOFError):
+                return
+    for frame in frames:
+        graph.push(frame)
+        yield from drain()
+    graph.push(None)
+    yield from drain()
+
+
+def open_source(path, fps=None, start=None, duration=None, deinterlace=False):
     if fps is not None and not fps > 0:
         raise UserError(f"--fps {fps:g}: expected a frame rate > 0")
     if start is not None and not start >= 0:
@@ -242,9 +281,13 @@ def open_source(path, fps=None, start=None, duration=None):
     if duration is not None and not duration > 0:
         raise UserError(f"--duration {duration:g}: expected seconds > 0")
     if os.path.isdir(path):
+        if deinterlace:
+            warn("--deinterlace applies to video files; the frames of a folder are taken as they are")
         return FolderSource(path, fps, start, duration)
     if not os.path.exists(path):
         raise UserError(f"{shown(path)}: input not found (expected a video file or a folder of frames)")
-    return VideoSource(path, fps, start, duration)
+    from tecogan.utils.fileio import check_regular_file
+    check_regular_file(path, "video file")  # /dev/zero, /dev/urandom, a FIFO: not a video
+    return VideoSource(path, fps, start, duration, deinterlace)
 
 

@@ -6,6 +6,7 @@ from fractions import Fraction
 import av
 from av.video.reformatter import VideoReformatter
 
+from tecogan import defaults
 from tecogan.utils.errors import UserError, warn
 from tecogan.utils.fileio import write_image_rgb
 from tecogan.utils.outputs import AtomicFolder
@@ -62,11 +63,45 @@ class VideoSink:
     def describe(self):
         return ", ".join([self.enc.describe()] + (self.notes or ["no audio"]))
 
-    def _open(self, h, w):
-        enc, spec = self.enc, self.enc.spec
+    def _options(self):
+        enc = self.enc
+        options = dict(enc.spec.options)
+        if enc.codec == "mpeg4":  # a constant quantiser
+            options["qmin"] = options["qmax"] = str(enc.crf)
+        elif enc.crf is not None:
+            options["crf"] = str(enc.crf)
+        if enc.preset is not None:
+            options["cpu-used" if enc.codec == "vp9" else "profile" if enc.codec == "prores" else "preset"] = enc.preset
+        return options
+
+    def probe(self, h, w):
+        """Open the encoder once for ``w`` x ``h`` frames, writing nothing: a frame size it refuses
+        (an 8x20000 input upscaled x4 is 32x80000; x264 stops at 16384) is one line before any frame
+        is upscaled, not an encoder error mid-run."""
+        spec = self.enc.spec
         if spec.encoder == "libx265" and min(h, w) < 64:  # x265 corrupts its memory below one 64x64 block
             raise UserError(f"--codec h265: the output frames are {w}x{h}; x265 needs 64x64 or more "
                             "(use --codec h264 for frames this small)")
+        what = f"{shown(self.path)}: the {spec.encoder} encoder cannot take {w}x{h} frames"
+        if max(h, w) > defaults.MAX_OUTPUT_SIDE:
+            raise UserError(f"{what} (more than {defaults.MAX_OUTPUT_SIDE} pixels per side); write a folder of PNG "
+                            f"frames instead, or crop the input")
+        cc = av.CodecContext.create(spec.encoder, "w")
+        cc.width, cc.height, cc.pix_fmt = w, h, self.enc.pix_fmt
+        cc.time_base = self.time_base
+        cc.framerate = self.rate
+        cc.options = self._options()
+        try:
+            cc.open()
+        except (av.error.FFmpegError, ValueError) as err:
+            raise UserError(f"{what} ({getattr(err, 'strerror', None) or err}); write a folder of PNG frames "
+                            f"instead, or crop the input") from None
+        finally:
+            del cc
+
+    def _open(self, h, w):
+        enc, spec = self.enc, self.enc.spec
+        self.probe(h, w)
         self.tmp = _temp_beside(self.path, os.path.splitext(self.path)[1])
         options = {"movflags": "+faststart"} if enc.fmt in ("mp4", "mov") else {}
         if spec.encoder == "libsvtav1":
@@ -83,14 +118,7 @@ class VideoSink:
         else:
             cc.colorspace, cc.color_range = 1, 1  # BT.709 matrix, limited range
         cc.color_primaries, cc.color_trc = 1, 1  # BT.709
-        options = dict(spec.options)
-        if enc.codec == "mpeg4":  # a constant quantiser
-            options["qmin"] = options["qmax"] = str(enc.crf)
-        elif enc.crf is not None:
-            options["crf"] = str(enc.crf)
-        if enc.preset is not None:
-            options["cpu-used" if enc.codec == "vp9" else "profile" if enc.codec == "prores" else "preset"] = enc.preset
-        cc.options = options
+        cc.options = self._options()
         self.stream = stream
         self.reformatter = VideoReformatter()
         if self.passthrough is not None:
