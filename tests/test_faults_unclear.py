@@ -232,3 +232,25 @@ def test_api_misuse_is_one_line_or_correct(ckpt):
     with pytest.raises(UserError, match="no such GPU|device 3.5: expected"):
         Upscaler(load_generator(ckpt), device="cuda:77") if torch.cuda.is_available() else \
             Upscaler(load_generator(ckpt), device=3.5)
+
+
+def _jpeg_with_orientation(path, img, orientation):
+    """A JPEG whose EXIF says how to turn it (6: rotate 90 degrees clockwise to view)."""
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 100])
+    data = buf.tobytes()
+    tiff = b"MM\x00\x2a\x00\x00\x00\x08" + b"\x00\x01" + b"\x01\x12\x00\x03\x00\x00\x00\x01" + \
+        struct.pack(">H", orientation) + b"\x00\x00" + b"\x00\x00\x00\x00"
+    app1 = b"Exif\x00\x00" + tiff
+    path.write_bytes(data[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + data[2:])
+
+
+def test_jpeg_exif_orientation_is_applied(tmp_path):
+    from tecogan.utils.fileio import read_image_rgb
+    img = np.zeros((16, 32, 3), np.uint8)
+    img[:, :8] = 255  # a white band on the left
+    _jpeg_with_orientation(tmp_path / "a.jpg", img, 6)
+    out = read_image_rgb(str(tmp_path / "a.jpg"))
+    assert out.shape == (32, 16, 3)  # turned upright as the EXIF says
+    assert out[:8].mean() > 200 and out[-8:].mean() < 50  # the band is now on top
+    _jpeg_with_orientation(tmp_path / "b.jpg", img, 1)
+    assert read_image_rgb(str(tmp_path / "b.jpg")).shape == (16, 32, 3)

@@ -227,7 +227,11 @@ def read_image_rgb(path, warned=None):
     if _looks_truncated(data):  # checked first: the decoders would print their own messages
         raise UserError(f"{path}: unreadable or truncated image")
     try:
-        img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+        # JPEG: decoded with its EXIF orientation applied (IMREAD_UNCHANGED ignores it: a phone's
+        # portrait photo would come out lying on its side); other formats keep alpha and 16 bits
+        jpeg = data[:2].tobytes() == b"\xff\xd8"
+        flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR if jpeg else cv2.IMREAD_UNCHANGED
+        img = cv2.imdecode(data, flags) if data.size else None
     except cv2.error as err:  # OpenCV's own limits (other formats): its assertion names no file
         raise UserError(f"{path}: cannot be decoded ({' '.join(str(err).split())[-120:]})") from None
     if img is None:
