@@ -25,6 +25,7 @@ from tecogan.schema import NUM, Key, Section, validate_node
 from tecogan.schema import fill_section as schema_fill_section
 from tecogan.utils.errors import UserError
 
+
 def _positive(v):
     return v > 0
 
@@ -206,7 +207,8 @@ def _cross_checks(opt, where):
             if train.get("gt_crop_size") is None:
                 raise UserError(f"{where}: dataset.train.gt_crop_size: missing required key for BI")
             if train["gt_crop_size"] % scale:
-                raise UserError(f"{where}: dataset.train.gt_crop_size: {train['gt_crop_size']} is not a multiple of scale {scale}")
+                raise UserError(f"{where}: dataset.train.gt_crop_size: {train['gt_crop_size']} is not a multiple of "
+                                f"scale {scale}")
             if train["gt_crop_size"] // scale < defaults.MIN_LR_SIZE:
                 raise UserError(f"{where}: dataset.train.gt_crop_size: {train['gt_crop_size']} gives LR crops "
                                 f"smaller than {defaults.MIN_LR_SIZE}x{defaults.MIN_LR_SIZE} (the flow network "
@@ -299,7 +301,7 @@ def load_yaml_bounded(path):
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise UserError(f"{path}: not valid UTF-8 text (byte 0x{raw[err.start]:02x} at offset {err.start}); "
-                        f"save the file as UTF-8")
+                        f"save the file as UTF-8") from None
     loader = _BoundedLoader(text, path)
     try:
         node = loader.get_single_node()
@@ -324,7 +326,7 @@ def load_config(path):
         mark = getattr(err, "problem_mark", None)
         loc = f" line {mark.line + 1}" if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise UserError(f"{path}:{loc}: invalid YAML: {problem}")
+        raise UserError(f"{path}:{loc}: invalid YAML: {problem}") from None
     if opt is None:
         raise UserError(f"{path}: config file is empty")
     return validate_config(opt, where)

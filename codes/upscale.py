@@ -64,11 +64,13 @@ def build_parser():
     p.add_argument("--no_audio", action="store_true", help="drop the input's audio and subtitles")
     p.add_argument("--start", type=float, help="start this many seconds into the input (audio trimmed too)")
     p.add_argument("--duration", type=float, help="upscale only this many seconds of the input")
-    p.add_argument("--compare", metavar="OUT", help="also write a side-by-side video: bicubic LR | super-resolved (the bicubic aligned like the "
+    p.add_argument("--compare", metavar="OUT",
+                   help="also write a side-by-side video: bicubic LR | super-resolved (the bicubic aligned like the "
                         "model: sample-aligned for BD models, centre-aligned for BI)")
     p.add_argument("--no_channels_last", action="store_true", help="keep the NCHW memory format")
     p.add_argument("--backend", default=DEFAULTS.backend,
-                   help="inference backend: torch (default) or openvino (CPU only, about 1.1-1.25x faster per step on a 2-core AMD EPYC; "
+                   help="inference backend: torch (default) or openvino (CPU only, about 1.1-1.25x faster per step "
+                        "on a 2-core AMD EPYC; "
                         "docs/upscale.md)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing OUTPUT / --compare (kept otherwise; replaced only on success)")

@@ -25,8 +25,11 @@ equals ``model(in0, in1)`` (tested).
 import os
 import warnings
 
+import numpy as np
 import torch
+from torchvision.models import AlexNet_Weights
 
+from tecogan.utils.checkpoint import check_tensors, verify_checkpoint_file
 from tecogan.utils.errors import UserError
 
 ENV_VAR = "TECOGAN_LPIPS_WEIGHTS"
@@ -41,10 +44,10 @@ _HOW_TO = (f"pass --lpips_weights PATH (or set {ENV_VAR}=PATH; in a training con
 
 def _build_lpips():
     """LPIPS alex v0.1 with its calibration layers and a randomly initialised backbone."""
-    try:
+    try:  # lazy: a missing lpips package is one line when LPIPS is asked for, not an import failure
         import lpips
     except ImportError as err:
-        raise UserError(f"the 'lpips' package is not installed ({err}); pip install lpips==0.1.4")
+        raise UserError(f"the 'lpips' package is not installed ({err}); pip install lpips==0.1.4") from None
     with warnings.catch_warnings():
         # lpips calls torchvision's deprecated ``pretrained=`` argument
         warnings.simplefilter("ignore", UserWarning)
@@ -53,11 +56,10 @@ def _build_lpips():
                                verbose=False)
         except (OSError, RuntimeError) as err:
             raise UserError(f"lpips package: cannot load its alex v0.1 linear layers ({err}); "
-                            f"reinstall lpips==0.1.4")
+                            f"reinstall lpips==0.1.4") from None
 
 
 def _read_weights_file(path):
-    from tecogan.utils.checkpoint import check_tensors, verify_checkpoint_file
     if not os.path.isfile(path):
         raise UserError(f"{path}: LPIPS AlexNet weights file not found (expected a state dict "
                         f"of torchvision's AlexNet 'features.*' tensors)")
@@ -66,7 +68,7 @@ def _read_weights_file(path):
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unreadable file is a user error
         raise UserError(f"{path}: cannot be read as a torch state dict ({type(err).__name__}: "
-                        f"{str(err).splitlines()[0] if str(err) else ''})")
+                        f"{str(err).splitlines()[0] if str(err) else ''})") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
@@ -78,7 +80,6 @@ def _read_weights_file(path):
 
 def _torchvision_alexnet_state():
     """torchvision's ImageNet AlexNet state dict (hub cache, else download). May raise."""
-    from torchvision.models import AlexNet_Weights
     return AlexNet_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
 
 
@@ -135,7 +136,7 @@ def load_lpips(weights_path=None, device="cpu"):
             hub = os.path.join(torch.hub.get_dir(), "checkpoints")
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise UserError(f"LPIPS needs torchvision's ImageNet AlexNet weights, which are not in "
-                            f"{hub} and could not be downloaded ({reason}): {_HOW_TO}")
+                            f"{hub} and could not be downloaded ({reason}): {_HOW_TO}") from None
         source = "torchvision AlexNet_Weights.IMAGENET1K_V1"
     _load_backbone(model, state, source)
     model.eval()
@@ -145,7 +146,7 @@ def load_lpips(weights_path=None, device="cpu"):
 
 def lpips_features(model, x):
     """Unit-normalised AlexNet features (list of 5 tensors) of ``x`` (n, 3, h, w) in [-1, 1]."""
-    import lpips
+    import lpips  # lazy, as in _build_lpips (this runs only with a model that function built)
     outs = model.net(model.scaling_layer(x))
     return [lpips.normalize_tensor(f) for f in outs]
 
@@ -153,7 +154,7 @@ def lpips_features(model, x):
 def lpips_from_features(model, feats_a, feats_b):
     """LPIPS distances (n,) between two batches given by :func:`lpips_features`."""
     total = 0
-    for lin, fa, fb in zip(model.lins, feats_a, feats_b):
+    for lin, fa, fb in zip(model.lins, feats_a, feats_b, strict=False):
         total = total + lin((fa - fb) ** 2).mean(dim=(2, 3), keepdim=True)
     return total.reshape(-1)
 
@@ -161,7 +162,6 @@ def lpips_from_features(model, feats_a, feats_b):
 def uint8_to_lpips_input(frames, device="cpu", dtype=None):
     """(t, h, w, 3) or (h, w, 3) uint8 RGB numpy -> float tensor (t, 3, h, w) in [-1, 1]
     (float32 unless ``dtype`` is given, e.g. the model's)."""
-    import numpy as np
     arr = np.ascontiguousarray(frames)
     if arr.ndim == 3:
         arr = arr[None]

@@ -5,8 +5,10 @@ import os
 
 import torch
 import torch.nn as nn
+import torchvision
 
 from tecogan import pretrained
+from tecogan.utils.checkpoint import load_state_dict_file
 from tecogan.utils.errors import UserError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -18,12 +20,10 @@ DEFAULT_LAYERS = {"vgg19": [8, 17, 26, 35], "alexnet": [1, 4, 7, 9, 11]}  # afte
 
 
 def _torchvision_features(backbone, weights_path=None):
-    import torchvision
     build = getattr(torchvision.models, backbone)
     if backbone == "alexnet" and not weights_path:
         weights_path = pretrained.bundled_alexnet()
     if weights_path:
-        from tecogan.utils.checkpoint import load_state_dict_file
         net = build(weights=None)
         sd = load_state_dict_file(weights_path)
         feats = {k[len("features."):]: v for k, v in sd.items() if k.startswith("features.")} or sd
@@ -31,7 +31,7 @@ def _torchvision_features(backbone, weights_path=None):
             net.features.load_state_dict(feats, strict=True)
         except RuntimeError as err:
             first = str(err).strip().splitlines()[0]
-            raise UserError(f"{weights_path}: not a torchvision {backbone} state dict ({first[:160]})")
+            raise UserError(f"{weights_path}: not a torchvision {backbone} state dict ({first[:160]})") from None
         return net.features
     try:
         weights = {"vgg19": torchvision.models.VGG19_Weights, "alexnet": torchvision.models.AlexNet_Weights}
@@ -39,7 +39,7 @@ def _torchvision_features(backbone, weights_path=None):
     except Exception as err:  # no network, no cache
         raise UserError(f"cannot get the ImageNet {backbone} weights from torchvision ({type(err).__name__}); "
                         f"set train.feature_crit.weights to a local torch.save'd {backbone} state dict, or use "
-                        f"backbone: alexnet (bundled)")
+                        f"backbone: alexnet (bundled)") from None
 
 
 class FeatureExtractor(nn.Module):
