@@ -22,6 +22,7 @@ TILE_OVERLAP = 16
 MAX_TILE = 16384
 MAX_NUM_PAD_FRONT = 1000
 MAX_TILES_PER_FRAME = 4096              # (8K LR frames need 1,200 tiles of 16 px)
+MAX_THREADS = 1024
 
 # inference back-ends and memory layout
 BACKENDS = ("torch", "openvino")

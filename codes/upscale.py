@@ -72,6 +72,13 @@ def build_parser():
                    help="inference backend: torch (default) or openvino (CPU only, about 1.1-1.25x faster per step "
                         "on a 2-core AMD EPYC; "
                         "docs/upscale.md)")
+    p.add_argument("--outscale", type=float,
+                   help="final size as a factor of the input's, e.g. 3.5 (the network's output resized: Lanczos up, "
+                        "pixel area down)")
+    p.add_argument("--target_height", type=int, help="final height in pixels, e.g. 1080 (width follows the aspect, even)")
+    p.add_argument("--target_width", type=int, help="final width in pixels (height follows the aspect, even)")
+    p.add_argument("--threads", type=int, help="CPU threads of the network (default: all cores)")
+    p.add_argument("--quiet", action="store_true", help="no progress and no information lines (warnings and errors stay)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing OUTPUT / --compare (kept otherwise; replaced only on success)")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks")
@@ -91,7 +98,7 @@ def inference_options(args):
     options = options_from_flags({"tile": args.tile, "tile_overlap": args.tile_overlap,
                                   "num_pad_front": args.num_pad_front, "padding_mode": args.padding_mode,
                                   "backend": args.backend, "device": args.device, "precision": precision,
-                                  "channels_last": not args.no_channels_last})
+                                  "channels_last": not args.no_channels_last, "threads": args.threads})
     if options.precision == "fp16" and parse_device(options.device).type != "cuda":
         warn("--precision fp16 needs CUDA; running in fp32 on the CPU")
     return options
@@ -101,7 +108,8 @@ def video_options(args):
     try:
         return VideoOptions(fps=args.fps, start=args.start, duration=args.duration, codec=args.codec, crf=args.crf,
                             preset=args.preset, pix_fmt=args.pix_fmt, audio=not args.no_audio,
-                            compare=args.compare, overwrite=args.overwrite)
+                            compare=args.compare, overwrite=args.overwrite, outscale=args.outscale,
+                            target_height=args.target_height, target_width=args.target_width, quiet=args.quiet)
     except UserError as err:
         raise UserError(f"--{err}") from None
 
