@@ -15,7 +15,7 @@ layers over the same modules.  Names are imported lazily, so ``import tecogan`` 
 """
 import importlib
 
-__version__ = "1.1.0"
+__version__ = "1.2.0"
 
 _API = {"load_generator": "tecogan.api", "Upscaler": "tecogan.api", "build_generator": "tecogan.api",
         "InferenceOptions": "tecogan.api"}

@@ -24,6 +24,9 @@ from tecogan.networks.discriminators import DISCRIMINATORS
 from tecogan.schema import NUM, Key, Section, validate_node
 from tecogan.schema import fill_section as schema_fill_section
 from tecogan.utils.errors import UserError
+from tecogan.utils.fileio import check_regular_file
+from tecogan.yaml_io import YAML_MAX_BYTES, YAML_MAX_DEPTH, YAML_MAX_VALUES, load_yaml_bounded  # noqa: F401 - re-exported
+
 
 def _positive(v):
     return v > 0
@@ -226,7 +229,8 @@ def _cross_checks(opt, where):
             if train.get("gt_crop_size") is None:
                 raise UserError(f"{where}: dataset.train.gt_crop_size: missing required key for BI")
             if train["gt_crop_size"] % scale:
-                raise UserError(f"{where}: dataset.train.gt_crop_size: {train['gt_crop_size']} is not a multiple of scale {scale}")
+                raise UserError(f"{where}: dataset.train.gt_crop_size: {train['gt_crop_size']} is not a multiple of "
+                                f"scale {scale}")
             if train["gt_crop_size"] // scale < defaults.MIN_LR_SIZE:
                 raise UserError(f"{where}: dataset.train.gt_crop_size: {train['gt_crop_size']} gives LR crops "
                                 f"smaller than {defaults.MIN_LR_SIZE}x{defaults.MIN_LR_SIZE} (the flow network "
@@ -253,14 +257,9 @@ def validate_config(opt, where="config", fill_defaults=True):
     return opt
 
 
-# reading YAML with bounds (size, depth, aliases, duplicate keys): tecogan.yaml_io
-from tecogan.yaml_io import YAML_MAX_BYTES, YAML_MAX_DEPTH, YAML_MAX_VALUES, load_yaml_bounded  # noqa: E402,F401
-
-
 def load_config(path):
     """Read and validate one experiment YAML file; returns a plain dict."""
     where = os.path.basename(path)
-    from tecogan.utils.fileio import check_regular_file
     check_regular_file(path, "config file")  # also refuses /dev/zero, FIFOs, folders
     try:
         opt = load_yaml_bounded(path)
@@ -268,7 +267,7 @@ def load_config(path):
         mark = getattr(err, "problem_mark", None)
         loc = f" line {mark.line + 1}" if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise UserError(f"{path}:{loc}: invalid YAML: {problem}")
+        raise UserError(f"{path}:{loc}: invalid YAML: {problem}") from None
     if opt is None:
         raise UserError(f"{path}: config file is empty")
     return validate_config(opt, where)

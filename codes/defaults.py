@@ -40,6 +40,7 @@ MAX_CROP_SIZE = 16384                   # dataset.train.crop_size / gt_crop_size
 MAX_WORKERS = 256                       # num_workers
 MAX_BD_SIGMA = 50                       # dataset.degradation.sigma, --sigma (HR pixels)
 MAX_YAML_NUMBER = 1 << 53               # any YAML number (floats hold integers exactly up to here)
+MAX_THREADS = 1024
 
 # inference back-ends and memory layout
 BACKENDS = ("torch", "openvino")

@@ -28,6 +28,9 @@ import torch
 
 from tecogan import defaults
 from tecogan.backends import OpenVINOStep, check_backend
+from tecogan.limits import check_tiles
+from tecogan.utils.device import parse_device
+from tecogan.utils.errors import UserError
 
 MIN_TILE = defaults.MIN_LR_SIZE
 
@@ -55,8 +58,6 @@ def front_padding_indices(num_frames, num_pad_front, mode=defaults.PADDING_MODE)
 def resolve_device(device):
     """'cpu', 'cuda', 'cuda:1' or a torch.device -> torch.device, checked as ``--device`` is (a
     missing GPU is one line, not torch's RuntimeError; CUDA absent: a warning and the CPU)."""
-    from tecogan.utils.device import parse_device
-    from tecogan.utils.errors import UserError
     name = str(device) if isinstance(device, torch.device) else device
     if not isinstance(name, str):
         raise UserError(f"device {device!r}: expected 'cpu', 'cuda' or 'cuda:<index>'")
@@ -238,7 +239,6 @@ class TiledUpscaler:
             t[-1].load_state_dict(saved)
 
     def _build(self, h, w):
-        from tecogan.limits import check_tiles
         check_tiles(h, w, self.tile, self.overlap)  # at most MAX_TILES_PER_FRAME, before any is made
         s = self.scale
         ys, xs = tile_starts(h, self.tile, self.overlap), tile_starts(w, self.tile, self.overlap)

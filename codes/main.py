@@ -16,7 +16,21 @@ if not __package__:  # run as a file from a clone: import this clone as the pack
     import runpy
     runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "_clone.py"))
 
+import torch
+
+from tecogan.backends import check_backend
+from tecogan.config import load_config, set_output_dirs, test_datasets
+from tecogan.networks import build_generator as build
+from tecogan.networks import check_checkpoint_fits, generator_arch_from_config, load_generator_weights
+from tecogan.options import options_from_flags
+from tecogan.pipeline import Upscaler
+from tecogan.profiling import parse_lr_size, profile_generator
+from tecogan.testing import SequenceSet, run_test_datasets
+from tecogan.training.trainer import train
+from tecogan.utils.device import device_from_gpu_id
 from tecogan.utils.errors import UserError, run_cli
+from tecogan.utils.outputs import FRAMES, PARENT, check_outputs
+from tecogan.utils.training_lock import check_training_outputs, training_guard
 
 
 def build_parser():
@@ -42,7 +56,6 @@ def build_parser():
 
 
 def load_experiment(args):
-    from tecogan.config import load_config, set_output_dirs
     if not os.path.isdir(args.exp_dir):
         raise UserError(f"{args.exp_dir}: experiment folder not found")
     opt_path = os.path.join(args.exp_dir, args.opt)
@@ -53,7 +66,6 @@ def load_experiment(args):
 
 
 def build_generator(opt):
-    from tecogan.networks import build_generator as build, generator_arch_from_config
     name, arch = generator_arch_from_config(opt)
     return build(name, **arch)
 
@@ -79,13 +91,7 @@ def checkpoint_list(opt, opt_path):
 
 
 def run_test(args, opt, device):
-    import torch
-    from tecogan.backends import check_backend
-    from tecogan.config import test_datasets
-    from tecogan.networks import load_generator_weights
-    from tecogan.options import options_from_flags
-    from tecogan.pipeline import Upscaler
-    from tecogan.testing import SequenceSet, run_test_datasets
+
 
     opt_path = os.path.join(args.exp_dir, args.opt)
     check_backend(args.backend, device)
@@ -104,7 +110,6 @@ def run_test(args, opt, device):
     sets = [SequenceSet.from_config(ds, opt["scale"], opt["dataset"]["degradation"]["type"])
             for _, ds in datasets]
     if test_opt["save_res"]:  # before any frame is written: never into an input, never over results
-        from tecogan.utils.outputs import FRAMES, PARENT, check_outputs
         res_root = test_opt["res_dir"]
         check_outputs([("res_dir", res_root, PARENT)] + [
             ("", os.path.join(res_root, ts.name, m, info.name), FRAMES)
@@ -112,7 +117,6 @@ def run_test(args, opt, device):
             [("", opt_path)] + [("", p) for _, p in ckpts] + [("", ds[k]) for _, ds in datasets
                                                            for k in ("lr_seq_dir", "gt_seq_dir") if ds.get(k)],
             args.overwrite)
-    from tecogan.networks import check_checkpoint_fits, generator_arch_from_config
     name, arch = generator_arch_from_config(opt)
     check_checkpoint_fits(ckpts[0][1], name, arch)  # before building: a YAML nb 200000 fails at once
     for model_idx, path in ckpts:
@@ -136,8 +140,6 @@ def _download_hint(path):
 
 
 def run_profile(args, opt, device):
-    from tecogan.backends import check_backend
-    from tecogan.profiling import parse_lr_size, profile_generator
     lr_size = parse_lr_size(args.lr_size)
     if lr_size[0] != opt["model"]["generator"]["in_nc"]:
         raise UserError(f"--lr_size {args.lr_size}: {lr_size[0]} channels but the generator takes "
@@ -147,7 +149,8 @@ def run_profile(args, opt, device):
     stats = profile_generator(net, lr_size, device, channels_last=not args.no_channels_last,
                               test_speed=args.test_speed, backend=args.backend)
     g = opt["model"]["generator"]
-    print(f"Model: {args.model} ({g['name']}, {opt['dataset']['degradation']['type']}, x{opt['scale']}, nf {g['nf']}, nb {g['nb']}) "
+    print(f"Model: {args.model} ({g['name']}, {opt['dataset']['degradation']['type']}, x{opt['scale']}, "
+          f"nf {g['nf']}, nb {g['nb']}) "
           f"| LR size: {args.lr_size} | device: {device}")
     print(f"Parameters (x10^6): {stats['params'] / 1e6:.3f}")
     print(f"FLOPs (x10^9): {stats['flops'] / 1e9:.3f}")
@@ -159,13 +162,10 @@ def main():
     args = build_parser().parse_args()
     opt = load_experiment(args)
     if args.mode == "train":
-        from tecogan.training.trainer import train
-        from tecogan.utils.outputs import check_training_outputs, training_guard
         check_training_outputs(opt, args.exp_dir)  # never writes into its data or checkpoints
         # one training per experiment (lock file), and no silent restart over train/ without --resume
         with training_guard(args.exp_dir, args.resume, is_main=os.environ.get("RANK", "0") == "0"):
             return train(opt, args)
-    from tecogan.utils.device import device_from_gpu_id
     device = device_from_gpu_id(args.gpu_id)
     if args.mode == "test":
         run_test(args, opt, device)

@@ -71,6 +71,7 @@ class InferenceOptions:
     device: str | None = None
     channels_last: bool = defaults.CHANNELS_LAST
     precision: str = PRECISION
+    threads: int | None = None
 
     def __post_init__(self):
         tile = _integer("tile", self.tile, 0, defaults.MAX_TILE)
@@ -88,6 +89,8 @@ class InferenceOptions:
         _choice("precision", self.precision, PRECISIONS)
         if not isinstance(self.channels_last, bool):
             raise OptionError(f"channels_last {self.channels_last!r}: expected True or False")
+        if self.threads is not None:
+            _integer("threads", self.threads, 1, defaults.MAX_THREADS)
         if self.device is not None and not isinstance(self.device, str):
             object.__setattr__(self, "device", str(self.device))  # a torch.device
 

@@ -99,7 +99,7 @@ class ClipRun:
         self.stepper.load_state_dict(state["stepper"])
 
 
-_LEGACY = ("tile", "tile_overlap", "num_pad_front", "padding_mode", "backend", "device", "channels_last")
+_LEGACY = ("tile", "tile_overlap", "num_pad_front", "padding_mode", "backend", "device", "channels_last", "threads")
 
 
 class Upscaler:
@@ -136,6 +136,8 @@ class Upscaler:
         else:
             self.device = resolve_device(options.device)
         self.half = options.precision == "fp16" and self.device.type == "cuda"
+        if options.threads is not None:  # a process setting: torch's pool, which OpenVINO's follows
+            torch.set_num_threads(options.threads)
         self.step_fn = make_step(generator, self.device, options.backend, options.channels_last)
 
     @property

@@ -46,6 +46,12 @@ PRETRAINED = {
 }
 DEFAULT_MODEL = "frvsr"
 
+# what low-res input a model of each degradation expects (upscale.py states it; docs/upscale.md)
+INPUT_KINDS = {
+    "BD": "BD low-res frames (Gaussian blur, then every scale-th pixel: the papers' benchmark setting)",
+    "BI": "ordinary low-res video (resized by area, bicubic or bilinear: centre-aligned pixels)",
+}
+
 _verified = set()
 
 

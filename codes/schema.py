@@ -92,7 +92,8 @@ def validate_node(node, schema, path, where, fill_defaults):
                 raise UserError(f"{where}: {key_path}: a value is required (expected {sub.expect or _type_words(sub.types)})")
             continue
         if not _type_ok(value, sub.types):
-            raise UserError(f"{where}: {key_path}: expected {sub.expect if sub.choices is None and sub.expect else _type_words(sub.types)}, got {short(value)}")
+            expected = sub.expect if sub.choices is None and sub.expect else _type_words(sub.types)
+            raise UserError(f"{where}: {key_path}: expected {expected}, got {short(value)}")
         if isinstance(value, float) and not math.isfinite(value):  # .nan / .inf pass every comparison check
             raise UserError(f"{where}: {key_path}: expected a finite number, got {short(value)}")
         if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > defaults.MAX_YAML_NUMBER:

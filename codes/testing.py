@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-
 from tqdm import tqdm
 
 from tecogan.data.folder_dataset import PairedFolderDataset

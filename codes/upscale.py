@@ -67,12 +67,21 @@ def build_parser():
                         "upscaled as progressive frames with a warning)")
     p.add_argument("--start", type=float, help="start this many seconds into the input (audio trimmed too)")
     p.add_argument("--duration", type=float, help="upscale only this many seconds of the input")
-    p.add_argument("--compare", metavar="OUT", help="also write a side-by-side video: bicubic LR | super-resolved (the bicubic aligned like the "
+    p.add_argument("--compare", metavar="OUT",
+                   help="also write a side-by-side video: bicubic LR | super-resolved (the bicubic aligned like the "
                         "model: sample-aligned for BD models, centre-aligned for BI)")
     p.add_argument("--no_channels_last", action="store_true", help="keep the NCHW memory format")
     p.add_argument("--backend", default=DEFAULTS.backend,
-                   help="inference backend: torch (default) or openvino (CPU only, about 1.1-1.25x faster per step on a 2-core AMD EPYC; "
+                   help="inference backend: torch (default) or openvino (CPU only, about 1.1-1.25x faster per step "
+                        "on a 2-core AMD EPYC; "
                         "docs/upscale.md)")
+    p.add_argument("--outscale", type=float,
+                   help="final size as a factor of the input's, e.g. 3.5 (the network's output resized: Lanczos up, "
+                        "pixel area down)")
+    p.add_argument("--target_height", type=int, help="final height in pixels, e.g. 1080 (width follows the aspect, even)")
+    p.add_argument("--target_width", type=int, help="final width in pixels (height follows the aspect, even)")
+    p.add_argument("--threads", type=int, help="CPU threads of the network (default: all cores)")
+    p.add_argument("--quiet", action="store_true", help="no progress and no information lines (warnings and errors stay)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing OUTPUT / --compare (kept otherwise; replaced only on success)")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks")
@@ -92,7 +101,7 @@ def inference_options(args):
     options = options_from_flags({"tile": args.tile, "tile_overlap": args.tile_overlap,
                                   "num_pad_front": args.num_pad_front, "padding_mode": args.padding_mode,
                                   "backend": args.backend, "device": args.device, "precision": precision,
-                                  "channels_last": not args.no_channels_last})
+                                  "channels_last": not args.no_channels_last, "threads": args.threads})
     if options.precision == "fp16" and parse_device(options.device).type != "cuda":
         warn("--precision fp16 needs CUDA; running in fp32 on the CPU")
     return options
@@ -102,7 +111,9 @@ def video_options(args):
     try:
         return VideoOptions(fps=args.fps, start=args.start, duration=args.duration, codec=args.codec, crf=args.crf,
                             preset=args.preset, pix_fmt=args.pix_fmt, audio=not args.no_audio,
-                            compare=args.compare, overwrite=args.overwrite, deinterlace=args.deinterlace)
+                            deinterlace=args.deinterlace,
+                            compare=args.compare, overwrite=args.overwrite, outscale=args.outscale,
+                            target_height=args.target_height, target_width=args.target_width, quiet=args.quiet)
     except UserError as err:
         raise UserError(f"--{err}") from None
 

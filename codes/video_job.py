@@ -14,17 +14,20 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from tecogan import defaults
 from tecogan.ops.upsample import bd_bicubic_frame
 from tecogan.options import OptionError
+from tecogan.pretrained import DEFAULT_MODEL, INPUT_KINDS
 from tecogan.utils.errors import UserError, warn
 from tecogan.utils.outputs import FILE, FRAMES, check_number, check_outputs
-from tecogan.video import BackgroundWriter, check_output, is_video_path, open_sink, open_source, prefetch, shown
+from tecogan.utils.progress import Progress
+from tecogan.video import BackgroundWriter, VideoSource, check_output, is_video_path, open_sink, open_source, prefetch, shown
 
 MAX_FPS = defaults.MAX_FPS
 MAX_SECONDS = defaults.MAX_SECONDS  # --start / --duration: about 115 days
+MAX_OUTSCALE = 16
+MAX_SIDE = defaults.MAX_OUTPUT_SIDE  # output frames: 16K
 
 
 @dataclass(frozen=True)
@@ -48,10 +51,14 @@ class VideoOptions:
     audio: bool = True
     compare: str | None = None
     overwrite: bool = False
+    outscale: float | None = None
+    target_height: int | None = None
+    target_width: int | None = None
+    quiet: bool = False
     deinterlace: bool = False
 
     def __post_init__(self):
-        for name in ("audio", "overwrite", "deinterlace"):
+        for name in ("audio", "overwrite", "quiet", "deinterlace"):
             if not isinstance(getattr(self, name), bool):
                 raise OptionError(f"{name} {getattr(self, name)!r}: expected True or False")
         for name in ("codec", "preset", "pix_fmt", "compare"):
@@ -61,9 +68,11 @@ class VideoOptions:
                     object.__setattr__(self, name, value.__fspath__())
                     continue
                 raise OptionError(f"{name} {value!r}: expected a string")
-        if self.crf is not None and (isinstance(self.crf, bool) or not isinstance(self.crf, int)):
-            raise OptionError(f"crf {self.crf!r}: expected an integer")
-        for name in ("fps", "start", "duration"):
+        for name in ("crf", "target_height", "target_width"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise OptionError(f"{name} {value!r}: expected an integer")
+        for name in ("fps", "start", "duration", "outscale"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
                 raise OptionError(f"{name} {value!r}: expected a number")
@@ -71,8 +80,15 @@ class VideoOptions:
             check_number("fps", self.fps, minimum=0, maximum=MAX_FPS, strict_minimum=True)
             check_number("start", self.start, minimum=0, maximum=MAX_SECONDS)
             check_number("duration", self.duration, minimum=0, maximum=MAX_SECONDS, strict_minimum=True)
+            check_number("outscale", self.outscale, minimum=0, maximum=MAX_OUTSCALE, strict_minimum=True)
+            check_number("target_height", self.target_height, minimum=2, maximum=MAX_SIDE, integer=True)
+            check_number("target_width", self.target_width, minimum=2, maximum=MAX_SIDE, integer=True)
         except UserError as err:
             raise OptionError(str(err)) from None
+        sizes = [n for n in ("outscale", "target_height", "target_width") if getattr(self, n) is not None]
+        if len(sizes) > 1:
+            raise OptionError(f"{' and '.join(sizes)}: give one of outscale, target_height, target_width "
+                              "(the other side follows the aspect ratio)")
 
     @classmethod
     def from_keywords(cls, values):
@@ -90,6 +106,33 @@ class VideoOptions:
 
     def encoding(self):
         return dict(codec=self.codec, crf=self.crf, preset=self.preset, pix_fmt=self.pix_fmt)
+
+
+def _even(x):
+    return max(2, 2 * int(round(x / 2)))
+
+
+def output_size(width, height, scale, video):
+    """(W, H) of the final frames for an input of ``width`` x ``height`` and a network of ``scale``,
+    or None when they are the network's own size."""
+    if video.outscale is not None:
+        size = (_even(width * video.outscale), _even(height * video.outscale))
+    elif video.target_height is not None:
+        size = (_even(width * video.target_height / height), _even(video.target_height))
+    elif video.target_width is not None:
+        size = (_even(video.target_width), _even(height * video.target_width / width))
+    else:
+        return None
+    if max(size) > MAX_SIDE:
+        raise OptionError(f"the output would be {size[0]}x{size[1]}, larger than {MAX_SIDE} pixels a side")
+    return None if size == (width * scale, height * scale) else size
+
+
+def resize_frame(image, size):
+    """``image`` resized to ``size`` (W, H): Lanczos when it grows, pixel area when it shrinks."""
+    h, w = image.shape[:2]
+    grows = size[0] * size[1] >= w * h
+    return cv2.resize(image, size, interpolation=cv2.INTER_LANCZOS4 if grows else cv2.INTER_AREA)
 
 
 def compare_upsampler(arch):
@@ -153,24 +196,36 @@ def run_job(upscaler, job, report=print, progress=True):
     if first is None:
         raise UserError(f"{shown(src)}: no frames")
     h, w = first.image.shape[:2]
-    scale = arch["scale"]  # the encoders must take the output size: checked before any frame is upscaled
-    for target, size in ((sink, (h * scale, w * scale)), (compare, (h * scale, 2 * w * scale))):
-        if target is not None and hasattr(target, "probe"):
-            target.probe(*size)
     opts = upscaler.options
+    size = output_size(w, h, arch["scale"], video)
+    summary = report  # --quiet keeps the final line
+    if video.quiet:
+        report = _silent
+    final = size or (w * arch["scale"], h * arch["scale"])
+    for target, (out_w, out_h) in ((sink, final), (compare, (2 * final[0], final[1]))):
+        if target is not None and hasattr(target, "probe"):  # the encoder takes this size: checked before
+            target.probe(out_h, out_w)                        # any frame is upscaled (8x20000 x4 is not)
     report(f"{shown(src)} -> {shown(dst)}: {arch['degradation']} generator nf {arch['nf']} nb {arch['nb']}, "
-           f"{w}x{h} -> {w * arch['scale']}x{h * arch['scale']}, {source.describe()}, device {upscaler.device}"
+           f"{w}x{h} -> {final[0]}x{final[1]}" + (f" (x{arch['scale']}, then resized)" if size else "")
+           + f", {source.describe()}, device {upscaler.device}"
            + (f", tiles {opts.tile}+{opts.tile_overlap}" if opts.tile else ""))
+    report(f"model input: {INPUT_KINDS[arch['degradation']]}")
+    if arch["degradation"] == "BD" and isinstance(source, VideoSource):
+        warn(f"{shown(src)}: this is a BD model (for Gaussian-blurred, subsampled frames); on an ordinary video "
+             f"its pixels sit {(arch['scale'] - 1) / 2:g} px off: use --model {DEFAULT_MODEL} for videos shrunk "
+             "the usual way")
     report(f"writing {sink.describe()}")
     bicubic = compare_upsampler(arch)
     writer = BackgroundWriter()
     ok, count, started = False, 0, time.perf_counter()
-    bar = tqdm(total=source.count, unit="frame", desc="upscale", dynamic_ncols=True, disable=None if progress else True)
+    bar = Progress(total=source.count, desc="upscale", quiet=video.quiet or not progress)
     try:
         for out in upscaler.upscale_clip(_chain(first, frames)):
-            writer.put(sink, out.name, out.image, out.time)
+            image = resize_frame(out.image, size) if size else out.image
+            writer.put(sink, out.name, image, out.time)
             if compare is not None:
-                writer.put(compare, out.name, side_by_side(bicubic(out.lr), out.image), out.time)
+                half = bicubic(out.lr)
+                writer.put(compare, out.name, side_by_side(resize_frame(half, size) if size else half, image), out.time)
             count += 1
             bar.update(1)
         writer.close()
@@ -179,9 +234,13 @@ def run_job(upscaler, job, report=print, progress=True):
         bar.close()
         _close(writer, sink, compare, ok)
     seconds = time.perf_counter() - started
-    report(f"{count} frames in {seconds:.2f} s ({count / max(seconds, 1e-9):.2f} frames/s) -> {shown(dst)}"
+    summary(f"{count} frames in {seconds:.2f} s ({count / max(seconds, 1e-9):.2f} frames/s) -> {shown(dst)}"
            + (f" and {shown(video.compare)}" if video.compare else ""))
     return count
+
+
+def _silent(_line):
+    pass
 
 
 def _chain(first, rest):

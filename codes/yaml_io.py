@@ -94,7 +94,7 @@ def load_yaml_bounded(path):
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise UserError(f"{path}: not valid UTF-8 text (byte 0x{raw[err.start]:02x} at offset {err.start}); "
-                        f"save the file as UTF-8")
+                        f"save the file as UTF-8") from None
     loader = _BoundedLoader(text, path)
     try:
         node = loader.get_single_node()

@@ -22,7 +22,7 @@ def check_bd_params(sigma, scale):
 
 def main():
     from tecogan.ops.degradation import degrade_bd
-    from tecogan.utils.fileio import transform_sequences
+    from tecogan.utils.sequences import transform_sequences
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--gt_dir", required=True, help="<gt_dir>/<sequence>/*.png")
     p.add_argument("--lr_dir", required=True)

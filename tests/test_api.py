@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from helpers import REPO
 
 import tecogan
-from helpers import REPO
 from tecogan.inference import infer_sequence
 from tecogan.networks.frnet import FRNet
 from tecogan.utils.errors import UserError
@@ -54,9 +54,9 @@ def test_upscale_frames_equals_test_mode_and_streams(tiny_ckpt):
     assert up.scale == 4
     got = list(up.upscale_frames(iter(lr)))  # a one-pass iterator works (streaming)
     assert len(got) == len(lr) and got[0].shape == (144, 256, 3) and got[0].dtype == np.uint8
-    for a, b in zip(got, expected):
+    for a, b in zip(got, expected, strict=False):
         assert np.array_equal(a, b)
-    assert all(np.array_equal(a, b) for a, b in zip(up.upscale_frames(lr), got))  # each call a new clip
+    assert all(np.array_equal(a, b) for a, b in zip(up.upscale_frames(lr), got, strict=False))  # each call a new clip
     tiled = list(tecogan.Upscaler(net, tile=32, tile_overlap=8).upscale_frames(lr))
     diff = np.abs(np.stack(tiled).astype(int) - np.stack(got).astype(int))
     assert diff.max() <= 40 and diff.mean() < 1.0  # tiles: the same picture, seams blended
@@ -82,7 +82,7 @@ def test_upscale_video_folder_equals_upscale_frames(tiny_ckpt, tmp_path):
     expected = list(up.upscale_frames(read_rgb(DEMO_LR)))
     got = read_rgb(tmp_path / "out")
     assert sorted(os.listdir(tmp_path / "out")) == sorted(os.listdir(DEMO_LR))
-    for a, b in zip(got, expected):
+    for a, b in zip(got, expected, strict=False):
         assert np.array_equal(a, b)
     with pytest.raises(UserError, match="not found"):
         up.upscale_video(tmp_path / "absent", tmp_path / "o2")

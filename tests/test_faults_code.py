@@ -9,8 +9,8 @@ import os
 
 import pytest
 import torch
-
 from helpers import tree_hash
+
 from tecogan.utils.errors import UserError
 
 
@@ -41,6 +41,7 @@ def torch_home(tmp_path, monkeypatch):
 @pytest.mark.parametrize("legacy", [False, True])
 def test_lpips_hub_fallback_never_unpickles_code(tmp_path, torch_home, legacy):
     from torchvision.models import AlexNet_Weights
+
     from tecogan.metrics import lpips_loader
     marker = tmp_path / "ran.txt"
     planted = plant(torch_home, AlexNet_Weights.IMAGENET1K_V1.url, marker, legacy)
@@ -56,6 +57,7 @@ def test_lpips_hub_fallback_never_unpickles_code(tmp_path, torch_home, legacy):
 def test_safe_loader_refuses_a_planted_pickle_even_with_a_matching_hash(tmp_path, torch_home, monkeypatch, legacy):
     """The hash check aside, the file itself is read with weights_only=True."""
     from torchvision.models import AlexNet_Weights
+
     from tecogan.utils import hub
     marker = tmp_path / "ran.txt"
     plant(torch_home, AlexNet_Weights.IMAGENET1K_V1.url, marker, legacy)
@@ -67,6 +69,7 @@ def test_safe_loader_refuses_a_planted_pickle_even_with_a_matching_hash(tmp_path
 
 def test_load_lpips_without_weights_uses_the_bundled_file_not_the_hub(tmp_path, torch_home, monkeypatch):
     from torchvision.models import AlexNet_Weights
+
     from tecogan.metrics import lpips_loader
     monkeypatch.delenv(lpips_loader.ENV_VAR, raising=False)
     marker = tmp_path / "ran.txt"
@@ -85,6 +88,7 @@ def test_load_lpips_without_weights_uses_the_bundled_file_not_the_hub(tmp_path, 
 def test_lpips_linear_layers_equal_the_packages(tmp_path):
     """The calibration layers read by the safe loader are the lpips package's own."""
     import lpips
+
     from tecogan.metrics import lpips_loader
     ours = lpips_loader._build_lpips()
     path = os.path.join(os.path.dirname(lpips.__file__), "weights", "v0.1", "alex.pth")
@@ -97,6 +101,7 @@ def test_lpips_linear_layers_equal_the_packages(tmp_path):
 @pytest.mark.parametrize("backbone", ["vgg19"])  # (AlexNet always uses the bundled, verified file)
 def test_feature_loss_hub_fallback_never_unpickles_code(tmp_path, torch_home, monkeypatch, backbone):
     import torchvision
+
     from tecogan.networks import vgg
     monkeypatch.setattr(vgg, "BUNDLED_ALEXNET", str(tmp_path / "absent.pth"))
     weights = {"vgg19": torchvision.models.VGG19_Weights, "alexnet": torchvision.models.AlexNet_Weights}[backbone]
@@ -110,6 +115,7 @@ def test_feature_loss_hub_fallback_never_unpickles_code(tmp_path, torch_home, mo
 
 def test_offline_without_cache_is_one_line(tmp_path, torch_home, monkeypatch):
     from torchvision.models import VGG19_Weights
+
     from tecogan.utils import hub
 
     def offline(*_a, **_k):

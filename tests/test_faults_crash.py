@@ -19,9 +19,16 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from helpers import (
+    assert_one_line,
+    run_inprocess,
+    save_tiny_generator,
+    script_cli,
+    tmpfs_command,
+    tree_hash,
+    upscale_in_process,
+)
 
-from helpers import (assert_one_line, run_inprocess, save_tiny_generator, script_cli,
-                     tmpfs_command, tree_hash, upscale_in_process)
 from tecogan import main as main_cmd
 from tecogan import upscale
 from tecogan.data.lmdb_io import write_lmdb

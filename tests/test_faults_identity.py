@@ -16,9 +16,9 @@ import os
 import cv2
 import numpy as np
 import pytest
-
 from avclips import make_clip, pattern
 from helpers import assert_one_line, run_inprocess, save_tiny_generator, script_cli, tree_hash, upscale_in_process
+
 from tecogan.utils import outputs, tempfiles
 from tecogan.utils.errors import UserError
 from tecogan.utils.outputs import FILE, FRAMES, AtomicFolder, check_outputs, temp_sibling
@@ -93,6 +93,7 @@ def test_two_outputs_differing_only_in_case_are_one(tmp_path):
 def _racing_check(monkeypatch, make_other):
     """check_outputs passes, then another run's output appears before the final rename."""
     import sys
+
     import tecogan.upscale  # noqa: F401 - every module that imported check_outputs gets the racing one
     real_check = outputs.check_outputs
 

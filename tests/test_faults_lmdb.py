@@ -15,8 +15,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from helpers import assert_one_line, tree_hash
+
 from tecogan.data import lmdb_io
 from tecogan.data.lmdb_io import LMDBReader, read_meta_info, scan_lmdb, write_lmdb
 from tecogan.utils.errors import UserError

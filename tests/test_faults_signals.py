@@ -13,7 +13,6 @@ import time
 
 import cv2
 import numpy as np
-
 from helpers import assert_one_line, save_tiny_generator, tree_hash
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

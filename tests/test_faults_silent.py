@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 import yaml
-
 from helpers import assert_one_line, run_inprocess, script_cli, tree_hash
+
 from tecogan import main as main_cmd
 from tecogan import upscale
 from tecogan.networks.frnet import FRNet

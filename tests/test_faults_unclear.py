@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
 from helpers import assert_one_line, run_inprocess, save_tiny_generator, script_cli, tree_hash, upscale_in_process
+
 from tecogan.utils.errors import UserError
 
 up = upscale_in_process
@@ -113,7 +113,8 @@ def test_stale_lock_of_a_reused_pid_is_taken_over(tmp_path):
     import socket
     import subprocess
     import sys
-    from tecogan.utils.locks import TrainingLock, process_start
+
+    from tecogan.utils.training_lock import TrainingLock, process_start
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         lock_file = tmp_path / ".train.lock"
@@ -157,7 +158,7 @@ def test_monitor_training_leaves_out_values_it_cannot_draw(tmp_path, capsys, mon
     status, _, err = run_inprocess(script_cli("scripts/monitor_training.py"),
                                    ["monitor_training.py", "--exp_dir", exp], capsys, monkeypatch)
     assert status == 0, err
-    warnings = [l for l in err.splitlines() if l.startswith("warning:")]
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 2 and all("left out" in w for w in warnings), err
     assert (exp / "plots" / "metrics_V.png").stat().st_size > 1000
 

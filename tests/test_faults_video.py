@@ -7,7 +7,6 @@ from fractions import Fraction
 import cv2
 import numpy as np
 import pytest
-
 from avclips import make_clip, pattern, video_times
 from helpers import assert_one_line, save_tiny_generator, tree_hash, upscale_in_process
 

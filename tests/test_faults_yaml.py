@@ -10,8 +10,8 @@ import random
 import pytest
 import torch
 import yaml
-
 from helpers import assert_one_line, run_inprocess, tree_hash
+
 from tecogan import defaults
 from tecogan import main as main_cmd
 from tecogan.config import load_config

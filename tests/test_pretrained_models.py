@@ -64,6 +64,7 @@ def test_bi_footage_model_loads_strictly_and_beats_bicubic_on_ordinarily_shrunk_
     (MATLAB-style imresize) and the ordinary way (pixel area), it beats plain (centre-aligned)
     bicubic upscaling, where the BD model, 1.5 px off, loses to it."""
     import cv2
+
     from tecogan.ops.imresize import imresize
     net = load_shipped("FRVSR_BI_footage.pth", degradation="BI")
     gt, _ = held_out_clip()

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-
 from golden_steps import make_opt
+
 from tecogan.config import validate_config
 from tecogan.data import train_datasets
 from tecogan.metrics import validation

@@ -74,7 +74,7 @@ def test_test_mode_writes_frames_equal_to_inference(tmp_path):
         assert names == ["0001.png", "0002.png", "0003.png", "0004.png"]  # GT's names
         lr = np.stack([read_rgb(tmp_path / "LR" / seq / f"im{i + 1}.png") for i in range(4)])
         expected = list(infer_sequence(net, lr, 5, "reflect"))
-        for name, exp_frame in zip(names, expected):
+        for name, exp_frame in zip(names, expected, strict=False):
             assert np.array_equal(read_rgb(out_dir / name), exp_frame)
         assert f"Tiny/{seq}: 4 frames" in r.stdout and "frames/s" in r.stdout
     assert not [f for f in os.listdir(tmp_path / "results" / "Tiny" / "FRVSR_BD_iter7" / "seqA")

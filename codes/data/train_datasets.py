@@ -13,6 +13,7 @@ from tecogan import defaults
 from tecogan.ops.degradation import bd_kernel_radius
 from tecogan.data.lmdb_io import LMDBReader, parse_key, read_meta_info
 from tecogan.utils.errors import UserError, warn
+from tecogan.data.lmdb_io import make_key
 
 
 def _read_filter(path):
@@ -96,7 +97,6 @@ class _LMDBClips(torch.utils.data.Dataset):
 
     @staticmethod
     def read_frames(reader, vid, nfrm, h, w, indices):
-        from tecogan.data.lmdb_io import make_key
         return np.stack([reader.read(make_key(vid, nfrm, h, w, j), h, w) for j in indices])
 
 

@@ -14,7 +14,7 @@ LPIPS has two parts:
    ``classifier.*`` entries are ignored);
 2. the environment variable ``TECOGAN_LPIPS_WEIGHTS`` (same kind of file);
 3. the AlexNet features bundled with the repository (``pretrained_models/alexnet_imagenet_features.pth``,
-   torchvision's ``AlexNet_Weights.IMAGENET1K_V1`` features);
+   torchvision's ``AlexNet_Weights.IMAGENET1K_V1`` features, verified against their SHA-256);
 4. torchvision's own weights (``AlexNet_Weights.IMAGENET1K_V1``: the hub cache, else a download),
    checked against the hash in the file name and read by the safe loader
    (:mod:`tecogan.utils.hub`: never through an unpickler that can run code).
@@ -31,19 +31,18 @@ equals ``model(in0, in1)`` (tested).
 import os
 import warnings
 
+import numpy as np
 import torch
+from torchvision.models import AlexNet_Weights
 
+from tecogan import pretrained
+from tecogan.utils.checkpoint import check_tensors, load_state_dict_file, verify_checkpoint_file
 from tecogan.utils.errors import UserError
+from tecogan.utils.hub import torchvision_state
 
 ENV_VAR = "TECOGAN_LPIPS_WEIGHTS"
-
-
-def _bundled_alexnet():
-    from tecogan import pretrained
-    return os.path.join(pretrained.MODELS_DIR, pretrained.ALEXNET_FILE)
-
-
-BUNDLED_ALEXNET = _bundled_alexnet()  # (found by tecogan.pretrained; verified against its SHA-256 when used)
+# found by tecogan.pretrained; verified against its SHA-256 when used
+BUNDLED_ALEXNET = os.path.join(pretrained.MODELS_DIR, pretrained.ALEXNET_FILE)
 
 # torchvision AlexNet ``features`` index of each conv -> the lpips backbone slice holding it
 _FEATURE_SLICES = {0: 1, 3: 2, 6: 3, 8: 4, 10: 5}
@@ -56,30 +55,29 @@ _HOW_TO = (f"pass --lpips_weights PATH (or set {ENV_VAR}=PATH; in a training con
 def _build_lpips():
     """LPIPS alex v0.1 with its calibration layers and a randomly initialised backbone (every
     weight file read by the safe loader: lpips itself would ``torch.load`` its own file)."""
-    try:
+    try:  # lazy: a missing lpips package is one line when LPIPS is asked for, not an import failure
         import lpips
     except ImportError as err:
-        raise UserError(f"the 'lpips' package is not installed ({err}); pip install lpips==0.1.4")
+        raise UserError(f"the 'lpips' package is not installed ({err}); pip install lpips==0.1.4") from None
     with warnings.catch_warnings():
         # lpips calls torchvision's deprecated ``pretrained=`` argument
         warnings.simplefilter("ignore", UserWarning)
         try:
-            model = lpips.LPIPS(net="alex", version="0.1", pretrained=False, pnet_rand=True,
-                                verbose=False)
+            model = lpips.LPIPS(net="alex", version="0.1", pretrained=False, pnet_rand=True, verbose=False)
         except (OSError, RuntimeError) as err:
-            raise UserError(f"lpips package: cannot build its alex v0.1 model ({err}); reinstall lpips==0.1.4")
-    from tecogan.utils.hub import lpips_linear_state
-    state = lpips_linear_state("0.1", "alex")
+            raise UserError(f"lpips package: cannot build its alex v0.1 model ({err}); reinstall lpips==0.1.4") \
+                from None
+    path = os.path.join(os.path.dirname(os.path.abspath(lpips.__file__)), "weights", "v0.1", "alex.pth")
+    state = load_state_dict_file(path)
     own = {k for k in model.state_dict() if k.startswith("lin") and not k.startswith("lins.")}
     if set(state) != own:
-        raise UserError(f"lpips package: its alex v0.1 linear layers hold {sorted(state)[:3]}..., expected "
-                        f"{sorted(own)[:3]}...; reinstall lpips==0.1.4")
+        raise UserError(f"{path}: the lpips package's alex v0.1 linear layers hold {sorted(state)[:3]}..., "
+                        f"expected {sorted(own)[:3]}...; reinstall lpips==0.1.4")
     model.load_state_dict(state, strict=False)
     return model
 
 
 def _read_weights_file(path):
-    from tecogan.utils.checkpoint import check_tensors, verify_checkpoint_file
     if not os.path.isfile(path):
         raise UserError(f"{path}: LPIPS AlexNet weights file not found (expected a state dict "
                         f"of torchvision's AlexNet 'features.*' tensors)")
@@ -88,7 +86,7 @@ def _read_weights_file(path):
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unreadable file is a user error
         raise UserError(f"{path}: cannot be read as a torch state dict ({type(err).__name__}: "
-                        f"{str(err).splitlines()[0] if str(err) else ''})")
+                        f"{str(err).splitlines()[0] if str(err) else ''})") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
@@ -101,8 +99,6 @@ def _read_weights_file(path):
 def _torchvision_alexnet_state():
     """torchvision's ImageNet AlexNet state dict (hub cache, else download; hash-checked, read
     safely). Raises UserError."""
-    from torchvision.models import AlexNet_Weights
-    from tecogan.utils.hub import torchvision_state
     return torchvision_state(AlexNet_Weights.IMAGENET1K_V1, "torchvision's ImageNet AlexNet weights")
 
 
@@ -134,8 +130,7 @@ def _load_backbone(model, state, source):
 
 
 def resolve_weights_path(weights_path=None):
-    """The explicit path, else ``$TECOGAN_LPIPS_WEIGHTS``, else the bundled AlexNet features,
-    else None (torchvision's weights)."""
+    """The explicit path, else ``$TECOGAN_LPIPS_WEIGHTS``, else None (torchvision's weights)."""
     if weights_path:
         return str(weights_path)
     env = os.environ.get(ENV_VAR, "").strip()
@@ -143,8 +138,7 @@ def resolve_weights_path(weights_path=None):
         return env
     if not os.path.isfile(BUNDLED_ALEXNET):
         return None
-    from tecogan.pretrained import verify
-    verify(BUNDLED_ALEXNET)  # the shipped file, not a replaced one
+    pretrained.verify(BUNDLED_ALEXNET)  # the shipped file, not a replaced one
     return BUNDLED_ALEXNET
 
 
@@ -164,7 +158,7 @@ def load_lpips(weights_path=None, device="cpu"):
             state = _torchvision_alexnet_state()
         except Exception as err:  # noqa: BLE001 - offline, proxy, a replaced cache file...
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            raise UserError(f"LPIPS needs torchvision's ImageNet AlexNet weights ({reason}): {_HOW_TO}")
+            raise UserError(f"LPIPS needs torchvision's ImageNet AlexNet weights ({reason}): {_HOW_TO}") from None
         source = "torchvision AlexNet_Weights.IMAGENET1K_V1"
     _load_backbone(model, state, source)
     model.eval()
@@ -174,7 +168,7 @@ def load_lpips(weights_path=None, device="cpu"):
 
 def lpips_features(model, x):
     """Unit-normalised AlexNet features (list of 5 tensors) of ``x`` (n, 3, h, w) in [-1, 1]."""
-    import lpips
+    import lpips  # lazy, as in _build_lpips (this runs only with a model that function built)
     outs = model.net(model.scaling_layer(x))
     return [lpips.normalize_tensor(f) for f in outs]
 
@@ -182,7 +176,7 @@ def lpips_features(model, x):
 def lpips_from_features(model, feats_a, feats_b):
     """LPIPS distances (n,) between two batches given by :func:`lpips_features`."""
     total = 0
-    for lin, fa, fb in zip(model.lins, feats_a, feats_b):
+    for lin, fa, fb in zip(model.lins, feats_a, feats_b, strict=False):
         total = total + lin((fa - fb) ** 2).mean(dim=(2, 3), keepdim=True)
     return total.reshape(-1)
 
@@ -190,7 +184,6 @@ def lpips_from_features(model, feats_a, feats_b):
 def uint8_to_lpips_input(frames, device="cpu", dtype=None):
     """(t, h, w, 3) or (h, w, 3) uint8 RGB numpy -> float tensor (t, 3, h, w) in [-1, 1]
     (float32 unless ``dtype`` is given, e.g. the model's)."""
-    import numpy as np
     arr = np.ascontiguousarray(frames)
     if arr.ndim == 3:
         arr = arr[None]

@@ -56,13 +56,13 @@ def _pair(gt, sr):
 def psnr_y_uint8(gt, sr):
     """Per-frame PSNR (dB, float64 array of length t) on uint8-rounded Y, no border crop."""
     gt, sr = _pair(gt, sr)
-    return np.array([psnr(rgb_to_y_uint8(g), rgb_to_y_uint8(s)) for g, s in zip(gt, sr)])
+    return np.array([psnr(rgb_to_y_uint8(g), rgb_to_y_uint8(s)) for g, s in zip(gt, sr, strict=False)])
 
 
 def psnr_rgb_uint8(gt, sr):
     """Per-frame PSNR (dB) on the RGB values, no border crop."""
     gt, sr = _pair(gt, sr)
-    return np.array([psnr(g, s) for g, s in zip(gt, sr)])
+    return np.array([psnr(g, s) for g, s in zip(gt, sr, strict=False)])
 
 
 def tof_sequence(gt_seq, sr_seq):
@@ -70,7 +70,7 @@ def tof_sequence(gt_seq, sr_seq):
     gt, sr = _pair(gt_seq, sr_seq)
     values = []
     prev = None
-    for g, s in zip(gt, sr):
+    for g, s in zip(gt, sr, strict=False):
         cur = (to_gray(g), to_gray(s))
         if prev is not None:
             values.append(tof_frame_pair(prev[0], cur[0], prev[1], cur[1]))
@@ -203,7 +203,7 @@ def update_avg_json(path, key, values):
             with open(path) as f:
                 data = json.load(f)
         except (OSError, ValueError) as err:
-            raise UserError(f"{path}: cannot be read as JSON ({err})")
+            raise UserError(f"{path}: cannot be read as JSON ({err})") from None
         if not isinstance(data, dict):
             raise UserError(f"{path}: expected a JSON object of {{iteration: metrics}}")
     data[key] = {k: float(v) for k, v in values.items()}

@@ -6,11 +6,9 @@ from torch.nn.parallel import DistributedDataParallel
 
 from tecogan.models.losses import build_criterion
 from tecogan.models.lr_schedules import build_scheduler, load_scheduler_state
-from tecogan.networks import (build_generator, check_checkpoint_fits, generator_arch_from_config,
-                               load_generator_weights)
-from tecogan.ops import bd_downsample, backward_warp
-from tecogan.ops.degradation import bd_kernel_radius, gaussian_kernel
-from tecogan.ops.degradation import crop_border
+from tecogan.networks import build_generator, check_checkpoint_fits, generator_arch_from_config, load_generator_weights
+from tecogan.ops import backward_warp, bd_downsample
+from tecogan.ops.degradation import bd_kernel_radius, crop_border, gaussian_kernel
 
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -36,7 +34,7 @@ class FRVSRModel:
         deg = opt["dataset"]["degradation"]
         self.degradation = deg["type"]
         name, arch = generator_arch_from_config(opt)
-        if g.get("load_path") and opt.get("train") is not None:  # before building: nb 200000 fails at once
+        if g.get("load_path") and opt.get("train") is not None:  # before building: a wrong nb fails at once
             check_checkpoint_fits(g["load_path"], name, arch, across_degradations=True)
         self.net_G = build_generator(name, **arch).to(device)
         if g.get("load_path") and opt.get("train") is not None:

@@ -2,7 +2,7 @@
 import copy
 import math
 
-from torch.optim.lr_scheduler import LambdaLR, MultiStepLR, LRScheduler
+from torch.optim.lr_scheduler import LambdaLR, LRScheduler, MultiStepLR
 
 
 class CosineAnnealingRestartLR(LRScheduler):

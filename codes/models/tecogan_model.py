@@ -9,6 +9,8 @@ from tecogan.models.discriminator_inputs import s_input, st_input, triplet_flows
 from tecogan.models.frvsr_model import FRVSRModel
 from tecogan.models.lr_schedules import build_scheduler, load_scheduler_state
 from tecogan.networks.discriminators import DISCRIMINATORS
+from tecogan.networks.vgg import FeatureExtractor
+from tecogan.utils.checkpoint import load_into, load_state_dict_file
 from tecogan.utils.distributed import average_gradients, average_scalar
 
 
@@ -32,7 +34,6 @@ class TecoGANModel(FRVSRModel):
         crop = ds.get("crop_size") or ds.get("gt_crop_size")
         self.net_D = DISCRIMINATORS[d["name"]].from_options(d, crop).to(device)
         if d.get("load_path"):
-            from tecogan.utils.checkpoint import load_into, load_state_dict_file
             load_into(self.net_D, load_state_dict_file(d["load_path"]), d["load_path"],
                       describe_expected=f"{d['name']} discriminator for crop {crop}")
         # D runs three times per iteration (real, fake for D, fake for G) before one backward,
@@ -51,7 +52,6 @@ class TecoGANModel(FRVSRModel):
         self.feat_crit, self.feat_w = self._crit("feature_crit")
         self.net_F = None
         if self.feat_crit is not None:
-            from tecogan.networks.vgg import FeatureExtractor
             fc = tr["feature_crit"]
             self.net_F = FeatureExtractor(fc.get("feature_layers"), fc.get("weights") or fc.get("vgg_weights"),
                                           fc["backbone"]).to(device)
@@ -174,7 +174,7 @@ class TecoGANModel(FRVSRModel):
                 hr_feats = self.net_F(hr_data.reshape(-1, c, gt_h, gt_w))
                 gt_feats = self.net_F(gt_data.reshape(-1, c, gt_h, gt_w))
             l_feat = self.feat_w * sum(self.feat_crit(h.float(), g.detach().float())
-                                       for h, g in zip(hr_feats, gt_feats))
+                                       for h, g in zip(hr_feats, gt_feats, strict=False))
             loss_G = loss_G + l_feat
             log["l_feat_G"] = l_feat.detach()
         if self.pp_crit is not None:
@@ -187,7 +187,7 @@ class TecoGANModel(FRVSRModel):
         if self.fm_crit is not None:
             norms = self.opt["train"]["feature_matching_crit"]["layer_norm"]
             l_fm = self.fm_w * sum(self.fm_crit(f.float(), r.detach().float()) / norms[i]
-                                   for i, (f, r) in enumerate(zip(fake_feats, real_feats)))
+                                   for i, (f, r) in enumerate(zip(fake_feats, real_feats, strict=False)))
             loss_G = loss_G + l_fm
             log["l_fm_G"] = l_fm.detach()
         l_gan = self.gan_w * self.gan_crit(fake_logits_G, True)

@@ -6,9 +6,10 @@
 its architecture as keyword arguments (``in_nc, out_nc, nf, nb, degradation, scale``) and
 provides ``arch_from_state_dict(state_dict, path)`` and ``arch()``.
 """
-from tecogan.networks.frnet import FRNet
 import torch
 
+from tecogan.networks.frnet import FRNet
+from tecogan.utils.checkpoint import check_tensors, load_into, load_state_dict_file
 from tecogan.utils.errors import UserError, short
 
 GENERATORS = {"FRNet": FRNet}
@@ -44,9 +45,8 @@ UPSAMPLER_BUFFERS = ("upsample_func.kernels", "srnet.upsample_func.kernels")
 
 def check_checkpoint_fits(path, name, arch, across_degradations=False):
     """Before a configured generator is built: the architecture the checkpoint's tensors hold
-    (``nf``, ``nb``, scale, BD/BI) is the one asked for, else one line.  A YAML ``nb: 200000``
-    is then reported at once, not after minutes of building a network that cannot load it."""
-    from tecogan.utils.checkpoint import load_state_dict_file
+    (``nf``, ``nb``, scale, BD/BI) is the one asked for, else one line.  A YAML ``nb: 200`` is
+    then reported at once, not after building a network that cannot load it."""
     found = GENERATORS[name].arch_from_state_dict(load_state_dict_file(path), path)
     keys = ("in_nc", "out_nc", "nf", "nb", "scale") + (() if across_degradations else ("degradation",))
     if any(found.get(k) != arch.get(k) for k in keys):
@@ -62,7 +62,6 @@ def load_generator_weights(net, path, name="FRNet", across_degradations=False):
     generator and the reverse; only the fixed BD bicubic kernels differ between the two, so
     every learned weight is still loaded strictly.  Returns the net.
     """
-    from tecogan.utils.checkpoint import load_into, load_state_dict_file
     state_dict = load_state_dict_file(path)
     if across_degradations:
         own = net.state_dict()
@@ -77,9 +76,7 @@ def generator_from_checkpoint(checkpoint, name="FRNet", label=None, **overrides)
     ``checkpoint``: a path or a state dict; ``overrides`` replace architecture values read
     from it (e.g. ``degradation="BI"``), and a combination that does not fit is one error.
     """
-    from tecogan.utils.checkpoint import load_into, load_state_dict_file
     if isinstance(checkpoint, dict):
-        from tecogan.utils.checkpoint import check_tensors
         state_dict, label = checkpoint, label or "state dict"
         bad = [k for k, v in state_dict.items() if not isinstance(v, torch.Tensor)]
         if bad:

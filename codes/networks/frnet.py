@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from tecogan.defaults import MAX_NB, MAX_NF
 from tecogan.ops.upsample import make_upsampler
 from tecogan.ops.warp import backward_warp, space_to_depth
 from tecogan.utils.errors import UserError
@@ -193,7 +194,7 @@ class FRNet(nn.Module):
             conv_out = state_dict["srnet.conv_out.weight"]
         except KeyError:
             raise UserError(f"{path}: not an FRNet generator checkpoint (no srnet.conv_in.0.weight / "
-                            f"srnet.conv_out.weight); is it a discriminator or another network?")
+                            f"srnet.conv_out.weight); is it a discriminator or another network?") from None
         encoder = state_dict.get("fnet.encoder1.0.weight")
         for key, t in (("srnet.conv_in.0.weight", conv_in), ("srnet.conv_out.weight", conv_out),
                        ("fnet.encoder1.0.weight", encoder)):
@@ -208,7 +209,6 @@ class FRNet(nn.Module):
         if scale not in SCALES or 2 ** ups != scale or scale * scale != ratio:
             raise UserError(f"{path}: srnet.conv_in takes {conv_in.shape[1]} channels and srnet.conv_up has "
                             f"{ups} layer(s): not an FRNet of scale {' or '.join(map(str, SCALES))}")
-        from tecogan.defaults import MAX_NB, MAX_NF
         if conv_in.shape[0] > MAX_NF or nb > MAX_NB:
             raise UserError(f"{path}: nf {conv_in.shape[0]}, nb {nb}: implausibly large for an FRNet generator "
                             f"(a crafted or damaged checkpoint)")

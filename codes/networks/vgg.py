@@ -8,9 +8,12 @@ import os
 
 import torch
 import torch.nn as nn
+import torchvision
 
 from tecogan import pretrained
+from tecogan.utils.checkpoint import load_state_dict_file
 from tecogan.utils.errors import UserError
+from tecogan.utils.hub import torchvision_state
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -21,17 +24,14 @@ DEFAULT_LAYERS = {"vgg19": [8, 17, 26, 35], "alexnet": [1, 4, 7, 9, 11]}  # afte
 
 
 def _torchvision_features(backbone, weights_path=None):
-    import torchvision
     build = getattr(torchvision.models, backbone)
     if backbone == "alexnet" and not weights_path:
         weights_path = pretrained.bundled_alexnet()
     net = build(weights=None)
     if weights_path:
-        from tecogan.utils.checkpoint import load_state_dict_file
         sd = load_state_dict_file(weights_path)
         where = weights_path
     else:
-        from tecogan.utils.hub import torchvision_state
         weights = {"vgg19": torchvision.models.VGG19_Weights, "alexnet": torchvision.models.AlexNet_Weights}
         try:
             sd = torchvision_state(weights[backbone].IMAGENET1K_V1, f"torchvision's ImageNet {backbone} weights")
@@ -44,7 +44,7 @@ def _torchvision_features(backbone, weights_path=None):
         net.features.load_state_dict(feats, strict=True)
     except RuntimeError as err:
         first = str(err).strip().splitlines()[0]
-        raise UserError(f"{where}: not a torchvision {backbone} state dict ({first[:160]})")
+        raise UserError(f"{where}: not a torchvision {backbone} state dict ({first[:160]})") from None
     return net.features
 
 

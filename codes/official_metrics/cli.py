@@ -1,8 +1,14 @@
 """Options and set-up shared by the official-metrics commands (evaluate.py, metrics.py)."""
 import os
+from concurrent.futures import ThreadPoolExecutor
 
+import cv2
+
+from tecogan.metrics.lpips_loader import load_lpips
 from tecogan.official_metrics.procedure import METRICS
+from tecogan.utils.device import parse_device
 from tecogan.utils.errors import UserError
+from tecogan.utils.outputs import FILE, PARENT, check_outputs
 
 
 def make_pool(workers):
@@ -10,8 +16,7 @@ def make_pool(workers):
     if workers is None or workers <= 1:
         return None
     workers = min(int(workers), 64)
-    import cv2
-    from concurrent.futures import ThreadPoolExecutor
+
     cv2.setNumThreads(1)
     return ThreadPoolExecutor(max_workers=int(workers))
 
@@ -50,7 +55,6 @@ OUTPUT_FILES = ("metrics.json", "metrics.csv", "metricsfile.txt")
 def check_metric_outputs(out_dirs, pairs, overwrite=False, label="--output"):
     """Before the long work: each output folder and its three files are safe to write (not an
     input, not existing without ``overwrite``, writable)."""
-    from tecogan.utils.outputs import FILE, PARENT, check_outputs
     outputs = []
     for out_dir in out_dirs:
         outputs.append((label, out_dir, PARENT))
@@ -71,8 +75,6 @@ def parse_metrics(text):
 
 def setup_runtime(args):
     """(metrics, lpips_model or None, pool, device) from the shared options."""
-    from tecogan.metrics.lpips_loader import load_lpips
-    from tecogan.utils.device import parse_device
 
     if args.workers < 1:
         raise UserError(f"--workers {args.workers}: expected an integer >= 1")

@@ -1,4 +1,5 @@
 """BD degradation: Gaussian blur then 4x subsampling, as used on the fly in training."""
+import cv2
 import numpy as np
 import torch.nn.functional as F
 
@@ -40,7 +41,6 @@ def bd_downsample(gt_with_border, kernel, scale):
 def degrade_bd(img, sigma=defaults.BD_SIGMA, scale=4):
     """BD low-res test data from an (h, w, 3) uint8 frame: ``cv2.GaussianBlur`` with the BD kernel
     size, then every ``scale``-th pixel from the top-left (the reference's test sets)."""
-    import cv2
     size = bd_kernel_size(sigma)
     blurred = cv2.GaussianBlur(img, (size, size), sigmaX=sigma)
     return blurred[::scale, ::scale]

@@ -21,9 +21,22 @@ import warnings
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
+from tecogan.config import test_datasets
+from tecogan.data.train_datasets import build_train_dataset
+from tecogan.metrics.validation import ValidationMetrics, update_avg_json
+from tecogan.models import build_model
+from tecogan.options import InferenceOptions
+from tecogan.pipeline import Upscaler
+from tecogan.testing import SequenceSet, run_test_datasets
+from tecogan.training.sampler import ResumableSampler
+from tecogan.utils.checkpoint import check_tensors, verify_checkpoint_file
+from tecogan.utils.device import cpu_computes, device_from_gpu_id
+from tecogan.utils.distributed import average_scalar, barrier, cleanup, init_from_env
 from tecogan.utils.errors import UserError, warn
 from tecogan.utils.fileio import atomic_torch_save
+from tecogan.utils.tempfiles import remove_own_temps
 
 STATE_RE = re.compile(r"state_iter(\d+)\.pth$")
 
@@ -102,7 +115,6 @@ def find_latest_state(ckpt_dir):
 
 
 def load_training_state(path):
-    from tecogan.utils.checkpoint import check_tensors, verify_checkpoint_file
     if not os.path.isfile(path):
         raise UserError(f"{path}: training state not found")
     verify_checkpoint_file(path)  # CRC of every entry: a damaged copy is not resumed silently
@@ -110,7 +122,7 @@ def load_training_state(path):
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated, not a state, crafted pickle
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UserError(f"{path}: not a readable training state ({first[:160]})")
+        raise UserError(f"{path}: not a readable training state ({first[:160]})") from None
     check_tensors(state, path)  # shapes fit their data, no NaN/Inf
     return state
 
@@ -127,7 +139,6 @@ class _StopFlag:
 def build_metric_calculator(opt, device, logger):
     """The validation metrics of the config's ``metric`` section (LPIPS dropped with a warning
     when its AlexNet weights are not available and no file was named)."""
-    from tecogan.metrics.validation import ValidationMetrics
     config = dict(opt.get("metric") or {})
     if not config:
         return None
@@ -149,10 +160,6 @@ class Trainer:
     """
 
     def __init__(self, opt, exp_dir, gpu_id=-1, resume=None):
-        from tecogan.data.train_datasets import build_train_dataset
-        from tecogan.models import build_model
-        from tecogan.training.sampler import ResumableSampler
-        from tecogan.utils.distributed import init_from_env
 
         self.opt, self.exp_dir = opt, exp_dir
         self.rank, self.world, local_rank = init_from_env()
@@ -162,7 +169,6 @@ class Trainer:
         os.makedirs(self.ckpt_dir, exist_ok=True)
         self.logger = make_logger(os.path.join(exp_dir, "train", "train.log"), self.is_main)
         if self.is_main:  # temporary files of a run killed while saving: never complete, drop them
-            from tecogan.utils.tempfiles import remove_own_temps
             remove_own_temps(self.ckpt_dir)
         self.seed = opt["manual_seed"]
         random.seed(self.seed)
@@ -193,7 +199,6 @@ class Trainer:
 
     # ---- setup ---------------------------------------------------------------------
     def _device(self, gpu_id, local_rank):
-        from tecogan.utils.device import device_from_gpu_id
         if self.world > 1:
             device = torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
             if device.type == "cuda":
@@ -203,7 +208,6 @@ class Trainer:
 
     def _check_precision(self, precision):
         """A low precision the CPU can only emulate works, but slowly: say so once."""
-        from tecogan.utils.device import cpu_computes
         if self.device.type != "cpu" or precision == "fp32" or cpu_computes(precision) is not False:
             return
         hardware = "AMX or AVX512-BF16" if precision == "bf16" else "AMX-FP16"
@@ -246,7 +250,6 @@ class Trainer:
 
     def save(self):
         """G/D checkpoints (what test mode loads) and the full training state of this iteration."""
-        from tecogan.utils.distributed import barrier
         it = self.iteration
         if self.is_main:
             for tag, sd in self.model.checkpoints().items():
@@ -263,11 +266,6 @@ class Trainer:
     # ---- validation ----------------------------------------------------------------
     def validate(self):
         """Super-resolve every test* dataset with the current generator; log and store the metrics."""
-        from tecogan.config import test_datasets
-        from tecogan.metrics.validation import update_avg_json
-        from tecogan.options import InferenceOptions
-        from tecogan.pipeline import Upscaler
-        from tecogan.testing import SequenceSet, run_test_datasets
 
         test_opt = self.opt["test"]
         tag = f"G_iter{self.iteration}"
@@ -308,7 +306,6 @@ class Trainer:
 
     def run_epoch(self, epoch, stop, bar):
         """Iterate the rest of ``epoch``; returns True when a stop signal ended it early."""
-        from tecogan.utils.distributed import average_scalar
         opt = self.opt
         log_freq, ckpt_freq = opt["logger"]["log_freq"], opt["logger"]["ckpt_freq"]
         test_freq, total_iter = opt["test"]["test_freq"], opt["train"]["total_iter"]
@@ -337,8 +334,7 @@ class Trainer:
         return False
 
     def run(self):
-        from tqdm import tqdm
-        from tecogan.utils.distributed import cleanup
+
         total_iter = self.opt["train"]["total_iter"]
         stop = _StopFlag()
         old_handlers = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}

@@ -18,6 +18,7 @@ temporary behind or end the process by SIGINT instead of status 130.
 """
 import argparse
 import errno
+import logging
 import os
 import reprlib
 import signal
@@ -167,7 +168,6 @@ def run_cli(main, argv=None, oom_hint=None):
         sys.stderr.reconfigure(errors="backslashreplace")
     except (AttributeError, ValueError):
         pass
-    import logging
     logging.raiseExceptions = False  # a log line that cannot be written (full disk) is not a traceback
     old_error = argparse.ArgumentParser.error
     argparse.ArgumentParser.error = _one_line_argparse_error

@@ -15,8 +15,11 @@ import struct
 
 import cv2
 import numpy as np
+import torch
 
+from tecogan.defaults import MAX_IMAGE_FILE_BYTES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
 from tecogan.utils.errors import UserError, describe_os_error, warn
+from tecogan.utils.tempfiles import publish, temp_sibling
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -26,7 +29,6 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 def temp_file_beside(path, suffix=""):
     """A new empty file (mode 0600) beside ``path`` under one of this project's temporary names."""
-    from tecogan.utils.tempfiles import temp_sibling
     folder = os.path.dirname(os.path.abspath(path)) or "."
     os.makedirs(folder, exist_ok=True)
     for _attempt in range(100):
@@ -46,7 +48,6 @@ _temp_path = temp_file_beside  # older name
 def atomic_write(path, write_fn, suffix="", overwrite=None):
     """Call ``write_fn(tmp_path)`` then rename the result to ``path`` (``overwrite``: see
     :func:`tecogan.utils.tempfiles.publish`; None = as check_outputs decided for ``path``)."""
-    from tecogan.utils.tempfiles import publish
     tmp = temp_file_beside(path, suffix)
     try:
         write_fn(tmp)
@@ -64,7 +65,6 @@ def atomic_write(path, write_fn, suffix="", overwrite=None):
 
 
 def atomic_torch_save(obj, path):
-    import torch
 
     buf = io.BytesIO()  # serialised in memory, written by Python: a full disk is a clear OSError
     torch.save(obj, buf)  # (torch's own writer reports it as an obscure RuntimeError)
@@ -205,7 +205,6 @@ def image_header_size(head):
 def check_image_file(path):
     """A regular file of at most MAX_IMAGE_FILE_BYTES whose header (PNG, JPEG, BMP) declares a
     frame within MAX_IMAGE_SIDE / MAX_IMAGE_PIXELS; returns its size in bytes."""
-    from tecogan.defaults import MAX_IMAGE_FILE_BYTES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
     size = check_regular_file(path, "image file").st_size
     if size > MAX_IMAGE_FILE_BYTES:
         raise UserError(f"{path}: {size} bytes, larger than any frame ({MAX_IMAGE_FILE_BYTES >> 20} MB at most)")
@@ -255,31 +254,3 @@ def list_images(folder):
                             f"named {stem}.*: their outputs would collide); keep one of them")
         stems[stem] = name
     return names
-
-
-def transform_sequences(src_dir, dst_dir, transform, desc="frames", overwrite=False,
-                        src_option="--gt_dir", dst_option="--lr_dir"):
-    """Apply ``transform(path, rgb) -> rgb`` to every frame of ``src_dir/<seq>/``, writing
-    ``dst_dir/<seq>/<name>.png``; returns the number of sequences.
-
-    ``dst_dir`` is checked first (never an input, an existing one only with ``overwrite``),
-    written as a whole into a temporary sibling folder and renamed into place at the end.
-    """
-    from tqdm import tqdm
-    from tecogan.utils.outputs import SEQUENCES, AtomicFolder, check_outputs
-    check_outputs([(dst_option, dst_dir, SEQUENCES)], [(src_option, src_dir)], overwrite)
-    if not os.path.isdir(src_dir):
-        raise UserError(f"{src_dir}: input folder not found (expected {src_dir}/<sequence>/<frame>.png)")
-    seqs = sorted(d for d in os.listdir(src_dir)
-                  if os.path.isdir(os.path.join(src_dir, d)) and not d.startswith("."))
-    if not seqs:
-        raise UserError(f"{src_dir}: no sequence folders (expected {src_dir}/<sequence>/<frame>.png)")
-    listed = [(seq, list_images(os.path.join(src_dir, seq))) for seq in seqs]  # refuse collisions first
-    with AtomicFolder(dst_dir) as staging:
-        for seq, names in tqdm(listed, desc=desc, unit="seq", disable=None):
-            os.makedirs(os.path.join(staging.tmp, seq), exist_ok=True)
-            for name in names:
-                path = os.path.join(src_dir, seq, name)
-                out = os.path.join(staging.tmp, seq, os.path.splitext(name)[0] + ".png")
-                write_image_rgb(out, transform(path, read_image_rgb(path)))
-    return len(seqs)

@@ -17,6 +17,9 @@ import os
 import re
 from urllib.parse import urlparse
 
+import torch
+
+from tecogan.utils.checkpoint import load_state_dict_file
 from tecogan.utils.errors import UserError, one_line
 
 _HASH_IN_NAME = re.compile(r"-([a-f0-9]{6,})\.")
@@ -24,7 +27,6 @@ _HASH_IN_NAME = re.compile(r"-([a-f0-9]{6,})\.")
 
 def hub_checkpoint_path(url):
     """Where torch's hub cache keeps the file of ``url`` (``$TORCH_HOME/hub/checkpoints/<name>``)."""
-    import torch
     return os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(urlparse(url).path))
 
 
@@ -42,8 +44,6 @@ def torchvision_state(weights, what):
 
     ``what`` names the weights in messages.  Raises :class:`UserError` (also when offline).
     """
-    import torch
-    from tecogan.utils.checkpoint import load_state_dict_file
     url = weights.url
     path = hub_checkpoint_path(url)
     match = _HASH_IN_NAME.search(os.path.basename(path))
@@ -60,12 +60,4 @@ def torchvision_state(weights, what):
     if prefix is not None and not _sha256_prefix_ok(path, prefix):
         raise UserError(f"{path}: {what}: the file does not match the SHA-256 prefix {prefix} in its name "
                         f"(replaced or damaged); delete it to download it again")
-    return load_state_dict_file(path)
-
-
-def lpips_linear_state(version="0.1", net="alex"):
-    """The calibration (``lins.*``) weights that ship inside the ``lpips`` package, read safely."""
-    import lpips
-    from tecogan.utils.checkpoint import load_state_dict_file
-    path = os.path.join(os.path.dirname(os.path.abspath(lpips.__file__)), "weights", f"v{version}", f"{net}.pth")
     return load_state_dict_file(path)

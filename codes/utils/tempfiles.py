@@ -10,14 +10,13 @@ Part of the outputs mechanism (:mod:`tecogan.utils.outputs`):
   whole name fits in 255 bytes (a legal 244-character output name works).
 * :func:`remove_stale_temps` removes the temporaries of an output left by a killed run (its
   pid is gone); a moved-aside ``-old`` folder is put back when the output itself is missing.
-* :func:`publish` renames a finished temporary file into place and :class:`AtomicFolder`
-  does so for folders.  An output that appeared while the command ran (another run writing
+* :func:`publish` renames a finished temporary file into place (``AtomicFolder`` in
+  :mod:`tecogan.utils.outputs` does so for folders).  An output that appeared while the command ran (another run writing
   the same name) is replaced only when ``--overwrite`` was given for it (the decision
   :func:`tecogan.utils.outputs.check_outputs` recorded); otherwise the rename is done without
   replacing (``renameat2(RENAME_NOREPLACE)``, else ``link`` + ``unlink``) and the command
   stops with one line, the other output kept.
 """
-import atexit
 import ctypes
 import ctypes.util
 import errno
@@ -256,98 +255,3 @@ def publish(tmp, path, overwrite=None):
         os.replace(tmp, path)
     elif not rename_noreplace(tmp, path):
         raise appeared_error(path)
-
-
-_UNFINISHED = set()
-
-
-@atexit.register
-def _drop_unfinished():
-    """A command that fails (or is stopped) between creating an output's temporary folder and
-    its try/finally leaves no temporary behind: what was never committed is removed at exit."""
-    for folder in list(_UNFINISHED):
-        folder.close(ok=False)
-
-
-class AtomicFolder:
-    """A folder output written into a temporary sibling and renamed into place on success.
-
-        folder = AtomicFolder(out_dir)   # removes stale temporaries of out_dir, makes the sibling
-        ... write into folder.tmp ...
-        folder.close(ok)                 # ok: put it in place; else drop the sibling
-
-    When ``out_dir`` exists at the end, it is replaced only as check_outputs allowed: with
-    --overwrite, and only while it still holds nothing but what the command writes (checked
-    again now: files may have appeared meanwhile); without --overwrite only when it is empty.
-    The old folder is moved aside, the new one renamed into place, then the old one deleted:
-    it survives any failure before that.  Also a context manager.
-    """
-
-    def __init__(self, path):
-        self.path = os.fspath(path)
-        parent = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(parent, exist_ok=True)
-        remove_stale_temps(self.path)
-        self.tmp = temp_sibling(self.path)
-        os.mkdir(self.tmp)
-        self.closed = False
-        _UNFINISHED.add(self)  # dropped at exit if never closed (an error before the writing began)
-
-    def _may_replace(self):
-        from tecogan.utils.outputs import FRAMES, foreign_entry
-        decided = decision(self.path)
-        if decided is None:
-            return True  # an internal folder, never checked as an output
-        overwrite, kind = decided
-        if not os.path.isdir(self.path) or os.path.islink(self.path):
-            raise UserError(f"{self.path}: a file appeared in the place of the output folder while this "
-                            f"command ran; it is kept and this run's result is dropped")
-        entries = [e for e in os.listdir(self.path) if not is_own_temp(e)]
-        if not entries:
-            return True
-        if not overwrite:
-            raise appeared_error(self.path)
-        foreign = foreign_entry(self.path, kind or FRAMES)
-        if foreign is not None:
-            raise UserError(f"{self.path}: --overwrite would delete {foreign}, which appeared while this command "
-                            f"ran and is not one of the files it writes; it is kept and this run's result is "
-                            f"dropped")
-        return True
-
-    def commit(self):
-        if rename_noreplace(self.tmp, self.path):
-            return
-        self._may_replace()
-        old = temp_sibling(self.path, old=True)
-        os.rename(self.path, old)
-        try:
-            placed = rename_noreplace(self.tmp, self.path)
-        except BaseException:
-            if not os.path.lexists(self.path):
-                os.rename(old, self.path)
-            raise
-        _remove(old)  # replaced as --overwrite allowed
-        if not placed:  # yet another output appeared in the instant between: it is kept
-            raise appeared_error(self.path)
-
-    def discard(self):
-        _remove(self.tmp)
-
-    def close(self, ok=True):
-        if self.closed:
-            return
-        self.closed = True
-        _UNFINISHED.discard(self)
-        try:
-            if ok:
-                self.commit()
-        finally:
-            if os.path.lexists(self.tmp):
-                self.discard()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, _exc, _tb):
-        self.close(exc_type is None)
-        return False

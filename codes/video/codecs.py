@@ -1,5 +1,6 @@
 """Video encoders and containers: the codec table, and the check of an output's settings
 before any work (:func:`check_output`)."""
+import io
 import os
 from dataclasses import dataclass, field
 
@@ -53,7 +54,6 @@ _supported = {}
 def _container_codecs(fmt):
     """Codec names FFmpeg's ``fmt`` muxer can hold."""
     if fmt not in _supported:
-        import io
         with av.open(io.BytesIO(), "w", format=fmt) as out:
             _supported[fmt] = set(out.supported_codecs)
     return _supported[fmt]

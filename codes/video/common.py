@@ -5,13 +5,14 @@ from fractions import Fraction
 
 import av
 
+from tecogan import defaults
 from tecogan.utils.errors import UserError, warn
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".ts",
                     ".m2ts", ".mts", ".flv", ".3gp")
 # output container (FFmpeg muxer) by extension
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
-MIN_SIZE = 8
+MIN_SIZE = defaults.MIN_LR_SIZE
 DEFAULT_FPS = 25
 
 Frame = collections.namedtuple("Frame", "name image time")

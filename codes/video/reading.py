@@ -8,7 +8,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from tecogan.utils.errors import UserError, warn
-from tecogan.utils.fileio import IMAGE_EXTENSIONS, list_images, read_image_rgb
+from tecogan.utils.fileio import IMAGE_EXTENSIONS, check_regular_file, list_images, read_image_rgb
 from tecogan.video.common import (
     DEFAULT_FPS,
     MIN_SIZE,
@@ -286,7 +286,6 @@ def open_source(path, fps=None, start=None, duration=None, deinterlace=False):
         return FolderSource(path, fps, start, duration)
     if not os.path.exists(path):
         raise UserError(f"{shown(path)}: input not found (expected a video file or a folder of frames)")
-    from tecogan.utils.fileio import check_regular_file
     check_regular_file(path, "video file")  # /dev/zero, /dev/urandom, a FIFO: not a video
     return VideoSource(path, fps, start, duration, deinterlace)
 

@@ -137,7 +137,8 @@ class Passthrough:
                         encoder.add(frame, self.shift, self.start, self.end, stream, self.out)
             except av.error.FFmpegError as err:
                 raise UserError(f"{shown(self.path)}: {packet.stream.type} stream {packet.stream.index}: FFmpeg "
-                                f"failed to {'copy' if encoder is None else 're-encode'} it ({err.strerror or err}); --no_audio drops it") from None
+                                f"failed to {'copy' if encoder is None else 're-encode'} it ({err.strerror or err}); "
+                                "--no_audio drops it") from None
 
     def _copy(self, packet, stream, t_out):
         if t_out < 0 and self.fmt not in NEGATIVE_TS:

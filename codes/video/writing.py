@@ -8,8 +8,9 @@ from av.video.reformatter import VideoReformatter
 
 from tecogan import defaults
 from tecogan.utils.errors import UserError, warn
-from tecogan.utils.fileio import write_image_rgb
+from tecogan.utils.fileio import temp_file_beside, write_image_rgb
 from tecogan.utils.outputs import AtomicFolder
+from tecogan.utils.tempfiles import publish
 from tecogan.video.codecs import _is_rgb, check_output
 from tecogan.video.common import _warn_once, codec_threads, is_video_path, shown
 from tecogan.video.streams import Passthrough, has_audio
@@ -17,7 +18,6 @@ from tecogan.video.streams import Passthrough, has_audio
 
 def _temp_beside(path, suffix):
     """A new empty file beside ``path`` under one of this project's temporary names."""
-    from tecogan.utils.fileio import temp_file_beside
     return temp_file_beside(path, suffix)
 
 
@@ -76,7 +76,7 @@ class VideoSink:
 
     def probe(self, h, w):
         """Open the encoder once for ``w`` x ``h`` frames, writing nothing: a frame size it refuses
-        (an 8x20000 input upscaled x4 is 32x80000; x264 stops at 16384) is one line before any frame
+        (an 8x20000 input upscaled x4 is 32x80000, more than x264 takes) is one line before any frame
         is upscaled, not an encoder error mid-run."""
         spec = self.enc.spec
         if spec.encoder == "libx265" and min(h, w) < 64:  # x265 corrupts its memory below one 64x64 block
@@ -192,7 +192,6 @@ class VideoSink:
                  "tick after the previous frame")
         self._verify()
         os.chmod(self.tmp, 0o666 & ~_umask())  # created 0600
-        from tecogan.utils.tempfiles import publish
         publish(self.tmp, self.path)  # never over an output that appeared meanwhile, unless --overwrite
         self.tmp = None
 

@@ -1,5 +1,6 @@
-"""The training lock and the checks a training runs before it writes (part of the outputs
-mechanism, :mod:`tecogan.utils.outputs`).
+"""One training per experiment folder: the lock file, the refusal to start over an earlier
+training without ``--resume``, and the check that a training never writes into its inputs
+(part of the outputs mechanism, :mod:`tecogan.utils.outputs`).
 
 ``<exp_dir>/.train.lock`` holds ``<pid> <host> <start>`` of the training that uses the
 experiment, ``<start>`` being the process's start time (Linux: ``/proc/<pid>/stat``, in clock
@@ -7,10 +8,12 @@ ticks since boot, with the boot id).  A second training is refused while that pr
 a lock whose process is gone, or whose pid now belongs to another process (a reused pid:
 its start time differs), is stale and taken over.
 """
+import contextlib
 import os
 import socket
 
 from tecogan.utils.errors import UserError
+from tecogan.utils.outputs import PARENT, check_outputs
 from tecogan.utils.tempfiles import pid_alive
 
 
@@ -72,10 +75,10 @@ class TrainingLock:
                 pid, host, lock_start = owner
                 if host and host != socket.gethostname():
                     raise UserError(f"{self.exp_dir}: in use by a training on {host} (pid {pid}, lock file "
-                                    f"{self.path}); remove the lock file if that training is over")
+                                    f"{self.path}); remove the lock file if that training is over") from None
                 if self._running(pid, None if lock_start in (None, "-") else lock_start):
                     raise UserError(f"{self.exp_dir}: in use by a running training (pid {pid}, lock file "
-                                    f"{self.path}); wait for it to end or stop it first")
+                                    f"{self.path}); wait for it to end or stop it first") from None
                 try:  # stale: left by a training that was killed (or its pid is now another process's)
                     os.remove(self.path)
                 except FileNotFoundError:
@@ -102,21 +105,13 @@ class TrainingLock:
         return False
 
 
-class _NullContext:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *_exc):
-        return False
-
-
 def training_guard(exp_dir, resume, is_main=True):
     """Lock the experiment for one training and refuse to start over an existing ``train/``
     without ``--resume`` (as train.sh does).  A ``train/`` that holds only an empty
     ``train.log`` (made by train.sh for its log) is a fresh start."""
     lock = TrainingLock(exp_dir)
     if not is_main:
-        return _NullContext()
+        return contextlib.nullcontext()
     lock.acquire()
     train_dir = os.path.join(exp_dir, "train")
     if not resume and os.path.isdir(train_dir):
@@ -133,7 +128,6 @@ def training_guard(exp_dir, resume, is_main=True):
 def check_training_outputs(opt, exp_dir):
     """What a training writes (``<exp>/train``, ``test.res_dir``, ``test.json_dir``) never is,
     holds or lies inside its data or the checkpoints it starts from."""
-    from tecogan.utils.outputs import PARENT, check_outputs
     test = opt.get("test") or {}
     outputs = [("", os.path.join(exp_dir, "train"), PARENT)]
     for key in ("res_dir", "json_dir"):
