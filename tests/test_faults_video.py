@@ -95,3 +95,12 @@ def test_video_input_that_is_not_a_regular_file(tmp_path, ckpt, capsys, monkeypa
     assert_one_line(status, err, "in.mp4", "not a regular file (a FIFO")
     status, _, err = up(capsys, monkeypatch, "/dev/zero", tmp_path / "out.mp4", "--model", ckpt, "--device", "cpu")
     assert_one_line(status, err, "/dev/zero", "not a regular file (a character device)")
+
+
+@pytest.mark.parametrize("value", ["1e30", "inf", "nan"])
+def test_huge_or_infinite_start_is_one_line(tmp_path, ckpt, capsys, monkeypatch, value):
+    make_clip(tmp_path / "in.mkv", pattern(3))
+    status, _, err = up(capsys, monkeypatch, tmp_path / "in.mkv", tmp_path / "out.mp4", "--model", ckpt, "--device",
+                        "cpu", "--start", value)
+    assert_one_line(status, err, "start")
+    assert "OverflowError" not in err and not (tmp_path / "out.mp4").exists()
