@@ -255,3 +255,11 @@ def test_jpeg_exif_orientation_is_applied(tmp_path):
     assert out[:8].mean() > 200 and out[-8:].mean() < 50  # the band is now on top
     _jpeg_with_orientation(tmp_path / "b.jpg", img, 1)
     assert read_image_rgb(str(tmp_path / "b.jpg")).shape == (16, 32, 3)
+
+
+def test_clip_length_is_bounded(tmp_path, monkeypatch):
+    from tecogan.utils import fileio
+    write_frames(tmp_path / "in", n=3)
+    monkeypatch.setattr(fileio, "MAX_CLIP_FRAMES", 2)
+    with pytest.raises(UserError, match="3 frames, more than the 2 of one sequence"):
+        fileio.list_images(str(tmp_path / "in"))

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import torch
 
-from tecogan.defaults import MAX_IMAGE_FILE_BYTES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
+from tecogan.defaults import MAX_CLIP_FRAMES, MAX_IMAGE_FILE_BYTES, MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE
 from tecogan.utils.errors import UserError, describe_os_error, warn
 from tecogan.utils.tempfiles import publish, temp_sibling
 
@@ -246,6 +246,8 @@ def list_images(folder):
     """
     names = sorted(f for f in os.listdir(folder)
                    if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith("."))
+    if len(names) > MAX_CLIP_FRAMES:
+        raise UserError(f"{folder}: {len(names)} frames, more than the {MAX_CLIP_FRAMES} of one sequence")
     stems = {}
     for name in names:
         stem = os.path.splitext(name)[0]

@@ -7,6 +7,7 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
+from tecogan import defaults
 from tecogan.utils.errors import UserError, warn
 from tecogan.utils.fileio import IMAGE_EXTENSIONS, check_regular_file, list_images, read_image_rgb
 from tecogan.video.common import (
@@ -91,6 +92,9 @@ class VideoSource:
                            origin + Fraction(start or 0) + Fraction(duration) if duration is not None else None)
             self.shift = Fraction(0)
             self.count, first, read = self._count(container, stream)
+            if self.count > defaults.MAX_CLIP_FRAMES:
+                raise UserError(f"{shown(path)}: {self.count} frames, more than the {defaults.MAX_CLIP_FRAMES} of one video "
+                                f"(use --start/--duration to upscale a part)")
             listed = stream.frames  # what the container's index says (0: not given)
             if not self.trimmed and listed and read < listed:
                 raise UserError(f"{shown(path)} frame {read + 1}: cannot be read: the container lists {listed} "
