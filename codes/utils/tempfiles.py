@@ -11,8 +11,9 @@ Part of the outputs mechanism (:mod:`tecogan.utils.outputs`):
 * :func:`remove_stale_temps` removes the temporaries of an output left by a killed run (its
   pid is gone); a moved-aside ``-old`` folder is put back when the output itself is missing.
 * :func:`publish` renames a finished temporary file into place (``AtomicFolder`` in
-  :mod:`tecogan.utils.outputs` does so for folders).  An output that appeared while the command ran (another run writing
-  the same name) is replaced only when ``--overwrite`` was given for it (the decision
+  :mod:`tecogan.utils.outputs` does so for folders).  An output that appeared while the
+  command ran (another run writing the same name) is replaced only when ``--overwrite`` was
+  given for it (the decision
   :func:`tecogan.utils.outputs.check_outputs` recorded); otherwise the rename is done without
   replacing (``renameat2(RENAME_NOREPLACE)``, else ``link`` + ``unlink``) and the command
   stops with one line, the other output kept.
