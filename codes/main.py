@@ -85,7 +85,7 @@ def run_test(args, opt, device):
     from tecogan.networks import load_generator_weights
     from tecogan.options import options_from_flags
     from tecogan.pipeline import Upscaler
-    from tecogan.testing import SequenceSet, run_test_datasets
+    from tecogan.testing import run_test_datasets, sequence_sets
 
     opt_path = os.path.join(args.exp_dir, args.opt)
     check_backend(args.backend, device)
@@ -101,8 +101,10 @@ def run_test(args, opt, device):
         if not os.path.isfile(path):
             raise UserError(f"{path}: checkpoint file not found (model.generator.load_path in {opt_path})"
                             + _download_hint(path))
-    sets = [SequenceSet.from_config(ds, opt["scale"], opt["dataset"]["degradation"]["type"])
-            for _, ds in datasets]
+    found = sequence_sets(opt, report=lambda line: print(line, flush=True))
+    if not found:
+        raise UserError(f"{opt_path}: none of the test datasets is here (each was optional and skipped)")
+    datasets, sets = [(None, ds) for ds, _ in found], [ts for _, ts in found]
     if test_opt["save_res"]:  # before any frame is written: never into an input, never over results
         from tecogan.utils.outputs import FRAMES, PARENT, check_outputs
         res_root = test_opt["res_dir"]

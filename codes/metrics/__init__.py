@@ -3,9 +3,9 @@
 The official TecoGAN procedure, the numbers of papers (docs/metrics.md)::
 
     from tecogan import metrics
-    scores = metrics.official_metrics(gt_frames, sr_frames, lpips_weights="alexnet_features.pth")
+    scores = metrics.official_metrics(gt_frames, sr_frames)   # LPIPS: the bundled AlexNet weights
     scores["mean"]["PSNR"], scores["per_frame"]["tOF"]
-    metrics.official_metrics(gt_frames, sr_frames, metrics=("PSNR", "SSIM", "tOF"))   # no LPIPS weights needed
+    metrics.official_metrics(gt_frames, sr_frames, metrics=("PSNR", "SSIM", "tOF"))   # no LPIPS network loaded
 
 Frame-level pieces: :func:`psnr_y`, :func:`ssim_y` (on already cropped frames), :func:`crop_8x8`,
 :func:`tof`; the validation metrics the trainer logs: :func:`psnr_y_uint8`, :func:`tof_sequence`,
@@ -48,9 +48,9 @@ def official_metrics(gt_frames: Sequence, sr_frames: Sequence, lpips_weights: st
 
     ``gt_frames``/``sr_frames``: equally long sequences of (h, w, 3) uint8 RGB arrays (or
     image paths), at least 5 frames (frames ``[2, n-2)`` are evaluated).  ``metrics``: any
-    subset of ``METRICS``; LPIPS and tLP100 need the ImageNet AlexNet weights
-    (``lpips_weights``, ``$TECOGAN_LPIPS_WEIGHTS`` or torchvision's cache) or a loaded
-    ``lpips_model``.  Returns ``{"per_frame": {metric: [values]}, "mean": {metric: value}}``.
+    subset of ``METRICS``; LPIPS and tLP100 use the ImageNet AlexNet weights
+    bundled in ``pretrained_models/`` unless ``lpips_weights`` (a file), ``$TECOGAN_LPIPS_WEIGHTS``
+    or a loaded ``lpips_model`` is given.  Returns ``{"per_frame": {metric: [values]}, "mean": {metric: value}}``.
     """
     from tecogan.official_metrics.procedure import evaluate_sequence
     from tecogan.official_metrics.report import mean
