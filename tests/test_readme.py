@@ -425,7 +425,7 @@ def test_upscale_commands_on_bundled_inputs_run(tmp_path):
     lines = [src for page, argv, src in documented_commands()
              if len(argv) > 2 and argv[1].endswith("codes/upscale.py") and (REPO / argv[2]).exists()]
     quick = _block_after(REPO / "README.md", "## Quick start").splitlines()[1].split(" && ")[-1]
-    lines = sorted(set(lines)) + [quick.replace(".venv/bin/python", "python", 1)]
+    lines = [quick.replace(".venv/bin/python", "python", 1)] + sorted(set(lines))
     assert len(lines) >= 2
     clone = make_clone(tmp_path / "clone", experiments=False)
     env = _python_on_path(tmp_path)
