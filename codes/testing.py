@@ -33,8 +33,9 @@ class SequenceSet:
         missing = missing_folder(ds)
         if missing:
             key, folder = missing
+            how = ds.get("how_to_get") or _how_to_make(ds, key, scale, degradation)
             raise UserError(f"{folder}: {'GT' if key == 'gt_seq_dir' else 'LR'} folder of test set "
-                            f"{ds['name']} not found; {ds.get('how_to_get') or _how_to_make(ds, key, scale, degradation)}")
+                            f"{ds['name']} not found; {how}")
         return cls(ds["name"], PairedFolderDataset(ds["lr_seq_dir"], ds.get("gt_seq_dir"), scale,
                                                    ds.get("filter_file"), read_gt=False))
 

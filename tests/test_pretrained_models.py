@@ -98,8 +98,6 @@ def test_shipped_model_names():
 def test_input_kind_from_the_table_and_from_any_checkpoint(tmp_path):
     """The table's kinds agree with the checkpoints; any other checkpoint's kind is read from
     its tensors (a BD generator holds its upsampler's bicubic kernels)."""
-    import torch
-    from tecogan.networks.frnet import FRNet
     from tecogan.pretrained import PRETRAINED, input_kind, resolve_model
     from tecogan.utils.errors import UserError
     for name, shipped in PRETRAINED.items():
