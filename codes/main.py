@@ -25,7 +25,7 @@ from tecogan.networks import generator_arch_from_config, load_generator_weights
 from tecogan.options import options_from_flags
 from tecogan.pipeline import Upscaler
 from tecogan.profiling import parse_lr_size, profile_generator
-from tecogan.testing import SequenceSet, run_test_datasets
+from tecogan.testing import run_test_datasets, sequence_sets
 from tecogan.training.trainer import train
 from tecogan.utils.device import device_from_gpu_id
 from tecogan.utils.errors import UserError, run_cli
@@ -92,7 +92,6 @@ def checkpoint_list(opt, opt_path):
 
 def run_test(args, opt, device):
 
-
     opt_path = os.path.join(args.exp_dir, args.opt)
     check_backend(args.backend, device)
     test_opt = opt["test"]
@@ -107,8 +106,10 @@ def run_test(args, opt, device):
         if not os.path.isfile(path):
             raise UserError(f"{path}: checkpoint file not found (model.generator.load_path in {opt_path})"
                             + _download_hint(path))
-    sets = [SequenceSet.from_config(ds, opt["scale"], opt["dataset"]["degradation"]["type"])
-            for _, ds in datasets]
+    found = sequence_sets(opt, report=lambda line: print(line, flush=True))
+    if not found:
+        raise UserError(f"{opt_path}: none of the test datasets is here (each was optional and skipped)")
+    datasets, sets = [(None, ds) for ds, _ in found], [ts for _, ts in found]
     if test_opt["save_res"]:  # before any frame is written: never into an input, never over results
         res_root = test_opt["res_dir"]
         check_outputs([("res_dir", res_root, PARENT)] + [

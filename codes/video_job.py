@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from tecogan import defaults
 from tecogan.ops.upsample import bd_bicubic_frame
 from tecogan.options import OptionError
 from tecogan.pretrained import DEFAULT_MODEL, INPUT_KINDS
@@ -26,7 +27,7 @@ from tecogan.video import BackgroundWriter, VideoSource, check_output, is_video_
 MAX_FPS = 1000
 MAX_SECONDS = 10 ** 7  # --start / --duration: about 115 days
 MAX_OUTSCALE = 16
-MAX_SIDE = 16384       # output frames: 16K
+MAX_SIDE = defaults.MAX_TILE  # output frames: 16K a side
 
 
 @dataclass(frozen=True)

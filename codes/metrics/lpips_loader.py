@@ -8,12 +8,16 @@ LPIPS has two parts:
 
 :func:`load_lpips` finds the backbone in this order:
 
-1. ``weights_path`` (``--lpips_weights PATH`` on the command lines, ``metric.LPIPS.weights``
-   in a training config): a ``torch.save`` state dict holding torchvision's AlexNet
-   ``features.*`` tensors (a full torchvision AlexNet checkpoint works too, its
-   ``classifier.*`` entries are ignored);
+1. ``weights_path`` (``--lpips_weights PATH`` on the command lines, ``lpips_weights=`` in the
+   API, ``metric.LPIPS.weights`` in a training config): a ``torch.save`` state dict holding
+   torchvision's AlexNet ``features.*`` tensors (a full torchvision AlexNet checkpoint works
+   too, its ``classifier.*`` entries are ignored);
 2. the environment variable ``TECOGAN_LPIPS_WEIGHTS`` (same kind of file);
-3. torchvision's own weights (``AlexNet_Weights.IMAGENET1K_V1``: the hub cache, else a download).
+3. the file bundled with the project, ``alexnet_imagenet_features.pth`` where the shipped
+   weights are found (:func:`tecogan.pretrained.search_dirs`; checked against its SHA-256):
+   the default, no flag and no download needed;
+4. only where that file is absent: torchvision's own weights (``AlexNet_Weights.IMAGENET1K_V1``:
+   the hub cache, else a download).
 
 When none of them works, a :class:`UserError` says how to provide the file.
 
@@ -29,6 +33,7 @@ import numpy as np
 import torch
 from torchvision.models import AlexNet_Weights
 
+from tecogan.pretrained import ALEXNET_FILE, MODELS_DIR, search_dirs, verify
 from tecogan.utils.checkpoint import check_tensors, verify_checkpoint_file
 from tecogan.utils.errors import UserError
 
@@ -37,9 +42,23 @@ ENV_VAR = "TECOGAN_LPIPS_WEIGHTS"
 # torchvision AlexNet ``features`` index of each conv -> the lpips backbone slice holding it
 _FEATURE_SLICES = {0: 1, 3: 2, 6: 3, 8: 4, 10: 5}
 
-_HOW_TO = (f"pass --lpips_weights PATH (or set {ENV_VAR}=PATH; in a training config: "
-           f"metric.LPIPS.weights) with a state dict of torchvision's ImageNet AlexNet "
-           f"'features.*' tensors, e.g. alexnet_imagenet_features.pth")
+
+
+def bundled_weights_path():
+    """The bundled ``alexnet_imagenet_features.pth``: the first one found where the shipped weights
+    are looked for (:func:`tecogan.pretrained.search_dirs`), else where it belongs (absent)."""
+    for folder in search_dirs():
+        path = os.path.join(folder, ALEXNET_FILE)
+        if os.path.isfile(path):
+            return path
+    return os.path.join(MODELS_DIR, ALEXNET_FILE)
+
+
+def _how_to():
+    return (f"restore the bundled {bundled_weights_path()} (the repository's "
+            f"pretrained_models/alexnet_imagenet_features.pth), or name a state dict of torchvision's "
+            f"ImageNet AlexNet 'features.*' tensors (command lines: --lpips_weights PATH; Python: "
+            f"lpips_weights=PATH; training config: metric.LPIPS.weights; or {ENV_VAR}=PATH)")
 
 
 def _build_lpips():
@@ -111,18 +130,25 @@ def _load_backbone(model, state, source):
 
 
 def resolve_weights_path(weights_path=None):
-    """The explicit path, else ``$TECOGAN_LPIPS_WEIGHTS``, else None (torchvision's weights)."""
+    """The explicit path, else ``$TECOGAN_LPIPS_WEIGHTS``, else the bundled file when it is
+    there, else None (torchvision's weights)."""
     if weights_path:
-        return str(weights_path)
+        return os.fspath(weights_path)
     env = os.environ.get(ENV_VAR, "").strip()
-    return env or None
+    if env:
+        return env
+    bundled = bundled_weights_path()
+    if not os.path.isfile(bundled):
+        return None
+    verify(bundled, ALEXNET_FILE)  # a damaged or replaced bundled file is refused, never used
+    return bundled
 
 
 def load_lpips(weights_path=None, device="cpu"):
     """LPIPS alex v0.1 in eval mode, frozen, on ``device``; inputs are RGB in [-1, 1].
 
     ``weights_path``: AlexNet ``features.*`` state dict (see the module docstring); None
-    tries ``$TECOGAN_LPIPS_WEIGHTS`` and then torchvision's cache/download.
+    tries ``$TECOGAN_LPIPS_WEIGHTS``, then the bundled file, then torchvision's cache/download.
     """
     path = resolve_weights_path(weights_path)
     model = _build_lpips()
@@ -135,8 +161,9 @@ def load_lpips(weights_path=None, device="cpu"):
         except Exception as err:  # noqa: BLE001 - offline, proxy, corrupt cache...
             hub = os.path.join(torch.hub.get_dir(), "checkpoints")
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            raise UserError(f"LPIPS needs torchvision's ImageNet AlexNet weights, which are not in "
-                            f"{hub} and could not be downloaded ({reason}): {_HOW_TO}") from None
+            raise UserError(f"LPIPS needs ImageNet AlexNet weights: the bundled file is missing, and "
+                            f"torchvision's are not in {hub} and could not be downloaded ({reason}); "
+                            f"{_how_to()}") from None
         source = "torchvision AlexNet_Weights.IMAGENET1K_V1"
     _load_backbone(model, state, source)
     model.eval()
