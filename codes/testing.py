@@ -13,12 +13,12 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm import tqdm
 
 from tecogan.config import test_datasets
 from tecogan.data.folder_dataset import PairedFolderDataset
 from tecogan.pipeline import as_frames
 from tecogan.utils.errors import UserError
+from tecogan.utils.progress import Progress
 from tecogan.video import BackgroundWriter, FolderSink
 
 
@@ -108,8 +108,7 @@ def run_test_datasets(upscaler, datasets, res_root, tag, save_res=True, metrics=
             # frames go to a temporary sibling folder, renamed into place when complete
             sink = FolderSink(out_dir) if save_res else None
             writer = BackgroundWriter(maxsize=8)
-            bar = tqdm(total=len(lr), desc=f"{ds.name}/{info.name}", unit="frame", leave=False,
-                       dynamic_ncols=True, disable=None if progress else True)
+            bar = Progress(total=len(lr), desc=f"{ds.name}/{info.name}", quiet=not progress, leave=False)
             ok = False
             try:
                 for out in upscaler.upscale_clip(as_frames(lr)):
