@@ -3,7 +3,7 @@
 The schema below is the reference's (docs/training.md, "Configuration") plus this project's
 additions (``dataset.train.augment``, ``train.feature_crit.vgg_weights``,
 ``metric.LPIPS.weights``, ``test.start_iter/end_iter``, ``scale: 2``,
-``train.memory_format``, ``train.precision``).  Every problem is
+``train.memory_format``, ``train.precision``, ``dataset.test*.optional/how_to_get``).  Every problem is
 reported as one line naming the file and the key path, e.g.
 ``train.yml: model.genrator: unknown key (did you mean generator?)``.  Defaults live here
 only: validation fills them in, and inner code reads plain values (``opt[key]``) from the
@@ -95,6 +95,10 @@ _TEST_DATASET = Section(dict({
     "gt_seq_dir": Key(str),
     "lr_seq_dir": Key(str, required=True, nullable=False),
     "filter_file": Key(str),
+    # a test set the user may not have (made by a script, downloaded): when its folders are
+    # missing it is skipped with one line (how_to_get, else the command that makes it)
+    "optional": Key(bool, default=False),
+    "how_to_get": Key(str),
 }, **_LOADER))
 
 SCHEMA = Section({

@@ -18,6 +18,7 @@ if not __package__:  # run as a file from a clone: import this clone as the pack
 
 import torch
 
+from tecogan import defaults
 from tecogan.backends import check_backend
 from tecogan.config import load_config, set_output_dirs, test_datasets
 from tecogan.networks import build_generator as build
@@ -25,11 +26,11 @@ from tecogan.networks import check_checkpoint_fits, generator_arch_from_config, 
 from tecogan.options import options_from_flags
 from tecogan.pipeline import Upscaler
 from tecogan.profiling import parse_lr_size, profile_generator
-from tecogan.testing import SequenceSet, run_test_datasets
+from tecogan.testing import run_test_datasets, sequence_sets
 from tecogan.training.trainer import train
 from tecogan.utils.device import device_from_gpu_id
 from tecogan.utils.errors import UserError, run_cli
-from tecogan.utils.outputs import FRAMES, PARENT, check_outputs
+from tecogan.utils.outputs import FRAMES, PARENT, check_number, check_outputs
 from tecogan.utils.training_lock import check_training_outputs, training_guard
 
 
@@ -51,6 +52,7 @@ def build_parser():
                    help="test/profile: inference backend, torch (default) or openvino (CPU only; docs/upscale.md)")
     p.add_argument("--overwrite", action="store_true",
                    help="test mode: replace existing result folders (kept otherwise)")
+    p.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks")
     return p
 
@@ -92,13 +94,14 @@ def checkpoint_list(opt, opt_path):
 
 def run_test(args, opt, device):
 
-
     opt_path = os.path.join(args.exp_dir, args.opt)
     check_backend(args.backend, device)
+    check_number("--threads", args.threads, minimum=1, maximum=defaults.MAX_THREADS, integer=True)
     test_opt = opt["test"]
     options = options_from_flags({"num_pad_front": test_opt["num_pad_front"], "padding_mode": test_opt["padding_mode"],
                                   "backend": args.backend, "device": str(device),
-                                  "channels_last": not args.no_channels_last}, prefix="test.")
+                                  "channels_last": not args.no_channels_last, "threads": args.threads},
+                                 prefix="test.")
     datasets = test_datasets(opt)
     if not datasets:
         raise UserError(f"{opt_path}: dataset: no test* datasets to run")
@@ -107,8 +110,10 @@ def run_test(args, opt, device):
         if not os.path.isfile(path):
             raise UserError(f"{path}: checkpoint file not found (model.generator.load_path in {opt_path})"
                             + _download_hint(path))
-    sets = [SequenceSet.from_config(ds, opt["scale"], opt["dataset"]["degradation"]["type"])
-            for _, ds in datasets]
+    found = sequence_sets(opt, report=lambda line: print(line, flush=True))
+    if not found:
+        raise UserError(f"{opt_path}: none of the test datasets is here (each was optional and skipped)")
+    datasets, sets = [(None, ds) for ds, _ in found], [ts for _, ts in found]
     if test_opt["save_res"]:  # before any frame is written: never into an input, never over results
         res_root = test_opt["res_dir"]
         check_outputs([("res_dir", res_root, PARENT)] + [

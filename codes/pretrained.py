@@ -16,10 +16,18 @@ Where the files are looked for, in order (:func:`search_dirs`):
 
 Each shipped file is checked against its SHA-256 (:data:`SHA256`) the first time a process
 opens it: a damaged or replaced file is refused with one line, never used.
+
+Each shipped model records the kind of low-res input it expects (docs/models.md): ``BI``,
+centre-aligned low-res pixels as area/bicubic resizing makes them (ordinary video), or ``BD``,
+Gaussian blur (sigma 1.5) then every 4th pixel (the papers' benchmark setting).  For any other
+checkpoint :func:`input_kind` reads the kind from the checkpoint itself.
 """
 import hashlib
 import os
+from typing import NamedTuple
 
+from tecogan.networks import GENERATORS
+from tecogan.utils.checkpoint import load_state_dict_file
 from tecogan.utils.errors import UserError
 
 ENV_VAR = "TECOGAN_MODELS"
@@ -38,11 +46,25 @@ SHA256 = {
 }
 ALEXNET_FILE = "alexnet_imagenet_features.pth"
 
-# name -> (file, what it is for)
+KINDS = {
+    "BI": "ordinary low-res video (area/bicubic shrinking, centre-aligned pixels)",
+    "BD": "BD low-res frames (Gaussian blur + every 4th pixel, the papers' benchmark setting)",
+}
+
+
+class Shipped(NamedTuple):
+    file: str       # in pretrained_models/
+    kind: str       # "BD" or "BI": the low-res input it expects
+    good_for: str   # one line
+
+
 PRETRAINED = {
-    "frvsr": ("FRVSR_BI_footage.pth", "FRVSR for centre-aligned low-res video (BI: ordinary resizing tools)"),
-    "frvsr-bd": ("FRVSR_BD_footage.pth", "FRVSR for BD low-res frames (Gaussian blur + subsampling)"),
-    "tecogan": ("TecoGAN_BD_footage.pth", "TecoGAN, the GAN model: more texture, lower PSNR; for BD low-res frames"),
+    "frvsr": Shipped("FRVSR_BI_footage.pth", "BI",
+                     "your own videos: faithful 4x of ordinarily shrunk or small video (the default)"),
+    "frvsr-bd": Shipped("FRVSR_BD_footage.pth", "BD",
+                        "benchmarks and BD test sets (Vid4 BD style): the highest PSNR on BD input"),
+    "tecogan": Shipped("TecoGAN_BD_footage.pth", "BD",
+                       "BD input where texture matters more than fidelity: the GAN model, lower LPIPS"),
 }
 DEFAULT_MODEL = "frvsr"
 
@@ -108,7 +130,7 @@ def resolve_model(model):
     if os.path.exists(key):
         raise UserError(f"--model {key}: both a shipped model's name and a file in this folder; write "
                         f"./{key} for the file, or run from another folder for the shipped model")
-    return find_file(PRETRAINED[key.lower()][0])
+    return find_file(PRETRAINED[key.lower()].file)
 
 
 def bundled_alexnet():
@@ -117,8 +139,25 @@ def bundled_alexnet():
 
 
 def describe_models():
-    """'frvsr (FRVSR for ...), frvsr-bd (...)' for help texts."""
-    return ", ".join(f"{name} ({what})" for name, (_, what) in PRETRAINED.items())
+    """'frvsr (BI: ...), frvsr-bd (BD: ...)' for help texts."""
+    return ", ".join(f"{name} ({m.kind}: {m.good_for})" for name, m in PRETRAINED.items())
+
+
+def input_kind(model):
+    """'BD' or 'BI': the low-res input a generator expects.
+
+    ``model``: a shipped model's name (read from the table), a checkpoint path or a state dict
+    (read from its tensors: a BD generator holds its upsampler's bicubic kernels).  A file that
+    is not a generator checkpoint raises :class:`UserError`.
+    """
+    if isinstance(model, dict):
+        state, label = model, "state dict"
+    else:
+        key = os.fspath(model)
+        if key.lower() in PRETRAINED:
+            return PRETRAINED[key.lower()].kind
+        state, label = load_state_dict_file(key), key
+    return GENERATORS["FRNet"].arch_from_state_dict(state, label)["degradation"]
 
 
 # the first folder holding the shipped files (for messages and scripts; lookups use find_file)

@@ -13,11 +13,12 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm import tqdm
 
+from tecogan.config import test_datasets
 from tecogan.data.folder_dataset import PairedFolderDataset
 from tecogan.pipeline import as_frames
 from tecogan.utils.errors import UserError
+from tecogan.utils.progress import Progress
 from tecogan.video import BackgroundWriter, FolderSink
 
 
@@ -29,13 +30,40 @@ class SequenceSet:
 
     @classmethod
     def from_config(cls, ds, scale, degradation="BD"):
-        for key in ("lr_seq_dir", "gt_seq_dir"):
-            folder = ds.get(key)
-            if folder and not os.path.isdir(folder):
-                raise UserError(f"{folder}: {'GT' if key == 'gt_seq_dir' else 'LR'} folder of test set "
-                                f"{ds['name']} not found; {_how_to_make(ds, key, scale, degradation)}")
+        missing = missing_folder(ds)
+        if missing:
+            key, folder = missing
+            how = ds.get("how_to_get") or _how_to_make(ds, key, scale, degradation)
+            raise UserError(f"{folder}: {'GT' if key == 'gt_seq_dir' else 'LR'} folder of test set "
+                            f"{ds['name']} not found; {how}")
         return cls(ds["name"], PairedFolderDataset(ds["lr_seq_dir"], ds.get("gt_seq_dir"), scale,
                                                    ds.get("filter_file"), read_gt=False))
+
+
+def missing_folder(ds):
+    """(key, folder) of the first missing LR/GT folder of a ``dataset.test*`` entry, or None."""
+    for key in ("lr_seq_dir", "gt_seq_dir"):
+        folder = ds.get(key)
+        if folder and not os.path.isdir(folder):
+            return key, folder
+    return None
+
+
+def sequence_sets(opt, report=print):
+    """``[(dataset options, SequenceSet)]`` of every ``dataset.test*`` entry.  An entry marked
+    ``optional: true`` whose folders are missing is left out with one ``report`` line saying
+    how to get it; any other missing folder is an error."""
+    scale, degradation = opt["scale"], opt["dataset"]["degradation"]["type"]
+    sets = []
+    for _, ds in test_datasets(opt):
+        missing = missing_folder(ds) if ds.get("optional") else None
+        if missing:
+            key, folder = missing
+            report(f"{ds['name']}: skipped (optional; {folder} not found): "
+                   f"{ds.get('how_to_get') or _how_to_make(ds, key, scale, degradation)}")
+            continue
+        sets.append((ds, SequenceSet.from_config(ds, scale, degradation)))
+    return sets
 
 
 def _how_to_make(ds, key, scale, degradation):
@@ -80,8 +108,7 @@ def run_test_datasets(upscaler, datasets, res_root, tag, save_res=True, metrics=
             # frames go to a temporary sibling folder, renamed into place when complete
             sink = FolderSink(out_dir) if save_res else None
             writer = BackgroundWriter(maxsize=8)
-            bar = tqdm(total=len(lr), desc=f"{ds.name}/{info.name}", unit="frame", leave=False,
-                       dynamic_ncols=True, disable=None if progress else True)
+            bar = Progress(total=len(lr), desc=f"{ds.name}/{info.name}", quiet=not progress, leave=False)
             ok = False
             try:
                 for out in upscaler.upscale_clip(as_frames(lr)):

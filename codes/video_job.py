@@ -27,7 +27,7 @@ from tecogan.video import BackgroundWriter, VideoSource, check_output, is_video_
 MAX_FPS = defaults.MAX_FPS
 MAX_SECONDS = defaults.MAX_SECONDS  # --start / --duration: about 115 days
 MAX_OUTSCALE = 16
-MAX_SIDE = defaults.MAX_OUTPUT_SIDE  # output frames: 16K
+MAX_SIDE = defaults.MAX_OUTPUT_SIDE  # output frames: 16K a side
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,8 @@ def test_upscale_video_folder_equals_upscale_frames(tiny_ckpt, tmp_path):
         up.upscale_video(tmp_path / "absent", tmp_path / "o2")
 
 
-def test_official_metrics_on_arrays(shared_dir):
+def test_official_metrics_on_arrays(shared_dir, monkeypatch):
+    monkeypatch.delenv("TECOGAN_LPIPS_WEIGHTS", raising=False)
     import json
     case = REPO / "tests" / "data" / "metrics_case0"
     expected = json.loads((case / "expected.json").read_text())
@@ -97,9 +98,12 @@ def test_official_metrics_on_arrays(shared_dir):
     no_lpips = tecogan.metrics.official_metrics(gt, sr, metrics=("PSNR", "SSIM", "tOF"))
     assert set(no_lpips["mean"]) == {"PSNR", "SSIM", "tOF"}
     np.testing.assert_allclose(no_lpips["per_frame"]["PSNR"], expected["per_sequence"][seq]["PSNR"], rtol=1e-4)
-    full = tecogan.metrics.official_metrics(gt, sr, lpips_weights=str(shared_dir / "weights" / "alexnet_imagenet_features.pth"))
+    full = tecogan.metrics.official_metrics(gt, sr)   # LPIPS from the bundled AlexNet weights
     assert set(full["mean"]) == {"PSNR", "SSIM", "LPIPS", "tOF", "tLP100"}
     np.testing.assert_allclose(full["per_frame"]["LPIPS"], expected["per_sequence"][seq]["LPIPS"], atol=1e-4)
+    explicit = tecogan.metrics.official_metrics(
+        gt, sr, lpips_weights=str(shared_dir / "weights" / "alexnet_imagenet_features.pth"), metrics=("LPIPS",))
+    assert explicit["per_frame"]["LPIPS"] == full["per_frame"]["LPIPS"]
     assert tecogan.metrics.psnr_y(gt[2], gt[2]) == float("inf")
     with pytest.raises(ValueError, match="VMAF"):
         tecogan.metrics.official_metrics(gt, sr, metrics=("VMAF",))

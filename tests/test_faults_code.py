@@ -75,11 +75,11 @@ def test_load_lpips_without_weights_uses_the_bundled_file_not_the_hub(tmp_path, 
     marker = tmp_path / "ran.txt"
     plant(torch_home, AlexNet_Weights.IMAGENET1K_V1.url, marker)
     model = lpips_loader.load_lpips()
-    bundled = torch.load(lpips_loader.BUNDLED_ALEXNET, map_location="cpu", weights_only=True)
+    bundled = torch.load(lpips_loader.bundled_weights_path(), map_location="cpu", weights_only=True)
     assert torch.equal(model.net.slice2._modules["3"].weight, bundled["features.3.weight"])
     assert not marker.exists()
     # without the bundled file the hub cache is tried, through the safe loader: one line, no code
-    monkeypatch.setattr(lpips_loader, "BUNDLED_ALEXNET", str(tmp_path / "absent.pth"))
+    monkeypatch.setattr(lpips_loader, "bundled_weights_path", lambda: str(tmp_path / "absent.pth"))
     with pytest.raises(UserError, match="SHA-256"):
         lpips_loader.load_lpips()
     assert not marker.exists()

@@ -85,7 +85,8 @@ def test_shipped_model_names():
     import tecogan
     from tecogan.pretrained import DEFAULT_MODEL, PRETRAINED, resolve_model
     assert DEFAULT_MODEL in PRETRAINED
-    for name, (filename, _) in PRETRAINED.items():
+    for name, (filename, kind, good_for) in PRETRAINED.items():
+        assert kind in ("BD", "BI") and good_for and "\n" not in good_for
         assert resolve_model(name) == os.path.join(REPO, "pretrained_models", filename)
         assert os.path.isfile(resolve_model(name)), name
         assert resolve_model(name.upper()) == resolve_model(name)
@@ -93,6 +94,25 @@ def test_shipped_model_names():
     assert tecogan.load_generator("frvsr-bd").degradation == "BD"
     assert tecogan.load_generator("tecogan").degradation == "BD"
     assert resolve_model("my/model.pth") == "my/model.pth"
+
+
+def test_input_kind_from_the_table_and_from_any_checkpoint(tmp_path):
+    """The table's kinds agree with the checkpoints; any other checkpoint's kind is read from
+    its tensors (a BD generator holds its upsampler's bicubic kernels)."""
+    from tecogan.pretrained import PRETRAINED, input_kind, resolve_model
+    from tecogan.utils.errors import UserError
+    for name, shipped in PRETRAINED.items():
+        assert input_kind(name) == shipped.kind
+        assert input_kind(resolve_model(name)) == shipped.kind, name
+    assert input_kind(os.path.join(REPO, "pretrained_models", "FRVSR_BD_demo.pth")) == "BD"
+    for kind in ("BD", "BI"):
+        state = FRNet(nf=8, nb=1, degradation=kind, scale=2).state_dict()
+        torch.save(state, tmp_path / f"{kind}.pth")
+        assert input_kind(str(tmp_path / f"{kind}.pth")) == kind
+        assert input_kind(state) == kind
+    torch.save({"conv.weight": torch.zeros(1, 1, 3, 3)}, tmp_path / "other.pth")
+    with pytest.raises(UserError, match="not an FRNet generator"):
+        input_kind(str(tmp_path / "other.pth"))
 
 
 def test_tecogan_footage_model_loads_strictly_and_beats_frvsr_on_lpips():

@@ -3,9 +3,9 @@
 The official TecoGAN procedure, the numbers of papers (docs/metrics.md)::
 
     from tecogan import metrics
-    scores = metrics.official_metrics(gt_frames, sr_frames, lpips_weights="alexnet_features.pth")
+    scores = metrics.official_metrics(gt_frames, sr_frames)   # LPIPS: the bundled AlexNet weights
     scores["mean"]["PSNR"], scores["per_frame"]["tOF"]
-    metrics.official_metrics(gt_frames, sr_frames, metrics=("PSNR", "SSIM", "tOF"))   # no LPIPS weights needed
+    metrics.official_metrics(gt_frames, sr_frames, metrics=("PSNR", "SSIM", "tOF"))   # no LPIPS network loaded
 
 Frame-level pieces: :func:`psnr_y`, :func:`ssim_y` (on already cropped frames), :func:`crop_8x8`,
 :func:`tof`; the validation metrics the trainer logs: :func:`psnr_y_uint8`, :func:`tof_sequence`,

@@ -8,15 +8,17 @@ LPIPS has two parts:
 
 :func:`load_lpips` finds the backbone in this order:
 
-1. ``weights_path`` (``--lpips_weights PATH`` on the command lines, ``metric.LPIPS.weights``
-   in a training config): a ``torch.save`` state dict holding torchvision's AlexNet
-   ``features.*`` tensors (a full torchvision AlexNet checkpoint works too, its
-   ``classifier.*`` entries are ignored);
+1. ``weights_path`` (``--lpips_weights PATH`` on the command lines, ``lpips_weights=`` in the
+   API, ``metric.LPIPS.weights`` in a training config): a ``torch.save`` state dict holding
+   torchvision's AlexNet ``features.*`` tensors (a full torchvision AlexNet checkpoint works
+   too, its ``classifier.*`` entries are ignored);
 2. the environment variable ``TECOGAN_LPIPS_WEIGHTS`` (same kind of file);
-3. the AlexNet features bundled with the repository (``pretrained_models/alexnet_imagenet_features.pth``,
-   torchvision's ``AlexNet_Weights.IMAGENET1K_V1`` features, verified against their SHA-256);
-4. torchvision's own weights (``AlexNet_Weights.IMAGENET1K_V1``: the hub cache, else a download),
-   checked against the hash in the file name and read by the safe loader
+3. the file bundled with the project, ``alexnet_imagenet_features.pth`` where the shipped
+   weights are found (:func:`tecogan.pretrained.search_dirs`; checked against its SHA-256):
+   the default, no flag and no download needed;
+4. only where that file is absent: torchvision's own weights (``AlexNet_Weights.IMAGENET1K_V1``:
+   the hub cache, else a download).
+   Torchvision's file is checked against the hash in its name and read by the safe loader
    (:mod:`tecogan.utils.hub`: never through an unpickler that can run code).
 
 The linear calibration layers shipped inside the ``lpips`` package are read by the same safe loader.
@@ -35,21 +37,33 @@ import numpy as np
 import torch
 from torchvision.models import AlexNet_Weights
 
-from tecogan import pretrained
+from tecogan.pretrained import ALEXNET_FILE, MODELS_DIR, search_dirs, verify
 from tecogan.utils.checkpoint import check_tensors, load_state_dict_file, verify_checkpoint_file
 from tecogan.utils.errors import UserError
 from tecogan.utils.hub import torchvision_state
 
 ENV_VAR = "TECOGAN_LPIPS_WEIGHTS"
-# found by tecogan.pretrained; verified against its SHA-256 when used
-BUNDLED_ALEXNET = os.path.join(pretrained.MODELS_DIR, pretrained.ALEXNET_FILE)
 
 # torchvision AlexNet ``features`` index of each conv -> the lpips backbone slice holding it
 _FEATURE_SLICES = {0: 1, 3: 2, 6: 3, 8: 4, 10: 5}
 
-_HOW_TO = (f"pass --lpips_weights PATH (or set {ENV_VAR}=PATH; in a training config: "
-           f"metric.LPIPS.weights) with a state dict of torchvision's ImageNet AlexNet "
-           f"'features.*' tensors, e.g. alexnet_imagenet_features.pth")
+
+
+def bundled_weights_path():
+    """The bundled ``alexnet_imagenet_features.pth``: the first one found where the shipped weights
+    are looked for (:func:`tecogan.pretrained.search_dirs`), else where it belongs (absent)."""
+    for folder in search_dirs():
+        path = os.path.join(folder, ALEXNET_FILE)
+        if os.path.isfile(path):
+            return path
+    return os.path.join(MODELS_DIR, ALEXNET_FILE)
+
+
+def _how_to():
+    return (f"restore the bundled {bundled_weights_path()} (the repository's "
+            f"pretrained_models/alexnet_imagenet_features.pth), or name a state dict of torchvision's "
+            f"ImageNet AlexNet 'features.*' tensors (command lines: --lpips_weights PATH; Python: "
+            f"lpips_weights=PATH; training config: metric.LPIPS.weights; or {ENV_VAR}=PATH)")
 
 
 def _build_lpips():
@@ -130,23 +144,25 @@ def _load_backbone(model, state, source):
 
 
 def resolve_weights_path(weights_path=None):
-    """The explicit path, else ``$TECOGAN_LPIPS_WEIGHTS``, else None (torchvision's weights)."""
+    """The explicit path, else ``$TECOGAN_LPIPS_WEIGHTS``, else the bundled file when it is
+    there, else None (torchvision's weights)."""
     if weights_path:
-        return str(weights_path)
+        return os.fspath(weights_path)
     env = os.environ.get(ENV_VAR, "").strip()
     if env:
         return env
-    if not os.path.isfile(BUNDLED_ALEXNET):
+    bundled = bundled_weights_path()
+    if not os.path.isfile(bundled):
         return None
-    pretrained.verify(BUNDLED_ALEXNET)  # the shipped file, not a replaced one
-    return BUNDLED_ALEXNET
+    verify(bundled, ALEXNET_FILE)  # a damaged or replaced bundled file is refused, never used
+    return bundled
 
 
 def load_lpips(weights_path=None, device="cpu"):
     """LPIPS alex v0.1 in eval mode, frozen, on ``device``; inputs are RGB in [-1, 1].
 
     ``weights_path``: AlexNet ``features.*`` state dict (see the module docstring); None
-    tries ``$TECOGAN_LPIPS_WEIGHTS``, the bundled file and then torchvision's cache/download.
+    tries ``$TECOGAN_LPIPS_WEIGHTS``, then the bundled file, then torchvision's cache/download.
     """
     path = resolve_weights_path(weights_path)
     model = _build_lpips()
@@ -158,7 +174,8 @@ def load_lpips(weights_path=None, device="cpu"):
             state = _torchvision_alexnet_state()
         except Exception as err:  # noqa: BLE001 - offline, proxy, a replaced cache file...
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            raise UserError(f"LPIPS needs torchvision's ImageNet AlexNet weights ({reason}): {_HOW_TO}") from None
+            raise UserError(f"LPIPS needs ImageNet AlexNet weights: the bundled file is missing, and "
+                            f"torchvision's could not be used ({reason}); {_how_to()}") from None
         source = "torchvision AlexNet_Weights.IMAGENET1K_V1"
     _load_backbone(model, state, source)
     model.eval()

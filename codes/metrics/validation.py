@@ -16,8 +16,7 @@ Sequences are uint8 RGB numpy arrays of shape (t, h, w, 3), GT and SR of the sam
 
 Example::
 
-    vm = ValidationMetrics({'PSNR': {'colorspace': 'y'}, 'LPIPS': {}, 'tOF': {}},
-                           lpips_weights='../shared/weights/alexnet_imagenet_features.pth')
+    vm = ValidationMetrics({'PSNR': {'colorspace': 'y'}, 'LPIPS': {}, 'tOF': {}})   # bundled AlexNet
     vm.evaluate_sequence(gt, sr)            # {'PSNR': 27.1, 'LPIPS': 0.21, 'tOF': 0.25}
     vm.evaluate({'calendar': (gt1, sr1), 'city': (gt2, sr2)})   # mean over sequences
     vm.per_sequence                         # {'calendar': {...}, 'city': {...}}
@@ -147,7 +146,7 @@ class ValidationMetrics:
     'mult': 1.0, ...}, 'tOF': {'mult': 1.0}}`` -- any subset; None or an empty dict for a
     metric means its defaults.  ``mult`` scales the reported value (default 1).
     ``lpips_weights``: AlexNet weights for LPIPS when ``config['LPIPS']`` has no ``weights``
-    (see :func:`metrics.lpips_loader.load_lpips` for the fallbacks).  The LPIPS model is
+    (default: the bundled file; see :func:`metrics.lpips_loader.load_lpips`).  The LPIPS model is
     loaded here, so a missing backbone is reported before training starts.
     """
 

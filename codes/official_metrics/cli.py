@@ -29,7 +29,8 @@ def add_runtime_args(parser):
     """Options shared by evaluate.py and metrics.py."""
     parser.add_argument("--lpips_weights", default=None, metavar="PATH",
                         help="ImageNet AlexNet 'features.*' state dict for LPIPS (default: "
-                             "$TECOGAN_LPIPS_WEIGHTS, else torchvision's cache/download)")
+                             "$TECOGAN_LPIPS_WEIGHTS, else the bundled "
+                             "pretrained_models/alexnet_imagenet_features.pth)")
     parser.add_argument("--device", default="auto",
                         help="device for LPIPS: auto (default), cpu, cuda or cuda:<k>")
     parser.add_argument("--workers", type=int, default=default_workers(),
@@ -39,7 +40,7 @@ def add_runtime_args(parser):
                         help="frames per LPIPS batch (default 4)")
     parser.add_argument("--metrics", default=",".join(METRICS),
                         help=f"comma-separated subset of {','.join(METRICS)} (default: all); without "
-                             f"LPIPS and tLP100 no AlexNet weights are needed")
+                             f"LPIPS and tLP100 no AlexNet network is loaded")
     parser.add_argument("--pair_by", choices=("name", "position"), default="name",
                         help="pair SR and GT frames by name (default: the same stem, or the same last number "
                              "as in output_0001.png / col_high_0001.png) or by position (sorted order, as the "

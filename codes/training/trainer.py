@@ -23,13 +23,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from tecogan.config import test_datasets
 from tecogan.data.train_datasets import build_train_dataset
 from tecogan.metrics.validation import ValidationMetrics, update_avg_json
 from tecogan.models import build_model
 from tecogan.options import InferenceOptions
 from tecogan.pipeline import Upscaler
-from tecogan.testing import SequenceSet, run_test_datasets
+from tecogan.testing import run_test_datasets, sequence_sets
 from tecogan.training.sampler import ResumableSampler
 from tecogan.utils.checkpoint import check_tensors, verify_checkpoint_file
 from tecogan.utils.device import cpu_computes, device_from_gpu_id
@@ -168,6 +167,7 @@ class Trainer:
         self.ckpt_dir = os.path.join(exp_dir, "train", "ckpt")
         os.makedirs(self.ckpt_dir, exist_ok=True)
         self.logger = make_logger(os.path.join(exp_dir, "train", "train.log"), self.is_main)
+        self._skips_reported = set()  # optional validation sets that are missing, logged once
         if self.is_main:  # temporary files of a run killed while saving: never complete, drop them
             remove_own_temps(self.ckpt_dir)
         self.seed = opt["manual_seed"]
@@ -264,6 +264,12 @@ class Trainer:
         barrier()
 
     # ---- validation ----------------------------------------------------------------
+    def _report_skip(self, line):
+        """A skipped optional validation set: logged at the first validation only."""
+        if line not in self._skips_reported:
+            self._skips_reported.add(line)
+            self.logger.info(line)
+
     def validate(self):
         """Super-resolve every test* dataset with the current generator; log and store the metrics."""
 
@@ -273,8 +279,7 @@ class Trainer:
         was_training = net.training
         memory_format = self.opt["train"]["memory_format"]
         try:
-            sets = [SequenceSet.from_config(ds, self.opt["scale"], self.opt["dataset"]["degradation"]["type"])
-                    for _, ds in test_datasets(self.opt)]
+            sets = [ts for _, ts in sequence_sets(self.opt, report=self._report_skip)]
             upscaler = Upscaler(net, InferenceOptions(num_pad_front=test_opt["num_pad_front"],
                                                       padding_mode=test_opt["padding_mode"], device=str(self.device),
                                                       channels_last=memory_format == "channels_last"))
