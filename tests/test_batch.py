@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 from avclips import make_clip, probe
-from helpers import save_tiny_generator
+from helpers import save_tiny_generator, upscale_in_process
 
 from tecogan.batch import Item, collect, parse_shard, shard
 from tecogan.utils.errors import UserError
@@ -126,17 +126,18 @@ def test_shard_and_collect_units(tmp_path):
 
 
 @pytest.mark.parametrize("value", ["2/2", "x", "1/0", "-1/2", "1/2/3"])
-def test_bad_shard_is_one_line(tmp_path, value):
+def test_bad_shard_is_one_line(tmp_path, value, capsys, monkeypatch):
     write_folder(tmp_path / "in" / "a", frames(n=1))
-    r = upscale("--batch", tmp_path / "in", "-o", tmp_path / "out", "--shard", value, "--device", "cpu")
-    assert r.returncode == 2
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and "--shard" in lines[0], r.stderr
+    status, _, err = upscale_in_process(capsys, monkeypatch, "--batch", tmp_path / "in", "-o", tmp_path / "out",
+                                        f"--shard={value}", "--device", "cpu")
+    assert status == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "--shard" in lines[0], err
     assert not (tmp_path / "out").exists()
 
 
-def test_batch_flags_need_each_other(tmp_path):
-    r = upscale("--shard", "0/2", "--device", "cpu")
-    assert r.returncode == 2 and "--batch INPUTS... and -o OUTPUT_DIR" in r.stderr
-    r = upscale("--device", "cpu")
-    assert r.returncode == 2 and "expected INPUT OUTPUT" in r.stderr
+def test_batch_flags_need_each_other(capsys, monkeypatch):
+    status, _, err = upscale_in_process(capsys, monkeypatch, "--shard", "0/2", "--device", "cpu")
+    assert status == 2 and "--batch INPUTS... and -o OUTPUT_DIR" in err
+    status, _, err = upscale_in_process(capsys, monkeypatch, "--device", "cpu")
+    assert status == 2 and "expected INPUT OUTPUT" in err
