@@ -23,6 +23,7 @@ from tecogan.utils.errors import UserError, warn
 from tecogan.utils.outputs import FILE, FRAMES, check_number, check_outputs
 from tecogan.utils.progress import Progress
 from tecogan.video import BackgroundWriter, VideoSource, check_output, is_video_path, open_sink, open_source, prefetch, shown
+from tecogan.video.codecs import bits_of, follow_depth
 
 MAX_FPS = 1000
 MAX_SECONDS = 10 ** 7  # --start / --duration: about 115 days
@@ -186,6 +187,7 @@ def run_job(upscaler, job, report=print, progress=True):
     outputs renamed into place only when complete.  Returns the number of frames."""
     src, dst, video, out_enc, cmp_enc = job.src, job.dst, job.video, job.out_enc, job.cmp_enc
     source = open_source(src, video.fps, video.start, video.duration)
+    out_enc, cmp_enc = _follow_depth(source, video, out_enc, cmp_enc)
     arch = upscaler.generator.arch()
     sink = open_sink(dst, source, out_enc, audio=video.audio)
     compare = open_sink(video.compare, source, cmp_enc, audio=video.audio) if video.compare else None
@@ -232,6 +234,19 @@ def run_job(upscaler, job, report=print, progress=True):
     summary(f"{count} frames in {seconds:.2f} s ({count / max(seconds, 1e-9):.2f} frames/s) -> {shown(dst)}"
            + (f" and {shown(video.compare)}" if video.compare else ""))
     return count
+
+
+def _follow_depth(source, video, *encodings):
+    """More than 8 bits in: the encodings follow (h265, av1, vp9, ffv1; not without --pix_fmt
+    for h264) and the frames are decoded, upscaled and encoded as uint16 RGB when an output
+    keeps the depth (a PNG folder stays 8-bit)."""
+    bits = getattr(source, "bits", 8)
+    if bits <= 8:
+        return encodings
+    if video.pix_fmt is None:
+        encodings = tuple(follow_depth(e, bits, source.chroma) if e is not None else None for e in encodings)
+    source.deep = any(e is not None and bits_of(e.pix_fmt) > 8 for e in encodings)
+    return encodings
 
 
 def _silent(_line):
