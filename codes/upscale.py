@@ -27,10 +27,11 @@ from tecogan.networks import generator_from_checkpoint
 from tecogan.options import InferenceOptions, options_from_flags
 from tecogan.pipeline import Upscaler
 from tecogan.pretrained import DEFAULT_MODEL, describe_models, resolve_model
+from tecogan.scene_cuts import SCENE_CUTS
 from tecogan.utils.device import parse_device
 from tecogan.utils.errors import UserError, run_cli, warn
 from tecogan.utils.outputs import check_number
-from tecogan.video_job import VideoOptions, prepare_job, run_job
+from tecogan.video_job import SCENE_CUTS_DEFAULT, VideoOptions, prepare_job, run_job
 
 DEFAULTS = InferenceOptions()
 
@@ -88,6 +89,9 @@ def build_parser():
     p.add_argument("--target_height", type=int, help="final height in pixels, e.g. 1080 (width follows the aspect, even)")
     p.add_argument("--target_width", type=int, help="final width in pixels (height follows the aspect, even)")
     p.add_argument("--threads", type=int, help="CPU threads of the network (default: all cores)")
+    p.add_argument("--scene_cuts", choices=SCENE_CUTS, default=SCENE_CUTS_DEFAULT,
+                   help=f"restart the recurrence at each hard cut between shots, found on the input frames by "
+                        f"PySceneDetect (default {SCENE_CUTS_DEFAULT}; off: the frames equal test mode's)")
     p.add_argument("--quiet", action="store_true", help="no progress and no information lines (warnings and errors stay)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing OUTPUT / --compare (kept otherwise; replaced only on success)")
@@ -119,13 +123,18 @@ def video_options(args):
         return VideoOptions(fps=args.fps, start=args.start, duration=args.duration, codec=args.codec, crf=args.crf,
                             preset=args.preset, pix_fmt=args.pix_fmt, audio=not args.no_audio,
                             compare=args.compare, overwrite=args.overwrite, outscale=args.outscale,
-                            target_height=args.target_height, target_width=args.target_width, quiet=args.quiet)
+                            target_height=args.target_height, target_width=args.target_width, quiet=args.quiet,
+                            scene_cuts=args.scene_cuts)
     except UserError as err:
         raise UserError(f"--{err}") from None
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    return run(build_parser().parse_args(argv))
+
+
+def run(args):
+    """upscale.py with parsed arguments (tests call it in process)."""
     args.model = resolve_model(args.model)
     check_number("--nf", args.nf, minimum=1, maximum=1024, integer=True)
     check_number("--nb", args.nb, minimum=1, maximum=256, integer=True)

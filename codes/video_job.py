@@ -19,6 +19,7 @@ from tecogan import defaults
 from tecogan.ops.upsample import bd_bicubic_frame
 from tecogan.options import OptionError
 from tecogan.pretrained import DEFAULT_MODEL, INPUT_KINDS
+from tecogan.scene_cuts import SCENE_CUTS, CutDetector, upscale_with_cuts
 from tecogan.utils.errors import UserError, warn
 from tecogan.utils.outputs import FILE, FRAMES, check_number, check_outputs
 from tecogan.utils.progress import Progress
@@ -29,6 +30,7 @@ MAX_FPS = 1000
 MAX_SECONDS = 10 ** 7  # --start / --duration: about 115 days
 MAX_OUTSCALE = 16
 MAX_SIDE = defaults.MAX_TILE  # output frames: 16K a side
+SCENE_CUTS_DEFAULT = "off"  # docs/upscale.md, "Scene cuts": the measurement behind it
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,11 @@ class VideoOptions:
     target_height: int | None = None
     target_width: int | None = None
     quiet: bool = False
+    scene_cuts: str = SCENE_CUTS_DEFAULT
 
     def __post_init__(self):
+        if self.scene_cuts not in SCENE_CUTS:
+            raise OptionError(f"scene_cuts {self.scene_cuts!r}: expected one of {', '.join(SCENE_CUTS)}")
         for name in ("audio", "overwrite", "quiet"):
             if not isinstance(getattr(self, name), bool):
                 raise OptionError(f"{name} {getattr(self, name)!r}: expected True or False")
@@ -217,7 +222,8 @@ def run_job(upscaler, job, report=print, progress=True):
     ok, count, started = False, 0, time.perf_counter()
     bar = Progress(total=source.count, desc="upscale", quiet=video.quiet or not progress)
     try:
-        for out in upscaler.upscale_clip(_chain(first, frames)):
+        detector = CutDetector() if video.scene_cuts == "on" else None
+        for out in upscale_with_cuts(upscaler, _chain(first, frames), detector):
             image = resize_frame(out.image, size) if size else out.image
             writer.put(sink, out.name, image, out.time)
             if compare is not None:
