@@ -15,11 +15,12 @@ import cv2
 from scenedetect import ContentDetector, FrameTimecode
 from scenedetect.detector import FlashFilter
 
+from tecogan import defaults
 from tecogan.video.common import Frame
 
-SCENE_CUTS = ("on", "off")
-THRESHOLD = 27.0  # PySceneDetect's default content threshold (HSV change, 0-255 scale)
-MIN_SHOT = 8  # frames: no cut within this many frames of the previous one (flashes, fast pans)
+SCENE_CUTS = defaults.SCENE_CUTS
+THRESHOLD = defaults.SCENE_CUT_THRESHOLD  # PySceneDetect's default content threshold (HSV change, 0-255)
+MIN_SHOT = defaults.SCENE_CUT_MIN_SHOT  # frames: no cut this soon after the last one (flashes, fast pans)
 
 
 class CutDetector:

@@ -30,7 +30,7 @@ MAX_FPS = 1000
 MAX_SECONDS = 10 ** 7  # --start / --duration: about 115 days
 MAX_OUTSCALE = 16
 MAX_SIDE = defaults.MAX_TILE  # output frames: 16K a side
-SCENE_CUTS_DEFAULT = "off"  # docs/upscale.md, "Scene cuts": the measurement behind it
+SCENE_CUTS_DEFAULT = defaults.SCENE_CUTS_DEFAULT  # docs/upscale.md, "Scene cuts": the measurement behind it
 
 
 @dataclass(frozen=True)
