@@ -256,8 +256,8 @@ def run_batch(upscaler, inputs, output_dir, options, video, model_path, *, model
                 report(f"{head}: skipped, {shown(item.dst)} is complete")
                 skipped += 1
                 continue
-            if os.path.lexists(item.manifest):
-                os.remove(item.manifest)  # the output is about to change
+            # an old manifest stays until the new output is in place (an interrupted run keeps
+            # the old output, which it still describes)
             run_job(upscaler, job, report=report, progress=not video.quiet)
             atomic_write_json(item.manifest, {"version": MANIFEST_VERSION, "made_by": made_by,
                                               "output": output_facts(item.dst)})
