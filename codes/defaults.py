@@ -54,3 +54,10 @@ MOVING_FACTOR = 0.7
 
 # the BD degradation: Gaussian blur of this sigma (HR pixels), then every scale-th pixel
 BD_SIGMA = 1.5
+
+# upscale.py --scene_cuts (docs/upscale.md "Scene cuts": off from the measurement there); the
+# content detector's threshold (PySceneDetect's default) and the shortest shot in frames
+SCENE_CUTS = ("on", "off")
+SCENE_CUTS_DEFAULT = "off"
+SCENE_CUT_THRESHOLD = 27.0
+SCENE_CUT_MIN_SHOT = 8

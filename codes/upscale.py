@@ -3,6 +3,7 @@
     python codes/upscale.py INPUT OUTPUT [--model frvsr|frvsr-bd|tecogan|CKPT] [--tile 128 --tile_overlap 16]
         [--device cpu|cuda[:k]] [--half] [--codec h264 --crf 18 --preset medium]
         [--start S --duration S] [--no_audio] [--deinterlace] [--compare SIDE_BY_SIDE.mp4]
+    python codes/upscale.py --batch INPUTS... -o OUTPUT_DIR [--shard I/N] [--batch_ext .mkv] [options]
 
 INPUT: a video file (whatever FFmpeg reads: mp4, mkv, mov, webm, avi ...) or a folder of
 frames.  OUTPUT: a video file (.mp4, .mkv, .mov, .webm, .avi; H.264 by default, each frame
@@ -14,28 +15,38 @@ at a time.  Without tiles the frames equal test mode's output.
 """
 import argparse
 import os
+import sys
 
 if not __package__:  # run as a file from a clone: import this clone as the package `tecogan`
     import runpy
     runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "_clone.py"))
 
 from tecogan import defaults
+from tecogan.batch import parse_shard, run_batch
 from tecogan.networks import generator_from_checkpoint
 from tecogan.options import InferenceOptions, options_from_flags
 from tecogan.pipeline import Upscaler
 from tecogan.pretrained import DEFAULT_MODEL, describe_models, resolve_model
+from tecogan.scene_cuts import SCENE_CUTS
 from tecogan.utils.device import parse_device
 from tecogan.utils.errors import UserError, run_cli, warn
 from tecogan.utils.outputs import check_number
-from tecogan.video_job import VideoOptions, prepare_job, run_job
+from tecogan.video_job import SCENE_CUTS_DEFAULT, VideoOptions, prepare_job, run_job
 
 DEFAULTS = InferenceOptions()
 
 
 def build_parser():
     p = argparse.ArgumentParser(description="Super-resolve a video or a folder of frames 4x (FRVSR/TecoGAN).")
-    p.add_argument("input", help="video file or folder of frames")
-    p.add_argument("output", help="video file (.mp4, .mkv, .mov, .webm, .avi) or folder for PNG frames")
+    p.add_argument("input", nargs="?", help="video file or folder of frames")
+    p.add_argument("output", nargs="?", help="video file (.mp4, .mkv, .mov, .webm, .avi) or folder for PNG frames")
+    p.add_argument("--batch", nargs="+", metavar="INPUT",
+                   help="many inputs (videos, frame folders, folders of them, text files listing them) into -o DIR, "
+                        "each under its own name; complete outputs are skipped (docs/upscale.md)")
+    p.add_argument("-o", "--output_dir", help="the folder of --batch's outputs")
+    p.add_argument("--shard", metavar="I/N", help="with --batch: process only the I-th (from 0) of N parts of the "
+                   "sorted inputs (Slurm job arrays, one process per GPU)")
+    p.add_argument("--batch_ext", help="with --batch: container of the video outputs, e.g. .mkv (default: the input's)")
     p.add_argument("--model", default=DEFAULT_MODEL,
                    help=f"a shipped model's name or a generator checkpoint (.pth state dict); names: "
                         f"{describe_models()}; default {DEFAULT_MODEL}")
@@ -81,6 +92,9 @@ def build_parser():
     p.add_argument("--target_height", type=int, help="final height in pixels, e.g. 1080 (width follows the aspect, even)")
     p.add_argument("--target_width", type=int, help="final width in pixels (height follows the aspect, even)")
     p.add_argument("--threads", type=int, help="CPU threads of the network (default: all cores)")
+    p.add_argument("--scene_cuts", choices=SCENE_CUTS, default=SCENE_CUTS_DEFAULT,
+                   help=f"restart the recurrence at each hard cut between shots, found on the input frames by "
+                        f"PySceneDetect (default {SCENE_CUTS_DEFAULT}; off: the frames equal test mode's)")
     p.add_argument("--quiet", action="store_true", help="no progress and no information lines (warnings and errors stay)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing OUTPUT / --compare (kept otherwise; replaced only on success)")
@@ -113,23 +127,47 @@ def video_options(args):
                             preset=args.preset, pix_fmt=args.pix_fmt, audio=not args.no_audio,
                             deinterlace=args.deinterlace,
                             compare=args.compare, overwrite=args.overwrite, outscale=args.outscale,
-                            target_height=args.target_height, target_width=args.target_width, quiet=args.quiet)
+                            target_height=args.target_height, target_width=args.target_width, quiet=args.quiet,
+                            scene_cuts=args.scene_cuts)
     except UserError as err:
         raise UserError(f"--{err}") from None
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    return run(build_parser().parse_args(argv))
+
+
+def run(args):
+    """upscale.py with parsed arguments (tests call it in process)."""
     args.model = resolve_model(args.model)
     check_number("--nf", args.nf, minimum=1, maximum=1024, integer=True)
     check_number("--nb", args.nb, minimum=1, maximum=256, integer=True)
     options = inference_options(args)
+    if args.batch or args.output_dir or args.shard or args.batch_ext:
+        return batch_main(args, options)
+    if args.input is None or args.output is None:
+        raise UserError("expected INPUT OUTPUT (or --batch INPUTS... -o OUTPUT_DIR)")
     # before anything is read or written: outputs (never an input, never an existing file or
     # frames folder without --overwrite), encoder and container
     job = prepare_job(args.input, args.output, video_options(args), model_path=args.model)
     upscaler = Upscaler(load_network(args), options)
     run_job(upscaler, job, report=lambda line: print(line, flush=True))
     return 0
+
+
+def batch_main(args, options):
+    """--batch: every input into -o OUTPUT_DIR; exit status 1 if any failed."""
+    if not args.batch or not args.output_dir:
+        raise UserError("--batch INPUTS... and -o OUTPUT_DIR go together (--shard and --batch_ext need them)")
+    if args.input is not None:
+        raise UserError(f"{args.input}: with --batch, give the inputs after --batch and the folder with -o")
+    parse_shard(args.shard)  # before the model is loaded
+    _, _, failed = run_batch(Upscaler(load_network(args), options), args.batch, args.output_dir, options,
+                             video_options(args), args.model, shard_text=args.shard, batch_ext=args.batch_ext,
+                             model_args={"degradation": args.degradation, "nf": args.nf, "nb": args.nb},
+                             report=lambda line: print(line, flush=True),
+                             fail=lambda line: print(line, file=sys.stderr, flush=True))
+    return 1 if failed else 0
 
 
 def cli():

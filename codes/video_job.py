@@ -19,15 +19,18 @@ from tecogan import defaults
 from tecogan.ops.upsample import bd_bicubic_frame
 from tecogan.options import OptionError
 from tecogan.pretrained import DEFAULT_MODEL, INPUT_KINDS
+from tecogan.scene_cuts import SCENE_CUTS, CutDetector, upscale_with_cuts
 from tecogan.utils.errors import UserError, warn
 from tecogan.utils.outputs import FILE, FRAMES, check_number, check_outputs
 from tecogan.utils.progress import Progress
 from tecogan.video import BackgroundWriter, VideoSource, check_output, is_video_path, open_sink, open_source, prefetch, shown
+from tecogan.video.codecs import bits_of, follow_depth
 
 MAX_FPS = defaults.MAX_FPS
 MAX_SECONDS = defaults.MAX_SECONDS  # --start / --duration: about 115 days
 MAX_OUTSCALE = 16
 MAX_SIDE = defaults.MAX_OUTPUT_SIDE  # output frames: 16K a side
+SCENE_CUTS_DEFAULT = defaults.SCENE_CUTS_DEFAULT  # docs/upscale.md, "Scene cuts": the measurement behind it
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,11 @@ class VideoOptions:
     target_width: int | None = None
     quiet: bool = False
     deinterlace: bool = False
+    scene_cuts: str = SCENE_CUTS_DEFAULT
 
     def __post_init__(self):
+        if self.scene_cuts not in SCENE_CUTS:
+            raise OptionError(f"scene_cuts {self.scene_cuts!r}: expected one of {', '.join(SCENE_CUTS)}")
         for name in ("audio", "overwrite", "quiet", "deinterlace"):
             if not isinstance(getattr(self, name), bool):
                 raise OptionError(f"{name} {getattr(self, name)!r}: expected True or False")
@@ -188,6 +194,7 @@ def run_job(upscaler, job, report=print, progress=True):
     outputs renamed into place only when complete.  Returns the number of frames."""
     src, dst, video, out_enc, cmp_enc = job.src, job.dst, job.video, job.out_enc, job.cmp_enc
     source = open_source(src, video.fps, video.start, video.duration, video.deinterlace)
+    out_enc, cmp_enc = _follow_depth(source, video, out_enc, cmp_enc)
     arch = upscaler.generator.arch()
     sink = open_sink(dst, source, out_enc, audio=video.audio)
     compare = open_sink(video.compare, source, cmp_enc, audio=video.audio) if video.compare else None
@@ -220,7 +227,8 @@ def run_job(upscaler, job, report=print, progress=True):
     ok, count, started = False, 0, time.perf_counter()
     bar = Progress(total=source.count, desc="upscale", quiet=video.quiet or not progress)
     try:
-        for out in upscaler.upscale_clip(_chain(first, frames)):
+        detector = CutDetector() if video.scene_cuts == "on" else None
+        for out in upscale_with_cuts(upscaler, _chain(first, frames), detector):
             image = resize_frame(out.image, size) if size else out.image
             writer.put(sink, out.name, image, out.time)
             if compare is not None:
@@ -237,6 +245,19 @@ def run_job(upscaler, job, report=print, progress=True):
     summary(f"{count} frames in {seconds:.2f} s ({count / max(seconds, 1e-9):.2f} frames/s) -> {shown(dst)}"
            + (f" and {shown(video.compare)}" if video.compare else ""))
     return count
+
+
+def _follow_depth(source, video, *encodings):
+    """More than 8 bits in: the encodings follow (h265, av1, vp9, ffv1; not without --pix_fmt
+    for h264) and the frames are decoded, upscaled and encoded as uint16 RGB when an output
+    keeps the depth (a PNG folder stays 8-bit)."""
+    bits = getattr(source, "bits", 8)
+    if bits <= 8:
+        return encodings
+    if video.pix_fmt is None:
+        encodings = tuple(follow_depth(e, bits, source.chroma) if e is not None else None for e in encodings)
+    source.deep = any(e is not None and bits_of(e.pix_fmt) > 8 for e in encodings)
+    return encodings
 
 
 def _silent(_line):

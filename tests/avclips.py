@@ -22,12 +22,13 @@ def pattern(n=6, h=24, w=32, seed=0):
 
 def make_clip(path, frames, pts=None, time_base=Fraction(1, 1000), fmt=None, codec="libx264",
               pix_fmt="yuv420p", rate=24, options=None, rotation=None, colorspace=None, color_range=None,
-              audio=None, subtitles=None, container_options=None):
+              audio=None, subtitles=None, container_options=None, primaries=None, trc=None):
     """Write ``frames`` (RGB arrays) as a video.
 
     pts: per-frame timestamps in ``time_base`` (default: ``rate`` frames/s); rotation: display
     rotation in degrees counter-clockwise; colorspace/color_range: AVColorSpace / AVColorRange
-    numbers used for the RGB->YUV conversion and the tags; audio: dict(codec, rate, seconds,
+    numbers used for the RGB->YUV conversion and the tags; primaries/trc: colour tags; frames
+    of uint16 are written from 16-bit RGB (for 10-bit clips); audio: dict(codec, rate, seconds,
     layout, freq) of a sine tone; subtitles: [(start_ms, end_ms, bytes)] as a SubRip stream.
     """
     h, w = frames[0].shape[:2]
@@ -45,6 +46,10 @@ def make_clip(path, frames, pts=None, time_base=Fraction(1, 1000), fmt=None, cod
         v.codec_context.colorspace = colorspace
     if color_range is not None:
         v.codec_context.color_range = color_range
+    if primaries is not None:
+        v.codec_context.color_primaries = primaries
+    if trc is not None:
+        v.codec_context.color_trc = trc
     if rotation is not None:
         v.set_display_rotation(rotation)
     a = s = None
@@ -55,7 +60,7 @@ def make_clip(path, frames, pts=None, time_base=Fraction(1, 1000), fmt=None, cod
         s = out.add_mux_stream("subrip")
         s.time_base = Fraction(1, 1000)
     for img, p in zip(frames, pts, strict=False):
-        f = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
+        f = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb48le" if img.dtype == np.uint16 else "rgb24")
         kw = {}
         if colorspace is not None:
             kw["dst_colorspace"] = colorspace

@@ -54,10 +54,11 @@ def bd_bicubic_frame(frame, scale):
     """(h, w, 3) uint8 -> (s*h, s*w, 3) uint8 with the BD bicubic upsampler: sample-aligned,
     LR pixel (i, j) stays on HR pixel (s*i, s*j) as in BD data and BD generators' outputs
     (a centre-aligned resize sits (s-1)/2 px down-right of them: 1.5 px at 4x)."""
-    x = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None].float() / 255.0
+    peak = 65535.0 if frame.dtype == np.uint16 else 255.0  # uint16 frames (more than 8 bits) keep their type
+    x = torch.from_numpy(np.ascontiguousarray(frame).astype(np.float32)).permute(2, 0, 1)[None] / peak
     with torch.inference_mode():
         y = BicubicUpsample(scale)(x).clamp_(0, 1)
-    return (y[0].permute(1, 2, 0) * 255.0).round_().to(torch.uint8).numpy()
+    return (y[0].permute(1, 2, 0) * peak).round_().numpy().astype(frame.dtype)
 
 
 def bilinear_upsample(x, scale):

@@ -1,12 +1,13 @@
 """Video encoders and containers: the codec table, and the check of an output's settings
 before any work (:func:`check_output`)."""
+import dataclasses
 import io
 import os
 from dataclasses import dataclass, field
 
 import av
 
-from tecogan.utils.errors import UserError
+from tecogan.utils.errors import UserError, warn
 from tecogan.video.common import CONTAINERS, is_video_path, shown
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
@@ -136,3 +137,51 @@ def _is_rgb(pix_fmt):
     return pix_fmt.startswith(("gbr", "bgr", "rgb", "0rgb", "0bgr", "argb", "abgr"))
 
 
+
+
+# codecs whose output follows a 10-bit input to 10 bits (h264: High 10 plays almost nowhere;
+# prores is 10-bit already)
+DEEP_CODECS = ("h265", "av1", "vp9", "ffv1")
+# colour matrices swscale converts with (AVColorSpace values)
+SWS_MATRICES = {1, 4, 5, 6, 7, 9, 10}
+
+
+def bits_of(pix_fmt):
+    """Bits per sample of a pixel format name (8 when unknown)."""
+    try:
+        return max(c.bits for c in av.VideoFormat(pix_fmt).components)
+    except (ValueError, TypeError):
+        return 8
+
+
+def follow_depth(enc, bits, chroma=None):
+    """``enc`` with a pixel format of ``bits`` (10 or 12) bits for a deep input, when its codec
+    follows depth and no --pix_fmt was given (the caller checks that); the input's chroma
+    subsampling kept where the encoder takes it.  Unchanged (with a warning) when the encoder
+    has no such format."""
+    if bits <= 8 or enc.codec not in DEEP_CODECS:
+        return enc
+    depth = 10 if bits <= 10 else 12
+    if enc.codec == "ffv1":  # lossless RGB, as for 8 bits
+        wanted = [f"gbrp{depth}le", "gbrp16le"]
+    else:
+        wanted = [f"yuv{c}p{d}le" for d in (depth, 10) for c in (chroma or "420", "420")]
+    formats = [f.name for f in av.codec.Codec(enc.spec.encoder, "w").video_formats or ()]
+    for pix_fmt in wanted:
+        if pix_fmt in formats:
+            return dataclasses.replace(enc, pix_fmt=pix_fmt)
+    warn(f"{shown(enc.path)}: the input has {bits}-bit samples but this FFmpeg's {enc.spec.encoder} has no "
+         f"{depth}-bit format; writing {enc.pix_fmt} (--codec h265, av1, ffv1 or prores keep {depth} bits)")
+    return enc
+
+
+def colour_tags(pix_fmt, colour):
+    """(matrix, range, primaries, transfer) of an output: the input's tags where it has them
+    (``colour``: a dict of colorspace, range, primaries, trc), BT.709 otherwise; RGB formats
+    carry the RGB matrix and full range."""
+    colour = colour or {}
+    primaries, trc = colour.get("primaries", 1), colour.get("trc", 1)
+    if _is_rgb(pix_fmt):
+        return 0, 2, primaries, trc
+    matrix = colour.get("colorspace", 1)
+    return (matrix if matrix in SWS_MATRICES else 1), colour.get("range", 1), primaries, trc

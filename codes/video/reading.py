@@ -24,6 +24,10 @@ from tecogan.video.common import (
 
 # colour matrices swscale knows (AVColorSpace values); others are guessed from the size
 _SWS_COLORSPACES = {1, 4, 5, 6, 7, 9, 10}
+HDR_TRANSFERS = {16: "PQ (SMPTE ST 2084)", 18: "HLG (ARIB STD-B67)"}
+# the "unspecified" / "reserved" values of each colour tag (AVColorSpace, ...Primaries, ...TRC, ...Range)
+_UNSPECIFIED = {"colorspace": (2, 3, None), "primaries": (0, 2, 3, None), "trc": (0, 2, 3, None),
+                "range": (0, None)}
 
 
 class FolderSource:
@@ -47,6 +51,7 @@ class FolderSource:
         self.count = len(self.files)
         self.duration = self.count / self.fps
         self.passthrough = None  # no audio in a folder
+        self.bits, self.chroma, self.colour, self.deep = 8, None, {}, False
 
     def describe(self):
         return f"{self.count} frames at {self.fps:g} frame/s"
@@ -91,6 +96,13 @@ class VideoSource:
             self.window = (origin + Fraction(start or 0) if start else None,
                            origin + Fraction(start or 0) + Fraction(duration) if duration is not None else None)
             self.shift = Fraction(0)
+            cc = stream.codec_context
+            check_not_hdr(cc.color_trc, path)
+            self.bits = _bits(cc.format)
+            self.chroma = _chroma(cc.format)
+            self.colour = {name: value for name, value in (("colorspace", cc.colorspace),
+                           ("primaries", cc.color_primaries), ("trc", cc.color_trc), ("range", cc.color_range))
+                           if value not in _UNSPECIFIED[name]}
             self.count, first, read = self._count(container, stream)
             if self.count > defaults.MAX_CLIP_FRAMES:
                 raise UserError(f"{shown(path)}: {self.count} frames, more than the {defaults.MAX_CLIP_FRAMES} of one video "
@@ -118,6 +130,7 @@ class VideoSource:
         else:
             self.duration = float(total) if total is not None else (self.count / float(rate) if self.count else None)
         self.retime = fps is not None
+        self.deep = False  # True: frames() yields uint16 RGB (the output keeps more than 8 bits)
         self.rate = _rate(fps) if fps else Fraction(rate)
         self.fps = float(self.rate)
         self.time_base = 1 / self.rate if fps else tb
@@ -162,7 +175,7 @@ class VideoSource:
     def frames(self):
         reformatter = VideoReformatter()
         start, end = self.window
-        shape, decoded, last_time, hdr_warned = None, 0, None, False
+        shape, decoded, last_time, hdr_checked = None, 0, None, False
         with _open_input(self.path) as container:
             stream = container.streams[self.index]
             stream.thread_type = "AUTO"
@@ -199,11 +212,10 @@ class VideoSource:
                     continue
                 if end is not None and t >= end:  # frames come in presentation order
                     break
-                if not hdr_warned and (frame.color_primaries == 9 or frame.color_trc in (16, 18)):
-                    warn(f"{shown(self.path)}: HDR / BT.2020 video is converted to 8-bit RGB without "
-                         "tone mapping; the output is tagged BT.709")
-                    hdr_warned = True
-                image = _to_rgb(reformatter, frame)
+                if not hdr_checked:
+                    check_not_hdr(frame.color_trc, self.path)
+                    hdr_checked = True
+                image = _to_rgb(reformatter, frame, self.deep)
                 decoded += 1
                 shape = _check_frame(image, shape, f"{shown(self.path)} frame {decoded}")
                 time = Fraction(decoded - 1) / self.rate if self.retime else t - self.shift
@@ -227,14 +239,39 @@ def _seek(container, stream, seconds):
         container.seek(0)
 
 
-def _to_rgb(reformatter, frame):
-    """A decoded frame as upright (h, w, 3) uint8 RGB: its colour matrix and range (tags; an
-    untagged frame is BT.709 from 1280x720 up, else BT.601), any bit depth and chroma
-    subsampling, its display rotation applied."""
+def check_not_hdr(trc, path):
+    """HDR (PQ or HLG transfer) is refused: the models know SDR pixels only."""
+    if trc in HDR_TRANSFERS:
+        raise UserError(f"{shown(path)}: HDR video ({HDR_TRANSFERS[trc]} transfer): the models are trained on SDR "
+                        "frames and would give wrong colours; tone-map it to SDR first (e.g. FFmpeg's zscale and "
+                        "tonemap filters, keeping 10 bits) and upscale that")
+
+
+def _bits(fmt):
+    """Bits per sample of a pixel format (8 when unknown)."""
+    try:
+        return max(c.bits for c in fmt.components) if fmt is not None and fmt.components else 8
+    except (AttributeError, ValueError):
+        return 8
+
+
+def _chroma(fmt):
+    """'420', '422' or '444' (the chroma subsampling of a YUV format), or None."""
+    name = getattr(fmt, "name", "") or ""
+    for chroma in ("420", "422", "444"):
+        if name.startswith(("yuv" + chroma, "yuva" + chroma)):
+            return chroma
+    return {"p010le": "420", "p016le": "420", "p210le": "422", "y210le": "422"}.get(name)
+
+
+def _to_rgb(reformatter, frame, deep=False):
+    """A decoded frame as upright (h, w, 3) uint8 RGB (``deep``: uint16): its colour matrix and
+    range (tags; an untagged frame is BT.709 from 1280x720 up, else BT.601), any bit depth and
+    chroma subsampling, its display rotation applied."""
     colorspace = frame.colorspace
     if colorspace not in _SWS_COLORSPACES:
         colorspace = 1 if frame.width >= 1280 or frame.height >= 720 else 5
-    rgb = reformatter.reformat(frame, format="rgb24", src_colorspace=colorspace).to_ndarray()
+    rgb = reformatter.reformat(frame, format="rgb48le" if deep else "rgb24", src_colorspace=colorspace).to_ndarray()
     turns = round((frame.rotation or 0) / 90) % 4  # counter-clockwise quarter turns
     if turns:
         rgb = np.rot90(rgb, turns)

@@ -4,6 +4,7 @@ import os
 from fractions import Fraction
 
 import av
+import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from tecogan import defaults
@@ -11,7 +12,7 @@ from tecogan.utils.errors import UserError, warn
 from tecogan.utils.fileio import temp_file_beside, write_image_rgb
 from tecogan.utils.outputs import AtomicFolder
 from tecogan.utils.tempfiles import publish
-from tecogan.video.codecs import _is_rgb, check_output
+from tecogan.video.codecs import _is_rgb, check_output, colour_tags
 from tecogan.video.common import _warn_once, codec_threads, is_video_path, shown
 from tecogan.video.streams import Passthrough, has_audio
 
@@ -59,6 +60,7 @@ class VideoSink:
         self.last_pts = self.last_dts = None
         self.moved = 0
         self.shape = None
+        self.colour = getattr(source, "colour", None)
 
     def describe(self):
         return ", ".join([self.enc.describe()] + (self.notes or ["no audio"]))
@@ -113,11 +115,9 @@ class VideoSink:
         cc = stream.codec_context
         cc.time_base = self.time_base
         cc.thread_count = codec_threads()
-        if _is_rgb(enc.pix_fmt):
-            cc.colorspace, cc.color_range = 0, 2  # RGB, full range
-        else:
-            cc.colorspace, cc.color_range = 1, 1  # BT.709 matrix, limited range
-        cc.color_primaries, cc.color_trc = 1, 1  # BT.709
+        # the input's colour tags where it has them, else BT.709 (RGB formats: RGB matrix, full range)
+        self.matrix, self.range, cc.color_primaries, cc.color_trc = colour_tags(enc.pix_fmt, self.colour)
+        cc.colorspace, cc.color_range = self.matrix, self.range
         cc.options = self._options()
         self.stream = stream
         self.reformatter = VideoReformatter()
@@ -143,11 +143,12 @@ class VideoSink:
             pts = self.last_pts + 1
             self.moved += 1
         self.last_pts = pts
-        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        frame = av.VideoFrame.from_ndarray(image, format="rgb48le" if image.dtype == np.uint16 else "rgb24")
         if _is_rgb(self.enc.pix_fmt):
             frame = self.reformatter.reformat(frame, format=self.enc.pix_fmt)
         else:
-            frame = self.reformatter.reformat(frame, format=self.enc.pix_fmt, dst_colorspace=1, dst_color_range=1)
+            frame = self.reformatter.reformat(frame, format=self.enc.pix_fmt, dst_colorspace=self.matrix,
+                                              dst_color_range=self.range)
         frame.pts = pts
         try:
             for packet in self.stream.encode(frame):

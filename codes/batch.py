@@ -1,0 +1,269 @@
+"""Many inputs in one command: ``upscale.py --batch INPUTS... -o OUTPUT_DIR [--shard I/N]``.
+
+Inputs are video files, folders of frames, folders holding those, or text files listing them
+(one path a line; blank lines and ``#`` comments skipped; relative paths from the list's
+folder).  Each goes to ``OUTPUT_DIR/<stem>``: a video keeps its container's extension (or
+``--batch_ext``), a folder of frames becomes a folder of PNGs.  Beside each finished output a
+small manifest ``.<name>.tecogan.json`` records what made it: a fingerprint of the input
+(size, modification time, hashes of its head and tail), the SHA-256 of the model weights and
+every option that changes pixels.  A rerun skips an output that is still what its manifest
+says (same frame count and size) and was made the same way; one made another way (or with no
+manifest) is refused unless ``--overwrite``.  A failure is reported in one line and the batch
+goes on; the summary counts done, skipped and failed, and the exit status is 1 if any failed.
+
+``--shard I/N`` (I from 0 to N-1) keeps every N-th input of the sorted list starting at the
+I-th, so N processes (a Slurm job array, one per GPU) split a batch with no coordinator.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import asdict, dataclass
+
+import av
+
+from tecogan.pretrained import sha256_file
+from tecogan.utils.errors import UserError, one_line
+from tecogan.utils.fileio import atomic_write_json, list_images
+from tecogan.video import CONTAINERS, is_video_path, shown
+from tecogan.video_job import prepare_job, run_job
+
+MANIFEST_VERSION = 1
+LIST_EXTENSIONS = (".txt", ".lst", ".list")
+HASH_BYTES = 1 << 20  # head and tail hashed for the fingerprint
+FALLBACK_EXT = ".mkv"  # for inputs whose container cannot be written (.ts, .flv ...)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One input of a batch and where its output goes."""
+    src: str
+    dst: str
+
+    @property
+    def manifest(self):
+        folder, name = os.path.split(self.dst)
+        return os.path.join(folder, f".{name}.tecogan.json")
+
+
+def parse_shard(text):
+    """``"I/N"`` -> (I, N) with 0 <= I < N; one line otherwise."""
+    if text is None:
+        return 0, 1
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(text))
+    if not m:
+        raise UserError(f"--shard {text}: expected I/N, e.g. 0/4 (the I-th of N parts, I from 0 to N-1)")
+    i, n = int(m.group(1)), int(m.group(2))
+    if n < 1 or i >= n:
+        raise UserError(f"--shard {text}: expected 0 <= I < N (I-th of N parts, counted from 0)")
+    return i, n
+
+
+def shard(items, index, count):
+    """The ``index``-th of ``count`` deterministic parts of ``items`` (sorted by input path)."""
+    return sorted(items, key=lambda it: it.src)[index::count]
+
+
+def _is_frame_folder(path):
+    return os.path.isdir(path) and bool(list_images(path))
+
+
+def _expand(path, found, lists_seen):
+    if os.path.isfile(path) and os.path.splitext(path)[1].lower() in LIST_EXTENSIONS:
+        real = os.path.realpath(path)
+        if real in lists_seen:
+            return
+        lists_seen.add(real)
+        try:
+            with open(path, encoding="utf-8", errors="surrogateescape") as f:
+                lines = f.read().splitlines()
+        except OSError as err:
+            raise UserError(f"{shown(path)}: cannot read the list ({err.strerror or err})") from None
+        base = os.path.dirname(os.path.abspath(path))
+        for line in lines:
+            entry = line.strip()
+            if entry and not entry.startswith("#"):
+                _expand(os.path.join(base, os.path.expanduser(entry)), found, lists_seen)
+    elif os.path.isdir(path) and not _is_frame_folder(path):
+        for name in sorted(os.listdir(path)):
+            sub = os.path.join(path, name)
+            if name.startswith("."):
+                continue
+            if (os.path.isfile(sub) and is_video_path(sub)) or _is_frame_folder(sub):
+                found.append(sub)
+    else:
+        found.append(path)  # a video, a frame folder, or a missing path (it fails in its turn)
+
+
+def collect(inputs, output_dir, batch_ext=None):
+    """The batch's :class:`Item` list, sorted by input path, each input once."""
+    if batch_ext is not None:
+        batch_ext = batch_ext if batch_ext.startswith(".") else "." + batch_ext
+        if batch_ext.lower() not in CONTAINERS:
+            raise UserError(f"--batch_ext {batch_ext}: expected one of {', '.join(sorted(CONTAINERS))}")
+    found, lists_seen = [], set()
+    for path in inputs:
+        if not os.path.exists(path):
+            raise UserError(f"--batch {shown(path)}: not found (expected video files, frame folders, a folder "
+                            "of them or a text file listing them)")
+        _expand(os.fspath(path), found, lists_seen)
+    unique = sorted({os.path.abspath(p) for p in found})
+    if not unique:
+        raise UserError(f"--batch {' '.join(shown(p) for p in inputs)}: no video files or frame folders found")
+    items, owner = [], {}
+    for src in unique:
+        stem, ext = os.path.splitext(os.path.basename(src))
+        if os.path.isdir(src):
+            name = os.path.basename(src)
+        elif is_video_path(src):
+            name = stem + (batch_ext or (ext if ext.lower() in CONTAINERS else FALLBACK_EXT))
+        else:
+            name = stem + (batch_ext or FALLBACK_EXT)  # not a video name: fails in its turn
+        dst = os.path.join(output_dir, name)
+        if dst in owner:
+            raise UserError(f"--batch: {shown(owner[dst])} and {shown(src)} would both write "
+                            f"{shown(dst)} (rename one, or run them in separate batches)")
+        owner[dst] = src
+        items.append(Item(src, dst))
+    return items
+
+
+def _hash_ends(path, h):
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        h.update(f.read(HASH_BYTES))
+        if size > 2 * HASH_BYTES:
+            f.seek(size - HASH_BYTES)
+            h.update(f.read(HASH_BYTES))
+        elif size > HASH_BYTES:
+            h.update(f.read())
+
+
+def fingerprint(path):
+    """Size, modification time and a hash of the head and tail of a file, or of every frame of a
+    folder (names, sizes, times and each frame's head and tail)."""
+    h = hashlib.sha256()
+    if os.path.isdir(path):
+        size = 0
+        files = list_images(path)
+        for name in files:
+            p = os.path.join(path, name)
+            st = os.stat(p)
+            size += st.st_size
+            h.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\0".encode("utf-8", "surrogateescape"))
+            _hash_ends(p, h)
+        return {"kind": "frames", "files": len(files), "size": size, "sha256_ends": h.hexdigest()}
+    st = os.stat(path)
+    _hash_ends(path, h)
+    return {"kind": "file", "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256_ends": h.hexdigest()}
+
+
+def recipe(model_sha256, options, video, job, model_args=None):
+    """Everything that makes an output's pixels (and its file): the model weights, inference
+    options and the video options and resolved encoding."""
+    keep = {k: v for k, v in asdict(video).items() if k not in ("overwrite", "quiet", "compare")}
+    enc = job.out_enc
+    encoding = None if enc is None else {"codec": enc.codec, "crf": enc.crf, "preset": enc.preset,
+                                         "pix_fmt": enc.pix_fmt}
+    return {"model_sha256": model_sha256, "model_args": model_args or {}, "inference": options.pixels_key(),
+            "video": keep, "encoding": encoding}
+
+
+def output_facts(path):
+    """What a finished output holds: frame count and bytes (a PNG folder: files and bytes)."""
+    if os.path.isdir(path):
+        names = [n for n in os.listdir(path) if n.lower().endswith(".png")]
+        return {"frames": len(names), "size": sum(os.path.getsize(os.path.join(path, n)) for n in names)}
+    with av.open(path) as c:
+        frames = sum(1 for p in c.demux(c.streams.video[0]) if p.size) if c.streams.video else 0
+    return {"frames": frames, "size": os.path.getsize(path)}
+
+
+def read_manifest(item):
+    try:
+        with open(item.manifest, encoding="utf-8") as f:
+            data = json.load(f)
+        return data if isinstance(data, dict) and data.get("version") == MANIFEST_VERSION else None
+    except (OSError, ValueError):
+        return None
+
+
+def _differences(old, new, prefix=""):
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(prefix + key)
+    return out
+
+
+def decide(item, made_by, overwrite):
+    """'run', 'skip' or a refusal (a UserError) for an item whose output may exist."""
+    if not os.path.lexists(item.dst):
+        return "run"
+    manifest = read_manifest(item)
+    if manifest is None:
+        if overwrite:
+            return "run"
+        raise UserError(f"{shown(item.dst)} exists and was not made by this batch (no manifest "
+                        f"{shown(os.path.basename(item.manifest))}); --overwrite replaces it")
+    differs = _differences(manifest.get("made_by", {}), made_by)
+    if differs:
+        if overwrite:
+            return "run"
+        raise UserError(f"{shown(item.dst)} was made differently ({', '.join(differs)} changed); "
+                        "--overwrite replaces it")
+    try:
+        complete = output_facts(item.dst) == manifest.get("output")
+    except (OSError, av.error.FFmpegError):
+        complete = False
+    if complete:
+        return "skip"
+    return "run"  # our own output, since damaged or changed: made again
+
+
+def _made_by(item, model_sha256, options, video, job, model_args):
+    return {"input": fingerprint(item.src), **recipe(model_sha256, options, video, job, model_args)}
+
+
+def run_batch(upscaler, inputs, output_dir, options, video, model_path, *, model_args=None, shard_text=None,
+              batch_ext=None, report=print, fail=print):
+    """Process the batch (or its shard); returns (done, skipped, failed) counts."""
+    index, count = parse_shard(shard_text)
+    if video.compare:
+        raise UserError("--compare: not available with --batch (run the comparison on one file)")
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise UserError(f"-o {shown(output_dir)}: expected a folder for the batch's outputs")
+    items = shard(collect(inputs, output_dir, batch_ext), index, count)
+    os.makedirs(output_dir, exist_ok=True)
+    model_sha256 = sha256_file(model_path)
+    where = f" (shard {index}/{count})" if count > 1 else ""
+    report(f"batch{where}: {len(items)} inputs -> {shown(output_dir)}")
+    done = skipped = failed = 0
+    for n, item in enumerate(items, 1):
+        head = f"[{n}/{len(items)}] {shown(item.src)}"
+        try:
+            if not os.path.exists(item.src):
+                raise UserError(f"{shown(item.src)}: input not found")
+            job = prepare_job(item.src, item.dst, video.__class__(**{**asdict(video), "overwrite": True}),
+                              model_path=model_path)
+            made_by = _made_by(item, model_sha256, options, video, job, model_args)
+            if decide(item, made_by, video.overwrite) == "skip":
+                report(f"{head}: skipped, {shown(item.dst)} is complete")
+                skipped += 1
+                continue
+            # an old manifest stays until the new output is in place (an interrupted run keeps
+            # the old output, which it still describes)
+            run_job(upscaler, job, report=report, progress=not video.quiet)
+            atomic_write_json(item.manifest, {"version": MANIFEST_VERSION, "made_by": made_by,
+                                              "output": output_facts(item.dst)})
+            done += 1
+        except (UserError, OSError, ValueError, RuntimeError, av.error.FFmpegError) as err:
+            fail(f"{head}: FAILED: {one_line(err)}")
+            failed += 1
+    report(f"batch{where} summary: {done} done, {skipped} skipped, {failed} failed")
+    return done, skipped, failed

@@ -1,0 +1,72 @@
+"""Scene cuts: restart the recurrence at each hard cut (``upscale.py --scene_cuts on``).
+
+A frame-recurrent model carries the previous HR frame into the next; across a hard cut that is
+the previous shot's detail, warped onto the new one for a few frames.  Here PySceneDetect's
+content detector (``scenedetect-headless``) looks at each LR frame as it streams past; at a
+cut the clip is split and the new shot starts a new :class:`~tecogan.pipeline.ClipRun`, with
+its own front padding, exactly as if it had been a clip of its own.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from fractions import Fraction
+
+import cv2
+from scenedetect import ContentDetector, FrameTimecode
+from scenedetect.detector import FlashFilter
+
+from tecogan import defaults
+from tecogan.video.common import Frame
+
+SCENE_CUTS = defaults.SCENE_CUTS
+THRESHOLD = defaults.SCENE_CUT_THRESHOLD  # PySceneDetect's default content threshold (HSV change, 0-255)
+MIN_SHOT = defaults.SCENE_CUT_MIN_SHOT  # frames: no cut this soon after the last one (flashes, fast pans)
+
+
+class CutDetector:
+    """``is_cut(image)`` for consecutive RGB frames (uint8 or uint16): True when ``image`` starts
+    a new shot.  Each frame is looked at once, in order, with no look-ahead."""
+
+    def __init__(self, threshold=THRESHOLD, min_shot=MIN_SHOT):
+        self.detector = ContentDetector(threshold=threshold, min_scene_len=min_shot,
+                                        filter_mode=FlashFilter.Mode.SUPPRESS)
+        self.index = 0
+        self.rate = Fraction(25)  # the detector counts frames; the rate only names them
+
+    def is_cut(self, image):
+        if image.dtype != "uint8":
+            image = (image >> 8).astype("uint8")
+        bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+        cuts = self.detector.process_frame(FrameTimecode(self.index, fps=self.rate), bgr)
+        found = any(c.frame_num == self.index for c in cuts) and self.index > 0
+        self.index += 1
+        return found
+
+
+def upscale_with_cuts(upscaler, frames: Iterable[Frame], detector: CutDetector | None = None,
+                      on_cut=None) -> Iterator:
+    """``upscaler.upscale_clip`` over ``frames``, restarted (a new ClipRun with its front
+    padding) at every cut ``detector`` finds; ``on_cut(frame)`` is told of each.  Without a
+    detector this is ``upscale_clip`` itself."""
+    if detector is None:
+        yield from upscaler.upscale_clip(frames)
+        return
+    it = iter(frames)
+    pending = next(it, None)
+    if pending is not None:
+        detector.is_cut(pending.image)
+    while pending is not None:
+        first, pending = pending, None
+
+        def shot(first=first):
+            nonlocal pending
+            yield first
+            for frame in it:
+                if detector.is_cut(frame.image):
+                    pending = frame
+                    if on_cut is not None:
+                        on_cut(frame)
+                    return
+                yield frame
+
+        yield from upscaler.upscale_clip(shot())

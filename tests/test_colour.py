@@ -1,0 +1,128 @@
+"""Colour kept: 10-bit input gives 10-bit output (h265, ffv1 ...) with no 8-bit rounding between
+the network and the encoder, colour tags copied from the input, h264 stays 8-bit, HDR refused."""
+import av
+import numpy as np
+import pytest
+from avclips import make_clip, probe
+from helpers import save_tiny_generator, upscale_in_process
+
+from tecogan.inference import infer_sequence
+from tecogan.video import open_source
+
+BT2020 = dict(colorspace=9, color_range=1, primaries=9, trc=14)  # BT.2020 matrix/primaries, 10-bit transfer
+
+
+def deep_frames(n=3, side=64, seed=0):
+    """uint16 RGB frames with detail below one 8-bit step."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:side, 0:side]
+    out = []
+    for i in range(n):
+        base = 30000 + 18000 * np.sin((xx + 3 * i) / 7.0)[..., None] * np.cos(yy / 9.0)[..., None]
+        out.append((base + rng.normal(0, 300, (side, side, 3))).clip(0, 65535).astype(np.uint16))
+    return out
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    path, net = save_tiny_generator(tmp_path_factory.mktemp("ck"))
+    return str(path), net
+
+
+@pytest.fixture(scope="module")
+def hevc10(tmp_path_factory):
+    if "libx265" not in av.codecs_available:
+        pytest.skip("the installed PyAV has no libx265 encoder")
+    path = tmp_path_factory.mktemp("in") / "in10.mkv"
+    return make_clip(path, deep_frames(), codec="libx265", pix_fmt="yuv420p10le", rate=12,
+                     options={"x265-params": "log-level=error", "crf": "8"}, **BT2020)
+
+
+def test_10bit_hevc_comes_out_10bit_with_its_colour_tags(tmp_path, ckpt, hevc10, capsys, monkeypatch):
+    path, _ = ckpt
+    assert probe(hevc10)["pix_fmt"] == "yuv420p10le"
+    out = tmp_path / "out.mkv"
+    status, _, err = upscale_in_process(capsys, monkeypatch, hevc10, out, "--model", path, "--device", "cpu",
+                                        "--codec", "h265", "--quiet")
+    assert status == 0, err
+    p = probe(out)
+    assert (p["codec"], p["frames"], p["width"], p["height"], p["pix_fmt"]) == ("hevc", 3, 256, 256, "yuv420p10le")
+    assert (p["colorspace"], p["color_range"], p["primaries"], p["trc"]) == (9, 1, 9, 14)
+
+
+def test_10bit_lossless_output_is_the_network_output_to_10_bits(tmp_path, ckpt, hevc10, capsys, monkeypatch):
+    path, net = ckpt
+    out = tmp_path / "out.mkv"
+    status, _, err = upscale_in_process(capsys, monkeypatch, hevc10, out, "--model", path, "--device", "cpu",
+                                        "--codec", "ffv1", "--quiet")
+    assert status == 0, err
+    p = probe(out)
+    assert p["pix_fmt"] == "gbrp10le" and (p["colorspace"], p["color_range"], p["primaries"], p["trc"]) == (0, 2, 9, 14)
+    source = open_source(str(hevc10))
+    source.deep = True
+    lr = [f.image for f in source.frames()]
+    assert lr[0].dtype == np.uint16
+    expected = [e.astype(np.int64) for e in infer_sequence(net, np.stack(lr), 5, "reflect")]
+    with av.open(str(out)) as c:
+        got = [f.to_ndarray(format="rgb48le").astype(np.int64) for f in c.decode(video=0)]
+    for g, e in zip(got, expected, strict=True):
+        error = np.abs(g - e)
+        rounded8 = np.abs(np.round(e / 257) * 257 - e)  # what an 8-bit stage would cost
+        assert error.max() <= 64  # one 10-bit step (swscale truncates, then widens 10 -> 16 bits)
+        assert error.mean() < 0.5 * rounded8.mean()
+
+
+def test_h264_stays_8bit_and_keeps_the_tags(tmp_path, ckpt, hevc10, capsys, monkeypatch):
+    path, _ = ckpt
+    out = tmp_path / "out.mp4"
+    status, _, err = upscale_in_process(capsys, monkeypatch, hevc10, out, "--model", path, "--device", "cpu",
+                                        "--quiet")
+    assert status == 0, err
+    p = probe(out)
+    assert (p["codec"], p["pix_fmt"]) == ("h264", "yuv420p")
+    assert (p["colorspace"], p["color_range"], p["primaries"], p["trc"]) == (9, 1, 9, 14)
+    status, _, err = upscale_in_process(capsys, monkeypatch, hevc10, tmp_path / "o10.mkv", "--model", path,
+                                        "--device", "cpu", "--pix_fmt", "yuv420p10le", "--quiet")
+    assert status == 0, err
+    assert probe(tmp_path / "o10.mkv")["pix_fmt"] == "yuv420p10le"
+
+
+def test_8bit_tagged_input_keeps_its_tags_in_8_bits(tmp_path, ckpt, capsys, monkeypatch):
+    path, _ = ckpt
+    src = make_clip(tmp_path / "in.mkv", [(f >> 8).astype(np.uint8) for f in deep_frames(side=32)], codec="ffv1",
+                    pix_fmt="yuv420p", colorspace=5, color_range=2, primaries=5, trc=6)
+    out = tmp_path / "out.mkv"
+    status, _, err = upscale_in_process(capsys, monkeypatch, src, out, "--model", path, "--device", "cpu",
+                                        "--codec", "h265", "--quiet")
+    assert status == 0, err
+    p = probe(out)
+    assert p["pix_fmt"] in ("yuv420p", "yuvj420p")  # FFmpeg names full-range 4:2:0 yuvj420p
+    assert (p["colorspace"], p["color_range"], p["primaries"], p["trc"]) == (5, 2, 5, 6)
+
+
+@pytest.mark.parametrize("trc,name", [(16, "PQ"), (18, "HLG")])
+def test_hdr_is_refused_in_one_line(tmp_path, ckpt, capsys, monkeypatch, trc, name):
+    path, _ = ckpt
+    src = make_clip(tmp_path / "hdr.mkv", deep_frames(n=2, side=32), codec="ffv1", pix_fmt="yuv420p10le",
+                    colorspace=9, color_range=1, primaries=9, trc=trc)
+    status, _, err = upscale_in_process(capsys, monkeypatch, src, tmp_path / "out.mkv", "--model", path,
+                                        "--device", "cpu", "--codec", "h265")
+    assert status == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and f"HDR video ({name}" in lines[0] and "tone-map" in lines[0], err
+    assert not (tmp_path / "out.mkv").exists()
+
+
+def test_vp9_without_10bit_formats_warns_and_writes_8_bits(tmp_path, ckpt, hevc10, capsys, monkeypatch):
+    from tecogan.video import CODECS
+    path, _ = ckpt
+    formats = [f.name for f in av.codec.Codec(CODECS["vp9"].encoder, "w").video_formats or ()]
+    status, _, err = upscale_in_process(capsys, monkeypatch, hevc10, tmp_path / "out.webm", "--model", path,
+                                        "--device", "cpu", "--codec", "vp9", "--quiet")
+    assert status == 0, err
+    p = probe(tmp_path / "out.webm")
+    if "yuv420p10le" in formats:  # an FFmpeg whose libvpx is built for 10 bits
+        assert p["pix_fmt"] == "yuv420p10le" and "warning" not in err
+    else:
+        assert p["pix_fmt"] == "yuv420p" and "has no 10-bit format" in err
+    assert (p["colorspace"], p["primaries"], p["trc"]) == (9, 9, 14)

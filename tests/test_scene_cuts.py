@@ -1,0 +1,78 @@
+"""--scene_cuts: the recurrence restarts at a hard cut (frames after it equal the second shot
+upscaled alone), nowhere else; off (and test mode) equals the plain recurrence."""
+import os
+
+import cv2
+import numpy as np
+import pytest
+from helpers import save_tiny_generator, upscale_in_process
+
+from tecogan.inference import infer_sequence
+from tecogan.options import InferenceOptions
+from tecogan.pipeline import Upscaler
+from tecogan.scene_cuts import CutDetector, upscale_with_cuts
+from tecogan.video.common import Frame
+
+
+def shot(n, kind, h=24, w=32):
+    yy, xx = np.mgrid[0:h, 0:w]
+    out = []
+    for i in range(n):
+        if kind == "waves":
+            base = 120 + 80 * np.sin((xx + 2 * i) / 4.0)[..., None] * np.cos(yy / 5.0)[..., None] * [1, 0.8, 0.6]
+        else:  # a different scene: green-blue stripes drifting the other way
+            base = 90 + 70 * np.sign(np.sin((yy - i) / 2.5))[..., None] * [0.2, 1, 0.7] + [0, 40, 80]
+        out.append(np.clip(base, 0, 255).astype(np.uint8))
+    return out
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory):
+    return save_tiny_generator(tmp_path_factory.mktemp("ck"))
+
+
+def run(upscaler, lr, detector=None, found=None):
+    frames = [Frame(f"{i:04d}.png", f, None) for i, f in enumerate(lr)]
+    return [o.image for o in upscale_with_cuts(upscaler, frames, detector,
+                                               (lambda f: found.append(f.name)) if found is not None else None)]
+
+
+def test_restart_at_the_cut_equals_the_second_shot_alone(net):
+    _, model = net
+    a, b = shot(10, "waves"), shot(9, "stripes")
+    up = Upscaler(model, InferenceOptions(device="cpu"))
+    found = []
+    on = run(up, a + b, CutDetector(), found)
+    off = run(up, a + b)
+    assert found == ["0010.png"]
+    assert all(np.array_equal(x, y) for x, y in zip(on[10:], run(up, b), strict=True))
+    assert all(np.array_equal(x, y) for x, y in zip(on[:10], off[:10], strict=True))
+    assert not np.array_equal(on[10], off[10])  # without the restart shot A leaks into B
+    expected = list(infer_sequence(model, np.stack(a + b), 5, "reflect"))  # test mode: no cuts
+    assert all(np.array_equal(x, y) for x, y in zip(off, expected, strict=True))
+
+
+def test_no_cut_within_a_moving_shot():
+    detector = CutDetector()
+    assert not any(detector.is_cut(f) for f in shot(20, "waves"))
+    detector = CutDetector()
+    deep = [(f.astype(np.uint16) * 257) for f in shot(12, "waves") + shot(12, "stripes")]
+    assert [i for i, f in enumerate(deep) if detector.is_cut(f)] == [12]
+
+
+def test_upscale_py_scene_cuts_on_and_off(tmp_path, net, capsys, monkeypatch):
+    path, model = net
+    a, b = shot(10, "waves"), shot(9, "stripes")
+    os.makedirs(tmp_path / "in")
+    for i, f in enumerate(a + b):
+        cv2.imwrite(str(tmp_path / "in" / f"{i:03d}.png"), f[..., ::-1])
+    for mode in ("on", "off"):
+        status, _, err = upscale_in_process(capsys, monkeypatch, tmp_path / "in", tmp_path / mode, "--model", path,
+                                            "--device", "cpu", "--scene_cuts", mode, "--quiet")
+        assert status == 0, err
+    read = [[cv2.imread(str(tmp_path / m / f"{i:03d}.png"))[..., ::-1] for i in range(19)] for m in ("on", "off")]
+    up = Upscaler(model, InferenceOptions(device="cpu"))
+    assert all(np.array_equal(x, y) for x, y in zip(read[0][10:], run(up, b), strict=True))
+    assert all(np.array_equal(x, y) for x, y in zip(read[1], run(up, a + b), strict=True))
+    status, _, err = upscale_in_process(capsys, monkeypatch, tmp_path / "in", tmp_path / "x", "--scene_cuts", "yes")
+    assert status == 2 and len(err.strip().splitlines()) == 1 and "--scene_cuts" in err
