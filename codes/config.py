@@ -103,6 +103,71 @@ _LOADER = {
     "pin_memory": Key(bool, default=False),
 }
 
+
+
+# ---- dataset.degradation.real: the Real degradation's ranges (codes/ops/real_degradation.py) ----
+def _range(lo, hi, kind=NUM):
+    """A [low, high] list inside [lo, hi]."""
+    def check(v):
+        return (len(v) == 2 and all(isinstance(x, kind) and not isinstance(x, bool) for x in v)
+                and lo <= v[0] <= v[1] <= hi)
+    return check
+
+
+def _weights(names):
+    """A {name: weight >= 0} mapping over ``names`` with a positive total."""
+    def check(v):
+        return (bool(v) and all(k in names for k in v) and all(isinstance(x, NUM) and not isinstance(x, bool)
+                and x >= 0 for x in v.values()) and sum(v.values()) > 0)
+    return check
+
+
+def _prob():
+    return dict(check=lambda v: 0 <= v <= 1, expect="a probability in [0, 1]")
+
+
+_REAL = Section(keys={  # filled in for type Real by _cross_checks
+    "region": Key(int, default=0, check=lambda v: v == 0 or v >= 64,
+                  expect="0 (whole low-res frames) or a region side >= 64 low-res pixels"),
+    "blur": Section(create=True, keys={
+        "prob": Key(NUM, default=0.8, **_prob()),
+        "kernel_types": Key(dict, default={"iso": 0.5, "aniso": 0.3, "generalized": 0.2},
+                            check=_weights(("iso", "aniso", "generalized")),
+                            expect="weights of iso, aniso, generalized (numbers >= 0, not all 0)"),
+        "kernel_size": Key(list, default=[7, 11], check=lambda v: _range(3, 41, int)(v) and v[0] % 2 == 1 and v[1] % 2 == 1,
+                           expect="[low, high] odd kernel sizes in 3..41"),
+        "sigma": Key(list, default=[0.2, 1.5], check=_range(0.05, 10), expect="[low, high] GT pixels in 0.05..10"),
+        "beta": Key(list, default=[0.5, 4.0], check=_range(0.2, 8), expect="[low, high] shape in 0.2..8"),
+    }),
+    "downsample": Key(dict, default={"area": 1, "bicubic": 1, "bilinear": 1},
+                      check=_weights(("area", "bicubic", "bilinear")),
+                      expect="weights of area, bicubic, bilinear (numbers >= 0, not all 0)"),
+    "noise": Section(create=True, keys={
+        "prob": Key(NUM, default=0.5, **_prob()),
+        "types": Key(dict, default={"gaussian": 1, "poisson": 1}, check=_weights(("gaussian", "poisson")),
+                     expect="weights of gaussian, poisson (numbers >= 0, not all 0)"),
+        "gaussian_sigma": Key(list, default=[1.0, 8.0], check=_range(0, 50), expect="[low, high] in 0..50 (of 255)"),
+        "poisson_peak": Key(list, default=[300.0, 5000.0], check=_range(1, 1e6),
+                            expect="[low, high] photons at full white in 1..1e6 (fewer: noisier)"),
+        "grey_prob": Key(NUM, default=0.4, **_prob()),
+    }),
+    "jpeg": Section(create=True, keys={
+        "prob": Key(NUM, default=0.0, **_prob()),
+        "quality": Key(list, default=[40, 95], check=_range(1, 100, int), expect="[low, high] integers in 1..100"),
+    }),
+    "video": Section(create=True, keys={
+        "prob": Key(NUM, default=0.9, **_prob()),
+        "codecs": Key(dict, default={"h264": 0.5, "h265": 0.2, "mpeg4": 0.15, "mpeg2": 0.15},
+                      check=_weights(("h264", "h265", "mpeg4", "mpeg2")),
+                      expect="weights of h264, h265, mpeg4, mpeg2 (numbers >= 0, not all 0)"),
+        "crf": Key(list, default=[18, 36], check=_range(0, 51, int), expect="[low, high] integers in 0..51"),
+        "bpp": Key(list, default=[0.1, 1.0], check=_range(0.005, 24),
+                   expect="[low, high] bits per pixel and frame in 0.005..24 (MPEG-4/MPEG-2 bitrate)"),
+        "gop": Key(list, default=[4, 30], check=_range(1, 250, int), expect="[low, high] frames in 1..250"),
+        "bframes": Key(list, default=[0, 2], check=_range(0, 4, int), expect="[low, high] integers in 0..4"),
+    }),
+})
+
 _NAME_EXPECT = "a plain folder name (no /, \\, . or ..)"
 
 _TEST_DATASET = Section(dict({
@@ -119,8 +184,11 @@ SCHEMA = Section({
     "verbose": Key(bool, default=False),
     "dataset": Section({
         "degradation": Section({
-            "type": Key(str, required=True, nullable=False, choices=("BD", "BI")),
+            "type": Key(str, required=True, nullable=False, choices=("BD", "BI", "Real"),
+                        expect="BD (blur + subsample), BI (imresize) or Real (random blur, resize, "
+                               "noise and codecs, made per clip from GT; a BI generator)"),
             "sigma": Key(NUM, default=1.5, check=_positive, expect="a number > 0"),
+            "real": _REAL,
         }, required=True),
         "train": Section(dict({
             "name": Key(str, required=True, nullable=False, check=_plain_name, expect=_NAME_EXPECT),
@@ -293,15 +361,27 @@ def _validate(node, schema, path, where, fill_defaults):
             kind = "section" if isinstance(sub, Section) else "key"
             raise UserError(f"{where}: {key_path}: missing required {kind}")
         if fill_defaults and isinstance(sub, Key) and sub.default is not _MISSING:
-            node[key] = list(sub.default) if isinstance(sub.default, list) else sub.default
+            node[key] = type(sub.default)(sub.default) if isinstance(sub.default, (list, dict)) else sub.default
         elif fill_defaults and isinstance(sub, Section) and sub.create:
             node[key] = {}
             _validate(node[key], sub, key_path, where, fill_defaults)
 
 
-def _cross_checks(opt, where):
+def _check_real(deg, where, fill_defaults):
+    """``dataset.degradation.real``: only with type Real, where it is created holding its defaults."""
+    if deg["type"] != "Real":
+        if deg.get("real") is not None:
+            raise UserError(f"{where}: dataset.degradation.real: only used with type Real (type is {deg['type']})")
+        return
+    if deg.get("real") is None and fill_defaults:
+        deg["real"] = {}
+        _validate(deg["real"], _REAL, "dataset.degradation.real", where, fill_defaults)
+
+
+def _cross_checks(opt, where, fill_defaults=True):
     scale = opt["scale"]
     degradation = opt["dataset"]["degradation"]["type"]
+    _check_real(opt["dataset"]["degradation"], where, fill_defaults)
     train = opt["dataset"].get("train")
     if train:
         if degradation == "BD":
@@ -315,16 +395,21 @@ def _cross_checks(opt, where):
                 raise UserError(f"{where}: dataset.train.crop_size: {train['crop_size']} gives LR crops smaller "
                                 f"than 8x8 (the flow network needs at least {8 * scale})")
         else:
-            for key in ("gt_seq_dir", "lr_seq_dir"):
+            for key in ("gt_seq_dir", "lr_seq_dir") if degradation == "BI" else ("gt_seq_dir",):
                 if not train.get(key):
-                    raise UserError(f"{where}: dataset.train.{key}: missing (BI training reads paired GT/LR LMDBs)")
+                    raise UserError(f"{where}: dataset.train.{key}: missing ({degradation} training reads "
+                                    f"{'paired GT/LR LMDBs' if degradation == 'BI' else 'a GT LMDB'})")
             if train.get("gt_crop_size") is None:
-                raise UserError(f"{where}: dataset.train.gt_crop_size: missing required key for BI")
+                raise UserError(f"{where}: dataset.train.gt_crop_size: missing required key for {degradation}")
             if train["gt_crop_size"] % scale:
                 raise UserError(f"{where}: dataset.train.gt_crop_size: {train['gt_crop_size']} is not a multiple of scale {scale}")
             if train["gt_crop_size"] // scale < 8:
                 raise UserError(f"{where}: dataset.train.gt_crop_size: {train['gt_crop_size']} gives LR crops "
                                 f"smaller than 8x8 (the flow network needs at least {8 * scale})")
+            region = (opt["dataset"]["degradation"].get("real") or {}).get("region") or 0
+            if degradation == "Real" and region and region < train["gt_crop_size"] // scale:
+                raise UserError(f"{where}: dataset.degradation.real.region: {region} low-res pixels is smaller "
+                                f"than the low-res crop {train['gt_crop_size'] // scale} (gt_crop_size / scale)")
     model = opt["model"]
     tr = opt.get("train")
     if tr is not None and model["name"] == "TecoGAN":
@@ -343,7 +428,7 @@ def _cross_checks(opt, where):
 def validate_config(opt, where="config", fill_defaults=True):
     """Check a loaded YAML mapping against the schema; fills defaults in place."""
     _validate(opt, SCHEMA, "", where, fill_defaults)
-    _cross_checks(opt, where)
+    _cross_checks(opt, where, fill_defaults)
     return opt
 
 

@@ -1,4 +1,5 @@
-"""Training clips from LMDB: BD (GT only, LR made on the device) and BI (paired GT/LR).
+"""Training clips from LMDB: BD (GT only, LR made on the device), BI (paired GT/LR) and Real
+(GT only, LR made per clip on the CPU: codes/data/real_dataset.py).
 
 Randomness never comes from global state: item ``i`` of epoch ``e`` draws from
 ``np.random.default_rng([seed, e, i])``, so a sample depends only on (seed, epoch, index),
@@ -218,6 +219,19 @@ def build_train_dataset(opt):
     common = dict(tempo_extent=tr["tempo_extent"], scale=opt["scale"],
                   moving_first_frame=tr["moving_first_frame"], moving_factor=tr["moving_factor"],
                   augment=ds["augment"], filter_file=ds.get("filter_file"), seed=opt["manual_seed"])
-    if deg["type"] == "BD":
-        return UnpairedLMDBDataset(ds["seq_dir"], crop_size=ds["crop_size"], sigma=deg["sigma"], **common)
-    return PairedLMDBDataset(ds["gt_seq_dir"], ds["lr_seq_dir"], gt_crop_size=ds["gt_crop_size"], **common)
+    return TRAIN_DATASETS[deg["type"]](ds, deg, common)
+
+
+def _real(ds, deg, common):
+    from tecogan.data.real_dataset import RealLMDBDataset
+    return RealLMDBDataset(ds["gt_seq_dir"], gt_crop_size=ds["gt_crop_size"], real=deg["real"], **common)
+
+
+# dataset.degradation.type -> the training dataset built from (dataset.train, dataset.degradation, common options)
+TRAIN_DATASETS = {
+    "BD": lambda ds, deg, common: UnpairedLMDBDataset(ds["seq_dir"], crop_size=ds["crop_size"],
+                                                      sigma=deg["sigma"], **common),
+    "BI": lambda ds, deg, common: PairedLMDBDataset(ds["gt_seq_dir"], ds["lr_seq_dir"],
+                                                    gt_crop_size=ds["gt_crop_size"], **common),
+    "Real": _real,
+}
