@@ -282,6 +282,7 @@ SCHEMA = Section({
                           "mult": Key(NUM, default=1.0)}),
         "tOF": Section({"colorspace": Key(str, default="rgb", choices=("rgb",)),
                         "mult": Key(NUM, default=1.0)}),
+        "Grid": Section({"mult": Key(NUM, default=1.0)}),  # spectral grid score of the SR frames
     }),
     "logger": Section(create=True, keys={
         "log_freq": Key(int, default=100, check=_positive, expect="an integer > 0"),

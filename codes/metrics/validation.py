@@ -11,6 +11,8 @@ Sequences are uint8 RGB numpy arrays of shape (t, h, w, 3), GT and SR of the sam
 * :func:`lpips_sequence` -- per-frame LPIPS (alex v0.1) on RGB in [-1, 1].
 * :func:`tof_sequence` -- per-frame tOF from the second frame on: mean end-point error
   between Farneback flows (previous -> current grey frame) of GT and SR.
+* ``Grid`` -- the spectral grid score of the SR frames (:mod:`tecogan.metrics.grid`): a 4x4
+  mesh drawn by the network scores above 1, ground truth about -0.1.
 * :class:`ValidationMetrics` -- per-sequence averages (then averages over sequences) of the
   metrics named in the ``metric`` section of a training config.
 
@@ -28,7 +30,7 @@ from tecogan.metrics.functional import psnr, rgb_to_y_uint8, to_gray, tof_frame_
 from tecogan.utils.errors import UserError
 from tecogan.utils.fileio import atomic_write_json
 
-KNOWN_METRICS = ("PSNR", "LPIPS", "tOF")
+KNOWN_METRICS = ("PSNR", "LPIPS", "tOF", "Grid")
 
 
 def _as_sequence(arr, what):
@@ -135,6 +137,9 @@ class ValidationMetrics:
                 values = psnr_rgb_uint8(gt, sr) if rgb else psnr_y_uint8(gt, sr)
             elif name == "LPIPS":
                 values = lpips_sequence(self.lpips_model, gt, sr)
+            elif name == "Grid":  # of the SR frames alone (ground truth scores about -0.1)
+                from tecogan.metrics.grid import grid_score_frame
+                values = [grid_score_frame(f) for f in sr]
             else:
                 values = tof_sequence(gt, sr)
             result[name] = _mean(values) * self._mult(name)
