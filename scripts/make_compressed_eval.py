@@ -2,7 +2,8 @@
 
     python scripts/make_compressed_eval.py          # the held-out and validation sets below
 
-For every clip of ``--gt_dir`` (the first ``--max_frames`` frames, 0 = all): the GT frames are
+For every clip of ``--gt_dir`` (``--max_frames`` frames from frame ``--start``; by default
+frames 31-50, after the 30 that FootageVal validates on): the GT frames are
 cut to a multiple of 8 pixels (top-left kept, so the low-res frames have even sides for 4:2:0
 chroma), shrunk 4x with OpenCV's pixel area (``cv2.INTER_AREA``, centre-aligned), and, for each
 ``--crf``, the low-res clip is encoded as one H.264 stream by libx264 (preset medium, its
@@ -12,8 +13,9 @@ default GOP of 250 frames and B-frames, yuv420p, 25 fps, one thread) and decoded
     <out_root>/<prefix>CRF<c>/GT/<clip>/NNNN.png   (the cut GT; <prefix>Area for c = 0)
     <out_root>/<prefix>CRF<c>/LR/<clip>/NNNN.png
 
-The defaults make the held-out sets (``data/FootageHeldout{CRF23,CRF30,Area}``, 60 frames per
-clip) and with ``--gt_dir data/FootageVal/GT --prefix FootageVal --crf 30`` the validation set.
+The defaults make the held-out sets (``data/FootageHeldout{CRF23,CRF30,Area}``, 20 frames per
+clip), and ``--gt_dir data/FootageVal/GT --prefix FootageVal --crf 30 --start 0 --max_frames 30``
+the validation set of experiments_BI/FRVSR_real.
 An existing output folder is kept unless ``--overwrite``.
 """
 import argparse
@@ -93,15 +95,17 @@ def main(argv=None):
     p.add_argument("--out_root", default="data")
     p.add_argument("--prefix", default="FootageHeldout")
     p.add_argument("--crf", default="23,30,0", help="comma-separated CRFs; 0 = clean area input")
-    p.add_argument("--max_frames", type=int, default=60, help="frames per clip from the start (0 = all)")
+    p.add_argument("--start", type=int, default=30,
+                   help="first frame (0-based) of each clip; the default skips the 30 frames of FootageVal")
+    p.add_argument("--max_frames", type=int, default=20, help="frames per clip from --start (0 = all)")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args(argv)
     from tecogan.utils.fileio import list_images, read_image_rgb, write_image_rgb
     from tecogan.utils.outputs import AtomicFolder, SEQUENCES, check_outputs
     crfs = parse_crfs(args.crf)
-    if args.max_frames < 0:
-        raise UserError(f"--max_frames {args.max_frames}: expected an integer >= 0")
+    if args.max_frames < 0 or args.start < 0:
+        raise UserError(f"--start {args.start} / --max_frames {args.max_frames}: expected integers >= 0")
     if not os.path.isdir(args.gt_dir):
         raise UserError(f"{args.gt_dir}: GT folder not found (expected <clip>/<frame>.png; scripts/prepare_footage.py)")
     clips = sorted(d for d in os.listdir(args.gt_dir) if os.path.isdir(os.path.join(args.gt_dir, d)))
@@ -113,7 +117,10 @@ def main(argv=None):
     frames = {}
     for clip in clips:
         names = list_images(os.path.join(args.gt_dir, clip))
-        names = names[:args.max_frames] if args.max_frames else names
+        names = names[args.start:args.start + args.max_frames] if args.max_frames else names[args.start:]
+        if len(names) < 5:
+            raise UserError(f"{os.path.join(args.gt_dir, clip)}: {len(names)} frame(s) from --start {args.start}; "
+                            f"the official metrics need at least 5")
         frames[clip] = (names, np.stack([read_image_rgb(os.path.join(args.gt_dir, clip, n)) for n in names]))
     for crf, out in outs.items():
         with AtomicFolder(out) as staging:
