@@ -57,7 +57,8 @@ def h264_roundtrip(frames, crf):
     with av.open(buf, mode="w", format="mp4") as out:
         stream = out.add_stream("libx264", rate=25)
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.options = {"crf": str(int(crf)), "preset": "medium", "threads": "1"}
+        stream.thread_count = 1  # one thread: x264 with threads is not bit-reproducible
+        stream.options = {"crf": str(int(crf)), "preset": "medium", "threads": "1", "x264-params": "threads=1"}
         for f in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
                 out.mux(packet)
