@@ -8,7 +8,6 @@ Each argument is a folder of frames, or a folder of sequence folders (one score 
 then their mean).  One line per folder: ``<folder>: grid <mean> (<n> sequence(s), <frames> frames)``.
 """
 import argparse
-import json
 import os
 import runpy
 

@@ -99,12 +99,14 @@ def compress_video(frames, codec="h264", crf=None, bpp=None, gop=12, bframes=0, 
 
     ``codec``: a key of :data:`CODECS`; H.264/H.265 take ``crf``, MPEG-4/MPEG-2 a bitrate of
     ``bpp`` bits per pixel and frame.  Sides are padded by edge replication to multiples of 8
-    (4:2:0 chroma needs even sides) and, for libx265, to at least 96, then cropped back.  Single-threaded, so the output is deterministic.
+    (4:2:0 chroma needs even sides) and, for libx265, to at least 96, then cropped back.
+    Single-threaded, so the output is deterministic.
     """
     import av
     encoder, control = CODECS[codec]
     t, h, w, _ = frames.shape
-    # libx265 corrupts the heap (the process aborts) on frames smaller than its 64-pixel block, and is not deterministic on 64x64 ones
+    # libx265 corrupts the heap (the process aborts) on frames smaller than its 64-pixel block,
+    # and is not deterministic on 64x64 ones
     least = 96 if encoder == "libx265" else 8
     ph, pw = max(-(-h // 8) * 8, least), max(-(-w // 8) * 8, least)
     if (ph, pw) != (h, w):
