@@ -3,8 +3,7 @@
     python scripts/sr_eval_sets.py --model frvsr --label frvsr
     python scripts/sr_eval_sets.py --model experiments_BI/FRVSR_real/001/train/ckpt/G_iter500.pth --label real_500
     python scripts/sr_eval_sets.py --model bicubic --label Bicubic
-    python ./codes/official_metrics/evaluate.py --model frvsr \
-        --datasets FootageHeldoutCRF30,FootageHeldoutCRF23,FootageHeldoutArea
+    python ./codes/official_metrics/evaluate.py --model frvsr --datasets FootageHeldoutCRF30  # and the others
 
 For every dataset D of ``--datasets`` (made by scripts/make_compressed_eval.py), the low-res
 clips ``<data_root>/D/LR/<clip>`` are super-resolved into ``<results_root>/D/<label>/<clip>``
