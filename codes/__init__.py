@@ -15,10 +15,11 @@ layers over the same modules.  Names are imported lazily, so ``import tecogan`` 
 """
 import importlib
 
-__version__ = "1.1.0"
+__version__ = "1.2.0"
 
-_API = {"load_generator": "tecogan.api", "Upscaler": "tecogan.api", "build_generator": "tecogan.api"}
-__all__ = ["load_generator", "Upscaler", "build_generator", "metrics", "__version__"]
+_API = {"load_generator": "tecogan.api", "Upscaler": "tecogan.api", "build_generator": "tecogan.api",
+        "InferenceOptions": "tecogan.api"}
+__all__ = ["load_generator", "Upscaler", "InferenceOptions", "build_generator", "metrics", "__version__"]
 
 
 def __getattr__(name):

@@ -19,6 +19,7 @@ run this backend.  The project's commands never do (training does not load OpenV
 """
 import contextlib
 import hashlib
+import inspect
 import os
 import shutil
 import tempfile
@@ -26,6 +27,9 @@ import warnings
 
 import torch
 
+import tecogan.networks.frnet as frnet
+import tecogan.ops.upsample as upsample
+import tecogan.ops.warp as warp
 from tecogan.utils.errors import UserError, warn
 
 BACKENDS = ("torch", "openvino")
@@ -43,7 +47,7 @@ def check_backend(backend, device):
 
 
 def _import_openvino():
-    try:
+    try:  # lazy: openvino is an optional, heavy backend (0.5 s to import), loaded only when asked for
         import openvino
     except ImportError as e:
         raise UserError(f"backend openvino: the openvino package is not importable ({e}); "
@@ -113,10 +117,7 @@ def model_cache_dir():
 def model_key(net, openvino_version):
     """SHA-256 of everything the converted graph depends on: the weights and buffers, the
     architecture, the source of the network and its ops, and the torch/OpenVINO versions."""
-    import inspect
-    import tecogan.networks.frnet as frnet
-    import tecogan.ops.upsample as upsample
-    import tecogan.ops.warp as warp
+
     digest = hashlib.sha256()
     digest.update(repr((sorted(net.arch().items()), torch.__version__, openvino_version)).encode())
     for module in (frnet, upsample, warp):

@@ -3,49 +3,27 @@
 The schema below is the reference's (docs/training.md, "Configuration") plus this project's
 additions (``dataset.train.augment``, ``train.feature_crit.vgg_weights``,
 ``metric.LPIPS.weights``, ``test.start_iter/end_iter``, ``scale: 2``,
-``train.memory_format``, ``train.precision``).  Every problem is
+``train.memory_format``, ``train.precision``, ``dataset.test*.optional/how_to_get``).  Every problem is
 reported as one line naming the file and the key path, e.g.
 ``train.yml: model.genrator: unknown key (did you mean generator?)``.  Defaults live here
 only: validation fills them in, and inner code reads plain values (``opt[key]``) from the
 returned dict.
 """
-import difflib
-import math
 import os
 
 import yaml
 
-from tecogan.utils.errors import UserError, short
-
-_MISSING = object()
-
-
-class Key:
-    """A leaf value: allowed types, whether it is required, a default, a check."""
-
-    def __init__(self, types, required=False, default=_MISSING, choices=None,
-                 check=None, expect=None, nullable=True):
-        self.types = types if isinstance(types, tuple) else (types,)
-        self.required = required
-        self.default = default
-        self.choices = choices      # a tuple, or a callable returning one (looked up lazily)
-        self.check = check          # callable(value) -> True if valid
-        self.expect = expect        # words describing what is expected
-        self.nullable = nullable
-
-
-class Section:
-    """A mapping with known keys; ``patterns`` maps a key prefix to a sub-schema."""
-
-    def __init__(self, keys, required=False, patterns=None, open_keys=False, create=False):
-        self.keys = keys
-        self.required = required
-        self.create = create        # absent: created holding its defaults
-        self.patterns = patterns or {}
-        self.open_keys = open_keys
-
-
-NUM = (int, float)
+from tecogan import defaults
+from tecogan.data.train_datasets import TRAIN_DATASETS
+from tecogan.metrics.validation import METRIC_OPTIONS
+from tecogan.models import MODELS
+from tecogan.models.losses import criterion_names
+from tecogan.models.lr_schedules import SCHEDULES
+from tecogan.networks import GENERATORS
+from tecogan.networks.discriminators import DISCRIMINATORS
+from tecogan.schema import NUM, Key, Section, validate_node
+from tecogan.schema import fill_section as schema_fill_section
+from tecogan.utils.errors import UserError
 
 
 def _positive(v):
@@ -54,11 +32,6 @@ def _positive(v):
 
 def _non_negative(v):
     return v >= 0
-
-
-def _generator_names():
-    from tecogan.networks import GENERATORS
-    return tuple(GENERATORS)
 
 
 def _plain_name(v):
@@ -77,7 +50,7 @@ def _criterion(types, extra=None):
 
 
 _LR_SCHEDULE = Section({
-    "type": Key(str, required=True, choices=("FixedLR", "MultiStepLR", "CosineAnnealingLR_Restart")),
+    "type": Key(str, required=True, choices=lambda: tuple(SCHEDULES)),
     "milestones": Key(list, check=lambda v: all(isinstance(x, int) and x >= 0 for x in v),
                       expect="a list of iteration numbers"),
     "gamma": Key(NUM, check=_positive, expect="a number > 0"),
@@ -102,8 +75,6 @@ _LOADER = {
     "num_workers": Key(int, default=0, check=_non_negative, expect="an integer >= 0"),
     "pin_memory": Key(bool, default=False),
 }
-
-
 
 # ---- dataset.degradation.real: the Real degradation's ranges (codes/ops/real_degradation.py) ----
 def _range(lo, hi, kind=NUM):
@@ -175,6 +146,10 @@ _TEST_DATASET = Section(dict({
     "gt_seq_dir": Key(str),
     "lr_seq_dir": Key(str, required=True, nullable=False),
     "filter_file": Key(str),
+    # a test set the user may not have (made by a script, downloaded): when its folders are
+    # missing it is skipped with one line (how_to_get, else the command that makes it)
+    "optional": Key(bool, default=False),
+    "how_to_get": Key(str),
 }, **_LOADER))
 
 SCHEMA = Section({
@@ -184,11 +159,9 @@ SCHEMA = Section({
     "verbose": Key(bool, default=False),
     "dataset": Section({
         "degradation": Section({
-            "type": Key(str, required=True, nullable=False, choices=("BD", "BI", "Real"),
-                        expect="BD (blur + subsample), BI (imresize) or Real (random blur, resize, "
-                               "noise and codecs, made per clip from GT; a BI generator)"),
-            "sigma": Key(NUM, default=1.5, check=_positive, expect="a number > 0"),
-            "real": _REAL,
+            "type": Key(str, required=True, nullable=False, choices=lambda: tuple(TRAIN_DATASETS)),
+            "sigma": Key(NUM, default=defaults.BD_SIGMA, check=_positive, expect="a number > 0"),
+            "real": _REAL,  # type Real only: codes/ops/real_degradation.py
         }, required=True),
         "train": Section(dict({
             "name": Key(str, required=True, nullable=False, check=_plain_name, expect=_NAME_EXPECT),
@@ -204,9 +177,9 @@ SCHEMA = Section({
         }, **_LOADER)),
     }, required=True, patterns={"test": _TEST_DATASET}),
     "model": Section({
-        "name": Key(str, required=True, nullable=False, choices=("FRVSR", "TecoGAN")),
+        "name": Key(str, required=True, nullable=False, choices=lambda: tuple(MODELS)),
         "generator": Section({
-            "name": Key(str, default="FRNet", choices=_generator_names),
+            "name": Key(str, default="FRNet", choices=lambda: tuple(GENERATORS)),
             "in_nc": Key(int, default=3, choices=(3,)),
             "out_nc": Key(int, default=3, choices=(3,)),
             "nf": Key(int, default=64, check=_positive, expect="an integer > 0"),
@@ -214,7 +187,7 @@ SCHEMA = Section({
             "load_path": Key(str),
         }, required=True),
         "discriminator": Section({
-            "name": Key(str, default="STNet", choices=("STNet", "SNet")),
+            "name": Key(str, default="STNet", choices=lambda: tuple(DISCRIMINATORS)),
             "in_nc": Key(int, default=3, choices=(3,)),
             "tempo_range": Key(int, default=3, choices=(3,)),
             "use_cond": Key(bool, default=True),
@@ -237,11 +210,12 @@ SCHEMA = Section({
         "precision": Key(str, default="fp32", choices=("fp32", "bf16", "fp16"),
                          expect="fp32, bf16 (autocast: faster on GPUs and on CPUs with AMX or "
                                 "AVX512-BF16) or fp16 (autocast with loss scaling: GPUs)"),
-        "moving_first_frame": Key(bool, default=False),
-        "moving_factor": Key(NUM, default=0.7, check=lambda v: 0 <= v <= 1, expect="a number in [0, 1]"),
-        "pixel_crit": _criterion(("MSE", "L1", "CB")),
-        "warping_crit": _criterion(("MSE", "L1", "CB")),
-        "feature_crit": _criterion(("MSE", "L1", "CB", "CosineSimilarity"), {
+        "moving_first_frame": Key(bool, default=defaults.MOVING_FIRST_FRAME),
+        "moving_factor": Key(NUM, default=defaults.MOVING_FACTOR, check=lambda v: 0 <= v <= 1,
+                             expect="a number in [0, 1]"),
+        "pixel_crit": _criterion(lambda: criterion_names("distance")),
+        "warping_crit": _criterion(lambda: criterion_names("distance")),
+        "feature_crit": _criterion(lambda: criterion_names("distance", "feature"), {
             "feature_layers": Key(list, check=lambda v: len(v) > 0 and all(isinstance(x, int) and 0 <= x < 37 for x in v),
                                   expect="a list of feature layer indices (VGG19: 0..36, AlexNet: 0..12; "
                                          "default VGG19 [8, 17, 26, 35], AlexNet [1, 4, 7, 9, 11])"),
@@ -250,13 +224,13 @@ SCHEMA = Section({
                             expect="the ImageNet network of the feature loss (alexnet ships with the repository)"),
             "weights": Key(str),
         }),
-        "pingpong_crit": _criterion(("MSE", "L1", "CB")),
-        "feature_matching_crit": _criterion(("MSE", "L1", "CB"), {
+        "pingpong_crit": _criterion(lambda: criterion_names("distance")),
+        "feature_matching_crit": _criterion(lambda: criterion_names("distance"), {
             "layer_norm": Key(list, default=[12.0, 14.0, 24.0, 100.0],
                               check=lambda v: len(v) == 4 and all(isinstance(x, NUM) and x > 0 for x in v),
                               expect="a list of 4 positive numbers"),
         }),
-        "gan_crit": _criterion(("GAN", "LSGAN")),
+        "gan_crit": _criterion(lambda: criterion_names("adversarial")),
     }),
     "test": Section(create=True, keys={
         "test_freq": Key(int, default=10000, check=_positive, expect="an integer > 0"),
@@ -266,107 +240,17 @@ SCHEMA = Section({
         "res_dir": Key(str),
         "save_json": Key(bool, default=False),
         "json_dir": Key(str),
-        "padding_mode": Key(str, default="reflect", choices=("reflect", "replicate")),
-        "num_pad_front": Key(int, default=5, check=_non_negative, expect="an integer >= 0"),
+        "padding_mode": Key(str, default=defaults.PADDING_MODE, choices=defaults.PADDING_MODES),
+        "num_pad_front": Key(int, default=defaults.NUM_PAD_FRONT, check=lambda v: 0 <= v <= defaults.MAX_NUM_PAD_FRONT,
+                             expect=f"an integer in 0..{defaults.MAX_NUM_PAD_FRONT}"),
     }),
-    "metric": Section({
-        "PSNR": Section({"colorspace": Key(str, default="y", choices=("y", "rgb")),
-                         "mult": Key(NUM, default=1.0)}),
-        "LPIPS": Section({"model": Key(str, default="net-lin", choices=("net-lin",)),
-                          "net": Key(str, default="alex", choices=("alex",)),
-                          "colorspace": Key(str, default="rgb", choices=("rgb",)),
-                          "spatial": Key(bool, default=False, choices=(False,)),
-                          "version": Key((str, float), default="0.1",
-                                         check=lambda v: str(v) == "0.1", expect="0.1"),
-                          "weights": Key(str),
-                          "mult": Key(NUM, default=1.0)}),
-        "tOF": Section({"colorspace": Key(str, default="rgb", choices=("rgb",)),
-                        "mult": Key(NUM, default=1.0)}),
-        "Grid": Section({"mult": Key(NUM, default=1.0)}),  # spectral grid score of the SR frames
-    }),
+    "metric": Section(METRIC_OPTIONS),
     "logger": Section(create=True, keys={
         "log_freq": Key(int, default=100, check=_positive, expect="an integer > 0"),
         "decay": Key(NUM, default=0.99, check=lambda v: 0 <= v < 1, expect="a number in [0, 1)"),
         "ckpt_freq": Key(int, default=20000, check=_positive, expect="an integer > 0"),
     }),
 })
-
-_TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
-               list: "a list", dict: "a mapping"}
-
-
-def _type_words(types):
-    if types == NUM:
-        return "a number"
-    return " or ".join(_TYPE_WORDS.get(t, t.__name__) for t in types)
-
-
-def _type_ok(value, types):
-    if isinstance(value, bool):
-        return bool in types
-    if float in types and isinstance(value, int):
-        return True
-    return isinstance(value, types)
-
-
-def _suggest(key, known):
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]}?)" if close else ""
-
-
-def _validate(node, schema, path, where, fill_defaults):
-    if not isinstance(node, dict):
-        raise UserError(f"{where}: {path or 'top level'}: expected a mapping, got {short(node)}")
-    for key in list(node):
-        key_path = f"{path}.{key}" if path else str(key)
-        sub = schema.keys.get(key)
-        if sub is None:
-            for prefix, pattern_schema in schema.patterns.items():
-                if isinstance(key, str) and key.startswith(prefix):
-                    sub = pattern_schema
-                    break
-        if sub is None:
-            if schema.open_keys:
-                continue
-            known = list(schema.keys) + [p + "*" for p in schema.patterns]
-            raise UserError(f"{where}: {key_path}: unknown key{_suggest(str(key), list(schema.keys))}"
-                            f" (known keys: {', '.join(known)})")
-        value = node[key]
-        if isinstance(sub, Section):
-            if value is None:
-                if sub.required:
-                    raise UserError(f"{where}: {key_path}: required section is empty")
-                continue
-            _validate(value, sub, key_path, where, fill_defaults)
-            continue
-        if value is None:
-            if sub.required and not sub.nullable:
-                raise UserError(f"{where}: {key_path}: a value is required (expected {sub.expect or _type_words(sub.types)})")
-            continue
-        if not _type_ok(value, sub.types):
-            raise UserError(f"{where}: {key_path}: expected {sub.expect if sub.choices is None and sub.expect else _type_words(sub.types)}, got {short(value)}")
-        if isinstance(value, float) and not math.isfinite(value):  # .nan / .inf pass every comparison check
-            raise UserError(f"{where}: {key_path}: expected a finite number, got {short(value)}")
-        allowed = sub.choices() if callable(sub.choices) else sub.choices
-        if allowed is not None and value not in allowed:
-            choices = ", ".join(str(c) for c in allowed)
-            detail = f" ({sub.expect})" if sub.expect else ""
-            raise UserError(f"{where}: {key_path}: {short(value)} is not allowed; expected one of {choices}{detail}")
-        if sub.check is not None and not sub.check(value):
-            raise UserError(f"{where}: {key_path}: expected {sub.expect}, got {short(value)}")
-    for key, sub in schema.keys.items():
-        if key in node:
-            continue
-        key_path = f"{path}.{key}" if path else key
-        if sub.required:
-            kind = "section" if isinstance(sub, Section) else "key"
-            raise UserError(f"{where}: {key_path}: missing required {kind}")
-        if fill_defaults and isinstance(sub, Key) and sub.default is not _MISSING:
-            node[key] = type(sub.default)(sub.default) if isinstance(sub.default, (list, dict)) else sub.default
-        elif fill_defaults and isinstance(sub, Section) and sub.create:
-            node[key] = {}
-            _validate(node[key], sub, key_path, where, fill_defaults)
-
 
 def _check_real(deg, where, fill_defaults):
     """``dataset.degradation.real``: only with type Real, where it is created holding its defaults."""
@@ -376,7 +260,7 @@ def _check_real(deg, where, fill_defaults):
         return
     if deg.get("real") is None and fill_defaults:
         deg["real"] = {}
-        _validate(deg["real"], _REAL, "dataset.degradation.real", where, fill_defaults)
+        validate_node(deg["real"], _REAL, "dataset.degradation.real", where, fill_defaults)
 
 
 def _cross_checks(opt, where, fill_defaults=True):
@@ -392,9 +276,10 @@ def _cross_checks(opt, where, fill_defaults=True):
                 raise UserError(f"{where}: dataset.train.crop_size: missing required key for BD")
             if train["crop_size"] % scale:
                 raise UserError(f"{where}: dataset.train.crop_size: {train['crop_size']} is not a multiple of scale {scale}")
-            if train["crop_size"] // scale < 8:
+            if train["crop_size"] // scale < defaults.MIN_LR_SIZE:
                 raise UserError(f"{where}: dataset.train.crop_size: {train['crop_size']} gives LR crops smaller "
-                                f"than 8x8 (the flow network needs at least {8 * scale})")
+                                f"than {defaults.MIN_LR_SIZE}x{defaults.MIN_LR_SIZE} (the flow network needs at "
+                                f"least {defaults.MIN_LR_SIZE * scale})")
         else:
             for key in ("gt_seq_dir", "lr_seq_dir") if degradation == "BI" else ("gt_seq_dir",):
                 if not train.get(key):
@@ -403,10 +288,12 @@ def _cross_checks(opt, where, fill_defaults=True):
             if train.get("gt_crop_size") is None:
                 raise UserError(f"{where}: dataset.train.gt_crop_size: missing required key for {degradation}")
             if train["gt_crop_size"] % scale:
-                raise UserError(f"{where}: dataset.train.gt_crop_size: {train['gt_crop_size']} is not a multiple of scale {scale}")
-            if train["gt_crop_size"] // scale < 8:
+                raise UserError(f"{where}: dataset.train.gt_crop_size: {train['gt_crop_size']} is not a multiple of "
+                                f"scale {scale}")
+            if train["gt_crop_size"] // scale < defaults.MIN_LR_SIZE:
                 raise UserError(f"{where}: dataset.train.gt_crop_size: {train['gt_crop_size']} gives LR crops "
-                                f"smaller than 8x8 (the flow network needs at least {8 * scale})")
+                                f"smaller than {defaults.MIN_LR_SIZE}x{defaults.MIN_LR_SIZE} (the flow network "
+                                f"needs at least {defaults.MIN_LR_SIZE * scale})")
             region = (opt["dataset"]["degradation"].get("real") or {}).get("region") or 0
             if degradation == "Real" and region and region < train["gt_crop_size"] // scale:
                 raise UserError(f"{where}: dataset.degradation.real.region: {region} low-res pixels is smaller "
@@ -428,7 +315,7 @@ def _cross_checks(opt, where, fill_defaults=True):
 
 def validate_config(opt, where="config", fill_defaults=True):
     """Check a loaded YAML mapping against the schema; fills defaults in place."""
-    _validate(opt, SCHEMA, "", where, fill_defaults)
+    validate_node(opt, SCHEMA, "", where, fill_defaults)
     _cross_checks(opt, where, fill_defaults)
     return opt
 
@@ -499,7 +386,7 @@ def load_yaml_bounded(path):
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise UserError(f"{path}: not valid UTF-8 text (byte 0x{raw[err.start]:02x} at offset {err.start}); "
-                        f"save the file as UTF-8")
+                        f"save the file as UTF-8") from None
     loader = _BoundedLoader(text, path)
     try:
         node = loader.get_single_node()
@@ -524,7 +411,7 @@ def load_config(path):
         mark = getattr(err, "problem_mark", None)
         loc = f" line {mark.line + 1}" if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise UserError(f"{path}:{loc}: invalid YAML: {problem}")
+        raise UserError(f"{path}:{loc}: invalid YAML: {problem}") from None
     if opt is None:
         raise UserError(f"{path}: config file is empty")
     return validate_config(opt, where)
@@ -533,9 +420,7 @@ def load_config(path):
 def fill_section(name, value, where="config"):
     """Validate one top-level section on its own (e.g. ``metric`` for the validation metrics
     API) and fill its defaults; returns the filled mapping."""
-    section = {k: (dict(v) if isinstance(v, dict) else ({} if v is None else v)) for k, v in (value or {}).items()}
-    _validate(section, SCHEMA.keys[name], name, where, True)
-    return section
+    return schema_fill_section(SCHEMA.keys[name], value, name, where)
 
 
 def set_output_dirs(opt, exp_dir, mode):

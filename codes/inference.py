@@ -12,9 +12,13 @@ Two upscalers share one step interface:
 * :class:`TiledUpscaler` cuts each frame into overlapping tiles, each with its own recurrent
   state, and blends them with linear ramps (big frames in little memory).
 
-``step(frame)`` takes an (h, w, 3) uint8 RGB frame and returns the (s*h, s*w, 3) uint8 frame;
-``warm_up(frame)`` runs a frame only to advance the recurrent state; ``reset()`` starts a new
-clip.  :func:`infer_sequence` drives either over a clip, streaming.
+``step(frame)`` takes an (h, w, 3) uint8 (or uint16: more than 8 bits) RGB frame and returns
+the (s*h, s*w, 3) frame of the same type; ``warm_up(frame)`` runs a frame only to advance the
+recurrent state; ``reset()`` starts a new clip; ``state_dict()`` / ``load_state_dict()`` save and
+restore the recurrent state exactly (resumable jobs).  The step function (the network, or its
+OpenVINO compilation) is built once by :func:`make_step` and shared: every clip gets its own
+upscaler object, so two clips never share a state.  :func:`infer_sequence` drives either over a
+clip, streaming.
 """
 import contextlib
 import itertools
@@ -22,16 +26,19 @@ import itertools
 import numpy as np
 import torch
 
-MIN_TILE = 8
+from tecogan import defaults
+from tecogan.backends import OpenVINOStep, check_backend
+
+MIN_TILE = defaults.MIN_LR_SIZE
 
 
-def front_padding_indices(num_frames, num_pad_front, mode="reflect"):
+def front_padding_indices(num_frames, num_pad_front, mode=defaults.PADDING_MODE):
     """Indices of the frames prepended before frame 0.
 
     reflect: [num_pad, ..., 2, 1] (mirrored again if the clip is shorter);
     replicate: [0] * num_pad.
     """
-    if mode not in ("reflect", "replicate"):
+    if mode not in defaults.PADDING_MODES:
         raise ValueError(f"padding mode {mode!r}: expected reflect or replicate")
     if num_pad_front <= 0:
         return []
@@ -57,13 +64,31 @@ def to_uint8_frame(hr):
         return out.permute(1, 2, 0).contiguous().cpu().numpy()
 
 
+def to_frame(hr, dtype=np.uint8):
+    """(1, c, H, W) float -> (H, W, c) numpy of ``dtype``: uint8 as :func:`to_uint8_frame`,
+    uint16 ``clip(round(x*65535), 0, 65535)`` (frames of more than 8 bits)."""
+    if dtype == np.uint8:
+        return to_uint8_frame(hr)
+    with torch.inference_mode():
+        out = (hr[0].double() * 65535.0).round_().clamp_(0, 65535).to(torch.int32)
+        return out.permute(1, 2, 0).contiguous().cpu().numpy().astype(np.uint16)
+
+
+def frame_max(frame):
+    """255 for uint8 frames, 65535 for uint16 ones; anything else is refused."""
+    if frame.dtype == np.uint8:
+        return 255.0
+    if frame.dtype == np.uint16:
+        return 65535.0
+    raise ValueError(f"frame of {frame.dtype}: expected uint8 or uint16 RGB")
+
+
 def make_step(net, device, backend="torch", channels_last=True):
     """The step function ``(lr_curr, lr_prev, hr_prev) -> hr_curr`` of ``backend`` (tecogan.backends).
 
     torch: the network itself, moved to ``device`` in eval mode (and converted to channels-last
     in place when asked); openvino: an :class:`tecogan.backends.OpenVINOStep` (CPU only).
     """
-    from tecogan.backends import OpenVINOStep, check_backend
     check_backend(backend, device)
     if backend == "openvino":
         return OpenVINOStep(net.cpu().eval())
@@ -93,10 +118,25 @@ class RecurrentUpscaler:
         self.lr_prev = None
         self.hr_prev = None
 
+    def state_dict(self):
+        """The recurrent state (``lr_prev``, ``hr_prev``: CPU float tensors, or None at a clip's start)."""
+        def cpu(t):
+            return None if t is None else t.detach().to("cpu", copy=True).contiguous()
+        return {"lr_prev": cpu(self.lr_prev), "hr_prev": cpu(self.hr_prev)}
+
+    def load_state_dict(self, state):
+        """Continue from a saved state: the next step equals the one after the saved step, bit for bit."""
+        def dev(t):
+            return None if t is None else t.to(self.device).contiguous(memory_format=self.memory_format)
+        self.lr_prev, self.hr_prev = dev(state["lr_prev"]), dev(state["hr_prev"])
+
     def to_tensor(self, frame):
-        """(h, w, 3) uint8 RGB -> (1, 3, h, w) float in [0, 1] on the device."""
+        """(h, w, 3) uint8 (or uint16) RGB -> (1, 3, h, w) float in [0, 1] on the device."""
+        scale = frame_max(frame)
+        if frame.dtype == np.uint16:  # torch has no uint16 arithmetic on every build
+            frame = frame.astype(np.int32)
         t = torch.from_numpy(np.ascontiguousarray(frame)).to(self.device, non_blocking=True)
-        t = t.permute(2, 0, 1).unsqueeze(0).float() / 255.0
+        t = t.permute(2, 0, 1).unsqueeze(0).float() / scale
         return t.contiguous(memory_format=self.memory_format)
 
     def _autocast(self):
@@ -125,7 +165,7 @@ class RecurrentUpscaler:
         self.frame_tensor(frame)
 
     def step(self, frame):
-        return to_uint8_frame(self.frame_tensor(frame))
+        return to_frame(self.frame_tensor(frame), frame.dtype)
 
 
 def tile_starts(size, tile, overlap):
@@ -157,7 +197,8 @@ class TiledUpscaler:
     with linear ramps over the overlap.  Same interface as :class:`RecurrentUpscaler`.
     """
 
-    def __init__(self, net, device="cpu", tile=128, overlap=16, channels_last=True, half=False, backend="torch"):
+    def __init__(self, net, device="cpu", tile=128, overlap=defaults.TILE_OVERLAP, channels_last=True, half=False,
+                 backend=defaults.BACKEND, step_fn=None):
         if tile < MIN_TILE:
             raise ValueError(f"tile {tile}: tiles must be at least {MIN_TILE} LR pixels")
         if not 0 <= overlap < tile:
@@ -165,11 +206,30 @@ class TiledUpscaler:
         self.net, self.device, self.tile, self.overlap = net, resolve_device(device), tile, overlap
         self.channels_last, self.half, self.backend = channels_last, half, backend
         self.scale = net.scale
-        self.step_fn = make_step(net, self.device, backend, channels_last)  # shared by all tiles
+        # one step function for all tiles (and all clips of an Upscaler)
+        self.step_fn = step_fn if step_fn is not None else make_step(net, self.device, backend, channels_last)
         self.layout = None
 
     def reset(self):
         self.layout = None
+
+    def state_dict(self):
+        """The frame size and every tile's recurrent state (None before the first frame)."""
+        if self.layout is None:
+            return {"size": None, "tiles": []}
+        h, w, tiles, _ = self.layout
+        return {"size": (h, w), "tiles": [t[-1].state_dict() for t in tiles]}
+
+    def load_state_dict(self, state):
+        if state["size"] is None:
+            self.layout = None
+            return
+        self._build(*state["size"])
+        tiles = self.layout[2]
+        if len(tiles) != len(state["tiles"]):
+            raise ValueError(f"tiled state of {len(state['tiles'])} tiles does not fit {len(tiles)} tiles")
+        for t, saved in zip(tiles, state["tiles"], strict=True):
+            t[-1].load_state_dict(saved)
 
     def _build(self, h, w):
         s = self.scale
@@ -208,17 +268,19 @@ class TiledUpscaler:
         self.frame_tensor(frame)
 
     def step(self, frame):
-        return to_uint8_frame(self.frame_tensor(frame))
+        return to_frame(self.frame_tensor(frame), frame.dtype)
 
 
-def make_upscaler(net, device="cpu", tile=0, tile_overlap=16, channels_last=True, half=False, backend="torch"):
-    """A :class:`TiledUpscaler` when ``tile`` > 0, else a :class:`RecurrentUpscaler`."""
+def make_upscaler(net, device="cpu", tile=defaults.TILE, tile_overlap=defaults.TILE_OVERLAP, channels_last=True,
+                  half=False, backend=defaults.BACKEND, step_fn=None):
+    """A :class:`TiledUpscaler` when ``tile`` > 0, else a :class:`RecurrentUpscaler` (``step_fn``:
+    an already built step function to share)."""
     if tile:
-        return TiledUpscaler(net, device, tile, tile_overlap, channels_last, half, backend)
-    return RecurrentUpscaler(net, device, channels_last, half, backend)
+        return TiledUpscaler(net, device, tile, tile_overlap, channels_last, half, backend, step_fn=step_fn)
+    return RecurrentUpscaler(net, device, channels_last, half, backend, step_fn=step_fn)
 
 
-def infer_sequence(net, lr_frames, num_pad_front=5, padding_mode="reflect",
+def infer_sequence(net, lr_frames, num_pad_front=defaults.NUM_PAD_FRONT, padding_mode=defaults.PADDING_MODE,
                    device="cpu", channels_last=True, half=False, upscaler=None):
     """Super-resolve a clip, streaming.
 

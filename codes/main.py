@@ -16,7 +16,22 @@ if not __package__:  # run as a file from a clone: import this clone as the pack
     import runpy
     runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "_clone.py"))
 
+import torch
+
+from tecogan import defaults
+from tecogan.backends import check_backend
+from tecogan.config import load_config, set_output_dirs, test_datasets
+from tecogan.networks import build_generator as build
+from tecogan.networks import generator_arch_from_config, load_generator_weights
+from tecogan.options import options_from_flags
+from tecogan.pipeline import Upscaler
+from tecogan.profiling import parse_lr_size, profile_generator
+from tecogan.testing import run_test_datasets, sequence_sets
+from tecogan.training.trainer import train
+from tecogan.utils.device import device_from_gpu_id
 from tecogan.utils.errors import UserError, run_cli
+from tecogan.utils.outputs import FRAMES, PARENT, check_number, check_outputs
+from tecogan.utils.training_lock import check_training_outputs, training_guard
 
 
 def build_parser():
@@ -37,12 +52,12 @@ def build_parser():
                    help="test/profile: inference backend, torch (default) or openvino (CPU only; docs/upscale.md)")
     p.add_argument("--overwrite", action="store_true",
                    help="test mode: replace existing result folders (kept otherwise)")
+    p.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks")
     return p
 
 
 def load_experiment(args):
-    from tecogan.config import load_config, set_output_dirs
     if not os.path.isdir(args.exp_dir):
         raise UserError(f"{args.exp_dir}: experiment folder not found")
     opt_path = os.path.join(args.exp_dir, args.opt)
@@ -53,7 +68,6 @@ def load_experiment(args):
 
 
 def build_generator(opt):
-    from tecogan.networks import build_generator as build, generator_arch_from_config
     name, arch = generator_arch_from_config(opt)
     return build(name, **arch)
 
@@ -79,28 +93,28 @@ def checkpoint_list(opt, opt_path):
 
 
 def run_test(args, opt, device):
-    import torch
-    from tecogan.backends import check_backend
-    from tecogan.config import test_datasets
-    from tecogan.inference import RecurrentUpscaler
-    from tecogan.networks import load_generator_weights
-    from tecogan.testing import SequenceSet, run_test_datasets
 
     opt_path = os.path.join(args.exp_dir, args.opt)
     check_backend(args.backend, device)
+    check_number("--threads", args.threads, minimum=1, maximum=defaults.MAX_THREADS, integer=True)
+    test_opt = opt["test"]
+    options = options_from_flags({"num_pad_front": test_opt["num_pad_front"], "padding_mode": test_opt["padding_mode"],
+                                  "backend": args.backend, "device": str(device),
+                                  "channels_last": not args.no_channels_last, "threads": args.threads},
+                                 prefix="test.")
     datasets = test_datasets(opt)
     if not datasets:
         raise UserError(f"{opt_path}: dataset: no test* datasets to run")
-    test_opt = opt["test"]
     ckpts = checkpoint_list(opt, opt_path)
     for _, path in ckpts:
         if not os.path.isfile(path):
             raise UserError(f"{path}: checkpoint file not found (model.generator.load_path in {opt_path})"
                             + _download_hint(path))
-    sets = [SequenceSet.from_config(ds, opt["scale"], opt["dataset"]["degradation"]["type"])
-            for _, ds in datasets]
+    found = sequence_sets(opt, report=lambda line: print(line, flush=True))
+    if not found:
+        raise UserError(f"{opt_path}: none of the test datasets is here (each was optional and skipped)")
+    datasets, sets = [(None, ds) for ds, _ in found], [ts for _, ts in found]
     if test_opt["save_res"]:  # before any frame is written: never into an input, never over results
-        from tecogan.utils.outputs import FRAMES, PARENT, check_outputs
         res_root = test_opt["res_dir"]
         check_outputs([("res_dir", res_root, PARENT)] + [
             ("", os.path.join(res_root, ts.name, m, info.name), FRAMES)
@@ -111,10 +125,9 @@ def run_test(args, opt, device):
     for model_idx, path in ckpts:
         net = build_generator(opt)
         load_generator_weights(net, path, opt["model"]["generator"]["name"])
-        upscaler = RecurrentUpscaler(net, device, channels_last=not args.no_channels_last, backend=args.backend)
+        upscaler = Upscaler(net, options)
         print(f"Testing {model_idx} ({path}) on {device}", flush=True)
-        run_test_datasets(upscaler, sets, test_opt["res_dir"], model_idx, test_opt["num_pad_front"],
-                          test_opt["padding_mode"], save_res=test_opt["save_res"],
+        run_test_datasets(upscaler, sets, test_opt["res_dir"], model_idx, save_res=test_opt["save_res"],
                           report=lambda line: print(line, flush=True))
         del net, upscaler
         if device.type == "cuda":
@@ -130,8 +143,6 @@ def _download_hint(path):
 
 
 def run_profile(args, opt, device):
-    from tecogan.backends import check_backend
-    from tecogan.profiling import parse_lr_size, profile_generator
     lr_size = parse_lr_size(args.lr_size)
     if lr_size[0] != opt["model"]["generator"]["in_nc"]:
         raise UserError(f"--lr_size {args.lr_size}: {lr_size[0]} channels but the generator takes "
@@ -141,7 +152,8 @@ def run_profile(args, opt, device):
     stats = profile_generator(net, lr_size, device, channels_last=not args.no_channels_last,
                               test_speed=args.test_speed, backend=args.backend)
     g = opt["model"]["generator"]
-    print(f"Model: {args.model} ({g['name']}, {opt['dataset']['degradation']['type']}, x{opt['scale']}, nf {g['nf']}, nb {g['nb']}) "
+    print(f"Model: {args.model} ({g['name']}, {opt['dataset']['degradation']['type']}, x{opt['scale']}, "
+          f"nf {g['nf']}, nb {g['nb']}) "
           f"| LR size: {args.lr_size} | device: {device}")
     print(f"Parameters (x10^6): {stats['params'] / 1e6:.3f}")
     print(f"FLOPs (x10^9): {stats['flops'] / 1e9:.3f}")
@@ -153,13 +165,10 @@ def main():
     args = build_parser().parse_args()
     opt = load_experiment(args)
     if args.mode == "train":
-        from tecogan.training.trainer import train
-        from tecogan.utils.outputs import check_training_outputs, training_guard
         check_training_outputs(opt, args.exp_dir)  # never writes into its data or checkpoints
         # one training per experiment (lock file), and no silent restart over train/ without --resume
         with training_guard(args.exp_dir, args.resume, is_main=os.environ.get("RANK", "0") == "0"):
             return train(opt, args)
-    from tecogan.utils.device import device_from_gpu_id
     device = device_from_gpu_id(args.gpu_id)
     if args.mode == "test":
         run_test(args, opt, device)

@@ -10,9 +10,11 @@ import time
 import torch
 import torch.nn as nn
 
+from tecogan import defaults
+from tecogan.inference import make_step
 from tecogan.utils.errors import UserError
 
-MIN_LR_SIZE = 8       # the flow network's three 2x poolings need at least 8x8
+MIN_LR_SIZE = defaults.MIN_LR_SIZE
 MAX_LR_SIZE = 8192
 
 
@@ -85,7 +87,6 @@ def time_steps(net, inputs, repeats=3, warmup=1):
 
 def profile_generator(net, lr_size, device, channels_last=True, test_speed=True, backend="torch"):
     """Returns {'params', 'flops', 'seconds', 'fps'} for one generator step (timed with ``backend``)."""
-    from tecogan.inference import make_step
     c, h, w = lr_size
     net = net.to(device).eval()
     if channels_last:

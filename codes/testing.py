@@ -1,7 +1,8 @@
 """Super-resolve test datasets: one routine for test mode and for validation during training.
 
 For every sequence of every ``dataset.test*`` entry the LR frames are read, run through the
-frame-recurrent procedure (:func:`tecogan.inference.infer_sequence`), written as PNGs under
+frame-recurrent procedure (:meth:`tecogan.pipeline.Upscaler.upscale_clip`, as upscale.py and
+the API), written as PNGs under
 ``<res_root>/<dataset>/<tag>/<sequence>/<GT frame names>`` by a background writer (so PNG
 encoding overlaps the network) into a temporary folder renamed into place when the sequence is
 complete, and, when metrics are asked for and GT frames exist, scored
@@ -13,9 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tecogan.config import test_datasets
 from tecogan.data.folder_dataset import PairedFolderDataset
-from tecogan.inference import infer_sequence
+from tecogan.pipeline import as_frames
 from tecogan.utils.errors import UserError
+from tecogan.utils.progress import Progress
+from tecogan.video import BackgroundWriter, FolderSink
 
 
 @dataclass
@@ -26,13 +30,40 @@ class SequenceSet:
 
     @classmethod
     def from_config(cls, ds, scale, degradation="BD"):
-        for key in ("lr_seq_dir", "gt_seq_dir"):
-            folder = ds.get(key)
-            if folder and not os.path.isdir(folder):
-                raise UserError(f"{folder}: {'GT' if key == 'gt_seq_dir' else 'LR'} folder of test set "
-                                f"{ds['name']} not found; {_how_to_make(ds, key, scale, degradation)}")
+        missing = missing_folder(ds)
+        if missing:
+            key, folder = missing
+            how = ds.get("how_to_get") or _how_to_make(ds, key, scale, degradation)
+            raise UserError(f"{folder}: {'GT' if key == 'gt_seq_dir' else 'LR'} folder of test set "
+                            f"{ds['name']} not found; {how}")
         return cls(ds["name"], PairedFolderDataset(ds["lr_seq_dir"], ds.get("gt_seq_dir"), scale,
                                                    ds.get("filter_file"), read_gt=False))
+
+
+def missing_folder(ds):
+    """(key, folder) of the first missing LR/GT folder of a ``dataset.test*`` entry, or None."""
+    for key in ("lr_seq_dir", "gt_seq_dir"):
+        folder = ds.get(key)
+        if folder and not os.path.isdir(folder):
+            return key, folder
+    return None
+
+
+def sequence_sets(opt, report=print):
+    """``[(dataset options, SequenceSet)]`` of every ``dataset.test*`` entry.  An entry marked
+    ``optional: true`` whose folders are missing is left out with one ``report`` line saying
+    how to get it; any other missing folder is an error."""
+    scale, degradation = opt["scale"], opt["dataset"]["degradation"]["type"]
+    sets = []
+    for _, ds in test_datasets(opt):
+        missing = missing_folder(ds) if ds.get("optional") else None
+        if missing:
+            key, folder = missing
+            report(f"{ds['name']}: skipped (optional; {folder} not found): "
+                   f"{ds.get('how_to_get') or _how_to_make(ds, key, scale, degradation)}")
+            continue
+        sets.append((ds, SequenceSet.from_config(ds, scale, degradation)))
+    return sets
 
 
 def _how_to_make(ds, key, scale, degradation):
@@ -49,9 +80,9 @@ def _how_to_make(ds, key, scale, degradation):
     return "put <sequence>/<frame>.png folders there (docs/data.md)"
 
 
-def run_test_datasets(upscaler, datasets, res_root, tag, num_pad_front=5, padding_mode="reflect",
-                  save_res=True, metrics=None, report=print, progress=True):
-    """Run ``upscaler`` over every sequence of ``datasets`` (a list of :class:`SequenceSet`).
+def run_test_datasets(upscaler, datasets, res_root, tag, save_res=True, metrics=None, report=print, progress=True):
+    """Run ``upscaler`` (a :class:`tecogan.pipeline.Upscaler`: generator and inference options, e.g.
+    the YAML's ``test.num_pad_front``) over every sequence of ``datasets`` (a list of :class:`SequenceSet`).
 
     Frames go to ``<res_root>/<dataset>/<tag>/<sequence>/`` when ``save_res``.  ``metrics``
     (a ValidationMetrics or None) scores sequences that have GT frames.  ``report(line)``
@@ -59,9 +90,6 @@ def run_test_datasets(upscaler, datasets, res_root, tag, num_pad_front=5, paddin
     ``{dataset name: ({metric: mean over sequences}, {sequence: {metric: mean}})}`` for the
     datasets that were scored.
     """
-    from tqdm import tqdm
-    from tecogan.video import BackgroundWriter, FolderSink
-
     averages = {}
     for ds in datasets:
         scored = {}
@@ -80,15 +108,14 @@ def run_test_datasets(upscaler, datasets, res_root, tag, num_pad_front=5, paddin
             # frames go to a temporary sibling folder, renamed into place when complete
             sink = FolderSink(out_dir) if save_res else None
             writer = BackgroundWriter(maxsize=8)
-            bar = tqdm(total=len(lr), desc=f"{ds.name}/{info.name}", unit="frame", leave=False,
-                       dynamic_ncols=True, disable=None if progress else True)
+            bar = Progress(total=len(lr), desc=f"{ds.name}/{info.name}", quiet=not progress, leave=False)
             ok = False
             try:
-                for i, hr in enumerate(infer_sequence(None, lr, num_pad_front, padding_mode, upscaler=upscaler)):
+                for out in upscaler.upscale_clip(as_frames(lr)):
                     if sink is not None:
-                        writer.put(sink, names[i], hr)
+                        writer.put(sink, names[out.index], out.image)
                     if gt is not None:
-                        outputs.append(hr)
+                        outputs.append(out.image)
                     bar.update(1)
                 writer.close()
                 ok = True

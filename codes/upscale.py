@@ -13,17 +13,23 @@ Frames are streamed: decoding, inference and encoding overlap and only a few fra
 at a time.  Without tiles the frames equal test mode's output.
 """
 import argparse
-import collections
-import itertools
 import os
-import time
 
 if not __package__:  # run as a file from a clone: import this clone as the package `tecogan`
     import runpy
     runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "_clone.py"))
 
+from tecogan import defaults
+from tecogan.networks import generator_from_checkpoint
+from tecogan.options import InferenceOptions, options_from_flags
+from tecogan.pipeline import Upscaler
 from tecogan.pretrained import DEFAULT_MODEL, describe_models, resolve_model
-from tecogan.utils.errors import UserError, run_cli
+from tecogan.utils.device import parse_device
+from tecogan.utils.errors import UserError, run_cli, warn
+from tecogan.utils.outputs import check_number
+from tecogan.video_job import VideoOptions, prepare_job, run_job
+
+DEFAULTS = InferenceOptions()
 
 
 def build_parser():
@@ -37,11 +43,14 @@ def build_parser():
     p.add_argument("--nf", type=int, help="override the number of features")
     p.add_argument("--nb", type=int, help="override the number of residual blocks")
     p.add_argument("--device", default="auto", help="cpu, cuda or cuda:k (default: CUDA when present)")
-    p.add_argument("--half", action="store_true", help="CUDA autocast fp16")
-    p.add_argument("--tile", type=int, default=0, help="LR tile size (0: whole frames)")
-    p.add_argument("--tile_overlap", type=int, default=16, help="LR overlap between tiles")
-    p.add_argument("--num_pad_front", type=int, default=5, help="frames run before the first (as test mode)")
-    p.add_argument("--padding_mode", choices=("reflect", "replicate"), default="reflect")
+    p.add_argument("--half", action="store_true", help="CUDA autocast fp16 (the same as --precision fp16)")
+    p.add_argument("--precision", default=DEFAULTS.precision,
+                   help="fp32 (default: exact, equals test mode) or fp16 (CUDA autocast)")
+    p.add_argument("--tile", type=int, default=DEFAULTS.tile, help="LR tile size (0: whole frames)")
+    p.add_argument("--tile_overlap", type=int, default=DEFAULTS.tile_overlap, help="LR overlap between tiles")
+    p.add_argument("--num_pad_front", type=int, default=DEFAULTS.num_pad_front,
+                   help="frames run before the first (as test mode)")
+    p.add_argument("--padding_mode", choices=defaults.PADDING_MODES, default=DEFAULTS.padding_mode)
     p.add_argument("--fps", type=float, help="frame rate of a folder of frames (default 25); for a video input it "
                    "re-times every frame at this constant rate and drops the audio (default: the input's timestamps)")
     p.add_argument("--codec", help="output video codec: h264 (default), h265, av1, vp9, ffv1 (lossless), prores, "
@@ -55,12 +64,21 @@ def build_parser():
     p.add_argument("--no_audio", action="store_true", help="drop the input's audio and subtitles")
     p.add_argument("--start", type=float, help="start this many seconds into the input (audio trimmed too)")
     p.add_argument("--duration", type=float, help="upscale only this many seconds of the input")
-    p.add_argument("--compare", metavar="OUT", help="also write a side-by-side video: bicubic LR | super-resolved (the bicubic aligned like the "
+    p.add_argument("--compare", metavar="OUT",
+                   help="also write a side-by-side video: bicubic LR | super-resolved (the bicubic aligned like the "
                         "model: sample-aligned for BD models, centre-aligned for BI)")
     p.add_argument("--no_channels_last", action="store_true", help="keep the NCHW memory format")
-    p.add_argument("--backend", default="torch",
-                   help="inference backend: torch (default) or openvino (CPU only, about 1.1-1.25x faster per step on a 2-core AMD EPYC; "
+    p.add_argument("--backend", default=DEFAULTS.backend,
+                   help="inference backend: torch (default) or openvino (CPU only, about 1.1-1.25x faster per step "
+                        "on a 2-core AMD EPYC; "
                         "docs/upscale.md)")
+    p.add_argument("--outscale", type=float,
+                   help="final size as a factor of the input's, e.g. 3.5 (the network's output resized: Lanczos up, "
+                        "pixel area down)")
+    p.add_argument("--target_height", type=int, help="final height in pixels, e.g. 1080 (width follows the aspect, even)")
+    p.add_argument("--target_width", type=int, help="final width in pixels (height follows the aspect, even)")
+    p.add_argument("--threads", type=int, help="CPU threads of the network (default: all cores)")
+    p.add_argument("--quiet", action="store_true", help="no progress and no information lines (warnings and errors stay)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing OUTPUT / --compare (kept otherwise; replaced only on success)")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks")
@@ -69,126 +87,45 @@ def build_parser():
 
 def load_network(args):
     """The generator the checkpoint implies (``--degradation/--nf/--nb`` override it)."""
-    from tecogan.networks import generator_from_checkpoint
-    if (args.nf is not None and args.nf <= 0) or (args.nb is not None and args.nb <= 0):
-        raise UserError(f"--nf {args.nf} / --nb {args.nb}: expected positive integers")
-    net = generator_from_checkpoint(args.model, degradation=args.degradation, nf=args.nf, nb=args.nb)
-    return net, net.arch()
+    return generator_from_checkpoint(args.model, degradation=args.degradation, nf=args.nf, nb=args.nb)
 
 
-def run(args, net=None):
-    """The command's work; ``net`` (a loaded generator) replaces ``--model`` (the Python API)."""
-    import cv2
-    import torch
-    from tqdm import tqdm
-    from tecogan.backends import check_backend
-    from tecogan.inference import MIN_TILE, infer_sequence, make_upscaler
-    from tecogan.ops.upsample import bd_bicubic_frame
-    from tecogan.utils.device import parse_device
-    from tecogan.video import BackgroundWriter, check_output, open_sink, open_source, prefetch, is_video_path, shown
+def inference_options(args):
+    """The checked InferenceOptions of the command line (errors name the flag)."""
+    if args.half and args.precision not in (DEFAULTS.precision, "fp16"):
+        raise UserError(f"--half is --precision fp16; it contradicts --precision {args.precision}")
+    precision = "fp16" if args.half else args.precision
+    options = options_from_flags({"tile": args.tile, "tile_overlap": args.tile_overlap,
+                                  "num_pad_front": args.num_pad_front, "padding_mode": args.padding_mode,
+                                  "backend": args.backend, "device": args.device, "precision": precision,
+                                  "channels_last": not args.no_channels_last, "threads": args.threads})
+    if options.precision == "fp16" and parse_device(options.device).type != "cuda":
+        warn("--precision fp16 needs CUDA; running in fp32 on the CPU")
+    return options
 
-    from tecogan.utils.outputs import FILE, FRAMES, check_number, check_outputs
+
+def video_options(args):
+    try:
+        return VideoOptions(fps=args.fps, start=args.start, duration=args.duration, codec=args.codec, crf=args.crf,
+                            preset=args.preset, pix_fmt=args.pix_fmt, audio=not args.no_audio,
+                            compare=args.compare, overwrite=args.overwrite, outscale=args.outscale,
+                            target_height=args.target_height, target_width=args.target_width, quiet=args.quiet)
+    except UserError as err:
+        raise UserError(f"--{err}") from None
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     args.model = resolve_model(args.model)
-    # before anything is read or written: numbers, then outputs (never an input, never an
-    # existing file or frames folder without --overwrite)
-    check_number("--fps", args.fps, minimum=0, maximum=1000, strict_minimum=True)
-    check_number("--tile", args.tile, minimum=0, maximum=16384, integer=True)
-    check_number("--tile_overlap", args.tile_overlap, minimum=0, maximum=16384, integer=True)
-    check_number("--num_pad_front", args.num_pad_front, minimum=0, maximum=1000, integer=True)
     check_number("--nf", args.nf, minimum=1, maximum=1024, integer=True)
     check_number("--nb", args.nb, minimum=1, maximum=256, integer=True)
-    outputs = [("OUTPUT", args.output, FILE if is_video_path(args.output) else FRAMES)]
-    if args.compare:
-        outputs.append(("--compare", args.compare, FILE))
-    check_outputs(outputs, [("INPUT", args.input), ("--model", args.model)], args.overwrite)
-    if args.tile < 0 or args.num_pad_front < 0:
-        raise UserError("--tile and --num_pad_front must be >= 0")
-    if args.tile and args.tile < MIN_TILE:
-        raise UserError(f"--tile {args.tile}: tiles must be at least {MIN_TILE} LR pixels")
-    if args.tile and not 0 <= args.tile_overlap < args.tile:
-        raise UserError(f"--tile_overlap {args.tile_overlap}: expected 0 <= overlap < tile ({args.tile})")
-    if args.compare and not is_video_path(args.compare):
-        raise UserError(f"--compare {shown(args.compare)}: expected a video file name (.mp4, .mkv, ...)")
-    encoding = dict(codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt)
-    out_enc = check_output(args.output, **encoding)  # codec, container, quality checked before any work
-    cmp_enc = check_output(args.compare, **encoding, option="--compare") if args.compare else None
-    from tecogan.utils.errors import warn
-    if out_enc is None and cmp_enc is None and any(v is not None for v in encoding.values()):
-        warn("--codec, --crf, --preset and --pix_fmt apply to video files; the output is a folder of PNG frames")
-    device = parse_device(args.device)
-    check_backend(args.backend, device)
-    if args.half and device.type != "cuda":
-        warn("--half needs CUDA; running in fp32 on the CPU")
-    source = open_source(args.input, args.fps, args.start, args.duration)
-    net, arch = load_network(args) if net is None else (net, net.arch())
-    upscaler = make_upscaler(net, device, args.tile, args.tile_overlap, not args.no_channels_last, args.half,
-                             args.backend)
-    sink = open_sink(args.output, source, out_enc, audio=not args.no_audio)
-    compare = open_sink(args.compare, source, cmp_enc, audio=not args.no_audio) if args.compare else None
-    writer = BackgroundWriter()
-    frames = prefetch(source.frames(), maxsize=4)
-    first = next(frames, None)
-    if first is None:
-        raise UserError(f"{shown(args.input)}: no frames")
-    h, w = first.image.shape[:2]
-    print(f"{shown(args.input)} -> {shown(args.output)}: {arch['degradation']} generator nf {arch['nf']} "
-          f"nb {arch['nb']}, {w}x{h} -> {w * arch['scale']}x{h * arch['scale']}, {source.describe()}, device {device}"
-          + (f", tiles {args.tile}+{args.tile_overlap}" if args.tile else ""), flush=True)
-    print(f"writing {sink.describe()}", flush=True)
-    if arch["degradation"] == "BD":  # the bicubic half sits where the model puts its pixels
-        compare_bicubic = lambda lr: bd_bicubic_frame(lr, arch["scale"])  # noqa: E731
-    else:
-        compare_bicubic = lambda lr: cv2.resize(lr, None, fx=arch["scale"], fy=arch["scale"],  # noqa: E731
-                                                interpolation=cv2.INTER_CUBIC)
-    pending = collections.deque()  # Frame(name, LR image, time) of the frames handed to the network
-
-    def lr_frames():
-        for item in itertools.chain([first], frames):
-            pending.append(item)
-            yield item.image
-    ok = False
-    count = 0
-    start = time.perf_counter()
-    bar = tqdm(total=source.count, unit="frame", desc="upscale", dynamic_ncols=True, disable=None)
-    try:
-        for hr in infer_sequence(net, lr_frames(), args.num_pad_front, args.padding_mode, upscaler=upscaler):
-            item = pending.popleft()
-            writer.put(sink, item.name, hr, item.time)
-            if compare is not None:
-                writer.put(compare, item.name, np_hstack(compare_bicubic(item.image), hr), item.time)
-            count += 1
-            bar.update(1)
-        writer.close()
-        ok = True
-    finally:
-        bar.close()
-        if not ok:
-            try:
-                writer.close(discard=True)
-            except BaseException:
-                pass
-        try:
-            sink.close(ok)  # verified and renamed into place, or removed
-        except BaseException:
-            ok = False
-            raise
-        finally:
-            if compare is not None:
-                compare.close(ok)
-    seconds = time.perf_counter() - start
-    print(f"{count} frames in {seconds:.2f} s ({count / max(seconds, 1e-9):.2f} frames/s) -> {shown(args.output)}"
-          + (f" and {shown(args.compare)}" if args.compare else ""), flush=True)
-    del torch
+    options = inference_options(args)
+    # before anything is read or written: outputs (never an input, never an existing file or
+    # frames folder without --overwrite), encoder and container
+    job = prepare_job(args.input, args.output, video_options(args), model_path=args.model)
+    upscaler = Upscaler(load_network(args), options)
+    run_job(upscaler, job, report=lambda line: print(line, flush=True))
     return 0
-
-
-def np_hstack(a, b):
-    import numpy as np
-    return np.ascontiguousarray(np.concatenate([a, b], axis=1))
-
-
-def main():
-    return run(build_parser().parse_args())
 
 
 def cli():

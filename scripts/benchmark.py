@@ -18,8 +18,8 @@ depend on them.
 """
 import argparse
 import os
-import runpy
 import queue
+import runpy
 import tempfile
 import threading
 import time
@@ -123,7 +123,7 @@ def parse_size(text):
         h, w = (int(v) for v in text.lower().split("x"))
         assert h >= 8 and w >= 8
     except (ValueError, AssertionError):
-        raise UserError(f"--lr_size {text}: expected HxW with both sides >= 8, e.g. 144x180")
+        raise UserError(f"--lr_size {text}: expected HxW with both sides >= 8, e.g. 144x180") from None
     return h, w
 
 

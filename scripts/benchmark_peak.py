@@ -54,6 +54,7 @@ def step_flops(net, h, w):
     """Total and per-group FLOPs of one step (torch.utils.flop_counter)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
+
     from tecogan.profiling import step_inputs
     counter = FlopCounterMode(display=False)
     with torch.inference_mode(), counter:
@@ -79,6 +80,7 @@ def api_seconds_per_frame(upscaler, frames):
 def group_seconds(net, h, w, repeats=3):
     """Seconds per layer group inside one step, by forward hooks (the rest is warping & glue)."""
     import torch
+
     from tecogan.profiling import step_inputs
     times = {label: 0.0 for label in GROUPS}
     started = {}
@@ -119,11 +121,12 @@ def main():
     try:
         h, w = (int(v) for v in args.lr_size.lower().split("x"))
     except ValueError:
-        raise UserError(f"--lr_size {args.lr_size}: expected HxW, e.g. 144x180")
+        raise UserError(f"--lr_size {args.lr_size}: expected HxW, e.g. 144x180") from None
     if min(h, w) < 8 or args.frames < 2 or args.rounds < 1:
         raise UserError("--lr_size sides >= 8, --frames >= 2, --rounds >= 1")
     import numpy as np
     import torch
+
     import tecogan
     torch.manual_seed(0)
     net = tecogan.build_generator("FRNet", nf=args.nf, nb=args.nb, degradation="BD", scale=4).eval()

@@ -41,11 +41,12 @@ def main():
     try:
         w, h = (int(v) for v in args.size.lower().split("x"))
     except ValueError:
-        raise UserError(f"--size {args.size}: expected WxH, e.g. 320x180")
+        raise UserError(f"--size {args.size}: expected WxH, e.g. 320x180") from None
     if min(w, h) < 8 or args.frames < 1 or args.rounds < 1 or not 0 <= args.tile_overlap < args.tile:
         raise UserError("--size sides >= 8, --frames >= 1, --rounds >= 1, 0 <= --tile_overlap < --tile")
     import numpy as np
     import torch
+
     import tecogan
     torch.manual_seed(0)
     net = tecogan.build_generator("FRNet", nf=64, nb=10, degradation="BD", scale=4).eval()

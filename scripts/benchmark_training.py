@@ -43,6 +43,7 @@ def recipe_opt(name, args):
 
 def time_model(opt, memory_format, precision, args):
     import torch
+
     from tecogan.models import build_model
     torch.manual_seed(0)
     opt = copy.deepcopy(opt)

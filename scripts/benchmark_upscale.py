@@ -80,6 +80,7 @@ def main():
     if args.network_only:
         return network_only(args.input, args.model, args.network_only, args.half)
     import runpy
+
     import torch
     runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
     from tecogan.profiling import cpu_name

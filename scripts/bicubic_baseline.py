@@ -27,7 +27,7 @@ from tecogan.utils.errors import run_cli
 def main():
     from tecogan.ops.imresize import imresize
     from tecogan.ops.upsample import bd_bicubic_frame
-    from tecogan.utils.fileio import transform_sequences
+    from tecogan.utils.sequences import transform_sequences
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--lr_dir", required=True, help="<lr_dir>/<sequence>/*.png")
     p.add_argument("--out_dir", required=True)

@@ -82,7 +82,7 @@ def main():
     w, h = crop[2], crop[3]
     fig, axes = plt.subplots(1, len(crops), squeeze=False,
                              figsize=(args.panel_width * len(crops), args.panel_width * h / w + 0.4))
-    for ax, (label, image) in zip(axes[0], crops):
+    for ax, (label, image) in zip(axes[0], crops, strict=False):
         ax.imshow(image, interpolation="nearest")
         ax.set_title(label, fontsize=11)
         ax.set_axis_off()

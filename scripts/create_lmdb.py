@@ -45,6 +45,7 @@ def create(raw_dir, lmdb_dir, name, overwrite=False):
     an LMDB that is replaced survives until the new one is complete.
     """
     from tqdm import tqdm
+
     from tecogan.data.lmdb_io import write_lmdb
     from tecogan.utils.outputs import LMDB, AtomicFolder, check_outputs
     check_outputs([("--lmdb_dir", lmdb_dir, LMDB)], [("--raw_dir", raw_dir)], overwrite)

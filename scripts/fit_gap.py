@@ -45,6 +45,7 @@ def degraders(degradation, scale):
 def clip_gain(upscaler, folder, frames, make_lr, bicubic):
     """``(model, bicubic)`` mean Y-PSNR over the first ``frames`` frames of a clip folder."""
     import numpy as np
+
     from tecogan.metrics.validation import psnr_y_uint8
     from tecogan.utils.fileio import list_images, read_image_rgb
     names = list_images(folder)[:frames]
@@ -58,8 +59,8 @@ def clip_gain(upscaler, folder, frames, make_lr, bicubic):
         gts.append(gt[:h, :w])
     lrs = [make_lr(gt) for gt in gts]
     srs = list(upscaler.upscale_frames(lrs))
-    model = float(np.mean([psnr_y_uint8(gt, sr) for gt, sr in zip(gts, srs)]))
-    base = float(np.mean([psnr_y_uint8(gt, bicubic(lr)) for gt, lr in zip(gts, lrs)]))
+    model = float(np.mean([psnr_y_uint8(gt, sr) for gt, sr in zip(gts, srs, strict=False)]))
+    base = float(np.mean([psnr_y_uint8(gt, bicubic(lr)) for gt, lr in zip(gts, lrs, strict=False)]))
     return model, base
 
 

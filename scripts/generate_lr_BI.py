@@ -19,7 +19,7 @@ from tecogan.utils.errors import UserError, run_cli
 
 def main():
     from tecogan.ops.imresize import imresize
-    from tecogan.utils.fileio import transform_sequences
+    from tecogan.utils.sequences import transform_sequences
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--gt_dir", required=True, help="<gt_dir>/<sequence>/*.png")
     p.add_argument("--lr_dir", required=True)

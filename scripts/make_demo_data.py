@@ -41,6 +41,7 @@ def read_frames(path, start, count, size, step=1):
 
 def main():
     import cv2
+
     from tecogan.ops.degradation import degrade_bd
     from tecogan.utils.fileio import write_image_rgb
     from tecogan.utils.outputs import PARENT, AtomicFolder, check_outputs

@@ -15,6 +15,7 @@ from tecogan.utils.errors import UserError, run_cli
 def main():
     import cv2
     from PIL import Image
+
     from tecogan.video import open_source
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("input", help="video file or folder of frames")

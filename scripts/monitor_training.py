@@ -12,8 +12,8 @@ bicubic score of the validation set, into that metric's panel.
 import argparse
 import json
 import os
-import runpy
 import re
+import runpy
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
@@ -54,7 +54,7 @@ def parse_metrics(path):
         with open(path, "rb") as f:
             data = json.loads(f.read().decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as err:
-        raise UserError(f"{path}: not readable JSON ({str(err)[:120]}; truncated?); {expected}")
+        raise UserError(f"{path}: not readable JSON ({str(err)[:120]}; truncated?); {expected}") from None
     if not isinstance(data, dict):
         raise UserError(f"{path}: holds a {type(data).__name__}; {expected}")
     rows = []
@@ -92,12 +92,13 @@ def plot(curves, title, out_path, baselines=()):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     from tecogan.utils.fileio import atomic_write
     names = sorted(curves)
     cols = min(3, len(names))
     rows = (len(names) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.2 * rows), squeeze=False)
-    for ax, name in zip(axes.flat, names):
+    for ax, name in zip(axes.flat, names, strict=False):
         xs, ys = curves[name]
         ax.plot(xs, ys, marker="." if len(xs) < 30 else None)
         lines = [(v, label) for metric, v, label in baselines if metric == name]

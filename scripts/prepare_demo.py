@@ -23,6 +23,7 @@ LMDB_FILES = {"data.mdb", "lock.mdb", "meta_info.pkl"}
 def expected_keys(clips_dir):
     """The keys an LMDB of ``clips_dir`` has (reads one frame per sequence for its size)."""
     from create_lmdb import collect_clips
+
     from tecogan.data.lmdb_io import make_key
     from tecogan.utils.fileio import read_image_rgb
     keys = []

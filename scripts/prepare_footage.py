@@ -27,6 +27,7 @@ import runpy
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
+from tecogan import defaults
 from tecogan.utils.errors import UserError, run_cli
 
 DEFAULT_HOLDOUT = ("bmx-trees", "car-shadow", "04_coffee", "05_default_juggle")
@@ -59,9 +60,10 @@ def target_size(w, h, width):
     return width, new_h
 
 
-def write_clip(path, out_dir, width, frame_step=1, max_frames=0, lr_dir=None, sigma=1.5):
+def write_clip(path, out_dir, width, frame_step=1, max_frames=0, lr_dir=None, sigma=defaults.BD_SIGMA):
     """Resize the frames of one clip into ``out_dir`` (and BD-degrade them into ``lr_dir``)."""
     import cv2
+
     from tecogan.ops.degradation import degrade_bd
     from tecogan.utils.fileio import write_image_rgb
     from tecogan.video import open_source
@@ -143,6 +145,7 @@ def prepare(src, out, width=448, holdout=DEFAULT_HOLDOUT, frame_step=1, max_fram
 def write_val_subset(out, held, val_frames, overwrite=False):
     """Copy the first ``val_frames`` frames of each held-out clip into ``<out>/FootageVal``."""
     import shutil
+
     from tecogan.utils.fileio import list_images
     from tecogan.utils.outputs import AtomicFolder
     for kind in ("GT", "Gaussian4xLR"):

@@ -9,6 +9,7 @@ import runpy
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
+from tecogan import defaults
 from tecogan.utils.errors import run_cli
 
 
@@ -21,11 +22,11 @@ def check_bd_params(sigma, scale):
 
 def main():
     from tecogan.ops.degradation import degrade_bd
-    from tecogan.utils.fileio import transform_sequences
+    from tecogan.utils.sequences import transform_sequences
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--gt_dir", required=True, help="<gt_dir>/<sequence>/*.png")
     p.add_argument("--lr_dir", required=True)
-    p.add_argument("--sigma", type=float, default=1.5, help="Gaussian blur sigma (> 0)")
+    p.add_argument("--sigma", type=float, default=defaults.BD_SIGMA, help="Gaussian blur sigma (> 0)")
     p.add_argument("--scale", type=int, default=4, help="keep every N-th pixel (1..16)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --lr_dir")
     p.add_argument("--debug", action="store_true")

@@ -54,7 +54,7 @@ def make_clip(path, frames, pts=None, time_base=Fraction(1, 1000), fmt=None, cod
     if subtitles:
         s = out.add_mux_stream("subrip")
         s.time_base = Fraction(1, 1000)
-    for img, p in zip(frames, pts):
+    for img, p in zip(frames, pts, strict=False):
         f = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
         kw = {}
         if colorspace is not None:

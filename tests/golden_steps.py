@@ -5,7 +5,6 @@ Used by ``test_golden_training.py`` (float32, the project's precision) and by
 """
 import numpy as np
 import torch
-
 from golden_weights import apply_rule
 
 CASES = ("frvsr", "tecogan_default", "tecogan_fm_always")

@@ -42,6 +42,7 @@ def tree_hash(path):
 def run_inprocess(cli, argv, capsys, monkeypatch):
     """Run a command's ``cli()`` (``run_cli`` inside) in this process: (status, stdout, stderr)."""
     import sys
+
     import pytest
     capsys.readouterr()
     monkeypatch.setattr(sys, "argv", [str(a) for a in argv])
@@ -63,7 +64,7 @@ def assert_one_line(status, err, *needles, expected_status=2):
     """Exit status as expected, stderr one ``error:`` line (warnings aside), no traceback."""
     assert status == expected_status, (status, err)
     assert "Traceback" not in err, err
-    lines = [l for l in err.strip().splitlines() if not l.startswith("warning:")]
+    lines = [line for line in err.strip().splitlines() if not line.startswith("warning:")]
     assert len(lines) == 1, err
     for n in needles:
         assert n in lines[0], (n, lines[0])
@@ -109,6 +110,7 @@ def tmpfs_command(mount_dir, size_kb, argv, preload=None, copy_back=None, read_o
 def save_tiny_generator(folder, name="tiny_BD.pth", degradation="BD"):
     """A small random FRNet (nf 8, nb 1) saved as a published-style checkpoint: ``(path, net)``."""
     import torch
+
     from tecogan.networks.frnet import FRNet
     torch.manual_seed(0)
     net = FRNet(nf=8, nb=1, degradation=degradation)

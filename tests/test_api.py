@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from helpers import REPO
 
 import tecogan
-from helpers import REPO
 from tecogan.inference import infer_sequence
 from tecogan.networks.frnet import FRNet
 from tecogan.utils.errors import UserError
@@ -54,9 +54,9 @@ def test_upscale_frames_equals_test_mode_and_streams(tiny_ckpt):
     assert up.scale == 4
     got = list(up.upscale_frames(iter(lr)))  # a one-pass iterator works (streaming)
     assert len(got) == len(lr) and got[0].shape == (144, 256, 3) and got[0].dtype == np.uint8
-    for a, b in zip(got, expected):
+    for a, b in zip(got, expected, strict=False):
         assert np.array_equal(a, b)
-    assert all(np.array_equal(a, b) for a, b in zip(up.upscale_frames(lr), got))  # each call a new clip
+    assert all(np.array_equal(a, b) for a, b in zip(up.upscale_frames(lr), got, strict=False))  # each call a new clip
     tiled = list(tecogan.Upscaler(net, tile=32, tile_overlap=8).upscale_frames(lr))
     diff = np.abs(np.stack(tiled).astype(int) - np.stack(got).astype(int))
     assert diff.max() <= 40 and diff.mean() < 1.0  # tiles: the same picture, seams blended
@@ -82,13 +82,14 @@ def test_upscale_video_folder_equals_upscale_frames(tiny_ckpt, tmp_path):
     expected = list(up.upscale_frames(read_rgb(DEMO_LR)))
     got = read_rgb(tmp_path / "out")
     assert sorted(os.listdir(tmp_path / "out")) == sorted(os.listdir(DEMO_LR))
-    for a, b in zip(got, expected):
+    for a, b in zip(got, expected, strict=False):
         assert np.array_equal(a, b)
     with pytest.raises(UserError, match="not found"):
         up.upscale_video(tmp_path / "absent", tmp_path / "o2")
 
 
-def test_official_metrics_on_arrays(shared_dir):
+def test_official_metrics_on_arrays(shared_dir, monkeypatch):
+    monkeypatch.delenv("TECOGAN_LPIPS_WEIGHTS", raising=False)
     import json
     case = REPO / "tests" / "data" / "metrics_case0"
     expected = json.loads((case / "expected.json").read_text())
@@ -97,9 +98,12 @@ def test_official_metrics_on_arrays(shared_dir):
     no_lpips = tecogan.metrics.official_metrics(gt, sr, metrics=("PSNR", "SSIM", "tOF"))
     assert set(no_lpips["mean"]) == {"PSNR", "SSIM", "tOF"}
     np.testing.assert_allclose(no_lpips["per_frame"]["PSNR"], expected["per_sequence"][seq]["PSNR"], rtol=1e-4)
-    full = tecogan.metrics.official_metrics(gt, sr, lpips_weights=str(shared_dir / "weights" / "alexnet_imagenet_features.pth"))
+    full = tecogan.metrics.official_metrics(gt, sr)   # LPIPS from the bundled AlexNet weights
     assert set(full["mean"]) == {"PSNR", "SSIM", "LPIPS", "tOF", "tLP100"}
     np.testing.assert_allclose(full["per_frame"]["LPIPS"], expected["per_sequence"][seq]["LPIPS"], atol=1e-4)
+    explicit = tecogan.metrics.official_metrics(
+        gt, sr, lpips_weights=str(shared_dir / "weights" / "alexnet_imagenet_features.pth"), metrics=("LPIPS",))
+    assert explicit["per_frame"]["LPIPS"] == full["per_frame"]["LPIPS"]
     assert tecogan.metrics.psnr_y(gt[2], gt[2]) == float("inf")
     with pytest.raises(ValueError, match="VMAF"):
         tecogan.metrics.official_metrics(gt, sr, metrics=("VMAF",))
@@ -118,26 +122,67 @@ def test_docs_api_examples_run(tmp_path):
     assert "'scale': 4" in r.stdout and "'PSNR'" in r.stdout
 
 
-@pytest.mark.slow
-def test_console_commands_after_pip_install(tmp_path):
-    """`pip install .` into a fresh virtualenv (dependencies taken from this one) gives the commands."""
+def _fresh_venv(tmp_path):
+    """A new virtualenv whose dependencies (torch & co.) come from this one, and a copy of the
+    sources to build from (building writes build/ and *.egg-info beside them)."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     site = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           capture_output=True, text=True, check=True).stdout.strip()
     ours = [p for p in sys.path if p.endswith("site-packages")]
-    with open(os.path.join(site, "deps.pth"), "w") as f:  # torch & co. from this environment
+    with open(os.path.join(site, "deps.pth"), "w") as f:
         f.write("\n".join(ours) + "\n")
-    src = tmp_path / "src"  # a copy: building writes build/ and *.egg-info beside the sources
+    src = tmp_path / "src"
     shutil.copytree(REPO / "codes", src / "codes", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "pretrained_models", src / "pretrained_models")
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, src / name)
-    r = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
-                        "--no-deps", "--no-build-isolation", str(src)], capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr
     env = dict(os.environ, PATH=f"{venv / 'bin'}:{os.environ['PATH']}")
+    env.pop("TECOGAN_MODELS", None)
+    return venv, src, env
+
+
+def _pip(venv, *args):
+    r = subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), *args],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.slow
+def test_wheel_finds_shipped_models_from_any_folder(tmp_path):
+    """A built wheel installed into a fresh virtualenv: the shipped models and AlexNet weights are
+    found (and verified) from another folder; tecogan-upscale runs the default model there."""
+    venv, src, env = _fresh_venv(tmp_path)
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                        str(tmp_path / "dist"), str(src)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    wheel = next((tmp_path / "dist").glob("tecogan-*.whl"))
+    shutil.rmtree(src)  # nothing of the sources is left to find
+    _pip(venv, "install", "-q", "--no-deps", str(wheel))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    code = ("import tecogan, tecogan.pretrained as p; net = tecogan.load_generator('frvsr'); "
+            "print(tecogan.__file__); print(p.resolve_model('tecogan')); print(p.bundled_alexnet())")
+    r = subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True,
+                       cwd=elsewhere, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.split()
+    assert all(str(venv) in line for line in lines) and lines[1].endswith("TecoGAN_BD_footage.pth"), r.stdout
+    r = subprocess.run(["tecogan-upscale", str(REPO / "demo" / "videos" / "juggle_lr.mp4"), "out.mp4",
+                        "--duration", "0.2", "--device", "cpu"], capture_output=True, text=True, cwd=elsewhere,
+                       env=env, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert (elsewhere / "out.mp4").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_console_commands_after_pip_install(tmp_path):
+    """`pip install .` (not editable) into a fresh virtualenv gives the commands and the models."""
+    venv, src, env = _fresh_venv(tmp_path)
+    _pip(venv, "install", "-q", "--no-deps", "--no-build-isolation", str(src))
     # the installed copy, not the clone: run from elsewhere
-    r = subprocess.run([str(venv / "bin" / "python"), "-c", "import tecogan, tecogan.api; print(tecogan.__file__)"],
+    r = subprocess.run([str(venv / "bin" / "python"), "-c",
+                        "import tecogan, tecogan.api; tecogan.load_generator('frvsr'); print(tecogan.__file__)"],
                        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
     assert r.returncode == 0 and str(venv) in r.stdout, r.stderr + r.stdout
     for cmd in ("tecogan", "tecogan-upscale", "tecogan-metrics"):

@@ -7,13 +7,13 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from helpers import assert_one_line, save_tiny_generator, upscale_in_process
+from test_test_mode import make_sequences, read_rgb, run_main, write_exp
 
 import tecogan
-from helpers import assert_one_line, save_tiny_generator, upscale_in_process
 from tecogan.backends import OpenVINOStep, check_backend
 from tecogan.networks.frnet import FRNet
 from tecogan.utils.errors import UserError
-from test_test_mode import make_sequences, read_rgb, run_main, write_exp
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FOOTAGE_MODEL = os.path.join(REPO, "pretrained_models", "FRVSR_BD_footage.pth")

@@ -2,8 +2,8 @@
 import os
 
 import numpy as np
-
 from helpers import assert_one_line, run_inprocess, script_cli, tree_hash
+
 from tecogan.utils.fileio import read_image_rgb, write_image_rgb
 
 

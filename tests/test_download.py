@@ -5,8 +5,8 @@ import sys
 import zipfile
 
 import torch
-
 from helpers import load_script
+
 from tecogan.networks.frnet import FRNet
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -37,7 +37,7 @@ def test_models_from_mirror(tmp_path):
 def test_datasets_from_mirror(tmp_path):
     mirror = tmp_path / "mirror"
     mirror.mkdir()
-    for (dataset, part), file_id in gdrive.DATASETS.items():
+    for (_dataset, part), file_id in gdrive.DATASETS.items():
         folder = "GT" if part == "GT" else gdrive.LR_FOLDER[part]
         with zipfile.ZipFile(mirror / file_id, "w") as zf:
             zf.writestr(f"{folder}/seq/0001.png", b"not really a png")

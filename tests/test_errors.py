@@ -14,8 +14,8 @@ import torch
 import yaml
 
 from tecogan.config import load_config
-from tecogan.networks.frnet import FRNet
 from tecogan.networks import load_generator_weights
+from tecogan.networks.frnet import FRNet
 from tecogan.utils.checkpoint import load_state_dict_file
 from tecogan.utils.errors import UserError
 from tecogan.utils.fileio import read_image_rgb
@@ -28,7 +28,7 @@ ENV = dict(os.environ, OMP_NUM_THREADS="1")
 def one_line_error(r, *needles):
     assert r.returncode != 0
     lines = r.stderr.strip().splitlines()
-    errors = [l for l in lines if not l.startswith("warning:")]
+    errors = [line for line in lines if not line.startswith("warning:")]
     assert len(errors) == 1, r.stderr
     assert "Traceback" not in r.stderr
     for n in needles:
@@ -332,9 +332,10 @@ def test_missing_published_checkpoint_points_at_the_download_script(tmp_path):
 def test_device_cuda_without_cuda_names_the_option_used(tmp_path, ckpt):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    from tecogan.utils.device import parse_device
-    import io
     import contextlib
+    import io
+
+    from tecogan.utils.device import parse_device
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         assert parse_device("cuda").type == "cpu"

@@ -14,8 +14,8 @@ import time
 import numpy as np
 import pytest
 import yaml
-
 from helpers import assert_one_line, run_inprocess, script_cli, tree_hash
+
 from tecogan import main as main_cmd
 from tecogan import upscale
 from tecogan.config import load_config

@@ -16,13 +16,21 @@ import cv2
 import numpy as np
 import pytest
 import yaml
+from helpers import (
+    assert_one_line,
+    run_inprocess,
+    save_tiny_generator,
+    script_cli,
+    tmpfs_command,
+    tree_hash,
+    upscale_in_process,
+)
 
-from helpers import (assert_one_line, run_inprocess, save_tiny_generator, script_cli,
-                     tmpfs_command, tree_hash, upscale_in_process)
 from tecogan import main as main_cmd
 from tecogan.official_metrics import evaluate as evaluate_cmd
 from tecogan.official_metrics import metrics as metrics_cmd
-from tecogan.utils.outputs import AtomicFolder, TrainingLock, remove_stale_temps
+from tecogan.utils.outputs import AtomicFolder, remove_stale_temps
+from tecogan.utils.training_lock import TrainingLock
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UPSCALE = os.path.join(REPO, "codes", "upscale.py")

@@ -4,7 +4,7 @@ Checkpoints with NaN/Inf or whose zip entries fail their CRC are refused; frames
 changes mid-sequence and two frames with one stem are errors naming the file; scripts refuse
 meaningless parameters.  (The video-specific cases, a decoded frame count short of the
 container's and a size change mid-stream in a video file, belong to the PyAV reader in
-codes/video.py and are tested with it.)
+codes/video/ and are tested with it.)
 """
 import os
 import zipfile
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 import yaml
-
 from helpers import assert_one_line, run_inprocess, script_cli, tree_hash
+
 from tecogan import main as main_cmd
 from tecogan import upscale
 from tecogan.networks.frnet import FRNet

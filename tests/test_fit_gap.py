@@ -4,8 +4,8 @@ import re
 
 import numpy as np
 import pytest
-
 from helpers import assert_one_line, load_script, run_inprocess, save_tiny_generator, script_cli, tree_hash
+
 from tecogan.utils.fileio import write_image_rgb
 
 

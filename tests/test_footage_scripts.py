@@ -6,8 +6,8 @@ import sys
 import cv2
 import numpy as np
 import pytest
-
 from helpers import load_script
+
 from tecogan.ops.imresize import imresize
 from tecogan.utils.fileio import list_images, read_image_rgb
 
@@ -77,6 +77,7 @@ def test_prepare_footage_refusals(tmp_path):
 @pytest.mark.slow
 def test_bicubic_baseline_bd_and_bi(tmp_path):
     import torch
+
     from tecogan.ops.upsample import BicubicUpsample
     rng = np.random.default_rng(1)
     lr = rng.integers(0, 256, (6, 7, 3), dtype=np.uint8)
@@ -101,8 +102,8 @@ def test_bicubic_baseline_bd_and_bi(tmp_path):
 
 def test_bd_bicubic_baseline_matches_bd_frames_better_than_imresize():
     """On real BD frames the aligned upsampler is the stronger (fair) baseline."""
-    from tecogan.ops.upsample import bd_bicubic_frame
     from tecogan.metrics.validation import psnr_y_uint8
+    from tecogan.ops.upsample import bd_bicubic_frame
     gt_dir = os.path.join(REPO, "demo", "val", "GT", "coffee")
     lr_dir = os.path.join(REPO, "demo", "val", "Gaussian4xLR", "coffee")
     names = list_images(gt_dir)

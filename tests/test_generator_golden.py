@@ -6,9 +6,9 @@ error of the same pass measured against float64.
 import numpy as np
 import pytest
 import torch
-
 from golden_check import assert_golden, golden_close, uint8_close
 from golden_weights import apply_rule
+
 from tecogan.inference import front_padding_indices, infer_sequence
 from tecogan.networks.frnet import FRNet
 

@@ -11,11 +11,12 @@ negative tests below show that a wrong variant of the step fails.
 import numpy as np
 import pytest
 import torch
-
 from golden_check import assert_golden, golden_close
 from golden_steps import CASES, delta_quantities, make_opt, run_step
 from golden_weights import apply_rule
 from helpers import REPO
+
+from tecogan.models.discriminator_inputs import s_input
 from tecogan.networks.discriminators import SNet, STNet
 
 LOG_RTOL, LOG_ATOL = 1e-5, 1e-7
@@ -95,10 +96,10 @@ def test_snet(golden):
     exact = apply_rule(SNet(in_nc=3, spatial_size=64, use_cond=True)).double().eval()
     data, bi = torch.from_numpy(golden["snet/data"]), torch.from_numpy(golden["snet/bi_data"])
     with torch.no_grad():
-        logits, feats = net(data, {"bi_data": bi})
-        logits64, feats64 = exact(data.double(), {"bi_data": bi.double()})
+        logits, feats = net(s_input(data, bi))
+        logits64, feats64 = exact(s_input(data.double(), bi.double()))
     assert_golden(logits, golden["snet/logits"], logits64, atol=1e-5, rtol=1e-4, name="snet/logits")
-    for i, (f, f64) in enumerate(zip(feats, feats64)):
+    for i, (f, f64) in enumerate(zip(feats, feats64, strict=False)):
         assert_golden(f.flatten()[:64], golden[f"snet/feat{i}/head"], f64.flatten()[:64], atol=1e-5, rtol=1e-4,
                       name=f"snet/feat{i}/head")
         assert_golden(f.double().sum(), golden[f"snet/feat{i}/sum"], f64.sum(), atol=1e-3, rtol=1e-4,

@@ -26,7 +26,7 @@ def test_hand_computed_quarter_weights_first_sample():
     raw = raw / raw.sum()
     # symmetric padding: positions <= 0 mirror to 1 - p (1-based), i.e. index -p in 0-based
     expect = np.zeros(16)
-    for p, wt in zip(taps.astype(int), raw):
+    for p, wt in zip(taps.astype(int), raw, strict=False):
         q = 1 - p if p < 1 else p
         expect[q - 1] += wt
     got = np.zeros(16)
@@ -120,7 +120,7 @@ def test_direct_formula_one_output_sample():
 
     def padded(j):
         return row[int(j) - 1] if 1 <= j <= 16 else row[int(-j)] if j < 1 else row[int(32 - j)]
-    expected = sum(wi * padded(t) for wi, t in zip(w, taps)) / w.sum()
+    expected = sum(wi * padded(t) for wi, t in zip(w, taps, strict=False)) / w.sum()
     got = imresize(row[:, None], 0.25)[:, 0]
     assert got.shape == (4,)
     assert got[k - 1] == pytest.approx(expected, rel=1e-12)

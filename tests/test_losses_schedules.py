@@ -90,6 +90,7 @@ def test_feature_loss_with_the_bundled_alexnet(golden):
     """TecoGAN's feature loss on the AlexNet backbone that ships with the repository."""
     import numpy as np
     from golden_steps import make_opt, run_step
+
     from tecogan.networks.vgg import BUNDLED_ALEXNET, FeatureExtractor
     net = FeatureExtractor(backbone="alexnet")
     bundled = torch.load(BUNDLED_ALEXNET, weights_only=True)

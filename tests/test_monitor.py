@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (log lines as the trainer writes them)
 """scripts/monitor_training.py: parses the trainer's log and metrics JSON, writes PNG plots."""
 import json
 import os

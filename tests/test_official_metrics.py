@@ -18,15 +18,14 @@ import warnings
 import numpy as np
 import pytest
 import torch
-
 from golden_check import float32_allowance, golden_close
+
 from tecogan.metrics import lpips_loader
 from tecogan.metrics.lpips_loader import load_lpips, lpips_features, lpips_from_features
 from tecogan.official_metrics import cli
 from tecogan.official_metrics import procedure as P
 from tecogan.official_metrics import report as R
 from tecogan.utils.errors import UserError
-
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CASE = os.path.join(REPO, "tests", "data", "metrics_case0")
@@ -127,7 +126,7 @@ def test_case0_wrong_procedures_fail(lpips_model):
                             want["PSNR"][:len(want["PSNR"]) - 1], 0.0, 1e-4, 0.0)
     gt, sr = _seq_paths(seq)
     uncropped = [P.psnr(P.rgb_to_y(P.read_image_rgb(g)), P.rgb_to_y(P.read_image_rgb(s)))
-                 for g, s in zip(gt[2:-2], sr[2:-2])]
+                 for g, s in zip(gt[2:-2], sr[2:-2], strict=False)]
     assert not golden_close(uncropped, want["PSNR"], 0.0, 1e-4, 0.0)
 
 
@@ -343,8 +342,33 @@ def test_load_lpips_env_var(tmp_path, random_lpips, monkeypatch):
     assert torch.equal(model.net.slice5[0].bias, random_lpips.net.slice5[0].bias)
 
 
-def test_load_lpips_without_any_weights_says_how(monkeypatch):
+def test_load_lpips_defaults_to_the_bundled_file(monkeypatch, alexnet_file):
+    """No path, no environment variable: the AlexNet file in pretrained_models/ is used, never
+    torchvision's download; an explicit path or the environment variable still overrides it."""
+    from tecogan.pretrained import MODELS_DIR
     monkeypatch.delenv(lpips_loader.ENV_VAR, raising=False)
+
+    def no_download():
+        raise AssertionError("torchvision's weights were asked for although the bundled file is there")
+    monkeypatch.setattr(lpips_loader, "_torchvision_alexnet_state", no_download)
+    bundled = os.path.join(MODELS_DIR, "alexnet_imagenet_features.pth")
+    assert lpips_loader.resolve_weights_path() == bundled
+    assert lpips_loader.resolve_weights_path("mine.pth") == "mine.pth"
+    monkeypatch.setenv(lpips_loader.ENV_VAR, "from_env.pth")
+    assert lpips_loader.resolve_weights_path() == "from_env.pth"
+    monkeypatch.delenv(lpips_loader.ENV_VAR)
+    model = load_lpips()
+    state = torch.load(alexnet_file, map_location="cpu", weights_only=True)  # the same tensors
+    own = model.net.state_dict()
+    assert torch.equal(own["slice1.0.weight"], state["features.0.weight"])
+    assert torch.equal(own["slice5.10.bias"], state["features.10.bias"])
+
+
+def test_load_lpips_without_any_weights_says_how(monkeypatch, tmp_path):
+    """Bundled file gone (e.g. deleted), nothing cached, offline: one line naming the bundled
+    file and every way to give one, for the command lines, the API and training configs."""
+    monkeypatch.delenv(lpips_loader.ENV_VAR, raising=False)
+    monkeypatch.setattr(lpips_loader, "bundled_weights_path", lambda: str(tmp_path / "gone.pth"))
 
     def offline():
         raise urllib.error.URLError("Name or service not known")
@@ -352,7 +376,9 @@ def test_load_lpips_without_any_weights_says_how(monkeypatch):
     with pytest.raises(UserError) as err:
         load_lpips()
     msg = str(err.value)
-    assert "--lpips_weights PATH" in msg and lpips_loader.ENV_VAR in msg and "\n" not in msg
+    assert "\n" not in msg and "gone.pth" in msg and "alexnet_imagenet_features.pth" in msg
+    for way in ("--lpips_weights PATH", "lpips_weights=PATH", "metric.LPIPS.weights", lpips_loader.ENV_VAR):
+        assert way in msg, way
 
 
 # ----------------------------------------------------------------------------- evaluate.py
@@ -367,16 +393,18 @@ def test_evaluate_reports_missing_datasets(tmp_path):
     assert len(err) == 1 and err[0].startswith("error: nothing to evaluate")
 
 
-def test_evaluate_one_dataset_present(tmp_path, alexnet_file, capsys):
-    """Vid4 present (two of its sequences, from the fixture), ToS3 absent: Vid4 done, ToS3 skipped."""
+def test_evaluate_one_dataset_present(tmp_path, capsys, monkeypatch):
+    """Vid4 present (two of its sequences, from the fixture), ToS3 absent: Vid4 done, ToS3 skipped.
+    No weights option: LPIPS and tLP100 come from the bundled AlexNet file (the fixture's values)."""
+    monkeypatch.delenv(lpips_loader.ENV_VAR, raising=False)
     import shutil
+
     from tecogan.official_metrics import evaluate
     for seq in EXPECTED["sequences"]:
         shutil.copytree(os.path.join(CASE, "GT", seq), tmp_path / "data" / "Vid4" / "GT" / seq)
         shutil.copytree(os.path.join(CASE, "SR", seq), tmp_path / "results" / "Vid4" / "M" / seq)
-    code = evaluate.main(["--model", "M", "--data_root", str(tmp_path / "data"),
-                          "--results_root", str(tmp_path / "results"), "--workers", "1",
-                          "--device", "cpu", "--lpips_weights", alexnet_file])
+    code = evaluate.main(["--model", "M", "--data_root", str(tmp_path / "data"),  # LPIPS: bundled weights
+                          "--results_root", str(tmp_path / "results"), "--workers", "1", "--device", "cpu"])
     assert code == 0
     captured = capsys.readouterr()
     assert "ToS3: skipped" in captured.out

@@ -6,9 +6,9 @@ plus the measured float32 error (tests/golden_check.py).
 import numpy as np
 import pytest
 import torch
-
 from golden_check import assert_golden, golden_close
-from tecogan.ops import backward_warp, bilinear_upsample, BicubicUpsample, space_to_depth, bicubic_kernels
+
+from tecogan.ops import BicubicUpsample, backward_warp, bicubic_kernels, bilinear_upsample, space_to_depth
 
 
 def check(op, inputs, expected, name):

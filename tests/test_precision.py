@@ -3,11 +3,11 @@ float32 step, the flow stays float32, fp16's loss scale is saved and restored, a
 TecoGAN model restores its discriminator-update count on resume."""
 import copy
 
+import golden_steps
 import numpy as np
 import pytest
 import torch
 
-import golden_steps
 from tecogan.utils.errors import UserError
 
 

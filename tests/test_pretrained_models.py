@@ -64,6 +64,7 @@ def test_bi_footage_model_loads_strictly_and_beats_bicubic_on_ordinarily_shrunk_
     (MATLAB-style imresize) and the ordinary way (pixel area), it beats plain (centre-aligned)
     bicubic upscaling, where the BD model, 1.5 px off, loses to it."""
     import cv2
+
     from tecogan.ops.imresize import imresize
     net = load_shipped("FRVSR_BI_footage.pth", degradation="BI")
     gt, _ = held_out_clip()
@@ -84,7 +85,8 @@ def test_shipped_model_names():
     import tecogan
     from tecogan.pretrained import DEFAULT_MODEL, PRETRAINED, resolve_model
     assert DEFAULT_MODEL in PRETRAINED
-    for name, (filename, _) in PRETRAINED.items():
+    for name, (filename, kind, good_for) in PRETRAINED.items():
+        assert kind in ("BD", "BI") and good_for and "\n" not in good_for
         assert resolve_model(name) == os.path.join(REPO, "pretrained_models", filename)
         assert os.path.isfile(resolve_model(name)), name
         assert resolve_model(name.upper()) == resolve_model(name)
@@ -92,6 +94,25 @@ def test_shipped_model_names():
     assert tecogan.load_generator("frvsr-bd").degradation == "BD"
     assert tecogan.load_generator("tecogan").degradation == "BD"
     assert resolve_model("my/model.pth") == "my/model.pth"
+
+
+def test_input_kind_from_the_table_and_from_any_checkpoint(tmp_path):
+    """The table's kinds agree with the checkpoints; any other checkpoint's kind is read from
+    its tensors (a BD generator holds its upsampler's bicubic kernels)."""
+    from tecogan.pretrained import PRETRAINED, input_kind, resolve_model
+    from tecogan.utils.errors import UserError
+    for name, shipped in PRETRAINED.items():
+        assert input_kind(name) == shipped.kind
+        assert input_kind(resolve_model(name)) == shipped.kind, name
+    assert input_kind(os.path.join(REPO, "pretrained_models", "FRVSR_BD_demo.pth")) == "BD"
+    for kind in ("BD", "BI"):
+        state = FRNet(nf=8, nb=1, degradation=kind, scale=2).state_dict()
+        torch.save(state, tmp_path / f"{kind}.pth")
+        assert input_kind(str(tmp_path / f"{kind}.pth")) == kind
+        assert input_kind(state) == kind
+    torch.save({"conv.weight": torch.zeros(1, 1, 3, 3)}, tmp_path / "other.pth")
+    with pytest.raises(UserError, match="not an FRNet generator"):
+        input_kind(str(tmp_path / "other.pth"))
 
 
 def test_tecogan_footage_model_loads_strictly_and_beats_frvsr_on_lpips():
@@ -113,3 +134,36 @@ def test_tecogan_footage_model_loads_strictly_and_beats_frvsr_on_lpips():
     x = torch.from_numpy(lr).permute(0, 3, 1, 2).float() / 255
     bicubic = (BicubicUpsample(4)(x).clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
     assert psnr_y_uint8(gt[pair], sr_gan[pair]).mean() > psnr_y_uint8(gt[pair], bicubic[pair]).mean()
+
+
+def test_every_shipped_file_is_listed_with_its_sha256_and_verified(tmp_path, monkeypatch):
+    from tecogan import pretrained
+    from tecogan.utils.errors import UserError
+    folder = os.path.join(REPO, "pretrained_models")
+    shipped = sorted(n for n in os.listdir(folder) if n.endswith(".pth"))
+    assert shipped == sorted(pretrained.SHA256)
+    for name in shipped:
+        assert pretrained.sha256_file(os.path.join(folder, name)) == pretrained.SHA256[name], name
+    # $TECOGAN_MODELS comes first; a damaged copy there is refused, not used
+    damaged = tmp_path / "models"
+    damaged.mkdir()
+    with open(os.path.join(folder, "FRVSR_BI_footage.pth"), "rb") as f:
+        data = bytearray(f.read())
+    data[len(data) // 2] ^= 0xFF
+    (damaged / "FRVSR_BI_footage.pth").write_bytes(bytes(data))
+    monkeypatch.setenv(pretrained.ENV_VAR, str(damaged))
+    assert pretrained.search_dirs()[0] == str(damaged)
+    with pytest.raises(UserError, match="damaged or was replaced"):
+        pretrained.resolve_model("frvsr")
+    # files it does not hold are found in the clone
+    assert pretrained.resolve_model("tecogan") == os.path.join(REPO, "pretrained_models", "TecoGAN_BD_footage.pth")
+
+
+def test_a_bare_name_that_is_also_a_file_is_ambiguous(tmp_path, monkeypatch):
+    from tecogan.pretrained import resolve_model
+    from tecogan.utils.errors import UserError
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tecogan").write_bytes(b"my own checkpoint")
+    with pytest.raises(UserError, match=r"\./tecogan"):
+        resolve_model("tecogan")
+    assert resolve_model("./tecogan") == "./tecogan"

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import torch
 import yaml
-
 from helpers import REPO
+from test_trainer import make_tiny_data, train, write_opt
+
 from tecogan.config import load_config
 from tecogan.inference import infer_sequence
 from tecogan.networks import generator_from_checkpoint
 from tecogan.networks.frnet import FRNet
 from tecogan.ops import BicubicUpsample, bd_downsample, bicubic_kernels, gaussian_kernel
 from tecogan.utils.errors import UserError
-from test_trainer import make_tiny_data, train, write_opt
 
 ENV = dict(os.environ, OMP_NUM_THREADS="1", TECOGAN_LOG_FILE_ONLY="1")
 
@@ -25,7 +25,7 @@ ENV = dict(os.environ, OMP_NUM_THREADS="1", TECOGAN_LOG_FILE_ONLY="1")
 def later_reference_2x_names(nb):
     """The state-dict names of a 2x FRNet in the reference's later versions (BD)."""
     names = ["upsample_func.kernels"]
-    for i, enc in enumerate(("encoder1", "encoder2", "encoder3", "decoder1", "decoder2", "decoder3")):
+    for enc in ("encoder1", "encoder2", "encoder3", "decoder1", "decoder2", "decoder3"):
         names += [f"fnet.{enc}.{j}.{p}" for j in (0, 2) for p in ("weight", "bias")]
     names += [f"fnet.flow.{j}.{p}" for j in (0, 2) for p in ("weight", "bias")]
     names += ["srnet.conv_in.0.weight", "srnet.conv_in.0.bias"]

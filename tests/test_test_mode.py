@@ -74,7 +74,7 @@ def test_test_mode_writes_frames_equal_to_inference(tmp_path):
         assert names == ["0001.png", "0002.png", "0003.png", "0004.png"]  # GT's names
         lr = np.stack([read_rgb(tmp_path / "LR" / seq / f"im{i + 1}.png") for i in range(4)])
         expected = list(infer_sequence(net, lr, 5, "reflect"))
-        for name, exp_frame in zip(names, expected):
+        for name, exp_frame in zip(names, expected, strict=False):
             assert np.array_equal(read_rgb(out_dir / name), exp_frame)
         assert f"Tiny/{seq}: 4 frames" in r.stdout and "frames/s" in r.stdout
     assert not [f for f in os.listdir(tmp_path / "results" / "Tiny" / "FRVSR_BD_iter7" / "seqA")
@@ -128,3 +128,38 @@ def test_command_argument_errors(script, args, needle):
     r = subprocess.run(["bash", os.path.join(REPO, script), *args], capture_output=True, text=True,
                        timeout=60, env=env, cwd=REPO)
     assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr
+
+
+def test_optional_dataset_missing_is_skipped_with_how_to_get_it(tmp_path):
+    """A test set marked optional whose folders are missing: one line saying how to get it, the
+    others run; the same set not marked optional is an error naming the folder."""
+    make_sequences(tmp_path, names=("only",), t=2)
+    ckpt = tmp_path / "G.pth"
+    torch.save(FRNet(nf=8, nb=1, degradation="BD").state_dict(), ckpt)
+    missing = {"name": "Extra", "gt_seq_dir": str(tmp_path / "nowhere" / "GT"),
+               "lr_seq_dir": str(tmp_path / "nowhere" / "LR")}
+    exp = write_exp(tmp_path, ckpt)
+    opt = yaml.safe_load((exp / "test.yml").read_text())
+    opt["dataset"]["test2"] = dict(missing, optional=True, how_to_get="run make_extra.sh")
+    (exp / "test.yml").write_text(yaml.safe_dump(opt))
+    r = run_main(exp)
+    assert r.returncode == 0, r.stderr
+    skip = [line for line in r.stdout.splitlines() if line.startswith("Extra: skipped")]
+    assert len(skip) == 1 and "optional" in skip[0] and "run make_extra.sh" in skip[0], r.stdout
+    assert len(os.listdir(tmp_path / "results" / "Tiny" / "G" / "only")) == 2
+    opt["dataset"]["test2"] = missing  # not optional: an error before anything runs
+    (exp / "test.yml").write_text(yaml.safe_dump(opt))
+    r = run_main(exp, "test", "--overwrite")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "nowhere" in r.stderr and "Extra not found" in r.stderr
+
+
+def test_sequence_sets_all_optional_missing(tmp_path):
+    from tecogan.config import validate_config
+    from tecogan.testing import sequence_sets
+    opt = validate_config({"scale": 4, "dataset": {"degradation": {"type": "BD"}, "test1": {
+        "name": "A", "lr_seq_dir": str(tmp_path / "none"), "optional": True}},
+        "model": {"name": "FRVSR", "generator": {"name": "FRNet"}}})
+    lines = []
+    assert sequence_sets(opt, report=lines.append) == []
+    assert len(lines) == 1 and lines[0].startswith("A: skipped (optional;") and "docs/data.md" in lines[0]

@@ -3,16 +3,15 @@ bounded streaming, side-by-side output."""
 import os
 import subprocess
 import sys
-
 from fractions import Fraction
 
 import cv2
 import numpy as np
 import pytest
 import torch
-
 from avclips import make_clip, probe, video_times
 from helpers import save_tiny_generator
+
 from tecogan.inference import infer_sequence
 from tecogan.networks.frnet import FRNet
 
@@ -68,7 +67,7 @@ def test_folder_to_folder_equals_test_mode(tmp_path, ckpt):
     assert sorted(os.listdir(tmp_path / "out")) == sorted(names)
     expected = list(infer_sequence(net, np.stack(lr), 5, "reflect"))
     got = [cv2.imread(str(tmp_path / "out" / n))[..., ::-1] for n in names]
-    for g, e in zip(got, expected):
+    for g, e in zip(got, expected, strict=False):
         assert np.array_equal(g, e)
 
 
@@ -93,7 +92,7 @@ def test_tiles_blend_without_seams(tmp_path, ckpt):
     write_folder(tmp_path / "in", lr)
     upscale(tmp_path / "in", tmp_path / "whole", "--model", path, "--device", "cpu")
     upscale(tmp_path / "in", tmp_path / "tiled", "--model", path, "--device", "cpu", "--tile", 20, "--tile_overlap", 8)
-    for a, b in zip(read_folder(tmp_path / "whole"), read_folder(tmp_path / "tiled")):
+    for a, b in zip(read_folder(tmp_path / "whole"), read_folder(tmp_path / "tiled"), strict=False):
         assert a.shape == b.shape == (144, 176, 3)
         mse = np.mean((a.astype(np.float64) - b) ** 2)
         psnr = 10 * np.log10(255 ** 2 / max(mse, 1e-12))

@@ -14,7 +14,6 @@ from tecogan.metrics.lpips_loader import load_lpips
 from tecogan.utils.errors import UserError
 
 
-
 def _seq(t=4, h=48, w=64, seed=0):
     rng = np.random.default_rng(seed)
     tex = cv2.GaussianBlur((rng.random((h + 3 * t, w + 3 * t, 3)) * 255).astype(np.uint8), (0, 0), 1.5)
@@ -42,7 +41,7 @@ def test_psnr_y_uint8():
     gt, sr = _seq(3), _seq(3, seed=1)
     got = V.psnr_y_uint8(gt, sr)
     assert got.shape == (3,)
-    for g, s, v in zip(gt, sr, got):
+    for g, s, v in zip(gt, sr, got, strict=False):
         d = rgb_to_y_uint8(g).astype(float) - rgb_to_y_uint8(s).astype(float)
         assert v == pytest.approx(10 * np.log10(255 ** 2 / np.mean(d ** 2)), rel=1e-12)
     assert np.all(np.isinf(V.psnr_y_uint8(gt, gt.copy())))

@@ -13,9 +13,9 @@ import av
 import numpy as np
 import pytest
 import torch
-
 from avclips import audio_duration, audio_packets, decode_rgb, make_clip, pattern, probe, video_times
 from helpers import save_tiny_generator
+
 from tecogan.inference import infer_sequence
 from tecogan.utils.errors import UserError
 
@@ -140,7 +140,7 @@ def test_rotation_is_applied_so_the_output_is_upright(tmp_path, ckpt):
     upright = [np.ascontiguousarray(np.rot90(f, 1)) for f in lr]
     expected = list(infer_sequence(net, upright, 5, "reflect"))
     got = [decode_rgb_png(tmp_path / "pngs" / f"{i:04d}.png") for i in range(1, 4)]
-    for g, e in zip(got, expected):
+    for g, e in zip(got, expected, strict=False):
         assert g.shape == (128, 96, 3) and np.array_equal(g, e)
     upscale(src, tmp_path / "up.mp4", "--model", path, "--device", "cpu")
     p = probe(tmp_path / "up.mp4")
@@ -222,7 +222,7 @@ def test_crf_sets_quality_and_size(tmp_path, ckpt):
     ("mp4v", "out.avi", "mpeg4", "yuv420p", "pcm_s16le"),
 ])
 def test_codecs_and_containers(tmp_path, ckpt, codec, name, decoded, pix_fmt, audio):
-    from tecogan.video import CODECS, CODEC_ALIASES
+    from tecogan.video import CODEC_ALIASES, CODECS
     path, net = ckpt
     need_encoder(CODECS[CODEC_ALIASES.get(codec, codec)].encoder)
     lr = pattern(3)
@@ -233,7 +233,7 @@ def test_codecs_and_containers(tmp_path, ckpt, codec, name, decoded, pix_fmt, au
     assert [canonical(a) for a in p["audio"]] == [audio]
     if codec == "ffv1":  # lossless RGB: the decoded frames are the network's output, bit for bit
         expected = list(infer_sequence(net, [f for f in decode_rgb(src)], 5, "reflect"))
-        for g, e in zip(decode_rgb(tmp_path / name), expected):
+        for g, e in zip(decode_rgb(tmp_path / name), expected, strict=False):
             assert np.array_equal(g, e)
 
 
@@ -248,7 +248,8 @@ def test_impossible_decoding_timestamps_are_repaired():
 
 
 @pytest.mark.parametrize("args,message", [
-    (["out.mp4", "--codec", "prores"], "a .mp4 file cannot hold prores video (--codec prores fits .mov, .mkv; .mp4 takes --codec h264, h265, av1"),
+    (["out.mp4", "--codec", "prores"],
+     "a .mp4 file cannot hold prores video (--codec prores fits .mov, .mkv; .mp4 takes --codec h264, h265, av1"),
     (["out.webm", "--codec", "ffv1"], "a .webm file cannot hold ffv1 video"),
     (["out.mp4", "--codec", "xvid"], "--codec xvid: unknown codec (expected h264, h265, av1, vp9, ffv1, prores, mpeg4)"),
     (["out.mp4", "--crf", "60"], "--crf 60: expected 0..51 for h264"),
@@ -309,15 +310,15 @@ def test_failures_keep_the_old_output_and_leave_no_temporary_file(tmp_path, ckpt
         upscale(damaged, out, "--model", path, "--device", "cpu", "--overwrite")
     assert out.read_bytes() == b"the previous result" and not temp_files(tmp_path)
     # Ctrl-C in the middle of the run
-    import tecogan.inference
+    import tecogan.pipeline
 
     def interrupted(*args, **kwargs):
         for i, hr in enumerate(real(*args, **kwargs)):
             if i == 2:
                 raise KeyboardInterrupt
             yield hr
-    real = tecogan.inference.infer_sequence
-    monkeypatch.setattr(tecogan.inference, "infer_sequence", interrupted)
+    real = tecogan.pipeline.ClipRun.run
+    monkeypatch.setattr(tecogan.pipeline.ClipRun, "run", interrupted)
     with pytest.raises(KeyboardInterrupt):
         upscale(whole, out, "--model", path, "--device", "cpu", "--compare", tmp_path / "cmp.mkv",
                 "--overwrite")

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tecogan import defaults
 from tecogan.utils.errors import UserError
 from tecogan.utils.fileio import list_images, read_image_rgb
 
-MIN_LR_SIZE = 8
+MIN_LR_SIZE = defaults.MIN_LR_SIZE
 
 
 @dataclass

@@ -19,6 +19,8 @@ import lmdb
 import numpy as np
 
 from tecogan.utils.errors import UserError, one_line, short
+from tecogan.utils.fileio import read_image_rgb
+import shutil
 
 META_MAX_BYTES = 256 << 20     # meta_info.pkl larger than this is not a meta-info file
 META_MAX_NODES = 10_000_000    # values walked when checking what the pickle built
@@ -109,7 +111,6 @@ def read_meta_info(lmdb_dir):
 
 def _load_frame(frame):
     """A frame given as a path (read as RGB) or as an (h, w, 3) uint8 array."""
-    from tecogan.utils.fileio import read_image_rgb
     if isinstance(frame, np.ndarray):
         if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
             raise UserError(f"frame array of shape {frame.shape} and type {frame.dtype}: "
@@ -158,7 +159,6 @@ def write_lmdb(lmdb_dir, name, clips, progress=None, where=None):
                     if progress:
                         progress(1)
     except lmdb.Error as err:  # a full disk, a file-size limit: one line naming the folder
-        import shutil
         free = shutil.disk_usage(lmdb_dir).free
         hint = (f"the disk is full: {free} bytes free, about {total} needed" if free < total
                 else "a full disk or a file-size limit?")

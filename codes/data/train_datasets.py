@@ -1,5 +1,4 @@
-"""Training clips from LMDB: BD (GT only, LR made on the device), BI (paired GT/LR) and Real
-(GT only, LR made per clip on the CPU: codes/data/real_dataset.py).
+"""Training clips from LMDB: BD (GT only, LR made on the device) and BI (paired GT/LR).
 
 Randomness never comes from global state: item ``i`` of epoch ``e`` draws from
 ``np.random.default_rng([seed, e, i])``, so a sample depends only on (seed, epoch, index),
@@ -10,9 +9,11 @@ import os
 import numpy as np
 import torch
 
+from tecogan import defaults
 from tecogan.ops.degradation import bd_kernel_radius
 from tecogan.data.lmdb_io import LMDBReader, parse_key, read_meta_info
 from tecogan.utils.errors import UserError, warn
+from tecogan.data.lmdb_io import make_key
 
 
 def _read_filter(path):
@@ -96,7 +97,6 @@ class _LMDBClips(torch.utils.data.Dataset):
 
     @staticmethod
     def read_frames(reader, vid, nfrm, h, w, indices):
-        from tecogan.data.lmdb_io import make_key
         return np.stack([reader.read(make_key(vid, nfrm, h, w, j), h, w) for j in indices])
 
 
@@ -123,8 +123,9 @@ def _moving_clip(frame, offsets, size, rng, scale=1):
 class UnpairedLMDBDataset(_LMDBClips):
     """BD: GT clips with a border of int(3*sigma) px; item {'gt': (t, 3, crop+2b, crop+2b)}."""
 
-    def __init__(self, seq_dir, tempo_extent, crop_size, scale=4, sigma=1.5, moving_first_frame=True,
-                 moving_factor=0.7, augment=True, filter_file=None, seed=0):
+    def __init__(self, seq_dir, tempo_extent, crop_size, scale=4, sigma=defaults.BD_SIGMA,
+                 moving_first_frame=defaults.MOVING_FIRST_FRAME,
+                 moving_factor=defaults.MOVING_FACTOR, augment=True, filter_file=None, seed=0):
         super().__init__(seq_dir, tempo_extent, filter_file, seed)
         self.reader = LMDBReader(seq_dir)
         self.border = bd_kernel_radius(sigma)
@@ -158,8 +159,9 @@ class UnpairedLMDBDataset(_LMDBClips):
 class PairedLMDBDataset(_LMDBClips):
     """BI: item {'gt': (t, 3, G, G), 'lr': (t, 3, G/s, G/s)} from paired LMDBs."""
 
-    def __init__(self, gt_seq_dir, lr_seq_dir, tempo_extent, gt_crop_size, scale=4, moving_first_frame=True,
-                 moving_factor=0.7, augment=True, filter_file=None, seed=0):
+    def __init__(self, gt_seq_dir, lr_seq_dir, tempo_extent, gt_crop_size, scale=4,
+                 moving_first_frame=defaults.MOVING_FIRST_FRAME,
+                 moving_factor=defaults.MOVING_FACTOR, augment=True, filter_file=None, seed=0):
         super().__init__(gt_seq_dir, tempo_extent, filter_file, seed)
         lr_meta = read_meta_info(lr_seq_dir)
         self.lr_parsed = {(p[0], p[4]): p for p in (parse_key(k, where=lr_seq_dir) for k in lr_meta["keys"])}
@@ -211,6 +213,24 @@ class PairedLMDBDataset(_LMDBClips):
         return {"gt": to_tensor(gt), "lr": to_tensor(lr)}
 
 
+def _unpaired(ds, deg, common):
+    return UnpairedLMDBDataset(ds["seq_dir"], crop_size=ds["crop_size"], sigma=deg["sigma"], **common)
+
+
+def _paired(ds, _deg, common):
+    return PairedLMDBDataset(ds["gt_seq_dir"], ds["lr_seq_dir"], gt_crop_size=ds["gt_crop_size"], **common)
+
+
+# the YAML's dataset.degradation.type -> a function (train section, degradation section, common
+# keywords) making the training dataset; the config reads the names from here
+def _real(ds, deg, common):
+    from tecogan.data.real_dataset import RealLMDBDataset
+    return RealLMDBDataset(ds["gt_seq_dir"], gt_crop_size=ds["gt_crop_size"], real=deg["real"], **common)
+
+
+TRAIN_DATASETS = {"BD": _unpaired, "BI": _paired, "Real": _real}
+
+
 def build_train_dataset(opt):
     """The training dataset of a validated experiment config."""
     ds = opt["dataset"]["train"]
@@ -220,18 +240,3 @@ def build_train_dataset(opt):
                   moving_first_frame=tr["moving_first_frame"], moving_factor=tr["moving_factor"],
                   augment=ds["augment"], filter_file=ds.get("filter_file"), seed=opt["manual_seed"])
     return TRAIN_DATASETS[deg["type"]](ds, deg, common)
-
-
-def _real(ds, deg, common):
-    from tecogan.data.real_dataset import RealLMDBDataset
-    return RealLMDBDataset(ds["gt_seq_dir"], gt_crop_size=ds["gt_crop_size"], real=deg["real"], **common)
-
-
-# dataset.degradation.type -> the training dataset built from (dataset.train, dataset.degradation, common options)
-TRAIN_DATASETS = {
-    "BD": lambda ds, deg, common: UnpairedLMDBDataset(ds["seq_dir"], crop_size=ds["crop_size"],
-                                                      sigma=deg["sigma"], **common),
-    "BI": lambda ds, deg, common: PairedLMDBDataset(ds["gt_seq_dir"], ds["lr_seq_dir"],
-                                                    gt_crop_size=ds["gt_crop_size"], **common),
-    "Real": _real,
-}

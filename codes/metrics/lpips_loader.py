@@ -8,12 +8,16 @@ LPIPS has two parts:
 
 :func:`load_lpips` finds the backbone in this order:
 
-1. ``weights_path`` (``--lpips_weights PATH`` on the command lines, ``metric.LPIPS.weights``
-   in a training config): a ``torch.save`` state dict holding torchvision's AlexNet
-   ``features.*`` tensors (a full torchvision AlexNet checkpoint works too, its
-   ``classifier.*`` entries are ignored);
+1. ``weights_path`` (``--lpips_weights PATH`` on the command lines, ``lpips_weights=`` in the
+   API, ``metric.LPIPS.weights`` in a training config): a ``torch.save`` state dict holding
+   torchvision's AlexNet ``features.*`` tensors (a full torchvision AlexNet checkpoint works
+   too, its ``classifier.*`` entries are ignored);
 2. the environment variable ``TECOGAN_LPIPS_WEIGHTS`` (same kind of file);
-3. torchvision's own weights (``AlexNet_Weights.IMAGENET1K_V1``: the hub cache, else a download).
+3. the file bundled with the project, ``alexnet_imagenet_features.pth`` where the shipped
+   weights are found (:func:`tecogan.pretrained.search_dirs`; checked against its SHA-256):
+   the default, no flag and no download needed;
+4. only where that file is absent: torchvision's own weights (``AlexNet_Weights.IMAGENET1K_V1``:
+   the hub cache, else a download).
 
 When none of them works, a :class:`UserError` says how to provide the file.
 
@@ -25,8 +29,12 @@ equals ``model(in0, in1)`` (tested).
 import os
 import warnings
 
+import numpy as np
 import torch
+from torchvision.models import AlexNet_Weights
 
+from tecogan.pretrained import ALEXNET_FILE, MODELS_DIR, search_dirs, verify
+from tecogan.utils.checkpoint import check_tensors, verify_checkpoint_file
 from tecogan.utils.errors import UserError
 
 ENV_VAR = "TECOGAN_LPIPS_WEIGHTS"
@@ -34,17 +42,31 @@ ENV_VAR = "TECOGAN_LPIPS_WEIGHTS"
 # torchvision AlexNet ``features`` index of each conv -> the lpips backbone slice holding it
 _FEATURE_SLICES = {0: 1, 3: 2, 6: 3, 8: 4, 10: 5}
 
-_HOW_TO = (f"pass --lpips_weights PATH (or set {ENV_VAR}=PATH; in a training config: "
-           f"metric.LPIPS.weights) with a state dict of torchvision's ImageNet AlexNet "
-           f"'features.*' tensors, e.g. alexnet_imagenet_features.pth")
+
+
+def bundled_weights_path():
+    """The bundled ``alexnet_imagenet_features.pth``: the first one found where the shipped weights
+    are looked for (:func:`tecogan.pretrained.search_dirs`), else where it belongs (absent)."""
+    for folder in search_dirs():
+        path = os.path.join(folder, ALEXNET_FILE)
+        if os.path.isfile(path):
+            return path
+    return os.path.join(MODELS_DIR, ALEXNET_FILE)
+
+
+def _how_to():
+    return (f"restore the bundled {bundled_weights_path()} (the repository's "
+            f"pretrained_models/alexnet_imagenet_features.pth), or name a state dict of torchvision's "
+            f"ImageNet AlexNet 'features.*' tensors (command lines: --lpips_weights PATH; Python: "
+            f"lpips_weights=PATH; training config: metric.LPIPS.weights; or {ENV_VAR}=PATH)")
 
 
 def _build_lpips():
     """LPIPS alex v0.1 with its calibration layers and a randomly initialised backbone."""
-    try:
+    try:  # lazy: a missing lpips package is one line when LPIPS is asked for, not an import failure
         import lpips
     except ImportError as err:
-        raise UserError(f"the 'lpips' package is not installed ({err}); pip install lpips==0.1.4")
+        raise UserError(f"the 'lpips' package is not installed ({err}); pip install lpips==0.1.4") from None
     with warnings.catch_warnings():
         # lpips calls torchvision's deprecated ``pretrained=`` argument
         warnings.simplefilter("ignore", UserWarning)
@@ -53,11 +75,10 @@ def _build_lpips():
                                verbose=False)
         except (OSError, RuntimeError) as err:
             raise UserError(f"lpips package: cannot load its alex v0.1 linear layers ({err}); "
-                            f"reinstall lpips==0.1.4")
+                            f"reinstall lpips==0.1.4") from None
 
 
 def _read_weights_file(path):
-    from tecogan.utils.checkpoint import check_tensors, verify_checkpoint_file
     if not os.path.isfile(path):
         raise UserError(f"{path}: LPIPS AlexNet weights file not found (expected a state dict "
                         f"of torchvision's AlexNet 'features.*' tensors)")
@@ -66,7 +87,7 @@ def _read_weights_file(path):
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unreadable file is a user error
         raise UserError(f"{path}: cannot be read as a torch state dict ({type(err).__name__}: "
-                        f"{str(err).splitlines()[0] if str(err) else ''})")
+                        f"{str(err).splitlines()[0] if str(err) else ''})") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
@@ -78,7 +99,6 @@ def _read_weights_file(path):
 
 def _torchvision_alexnet_state():
     """torchvision's ImageNet AlexNet state dict (hub cache, else download). May raise."""
-    from torchvision.models import AlexNet_Weights
     return AlexNet_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
 
 
@@ -110,18 +130,25 @@ def _load_backbone(model, state, source):
 
 
 def resolve_weights_path(weights_path=None):
-    """The explicit path, else ``$TECOGAN_LPIPS_WEIGHTS``, else None (torchvision's weights)."""
+    """The explicit path, else ``$TECOGAN_LPIPS_WEIGHTS``, else the bundled file when it is
+    there, else None (torchvision's weights)."""
     if weights_path:
-        return str(weights_path)
+        return os.fspath(weights_path)
     env = os.environ.get(ENV_VAR, "").strip()
-    return env or None
+    if env:
+        return env
+    bundled = bundled_weights_path()
+    if not os.path.isfile(bundled):
+        return None
+    verify(bundled, ALEXNET_FILE)  # a damaged or replaced bundled file is refused, never used
+    return bundled
 
 
 def load_lpips(weights_path=None, device="cpu"):
     """LPIPS alex v0.1 in eval mode, frozen, on ``device``; inputs are RGB in [-1, 1].
 
     ``weights_path``: AlexNet ``features.*`` state dict (see the module docstring); None
-    tries ``$TECOGAN_LPIPS_WEIGHTS`` and then torchvision's cache/download.
+    tries ``$TECOGAN_LPIPS_WEIGHTS``, then the bundled file, then torchvision's cache/download.
     """
     path = resolve_weights_path(weights_path)
     model = _build_lpips()
@@ -134,8 +161,9 @@ def load_lpips(weights_path=None, device="cpu"):
         except Exception as err:  # noqa: BLE001 - offline, proxy, corrupt cache...
             hub = os.path.join(torch.hub.get_dir(), "checkpoints")
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            raise UserError(f"LPIPS needs torchvision's ImageNet AlexNet weights, which are not in "
-                            f"{hub} and could not be downloaded ({reason}): {_HOW_TO}")
+            raise UserError(f"LPIPS needs ImageNet AlexNet weights: the bundled file is missing, and "
+                            f"torchvision's are not in {hub} and could not be downloaded ({reason}); "
+                            f"{_how_to()}") from None
         source = "torchvision AlexNet_Weights.IMAGENET1K_V1"
     _load_backbone(model, state, source)
     model.eval()
@@ -145,7 +173,7 @@ def load_lpips(weights_path=None, device="cpu"):
 
 def lpips_features(model, x):
     """Unit-normalised AlexNet features (list of 5 tensors) of ``x`` (n, 3, h, w) in [-1, 1]."""
-    import lpips
+    import lpips  # lazy, as in _build_lpips (this runs only with a model that function built)
     outs = model.net(model.scaling_layer(x))
     return [lpips.normalize_tensor(f) for f in outs]
 
@@ -153,7 +181,7 @@ def lpips_features(model, x):
 def lpips_from_features(model, feats_a, feats_b):
     """LPIPS distances (n,) between two batches given by :func:`lpips_features`."""
     total = 0
-    for lin, fa, fb in zip(model.lins, feats_a, feats_b):
+    for lin, fa, fb in zip(model.lins, feats_a, feats_b, strict=False):
         total = total + lin((fa - fb) ** 2).mean(dim=(2, 3), keepdim=True)
     return total.reshape(-1)
 
@@ -161,7 +189,6 @@ def lpips_from_features(model, feats_a, feats_b):
 def uint8_to_lpips_input(frames, device="cpu", dtype=None):
     """(t, h, w, 3) or (h, w, 3) uint8 RGB numpy -> float tensor (t, 3, h, w) in [-1, 1]
     (float32 unless ``dtype`` is given, e.g. the model's)."""
-    import numpy as np
     arr = np.ascontiguousarray(frames)
     if arr.ndim == 3:
         arr = arr[None]

@@ -18,19 +18,23 @@ Sequences are uint8 RGB numpy arrays of shape (t, h, w, 3), GT and SR of the sam
 
 Example::
 
-    vm = ValidationMetrics({'PSNR': {'colorspace': 'y'}, 'LPIPS': {}, 'tOF': {}},
-                           lpips_weights='../shared/weights/alexnet_imagenet_features.pth')
+    vm = ValidationMetrics({'PSNR': {'colorspace': 'y'}, 'LPIPS': {}, 'tOF': {}})   # bundled AlexNet
     vm.evaluate_sequence(gt, sr)            # {'PSNR': 27.1, 'LPIPS': 0.21, 'tOF': 0.25}
     vm.evaluate({'calendar': (gt1, sr1), 'city': (gt2, sr2)})   # mean over sequences
     vm.per_sequence                         # {'calendar': {...}, 'city': {...}}
 """
+import json
+import os
+from collections.abc import Mapping
+
 import numpy as np
+import torch
 
 from tecogan.metrics.functional import psnr, rgb_to_y_uint8, to_gray, tof_frame_pair
+from tecogan.metrics.lpips_loader import load_lpips, uint8_to_lpips_input
+from tecogan.schema import NUM, Key, Section, fill_section
 from tecogan.utils.errors import UserError
 from tecogan.utils.fileio import atomic_write_json
-
-KNOWN_METRICS = ("PSNR", "LPIPS", "tOF", "Grid")
 
 
 def _as_sequence(arr, what):
@@ -53,13 +57,13 @@ def _pair(gt, sr):
 def psnr_y_uint8(gt, sr):
     """Per-frame PSNR (dB, float64 array of length t) on uint8-rounded Y, no border crop."""
     gt, sr = _pair(gt, sr)
-    return np.array([psnr(rgb_to_y_uint8(g), rgb_to_y_uint8(s)) for g, s in zip(gt, sr)])
+    return np.array([psnr(rgb_to_y_uint8(g), rgb_to_y_uint8(s)) for g, s in zip(gt, sr, strict=False)])
 
 
 def psnr_rgb_uint8(gt, sr):
     """Per-frame PSNR (dB) on the RGB values, no border crop."""
     gt, sr = _pair(gt, sr)
-    return np.array([psnr(g, s) for g, s in zip(gt, sr)])
+    return np.array([psnr(g, s) for g, s in zip(gt, sr, strict=False)])
 
 
 def tof_sequence(gt_seq, sr_seq):
@@ -67,7 +71,7 @@ def tof_sequence(gt_seq, sr_seq):
     gt, sr = _pair(gt_seq, sr_seq)
     values = []
     prev = None
-    for g, s in zip(gt, sr):
+    for g, s in zip(gt, sr, strict=False):
         cur = (to_gray(g), to_gray(s))
         if prev is not None:
             values.append(tof_frame_pair(prev[0], cur[0], prev[1], cur[1]))
@@ -77,9 +81,6 @@ def tof_sequence(gt_seq, sr_seq):
 
 def lpips_sequence(model, gt_seq, sr_seq, batch_size=8):
     """Per-frame LPIPS (float array of length t); ``model`` from :func:`metrics.lpips_loader.load_lpips`."""
-    import torch
-    from tecogan.metrics.lpips_loader import uint8_to_lpips_input
-
     gt, sr = _pair(gt_seq, sr_seq)
     device = next(model.parameters()).device
     values = []
@@ -89,6 +90,57 @@ def lpips_sequence(model, gt_seq, sr_seq, batch_size=8):
             y = uint8_to_lpips_input(sr[i:i + batch_size], device)
             values.extend(model(x, y).reshape(-1).cpu().tolist())
     return np.array(values, dtype=np.float64)
+
+
+def _psnr_values(vm, gt, sr):
+    return psnr_rgb_uint8(gt, sr) if vm.config["PSNR"]["colorspace"] == "rgb" else psnr_y_uint8(gt, sr)
+
+
+def _lpips_values(vm, gt, sr):
+    return lpips_sequence(vm.lpips_model, gt, sr)
+
+
+def _tof_values(vm, gt, sr):
+    return tof_sequence(gt, sr)
+
+
+def _grid_values(vm, gt, sr):
+    """The spectral grid score of the SR frames alone (ground truth scores about -0.1)."""
+    from tecogan.metrics.grid import grid_score_frame
+    return [grid_score_frame(f) for f in sr]
+
+
+_MULT = {"mult": Key(NUM, default=1.0)}
+# name -> (per-frame values of a (gt, sr) sequence pair, its options in a config's ``metric``
+# section).  The config's metric section is built from this table: a new validation metric is
+# a function plus one entry here.
+METRICS = {
+    "PSNR": (_psnr_values, Section(dict(_MULT, colorspace=Key(str, default="y", choices=("y", "rgb"))))),
+    "LPIPS": (_lpips_values, Section(dict(
+        _MULT, model=Key(str, default="net-lin", choices=("net-lin",)), net=Key(str, default="alex", choices=("alex",)),
+        colorspace=Key(str, default="rgb", choices=("rgb",)), spatial=Key(bool, default=False, choices=(False,)),
+        version=Key((str, float), default="0.1", check=lambda v: str(v) == "0.1", expect="0.1"),
+        weights=Key(str)))),
+    "tOF": (_tof_values, Section(dict(_MULT, colorspace=Key(str, default="rgb", choices=("rgb",))))),
+    "Grid": (_grid_values, Section(dict(_MULT))),
+}
+
+
+class _Options(Mapping):
+    """The metrics' option sections, read live from :data:`METRICS` (the config's ``metric`` keys)."""
+
+    def __getitem__(self, name):
+        return METRICS[name][1]
+
+    def __iter__(self):
+        return iter(METRICS)
+
+    def __len__(self):
+        return len(METRICS)
+
+
+METRIC_OPTIONS = _Options()
+KNOWN_METRICS = tuple(METRICS)  # the shipped ones (docs, official procedure)
 
 
 def _mean(values):
@@ -103,22 +155,20 @@ class ValidationMetrics:
     'mult': 1.0, ...}, 'tOF': {'mult': 1.0}}`` -- any subset; None or an empty dict for a
     metric means its defaults.  ``mult`` scales the reported value (default 1).
     ``lpips_weights``: AlexNet weights for LPIPS when ``config['LPIPS']`` has no ``weights``
-    (see :func:`metrics.lpips_loader.load_lpips` for the fallbacks).  The LPIPS model is
+    (default: the bundled file; see :func:`metrics.lpips_loader.load_lpips`).  The LPIPS model is
     loaded here, so a missing backbone is reported before training starts.
     """
 
     def __init__(self, config, lpips_weights=None, device="cpu"):
-        from tecogan.config import fill_section
         config = dict(config or {})
-        unknown = [k for k in config if k not in KNOWN_METRICS]
+        unknown = [k for k in config if k not in METRICS]
         if unknown:
             raise UserError(f"metric: unknown metric(s) {', '.join(unknown)} "
-                            f"(expected {', '.join(KNOWN_METRICS)})")
-        self.config = fill_section("metric", config)  # the schema's defaults and checks
-        self.names = [k for k in KNOWN_METRICS if k in self.config]
+                            f"(expected {', '.join(METRICS)})")
+        self.config = fill_section(Section(METRIC_OPTIONS), config, "metric")  # the schema's defaults and checks
+        self.names = [k for k in METRICS if k in self.config]
         self.lpips_model = None
         if "LPIPS" in self.config:
-            from tecogan.metrics.lpips_loader import load_lpips
             path = self.config["LPIPS"].get("weights") or lpips_weights
             self.lpips_model = load_lpips(path, device=device)
         self.per_sequence = {}
@@ -132,16 +182,7 @@ class ValidationMetrics:
         gt, sr = _pair(gt_seq, sr_seq)
         result = {}
         for name in self.names:
-            if name == "PSNR":
-                rgb = self.config["PSNR"]["colorspace"] == "rgb"
-                values = psnr_rgb_uint8(gt, sr) if rgb else psnr_y_uint8(gt, sr)
-            elif name == "LPIPS":
-                values = lpips_sequence(self.lpips_model, gt, sr)
-            elif name == "Grid":  # of the SR frames alone (ground truth scores about -0.1)
-                from tecogan.metrics.grid import grid_score_frame
-                values = [grid_score_frame(f) for f in sr]
-            else:
-                values = tof_sequence(gt, sr)
+            values = METRICS[name][0](self, gt, sr)
             result[name] = _mean(values) * self._mult(name)
         return result
 
@@ -164,16 +205,13 @@ def update_avg_json(path, key, values):
 
     The file maps keys to ``{metric: value}``, as ``<json_dir>/<dataset>_avg.json``.
     """
-    import json
-    import os
-
     data = {}
     if os.path.isfile(path):
         try:
             with open(path) as f:
                 data = json.load(f)
         except (OSError, ValueError) as err:
-            raise UserError(f"{path}: cannot be read as JSON ({err})")
+            raise UserError(f"{path}: cannot be read as JSON ({err})") from None
         if not isinstance(data, dict):
             raise UserError(f"{path}: expected a JSON object of {{iteration: metrics}}")
     data[key] = {k: float(v) for k, v in values.items()}

@@ -7,9 +7,8 @@ from torch.nn.parallel import DistributedDataParallel
 from tecogan.models.losses import build_criterion
 from tecogan.models.lr_schedules import build_scheduler, load_scheduler_state
 from tecogan.networks import build_generator, generator_arch_from_config, load_generator_weights
-from tecogan.ops import bd_downsample, backward_warp
-from tecogan.ops.degradation import bd_kernel_radius, gaussian_kernel
-from tecogan.ops.degradation import crop_border
+from tecogan.ops import backward_warp, bd_downsample
+from tecogan.ops.degradation import bd_kernel_radius, crop_border, gaussian_kernel
 
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 

@@ -47,21 +47,29 @@ class LSGANLoss(VanillaGANLoss):
         self.crit = nn.MSELoss(reduction=reduction)
 
 
+# YAML ``type`` -> (a function of the reduction making the criterion, what it compares): "distance"
+# (images and features), "feature" (features only) or "adversarial" (logits).  Each *_crit section
+# of the config accepts the names of its kinds from here: a new criterion is a class above plus
+# one entry.
+CRITERIA = {
+    "MSE": (lambda reduction: nn.MSELoss(reduction=reduction), "distance"),
+    "L1": (lambda reduction: nn.L1Loss(reduction=reduction), "distance"),
+    "CB": (lambda reduction: CharbonnierLoss(reduction=reduction), "distance"),
+    "CosineSimilarity": (lambda _reduction: CosineSimilarityLoss(), "feature"),
+    "GAN": (VanillaGANLoss, "adversarial"),
+    "LSGAN": (LSGANLoss, "adversarial"),
+}
+
+
+def criterion_names(*kinds):
+    """The criterion names of the given kinds, in table order."""
+    return tuple(name for name, (_, kind) in CRITERIA.items() if kind in kinds)
+
+
 def build_criterion(cfg):
     """A criterion from its YAML section ({type, weight, reduction}); None when absent."""
     if not cfg:
         return None
-    kind, reduction = cfg["type"], cfg["reduction"]
-    if kind == "MSE":
-        return nn.MSELoss(reduction=reduction)
-    if kind == "L1":
-        return nn.L1Loss(reduction=reduction)
-    if kind == "CB":
-        return CharbonnierLoss(reduction=reduction)
-    if kind == "CosineSimilarity":
-        return CosineSimilarityLoss()
-    if kind == "GAN":
-        return VanillaGANLoss(reduction)
-    if kind == "LSGAN":
-        return LSGANLoss(reduction)
-    raise ValueError(f"unknown criterion type {kind!r}")
+    if cfg["type"] not in CRITERIA:
+        raise ValueError(f"unknown criterion type {cfg['type']!r}")
+    return CRITERIA[cfg["type"]][0](cfg["reduction"])

@@ -2,7 +2,7 @@
 import copy
 import math
 
-from torch.optim.lr_scheduler import LambdaLR, MultiStepLR, LRScheduler
+from torch.optim.lr_scheduler import LambdaLR, LRScheduler, MultiStepLR
 
 
 class CosineAnnealingRestartLR(LRScheduler):
@@ -26,17 +26,21 @@ class CosineAnnealingRestartLR(LRScheduler):
                 for base in self.base_lrs]
 
 
+# YAML ``lr_schedule.type`` -> a function (optimizer, section) making the scheduler; the config's
+# choices are read from here
+SCHEDULES = {
+    "FixedLR": lambda optimizer, _cfg: LambdaLR(optimizer, lambda _it: 1.0),
+    "MultiStepLR": lambda optimizer, cfg: MultiStepLR(optimizer, milestones=cfg["milestones"], gamma=cfg["gamma"]),
+    "CosineAnnealingLR_Restart": lambda optimizer, cfg: CosineAnnealingRestartLR(
+        optimizer, cfg["periods"], cfg.get("restarts"), cfg.get("restart_weights"), cfg["eta_min"]),
+}
+
+
 def build_scheduler(optimizer, cfg):
     cfg = cfg or {"type": "FixedLR"}
-    kind = cfg["type"]
-    if kind == "FixedLR":
-        return LambdaLR(optimizer, lambda _it: 1.0)
-    if kind == "MultiStepLR":
-        return MultiStepLR(optimizer, milestones=cfg["milestones"], gamma=cfg["gamma"])
-    if kind == "CosineAnnealingLR_Restart":
-        return CosineAnnealingRestartLR(optimizer, cfg["periods"], cfg.get("restarts"),
-                                        cfg.get("restart_weights"), cfg["eta_min"])
-    raise ValueError(f"unknown lr schedule {kind!r}")
+    if cfg["type"] not in SCHEDULES:
+        raise ValueError(f"unknown lr schedule {cfg['type']!r}")
+    return SCHEDULES[cfg["type"]](optimizer, cfg)
 
 
 # what a YAML lr_schedule (and the optimiser's lr) sets; everything else (the position) is state

@@ -1,12 +1,29 @@
 """TecoGAN: FRVSR's generator plus a (spatio-)temporal discriminator, VGG feature loss,
 ping-pong and feature-matching losses, and an adaptive discriminator update
 (docs/architecture.md, "Losses and one training step")."""
+from dataclasses import dataclass
+
 import torch
 
+from tecogan.models.discriminator_inputs import s_input, st_input, triplet_flows
 from tecogan.models.frvsr_model import FRVSRModel
 from tecogan.models.lr_schedules import build_scheduler, load_scheduler_state
-from tecogan.networks.discriminators import SNet, STNet
+from tecogan.networks.discriminators import DISCRIMINATORS
+from tecogan.networks.vgg import FeatureExtractor
+from tecogan.utils.checkpoint import load_into, load_state_dict_file
 from tecogan.utils.distributed import average_gradients, average_scalar
+
+
+@dataclass
+class Clips:
+    """One iteration's clips (n, T, c, h, w), ping-pong extended when that loss is on: ``lr``,
+    ``gt``, ``bi`` (the upsampled LR clip), ``t`` (the length before the extension) and ``flows``
+    (the triplets' HR flows for STNet, None for SNet)."""
+    lr: torch.Tensor
+    gt: torch.Tensor
+    bi: torch.Tensor
+    t: int
+    flows: torch.Tensor = None
 
 
 class TecoGANModel(FRVSRModel):
@@ -15,12 +32,8 @@ class TecoGANModel(FRVSRModel):
         d = opt["model"]["discriminator"]
         ds = opt["dataset"]["train"] or {}
         crop = ds.get("crop_size") or ds.get("gt_crop_size")
-        if d["name"] == "STNet":
-            self.net_D = STNet(d["in_nc"], crop, d["tempo_range"]).to(device)
-        else:
-            self.net_D = SNet(d["in_nc"], crop, d["use_cond"]).to(device)
+        self.net_D = DISCRIMINATORS[d["name"]].from_options(d, crop).to(device)
         if d.get("load_path"):
-            from tecogan.utils.checkpoint import load_into, load_state_dict_file
             load_into(self.net_D, load_state_dict_file(d["load_path"]), d["load_path"],
                       describe_expected=f"{d['name']} discriminator for crop {crop}")
         # D runs three times per iteration (real, fake for D, fake for G) before one backward,
@@ -39,7 +52,6 @@ class TecoGANModel(FRVSRModel):
         self.feat_crit, self.feat_w = self._crit("feature_crit")
         self.net_F = None
         if self.feat_crit is not None:
-            from tecogan.networks.vgg import FeatureExtractor
             fc = tr["feature_crit"]
             self.net_F = FeatureExtractor(fc.get("feature_layers"), fc.get("weights") or fc.get("vgg_weights"),
                                           fc["backbone"]).to(device)
@@ -82,14 +94,34 @@ class TecoGANModel(FRVSRModel):
         self.net_D.train()
         self.optim_G.zero_grad(set_to_none=True)
         self.optim_D.zero_grad(set_to_none=True)
+        clips = Clips(lr_data, gt_data, bi_data, t)
         with self.autocast():
             out = self._forward_sequence(lr_data)
-        ctx = {"net_G": self.net_G, "lr_data": lr_data, "bi_data": bi_data, "hr_flow": out["hr_flow"],
-               "use_pp_crit": self.pp_crit is not None, "crop_border_ratio": self.crop_border_ratio}
-        log, real_feats = self.discriminator_step(gt_data, out["hr_data"], ctx)
-        log.update(self.generator_step(lr_data, gt_data, out, ctx, real_feats, t))
+            if self.net_D.input_kind == "triplets":
+                clips.flows = self.triplet_flows(clips, out["hr_flow"])
+        log, real_feats = self.discriminator_step(clips, out["hr_data"])
+        log.update(self.generator_step(clips, out, real_feats))
         self.scaler.update()
         return log
+
+    def triplet_flows(self, clips, hr_flow):
+        """The HR flows STNet warps with: backward flows from the generator's pass; forward ones
+        from its reversed half (ping-pong) or, without ping-pong, from FNet on the LR frames."""
+        n, length, c, h, w = clips.lr.shape
+        t = length // 3 * 3
+        flow_fw = None
+        if self.pp_crit is None:
+            lr_curr = clips.lr[:, 1:t:3].reshape(-1, c, h, w)
+            lr_next = clips.lr[:, 2:t:3].reshape(-1, c, h, w)
+            flow_fw = self.net_G.upsample_flow(self.net_G.fnet(lr_curr, lr_next), h, w)
+            flow_fw = flow_fw.view(n, t // 3, 2, h * self.scale, w * self.scale)
+        return triplet_flows(hr_flow, t, flow_fw)
+
+    def discriminator_input(self, data, clips):
+        """The input of net_D for a clip of HR frames ``data`` (real or generated)."""
+        if self.net_D.input_kind == "triplets":
+            return st_input(data, clips.flows, clips.bi, self.crop_border_ratio, self.net_D.spatial_size)
+        return s_input(data, clips.bi if self.net_D.use_cond else None)
 
     def upsample_clip(self, lr_data):
         """The generator's upsampler over a clip: (n, t, c, h, w) -> (n, t, c, s*h, s*w)."""
@@ -97,14 +129,14 @@ class TecoGANModel(FRVSRModel):
         s = self.scale
         return self.net_G.upsample_func(lr_data.reshape(n * t, c, h, w)).view(n, t, c, s * h, s * w)
 
-    def discriminator_step(self, gt_data, hr_data, ctx):
+    def discriminator_step(self, clips, hr_data):
         """D on real and (detached) fake clips; updated unless the adaptive policy says D is
         ahead (distance >= threshold).  Returns (log, features of the real clip)."""
         log = {}
         self.net_D.requires_grad_(True)
         with self.autocast():
-            real_logits, real_feats = self.D(gt_data, ctx)
-            fake_logits, _ = self.D(hr_data.detach(), ctx)
+            real_logits, real_feats = self.D(self.discriminator_input(clips.gt, clips))
+            fake_logits, _ = self.D(self.discriminator_input(hr_data.detach(), clips))
         real_logits, fake_logits = real_logits.float(), fake_logits.float()
         update_D = True
         if self.update_policy == "adaptive":
@@ -130,9 +162,9 @@ class TecoGANModel(FRVSRModel):
             log["n_upd_D"] = self.n_upd_D
         return log, real_feats
 
-    def generator_step(self, lr_data, gt_data, out, ctx, real_feats, t):
-        """Pixel, warping, feature, ping-pong, feature-matching and GAN terms; one G update.
-        ``t`` is the clip length before the ping-pong extension."""
+    def generator_step(self, clips, out, real_feats):
+        """Pixel, warping, feature, ping-pong, feature-matching and GAN terms; one G update."""
+        lr_data, gt_data, t = clips.lr, clips.gt, clips.t
         hr_data = out["hr_data"].float()
         c, gt_h, gt_w = gt_data.shape[-3:]
         self.net_D.requires_grad_(False)
@@ -142,7 +174,7 @@ class TecoGANModel(FRVSRModel):
                 hr_feats = self.net_F(hr_data.reshape(-1, c, gt_h, gt_w))
                 gt_feats = self.net_F(gt_data.reshape(-1, c, gt_h, gt_w))
             l_feat = self.feat_w * sum(self.feat_crit(h.float(), g.detach().float())
-                                       for h, g in zip(hr_feats, gt_feats))
+                                       for h, g in zip(hr_feats, gt_feats, strict=False))
             loss_G = loss_G + l_feat
             log["l_feat_G"] = l_feat.detach()
         if self.pp_crit is not None:
@@ -150,12 +182,12 @@ class TecoGANModel(FRVSRModel):
             loss_G = loss_G + l_pp
             log["l_pp_G"] = l_pp.detach()
         with self.autocast():
-            fake_logits_G, fake_feats = self.D(hr_data, ctx)
+            fake_logits_G, fake_feats = self.D(self.discriminator_input(hr_data, clips))
         fake_logits_G = fake_logits_G.float()
         if self.fm_crit is not None:
             norms = self.opt["train"]["feature_matching_crit"]["layer_norm"]
             l_fm = self.fm_w * sum(self.fm_crit(f.float(), r.detach().float()) / norms[i]
-                                   for i, (f, r) in enumerate(zip(fake_feats, real_feats)))
+                                   for i, (f, r) in enumerate(zip(fake_feats, real_feats, strict=False)))
             loss_G = loss_G + l_fm
             log["l_fm_G"] = l_fm.detach()
         l_gan = self.gan_w * self.gan_crit(fake_logits_G, True)

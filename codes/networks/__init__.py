@@ -7,6 +7,7 @@ its architecture as keyword arguments (``in_nc, out_nc, nf, nb, degradation, sca
 provides ``arch_from_state_dict(state_dict, path)`` and ``arch()``.
 """
 from tecogan.networks.frnet import FRNet
+from tecogan.utils.checkpoint import load_into, load_state_dict_file
 
 GENERATORS = {"FRNet": FRNet}
 
@@ -49,7 +50,6 @@ def load_generator_weights(net, path, name="FRNet", across_degradations=False):
     generator and the reverse; only the fixed BD bicubic kernels differ between the two, so
     every learned weight is still loaded strictly.  Returns the net.
     """
-    from tecogan.utils.checkpoint import load_into, load_state_dict_file
     state_dict = load_state_dict_file(path)
     if across_degradations:
         own = net.state_dict()
@@ -64,7 +64,6 @@ def generator_from_checkpoint(checkpoint, name="FRNet", label=None, **overrides)
     ``checkpoint``: a path or a state dict; ``overrides`` replace architecture values read
     from it (e.g. ``degradation="BI"``), and a combination that does not fit is one error.
     """
-    from tecogan.utils.checkpoint import load_into, load_state_dict_file
     if isinstance(checkpoint, dict):
         state_dict, label = checkpoint, label or "state dict"
     else:

@@ -193,7 +193,7 @@ class FRNet(nn.Module):
             conv_out = state_dict["srnet.conv_out.weight"]
         except KeyError:
             raise UserError(f"{path}: not an FRNet generator checkpoint (no srnet.conv_in.0.weight / "
-                            f"srnet.conv_out.weight); is it a discriminator or another network?")
+                            f"srnet.conv_out.weight); is it a discriminator or another network?") from None
         encoder = state_dict.get("fnet.encoder1.0.weight")
         for key, t in (("srnet.conv_in.0.weight", conv_in), ("srnet.conv_out.weight", conv_out),
                        ("fnet.encoder1.0.weight", encoder)):

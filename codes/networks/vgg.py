@@ -5,25 +5,25 @@ import os
 
 import torch
 import torch.nn as nn
+import torchvision
 
+from tecogan import pretrained
+from tecogan.utils.checkpoint import load_state_dict_file
 from tecogan.utils.errors import UserError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 BACKBONES = ("vgg19", "alexnet")
-# the bundled AlexNet features (see pretrained_models/ALEXNET_WEIGHTS.md)
-BUNDLED_ALEXNET = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                               "pretrained_models", "alexnet_imagenet_features.pth")
+# the bundled AlexNet features (see pretrained_models/ALEXNET_WEIGHTS.md; found by tecogan.pretrained)
+BUNDLED_ALEXNET = os.path.join(pretrained.MODELS_DIR, pretrained.ALEXNET_FILE)
 DEFAULT_LAYERS = {"vgg19": [8, 17, 26, 35], "alexnet": [1, 4, 7, 9, 11]}  # after ReLUs
 
 
 def _torchvision_features(backbone, weights_path=None):
-    import torchvision
     build = getattr(torchvision.models, backbone)
-    if backbone == "alexnet" and not weights_path and os.path.isfile(BUNDLED_ALEXNET):
-        weights_path = BUNDLED_ALEXNET
+    if backbone == "alexnet" and not weights_path:
+        weights_path = pretrained.bundled_alexnet()
     if weights_path:
-        from tecogan.utils.checkpoint import load_state_dict_file
         net = build(weights=None)
         sd = load_state_dict_file(weights_path)
         feats = {k[len("features."):]: v for k, v in sd.items() if k.startswith("features.")} or sd
@@ -31,7 +31,7 @@ def _torchvision_features(backbone, weights_path=None):
             net.features.load_state_dict(feats, strict=True)
         except RuntimeError as err:
             first = str(err).strip().splitlines()[0]
-            raise UserError(f"{weights_path}: not a torchvision {backbone} state dict ({first[:160]})")
+            raise UserError(f"{weights_path}: not a torchvision {backbone} state dict ({first[:160]})") from None
         return net.features
     try:
         weights = {"vgg19": torchvision.models.VGG19_Weights, "alexnet": torchvision.models.AlexNet_Weights}
@@ -39,7 +39,7 @@ def _torchvision_features(backbone, weights_path=None):
     except Exception as err:  # no network, no cache
         raise UserError(f"cannot get the ImageNet {backbone} weights from torchvision ({type(err).__name__}); "
                         f"set train.feature_crit.weights to a local torch.save'd {backbone} state dict, or use "
-                        f"backbone: alexnet (bundled)")
+                        f"backbone: alexnet (bundled)") from None
 
 
 class FeatureExtractor(nn.Module):

@@ -1,8 +1,14 @@
 """Options and set-up shared by the official-metrics commands (evaluate.py, metrics.py)."""
 import os
+from concurrent.futures import ThreadPoolExecutor
 
+import cv2
+
+from tecogan.metrics.lpips_loader import load_lpips
 from tecogan.official_metrics.procedure import METRICS
+from tecogan.utils.device import parse_device
 from tecogan.utils.errors import UserError
+from tecogan.utils.outputs import FILE, PARENT, check_outputs
 
 
 def make_pool(workers):
@@ -10,8 +16,7 @@ def make_pool(workers):
     if workers is None or workers <= 1:
         return None
     workers = min(int(workers), 64)
-    import cv2
-    from concurrent.futures import ThreadPoolExecutor
+
     cv2.setNumThreads(1)
     return ThreadPoolExecutor(max_workers=int(workers))
 
@@ -24,7 +29,8 @@ def add_runtime_args(parser):
     """Options shared by evaluate.py and metrics.py."""
     parser.add_argument("--lpips_weights", default=None, metavar="PATH",
                         help="ImageNet AlexNet 'features.*' state dict for LPIPS (default: "
-                             "$TECOGAN_LPIPS_WEIGHTS, else torchvision's cache/download)")
+                             "$TECOGAN_LPIPS_WEIGHTS, else the bundled "
+                             "pretrained_models/alexnet_imagenet_features.pth)")
     parser.add_argument("--device", default="auto",
                         help="device for LPIPS: auto (default), cpu, cuda or cuda:<k>")
     parser.add_argument("--workers", type=int, default=default_workers(),
@@ -34,7 +40,7 @@ def add_runtime_args(parser):
                         help="frames per LPIPS batch (default 4)")
     parser.add_argument("--metrics", default=",".join(METRICS),
                         help=f"comma-separated subset of {','.join(METRICS)} (default: all); without "
-                             f"LPIPS and tLP100 no AlexNet weights are needed")
+                             f"LPIPS and tLP100 no AlexNet network is loaded")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing metrics.json / metrics.csv / metricsfile.txt (kept otherwise)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -46,7 +52,6 @@ OUTPUT_FILES = ("metrics.json", "metrics.csv", "metricsfile.txt")
 def check_metric_outputs(out_dirs, pairs, overwrite=False, label="--output"):
     """Before the long work: each output folder and its three files are safe to write (not an
     input, not existing without ``overwrite``, writable)."""
-    from tecogan.utils.outputs import FILE, PARENT, check_outputs
     outputs = []
     for out_dir in out_dirs:
         outputs.append((label, out_dir, PARENT))
@@ -67,8 +72,6 @@ def parse_metrics(text):
 
 def setup_runtime(args):
     """(metrics, lpips_model or None, pool, device) from the shared options."""
-    from tecogan.metrics.lpips_loader import load_lpips
-    from tecogan.utils.device import parse_device
 
     if args.workers < 1:
         raise UserError(f"--workers {args.workers}: expected an integer >= 1")

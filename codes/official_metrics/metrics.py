@@ -46,7 +46,7 @@ def sequence_pairs(results, targets):
         raise UserError(f"--results has {len(results)} folders but --targets has {len(targets)} "
                         f"(expected one GT folder per SR folder)")
     pairs, seen = [], {}
-    for sr_dir, gt_dir in zip(results, targets):
+    for sr_dir, gt_dir in zip(results, targets, strict=False):
         for folder, option in ((sr_dir, "--results"), (gt_dir, "--targets")):
             if not os.path.isdir(folder):
                 raise UserError(f"{option}: {folder}: folder not found")

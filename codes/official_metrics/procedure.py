@@ -25,15 +25,16 @@ import re
 import time
 
 import numpy as np
+import torch
 from skimage.metrics import structural_similarity
 
-from tecogan.metrics.functional import psnr, rgb_to_y, tof_frame_pair, to_gray
+from tecogan.metrics.functional import psnr, rgb_to_y, to_gray, tof_frame_pair
+from tecogan.metrics.lpips_loader import lpips_features, lpips_from_features, uint8_to_lpips_input
+from tecogan.official_metrics import METRICS, SPATIAL, TEMPORAL  # noqa: F401 (names of the procedure)
+from tecogan.official_metrics.report import build_report, fmt, mean
 from tecogan.utils.errors import UserError, warn
 from tecogan.utils.fileio import list_images, read_image_rgb
 
-SPATIAL = ("PSNR", "SSIM", "LPIPS")
-TEMPORAL = ("tOF", "tLP100")
-METRICS = ("PSNR", "SSIM", "LPIPS", "tOF", "tLP100")
 MIN_FRAMES = 5
 
 
@@ -193,7 +194,7 @@ def evaluate_sequence(gt_frames, sr_frames, lpips_model=None, name="sequence", p
             prev_gray = gray
             gts.append(crop_8x8(gt))
             srs.append(crop_8x8(sr))
-        for gt, sr in zip(gts, srs):
+        for gt, sr in zip(gts, srs, strict=False):
             if "PSNR" in out:
                 out["PSNR"].append(psnr_y(gt, sr))
             if "SSIM" in out:
@@ -207,8 +208,7 @@ def evaluate_sequence(gt_frames, sr_frames, lpips_model=None, name="sequence", p
 
 def _lpips_chunk(model, gts, srs, prev_feats, out, device):
     """LPIPS of a chunk of cropped frames and tLP100 against the previous frames."""
-    import torch
-    from tecogan.metrics.lpips_loader import lpips_features, lpips_from_features, uint8_to_lpips_input
+
 
     dtype = next(model.parameters()).dtype
     with torch.inference_mode():
@@ -217,8 +217,8 @@ def _lpips_chunk(model, gts, srs, prev_feats, out, device):
         if "LPIPS" in out:
             out["LPIPS"].extend(lpips_from_features(model, fg, fs).cpu().tolist())
         if prev_feats is not None:
-            tg = [torch.cat([p, f]) for p, f in zip(prev_feats[0], fg)]
-            ts = [torch.cat([p, f]) for p, f in zip(prev_feats[1], fs)]
+            tg = [torch.cat([p, f]) for p, f in zip(prev_feats[0], fg, strict=False)]
+            ts = [torch.cat([p, f]) for p, f in zip(prev_feats[1], fs, strict=False)]
         else:
             tg, ts = fg, fs
         if tg[0].shape[0] > 1 and "tLP100" in out:
@@ -235,7 +235,6 @@ def evaluate_folders(pairs, lpips_model, pool=None, batch_size=4, device="cpu", 
     Returns ``(report, frame_names, skipped)`` with ``skipped = [(name, reason)]``.
     Raises :class:`UserError` when no sequence could be evaluated.
     """
-    from tecogan.official_metrics.report import build_report, fmt, mean
 
     per_sequence, frame_names, skipped = {}, {}, []
     for k, (name, sr_dir, gt_dir) in enumerate(pairs):

@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from tecogan.official_metrics.procedure import METRICS, TEMPORAL
+from tecogan.official_metrics import METRICS, TEMPORAL
 from tecogan.utils.fileio import atomic_write_json, atomic_write_text
 
 CONVENTION = ("official TecoGAN metrics: frames [2, n-2) per sequence, crop_8x8, Y-PSNR, "

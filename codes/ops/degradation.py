@@ -1,6 +1,9 @@
 """BD degradation: Gaussian blur then 4x subsampling, as used on the fly in training."""
+import cv2
 import numpy as np
 import torch.nn.functional as F
+
+from tecogan import defaults
 
 
 def bd_kernel_radius(sigma):
@@ -35,10 +38,9 @@ def bd_downsample(gt_with_border, kernel, scale):
     return lr.reshape(n, t, c, lr.shape[-2], lr.shape[-1])
 
 
-def degrade_bd(img, sigma=1.5, scale=4):
+def degrade_bd(img, sigma=defaults.BD_SIGMA, scale=4):
     """BD low-res test data from an (h, w, 3) uint8 frame: ``cv2.GaussianBlur`` with the BD kernel
     size, then every ``scale``-th pixel from the top-left (the reference's test sets)."""
-    import cv2
     size = bd_kernel_size(sigma)
     blurred = cv2.GaussianBlur(img, (size, size), sigmaX=sigma)
     return blurred[::scale, ::scale]

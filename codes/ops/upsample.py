@@ -1,4 +1,5 @@
 """The two upsamplers of the generator: TF-style bicubic (BD) and bilinear (BI)."""
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -53,7 +54,6 @@ def bd_bicubic_frame(frame, scale):
     """(h, w, 3) uint8 -> (s*h, s*w, 3) uint8 with the BD bicubic upsampler: sample-aligned,
     LR pixel (i, j) stays on HR pixel (s*i, s*j) as in BD data and BD generators' outputs
     (a centre-aligned resize sits (s-1)/2 px down-right of them: 1.5 px at 4x)."""
-    import numpy as np
     x = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None].float() / 255.0
     with torch.inference_mode():
         y = BicubicUpsample(scale)(x).clamp_(0, 1)

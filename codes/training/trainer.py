@@ -21,7 +21,18 @@ import warnings
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
+from tecogan.data.train_datasets import build_train_dataset
+from tecogan.metrics.validation import ValidationMetrics, update_avg_json
+from tecogan.models import build_model
+from tecogan.options import InferenceOptions
+from tecogan.pipeline import Upscaler
+from tecogan.testing import run_test_datasets, sequence_sets
+from tecogan.training.sampler import ResumableSampler
+from tecogan.utils.checkpoint import check_tensors, verify_checkpoint_file
+from tecogan.utils.device import cpu_computes, device_from_gpu_id
+from tecogan.utils.distributed import average_scalar, barrier, cleanup, init_from_env
 from tecogan.utils.errors import UserError, warn
 from tecogan.utils.fileio import atomic_torch_save
 
@@ -102,7 +113,6 @@ def find_latest_state(ckpt_dir):
 
 
 def load_training_state(path):
-    from tecogan.utils.checkpoint import check_tensors, verify_checkpoint_file
     if not os.path.isfile(path):
         raise UserError(f"{path}: training state not found")
     verify_checkpoint_file(path)  # CRC of every entry: a damaged copy is not resumed silently
@@ -110,7 +120,7 @@ def load_training_state(path):
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated, not a state, crafted pickle
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UserError(f"{path}: not a readable training state ({first[:160]})")
+        raise UserError(f"{path}: not a readable training state ({first[:160]})") from None
     check_tensors(state, path)  # shapes fit their data, no NaN/Inf
     return state
 
@@ -127,7 +137,6 @@ class _StopFlag:
 def build_metric_calculator(opt, device, logger):
     """The validation metrics of the config's ``metric`` section (LPIPS dropped with a warning
     when its AlexNet weights are not available and no file was named)."""
-    from tecogan.metrics.validation import ValidationMetrics
     config = dict(opt.get("metric") or {})
     if not config:
         return None
@@ -149,10 +158,6 @@ class Trainer:
     """
 
     def __init__(self, opt, exp_dir, gpu_id=-1, resume=None):
-        from tecogan.data.train_datasets import build_train_dataset
-        from tecogan.models import build_model
-        from tecogan.training.sampler import ResumableSampler
-        from tecogan.utils.distributed import init_from_env
 
         self.opt, self.exp_dir = opt, exp_dir
         self.rank, self.world, local_rank = init_from_env()
@@ -161,6 +166,7 @@ class Trainer:
         self.ckpt_dir = os.path.join(exp_dir, "train", "ckpt")
         os.makedirs(self.ckpt_dir, exist_ok=True)
         self.logger = make_logger(os.path.join(exp_dir, "train", "train.log"), self.is_main)
+        self._skips_reported = set()  # optional validation sets that are missing, logged once
         if self.is_main:  # temporary files of a run killed while saving: never complete, drop them
             for stale in glob.glob(os.path.join(self.ckpt_dir, ".tmp_*")):
                 os.remove(stale)
@@ -193,7 +199,6 @@ class Trainer:
 
     # ---- setup ---------------------------------------------------------------------
     def _device(self, gpu_id, local_rank):
-        from tecogan.utils.device import device_from_gpu_id
         if self.world > 1:
             device = torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
             if device.type == "cuda":
@@ -203,7 +208,6 @@ class Trainer:
 
     def _check_precision(self, precision):
         """A low precision the CPU can only emulate works, but slowly: say so once."""
-        from tecogan.utils.device import cpu_computes
         if self.device.type != "cpu" or precision == "fp32" or cpu_computes(precision) is not False:
             return
         hardware = "AMX or AVX512-BF16" if precision == "bf16" else "AMX-FP16"
@@ -246,7 +250,6 @@ class Trainer:
 
     def save(self):
         """G/D checkpoints (what test mode loads) and the full training state of this iteration."""
-        from tecogan.utils.distributed import barrier
         it = self.iteration
         if self.is_main:
             for tag, sd in self.model.checkpoints().items():
@@ -261,12 +264,14 @@ class Trainer:
         barrier()
 
     # ---- validation ----------------------------------------------------------------
+    def _report_skip(self, line):
+        """A skipped optional validation set: logged at the first validation only."""
+        if line not in self._skips_reported:
+            self._skips_reported.add(line)
+            self.logger.info(line)
+
     def validate(self):
         """Super-resolve every test* dataset with the current generator; log and store the metrics."""
-        from tecogan.config import test_datasets
-        from tecogan.inference import RecurrentUpscaler
-        from tecogan.metrics.validation import update_avg_json
-        from tecogan.testing import SequenceSet, run_test_datasets
 
         test_opt = self.opt["test"]
         tag = f"G_iter{self.iteration}"
@@ -274,11 +279,11 @@ class Trainer:
         was_training = net.training
         memory_format = self.opt["train"]["memory_format"]
         try:
-            sets = [SequenceSet.from_config(ds, self.opt["scale"], self.opt["dataset"]["degradation"]["type"])
-                    for _, ds in test_datasets(self.opt)]
-            upscaler = RecurrentUpscaler(net, self.device, channels_last=memory_format == "channels_last")
-            scores = run_test_datasets(upscaler, sets, test_opt["res_dir"], tag, test_opt["num_pad_front"],
-                                       test_opt["padding_mode"], save_res=test_opt["save_res"],
+            sets = [ts for _, ts in sequence_sets(self.opt, report=self._report_skip)]
+            upscaler = Upscaler(net, InferenceOptions(num_pad_front=test_opt["num_pad_front"],
+                                                      padding_mode=test_opt["padding_mode"], device=str(self.device),
+                                                      channels_last=memory_format == "channels_last"))
+            scores = run_test_datasets(upscaler, sets, test_opt["res_dir"], tag, save_res=test_opt["save_res"],
                                        metrics=self.metric_calc, report=lambda line: None, progress=False)
         finally:
             # the training kernels depend on the memory format: keep it, or resume would not be exact
@@ -306,7 +311,6 @@ class Trainer:
 
     def run_epoch(self, epoch, stop, bar):
         """Iterate the rest of ``epoch``; returns True when a stop signal ended it early."""
-        from tecogan.utils.distributed import average_scalar
         opt = self.opt
         log_freq, ckpt_freq = opt["logger"]["log_freq"], opt["logger"]["ckpt_freq"]
         test_freq, total_iter = opt["test"]["test_freq"], opt["train"]["total_iter"]
@@ -335,8 +339,7 @@ class Trainer:
         return False
 
     def run(self):
-        from tqdm import tqdm
-        from tecogan.utils.distributed import cleanup
+
         total_iter = self.opt["train"]["total_iter"]
         stop = _StopFlag()
         old_handlers = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}

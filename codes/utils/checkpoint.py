@@ -28,7 +28,7 @@ def verify_checkpoint_file(path):
             bad = zf.testzip()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError) as err:
         raise UserError(f"{path}: damaged checkpoint (zip structure: {one_line(err, 120)}); "
-                        f"copy it again or use another checkpoint")
+                        f"copy it again or use another checkpoint") from None
     if bad is not None:
         raise UserError(f"{path}: damaged checkpoint: entry {bad} fails its CRC check (a corrupted copy?); "
                         f"copy it again or use another checkpoint")
@@ -54,8 +54,8 @@ def _check_tensor(t, name, path):
     if t.layout != torch.strided:
         raise UserError(f"{path}: {name} is a {t.layout} tensor (expected plain dense tensors)")
     if t.numel():
-        span = t.storage_offset() + sum((size - 1) * abs(stride) for size, stride in zip(t.shape, t.stride())) + 1
-        if any(st == 0 for st, size in zip(t.stride(), t.shape) if size > 1) or \
+        span = t.storage_offset() + sum((size - 1) * abs(stride) for size, stride in zip(t.shape, t.stride(), strict=False)) + 1
+        if any(st == 0 for st, size in zip(t.stride(), t.shape, strict=False) if size > 1) or \
                 span * t.element_size() > t.untyped_storage().nbytes():
             raise UserError(f"{path}: {name} has shape {tuple(t.shape)} but its data holds "
                             f"{t.untyped_storage().nbytes() // max(t.element_size(), 1)} values (a crafted "
@@ -79,10 +79,10 @@ def load_state_dict_file(path, map_location="cpu"):
     except pickle.UnpicklingError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else "unsafe content"
         raise UserError(f"{path}: refused to load: the file holds objects other than tensors "
-                        f"and plain containers (weights_only=True: {first[:160]})")
+                        f"and plain containers (weights_only=True: {first[:160]})") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
         msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UserError(f"{path}: not a readable PyTorch checkpoint (truncated or corrupt?): {msg[:160]}")
+        raise UserError(f"{path}: not a readable PyTorch checkpoint (truncated or corrupt?): {msg[:160]}") from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):

@@ -37,7 +37,7 @@ def parse_device(name):
             try:
                 index = int(name.split(":", 1)[1])
             except ValueError:
-                raise UserError(f"--device {name}: expected cpu, cuda or cuda:<index>")
+                raise UserError(f"--device {name}: expected cpu, cuda or cuda:<index>") from None
         return device_from_gpu_id(index, option=f"--device {name}")
     raise UserError(f"--device {name}: expected cpu, cuda or cuda:<index>")
 

@@ -15,6 +15,7 @@ files; both end with status 128 + the signal number (130, 143).
 """
 import argparse
 import errno
+import logging
 import os
 import reprlib
 import signal
@@ -119,7 +120,6 @@ def run_cli(main, argv=None, oom_hint=None):
         sys.stderr.reconfigure(errors="backslashreplace")
     except (AttributeError, ValueError):
         pass
-    import logging
     logging.raiseExceptions = False  # a log line that cannot be written (full disk) is not a traceback
     old_error = argparse.ArgumentParser.error
     argparse.ArgumentParser.error = _one_line_argparse_error

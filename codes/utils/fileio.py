@@ -13,6 +13,7 @@ import tempfile
 
 import cv2
 import numpy as np
+import torch
 
 from tecogan.utils.errors import UserError, describe_os_error, warn
 
@@ -50,7 +51,6 @@ def atomic_write(path, write_fn, suffix=""):
 
 
 def atomic_torch_save(obj, path):
-    import torch
 
     buf = io.BytesIO()  # serialised in memory, written by Python: a full disk is a clear OSError
     torch.save(obj, buf)  # (torch's own writer reports it as an obscure RuntimeError)
@@ -171,31 +171,3 @@ def list_images(folder):
                             f"named {stem}.*: their outputs would collide); keep one of them")
         stems[stem] = name
     return names
-
-
-def transform_sequences(src_dir, dst_dir, transform, desc="frames", overwrite=False,
-                        src_option="--gt_dir", dst_option="--lr_dir"):
-    """Apply ``transform(path, rgb) -> rgb`` to every frame of ``src_dir/<seq>/``, writing
-    ``dst_dir/<seq>/<name>.png``; returns the number of sequences.
-
-    ``dst_dir`` is checked first (never an input, an existing one only with ``overwrite``),
-    written as a whole into a temporary sibling folder and renamed into place at the end.
-    """
-    from tqdm import tqdm
-    from tecogan.utils.outputs import SEQUENCES, AtomicFolder, check_outputs
-    check_outputs([(dst_option, dst_dir, SEQUENCES)], [(src_option, src_dir)], overwrite)
-    if not os.path.isdir(src_dir):
-        raise UserError(f"{src_dir}: input folder not found (expected {src_dir}/<sequence>/<frame>.png)")
-    seqs = sorted(d for d in os.listdir(src_dir)
-                  if os.path.isdir(os.path.join(src_dir, d)) and not d.startswith("."))
-    if not seqs:
-        raise UserError(f"{src_dir}: no sequence folders (expected {src_dir}/<sequence>/<frame>.png)")
-    listed = [(seq, list_images(os.path.join(src_dir, seq))) for seq in seqs]  # refuse collisions first
-    with AtomicFolder(dst_dir) as staging:
-        for seq, names in tqdm(listed, desc=desc, unit="seq", disable=None):
-            os.makedirs(os.path.join(staging.tmp, seq), exist_ok=True)
-            for name in names:
-                path = os.path.join(src_dir, seq, name)
-                out = os.path.join(staging.tmp, seq, os.path.splitext(name)[0] + ".png")
-                write_image_rgb(out, transform(path, read_image_rgb(path)))
-    return len(seqs)

@@ -10,8 +10,8 @@ says which file failed and how to fetch it by hand, and exits non-zero.
 e.g. a local mirror: ``file:///mirror/{id}``.
 """
 import os
-import runpy
 import re
+import runpy
 import shutil
 import sys
 import tempfile
@@ -107,7 +107,7 @@ def _get(file_id, dest, target_hint):
     except (urllib.error.URLError, OSError, TimeoutError) as err:
         reason = getattr(err, "reason", err)
         raise UserError(f"could not download {VIEW_URL.format(id=file_id)} ({reason}); "
-                        f"no network? Manual step: {_manual_help(file_id, target_hint)}")
+                        f"no network? Manual step: {_manual_help(file_id, target_hint)}") from None
 
 
 def download_datasets(degradation, root):
@@ -128,7 +128,7 @@ def download_datasets(degradation, root):
                     zf.extractall(target)
             except zipfile.BadZipFile:
                 raise UserError(f"{zip_path}: the download is not a zip archive; "
-                                f"manual step: {_manual_help(file_id, target + '/')}")
+                                f"manual step: {_manual_help(file_id, target + '/')}") from None
             finally:
                 if os.path.exists(zip_path):
                     os.remove(zip_path)

@@ -97,7 +97,7 @@ def main():
         for k in range(SAMPLES):
             gen = torch.Generator().manual_seed(1000 + k)
 
-            def noise(tag, name, grad, gen=gen):
+            def noise(tag, name, grad, gen=gen, sigma=sigma):
                 scale = NOISE_FACTOR * sigma[(tag, name)]
                 return grad + scale * torch.randn(grad.shape, generator=gen, dtype=torch.float64).to(grad.dtype)
             log_k, d_k, _ = run_step(golden, case, torch.float64, grad_noise=noise)

@@ -1,0 +1,183 @@
+"""The upscaling pipeline in the library: a generator with its :class:`InferenceOptions`
+(:class:`Upscaler`), run over clips whose frames keep their metadata.
+
+    up = Upscaler(net, InferenceOptions(tile=128))
+    for out in up.upscale_clip(source.frames()):      # Frame(name, image, time) items
+        sink.write(out.name, out.image, out.time)     # the output with its frame's name and time
+
+Every call makes its own :class:`ClipRun` (the recurrent state of one clip), so two clips
+interleaved on one Upscaler never share a state; a ClipRun's ``state_dict()`` after any frame,
+loaded into a new ClipRun, continues bit for bit (resumable jobs).  Frames are (h, w, 3) RGB
+arrays of uint8 (or uint16 for more than 8 bits per sample: the output keeps the type).
+Test mode, validation, ``upscale.py`` and the API all run :meth:`Upscaler.upscale_clip`.
+"""
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+import torch
+
+from tecogan.inference import front_padding_indices, make_step, make_upscaler, resolve_device
+from tecogan.options import InferenceOptions, OptionError
+from tecogan.utils.device import parse_device
+from tecogan.video.common import Frame
+from tecogan.video_job import VideoOptions, upscale_file
+
+
+@dataclass(frozen=True)
+class UpscaledFrame:
+    """One output frame with its input frame's metadata: ``index`` (0-based, in the clip),
+    ``name`` (e.g. ``0001.png``), ``time`` (seconds, a Fraction, or None), the LR input and
+    the super-resolved ``image``."""
+    index: int
+    name: str
+    time: Fraction | None
+    lr: np.ndarray
+    image: np.ndarray
+
+
+def as_frames(images: Iterable[np.ndarray]) -> Iterator[Frame]:
+    """Plain arrays as :class:`Frame` items named ``0001.png``, ``0002.png`` ... without times."""
+    for i, image in enumerate(images):
+        yield Frame(f"{i + 1:04d}.png", image, None)
+
+
+def checked_frames(frames: Iterable[Frame], options: InferenceOptions) -> Iterator[Frame]:
+    """Frames checked as they pass: (h, w, 3) uint8/uint16, one size, large enough (OptionError)."""
+    shape = dtype = None
+    for i, frame in enumerate(frames):
+        image = np.asarray(frame.image)
+        if image.dtype not in (np.uint8, np.uint16) or image.ndim != 3 or image.shape[2] != 3:
+            raise OptionError(f"frame {i}: expected an (h, w, 3) uint8 RGB array (or uint16), "
+                              f"got {image.dtype} {image.shape}")
+        if shape is None:
+            options.check_frame_size(image.shape[0], image.shape[1], where=f"frame {i}")
+        elif image.shape != shape or image.dtype != dtype:
+            raise OptionError(f"frame {i}: {image.shape[1]}x{image.shape[0]} {image.dtype} differs from the first "
+                              f"frame's {shape[1]}x{shape[0]} {dtype}")
+        shape, dtype = image.shape, image.dtype
+        yield frame if image is frame.image else frame._replace(image=image)
+
+
+class ClipRun:
+    """The recurrent state of one clip on one :class:`Upscaler`, and the count of its frames done.
+
+    :meth:`run` takes the clip's frames (from the first not yet done) and yields
+    :class:`UpscaledFrame` items.  The front padding runs at a clip's start only: a run restored
+    from a :meth:`state_dict` continues where the saved run stopped.
+    """
+
+    def __init__(self, upscaler: Upscaler):
+        self.options = upscaler.options
+        self.stepper = make_upscaler(upscaler.generator, upscaler.device, self.options.tile,
+                                     self.options.tile_overlap, self.options.channels_last,
+                                     upscaler.half, self.options.backend, step_fn=upscaler.step_fn)
+        self.done = 0
+
+    def run(self, frames: Iterable[Frame]) -> Iterator[UpscaledFrame]:
+        frames = checked_frames(frames, self.options)
+        head = []
+        if self.done == 0:
+            head = list(itertools.islice(frames, self.options.num_pad_front + 1))
+            for i in front_padding_indices(len(head), self.options.num_pad_front, self.options.padding_mode):
+                self.stepper.warm_up(head[i].image)
+        for frame in itertools.chain(head, frames):
+            image = self.stepper.step(frame.image)
+            index, self.done = self.done, self.done + 1
+            yield UpscaledFrame(index, frame.name, frame.time, frame.image, image)
+
+    def state_dict(self) -> dict:
+        """Everything needed to continue: frames done and the recurrent state (CPU tensors)."""
+        return {"done": self.done, "stepper": self.stepper.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.done = int(state["done"])
+        self.stepper.load_state_dict(state["stepper"])
+
+
+_LEGACY = ("tile", "tile_overlap", "num_pad_front", "padding_mode", "backend", "device", "channels_last", "threads")
+
+
+class Upscaler:
+    """A generator and its :class:`InferenceOptions`: frame-recurrent super-resolution of clips.
+
+    ``Upscaler(net)``, ``Upscaler(net, InferenceOptions(tile=128))`` or, as before,
+    ``Upscaler(net, device="cpu", tile=128, half=True, ...)`` (keywords are the options' fields;
+    ``half=True`` is ``precision="fp16"``).  The step function (the network on its device, or its
+    OpenVINO compilation) is built once here; each clip gets its own :class:`ClipRun`.
+    """
+
+    def __init__(self, generator: torch.nn.Module, options: InferenceOptions | str | None = None, *,
+                 half: bool | None = None, **fields) -> None:
+        if isinstance(options, (str, torch.device)):  # Upscaler(net, "cpu"): the old positional device
+            fields.setdefault("device", str(options))
+            options = None
+        unknown = sorted(set(fields) - set(_LEGACY) - {"precision"})
+        if unknown:
+            raise TypeError(f"Upscaler: unknown option {unknown[0]!r} (options: {', '.join(_LEGACY)}, precision, half)")
+        if half is not None:
+            if not isinstance(half, bool):
+                raise OptionError(f"half {half!r}: expected True or False")
+            if half:
+                fields.setdefault("precision", "fp16")
+        options = (options or InferenceOptions()).replace(**fields) if fields else (options or InferenceOptions())
+        if not isinstance(options, InferenceOptions):
+            raise TypeError(f"options: expected an InferenceOptions, got {type(options).__name__}")
+        self.generator = generator
+        self.options = options
+        if options.device is None:
+            self.device = next(generator.parameters()).device
+        elif options.device == "auto":
+            self.device = parse_device("auto")
+        else:
+            self.device = resolve_device(options.device)
+        self.half = options.precision == "fp16" and self.device.type == "cuda"
+        if options.threads is not None:  # a process setting: torch's pool, which OpenVINO's follows
+            torch.set_num_threads(options.threads)
+        self.step_fn = make_step(generator, self.device, options.backend, options.channels_last)
+
+    @property
+    def scale(self) -> int:
+        return self.generator.scale
+
+    # the settings, as attributes of earlier versions
+    tile = property(lambda self: self.options.tile)
+    tile_overlap = property(lambda self: self.options.tile_overlap)
+    num_pad_front = property(lambda self: self.options.num_pad_front)
+    padding_mode = property(lambda self: self.options.padding_mode)
+    backend = property(lambda self: self.options.backend)
+    channels_last = property(lambda self: self.options.channels_last)
+    precision = property(lambda self: self.options.precision)
+
+    def new_clip(self) -> ClipRun:
+        """A fresh recurrent state (a clip's start)."""
+        return ClipRun(self)
+
+    def upscale_clip(self, frames: Iterable[Frame], clip: ClipRun | None = None) -> Iterator[UpscaledFrame]:
+        """Super-resolve one clip of :class:`Frame` items ``(name, image, time)``, streaming: yields
+        an :class:`UpscaledFrame` per frame.  ``clip``: a (restored) :class:`ClipRun` to continue."""
+        yield from (clip or self.new_clip()).run(frames)
+
+    def upscale_frames(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """Super-resolve one clip, streaming: yields one (s*h, s*w, 3) frame per (h, w, 3) input frame.
+
+        ``frames``: any iterable of RGB arrays of one size and type (uint8, or uint16 for more
+        than 8 bits); only ``num_pad_front + 1`` frames are read ahead.  Each call is a new clip
+        with its own recurrent state.  With ``precision="fp32"`` the frames equal test mode's.
+        """
+        for out in self.upscale_clip(as_frames(frames)):
+            yield out.image
+
+    def upscale_video(self, src, dst, **video_options) -> None:
+        """Super-resolve a video file or a folder of frames into ``dst`` (a video file or a folder
+        of PNGs), as ``upscale.py`` does, with this Upscaler's generator and options.
+
+        ``video_options`` are :class:`tecogan.video_job.VideoOptions` fields (``compare="side.mp4"``,
+        ``fps=25``, ``codec=...``, ``overwrite=True`` ...), type-checked.  Bad input raises
+        :class:`tecogan.utils.errors.UserError`.
+        """
+        upscale_file(self, src, dst, VideoOptions.from_keywords(video_options))

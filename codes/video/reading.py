@@ -1,0 +1,250 @@
+"""Frame sources: a folder of images or a video file decoded by FFmpeg (PyAV), streamed as
+:class:`Frame` items ``(name, image, time)``."""
+import os
+from fractions import Fraction
+
+import av
+import numpy as np
+from av.video.reformatter import VideoReformatter
+
+from tecogan.utils.errors import UserError, warn
+from tecogan.utils.fileio import IMAGE_EXTENSIONS, list_images, read_image_rgb
+from tecogan.video.common import (
+    DEFAULT_FPS,
+    MIN_SIZE,
+    Frame,
+    _open_input,
+    _rate,
+    _seconds,
+    _video_stream,
+    codec_threads,
+    shown,
+)
+
+# colour matrices swscale knows (AVColorSpace values); others are guessed from the size
+_SWS_COLORSPACES = {1, 4, 5, 6, 7, 9, 10}
+
+
+class FolderSource:
+    """Frames of a folder, in sorted order, keeping their names (as .png); ``fps`` sets the
+    timing (default 25), ``start``/``duration`` (seconds) a window of it."""
+
+    def __init__(self, folder, fps=None, start=None, duration=None):
+        self.path = folder
+        files = list_images(folder)
+        if not files:
+            raise UserError(f"{shown(folder)}: no image frames ({', '.join(IMAGE_EXTENSIONS)})")
+        self.rate = _rate(fps or DEFAULT_FPS)
+        self.fps = float(self.rate)
+        self.time_base = 1 / self.rate
+        first = int(np.ceil((start or 0) * self.rate - 1e-9))
+        last = len(files) if duration is None else min(len(files), int(np.ceil(((start or 0) + duration) * self.rate - 1e-9)))
+        if first >= len(files):
+            raise UserError(f"--start {start:g}: {shown(folder)} has {len(files)} frames, "
+                            f"{len(files) / self.fps:.2f} s at {self.fps:g} frame/s")
+        self.files = files[first:last]
+        self.count = len(self.files)
+        self.duration = self.count / self.fps
+        self.passthrough = None  # no audio in a folder
+
+    def describe(self):
+        return f"{self.count} frames at {self.fps:g} frame/s"
+
+    def frames(self):
+        warned, shape = set(), None
+        for i, f in enumerate(self.files):
+            path = os.path.join(self.path, f)
+            image = read_image_rgb(path, warned)
+            shape = _check_frame(image, shape, shown(path))
+            yield Frame(os.path.splitext(f)[0] + ".png", image, i * self.time_base)
+
+    def __iter__(self):
+        for frame in self.frames():
+            yield frame.name, frame.image
+
+
+class VideoSource:
+    """Frames of a video file decoded by FFmpeg (PyAV); names ``%04d.png`` from 1.
+
+    ``count`` (frames to decode) and ``duration`` (seconds) are known up front; ``start`` and
+    ``duration`` (seconds from the first frame) select a window, which is shifted to start
+    at 0.  ``fps`` re-times the frames at that constant rate (audio is then dropped).
+    """
+
+    def __init__(self, path, fps=None, start=None, duration=None):
+        if not os.path.isfile(path):
+            raise UserError(f"{shown(path)}: input video not found")
+        self.path = path
+        with _open_input(path) as container:
+            stream = _video_stream(container, path)
+            self.index = stream.index
+            tb = stream.time_base or Fraction(1, 90000)
+            self.stream_time_base = tb
+            rate = stream.average_rate or stream.guessed_rate or stream.base_rate or DEFAULT_FPS
+            origin = _seconds(stream.start_time, tb) or Fraction(0)
+            total = _seconds(stream.duration, tb)
+            if total is None and container.duration:
+                total = Fraction(container.duration, 1000000)
+            self.trimmed = bool(start) or duration is not None
+            self.window = (origin + Fraction(start or 0) if start else None,
+                           origin + Fraction(start or 0) + Fraction(duration) if duration is not None else None)
+            self.shift = Fraction(0)
+            self.count, first, read = self._count(container, stream)
+            listed = stream.frames  # what the container's index says (0: not given)
+            if not self.trimmed and listed and read < listed:
+                raise UserError(f"{shown(path)} frame {read + 1}: cannot be read: the container lists {listed} "
+                                f"frames but only {read} are in the file (it is truncated or damaged)")
+            if self.trimmed:
+                if not self.count:
+                    length = f" (its video lasts {float(total):.2f} s)" if total else ""
+                    window = " ".join(f"--{k} {v:g}" for k, v in (("start", start), ("duration", duration)) if v)
+                    raise UserError(f"{window}: {shown(path)} has no frames there{length}")
+                self.shift = first
+        if self.trimmed:
+            end = total + origin if total is not None else None
+            stop = self.window[1] if self.window[1] is not None else end
+            if stop is not None and end is not None:
+                stop = min(stop, end)
+            self.duration = float(stop - self.shift) if stop is not None else None
+        else:
+            self.duration = float(total) if total is not None else (self.count / float(rate) if self.count else None)
+        self.retime = fps is not None
+        self.rate = _rate(fps) if fps else Fraction(rate)
+        self.fps = float(self.rate)
+        self.time_base = 1 / self.rate if fps else tb
+        # where the audio and subtitles come from, for the sinks (None: no audio to keep)
+        self.passthrough = None if self.retime else (path, self.window, self.shift)
+
+    def describe(self):
+        parts = [f"{self.count} frames" if self.count else "frame count unknown"]
+        if self.duration:
+            parts.append(f"{self.duration:.2f} s")
+        parts.append(f"{self.fps:.4g} frame/s" + (" (re-timed)" if self.retime else ""))
+        return ", ".join(parts)
+
+    def _count(self, container, stream):
+        """``(frames to decode, time of the first, video packets read)``: the packets of the
+        window (without the ones an edit list discards), found without decoding a pixel."""
+        start, end = self.window
+        tb = stream.time_base
+        if start is not None:
+            _seek(container, stream, start)
+        n, first, read = 0, None, 0
+        margin = 2  # seconds past the end: packets come in decoding order
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue
+            read += 1
+            if packet.is_discard:
+                continue
+            ts = packet.pts if packet.pts is not None else packet.dts
+            t = Fraction(ts) * tb if ts is not None else None
+            if end is not None and t is not None and t >= end:
+                dts = _seconds(packet.dts, tb)
+                if dts is not None and dts >= end + margin:
+                    break
+                continue
+            if start is not None and (t is None or t < start):
+                continue
+            n += 1
+            first = t if first is None or (t is not None and t < first) else first
+        return n, first if first is not None else Fraction(0), read
+
+    def frames(self):
+        reformatter = VideoReformatter()
+        start, end = self.window
+        shape, decoded, last_time, hdr_warned = None, 0, None, False
+        with _open_input(self.path) as container:
+            stream = container.streams[self.index]
+            stream.thread_type = "AUTO"
+            stream.codec_context.thread_count = codec_threads()
+            tb = stream.time_base or self.stream_time_base
+            if start is not None:
+                _seek(container, stream, start)
+            packets = container.demux(stream)
+            past_end = False
+            while not past_end:
+                try:
+                    packet = next(packets, None)
+                    decoded_frames = packet.decode() if packet is not None else []
+                except av.error.FFmpegError as err:
+                    raise UserError(f"{shown(self.path)} frame {decoded + 1}: FFmpeg cannot decode it "
+                                    f"({err.strerror or err}); the file is damaged") from None
+                if packet is None:
+                    break
+                for frame in decoded_frames:
+                    t = _seconds(frame.pts, tb)
+                    if t is None:  # no timestamp: one frame period after the last one
+                        t = (last_time + 1 / self.rate) if last_time is not None else (start or Fraction(0))
+                    last_time = t
+                    if start is not None and t < start:
+                        continue
+                    if end is not None and t >= end:  # frames come in presentation order
+                        past_end = True
+                        break
+                    if not hdr_warned and (frame.color_primaries == 9 or frame.color_trc in (16, 18)):
+                        warn(f"{shown(self.path)}: HDR / BT.2020 video is converted to 8-bit RGB without "
+                             "tone mapping; the output is tagged BT.709")
+                        hdr_warned = True
+                    image = _to_rgb(reformatter, frame)
+                    decoded += 1
+                    shape = _check_frame(image, shape, f"{shown(self.path)} frame {decoded}")
+                    time = Fraction(decoded - 1) / self.rate if self.retime else t - self.shift
+                    yield Frame(f"{decoded:04d}.png", image, time)
+        if decoded == 0:
+            raise UserError(f"{shown(self.path)}: the video has no decodable frames")
+        if self.count and decoded < self.count:
+            raise UserError(f"{shown(self.path)} frame {decoded + 1}: cannot be decoded: the container "
+                            f"holds {self.count} frames, {decoded} were decoded (the file is truncated or damaged)")
+
+    def __iter__(self):
+        for frame in self.frames():
+            yield frame.name, frame.image
+
+
+def _seek(container, stream, seconds):
+    """Seek to the key frame at or before ``seconds`` (best effort: some files cannot seek)."""
+    try:
+        container.seek(max(0, int(seconds / stream.time_base)), stream=stream, backward=True)
+    except av.error.FFmpegError:
+        container.seek(0)
+
+
+def _to_rgb(reformatter, frame):
+    """A decoded frame as upright (h, w, 3) uint8 RGB: its colour matrix and range (tags; an
+    untagged frame is BT.709 from 1280x720 up, else BT.601), any bit depth and chroma
+    subsampling, its display rotation applied."""
+    colorspace = frame.colorspace
+    if colorspace not in _SWS_COLORSPACES:
+        colorspace = 1 if frame.width >= 1280 or frame.height >= 720 else 5
+    rgb = reformatter.reformat(frame, format="rgb24", src_colorspace=colorspace).to_ndarray()
+    turns = round((frame.rotation or 0) / 90) % 4  # counter-clockwise quarter turns
+    if turns:
+        rgb = np.rot90(rgb, turns)
+    return np.ascontiguousarray(rgb)
+
+
+def _check_frame(frame, shape, where):
+    if frame.shape[0] < MIN_SIZE or frame.shape[1] < MIN_SIZE:
+        raise UserError(f"{where}: frame is {frame.shape[1]}x{frame.shape[0]}, smaller than the "
+                        f"{MIN_SIZE}x{MIN_SIZE} minimum")
+    if shape is not None and frame.shape != shape:
+        raise UserError(f"{where}: frame is {frame.shape[1]}x{frame.shape[0]} but earlier frames are "
+                        f"{shape[1]}x{shape[0]} (the frame size must not change)")
+    return frame.shape
+
+
+def open_source(path, fps=None, start=None, duration=None):
+    if fps is not None and not fps > 0:
+        raise UserError(f"--fps {fps:g}: expected a frame rate > 0")
+    if start is not None and not start >= 0:
+        raise UserError(f"--start {start:g}: expected seconds >= 0")
+    if duration is not None and not duration > 0:
+        raise UserError(f"--duration {duration:g}: expected seconds > 0")
+    if os.path.isdir(path):
+        return FolderSource(path, fps, start, duration)
+    if not os.path.exists(path):
+        raise UserError(f"{shown(path)}: input not found (expected a video file or a folder of frames)")
+    return VideoSource(path, fps, start, duration)
+
+

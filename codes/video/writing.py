@@ -1,0 +1,239 @@
+"""Frame sinks: a video file encoded by FFmpeg (PyAV) with the input's audio and subtitles, or
+a folder of PNG frames; both written under temporary names and renamed into place on success."""
+import os
+import tempfile
+from fractions import Fraction
+
+import av
+from av.video.reformatter import VideoReformatter
+
+from tecogan.utils.errors import UserError, warn
+from tecogan.utils.fileio import write_image_rgb
+from tecogan.utils.outputs import AtomicFolder
+from tecogan.video.codecs import _is_rgb, check_output
+from tecogan.video.common import _warn_once, codec_threads, is_video_path, shown
+from tecogan.video.streams import Passthrough, has_audio
+
+
+def _temp_beside(path, suffix):
+    """A new empty file beside ``path``: ``.tmp_<pid>_<name>.<random><suffix>``."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".tmp_{os.getpid()}_{os.path.basename(path)}.", suffix=suffix, dir=folder)
+    os.close(fd)
+    return tmp
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+class VideoSink:
+    """A video file encoded by FFmpeg (PyAV) with the input's audio and subtitles.
+
+    Written to a temporary file beside the output; ``close(True)`` flushes it, reopens it to
+    check that it holds every frame, then renames it into place.  On any failure
+    (``close(False)``, an encoder error) the temporary file is removed and an existing
+    output is left untouched.
+    """
+
+    def __init__(self, encoding, source, audio=True):
+        self.enc = encoding
+        self.path = encoding.path
+        self.rate = source.rate
+        self.time_base = source.time_base
+        if encoding.fmt == "avi":  # AVI holds a constant frame rate: frames go on its grid
+            if self.rate.denominator > 1001:  # an average of variable timing: a plainer rate
+                self.rate = self.rate.limit_denominator(1001)
+            self.time_base = 1 / self.rate
+        elif encoding.codec == "mpeg4" and self.time_base.denominator > 65535:
+            self.time_base = Fraction(1, 60000)  # MPEG-4 Part 2's limit
+        self.passthrough = None
+        self.notes = []
+        if audio and source.passthrough is not None:
+            self.passthrough = Passthrough(source.passthrough, encoding)
+            self.notes = self.passthrough.notes
+        elif audio and getattr(source, "retime", False) and has_audio(source.path):
+            _warn_once(f"--fps re-times {shown(source.path)}: its audio is dropped (it would drift out of sync)")
+        self.container = self.stream = self.tmp = None
+        self.frames = 0
+        self.last_pts = self.last_dts = None
+        self.moved = 0
+        self.shape = None
+
+    def describe(self):
+        return ", ".join([self.enc.describe()] + (self.notes or ["no audio"]))
+
+    def _open(self, h, w):
+        enc, spec = self.enc, self.enc.spec
+        if spec.encoder == "libx265" and min(h, w) < 64:  # x265 corrupts its memory below one 64x64 block
+            raise UserError(f"--codec h265: the output frames are {w}x{h}; x265 needs 64x64 or more "
+                            "(use --codec h264 for frames this small)")
+        self.tmp = _temp_beside(self.path, os.path.splitext(self.path)[1])
+        options = {"movflags": "+faststart"} if enc.fmt in ("mp4", "mov") else {}
+        if spec.encoder == "libsvtav1":
+            os.environ.setdefault("SVT_LOG", "1")  # errors only
+        self.container = av.open(self.tmp, "w", format=enc.fmt, options=options)
+        stream = self.container.add_stream(spec.encoder, rate=self.rate)
+        stream.width, stream.height, stream.pix_fmt = w, h, enc.pix_fmt
+        stream.time_base = self.time_base
+        cc = stream.codec_context
+        cc.time_base = self.time_base
+        cc.thread_count = codec_threads()
+        if _is_rgb(enc.pix_fmt):
+            cc.colorspace, cc.color_range = 0, 2  # RGB, full range
+        else:
+            cc.colorspace, cc.color_range = 1, 1  # BT.709 matrix, limited range
+        cc.color_primaries, cc.color_trc = 1, 1  # BT.709
+        options = dict(spec.options)
+        if enc.codec == "mpeg4":  # a constant quantiser
+            options["qmin"] = options["qmax"] = str(enc.crf)
+        elif enc.crf is not None:
+            options["crf"] = str(enc.crf)
+        if enc.preset is not None:
+            options["cpu-used" if enc.codec == "vp9" else "profile" if enc.codec == "prores" else "preset"] = enc.preset
+        cc.options = options
+        self.stream = stream
+        self.reformatter = VideoReformatter()
+        if self.passthrough is not None:
+            try:
+                self.passthrough.open(self.container)
+            except (av.error.FFmpegError, ValueError) as err:
+                raise UserError(f"{shown(self.path)}: cannot add the input's audio or subtitles ({err}); "
+                                "--no_audio drops them") from None
+
+    def write(self, name, image, time=None):
+        h, w = image.shape[:2]
+        if self.container is None:
+            self._open(h, w)
+            self.shape = image.shape
+        elif image.shape != self.shape:
+            raise UserError(f"{shown(self.path)}: frame {name} is {w}x{h} but earlier frames are "
+                            f"{self.shape[1]}x{self.shape[0]}")
+        if time is None:
+            time = self.frames / self.rate
+        pts = round(time / self.time_base)
+        if self.last_pts is not None and pts <= self.last_pts:
+            pts = self.last_pts + 1
+            self.moved += 1
+        self.last_pts = pts
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        if _is_rgb(self.enc.pix_fmt):
+            frame = self.reformatter.reformat(frame, format=self.enc.pix_fmt)
+        else:
+            frame = self.reformatter.reformat(frame, format=self.enc.pix_fmt, dst_colorspace=1, dst_color_range=1)
+        frame.pts = pts
+        try:
+            for packet in self.stream.encode(frame):
+                self._mux_video(packet)
+        except av.error.FFmpegError as err:
+            raise UserError(f"{shown(self.path)}: the {self.enc.spec.encoder} encoder failed at frame {name} "
+                            f"({err.strerror or err})") from None
+        self.frames += 1
+        if self.passthrough is not None:
+            self.passthrough.advance(time)
+
+    def _mux_video(self, packet):
+        packet.dts = sane_dts(packet.pts, packet.dts, self.last_dts, round(10 / self.time_base))
+        self.last_dts = packet.dts
+        self.container.mux(packet)
+
+    def close(self, ok=True):
+        done = False
+        try:
+            if ok and self.container is not None:
+                self._finish()
+                done = True
+        finally:
+            if not done:
+                self._discard()
+
+    def _finish(self):
+        try:
+            for packet in self.stream.encode(None):
+                self._mux_video(packet)
+            if self.passthrough is not None:
+                self.passthrough.finish()
+            self.container.close()
+        except av.error.FFmpegError as err:
+            raise UserError(f"{shown(self.path)}: FFmpeg failed to finish the video ({err.strerror or err})") from None
+        self.container = None
+        if self.moved and self.enc.fmt == "avi":
+            warn(f"{shown(self.path)}: AVI holds a constant frame rate: {self.moved} frames were moved to the "
+                 f"next {float(self.rate):g} frame/s slot (use .mp4, .mkv or .mov to keep variable frame timing)")
+        elif self.moved:
+            warn(f"{shown(self.path)}: {self.moved} input frames had no increasing timestamp; each was put one "
+                 "tick after the previous frame")
+        self._verify()
+        os.chmod(self.tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files
+        os.replace(self.tmp, self.path)
+        self.tmp = None
+
+    def _verify(self):
+        """Reopen the finished file: it must hold every written frame (and the audio)."""
+        try:
+            with av.open(self.tmp) as check:
+                streams = check.streams
+                found = sum(1 for p in check.demux(streams.video[0]) if p.size) if streams.video else 0
+                audio = len(streams.audio)
+        except av.error.FFmpegError as err:
+            raise UserError(f"{shown(self.path)}: the encoded file cannot be read back ({err.strerror or err}); "
+                            "the previous file (if any) is kept") from None
+        expected_audio = self.passthrough.audio_streams if self.passthrough is not None else 0
+        if found != self.frames or audio != expected_audio:
+            raise UserError(f"{shown(self.path)}: the encoded file holds {found} frames and {audio} audio streams, "
+                            f"expected {self.frames} and {expected_audio}; the previous file (if any) is kept")
+
+    def _discard(self):
+        for closing in (self.passthrough.close if self.passthrough is not None else None,
+                        self.container.close if self.container is not None else None):
+            if closing is not None:
+                try:
+                    closing()
+                except Exception:
+                    pass
+        self.container = None
+        if self.tmp is not None and os.path.exists(self.tmp):
+            os.remove(self.tmp)
+        self.tmp = None
+
+
+def sane_dts(pts, dts, last_dts, bound):
+    """The decoding timestamp of an encoded packet, repaired if it cannot be right (after its
+    pts, or ``bound`` ticks before it): libx265 leaves it uninitialised on clips of one or two
+    frames.  The repair keeps it increasing and not after the pts."""
+    if pts is None or dts is None or (dts <= pts and pts - dts <= bound):
+        return dts
+    return pts if last_dts is None else min(pts, last_dts + 1)
+
+
+class FolderSink:
+    """PNG frames written (through byte buffers) into a temporary sibling of ``folder``, renamed
+    into place by ``close(ok=True)``: an existing folder (allowed by ``check_outputs`` with
+    --overwrite) is replaced only when every frame is written, and then holds only the new frames."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.path = folder
+        self.staging = AtomicFolder(folder)
+
+    def describe(self):
+        return "PNG frames"
+
+    def write(self, name, image, time=None):
+        write_image_rgb(os.path.join(self.staging.tmp, name), image)
+
+    def close(self, ok=True):
+        self.staging.close(ok)
+
+
+def open_sink(path, source, encoding=None, audio=True):
+    """A :class:`VideoSink` for a video name (``encoding`` from :func:`check_output`), else a
+    :class:`FolderSink` of PNG frames."""
+    if is_video_path(path):
+        return VideoSink(encoding or check_output(path), source, audio)
+    return FolderSink(path)
+
+

@@ -1,0 +1,260 @@
+"""One upscaling job: a video file or a folder of frames -> an :class:`~tecogan.pipeline.Upscaler`
+-> a video file or a folder of PNGs (and optionally a side-by-side comparison video).
+
+:class:`VideoOptions` owns the settings of the files (timing window, encoder, audio, the
+comparison video, overwriting) with their checks; :func:`upscale_file` runs the job: every
+check before any work, then decoding, inference and encoding overlapped, the outputs written
+under temporary names and renamed into place only when complete.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from tecogan import defaults
+from tecogan.ops.upsample import bd_bicubic_frame
+from tecogan.options import OptionError
+from tecogan.pretrained import DEFAULT_MODEL, INPUT_KINDS
+from tecogan.utils.errors import UserError, warn
+from tecogan.utils.outputs import FILE, FRAMES, check_number, check_outputs
+from tecogan.utils.progress import Progress
+from tecogan.video import BackgroundWriter, VideoSource, check_output, is_video_path, open_sink, open_source, prefetch, shown
+
+MAX_FPS = 1000
+MAX_SECONDS = 10 ** 7  # --start / --duration: about 115 days
+MAX_OUTSCALE = 16
+MAX_SIDE = defaults.MAX_TILE  # output frames: 16K a side
+
+
+@dataclass(frozen=True)
+class VideoOptions:
+    """The files' side of a job.
+
+    ``fps``: frame rate of a folder of frames (default 25), or re-timing of a video;
+    ``start``/``duration``: a window in seconds; ``codec``/``crf``/``preset``/``pix_fmt``: the
+    output video's encoder (defaults per codec, see ``upscale.py --help``); ``audio``: keep the
+    input's audio and subtitles; ``compare``: also write a side-by-side (bicubic | super-resolved)
+    video there; ``overwrite``: replace existing outputs (only on success).
+    """
+    fps: float | None = None
+    start: float | None = None
+    duration: float | None = None
+    codec: str | None = None
+    crf: int | None = None
+    preset: str | None = None
+    pix_fmt: str | None = None
+    audio: bool = True
+    compare: str | None = None
+    overwrite: bool = False
+    outscale: float | None = None
+    target_height: int | None = None
+    target_width: int | None = None
+    quiet: bool = False
+
+    def __post_init__(self):
+        for name in ("audio", "overwrite", "quiet"):
+            if not isinstance(getattr(self, name), bool):
+                raise OptionError(f"{name} {getattr(self, name)!r}: expected True or False")
+        for name in ("codec", "preset", "pix_fmt", "compare"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                if name == "compare" and hasattr(value, "__fspath__"):
+                    object.__setattr__(self, name, value.__fspath__())
+                    continue
+                raise OptionError(f"{name} {value!r}: expected a string")
+        for name in ("crf", "target_height", "target_width"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise OptionError(f"{name} {value!r}: expected an integer")
+        for name in ("fps", "start", "duration", "outscale"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise OptionError(f"{name} {value!r}: expected a number")
+        try:
+            check_number("fps", self.fps, minimum=0, maximum=MAX_FPS, strict_minimum=True)
+            check_number("start", self.start, minimum=0, maximum=MAX_SECONDS)
+            check_number("duration", self.duration, minimum=0, maximum=MAX_SECONDS, strict_minimum=True)
+            check_number("outscale", self.outscale, minimum=0, maximum=MAX_OUTSCALE, strict_minimum=True)
+            check_number("target_height", self.target_height, minimum=2, maximum=MAX_SIDE, integer=True)
+            check_number("target_width", self.target_width, minimum=2, maximum=MAX_SIDE, integer=True)
+        except UserError as err:
+            raise OptionError(str(err)) from None
+        sizes = [n for n in ("outscale", "target_height", "target_width") if getattr(self, n) is not None]
+        if len(sizes) > 1:
+            raise OptionError(f"{' and '.join(sizes)}: give one of outscale, target_height, target_width "
+                              "(the other side follows the aspect ratio)")
+
+    @classmethod
+    def from_keywords(cls, values):
+        """From the API's keywords (``Upscaler.upscale_video(src, dst, codec="h265", ...)``);
+        ``no_audio=True`` is ``audio=False``.  An unknown keyword is a TypeError naming it."""
+        values = dict(values)
+        if "no_audio" in values:
+            values["audio"] = not values.pop("no_audio")
+        names = {f.name for f in dataclasses.fields(cls)}
+        for name in values:
+            if name not in names:
+                raise TypeError(f"upscale_video: unknown or fixed option {name!r} (video options: "
+                                f"{', '.join(sorted(names))}; set device, tile, precision ... on the Upscaler)")
+        return cls(**values)
+
+    def encoding(self):
+        return dict(codec=self.codec, crf=self.crf, preset=self.preset, pix_fmt=self.pix_fmt)
+
+
+def _even(x):
+    return max(2, 2 * int(round(x / 2)))
+
+
+def output_size(width, height, scale, video):
+    """(W, H) of the final frames for an input of ``width`` x ``height`` and a network of ``scale``,
+    or None when they are the network's own size."""
+    if video.outscale is not None:
+        size = (_even(width * video.outscale), _even(height * video.outscale))
+    elif video.target_height is not None:
+        size = (_even(width * video.target_height / height), _even(video.target_height))
+    elif video.target_width is not None:
+        size = (_even(video.target_width), _even(height * video.target_width / width))
+    else:
+        return None
+    if max(size) > MAX_SIDE:
+        raise OptionError(f"the output would be {size[0]}x{size[1]}, larger than {MAX_SIDE} pixels a side")
+    return None if size == (width * scale, height * scale) else size
+
+
+def resize_frame(image, size):
+    """``image`` resized to ``size`` (W, H): Lanczos when it grows, pixel area when it shrinks."""
+    h, w = image.shape[:2]
+    grows = size[0] * size[1] >= w * h
+    return cv2.resize(image, size, interpolation=cv2.INTER_LANCZOS4 if grows else cv2.INTER_AREA)
+
+
+def compare_upsampler(arch):
+    """The bicubic half of ``--compare``, placed where the model puts its pixels (BD models:
+    sample-aligned; BI: centre-aligned)."""
+    scale = arch["scale"]
+    if arch["degradation"] == "BD":
+        return lambda lr: bd_bicubic_frame(lr, scale)
+    return lambda lr: cv2.resize(lr, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+
+
+def side_by_side(left, right):
+    return np.ascontiguousarray(np.concatenate([left, right], axis=1))
+
+
+@dataclass(frozen=True)
+class Job:
+    """A checked job: its paths, video options and output encodings (None: a folder of PNGs)."""
+    src: str
+    dst: str
+    video: VideoOptions
+    out_enc: object
+    cmp_enc: object
+
+
+def prepare_job(src, dst, video=None, model_path=None):
+    """Every check before any work: outputs never an input (``model_path``, the checkpoint, is one
+    too) nor an existing output without ``overwrite``; the encoder, container and quality knobs."""
+    video = video or VideoOptions()
+    src, dst = str(src), str(dst)
+    outputs = [("OUTPUT", dst, FILE if is_video_path(dst) else FRAMES)]
+    if video.compare:
+        outputs.append(("--compare", video.compare, FILE))
+    inputs = [("INPUT", src)] + ([("--model", model_path)] if model_path else [])
+    check_outputs(outputs, inputs, video.overwrite)
+    if video.compare and not is_video_path(video.compare):
+        raise UserError(f"--compare {shown(video.compare)}: expected a video file name (.mp4, .mkv, ...)")
+    out_enc = check_output(dst, **video.encoding())
+    cmp_enc = check_output(video.compare, **video.encoding(), option="--compare") if video.compare else None
+    if out_enc is None and cmp_enc is None and any(v is not None for v in video.encoding().values()):
+        warn("--codec, --crf, --preset and --pix_fmt apply to video files; the output is a folder of PNG frames")
+    return Job(src, dst, video, out_enc, cmp_enc)
+
+
+def upscale_file(upscaler, src, dst, video=None, *, model_path=None, report=print, progress=True):
+    """Super-resolve the video file or frame folder ``src`` into ``dst`` with ``upscaler``
+    (:func:`prepare_job`, then :func:`run_job`).  Returns the number of frames."""
+    return run_job(upscaler, prepare_job(src, dst, video, model_path), report=report, progress=progress)
+
+
+def run_job(upscaler, job, report=print, progress=True):
+    """Run a :func:`prepare_job`-checked job: decoding, inference and encoding overlapped; the
+    outputs renamed into place only when complete.  Returns the number of frames."""
+    src, dst, video, out_enc, cmp_enc = job.src, job.dst, job.video, job.out_enc, job.cmp_enc
+    source = open_source(src, video.fps, video.start, video.duration)
+    arch = upscaler.generator.arch()
+    sink = open_sink(dst, source, out_enc, audio=video.audio)
+    compare = open_sink(video.compare, source, cmp_enc, audio=video.audio) if video.compare else None
+    frames = prefetch(source.frames(), maxsize=4)
+    first = next(frames, None)
+    if first is None:
+        raise UserError(f"{shown(src)}: no frames")
+    h, w = first.image.shape[:2]
+    opts = upscaler.options
+    size = output_size(w, h, arch["scale"], video)
+    summary = report  # --quiet keeps the final line
+    if video.quiet:
+        report = _silent
+    final = size or (w * arch["scale"], h * arch["scale"])
+    report(f"{shown(src)} -> {shown(dst)}: {arch['degradation']} generator nf {arch['nf']} nb {arch['nb']}, "
+           f"{w}x{h} -> {final[0]}x{final[1]}" + (f" (x{arch['scale']}, then resized)" if size else "")
+           + f", {source.describe()}, device {upscaler.device}"
+           + (f", tiles {opts.tile}+{opts.tile_overlap}" if opts.tile else ""))
+    report(f"model input: {INPUT_KINDS[arch['degradation']]}")
+    if arch["degradation"] == "BD" and isinstance(source, VideoSource):
+        warn(f"{shown(src)}: this is a BD model (for Gaussian-blurred, subsampled frames); on an ordinary video "
+             f"its pixels sit {(arch['scale'] - 1) / 2:g} px off: use --model {DEFAULT_MODEL} for videos shrunk "
+             "the usual way")
+    report(f"writing {sink.describe()}")
+    bicubic = compare_upsampler(arch)
+    writer = BackgroundWriter()
+    ok, count, started = False, 0, time.perf_counter()
+    bar = Progress(total=source.count, desc="upscale", quiet=video.quiet or not progress)
+    try:
+        for out in upscaler.upscale_clip(_chain(first, frames)):
+            image = resize_frame(out.image, size) if size else out.image
+            writer.put(sink, out.name, image, out.time)
+            if compare is not None:
+                half = bicubic(out.lr)
+                writer.put(compare, out.name, side_by_side(resize_frame(half, size) if size else half, image), out.time)
+            count += 1
+            bar.update(1)
+        writer.close()
+        ok = True
+    finally:
+        bar.close()
+        _close(writer, sink, compare, ok)
+    seconds = time.perf_counter() - started
+    summary(f"{count} frames in {seconds:.2f} s ({count / max(seconds, 1e-9):.2f} frames/s) -> {shown(dst)}"
+           + (f" and {shown(video.compare)}" if video.compare else ""))
+    return count
+
+
+def _silent(_line):
+    pass
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest
+
+
+def _close(writer, sink, compare, ok):
+    """Finish or discard the writer and both sinks; the first error is the one reported."""
+    if not ok:
+        try:
+            writer.close(discard=True)
+        except BaseException:
+            pass
+    try:
+        sink.close(ok)  # verified and renamed into place, or removed
+    except BaseException:
+        ok = False
+        raise
+    finally:
+        if compare is not None:
+            compare.close(ok)
