@@ -14,6 +14,7 @@ import os
 import yaml
 
 from tecogan import defaults
+from tecogan.data.real_schema import REAL as _REAL
 from tecogan.data.train_datasets import TRAIN_DATASETS
 from tecogan.metrics.validation import METRIC_OPTIONS
 from tecogan.models import MODELS
@@ -111,6 +112,7 @@ SCHEMA = Section({
             "type": Key(str, required=True, nullable=False, choices=lambda: tuple(TRAIN_DATASETS)),
             "sigma": Key(NUM, default=defaults.BD_SIGMA, check=lambda v: 0 < v <= defaults.MAX_BD_SIGMA,
                          expect=f"a number > 0 and <= {defaults.MAX_BD_SIGMA}"),
+            "real": _REAL,  # type Real only: codes/ops/real_degradation.py
         }, required=True),
         "train": Section(dict({
             "name": Key(str, required=True, nullable=False, check=_plain_name, expect=_NAME_EXPECT),
@@ -201,7 +203,18 @@ SCHEMA = Section({
     }),
 })
 
-def _cross_checks(opt, where):
+def _check_real(deg, where, fill_defaults):
+    """``dataset.degradation.real``: only with type Real, where it is created holding its defaults."""
+    if deg["type"] != "Real":
+        if deg.get("real") is not None:
+            raise UserError(f"{where}: dataset.degradation.real: only used with type Real (type is {deg['type']})")
+        return
+    if deg.get("real") is None and fill_defaults:
+        deg["real"] = {}
+        validate_node(deg["real"], _REAL, "dataset.degradation.real", where, fill_defaults)
+
+
+def _check_test_range(opt, where):
     test = opt.get("test") or {}
     start, end = test.get("start_iter"), test.get("end_iter")
     if start is not None and end is not None:  # before main.py lists the series' names
@@ -211,8 +224,13 @@ def _cross_checks(opt, where):
         if count > defaults.MAX_TEST_CHECKPOINTS:
             raise UserError(f"{where}: test.start_iter {start}, end_iter {end}, test_freq {test.get('test_freq')}: "
                             f"{count} checkpoints, more than {defaults.MAX_TEST_CHECKPOINTS} (a larger test_freq?)")
+
+
+def _cross_checks(opt, where, fill_defaults=True):
+    _check_test_range(opt, where)
     scale = opt["scale"]
     degradation = opt["dataset"]["degradation"]["type"]
+    _check_real(opt["dataset"]["degradation"], where, fill_defaults)
     train = opt["dataset"].get("train")
     if train:
         if degradation == "BD":
@@ -227,11 +245,12 @@ def _cross_checks(opt, where):
                                 f"than {defaults.MIN_LR_SIZE}x{defaults.MIN_LR_SIZE} (the flow network needs at "
                                 f"least {defaults.MIN_LR_SIZE * scale})")
         else:
-            for key in ("gt_seq_dir", "lr_seq_dir"):
+            for key in ("gt_seq_dir", "lr_seq_dir") if degradation == "BI" else ("gt_seq_dir",):
                 if not train.get(key):
-                    raise UserError(f"{where}: dataset.train.{key}: missing (BI training reads paired GT/LR LMDBs)")
+                    raise UserError(f"{where}: dataset.train.{key}: missing ({degradation} training reads "
+                                    f"{'paired GT/LR LMDBs' if degradation == 'BI' else 'a GT LMDB'})")
             if train.get("gt_crop_size") is None:
-                raise UserError(f"{where}: dataset.train.gt_crop_size: missing required key for BI")
+                raise UserError(f"{where}: dataset.train.gt_crop_size: missing required key for {degradation}")
             if train["gt_crop_size"] % scale:
                 raise UserError(f"{where}: dataset.train.gt_crop_size: {train['gt_crop_size']} is not a multiple of "
                                 f"scale {scale}")
@@ -239,6 +258,10 @@ def _cross_checks(opt, where):
                 raise UserError(f"{where}: dataset.train.gt_crop_size: {train['gt_crop_size']} gives LR crops "
                                 f"smaller than {defaults.MIN_LR_SIZE}x{defaults.MIN_LR_SIZE} (the flow network "
                                 f"needs at least {defaults.MIN_LR_SIZE * scale})")
+            region = (opt["dataset"]["degradation"].get("real") or {}).get("region") or 0
+            if degradation == "Real" and region and region < train["gt_crop_size"] // scale:
+                raise UserError(f"{where}: dataset.degradation.real.region: {region} low-res pixels is smaller "
+                                f"than the low-res crop {train['gt_crop_size'] // scale} (gt_crop_size / scale)")
     model = opt["model"]
     tr = opt.get("train")
     if tr is not None and model["name"] == "TecoGAN":
@@ -257,7 +280,7 @@ def _cross_checks(opt, where):
 def validate_config(opt, where="config", fill_defaults=True):
     """Check a loaded YAML mapping against the schema; fills defaults in place."""
     validate_node(opt, SCHEMA, "", where, fill_defaults)
-    _cross_checks(opt, where)
+    _cross_checks(opt, where, fill_defaults)
     return opt
 
 

@@ -41,6 +41,7 @@ SHA256 = {
     "FRVSR_BD_demo.pth": "019f781c49f8c2681dba08d8cd3940777e44b978c31ff5322a1f11f7f8eda996",
     "FRVSR_BD_footage.pth": "4e272d68cc75207d4c6156f03a6a5cd285f0db9d8588cd6aedd5cb4e70e9c746",
     "FRVSR_BI_footage.pth": "7c31e836f3d6c236d5e8492b57fe4079f40891724828e2484e428a2b1391e1cd",
+    "FRVSR_BI_real.pth": "5a4e8bc6d8655bb0e093c79daa965761b828de328c5f17c65951b8754e0ca34c",
     "TecoGAN_BD_footage.pth": "baa29a807982ea514500d61c1fb40b4d662b32c60f4b34106f1796a0c38372ec",
     "alexnet_imagenet_features.pth": "2f721ec991958ed9ea4e9d8e4f8482e5d67fcd9272fcc797f73b9fecc585cb2d",
 }
@@ -65,6 +66,8 @@ PRETRAINED = {
                         "benchmarks and BD test sets (Vid4 BD style): the highest PSNR on BD input"),
     "tecogan": Shipped("TecoGAN_BD_footage.pth", "BD",
                        "BD input where texture matters more than fidelity: the GAN model, lower LPIPS"),
+    "frvsr-real": Shipped("FRVSR_BI_real.pth", "BI",
+                          "strongly compressed video (H.264 CRF 30 and worse): trained on the Real degradation"),
 }
 DEFAULT_MODEL = "frvsr"
 

@@ -114,7 +114,7 @@ def validate_node(node, schema, path, where, fill_defaults):
             kind = "section" if isinstance(sub, Section) else "key"
             raise UserError(f"{where}: {key_path}: missing required {kind}")
         if fill_defaults and isinstance(sub, Key) and sub.default is not _MISSING:
-            node[key] = list(sub.default) if isinstance(sub.default, list) else sub.default
+            node[key] = type(sub.default)(sub.default) if isinstance(sub.default, (list, dict)) else sub.default
         elif fill_defaults and isinstance(sub, Section) and sub.create:
             node[key] = {}
             validate_node(node[key], sub, key_path, where, fill_defaults)

@@ -223,7 +223,12 @@ def _paired(ds, _deg, common):
 
 # the YAML's dataset.degradation.type -> a function (train section, degradation section, common
 # keywords) making the training dataset; the config reads the names from here
-TRAIN_DATASETS = {"BD": _unpaired, "BI": _paired}
+def _real(ds, deg, common):
+    from tecogan.data.real_dataset import RealLMDBDataset
+    return RealLMDBDataset(ds["gt_seq_dir"], gt_crop_size=ds["gt_crop_size"], real=deg["real"], **common)
+
+
+TRAIN_DATASETS = {"BD": _unpaired, "BI": _paired, "Real": _real}
 
 
 def build_train_dataset(opt):

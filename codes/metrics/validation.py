@@ -11,6 +11,8 @@ Sequences are uint8 RGB numpy arrays of shape (t, h, w, 3), GT and SR of the sam
 * :func:`lpips_sequence` -- per-frame LPIPS (alex v0.1) on RGB in [-1, 1].
 * :func:`tof_sequence` -- per-frame tOF from the second frame on: mean end-point error
   between Farneback flows (previous -> current grey frame) of GT and SR.
+* ``Grid`` -- the spectral grid score of the SR frames (:mod:`tecogan.metrics.grid`): a 4x4
+  mesh drawn by the network scores above 1, ground truth about -0.1.
 * :class:`ValidationMetrics` -- per-sequence averages (then averages over sequences) of the
   metrics named in the ``metric`` section of a training config.
 
@@ -102,6 +104,12 @@ def _tof_values(vm, gt, sr):
     return tof_sequence(gt, sr)
 
 
+def _grid_values(vm, gt, sr):
+    """The spectral grid score of the SR frames alone (ground truth scores about -0.1)."""
+    from tecogan.metrics.grid import grid_score_frame
+    return [grid_score_frame(f) for f in sr]
+
+
 _MULT = {"mult": Key(NUM, default=1.0)}
 # name -> (per-frame values of a (gt, sr) sequence pair, its options in a config's ``metric``
 # section).  The config's metric section is built from this table: a new validation metric is
@@ -114,6 +122,7 @@ METRICS = {
         version=Key((str, float), default="0.1", check=lambda v: str(v) == "0.1", expect="0.1"),
         weights=Key(str)))),
     "tOF": (_tof_values, Section(dict(_MULT, colorspace=Key(str, default="rgb", choices=("rgb",))))),
+    "Grid": (_grid_values, Section(dict(_MULT))),
 }
 
 

@@ -23,8 +23,10 @@ def build_generator(name="FRNet", **arch):
 def generator_arch_from_config(opt):
     """The generator's name and keyword arguments from a validated experiment config."""
     g = opt["model"]["generator"]
+    degradation = opt["dataset"]["degradation"]["type"]
     return g["name"], {"in_nc": g["in_nc"], "out_nc": g["out_nc"], "nf": g["nf"], "nb": g["nb"],
-                       "degradation": opt["dataset"]["degradation"]["type"], "scale": opt["scale"]}
+                       # Real data is made with centre-aligned resizing: a BI generator
+                       "degradation": "BI" if degradation == "Real" else degradation, "scale": opt["scale"]}
 
 
 def _describe(arch):
