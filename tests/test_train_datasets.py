@@ -226,7 +226,7 @@ def test_paired_plain_crop_and_errors(tmp_path):
 
 def test_bd_moving_first_frame_is_a_shifted_first_frame(tmp_path):
     lmdb_dir, data = raw_lmdb(tmp_path, clips=("v",), frames=5, h=64, w=64)
-    ds = UnpairedLMDBDataset(lmdb_dir, 4, 16, moving_factor=0.0, augment=False, seed=0)
+    ds = UnpairedLMDBDataset(lmdb_dir, 4, 16, moving_first_frame=True, moving_factor=0.0, augment=False, seed=0)
     for i in range(len(ds)):
         clip = as_uint8(ds[i]["gt"])
         first = data["v"][ds.parsed[i][4]]

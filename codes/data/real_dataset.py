@@ -12,8 +12,9 @@ index])`` (exact resume, any DataLoader worker):
 """
 import numpy as np
 
+from tecogan import defaults
 from tecogan.data.lmdb_io import LMDBReader
-from tecogan.data.train_datasets import _LMDBClips, _moving_offsets, augment_clip, temporal_indices, to_tensor
+from tecogan.data.clips import _LMDBClips, _moving_offsets, augment_clip, temporal_indices, to_tensor
 from tecogan.ops.real_degradation import degrade_clip, sample_params
 from tecogan.utils.errors import UserError
 
@@ -21,8 +22,9 @@ from tecogan.utils.errors import UserError
 class RealLMDBDataset(_LMDBClips):
     """Real: item {'gt': (t, 3, G, G), 'lr': (t, 3, G/s, G/s)} from a GT LMDB."""
 
-    def __init__(self, gt_seq_dir, tempo_extent, gt_crop_size, real, scale=4, moving_first_frame=True,
-                 moving_factor=0.7, augment=True, filter_file=None, seed=0):
+    def __init__(self, gt_seq_dir, tempo_extent, gt_crop_size, real, scale=4,
+                 moving_first_frame=defaults.MOVING_FIRST_FRAME, moving_factor=defaults.MOVING_FACTOR,
+                 augment=True, filter_file=None, seed=0):
         super().__init__(gt_seq_dir, tempo_extent, filter_file, seed)
         self.reader = LMDBReader(gt_seq_dir)
         self.scale, self.real = scale, real

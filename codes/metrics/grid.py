@@ -19,7 +19,8 @@ import numpy as np
 
 from tecogan.metrics.functional import to_gray
 
-LATTICE = tuple((a, b) for a in range(4) for b in range(4) if (a, b) != (0, 0))
+PERIOD = 4  # the x4 upsampler's lattice
+LATTICE = tuple((a, b) for a in range(PERIOD) for b in range(PERIOD) if (a, b) != (0, 0))
 NEIGHBOURS = tuple((dy, dx) for dy in (-2, 0, 2) for dx in (-2, 0, 2) if (dy, dx) != (0, 0))
 
 
@@ -27,9 +28,10 @@ def grid_score_frame(frame):
     """Grid score of one (h, w, 3) uint8 RGB frame (or an (h, w) grey one)."""
     frame = np.asarray(frame)
     grey = to_gray(frame) if frame.ndim == 3 else frame
-    h, w = grey.shape[0] // 4 * 4, grey.shape[1] // 4 * 4
-    if h < 8 or w < 8:
-        raise ValueError(f"grid_score_frame: a {grey.shape[1]}x{grey.shape[0]} frame is too small (8x8 at least)")
+    h, w = grey.shape[0] // PERIOD * PERIOD, grey.shape[1] // PERIOD * PERIOD
+    if min(h, w) < 2 * PERIOD:  # two lattice periods at least
+        raise ValueError(f"grid_score_frame: a {grey.shape[1]}x{grey.shape[0]} frame is too small "
+                         f"({2 * PERIOD}x{2 * PERIOD} at least)")
     x = grey[:h, :w].astype(np.float64)
     x -= x.mean()
     x *= np.outer(np.hanning(h), np.hanning(w))
@@ -37,7 +39,7 @@ def grid_score_frame(frame):
     tiny = np.finfo(np.float64).tiny
     scores = []
     for a, b in LATTICE:
-        y0, x0 = a * h // 4, b * w // 4
+        y0, x0 = a * h // PERIOD, b * w // PERIOD
         ring = np.mean([power[(y0 + dy) % h, (x0 + dx) % w] for dy, dx in NEIGHBOURS])
         scores.append(np.log10(max(power[y0, x0], tiny) / max(ring, tiny)))
     return float(np.mean(scores))

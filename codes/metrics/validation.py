@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from tecogan.metrics.functional import psnr, rgb_to_y_uint8, to_gray, tof_frame_pair
+from tecogan.metrics.grid import grid_score_frame
 from tecogan.metrics.lpips_loader import load_lpips, uint8_to_lpips_input
 from tecogan.schema import NUM, Key, Section, fill_section
 from tecogan.utils.errors import UserError
@@ -106,7 +107,6 @@ def _tof_values(vm, gt, sr):
 
 def _grid_values(vm, gt, sr):
     """The spectral grid score of the SR frames alone (ground truth scores about -0.1)."""
-    from tecogan.metrics.grid import grid_score_frame
     return [grid_score_frame(f) for f in sr]
 
 

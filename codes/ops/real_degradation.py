@@ -10,6 +10,7 @@ the same clip bit for bit (the codecs run single-threaded).
 import io
 import math
 
+import av
 import cv2
 import numpy as np
 
@@ -102,7 +103,6 @@ def compress_video(frames, codec="h264", crf=None, bpp=None, gop=12, bframes=0, 
     (4:2:0 chroma needs even sides) and, for libx265, to at least 96, then cropped back.
     Single-threaded, so the output is deterministic.
     """
-    import av
     encoder, control = CODECS[codec]
     t, h, w, _ = frames.shape
     # libx265 corrupts the heap (the process aborts) on frames smaller than its 64-pixel block,
