@@ -3,7 +3,7 @@
 The schema below is the reference's (docs/training.md, "Configuration") plus this project's
 additions (``dataset.train.augment``, ``train.feature_crit.vgg_weights``,
 ``metric.LPIPS.weights``, ``test.start_iter/end_iter``, ``scale: 2``,
-``train.memory_format``, ``train.precision``).  Every problem is
+``train.memory_format``, ``train.precision``, ``test.precision``).  Every problem is
 reported as one line naming the file and the key path, e.g.
 ``train.yml: model.genrator: unknown key (did you mean generator?)``.  Defaults live here
 only: validation fills them in, and inner code reads plain values (``opt[key]``) from the
@@ -200,6 +200,9 @@ SCHEMA = Section({
         "json_dir": Key(str),
         "padding_mode": Key(str, default="reflect", choices=("reflect", "replicate")),
         "num_pad_front": Key(int, default=5, check=_non_negative, expect="an integer >= 0"),
+        "precision": Key(str, default="fp32", choices=("fp32", "bf16", "int8", "fp16", "auto"),
+                         expect="fp32 (the reference's numbers), bf16, int8 (--backend openvino), fp16 or "
+                                "auto (docs/precision.md)"),
     }),
     "metric": Section({
         "PSNR": Section({"colorspace": Key(str, default="y", choices=("y", "rgb")),

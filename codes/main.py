@@ -33,8 +33,9 @@ def build_parser():
     p.add_argument("--local_rank", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--no_channels_last", action="store_true",
                    help="test/profile: keep the default (NCHW) memory format")
-    p.add_argument("--backend", default="torch",
-                   help="test/profile: inference backend, torch (default) or openvino (CPU only; docs/upscale.md)")
+    p.add_argument("--backend", default=None,
+                   help="test/profile: inference backend, torch (default; test.precision auto may pick "
+                        "openvino) or openvino (CPU only; docs/upscale.md)")
     p.add_argument("--overwrite", action="store_true",
                    help="test mode: replace existing result folders (kept otherwise)")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks")
@@ -82,12 +83,13 @@ def run_test(args, opt, device):
     import torch
     from tecogan.backends import check_backend
     from tecogan.config import test_datasets
-    from tecogan.inference import RecurrentUpscaler
     from tecogan.networks import load_generator_weights
-    from tecogan.testing import SequenceSet, run_test_datasets
+    from tecogan.precision import check_precision
+    from tecogan.testing import SequenceSet, make_test_upscaler, run_test_datasets
 
     opt_path = os.path.join(args.exp_dir, args.opt)
-    check_backend(args.backend, device)
+    check_backend(args.backend or "torch", device)
+    check_precision(opt["test"]["precision"], device, args.backend or "torch")
     datasets = test_datasets(opt)
     if not datasets:
         raise UserError(f"{opt_path}: dataset: no test* datasets to run")
@@ -111,7 +113,8 @@ def run_test(args, opt, device):
     for model_idx, path in ckpts:
         net = build_generator(opt)
         load_generator_weights(net, path, opt["model"]["generator"]["name"])
-        upscaler = RecurrentUpscaler(net, device, channels_last=not args.no_channels_last, backend=args.backend)
+        upscaler = make_test_upscaler(net, device, not args.no_channels_last, args.backend, opt["test"]["precision"],
+                                      sets, report=lambda line: print(line, flush=True))
         print(f"Testing {model_idx} ({path}) on {device}", flush=True)
         run_test_datasets(upscaler, sets, test_opt["res_dir"], model_idx, test_opt["num_pad_front"],
                           test_opt["padding_mode"], save_res=test_opt["save_res"],
@@ -137,12 +140,19 @@ def run_profile(args, opt, device):
         raise UserError(f"--lr_size {args.lr_size}: {lr_size[0]} channels but the generator takes "
                         f"in_nc {opt['model']['generator']['in_nc']}")
     net = build_generator(opt)
-    check_backend(args.backend, device)
+    precision = opt["test"]["precision"]
+    backend = args.backend or "torch"
+    check_backend(backend, device)
+    if precision == "auto":
+        from tecogan.precision import resolve_auto
+        choice = resolve_auto(net, device, args.backend)
+        print(choice.reason)
+        precision, backend = choice.precision, choice.backend
     stats = profile_generator(net, lr_size, device, channels_last=not args.no_channels_last,
-                              test_speed=args.test_speed, backend=args.backend)
+                              test_speed=args.test_speed, backend=backend, precision=precision)
     g = opt["model"]["generator"]
     print(f"Model: {args.model} ({g['name']}, {opt['dataset']['degradation']['type']}, x{opt['scale']}, nf {g['nf']}, nb {g['nb']}) "
-          f"| LR size: {args.lr_size} | device: {device}")
+          f"| LR size: {args.lr_size} | device: {device} | precision: {precision} ({backend})")
     print(f"Parameters (x10^6): {stats['params'] / 1e6:.3f}")
     print(f"FLOPs (x10^9): {stats['flops'] / 1e9:.3f}")
     if args.test_speed:

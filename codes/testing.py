@@ -106,3 +106,29 @@ def run_test_datasets(upscaler, datasets, res_root, tag, num_pad_front=5, paddin
         if scored:
             averages[ds.name] = (metrics.evaluate(scored), dict(metrics.per_sequence))
     return averages
+
+
+def make_test_upscaler(net, device, channels_last=True, backend=None, precision="fp32", sets=(), report=print):
+    """The upscaler of test mode for ``test.precision`` (:mod:`tecogan.precision`).
+
+    ``backend``: the one asked for, or None (torch, unless ``auto`` picks another). For
+    ``auto`` a checkpoint without measurements is checked on the first frames of the first
+    sequence of ``sets``; the choice and its reason go to ``report``.
+    """
+    from tecogan.backends import check_backend
+    from tecogan.inference import RecurrentUpscaler
+    from tecogan.precision import check_precision, resolve_auto
+    check_backend(backend or "torch", device)
+    if precision == "auto":
+        frames = None
+        for ds in sets:
+            if ds.folders.sequences:
+                info = ds.folders.sequences[0]
+                frames = ds.folders.read_lr(info.__class__(info.name, info.lr_paths[:8], info.gt_paths[:8]), set())
+                break
+        choice = resolve_auto(net, device, backend, frames=None if frames is None else list(frames))
+        report(choice.reason)
+        backend, precision = choice.backend, choice.precision
+    check_precision(precision, device, backend or "torch")
+    return RecurrentUpscaler(net, device, channels_last=channels_last, backend=backend or "torch",
+                             precision=precision)
