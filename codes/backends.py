@@ -199,7 +199,7 @@ def _nncf_version():
     return nncf.__version__
 
 
-def calibration_inputs(net, frames_per_clip=CALIBRATION_FRAMES):
+def calibration_inputs(net, frames_per_clip=None):
     """Recurrent step inputs ``(lr_curr, lr_prev, hr_prev)`` (float32 numpy) for int8 calibration:
     the bundled footage (demo/train_clips, demo/val/GT) made low-res like the network's training
     data (BD: Gaussian blur + subsampling; BI: bicubic imresize), run through the network in
@@ -218,6 +218,7 @@ def calibration_inputs(net, frames_per_clip=CALIBRATION_FRAMES):
     s = net.scale
     samples = []
     net = net.cpu().eval()
+    frames_per_clip = frames_per_clip or CALIBRATION_FRAMES
     for clip in clips:
         lr_prev = hr_prev = None
         for path in sorted(glob.glob(os.path.join(clip, "*.png")))[:frames_per_clip]:
