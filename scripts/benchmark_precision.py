@@ -29,9 +29,8 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
-import torch  # noqa: E402
-
-from tecogan.utils.errors import UserError, run_cli  # noqa: E402
+import torch
+from tecogan.utils.errors import UserError, run_cli
 
 DEFAULT_CLIPS = [os.path.join(REPO, "demo", "val", "GT", "coffee"),
                  os.path.join(REPO, "data", "FootageHeldout", "GT", "car-shadow")]
@@ -192,7 +191,7 @@ def main():
     lpips_model = load_lpips(args.lpips_weights)
     table = load_table(args.table) if args.write_table else {}
     for name in args.models:
-        net, pairs, totals, digest = run_model(name, args.clips, args.rounds, args.max_frames, lpips_model, report)
+        _, pairs, totals, digest = run_model(name, args.clips, args.rounds, args.max_frames, lpips_model, report)
         rows = summarize(name, pairs, totals, report)
         if args.write_table:
             table.setdefault("models", {})[digest] = {

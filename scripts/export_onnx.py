@@ -20,10 +20,9 @@ import warnings
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from tecogan.utils.errors import UserError, run_cli  # noqa: E402
+import numpy as np
+import torch
+from tecogan.utils.errors import UserError, run_cli
 
 INPUTS = ("lr_curr", "lr_prev", "hr_prev")
 OPSET = 17

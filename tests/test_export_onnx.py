@@ -3,7 +3,6 @@ CPU output equals PyTorch's within float32 noise (BD and BI, x4 and x2)."""
 import numpy as np
 import pytest
 import torch
-
 from helpers import assert_one_line, load_script, run_inprocess, script_cli
 from tecogan.networks.frnet import FRNet
 

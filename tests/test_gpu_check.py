@@ -1,7 +1,6 @@
 """scripts/gpu_check.py without a GPU: it says so and exits 0; its runner, report and checks'
 logic (run here on the CPU with a tiny model) work."""
 import torch
-
 from helpers import assert_one_line, load_script, run_inprocess, script_cli
 from tecogan.networks.frnet import FRNet
 
@@ -10,7 +9,7 @@ gpu_check = load_script("scripts/gpu_check.py")
 
 def test_without_cuda_it_says_so_and_exits_0(capsys, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    status, out, err = run_inprocess(script_cli("scripts/gpu_check.py"), ["gpu_check.py"], capsys, monkeypatch)
+    status, out, _ = run_inprocess(script_cli("scripts/gpu_check.py"), ["gpu_check.py"], capsys, monkeypatch)
     assert status == 0 and "no CUDA device on this machine" in out and "nothing to check" in out
 
 

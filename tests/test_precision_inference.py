@@ -9,8 +9,7 @@ import os
 import numpy as np
 import pytest
 import torch
-
-import tecogan.precision as precision
+from tecogan import precision
 from tecogan.inference import RecurrentUpscaler, infer_sequence, make_upscaler
 from tecogan.networks.frnet import FRNet
 from tecogan.precision import Choice, check_precision, resolve_auto, within_gate
@@ -150,7 +149,8 @@ def test_auto_checks_an_unknown_checkpoint_on_its_own_frames(flags, tiny, tmp_pa
     assert "first 8 frames agree with fp32's" in choice.reason
     again = resolve_auto(tiny, CPU, "torch", frames=frames, table={})
     assert again.precision == "bf16" and again.reason.endswith("(cached)") and len(calls) == 1
-    cache = json.load(open(tmp_path / "cache" / "auto_precision.json"))
+    with open(tmp_path / "cache" / "auto_precision.json") as f:
+        cache = json.load(f)
     assert len(cache) == 1
     monkeypatch.setattr(precision, "OWN_INPUT_DB", 500.0)  # another gate: another key, and a refusal
     choice = resolve_auto(tiny, CPU, "torch", frames=frames, table={})
@@ -199,8 +199,8 @@ def test_low_precision_copy_keeps_flow_and_upsampler_float32(tiny):
 
 
 def test_test_precision_in_yaml(tmp_path):
-    from test_test_mode import make_sequences, run_main, write_exp
     from tecogan.config import validate_config
+    from test_test_mode import make_sequences, run_main, write_exp
     make_sequences(tmp_path, names=("only",), t=3)
     torch.manual_seed(0)
     ckpt = tmp_path / "FRVSR_BD_iter1.pth"
