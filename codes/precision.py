@@ -24,10 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn as nn
-
 from tecogan.utils.device import cpu_computes, cpu_flags
 from tecogan.utils.errors import UserError, warn
+from torch import nn
 
 PRECISIONS = ("fp32", "bf16", "int8", "fp16", "auto")
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}

@@ -236,3 +236,14 @@ def test_auto_may_choose_openvino_when_the_backend_is_free(monkeypatch):
     assert (choice.precision, choice.backend) == ("bf16", "openvino") and "3.9x" in choice.reason
     choice = precision.resolve_auto(net, torch.device("cpu"), "torch", table=table)
     assert (choice.precision, choice.backend) == ("bf16", "torch")
+
+
+def test_auto_on_a_shipped_model_reads_the_table():
+    from tecogan import precision
+    net = tecogan.load_generator("frvsr-bd")
+    choice = precision.resolve_auto(net, torch.device("cpu"), None)
+    rows = precision.load_table()["models"][precision.weights_hash(net)]["rows"]
+    passed = [(r["speedup"], key) for key, r in rows.items() if r["within_gate"] and not key.endswith("fp32")
+              and precision.supported(key.split("/")[1], torch.device("cpu"), key.split("/")[0])]
+    expected = max(passed)[1] if passed else None
+    assert (f"{choice.backend}/{choice.precision}" == expected) if expected else choice.precision == "fp32"

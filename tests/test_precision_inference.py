@@ -232,3 +232,18 @@ def test_profile_mode_reports_the_precision(tmp_path):
 def test_choice_is_a_plain_record():
     c = Choice("bf16", "openvino", "why")
     assert (c.precision, c.backend, c.reason) == ("bf16", "openvino", "why")
+
+
+def test_the_shipped_table_covers_the_shipped_models(flags):
+    import tecogan
+    from tecogan.pretrained import PRETRAINED
+    table = precision.load_table()
+    assert set(table["gate"]) == set(precision.GATE) and "avx512_bf16" in table["machine"]
+    for name in PRETRAINED:
+        net = tecogan.load_generator(name)
+        entry = table["models"][precision.weights_hash(net)]
+        assert entry["name"] == name and entry["rows"]["torch/fp32"]["speedup"] == 1.0
+        assert all(row["within_gate"] == within_gate(row) for row in entry["rows"].values())
+        choice = resolve_auto(net, CPU, "torch", flags=flags(ZEN4))
+        assert (choice.precision, choice.backend) == ("bf16", "torch") and f"({name}, measured" in choice.reason
+        assert resolve_auto(net, CPU, "torch", flags=flags(AVX2)).precision == "fp32"
