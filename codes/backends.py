@@ -11,26 +11,36 @@ changes to the PyTorch weights are not seen) and compiled once per input size (s
 shapes: about 0.2 s each).  Conversion takes a few seconds, so the converted model is cached
 on disk (:func:`model_cache_dir`, keyed by :func:`model_key`): later runs with the same
 weights read it in about 0.1 s.  Precision is pinned to float32 so that CPUs with
-bf16/AMX units do not silently change the numbers.
+bf16/AMX units do not silently change the numbers; ``precision`` asks for a lower one
+(:mod:`tecogan.precision`): ``bf16``/``fp16`` convert a copy of the network whose convolution
+trunk is in that type (flow head, warp and upsampler float32), ``int8`` quantizes the converted
+model with NNCF (:func:`quantize_int8`). Each is cached under its own key.
 
 OpenVINO's thread pool does not survive ``fork()``: do not fork worker processes (e.g. a
 DataLoader with ``num_workers > 0`` and the default fork start method) in a process that has
 run this backend.  The project's commands never do (training does not load OpenVINO).
 """
 import contextlib
+import glob
 import hashlib
 import inspect
+import logging
 import os
 import shutil
 import tempfile
 import warnings
 
+import numpy as np
 import torch
 
 import tecogan.networks.frnet as frnet
 import tecogan.ops.upsample as upsample
 import tecogan.ops.warp as warp
+from tecogan.ops.degradation import degrade_bd
+from tecogan.ops.imresize import imresize
+from tecogan.precision import DTYPES, low_precision_copy
 from tecogan.utils.errors import UserError, warn
+from tecogan.utils.fileio import read_image_rgb
 
 BACKENDS = ("torch", "openvino")
 
@@ -59,24 +69,36 @@ class OpenVINOStep:
     """``step(lr_curr, lr_prev, hr_prev) -> hr_curr`` of an FRNet through OpenVINO.
 
     Tensors are float32 CPU (n, c, h, w) / (n, c, s*h, s*w), any memory format; the output
-    is NCHW-contiguous.  ``num_threads`` defaults to ``torch.get_num_threads()``.
+    is NCHW-contiguous float32.  ``num_threads`` defaults to ``torch.get_num_threads()``;
+    ``precision``: fp32, bf16, fp16 or int8 (checked by the caller: tecogan.precision).
     """
 
-    def __init__(self, net, num_threads=None):
+    def __init__(self, net, num_threads=None, precision="fp32"):
         ov = _import_openvino()
-        self.net = net
+        self.net, self.precision = net, precision
         self.scale, self.in_nc = net.scale, net.in_nc
+        # f32: the precisions are the graph's own (a bf16/fp16 trunk stays so; the rest float32)
         self.config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32",
                        "INFERENCE_NUM_THREADS": int(num_threads or torch.get_num_threads())}
         self._core = ov.Core()
         self._model, self.cache_path = None, None
         cache_dir = model_cache_dir()
+        key = model_key(net, ov.__version__)
+        if precision == "int8":
+            key += "-int8-" + hashlib.sha256(_nncf_version().encode()).hexdigest()[:8]
+        elif precision != "fp32":
+            key += "-" + precision
         if cache_dir:
-            self.cache_path = os.path.join(cache_dir, model_key(net, ov.__version__) + ".xml")
+            self.cache_path = os.path.join(cache_dir, key + ".xml")
             self._model = _read_cached(self._core, self.cache_path)
         self.from_cache = self._model is not None
         if self._model is None:
-            self._model = self._convert(ov, net)
+            if precision in ("bf16", "fp16"):
+                self._model = self._convert(ov, low_precision_copy(net, DTYPES[precision]))
+            else:
+                self._model = self._convert(ov, net)
+            if precision == "int8":
+                self._model = quantize_int8(self._model, net)
             if self.cache_path:
                 _write_cached(ov, self._model, self.cache_path)
         self._requests = {}
@@ -164,3 +186,62 @@ def _quiet():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield
+
+
+# int8: the layers kept out of the quantization (node names of the converted graph): the flow
+# head and the fixed upsampler (pixel values and flows, float32 in every precision) and the
+# first and last convolutions (measured: docs/benchmarks_precision.md)
+INT8_IGNORED = (r".*fnet\.flow\..*", r".*upsample_func.*", r".*fnet\.encoder1\.0/.*",
+                r".*srnet\.conv_in\..*", r".*srnet\.conv_out.*")
+CALIBRATION_FRAMES = 6    # per bundled clip
+
+
+def _nncf_version():
+    try:
+        import nncf  # optional: see quantize_int8
+    except ImportError as e:
+        raise UserError(f"precision int8: the nncf package is not importable ({e}); install it with: "
+                        f"pip install nncf") from None
+    return nncf.__version__
+
+
+def calibration_inputs(net, frames_per_clip=None):
+    """Recurrent step inputs ``(lr_curr, lr_prev, hr_prev)`` (float32 numpy) for int8 calibration:
+    the bundled footage (demo/train_clips, demo/val/GT) made low-res like the network's training
+    data (BD: Gaussian blur + subsampling; BI: bicubic imresize), run through the network in
+    float32 from a zero state."""
+    demo = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demo")
+    clips = sorted(glob.glob(os.path.join(demo, "train_clips", "*"))) + [os.path.join(demo, "val", "GT", "coffee")]
+    clips = [c for c in clips if os.path.isdir(c)]
+    if not clips:
+        raise UserError(f"{demo}: the bundled footage (train_clips, val) that int8 calibrates on is missing; "
+                        f"use a clone of the repository, or precision bf16/fp32")
+    s = net.scale
+    samples = []
+    net = net.cpu().eval()
+    frames_per_clip = frames_per_clip or CALIBRATION_FRAMES
+    for clip in clips:
+        lr_prev = hr_prev = None
+        for path in sorted(glob.glob(os.path.join(clip, "*.png")))[:frames_per_clip]:
+            gt = read_image_rgb(path)
+            lr = degrade_bd(gt, 1.5, s) if net.degradation == "BD" else imresize(gt, 1.0 / s)
+            lr = torch.from_numpy(np.ascontiguousarray(lr)).permute(2, 0, 1)[None].float() / 255.0
+            if lr_prev is None or lr_prev.shape != lr.shape:
+                lr_prev, hr_prev = torch.zeros_like(lr), torch.zeros(1, 3, s * lr.shape[2], s * lr.shape[3])
+            samples.append((lr.numpy(), lr_prev.numpy(), hr_prev.numpy()))
+            with torch.inference_mode():
+                lr_prev, hr_prev = lr, net(lr, lr_prev, hr_prev)
+    return samples
+
+
+def quantize_int8(model, net):
+    """NNCF post-training quantization of a converted OpenVINO FRNet, calibrated on the bundled
+    footage; :data:`INT8_IGNORED` stay float32."""
+    _nncf_version()
+    import nncf  # optional (precision int8), heavy: loaded when int8 is asked for
+    logging.getLogger("nncf").setLevel(logging.ERROR)
+    samples = calibration_inputs(net)
+    with _quiet():
+        return nncf.quantize(model, nncf.Dataset(samples), preset=nncf.QuantizationPreset.PERFORMANCE,
+                             subset_size=len(samples), fast_bias_correction=True,
+                             ignored_scope=nncf.IgnoredScope(patterns=list(INT8_IGNORED), validate=False))

@@ -3,7 +3,7 @@
 The schema below is the reference's (docs/training.md, "Configuration") plus this project's
 additions (``dataset.train.augment``, ``train.feature_crit.vgg_weights``,
 ``metric.LPIPS.weights``, ``test.start_iter/end_iter``, ``scale: 2``,
-``train.memory_format``, ``train.precision``, ``dataset.test*.optional/how_to_get``).  Every problem is
+``train.memory_format``, ``train.precision``, ``test.precision``, ``dataset.test*.optional/how_to_get``).  Every problem is
 reported as one line naming the file and the key path, e.g.
 ``train.yml: model.genrator: unknown key (did you mean generator?)``.  Defaults live here
 only: validation fills them in, and inner code reads plain values (``opt[key]``) from the
@@ -194,6 +194,9 @@ SCHEMA = Section({
         "padding_mode": Key(str, default=defaults.PADDING_MODE, choices=defaults.PADDING_MODES),
         "num_pad_front": Key(int, default=defaults.NUM_PAD_FRONT, check=lambda v: 0 <= v <= defaults.MAX_NUM_PAD_FRONT,
                              expect=f"an integer in 0..{defaults.MAX_NUM_PAD_FRONT}"),
+        "precision": Key(str, default=defaults.TEST_PRECISION, choices=defaults.PRECISIONS,
+                         expect="fp32 (the reference's numbers), bf16, int8 (--backend openvino), fp16 or "
+                                "auto (docs/precision.md)"),
     }),
     "metric": Section(METRIC_OPTIONS),
     "logger": Section(create=True, keys={
@@ -202,6 +205,7 @@ SCHEMA = Section({
         "ckpt_freq": _bounded(1, defaults.MAX_ITER, default=20000),
     }),
 })
+
 
 def _check_real(deg, where, fill_defaults):
     """``dataset.degradation.real``: only with type Real, where it is created holding its defaults."""

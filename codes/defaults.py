@@ -4,6 +4,7 @@ The YAML schema (:mod:`tecogan.config`), the inference options (:class:`tecogan.
 the command lines (their argparse defaults) and the library read these names; nothing restates
 the numbers (``tests/test_defaults.py`` greps the package for them).
 """
+import os
 
 # the frame-recurrent procedure (test mode, validation, upscale.py, the API)
 NUM_PAD_FRONT = 5                       # frames run before the first, as the reference's test mode
@@ -46,6 +47,13 @@ MAX_THREADS = 1024
 BACKENDS = ("torch", "openvino")
 BACKEND = BACKENDS[0]
 CHANNELS_LAST = True                    # NHWC: about 2x faster convolutions on CPUs, same numbers
+
+# inference precision (codes/precision.py, docs/precision.md): test mode and validation keep the
+# reference's numbers; upscale.py and the API choose the fastest within the measured quality gate.
+# $TECOGAN_PRECISION replaces the latter default (fp32: every upscale exact, as test mode)
+PRECISIONS = ("fp32", "bf16", "int8", "fp16", "auto")
+TEST_PRECISION = "fp32"
+UPSCALE_PRECISION = os.environ.get("TECOGAN_PRECISION") or "auto"
 
 # training data: a clip's first frame is, with probability 1 - moving_factor, a moving crop of the
 # same frame (the reference's "moving first frame" augmentation); off unless the YAML asks

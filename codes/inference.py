@@ -20,7 +20,6 @@ OpenVINO compilation) is built once by :func:`make_step` and shared: every clip 
 upscaler object, so two clips never share a state.  :func:`infer_sequence` drives either over a
 clip, streaming.
 """
-import contextlib
 import itertools
 
 import numpy as np
@@ -29,6 +28,7 @@ import torch
 from tecogan import defaults
 from tecogan.backends import OpenVINOStep, check_backend
 from tecogan.limits import check_tiles
+from tecogan.precision import AutocastStep, check_precision
 from tecogan.utils.device import parse_device
 from tecogan.utils.errors import UserError
 
@@ -90,35 +90,46 @@ def frame_max(frame):
     raise ValueError(f"frame of {frame.dtype}: expected uint8 or uint16 RGB")
 
 
-def make_step(net, device, backend="torch", channels_last=True):
+def make_step(net, device, backend="torch", channels_last=True, precision="fp32"):
     """The step function ``(lr_curr, lr_prev, hr_prev) -> hr_curr`` of ``backend`` (tecogan.backends).
 
     torch: the network itself, moved to ``device`` in eval mode (and converted to channels-last
-    in place when asked); openvino: an :class:`tecogan.backends.OpenVINOStep` (CPU only).
+    in place when asked), under autocast for bf16/fp16 (:class:`tecogan.precision.AutocastStep`);
+    openvino: an :class:`tecogan.backends.OpenVINOStep` (CPU only). ``precision``: fp32, bf16,
+    fp16 or int8, checked by :func:`tecogan.precision.check_precision` (resolve ``auto`` first
+    with :func:`tecogan.precision.resolve_auto`).
     """
     check_backend(backend, device)
+    if precision == "auto":
+        raise ValueError("precision 'auto': resolve it first with tecogan.precision.resolve_auto")
+    check_precision(precision, device, backend)
     if backend == "openvino":
-        return OpenVINOStep(net.cpu().eval())
+        return OpenVINOStep(net.cpu().eval(), precision=precision)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    return net.to(device).eval().to(memory_format=memory_format)
+    net = net.to(device).eval().to(memory_format=memory_format)
+    return net if precision == "fp32" else AutocastStep(net, device.type, precision)
 
 
 class RecurrentUpscaler:
     """Runs an FRNet one whole frame at a time, holding ``lr_prev``/``hr_prev``.
 
-    ``half`` runs under CUDA autocast (fp16); ``channels_last`` uses the NHWC memory format
-    (about 2x faster on CPU, same numbers); ``backend`` 'torch' or 'openvino'
+    ``precision``: fp32 (default), bf16, fp16 or int8 (:mod:`tecogan.precision`); ``half``: an
+    alias of fp16, kept for CUDA (ignored on the CPU, as before); ``channels_last`` uses the NHWC
+    memory format (about 2x faster on CPU, same numbers); ``backend`` 'torch' or 'openvino'
     (:mod:`tecogan.backends`); ``step_fn`` shares an already built step function (tiles do).
     """
 
-    def __init__(self, net, device="cpu", channels_last=True, half=False, backend="torch", step_fn=None):
+    def __init__(self, net, device="cpu", channels_last=True, half=False, backend="torch", step_fn=None,
+                 precision="fp32"):
         self.device = resolve_device(device)
         self.scale = net.scale
         self.backend = backend
         self.channels_last = channels_last and backend == "torch"
-        self.half = half and self.device.type == "cuda"
+        self.precision = _precision(precision, half, self.device)
+        self.half = self.precision == "fp16" and self.device.type == "cuda"
         self.memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
-        self.step_fn = step_fn if step_fn is not None else make_step(net, self.device, backend, channels_last)
+        self.step_fn = step_fn if step_fn is not None else make_step(net, self.device, backend, channels_last,
+                                                                     self.precision)
         self.reset()
 
     def reset(self):
@@ -146,11 +157,6 @@ class RecurrentUpscaler:
         t = t.permute(2, 0, 1).unsqueeze(0).float() / scale
         return t.contiguous(memory_format=self.memory_format)
 
-    def _autocast(self):
-        if self.half:
-            return torch.autocast("cuda", dtype=torch.float16)
-        return contextlib.nullcontext()
-
     def step_tensor(self, lr_curr):
         """(1, c, h, w) float in [0, 1] -> (1, c, s*h, s*w) float (not rounded)."""
         n, c, h, w = lr_curr.shape
@@ -159,7 +165,7 @@ class RecurrentUpscaler:
             self.lr_prev = torch.zeros_like(lr_curr)
             self.hr_prev = torch.zeros(n, c, s * h, s * w, device=self.device).contiguous(
                 memory_format=self.memory_format)
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode():
             hr_curr = self.step_fn(lr_curr, self.lr_prev, self.hr_prev).float()
         self.lr_prev, self.hr_prev = lr_curr, hr_curr
         return hr_curr
@@ -205,16 +211,19 @@ class TiledUpscaler:
     """
 
     def __init__(self, net, device="cpu", tile=128, overlap=defaults.TILE_OVERLAP, channels_last=True, half=False,
-                 backend=defaults.BACKEND, step_fn=None):
+                 backend=defaults.BACKEND, step_fn=None, precision="fp32"):
         if tile < MIN_TILE:
             raise ValueError(f"tile {tile}: tiles must be at least {MIN_TILE} LR pixels")
         if not 0 <= overlap < tile:
             raise ValueError(f"tile overlap {overlap}: expected 0 <= overlap < tile ({tile})")
         self.net, self.device, self.tile, self.overlap = net, resolve_device(device), tile, overlap
-        self.channels_last, self.half, self.backend = channels_last, half, backend
+        self.channels_last, self.backend = channels_last, backend
+        self.precision = _precision(precision, half, self.device)
+        self.half = self.precision == "fp16" and self.device.type == "cuda"
         self.scale = net.scale
         # one step function for all tiles (and all clips of an Upscaler)
-        self.step_fn = step_fn if step_fn is not None else make_step(net, self.device, backend, channels_last)
+        self.step_fn = step_fn if step_fn is not None else make_step(net, self.device, backend, channels_last,
+                                                                     self.precision)
         self.layout = None
 
     def reset(self):
@@ -255,8 +264,8 @@ class TiledUpscaler:
                 wx = np.minimum(_ramp(tw * s, ov_x * s, True, False), _ramp(tw * s, ov_x2 * s, False, True))
                 mask = np.outer(wy, wx)
                 weight[y * s:(y + th) * s, x * s:(x + tw) * s] += mask
-                up = RecurrentUpscaler(self.net, self.device, self.channels_last, self.half, self.backend,
-                                       step_fn=self.step_fn)
+                up = RecurrentUpscaler(self.net, self.device, self.channels_last, backend=self.backend,
+                                       step_fn=self.step_fn, precision=self.precision)
                 tiles.append((y, x, th, tw, torch.from_numpy(mask).to(self.device), up))
         self.layout = (h, w, tiles, torch.from_numpy(weight).to(self.device))
 
@@ -280,12 +289,20 @@ class TiledUpscaler:
 
 
 def make_upscaler(net, device="cpu", tile=defaults.TILE, tile_overlap=defaults.TILE_OVERLAP, channels_last=True,
-                  half=False, backend=defaults.BACKEND, step_fn=None):
+                  half=False, backend=defaults.BACKEND, step_fn=None, precision="fp32"):
     """A :class:`TiledUpscaler` when ``tile`` > 0, else a :class:`RecurrentUpscaler` (``step_fn``:
     an already built step function to share)."""
     if tile:
-        return TiledUpscaler(net, device, tile, tile_overlap, channels_last, half, backend, step_fn=step_fn)
-    return RecurrentUpscaler(net, device, channels_last, half, backend, step_fn=step_fn)
+        return TiledUpscaler(net, device, tile, tile_overlap, channels_last, half, backend, step_fn=step_fn,
+                             precision=precision)
+    return RecurrentUpscaler(net, device, channels_last, half, backend, step_fn=step_fn, precision=precision)
+
+
+def _precision(precision, half, device):
+    """``half=True`` is an alias of fp16 on CUDA (on the CPU it was always ignored)."""
+    if half and precision in ("fp32", None):
+        return "fp16" if device.type == "cuda" else "fp32"
+    return precision or "fp32"
 
 
 def infer_sequence(net, lr_frames, num_pad_front=defaults.NUM_PAD_FRONT, padding_mode=defaults.PADDING_MODE,

@@ -25,6 +25,8 @@ from tecogan.networks import build_generator as build
 from tecogan.networks import check_checkpoint_fits, generator_arch_from_config, load_generator_weights
 from tecogan.options import options_from_flags
 from tecogan.pipeline import Upscaler
+from tecogan.precision import check_precision
+from tecogan.precision_auto import resolve_auto
 from tecogan.profiling import parse_lr_size, profile_generator
 from tecogan.testing import run_test_datasets, sequence_sets
 from tecogan.training.trainer import train
@@ -48,8 +50,9 @@ def build_parser():
     p.add_argument("--local_rank", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--no_channels_last", action="store_true",
                    help="test/profile: keep the default (NCHW) memory format")
-    p.add_argument("--backend", default="torch",
-                   help="test/profile: inference backend, torch (default) or openvino (CPU only; docs/upscale.md)")
+    p.add_argument("--backend", default=None,
+                   help="test/profile: inference backend, torch (default; test.precision auto may pick "
+                        "openvino) or openvino (CPU only; docs/upscale.md)")
     p.add_argument("--overwrite", action="store_true",
                    help="test mode: replace existing result folders (kept otherwise)")
     p.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
@@ -93,13 +96,13 @@ def checkpoint_list(opt, opt_path):
 
 
 def run_test(args, opt, device):
-
     opt_path = os.path.join(args.exp_dir, args.opt)
-    check_backend(args.backend, device)
+    check_backend(args.backend or defaults.BACKEND, device)
     check_number("--threads", args.threads, minimum=1, maximum=defaults.MAX_THREADS, integer=True)
     test_opt = opt["test"]
+    check_precision(test_opt["precision"], device, args.backend or defaults.BACKEND)
     options = options_from_flags({"num_pad_front": test_opt["num_pad_front"], "padding_mode": test_opt["padding_mode"],
-                                  "backend": args.backend, "device": str(device),
+                                  "backend": args.backend, "device": str(device), "precision": test_opt["precision"],
                                   "channels_last": not args.no_channels_last, "threads": args.threads},
                                  prefix="test.")
     datasets = test_datasets(opt)
@@ -127,7 +130,7 @@ def run_test(args, opt, device):
     for model_idx, path in ckpts:
         net = build_generator(opt)
         load_generator_weights(net, path, opt["model"]["generator"]["name"])
-        upscaler = Upscaler(net, options)
+        upscaler = Upscaler(net, options, report=lambda line: print(line, flush=True))
         print(f"Testing {model_idx} ({path}) on {device}", flush=True)
         run_test_datasets(upscaler, sets, test_opt["res_dir"], model_idx, save_res=test_opt["save_res"],
                           report=lambda line: print(line, flush=True))
@@ -150,13 +153,20 @@ def run_profile(args, opt, device):
         raise UserError(f"--lr_size {args.lr_size}: {lr_size[0]} channels but the generator takes "
                         f"in_nc {opt['model']['generator']['in_nc']}")
     net = build_generator(opt)
-    check_backend(args.backend, device)
+    precision = opt["test"]["precision"]
+    backend = args.backend or defaults.BACKEND
+    check_backend(backend, device)
+    check_precision(precision, device, backend)
+    if precision == "auto":
+        choice = resolve_auto(net, device, args.backend)
+        print(choice.reason)
+        precision, backend = choice.precision, choice.backend
     stats = profile_generator(net, lr_size, device, channels_last=not args.no_channels_last,
-                              test_speed=args.test_speed, backend=args.backend)
+                              test_speed=args.test_speed, backend=backend, precision=precision)
     g = opt["model"]["generator"]
     print(f"Model: {args.model} ({g['name']}, {opt['dataset']['degradation']['type']}, x{opt['scale']}, "
           f"nf {g['nf']}, nb {g['nb']}) "
-          f"| LR size: {args.lr_size} | device: {device}")
+          f"| LR size: {args.lr_size} | device: {device} | precision: {precision} ({backend})")
     print(f"Parameters (x10^6): {stats['params'] / 1e6:.3f}")
     print(f"FLOPs (x10^9): {stats['flops'] / 1e9:.3f}")
     if args.test_speed:

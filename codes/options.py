@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from tecogan import defaults
 from tecogan.utils.errors import UserError
 
-# the precisions this version runs; "fp16" is the old ``half=True`` (CUDA autocast)
-PRECISIONS = ("fp32", "fp16", "bf16")
-PRECISION = "fp32"
+# fp32 | bf16 | int8 | fp16 | auto (codes/precision.py); "fp16" is the old ``half=True`` (CUDA autocast)
+PRECISIONS = defaults.PRECISIONS
+PRECISION = defaults.UPSCALE_PRECISION
 
 
 class OptionError(UserError, ValueError):
@@ -58,16 +58,18 @@ class InferenceOptions:
 
     ``tile``: LR tile side (0: whole frames), tiles overlapping by ``tile_overlap``;
     ``num_pad_front`` frames run before the first (``padding_mode`` reflect: frames n..1,
-    replicate: frame 0), as test mode does; ``backend`` torch or openvino (CPU);
-    ``device`` 'cpu', 'cuda', 'cuda:k', 'auto' (CUDA when present) or None (the generator's
-    device); ``channels_last`` NHWC memory format (same numbers, faster); ``precision`` fp32
-    (exact: equals test mode), fp16 (CUDA autocast) or bf16 (autocast).
+    replicate: frame 0), as test mode does; ``backend`` torch or openvino (CPU), or None:
+    torch unless ``precision="auto"`` chooses OpenVINO; ``device`` 'cpu', 'cuda', 'cuda:k',
+    'auto' (CUDA when present) or None (the generator's device); ``channels_last`` NHWC memory
+    format (same numbers, faster); ``precision`` fp32 (exact: equals test mode), bf16, int8
+    (OpenVINO), fp16 or auto (the default: the fastest this machine runs natively within the
+    measured quality gate; :mod:`tecogan.precision_auto`).
     """
     tile: int = defaults.TILE
     tile_overlap: int = defaults.TILE_OVERLAP
     num_pad_front: int = defaults.NUM_PAD_FRONT
     padding_mode: str = defaults.PADDING_MODE
-    backend: str = defaults.BACKEND
+    backend: str | None = None
     device: str | None = None
     channels_last: bool = defaults.CHANNELS_LAST
     precision: str = PRECISION
@@ -85,7 +87,11 @@ class InferenceOptions:
         object.__setattr__(self, "num_pad_front",
                            _integer("num_pad_front", self.num_pad_front, 0, defaults.MAX_NUM_PAD_FRONT))
         _choice("padding_mode", self.padding_mode, defaults.PADDING_MODES)
-        _choice("backend", self.backend, defaults.BACKENDS)
+        if self.backend is not None:
+            _choice("backend", self.backend, defaults.BACKENDS)
+        if self.precision not in PRECISIONS and self.precision == PRECISION:
+            raise OptionError(f"precision {self.precision!r} (from $TECOGAN_PRECISION): expected one of "
+                              f"{', '.join(PRECISIONS)}")
         _choice("precision", self.precision, PRECISIONS)
         if not isinstance(self.channels_last, bool):
             raise OptionError(f"channels_last {self.channels_last!r}: expected True or False")
@@ -112,7 +118,8 @@ class InferenceOptions:
     def pixels_key(self):
         """The settings that change output pixels (for job manifests and caches)."""
         return {"tile": self.tile, "tile_overlap": self.tile_overlap, "num_pad_front": self.num_pad_front,
-                "padding_mode": self.padding_mode, "backend": self.backend, "precision": self.precision}
+                "padding_mode": self.padding_mode, "backend": self.backend or defaults.BACKEND,
+                "precision": self.precision}
 
 
 def options_from_flags(values, prefix="--"):

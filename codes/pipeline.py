@@ -14,15 +14,17 @@ Test mode, validation, ``upscale.py`` and the API all run :meth:`Upscaler.upscal
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 import torch
 
+from tecogan import defaults
 from tecogan.inference import front_padding_indices, make_step, make_upscaler, resolve_device
 from tecogan.options import InferenceOptions, OptionError
+from tecogan.precision_auto import OWN_INPUT_FRAMES, resolve_auto
 from tecogan.utils.device import parse_device
 from tecogan.video.common import Frame
 from tecogan.video_job import VideoOptions, upscale_file
@@ -38,6 +40,12 @@ class UpscaledFrame:
     time: Fraction | None
     lr: np.ndarray
     image: np.ndarray
+
+
+def _as_uint8(image):
+    """A frame for the auto check (uint16 frames keep their top 8 bits)."""
+    image = np.asarray(image)
+    return (image >> 8).astype(np.uint8) if image.dtype == np.uint16 else image
 
 
 def as_frames(images: Iterable[np.ndarray]) -> Iterator[Frame]:
@@ -72,17 +80,39 @@ class ClipRun:
     """
 
     def __init__(self, upscaler: Upscaler):
-        self.options = upscaler.options
-        self.stepper = make_upscaler(upscaler.generator, upscaler.device, self.options.tile,
-                                     self.options.tile_overlap, self.options.channels_last,
-                                     upscaler.half, self.options.backend, step_fn=upscaler.step_fn)
+        self.upscaler = upscaler
+        self.stepper = None  # made at the first frame (precision auto may look at the clip's first frames)
         self.done = 0
+        self._restored = None
+
+    @property
+    def options(self) -> InferenceOptions:
+        return self.upscaler.options
+
+    def _start(self, head):
+        up = self.upscaler
+        if up.step_fn is None:
+            up.prepare([f.image for f in head])
+        o = up.options
+        self.stepper = make_upscaler(up.generator, up.device, o.tile, o.tile_overlap, o.channels_last, up.half,
+                                     o.backend, step_fn=up.step_fn, precision=o.precision)
+        if self._restored is not None:
+            self.stepper.load_state_dict(self._restored)
+            self._restored = None
 
     def run(self, frames: Iterable[Frame]) -> Iterator[UpscaledFrame]:
         frames = checked_frames(frames, self.options)
         head = []
+        if self.stepper is None:
+            if self.upscaler.step_fn is None:  # auto: the own-input check reads the first frames
+                head = list(itertools.islice(frames, OWN_INPUT_FRAMES))
+            if not head and self.done == 0:
+                head = list(itertools.islice(frames, self.options.num_pad_front + 1))
+            if not head and self.done == 0:
+                return
+            self._start(head)
         if self.done == 0:
-            head = list(itertools.islice(frames, self.options.num_pad_front + 1))
+            head += itertools.islice(frames, max(0, self.options.num_pad_front + 1 - len(head)))
             for i in front_padding_indices(len(head), self.options.num_pad_front, self.options.padding_mode):
                 self.stepper.warm_up(head[i].image)
         for frame in itertools.chain(head, frames):
@@ -91,12 +121,21 @@ class ClipRun:
             yield UpscaledFrame(index, frame.name, frame.time, frame.image, image)
 
     def state_dict(self) -> dict:
-        """Everything needed to continue: frames done and the recurrent state (CPU tensors)."""
-        return {"done": self.done, "stepper": self.stepper.state_dict()}
+        """Everything needed to continue: frames done, the precision and back-end that ran, and the
+        recurrent state (CPU tensors)."""
+        stepper = self.stepper.state_dict() if self.stepper is not None else self._restored
+        return {"done": self.done, "precision": self.options.precision, "backend": self.options.backend,
+                "stepper": stepper}
 
     def load_state_dict(self, state: dict) -> None:
         self.done = int(state["done"])
-        self.stepper.load_state_dict(state["stepper"])
+        up = self.upscaler
+        if up.step_fn is None and state.get("precision"):  # auto: continue in what the saved run chose
+            up._build(up.requested.replace(precision=state["precision"], backend=state.get("backend")))
+        if self.stepper is not None:
+            self.stepper.load_state_dict(state["stepper"])
+        else:
+            self._restored = state["stepper"]
 
 
 _LEGACY = ("tile", "tile_overlap", "num_pad_front", "padding_mode", "backend", "device", "channels_last", "threads")
@@ -107,12 +146,15 @@ class Upscaler:
 
     ``Upscaler(net)``, ``Upscaler(net, InferenceOptions(tile=128))`` or, as before,
     ``Upscaler(net, device="cpu", tile=128, half=True, ...)`` (keywords are the options' fields;
-    ``half=True`` is ``precision="fp16"``).  The step function (the network on its device, or its
-    OpenVINO compilation) is built once here; each clip gets its own :class:`ClipRun`.
+    ``half=True`` is ``precision="fp16"``, ignored on the CPU as before).  The step function (the
+    network on its device, or its OpenVINO compilation) is built once, here or, for
+    ``precision="auto"``, at the first clip's first frames (:meth:`prepare`; its choice is one line
+    to ``report``); each clip gets its own :class:`ClipRun`.  ``options`` are the settings as
+    they run (auto resolved), ``requested`` as they were asked.
     """
 
     def __init__(self, generator: torch.nn.Module, options: InferenceOptions | str | None = None, *,
-                 half: bool | None = None, **fields) -> None:
+                 half: bool | None = None, report: Callable[[str], None] | None = print, **fields) -> None:
         if isinstance(options, (str, torch.device)):  # Upscaler(net, "cpu"): the old positional device
             fields.setdefault("device", str(options))
             options = None
@@ -128,17 +170,44 @@ class Upscaler:
         if not isinstance(options, InferenceOptions):
             raise TypeError(f"options: expected an InferenceOptions, got {type(options).__name__}")
         self.generator = generator
-        self.options = options
+        self.requested = options  # as asked: precision may be "auto", backend None
+        self.options = options    # as run: precision and backend resolved by prepare()
+        self.report = report
         if options.device is None:
             self.device = next(generator.parameters()).device
         elif options.device == "auto":
             self.device = parse_device("auto")
         else:
             self.device = resolve_device(options.device)
-        self.half = options.precision == "fp16" and self.device.type == "cuda"
+        if half and self.device.type != "cuda" and options.precision == "fp16":  # as before: ignored on the CPU
+            options = options.replace(precision="fp32")
+            self.requested = self.options = options
+        self.half = False
         if options.threads is not None:  # a process setting: torch's pool, which OpenVINO's follows
             torch.set_num_threads(options.threads)
-        self.step_fn = make_step(generator, self.device, options.backend, options.channels_last)
+        self.step_fn = None
+        if options.precision != "auto":
+            self._build(options)
+
+    def _build(self, options: InferenceOptions) -> None:
+        options = options.replace(backend=options.backend or defaults.BACKEND)
+        self.step_fn = make_step(self.generator, self.device, options.backend, options.channels_last,
+                                 options.precision)
+        self.options = options
+        self.half = options.precision == "fp16" and self.device.type == "cuda"
+
+    def prepare(self, frames: Iterable[np.ndarray] | None = None) -> InferenceOptions:
+        """Resolve ``precision="auto"`` (a checkpoint the measured table does not hold is checked on
+        ``frames``, the first frames of the input) and build the step function; the choice and its
+        reason go to ``report``.  Runs once, at the first clip's first frames; returns the options
+        that run."""
+        if self.step_fn is None:
+            images = [_as_uint8(f) for f in frames] if frames else None
+            choice = resolve_auto(self.generator, self.device, self.requested.backend, frames=images)
+            if self.report is not None:
+                self.report(choice.reason)
+            self._build(self.requested.replace(precision=choice.precision, backend=choice.backend))
+        return self.options
 
     @property
     def scale(self) -> int:

@@ -85,8 +85,9 @@ def time_steps(net, inputs, repeats=3, warmup=1):
     return (time.perf_counter() - start) / repeats
 
 
-def profile_generator(net, lr_size, device, channels_last=True, test_speed=True, backend="torch"):
-    """Returns {'params', 'flops', 'seconds', 'fps'} for one generator step (timed with ``backend``)."""
+def profile_generator(net, lr_size, device, channels_last=True, test_speed=True, backend="torch", precision="fp32"):
+    """Returns {'params', 'flops', 'seconds', 'fps'} for one generator step (timed with ``backend``
+    in ``precision``: tecogan.precision)."""
     c, h, w = lr_size
     net = net.to(device).eval()
     if channels_last:
@@ -97,7 +98,8 @@ def profile_generator(net, lr_size, device, channels_last=True, test_speed=True,
         inputs = tuple(x.contiguous(memory_format=torch.channels_last) for x in inputs)
     stats = {"params": count_parameters(net), "flops": count_flops(net, inputs)}
     if test_speed:
-        step = net if backend == "torch" else make_step(net, device, backend)
+        step = net if backend == "torch" and precision == "fp32" else \
+            make_step(net, device, backend, channels_last, precision)
         seconds = time_steps(step, inputs)
         stats.update(seconds=seconds, fps=1.0 / seconds)
     return stats

@@ -26,6 +26,7 @@ from tecogan.batch import parse_shard, run_batch
 from tecogan.networks import generator_from_checkpoint
 from tecogan.options import InferenceOptions, options_from_flags
 from tecogan.pipeline import Upscaler
+from tecogan.precision import check_precision
 from tecogan.pretrained import DEFAULT_MODEL, describe_models, resolve_model
 from tecogan.scene_cuts import SCENE_CUTS
 from tecogan.utils.device import parse_device
@@ -54,9 +55,11 @@ def build_parser():
     p.add_argument("--nf", type=int, help="override the number of features")
     p.add_argument("--nb", type=int, help="override the number of residual blocks")
     p.add_argument("--device", default="auto", help="cpu, cuda or cuda:k (default: CUDA when present)")
-    p.add_argument("--half", action="store_true", help="CUDA autocast fp16 (the same as --precision fp16)")
+    p.add_argument("--half", action="store_true", help="CUDA autocast fp16 (--precision fp16 on CUDA; ignored on the CPU)")
     p.add_argument("--precision", default=DEFAULTS.precision,
-                   help="fp32 (default: exact, equals test mode) or fp16 (CUDA autocast)")
+                   help=f"fp32 (exact: equals test mode), bf16, int8 (OpenVINO), fp16 or auto (the fastest this "
+                        f"machine runs natively within the measured quality gate; docs/precision.md). "
+                        f"Default: {DEFAULTS.precision} ($TECOGAN_PRECISION sets it)")
     p.add_argument("--tile", type=int, default=DEFAULTS.tile, help="LR tile size (0: whole frames)")
     p.add_argument("--tile_overlap", type=int, default=DEFAULTS.tile_overlap, help="LR overlap between tiles")
     p.add_argument("--num_pad_front", type=int, default=DEFAULTS.num_pad_front,
@@ -83,9 +86,8 @@ def build_parser():
                         "model: sample-aligned for BD models, centre-aligned for BI)")
     p.add_argument("--no_channels_last", action="store_true", help="keep the NCHW memory format")
     p.add_argument("--backend", default=DEFAULTS.backend,
-                   help="inference backend: torch (default) or openvino (CPU only, about 1.1-1.25x faster per step "
-                        "on a 2-core AMD EPYC; "
-                        "docs/upscale.md)")
+                   help="inference backend: torch or openvino (CPU only, about 1.1-1.25x faster per step in fp32 "
+                        "on a 2-core AMD EPYC; docs/upscale.md). Default: torch, unless --precision auto picks openvino")
     p.add_argument("--outscale", type=float,
                    help="final size as a factor of the input's, e.g. 3.5 (the network's output resized: Lanczos up, "
                         "pixel area down)")
@@ -111,13 +113,16 @@ def inference_options(args):
     """The checked InferenceOptions of the command line (errors name the flag)."""
     if args.half and args.precision not in (DEFAULTS.precision, "fp16"):
         raise UserError(f"--half is --precision fp16; it contradicts --precision {args.precision}")
-    precision = "fp16" if args.half else args.precision
+    precision = args.precision
+    if args.half:  # as before: CUDA autocast, ignored (with a warning) on the CPU
+        precision = "fp16" if parse_device(args.device).type == "cuda" else "fp32"
+        if precision == "fp32":
+            warn("--half needs CUDA; running in fp32 on the CPU")
     options = options_from_flags({"tile": args.tile, "tile_overlap": args.tile_overlap,
                                   "num_pad_front": args.num_pad_front, "padding_mode": args.padding_mode,
                                   "backend": args.backend, "device": args.device, "precision": precision,
                                   "channels_last": not args.no_channels_last, "threads": args.threads})
-    if options.precision == "fp16" and parse_device(options.device).type != "cuda":
-        warn("--precision fp16 needs CUDA; running in fp32 on the CPU")
+    check_precision(options.precision, parse_device(options.device), options.backend or defaults.BACKEND)
     return options
 
 
@@ -150,7 +155,7 @@ def run(args):
     # before anything is read or written: outputs (never an input, never an existing file or
     # frames folder without --overwrite), encoder and container
     job = prepare_job(args.input, args.output, video_options(args), model_path=args.model)
-    upscaler = Upscaler(load_network(args), options)
+    upscaler = Upscaler(load_network(args), options, report=lambda line: print(line, flush=True))
     run_job(upscaler, job, report=lambda line: print(line, flush=True))
     return 0
 
@@ -162,7 +167,8 @@ def batch_main(args, options):
     if args.input is not None:
         raise UserError(f"{args.input}: with --batch, give the inputs after --batch and the folder with -o")
     parse_shard(args.shard)  # before the model is loaded
-    _, _, failed = run_batch(Upscaler(load_network(args), options), args.batch, args.output_dir, options,
+    upscaler = Upscaler(load_network(args), options, report=lambda line: print(line, flush=True))
+    _, _, failed = run_batch(upscaler, args.batch, args.output_dir, options,
                              video_options(args), args.model, shard_text=args.shard, batch_ext=args.batch_ext,
                              model_args={"degradation": args.degradation, "nf": args.nf, "nb": args.nb},
                              report=lambda line: print(line, flush=True),

@@ -85,11 +85,11 @@ def run_reference_style(net, paths, out_dir, device):
     return time.perf_counter() - start, net_seconds / len(paths)
 
 
-def run_ours(net, paths, out_dir, device, half=False, backend="torch"):
+def run_ours(net, paths, out_dir, device, half=False, backend="torch", precision="fp32"):
     """This project's pipeline (what `main.py --mode test` runs), backend set-up included."""
     start = time.perf_counter()
     lr = np.stack([read_image_rgb(p) for p in paths])
-    upscaler = RecurrentUpscaler(net, device, channels_last=True, half=half, backend=backend)
+    upscaler = RecurrentUpscaler(net, device, channels_last=True, half=half, backend=backend, precision=precision)
     writes = queue.Queue(maxsize=8)
 
     def writer():
@@ -135,6 +135,9 @@ def main():
     p.add_argument("--half", action="store_true", help="also time CUDA autocast fp16")
     p.add_argument("--backend", default="torch,openvino",
                    help="'torch,openvino' (default) also times the OpenVINO backend; 'torch' skips it")
+    p.add_argument("--precisions", default="",
+                   help="also time test mode in these BACKEND:PRECISION pairs (tecogan.precision), set-up "
+                        "included, e.g. openvino:bf16,openvino:int8,torch:bf16")
     p.add_argument("--nf", type=int, default=64)
     p.add_argument("--nb", type=int, default=10)
     p.add_argument("--debug", action="store_true")
@@ -155,6 +158,10 @@ def main():
         if "openvino" in args.backend.split(","):
             runs.append(("ours --backend openvino (set-up included)",
                          lambda o: run_ours(net, paths, o, device, backend="openvino")))
+        for pair in filter(None, args.precisions.split(",")):
+            backend, _, prec = pair.partition(":")
+            runs.append((f"ours --backend {backend} precision {prec} (set-up included)",
+                         lambda o, b=backend, q=prec: run_ours(net, paths, o, device, backend=b, precision=q)))
         if args.half:
             runs.append(("ours --half (CUDA autocast fp16)", lambda o: run_ours(net, paths, o, device, half=True)))
         results = {}

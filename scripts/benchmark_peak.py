@@ -132,7 +132,7 @@ def main():
     net = tecogan.build_generator("FRNet", nf=args.nf, nb=args.nb, degradation="BD", scale=4).eval()
     flops, per_group = step_flops(net, h, w)
     backends = [b.strip() for b in args.backend.split(",") if b.strip()]
-    upscalers = {b: tecogan.Upscaler(net, device="cpu", num_pad_front=0, backend=b) for b in backends}
+    upscalers = {b: tecogan.Upscaler(net, device="cpu", num_pad_front=0, backend=b, precision="fp32") for b in backends}
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(args.frames)]
     print(f"{cpu_name()}; torch {torch.__version__}, {torch.get_num_threads()} threads; FRNet nf {args.nf} nb "

@@ -58,8 +58,8 @@ def main():
     print(f"{cpu_name()}; torch {torch.__version__}, {torch.get_num_threads()} threads; {args.frames} frames "
           f"{w}x{h}, tile {args.tile} overlap {args.tile_overlap}: tiles cover {overlap_cost:.2f}x the frame")
     for backend in [b.strip() for b in args.backend.split(",") if b.strip()]:
-        whole = tecogan.Upscaler(net, backend=backend)
-        tiled = tecogan.Upscaler(net, tile=args.tile, tile_overlap=args.tile_overlap, backend=backend)
+        whole = tecogan.Upscaler(net, backend=backend, precision="fp32")
+        tiled = tecogan.Upscaler(net, tile=args.tile, tile_overlap=args.tile_overlap, backend=backend, precision="fp32")
         seconds_per_clip(whole, frames[:1]), seconds_per_clip(tiled, frames[:1])  # compile/warm up
         t_whole, t_tiled = [], []
         for _ in range(args.rounds):

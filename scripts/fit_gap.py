@@ -77,7 +77,7 @@ def main():
     sets = [("train", clip_folders(args.train_dir, "--train_dir")),
             ("held-out", clip_folders(args.heldout_dir, "--heldout_dir"))]
     net = load_generator(args.model)
-    upscaler = Upscaler(net)
+    upscaler = Upscaler(net, precision="fp32")
     make_lr, bicubic = degraders(net.degradation, net.scale)
     print(f"{args.model} ({net.degradation}, x{net.scale}): Y-PSNR over the first {args.frames} frames of each clip")
     print(f"{'set':9s} {'clip':24s} {'model':>7s} {'bicubic':>7s} {'gain':>6s}")

@@ -60,7 +60,7 @@ def main():
     p.add_argument("--crop", type=int, nargs=2, default=[256, 384], help="HR crop height width")
     p.add_argument("--after", type=int, default=6, help="frames after the cut to report")
     args = p.parse_args()
-    upscaler = Upscaler(generator_from_checkpoint(resolve_model(args.model)), InferenceOptions(device="cpu"))
+    upscaler = Upscaler(generator_from_checkpoint(resolve_model(args.model)), InferenceOptions(device="cpu", precision="fp32"))
     hr_a, lr_a = shot(args.shots[0], args.frames, args.crop)
     hr_b, lr_b = shot(args.shots[1], args.frames, args.crop)
     found = []

@@ -2,6 +2,11 @@
 
 Tests use a fixed thread count (2) so that float32 summation orders do not depend on the
 machine's core count (see tests/README.md for the golden tolerance rule).
+
+upscale.py and the API default to ``precision auto``, whose choice depends on the CPU; the suite
+pins their default to fp32 ($TECOGAN_PRECISION, inherited by the commands tests start) so that
+the exactness tests mean the same on every machine.  tests/test_precision_auto.py checks the
+auto default itself (with the variable removed).
 """
 import os
 import runpy
@@ -10,6 +15,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+os.environ["TECOGAN_PRECISION"] = "fp32"
 runpy.run_path(str(REPO / "codes" / "_clone.py"))  # the clone's code, installed or not
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")

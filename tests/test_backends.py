@@ -1,6 +1,7 @@
 """The OpenVINO inference backend: same frames as PyTorch within float32 noise, through the
 API, tiles, upscale.py, test mode and profile mode; clear errors where it cannot run."""
 import os
+import re
 import sys
 
 import cv2
@@ -173,3 +174,78 @@ def test_converted_model_cache(tmp_path, monkeypatch, capsys):
     assert (step(*x) - expected).abs().max().item() < 1e-4
     monkeypatch.setenv("TECOGAN_CACHE_DIR", "")
     assert OpenVINOStep(net).cache_path is None
+
+
+# ---- lower precisions through OpenVINO (tecogan.precision; the torch side: test_precision_inference.py)
+# documented tolerances (docs/precision.md), every frame of a short clip against fp32 torch
+OV_MIN_DB = {"bf16": 38.0, "int8": 30.0}
+
+
+def _psnr(a, b):
+    mse = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+
+
+@pytest.mark.parametrize("name", ["bf16", "int8"])
+def test_openvino_low_precision_within_tolerance_or_refused(name, tmp_path, monkeypatch):
+    """bf16 and int8 through OpenVINO: within their tolerance of fp32 over a short clip, cached
+    under their own keys; int8 keeps the flow head, the upsampler and the first and last
+    convolutions out of the quantization. Refused in one line where the CPU lacks the units."""
+    import tecogan.backends as backends
+    from tecogan.inference import RecurrentUpscaler, infer_sequence
+    from tecogan.precision import check_precision
+    from tecogan.precision_auto import supported
+    monkeypatch.setenv("TECOGAN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(backends, "CALIBRATION_FRAMES", 2)  # a tiny network: a few calibration steps
+    torch.manual_seed(0)
+    net = FRNet(nf=8, nb=1).eval()
+    if not supported(name, torch.device("cpu"), "openvino"):
+        with pytest.raises(UserError, match=f"precision {name}"):
+            check_precision(name, torch.device("cpu"), "openvino")
+        return
+    frames = clip(n=6, h=24, w=32)
+    ref = list(infer_sequence(None, frames, 2, upscaler=RecurrentUpscaler(net, "cpu")))
+    up = RecurrentUpscaler(net, "cpu", backend="openvino", precision=name)
+    assert not up.step_fn.from_cache and f"-{name}" in up.step_fn.cache_path
+    got = list(infer_sequence(None, frames, 2, upscaler=up))
+    values = [_psnr(a, b) for a, b in zip(ref, got, strict=False)]
+    assert min(values) >= OV_MIN_DB[name], values
+    assert any(v < 200 for v in values)  # it does run in the lower precision
+    again = OpenVINOStep(net, precision=name)  # cached under its own key, beside fp32's
+    assert again.from_cache and again.cache_path == up.step_fn.cache_path
+    assert OpenVINOStep(net).cache_path != again.cache_path
+    if name == "int8":
+        consumers = {target.get_node().get_friendly_name() for op in again._model.get_ordered_ops()
+                     if op.get_type_name() == "FakeQuantize" for out in op.outputs()
+                     for target in out.get_target_inputs()}
+        convs = [c for c in consumers if "_convolution" in c]
+        assert any("resblocks" in c for c in convs), consumers
+        assert not any(re.search(r"fnet\.flow|upsample_func|conv_out|conv_in|encoder1\.0/", c) for c in convs), convs
+
+
+def test_auto_may_choose_openvino_when_the_backend_is_free(monkeypatch):
+    from tecogan import precision, precision_auto
+    torch.manual_seed(0)
+    net = FRNet(nf=8, nb=1).eval()
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx2", "avx512f", "avx512_bf16", "avx512_vnni"})
+    monkeypatch.setattr(precision_auto, "cpu_flags", lambda: {"avx2", "avx512f", "avx512_bf16", "avx512_vnni"})
+    monkeypatch.setattr(precision_auto, "supported", lambda p, d, b="torch", f=None: True)
+    row = {"speedup": 3.9, "d_psnr": -0.002, "d_lpips_rel": 0.001, "d_tof_rel": 0.0, "drift_last_db": 56.0}
+    table = {"models": {precision.weights_hash(net): {"name": "tiny", "rows": {
+        "openvino/bf16": row, "torch/bf16": dict(row, speedup=1.7), "openvino/int8": dict(row, d_psnr=-0.2)}}}}
+    choice = precision_auto.resolve_auto(net, torch.device("cpu"), None, table=table)
+    assert (choice.precision, choice.backend) == ("bf16", "openvino") and "3.9x" in choice.reason
+    choice = precision_auto.resolve_auto(net, torch.device("cpu"), "torch", table=table)
+    assert (choice.precision, choice.backend) == ("bf16", "torch")
+
+
+def test_auto_on_a_shipped_model_reads_the_table():
+    from tecogan import precision, precision_auto
+    net = tecogan.load_generator("frvsr-bd")
+    choice = precision_auto.resolve_auto(net, torch.device("cpu"), None)
+    rows = precision_auto.load_table()["models"][precision.weights_hash(net)]["rows"]
+    passed = [(r["speedup"], key) for key, r in rows.items() if r["within_gate"] and not key.endswith("fp32")
+              and precision_auto.supported(key.split("/")[1], torch.device("cpu"), key.split("/")[0])]
+    expected = max(passed)[1] if passed else None
+    assert (f"{choice.backend}/{choice.precision}" == expected) if expected else choice.precision == "fp32"

@@ -84,7 +84,8 @@ def _module_name(path):
 # function-level imports that stay lazy, each commented where it is: the clone shim of the entry
 # files, and optional or heavy libraries loaded only when their feature is asked for
 LAZY_ALLOWED = {("main.py", "import runpy"), ("upscale.py", "import runpy"), ("metrics.py", "import runpy"),
-                ("evaluate.py", "import runpy"), ("backends.py", "import openvino"), ("lpips_loader.py", "import lpips")}
+                ("evaluate.py", "import runpy"), ("backends.py", "import openvino"), ("lpips_loader.py", "import lpips"),
+                ("backends.py", "import nncf"), ("precision.py", "import nncf")}
 
 
 def test_imports_sit_at_module_top():

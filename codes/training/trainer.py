@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from tecogan import defaults
 from tecogan.data.train_datasets import build_train_dataset
 from tecogan.metrics.validation import ValidationMetrics, update_avg_json
 from tecogan.models import build_model
@@ -280,9 +281,12 @@ class Trainer:
         memory_format = self.opt["train"]["memory_format"]
         try:
             sets = [ts for _, ts in sequence_sets(self.opt, report=self._report_skip)]
+            # test.precision, but auto (a check per validation of ever-changing weights) runs fp32
+            precision = defaults.TEST_PRECISION if test_opt["precision"] == "auto" else test_opt["precision"]
             upscaler = Upscaler(net, InferenceOptions(num_pad_front=test_opt["num_pad_front"],
                                                       padding_mode=test_opt["padding_mode"], device=str(self.device),
-                                                      channels_last=memory_format == "channels_last"))
+                                                      channels_last=memory_format == "channels_last",
+                                                      precision=precision), report=None)
             scores = run_test_datasets(upscaler, sets, test_opt["res_dir"], tag, save_res=test_opt["save_res"],
                                        metrics=self.metric_calc, report=lambda line: None, progress=False)
         finally:

@@ -45,20 +45,16 @@ def parse_device(name):
 # oneDNN ISA caps (ONEDNN_MAX_CPU_ISA) below which it has no bfloat16 / float16 convolutions
 _ONEDNN_ISAS_WITHOUT_LOW_PRECISION = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2",
                                       "AVX512_CORE", "AVX512_CORE_VNNI")
+# ... and below which it has no VNNI (int8 dot products)
+_ONEDNN_ISAS_WITHOUT_VNNI = ("SSE41", "AVX", "AVX2", "AVX512_CORE")
 # the /proc/cpuinfo flags of hardware that computes the format (x86 AMX or AVX-512, ARM)
-_CPU_FLAGS = {"bf16": ("amx_bf16", "avx512_bf16", "bf16"), "fp16": ("amx_fp16",)}
+_CPU_FLAGS = {"bf16": ("amx_bf16", "avx512_bf16", "bf16"), "fp16": ("amx_fp16",),
+              "int8": ("avx512_vnni", "avx_vnni", "amx_int8", "asimddp")}
 
 
-def cpu_computes(precision, cpuinfo="/proc/cpuinfo"):
-    """Whether this CPU computes ``precision`` ('bf16' or 'fp16') convolutions in hardware that
-    oneDNN may use: True, False, or None where it cannot tell (no /proc/cpuinfo).
-
-    Without such hardware autocast is emulated and a training step is several times slower
-    than in float32 (bf16 about 10x on an AVX2-only CPU). ``cpuinfo``: where the flags are read.
-    """
-    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
-    if cap in _ONEDNN_ISAS_WITHOUT_LOW_PRECISION:
-        return False
+def cpu_flags(cpuinfo="/proc/cpuinfo"):
+    """The CPU's feature flags (a set of /proc/cpuinfo ``flags`` / ``Features`` words), or None
+    where they cannot be read."""
     try:
         with open(cpuinfo) as f:
             flags = set()
@@ -67,6 +63,23 @@ def cpu_computes(precision, cpuinfo="/proc/cpuinfo"):
                     flags.update(line.split(":", 1)[1].split())
     except OSError:
         return None
+    return flags or None
+
+
+def cpu_computes(precision, cpuinfo="/proc/cpuinfo", flags=None):
+    """Whether this CPU computes ``precision`` ('bf16', 'fp16' or 'int8') convolutions in hardware
+    that oneDNN may use: True, False, or None where it cannot tell (no /proc/cpuinfo).
+
+    Without such hardware autocast is emulated and a training step is several times slower
+    than in float32 (bf16 about 10x on an AVX2-only CPU). ``cpuinfo``: where the flags are read;
+    ``flags``: a set of flags to use instead.
+    """
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
+    capped = _ONEDNN_ISAS_WITHOUT_VNNI if precision == "int8" else _ONEDNN_ISAS_WITHOUT_LOW_PRECISION
+    if cap in capped:
+        return False
+    if flags is None:
+        flags = cpu_flags(cpuinfo)
     if not flags:
         return None
     return any(flag in flags for flag in _CPU_FLAGS[precision])

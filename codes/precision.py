@@ -1,0 +1,131 @@
+"""Inference precision: ``fp32 | bf16 | int8 | fp16 | auto`` (docs/precision.md).
+
+* ``fp32``: the reference's numbers (test mode's golden outputs).
+* ``bf16``: on CPUs with bf16 units (AVX512_BF16, AMX) and Ampere-or-later GPUs. The torch
+  backend runs under autocast; the openvino backend runs a copy of the network whose
+  convolution trunk is bfloat16 (:func:`low_precision_copy`). Either way the flow head, the
+  warp and the fixed upsampler stay float32, as in mixed-precision training
+  (:func:`tecogan.networks.frnet.float32_outside_autocast`).
+* ``fp16``: CUDA autocast (``--half``), or CPUs with AMX-FP16.
+* ``int8``: OpenVINO with NNCF post-training quantization, on CPUs with VNNI
+  (:mod:`tecogan.backends`); the same float32 layers are kept out of the quantization.
+* ``auto``: :func:`resolve_auto`: the fastest of these that this machine runs natively and whose
+  measured loss is within :data:`GATE`, from ``precision_table.json`` for the shipped models,
+  else from a check on the user's own first frames (cached).
+
+A precision this machine cannot run natively is refused with one line (:func:`check_precision`),
+never emulated at a fraction of float32's speed.
+"""
+import copy
+import hashlib
+import os
+
+import torch
+from torch import nn
+
+from tecogan import defaults
+from tecogan.utils.device import cpu_computes, cpu_flags
+from tecogan.utils.errors import UserError, warn
+
+PRECISIONS = defaults.PRECISIONS
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+# the (backend, precision) pairs auto tries, fastest first (as measured: docs/benchmarks_precision.md)
+CPU_ORDER = (("openvino", "bf16"), ("openvino", "int8"), ("torch", "bf16"), ("openvino", "fp16"),
+             ("torch", "fp16"))
+CUDA_ORDER = (("torch", "fp16"), ("torch", "bf16"))
+
+_CPU_UNITS = {"bf16": "bf16 units (AVX512_BF16 or AMX)", "fp16": "fp16 units (AMX-FP16)",
+              "int8": "int8 dot-product units (VNNI)"}
+
+
+def check_precision(precision, device, backend="torch", flags=None):
+    """Raise a one-line UserError when ``precision`` cannot run natively here with ``backend``.
+
+    ``flags``: the CPU's flags (default: /proc/cpuinfo), for tests. 'auto' always passes (it
+    chooses among what passes).
+    """
+    if precision not in PRECISIONS:
+        raise UserError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    if precision in ("fp32", "auto"):
+        return
+    name = f"precision {precision}"
+    if device.type == "cuda":
+        if precision == "int8":
+            raise UserError(f"{name} runs on the CPU through OpenVINO (--device cpu --backend openvino); "
+                            f"on {device} use fp16, or export to ONNX for TensorRT (docs/deploy.md)")
+        if precision == "bf16" and not torch.cuda.is_bf16_supported():
+            raise UserError(f"{name}: {device} has no bf16 units (compute capability below 8.0); use fp16")
+        return
+    if device.type != "cpu":
+        raise UserError(f"{name}: supported on cpu and cuda devices, not {device.type}; use fp32")
+    if precision == "int8" and backend != "openvino":
+        raise UserError(f"{name} runs through OpenVINO with NNCF quantization: add --backend openvino")
+    native = cpu_computes(precision, flags=flags if flags is not None else cpu_flags())
+    if native is False:
+        cap = os.environ.get("ONEDNN_MAX_CPU_ISA")
+        why = f"ONEDNN_MAX_CPU_ISA={cap} keeps oneDNN below them" if cap else "this CPU has none"
+        hint = {"bf16": "use fp32, or int8 (--backend openvino) on a CPU with VNNI",
+                "fp16": "use bf16 on a CPU with AVX512_BF16 or AMX, or fp32",
+                "int8": "use fp32 (bf16 on a CPU with AVX512_BF16 or AMX)"}[precision]
+        raise UserError(f"{name} needs {_CPU_UNITS[precision]}, and {why}: it would be emulated at a "
+                        f"fraction of fp32's speed; {hint}")
+    if native is None:
+        warn(f"{name}: cannot read the CPU's flags; if it lacks {_CPU_UNITS[precision]} it runs emulated, "
+             f"slower than fp32")
+    if precision == "int8":
+        try:
+            import nncf  # noqa: F401  (optional, heavy: imported only when int8 is asked for)
+        except ImportError as e:
+            raise UserError(f"{name}: the nncf package is not importable ({e}); install it with: "
+                            f"pip install nncf (or pip install 'tecogan[int8]')") from None
+
+
+class _Cast(nn.Module):
+    def __init__(self, dtype):
+        super().__init__()
+        self.dtype = dtype
+
+    def forward(self, x):
+        return x.to(self.dtype)
+
+
+def low_precision_copy(net, dtype):
+    """A copy of an FRNet whose convolution trunk (FNet's encoders and decoders, SRNet from
+    ``conv_in`` to ``conv_out``) holds and computes ``dtype``, with explicit casts at its ends;
+    the flow head, the warp and the fixed upsampler stay float32. For graph compilers (OpenVINO)
+    that honour the types they are given, it runs what autocast runs in PyTorch."""
+    q = copy.deepcopy(net).cpu().eval()
+    f, s = q.fnet, q.srnet
+    trunk = [f.encoder1, f.encoder2, f.encoder3, f.decoder1, f.decoder2, f.decoder3,
+             s.conv_in, s.resblocks, s.conv_up, s.conv_out]
+    for m in trunk:
+        m.to(dtype)
+    f.encoder1 = nn.Sequential(_Cast(dtype), *f.encoder1)
+    f.flow = nn.Sequential(_Cast(torch.float32), *f.flow)
+    s.conv_in = nn.Sequential(_Cast(dtype), *s.conv_in)
+    s.conv_out = nn.Sequential(s.conv_out, _Cast(torch.float32))
+    return q
+
+
+class AutocastStep:
+    """``step(lr_curr, lr_prev, hr_prev)`` of a torch network under autocast, float32 out."""
+
+    def __init__(self, net, device_type, precision):
+        self.net, self.device_type, self.dtype = net, device_type, DTYPES[precision]
+        self.precision = precision
+
+    def __call__(self, lr_curr, lr_prev, hr_prev):
+        with torch.autocast(self.device_type, dtype=self.dtype):
+            return self.net(lr_curr, lr_prev, hr_prev).float()
+
+
+def weights_hash(net):
+    """SHA-256 (24 hex digits) of a network's tensors: names, dtypes, shapes and values."""
+    digest = hashlib.sha256()
+    for name, tensor in net.state_dict().items():
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()[:24]

@@ -1,0 +1,187 @@
+"""``precision: auto``: the fastest precision this machine runs natively whose measured quality
+loss is within :data:`GATE` (docs/precision.md).
+
+Shipped models are looked up in ``precision_table.json`` (written by
+``scripts/benchmark_precision.py``: whole held-out clips, every precision, interleaved); any
+other checkpoint is checked on the user's own first frames against fp32 (the decision cached,
+keyed by the weights, the CPU's relevant flags and the library versions).
+"""
+import hashlib
+import json
+import os
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from tecogan.backends import check_backend, model_cache_dir
+from tecogan.inference import RecurrentUpscaler, infer_sequence
+from tecogan.precision import CPU_ORDER, CUDA_ORDER, check_precision, weights_hash
+from tecogan.utils.device import cpu_flags
+from tecogan.utils.errors import UserError, warn
+
+TABLE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "precision_table.json")
+# the quality gate of `auto` (scripts/benchmark_precision.py measures it over whole clips)
+GATE = {"psnr_db": 0.05,        # Y-PSNR against GT at most this much below fp32's
+        "lpips_rel": 0.02,      # LPIPS at most 2% above fp32's
+        "tof_rel": 0.02,        # tOF at most 2% above fp32's
+        "drift_db": 40.0}       # output vs the fp32 output, last 10 frames: at least this PSNR
+OWN_INPUT_FRAMES = 8            # unknown checkpoints: first frames compared with fp32 ...
+OWN_INPUT_DB = 45.0             # ... accepted at this PSNR (every frame)
+
+
+def supported(precision, device, backend="torch", flags=None):
+    """Whether :func:`check_precision` accepts it (without its warnings)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            check_precision(precision, device, backend, flags)
+        if backend == "openvino":
+            check_backend(backend, device)
+        return True
+    except UserError:
+        return False
+
+
+def native_precisions(device, backend=None, flags=None):
+    """The ``(backend, precision)`` pairs this machine runs natively, fp32 first then fastest first."""
+    order = CUDA_ORDER if device.type == "cuda" else CPU_ORDER
+    base = [(backend or "torch", "fp32")]
+    return base + [(b, p) for b, p in order if backend in (None, b) and supported(p, device, b, flags)]
+
+
+def within_gate(row, gate=GATE):
+    """Whether a benchmark row (deltas to fp32, drift) passes the gate of ``auto``."""
+    return (row["d_psnr"] >= -gate["psnr_db"] and row["d_lpips_rel"] <= gate["lpips_rel"]
+            and row["d_tof_rel"] <= gate["tof_rel"] and row["drift_last_db"] >= gate["drift_db"])
+
+
+def load_table(path=TABLE_PATH):
+    """The measured table (``{}`` when absent or unreadable)."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+@dataclass
+class Choice:
+    precision: str
+    backend: str
+    reason: str
+
+
+def _from_table(entry, candidates):
+    """The fastest candidate the table measured within the gate, or a Choice of fp32."""
+    rows = entry.get("rows", {})
+    passed = [(rows[f"{b}/{p}"]["speedup"], b, p) for b, p in candidates if f"{b}/{p}" in rows
+              and within_gate(rows[f"{b}/{p}"])]
+    if not passed:
+        return None
+    speed, backend, precision = max(passed)
+    row = rows[f"{backend}/{precision}"]
+    return Choice(precision, backend,
+                  f"auto: {precision} through {backend}: {speed:.1f}x fp32 torch's frames/s, Y-PSNR "
+                  f"{row['d_psnr']:+.3f} dB, drift {row['drift_last_db']:.1f} dB on held-out clips "
+                  f"({entry.get('name', 'this model')}, measured in codes/precision_table.json)")
+
+
+def _cache_path():
+    folder = model_cache_dir()
+    return os.path.join(folder, "auto_precision.json") if folder else None
+
+
+def _cache_key(net, device, candidates, flags):
+    versions = [torch.__version__]
+    for module in ("openvino", "nncf"):
+        try:
+            versions.append(__import__(module).__version__)
+        except ImportError:
+            versions.append(None)
+    relevant = sorted(f for f in (flags or ()) if "bf16" in f or "vnni" in f or "fp16" in f or "amx" in f)
+    text = repr((weights_hash(net), device.type, candidates, relevant, versions,
+                 os.environ.get("ONEDNN_MAX_CPU_ISA"), OWN_INPUT_DB, OWN_INPUT_FRAMES))
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def own_input_psnr(net, frames, device, backend, precision):
+    """Per-frame PSNR (dB) of ``precision`` through ``backend`` against fp32 torch on ``frames``
+    (run from a zero state, no padding)."""
+    ref_up = RecurrentUpscaler(net, device, backend="torch", precision="fp32")
+    ref = list(infer_sequence(None, frames, 0, upscaler=ref_up))
+    up = RecurrentUpscaler(net, device, backend=backend, precision=precision)
+    got = list(infer_sequence(None, frames, 0, upscaler=up))
+    out = []
+    for a, b in zip(ref, got, strict=True):
+        mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+        out.append(float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse)))
+    return out
+
+
+def resolve_auto(net, device, backend=None, frames=None, flags=None, table=None):
+    """The precision (and backend) ``auto`` runs: a :class:`Choice` with a one-line reason.
+
+    ``backend``: the user's backend, or None to let auto choose (the torch backend by default);
+    ``frames``: the first (h, w, 3) uint8 frames of the input, for checkpoints the table does
+    not hold (only the first :data:`OWN_INPUT_FRAMES` are used); ``flags``/``table``: for tests.
+    """
+    device = torch.device(device)
+    flags = cpu_flags() if flags is None else flags
+    fallback = backend or "torch"
+    candidates = [bp for bp in native_precisions(device, backend, flags) if bp[1] != "fp32"]
+    if not candidates:
+        return Choice("fp32", fallback, "auto: fp32 (this machine has no native lower precision"
+                      + (f" for the {backend} backend)" if backend else ")"))
+    table = load_table() if table is None else table
+    entry = table.get("models", {}).get(weights_hash(net)) if device.type == "cpu" else None
+    if entry is not None:
+        choice = _from_table(entry, candidates)
+        return choice or Choice("fp32", fallback, f"auto: fp32 (no lower precision measured within the gate "
+                                                   f"for {entry.get('name', 'this model')})")
+    if not frames:
+        return Choice("fp32", fallback, "auto: fp32 (a checkpoint without measurements, and no frames to "
+                      "check a lower precision on)")
+    frames = list(frames)[:OWN_INPUT_FRAMES]
+    cache, key = _cache_path(), _cache_key(net, device, candidates, flags)
+    cached = _read_json(cache).get(key) if cache else None
+    if cached:
+        return Choice(cached["precision"], cached["backend"], cached["reason"] + " (cached)")
+    choice = None
+    for b, p in candidates:
+        psnr = own_input_psnr(net, frames, device, b, p)
+        if min(psnr) >= OWN_INPUT_DB:
+            choice = Choice(p, b, f"auto: {p} through {b}: its first {len(frames)} frames agree with fp32's "
+                                  f"to {min(psnr):.1f} dB or more (>= {OWN_INPUT_DB:g} dB)")
+            break
+    if choice is None:
+        choice = Choice("fp32", fallback, f"auto: fp32 (no lower precision agreed with fp32 to "
+                                          f"{OWN_INPUT_DB:g} dB on the first {len(frames)} frames)")
+    if cache:
+        _update_json(cache, key, {"precision": choice.precision, "backend": choice.backend,
+                                  "reason": choice.reason})
+    return choice
+
+
+def _read_json(path):
+    try:
+        with open(path) as f:
+            data = json.load(f)
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _update_json(path, key, value):
+    """Adds ``key`` to the JSON cache (written whole, then renamed); a failure only warns."""
+    data = _read_json(path)
+    data[key] = value
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(data, f, indent=1)
+        os.replace(tmp, path)
+    except OSError as e:
+        warn(f"{path}: cannot cache the auto precision decision ({e.strerror or e})")
