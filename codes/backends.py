@@ -41,6 +41,7 @@ from tecogan.ops.imresize import imresize
 from tecogan.precision import DTYPES, low_precision_copy
 from tecogan.utils.errors import UserError, warn
 from tecogan.utils.fileio import read_image_rgb
+from tecogan.utils.telemetry import decline_telemetry
 
 BACKENDS = ("torch", "openvino")
 
@@ -57,6 +58,7 @@ def check_backend(backend, device):
 
 
 def _import_openvino():
+    decline_telemetry()  # before openvino is imported: nothing may be sent from here on
     try:  # lazy: openvino is an optional, heavy backend (0.5 s to import), loaded only when asked for
         import openvino
     except ImportError as e:
@@ -190,13 +192,14 @@ def _quiet():
 
 # int8: the layers kept out of the quantization (node names of the converted graph): the flow
 # head and the fixed upsampler (pixel values and flows, float32 in every precision) and the
-# first and last convolutions (measured: docs/benchmarks_precision.md)
+# first and last convolutions (measured: docs/benchmarks.md, "Precision")
 INT8_IGNORED = (r".*fnet\.flow\..*", r".*upsample_func.*", r".*fnet\.encoder1\.0/.*",
                 r".*srnet\.conv_in\..*", r".*srnet\.conv_out.*")
 CALIBRATION_FRAMES = 6    # per bundled clip
 
 
 def _nncf_version():
+    decline_telemetry()
     try:
         import nncf  # optional: see quantize_int8
     except ImportError as e:

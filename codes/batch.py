@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 
 import av
 
+from tecogan.precision_auto import machine_key
 from tecogan.pretrained import sha256_file
 from tecogan.utils.errors import UserError, one_line
 from tecogan.utils.fileio import atomic_write_json, list_images
@@ -167,7 +168,10 @@ def recipe(model_sha256, options, video, job, model_args=None):
     enc = job.out_enc
     encoding = None if enc is None else {"codec": enc.codec, "crf": enc.crf, "preset": enc.preset,
                                          "pix_fmt": enc.pix_fmt}
-    return {"model_sha256": model_sha256, "model_args": model_args or {}, "inference": options.pixels_key(),
+    inference = options.pixels_key()
+    if options.precision == "auto":  # the choice depends on the machine: its output counts as other options
+        inference["auto_machine"] = machine_key()
+    return {"model_sha256": model_sha256, "model_args": model_args or {}, "inference": inference,
             "video": keep, "encoding": encoding}
 
 
@@ -260,6 +264,7 @@ def run_batch(upscaler, inputs, output_dir, options, video, model_path, *, model
             # the old output, which it still describes)
             run_job(upscaler, job, report=report, progress=not video.quiet)
             atomic_write_json(item.manifest, {"version": MANIFEST_VERSION, "made_by": made_by,
+                                              "ran_with": upscaler.options.pixels_key(),  # auto resolved
                                               "output": output_facts(item.dst)})
             done += 1
         except (UserError, OSError, ValueError, RuntimeError, av.error.FFmpegError) as err:

@@ -235,7 +235,8 @@ class Upscaler:
         """Super-resolve one clip, streaming: yields one (s*h, s*w, 3) frame per (h, w, 3) input frame.
 
         ``frames``: any iterable of RGB arrays of one size and type (uint8, or uint16 for more
-        than 8 bits); only ``num_pad_front + 1`` frames are read ahead.  Each call is a new clip
+        than 8 bits); only ``num_pad_front + 1`` frames are read ahead (at the first clip of
+        ``precision="auto"``: the first 8, which it checks).  Each call is a new clip
         with its own recurrent state.  With ``precision="fp32"`` the frames equal test mode's.
         """
         for out in self.upscale_clip(as_frames(frames)):

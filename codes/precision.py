@@ -9,7 +9,7 @@
 * ``fp16``: CUDA autocast (``--half``), or CPUs with AMX-FP16.
 * ``int8``: OpenVINO with NNCF post-training quantization, on CPUs with VNNI
   (:mod:`tecogan.backends`); the same float32 layers are kept out of the quantization.
-* ``auto``: :func:`resolve_auto`: the fastest of these that this machine runs natively and whose
+* ``auto``: :func:`tecogan.precision_auto.resolve_auto`: the fastest of these that this machine runs natively and whose
   measured loss is within :data:`GATE`, from ``precision_table.json`` for the shipped models,
   else from a check on the user's own first frames (cached).
 
@@ -26,12 +26,14 @@ from torch import nn
 from tecogan import defaults
 from tecogan.utils.device import cpu_computes, cpu_flags
 from tecogan.utils.errors import UserError, warn
+from tecogan.utils.telemetry import decline_telemetry
 
 PRECISIONS = defaults.PRECISIONS
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-# the (backend, precision) pairs auto tries, fastest first (as measured: docs/benchmarks_precision.md)
+# the (backend, precision) pairs the own-input check of auto tries, in this fixed order (shipped models are
+# ranked by their measured speed instead: docs/benchmarks.md, "Precision")
 CPU_ORDER = (("openvino", "bf16"), ("openvino", "int8"), ("torch", "bf16"), ("openvino", "fp16"),
              ("torch", "fp16"))
 CUDA_ORDER = (("torch", "fp16"), ("torch", "bf16"))
@@ -75,6 +77,7 @@ def check_precision(precision, device, backend="torch", flags=None):
         warn(f"{name}: cannot read the CPU's flags; if it lacks {_CPU_UNITS[precision]} it runs emulated, "
              f"slower than fp32")
     if precision == "int8":
+        decline_telemetry()
         try:
             import nncf  # noqa: F401  (optional, heavy: imported only when int8 is asked for)
         except ImportError as e:

@@ -93,16 +93,24 @@ def _cache_path():
     return os.path.join(folder, "auto_precision.json") if folder else None
 
 
-def _cache_key(net, device, candidates, flags):
-    versions = [torch.__version__]
+def machine_key(flags=None):
+    """What auto's choice depends on besides the weights: the CPU's low-precision units, the
+    oneDNN cap and the library versions (batch manifests record it for ``precision auto``)."""
+    flags = cpu_flags() if flags is None else flags
+    versions = {"torch": torch.__version__}
     for module in ("openvino", "nncf"):
         try:
-            versions.append(__import__(module).__version__)
+            versions[module] = __import__(module).__version__
         except ImportError:
-            versions.append(None)
+            versions[module] = None
     relevant = sorted(f for f in (flags or ()) if "bf16" in f or "vnni" in f or "fp16" in f or "amx" in f)
-    text = repr((weights_hash(net), device.type, candidates, relevant, versions,
-                 os.environ.get("ONEDNN_MAX_CPU_ISA"), OWN_INPUT_DB, OWN_INPUT_FRAMES))
+    return {"cpu_units": relevant, "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"), "versions": versions}
+
+
+def _cache_key(net, device, candidates, flags):
+    machine = machine_key(flags)
+    text = repr((weights_hash(net), device.type, candidates, machine["cpu_units"], list(machine["versions"].values()),
+                 machine["onednn_max_cpu_isa"], OWN_INPUT_DB, OWN_INPUT_FRAMES))
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 

@@ -1,6 +1,6 @@
 """Upscale your own video 4x with a FRVSR/TecoGAN checkpoint.
 
-    python codes/upscale.py INPUT OUTPUT [--model frvsr|frvsr-bd|tecogan|CKPT] [--tile 128 --tile_overlap 16]
+    python codes/upscale.py INPUT OUTPUT [--model frvsr|frvsr-bd|tecogan|frvsr-real|CKPT] [--tile 128 --tile_overlap 16]
         [--device cpu|cuda[:k]] [--half] [--codec h264 --crf 18 --preset medium]
         [--start S --duration S] [--no_audio] [--deinterlace] [--compare SIDE_BY_SIDE.mp4]
     python codes/upscale.py --batch INPUTS... -o OUTPUT_DIR [--shard I/N] [--batch_ext .mkv] [options]
@@ -11,7 +11,7 @@ at its input frame's time, the input's audio and subtitles kept) or a folder of 
 like the input frames; ``%04d.png`` for a video).  Videos are read and written by FFmpeg
 through PyAV.  The architecture (nf, nb, BD/BI) is read from the checkpoint unless given.
 Frames are streamed: decoding, inference and encoding overlap and only a few frames are held
-at a time.  Without tiles the frames equal test mode's output.
+at a time.  Without tiles, with --precision fp32 and --scene_cuts off, the frames equal test mode's output.
 """
 import argparse
 import os

@@ -24,7 +24,7 @@ PAIR = os.path.join(REPO, "demo", "val_crf30")
 
 def _real_checkpoint():
     assert os.path.isfile(REAL), (f"{REAL} is missing: export it from experiments_BI/FRVSR_real "
-                                  f"(docs/models_real.md, 'Shipping') before this test can pass")
+                                  f"(docs/models.md, frvsr-real) before this test can pass")
     return REAL
 
 

@@ -85,7 +85,9 @@ def _module_name(path):
 # files, and optional or heavy libraries loaded only when their feature is asked for
 LAZY_ALLOWED = {("main.py", "import runpy"), ("upscale.py", "import runpy"), ("metrics.py", "import runpy"),
                 ("evaluate.py", "import runpy"), ("backends.py", "import openvino"), ("lpips_loader.py", "import lpips"),
-                ("backends.py", "import nncf"), ("precision.py", "import nncf")}
+                ("backends.py", "import nncf"), ("precision.py", "import nncf"),
+                ("telemetry.py", "from openvino_telemetry import Telemetry"),
+                ("telemetry.py", "from openvino_telemetry.utils.opt_in_checker import ConsentCheckResult, OptInChecker")}
 
 
 def test_imports_sit_at_module_top():

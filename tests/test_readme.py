@@ -435,4 +435,11 @@ def test_upscale_commands_on_bundled_inputs_run(tmp_path):
         r = subprocess.run(["bash", "-c", line], cwd=clone, env=env, capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, f"{line}\n{r.stderr[-2000:]}"
         outputs = [a for a in shlex.split(line)[3:] if a.startswith("results/")]
-        assert outputs and all((clone / o).stat().st_size > 10_000 for o in outputs), line
+        assert outputs and all(_written(clone / o) for o in outputs), line
+
+
+def _written(path):
+    """A video file of some size, or a folder of frames holding at least one non-trivial PNG."""
+    if path.is_dir():
+        return any(f.suffix == ".png" and f.stat().st_size > 1000 for f in path.iterdir())
+    return path.stat().st_size > 10_000
