@@ -151,7 +151,9 @@ def run(args):
     if args.batch or args.output_dir or args.shard or args.batch_ext:
         return batch_main(args, options)
     if args.input is None or args.output is None:
-        raise UserError("expected INPUT OUTPUT (or --batch INPUTS... -o OUTPUT_DIR)")
+        missing = "output" if args.input is not None else "input, output"
+        raise UserError(f"the following arguments are required: {missing} (or --batch INPUTS... -o OUTPUT_DIR); "
+                        f"see --help")
     # before anything is read or written: outputs (never an input, never an existing file or
     # frames folder without --overwrite), encoder and container
     job = prepare_job(args.input, args.output, video_options(args), model_path=args.model)

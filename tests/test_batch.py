@@ -140,4 +140,4 @@ def test_batch_flags_need_each_other(capsys, monkeypatch):
     status, _, err = upscale_in_process(capsys, monkeypatch, "--shard", "0/2", "--device", "cpu")
     assert status == 2 and "--batch INPUTS... and -o OUTPUT_DIR" in err
     status, _, err = upscale_in_process(capsys, monkeypatch, "--device", "cpu")
-    assert status == 2 and "expected INPUT OUTPUT" in err
+    assert status == 2 and "the following arguments are required: input, output" in err
