@@ -23,7 +23,7 @@ import av
 
 from tecogan.job_folder import JobFolder, numerics, weights_sha256
 from tecogan.scene_cuts import CutDetector, upscale_with_cuts
-from tecogan.utils.errors import UserError
+from tecogan.utils.errors import UserError, warn
 from tecogan.utils.fileio import temp_file_beside, write_image_rgb
 from tecogan.utils.fingerprint import fingerprint
 from tecogan.utils.outputs import AtomicFolder
@@ -84,13 +84,14 @@ class _Close:
         self.folder.save_segment(self.index, self.frames_end, self.state, files, extra)
 
 
-def _segment_sink(run, folder, index, last_pts=None):
+def _segment_sink(run, folder, index, opened, last_pts=None):
     if run.out_enc is None:
         return _FrameSegment(folder)
     ext = os.path.splitext(run.job.dst)[1]
     enc = dataclasses.replace(run.out_enc, path=folder.segment_path(index, ext))
     sink = VideoSink(enc, run.source, audio=False)
     sink.last_pts = last_pts
+    opened.append(sink)
     return sink
 
 
@@ -106,19 +107,37 @@ def run_segments(upscaler, run, progress=True):
     elif job.resume is True:
         report(f"--resume: no job of {shown(job.dst)} to continue; starting from the first frame")
     started = time.perf_counter()
-    if folder.complete(records) is None:
-        count, segments = _upscale(upscaler, run, folder, records, progress)
-        folder.mark_complete(count, segments)
-    else:
-        run.frames.close()
-    records = folder.records()
-    if folder.complete(records) is None:
-        raise UserError(f"{shown(folder.path)}: a segment's files changed while this run wrote them; --resume "
-                        "makes them again")
-    count = _assemble(run, folder, records)
+    try:
+        if folder.complete(records) is None:
+            count, segments = _upscale(upscaler, run, folder, records, progress)
+            folder.mark_complete(count, segments)
+        else:
+            run.frames.close()
+        records = folder.records()
+        if folder.complete(records) is None:
+            raise UserError(f"{shown(folder.path)}: a segment's files changed while this run wrote them; --resume "
+                            "makes them again")
+        count = _assemble(run, folder, records)
+    except BaseException:
+        _keep_or_drop(folder, job)
+        raise
     folder.remove()
     run.finished(count, started, resumed=done)
     return count
+
+
+def _keep_or_drop(folder, job):
+    """After a failure: a job with recorded work is kept (one warning says how to continue), one
+    without is removed (nothing is lost)."""
+    try:
+        records = folder.records()
+    except OSError:
+        return
+    if records:
+        warn(f"{shown(job.dst)}: {records[-1]['frames_end']} upscaled frames are kept in {shown(folder.path)}; "
+             "the same command with --resume continues from there")
+    else:
+        folder.remove()
 
 
 def _restore(upscaler, folder, record, report):
@@ -150,7 +169,8 @@ def _upscale(upscaler, run, folder, records, progress):
         os.makedirs(folder.frames_dir, exist_ok=True)
     current = [None]
     index = len(records)
-    sink = _segment_sink(run, folder, index, records[-1].get("last_pts") if records else None)
+    opened = []  # the segments' sinks: any left open by a failure are discarded
+    sink = _segment_sink(run, folder, index, opened, records[-1].get("last_pts") if records else None)
     writer = BackgroundWriter()
     bar = Progress(total=source.count, desc="upscale", quiet=job.video.quiet or not progress, initial=k)
     ok, in_segment = False, 0
@@ -161,7 +181,7 @@ def _upscale(upscaler, run, folder, records, progress):
             k, in_segment = k + 1, in_segment + 1
             bar.update(1)
             if in_segment == n:  # the state now is the state after the segment's last frame
-                following = _segment_sink(run, folder, index + 1)
+                following = _segment_sink(run, folder, index + 1, opened)
                 writer.put(_Close(folder, index, k, sink, current[0].state_dict(), following), None, None, None)
                 index, in_segment, sink = index + 1, 0, following
         if in_segment:
@@ -175,7 +195,8 @@ def _upscale(upscaler, run, folder, records, progress):
                 writer.close(discard=True)
             except BaseException:
                 pass
-            sink.close(False)
+            for each in opened:
+                each.close(False)
     return k, index + (in_segment > 0)
 
 

@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 import torch
 from avclips import audio_packets, decode_rgb, make_clip, pattern, video_times
-from helpers import assert_one_line, save_tiny_generator, tree_hash
+from helpers import assert_one_line, save_tiny_generator, tree_hash, upscale_in_process
 
 from tecogan.job_folder import JobFolder, job_path, pack_state, unpack_state
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UPSCALE = os.path.join(REPO, "codes", "upscale.py")
-ENV = dict(os.environ, OMP_NUM_THREADS="1")
+ENV = dict(os.environ, OMP_NUM_THREADS="2")  # torch's threads as in this process (tests/conftest.py)
 SEG = "4"  # frames per segment: 14 frames are segments of 4, 4, 4 and 2
 
 # upscale.py's command line in a process that SIGKILLs itself at the moment KILL names
@@ -77,12 +77,19 @@ def ckpt(tmp_path_factory):
     return str(save_tiny_generator(tmp_path_factory.mktemp("ck"))[0])
 
 
-def upscale(*args, check=True):
-    r = subprocess.run([sys.executable, UPSCALE, *map(str, args)], capture_output=True, text=True, env=ENV,
-                       timeout=300)
-    if check:
-        assert r.returncode == 0, r.stderr
-    return r
+@pytest.fixture
+def upscale(capsys, monkeypatch):
+    """upscale.py in this process (the kills need their own): a result with returncode, stdout, stderr."""
+    def run(*args, check=True):
+        status, out, err = upscale_in_process(capsys, monkeypatch, *args)
+        if check:
+            assert status == 0, err
+        return subprocess.CompletedProcess(args, status, out, err)
+    return run
+
+
+def same_frames(a, b):
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
 def killed(kill, *args):
@@ -100,45 +107,48 @@ def clip(tmp_path_factory):
     return path
 
 
-def test_killed_video_jobs_resume_to_the_uninterrupted_frames_audio_and_times(tmp_path, ckpt, clip):
+DONE_AT_KILL = {"record:1": 2, "frame:10": 2, "state:2": 2, "assemble:0": 4}  # segments recorded
+
+
+@pytest.mark.parametrize("kill", [pytest.param("record:1", marks=pytest.mark.slow), "frame:10", "state:2",
+                                  "assemble:0"])
+def test_killed_video_job_resumes_to_the_uninterrupted_frames_audio_and_times(tmp_path, ckpt, clip, upscale, kill):
     base = ["--model", ckpt, "--device", "cpu", "--segment_frames", SEG, "--quiet"]
     upscale(clip, tmp_path / "whole.mp4", *base)
     assert not os.path.exists(job_path(tmp_path / "whole.mp4"))
     want = decode_rgb(tmp_path / "whole.mp4")
     assert len(want) == 14
     before = tree_hash(clip.parent)
-    for kill in ("record:1", "frame:10", "state:2", "assemble:0"):
-        out = tmp_path / f"out_{kill.replace(':', '_')}.mp4"
-        killed(kill, clip, out, *base)
-        assert not os.path.exists(out)
-        job = JobFolder(out)
-        assert job.manifest() is not None
-        done = {"record:1": 2, "frame:10": 2, "state:2": 2, "assemble:0": 4}[kill]
-        assert len(job.records()) == done, kill
-        r = upscale(clip, out, *base[:-1], "--resume")
-        if kill != "assemble:0":
-            assert f"resuming from frame {4 * done}" in r.stdout
-        assert not os.path.exists(job.path)
-        assert not [e for e in os.listdir(tmp_path) if e.startswith(".tecogan-tmp")]
-        got = decode_rgb(out)
-        assert len(got) == len(want) and all(np.array_equal(a, b) for a, b in zip(got, want)), kill
-        assert video_times(out) == video_times(tmp_path / "whole.mp4")
-        assert audio_packets(out) == audio_packets(tmp_path / "whole.mp4")
+    out = tmp_path / "out.mp4"
+    killed(kill, clip, out, *base)
+    assert not os.path.exists(out)
+    job = JobFolder(out)
+    assert job.manifest() is not None
+    done = DONE_AT_KILL[kill]
+    assert len(job.records()) == done
+    r = upscale(clip, out, *base[:-1], "--resume")
+    assert f"resuming from frame {min(14, 4 * done)}" in r.stdout
+    assert not os.path.exists(job.path)
+    assert not [e for e in os.listdir(tmp_path) if e.startswith(".tecogan-tmp")]
+    assert same_frames(decode_rgb(out), want)
+    assert video_times(out) == video_times(tmp_path / "whole.mp4")
+    assert audio_packets(out) == audio_packets(tmp_path / "whole.mp4")
     assert tree_hash(clip.parent) == before  # the input untouched
 
 
-def test_segmented_run_keeps_the_frames_of_the_one_go_writer(tmp_path, ckpt, clip):
+def test_segmented_run_keeps_the_frames_of_the_one_go_writer(tmp_path, ckpt, clip, upscale):
     """ffv1 is lossless: the segmented file decodes to the frames the old one-go path writes (the
     API's upscale_video), and with them test mode's (tests/test_video_io.py)."""
     base = ["--model", ckpt, "--device", "cpu", "--codec", "ffv1", "--quiet"]
     upscale(clip, tmp_path / "seg.mkv", *base, "--segment_frames", "3")
     upscale(clip, tmp_path / "one.mkv", *base, "--compare", tmp_path / "side.mkv")  # --compare: in one go
     a, b = decode_rgb(tmp_path / "seg.mkv"), decode_rgb(tmp_path / "one.mkv")
-    assert len(a) == 14 and all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert len(a) == 14 and same_frames(a, b)
     assert video_times(tmp_path / "seg.mkv") == video_times(tmp_path / "one.mkv")
 
 
-def test_killed_frame_folder_job_resumes_to_the_same_pngs(tmp_path, ckpt):
+@pytest.mark.parametrize("kill", [pytest.param("record:0", marks=pytest.mark.slow), "frame:6"])
+def test_killed_frame_folder_job_resumes_to_the_same_pngs(tmp_path, ckpt, upscale, kill):
     rng = np.random.default_rng(3)
     src = tmp_path / "in"
     os.makedirs(src)
@@ -147,18 +157,17 @@ def test_killed_frame_folder_job_resumes_to_the_same_pngs(tmp_path, ckpt):
     before = tree_hash(src)
     base = ["--model", ckpt, "--device", "cpu", "--segment_frames", SEG, "--quiet"]
     upscale(src, tmp_path / "whole", *base)
-    for kill in ("record:0", "frame:6"):
-        out = tmp_path / f"out_{kill.replace(':', '_')}"
-        killed(kill, src, out, *base)
-        assert not os.path.exists(out) and len(JobFolder(out).records()) == 1
-        upscale(src, out, *base, "--resume")
-        assert not os.path.exists(job_path(out))
-        assert tree_hash(out) == tree_hash(tmp_path / "whole"), kill
-    assert sorted(os.listdir(tmp_path / "whole")) == [f"f{i:03d}.png" for i in range(11)]
+    out = tmp_path / "out"
+    killed(kill, src, out, *base)
+    assert not os.path.exists(out) and len(JobFolder(out).records()) == 1
+    upscale(src, out, *base, "--resume")
+    assert not os.path.exists(job_path(out))
+    assert tree_hash(out) == tree_hash(tmp_path / "whole")
+    assert sorted(os.listdir(out)) == [f"f{i:03d}.png" for i in range(11)]
     assert tree_hash(src) == before
 
 
-def test_refusals_name_what_changed_and_the_flags(tmp_path, ckpt, clip):
+def test_refusals_name_what_changed_and_the_flags(tmp_path, ckpt, clip, upscale):
     out = tmp_path / "out.mp4"
     base = ["--model", ckpt, "--device", "cpu", "--segment_frames", SEG]
     killed("record:0", clip, out, *base)
@@ -168,6 +177,9 @@ def test_refusals_name_what_changed_and_the_flags(tmp_path, ckpt, clip):
     assert_one_line(r.returncode, r.stderr, "made differently", "encoding.crf")
     r = upscale(clip, out, *base[:-1], "3", "--resume", check=False)
     assert_one_line(r.returncode, r.stderr, "made differently", "segment_frames")
+    r = subprocess.run([sys.executable, UPSCALE, clip, out, *base, "--resume"], capture_output=True, text=True,
+                       env=dict(ENV, OMP_NUM_THREADS="1"), timeout=300)  # torch's thread count changes sums
+    assert_one_line(r.returncode, r.stderr, "made differently", "numerics.threads")
     r = upscale(clip, out, *base, "--resume", "--overwrite", check=False)
     assert_one_line(r.returncode, r.stderr, "--resume and --overwrite")
     r = upscale(clip, out, *base, "--resume", "--compare", tmp_path / "side.mp4", check=False)
@@ -183,7 +195,7 @@ def test_refusals_name_what_changed_and_the_flags(tmp_path, ckpt, clip):
     assert not os.path.exists(job_path(out)) and len(decode_rgb(out)) == 14
 
 
-def test_stale_temporary_clean_up_keeps_a_job_folder(tmp_path, ckpt, clip):
+def test_stale_temporary_clean_up_keeps_a_job_folder(tmp_path, ckpt, clip, upscale):
     out = tmp_path / "out.mp4"
     base = ["--model", ckpt, "--device", "cpu", "--segment_frames", SEG, "--quiet"]
     killed("frame:6", clip, out, *base)
@@ -195,12 +207,13 @@ def test_stale_temporary_clean_up_keeps_a_job_folder(tmp_path, ckpt, clip):
     assert len(decode_rgb(out)) == 14
 
 
-def test_resume_without_a_job_starts_from_the_first_frame(tmp_path, ckpt, clip):
+def test_resume_without_a_job_starts_from_the_first_frame(tmp_path, ckpt, clip, upscale):
     r = upscale(clip, tmp_path / "out.mp4", "--model", ckpt, "--device", "cpu", "--resume")
     assert "no job" in r.stdout and len(decode_rgb(tmp_path / "out.mp4")) == 14
 
 
-def test_batch_resumes_a_partial_output(tmp_path, ckpt, clip):
+@pytest.mark.slow
+def test_batch_resumes_a_partial_output(tmp_path, ckpt, clip, upscale):
     inputs = tmp_path / "in"
     os.makedirs(inputs)
     os.link(clip, inputs / "a.mp4")
@@ -213,7 +226,7 @@ def test_batch_resumes_a_partial_output(tmp_path, ckpt, clip):
     assert "resuming from frame 8" in r.stdout and "2 done, 0 skipped, 0 failed" in r.stdout
     for name in ("a.mp4", "b.mp4"):
         got, want = decode_rgb(tmp_path / "out" / name), decode_rgb(tmp_path / "whole" / name)
-        assert len(got) == len(want) and all(np.array_equal(x, y) for x, y in zip(got, want))
+        assert same_frames(got, want)
     assert not [e for e in os.listdir(tmp_path / "out") if e.endswith(".tecogan-job")]
 
 
@@ -228,6 +241,6 @@ def test_state_round_trip_is_exact_and_pickle_free(tmp_path):
     with np.load(tmp_path / "s.npz", allow_pickle=False) as data:
         back = unpack_state(skeleton, {k: data[k] for k in data.files})
     assert back["stepper"]["size"] == (5, 7) and back["done"] == 3
-    for a, b in zip(state["stepper"]["tiles"], back["stepper"]["tiles"]):
+    for a, b in zip(state["stepper"]["tiles"], back["stepper"]["tiles"], strict=True):
         for key in a:
             assert (a[key] is None and b[key] is None) or (a[key].dtype == b[key].dtype and torch.equal(a[key], b[key]))
