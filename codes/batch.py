@@ -16,7 +16,6 @@ I-th, so N processes (a Slurm job array, one per GPU) split a batch with no coor
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -28,12 +27,12 @@ from tecogan.precision_auto import machine_key
 from tecogan.pretrained import sha256_file
 from tecogan.utils.errors import UserError, one_line
 from tecogan.utils.fileio import atomic_write_json, list_images
+from tecogan.utils.fingerprint import differences, fingerprint
 from tecogan.video import CONTAINERS, is_video_path, shown
 from tecogan.video_job import prepare_job, run_job
 
 MANIFEST_VERSION = 1
 LIST_EXTENSIONS = (".txt", ".lst", ".list")
-HASH_BYTES = 1 << 20  # head and tail hashed for the fingerprint
 FALLBACK_EXT = ".mkv"  # for inputs whose container cannot be written (.ts, .flv ...)
 
 
@@ -131,36 +130,6 @@ def collect(inputs, output_dir, batch_ext=None):
     return items
 
 
-def _hash_ends(path, h):
-    size = os.path.getsize(path)
-    with open(path, "rb") as f:
-        h.update(f.read(HASH_BYTES))
-        if size > 2 * HASH_BYTES:
-            f.seek(size - HASH_BYTES)
-            h.update(f.read(HASH_BYTES))
-        elif size > HASH_BYTES:
-            h.update(f.read())
-
-
-def fingerprint(path):
-    """Size, modification time and a hash of the head and tail of a file, or of every frame of a
-    folder (names, sizes, times and each frame's head and tail)."""
-    h = hashlib.sha256()
-    if os.path.isdir(path):
-        size = 0
-        files = list_images(path)
-        for name in files:
-            p = os.path.join(path, name)
-            st = os.stat(p)
-            size += st.st_size
-            h.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\0".encode("utf-8", "surrogateescape"))
-            _hash_ends(p, h)
-        return {"kind": "frames", "files": len(files), "size": size, "sha256_ends": h.hexdigest()}
-    st = os.stat(path)
-    _hash_ends(path, h)
-    return {"kind": "file", "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256_ends": h.hexdigest()}
-
-
 def recipe(model_sha256, options, video, job, model_args=None):
     """Everything that makes an output's pixels (and its file): the model weights, inference
     options and the video options and resolved encoding."""
@@ -194,17 +163,6 @@ def read_manifest(item):
         return None
 
 
-def _differences(old, new, prefix=""):
-    out = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            out += _differences(a, b, f"{prefix}{key}.")
-        elif a != b:
-            out.append(prefix + key)
-    return out
-
-
 def decide(item, made_by, overwrite):
     """'run', 'skip' or a refusal (a UserError) for an item whose output may exist."""
     if not os.path.lexists(item.dst):
@@ -215,7 +173,7 @@ def decide(item, made_by, overwrite):
             return "run"
         raise UserError(f"{shown(item.dst)} exists and was not made by this batch (no manifest "
                         f"{shown(os.path.basename(item.manifest))}); --overwrite replaces it")
-    differs = _differences(manifest.get("made_by", {}), made_by)
+    differs = differences(manifest.get("made_by", {}), made_by)
     if differs:
         if overwrite:
             return "run"
@@ -235,7 +193,7 @@ def _made_by(item, model_sha256, options, video, job, model_args):
 
 
 def run_batch(upscaler, inputs, output_dir, options, video, model_path, *, model_args=None, shard_text=None,
-              batch_ext=None, report=print, fail=print):
+              batch_ext=None, segment_frames=None, report=print, fail=print):
     """Process the batch (or its shard); returns (done, skipped, failed) counts."""
     index, count = parse_shard(shard_text)
     if video.compare:
@@ -253,8 +211,10 @@ def run_batch(upscaler, inputs, output_dir, options, video, model_path, *, model
         try:
             if not os.path.exists(item.src):
                 raise UserError(f"{shown(item.src)}: input not found")
+            # a partial output (its job folder made the same way) is resumed; --overwrite starts it again
             job = prepare_job(item.src, item.dst, video.__class__(**{**asdict(video), "overwrite": True}),
-                              model_path=model_path)
+                              model_path=model_path, resume="auto", segment_frames=segment_frames,
+                              discard=video.overwrite)
             made_by = _made_by(item, model_sha256, options, video, job, model_args)
             if decide(item, made_by, video.overwrite) == "skip":
                 report(f"{head}: skipped, {shown(item.dst)} is complete")

@@ -69,3 +69,8 @@ SCENE_CUTS = ("on", "off")
 SCENE_CUTS_DEFAULT = "off"
 SCENE_CUT_THRESHOLD = 27.0
 SCENE_CUT_MIN_SHOT = 8
+
+# resumable jobs (upscale.py --resume, docs/upscale.md "Resumable jobs"): frames per segment, each
+# encoded on its own (a fresh encoder, a key frame first) and recorded with the recurrent state
+# after its last frame; 250 is x264's own key-frame interval, so a plain run's file hardly changes
+SEGMENT_FRAMES = 250

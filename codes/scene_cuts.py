@@ -44,17 +44,30 @@ class CutDetector:
 
 
 def upscale_with_cuts(upscaler, frames: Iterable[Frame], detector: CutDetector | None = None,
-                      on_cut=None) -> Iterator:
+                      on_cut=None, clip=None, on_clip=None) -> Iterator:
     """``upscaler.upscale_clip`` over ``frames``, restarted (a new ClipRun with its front
     padding) at every cut ``detector`` finds; ``on_cut(frame)`` is told of each.  Without a
-    detector this is ``upscale_clip`` itself."""
+    detector this is ``upscale_clip`` itself.
+
+    Resumable jobs: ``clip``, a restored ClipRun, continues the first shot (a detector that has
+    already looked at the frames before ``frames`` may find a cut at the first one: then a new
+    shot starts there, as in the uninterrupted run); ``on_clip(run)`` is told of each ClipRun as
+    it starts (its state is what a job records)."""
+    def started(run=None):
+        run = run or upscaler.new_clip()
+        if on_clip is not None:
+            on_clip(run)
+        return run
+
     if detector is None:
-        yield from upscaler.upscale_clip(frames)
+        yield from upscaler.upscale_clip(frames, started(clip))
         return
     it = iter(frames)
     pending = next(it, None)
-    if pending is not None:
-        detector.is_cut(pending.image)
+    if pending is not None and detector.is_cut(pending.image):  # never at a clip's first frame
+        clip = None
+        if on_cut is not None:
+            on_cut(pending)
     while pending is not None:
         first, pending = pending, None
 
@@ -69,4 +82,5 @@ def upscale_with_cuts(upscaler, frames: Iterable[Frame], detector: CutDetector |
                     return
                 yield frame
 
-        yield from upscaler.upscale_clip(shot())
+        yield from upscaler.upscale_clip(shot(), started(clip))
+        clip = None

@@ -2,7 +2,7 @@
 
     python codes/upscale.py INPUT OUTPUT [--model frvsr|frvsr-bd|tecogan|frvsr-real|CKPT] [--tile 128 --tile_overlap 16]
         [--device cpu|cuda[:k]] [--half] [--codec h264 --crf 18 --preset medium]
-        [--start S --duration S] [--no_audio] [--deinterlace] [--compare SIDE_BY_SIDE.mp4]
+        [--start S --duration S] [--no_audio] [--deinterlace] [--compare SIDE_BY_SIDE.mp4] [--resume]
     python codes/upscale.py --batch INPUTS... -o OUTPUT_DIR [--shard I/N] [--batch_ext .mkv] [options]
 
 INPUT: a video file (whatever FFmpeg reads: mp4, mkv, mov, webm, avi ...) or a folder of
@@ -11,7 +11,9 @@ at its input frame's time, the input's audio and subtitles kept) or a folder of 
 like the input frames; ``%04d.png`` for a video).  Videos are read and written by FFmpeg
 through PyAV.  The architecture (nf, nb, BD/BI) is read from the checkpoint unless given.
 Frames are streamed: decoding, inference and encoding overlap and only a few frames are held
-at a time.  Without tiles, with --precision fp32 and --scene_cuts off, the frames equal test mode's output.
+at a time.  Without tiles, with --precision fp32 and --scene_cuts off, the frames equal test mode's
+output.  The work is recorded in a job folder beside OUTPUT as it goes: after a kill, ``--resume``
+continues it (docs/upscale.md).
 """
 import argparse
 import os
@@ -99,7 +101,14 @@ def build_parser():
                         f"PySceneDetect (default {SCENE_CUTS_DEFAULT}; off: the frames equal test mode's)")
     p.add_argument("--quiet", action="store_true", help="no progress and no information lines (warnings and errors stay)")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace an existing OUTPUT / --compare (kept otherwise; replaced only on success)")
+                   help="replace an existing OUTPUT / --compare (kept otherwise; replaced only on success); "
+                        "discards an unfinished job of OUTPUT")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the unfinished job of OUTPUT (killed, crashed, power lost) from its last complete "
+                        "segment; the same input and options are needed (docs/upscale.md, Resumable jobs)")
+    p.add_argument("--segment_frames", type=int, default=defaults.SEGMENT_FRAMES,
+                   help=f"frames per recorded segment of a job (default {defaults.SEGMENT_FRAMES}); a kill loses at "
+                        "most one segment's work")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks")
     return p
 
@@ -156,7 +165,11 @@ def run(args):
                         f"see --help")
     # before anything is read or written: outputs (never an input, never an existing file or
     # frames folder without --overwrite), encoder and container
-    job = prepare_job(args.input, args.output, video_options(args), model_path=args.model)
+    if args.resume and args.overwrite:
+        raise UserError("--resume and --overwrite: choose one (--resume continues the unfinished job, "
+                        "--overwrite discards it and starts again)")
+    job = prepare_job(args.input, args.output, video_options(args), model_path=args.model, resume=args.resume,
+                      segment_frames=args.segment_frames)
     upscaler = Upscaler(load_network(args), options, report=lambda line: print(line, flush=True))
     run_job(upscaler, job, report=lambda line: print(line, flush=True))
     return 0
@@ -172,6 +185,7 @@ def batch_main(args, options):
     upscaler = Upscaler(load_network(args), options, report=lambda line: print(line, flush=True))
     _, _, failed = run_batch(upscaler, args.batch, args.output_dir, options,
                              video_options(args), args.model, shard_text=args.shard, batch_ext=args.batch_ext,
+                             segment_frames=args.segment_frames,
                              model_args={"degradation": args.degradation, "nf": args.nf, "nb": args.nb},
                              report=lambda line: print(line, flush=True),
                              fail=lambda line: print(line, file=sys.stderr, flush=True))

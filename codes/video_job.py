@@ -16,14 +16,26 @@ import cv2
 import numpy as np
 
 from tecogan import defaults
+from tecogan.job_folder import JobFolder
 from tecogan.ops.upsample import bd_bicubic_frame
 from tecogan.options import OptionError
 from tecogan.pretrained import DEFAULT_MODEL, INPUT_KINDS
 from tecogan.scene_cuts import SCENE_CUTS, CutDetector, upscale_with_cuts
+from tecogan.segments import run_segments
 from tecogan.utils.errors import UserError, warn
 from tecogan.utils.outputs import FILE, FRAMES, check_number, check_outputs
 from tecogan.utils.progress import Progress
-from tecogan.video import BackgroundWriter, VideoSource, check_output, is_video_path, open_sink, open_source, prefetch, shown
+from tecogan.video import (
+    BackgroundWriter,
+    VideoSink,
+    VideoSource,
+    check_output,
+    is_video_path,
+    open_sink,
+    open_source,
+    prefetch,
+    shown,
+)
 from tecogan.video.codecs import bits_of, follow_depth
 
 MAX_FPS = defaults.MAX_FPS
@@ -156,18 +168,37 @@ def side_by_side(left, right):
 
 @dataclass(frozen=True)
 class Job:
-    """A checked job: its paths, video options and output encodings (None: a folder of PNGs)."""
+    """A checked job: its paths, video options and output encodings (None: a folder of PNGs).
+
+    ``resume``: None, written in one go (the API, ``--compare``); else a resumable job
+    (:mod:`tecogan.segments`) in segments of ``segment_frames``: False starts a new one (refused
+    over an unfinished job), True (``--resume``) or ``"auto"`` (``--batch``) continues the job
+    folder's if there is one (one made differently is refused); ``discard``: --overwrite, an
+    unfinished job is discarded instead."""
     src: str
     dst: str
     video: VideoOptions
     out_enc: object
     cmp_enc: object
+    resume: bool | str | None = None
+    segment_frames: int = defaults.SEGMENT_FRAMES
+    discard: bool = False
 
 
-def prepare_job(src, dst, video=None, model_path=None):
+def prepare_job(src, dst, video=None, model_path=None, resume=None, segment_frames=None, discard=None):
     """Every check before any work: outputs never an input (``model_path``, the checkpoint, is one
-    too) nor an existing output without ``overwrite``; the encoder, container and quality knobs."""
+    too) nor an existing output without ``overwrite``; the encoder, container and quality knobs;
+    for a resumable job (``resume`` not None, see :class:`Job`) its job folder: a plain run over an
+    unfinished job is refused, naming --resume and --overwrite."""
     video = video or VideoOptions()
+    discard = video.overwrite if discard is None else discard
+    segment_frames = defaults.SEGMENT_FRAMES if segment_frames is None else segment_frames
+    check_number("--segment_frames", segment_frames, minimum=1, maximum=defaults.MAX_CLIP_FRAMES, integer=True)
+    if resume is not None and video.compare:
+        if resume:
+            raise UserError("--resume: a run with --compare is written in one go and cannot be resumed "
+                            "(make the side-by-side video in a separate run)")
+        resume = None
     src, dst = str(src), str(dst)
     outputs = [("OUTPUT", dst, FILE if is_video_path(dst) else FRAMES)]
     if video.compare:
@@ -180,7 +211,9 @@ def prepare_job(src, dst, video=None, model_path=None):
     cmp_enc = check_output(video.compare, **video.encoding(), option="--compare") if video.compare else None
     if out_enc is None and cmp_enc is None and any(v is not None for v in video.encoding().values()):
         warn("--codec, --crf, --preset and --pix_fmt apply to video files; the output is a folder of PNG frames")
-    return Job(src, dst, video, out_enc, cmp_enc)
+    if resume is not None:
+        JobFolder(dst).check_plain_run(discard, resume)
+    return Job(src, dst, video, out_enc, cmp_enc, resume, segment_frames, discard)
 
 
 def upscale_file(upscaler, src, dst, video=None, *, model_path=None, report=print, progress=True):
@@ -191,44 +224,19 @@ def upscale_file(upscaler, src, dst, video=None, *, model_path=None, report=prin
 
 def run_job(upscaler, job, report=print, progress=True):
     """Run a :func:`prepare_job`-checked job: decoding, inference and encoding overlapped; the
-    outputs renamed into place only when complete.  Returns the number of frames."""
-    src, dst, video, out_enc, cmp_enc = job.src, job.dst, job.video, job.out_enc, job.cmp_enc
-    source = open_source(src, video.fps, video.start, video.duration, video.deinterlace)
-    out_enc, cmp_enc = _follow_depth(source, video, out_enc, cmp_enc)
-    arch = upscaler.generator.arch()
-    sink = open_sink(dst, source, out_enc, audio=video.audio)
-    compare = open_sink(video.compare, source, cmp_enc, audio=video.audio) if video.compare else None
-    frames = prefetch(source.frames(), maxsize=4)
-    first = next(frames, None)
-    if first is None:
-        raise UserError(f"{shown(src)}: no frames")
-    h, w = first.image.shape[:2]
-    opts = upscaler.options
-    size = output_size(w, h, arch["scale"], video)
-    summary = report  # --quiet keeps the final line
-    if video.quiet:
-        report = _silent
-    final = size or (w * arch["scale"], h * arch["scale"])
-    for target, (out_w, out_h) in ((sink, final), (compare, (2 * final[0], final[1]))):
-        if target is not None and hasattr(target, "probe"):  # the encoder takes this size: checked before
-            target.probe(out_h, out_w)                        # any frame is upscaled (8x20000 x4 is not)
-    report(f"{shown(src)} -> {shown(dst)}: {arch['degradation']} generator nf {arch['nf']} nb {arch['nb']}, "
-           f"{w}x{h} -> {final[0]}x{final[1]}" + (f" (x{arch['scale']}, then resized)" if size else "")
-           + f", {source.describe()}, device {upscaler.device}"
-           + (f", tiles {opts.tile}+{opts.tile_overlap}" if opts.tile else ""))
-    report(f"model input: {INPUT_KINDS[arch['degradation']]}")
-    if arch["degradation"] == "BD" and isinstance(source, VideoSource):
-        warn(f"{shown(src)}: this is a BD model (for Gaussian-blurred, subsampled frames); on an ordinary video "
-             f"its pixels sit {(arch['scale'] - 1) / 2:g} px off: use --model {DEFAULT_MODEL} for videos shrunk "
-             "the usual way")
-    report(f"writing {sink.describe()}")
-    bicubic = compare_upsampler(arch)
+    outputs renamed into place only when complete (a resumable job: :mod:`tecogan.segments`).
+    Returns the number of frames."""
+    run = _start(upscaler, job, report)
+    if job.resume is not None:
+        return run_segments(upscaler, run, progress=progress)
+    video, size, sink, compare = job.video, run.size, run.sink, run.compare
+    bicubic = compare_upsampler(run.arch)
     writer = BackgroundWriter()
     ok, count, started = False, 0, time.perf_counter()
-    bar = Progress(total=source.count, desc="upscale", quiet=video.quiet or not progress)
+    bar = Progress(total=run.source.count, desc="upscale", quiet=video.quiet or not progress)
     try:
         detector = CutDetector() if video.scene_cuts == "on" else None
-        for out in upscale_with_cuts(upscaler, _chain(first, frames), detector):
+        for out in upscale_with_cuts(upscaler, run.frames, detector):
             image = resize_frame(out.image, size) if size else out.image
             writer.put(sink, out.name, image, out.time)
             if compare is not None:
@@ -241,10 +249,75 @@ def run_job(upscaler, job, report=print, progress=True):
     finally:
         bar.close()
         _close(writer, sink, compare, ok)
-    seconds = time.perf_counter() - started
-    summary(f"{count} frames in {seconds:.2f} s ({count / max(seconds, 1e-9):.2f} frames/s) -> {shown(dst)}"
-           + (f" and {shown(video.compare)}" if video.compare else ""))
+    run.finished(count, started)
     return count
+
+
+@dataclass
+class Run:
+    """An opened job (:func:`_start`): its source, checked encodings, frames (from the first), the
+    final size (None: the network's), sinks (None for a resumable job) and report functions."""
+    job: Job
+    source: object
+    out_enc: object
+    cmp_enc: object
+    frames: object
+    size: tuple | None
+    arch: dict
+    sink: object
+    compare: object
+    report: object
+    summary: object
+
+    def final_image(self, image):
+        return resize_frame(image, self.size) if self.size else image
+
+    def finished(self, count, started, resumed=0):
+        seconds = time.perf_counter() - started
+        job, made = self.job, count - resumed
+        self.summary(f"{made} frames in {seconds:.2f} s ({made / max(seconds, 1e-9):.2f} frames/s) "
+                     + (f"+ {resumed} resumed " if resumed else "") + "-> "
+                     f"{shown(job.dst)}" + (f" and {shown(job.video.compare)}" if job.video.compare else ""))
+
+
+def _start(upscaler, job, report):
+    """Open the source (and, for a plain job, the sinks), read the first frame, probe the encoders
+    with the final size and report what will be done."""
+    src, dst, video, out_enc, cmp_enc = job.src, job.dst, job.video, job.out_enc, job.cmp_enc
+    source = open_source(src, video.fps, video.start, video.duration, video.deinterlace)
+    out_enc, cmp_enc = _follow_depth(source, video, out_enc, cmp_enc)
+    arch = upscaler.generator.arch()
+    sink = compare = None
+    if job.resume is None:
+        sink = open_sink(dst, source, out_enc, audio=video.audio)
+        compare = open_sink(video.compare, source, cmp_enc, audio=video.audio) if video.compare else None
+    frames = prefetch(source.frames(), maxsize=4)
+    first = next(frames, None)
+    if first is None:
+        raise UserError(f"{shown(src)}: no frames")
+    h, w = first.image.shape[:2]
+    opts = upscaler.options
+    size = output_size(w, h, arch["scale"], video)
+    summary = report  # --quiet keeps the final line
+    if video.quiet:
+        report = _silent
+    final = size or (w * arch["scale"], h * arch["scale"])
+    probe = sink if sink is not None else (VideoSink(out_enc, source, audio=False) if out_enc is not None else None)
+    for target, (out_w, out_h) in ((probe, final), (compare, (2 * final[0], final[1]))):
+        if target is not None and hasattr(target, "probe"):  # the encoder takes this size: checked before
+            target.probe(out_h, out_w)                        # any frame is upscaled (8x20000 x4 is not)
+    report(f"{shown(src)} -> {shown(dst)}: {arch['degradation']} generator nf {arch['nf']} nb {arch['nb']}, "
+           f"{w}x{h} -> {final[0]}x{final[1]}" + (f" (x{arch['scale']}, then resized)" if size else "")
+           + f", {source.describe()}, device {upscaler.device}"
+           + (f", tiles {opts.tile}+{opts.tile_overlap}" if opts.tile else ""))
+    report(f"model input: {INPUT_KINDS[arch['degradation']]}")
+    if arch["degradation"] == "BD" and isinstance(source, VideoSource):
+        warn(f"{shown(src)}: this is a BD model (for Gaussian-blurred, subsampled frames); on an ordinary video "
+             f"its pixels sit {(arch['scale'] - 1) / 2:g} px off: use --model {DEFAULT_MODEL} for videos shrunk "
+             "the usual way")
+    if sink is not None:
+        report(f"writing {sink.describe()}")
+    return Run(job, source, out_enc, cmp_enc, _chain(first, frames), size, arch, sink, compare, report, summary)
 
 
 def _follow_depth(source, video, *encodings):

@@ -73,7 +73,7 @@ def test_five_quick_ctrl_c_on_upscale_keep_the_old_output(tmp_path):
                             text=True, env=ENV)
     assert "->" in proc.stdout.readline()
     deadline = time.time() + 60
-    while not [f for f in os.listdir(tmp_path) if f.startswith(".tecogan-tmp") or f.startswith(".tmp")] \
+    while not [f for f in os.listdir(tmp_path) if f.startswith((".tecogan-tmp", ".tmp")) or f.endswith(".tecogan-job")] \
             and time.time() < deadline:
         time.sleep(0.02)
     press(proc, gap=0.01)

@@ -26,9 +26,10 @@ def format_seconds(seconds):
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
-def progress_line(desc, done, total, seconds):
-    """``upscale: 120/300 frames, 1.84 frames/s, 1m38s left`` (total None: no time left)."""
-    rate = done / seconds if seconds > 0 else 0.0
+def progress_line(desc, done, total, seconds, initial=0):
+    """``upscale: 120/300 frames, 1.84 frames/s, 1m38s left`` (total None: no time left);
+    ``initial``: frames done before this run (a resumed job), counted but not in the rate."""
+    rate = (done - initial) / seconds if seconds > 0 else 0.0
     count = f"{done}/{total}" if total else f"{done}"
     left = f", {format_seconds((total - done) / rate)} left" if total and rate > 0 else ""
     return f"{desc}: {count} frames, {rate:.2f} frames/s{left}"
@@ -38,18 +39,20 @@ class Progress:
     """A bar on a terminal, periodic lines in a log, or nothing (``quiet``).
 
     ``stream``: where lines go (default stdout); ``every``: seconds between lines;
-    ``clock``: the time function (tests pass a fake one).
+    ``clock``: the time function (tests pass a fake one); ``initial``: frames already done (a
+    resumed job: the count includes them, the rate and time left do not).
     """
 
     def __init__(self, total=None, desc="progress", quiet=False, stream=None, every=LINE_EVERY,
-                 clock=time.monotonic, leave=True):
-        self.total, self.desc, self.done = total, desc, 0
+                 clock=time.monotonic, leave=True, initial=0):
+        self.total, self.desc, self.done, self.initial = total, desc, initial, initial
         self.stream = stream or sys.stdout
         self.every, self.clock = every, clock
         self.start = self.last = clock()
         terminal = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.mode = "quiet" if quiet else ("bar" if terminal else "lines")
-        self.bar = (tqdm(total=total, desc=desc, unit="frame", dynamic_ncols=True, leave=leave, file=self.stream)
+        self.bar = (tqdm(total=total, desc=desc, unit="frame", dynamic_ncols=True, leave=leave, file=self.stream,
+                         initial=initial)
                     if self.mode == "bar" else None)
 
     def update(self, n=1):
@@ -60,7 +63,8 @@ class Progress:
             now = self.clock()
             if now - self.last >= self.every:
                 self.last = now
-                print(progress_line(self.desc, self.done, self.total, now - self.start), file=self.stream, flush=True)
+                line = progress_line(self.desc, self.done, self.total, now - self.start, self.initial)
+                print(line, file=self.stream, flush=True)
 
     def close(self):
         if self.bar is not None:

@@ -1,0 +1,246 @@
+"""Resumable jobs: upscale.py killed (SIGKILL) at several points, then ``--resume``, gives the
+frames (and audio, and timestamps) of an uninterrupted run exactly; a job made differently is
+refused in one line; a plain rerun over an unfinished job names --resume and --overwrite;
+--batch resumes a partial output.  The kills are real: a Python process running upscale.py's
+command line kills itself with SIGKILL at a chosen moment (after a segment's record, in the
+middle of a segment, between a segment's state and its record, while assembling)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from avclips import audio_packets, decode_rgb, make_clip, pattern, video_times
+from helpers import assert_one_line, save_tiny_generator, tree_hash, upscale_in_process
+
+from tecogan.job_folder import JobFolder, job_path, pack_state, unpack_state
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+UPSCALE = os.path.join(REPO, "codes", "upscale.py")
+ENV = dict(os.environ, OMP_NUM_THREADS="2")  # torch's threads as in this process (tests/conftest.py)
+SEG = "4"  # frames per segment: 14 frames are segments of 4, 4, 4 and 2
+
+# upscale.py's command line in a process that SIGKILLs itself at the moment KILL names
+_KILLER = textwrap.dedent(f"""
+    import os, runpy, signal, sys
+    runpy.run_path({os.path.join(REPO, "codes", "_clone.py")!r})
+    from tecogan import job_folder, segments
+    from tecogan.video import writing
+    how, at = sys.argv[1].split(":")
+    at = int(at)
+
+    def die():
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    if how == "record":  # just after segment `at` is recorded
+        save = job_folder.JobFolder.save_segment
+        def patched(self, index, *a, **k):
+            save(self, index, *a, **k)
+            if index == at:
+                die()
+        job_folder.JobFolder.save_segment = patched
+    elif how == "frame":  # after `at` frames were written (a segment half encoded)
+        seen = [0]
+        for cls in (writing.VideoSink, segments._FrameSegment):
+            def make(write):
+                def patched(self, *a, **k):
+                    write(self, *a, **k)
+                    seen[0] += 1
+                    if seen[0] == at:
+                        die()
+                return patched
+            cls.write = make(cls.write)
+    elif how == "state":  # segment `at`'s state written, its record not
+        write_json = job_folder.atomic_write_json
+        def patched(path, obj, **k):
+            if os.path.basename(path) == f"seg{{at:06d}}.json":
+                die()
+            write_json(path, obj, **k)
+        job_folder.atomic_write_json = patched
+    elif how == "assemble":  # every segment done, the final file not yet in place
+        def patched(*a, **k):
+            die()
+        segments.publish = patched
+    sys.argv = ["upscale.py"] + sys.argv[2:]
+    from tecogan.upscale import cli
+    cli()
+""")
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    return str(save_tiny_generator(tmp_path_factory.mktemp("ck"))[0])
+
+
+@pytest.fixture
+def upscale(capsys, monkeypatch):
+    """upscale.py in this process (the kills need their own): a result with returncode, stdout, stderr."""
+    def run(*args, check=True):
+        status, out, err = upscale_in_process(capsys, monkeypatch, *args)
+        if check:
+            assert status == 0, err
+        return subprocess.CompletedProcess(args, status, out, err)
+    return run
+
+
+def same_frames(a, b):
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def killed(kill, *args):
+    r = subprocess.run([sys.executable, "-c", _KILLER, kill, *map(str, args)], capture_output=True, text=True,
+                       env=ENV, timeout=300)
+    assert r.returncode == -signal.SIGKILL, (r.returncode, r.stderr)
+    return r
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("clip")
+    path = folder / "in.mp4"
+    make_clip(path, pattern(n=14, h=24, w=32), rate=12, audio=dict(seconds=1.2))
+    return path
+
+
+DONE_AT_KILL = {"record:1": 2, "frame:10": 2, "state:2": 2, "assemble:0": 4}  # segments recorded
+
+
+@pytest.mark.parametrize("kill", [pytest.param("record:1", marks=pytest.mark.slow), "frame:10", "state:2",
+                                  "assemble:0"])
+def test_killed_video_job_resumes_to_the_uninterrupted_frames_audio_and_times(tmp_path, ckpt, clip, upscale, kill):
+    base = ["--model", ckpt, "--device", "cpu", "--segment_frames", SEG, "--quiet"]
+    upscale(clip, tmp_path / "whole.mp4", *base)
+    assert not os.path.exists(job_path(tmp_path / "whole.mp4"))
+    want = decode_rgb(tmp_path / "whole.mp4")
+    assert len(want) == 14
+    before = tree_hash(clip.parent)
+    out = tmp_path / "out.mp4"
+    killed(kill, clip, out, *base)
+    assert not os.path.exists(out)
+    job = JobFolder(out)
+    assert job.manifest() is not None
+    done = DONE_AT_KILL[kill]
+    assert len(job.records()) == done
+    r = upscale(clip, out, *base[:-1], "--resume")
+    assert f"resuming from frame {min(14, 4 * done)}" in r.stdout
+    assert not os.path.exists(job.path)
+    assert not [e for e in os.listdir(tmp_path) if e.startswith(".tecogan-tmp")]
+    assert same_frames(decode_rgb(out), want)
+    assert video_times(out) == video_times(tmp_path / "whole.mp4")
+    assert audio_packets(out) == audio_packets(tmp_path / "whole.mp4")
+    assert tree_hash(clip.parent) == before  # the input untouched
+
+
+def test_segmented_run_keeps_the_frames_of_the_one_go_writer(tmp_path, ckpt, clip, upscale):
+    """ffv1 is lossless: the segmented file decodes to the frames the old one-go path writes (the
+    API's upscale_video), and with them test mode's (tests/test_video_io.py)."""
+    base = ["--model", ckpt, "--device", "cpu", "--codec", "ffv1", "--quiet"]
+    upscale(clip, tmp_path / "seg.mkv", *base, "--segment_frames", "3")
+    upscale(clip, tmp_path / "one.mkv", *base, "--compare", tmp_path / "side.mkv")  # --compare: in one go
+    a, b = decode_rgb(tmp_path / "seg.mkv"), decode_rgb(tmp_path / "one.mkv")
+    assert len(a) == 14 and same_frames(a, b)
+    assert video_times(tmp_path / "seg.mkv") == video_times(tmp_path / "one.mkv")
+
+
+@pytest.mark.parametrize("kill", [pytest.param("record:0", marks=pytest.mark.slow), "frame:6"])
+def test_killed_frame_folder_job_resumes_to_the_same_pngs(tmp_path, ckpt, upscale, kill):
+    rng = np.random.default_rng(3)
+    src = tmp_path / "in"
+    os.makedirs(src)
+    for i in range(11):
+        cv2.imwrite(str(src / f"f{i:03d}.png"), rng.integers(0, 256, (20, 28, 3), dtype=np.uint8))
+    before = tree_hash(src)
+    base = ["--model", ckpt, "--device", "cpu", "--segment_frames", SEG, "--quiet"]
+    upscale(src, tmp_path / "whole", *base)
+    out = tmp_path / "out"
+    killed(kill, src, out, *base)
+    assert not os.path.exists(out) and len(JobFolder(out).records()) == 1
+    upscale(src, out, *base, "--resume")
+    assert not os.path.exists(job_path(out))
+    assert tree_hash(out) == tree_hash(tmp_path / "whole")
+    assert sorted(os.listdir(out)) == [f"f{i:03d}.png" for i in range(11)]
+    assert tree_hash(src) == before
+
+
+def test_refusals_name_what_changed_and_the_flags(tmp_path, ckpt, clip, upscale):
+    out = tmp_path / "out.mp4"
+    base = ["--model", ckpt, "--device", "cpu", "--segment_frames", SEG]
+    killed("record:0", clip, out, *base)
+    r = upscale(clip, out, *base, check=False)  # a plain rerun over the job
+    assert_one_line(r.returncode, r.stderr, "unfinished job", "--resume", "--overwrite")
+    r = upscale(clip, out, *base, "--resume", "--crf", "30", check=False)
+    assert_one_line(r.returncode, r.stderr, "made differently", "encoding.crf")
+    r = upscale(clip, out, *base[:-1], "3", "--resume", check=False)
+    assert_one_line(r.returncode, r.stderr, "made differently", "segment_frames")
+    r = subprocess.run([sys.executable, UPSCALE, clip, out, *base, "--resume"], capture_output=True, text=True,
+                       env=dict(ENV, OMP_NUM_THREADS="1"), timeout=300)  # torch's thread count changes sums
+    assert_one_line(r.returncode, r.stderr, "made differently", "numerics.threads")
+    r = upscale(clip, out, *base, "--resume", "--overwrite", check=False)
+    assert_one_line(r.returncode, r.stderr, "--resume and --overwrite")
+    r = upscale(clip, out, *base, "--resume", "--compare", tmp_path / "side.mp4", check=False)
+    assert_one_line(r.returncode, r.stderr, "--compare", "cannot be resumed")
+    changed = tmp_path / "changed.mp4"  # the same name's input, other content
+    make_clip(changed, pattern(n=14, h=24, w=32, seed=5), rate=12)
+    manifest = JobFolder(out).manifest()
+    os.replace(changed, tmp_path / "in.mp4")
+    r = upscale(tmp_path / "in.mp4", out, *base, "--resume", check=False)
+    assert_one_line(r.returncode, r.stderr, "made differently", "input.")
+    assert JobFolder(out).manifest() == manifest  # refusals leave the job as it was
+    upscale(clip, out, *base, "--overwrite")  # discards the job, starts again
+    assert not os.path.exists(job_path(out)) and len(decode_rgb(out)) == 14
+
+
+def test_stale_temporary_clean_up_keeps_a_job_folder(tmp_path, ckpt, clip, upscale):
+    out = tmp_path / "out.mp4"
+    base = ["--model", ckpt, "--device", "cpu", "--segment_frames", SEG, "--quiet"]
+    killed("frame:6", clip, out, *base)
+    kept = tree_hash(job_path(out))
+    r = upscale(clip, out, *base, check=False)  # refused after the output checks removed stale temporaries
+    assert r.returncode == 2
+    assert tree_hash(job_path(out)) == kept
+    upscale(clip, out, *base, "--resume")
+    assert len(decode_rgb(out)) == 14
+
+
+def test_resume_without_a_job_starts_from_the_first_frame(tmp_path, ckpt, clip, upscale):
+    r = upscale(clip, tmp_path / "out.mp4", "--model", ckpt, "--device", "cpu", "--resume")
+    assert "no job" in r.stdout and len(decode_rgb(tmp_path / "out.mp4")) == 14
+
+
+@pytest.mark.slow
+def test_batch_resumes_a_partial_output(tmp_path, ckpt, clip, upscale):
+    inputs = tmp_path / "in"
+    os.makedirs(inputs)
+    os.link(clip, inputs / "a.mp4")
+    make_clip(inputs / "b.mp4", pattern(n=9, h=24, w=32, seed=2), rate=12)
+    base = ["--model", ckpt, "--device", "cpu", "--segment_frames", SEG, "--quiet"]
+    upscale("--batch", inputs, "-o", tmp_path / "whole", *base)
+    killed("record:1", "--batch", inputs, "-o", tmp_path / "out", *base)  # a.mp4 half done
+    assert len(JobFolder(tmp_path / "out" / "a.mp4").records()) == 2
+    r = upscale("--batch", inputs, "-o", tmp_path / "out", *base[:-1])
+    assert "resuming from frame 8" in r.stdout and "2 done, 0 skipped, 0 failed" in r.stdout
+    for name in ("a.mp4", "b.mp4"):
+        got, want = decode_rgb(tmp_path / "out" / name), decode_rgb(tmp_path / "whole" / name)
+        assert same_frames(got, want)
+    assert not [e for e in os.listdir(tmp_path / "out") if e.endswith(".tecogan-job")]
+
+
+def test_state_round_trip_is_exact_and_pickle_free(tmp_path):
+    state = {"done": 3, "precision": "bf16", "backend": "torch",
+             "stepper": {"size": (5, 7), "tiles": [{"lr_prev": torch.randn(1, 3, 5, 7),
+                                                   "hr_prev": torch.randn(1, 3, 20, 28).to(torch.bfloat16)},
+                                                  {"lr_prev": None, "hr_prev": None}]}}
+    arrays = {}
+    skeleton = json.loads(json.dumps(pack_state(state, arrays)))
+    np.savez(tmp_path / "s.npz", **arrays)
+    with np.load(tmp_path / "s.npz", allow_pickle=False) as data:
+        back = unpack_state(skeleton, {k: data[k] for k in data.files})
+    assert back["stepper"]["size"] == (5, 7) and back["done"] == 3
+    for a, b in zip(state["stepper"]["tiles"], back["stepper"]["tiles"], strict=True):
+        for key in a:
+            assert (a[key] is None and b[key] is None) or (a[key].dtype == b[key].dtype and torch.equal(a[key], b[key]))
