@@ -63,13 +63,18 @@ def h264_roundtrip(frames, crf):
         stream.thread_count = 1  # one thread: x264 with threads is not bit-reproducible
         stream.options = {"crf": str(int(crf)), "preset": "medium", "threads": "1", "x264-params": "threads=1"}
         for f in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
+            # every colour conversion states its matrix and range: PyAV reuses a conversion context
+            # whose unstated settings followed the last frame it converted (sets differed run to run)
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24").reformat(
+                format="yuv420p", src_colorspace="ITU601", dst_colorspace="ITU601", dst_color_range="MPEG")
+            for packet in stream.encode(frame):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
     buf.seek(0)
     with av.open(buf, mode="r") as inp:
-        decoded = [fr.to_ndarray(format="rgb24") for fr in inp.decode(video=0)]
+        decoded = [fr.reformat(format="rgb24", src_colorspace="ITU601", dst_colorspace="ITU601", src_color_range="MPEG",
+                               dst_color_range="JPEG").to_ndarray() for fr in inp.decode(video=0)]
     if len(decoded) != t:
         raise RuntimeError(f"h264_roundtrip: {len(decoded)} frames decoded for {t} encoded")
     return np.stack(decoded)

@@ -133,7 +133,10 @@ def compress_video(frames, codec="h264", crf=None, bpp=None, gop=12, bframes=0, 
             stream.bit_rate = rate
             stream.options = {"maxrate": str(rate), "minrate": "0", "bufsize": str(2 * rate // fps)}
         for f in frames:
-            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")
+            # every colour conversion states its matrix and range: PyAV reuses conversion contexts
+            # whose unstated settings can follow an earlier frame (outputs differed run to run)
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24").reformat(
+                format=stream.pix_fmt, src_colorspace="ITU601", dst_colorspace="ITU601", dst_color_range="MPEG")
             for packet in stream.encode(vf):
                 out.mux(packet)
         for packet in stream.encode():
@@ -144,7 +147,8 @@ def compress_video(frames, codec="h264", crf=None, bpp=None, gop=12, bframes=0, 
         vs = inp.streams.video[0]
         vs.thread_count = 1
         for frame in inp.decode(vs):
-            decoded.append(frame.to_ndarray(format="rgb24"))
+            decoded.append(frame.reformat(format="rgb24", src_colorspace="ITU601", dst_colorspace="ITU601",
+                                          src_color_range="MPEG", dst_color_range="JPEG").to_ndarray())
     if len(decoded) != t:
         raise RuntimeError(f"compress_video: {codec} returned {len(decoded)} frames for {t}")
     return np.stack(decoded)[:, :h, :w]
