@@ -28,7 +28,7 @@ from tecogan.utils.device import cpu_flags
 from tecogan.utils.errors import UserError
 from tecogan.utils.fileio import atomic_write, atomic_write_json
 from tecogan.utils.fingerprint import differences
-from tecogan.utils.tempfiles import remove_own_temps, remove_stale_temps, temp_sibling
+from tecogan.utils.tempfiles import NAME_MAX, remove_own_temps, remove_stale_temps, temp_sibling
 from tecogan.video.common import shown
 
 JOB_VERSION = 1
@@ -42,9 +42,15 @@ ISA_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"
 
 
 def job_path(dst):
-    """``.<name>.tecogan-job`` beside the output ``dst``."""
+    """``.<name>.tecogan-job`` beside the output ``dst``; a name too long for one file name
+    (255 bytes) is cut and marked with a hash of the whole name, so two long names stay apart."""
     folder, name = os.path.split(os.path.abspath(os.fspath(dst)))
-    return os.path.join(folder, f".{name}{JOB_SUFFIX}")
+    entry = f".{name}{JOB_SUFFIX}"
+    if len(os.fsencode(entry)) > NAME_MAX:
+        mark = "-" + hashlib.sha256(os.fsencode(name)).hexdigest()[:16]
+        budget = NAME_MAX - len(os.fsencode(f".{mark}{JOB_SUFFIX}"))
+        entry = f".{os.fsdecode(os.fsencode(name)[:budget])}{mark}{JOB_SUFFIX}"
+    return os.path.join(folder, entry)
 
 
 # ------------------------------------------------------------------ state ----

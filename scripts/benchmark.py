@@ -10,11 +10,15 @@ super-resolves them twice:
   outputs encoded after the sequence;
 * ``ours``: this project's test mode: channels-last, ``torch.inference_mode``, the PNG
   encoding overlapped with the network in a writer thread; and the same with
-  ``--backend openvino`` (its one-off model conversion included in the time).
+  ``--backend openvino`` (its one-off model conversion included in the time);
+  ``--precisions`` adds lower precisions, and ``auto`` (what ``test.precision: auto`` runs:
+  the choice made on the first frames, its checks and the backend's set-up in the time).
 
 It prints frames/s end to end, the network's seconds per step and the achieved
-GFLOP/s (conv FLOPs as counted by profile mode).  Weights are random: speed does not
-depend on them.
+GFLOP/s (conv FLOPs as counted by profile mode).  Weights are random (speed does not
+depend on them) unless ``--model`` names a shipped model or a checkpoint: ``auto`` finds a
+shipped model's measurements in the precision table, and checks other weights on the first
+frames.
 """
 import argparse
 import os
@@ -31,8 +35,10 @@ import torch
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
+from tecogan.api import load_generator
 from tecogan.inference import RecurrentUpscaler, infer_sequence
 from tecogan.networks.frnet import FRNet
+from tecogan.precision_auto import OWN_INPUT_FRAMES, resolve_auto
 from tecogan.profiling import count_flops, step_inputs
 from tecogan.utils.device import parse_device
 from tecogan.utils.errors import UserError, run_cli
@@ -89,6 +95,11 @@ def run_ours(net, paths, out_dir, device, half=False, backend="torch", precision
     """This project's pipeline (what `main.py --mode test` runs), backend set-up included."""
     start = time.perf_counter()
     lr = np.stack([read_image_rgb(p) for p in paths])
+    if precision == "auto":  # as test mode: chosen once, on the first frames (backend None: auto's choice)
+        choice = resolve_auto(net, device, backend, frames=list(lr[:OWN_INPUT_FRAMES]))
+        print(f"  {choice.reason}")
+        backend, precision = choice.backend, choice.precision
+    backend = backend or "torch"
     upscaler = RecurrentUpscaler(net, device, channels_last=True, half=half, backend=backend, precision=precision)
     writes = queue.Queue(maxsize=8)
 
@@ -137,7 +148,10 @@ def main():
                    help="'torch,openvino' (default) also times the OpenVINO backend; 'torch' skips it")
     p.add_argument("--precisions", default="",
                    help="also time test mode in these BACKEND:PRECISION pairs (tecogan.precision), set-up "
-                        "included, e.g. openvino:bf16,openvino:int8,torch:bf16")
+                        "included, e.g. openvino:bf16,openvino:int8,torch:bf16; 'auto' as test.precision: auto")
+    p.add_argument("--model", default=None,
+                   help="a shipped model's name or a .pth (its architecture replaces --nf/--nb); random weights "
+                        "by default")
     p.add_argument("--nf", type=int, default=64)
     p.add_argument("--nb", type=int, default=10)
     p.add_argument("--debug", action="store_true")
@@ -145,9 +159,9 @@ def main():
     h, w = parse_size(args.lr_size)
     device = parse_device(args.device)
     torch.manual_seed(0)
-    net = FRNet(nf=args.nf, nb=args.nb, degradation="BD")
-    flops = count_flops(net, step_inputs(3, h, w, 4, torch.device("cpu")))
-    print(f"device: {device} | threads: {torch.get_num_threads()} | LR {h}x{w} -> HR {4 * h}x{4 * w} | "
+    net = load_generator(args.model) if args.model else FRNet(nf=args.nf, nb=args.nb, degradation="BD")
+    flops = count_flops(net, step_inputs(3, h, w, net.scale, torch.device("cpu")))
+    print(f"device: {device} | threads: {torch.get_num_threads()} | LR {h}x{w} -> HR {net.scale * h}x{net.scale * w} | "
           f"{args.frames} frames | {flops / 1e9:.2f} GFLOP per frame step")
     with tempfile.TemporaryDirectory() as tmp:
         src = os.path.join(tmp, "lr")
@@ -159,8 +173,9 @@ def main():
             runs.append(("ours --backend openvino (set-up included)",
                          lambda o: run_ours(net, paths, o, device, backend="openvino")))
         for pair in filter(None, args.precisions.split(",")):
-            backend, _, prec = pair.partition(":")
-            runs.append((f"ours --backend {backend} precision {prec} (set-up included)",
+            backend, _, prec = pair.partition(":") if ":" in pair else (None, None, pair)
+            label = f"ours precision {prec}" + (f" --backend {backend}" if backend else "")
+            runs.append((f"{label} (set-up included)",
                          lambda o, b=backend, q=prec: run_ours(net, paths, o, device, backend=b, precision=q)))
         if args.half:
             runs.append(("ours --half (CUDA autocast fp16)", lambda o: run_ours(net, paths, o, device, half=True)))

@@ -58,6 +58,11 @@ def no_temps(folder):
     return not [f for f in os.listdir(folder) if f.startswith((".tmp", ".tecogan-tmp"))]
 
 
+def job_folders(folder):
+    """The resumable jobs' folders in ``folder`` (work kept on purpose, not a temporary)."""
+    return [f for f in os.listdir(folder) if f.endswith(".tecogan-job")]
+
+
 # -------------------------------------------------------- outputs vs inputs ---
 @pytest.mark.parametrize("case", ["same", "inside", "contains", "symlink", "model", "compare_is_output",
                                   "compare_is_input"])
@@ -184,7 +189,7 @@ def test_sigterm_keeps_old_output_and_exits_nonzero(tmp_path, ckpt):
     line = proc.stdout.readline()  # printed once the first frame is decoded, before inference
     assert "->" in line, proc.stderr.read()
     deadline = time.time() + 60
-    while no_temps(tmp_path) and time.time() < deadline:  # frames being written into the temporary
+    while no_temps(tmp_path) and not job_folders(tmp_path) and time.time() < deadline:  # frames being written
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)

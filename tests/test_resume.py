@@ -244,3 +244,14 @@ def test_state_round_trip_is_exact_and_pickle_free(tmp_path):
     for a, b in zip(state["stepper"]["tiles"], back["stepper"]["tiles"], strict=True):
         for key in a:
             assert (a[key] is None and b[key] is None) or (a[key].dtype == b[key].dtype and torch.equal(a[key], b[key]))
+
+
+def test_job_folder_of_a_long_output_name_fits_one_file_name(tmp_path):
+    """A legal 250-byte output name gets a job folder within 255 bytes; two such names that differ
+    only past the cut get different folders."""
+    a, b = "x" * 246 + "a.mp4", "x" * 246 + "b.mp4"
+    job_a, job_b = (os.path.basename(job_path(tmp_path / n)) for n in (a, b))
+    assert len(os.fsencode(job_a)) <= 255 and len(os.fsencode(job_b)) <= 255
+    assert job_a != job_b and job_a.endswith(".tecogan-job")
+    os.mkdir(tmp_path / job_a)  # the file system takes it
+    assert os.path.basename(job_path(tmp_path / "short.mp4")) == ".short.mp4.tecogan-job"

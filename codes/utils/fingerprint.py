@@ -3,7 +3,7 @@ manifests (:mod:`tecogan.batch`) and the job folders of resumable runs (:mod:`te
 import hashlib
 import os
 
-from tecogan.utils.fileio import list_images
+from tecogan.utils.fileio import check_regular_file, list_images
 
 HASH_BYTES = 1 << 20  # head and tail hashed for the fingerprint
 
@@ -28,12 +28,12 @@ def fingerprint(path):
         files = list_images(path)
         for name in files:
             p = os.path.join(path, name)
-            st = os.stat(p)
+            st = check_regular_file(p, "image file")  # a FIFO among the frames would block the hash
             size += st.st_size
             h.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\0".encode("utf-8", "surrogateescape"))
             _hash_ends(p, h)
         return {"kind": "frames", "files": len(files), "size": size, "sha256_ends": h.hexdigest()}
-    st = os.stat(path)
+    st = check_regular_file(path, "video file")
     _hash_ends(path, h)
     return {"kind": "file", "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256_ends": h.hexdigest()}
 
