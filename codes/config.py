@@ -166,6 +166,7 @@ SCHEMA = Section({
                              expect="a number in [0, 1]"),
         "pixel_crit": _criterion(lambda: criterion_names("distance")),
         "warping_crit": _criterion(lambda: criterion_names("distance")),
+        "lattice_crit": _criterion(lambda: criterion_names("lattice")),
         "feature_crit": _criterion(lambda: criterion_names("distance", "feature"), {
             "feature_layers": Key(list, check=lambda v: len(v) > 0 and all(isinstance(x, int) and 0 <= x < 37 for x in v),
                                   expect="a list of feature layer indices (VGG19: 0..36, AlexNet: 0..12; "

@@ -207,6 +207,7 @@ class JobFolder:
                 remove_own_temps(self.path)
                 return self.records()
         parent = os.path.dirname(self.path)
+        os.makedirs(parent, exist_ok=True)  # OUTPUT may name a folder that does not exist yet
         remove_stale_temps(self.path)
         tmp = temp_sibling(self.path)
         os.mkdir(tmp)

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tecogan.models.losses import build_criterion
+from tecogan.models.losses import LatticeLoss, build_criterion
 from tecogan.models.lr_schedules import build_scheduler
 
 
@@ -51,6 +51,28 @@ def _lrs(cfg, n, lr=1.0):
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
+def test_lattice_loss_sees_a_4x4_mesh_and_not_the_content():
+    torch.manual_seed(0)
+    smooth = F.interpolate(torch.rand(6, 3, 8, 12), size=(64, 96), mode="bicubic", align_corners=False)
+    gt = smooth.reshape(2, 3, 3, 64, 96)  # (n, t, c, H, W): smooth content, as frames are
+    mesh = torch.zeros(4, 4)
+    mesh[0, 0], mesh[2, 1] = 0.02, -0.02
+    tiled = (mesh - mesh.mean()).repeat(16, 24)
+    crit = build_criterion({"type": "Lattice", "weight": 1.0, "reduction": "mean"})
+    assert isinstance(crit, LatticeLoss)
+    assert crit(gt, gt).item() == 0.0
+    blurred = F.avg_pool2d(gt.reshape(-1, 3, 64, 96), 3, 1, 1, count_include_pad=False).reshape(gt.shape)
+    with_mesh = gt + tiled
+    # the mesh's own power, exactly: the centred pattern's mean square
+    assert math.isclose(crit(with_mesh, gt).item(), ((mesh - mesh.mean()) ** 2).mean().item(), rel_tol=1e-4)
+    assert crit(with_mesh, gt) > 20 * crit(blurred + 0.05, gt)  # blur and a brightness shift barely count
+    assert crit(with_mesh, with_mesh).item() == 0.0  # a mesh that is really there costs nothing
+    # frames not a multiple of 4 are cut (top-left kept); gradients reach the output
+    x = with_mesh[..., :63, :95].clone().requires_grad_(True)
+    crit(x, gt[..., :63, :95]).backward()
+    assert x.grad.abs().sum() > 0 and x.grad[..., 60:, :].abs().sum() == 0
+
+
 def test_fixed_and_multistep():
     assert _lrs({"type": "FixedLR"}, 5)[0] == [1.0] * 5
     assert _lrs(None, 3)[0] == [1.0] * 3

@@ -255,3 +255,13 @@ def test_job_folder_of_a_long_output_name_fits_one_file_name(tmp_path):
     assert job_a != job_b and job_a.endswith(".tecogan-job")
     os.mkdir(tmp_path / job_a)  # the file system takes it
     assert os.path.basename(job_path(tmp_path / "short.mp4")) == ".short.mp4.tecogan-job"
+
+
+def test_outputs_in_folders_that_do_not_exist_yet(tmp_path, ckpt, clip, upscale):
+    """As before the job folders: OUTPUT's parent folders are made (the job folder lives there)."""
+    base = ["--model", ckpt, "--device", "cpu", "--quiet"]
+    upscale(clip, tmp_path / "new" / "deeper" / "out.mp4", *base)
+    upscale(clip, tmp_path / "other" / "frames", *base)
+    assert len(decode_rgb(tmp_path / "new" / "deeper" / "out.mp4")) == 14
+    assert len(os.listdir(tmp_path / "other" / "frames")) == 14
+    assert not os.path.exists(job_path(tmp_path / "new" / "deeper" / "out.mp4"))

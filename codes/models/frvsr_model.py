@@ -54,6 +54,7 @@ class FRVSRModel:
         self.sched_G = build_scheduler(self.optim_G, tr["generator"].get("lr_schedule"))
         self.pix_crit, self.pix_w = self._crit("pixel_crit")
         self.warp_crit, self.warp_w = self._crit("warping_crit")
+        self.lattice_crit, self.lattice_w = self._crit("lattice_crit")
 
     @staticmethod
     def _adam(params, cfg):
@@ -122,7 +123,7 @@ class FRVSRModel:
 
     # ---- one iteration ----------------------------------------------------------------
     def generator_losses(self, lr_data, gt_data, out):
-        """Pixel and warping terms; returns (weighted sum, log dict)."""
+        """Pixel, warping and lattice terms; returns (weighted sum, log dict)."""
         log = {}
         total = 0
         if self.pix_crit is not None:
@@ -134,6 +135,10 @@ class FRVSRModel:
             l_warp = self.warp_w * self.warp_crit(lr_warp, out["lr_curr"])
             total = total + l_warp
             log["l_warp_G"] = l_warp.detach()
+        if self.lattice_crit is not None:  # the 4x4 mesh a GAN draws (metrics/grid.py scores it)
+            l_lattice = self.lattice_w * self.lattice_crit(out["hr_data"].float(), gt_data)
+            total = total + l_lattice
+            log["l_lattice_G"] = l_lattice.detach()
         return total, log
 
     def train_step(self, batch):
