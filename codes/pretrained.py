@@ -42,7 +42,7 @@ SHA256 = {
     "FRVSR_BD_footage.pth": "4e272d68cc75207d4c6156f03a6a5cd285f0db9d8588cd6aedd5cb4e70e9c746",
     "FRVSR_BI_footage.pth": "7c31e836f3d6c236d5e8492b57fe4079f40891724828e2484e428a2b1391e1cd",
     "FRVSR_BI_real.pth": "5a4e8bc6d8655bb0e093c79daa965761b828de328c5f17c65951b8754e0ca34c",
-    "TecoGAN_BD_footage.pth": "baa29a807982ea514500d61c1fb40b4d662b32c60f4b34106f1796a0c38372ec",
+    "TecoGAN_BD_footage.pth": "fef70b43411cfe7afbf29f7b481cf5289b8c0d29839c61c752d84a2225b33033",
     "alexnet_imagenet_features.pth": "2f721ec991958ed9ea4e9d8e4f8482e5d67fcd9272fcc797f73b9fecc585cb2d",
 }
 ALEXNET_FILE = "alexnet_imagenet_features.pth"

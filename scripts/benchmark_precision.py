@@ -200,14 +200,22 @@ def main():
            f"last frames vs fp32 >= {GATE['drift_db']:g} dB; {args.rounds} round(s), pairs interleaved frame by frame")
     lpips_model = load_lpips(args.lpips_weights)
     table = load_table(args.table) if args.write_table else {}
+    command = " ".join(["python scripts/benchmark_precision.py"] + sys.argv[1:])
     for name in args.models:
         _, pairs, totals, digest = run_model(name, args.clips, args.rounds, args.max_frames, lpips_model, report)
         rows = summarize(name, pairs, totals, report)
         if args.write_table:
-            table.setdefault("models", {})[digest] = {
-                "name": name, "clips": [os.path.relpath(c, REPO) for c in args.clips], "rows": rows}
+            models = table.setdefault("models", {})
+            for old in [k for k, v in models.items() if v.get("name") == name and k != digest]:
+                del models[old]  # measurements of weights this name no longer ships
+            models[digest] = {
+                "name": name, "clips": [os.path.relpath(c, REPO) for c in args.clips], "rows": rows,
+                "machine": machine, "command": command, "weights": "measured on the shipped file"}
     if args.write_table:
-        table.update(gate=GATE, machine=machine, command=" ".join(["python scripts/benchmark_precision.py"] + sys.argv[1:]))
+        # the table's own machine and command are its first measurements'; each entry names its own
+        table.update(gate=GATE)
+        table.setdefault("machine", machine)
+        table.setdefault("command", command)
         tmp = args.table + ".tmp"
         with open(tmp, "w") as f:
             json.dump(table, f, indent=1, sort_keys=True)

@@ -9,6 +9,7 @@ import torch
 import yaml
 
 from tecogan.inference import infer_sequence
+from tecogan.metrics.grid import grid_score
 from tecogan.metrics.validation import psnr_y_uint8
 from tecogan.networks.frnet import FRNet
 from tecogan.ops.upsample import BicubicUpsample
@@ -115,10 +116,11 @@ def test_input_kind_from_the_table_and_from_any_checkpoint(tmp_path):
         input_kind(str(tmp_path / "other.pth"))
 
 
-def test_tecogan_footage_model_loads_strictly_and_beats_frvsr_on_lpips():
+def test_tecogan_footage_model_loads_strictly_and_beats_frvsr_on_lpips_without_a_grid():
     """The GAN model: strict into the default BD TecoGAN generator; on the held-out coffee
     clip its last frame pair is perceptually closer to the ground truth (LPIPS, AlexNet) than
-    the FRVSR it was started from, while it still beats bicubic on Y-PSNR."""
+    the FRVSR it was started from, while it still beats bicubic on Y-PSNR, and its frames
+    carry no 4x4 mesh (issue 27's grid score)."""
     from tecogan.metrics.lpips_loader import load_lpips
     from tecogan.metrics.validation import lpips_sequence
     net = load_shipped("TecoGAN_BD_footage.pth", model="TecoGAN")
@@ -134,6 +136,10 @@ def test_tecogan_footage_model_loads_strictly_and_beats_frvsr_on_lpips():
     x = torch.from_numpy(lr).permute(0, 3, 1, 2).float() / 255
     bicubic = (BicubicUpsample(4)(x).clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
     assert psnr_y_uint8(gt[pair], sr_gan[pair]).mean() > psnr_y_uint8(gt[pair], bicubic[pair]).mean()
+    # no 4x4 mesh: the spectral grid score of the whole clip at most 0.3 (the model trained
+    # without the lattice loss scored 0.555 here; the ground truth scores about -0.16)
+    assert grid_score(sr_gan) <= 0.3, grid_score(sr_gan)
+    assert grid_score(gt) < 0
 
 
 def test_every_shipped_file_is_listed_with_its_sha256_and_verified(tmp_path, monkeypatch):
