@@ -3,11 +3,13 @@
 vs the one-go writer of earlier versions (still used with ``--compare`` and by the API).
 
     python scripts/benchmark_resume.py [--input demo/videos/juggle_lr.mp4] [--frames 320]
-        [--lr_width 96] [--model frvsr] [--rounds 2] [--segment_frames 250]
+        [--lr_width 96] [--model frvsr] [--rounds 2] [--segment_frames 250] [--precision fp32]
 
 The input is looped back and forth (no hard cut) to ``--frames`` frames and shrunk by pixel area
 to ``--lr_width`` (a small size keeps the run short on a busy machine), encoded losslessly once.
-Both ways run in this one process on one Upscaler (fp32), interleaved ``--rounds`` times after
+Both ways run in this one process on one Upscaler (``--precision``, fp32 by default; ``auto``
+as a plain ``upscale.py`` run, chosen once in the warm-up: a faster network makes the
+segments' share of the time larger), interleaved ``--rounds`` times after
 a warm-up; the best time of each is kept.  Prints the CPU, both times and segmented / one-go.
 """
 import argparse
@@ -68,16 +70,19 @@ def main():
     p.add_argument("--model", default="frvsr")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--segment_frames", type=int, default=defaults.SEGMENT_FRAMES)
+    p.add_argument("--precision", default="fp32", choices=defaults.PRECISIONS)
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         src = os.path.join(tmp, "in.mkv")
         size = make_clip(args.input, src, args.frames, args.lr_width)
         net = generator_from_checkpoint(resolve_model(args.model))
-        upscaler = Upscaler(net, InferenceOptions(precision="fp32", device="cpu"), report=None)
+        upscaler = Upscaler(net, InferenceOptions(precision=args.precision, device="cpu"), report=None)
         print(f"CPU {cpu_name()} ({os.cpu_count()} cores visible), torch threads {torch.get_num_threads()}; "
               f"model {args.model}; {args.frames} frames {size[0]}x{size[1]} -> x4, H.264 crf 18 medium; "
               f"segments of {args.segment_frames}", flush=True)
         one_run(upscaler, src, os.path.join(tmp, "warm.mp4"), None, args.segment_frames)
+        print(f"precision {args.precision}: runs {upscaler.options.precision} through {upscaler.options.backend}",
+              flush=True)
         best = {"one go": float("inf"), "segmented": float("inf")}
         for r in range(args.rounds):
             order = [("one go", None), ("segmented", False)]
