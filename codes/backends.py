@@ -36,6 +36,7 @@ import torch
 import tecogan.networks.frnet as frnet
 import tecogan.ops.upsample as upsample
 import tecogan.ops.warp as warp
+from tecogan import defaults
 from tecogan.ops.degradation import degrade_bd
 from tecogan.ops.imresize import imresize
 from tecogan.precision import DTYPES, low_precision_copy
@@ -43,7 +44,7 @@ from tecogan.utils.errors import UserError, warn
 from tecogan.utils.fileio import read_image_rgb
 from tecogan.utils.telemetry import decline_telemetry
 
-BACKENDS = ("torch", "openvino")
+BACKENDS = defaults.BACKENDS  # stated once, in defaults
 
 
 def check_backend(backend, device):

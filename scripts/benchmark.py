@@ -35,6 +35,7 @@ import torch
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
+from tecogan import defaults
 from tecogan.api import load_generator
 from tecogan.inference import RecurrentUpscaler, infer_sequence
 from tecogan.networks.frnet import FRNet
@@ -138,6 +139,18 @@ def parse_size(text):
     return h, w
 
 
+def parse_precisions(text):
+    """``'auto,openvino:bf16'`` -> [(None, 'auto'), ('openvino', 'bf16')], checked before any run."""
+    pairs = []
+    for pair in filter(None, text.split(",")):
+        backend, _, prec = pair.partition(":") if ":" in pair else (None, None, pair)
+        if backend not in (None, *defaults.BACKENDS) or prec not in defaults.PRECISIONS:
+            raise UserError(f"--precisions {pair}: expected BACKEND:PRECISION (backend {', '.join(defaults.BACKENDS)}; "
+                            f"precision {', '.join(defaults.PRECISIONS)}) or auto")
+        pairs.append((backend, prec))
+    return pairs
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--lr_size", default="144x180", help="LR frame size HxW")
@@ -158,6 +171,7 @@ def main():
     args = p.parse_args()
     h, w = parse_size(args.lr_size)
     device = parse_device(args.device)
+    pairs = parse_precisions(args.precisions)
     torch.manual_seed(0)
     net = load_generator(args.model) if args.model else FRNet(nf=args.nf, nb=args.nb, degradation="BD")
     flops = count_flops(net, step_inputs(3, h, w, net.scale, torch.device("cpu")))
@@ -172,8 +186,7 @@ def main():
         if "openvino" in args.backend.split(","):
             runs.append(("ours --backend openvino (set-up included)",
                          lambda o: run_ours(net, paths, o, device, backend="openvino")))
-        for pair in filter(None, args.precisions.split(",")):
-            backend, _, prec = pair.partition(":") if ":" in pair else (None, None, pair)
+        for backend, prec in pairs:
             label = f"ours precision {prec}" + (f" --backend {backend}" if backend else "")
             runs.append((f"{label} (set-up included)",
                          lambda o, b=backend, q=prec: run_ours(net, paths, o, device, backend=b, precision=q)))

@@ -172,3 +172,18 @@ def test_yaml_numbers_must_be_finite(tmp_path, value):
     (tmp_path / "t.yml").write_text(text)
     with pytest.raises(UserError, match=r"train.generator.lr: expected (a finite number|a learning rate > 0)"):
         load_config(str(tmp_path / "t.yml"))
+
+
+@pytest.mark.parametrize("content", [b"root:x:0:0:root:/root:/bin/bash\n" * 20, bytes(range(256)) * 8, b"\x80\x02}q\x00."],
+                         ids=["text", "bytes", "pickle_fragment"])
+def test_a_file_that_is_no_checkpoint_is_one_line(tmp_path, capsys, monkeypatch, content):
+    """Text, random bytes or a stray pickle given as --model: one line naming the file, inputs kept."""
+    bad = tmp_path / "notes.pth"
+    bad.write_bytes(content)
+    with pytest.raises(UserError, match="notes.pth"):
+        load_state_dict_file(str(bad))
+    write_frames(tmp_path / "in")
+    before = tree_hash(tmp_path)
+    status, _, err = up(capsys, monkeypatch, tmp_path / "in", tmp_path / "out", "--model", bad, "--device", "cpu")
+    assert_one_line(status, err, "notes.pth")
+    assert tree_hash(tmp_path) == before

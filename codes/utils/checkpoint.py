@@ -11,6 +11,7 @@ every tensor must fit its own storage (a crafted shape over a tiny storage is re
 and every floating tensor must be finite (a diverged training's NaN/Inf is refused).
 """
 import pickle
+import struct
 import zipfile
 
 import torch
@@ -79,7 +80,10 @@ def load_state_dict_file(path, map_location="cpu"):
         first = str(err).strip().splitlines()[0] if str(err).strip() else "unsafe content"
         raise UserError(f"{path}: refused to load: the file holds objects other than tensors "
                         f"and plain containers (weights_only=True: {first[:160]})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError,
+            IndexError, KeyError, TypeError, AttributeError, struct.error) as err:
+        # a file that is no checkpoint at all (a text file, random bytes) reaches the old
+        # non-zip format's unpickler, which fails with whatever its first opcode leads to
         msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"{path}: not a readable PyTorch checkpoint (truncated or corrupt?): {msg[:160]}") from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
