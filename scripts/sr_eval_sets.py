@@ -18,9 +18,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
 from tecogan.data.folder_dataset import PairedFolderDataset
-from tecogan.inference import RecurrentUpscaler
 from tecogan.networks import generator_from_checkpoint
 from tecogan.ops.imresize import imresize
+from tecogan.pipeline import InferenceOptions, Upscaler
 from tecogan.pretrained import resolve_model
 from tecogan.testing import SequenceSet, run_test_datasets
 from tecogan.utils.errors import UserError, run_cli
@@ -63,8 +63,8 @@ def main(argv=None):
                 print(f"{s.name}/{info.name}: bicubic", flush=True)
         return 0
     net = generator_from_checkpoint(resolve_model(args.model))
-    upscaler = RecurrentUpscaler(net, "cpu")
-    run_test_datasets(upscaler, sets, args.results_root, args.label, 5, "reflect", save_res=True,
+    upscaler = Upscaler(net, InferenceOptions(num_pad_front=5, padding_mode="reflect", device="cpu"), report=None)
+    run_test_datasets(upscaler, sets, args.results_root, args.label, save_res=True,
                       report=lambda line: print(line, flush=True))
     return 0
 

@@ -57,3 +57,28 @@ def test_cli_writes_the_sets(tmp_path, capsys, monkeypatch):
     status, out, err = run_inprocess(cli, ["make_compressed_eval.py", "--gt_dir", tmp_path / "gt", "--crf", "60"],
                                      capsys, monkeypatch)
     assert_one_line(status, err, "--crf 60: expected")
+
+
+def test_sr_eval_sets_super_resolves_a_set(tmp_path, capsys, monkeypatch):
+    """scripts/sr_eval_sets.py: the model's frames and bicubic's, laid out for the official metrics."""
+    for i, f in enumerate(_clip(6, 72, 96)):
+        write_image_rgb(str(tmp_path / "gt" / "a" / f"{i + 1:04d}.png"), f)
+    cli = script_cli("scripts/make_compressed_eval.py")
+    status, out, err = run_inprocess(cli, ["make_compressed_eval.py", "--gt_dir", tmp_path / "gt", "--out_root",
+                                           tmp_path / "data", "--prefix", "X", "--crf", "30", "--start", "0",
+                                           "--max_frames", "6"], capsys, monkeypatch)
+    assert status == 0, err
+    sr = script_cli("scripts/sr_eval_sets.py")
+    for model, label in (("frvsr", "F"), ("bicubic", "B")):
+        status, out, err = run_inprocess(sr, ["sr_eval_sets.py", "--model", model, "--label", label, "--datasets",
+                                              "XCRF30", "--data_root", tmp_path / "data", "--results_root",
+                                              tmp_path / "res"], capsys, monkeypatch)
+        assert status == 0, err
+        names = list_images(str(tmp_path / "res" / "XCRF30" / label / "a"))
+        assert len(names) == 6
+        assert names == list_images(str(tmp_path / "data" / "XCRF30" / "GT" / "a"))
+    gt = read_image_rgb(str(tmp_path / "data" / "XCRF30" / "GT" / "a" / names[2]))
+    frvsr, bicubic = (read_image_rgb(str(tmp_path / "res" / "XCRF30" / label / "a" / names[2])) for label in "FB")
+    assert frvsr.shape == bicubic.shape == gt.shape
+    # the same frame, aligned: both close to each other, the network not worse than bicubic
+    assert _psnr(frvsr, bicubic) > 20 and _psnr(frvsr, gt) > _psnr(bicubic, gt) - 1
