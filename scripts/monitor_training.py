@@ -3,11 +3,15 @@
     python scripts/monitor_training.py --degradation BD --model TecoGAN --dataset Vid4
     python scripts/monitor_training.py --exp_dir experiments_BD/FRVSR_demo/001 --dataset demo_val
     python scripts/monitor_training.py --exp_dir experiments_BD/FRVSR_footage/001 --baseline PSNR=24.13:bicubic
+    python scripts/monitor_training.py --exp_dir experiments_BI/FRVSR_real/001 --label Real \
+        --compare "H.264 only=experiments_BI/FRVSR_real_h264/001" --dataset FootageValCRF30
 
 Reads ``<exp_dir>/train/train.log`` and ``<exp_dir>/test/metrics/<dataset>_avg.json`` and
 writes ``<exp_dir>/plots/losses.png`` and ``<exp_dir>/plots/metrics_<dataset>.png``.
 ``--baseline METRIC=VALUE[:LABEL]`` (repeatable) draws a dashed reference line, e.g. the
-bicubic score of the validation set, into that metric's panel.
+bicubic score of the validation set, into that metric's panel.  ``--compare LABEL=EXP_DIR``
+(repeatable) draws other experiments' validation curves on the same dataset into the same panels
+(``--label`` names this experiment's curve), for comparing recipes.
 """
 import argparse
 import json
@@ -112,7 +116,19 @@ def _plottable(xs, ys, where):
     return keep_x, keep_y
 
 
-def plot(curves, title, out_path, baselines=()):
+def parse_compare(text):
+    """``'H.264 only=experiments_BI/X/001'`` -> ``('H.264 only', 'experiments_BI/X/001')``."""
+    label, sep, exp_dir = text.partition("=")
+    if not sep or not label.strip() or not exp_dir.strip():
+        raise UserError(f"--compare {text!r}: expected LABEL=EXP_DIR, e.g. 'H.264 only=experiments_BI/FRVSR_real_h264/001'")
+    if not os.path.isdir(exp_dir):
+        raise UserError(f"--compare {text!r}: {exp_dir}: experiment folder not found")
+    return label.strip(), exp_dir
+
+
+def plot(curves, title, out_path, baselines=(), others=(), label=None):
+    """One panel per curve of ``curves`` ({name: (xs, ys)}); ``others``: (label, curves) drawn
+    into the panels of the same names, ``label`` naming ``curves`` then."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -123,12 +139,14 @@ def plot(curves, title, out_path, baselines=()):
     rows = (len(names) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.2 * rows), squeeze=False)
     for ax, name in zip(axes.flat, names, strict=False):
-        xs, ys = _plottable(*curves[name], f"{title}: {name}")
-        ax.plot(xs, ys, marker="." if len(xs) < 30 else None)
-        lines = [(v, label) for metric, v, label in baselines if metric == name]
-        for k, (v, label) in enumerate(lines):
-            ax.axhline(v, linestyle=("--", ":", "-.")[k % 3], color="gray", label=label)
-        if lines:
+        series = [(label, curves[name])] + [(lab, c[name]) for lab, c in others if name in c]
+        for lab, curve in series:
+            xs, ys = _plottable(*curve, f"{title}: {name}" + (f" ({lab})" if lab else ""))
+            ax.plot(xs, ys, marker="." if len(xs) < 30 else None, label=lab if len(series) > 1 else None)
+        lines = [(v, lab) for metric, v, lab in baselines if metric == name]
+        for k, (v, lab) in enumerate(lines):
+            ax.axhline(v, linestyle=("--", ":", "-.")[k % 3], color="gray", label=lab)
+        if lines or len(series) > 1:
             ax.legend(loc="best", fontsize="small")
         ax.set_title(name)
         ax.set_xlabel("iteration")
@@ -150,9 +168,13 @@ def main():
     p.add_argument("--exp_dir", default=None, help="experiment folder (default experiments_<deg>/<model>/001)")
     p.add_argument("--baseline", action="append", default=[], metavar="METRIC=VALUE[:LABEL]",
                    help="dashed reference line in a metric's validation panel (repeatable)")
+    p.add_argument("--compare", action="append", default=[], metavar="LABEL=EXP_DIR",
+                   help="another experiment's validation curves in the same panels (repeatable)")
+    p.add_argument("--label", default="this run", help="this experiment's curve label when --compare is given")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args()
     baselines = [parse_baseline(b) for b in args.baseline]
+    compares = [parse_compare(c) for c in args.compare]
     exp_dir = args.exp_dir or os.path.join("experiments_" + args.degradation, args.model, "001")
     if not args.exp_dir and not os.path.isdir(exp_dir) and os.path.isdir(os.path.join(REPO, exp_dir)):
         exp_dir = os.path.join(REPO, exp_dir)  # run from outside the repository
@@ -171,8 +193,14 @@ def main():
         path = os.path.join(metric_dir, f"{name}_avg.json")
         if not os.path.isfile(path):
             raise UserError(f"{path}: no validation metrics for dataset {name}")
+        others = []
+        for lab, other_dir in compares:
+            other = os.path.join(other_dir, "test", "metrics", f"{name}_avg.json")
+            if not os.path.isfile(other):
+                raise UserError(f"--compare {lab}={other_dir}: {other}: no validation metrics for dataset {name}")
+            others.append((lab, parse_metrics(other)))
         plot(parse_metrics(path), f"{exp_dir}: validation on {name}", os.path.join(out_dir, f"metrics_{name}.png"),
-             baselines)
+             baselines, others, args.label if compares else None)
     return 0
 
 

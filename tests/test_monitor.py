@@ -77,3 +77,24 @@ def test_baseline_option(tmp_path):
         r = subprocess.run([sys.executable, SCRIPT, "--exp_dir", str(exp), "--baseline", bad],
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 2 and "METRIC=VALUE" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_compare_option(tmp_path):
+    mt = load_script("scripts/monitor_training.py")
+    exp = make_exp(tmp_path)
+    other = tmp_path / "other"
+    (other / "test" / "metrics").mkdir(parents=True)
+    (other / "test" / "metrics" / "Vid4_avg.json").write_text(json.dumps({"G_iter10": {"PSNR": 20.5}}))
+    assert mt.parse_compare(f"B={other}") == ("B", str(other))
+    env = dict(os.environ, MPLBACKEND="Agg")
+    r = subprocess.run([sys.executable, SCRIPT, "--exp_dir", str(exp), "--label", "A", "--compare", f"B={other}",
+                        "--baseline", "PSNR=19.5:bicubic"], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert _png(exp / "plots" / "metrics_Vid4.png")
+    (other / "test" / "metrics" / "Vid4_avg.json").rename(other / "test" / "metrics" / "REDS_avg.json")
+    for bad, said in ((f"B={other}", "no validation metrics for dataset Vid4"), ("B", "LABEL=EXP_DIR"),
+                      (f"B={tmp_path / 'nope'}", "experiment folder not found")):
+        r = subprocess.run([sys.executable, SCRIPT, "--exp_dir", str(exp), "--compare", bad],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and said in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
