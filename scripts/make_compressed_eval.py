@@ -15,7 +15,9 @@ default GOP of 250 frames and B-frames, yuv420p, 25 fps, one thread) and decoded
 
 The defaults make the held-out sets (``data/FootageHeldout{CRF23,CRF30,Area}``, 20 frames per
 clip), and ``--gt_dir data/FootageVal/GT --prefix FootageVal --crf 30 --start 0 --max_frames 30``
-the validation set of experiments_BI/FRVSR_real.
+the validation set of experiments_BI/FRVSR_real.  ``--gt_dir data/Footage/GT --prefix FootageTrain
+--clips 01_dog,02_cups,blackswan,car-roundabout --crf 30,0`` makes the same sets from four
+training clips, to compare a model's gain on footage it was trained on with the held-out gain.
 An existing output folder is kept unless ``--overwrite``.
 """
 import argparse
@@ -106,6 +108,9 @@ def main(argv=None):
     p.add_argument("--start", type=int, default=30,
                    help="first frame (0-based) of each clip; the default skips the 30 frames of FootageVal")
     p.add_argument("--max_frames", type=int, default=20, help="frames per clip from --start (0 = all)")
+    p.add_argument("--clips", default="",
+                   help="comma-separated clip folders of --gt_dir (default: all), e.g. training clips to compare "
+                        "a model's gain on seen and held-out footage")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args(argv)
@@ -117,6 +122,13 @@ def main(argv=None):
     clips = sorted(d for d in os.listdir(args.gt_dir) if os.path.isdir(os.path.join(args.gt_dir, d)))
     if not clips:
         raise UserError(f"{args.gt_dir}: no clip folders")
+    if args.clips:
+        wanted = [c.strip() for c in args.clips.split(",") if c.strip()]
+        missing = [c for c in wanted if c not in clips]
+        if missing or not wanted:
+            raise UserError(f"--clips {args.clips!r}: {missing[0] if missing else 'empty list'}: not a clip folder of "
+                            f"{args.gt_dir} (has {', '.join(clips[:6])}{', ...' if len(clips) > 6 else ''})")
+        clips = wanted
     outs = {c: os.path.join(args.out_root, f"{args.prefix}{'CRF%d' % c if c else 'Area'}") for c in crfs}
     check_outputs([("--out_root", d, SEQUENCES) for d in outs.values()], [("--gt_dir", args.gt_dir)], args.overwrite)
     frames = {}

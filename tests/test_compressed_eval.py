@@ -57,6 +57,15 @@ def test_cli_writes_the_sets(tmp_path, capsys, monkeypatch):
     status, out, err = run_inprocess(cli, ["make_compressed_eval.py", "--gt_dir", tmp_path / "gt", "--crf", "60"],
                                      capsys, monkeypatch)
     assert_one_line(status, err, "--crf 60: expected")
+    # --clips: a subset of the clip folders, a misspelt one named
+    status, out, err = run_inprocess(cli, ["make_compressed_eval.py", "--gt_dir", tmp_path / "gt", "--out_root",
+                                           tmp_path / "o3", "--prefix", "X", "--crf", "0", "--start", "0",
+                                           "--clips", "b"], capsys, monkeypatch)
+    assert status == 0, err
+    assert os.listdir(tmp_path / "o3" / "XArea" / "LR") == ["b"]
+    status, out, err = run_inprocess(cli, ["make_compressed_eval.py", "--gt_dir", tmp_path / "gt", "--out_root",
+                                           tmp_path / "o4", "--clips", "b,c"], capsys, monkeypatch)
+    assert_one_line(status, err, "--clips 'b,c': c: not a clip folder")
 
 
 def test_sr_eval_sets_super_resolves_a_set(tmp_path, capsys, monkeypatch):
