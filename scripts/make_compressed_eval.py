@@ -63,7 +63,10 @@ def h264_roundtrip(frames, crf):
         stream = out.add_stream("libx264", rate=25)
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.thread_count = 1  # one thread: x264 with threads is not bit-reproducible
-        stream.options = {"crf": str(int(crf)), "preset": "medium", "threads": "1", "x264-params": "threads=1"}
+        # cpu-independent: x264's macroblock-tree rate control (SIMD float code) otherwise made
+        # different streams from the same frames run to run on an AVX-512 Xeon (and across CPUs)
+        stream.options = {"crf": str(int(crf)), "preset": "medium", "threads": "1",
+                          "x264-params": "threads=1:cpu-independent=1"}
         for f in frames:
             # every colour conversion states its matrix and range: PyAV reuses a conversion context
             # whose unstated settings followed the last frame it converted (sets differed run to run)

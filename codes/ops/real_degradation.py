@@ -121,8 +121,10 @@ def compress_video(frames, codec="h264", crf=None, bpp=None, gop=12, bframes=0, 
         if control == "crf":
             params = f"keyint={int(gop)}:min-keyint={int(gop)}:bframes={int(bframes)}"
             if encoder == "libx264":
+                # cpu-independent: without it x264's macroblock-tree rate control (its SIMD float
+                # code) gave different streams for the same frames run to run on an AVX-512 Xeon
                 stream.options = {"crf": str(int(crf)), "preset": "veryfast", "threads": "1",
-                                  "x264-params": params}
+                                  "x264-params": params + ":cpu-independent=1"}
             else:
                 stream.options = {"crf": str(int(crf)), "preset": "veryfast",
                                   "x265-params": params + ":pools=none:frame-threads=1:log-level=none"}
