@@ -34,7 +34,7 @@ import numpy as np
 
 from tecogan.utils.errors import UserError, run_cli
 from tecogan.utils.fileio import list_images, read_image_rgb, write_image_rgb
-from tecogan.utils.outputs import SEQUENCES, AtomicFolder, check_outputs
+from tecogan.utils.outputs import DATASET, AtomicFolder, check_outputs
 
 SCALE = 4
 
@@ -133,7 +133,7 @@ def main(argv=None):
                             f"{args.gt_dir} (has {', '.join(clips[:6])}{', ...' if len(clips) > 6 else ''})")
         clips = wanted
     outs = {c: os.path.join(args.out_root, f"{args.prefix}{'CRF%d' % c if c else 'Area'}") for c in crfs}
-    check_outputs([("--out_root", d, SEQUENCES) for d in outs.values()], [("--gt_dir", args.gt_dir)], args.overwrite)
+    check_outputs([("--out_root", d, DATASET) for d in outs.values()], [("--gt_dir", args.gt_dir)], args.overwrite)
     frames = {}
     for clip in clips:
         names = list_images(os.path.join(args.gt_dir, clip))

@@ -61,6 +61,19 @@ def test_cli_writes_the_sets(tmp_path, capsys, monkeypatch):
     lr = read_image_rgb(str(tmp_path / "out" / "XCRF30" / "LR" / "b" / "0003.png"))
     gt = read_image_rgb(str(tmp_path / "out" / "XArea" / "GT" / "b" / "0003.png"))
     assert lr.shape == (18, 24, 3) and gt.shape == (72, 96, 3)
+    # --overwrite replaces the sets (GT/ and LR/ of sequence folders); a file of the user's inside is kept
+    before = read_image_rgb(str(tmp_path / "out" / "XCRF30" / "LR" / "b" / "0003.png"))
+    status, out, err = run_inprocess(cli, ["make_compressed_eval.py", "--gt_dir", tmp_path / "gt", "--out_root",
+                                           tmp_path / "out", "--prefix", "X", "--crf", "30,0", "--start", "2",
+                                           "--max_frames", "6", "--overwrite"], capsys, monkeypatch)
+    assert status == 0, err
+    assert np.array_equal(read_image_rgb(str(tmp_path / "out" / "XCRF30" / "LR" / "b" / "0003.png")), before)
+    (tmp_path / "out" / "XArea" / "GT" / "notes.txt").write_text("mine")
+    status, out, err = run_inprocess(cli, ["make_compressed_eval.py", "--gt_dir", tmp_path / "gt", "--out_root",
+                                           tmp_path / "out", "--prefix", "X", "--crf", "0", "--start", "2",
+                                           "--overwrite"], capsys, monkeypatch)
+    assert_one_line(status, err, "notes.txt, which is not one of the folders of sequence folders")
+    assert (tmp_path / "out" / "XArea" / "GT" / "notes.txt").read_text() == "mine"
     # too few frames for the official metrics, and a bad CRF: one line, status 2
     status, out, err = run_inprocess(cli, ["make_compressed_eval.py", "--gt_dir", tmp_path / "gt", "--out_root",
                                            tmp_path / "o2", "--start", "6"], capsys, monkeypatch)

@@ -44,9 +44,10 @@ from tecogan.utils.tempfiles import (  # noqa: F401
 FILE = "file"            # one file (video, GIF, JSON, ...)
 FRAMES = "frames"        # a folder of PNG frames
 SEQUENCES = "sequences"  # a folder of sequence folders of PNG frames
+DATASET = "dataset"      # a folder of SEQUENCES folders (e.g. GT/ and LR/ of an evaluation set)
 LMDB = "lmdb"            # an LMDB folder (data.mdb, lock.mdb, meta_info.pkl)
 PARENT = "parent"        # a folder that receives outputs: may exist, is never replaced
-KINDS = (FILE, FRAMES, SEQUENCES, LMDB, PARENT)
+KINDS = (FILE, FRAMES, SEQUENCES, DATASET, LMDB, PARENT)
 
 _LMDB_FILES = {"data.mdb", "lock.mdb", "meta_info.pkl"}
 FRAME_EXTENSION = ".png"  # every command writes its frames as PNG
@@ -112,7 +113,8 @@ def _input_paths(path, limit=100000):
 
 def foreign_entry(path, kind):
     """The first entry of folder ``path`` that ``kind`` does not account for (None if all are):
-    FRAMES holds PNG files only, SEQUENCES folders of them, LMDB its three files; our own
+    FRAMES holds PNG files only, SEQUENCES folders of them, DATASET folders of SEQUENCES, LMDB
+    its three files; our own
     temporaries are accounted for."""
     for entry in sorted(os.listdir(path)):
         if is_own_temp(entry):
@@ -125,6 +127,11 @@ def foreign_entry(path, kind):
             continue
         if kind == SEQUENCES and os.path.isdir(full) and not os.path.islink(full) and not entry.startswith("."):
             inner = foreign_entry(full, FRAMES)
+            if inner is None:
+                continue
+            return inner
+        if kind == DATASET and os.path.isdir(full) and not os.path.islink(full) and not entry.startswith("."):
+            inner = foreign_entry(full, SEQUENCES)
             if inner is None:
                 continue
             return inner
@@ -180,7 +187,7 @@ def check_overwrite_flag(overwrite, option="overwrite"):
 def check_outputs(outputs, inputs=(), overwrite=False):
     """Refuse unsafe outputs before anything is read or written.
 
-    ``outputs``: ``(label, path, kind)`` tuples, kind one of FILE, FRAMES, SEQUENCES, LMDB,
+    ``outputs``: ``(label, path, kind)`` tuples, kind one of FILE, FRAMES, SEQUENCES, DATASET, LMDB,
     PARENT; ``inputs``: ``(label, path)`` tuples or paths (missing inputs are skipped:
     the command reports them itself).  Labels are option names used in the messages.
     When every check passes, the decision (replace or not) is recorded for the final rename
@@ -252,6 +259,7 @@ def _check_existing(lbl, p, kind, overwrite):
     foreign = foreign_entry(p, kind)
     if foreign is not None:
         what = {FRAMES: "PNG frames", SEQUENCES: "sequence folders of PNG frames",
+                DATASET: "folders of sequence folders of PNG frames",
                 LMDB: "an LMDB (data.mdb, lock.mdb, meta_info.pkl)"}.get(kind, "outputs")
         raise UserError(f"{name}: --overwrite would delete {foreign}, which is not one of the "
                         f"{what} this command writes; move it away or choose another output")
