@@ -123,3 +123,14 @@ def upscale_in_process(capsys, monkeypatch, *args):
     """``upscale.py ARGS`` run in this process through its console entry point."""
     from tecogan import upscale
     return run_inprocess(upscale.cli, ["upscale.py", *map(str, args)], capsys, monkeypatch)
+
+
+def panning_texture(t=12, h=64, w=112):
+    """(t, h, w, 3) uint8: a high-contrast texture panning 3 px right and 1 px down a frame, content
+    on which libx264's macroblock-tree rate control was not reproducible without cpu-independent."""
+    import cv2
+    import numpy as np
+    rng = np.random.default_rng(0)
+    base = cv2.GaussianBlur(rng.uniform(0, 255, (h + t + 20, w + 3 * t + 20, 3)).astype(np.float32), (0, 0), 3)
+    base = ((base - base.mean()) * 6 + 128).clip(0, 255).astype(np.uint8)
+    return np.stack([base[10 + i:10 + i + h, 10 + 3 * i:10 + 3 * i + w] for i in range(t)])
