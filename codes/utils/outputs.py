@@ -111,6 +111,9 @@ def _input_paths(path, limit=100000):
     return found
 
 
+_INNER_KIND = {SEQUENCES: FRAMES, DATASET: SEQUENCES}  # what a folder of each kind holds
+
+
 def foreign_entry(path, kind):
     """The first entry of folder ``path`` that ``kind`` does not account for (None if all are):
     FRAMES holds PNG files only, SEQUENCES folders of them, DATASET folders of SEQUENCES, LMDB
@@ -125,13 +128,9 @@ def foreign_entry(path, kind):
             continue
         if kind == LMDB and entry in _LMDB_FILES:
             continue
-        if kind == SEQUENCES and os.path.isdir(full) and not os.path.islink(full) and not entry.startswith("."):
-            inner = foreign_entry(full, FRAMES)
-            if inner is None:
-                continue
-            return inner
-        if kind == DATASET and os.path.isdir(full) and not os.path.islink(full) and not entry.startswith("."):
-            inner = foreign_entry(full, SEQUENCES)
+        inner_kind = _INNER_KIND.get(kind)
+        if inner_kind and os.path.isdir(full) and not os.path.islink(full) and not entry.startswith("."):
+            inner = foreign_entry(full, inner_kind)
             if inner is None:
                 continue
             return inner
