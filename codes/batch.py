@@ -16,6 +16,7 @@ I-th, so N processes (a Slurm job array, one per GPU) split a batch with no coor
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -192,6 +193,14 @@ def _made_by(item, model_sha256, options, video, job, model_args):
     return {"input": fingerprint(item.src), **recipe(model_sha256, options, video, job, model_args)}
 
 
+def _manifest_writer(item, made_by, upscaler):
+    def write(finished):
+        atomic_write_json(item.manifest, {"version": MANIFEST_VERSION, "made_by": made_by,
+                                          "ran_with": upscaler.options.pixels_key(),  # auto resolved
+                                          "output": output_facts(finished)})
+    return write
+
+
 def run_batch(upscaler, inputs, output_dir, options, video, model_path, *, model_args=None, shard_text=None,
               batch_ext=None, segment_frames=None, report=print, fail=print):
     """Process the batch (or its shard); returns (done, skipped, failed) counts."""
@@ -215,17 +224,19 @@ def run_batch(upscaler, inputs, output_dir, options, video, model_path, *, model
             job = prepare_job(item.src, item.dst, video.__class__(**{**asdict(video), "overwrite": True}),
                               model_path=model_path, resume="auto", segment_frames=segment_frames,
                               discard=video.overwrite)
-            made_by = _made_by(item, model_sha256, options, video, job, model_args)
-            if decide(item, made_by, video.overwrite) == "skip":
-                report(f"{head}: skipped, {shown(item.dst)} is complete")
-                skipped += 1
-                continue
-            # an old manifest stays until the new output is in place (an interrupted run keeps
-            # the old output, which it still describes)
-            run_job(upscaler, job, report=report, progress=not video.quiet)
-            atomic_write_json(item.manifest, {"version": MANIFEST_VERSION, "made_by": made_by,
-                                              "ran_with": upscaler.options.pixels_key(),  # auto resolved
-                                              "output": output_facts(item.dst)})
+            try:
+                made_by = _made_by(item, model_sha256, options, video, job, model_args)
+                if decide(item, made_by, video.overwrite) == "skip":
+                    job.folder.remove()  # what a run stopped just after publishing left
+                    report(f"{head}: skipped, {shown(item.dst)} is complete")
+                    skipped += 1
+                    continue
+                # the manifest is written just before the output is renamed into place: an old
+                # manifest describes the old output until then, and an output never is without one
+                job = dataclasses.replace(job, before_publish=_manifest_writer(item, made_by, upscaler))
+                run_job(upscaler, job, report=report, progress=not video.quiet)
+            finally:
+                job.release()
             done += 1
         except (UserError, OSError, ValueError, RuntimeError, av.error.FFmpegError) as err:
             fail(f"{head}: FAILED: {one_line(err)}")

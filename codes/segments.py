@@ -21,7 +21,7 @@ from dataclasses import asdict
 
 import av
 
-from tecogan.job_folder import JobFolder, numerics, weights_sha256
+from tecogan.job_folder import JobDamaged, JobFolder, numerics, weights_sha256
 from tecogan.scene_cuts import CutDetector, upscale_with_cuts
 from tecogan.utils.errors import UserError, warn
 from tecogan.utils.fileio import temp_file_beside, write_image_rgb
@@ -96,10 +96,19 @@ def _segment_sink(run, folder, index, opened, last_pts=None):
 
 
 def run_segments(upscaler, run, progress=True):
-    """Run (or continue) the resumable job ``run`` (from :func:`tecogan.video_job._start`);
-    returns the number of frames of the output."""
+    """Run (or continue) the resumable job ``run`` (from :func:`tecogan.video_job._start`) under
+    its lock (taken by :func:`tecogan.video_job.prepare_job`, released here); returns the number
+    of frames of the output."""
+    job = run.job
+    folder = job.folder if job.folder is not None else JobFolder(job.dst).lock()
+    try:
+        return _run_locked(upscaler, run, folder, progress)
+    finally:
+        folder.unlock()
+
+
+def _run_locked(upscaler, run, folder, progress):
     job, report = run.job, run.report
-    folder = JobFolder(job.dst)
     records = folder.begin(job_manifest(upscaler, run), job.resume)
     done = records[-1]["frames_end"] if records else 0
     if records:
@@ -110,38 +119,42 @@ def run_segments(upscaler, run, progress=True):
     try:
         if folder.complete(records) is None:
             count, segments = _upscale(upscaler, run, folder, records, progress)
-            folder.mark_complete(count, segments)
+            records = folder.records()
+            if len(records) != segments or (records[-1]["frames_end"] if records else 0) != count:
+                raise UserError(f"{shown(folder.path)}: a segment's files changed while this run wrote them; "
+                                "--resume makes them again")
+            folder.mark_complete(records)
         else:
             run.frames.close()
         records = folder.records()
-        if folder.complete(records) is None:
-            raise UserError(f"{shown(folder.path)}: a segment's files changed while this run wrote them; --resume "
-                            "makes them again")
+        folder.complete(records)  # still agrees (or one line)
         count = _assemble(run, folder, records)
-    except BaseException:
-        _keep_or_drop(folder, job)
+    except BaseException as err:
+        _keep_or_drop(folder, job, err)
         raise
     folder.remove()
     run.finished(count, started, resumed=done)
     return count
 
 
-def _keep_or_drop(folder, job):
-    """After a failure: a job with recorded work is kept (one warning says how to continue), one
-    without is removed (nothing is lost)."""
+def _keep_or_drop(folder, job, err=None):
+    """After a failure: a job with recorded work is kept (one warning says so and how to continue),
+    one without is removed (nothing is lost)."""
     try:
         records = folder.records()
     except OSError:
         return
-    if records:
+    if not records:
+        folder.remove()
+    elif isinstance(err, JobDamaged):
+        warn(f"{shown(job.dst)}: the job in {shown(folder.path)} is kept as it is")
+    else:
         warn(f"{shown(job.dst)}: {records[-1]['frames_end']} upscaled frames are kept in {shown(folder.path)}; "
              "the same command with --resume continues from there")
-    else:
-        folder.remove()
 
 
-def _restore(upscaler, folder, record, report):
-    state = folder.load_state(record)
+def _restore(upscaler, run, folder, record, report):
+    state = folder.load_state(record, run.first_hw, run.arch["scale"])
     asked = upscaler.requested.precision
     if asked != "auto" and state["precision"] != asked:
         raise UserError(f"--precision {asked}: the job ran in {state['precision']}; resume it with --precision "
@@ -164,7 +177,7 @@ def _upscale(upscaler, run, folder, records, progress):
                             "--overwrite starts again")
         if detector is not None:
             detector.is_cut(frame.image)
-    clip = _restore(upscaler, folder, records[-1], run.report) if records else None
+    clip = _restore(upscaler, run, folder, records[-1], run.report) if records else None
     if run.out_enc is None:
         os.makedirs(folder.frames_dir, exist_ok=True)
     current = [None]
@@ -211,7 +224,17 @@ def _assemble(run, folder, records):
         staging = AtomicFolder(run.job.dst)
         os.rmdir(staging.tmp)
         os.rename(folder.frames_dir, staging.tmp)
-        staging.close(True)
+        try:
+            if run.job.before_publish is not None:
+                run.job.before_publish(staging.tmp)
+            staging.commit()
+        except BaseException:
+            if os.path.isdir(staging.tmp):  # not placed: the frames go back into the job
+                os.rename(staging.tmp, folder.frames_dir)
+            raise
+        finally:
+            if not os.path.lexists(staging.tmp):
+                staging.close(False)  # nothing left to drop (placed, or moved back)
         return total
     return _assemble_video(run, folder, records, total)
 
@@ -251,6 +274,8 @@ def _assemble_video(run, folder, records, total):
         out = None
         _verify(tmp, job.dst, total, passthrough.audio_streams if passthrough is not None else 0)
         os.chmod(tmp, 0o666 & ~_umask())
+        if job.before_publish is not None:
+            job.before_publish(tmp)
         publish(tmp, job.dst)  # never over an output that appeared meanwhile, unless --overwrite
     except av.error.FFmpegError as err:
         raise UserError(f"{shown(job.dst)}: FFmpeg failed to assemble the segments ({err.strerror or err}); the "

@@ -170,8 +170,11 @@ def run(args):
                         "--overwrite discards it and starts again)")
     job = prepare_job(args.input, args.output, video_options(args), model_path=args.model, resume=args.resume,
                       segment_frames=args.segment_frames)
-    upscaler = Upscaler(load_network(args), options, report=lambda line: print(line, flush=True))
-    run_job(upscaler, job, report=lambda line: print(line, flush=True))
+    try:  # the job's lock is held from prepare_job on
+        upscaler = Upscaler(load_network(args), options, report=lambda line: print(line, flush=True))
+        run_job(upscaler, job, report=lambda line: print(line, flush=True))
+    finally:
+        job.release()
     return 0
 
 

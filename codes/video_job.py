@@ -16,14 +16,14 @@ import cv2
 import numpy as np
 
 from tecogan import defaults
-from tecogan.job_folder import JobFolder
+from tecogan.job_folder import JobFolder, job_path
 from tecogan.ops.upsample import bd_bicubic_frame
 from tecogan.options import OptionError
 from tecogan.pretrained import DEFAULT_MODEL, INPUT_KINDS
 from tecogan.scene_cuts import SCENE_CUTS, CutDetector, upscale_with_cuts
 from tecogan.segments import run_segments
 from tecogan.utils.errors import UserError, warn
-from tecogan.utils.outputs import FILE, FRAMES, check_number, check_outputs
+from tecogan.utils.outputs import FILE, FRAMES, JOB, check_number, check_outputs
 from tecogan.utils.progress import Progress
 from tecogan.video import (
     BackgroundWriter,
@@ -174,7 +174,11 @@ class Job:
     (:mod:`tecogan.segments`) in segments of ``segment_frames``: False starts a new one (refused
     over an unfinished job), True (``--resume``) or ``"auto"`` (``--batch``) continues the job
     folder's if there is one (one made differently is refused); ``discard``: --overwrite, an
-    unfinished job is discarded instead."""
+    unfinished job is discarded instead.  ``folder``: the resumable job's
+    :class:`~tecogan.job_folder.JobFolder`, its lock held from :func:`prepare_job` to the end of
+    :func:`run_job` (``release()`` when the job is not run); ``before_publish``: called with the
+    finished output's temporary path just before it is renamed into place (a batch records its
+    manifest there, so an interruption at any point leaves an output that its manifest describes)."""
     src: str
     dst: str
     video: VideoOptions
@@ -183,6 +187,13 @@ class Job:
     resume: bool | str | None = None
     segment_frames: int = defaults.SEGMENT_FRAMES
     discard: bool = False
+    folder: object = None
+    before_publish: object = None
+
+    def release(self):
+        """Let go of the job's lock (a prepared job that will not be run)."""
+        if self.folder is not None:
+            self.folder.unlock()
 
 
 def prepare_job(src, dst, video=None, model_path=None, resume=None, segment_frames=None, discard=None):
@@ -203,6 +214,8 @@ def prepare_job(src, dst, video=None, model_path=None, resume=None, segment_fram
     outputs = [("OUTPUT", dst, FILE if is_video_path(dst) else FRAMES)]
     if video.compare:
         outputs.append(("--compare", video.compare, FILE))
+    if resume is not None:  # the job folder is an output too: never an input, removed only when ours
+        outputs.append(("job folder", job_path(dst), JOB))
     inputs = [("INPUT", src)] + ([("--model", model_path)] if model_path else [])
     check_outputs(outputs, inputs, video.overwrite)
     if video.compare and not is_video_path(video.compare):
@@ -211,9 +224,15 @@ def prepare_job(src, dst, video=None, model_path=None, resume=None, segment_fram
     cmp_enc = check_output(video.compare, **video.encoding(), option="--compare") if video.compare else None
     if out_enc is None and cmp_enc is None and any(v is not None for v in video.encoding().values()):
         warn("--codec, --crf, --preset and --pix_fmt apply to video files; the output is a folder of PNG frames")
+    folder = None
     if resume is not None:
-        JobFolder(dst).check_plain_run(discard, resume)
-    return Job(src, dst, video, out_enc, cmp_enc, resume, segment_frames, discard)
+        folder = JobFolder(dst).lock()  # one process per job, from here to the end of run_job
+        try:
+            folder.check_plain_run(discard, resume)
+        except BaseException:
+            folder.unlock()
+            raise
+    return Job(src, dst, video, out_enc, cmp_enc, resume, segment_frames, discard, folder)
 
 
 def upscale_file(upscaler, src, dst, video=None, *, model_path=None, report=print, progress=True):
@@ -226,7 +245,11 @@ def run_job(upscaler, job, report=print, progress=True):
     """Run a :func:`prepare_job`-checked job: decoding, inference and encoding overlapped; the
     outputs renamed into place only when complete (a resumable job: :mod:`tecogan.segments`).
     Returns the number of frames."""
-    run = _start(upscaler, job, report)
+    try:
+        run = _start(upscaler, job, report)
+    except BaseException:
+        job.release()
+        raise
     if job.resume is not None:
         return run_segments(upscaler, run, progress=progress)
     video, size, sink, compare = job.video, run.size, run.sink, run.compare
@@ -268,6 +291,7 @@ class Run:
     compare: object
     report: object
     summary: object
+    first_hw: tuple = None  # (h, w) of the input's frames
 
     def final_image(self, image):
         return resize_frame(image, self.size) if self.size else image
@@ -317,7 +341,7 @@ def _start(upscaler, job, report):
              "the usual way")
     if sink is not None:
         report(f"writing {sink.describe()}")
-    return Run(job, source, out_enc, cmp_enc, _chain(first, frames), size, arch, sink, compare, report, summary)
+    return Run(job, source, out_enc, cmp_enc, _chain(first, frames), size, arch, sink, compare, report, summary, (h, w))
 
 
 def _follow_depth(source, video, *encodings):

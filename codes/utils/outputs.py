@@ -20,6 +20,7 @@ The names of :mod:`tecogan.utils.tempfiles` are re-exported here.
 """
 import atexit
 import os
+import re
 
 from tecogan.limits import check_number  # noqa: F401 - re-exported
 from tecogan.utils.errors import UserError
@@ -47,10 +48,15 @@ SEQUENCES = "sequences"  # a folder of sequence folders of PNG frames
 DATASET = "dataset"      # a folder of SEQUENCES folders (e.g. GT/ and LR/ of an evaluation set)
 LMDB = "lmdb"            # an LMDB folder (data.mdb, lock.mdb, meta_info.pkl)
 PARENT = "parent"        # a folder that receives outputs: may exist, is never replaced
-KINDS = (FILE, FRAMES, SEQUENCES, DATASET, LMDB, PARENT)
+JOB = "job"              # a resumable job's folder (tecogan.job_folder): may exist; only ours is ever removed
+KINDS = (FILE, FRAMES, SEQUENCES, DATASET, LMDB, PARENT, JOB)
 
 _LMDB_FILES = {"data.mdb", "lock.mdb", "meta_info.pkl"}
 FRAME_EXTENSION = ".png"  # every command writes its frames as PNG
+# what a job folder holds: its manifest, the completion mark, per segment a record, a state and an
+# encoded segment (seg000012.json, .npz, .mp4 ...), frames/ of PNG frames, its lock
+_JOB_FILE = re.compile(r"(manifest|complete)\.json|seg\d{6}\.[A-Za-z0-9]{1,8}")
+JOB_FRAMES = "frames"
 
 
 # --------------------------------------------------------------- identity ----
@@ -117,8 +123,7 @@ _INNER_KIND = {SEQUENCES: FRAMES, DATASET: SEQUENCES}  # what a folder of each k
 def foreign_entry(path, kind):
     """The first entry of folder ``path`` that ``kind`` does not account for (None if all are):
     FRAMES holds PNG files only, SEQUENCES folders of them, DATASET folders of SEQUENCES, LMDB
-    its three files; our own
-    temporaries are accounted for."""
+    its three files, JOB a job folder's files; our own temporaries are accounted for."""
     for entry in sorted(os.listdir(path)):
         if is_own_temp(entry):
             continue
@@ -128,6 +133,13 @@ def foreign_entry(path, kind):
             continue
         if kind == LMDB and entry in _LMDB_FILES:
             continue
+        if kind == JOB and _JOB_FILE.fullmatch(entry) and os.path.isfile(full) and not os.path.islink(full):
+            continue
+        if kind == JOB and entry == JOB_FRAMES and os.path.isdir(full) and not os.path.islink(full):
+            inner = foreign_entry(full, FRAMES)
+            if inner is None:
+                continue
+            return inner
         inner_kind = _INNER_KIND.get(kind)
         if inner_kind and os.path.isdir(full) and not os.path.islink(full) and not entry.startswith("."):
             inner = foreign_entry(full, inner_kind)
@@ -230,7 +242,7 @@ def check_outputs(outputs, inputs=(), overwrite=False):
         _check_existing(lbl, p, kind, overwrite)
         _writable_ancestor(p)
     for _lbl, p, kind, _chain in checked:  # all checks passed: decided, and drop what killed runs left
-        if kind != PARENT:
+        if kind not in (PARENT, JOB):
             record_decision(p, overwrite, kind)
             remove_stale_temps(p)
 
@@ -244,6 +256,9 @@ def _check_existing(lbl, p, kind, overwrite):
             raise UserError(f"{name}: is a folder; expected a file name")
         if not overwrite:
             raise UserError(f"{name}: already exists; pass --overwrite to replace it (it is kept otherwise)")
+        return
+    if kind == JOB:
+        check_job_folder(name, p)
         return
     if not os.path.isdir(p):
         raise UserError(f"{name}: is a file; expected a folder")
@@ -262,6 +277,18 @@ def _check_existing(lbl, p, kind, overwrite):
                 LMDB: "an LMDB (data.mdb, lock.mdb, meta_info.pkl)"}.get(kind, "outputs")
         raise UserError(f"{name}: --overwrite would delete {foreign}, which is not one of the "
                         f"{what} this command writes; move it away or choose another output")
+
+
+def check_job_folder(name, path):
+    """A job folder is removed or resumed only when it is one this project wrote: a real folder
+    holding nothing but a job's files (no advice to --overwrite otherwise: that would delete it)."""
+    if os.path.islink(path) or not os.path.isdir(path):
+        raise UserError(f"{name}: is in the place of a job folder and is not one (a "
+                        f"{'link' if os.path.islink(path) else 'file'}); move it away")
+    foreign = foreign_entry(path, JOB)
+    if foreign is not None:
+        raise UserError(f"{name}: holds {foreign}, which no job of this project writes; it is not touched: move it "
+                        "away (or choose another output name)")
 
 
 # ------------------------------------------------------------ folders ----
