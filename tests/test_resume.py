@@ -18,7 +18,8 @@ import torch
 from avclips import audio_packets, decode_rgb, make_clip, pattern, video_times
 from helpers import assert_one_line, save_tiny_generator, tree_hash, upscale_in_process
 
-from tecogan.job_folder import JobFolder, job_path, pack_state, unpack_state
+from tecogan.job_folder import JobFolder, job_path
+from tecogan.job_state import pack_state, unpack_state
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UPSCALE = os.path.join(REPO, "codes", "upscale.py")
