@@ -131,11 +131,14 @@ class OpenVINOStep:
 
 
 def model_cache_dir():
-    """Where converted models are kept: $TECOGAN_CACHE_DIR (empty: no cache), else
-    $XDG_CACHE_HOME/tecogan/openvino or ~/.cache/tecogan/openvino."""
+    """Where converted models are kept: $TECOGAN_CACHE_DIR (empty or blank: no cache; ``~``
+    expanded), else $XDG_CACHE_HOME/tecogan/openvino (an absolute path, as the XDG specification
+    asks; a relative one is ignored) or ~/.cache/tecogan/openvino."""
     if "TECOGAN_CACHE_DIR" in os.environ:
-        return os.environ["TECOGAN_CACHE_DIR"] or None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        return os.path.expanduser(os.environ["TECOGAN_CACHE_DIR"].strip()) or None
+    base = os.environ.get("XDG_CACHE_HOME", "").strip()
+    if not os.path.isabs(base):
+        base = os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "tecogan", "openvino")
 
 

@@ -166,9 +166,12 @@ class Upscaler:
                 raise OptionError(f"half {half!r}: expected True or False")
             if half:
                 fields.setdefault("precision", "fp16")
-        options = (options or InferenceOptions()).replace(**fields) if fields else (options or InferenceOptions())
-        if not isinstance(options, InferenceOptions):
+        if options is None:  # from the fields: an explicit precision does not read $TECOGAN_PRECISION
+            options = InferenceOptions(**fields)
+        elif not isinstance(options, InferenceOptions):
             raise TypeError(f"options: expected an InferenceOptions, got {type(options).__name__}")
+        elif fields:
+            options = options.replace(**fields)
         self.generator = generator
         self.requested = options  # as asked: precision may be "auto", backend None
         self.options = options    # as run: precision and backend resolved by prepare()
