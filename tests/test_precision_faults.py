@@ -13,6 +13,7 @@
 The OpenVINO tests run in this process: this file is ordered last with test_backends.py
 (tests/conftest.py).
 """
+import errno
 import os
 import subprocess
 import sys
@@ -20,8 +21,13 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from helpers import assert_one_line, tree_hash
+import torch
+from helpers import assert_one_line, save_tiny_generator, tree_hash, upscale_in_process
+from test_precision_inference import AVX2, ZEN4, clip
 
+from tecogan import precision, precision_auto
+from tecogan.job_folder import JobFolder, job_path
+from tecogan.networks.frnet import FRNet
 from tecogan.utils.errors import UserError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -98,5 +104,143 @@ def test_other_variables_read_as_settings(tmp_path, monkeypatch):
     monkeypatch.delenv("TECOGAN_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # the XDG specification: ignored
     assert model_cache_dir() == str(tmp_path / ".cache" / "tecogan" / "openvino")
+
+
+# ------------------------------------------------------------------ 9: precision and resume ----
+SEG = "4"
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    return str(save_tiny_generator(tmp_path_factory.mktemp("ck"))[0])
+
+
+@pytest.fixture
+def frames_in(tmp_path):
+    rng = np.random.default_rng(7)
+    src = tmp_path / "in"
+    os.makedirs(src)
+    for i in range(10):
+        cv2.imwrite(str(src / f"f{i:03d}.png"), rng.integers(0, 256, (20, 28, 3), dtype=np.uint8))
+    return src
+
+
+@pytest.fixture
+def cpu_like(monkeypatch):
+    """The CPU's flags as a sample set (auto on AVX2: fp32; ZEN4 runs bf16 natively)."""
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+
+    def use(sample):
+        monkeypatch.setattr(precision, "cpu_flags", lambda: set(sample))
+        monkeypatch.setattr(precision_auto, "cpu_flags", lambda: set(sample))
+    return use
+
+
+def _run(capsys, monkeypatch, *args):
+    return upscale_in_process(capsys, monkeypatch, *args)
+
+
+def _partial(capsys, monkeypatch, src, out, *args):
+    """A job of ``out`` with its first segment recorded (the disk fills up at the second)."""
+    save = JobFolder.save_segment
+
+    def full_disk(self, index, *a, **k):
+        if index == 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        save(self, index, *a, **k)
+    with monkeypatch.context() as m:
+        m.setattr(JobFolder, "save_segment", full_disk)
+        status, _, err = _run(capsys, monkeypatch, src, out, *args)
+    assert status == 2 and "upscaled frames are kept" in err, err
+    assert len(JobFolder(out).records()) == 1
+
+
+@pytest.mark.parametrize("first, then", [("auto", "fp32"), ("fp32", "auto")])
+def test_resume_accepts_the_precision_that_ran(tmp_path, ckpt, frames_in, capsys, monkeypatch, cpu_like, first, then):
+    cpu_like(AVX2)  # auto runs fp32 here
+    base = ["--model", ckpt, "--device", "cpu", "--segment_frames", SEG, "--quiet"]
+    before = tree_hash(frames_in)
+    status, _, err = _run(capsys, monkeypatch, frames_in, tmp_path / "whole", *base, "--precision", "fp32")
+    assert status == 0, err
+    out = tmp_path / "out"
+    _partial(capsys, monkeypatch, frames_in, out, *base, "--precision", first)
+    status, stdout, err = _run(capsys, monkeypatch, frames_in, out, *base[:-1], "--precision", then, "--resume")
+    assert status == 0, err
+    assert "resuming from frame 4" in stdout and "+ 4 resumed" in stdout
+    if then == "auto":
+        assert "precision fp32 (torch)" in stdout and "auto:" not in stdout  # no second decision
+    assert not os.path.exists(job_path(out)) and tree_hash(out) == tree_hash(tmp_path / "whole")
+    assert tree_hash(frames_in) == before
+
+
+def test_resume_in_another_precision_gets_the_documented_line(tmp_path, ckpt, frames_in, capsys, monkeypatch, cpu_like):
+    cpu_like(AVX2)
+    base = ["--model", ckpt, "--device", "cpu", "--segment_frames", SEG, "--quiet"]
+    out = tmp_path / "out"
+    _partial(capsys, monkeypatch, frames_in, out, *base, "--precision", "auto")
+    kept = tree_hash(job_path(out))
+    cpu_like(ZEN4)  # bf16 runs natively: only the job stands in the way
+    status, _, err = _run(capsys, monkeypatch, frames_in, out, *base, "--precision", "bf16", "--resume")
+    assert_one_line(status, err, "--precision bf16: the job ran in fp32; resume it with --precision fp32 (or auto), "
+                                 "or --overwrite to start again")
+    assert tree_hash(job_path(out)) == kept
+    status, _, err = _run(capsys, monkeypatch, frames_in, out, *base, "--precision", "fp32", "--backend", "openvino",
+                          "--resume")
+    assert_one_line(status, err, "--precision fp32 --backend openvino: the job ran in fp32; resume it with "
+                                 "--precision fp32 (or auto without --backend)")
+    assert tree_hash(job_path(out)) == kept
+
+
+def test_batch_keeps_an_output_made_in_the_precision_asked(tmp_path, ckpt, frames_in, capsys, monkeypatch, cpu_like):
+    cpu_like(AVX2)
+    base = ["--model", ckpt, "--device", "cpu", "--quiet"]
+    before = tree_hash(frames_in)
+    for first, then in (("auto", "fp32"), ("fp32", "auto")):
+        out = tmp_path / f"out_{first}"
+        status, stdout, err = _run(capsys, monkeypatch, "--batch", frames_in, "-o", out, *base, "--precision", first)
+        assert status == 0 and "1 done" in stdout, err
+        made = tree_hash(out)
+        status, stdout, err = _run(capsys, monkeypatch, "--batch", frames_in, "-o", out, *base, "--precision", then)
+        assert status == 0 and "0 done, 1 skipped, 0 failed" in stdout, err
+        assert tree_hash(out) == made
+    cpu_like(ZEN4)
+    status, stdout, err = _run(capsys, monkeypatch, "--batch", frames_in, "-o", out, *base, "--precision", "bf16")
+    assert status == 1 and "0 done, 0 skipped, 1 failed" in stdout and "Traceback" not in err
+    failed = [line for line in err.splitlines() if "FAILED" in line]
+    assert len(failed) == 1 and "was made in fp32, not as --precision bf16 asks; rerun with --precision fp32 (or auto)" \
+        in failed[0], err
+    assert tree_hash(out) == made and tree_hash(frames_in) == before
+
+
+@pytest.fixture
+def tiny():
+    torch.manual_seed(0)
+    return FRNet(nf=8, nb=1).eval()
+
+
+def test_a_restored_clip_runs_in_what_it_ran_on_an_upscaler_that_chose_another(tiny, cpu_like, monkeypatch):
+    """A batch's Upscaler decided auto on an earlier input; a partial output made in another precision
+    continues in that one (one output, one precision)."""
+    from tecogan.pipeline import Upscaler, as_frames
+    cpu_like(ZEN4)
+    monkeypatch.setattr(precision_auto, "_cache_path", lambda: None)
+    monkeypatch.setattr(precision_auto, "own_input_psnr", lambda net, f, d, b, p: [99.0] * len(f))
+    items = list(as_frames(clip(8)))
+    exact = Upscaler(tiny, precision="fp32", device="cpu", report=None)
+    run = exact.new_clip()
+    it = exact.upscale_clip(items, clip=run)
+    for _ in range(4):
+        next(it)
+    state = run.state_dict()
+    assert state["requested"] == {"precision": "fp32", "backend": None}
+    rest = [o.image for o in it]
+    up = Upscaler(tiny, precision="auto", backend="torch", device="cpu", report=None)
+    list(up.upscale_frames(clip(8)))  # an earlier input: auto chose bf16
+    assert up.options.precision == "bf16"
+    again = up.new_clip()
+    again.load_state_dict(state)
+    resumed = [o.image for o in up.upscale_clip(items[4:], clip=again)]
+    assert up.options.precision == "fp32"
+    assert all(np.array_equal(a, b) for a, b in zip(rest, resumed, strict=True))
 
 
