@@ -14,7 +14,9 @@ The OpenVINO tests run in this process: this file is ordered last with test_back
 (tests/conftest.py).
 """
 import errno
+import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -244,3 +246,105 @@ def test_a_restored_clip_runs_in_what_it_ran_on_an_upscaler_that_chose_another(t
     assert all(np.array_equal(a, b) for a, b in zip(rest, resumed, strict=True))
 
 
+# ------------------------------------------------------------------ 10: caches ----
+
+
+def _damage(kind, data, key):
+    """The cache's JSON text after damage ``kind`` to the valid ``data`` (entry ``key``)."""
+    entry = dict(data[key])
+    if kind == "not JSON":
+        return '{"' + key + '": {"precision": "bf1'
+    if kind == "a list":
+        return json.dumps([entry])
+    if kind == "an entry of text":
+        entry = "bf16"
+    elif kind == "wrong types":
+        entry.update(precision=5, reason=None)
+    elif kind == "an unknown precision":
+        entry.update(precision="fp8")
+    elif kind == "a precision nobody asked for":  # fp16 is none of this machine's choices
+        entry.update(precision="fp16")
+    elif kind == "another entry's key":  # a valid decision, moved
+        entry.update(key="0" * 24, precision="fp32", reason="planted")
+    elif kind == "another machine's":
+        entry.update(machine={**entry.get("machine", {}), "cpu_units": ["amx_fp16"]}, precision="fp32",
+                     reason="planted")
+    return json.dumps({**data, key: entry})
+
+
+@pytest.mark.parametrize("kind", ["not JSON", "a list", "an entry of text", "wrong types", "an unknown precision",
+                                  "a precision nobody asked for", "another entry's key", "another machine's"])
+def test_a_damaged_auto_cache_entry_is_dropped_and_decided_again(kind, tiny, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TECOGAN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    checks = []
+
+    def own_input_psnr(net, frames, device, backend, prec):
+        checks.append((backend, prec))
+        return [99.0] * len(frames)
+    monkeypatch.setattr(precision_auto, "own_input_psnr", own_input_psnr)
+
+    def decide():
+        return precision_auto.resolve_auto(tiny, "cpu", backend="torch", frames=clip(3), flags=ZEN4, table={})
+    assert decide().precision == "bf16" and checks == [("torch", "bf16")]
+    path = tmp_path / "cache" / "auto_precision.json"
+    data = json.loads(path.read_text())
+    (key,) = data
+    assert decide().reason.endswith("(cached)") and len(checks) == 1
+    path.write_text(_damage(kind, data, key))
+    capsys.readouterr()
+    choice = decide()
+    err = capsys.readouterr().err
+    assert (choice.precision, choice.backend) == ("bf16", "torch") and len(checks) == 2, (choice, err)
+    warnings = err.strip().splitlines()
+    assert len(warnings) == 1 and warnings[0].startswith(f"warning: {path}") and "deciding again" in warnings[0], err
+    assert sorted(os.listdir(tmp_path / "cache")) == ["auto_precision.json"]  # written whole, renamed: no temporaries
+    assert decide().reason.endswith("(cached)") and len(checks) == 2  # rewritten, valid
+    assert capsys.readouterr().err == ""
+
+
+def test_an_upscaler_runs_past_a_damaged_auto_cache(tiny, tmp_path, monkeypatch, capsys, cpu_like):
+    from tecogan.pipeline import Upscaler
+    monkeypatch.setenv("TECOGAN_CACHE_DIR", str(tmp_path / "cache"))
+    cpu_like(ZEN4)
+    monkeypatch.setattr(precision_auto, "own_input_psnr", lambda net, f, d, b, p: [99.0] * len(f))
+    first = list(Upscaler(tiny, precision="auto", backend="torch", device="cpu", report=None).upscale_frames(clip(4)))
+    path = tmp_path / "cache" / "auto_precision.json"
+    path.write_text(json.dumps({k: "bf16" for k in json.loads(path.read_text())}))
+    up = Upscaler(tiny, precision="auto", backend="torch", device="cpu", report=None)
+    again = list(up.upscale_frames(clip(4)))
+    assert up.options.precision == "bf16" and all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    assert "deciding again" in capsys.readouterr().err
+
+
+def _files(step):
+    stem = step.cache_path[:-4]
+    return [stem + ext for ext in (".xml", ".bin", ".json")]
+
+
+@pytest.mark.parametrize("damage", ["swapped", "truncated"])
+def test_a_replaced_or_truncated_openvino_model_is_converted_again(damage, tmp_path, monkeypatch, capsys):
+    from tecogan.backends import OpenVINOStep
+    monkeypatch.setenv("TECOGAN_CACHE_DIR", str(tmp_path / "cache"))
+    torch.manual_seed(0)
+    net, other = FRNet(nf=8, nb=1).eval(), FRNet(nf=8, nb=1).eval()
+    x = (torch.rand(1, 3, 16, 20), torch.rand(1, 3, 16, 20), torch.rand(1, 3, 64, 80))
+    with torch.inference_mode():
+        expected = net(*x)
+    first = OpenVINOStep(net)
+    assert not first.from_cache and all(os.path.isfile(f) for f in _files(first))  # the record is written too
+    if damage == "swapped":  # another network's converted model (and its record) under this key
+        for src, dst in zip(_files(OpenVINOStep(other)), _files(first), strict=True):
+            shutil.copyfile(src, dst)
+    else:
+        with open(_files(first)[1], "r+b") as f:
+            f.truncate(os.path.getsize(_files(first)[1]) // 2)
+    capsys.readouterr()
+    again = OpenVINOStep(net)
+    warnings = capsys.readouterr().err.strip().splitlines()
+    assert not again.from_cache and (again(*x) - expected).abs().max().item() < 1e-4
+    assert len(warnings) == 1 and warnings[0].startswith(f"warning: {first.cache_path}") \
+        and "converting again" in warnings[0], warnings
+    third = OpenVINOStep(net)  # converted again and recorded again: read from the cache, no warning
+    assert third.from_cache and capsys.readouterr().err == ""
+    assert (third(*x) - expected).abs().max().item() < 1e-4
