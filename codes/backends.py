@@ -10,8 +10,10 @@ The model is converted from the network's weights *at construction* (a snapshot:
 changes to the PyTorch weights are not seen) and compiled once per input size (static
 shapes: about 0.2 s each).  Conversion takes a few seconds, so the converted model is cached
 on disk (:func:`model_cache_dir`, keyed by :func:`model_key`): later runs with the same
-weights read it in about 0.1 s.  Precision is pinned to float32 so that CPUs with
-bf16/AMX units do not silently change the numbers; ``precision`` asks for a lower one
+weights read it in about 0.1 s.  Each cached model is checked against the SHA-256 of its files
+recorded when it was converted (``<key>.json``): one replaced or damaged since is converted
+again.  Precision is pinned to float32 so that CPUs with bf16/AMX units do not silently change
+the numbers; ``precision`` asks for a lower one
 (:mod:`tecogan.precision`): ``bf16``/``fp16`` convert a copy of the network whose convolution
 trunk is in that type (flow head, warp and upsampler float32), ``int8`` quantizes the converted
 model with NNCF (:func:`quantize_int8`). Each is cached under its own key.
@@ -24,6 +26,7 @@ import contextlib
 import glob
 import hashlib
 import inspect
+import json
 import logging
 import os
 import shutil
@@ -131,11 +134,14 @@ class OpenVINOStep:
 
 
 def model_cache_dir():
-    """Where converted models are kept: $TECOGAN_CACHE_DIR (empty: no cache), else
-    $XDG_CACHE_HOME/tecogan/openvino or ~/.cache/tecogan/openvino."""
+    """Where converted models are kept: $TECOGAN_CACHE_DIR (empty or blank: no cache; ``~``
+    expanded), else $XDG_CACHE_HOME/tecogan/openvino (an absolute path, as the XDG specification
+    asks; a relative one is ignored) or ~/.cache/tecogan/openvino."""
     if "TECOGAN_CACHE_DIR" in os.environ:
-        return os.environ["TECOGAN_CACHE_DIR"] or None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        return os.path.expanduser(os.environ["TECOGAN_CACHE_DIR"].strip()) or None
+    base = os.environ.get("XDG_CACHE_HOME", "").strip()
+    if not os.path.isabs(base):
+        base = os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "tecogan", "openvino")
 
 
@@ -154,9 +160,40 @@ def model_key(net, openvino_version):
     return digest.hexdigest()[:32]
 
 
+CACHE_RECORD_VERSION = 1
+
+
+def _file_facts(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return {"bytes": os.path.getsize(path), "sha256": digest.hexdigest()}
+
+
+def _cache_record(path):
+    """What the cache records beside ``<key>.xml``: its key and each file's size and SHA-256."""
+    return {"version": CACHE_RECORD_VERSION, "key": os.path.basename(path)[:-4],
+            "xml": _file_facts(path), "bin": _file_facts(path[:-4] + ".bin")}
+
+
 def _read_cached(core, path):
-    """The cached model, or None when absent or unreadable (it is then converted again)."""
-    if not (os.path.isfile(path) and os.path.isfile(path[:-4] + ".bin")):
+    """The cached model, or None when absent, not the one converted (the files' SHA-256 against
+    the record written with them) or unreadable: it is then converted again (one warning for a
+    replaced or damaged entry; none for an entry without a record, from before records or cut
+    short while written)."""
+    record_path = path[:-4] + ".json"
+    if not (os.path.isfile(path) and os.path.isfile(path[:-4] + ".bin") and os.path.isfile(record_path)):
+        return None
+    try:
+        with open(record_path, encoding="utf-8") as f:
+            record = json.load(f)
+        if record != _cache_record(path):
+            warn(f"{path}: the cached OpenVINO model is not the one converted (its files differ from the SHA-256 "
+                 f"recorded in {os.path.basename(record_path)}: replaced or damaged); converting again")
+            return None
+    except (OSError, ValueError) as e:
+        warn(f"{record_path}: unreadable record of a cached OpenVINO model ({type(e).__name__}); converting again")
         return None
     try:
         return core.read_model(path)
@@ -166,15 +203,23 @@ def _read_cached(core, path):
 
 
 def _write_cached(ov, model, path):
-    """Saves under temporary names, then renames (.bin first: readers look for the .xml)."""
+    """Saves under temporary names with the record of the files' SHA-256, then renames (.bin,
+    .xml, then the record: readers use an entry only with a record that matches its files)."""
     folder = os.path.dirname(path)
     try:
         os.makedirs(folder, exist_ok=True)
         tmp = tempfile.mkdtemp(prefix=".tmp-", dir=folder)
         try:
             ov.save_model(model, os.path.join(tmp, "model.xml"), compress_to_fp16=False)
+            record = _cache_record(os.path.join(tmp, "model.xml"))
+            record["key"] = os.path.basename(path)[:-4]
+            with open(os.path.join(tmp, "model.json"), "w", encoding="utf-8") as f:
+                json.dump(record, f, indent=1)
+            if os.path.exists(path[:-4] + ".json"):
+                os.remove(path[:-4] + ".json")  # the old record goes first: never beside the new files
             os.replace(os.path.join(tmp, "model.bin"), path[:-4] + ".bin")
             os.replace(os.path.join(tmp, "model.xml"), path)
+            os.replace(os.path.join(tmp, "model.json"), path[:-4] + ".json")
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     except (OSError, RuntimeError) as e:  # a full disk: OpenVINO's writer says "basic_ios::clear"

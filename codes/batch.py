@@ -8,7 +8,9 @@ small manifest ``.<name>.tecogan.json`` records what made it: a fingerprint of t
 (size, modification time, hashes of its head and tail), the SHA-256 of the model weights and
 every option that changes pixels.  A rerun skips an output that is still what its manifest
 says (same frame count and size) and was made the same way; one made another way (or with no
-manifest) is refused unless ``--overwrite``.  A failure is reported in one line and the batch
+manifest) is refused unless ``--overwrite``.  The precision is checked against what ran (the
+manifest's ``ran_with``), as ``--resume`` does: ``auto`` keeps an output made in any precision, an
+explicit precision one made in it (also by ``auto``).  A failure is reported in one line and the batch
 goes on; the summary counts done, skipped and failed, and the exit status is 1 if any failed.
 
 ``--shard I/N`` (I from 0 to N-1) keeps every N-th input of the sorted list starting at the
@@ -24,6 +26,8 @@ from dataclasses import asdict, dataclass
 
 import av
 
+from tecogan.defaults import BACKENDS, PRECISIONS
+from tecogan.precision import continuation_conflict
 from tecogan.precision_auto import machine_key
 from tecogan.pretrained import sha256_file
 from tecogan.utils.errors import UserError, one_line
@@ -164,8 +168,38 @@ def read_manifest(item):
         return None
 
 
-def decide(item, made_by, overwrite):
-    """'run', 'skip' or a refusal (a UserError) for an item whose output may exist."""
+# compared against what ran instead (continuation_conflict): auto's machine is recorded, not compared
+PRECISION_KEYS = ("precision", "backend", "auto_machine")
+
+
+def _but_precision(made_by):
+    inference = made_by.get("inference")
+    if not isinstance(inference, dict):
+        return made_by
+    return {**made_by, "inference": {k: v for k, v in inference.items() if k not in PRECISION_KEYS}}
+
+
+def _precision_conflict(item, manifest, options):
+    """None when an output made as ``manifest`` records may be kept by a run with ``options`` (as
+    asked: precision maybe auto, backend maybe None), else the refusal's text."""
+    ran = manifest.get("ran_with")
+    if not isinstance(ran, dict):  # not recorded: what was asked
+        ran = (manifest.get("made_by") if isinstance(manifest.get("made_by"), dict) else {}).get("inference")
+    ran = ran if isinstance(ran, dict) else {}
+    if ran.get("precision") not in PRECISIONS or ran.get("precision") == "auto" or ran.get("backend") not in BACKENDS:
+        if options.precision == ran.get("precision"):
+            return None
+        return f"{shown(item.dst)} was made differently (inference.precision changed); --overwrite replaces it"
+    conflict = continuation_conflict(options.precision, options.backend, ran["precision"], ran["backend"])
+    if conflict is None:
+        return None
+    given, what, fix = conflict
+    return f"{shown(item.dst)} was made in {what}, not as {given} asks; rerun with {fix}, or --overwrite replaces it"
+
+
+def decide(item, made_by, overwrite, options=None):
+    """'run', 'skip' or a refusal (a UserError) for an item whose output may exist; ``options``:
+    the inference options as asked (precision and backend are then checked against what ran)."""
     if not os.path.lexists(item.dst):
         return "run"
     manifest = read_manifest(item)
@@ -174,12 +208,21 @@ def decide(item, made_by, overwrite):
             return "run"
         raise UserError(f"{shown(item.dst)} exists and was not made by this batch (no manifest "
                         f"{shown(os.path.basename(item.manifest))}); --overwrite replaces it")
-    differs = differences(manifest.get("made_by", {}), made_by)
+    old = manifest.get("made_by") if isinstance(manifest.get("made_by"), dict) else {}
+    if options is None:
+        differs = differences(old, made_by)
+    else:
+        differs = differences(_but_precision(old), _but_precision(made_by))
     if differs:
         if overwrite:
             return "run"
         raise UserError(f"{shown(item.dst)} was made differently ({', '.join(differs)} changed); "
                         "--overwrite replaces it")
+    conflict = None if options is None else _precision_conflict(item, manifest, options)
+    if conflict is not None:
+        if overwrite:
+            return "run"
+        raise UserError(conflict)
     try:
         complete = output_facts(item.dst) == manifest.get("output")
     except (OSError, av.error.FFmpegError):
@@ -226,7 +269,7 @@ def run_batch(upscaler, inputs, output_dir, options, video, model_path, *, model
                               discard=video.overwrite)
             try:
                 made_by = _made_by(item, model_sha256, options, video, job, model_args)
-                if decide(item, made_by, video.overwrite) == "skip":
+                if decide(item, made_by, video.overwrite, options) == "skip":
                     job.folder.remove()  # what a run stopped just after publishing left
                     report(f"{head}: skipped, {shown(item.dst)} is complete")
                     skipped += 1

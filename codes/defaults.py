@@ -50,10 +50,14 @@ CHANNELS_LAST = True                    # NHWC: about 2x faster convolutions on 
 
 # inference precision (codes/precision.py, docs/precision.md): test mode and validation keep the
 # reference's numbers; upscale.py and the API choose the fastest within the measured quality gate.
-# $TECOGAN_PRECISION replaces the latter default (fp32: every upscale exact, as test mode)
+# $TECOGAN_PRECISION replaces the latter default (fp32: every upscale exact, as test mode); case and
+# surrounding spaces do not matter (" FP32 " is fp32), unset or blank is auto, and any other value is
+# refused in one line naming the variable where the default is used (tecogan.options.default_precision)
 PRECISIONS = ("fp32", "bf16", "int8", "fp16", "auto")
 TEST_PRECISION = "fp32"
-UPSCALE_PRECISION = os.environ.get("TECOGAN_PRECISION") or "auto"
+PRECISION_VARIABLE = "TECOGAN_PRECISION"
+UPSCALE_PRECISION_TEXT = os.environ.get(PRECISION_VARIABLE)  # as set, for the message
+UPSCALE_PRECISION = (UPSCALE_PRECISION_TEXT or "").strip().lower() or "auto"
 
 # training data: a clip's first frame is, with probability 1 - moving_factor, a moving crop of the
 # same frame (the reference's "moving first frame" augmentation); off unless the YAML asks

@@ -25,6 +25,16 @@ class OptionError(UserError, ValueError):
     """An inference option out of its range or of the wrong type (names the option and the value)."""
 
 
+def default_precision():
+    """The default precision of upscale.py and the API: ``$TECOGAN_PRECISION`` (case and spaces
+    aside), else auto; a value that is none of :data:`PRECISIONS` raises an OptionError naming the
+    variable (where the default is used: an explicit precision does not read it)."""
+    if PRECISION not in PRECISIONS:
+        raise OptionError(f"${defaults.PRECISION_VARIABLE} {defaults.UPSCALE_PRECISION_TEXT!r}: expected one of "
+                          f"{', '.join(PRECISIONS)} (or unset it: auto)")
+    return PRECISION
+
+
 def _integer(name, value, low, high):
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, float) and math.isfinite(value) and value == int(value):
@@ -89,9 +99,8 @@ class InferenceOptions:
         _choice("padding_mode", self.padding_mode, defaults.PADDING_MODES)
         if self.backend is not None:
             _choice("backend", self.backend, defaults.BACKENDS)
-        if self.precision not in PRECISIONS and self.precision == PRECISION:
-            raise OptionError(f"precision {self.precision!r} (from $TECOGAN_PRECISION): expected one of "
-                              f"{', '.join(PRECISIONS)}")
+        if self.precision == PRECISION:  # the default: a bad $TECOGAN_PRECISION is named as such
+            default_precision()
         _choice("precision", self.precision, PRECISIONS)
         if not isinstance(self.channels_last, bool):
             raise OptionError(f"channels_last {self.channels_last!r}: expected True or False")

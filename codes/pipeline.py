@@ -121,17 +121,22 @@ class ClipRun:
             yield UpscaledFrame(index, frame.name, frame.time, frame.image, image)
 
     def state_dict(self) -> dict:
-        """Everything needed to continue: frames done, the precision and back-end that ran, and the
-        recurrent state (CPU tensors)."""
+        """Everything needed to continue: frames done, the precision and back-end that ran (and, in
+        ``requested``, those asked for: ``auto``, None), and the recurrent state (CPU tensors)."""
         stepper = self.stepper.state_dict() if self.stepper is not None else self._restored
+        asked = self.upscaler.requested
         return {"done": self.done, "precision": self.options.precision, "backend": self.options.backend,
-                "stepper": stepper}
+                "requested": {"precision": asked.precision, "backend": asked.backend}, "stepper": stepper}
 
     def load_state_dict(self, state: dict) -> None:
         self.done = int(state["done"])
         up = self.upscaler
-        if up.step_fn is None and state.get("precision"):  # auto: continue in what the saved run chose
-            up._build(up.requested.replace(precision=state["precision"], backend=state.get("backend")))
+        ran = (state.get("precision"), state.get("backend") or defaults.BACKEND)
+        # auto: continue in what the saved run ran, also when this Upscaler chose another for an earlier
+        # clip (a batch whose partial output was made otherwise: one output, one precision)
+        if up.requested.precision == "auto" and ran[0] and (up.step_fn is None
+                                                            or (up.options.precision, up.options.backend) != ran):
+            up._build(up.requested.replace(precision=ran[0], backend=ran[1]))
         if self.stepper is not None:
             self.stepper.load_state_dict(state["stepper"])
         else:
@@ -166,9 +171,12 @@ class Upscaler:
                 raise OptionError(f"half {half!r}: expected True or False")
             if half:
                 fields.setdefault("precision", "fp16")
-        options = (options or InferenceOptions()).replace(**fields) if fields else (options or InferenceOptions())
-        if not isinstance(options, InferenceOptions):
+        if options is None:  # from the fields: an explicit precision does not read $TECOGAN_PRECISION
+            options = InferenceOptions(**fields)
+        elif not isinstance(options, InferenceOptions):
             raise TypeError(f"options: expected an InferenceOptions, got {type(options).__name__}")
+        elif fields:
+            options = options.replace(**fields)
         self.generator = generator
         self.requested = options  # as asked: precision may be "auto", backend None
         self.options = options    # as run: precision and backend resolved by prepare()

@@ -85,6 +85,29 @@ def check_precision(precision, device, backend="torch", flags=None):
                             f"pip install nncf (or pip install 'tecogan[int8]')") from None
 
 
+def continuation_conflict(asked, asked_backend, ran, ran_backend):
+    """Whether work done in precision ``ran`` through ``ran_backend`` may be continued or kept by a
+    run that asks for precision ``asked`` and back-end ``asked_backend`` (None: not given).
+
+    ``auto`` accepts whatever ran (on the back-end asked for, if one is); an explicit precision
+    needs the same precision and back-end (torch when none is given).  Returns None when it may,
+    else ``(given, what_ran, fix)`` texts for a one-line refusal, e.g. ``("--precision bf16",
+    "fp32", "--precision fp32 (or auto)")``.
+    """
+    ran_backend = ran_backend or defaults.BACKEND
+    if asked == "auto":
+        if asked_backend in (None, ran_backend):
+            return None
+    elif asked == ran and (asked_backend or defaults.BACKEND) == ran_backend:
+        return None
+    other = ran_backend != defaults.BACKEND
+    given = f"--precision {asked}" + (f" --backend {asked_backend}" if asked_backend else "")
+    what = ran + (f" through {ran_backend}" if other else "")
+    fix = f"--precision {ran}" + (f" --backend {ran_backend}" if other else "")
+    fix += " (or auto without --backend)" if asked_backend not in (None, ran_backend) else " (or auto)"
+    return given, what, fix
+
+
 class _Cast(nn.Module):
     def __init__(self, dtype):
         super().__init__()

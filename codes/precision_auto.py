@@ -4,7 +4,8 @@ loss is within :data:`GATE` (docs/precision.md).
 Shipped models are looked up in ``precision_table.json`` (written by
 ``scripts/benchmark_precision.py``: whole held-out clips, every precision, interleaved); any
 other checkpoint is checked on the user's own first frames against fp32 (the decision cached,
-keyed by the weights, the CPU's relevant flags and the library versions).
+keyed by the weights, the CPU's relevant flags and the library versions; each cached entry
+records what it was decided for and is checked against it before it is used).
 """
 import hashlib
 import json
@@ -15,11 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from tecogan import defaults
 from tecogan.backends import check_backend, model_cache_dir
 from tecogan.inference import RecurrentUpscaler, infer_sequence
 from tecogan.precision import CPU_ORDER, CUDA_ORDER, check_precision, weights_hash
 from tecogan.utils.device import cpu_flags
-from tecogan.utils.errors import UserError, warn
+from tecogan.utils.errors import UserError, one_line, short, warn
+from tecogan.utils.fileio import atomic_write_json
 
 TABLE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "precision_table.json")
 # the quality gate of `auto` (scripts/benchmark_precision.py measures it over whole clips)
@@ -153,9 +156,11 @@ def resolve_auto(net, device, backend=None, frames=None, flags=None, table=None)
                       "check a lower precision on)")
     frames = list(frames)[:OWN_INPUT_FRAMES]
     cache, key = _cache_path(), _cache_key(net, device, candidates, flags)
-    cached = _read_json(cache).get(key) if cache else None
-    if cached:
-        return Choice(cached["precision"], cached["backend"], cached["reason"] + " (cached)")
+    facts = {"key": key, "weights": weights_hash(net), "device": device.type,
+             "candidates": [list(bp) for bp in candidates], "machine": machine_key(flags)}
+    cached = _cached_choice(cache, facts, fallback) if cache else None
+    if cached is not None:
+        return cached
     choice = None
     for b, p in candidates:
         psnr = own_input_psnr(net, frames, device, b, p)
@@ -167,29 +172,74 @@ def resolve_auto(net, device, backend=None, frames=None, flags=None, table=None)
         choice = Choice("fp32", fallback, f"auto: fp32 (no lower precision agreed with fp32 to "
                                           f"{OWN_INPUT_DB:g} dB on the first {len(frames)} frames)")
     if cache:
-        _update_json(cache, key, {"precision": choice.precision, "backend": choice.backend,
+        _update_json(cache, key, {**facts, "precision": choice.precision, "backend": choice.backend,
                                   "reason": choice.reason})
     return choice
 
 
-def _read_json(path):
+# a cached decision: what it was decided for (checked against the run's own) and the choice
+ENTRY_FIELDS = {"key": str, "weights": str, "device": str, "candidates": list, "machine": dict,
+                "precision": str, "backend": str, "reason": str}
+_KINDS = {str: "a string", list: "a list", dict: "an object"}
+
+
+def _entry_problem(entry, facts, fallback):
+    """Why a cached entry cannot be used for ``facts`` (what this run decides for), or None."""
+    if not isinstance(entry, dict):
+        return f"{short(entry, 40)} is not an object"
+    for name, kind in ENTRY_FIELDS.items():
+        if not isinstance(entry.get(name), kind):
+            return f"{name} {short(entry.get(name), 40)}: expected {_KINDS[kind]}"
+    for name in ("key", "weights", "device", "candidates", "machine"):
+        if entry[name] != facts[name]:
+            return f"it records {name} {short(entry[name], 40)}, not this run's (copied from another entry or machine?)"
+    if entry["precision"] not in defaults.PRECISIONS or entry["precision"] == "auto":
+        return f"precision {short(entry['precision'], 40)}: expected one of {', '.join(defaults.PRECISIONS[:-1])}"
+    if [entry["backend"], entry["precision"]] not in facts["candidates"] + [[fallback, "fp32"]]:
+        return f"{entry['precision']} through {short(entry['backend'], 40)} is none of the choices of this run"
+    return None
+
+
+def _cached_choice(path, facts, fallback):
+    """The cached Choice for ``facts``, or None: absent, or not valid (dropped with one warning,
+    decided again and the entry rewritten)."""
+    data = _read_json(path)
+    if facts["key"] not in data:
+        return None
+    entry = data[facts["key"]]
+    problem = _entry_problem(entry, facts, fallback)
+    if problem is not None:
+        warn(f"{path}: entry {facts['key']}: {problem}; dropped, deciding again")
+        return None
+    return Choice(entry["precision"], entry["backend"], entry["reason"] + " (cached)")
+
+
+def _read_json(path, quiet=False):
+    """The cache as a dict: ``{}`` when absent; a file that is not a JSON object is ignored with
+    one warning (and replaced at the next write)."""
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             data = json.load(f)
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
+    except FileNotFoundError:
         return {}
+    except (OSError, ValueError) as e:
+        if not quiet:
+            warn(f"{path}: unreadable auto precision cache ({short(str(e), 80)}); ignored, deciding again")
+        return {}
+    if not isinstance(data, dict):
+        if not quiet:
+            warn(f"{path}: the auto precision cache holds a JSON {type(data).__name__}, expected an object; "
+                 f"ignored, deciding again")
+        return {}
+    return data
 
 
 def _update_json(path, key, value):
-    """Adds ``key`` to the JSON cache (written whole, then renamed); a failure only warns."""
-    data = _read_json(path)
-    data[key] = value
+    """Adds ``key`` to the JSON cache (written whole to a temporary file, then renamed); a failure
+    only warns."""
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=1)
-        os.replace(tmp, path)
-    except OSError as e:
-        warn(f"{path}: cannot cache the auto precision decision ({e.strerror or e})")
+        data = _read_json(path, quiet=True)  # read again: another process may have added entries
+        data[key] = value
+        atomic_write_json(path, data, indent=1)
+    except (OSError, UserError) as e:
+        warn(f"{path}: cannot cache the auto precision decision ({getattr(e, 'strerror', None) or one_line(e)})")

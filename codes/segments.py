@@ -22,6 +22,7 @@ from dataclasses import asdict
 import av
 
 from tecogan.job_folder import JobDamaged, JobFolder, numerics, weights_sha256
+from tecogan.precision import continuation_conflict
 from tecogan.scene_cuts import CutDetector, upscale_with_cuts
 from tecogan.utils.errors import UserError, warn
 from tecogan.utils.fileio import temp_file_beside, write_image_rgb
@@ -33,16 +34,22 @@ from tecogan.video import BackgroundWriter, VideoSink, shown
 
 
 def job_manifest(upscaler, run):
-    """What makes the output's pixels and file (see :mod:`tecogan.job_folder`); precision as asked
-    (``auto`` continues in what each record says ran)."""
+    """What makes the output's pixels and file (see :mod:`tecogan.job_folder`).  Precision and
+    back-end as the job's first run asked for them (``auto``; no back-end: torch): each record's
+    state says what ran, and a resume is checked against that (:func:`_restore`), not against
+    what the first run asked (a job that ``auto`` ran in fp32 resumes with ``--precision fp32``)."""
     job, enc = run.job, run.out_enc
     video = {k: v for k, v in asdict(job.video).items() if k not in ("overwrite", "quiet", "compare")}
     encoding = None if enc is None else {"format": enc.fmt, "codec": enc.codec, "encoder": enc.spec.encoder,
                                          "crf": enc.crf, "preset": enc.preset, "pix_fmt": enc.pix_fmt}
+    inference = upscaler.requested.pixels_key()
+    recorded = (JobFolder(job.dst).manifest() or {}).get("inference") if job.resume else None
+    if isinstance(recorded, dict):  # resuming: the job's own record of what was asked stays
+        inference.update({k: recorded[k] for k in ("precision", "backend") if k in recorded})
     manifest = {"version": 1, "output": os.path.basename(os.path.abspath(job.dst)),
                 "input": {"path": os.path.abspath(job.src), **fingerprint(job.src)},
                 "model": {"sha256": weights_sha256(upscaler.generator), "arch": run.arch},
-                "inference": upscaler.requested.pixels_key(), "video": video, "encoding": encoding,
+                "inference": inference, "video": video, "encoding": encoding,
                 "segment_frames": job.segment_frames, "frames": run.source.count,
                 "numerics": numerics(upscaler.device)}
     return json.loads(json.dumps(manifest))  # as it reads back (tuples are lists)
@@ -154,15 +161,19 @@ def _keep_or_drop(folder, job, err=None):
 
 
 def _restore(upscaler, run, folder, record, report):
+    """The recorded clip state, continued in the precision and back-end it ran in: ``auto`` takes
+    them (also when the job's first run asked for one), an explicit precision must be the one
+    that ran (else one line saying which to ask for)."""
     state = folder.load_state(record, run.first_hw, run.arch["scale"])
-    asked = upscaler.requested.precision
-    if asked != "auto" and state["precision"] != asked:
-        raise UserError(f"--precision {asked}: the job ran in {state['precision']}; resume it with --precision "
-                        f"{state['precision']} (or auto), or --overwrite to start again")
+    asked, ran, through = upscaler.requested, state["precision"], state.get("backend") or "torch"
+    conflict = continuation_conflict(asked.precision, asked.backend, ran, through)
+    if conflict is not None:
+        given, what, fix = conflict
+        raise UserError(f"{given}: the job ran in {what}; resume it with {fix}, or --overwrite to start again")
     clip = upscaler.new_clip()
     clip.load_state_dict(state)
-    if asked == "auto":
-        report(f"precision {state['precision']} ({state['backend']}), as the job chose at its start")
+    if asked.precision == "auto":
+        report(f"precision {ran} ({through}), as the job ran it")
     return clip
 
 

@@ -26,7 +26,7 @@ if not __package__:  # run as a file from a clone: import this clone as the pack
 from tecogan import defaults
 from tecogan.batch import parse_shard, run_batch
 from tecogan.networks import generator_from_checkpoint
-from tecogan.options import InferenceOptions, options_from_flags
+from tecogan.options import PRECISION, PRECISIONS, InferenceOptions, default_precision, options_from_flags
 from tecogan.pipeline import Upscaler
 from tecogan.precision import check_precision
 from tecogan.pretrained import DEFAULT_MODEL, describe_models, resolve_model
@@ -36,7 +36,14 @@ from tecogan.utils.errors import UserError, run_cli, warn
 from tecogan.utils.outputs import check_number
 from tecogan.video_job import SCENE_CUTS_DEFAULT, VideoOptions, prepare_job, run_job
 
-DEFAULTS = InferenceOptions()
+DEFAULTS = InferenceOptions(precision="fp32")  # the other defaults (precision: default_precision())
+
+
+def _precision_help():
+    if PRECISION in PRECISIONS:
+        return f"Default: {PRECISION} ($TECOGAN_PRECISION sets it)"
+    return (f"Default: auto, or $TECOGAN_PRECISION, which holds {defaults.UPSCALE_PRECISION_TEXT!r}: none of these "
+            f"(refused unless --precision is given)")
 
 
 def build_parser():
@@ -58,10 +65,10 @@ def build_parser():
     p.add_argument("--nb", type=int, help="override the number of residual blocks")
     p.add_argument("--device", default="auto", help="cpu, cuda or cuda:k (default: CUDA when present)")
     p.add_argument("--half", action="store_true", help="CUDA autocast fp16 (--precision fp16 on CUDA; ignored on the CPU)")
-    p.add_argument("--precision", default=DEFAULTS.precision,
+    p.add_argument("--precision",
                    help=f"fp32 (exact: equals test mode), bf16, int8 (OpenVINO), fp16 or auto (the fastest this "
                         f"machine runs natively within the measured quality gate; docs/precision.md). "
-                        f"Default: {DEFAULTS.precision} ($TECOGAN_PRECISION sets it)")
+                        f"{_precision_help()}")
     p.add_argument("--tile", type=int, default=DEFAULTS.tile, help="LR tile size (0: whole frames)")
     p.add_argument("--tile_overlap", type=int, default=DEFAULTS.tile_overlap, help="LR overlap between tiles")
     p.add_argument("--num_pad_front", type=int, default=DEFAULTS.num_pad_front,
@@ -120,9 +127,11 @@ def load_network(args):
 
 def inference_options(args):
     """The checked InferenceOptions of the command line (errors name the flag)."""
-    if args.half and args.precision not in (DEFAULTS.precision, "fp16"):
+    if args.half and args.precision not in (None, PRECISION, "fp16"):
         raise UserError(f"--half is --precision fp16; it contradicts --precision {args.precision}")
     precision = args.precision
+    if precision is None and not args.half:
+        precision = default_precision()  # $TECOGAN_PRECISION or auto (a bad value: one line naming it)
     if args.half:  # as before: CUDA autocast, ignored (with a warning) on the CPU
         precision = "fp16" if parse_device(args.device).type == "cuda" else "fp32"
         if precision == "fp32":

@@ -148,8 +148,8 @@ def test_converted_model_cache(tmp_path, monkeypatch, capsys):
         expected = net(*x)
     first = OpenVINOStep(net)
     assert not first.from_cache and os.path.isfile(first.cache_path)
-    assert sorted(os.listdir(tmp_path / "cache")) == sorted([os.path.basename(first.cache_path),
-                                                             os.path.basename(first.cache_path)[:-4] + ".bin"])
+    stem = os.path.basename(first.cache_path)[:-4]
+    assert sorted(os.listdir(tmp_path / "cache")) == [stem + ".bin", stem + ".json", stem + ".xml"]  # + SHA-256 record
     second = OpenVINOStep(net)
     assert second.from_cache and second.cache_path == first.cache_path
     assert (second(*x) - expected).abs().max().item() < 1e-4
@@ -163,7 +163,7 @@ def test_converted_model_cache(tmp_path, monkeypatch, capsys):
         f.write("<not a model")
     capsys.readouterr()
     again = OpenVINOStep(net)
-    assert not again.from_cache and "unreadable cached OpenVINO model" in capsys.readouterr().err
+    assert not again.from_cache and "not the one converted" in capsys.readouterr().err
     assert (again(*x) - expected).abs().max().item() < 1e-4
     assert OpenVINOStep(net).from_cache  # rewritten
     blocker = tmp_path / "file"

@@ -34,7 +34,7 @@ from tecogan.training.sampler import ResumableSampler
 from tecogan.utils.checkpoint import check_tensors, verify_checkpoint_file
 from tecogan.utils.device import cpu_computes, device_from_gpu_id
 from tecogan.utils.distributed import average_scalar, barrier, cleanup, init_from_env
-from tecogan.utils.errors import UserError, warn
+from tecogan.utils.errors import UserError, env_flag, warn
 from tecogan.utils.fileio import atomic_torch_save
 from tecogan.utils.tempfiles import remove_own_temps
 
@@ -52,7 +52,7 @@ def make_logger(log_path, is_main):
         fh = logging.FileHandler(log_path)
         fh.setFormatter(fmt)
         logger.addHandler(fh)
-        if not os.environ.get("TECOGAN_LOG_FILE_ONLY"):
+        if not env_flag("TECOGAN_LOG_FILE_ONLY"):
             sh = logging.StreamHandler(sys.stdout)
             sh.setFormatter(fmt)
             logger.addHandler(sh)

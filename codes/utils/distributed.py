@@ -4,13 +4,32 @@ import os
 import torch
 import torch.distributed as dist
 
+from tecogan.utils.errors import UserError
+
+
+def _env_int(name, default):
+    """``$name`` as a non-negative integer (torchrun sets these); one line naming it otherwise."""
+    text = os.environ.get(name)
+    if text is None:
+        if default is None:
+            raise UserError(f"${name} is not set, but $WORLD_SIZE is {os.environ.get('WORLD_SIZE')!r}: start "
+                            f"multi-process training with torchrun, which sets both")
+        return default
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise UserError(f"${name} {text!r}: expected a non-negative integer (torchrun sets it)")
+    return value
+
 
 def init_from_env():
     """(rank, world_size, local_rank); initialises the process group under torchrun."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = _env_int("WORLD_SIZE", 1)
     if world <= 1:
         return 0, 1, 0
-    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    rank, local_rank = _env_int("RANK", None), _env_int("LOCAL_RANK", 0)
     backend = "nccl" if torch.cuda.is_available() else "gloo"
     if not dist.is_initialized():
         dist.init_process_group(backend=backend)

@@ -67,9 +67,15 @@ def one_line(text, limit=2000):
     return text[:half] + " ... " + text[-half:]
 
 
+def env_flag(name):
+    """Whether the switch ``$name`` is on: unset, blank, 0, false, no and off (any case, spaces
+    aside) are off, any other value on."""
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
 def debug_enabled(argv=None):
     argv = sys.argv if argv is None else argv
-    return "--debug" in argv or os.environ.get("TECOGAN_DEBUG", "") not in ("", "0")
+    return "--debug" in argv or env_flag("TECOGAN_DEBUG")
 
 
 _OS_HINTS = {
