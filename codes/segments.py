@@ -18,6 +18,7 @@ import json
 import os
 import time
 from dataclasses import asdict
+from fractions import Fraction
 
 import av
 
@@ -217,6 +218,9 @@ def _assemble(run, folder, records):
 
 
 def _assemble_video(run, folder, records, total):
+    """Copy the segments' video packets (no re-encoding) into the final file with the input's
+    audio and subtitles, each packet with the timestamps it has in the whole clip (see
+    :class:`_Timeline`); returns the frame count."""
     job, enc = run.job, run.out_enc
     described = VideoSink(enc, run.source, audio=job.video.audio)  # the audio plan (and its warnings)
     run.report(f"writing {described.describe()}, from {len(records)} segments")
@@ -228,23 +232,23 @@ def _assemble_video(run, folder, records, total):
         segments = [os.path.join(folder.path, next(iter(r["files"]))) for r in records]
         with av.open(segments[0]) as first:
             stream = out.add_stream_from_template(first.streams.video[0], opaque=True)
+        stream.codec_context.framerate = described.rate  # the stream's frame rate, as the one-go writer's
         if passthrough is not None:
             passthrough.open(out)
-        last_dts, count = None, 0
-        for path in segments:
+        out.start_encoding()  # the header: the muxer settles the output's time base
+        timeline = _Timeline(stream.time_base, described, enc.fmt == "avi")
+        count = 0
+        for path, record in zip(segments, records, strict=True):
+            with av.open(path) as seg:  # a first pass reads the segment's timing
+                times = timeline.segment(seg, record)
             with av.open(path) as seg:
-                for packet in seg.demux(seg.streams.video[0]):
-                    if packet.dts is None and packet.pts is None:
-                        continue  # a flush packet
-                    if last_dts is not None and packet.dts is not None and packet.dts <= last_dts:
-                        packet.dts = last_dts + 1
-                    last_dts = packet.dts
-                    seconds = packet.pts * packet.time_base if packet.pts is not None else None
+                for packet, (pts, dts, duration) in zip(_video_packets(seg), times, strict=True):
+                    packet.pts, packet.dts, packet.duration, packet.time_base = pts, dts, duration, timeline.tb
                     packet.stream = stream
                     out.mux(packet)
                     count += packet.size > 0
-                    if passthrough is not None and seconds is not None:
-                        passthrough.advance(seconds)
+                    if passthrough is not None:
+                        passthrough.advance(pts * timeline.tb)
         if passthrough is not None:
             passthrough.finish()
         out.close()
@@ -263,6 +267,108 @@ def _assemble_video(run, folder, records, total):
         if os.path.exists(tmp):
             os.remove(tmp)
     return count
+
+
+def _video_packets(container):
+    """A segment file's video packets in decode order (the demuxer's closing empty packet left out)."""
+    for packet in container.demux(container.streams.video[0]):
+        if packet.size or packet.pts is not None or packet.dts is not None:
+            yield packet
+
+
+def _rescale(ts, src, dst):
+    return None if ts is None else round(Fraction(ts) * src / dst)
+
+
+class _Timeline:
+    """The timestamps of the segments' video packets in the assembled file (time base ``tb``).
+
+    Every segment was encoded with the timestamps its frames have in the whole clip, but the
+    containers keep them differently.  MP4 and MOV store the PTS and the DTS.  Matroska and WebM
+    store the PTS only, and their demuxer gives the first packets of a file with reordered frames
+    (h264 and h265 B-frames) no DTS: muxed as they were, the assembly failed.  AVI stores no
+    timestamps at all (see :meth:`_avi_slots`).  So each packet gets a DTS made again from the
+    PTS in decode order (:meth:`_dts`), strictly increasing over the whole file and never after
+    its PTS, and lasts one frame interval of the writer's rate (``sink``: the segments'
+    :class:`VideoSink`), as the encoders' packets do (MP4's demuxer gives DTS differences)."""
+
+    def __init__(self, tb, sink, avi):
+        self.tb, self.sink_tb, self.avi = tb, sink.time_base, avi
+        self.frame = max(1, round(1 / (sink.rate * tb)))
+        self.index = 0
+        self.depth = 0          # the reorder depth so far
+        self.last_dts = None    # of the segments muxed so far
+        self.latest = None      # their latest PTS
+
+    def segment(self, container, record):
+        """(pts, dts, duration) of each video packet of the next segment, in decode order."""
+        stream = container.streams.video[0]
+        src = stream.time_base
+        packets = [(_rescale(p.pts, src, self.tb), _rescale(p.dts, src, self.tb)) for p in _video_packets(container)]
+        self.index += 1
+        if not packets:
+            return []
+        if self.avi:
+            slots = self._avi_slots([dts or 0 for _, dts in packets], record)
+            pts = dts = slots
+        else:
+            pts = [p if p is not None else d for p, d in packets]
+            if None in pts:
+                raise UserError(f"{shown(container.name)}: a video packet without timestamps; --overwrite starts "
+                                "the job again")
+            dts = self._dts(pts, [d for _, d in packets])
+        times = []
+        for p, d in zip(pts, dts, strict=True):
+            if self.last_dts is not None and d <= self.last_dts:
+                d = self.last_dts + 1  # a safety net: the muxers take strictly increasing DTS only
+            p = max(p, d)
+            self.last_dts, self.latest = d, p if self.latest is None else max(self.latest, p)
+            times.append((p, d, self.frame))
+        return times
+
+    def _dts(self, pts, stored):
+        """DTS for one segment's packets (PTS ``pts`` in decode order; ``stored``: the DTS the
+        file gave, None where it gave none).
+
+        With the reorder depth D (the smallest for which the (j-D)-th earliest PTS is not after
+        packet j's; at least the number of leading packets the file gives no DTS, or one before
+        the segment's first frame: the encoder's delay; and never less than an earlier
+        segment's), packet j's DTS is that (j-D)-th earliest PTS, and the first D packets step
+        back from the first frame by the shortest frame interval, as the encoders' own DTS do.
+        They come after every DTS of the segments before, whose frames all come earlier."""
+        order = sorted(pts)
+        depth = 0
+        while depth < len(pts) and (stored[depth] is None or stored[depth] < order[0]):
+            depth += 1
+        depth = max(depth, self.depth)
+        while any(order[j - depth] > pts[j] for j in range(depth, len(pts))):
+            depth += 1
+        self.depth = depth
+        gaps = [b - a for a, b in zip(order, order[1:], strict=False)]
+        if self.latest is not None:
+            gaps.append(order[0] - self.latest)
+        step = max(1, min(gaps, default=self.frame))
+        return [order[j - depth] if j >= depth else order[0] - (depth - j) * step for j in range(len(pts))]
+
+    def _avi_slots(self, slots, record):
+        """The DTS (= PTS) of one AVI segment's packets (``slots``: the DTS its demuxer gave).
+
+        AVI stores one chunk per frame interval: its muxer writes a stream's first frame in
+        slot 0, then pads with empty chunks up to each later frame's DTS, so the first packet of
+        a segment lost its place (the demuxer says 0).  The first segment stays as it is (the
+        one-go file starts the same way); a later one is moved so that its last packet lands on
+        the segment's last frame as recorded (``last_pts``, in the segment writer's time base),
+        its first packet in the slot before its second (a record without ``last_pts``: right
+        after the segments before)."""
+        if self.index == 1:
+            return slots
+        last = record.get("last_pts")
+        if last is not None:
+            end = _rescale(last, self.sink_tb, self.tb)
+        else:
+            end = (self.latest if self.latest is not None else -1) + 1 + (slots[-1] - slots[1] + 1 if len(slots) > 1 else 0)
+        later = [slot + end - slots[-1] for slot in slots[1:]]
+        return [later[0] - 1] + later if later else [end]
 
 
 def _verify(tmp, dst, frames, audio_streams):
