@@ -276,8 +276,13 @@ def _video_packets(container):
             yield packet
 
 
+def _nearest(x):
+    """``x`` rounded to the nearest integer, halves away from zero (as FFmpeg's av_rescale)."""
+    return int(x + Fraction(1, 2)) if x >= 0 else -int(Fraction(1, 2) - x)
+
+
 def _rescale(ts, src, dst):
-    return None if ts is None else round(Fraction(ts) * src / dst)
+    return None if ts is None else _nearest(Fraction(ts) * src / dst)
 
 
 class _Timeline:
@@ -294,7 +299,7 @@ class _Timeline:
 
     def __init__(self, tb, sink, avi):
         self.tb, self.sink_tb, self.avi = tb, sink.time_base, avi
-        self.frame = max(1, round(1 / (sink.rate * tb)))
+        self.frame = max(1, _nearest(1 / (sink.rate * tb)))
         self.index = 0
         self.depth = 0          # the reorder depth so far
         self.last_dts = None    # of the segments muxed so far
