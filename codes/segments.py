@@ -19,17 +19,14 @@ import os
 import time
 from dataclasses import asdict
 
-import av
-
+from tecogan.assembly import assemble
 from tecogan.job_folder import JobDamaged, JobFolder, numerics, weights_sha256
 from tecogan.precision import continuation_conflict
 from tecogan.scene_cuts import CutDetector, upscale_with_cuts
 from tecogan.utils.errors import UserError, warn
-from tecogan.utils.fileio import temp_file_beside, write_image_rgb
+from tecogan.utils.fileio import write_image_rgb
 from tecogan.utils.fingerprint import fingerprint
-from tecogan.utils.outputs import AtomicFolder
 from tecogan.utils.progress import Progress
-from tecogan.utils.tempfiles import publish
 from tecogan.video import BackgroundWriter, VideoSink, shown
 
 
@@ -135,7 +132,7 @@ def _run_locked(upscaler, run, folder, progress):
             run.frames.close()
         records = folder.records()
         folder.complete(records)  # still agrees (or one line)
-        count = _assemble(run, folder, records)
+        count = assemble(run, folder, records)
     except BaseException as err:
         _keep_or_drop(folder, job, err)
         raise
@@ -222,95 +219,3 @@ def _upscale(upscaler, run, folder, records, progress):
             for each in opened:
                 each.close(False)
     return k, index + (in_segment > 0)
-
-
-def _assemble(run, folder, records):
-    """The final output from the recorded segments; returns its frame count."""
-    total = records[-1]["frames_end"] if records else 0
-    if run.out_enc is None:
-        names = [n for r in records for n in r["files"]]
-        if len(names) != total:
-            raise UserError(f"{shown(folder.path)}: the job lists {len(names)} frames, expected {total}; "
-                            "--overwrite starts again")
-        staging = AtomicFolder(run.job.dst)
-        os.rmdir(staging.tmp)
-        os.rename(folder.frames_dir, staging.tmp)
-        try:
-            if run.job.before_publish is not None:
-                run.job.before_publish(staging.tmp)
-            staging.commit()
-        except BaseException:
-            if os.path.isdir(staging.tmp):  # not placed: the frames go back into the job
-                os.rename(staging.tmp, folder.frames_dir)
-            raise
-        finally:
-            if not os.path.lexists(staging.tmp):
-                staging.close(False)  # nothing left to drop (placed, or moved back)
-        return total
-    return _assemble_video(run, folder, records, total)
-
-
-def _assemble_video(run, folder, records, total):
-    job, enc = run.job, run.out_enc
-    described = VideoSink(enc, run.source, audio=job.video.audio)  # the audio plan (and its warnings)
-    run.report(f"writing {described.describe()}, from {len(records)} segments")
-    passthrough = described.passthrough
-    tmp = temp_file_beside(job.dst, os.path.splitext(job.dst)[1])
-    out = None
-    try:
-        out = av.open(tmp, "w", format=enc.fmt, options={"movflags": "+faststart"} if enc.fmt in ("mp4", "mov") else {})
-        segments = [os.path.join(folder.path, next(iter(r["files"]))) for r in records]
-        with av.open(segments[0]) as first:
-            stream = out.add_stream_from_template(first.streams.video[0], opaque=True)
-        if passthrough is not None:
-            passthrough.open(out)
-        last_dts, count = None, 0
-        for path in segments:
-            with av.open(path) as seg:
-                for packet in seg.demux(seg.streams.video[0]):
-                    if packet.dts is None and packet.pts is None:
-                        continue  # a flush packet
-                    if last_dts is not None and packet.dts is not None and packet.dts <= last_dts:
-                        packet.dts = last_dts + 1
-                    last_dts = packet.dts
-                    seconds = packet.pts * packet.time_base if packet.pts is not None else None
-                    packet.stream = stream
-                    out.mux(packet)
-                    count += packet.size > 0
-                    if passthrough is not None and seconds is not None:
-                        passthrough.advance(seconds)
-        if passthrough is not None:
-            passthrough.finish()
-        out.close()
-        out = None
-        _verify(tmp, job.dst, total, passthrough.audio_streams if passthrough is not None else 0)
-        os.chmod(tmp, 0o666 & ~_umask())
-        if job.before_publish is not None:
-            job.before_publish(tmp)
-        publish(tmp, job.dst)  # never over an output that appeared meanwhile, unless --overwrite
-    except av.error.FFmpegError as err:
-        raise UserError(f"{shown(job.dst)}: FFmpeg failed to assemble the segments ({err.strerror or err}); the "
-                        f"job is kept in {shown(folder.path)}") from None
-    finally:
-        if passthrough is not None:
-            passthrough.close()
-        if out is not None:
-            out.close()
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return count
-
-
-def _verify(tmp, dst, frames, audio_streams):
-    with av.open(tmp) as check:
-        found = sum(1 for p in check.demux(check.streams.video[0]) if p.size) if check.streams.video else 0
-        audio = len(check.streams.audio)
-    if found != frames or audio != audio_streams:
-        raise UserError(f"{shown(dst)}: the assembled file holds {found} frames and {audio} audio streams, expected "
-                        f"{frames} and {audio_streams}; the job folder is kept")
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

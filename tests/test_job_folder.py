@@ -10,7 +10,7 @@ import pytest
 from avclips import decode_rgb, make_clip, pattern
 from helpers import assert_one_line, save_tiny_generator, tree_hash, upscale_in_process
 
-from tecogan import batch, segments
+from tecogan import assembly, batch, segments
 from tecogan.job_folder import JobFolder, job_path, lock_path
 from tecogan.job_state import state_problem
 from tecogan.utils.locks import FileLock
@@ -166,7 +166,7 @@ def _finished_but_not_assembled(tmp_path, ckpt, clip, upscale, monkeypatch):
 
     def fail(*_a, **_k):
         raise Stop("stopped before publishing")
-    monkeypatch.setattr(segments, "publish", fail)
+    monkeypatch.setattr(assembly, "publish", fail)
     assert upscale(clip, out, *base(ckpt))[0] != 0
     monkeypatch.undo()
     assert os.path.exists(os.path.join(job_path(out), "complete.json"))
@@ -278,14 +278,14 @@ def test_a_batch_stopped_around_publishing_converges(tmp_path, ckpt, clip, upsca
     inputs = tmp_path / "in"
     inputs.mkdir()
     os.link(clip, inputs / "a.mp4")
-    real = segments.publish
+    real = assembly.publish
 
     def stopped(tmp, dst, *a, **k):
         if when == "after":
             real(tmp, dst, *a, **k)
         from tecogan.utils.errors import Terminated
         raise Terminated()
-    monkeypatch.setattr(segments, "publish", stopped)
+    monkeypatch.setattr(assembly, "publish", stopped)
     status, _, _ = upscale("--batch", inputs, "-o", tmp_path / "out", *base(ckpt))
     assert status == 143
     monkeypatch.undo()

@@ -30,7 +30,7 @@ SEG = "4"  # frames per segment: 14 frames are segments of 4, 4, 4 and 2
 _KILLER = textwrap.dedent(f"""
     import os, runpy, signal, sys
     runpy.run_path({os.path.join(REPO, "codes", "_clone.py")!r})
-    from tecogan import job_folder, segments
+    from tecogan import assembly, job_folder, segments
     from tecogan.video import writing
     how, at = sys.argv[1].split(":")
     at = int(at)
@@ -66,7 +66,7 @@ _KILLER = textwrap.dedent(f"""
     elif how == "assemble":  # every segment done, the final file not yet in place
         def patched(*a, **k):
             die()
-        segments.publish = patched
+        assembly.publish = patched
     sys.argv = ["upscale.py"] + sys.argv[2:]
     from tecogan.upscale import cli
     cli()

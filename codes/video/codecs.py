@@ -49,6 +49,9 @@ AUDIO_ENCODER = {"mp4": "aac", "mov": "aac", "matroska": "libopus", "webm": "lib
 NEGATIVE_TS = {"mp4", "mov"}  # containers that keep an audio stream's priming packet before 0
 _LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "quad", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
 
+# codecs a muxer lists but refuses when the file is written: FFmpeg's mov muxer takes VP9 and AV1
+# in .mp4 only ("only supported in MP4", after every frame was upscaled)
+_REFUSED = {"mov": {"vp9", "av1"}}
 _supported = {}
 
 
@@ -56,7 +59,7 @@ def _container_codecs(fmt):
     """Codec names FFmpeg's ``fmt`` muxer can hold."""
     if fmt not in _supported:
         with av.open(io.BytesIO(), "w", format=fmt) as out:
-            _supported[fmt] = set(out.supported_codecs)
+            _supported[fmt] = set(out.supported_codecs) - _REFUSED.get(fmt, set())
     return _supported[fmt]
 
 
