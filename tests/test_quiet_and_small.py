@@ -69,13 +69,15 @@ def test_quiet_prints_warnings_and_the_final_line_only(tmp_path, ckpt, clip):
     assert tree_hash(clip) == before
 
 
-def test_av1_without_quiet_has_no_encoder_banner(tmp_path, ckpt, clip):
-    out = tmp_path / "out.mkv"
+@pytest.mark.parametrize("codec,name", [("av1", "out.mkv"), ("h265", "out.mp4"), ("vp9", "out.webm")])
+def test_encoders_print_no_banner_without_quiet(tmp_path, ckpt, clip, codec, name):
+    """Every line is the command's own: no Svt[info] (SVT-AV1), x265 [info] or libvpx lines."""
+    out = tmp_path / name
     lines = run_command(tmp_path, clip, out, "--model", ckpt, "--device", "cpu", "--precision", "fp32",
-                        "--codec", "av1", "--segment_frames", "2")
-    assert not any("Svt[" in line for line in lines), lines
-    assert any(line.startswith("writing av1 (libsvtav1") for line in lines), lines  # the information stays
-    assert is_final(lines[-1], out)
+                        "--codec", codec, "--segment_frames", "2")
+    own = (f"{clip} -> {out}: ", "model input: ", f"writing {codec} (", "warning: ", "upscale: ")
+    assert all(line.startswith(own) for line in lines[:-1]) and is_final(lines[-1], out), lines
+    assert any(line.startswith(f"writing {codec} (") for line in lines), lines  # the information stays
 
 
 def _int8_here():
