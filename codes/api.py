@@ -19,15 +19,17 @@ import torch
 
 from tecogan.inference import resolve_device
 from tecogan.networks import build_generator, generator_from_checkpoint
-from tecogan.options import InferenceOptions
+from tecogan.options import InferenceOptions, OptionError
 from tecogan.pipeline import ClipRun, UpscaledFrame, Upscaler
 from tecogan.pretrained import resolve_model
+from tecogan.utils.errors import python_names, short
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 __all__ = ["load_generator", "build_generator", "Upscaler", "InferenceOptions", "ClipRun", "UpscaledFrame"]
 
 
+@python_names
 def load_generator(checkpoint: PathLike | Mapping[str, torch.Tensor], device: str | torch.device = "cpu",
                    **overrides: Any) -> torch.nn.Module:
     """The generator a checkpoint holds, loaded strictly, in eval mode on ``device``.
@@ -38,6 +40,12 @@ def load_generator(checkpoint: PathLike | Mapping[str, torch.Tensor], device: st
     (e.g. ``degradation="BI"``) replace values, and a combination that does not fit the
     tensors raises :class:`tecogan.utils.errors.UserError` naming the mismatch.
     """
-    source = dict(checkpoint) if isinstance(checkpoint, Mapping) else resolve_model(checkpoint)
+    if isinstance(checkpoint, Mapping):
+        source = dict(checkpoint)
+    elif isinstance(checkpoint, (str, os.PathLike)) and os.fspath(checkpoint):
+        source = resolve_model(checkpoint, option="checkpoint")
+    else:
+        raise OptionError(f"checkpoint {short(checkpoint)}: expected a shipped model's name, a checkpoint path "
+                          f"(.pth) or a state dict")
     net = generator_from_checkpoint(source, **overrides)
     return net.to(resolve_device(device)).eval()

@@ -46,6 +46,7 @@ from tecogan.precision import DTYPES, low_precision_copy
 from tecogan.utils.errors import UserError, warn
 from tecogan.utils.fileio import read_image_rgb
 from tecogan.utils.telemetry import decline_telemetry
+from tecogan.utils.verbosity import silence_third_party, third_party_output
 
 BACKENDS = defaults.BACKENDS  # stated once, in defaults
 
@@ -63,6 +64,7 @@ def check_backend(backend, device):
 
 def _import_openvino():
     decline_telemetry()  # before openvino is imported: nothing may be sent from here on
+    silence_third_party()  # before its converter imports nncf.torch (torch's CUDA banner)
     try:  # lazy: openvino is an optional, heavy backend (0.5 s to import), loaded only when asked for
         import openvino
     except ImportError as e:
@@ -246,6 +248,7 @@ CALIBRATION_FRAMES = 6    # per bundled clip
 
 def _nncf_version():
     decline_telemetry()
+    silence_third_party()
     try:
         import nncf  # optional: see quantize_int8
     except ImportError as e:
@@ -285,12 +288,12 @@ def calibration_inputs(net, frames_per_clip=None):
 
 def quantize_int8(model, net):
     """NNCF post-training quantization of a converted OpenVINO FRNet, calibrated on the bundled
-    footage; :data:`INT8_IGNORED` stay float32."""
+    footage; :data:`INT8_IGNORED` stay float32.  NNCF's progress bars show unless the run is quiet."""
     _nncf_version()
     import nncf  # optional (precision int8), heavy: loaded when int8 is asked for
     logging.getLogger("nncf").setLevel(logging.ERROR)
     samples = calibration_inputs(net)
-    with _quiet():
+    with _quiet(), third_party_output():
         return nncf.quantize(model, nncf.Dataset(samples), preset=nncf.QuantizationPreset.PERFORMANCE,
                              subset_size=len(samples), fast_bias_correction=True,
                              ignored_scope=nncf.IgnoredScope(patterns=list(INT8_IGNORED), validate=False))

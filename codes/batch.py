@@ -256,7 +256,8 @@ def run_batch(upscaler, inputs, output_dir, options, video, model_path, *, model
     os.makedirs(output_dir, exist_ok=True)
     model_sha256 = sha256_file(model_path)
     where = f" (shard {index}/{count})" if count > 1 else ""
-    report(f"batch{where}: {len(items)} inputs -> {shown(output_dir)}")
+    if not video.quiet:  # --quiet: each input's result and the summary only
+        report(f"batch{where}: {len(items)} inputs -> {shown(output_dir)}")
     done = skipped = failed = 0
     for n, item in enumerate(items, 1):
         head = f"[{n}/{len(items)}] {shown(item.src)}"

@@ -9,6 +9,7 @@ reported as one line naming the file and the key path, e.g.
 only: validation fills them in, and inner code reads plain values (``opt[key]``) from the
 returned dict.
 """
+import math
 import os
 
 import yaml
@@ -42,12 +43,21 @@ def _bounded(low, high, **key):
     return Key(int, check=lambda v: low <= v <= high, expect=f"an integer >= {low} and <= {high}", **key)
 
 
-def _iterations(positive=False):
-    """A list of iteration numbers (schedules), each in 0..MAX_ITER (> 0 when ``positive``)."""
+def _iterations(positive=False, increasing=False):
+    """A list of iteration numbers (schedules), each in 0..MAX_ITER (> 0 when ``positive``; each
+    after the one before when ``increasing``)."""
     low = 1 if positive else 0
     return Key(list, check=lambda v: len(v) <= defaults.MAX_LIST and all(
-        isinstance(x, int) and not isinstance(x, bool) and low <= x <= defaults.MAX_ITER for x in v),
-        expect=f"a list of iteration numbers ({low}..{defaults.MAX_ITER})")
+        isinstance(x, int) and not isinstance(x, bool) and low <= x <= defaults.MAX_ITER for x in v)
+        and (not increasing or all(a < b for a, b in zip(v, v[1:], strict=False))),
+        expect=f"a list of {'increasing ' if increasing else ''}iteration numbers ({low}..{defaults.MAX_ITER})")
+
+
+def _weights():
+    """A list of non-negative finite numbers (factors of a learning rate)."""
+    return Key(list, check=lambda v: len(v) <= defaults.MAX_LIST and all(
+        isinstance(x, NUM) and not isinstance(x, bool) and math.isfinite(x) and 0 <= x <= defaults.MAX_YAML_NUMBER
+        for x in v), expect="a list of numbers >= 0 (factors of the learning rate)")
 
 
 def _plain_name(v):
@@ -71,9 +81,8 @@ _LR_SCHEDULE = Section({
     "gamma": Key(NUM, check=_positive, expect="a number > 0"),
     "periods": _iterations(positive=True),
     "eta_min": Key(NUM, default=0.0, check=_non_negative, expect="a number >= 0"),
-    "restarts": _iterations(),
-    "restart_weights": Key(list, check=lambda v: all(isinstance(x, NUM) for x in v),
-                           expect="a list of numbers"),
+    "restarts": _iterations(positive=True, increasing=True),
+    "restart_weights": _weights(),
 })
 
 _OPTIM = {
@@ -280,6 +289,10 @@ def _cross_checks(opt, where, fill_defaults=True):
                 raise UserError(f"{where}: train.{name}.lr_schedule: MultiStepLR needs milestones and gamma")
             if sched.get("type") == "CosineAnnealingLR_Restart" and sched.get("periods") is None:
                 raise UserError(f"{where}: train.{name}.lr_schedule: CosineAnnealingLR_Restart needs periods")
+            restarts, weights = sched.get("restarts") or [], sched.get("restart_weights")
+            if weights is not None and len(weights) != len(restarts):
+                raise UserError(f"{where}: train.{name}.lr_schedule.restart_weights: {len(weights)} numbers for "
+                                f"{len(restarts)} restart{'s' if len(restarts) != 1 else ''}; expected one weight per restart")
 
 
 def validate_config(opt, where="config", fill_defaults=True):

@@ -14,6 +14,7 @@ Test mode, validation, ``upscale.py`` and the API all run :meth:`Upscaler.upscal
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -23,9 +24,13 @@ import torch
 
 from tecogan import defaults
 from tecogan.inference import front_padding_indices, make_step, make_upscaler, resolve_device
+from tecogan.networks import generator_from_checkpoint
 from tecogan.options import InferenceOptions, OptionError
 from tecogan.precision_auto import OWN_INPUT_FRAMES, resolve_auto
+from tecogan.pretrained import PRETRAINED, resolve_model
 from tecogan.utils.device import parse_device
+from tecogan.utils.errors import python_names, python_names_iter, short
+from tecogan.utils.verbosity import is_quiet, quiet
 from tecogan.video.common import Frame
 from tecogan.video_job import VideoOptions, upscale_file
 
@@ -146,6 +151,21 @@ class ClipRun:
 _LEGACY = ("tile", "tile_overlap", "num_pad_front", "padding_mode", "backend", "device", "channels_last", "threads")
 
 
+def generator_of(generator, option="generator") -> torch.nn.Module:
+    """A generator module as it is, or the one a shipped model's name (``"frvsr"``) or a checkpoint
+    path holds (on the CPU, as ``upscale.py --model`` loads it); anything else is one line
+    saying what is expected."""
+    if isinstance(generator, torch.nn.Module):
+        if not hasattr(generator, "arch") or not hasattr(generator, "scale"):
+            raise OptionError(f"{option}: a {type(generator).__name__} is not a TecoGAN/FRVSR generator (expected "
+                              f"tecogan.load_generator(...)'s network, e.g. an FRNet)")
+        return generator
+    if isinstance(generator, (str, os.PathLike)) and os.fspath(generator):
+        return generator_from_checkpoint(resolve_model(generator, option=option))
+    raise OptionError(f"{option} {short(generator)}: expected a generator module (tecogan.load_generator(...)), "
+                      f"a shipped model's name ({', '.join(PRETRAINED)}) or a checkpoint path (.pth)")
+
+
 class Upscaler:
     """A generator and its :class:`InferenceOptions`: frame-recurrent super-resolution of clips.
 
@@ -158,8 +178,10 @@ class Upscaler:
     they run (auto resolved), ``requested`` as they were asked.
     """
 
-    def __init__(self, generator: torch.nn.Module, options: InferenceOptions | str | None = None, *,
-                 half: bool | None = None, report: Callable[[str], None] | None = print, **fields) -> None:
+    @python_names
+    def __init__(self, generator: torch.nn.Module | str | os.PathLike, options: InferenceOptions | str | None = None,
+                 *, half: bool | None = None, report: Callable[[str], None] | None = print, **fields) -> None:
+        generator = generator_of(generator)
         if isinstance(options, (str, torch.device)):  # Upscaler(net, "cpu"): the old positional device
             fields.setdefault("device", str(options))
             options = None
@@ -199,20 +221,24 @@ class Upscaler:
 
     def _build(self, options: InferenceOptions) -> None:
         options = options.replace(backend=options.backend or defaults.BACKEND)
-        self.step_fn = make_step(self.generator, self.device, options.backend, options.channels_last,
-                                 options.precision)
+        with quiet(self.report is None):  # report=None: NNCF's calibration bars (int8) too
+            self.step_fn = make_step(self.generator, self.device, options.backend, options.channels_last,
+                                     options.precision)
         self.options = options
         self.half = options.precision == "fp16" and self.device.type == "cuda"
 
+    @python_names
     def prepare(self, frames: Iterable[np.ndarray] | None = None) -> InferenceOptions:
         """Resolve ``precision="auto"`` (a checkpoint the measured table does not hold is checked on
         ``frames``, the first frames of the input) and build the step function; the choice and its
-        reason go to ``report``.  Runs once, at the first clip's first frames; returns the options
+        reason go to ``report`` (not in a quiet run: ``upscale_video(..., quiet=True)``,
+        ``upscale.py --quiet``).  Runs once, at the first clip's first frames; returns the options
         that run."""
         if self.step_fn is None:
             images = [_as_uint8(f) for f in frames] if frames else None
-            choice = resolve_auto(self.generator, self.device, self.requested.backend, frames=images)
-            if self.report is not None:
+            with quiet(self.report is None):  # its int8 candidate is calibrated by NNCF (progress bars)
+                choice = resolve_auto(self.generator, self.device, self.requested.backend, frames=images)
+            if self.report is not None and not is_quiet():
                 self.report(choice.reason)
             self._build(self.requested.replace(precision=choice.precision, backend=choice.backend))
         return self.options
@@ -234,6 +260,7 @@ class Upscaler:
         """A fresh recurrent state (a clip's start)."""
         return ClipRun(self)
 
+    @python_names_iter
     def upscale_clip(self, frames: Iterable[Frame], clip: ClipRun | None = None) -> Iterator[UpscaledFrame]:
         """Super-resolve one clip of :class:`Frame` items ``(name, image, time)``, streaming: yields
         an :class:`UpscaledFrame` per frame.  ``clip``: a (restored) :class:`ClipRun` to continue."""
@@ -250,12 +277,14 @@ class Upscaler:
         for out in self.upscale_clip(as_frames(frames)):
             yield out.image
 
+    @python_names
     def upscale_video(self, src, dst, **video_options) -> None:
         """Super-resolve a video file or a folder of frames into ``dst`` (a video file or a folder
         of PNGs), as ``upscale.py`` does, with this Upscaler's generator and options.
 
         ``video_options`` are :class:`tecogan.video_job.VideoOptions` fields (``compare="side.mp4"``,
-        ``fps=25``, ``codec=...``, ``overwrite=True`` ...), type-checked.  Bad input raises
-        :class:`tecogan.utils.errors.UserError`.
+        ``fps=25``, ``codec=...``, ``overwrite=True``, ``quiet=True`` ...), type-checked.  Bad input
+        raises :class:`tecogan.utils.errors.UserError`, naming these arguments (``pass
+        overwrite=True``), not upscale.py's flags.
         """
         upscale_file(self, src, dst, VideoOptions.from_keywords(video_options))

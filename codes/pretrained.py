@@ -123,15 +123,16 @@ def verify(path, filename=None):
     _verified.add(key)
 
 
-def resolve_model(model):
+def resolve_model(model, option="--model"):
     """A shipped model's name -> its verified checkpoint path; any other value is returned as it
     is (a path, checked where it is opened).  A bare name that is both a model's name and an
-    existing file is ambiguous: one line asks for ``./NAME`` or the model name."""
+    existing file is ambiguous: one line asks for ``./NAME`` or the model name (``option``: how
+    the caller named the value)."""
     key = os.fspath(model)
     if key.lower() not in PRETRAINED:
         return key
     if os.path.exists(key):
-        raise UserError(f"--model {key}: both a shipped model's name and a file in this folder; write "
+        raise UserError(f"{option} {key}: both a shipped model's name and a file in this folder; write "
                         f"./{key} for the file, or run from another folder for the shipped model")
     return find_file(PRETRAINED[key.lower()].file)
 

@@ -4,7 +4,8 @@ A frame-recurrent model carries the previous HR frame into the next; across a ha
 the previous shot's detail, warped onto the new one for a few frames.  Here PySceneDetect's
 content detector (``scenedetect-headless``) looks at each LR frame as it streams past; at a
 cut the clip is split and the new shot starts a new :class:`~tecogan.pipeline.ClipRun`, with
-its own front padding, exactly as if it had been a clip of its own.
+its own front padding, exactly as if it had been a clip of its own.  The detector keeps the times
+of the cuts it found: :func:`describe_cuts` is the line ``upscale.py`` prints about them.
 """
 from __future__ import annotations
 
@@ -24,23 +25,48 @@ MIN_SHOT = defaults.SCENE_CUT_MIN_SHOT  # frames: no cut this soon after the las
 
 
 class CutDetector:
-    """``is_cut(image)`` for consecutive RGB frames (uint8 or uint16): True when ``image`` starts
-    a new shot.  Each frame is looked at once, in order, with no look-ahead."""
+    """``is_cut(image, time)`` for consecutive RGB frames (uint8 or uint16): True when ``image`` starts
+    a new shot.  Each frame is looked at once, in order, with no look-ahead; ``cuts`` lists the
+    times (seconds; the frame's index / 25 when it has none) of the frames that start a shot."""
 
     def __init__(self, threshold=THRESHOLD, min_shot=MIN_SHOT):
         self.detector = ContentDetector(threshold=threshold, min_scene_len=min_shot,
                                         filter_mode=FlashFilter.Mode.SUPPRESS)
         self.index = 0
         self.rate = Fraction(25)  # the detector counts frames; the rate only names them
+        self.cuts = []
 
-    def is_cut(self, image):
+    def is_cut(self, image, time=None):
         if image.dtype != "uint8":
             image = (image >> 8).astype("uint8")
         bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
         cuts = self.detector.process_frame(FrameTimecode(self.index, fps=self.rate), bgr)
         found = any(c.frame_num == self.index for c in cuts) and self.index > 0
+        if found:
+            self.cuts.append(time if time is not None else self.index / self.rate)
         self.index += 1
         return found
+
+
+SHOWN_CUTS = 50  # times listed in the line; more are counted
+
+
+def format_time(seconds):
+    """``0:07.52``, ``1:02:03.00`` (hundredths of a second)."""
+    hundredths = int(round(float(seconds) * 100))
+    minutes, rest = divmod(hundredths, 6000)
+    hours, minutes = divmod(minutes, 60)
+    text = f"{minutes}:{rest // 100:02d}.{rest % 100:02d}"
+    return f"{hours}:{minutes:02d}:{rest // 100:02d}.{rest % 100:02d}" if hours else text
+
+
+def describe_cuts(times):
+    """``scene cuts: 3 at 0:01.20, 0:04.00, 0:07.52`` (output times), or ``scene cuts: none found``."""
+    if not times:
+        return "scene cuts: none found"
+    shown = ", ".join(format_time(t) for t in times[:SHOWN_CUTS])
+    more = f" and {len(times) - SHOWN_CUTS} more" if len(times) > SHOWN_CUTS else ""
+    return f"scene cuts: {len(times)} at {shown}{more}"
 
 
 def upscale_with_cuts(upscaler, frames: Iterable[Frame], detector: CutDetector | None = None,
@@ -64,7 +90,7 @@ def upscale_with_cuts(upscaler, frames: Iterable[Frame], detector: CutDetector |
         return
     it = iter(frames)
     pending = next(it, None)
-    if pending is not None and detector.is_cut(pending.image):  # never at a clip's first frame
+    if pending is not None and detector.is_cut(pending.image, pending.time):  # never at a clip's first frame
         clip = None
         if on_cut is not None:
             on_cut(pending)
@@ -75,7 +101,7 @@ def upscale_with_cuts(upscaler, frames: Iterable[Frame], detector: CutDetector |
             nonlocal pending
             yield first
             for frame in it:
-                if detector.is_cut(frame.image):
+                if detector.is_cut(frame.image, frame.time):
                     pending = frame
                     if on_cut is not None:
                         on_cut(frame)

@@ -22,7 +22,7 @@ from dataclasses import asdict
 from tecogan.assembly import assemble
 from tecogan.job_folder import JobDamaged, JobFolder, numerics, weights_sha256
 from tecogan.precision import continuation_conflict
-from tecogan.scene_cuts import CutDetector, upscale_with_cuts
+from tecogan.scene_cuts import upscale_with_cuts
 from tecogan.utils.errors import UserError, warn
 from tecogan.utils.fileio import write_image_rgb
 from tecogan.utils.fingerprint import fingerprint
@@ -176,7 +176,7 @@ def _restore(upscaler, run, folder, record, report):
 
 def _upscale(upscaler, run, folder, records, progress):
     job, source, n = run.job, run.source, run.job.segment_frames
-    detector = CutDetector() if job.video.scene_cuts == "on" else None
+    detector = run.detector  # (None: scene_cuts off)
     frames, k = run.frames, records[-1]["frames_end"] if records else 0
     for i in range(k):  # decoded again up to the last recorded frame (the detector looks at them too)
         frame = next(frames, None)
@@ -184,7 +184,7 @@ def _upscale(upscaler, run, folder, records, progress):
             raise UserError(f"{shown(job.src)}: has {i} frames; the job recorded {k} done (the input changed?); "
                             "--overwrite starts again")
         if detector is not None:
-            detector.is_cut(frame.image)
+            detector.is_cut(frame.image, frame.time)
     clip = _restore(upscaler, run, folder, records[-1], run.report) if records else None
     if run.out_enc is None:
         os.makedirs(folder.frames_dir, exist_ok=True)

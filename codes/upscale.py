@@ -32,8 +32,9 @@ from tecogan.precision import check_precision
 from tecogan.pretrained import DEFAULT_MODEL, describe_models, resolve_model
 from tecogan.scene_cuts import SCENE_CUTS
 from tecogan.utils.device import parse_device
-from tecogan.utils.errors import UserError, run_cli, warn
+from tecogan.utils.errors import UserError, command_line, run_cli, warn
 from tecogan.utils.outputs import check_number
+from tecogan.utils.verbosity import quiet
 from tecogan.video_job import SCENE_CUTS_DEFAULT, VideoOptions, prepare_job, run_job
 
 DEFAULTS = InferenceOptions(precision="fp32")  # the other defaults (precision: default_precision())
@@ -161,7 +162,14 @@ def main(argv=None):
 
 
 def run(args):
-    """upscale.py with parsed arguments (tests call it in process)."""
+    """upscale.py with parsed arguments (tests call it in process).  Messages name the flags (the
+    API's entry points name their arguments instead); ``--quiet``: warnings, errors and the final
+    line only (no ``auto:`` line, no progress, no NNCF bars)."""
+    with command_line(), quiet(args.quiet):
+        return _run(args)
+
+
+def _run(args):
     args.model = resolve_model(args.model)
     check_number("--nf", args.nf, minimum=1, maximum=1024, integer=True)
     check_number("--nb", args.nb, minimum=1, maximum=256, integer=True)

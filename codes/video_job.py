@@ -9,6 +9,7 @@ under temporary names and renamed into place only when complete.
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from dataclasses import dataclass
 
@@ -20,11 +21,12 @@ from tecogan.job_folder import JobFolder, job_path
 from tecogan.ops.upsample import bd_bicubic_frame
 from tecogan.options import OptionError
 from tecogan.pretrained import DEFAULT_MODEL, INPUT_KINDS
-from tecogan.scene_cuts import SCENE_CUTS, CutDetector, upscale_with_cuts
+from tecogan.scene_cuts import SCENE_CUTS, CutDetector, describe_cuts, upscale_with_cuts
 from tecogan.segments import run_segments
-from tecogan.utils.errors import UserError, warn
+from tecogan.utils.errors import UserError, python_names, short, warn
 from tecogan.utils.outputs import FILE, FRAMES, JOB, check_number, check_outputs
 from tecogan.utils.progress import Progress
+from tecogan.utils.verbosity import quiet
 from tecogan.video import (
     BackgroundWriter,
     VideoSink,
@@ -235,16 +237,26 @@ def prepare_job(src, dst, video=None, model_path=None, resume=None, segment_fram
     return Job(src, dst, video, out_enc, cmp_enc, resume, segment_frames, discard, folder)
 
 
+@python_names
 def upscale_file(upscaler, src, dst, video=None, *, model_path=None, report=print, progress=True):
     """Super-resolve the video file or frame folder ``src`` into ``dst`` with ``upscaler``
-    (:func:`prepare_job`, then :func:`run_job`).  Returns the number of frames."""
+    (:func:`prepare_job`, then :func:`run_job`).  Returns the number of frames.  The API's
+    entry (``Upscaler.upscale_video``): its messages name the API's arguments."""
+    for name, value in (("src", src), ("dst", dst)):
+        if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
+            raise UserError(f"{name} {short(value)}: expected the path of a video file or of a folder of frames")
     return run_job(upscaler, prepare_job(src, dst, video, model_path), report=report, progress=progress)
 
 
 def run_job(upscaler, job, report=print, progress=True):
     """Run a :func:`prepare_job`-checked job: decoding, inference and encoding overlapped; the
     outputs renamed into place only when complete (a resumable job: :mod:`tecogan.segments`).
-    Returns the number of frames."""
+    Returns the number of frames.  ``video.quiet``: only warnings, errors and the final line."""
+    with quiet(job.video.quiet):
+        return _run_job(upscaler, job, report, progress)
+
+
+def _run_job(upscaler, job, report, progress):
     try:
         run = _start(upscaler, job, report)
     except BaseException:
@@ -258,8 +270,7 @@ def run_job(upscaler, job, report=print, progress=True):
     ok, count, started = False, 0, time.perf_counter()
     bar = Progress(total=run.source.count, desc="upscale", quiet=video.quiet or not progress)
     try:
-        detector = CutDetector() if video.scene_cuts == "on" else None
-        for out in upscale_with_cuts(upscaler, run.frames, detector):
+        for out in upscale_with_cuts(upscaler, run.frames, run.detector):
             image = resize_frame(out.image, size) if size else out.image
             writer.put(sink, out.name, image, out.time)
             if compare is not None:
@@ -279,7 +290,8 @@ def run_job(upscaler, job, report=print, progress=True):
 @dataclass
 class Run:
     """An opened job (:func:`_start`): its source, checked encodings, frames (from the first), the
-    final size (None: the network's), sinks (None for a resumable job) and report functions."""
+    final size (None: the network's), sinks (None for a resumable job), report functions and the
+    scene-cut detector (None: ``scene_cuts`` off)."""
     job: Job
     source: object
     out_enc: object
@@ -291,12 +303,15 @@ class Run:
     compare: object
     report: object
     summary: object
+    detector: CutDetector | None = None
     first_hw: tuple = None  # (h, w) of the input's frames
 
     def final_image(self, image):
         return resize_frame(image, self.size) if self.size else image
 
     def finished(self, count, started, resumed=0):
+        if self.detector is not None and self.detector.index == count:  # (a resumed assembly alone sees none)
+            self.report(describe_cuts(self.detector.cuts))
         seconds = time.perf_counter() - started
         job, made = self.job, count - resumed
         self.summary(f"{made} frames in {seconds:.2f} s ({made / max(seconds, 1e-9):.2f} frames/s) "
@@ -341,7 +356,9 @@ def _start(upscaler, job, report):
              "the usual way")
     if sink is not None:
         report(f"writing {sink.describe()}")
-    return Run(job, source, out_enc, cmp_enc, _chain(first, frames), size, arch, sink, compare, report, summary, (h, w))
+    detector = CutDetector() if video.scene_cuts == "on" else None
+    return Run(job, source, out_enc, cmp_enc, _chain(first, frames), size, arch, sink, compare, report, summary,
+               detector, (h, w))
 
 
 def _follow_depth(source, video, *encodings):

@@ -160,11 +160,16 @@ def bits_of(pix_fmt):
 def follow_depth(enc, bits, chroma=None):
     """``enc`` with a pixel format of ``bits`` (10 or 12) bits for a deep input, when its codec
     follows depth and no --pix_fmt was given (the caller checks that); the input's chroma
-    subsampling kept where the encoder takes it.  Unchanged (with a warning) when the encoder
-    has no such format."""
-    if bits <= 8 or enc.codec not in DEEP_CODECS:
+    subsampling kept where the encoder takes it.  Unchanged, with a warning saying how to keep
+    the depth, when the encoder has no such format or its codec does not follow (h264, mpeg4)."""
+    if bits <= 8:
         return enc
     depth = 10 if bits <= 10 else 12
+    if enc.codec not in DEEP_CODECS:
+        if bits_of(enc.pix_fmt) < depth:
+            warn(f"{shown(enc.path)}: the input has {bits}-bit samples; {enc.codec} writes {enc.pix_fmt} "
+                 f"({bits_of(enc.pix_fmt)} bits): {_keeps_depth(enc, depth)}")
+        return enc
     if enc.codec == "ffv1":  # lossless RGB, as for 8 bits
         wanted = [f"gbrp{depth}le", "gbrp16le"]
     else:
@@ -176,6 +181,21 @@ def follow_depth(enc, bits, chroma=None):
     warn(f"{shown(enc.path)}: the input has {bits}-bit samples but this FFmpeg's {enc.spec.encoder} has no "
          f"{depth}-bit format; writing {enc.pix_fmt} (--codec h265, av1, ffv1 or prores keep {depth} bits)")
     return enc
+
+
+def _formats(encoder):
+    return [f.name for f in av.codec.Codec(encoder, "w").video_formats or ()]
+
+
+def _keeps_depth(enc, depth):
+    """How to keep ``depth`` bits instead of ``enc``'s: the codecs that follow it, and ``enc``'s own
+    deep pixel format if it has one (H.264's High 10 plays almost nowhere: not followed by default)."""
+    codecs = [k for k in DEEP_CODECS + ("prores",) if k != enc.codec
+              and any(bits_of(f) >= depth for f in _formats(CODECS[k].encoder))]
+    own = [f for f in _formats(enc.spec.encoder) if bits_of(f) >= depth]
+    text = f"--codec {', '.join(codecs[:-1])} or {codecs[-1]} keep {depth} bits" if len(codecs) > 1 else \
+        f"--codec {codecs[0]} keeps {depth} bits" if codecs else f"no encoder here keeps {depth} bits"
+    return text + (f", or --pix_fmt {own[0]} (fewer players play {depth}-bit {enc.codec})" if own else "")
 
 
 def colour_tags(pix_fmt, colour):

@@ -1,5 +1,7 @@
 """Decoding, inference and encoding overlap: a prefetching reader thread and a writer thread,
-each behind a bounded queue (a few frames in flight)."""
+each behind a bounded queue (a few frames in flight).  The threads run in a copy of the
+starting thread's context (:mod:`contextvars`): their warnings are worded as the caller's."""
+import contextvars
 import queue
 import threading
 
@@ -21,7 +23,7 @@ def prefetch(iterable, maxsize=4):
         except BaseException as err:  # handed to the consumer
             q.put(err)
 
-    thread = threading.Thread(target=run, daemon=True)
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(run,), daemon=True)
     thread.start()
     try:
         while True:
@@ -47,7 +49,7 @@ class BackgroundWriter:
         self.q = queue.Queue(maxsize=maxsize)
         self.error = None
         self.discard = False
-        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread = threading.Thread(target=contextvars.copy_context().run, args=(self._run,), daemon=True)
         self.thread.start()
 
     def _run(self):

@@ -88,6 +88,8 @@ class VideoSink:
         if max(h, w) > defaults.MAX_OUTPUT_SIDE:
             raise UserError(f"{what} (more than {defaults.MAX_OUTPUT_SIDE} pixels per side); write a folder of PNG "
                             f"frames instead, or crop the input")
+        if spec.encoder == "libsvtav1":  # its banner (about 20 Svt[info] lines an encoder): errors only; read
+            os.environ.setdefault("SVT_LOG", "1")  # once, at the process's first SVT encoder: this probe
         cc = av.CodecContext.create(spec.encoder, "w")
         cc.width, cc.height, cc.pix_fmt = w, h, self.enc.pix_fmt
         cc.time_base = self.time_base
@@ -106,8 +108,6 @@ class VideoSink:
         self.probe(h, w)
         self.tmp = _temp_beside(self.path, os.path.splitext(self.path)[1])
         options = {"movflags": "+faststart"} if enc.fmt in ("mp4", "mov") else {}
-        if spec.encoder == "libsvtav1":
-            os.environ.setdefault("SVT_LOG", "1")  # errors only
         self.container = av.open(self.tmp, "w", format=enc.fmt, options=options)
         stream = self.container.add_stream(spec.encoder, rate=self.rate)
         stream.width, stream.height, stream.pix_fmt = w, h, enc.pix_fmt
