@@ -3,7 +3,8 @@
 The schema below is the reference's (docs/training.md, "Configuration") plus this project's
 additions (``dataset.train.augment``, ``train.feature_crit.vgg_weights``,
 ``metric.LPIPS.weights``, ``test.start_iter/end_iter``, ``scale: 2``,
-``train.memory_format``, ``train.precision``, ``test.precision``, ``dataset.test*.optional/how_to_get``).  Every problem is
+``train.memory_format``, ``train.precision``, ``train.ema_decay``, ``test.precision``,
+``dataset.test*.optional/how_to_get``, ``base:`` inheritance).  Every problem is
 reported as one line naming the file and the key path, e.g.
 ``train.yml: model.genrator: unknown key (did you mean generator?)``.  Defaults live here
 only: validation fills them in, and inner code reads plain values (``opt[key]``) from the
@@ -24,7 +25,7 @@ from tecogan.networks import GENERATORS
 from tecogan.networks.discriminators import DISCRIMINATORS
 from tecogan.schema import NUM, Key, Section, validate_node
 from tecogan.schema import fill_section as schema_fill_section
-from tecogan.utils.errors import UserError
+from tecogan.utils.errors import UserError, short
 from tecogan.utils.fileio import check_regular_file
 from tecogan.yaml_io import YAML_MAX_BYTES, YAML_MAX_DEPTH, YAML_MAX_VALUES, load_yaml_bounded  # noqa: F401 - re-exported
 
@@ -161,6 +162,9 @@ SCHEMA = Section({
         "precision": Key(str, default="fp32", choices=("fp32", "bf16", "fp16"),
                          expect="fp32, bf16 (autocast: faster on GPUs and on CPUs with AMX or "
                                 "AVX512-BF16) or fp16 (autocast with loss scaling: GPUs)"),
+        "ema_decay": Key(NUM, check=lambda v: 0 < v < 1,
+                         expect="a number in (0, 1), e.g. 0.999 (an EMA of G's weights: G_ema_iter{N}.pth); "
+                                "absent or ~ for none"),
         "moving_first_frame": Key(bool, default=defaults.MOVING_FIRST_FRAME),
         "moving_factor": Key(NUM, default=defaults.MOVING_FACTOR, check=lambda v: 0 <= v <= 1,
                              expect="a number in [0, 1]"),
@@ -289,12 +293,13 @@ def validate_config(opt, where="config", fill_defaults=True):
     return opt
 
 
-def load_config(path):
-    """Read and validate one experiment YAML file; returns a plain dict."""
-    where = os.path.basename(path)
-    check_regular_file(path, "config file")  # also refuses /dev/zero, FIFOs, folders
+MAX_BASE_DEPTH = 16  # a recipe's chain of bases (a variant of a variant ...)
+
+
+def _read_yaml(path, lines=None, what="config file"):
+    check_regular_file(path, what)  # also refuses /dev/zero, FIFOs, folders
     try:
-        opt = load_yaml_bounded(path)
+        opt = load_yaml_bounded(path, lines)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         loc = f" line {mark.line + 1}" if mark is not None else ""
@@ -302,7 +307,92 @@ def load_config(path):
         raise UserError(f"{path}:{loc}: invalid YAML: {problem}") from None
     if opt is None:
         raise UserError(f"{path}: config file is empty")
-    return validate_config(opt, where)
+    return opt
+
+
+def merge_override(base, over, origins=None, file_origins=None, prefix=()):
+    """``base`` with ``over`` on top, as a new mapping: nested mappings merged key by key,
+    every other value (lists included) replaced.  ``origins`` ({key path: (file, line)}) is
+    updated from ``file_origins`` for the keys ``over`` sets; a value that replaces a whole
+    section drops the origins of the keys that section had."""
+    merged = dict(base)
+    for key, value in over.items():
+        path = prefix + (key,)
+        old = merged.get(key)
+        if isinstance(old, dict) and isinstance(value, dict):
+            merged[key] = merge_override(old, value, origins, file_origins, path)
+        else:
+            merged[key] = value
+            if origins is not None:
+                for stale in [p for p in origins if p[:len(path)] == path and len(p) > len(path)]:
+                    del origins[stale]
+        if origins is not None and file_origins is not None and path in file_origins:
+            origins[path] = file_origins[path]
+    return merged
+
+
+def load_recipe(path, origins=None, _chain=()):
+    """The raw mapping of an experiment YAML with its ``base:`` chain merged (no schema check).
+
+    ``base: PATH`` (top level, relative to the file that names it) loads that YAML first and
+    overrides it with this one (:func:`merge_override`).  ``origins`` receives
+    {key path: (file, line)} of the file and line that set each key."""
+    real = os.path.realpath(path)
+    if real in _chain:
+        names = [os.path.relpath(p) for p in _chain + (real,)]
+        raise UserError(f"{names[0]}: base: a cycle of bases ({' -> '.join(names)}); a recipe cannot "
+                        f"inherit from itself")
+    if len(_chain) >= MAX_BASE_DEPTH:
+        raise UserError(f"{path}: base: more than {MAX_BASE_DEPTH} levels of bases")
+    lines = {}
+    opt = _read_yaml(path, lines, "config file" if not _chain else "base config file")
+    if not isinstance(opt, dict):
+        if not _chain:
+            return opt  # the schema check says so, as for any file
+        raise UserError(f"{path}: top level: expected a mapping, got {short(opt)}")
+    file_origins = {k: (path, line) for k, line in lines.items()}
+    if "base" not in opt:
+        if origins is not None:
+            origins.update(file_origins)
+        return opt
+    base = opt.pop("base")
+    line = lines.get(("base",), 1)
+    if not isinstance(base, str) or not base.strip():
+        raise UserError(f"{path}: line {line}: base: expected the path of the YAML this one overrides "
+                        f"(relative to {path}), got {short(base)}")
+    base_path = os.path.normpath(os.path.join(os.path.dirname(path), base))
+    if not os.path.exists(base_path):
+        raise UserError(f"{path}: line {line}: base: {base}: not found (looked for {base_path})")
+    inherited = load_recipe(base_path, origins, _chain + (real,))
+    return merge_override(inherited, opt, origins, file_origins)
+
+
+def _locate(message, where, origins):
+    """A schema error ``"<where>: a.b.c: ..."`` rewritten as ``"<file>: line N: a.b.c: ..."``,
+    the file and line that set ``a.b.c`` (or its nearest parent) after the bases were merged."""
+    if not message.startswith(f"{where}: "):
+        return message
+    rest = message[len(where) + 2:]
+    parts = tuple(rest.split(": ", 1)[0].split("."))
+    for n in range(len(parts), 0, -1):
+        if parts[:n] in origins:
+            file, line = origins[parts[:n]]
+            return f"{file}: line {line}: {rest}"
+    return message
+
+
+def load_config(path):
+    """Read and validate one experiment YAML file (its ``base:`` chain merged); returns a plain dict."""
+    where = os.path.basename(path)
+    origins = {}
+    opt = load_recipe(path, origins)
+    inherits = any(file != path for file, _ in origins.values())
+    try:
+        return validate_config(opt, where)
+    except UserError as err:
+        if not inherits:
+            raise
+        raise UserError(_locate(str(err), where, origins)) from None
 
 
 def fill_section(name, value, where="config"):

@@ -82,9 +82,23 @@ def _expanded_size(root, where):
     return sizes[id(root)]
 
 
-def load_yaml_bounded(path):
+def key_lines(node, prefix=(), lines=None):
+    """{key path (tuple): line number} of every mapping key under ``node`` (a composed YAML
+    node), for errors that name the line which set a value.  Merge keys (``<<``) are skipped."""
+    lines = {} if lines is None else lines
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != _MERGE_TAG:
+                path = prefix + (key_node.value,)
+                lines[path] = key_node.start_mark.line + 1
+                key_lines(value, path, lines)
+    return lines
+
+
+def load_yaml_bounded(path, lines=None):
     """``yaml.safe_load`` of a UTF-8 file with bounds: size, nesting depth and the number of
-    values once aliases are expanded (checked on the node graph, before any value is built)."""
+    values once aliases are expanded (checked on the node graph, before any value is built).
+    A dict ``lines`` receives {key path: line number} (:func:`key_lines`)."""
     size = os.path.getsize(path)
     if size > YAML_MAX_BYTES:
         raise UserError(f"{path}: {size} bytes; a config file is at most {YAML_MAX_BYTES >> 10} KB")
@@ -103,6 +117,8 @@ def load_yaml_bounded(path):
         if _expanded_size(node, path) > YAML_MAX_VALUES:
             raise UserError(f"{path}: aliases expand to more than {YAML_MAX_VALUES} values "
                             f"(an alias bomb?); an experiment YAML holds a few hundred")
+        if lines is not None:
+            key_lines(node, (), lines)
         return loader.construct_document(node)
     finally:
         loader.dispose()
