@@ -80,7 +80,7 @@ class TecoGANModel(FRVSRModel):
         return changes + load_scheduler_state(self.sched_D, state["sched_D"], "discriminator")
 
     def checkpoints(self):
-        return {"G": self.net_G.state_dict(), "D": self.net_D.state_dict()}
+        return dict(super().checkpoints(), D=self.net_D.state_dict())
 
     def optimize(self, data):
         """One TecoGAN iteration: generator pass, discriminator step, generator step."""

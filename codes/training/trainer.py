@@ -246,6 +246,8 @@ class Trainer:
                    f"({'; '.join(schedule_changes)}): the YAML's is followed from iteration {self.iteration}")
             warn(msg)
             self.logger.warning(msg)
+        if getattr(self.model, "ema_note", None) and self.is_main:
+            self.logger.info(self.model.ema_note)
         if self.is_main:
             self.logger.info(f"Resumed from {path} at iteration {self.iteration}")
 
@@ -272,33 +274,41 @@ class Trainer:
             self.logger.info(line)
 
     def validate(self):
-        """Super-resolve every test* dataset with the current generator; log and store the metrics."""
-
+        """Super-resolve every test* dataset with the current generator (and its EMA, with
+        ``train.ema_decay``); log and store the metrics.  Returns {tag: {dataset: averages}}."""
         test_opt = self.opt["test"]
-        tag = f"G_iter{self.iteration}"
-        net = self.model.net_G
+        sets = [ts for _, ts in sequence_sets(self.opt, report=self._report_skip)]
+        results = {}
+        for kind, net in self.model.generators().items():
+            tag = f"{kind}_iter{self.iteration}"
+            scores = self._validate_net(net, sets, tag)
+            results[tag] = {name: avg for name, (avg, _) in scores.items()}
+            for name, (avg, per_sequence) in scores.items():
+                for seq, values in per_sequence.items():
+                    label = "" if kind == "G" else f"{kind}: "
+                    self.logger.info(f"[{name}/{seq}] {label}" + ", ".join(f"{k}: {v:.6f}" for k, v in values.items()))
+                self.logger.info(f"[{name}] {tag} average: " + ", ".join(f"{k}: {v:.6f}" for k, v in avg.items()))
+                if test_opt["save_json"]:
+                    update_avg_json(os.path.join(test_opt["json_dir"], f"{name}_avg.json"), tag, avg)
+        return results
+
+    def _validate_net(self, net, sets, tag):
+        test_opt = self.opt["test"]
         was_training = net.training
         memory_format = self.opt["train"]["memory_format"]
         try:
-            sets = [ts for _, ts in sequence_sets(self.opt, report=self._report_skip)]
             # test.precision, but auto (a check per validation of ever-changing weights) runs fp32
             precision = defaults.TEST_PRECISION if test_opt["precision"] == "auto" else test_opt["precision"]
             upscaler = Upscaler(net, InferenceOptions(num_pad_front=test_opt["num_pad_front"],
                                                       padding_mode=test_opt["padding_mode"], device=str(self.device),
                                                       channels_last=memory_format == "channels_last",
                                                       precision=precision), report=None)
-            scores = run_test_datasets(upscaler, sets, test_opt["res_dir"], tag, save_res=test_opt["save_res"],
-                                       metrics=self.metric_calc, report=lambda line: None, progress=False)
+            return run_test_datasets(upscaler, sets, test_opt["res_dir"], tag, save_res=test_opt["save_res"],
+                                     metrics=self.metric_calc, report=lambda line: None, progress=False)
         finally:
             # the training kernels depend on the memory format: keep it, or resume would not be exact
             net.train(was_training)
             self.model.set_memory_format(memory_format)
-        for name, (avg, per_sequence) in scores.items():
-            for seq, values in per_sequence.items():
-                self.logger.info(f"[{name}/{seq}] " + ", ".join(f"{k}: {v:.6f}" for k, v in values.items()))
-            self.logger.info(f"[{name}] {tag} average: " + ", ".join(f"{k}: {v:.6f}" for k, v in avg.items()))
-            if test_opt["save_json"]:
-                update_avg_json(os.path.join(test_opt["json_dir"], f"{name}_avg.json"), tag, avg)
 
     # ---- epochs --------------------------------------------------------------------
     def _loader(self, epoch):
