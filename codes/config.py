@@ -208,6 +208,8 @@ SCHEMA = Section({
         "log_freq": _bounded(1, defaults.MAX_ITER, default=100),
         "decay": Key(NUM, default=0.99, check=lambda v: 0 <= v < 1, expect="a number in [0, 1)"),
         "ckpt_freq": _bounded(1, defaults.MAX_ITER, default=20000),
+        # absent: on when the tensorboard package is importable (codes/training/tensorboard_log.py)
+        "tensorboard": Key(bool, expect="true or false (TensorBoard event files under <exp>/train/tensorboard)"),
     }),
 })
 

@@ -62,6 +62,8 @@ class FRVSRModel:
         self.pix_crit, self.pix_w = self._crit("pixel_crit")
         self.warp_crit, self.warp_w = self._crit("warping_crit")
         self.lattice_crit, self.lattice_w = self._crit("lattice_crit")
+        # set by the trainer on the iterations it logs: the gradient norms go to TensorBoard
+        self.track_grad_norm, self.grad_norms = False, {}
 
     @staticmethod
     def _adam(params, cfg):
@@ -102,6 +104,16 @@ class FRVSRModel:
         fmt = torch.channels_last if memory_format == "channels_last" else torch.contiguous_format
         for net in self.networks() + ([self.net_G_ema] if self.net_G_ema is not None else []):
             net.to(memory_format=fmt)
+
+    @torch.no_grad()
+    def note_grad_norm(self, name, net):
+        """The L2 norm of ``net``'s gradients (unscaled under fp16), when ``track_grad_norm``."""
+        if not self.track_grad_norm:
+            return
+        norms = [p.grad.detach().float().norm() for p in net.parameters() if p.grad is not None]
+        if norms:
+            scale = self.scaler.get_scale() if self.scaler.is_enabled() else 1.0
+            self.grad_norms[name] = torch.linalg.vector_norm(torch.stack(norms)) / scale
 
     @torch.no_grad()
     def update_ema(self):
@@ -192,6 +204,7 @@ class FRVSRModel:
             out = self._forward_sequence(data["lr"])
         loss, log = self.generator_losses(data["lr"], data["gt"], out)
         self.scaler.scale(loss).backward()
+        self.note_grad_norm("G", self.net_G)
         self.scaler.step(self.optim_G)
         self.scaler.update()
         return log

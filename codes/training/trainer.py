@@ -30,6 +30,7 @@ from tecogan.models import build_model
 from tecogan.options import InferenceOptions
 from tecogan.pipeline import Upscaler
 from tecogan.testing import run_test_datasets, sequence_sets
+from tecogan.training import tensorboard_log
 from tecogan.training.sampler import ResumableSampler
 from tecogan.utils.checkpoint import check_tensors, verify_checkpoint_file
 from tecogan.utils.device import cpu_computes, device_from_gpu_id
@@ -197,6 +198,10 @@ class Trainer:
                              f"on {self.device} x {self.world}: {len(self.dataset)} clips, batch "
                              f"{self.batch_size} per process, {self.batches_per_epoch} iterations per epoch")
         self.metric_calc = build_metric_calculator(opt, self.device, self.logger) if self.is_main else None
+        self.tb = None
+        if tensorboard_log.enabled(opt) and self.is_main:
+            self.tb = tensorboard_log.TensorBoardLog(os.path.join(exp_dir, "train", "tensorboard"), self.iteration,
+                                                     state is not None, opt)
 
     # ---- setup ---------------------------------------------------------------------
     def _device(self, gpu_id, local_rank):
@@ -264,6 +269,8 @@ class Trainer:
                                                for k, v in self.running.floats().items()}},
                               os.path.join(self.ckpt_dir, f"state_iter{it}.pth"))
             self.logger.info(f"Saved checkpoint and training state of iteration {it} in {self.ckpt_dir}")
+            if self.tb is not None:
+                self.tb.flush()
         barrier()
 
     # ---- validation ----------------------------------------------------------------
@@ -281,8 +288,11 @@ class Trainer:
         results = {}
         for kind, net in self.model.generators().items():
             tag = f"{kind}_iter{self.iteration}"
-            scores = self._validate_net(net, sets, tag)
+            samples = {} if self.tb is not None else None
+            scores = self._validate_net(net, sets, tag, samples)
             results[tag] = {name: avg for name, (avg, _) in scores.items()}
+            if self.tb is not None:
+                self.tb.validation(self.iteration, kind, results[tag], samples)
             for name, (avg, per_sequence) in scores.items():
                 for seq, values in per_sequence.items():
                     label = "" if kind == "G" else f"{kind}: "
@@ -292,7 +302,7 @@ class Trainer:
                     update_avg_json(os.path.join(test_opt["json_dir"], f"{name}_avg.json"), tag, avg)
         return results
 
-    def _validate_net(self, net, sets, tag):
+    def _validate_net(self, net, sets, tag, samples=None):
         test_opt = self.opt["test"]
         was_training = net.training
         memory_format = self.opt["train"]["memory_format"]
@@ -304,7 +314,8 @@ class Trainer:
                                                       channels_last=memory_format == "channels_last",
                                                       precision=precision), report=None)
             return run_test_datasets(upscaler, sets, test_opt["res_dir"], tag, save_res=test_opt["save_res"],
-                                     metrics=self.metric_calc, report=lambda line: None, progress=False)
+                                     metrics=self.metric_calc, report=lambda line: None, progress=False,
+                                     samples=samples)
         finally:
             # the training kernels depend on the memory format: keep it, or resume would not be exact
             net.train(was_training)
@@ -332,11 +343,15 @@ class Trainer:
             self.iteration += 1
             for sched in self.model.schedulers():  # the seed's version: step before the update
                 sched.step()
+            self.model.track_grad_norm = self.tb is not None and self.iteration % log_freq == 0
             self.running.update(self.model.train_step(batch))
             bar.update(1)
             if self.is_main and self.iteration % log_freq == 0:
                 lrs = " | ".join(f"{k}: {v:.3e}" for k, v in self.model.current_lrs().items())
                 self.logger.info(f"[epoch: {epoch} | iter: {self.iteration} | {lrs}] {self.running.format()}")
+                if self.tb is not None:
+                    self.tb.scalars(self.iteration, self.running.floats(), self.model.current_lrs(),
+                                    {k: float(v) for k, v in self.model.grad_norms.items()})
             if self.iteration % ckpt_freq == 0:
                 self.save()
             if self.is_main and self.iteration % test_freq == 0:
@@ -379,6 +394,8 @@ class Trainer:
             raise
         finally:
             bar.close()
+            if self.tb is not None:
+                self.tb.close()
             for s, h in old_handlers.items():
                 signal.signal(s, h)
             cleanup()
