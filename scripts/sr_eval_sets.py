@@ -17,6 +17,7 @@ import runpy
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
+from tecogan import defaults
 from tecogan.data.folder_dataset import PairedFolderDataset
 from tecogan.networks import generator_from_checkpoint
 from tecogan.ops.imresize import imresize
@@ -44,6 +45,8 @@ def main(argv=None):
     p.add_argument("--data_root", default="data")
     p.add_argument("--lr_subdir", default="LR", help="the low-res folder inside each dataset (default LR)")
     p.add_argument("--results_root", default="results")
+    p.add_argument("--precision", default=defaults.TEST_PRECISION, choices=defaults.PRECISIONS,
+                   help=f"inference precision (default {defaults.TEST_PRECISION}, test mode's: the published numbers)")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args(argv)
@@ -64,7 +67,8 @@ def main(argv=None):
                 print(f"{s.name}/{info.name}: bicubic", flush=True)
         return 0
     net = generator_from_checkpoint(resolve_model(args.model))
-    upscaler = Upscaler(net, InferenceOptions(num_pad_front=5, padding_mode="reflect", device="cpu"), report=None)
+    upscaler = Upscaler(net, InferenceOptions(num_pad_front=5, padding_mode="reflect", device="cpu",
+                                              precision=args.precision), report=None)
     run_test_datasets(upscaler, sets, args.results_root, args.label, save_res=True,
                       report=lambda line: print(line, flush=True))
     return 0

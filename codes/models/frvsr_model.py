@@ -192,6 +192,7 @@ class FRVSRModel:
         return total, log
 
     def train_step(self, batch):
+        self.grad_norms = {}
         log = self.optimize(self.prepare_batch(batch))
         self.update_ema()
         return log
