@@ -93,3 +93,13 @@ def test_resume_without_ema_in_the_state_starts_it_from_g(tiny_data, tmp_path): 
     train(exp, "FRVSR", "--resume", "auto")
     assert "holds no EMA" in (exp / "train" / "train.log").read_text()
     assert (exp / "train" / "ckpt" / "G_ema_iter3.pth").is_file()
+
+
+def test_monitor_reads_the_ema_series_apart(tmp_path):
+    from helpers import load_script
+    monitor = load_script("scripts/monitor_training.py")
+    path = tmp_path / "val_avg.json"
+    path.write_text(json.dumps({"G_iter2": {"PSNR": 20.0}, "G_ema_iter2": {"PSNR": 19.0},
+                                "G_iter4": {"PSNR": 21.0}, "G_ema_iter4": {"PSNR": 20.5}}))
+    assert monitor.parse_metrics(str(path)) == {"PSNR": ([2, 4], [20.0, 21.0])}
+    assert monitor.parse_metrics(str(path), "G_ema") == {"PSNR": ([2, 4], [19.0, 20.5])}
