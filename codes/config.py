@@ -12,8 +12,6 @@ returned dict.
 """
 import os
 
-import yaml
-
 from tecogan import defaults
 from tecogan.data.real_schema import REAL as _REAL
 from tecogan.data.train_datasets import TRAIN_DATASETS
@@ -25,9 +23,8 @@ from tecogan.networks import GENERATORS
 from tecogan.networks.discriminators import DISCRIMINATORS
 from tecogan.schema import NUM, Key, Section, validate_node
 from tecogan.schema import fill_section as schema_fill_section
-from tecogan.utils.errors import UserError, short
-from tecogan.utils.fileio import check_regular_file
-from tecogan.yaml_io import YAML_MAX_BYTES, YAML_MAX_DEPTH, YAML_MAX_VALUES, load_yaml_bounded  # noqa: F401 - re-exported
+from tecogan.utils.errors import UserError
+from tecogan.yaml_io import YAML_MAX_BYTES, YAML_MAX_DEPTH, YAML_MAX_VALUES, load_recipe, load_yaml_bounded, locate_error  # noqa: F401 - re-exported
 
 
 def _positive(v):
@@ -295,94 +292,6 @@ def validate_config(opt, where="config", fill_defaults=True):
     return opt
 
 
-MAX_BASE_DEPTH = 16  # a recipe's chain of bases (a variant of a variant ...)
-
-
-def _read_yaml(path, lines=None, what="config file"):
-    check_regular_file(path, what)  # also refuses /dev/zero, FIFOs, folders
-    try:
-        opt = load_yaml_bounded(path, lines)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        loc = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise UserError(f"{path}:{loc}: invalid YAML: {problem}") from None
-    if opt is None:
-        raise UserError(f"{path}: config file is empty")
-    return opt
-
-
-def merge_override(base, over, origins=None, file_origins=None, prefix=()):
-    """``base`` with ``over`` on top, as a new mapping: nested mappings merged key by key,
-    every other value (lists included) replaced.  ``origins`` ({key path: (file, line)}) is
-    updated from ``file_origins`` for the keys ``over`` sets; a value that replaces a whole
-    section drops the origins of the keys that section had."""
-    merged = dict(base)
-    for key, value in over.items():
-        path = prefix + (key,)
-        old = merged.get(key)
-        if isinstance(old, dict) and isinstance(value, dict):
-            merged[key] = merge_override(old, value, origins, file_origins, path)
-        else:
-            merged[key] = value
-            if origins is not None:
-                for stale in [p for p in origins if p[:len(path)] == path and len(p) > len(path)]:
-                    del origins[stale]
-        if origins is not None and file_origins is not None and path in file_origins:
-            origins[path] = file_origins[path]
-    return merged
-
-
-def load_recipe(path, origins=None, _chain=()):
-    """The raw mapping of an experiment YAML with its ``base:`` chain merged (no schema check).
-
-    ``base: PATH`` (top level, relative to the file that names it) loads that YAML first and
-    overrides it with this one (:func:`merge_override`).  ``origins`` receives
-    {key path: (file, line)} of the file and line that set each key."""
-    real = os.path.realpath(path)
-    if real in _chain:
-        names = [os.path.relpath(p) for p in _chain + (real,)]
-        raise UserError(f"{names[0]}: base: a cycle of bases ({' -> '.join(names)}); a recipe cannot "
-                        f"inherit from itself")
-    if len(_chain) >= MAX_BASE_DEPTH:
-        raise UserError(f"{path}: base: more than {MAX_BASE_DEPTH} levels of bases")
-    lines = {}
-    opt = _read_yaml(path, lines, "config file" if not _chain else "base config file")
-    if not isinstance(opt, dict):
-        if not _chain:
-            return opt  # the schema check says so, as for any file
-        raise UserError(f"{path}: top level: expected a mapping, got {short(opt)}")
-    file_origins = {k: (path, line) for k, line in lines.items()}
-    if "base" not in opt:
-        if origins is not None:
-            origins.update(file_origins)
-        return opt
-    base = opt.pop("base")
-    line = lines.get(("base",), 1)
-    if not isinstance(base, str) or not base.strip():
-        raise UserError(f"{path}: line {line}: base: expected the path of the YAML this one overrides "
-                        f"(relative to {path}), got {short(base)}")
-    base_path = os.path.normpath(os.path.join(os.path.dirname(path), base))
-    if not os.path.exists(base_path):
-        raise UserError(f"{path}: line {line}: base: {base}: not found (looked for {base_path})")
-    inherited = load_recipe(base_path, origins, _chain + (real,))
-    return merge_override(inherited, opt, origins, file_origins)
-
-
-def _locate(message, where, origins):
-    """A schema error ``"<where>: a.b.c: ..."`` rewritten as ``"<file>: line N: a.b.c: ..."``,
-    the file and line that set ``a.b.c`` (or its nearest parent) after the bases were merged."""
-    if not message.startswith(f"{where}: "):
-        return message
-    rest = message[len(where) + 2:]
-    parts = tuple(rest.split(": ", 1)[0].split("."))
-    for n in range(len(parts), 0, -1):
-        if parts[:n] in origins:
-            file, line = origins[parts[:n]]
-            return f"{file}: line {line}: {rest}"
-    return message
-
-
 def load_config(path):
     """Read and validate one experiment YAML file (its ``base:`` chain merged); returns a plain dict."""
     where = os.path.basename(path)
@@ -394,7 +303,7 @@ def load_config(path):
     except UserError as err:
         if not inherits:
             raise
-        raise UserError(_locate(str(err), where, origins)) from None
+        raise UserError(locate_error(str(err), where, origins)) from None
 
 
 def fill_section(name, value, where="config"):

@@ -46,7 +46,7 @@ class FRVSRModel:
         # train.ema_decay: an exponential moving average of G's weights, updated after each
         # step (every process holds the same one: DDP keeps G's weights equal across them)
         self.ema_decay = (opt.get("train") or {}).get("ema_decay")
-        self.net_G_ema = None
+        self.net_G_ema, self.ema_note = None, None
         if self.ema_decay:
             self.net_G_ema = copy.deepcopy(self.net_G).eval().requires_grad_(False)
         if self.degradation == "BD":

@@ -57,8 +57,25 @@ def triptych(lr, out, gt, scale, crop=CROP):
     return np.concatenate(row, axis=1)
 
 
+class NoLog:
+    """What the trainer holds when TensorBoard is off (or on ranks other than 0): does nothing."""
+    active = False
+
+    def scalars(self, *args):
+        pass
+
+    validation = flush = close = scalars
+
+
+def open_log(opt, log_dir, start_iter, resumed, is_main):
+    """A :class:`TensorBoardLog` on rank 0 when ``logger.tensorboard`` is on, else a :class:`NoLog`."""
+    on = enabled(opt)  # every rank: a missing package is the same error everywhere
+    return TensorBoardLog(log_dir, start_iter, resumed, opt) if on and is_main else NoLog()
+
+
 class TensorBoardLog:
-    """A ``SummaryWriter`` with the trainer's tags; every method is a no-op when it is off."""
+    """A ``SummaryWriter`` with the trainer's tags."""
+    active = True
 
     def __init__(self, log_dir, start_iter, resumed, opt):
         from torch.utils.tensorboard import SummaryWriter
@@ -75,7 +92,7 @@ class TensorBoardLog:
         for name, value in lrs.items():
             self.writer.add_scalar(f"lr/{name}", value, step)
         for name, value in grad_norms.items():
-            self.writer.add_scalar(f"grad_norm/{name}", value, step)
+            self.writer.add_scalar(f"grad_norm/{name}", float(value), step)
 
     def validation(self, step, kind, averages, samples):
         suffix = "" if kind == "G" else "_ema" if kind == "G_ema" else f"_{kind}"

@@ -198,10 +198,8 @@ class Trainer:
                              f"on {self.device} x {self.world}: {len(self.dataset)} clips, batch "
                              f"{self.batch_size} per process, {self.batches_per_epoch} iterations per epoch")
         self.metric_calc = build_metric_calculator(opt, self.device, self.logger) if self.is_main else None
-        self.tb = None
-        if tensorboard_log.enabled(opt) and self.is_main:
-            self.tb = tensorboard_log.TensorBoardLog(os.path.join(exp_dir, "train", "tensorboard"), self.iteration,
-                                                     state is not None, opt)
+        self.tb = tensorboard_log.open_log(opt, os.path.join(exp_dir, "train", "tensorboard"), self.iteration,
+                                           resumed=state is not None, is_main=self.is_main)
 
     # ---- setup ---------------------------------------------------------------------
     def _device(self, gpu_id, local_rank):
@@ -251,10 +249,9 @@ class Trainer:
                    f"({'; '.join(schedule_changes)}): the YAML's is followed from iteration {self.iteration}")
             warn(msg)
             self.logger.warning(msg)
-        if getattr(self.model, "ema_note", None) and self.is_main:
-            self.logger.info(self.model.ema_note)
         if self.is_main:
-            self.logger.info(f"Resumed from {path} at iteration {self.iteration}")
+            note = f" ({self.model.ema_note})" if self.model.ema_note else ""
+            self.logger.info(f"Resumed from {path} at iteration {self.iteration}{note}")
 
     def save(self):
         """G/D checkpoints (what test mode loads) and the full training state of this iteration."""
@@ -269,8 +266,7 @@ class Trainer:
                                                for k, v in self.running.floats().items()}},
                               os.path.join(self.ckpt_dir, f"state_iter{it}.pth"))
             self.logger.info(f"Saved checkpoint and training state of iteration {it} in {self.ckpt_dir}")
-            if self.tb is not None:
-                self.tb.flush()
+            self.tb.flush()
         barrier()
 
     # ---- validation ----------------------------------------------------------------
@@ -281,18 +277,16 @@ class Trainer:
             self.logger.info(line)
 
     def validate(self):
-        """Super-resolve every test* dataset with the current generator (and its EMA, with
-        ``train.ema_decay``); log and store the metrics.  Returns {tag: {dataset: averages}}."""
+        """Super-resolve every test* set with G (and its EMA); log, store and return {tag: {set: averages}}."""
         test_opt = self.opt["test"]
         sets = [ts for _, ts in sequence_sets(self.opt, report=self._report_skip)]
         results = {}
         for kind, net in self.model.generators().items():
             tag = f"{kind}_iter{self.iteration}"
-            samples = {} if self.tb is not None else None
+            samples = {} if self.tb.active else None
             scores = self._validate_net(net, sets, tag, samples)
             results[tag] = {name: avg for name, (avg, _) in scores.items()}
-            if self.tb is not None:
-                self.tb.validation(self.iteration, kind, results[tag], samples)
+            self.tb.validation(self.iteration, kind, results[tag], samples)
             for name, (avg, per_sequence) in scores.items():
                 for seq, values in per_sequence.items():
                     label = "" if kind == "G" else f"{kind}: "
@@ -343,15 +337,13 @@ class Trainer:
             self.iteration += 1
             for sched in self.model.schedulers():  # the seed's version: step before the update
                 sched.step()
-            self.model.track_grad_norm = self.tb is not None and self.iteration % log_freq == 0
+            self.model.track_grad_norm = self.tb.active and self.iteration % log_freq == 0
             self.running.update(self.model.train_step(batch))
             bar.update(1)
             if self.is_main and self.iteration % log_freq == 0:
                 lrs = " | ".join(f"{k}: {v:.3e}" for k, v in self.model.current_lrs().items())
                 self.logger.info(f"[epoch: {epoch} | iter: {self.iteration} | {lrs}] {self.running.format()}")
-                if self.tb is not None:
-                    self.tb.scalars(self.iteration, self.running.floats(), self.model.current_lrs(),
-                                    {k: float(v) for k, v in self.model.grad_norms.items()})
+                self.tb.scalars(self.iteration, self.running.floats(), self.model.current_lrs(), self.model.grad_norms)
             if self.iteration % ckpt_freq == 0:
                 self.save()
             if self.is_main and self.iteration % test_freq == 0:
@@ -394,8 +386,7 @@ class Trainer:
             raise
         finally:
             bar.close()
-            if self.tb is not None:
-                self.tb.close()
+            self.tb.close()
             for s, h in old_handlers.items():
                 signal.signal(s, h)
             cleanup()
