@@ -70,3 +70,14 @@ def test_off(tiny_data, tmp_path):  # noqa: F811
     exp = write_opt(tmp_path / "exp", tiny_data, total_iter=1, extra=off)
     train(exp)
     assert not (exp / "train" / "tensorboard").exists()
+
+
+def test_default_follows_the_package_and_true_without_it_is_one_line(monkeypatch):
+    from tecogan.training import tensorboard_log
+    from tecogan.utils.errors import UserError
+    assert tensorboard_log.enabled({"logger": {}}) is True  # installed here: on by default
+    monkeypatch.setattr(tensorboard_log, "available", lambda: False)
+    assert tensorboard_log.enabled({"logger": {}}) is False
+    assert tensorboard_log.enabled({"logger": {"tensorboard": False}}) is False
+    with pytest.raises(UserError, match=r"^logger.tensorboard: true, but the tensorboard package is not installed"):
+        tensorboard_log.enabled({"logger": {"tensorboard": True}})
