@@ -158,9 +158,10 @@ def merge_override(base, over, origins=None, file_origins=None, prefix=()):
             merged[key] = merge_override(old, value, origins, file_origins, path)
         else:
             merged[key] = value
-            if origins is not None:
+            if origins is not None:  # the keys under ``path`` now come from ``over`` only
                 for stale in [p for p in origins if p[:len(path)] == path and len(p) > len(path)]:
                     del origins[stale]
+                origins.update((p, o) for p, o in (file_origins or {}).items() if p[:len(path)] == path)
         if origins is not None and file_origins is not None and path in file_origins:
             origins[path] = file_origins[path]
     return merged

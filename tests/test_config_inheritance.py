@@ -125,6 +125,14 @@ def test_error_names_the_file_and_line_that_set_the_value(tmp_path):
     assert "\n" not in str(err.value)
 
 
+def test_a_new_section_in_the_variant_names_the_line_of_its_key(tmp_path):
+    write(tmp_path / "base" / "train.yml", BASE)
+    child = write(tmp_path / "variant" / "train.yml",
+                  "base: ../base/train.yml\ntrain:\n  lattice_crit:\n    type: Lattice\n    weight: -1\n")
+    with pytest.raises(UserError, match=r"variant/train.yml: line 5: train.lattice_crit.weight: expected a number >= 0"):
+        load_config(child)
+
+
 def test_unknown_key_in_the_variant_names_its_line(tmp_path):
     write(tmp_path / "base" / "train.yml", BASE)
     child = write(tmp_path / "variant" / "train.yml", "base: ../base/train.yml\ntrain:\n  generator:\n    lrr: 1\n")
