@@ -3,7 +3,8 @@
 The schema below is the reference's (docs/training.md, "Configuration") plus this project's
 additions (``dataset.train.augment``, ``train.feature_crit.vgg_weights``,
 ``metric.LPIPS.weights``, ``test.start_iter/end_iter``, ``scale: 2``,
-``train.memory_format``, ``train.precision``, ``test.precision``, ``dataset.test*.optional/how_to_get``).  Every problem is
+``train.memory_format``, ``train.precision``, ``train.ema_decay``, ``test.precision``,
+``dataset.test*.optional/how_to_get``, ``base:`` inheritance).  Every problem is
 reported as one line naming the file and the key path, e.g.
 ``train.yml: model.genrator: unknown key (did you mean generator?)``.  Defaults live here
 only: validation fills them in, and inner code reads plain values (``opt[key]``) from the
@@ -11,8 +12,6 @@ returned dict.
 """
 import math
 import os
-
-import yaml
 
 from tecogan import defaults
 from tecogan.data.real_schema import REAL as _REAL
@@ -26,8 +25,7 @@ from tecogan.networks.discriminators import DISCRIMINATORS
 from tecogan.schema import NUM, Key, Section, validate_node
 from tecogan.schema import fill_section as schema_fill_section
 from tecogan.utils.errors import UserError
-from tecogan.utils.fileio import check_regular_file
-from tecogan.yaml_io import YAML_MAX_BYTES, YAML_MAX_DEPTH, YAML_MAX_VALUES, load_yaml_bounded  # noqa: F401 - re-exported
+from tecogan.yaml_io import YAML_MAX_BYTES, YAML_MAX_DEPTH, YAML_MAX_VALUES, load_recipe, load_yaml_bounded, locate_error  # noqa: F401 - re-exported
 
 
 def _positive(v):
@@ -170,6 +168,9 @@ SCHEMA = Section({
         "precision": Key(str, default="fp32", choices=("fp32", "bf16", "fp16"),
                          expect="fp32, bf16 (autocast: faster on GPUs and on CPUs with AMX or "
                                 "AVX512-BF16) or fp16 (autocast with loss scaling: GPUs)"),
+        "ema_decay": Key(NUM, check=lambda v: 0 < v < 1,
+                         expect="a number in (0, 1), e.g. 0.999 (an EMA of G's weights: G_ema_iter{N}.pth); "
+                                "absent or ~ for none"),
         "moving_first_frame": Key(bool, default=defaults.MOVING_FIRST_FRAME),
         "moving_factor": Key(NUM, default=defaults.MOVING_FACTOR, check=lambda v: 0 <= v <= 1,
                              expect="a number in [0, 1]"),
@@ -213,6 +214,8 @@ SCHEMA = Section({
         "log_freq": _bounded(1, defaults.MAX_ITER, default=100),
         "decay": Key(NUM, default=0.99, check=lambda v: 0 <= v < 1, expect="a number in [0, 1)"),
         "ckpt_freq": _bounded(1, defaults.MAX_ITER, default=20000),
+        # absent: on when the tensorboard package is importable (codes/training/tensorboard_log.py)
+        "tensorboard": Key(bool, expect="true or false (TensorBoard event files under <exp>/train/tensorboard)"),
     }),
 })
 
@@ -303,19 +306,17 @@ def validate_config(opt, where="config", fill_defaults=True):
 
 
 def load_config(path):
-    """Read and validate one experiment YAML file; returns a plain dict."""
+    """Read and validate one experiment YAML file (its ``base:`` chain merged); returns a plain dict."""
     where = os.path.basename(path)
-    check_regular_file(path, "config file")  # also refuses /dev/zero, FIFOs, folders
+    origins = {}
+    opt = load_recipe(path, origins)
+    inherits = any(file != path for file, _ in origins.values())
     try:
-        opt = load_yaml_bounded(path)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        loc = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise UserError(f"{path}:{loc}: invalid YAML: {problem}") from None
-    if opt is None:
-        raise UserError(f"{path}: config file is empty")
-    return validate_config(opt, where)
+        return validate_config(opt, where)
+    except UserError as err:
+        if not inherits:
+            raise
+        raise UserError(locate_error(str(err), where, origins)) from None
 
 
 def fill_section(name, value, where="config"):

@@ -80,7 +80,8 @@ def _how_to_make(ds, key, scale, degradation):
     return "put <sequence>/<frame>.png folders there (docs/data.md)"
 
 
-def run_test_datasets(upscaler, datasets, res_root, tag, save_res=True, metrics=None, report=print, progress=True):
+def run_test_datasets(upscaler, datasets, res_root, tag, save_res=True, metrics=None, report=print, progress=True,
+                      samples=None):
     """Run ``upscaler`` (a :class:`tecogan.pipeline.Upscaler`: generator and inference options, e.g.
     the YAML's ``test.num_pad_front``) over every sequence of ``datasets`` (a list of :class:`SequenceSet`).
 
@@ -88,7 +89,8 @@ def run_test_datasets(upscaler, datasets, res_root, tag, save_res=True, metrics=
     (a ValidationMetrics or None) scores sequences that have GT frames.  ``report(line)``
     receives one line per sequence (frames, seconds, frames/s).  Returns
     ``{dataset name: ({metric: mean over sequences}, {sequence: {metric: mean}})}`` for the
-    datasets that were scored.
+    datasets that were scored.  A dict ``samples`` receives, per dataset, the middle frame of its
+    first sequence as ``(lr, output, gt or None)`` uint8 arrays (TensorBoard's validation images).
     """
     averages = {}
     for ds in datasets:
@@ -112,6 +114,9 @@ def run_test_datasets(upscaler, datasets, res_root, tag, save_res=True, metrics=
             ok = False
             try:
                 for out in upscaler.upscale_clip(as_frames(lr)):
+                    if samples is not None and ds.name not in samples and out.index == len(lr) // 2:
+                        samples[ds.name] = (lr[out.index], np.array(out.image),
+                                            gt[out.index] if gt is not None else None)
                     if sink is not None:
                         writer.put(sink, names[out.index], out.image)
                     if gt is not None:

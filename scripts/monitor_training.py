@@ -50,9 +50,10 @@ def parse_log(path):
     return curves
 
 
-def parse_metrics(path):
+def parse_metrics(path, series="G"):
     """{metric: ([iters], [values])} from a <dataset>_avg.json file
-    (``{"G_iter<N>": {"<metric>": number, ...}, ...}``, as the trainer writes it)."""
+    (``{"G_iter<N>": {"<metric>": number, ...}, ...}``, as the trainer writes it); ``series``
+    "G_ema" reads the EMA generator's entries (``G_ema_iter<N>``, train.ema_decay) instead."""
     expected = 'expected {"G_iter<N>": {"<metric>": number, ...}, ...} as the trainer writes it'
     try:
         with open(path, "rb") as f:
@@ -67,7 +68,8 @@ def parse_metrics(path):
         if not digits or len(digits) > 12 or not isinstance(values, dict) or not all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) for v in values.values()):
             raise UserError(f"{path}: entry {short(k)}: {short(values)}; {expected}")
-        rows.append((int(digits), values))
+        if k.startswith("G_ema_") == (series == "G_ema"):
+            rows.append((int(digits), values))
     rows.sort(key=lambda r: r[0])
     curves = {}
     for it, values in rows:
@@ -199,8 +201,11 @@ def main():
             if not os.path.isfile(other):
                 raise UserError(f"--compare {lab}={other_dir}: {other}: no validation metrics for dataset {name}")
             others.append((lab, parse_metrics(other)))
+        ema = parse_metrics(path, "G_ema")
+        if ema:  # train.ema_decay: the EMA generator's curves in the same panels
+            others.insert(0, ("EMA of G", ema))
         plot(parse_metrics(path), f"{exp_dir}: validation on {name}", os.path.join(out_dir, f"metrics_{name}.png"),
-             baselines, others, args.label if compares else None)
+             baselines, others, args.label if compares else ("G" if ema else None))
     return 0
 
 

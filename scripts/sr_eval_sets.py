@@ -6,7 +6,7 @@
     python ./codes/official_metrics/evaluate.py --model frvsr --datasets FootageHeldoutCRF30  # and the others
 
 For every dataset D of ``--datasets`` (made by scripts/make_compressed_eval.py), the low-res
-clips ``<data_root>/D/LR/<clip>`` are super-resolved into ``<results_root>/D/<label>/<clip>``
+clips ``<data_root>/D/LR/<clip>`` (``--lr_subdir``) are super-resolved into ``<results_root>/D/<label>/<clip>``
 with the inference of test mode (5 reflected frames in front).  ``--model bicubic`` is the
 centre-aligned MATLAB-style bicubic 4x upscale (the BI baseline of scripts/bicubic_baseline.py).
 """
@@ -17,6 +17,7 @@ import runpy
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
+from tecogan import defaults
 from tecogan.data.folder_dataset import PairedFolderDataset
 from tecogan.networks import generator_from_checkpoint
 from tecogan.ops.imresize import imresize
@@ -42,13 +43,16 @@ def main(argv=None):
     p.add_argument("--label", required=True, help="results folder name (the --model of evaluate.py)")
     p.add_argument("--datasets", default=DEFAULT_SETS)
     p.add_argument("--data_root", default="data")
+    p.add_argument("--lr_subdir", default="LR", help="the low-res folder inside each dataset (default LR)")
     p.add_argument("--results_root", default="results")
+    p.add_argument("--precision", default=defaults.TEST_PRECISION, choices=defaults.PRECISIONS,
+                   help=f"inference precision (default {defaults.TEST_PRECISION}, test mode's: the published numbers)")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args(argv)
     sets = []
     for name in [d.strip() for d in args.datasets.split(",") if d.strip()]:
-        lr, gt = (os.path.join(args.data_root, name, sub) for sub in ("LR", "GT"))
+        lr, gt = (os.path.join(args.data_root, name, sub) for sub in (args.lr_subdir, "GT"))
         if not os.path.isdir(lr):
             raise UserError(f"{lr}: not found (make it with scripts/make_compressed_eval.py)")
         sets.append(SequenceSet(name, PairedFolderDataset(lr, gt if os.path.isdir(gt) else None, 4)))
@@ -63,7 +67,8 @@ def main(argv=None):
                 print(f"{s.name}/{info.name}: bicubic", flush=True)
         return 0
     net = generator_from_checkpoint(resolve_model(args.model))
-    upscaler = Upscaler(net, InferenceOptions(num_pad_front=5, padding_mode="reflect", device="cpu"), report=None)
+    upscaler = Upscaler(net, InferenceOptions(num_pad_front=5, padding_mode="reflect", device="cpu",
+                                              precision=args.precision), report=None)
     run_test_datasets(upscaler, sets, args.results_root, args.label, save_res=True,
                       report=lambda line: print(line, flush=True))
     return 0

@@ -86,6 +86,7 @@ def _module_name(path):
 LAZY_ALLOWED = {("main.py", "import runpy"), ("upscale.py", "import runpy"), ("metrics.py", "import runpy"),
                 ("evaluate.py", "import runpy"), ("backends.py", "import openvino"), ("lpips_loader.py", "import lpips"),
                 ("backends.py", "import nncf"), ("precision.py", "import nncf"),
+                ("tensorboard_log.py", "from torch.utils.tensorboard import SummaryWriter"),  # optional package
                 ("telemetry.py", "from openvino_telemetry import Telemetry"),
                 ("telemetry.py", "from openvino_telemetry.utils.opt_in_checker import ConsentCheckResult, OptInChecker")}
 

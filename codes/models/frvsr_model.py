@@ -1,5 +1,6 @@
 """FRVSR: the frame-recurrent generator trained with pixel and warping losses."""
 import contextlib
+import copy
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -42,6 +43,12 @@ class FRVSRModel:
             # weights are the same; test mode stays strict about the degradation
             load_generator_weights(self.net_G, g["load_path"], name, across_degradations=True)
         self.G = DistributedDataParallel(SequenceForward(self.net_G)) if distributed else None
+        # train.ema_decay: an exponential moving average of G's weights, updated after each
+        # step (every process holds the same one: DDP keeps G's weights equal across them)
+        self.ema_decay = (opt.get("train") or {}).get("ema_decay")
+        self.net_G_ema, self.ema_note = None, None
+        if self.ema_decay:
+            self.net_G_ema = copy.deepcopy(self.net_G).eval().requires_grad_(False)
         if self.degradation == "BD":
             self.blur_kernel = torch.from_numpy(gaussian_kernel(deg["sigma"])).to(device)
             self.border = bd_kernel_radius(deg["sigma"])
@@ -55,6 +62,8 @@ class FRVSRModel:
         self.pix_crit, self.pix_w = self._crit("pixel_crit")
         self.warp_crit, self.warp_w = self._crit("warping_crit")
         self.lattice_crit, self.lattice_w = self._crit("lattice_crit")
+        # set by the trainer on the iterations it logs: the gradient norms go to TensorBoard
+        self.track_grad_norm, self.grad_norms = False, {}
 
     @staticmethod
     def _adam(params, cfg):
@@ -81,12 +90,43 @@ class FRVSRModel:
         """The trained networks (the generator; TecoGAN adds the discriminator)."""
         return [self.net_G]
 
+    def generators(self):
+        """{checkpoint tag: network} of what is validated and saved for test mode: G, and
+        G_ema with ``train.ema_decay``."""
+        nets = {"G": self.net_G}
+        if self.net_G_ema is not None:
+            nets["G_ema"] = self.net_G_ema
+        return nets
+
     def set_memory_format(self, memory_format="channels_last"):
         """Run the networks in NHWC ('channels_last', faster on CPUs with oneDNN) or NCHW.
         Same numbers up to float32 summation order."""
         fmt = torch.channels_last if memory_format == "channels_last" else torch.contiguous_format
-        for net in self.networks():
+        for net in self.networks() + ([self.net_G_ema] if self.net_G_ema is not None else []):
             net.to(memory_format=fmt)
+
+    @torch.no_grad()
+    def note_grad_norm(self, name, net):
+        """The L2 norm of ``net``'s gradients (unscaled under fp16), when ``track_grad_norm``."""
+        if not self.track_grad_norm:
+            return
+        norms = [p.grad.detach().float().norm() for p in net.parameters() if p.grad is not None]
+        if norms:
+            scale = self.scaler.get_scale() if self.scaler.is_enabled() else 1.0
+            self.grad_norms[name] = torch.linalg.vector_norm(torch.stack(norms)) / scale
+
+    @torch.no_grad()
+    def update_ema(self):
+        """``ema = decay * ema + (1 - decay) * G`` for every floating parameter and buffer
+        (other buffers are copied).  In place, float32, in a fixed order: resume stays exact."""
+        if self.net_G_ema is None:
+            return
+        ema, live = self.net_G_ema.state_dict(), self.net_G.state_dict()
+        for name, value in live.items():
+            if value.is_floating_point():
+                ema[name].mul_(self.ema_decay).add_(value.detach(), alpha=1.0 - self.ema_decay)
+            else:
+                ema[name].copy_(value)
 
     def autocast(self):
         """The forward passes' context: autocast to ``train.precision`` (a no-op for fp32).
@@ -107,19 +147,29 @@ class FRVSRModel:
                  "sched_G": self.sched_G.state_dict()}
         if self.scaler.is_enabled():
             state["grad_scaler"] = self.scaler.state_dict()
+        if self.net_G_ema is not None:
+            state["net_G_ema"] = self.net_G_ema.state_dict()
         return state
 
     def load_state_dict(self, state):
-        """Restores a training state; returns how the configured LR schedules differ from it."""
+        """Restores a training state; returns how the configured LR schedules differ from it.
+        ``ema_note`` says when the EMA starts here because the saved state had none."""
         self.net_G.load_state_dict(state["net_G"])
         self.optim_G.load_state_dict(state["optim_G"])
         if self.scaler.is_enabled() and "grad_scaler" in state:
             self.scaler.load_state_dict(state["grad_scaler"])
+        self.ema_note = None
+        if self.net_G_ema is not None:
+            if "net_G_ema" in state:
+                self.net_G_ema.load_state_dict(state["net_G_ema"], strict=True)
+            else:  # train.ema_decay added to a run saved without it: the average starts now
+                self.net_G_ema.load_state_dict(state["net_G"], strict=True)
+                self.ema_note = "the training state holds no EMA (train.ema_decay is new): it starts from the resumed G"
         return load_scheduler_state(self.sched_G, state["sched_G"], "generator")
 
     def checkpoints(self):
-        """{'G': state_dict} saved as G_iter{N}.pth."""
-        return {"G": self.net_G.state_dict()}
+        """{'G': state_dict} saved as G_iter{N}.pth (and 'G_ema' as G_ema_iter{N}.pth)."""
+        return {tag: net.state_dict() for tag, net in self.generators().items()}
 
     # ---- one iteration ----------------------------------------------------------------
     def generator_losses(self, lr_data, gt_data, out):
@@ -142,7 +192,10 @@ class FRVSRModel:
         return total, log
 
     def train_step(self, batch):
-        return self.optimize(self.prepare_batch(batch))
+        self.grad_norms = {}
+        log = self.optimize(self.prepare_batch(batch))
+        self.update_ema()
+        return log
 
     def optimize(self, data):
         """One update from {'lr', 'gt'} tensors on the device; returns the log dict."""
@@ -152,6 +205,7 @@ class FRVSRModel:
             out = self._forward_sequence(data["lr"])
         loss, log = self.generator_losses(data["lr"], data["gt"], out)
         self.scaler.scale(loss).backward()
+        self.note_grad_norm("G", self.net_G)
         self.scaler.step(self.optim_G)
         self.scaler.update()
         return log

@@ -80,7 +80,7 @@ class TecoGANModel(FRVSRModel):
         return changes + load_scheduler_state(self.sched_D, state["sched_D"], "discriminator")
 
     def checkpoints(self):
-        return {"G": self.net_G.state_dict(), "D": self.net_D.state_dict()}
+        return dict(super().checkpoints(), D=self.net_D.state_dict())
 
     def optimize(self, data):
         """One TecoGAN iteration: generator pass, discriminator step, generator step."""
@@ -152,6 +152,7 @@ class TecoGANModel(FRVSRModel):
             self.scaler.scale(loss_D).backward()
             if self.distributed:
                 average_gradients(self.net_D.parameters())
+            self.note_grad_norm("D", self.net_D)
             self.scaler.step(self.optim_D)
             log["l_gan_D"] = loss_D.detach()
         else:
@@ -195,6 +196,7 @@ class TecoGANModel(FRVSRModel):
         log["l_gan_G"] = l_gan.detach()
         log["p_fake_G"] = fake_logits_G.mean().detach()
         self.scaler.scale(loss_G).backward()
+        self.note_grad_norm("G", self.net_G)
         self.scaler.step(self.optim_G)
         self.net_D.requires_grad_(True)
         return log

@@ -30,6 +30,7 @@ from tecogan.models import build_model
 from tecogan.options import InferenceOptions
 from tecogan.pipeline import Upscaler
 from tecogan.testing import run_test_datasets, sequence_sets
+from tecogan.training import tensorboard_log
 from tecogan.training.sampler import ResumableSampler
 from tecogan.utils.checkpoint import check_tensors, verify_checkpoint_file
 from tecogan.utils.device import cpu_computes, device_from_gpu_id
@@ -197,6 +198,8 @@ class Trainer:
                              f"on {self.device} x {self.world}: {len(self.dataset)} clips, batch "
                              f"{self.batch_size} per process, {self.batches_per_epoch} iterations per epoch")
         self.metric_calc = build_metric_calculator(opt, self.device, self.logger) if self.is_main else None
+        self.tb = tensorboard_log.open_log(opt, os.path.join(exp_dir, "train", "tensorboard"), self.iteration,
+                                           resumed=state is not None, is_main=self.is_main)
 
     # ---- setup ---------------------------------------------------------------------
     def _device(self, gpu_id, local_rank):
@@ -247,7 +250,8 @@ class Trainer:
             warn(msg)
             self.logger.warning(msg)
         if self.is_main:
-            self.logger.info(f"Resumed from {path} at iteration {self.iteration}")
+            note = f" ({self.model.ema_note})" if self.model.ema_note else ""
+            self.logger.info(f"Resumed from {path} at iteration {self.iteration}{note}")
 
     def save(self):
         """G/D checkpoints (what test mode loads) and the full training state of this iteration."""
@@ -262,6 +266,7 @@ class Trainer:
                                                for k, v in self.running.floats().items()}},
                               os.path.join(self.ckpt_dir, f"state_iter{it}.pth"))
             self.logger.info(f"Saved checkpoint and training state of iteration {it} in {self.ckpt_dir}")
+            self.tb.flush()
         barrier()
 
     # ---- validation ----------------------------------------------------------------
@@ -272,33 +277,43 @@ class Trainer:
             self.logger.info(line)
 
     def validate(self):
-        """Super-resolve every test* dataset with the current generator; log and store the metrics."""
-
+        """Super-resolve every test* set with G (and its EMA); log, store and return {tag: {set: averages}}."""
         test_opt = self.opt["test"]
-        tag = f"G_iter{self.iteration}"
-        net = self.model.net_G
+        sets = [ts for _, ts in sequence_sets(self.opt, report=self._report_skip)]
+        results = {}
+        for kind, net in self.model.generators().items():
+            tag = f"{kind}_iter{self.iteration}"
+            samples = {} if self.tb.active else None
+            scores = self._validate_net(net, sets, tag, samples)
+            results[tag] = {name: avg for name, (avg, _) in scores.items()}
+            self.tb.validation(self.iteration, kind, results[tag], samples)
+            for name, (avg, per_sequence) in scores.items():
+                for seq, values in per_sequence.items():
+                    label = "" if kind == "G" else f"{kind}: "
+                    self.logger.info(f"[{name}/{seq}] {label}" + ", ".join(f"{k}: {v:.6f}" for k, v in values.items()))
+                self.logger.info(f"[{name}] {tag} average: " + ", ".join(f"{k}: {v:.6f}" for k, v in avg.items()))
+                if test_opt["save_json"]:
+                    update_avg_json(os.path.join(test_opt["json_dir"], f"{name}_avg.json"), tag, avg)
+        return results
+
+    def _validate_net(self, net, sets, tag, samples=None):
+        test_opt = self.opt["test"]
         was_training = net.training
         memory_format = self.opt["train"]["memory_format"]
         try:
-            sets = [ts for _, ts in sequence_sets(self.opt, report=self._report_skip)]
             # test.precision, but auto (a check per validation of ever-changing weights) runs fp32
             precision = defaults.TEST_PRECISION if test_opt["precision"] == "auto" else test_opt["precision"]
             upscaler = Upscaler(net, InferenceOptions(num_pad_front=test_opt["num_pad_front"],
                                                       padding_mode=test_opt["padding_mode"], device=str(self.device),
                                                       channels_last=memory_format == "channels_last",
                                                       precision=precision), report=None)
-            scores = run_test_datasets(upscaler, sets, test_opt["res_dir"], tag, save_res=test_opt["save_res"],
-                                       metrics=self.metric_calc, report=lambda line: None, progress=False)
+            return run_test_datasets(upscaler, sets, test_opt["res_dir"], tag, save_res=test_opt["save_res"],
+                                     metrics=self.metric_calc, report=lambda line: None, progress=False,
+                                     samples=samples)
         finally:
             # the training kernels depend on the memory format: keep it, or resume would not be exact
             net.train(was_training)
             self.model.set_memory_format(memory_format)
-        for name, (avg, per_sequence) in scores.items():
-            for seq, values in per_sequence.items():
-                self.logger.info(f"[{name}/{seq}] " + ", ".join(f"{k}: {v:.6f}" for k, v in values.items()))
-            self.logger.info(f"[{name}] {tag} average: " + ", ".join(f"{k}: {v:.6f}" for k, v in avg.items()))
-            if test_opt["save_json"]:
-                update_avg_json(os.path.join(test_opt["json_dir"], f"{name}_avg.json"), tag, avg)
 
     # ---- epochs --------------------------------------------------------------------
     def _loader(self, epoch):
@@ -322,11 +337,13 @@ class Trainer:
             self.iteration += 1
             for sched in self.model.schedulers():  # the seed's version: step before the update
                 sched.step()
+            self.model.track_grad_norm = self.tb.active and self.iteration % log_freq == 0
             self.running.update(self.model.train_step(batch))
             bar.update(1)
             if self.is_main and self.iteration % log_freq == 0:
                 lrs = " | ".join(f"{k}: {v:.3e}" for k, v in self.model.current_lrs().items())
                 self.logger.info(f"[epoch: {epoch} | iter: {self.iteration} | {lrs}] {self.running.format()}")
+                self.tb.scalars(self.iteration, self.running.floats(), self.model.current_lrs(), self.model.grad_norms)
             if self.iteration % ckpt_freq == 0:
                 self.save()
             if self.is_main and self.iteration % test_freq == 0:
@@ -369,6 +386,7 @@ class Trainer:
             raise
         finally:
             bar.close()
+            self.tb.close()
             for s, h in old_handlers.items():
                 signal.signal(s, h)
             cleanup()
