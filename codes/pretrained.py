@@ -7,7 +7,7 @@ BD low-res frames (Gaussian blur, then every 4th pixel), the benchmark setting o
 docs/upscale.md explains the choice; docs/models.md has their model cards.  ``tecogan`` is the
 GAN model, trained from ``frvsr-bd`` with the full TecoGAN objective: more texture (lower
 LPIPS) at a lower PSNR, for BD low-res frames like ``frvsr-bd``.  ``frvsr-fast`` is a small FRNet
-(nf 24, nb 5, a narrower FNet) distilled from ``frvsr``: BI input, several times its frames/s on a
+(nf 24, nb 5, a narrower FNet) distilled from ``frvsr``: BI input, about 4x its frames/s on a
 CPU for a little less detail.
 
 Where the files are looked for, in order (:func:`search_dirs`):
@@ -72,7 +72,7 @@ PRETRAINED = {
     "frvsr-real": Shipped("FRVSR_BI_real.pth", "BI",
                           "strongly compressed video (H.264 CRF 30 and worse): trained on the Real degradation"),
     "frvsr-fast": Shipped("FRVSR_BI_fast.pth", "BI",
-                          "ordinary video when speed matters (CPU): several times frvsr's frames/s, a little softer"),
+                          "ordinary video when speed matters: about 4x frvsr's frames/s on a CPU, a little softer"),
 }
 DEFAULT_MODEL = "frvsr"
 
