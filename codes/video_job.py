@@ -330,7 +330,8 @@ def _start(upscaler, job, report):
     for target, (out_w, out_h) in ((probe, final), (compare, (2 * final[0], final[1]))):
         if target is not None and hasattr(target, "probe"):  # the encoder takes this size: checked before
             target.probe(out_h, out_w)                        # any frame is upscaled (8x20000 x4 is not)
-    report(f"{shown(src)} -> {shown(dst)}: {arch['degradation']} generator nf {arch['nf']} nb {arch['nb']}, "
+    fnet = f" fnet_nf {arch['fnet_nf']}" if "fnet_nf" in arch else ""  # only a non-reference FNet width
+    report(f"{shown(src)} -> {shown(dst)}: {arch['degradation']} generator nf {arch['nf']} nb {arch['nb']}{fnet}, "
            f"{w}x{h} -> {final[0]}x{final[1]}" + (f" (x{arch['scale']}, then resized)" if size else "")
            + f", {source.describe()}, device {upscaler.device}"
            + (f", tiles {opts.tile}+{opts.tile_overlap}" if opts.tile else ""))

@@ -49,7 +49,7 @@ def test_upscale_py_takes_the_name(tmp_path, capsys, monkeypatch):
     status, out, err = upscale_in_process(capsys, monkeypatch, tmp_path / "in", tmp_path / "out", "--model",
                                           "frvsr-fast", "--precision", "fp32")
     assert status == 0, err
-    assert "BI generator nf 24 nb 5" in out
+    assert "BI generator nf 24 nb 5 fnet_nf 8," in out
     got = read_folder(tmp_path / "out")
     assert len(got) == 3 and got[0].shape == (80, 112, 3)
 
