@@ -142,6 +142,9 @@ SCHEMA = Section({
             "out_nc": Key(int, default=3, choices=(3,)),
             "nf": _bounded(1, defaults.MAX_NF, default=64),
             "nb": _bounded(1, defaults.MAX_NB, default=10),
+            # FNet's first width (levels fnet_nf, 2x, 4x, 8x); the reference and every shipped model but
+            # frvsr-fast: 32
+            "fnet_nf": _bounded(1, defaults.MAX_NF, default=32),
             "load_path": Key(str),
         }, required=True),
         "discriminator": Section({
@@ -193,6 +196,11 @@ SCHEMA = Section({
                               expect="a list of 4 positive numbers"),
         }),
         "gan_crit": _criterion(lambda: criterion_names("adversarial")),
+        # distillation: the output pulled toward a frozen teacher generator's output on the same LR clip
+        "distill_crit": _criterion(lambda: criterion_names("distance"), {
+            "teacher": Key(str, required=True, nullable=False,
+                           expect="the teacher generator's checkpoint, e.g. pretrained_models/FRVSR_BI_footage.pth"),
+        }),
     }),
     "test": Section(create=True, keys={
         "test_freq": _bounded(1, defaults.MAX_ITER, default=10000),

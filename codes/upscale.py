@@ -1,7 +1,7 @@
 """Upscale your own video 4x with a FRVSR/TecoGAN checkpoint.
 
-    python codes/upscale.py INPUT OUTPUT [--model frvsr|frvsr-bd|tecogan|frvsr-real|CKPT] [--tile 128 --tile_overlap 16]
-        [--device cpu|cuda[:k]] [--half] [--codec h264 --crf 18 --preset medium]
+    python codes/upscale.py INPUT OUTPUT [--model frvsr|frvsr-bd|tecogan|frvsr-real|frvsr-fast|CKPT]
+        [--tile 128 --tile_overlap 16] [--device cpu|cuda[:k]] [--half] [--codec h264 --crf 18 --preset medium]
         [--start S --duration S] [--no_audio] [--deinterlace] [--compare SIDE_BY_SIDE.mp4] [--resume]
     python codes/upscale.py --batch INPUTS... -o OUTPUT_DIR [--shard I/N] [--batch_ext .mkv] [options]
 

@@ -339,13 +339,14 @@ def _start(upscaler, job, report):
     size = output_size(w, h, arch["scale"], video)
     summary = report  # --quiet keeps the final line
     if video.quiet:
-        report = _silent
+        report = lambda _line: None  # noqa: E731 - --quiet: the final line only
     final = size or (w * arch["scale"], h * arch["scale"])
     probe = sink if sink is not None else (VideoSink(out_enc, source, audio=False) if out_enc is not None else None)
     for target, (out_w, out_h) in ((probe, final), (compare, (2 * final[0], final[1]))):
         if target is not None and hasattr(target, "probe"):  # the encoder takes this size: checked before
             target.probe(out_h, out_w)                        # any frame is upscaled (8x20000 x4 is not)
-    report(f"{shown(src)} -> {shown(dst)}: {arch['degradation']} generator nf {arch['nf']} nb {arch['nb']}, "
+    fnet = f" fnet_nf {arch['fnet_nf']}" if "fnet_nf" in arch else ""  # only a non-reference FNet width
+    report(f"{shown(src)} -> {shown(dst)}: {arch['degradation']} generator nf {arch['nf']} nb {arch['nb']}{fnet}, "
            f"{w}x{h} -> {final[0]}x{final[1]}" + (f" (x{arch['scale']}, then resized)" if size else "")
            + f", {source.describe()}, device {upscaler.device}"
            + (f", tiles {opts.tile}+{opts.tile_overlap}" if opts.tile else ""))
@@ -372,10 +373,6 @@ def _follow_depth(source, video, *encodings):
         encodings = tuple(follow_depth(e, bits, source.chroma) if e is not None else None for e in encodings)
     source.deep = any(e is not None and bits_of(e.pix_fmt) > 8 for e in encodings)
     return encodings
-
-
-def _silent(_line):
-    pass
 
 
 def _chain(first, rest):

@@ -76,7 +76,7 @@ def check(net, path, sizes=((32, 48), (21, 35))):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="frvsr",
-                   help="a shipped model's name (frvsr, frvsr-bd, tecogan, frvsr-real) or a checkpoint")
+                   help="a shipped model's name (frvsr, frvsr-bd, tecogan, frvsr-real, frvsr-fast) or a checkpoint")
     p.add_argument("--output", required=True, help="the .onnx file to write")
     p.add_argument("--opset", type=int, default=OPSET)
     p.add_argument("--check", action="store_true", help="compare ONNX Runtime (CPU) with PyTorch")

@@ -7,9 +7,16 @@ from torch.nn.parallel import DistributedDataParallel
 
 from tecogan.models.losses import build_criterion
 from tecogan.models.lr_schedules import build_scheduler, load_scheduler_state
-from tecogan.networks import build_generator, check_checkpoint_fits, generator_arch_from_config, load_generator_weights
+from tecogan.networks import (
+    build_generator,
+    check_checkpoint_fits,
+    generator_arch_from_config,
+    generator_from_checkpoint,
+    load_generator_weights,
+)
 from tecogan.ops import backward_warp, bd_downsample
 from tecogan.ops.degradation import bd_kernel_radius, crop_border, gaussian_kernel
+from tecogan.utils.errors import UserError
 
 AUTOCAST_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -64,6 +71,19 @@ class FRVSRModel:
         self.lattice_crit, self.lattice_w = self._crit("lattice_crit")
         # set by the trainer on the iterations it logs: the gradient norms go to TensorBoard
         self.track_grad_norm, self.grad_norms = False, {}
+        self.distill_crit, self.distill_w = self._crit("distill_crit")
+        self.teacher = self._teacher(tr["distill_crit"]["teacher"], arch) if self.distill_crit is not None else None
+
+    def _teacher(self, path, arch):
+        """The frozen generator of ``train.distill_crit.teacher`` (strict load, eval mode, no gradients);
+        it must upsample as the trained one does (scale, BD/BI)."""
+        teacher = generator_from_checkpoint(path)
+        found = teacher.arch()
+        if (found["scale"], found["degradation"]) != (arch["scale"], arch["degradation"]):
+            raise UserError(f"{path}: train.distill_crit.teacher is a {found['degradation']} x{found['scale']} generator; "
+                            f"the trained one is {arch['degradation']} x{arch['scale']}")
+        teacher.requires_grad_(False)
+        return teacher.to(self.device).eval()
 
     @staticmethod
     def _adam(params, cfg):
@@ -102,7 +122,8 @@ class FRVSRModel:
         """Run the networks in NHWC ('channels_last', faster on CPUs with oneDNN) or NCHW.
         Same numbers up to float32 summation order."""
         fmt = torch.channels_last if memory_format == "channels_last" else torch.contiguous_format
-        for net in self.networks() + ([self.net_G_ema] if self.net_G_ema is not None else []):
+        extra = ([self.net_G_ema] if self.net_G_ema is not None else []) + ([self.teacher] if self.teacher is not None else [])
+        for net in self.networks() + extra:
             net.to(memory_format=fmt)
 
     @torch.no_grad()
@@ -189,6 +210,12 @@ class FRVSRModel:
             l_lattice = self.lattice_w * self.lattice_crit(out["hr_data"].float(), gt_data)
             total = total + l_lattice
             log["l_lattice_G"] = l_lattice.detach()
+        if self.distill_crit is not None:  # toward the frozen teacher's output on the same clip
+            with torch.no_grad(), self.autocast():
+                target = self.teacher.forward_sequence(lr_data)["hr_data"]
+            l_distill = self.distill_w * self.distill_crit(out["hr_data"].float(), target.float())
+            total = total + l_distill
+            log["l_distill_G"] = l_distill.detach()
         return total, log
 
     def train_step(self, batch):

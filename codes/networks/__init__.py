@@ -8,7 +8,7 @@ provides ``arch_from_state_dict(state_dict, path)`` and ``arch()``.
 """
 import torch
 
-from tecogan.networks.frnet import FRNet
+from tecogan.networks.frnet import FNET_NF, FRNet
 from tecogan.utils.checkpoint import check_tensors, load_into, load_state_dict_file
 from tecogan.utils.errors import UserError, short
 
@@ -24,20 +24,24 @@ def generator_arch_from_config(opt):
     """The generator's name and keyword arguments from a validated experiment config."""
     g = opt["model"]["generator"]
     degradation = opt["dataset"]["degradation"]["type"]
-    return g["name"], {"in_nc": g["in_nc"], "out_nc": g["out_nc"], "nf": g["nf"], "nb": g["nb"],
-                       # Real data is made with centre-aligned resizing: a BI generator
-                       "degradation": "BI" if degradation == "Real" else degradation, "scale": opt["scale"]}
+    arch = {"in_nc": g["in_nc"], "out_nc": g["out_nc"], "nf": g["nf"], "nb": g["nb"],
+            # Real data is made with centre-aligned resizing: a BI generator
+            "degradation": "BI" if degradation == "Real" else degradation, "scale": opt["scale"]}
+    if g.get("fnet_nf", FNET_NF) != FNET_NF:  # as FRNet.arch(): only a non-reference FNet width
+        arch["fnet_nf"] = g["fnet_nf"]
+    return g["name"], arch
 
 
 def _describe(arch):
-    return f"{arch['degradation']} generator with nf {arch['nf']}, nb {arch['nb']}, scale {arch['scale']}"
+    fnet = f", fnet_nf {arch['fnet_nf']}" if arch.get("fnet_nf", FNET_NF) != FNET_NF else ""
+    return f"{arch['degradation']} generator with nf {arch['nf']}, nb {arch['nb']}{fnet}, scale {arch['scale']}"
 
 
 def _hint(name):
     def hint(state_dict):
         arch = GENERATORS[name].arch_from_state_dict(state_dict)
         return (f"the checkpoint is a {_describe(arch)}: set those in the YAML "
-                f"(dataset.degradation.type, model.generator.nf/nb, scale)")
+                f"(dataset.degradation.type, model.generator.nf/nb/fnet_nf, scale)")
     return hint
 
 
@@ -51,9 +55,9 @@ def check_checkpoint_fits(path, name, arch, across_degradations=False):
     then reported at once, not after building a network that cannot load it."""
     found = GENERATORS[name].arch_from_state_dict(load_state_dict_file(path), path)
     keys = ("in_nc", "out_nc", "nf", "nb", "scale") + (() if across_degradations else ("degradation",))
-    if any(found.get(k) != arch.get(k) for k in keys):
+    if any(found.get(k) != arch.get(k) for k in keys) or found.get("fnet_nf", FNET_NF) != arch.get("fnet_nf", FNET_NF):
         raise UserError(f"{path}: does not fit the {_describe(arch)}: the checkpoint is a {_describe(found)}; "
-                        f"set those in the YAML (dataset.degradation.type, model.generator.nf/nb, scale)")
+                        f"set those in the YAML (dataset.degradation.type, model.generator.nf/nb/fnet_nf, scale)")
 
 
 def load_generator_weights(net, path, name="FRNet", across_degradations=False):

@@ -21,6 +21,7 @@ from tecogan.ops.warp import backward_warp, space_to_depth
 from tecogan.utils.errors import UserError
 
 SCALES = (2, 4)
+FNET_NF = 32  # the reference's FNet width (32-64-128-256 channels); every published checkpoint's
 
 
 def _conv3x3(in_nc, out_nc):
@@ -53,18 +54,21 @@ class FNet(nn.Module):
     forward(lr_curr, lr_prev): (n, c, h, w) x2 -> flow (n, 2, h8, w8) with h8 = h//8*8,
     in LR pixels, bounded to +-24; it says where in ``lr_prev`` each pixel of
     ``lr_curr`` comes from.
+
+    ``nf`` is the width of the first encoder level (the reference's 32): the levels are
+    nf, 2nf, 4nf, 8nf channels. A narrower FNet (the fast model's) keeps every parameter name.
     """
 
-    def __init__(self, in_nc):
+    def __init__(self, in_nc, nf=FNET_NF):
         super().__init__()
-        self.encoder1 = nn.Sequential(*_double_conv(2 * in_nc, 32), nn.MaxPool2d(2, 2))
-        self.encoder2 = nn.Sequential(*_double_conv(32, 64), nn.MaxPool2d(2, 2))
-        self.encoder3 = nn.Sequential(*_double_conv(64, 128), nn.MaxPool2d(2, 2))
-        self.decoder1 = nn.Sequential(*_double_conv(128, 256))
-        self.decoder2 = nn.Sequential(*_double_conv(256, 128))
-        self.decoder3 = nn.Sequential(*_double_conv(128, 64))
-        self.flow = nn.Sequential(_conv3x3(64, 32), nn.LeakyReLU(0.2, inplace=True),
-                                  _conv3x3(32, 2))
+        self.encoder1 = nn.Sequential(*_double_conv(2 * in_nc, nf), nn.MaxPool2d(2, 2))
+        self.encoder2 = nn.Sequential(*_double_conv(nf, 2 * nf), nn.MaxPool2d(2, 2))
+        self.encoder3 = nn.Sequential(*_double_conv(2 * nf, 4 * nf), nn.MaxPool2d(2, 2))
+        self.decoder1 = nn.Sequential(*_double_conv(4 * nf, 8 * nf))
+        self.decoder2 = nn.Sequential(*_double_conv(8 * nf, 4 * nf))
+        self.decoder3 = nn.Sequential(*_double_conv(4 * nf, 2 * nf))
+        self.flow = nn.Sequential(_conv3x3(2 * nf, nf), nn.LeakyReLU(0.2, inplace=True),
+                                  _conv3x3(nf, 2))
 
     def forward(self, lr_curr, lr_prev):
         x = torch.cat([lr_curr, lr_prev], dim=1)
@@ -115,19 +119,22 @@ class FRNet(nn.Module):
 
     ``degradation`` selects the upsampler: 'BD' (TF bicubic, a registered module whose
     kernels appear as ``upsample_func.kernels`` and ``srnet.upsample_func.kernels``) or
-    'BI' (bilinear, stateless).
+    'BI' (bilinear, stateless). ``fnet_nf`` is FNet's first width (:class:`FNet`); it appears in
+    :meth:`arch` only when it is not the reference's 32, so every published architecture reads
+    back as before.
     """
 
-    def __init__(self, in_nc=3, out_nc=3, nf=64, nb=10, degradation="BD", scale=4):
+    def __init__(self, in_nc=3, out_nc=3, nf=64, nb=10, degradation="BD", scale=4, fnet_nf=FNET_NF):
         super().__init__()
         if scale not in SCALES:
             raise ValueError(f"FRNet: scale {scale} is not supported (expected one of {SCALES})")
         self.scale = scale
         self.out_nc, self.nf, self.nb = out_nc, nf, nb
         self.in_nc = in_nc
+        self.fnet_nf = fnet_nf
         self.degradation = degradation
         self.upsample_func = make_upsampler(degradation, scale)
-        self.fnet = FNet(in_nc)
+        self.fnet = FNet(in_nc, fnet_nf)
         self.srnet = SRNet(in_nc, out_nc, nf, nb, self.upsample_func, scale)
 
     def upsample_flow(self, lr_flow, h, w):
@@ -178,12 +185,16 @@ class FRNet(nn.Module):
 
     def arch(self):
         """The keyword arguments that rebuild this network (what a checkpoint implies)."""
-        return {"in_nc": self.in_nc, "out_nc": self.out_nc, "nf": self.nf, "nb": self.nb,
+        arch = {"in_nc": self.in_nc, "out_nc": self.out_nc, "nf": self.nf, "nb": self.nb,
                 "degradation": self.degradation, "scale": self.scale}
+        if self.fnet_nf != FNET_NF:
+            arch["fnet_nf"] = self.fnet_nf
+        return arch
 
     @staticmethod
     def arch_from_state_dict(state_dict, path="checkpoint"):
-        """``{'in_nc', 'out_nc', 'nf', 'nb', 'degradation', 'scale'}`` read from FRNet tensors.
+        """``{'in_nc', 'out_nc', 'nf', 'nb', 'degradation', 'scale'}`` read from FRNet tensors
+        (and ``fnet_nf``, FNet's first width, when it is not the reference's 32).
 
         ``scale`` comes from ``srnet.conv_in`` (``(scale**2 + 1) * in_nc`` input channels) and
         must agree with the number of ``srnet.conv_up`` layers; BD checkpoints hold the bicubic
@@ -212,5 +223,12 @@ class FRNet(nn.Module):
         if conv_in.shape[0] > MAX_NF or nb > MAX_NB:
             raise UserError(f"{path}: nf {conv_in.shape[0]}, nb {nb}: implausibly large for an FRNet generator "
                             f"(a crafted or damaged checkpoint)")
-        return {"in_nc": in_nc, "out_nc": conv_out.shape[0], "nf": conv_in.shape[0], "nb": nb,
+        arch = {"in_nc": in_nc, "out_nc": conv_out.shape[0], "nf": conv_in.shape[0], "nb": nb,
                 "degradation": "BD" if "upsample_func.kernels" in state_dict else "BI", "scale": scale}
+        fnet_nf = encoder.shape[0] if encoder is not None else FNET_NF
+        if fnet_nf > MAX_NF:
+            raise UserError(f"{path}: fnet.encoder1.0.weight has {fnet_nf} output channels: implausibly large for "
+                            f"an FRNet generator (a crafted or damaged checkpoint)")
+        if fnet_nf != FNET_NF:
+            arch["fnet_nf"] = fnet_nf
+        return arch

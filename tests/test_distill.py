@@ -1,0 +1,91 @@
+"""Distillation (train.distill_crit) and FRNet's FNet width (model.generator.fnet_nf): the fast model's
+training pieces."""
+import copy
+
+import pytest
+import torch
+from golden_steps import make_opt
+
+from tecogan.config import validate_config
+from tecogan.models import build_model
+from tecogan.models.losses import CharbonnierLoss
+from tecogan.networks import generator_from_checkpoint
+from tecogan.networks.frnet import FRNet
+from tecogan.utils.errors import UserError
+
+
+def _teacher_file(tmp_path, degradation="BD"):
+    torch.manual_seed(1)
+    teacher = FRNet(nf=8, nb=1, degradation=degradation)
+    path = tmp_path / f"teacher_{degradation}.pth"
+    torch.save(teacher.state_dict(), path)
+    return path, teacher.state_dict()
+
+
+def _opt(teacher, weight=1.0, fnet_nf=4):
+    opt = make_opt("frvsr")
+    opt["model"]["generator"].update(nf=8, nb=1, fnet_nf=fnet_nf)
+    opt["train"]["distill_crit"] = {"type": "CB", "weight": weight, "teacher": str(teacher)}
+    return opt
+
+
+def test_fnet_width_reads_back_and_loads_strictly():
+    net = FRNet(nf=8, nb=2, degradation="BI", fnet_nf=4)
+    arch = FRNet.arch_from_state_dict(net.state_dict())
+    assert arch == {"in_nc": 3, "out_nc": 3, "nf": 8, "nb": 2, "degradation": "BI", "scale": 4, "fnet_nf": 4}
+    assert arch == net.arch()
+    assert net.fnet.encoder3[2].out_channels == 16 and net.fnet.decoder1[0].out_channels == 32
+    assert net.fnet.flow[0].in_channels == 8 and net.fnet.flow[0].out_channels == 4
+    # the parameter names are the reference's: only the shapes differ
+    assert list(net.state_dict()) == list(FRNet(nf=8, nb=2, degradation="BI").state_dict())
+    loaded = generator_from_checkpoint(net.state_dict())  # strict
+    assert loaded.fnet_nf == 4
+    # the reference width is not mentioned: published architectures read back unchanged
+    assert "fnet_nf" not in FRNet(nf=8, nb=1).arch()
+    assert "fnet_nf" not in FRNet.arch_from_state_dict(FRNet(nf=8, nb=1).state_dict())
+
+
+def test_teacher_frozen_and_loss_is_the_hand_computation(tmp_path):
+    path, teacher_state = _teacher_file(tmp_path)
+    model = build_model(validate_config(_opt(path, weight=0.5), "t"), torch.device("cpu"))
+    assert model.net_G.fnet_nf == 4 and model.teacher.nf == 8
+    assert not model.teacher.training and not any(p.requires_grad for p in model.teacher.parameters())
+    assert all(p.requires_grad for p in model.net_G.parameters())
+    torch.manual_seed(0)
+    lr, gt = torch.rand(1, 4, 3, 16, 16), torch.rand(1, 4, 3, 64, 64)
+    # the hand computation: 0.5 * Charbonnier(student's output, teacher's output) on the same clip
+    with torch.no_grad():
+        want = 0.5 * CharbonnierLoss()(model.net_G.forward_sequence(lr)["hr_data"],
+                                       model.teacher.forward_sequence(lr)["hr_data"])
+        _, log = model.generator_losses(lr, gt, model.net_G.forward_sequence(lr))
+    assert torch.allclose(log["l_distill_G"], want)
+    before = copy.deepcopy(model.net_G.state_dict())
+    logs = [model.optimize({"lr": lr, "gt": gt}) for _ in range(8)]
+    for k, v in model.teacher.state_dict().items():  # the teacher never moves
+        assert torch.equal(v, teacher_state[k]), k
+    assert any(not torch.equal(v, before[k]) for k, v in model.net_G.state_dict().items())
+    assert float(logs[-1]["l_distill_G"]) < float(logs[0]["l_distill_G"])
+    # absent section: no teacher, no term (every other recipe)
+    plain = build_model(validate_config(make_opt("frvsr"), "t"), torch.device("cpu"))
+    assert plain.teacher is None and "l_distill_G" not in plain.optimize({"lr": lr, "gt": gt})
+
+
+def test_distill_yaml_errors_name_the_key(tmp_path):
+    path, _ = _teacher_file(tmp_path)
+    opt = _opt(path)
+    del opt["train"]["distill_crit"]["teacher"]
+    with pytest.raises(UserError, match=r"train\.distill_crit\.teacher"):
+        validate_config(opt, "t")
+    opt = _opt(path)
+    opt["train"]["distill_crit"]["type"] = "GAN"
+    with pytest.raises(UserError, match=r"distill_crit\.type: 'GAN' is not allowed"):
+        validate_config(opt, "t")
+    opt = _opt(path, fnet_nf=0)
+    with pytest.raises(UserError, match=r"model\.generator\.fnet_nf"):
+        validate_config(opt, "t")
+    opt = _opt(tmp_path / "missing.pth")
+    with pytest.raises(UserError, match="missing.pth"):
+        build_model(validate_config(opt, "t"), torch.device("cpu"))
+    bi_path, _ = _teacher_file(tmp_path, degradation="BI")
+    with pytest.raises(UserError, match="distill_crit.teacher is a BI x4 generator; the trained one is BD x4"):
+        build_model(validate_config(_opt(bi_path), "t"), torch.device("cpu"))
