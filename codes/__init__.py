@@ -15,7 +15,10 @@ layers over the same modules.  Names are imported lazily, so ``import tecogan`` 
 """
 import importlib
 
-__version__ = "1.2.0"
+from tecogan import _moved
+
+__version__ = "1.3.0"
+_moved.install()  # the import paths of 1.2 (tecogan.options, tecogan.pipeline ...), with a warning
 
 _API = {"load_generator": "tecogan.api", "Upscaler": "tecogan.api", "build_generator": "tecogan.api",
         "InferenceOptions": "tecogan.api"}

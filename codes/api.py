@@ -17,10 +17,12 @@ from typing import Any, Union
 
 import torch
 
-from tecogan.inference import resolve_device
+from tecogan.inference import upscaler as engine
+from tecogan.inference.options import InferenceOptions, OptionError
+from tecogan.inference.steppers import resolve_device
+from tecogan.inference.upscaler import ClipRun, UpscaledFrame
+from tecogan.jobs.video_job import VideoOptions, upscale_file
 from tecogan.networks import build_generator, generator_from_checkpoint
-from tecogan.options import InferenceOptions, OptionError
-from tecogan.pipeline import ClipRun, UpscaledFrame, Upscaler
 from tecogan.pretrained import resolve_model
 from tecogan.utils.errors import python_names, short
 
@@ -49,3 +51,20 @@ def load_generator(checkpoint: PathLike | Mapping[str, torch.Tensor], device: st
                           f"(.pth) or a state dict")
     net = generator_from_checkpoint(source, **overrides)
     return net.to(resolve_device(device)).eval()
+
+
+class Upscaler(engine.Upscaler):
+    """:class:`tecogan.inference.Upscaler` (frames in, frames out) and, above it, whole files:
+    :meth:`upscale_video` runs one job of :mod:`tecogan.jobs`, as ``upscale.py`` does."""
+
+    @python_names
+    def upscale_video(self, src: PathLike, dst: PathLike, **video_options: Any) -> None:
+        """Super-resolve a video file or a folder of frames into ``dst`` (a video file or a folder
+        of PNGs), as ``upscale.py`` does, with this Upscaler's generator and options.
+
+        ``video_options`` are :class:`tecogan.jobs.video_job.VideoOptions` fields (``compare="side.mp4"``,
+        ``fps=25``, ``codec=...``, ``overwrite=True``, ``quiet=True`` ...), type-checked.  Bad input
+        raises :class:`tecogan.errors.UserError` (a ValueError) naming these arguments (``pass
+        overwrite=True``), not upscale.py's flags.
+        """
+        upscale_file(self, src, dst, VideoOptions.from_keywords(video_options))

@@ -1,6 +1,6 @@
 """Defaults and limits shared by more than one place: each is written here once.
 
-The YAML schema (:mod:`tecogan.config`), the inference options (:class:`tecogan.options.InferenceOptions`),
+The YAML schema (:mod:`tecogan.experiment`), the inference options (:class:`tecogan.inference.options.InferenceOptions`),
 the command lines (their argparse defaults) and the library read these names; nothing restates
 the numbers (``tests/test_defaults.py`` greps the package for them).
 """
@@ -48,11 +48,11 @@ BACKENDS = ("torch", "openvino")
 BACKEND = BACKENDS[0]
 CHANNELS_LAST = True                    # NHWC: about 2x faster convolutions on CPUs, same numbers
 
-# inference precision (codes/precision.py, docs/precision.md): test mode and validation keep the
+# inference precision (codes/inference/precision.py, docs/precision.md): test mode and validation keep the
 # reference's numbers; upscale.py and the API choose the fastest within the measured quality gate.
 # $TECOGAN_PRECISION replaces the latter default (fp32: every upscale exact, as test mode); case and
 # surrounding spaces do not matter (" FP32 " is fp32), unset or blank is auto, and any other value is
-# refused in one line naming the variable where the default is used (tecogan.options.default_precision)
+# refused in one line naming the variable where the default is used (tecogan.inference.options.default_precision)
 PRECISIONS = ("fp32", "bf16", "int8", "fp16", "auto")
 TEST_PRECISION = "fp32"
 PRECISION_VARIABLE = "TECOGAN_PRECISION"

@@ -19,20 +19,21 @@ if not __package__:  # run as a file from a clone: import this clone as the pack
 import torch
 
 from tecogan import defaults
-from tecogan.backends import check_backend
-from tecogan.config import load_config, set_output_dirs, test_datasets
+from tecogan.config.limits import check_number
+from tecogan.experiment import load_config, set_output_dirs, test_datasets
+from tecogan.inference.auto import resolve_auto
+from tecogan.inference.backends import check_backend
+from tecogan.inference.options import options_from_flags
+from tecogan.inference.precision import check_precision
+from tecogan.inference.upscaler import Upscaler
 from tecogan.networks import build_generator as build
 from tecogan.networks import check_checkpoint_fits, generator_arch_from_config, load_generator_weights
-from tecogan.options import options_from_flags
-from tecogan.pipeline import Upscaler
-from tecogan.precision import check_precision
-from tecogan.precision_auto import resolve_auto
 from tecogan.profiling import parse_lr_size, profile_generator
 from tecogan.testing import run_test_datasets, sequence_sets
 from tecogan.training.trainer import train
 from tecogan.utils.device import device_from_gpu_id
 from tecogan.utils.errors import UserError, run_cli
-from tecogan.utils.outputs import FRAMES, PARENT, check_number, check_outputs
+from tecogan.utils.outputs import FRAMES, PARENT, check_outputs
 from tecogan.utils.training_lock import check_training_outputs, training_guard
 
 

@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 
 from tecogan import defaults
-from tecogan.inference import make_step
+from tecogan.inference.steppers import make_step
 from tecogan.utils.errors import UserError
 
 MIN_LR_SIZE = defaults.MIN_LR_SIZE
@@ -87,7 +87,7 @@ def time_steps(net, inputs, repeats=3, warmup=1):
 
 def profile_generator(net, lr_size, device, channels_last=True, test_speed=True, backend="torch", precision="fp32"):
     """Returns {'params', 'flops', 'seconds', 'fps'} for one generator step (timed with ``backend``
-    in ``precision``: tecogan.precision)."""
+    in ``precision``: tecogan.inference.precision)."""
     c, h, w = lr_size
     net = net.to(device).eval()
     if channels_last:

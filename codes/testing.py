@@ -1,7 +1,7 @@
 """Super-resolve test datasets: one routine for test mode and for validation during training.
 
 For every sequence of every ``dataset.test*`` entry the LR frames are read, run through the
-frame-recurrent procedure (:meth:`tecogan.pipeline.Upscaler.upscale_clip`, as upscale.py and
+frame-recurrent procedure (:meth:`tecogan.inference.upscaler.Upscaler.upscale_clip`, as upscale.py and
 the API), written as PNGs under
 ``<res_root>/<dataset>/<tag>/<sequence>/<GT frame names>`` by a background writer (so PNG
 encoding overlaps the network) into a temporary folder renamed into place when the sequence is
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tecogan.config import test_datasets
 from tecogan.data.folder_dataset import PairedFolderDataset
-from tecogan.pipeline import as_frames
+from tecogan.experiment import test_datasets
+from tecogan.inference.upscaler import as_frames
 from tecogan.utils.errors import UserError
 from tecogan.utils.progress import Progress
 from tecogan.video import BackgroundWriter, FolderSink
@@ -82,7 +82,7 @@ def _how_to_make(ds, key, scale, degradation):
 
 def run_test_datasets(upscaler, datasets, res_root, tag, save_res=True, metrics=None, report=print, progress=True,
                       samples=None):
-    """Run ``upscaler`` (a :class:`tecogan.pipeline.Upscaler`: generator and inference options, e.g.
+    """Run ``upscaler`` (a :class:`tecogan.inference.upscaler.Upscaler`: generator and inference options, e.g.
     the YAML's ``test.num_pad_front``) over every sequence of ``datasets`` (a list of :class:`SequenceSet`).
 
     Frames go to ``<res_root>/<dataset>/<tag>/<sequence>/`` when ``save_res``.  ``metrics``

@@ -24,18 +24,18 @@ if not __package__:  # run as a file from a clone: import this clone as the pack
     runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "_clone.py"))
 
 from tecogan import defaults
-from tecogan.batch import parse_shard, run_batch
+from tecogan.config.limits import check_number
+from tecogan.inference.options import PRECISION, PRECISIONS, InferenceOptions, default_precision, options_from_flags
+from tecogan.inference.precision import check_precision
+from tecogan.inference.upscaler import Upscaler
+from tecogan.jobs.batch import parse_shard, run_batch
+from tecogan.jobs.scene_cuts import SCENE_CUTS
+from tecogan.jobs.video_job import SCENE_CUTS_DEFAULT, VideoOptions, prepare_job, run_job
 from tecogan.networks import generator_from_checkpoint
-from tecogan.options import PRECISION, PRECISIONS, InferenceOptions, default_precision, options_from_flags
-from tecogan.pipeline import Upscaler
-from tecogan.precision import check_precision
 from tecogan.pretrained import DEFAULT_MODEL, describe_models, resolve_model
-from tecogan.scene_cuts import SCENE_CUTS
 from tecogan.utils.device import parse_device
 from tecogan.utils.errors import UserError, command_line, run_cli, warn
-from tecogan.utils.outputs import check_number
 from tecogan.utils.verbosity import quiet
-from tecogan.video_job import SCENE_CUTS_DEFAULT, VideoOptions, prepare_job, run_job
 
 DEFAULTS = InferenceOptions(precision="fp32")  # the other defaults (precision: default_precision())
 

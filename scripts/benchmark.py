@@ -37,9 +37,9 @@ runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the pa
 
 from tecogan import defaults
 from tecogan.api import load_generator
-from tecogan.inference import RecurrentUpscaler, infer_sequence
+from tecogan.inference.auto import OWN_INPUT_FRAMES, resolve_auto
+from tecogan.inference.steppers import RecurrentUpscaler, infer_sequence
 from tecogan.networks.frnet import FRNet
-from tecogan.precision_auto import OWN_INPUT_FRAMES, resolve_auto
 from tecogan.profiling import count_flops, step_inputs
 from tecogan.utils.device import parse_device
 from tecogan.utils.errors import UserError, run_cli
@@ -160,7 +160,7 @@ def main():
     p.add_argument("--backend", default="torch,openvino",
                    help="'torch,openvino' (default) also times the OpenVINO backend; 'torch' skips it")
     p.add_argument("--precisions", default="",
-                   help="also time test mode in these BACKEND:PRECISION pairs (tecogan.precision), set-up "
+                   help="also time test mode in these BACKEND:PRECISION pairs (tecogan.inference.precision), set-up "
                         "included, e.g. openvino:bf16,openvino:int8,torch:bf16; 'auto' as test.precision: auto")
     p.add_argument("--model", default=None,
                    help="a shipped model's name or a .pth (its architecture replaces --nf/--nb); random weights "

@@ -8,7 +8,7 @@ For each shipped model and each held-out GT clip (a folder of frames: the bundle
 ``data/FootageHeldout/GT``), the low-res input is made as the model was trained (BD: Gaussian
 blur + subsampling; BI: bicubic imresize), then upscaled as test mode does (5 reflected frames
 first) with fp32 through the torch backend and with every (backend, precision) pair this
-machine runs natively (tecogan.precision), ``--rounds`` times, interleaved frame by frame (each
+machine runs natively (tecogan.inference.precision), ``--rounds`` times, interleaved frame by frame (each
 pair keeps its own recurrent state), so that all pairs see the same machine load even when it
 changes within a clip; the fastest round of each is kept. Printed per pair: frames/s and
 its ratio to fp32 torch, Y-PSNR / LPIPS / tOF against GT and their deltas to fp32, and the PSNR
@@ -16,7 +16,7 @@ of the output against fp32's output on the first and last 10 frames (drift), wit
 Set-up time (conversion, quantization) is printed apart: it is paid once (cached).
 
 ``--write_table`` stores the summary per model (weights hash -> rows) in
-``codes/precision_table.json``, which ``precision=auto`` reads.
+``codes/inference/precision_table.json``, which ``precision=auto`` reads.
 """
 import argparse
 import json
@@ -75,9 +75,9 @@ def quality(metrics_lpips, gt, out):
 
 def run_model(name, clips, rounds, max_frames, lpips_model, report):
     import tecogan
-    from tecogan.inference import RecurrentUpscaler, infer_sequence
-    from tecogan.precision import weights_hash
-    from tecogan.precision_auto import native_precisions
+    from tecogan.inference.auto import native_precisions
+    from tecogan.inference.precision import weights_hash
+    from tecogan.inference.steppers import RecurrentUpscaler, infer_sequence
     net = tecogan.load_generator(name)
     pairs = native_precisions(torch.device("cpu"))
     if ("openvino", "fp32") not in pairs:
@@ -143,7 +143,7 @@ def _avg(pairs_weighted):
 
 
 def summarize(name, pairs, totals, report):
-    from tecogan.precision_auto import within_gate
+    from tecogan.inference.auto import within_gate
     base = totals[pairs[0]]
     fps0 = base["frames"] / base["seconds"]
     rows = {}
@@ -182,8 +182,8 @@ def main():
         torch.set_num_threads(args.threads)
     if args.rounds < 1:
         raise UserError(f"--rounds {args.rounds}: expected at least 1")
+    from tecogan.inference.auto import GATE, load_table
     from tecogan.metrics.lpips_loader import load_lpips
-    from tecogan.precision_auto import GATE, load_table
     from tecogan.profiling import cpu_name
     from tecogan.utils.device import cpu_flags
     flags = cpu_flags() or set()

@@ -27,12 +27,12 @@ import cv2  # noqa: E402
 import torch  # noqa: E402
 
 from tecogan import defaults  # noqa: E402
+from tecogan.inference.options import InferenceOptions  # noqa: E402
+from tecogan.inference.upscaler import Upscaler  # noqa: E402
+from tecogan.jobs.video_job import VideoOptions, prepare_job, run_job  # noqa: E402
 from tecogan.networks import generator_from_checkpoint  # noqa: E402
-from tecogan.options import InferenceOptions  # noqa: E402
-from tecogan.pipeline import Upscaler  # noqa: E402
 from tecogan.pretrained import resolve_model  # noqa: E402
 from tecogan.profiling import cpu_name  # noqa: E402
-from tecogan.video_job import VideoOptions, prepare_job, run_job  # noqa: E402
 
 
 def make_clip(src, dst, frames, width):

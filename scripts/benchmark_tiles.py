@@ -16,7 +16,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
-from tecogan.inference import tile_starts
+from tecogan.inference.steppers import tile_starts
 from tecogan.profiling import cpu_name
 from tecogan.utils.errors import UserError, run_cli
 

@@ -32,7 +32,7 @@ RECIPES = {"FRVSR": "experiments_BD/FRVSR_footage/001/train.yml", "TecoGAN": "ex
 
 
 def recipe_opt(name, args):
-    from tecogan.config import load_config
+    from tecogan.experiment import load_config
     opt = copy.deepcopy(load_config(os.path.join(REPO, RECIPES[name])))
     opt["train"].pop("feature_crit", None)  # VGG19 ImageNet weights: not offline
     opt["model"]["generator"]["load_path"] = None

@@ -28,7 +28,7 @@ def network_only(path, model, device, half):
     import runpy
     import time
     runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))
-    from tecogan.inference import RecurrentUpscaler, infer_sequence
+    from tecogan.inference.steppers import RecurrentUpscaler, infer_sequence
     from tecogan.upscale import build_parser, load_network
     from tecogan.utils.device import parse_device
     from tecogan.video import open_source

@@ -65,8 +65,9 @@ def main():
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args()
+    from tecogan.config.limits import check_number
     from tecogan.utils.fileio import atomic_write
-    from tecogan.utils.outputs import FILE, check_number, check_outputs
+    from tecogan.utils.outputs import FILE, check_outputs
     if os.path.splitext(args.output)[1].lower() not in (".png", ".jpg", ".jpeg"):
         raise UserError(f"{args.output}: expected a .png or .jpg file name")
     check_number("--frame", args.frame, minimum=0, integer=True)

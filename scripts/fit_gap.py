@@ -66,7 +66,7 @@ def clip_gain(upscaler, folder, frames, make_lr, bicubic):
 
 def main():
     from tecogan.api import Upscaler, load_generator
-    from tecogan.utils.outputs import check_number
+    from tecogan.config.limits import check_number
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="frvsr-bd", help="a shipped model's name or a generator .pth")
     p.add_argument("--train_dir", required=True, help="GT clips the model was trained on: <dir>/<clip>/*.png")

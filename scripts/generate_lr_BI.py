@@ -29,7 +29,7 @@ def main():
     p.add_argument("--overwrite", action="store_true", help="replace an existing --lr_dir")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args()
-    from tecogan.utils.outputs import check_number
+    from tecogan.config.limits import check_number
     check_number("--scale", args.scale, minimum=1, maximum=16, integer=True)
 
     def to_lr(path, img):

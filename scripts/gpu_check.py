@@ -56,7 +56,7 @@ def bundled_clip(frames=10):
 
 
 def upscale(net, lr, device, precision="fp32", pad=2):
-    from tecogan.inference import RecurrentUpscaler, infer_sequence
+    from tecogan.inference.steppers import RecurrentUpscaler, infer_sequence
     up = RecurrentUpscaler(net, device, precision=precision)
     return np.stack(list(infer_sequence(None, lr, pad, upscaler=up)))
 
@@ -72,8 +72,8 @@ def check_test_mode(ctx):
 
 def check_precision(ctx):
     import tecogan
+    from tecogan.inference.auto import supported
     from tecogan.metrics.validation import psnr_y_uint8
-    from tecogan.precision_auto import supported
     gt, lr = bundled_clip(ctx.clip_frames)
     net = tecogan.load_generator(ctx.model)
     ref = upscale(net, lr, ctx.device)
@@ -91,7 +91,7 @@ def check_precision(ctx):
 
 
 def _train_opt(name, crop):
-    from tecogan.config import load_config
+    from tecogan.experiment import load_config
     path = {"FRVSR": "experiments_BD/FRVSR_footage/001/train.yml", "TecoGAN": "experiments_BD/TecoGAN/001/train.yml"}
     opt = copy.deepcopy(load_config(os.path.join(REPO, path[name])))
     opt["train"].pop("feature_crit", None)  # ImageNet VGG weights: not bundled
@@ -160,12 +160,12 @@ def check_profile(ctx):
 
 def check_upscale(ctx):
     import tecogan
-    from tecogan.inference import RecurrentUpscaler, infer_sequence
+    from tecogan.inference.steppers import RecurrentUpscaler, infer_sequence
     net = tecogan.load_generator(ctx.model)
     h, w = ctx.size
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(ctx.frames)]
-    from tecogan.precision_auto import supported
+    from tecogan.inference.auto import supported
     parts = []
     for precision in ("fp32", "fp16"):
         if not supported(precision, ctx.device):

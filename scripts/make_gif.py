@@ -27,8 +27,9 @@ def main():
     p.add_argument("--overwrite", action="store_true", help="replace an existing output GIF")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args()
+    from tecogan.config.limits import check_number
     from tecogan.utils.fileio import atomic_write
-    from tecogan.utils.outputs import FILE, check_number, check_outputs
+    from tecogan.utils.outputs import FILE, check_outputs
     if not args.output.lower().endswith(".gif"):
         raise UserError(f"{args.output}: expected a .gif file name")
     check_number("--width", args.width, minimum=8, maximum=4096, integer=True)

@@ -19,11 +19,11 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
+from tecogan.inference.options import InferenceOptions
+from tecogan.inference.upscaler import Upscaler
+from tecogan.jobs.scene_cuts import CutDetector, upscale_with_cuts
 from tecogan.networks import generator_from_checkpoint
-from tecogan.options import InferenceOptions
-from tecogan.pipeline import Upscaler
 from tecogan.pretrained import resolve_model
-from tecogan.scene_cuts import CutDetector, upscale_with_cuts
 from tecogan.video.common import Frame
 
 DATA = os.path.join(os.path.dirname(REPO), "shared", "data", "davis2016_val")

@@ -16,7 +16,7 @@ runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the pa
 import cv2
 import numpy as np
 
-from tecogan.config import validate_config
+from tecogan.experiment import validate_config
 from tecogan.ops.real_degradation import degrade_clip, sample_params
 from tecogan.utils.errors import run_cli
 from tecogan.utils.fileio import list_images, read_image_rgb, write_image_rgb

@@ -15,7 +15,7 @@ from tecogan.utils.errors import run_cli
 
 def check_bd_params(sigma, scale):
     """Refuse meaningless values before OpenCV sees them (a negative scale flipped the image)."""
-    from tecogan.utils.outputs import check_number
+    from tecogan.config.limits import check_number
     check_number("--sigma", sigma, minimum=0, maximum=50, strict_minimum=True)
     check_number("--scale", scale, minimum=1, maximum=16, integer=True)
 

@@ -18,13 +18,13 @@ if not __package__:  # run as a file from a clone
 import cv2
 import numpy as np
 
-from tecogan.inference import infer_sequence
+from tecogan.inference.steppers import infer_sequence
 from tecogan.metrics.functional import psnr
 from tecogan.networks import generator_from_checkpoint
-from tecogan.pretrained import sha256_file
 from tecogan.utils.checkpoint import load_state_dict_file
 from tecogan.utils.errors import UserError, run_cli
 from tecogan.utils.fileio import atomic_torch_save
+from tecogan.utils.hashing import file_sha256
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLIP = os.path.join(REPO, "demo", "val", "Gaussian4xLR", "coffee")
@@ -61,7 +61,7 @@ def main(argv=None):
     compact = compact_state_dict(net)
     atomic_torch_save(compact, args.output)
     worst, share, match = storage_change(net, compact)
-    print(f"{args.output}: {os.path.getsize(args.output) / 1e6:.1f} MB, sha256 {sha256_file(args.output)}")
+    print(f"{args.output}: {os.path.getsize(args.output) / 1e6:.1f} MB, sha256 {file_sha256(args.output)}")
     print(f"bundled clip, float32 vs stored weights: max difference {worst:g} grey levels on {share:.4%} of "
           f"values, PSNR {match:.1f} dB")
     return 0

@@ -19,9 +19,9 @@ runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the pa
 
 from tecogan import defaults
 from tecogan.data.folder_dataset import PairedFolderDataset
+from tecogan.inference.upscaler import InferenceOptions, Upscaler
 from tecogan.networks import generator_from_checkpoint
 from tecogan.ops.imresize import imresize
-from tecogan.pipeline import InferenceOptions, Upscaler
 from tecogan.pretrained import resolve_model
 from tecogan.testing import SequenceSet, run_test_datasets
 from tecogan.utils.errors import UserError, run_cli

@@ -35,7 +35,7 @@ def build_model(case, dtype=torch.float32, opt=None):
     ``Module.to`` converts parameters in place, so the optimisers (still without state)
     keep stepping the same, converted tensors.
     """
-    from tecogan.config import validate_config
+    from tecogan.experiment import validate_config
     from tecogan.models import build_model as build
     torch.manual_seed(0)
     opt = validate_config(opt or make_opt(case), "golden step")

@@ -13,7 +13,7 @@ import torch
 from helpers import REPO
 
 import tecogan
-from tecogan.inference import infer_sequence
+from tecogan.inference.steppers import infer_sequence
 from tecogan.networks.frnet import FRNet
 from tecogan.utils.errors import UserError
 

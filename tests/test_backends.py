@@ -12,7 +12,7 @@ from helpers import assert_one_line, save_tiny_generator, upscale_in_process
 from test_test_mode import make_sequences, read_rgb, run_main, write_exp
 
 import tecogan
-from tecogan.backends import OpenVINOStep, check_backend
+from tecogan.inference.backends import OpenVINOStep, check_backend
 from tecogan.networks.frnet import FRNet
 from tecogan.utils.errors import UserError
 
@@ -176,7 +176,7 @@ def test_converted_model_cache(tmp_path, monkeypatch, capsys):
     assert OpenVINOStep(net).cache_path is None
 
 
-# ---- lower precisions through OpenVINO (tecogan.precision; the torch side: test_precision_inference.py)
+# ---- lower precisions through OpenVINO (tecogan.inference.precision; the torch side: test_precision_inference.py)
 # documented tolerances (docs/precision.md), every frame of a short clip against fp32 torch
 OV_MIN_DB = {"bf16": 38.0, "int8": 30.0}
 
@@ -191,10 +191,10 @@ def test_openvino_low_precision_within_tolerance_or_refused(name, tmp_path, monk
     """bf16 and int8 through OpenVINO: within their tolerance of fp32 over a short clip, cached
     under their own keys; int8 keeps the flow head, the upsampler and the first and last
     convolutions out of the quantization. Refused in one line where the CPU lacks the units."""
-    import tecogan.backends as backends
-    from tecogan.inference import RecurrentUpscaler, infer_sequence
-    from tecogan.precision import check_precision
-    from tecogan.precision_auto import supported
+    import tecogan.inference.backends as backends
+    from tecogan.inference.auto import supported
+    from tecogan.inference.precision import check_precision
+    from tecogan.inference.steppers import RecurrentUpscaler, infer_sequence
     monkeypatch.setenv("TECOGAN_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(backends, "CALIBRATION_FRAMES", 2)  # a tiny network: a few calibration steps
     torch.manual_seed(0)
@@ -224,7 +224,8 @@ def test_openvino_low_precision_within_tolerance_or_refused(name, tmp_path, monk
 
 
 def test_auto_may_choose_openvino_when_the_backend_is_free(monkeypatch):
-    from tecogan import precision, precision_auto
+    from tecogan.inference import auto as precision_auto
+    from tecogan.inference import precision
     torch.manual_seed(0)
     net = FRNet(nf=8, nb=1).eval()
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
@@ -241,7 +242,8 @@ def test_auto_may_choose_openvino_when_the_backend_is_free(monkeypatch):
 
 
 def test_auto_on_a_shipped_model_reads_the_table():
-    from tecogan import precision, precision_auto
+    from tecogan.inference import auto as precision_auto
+    from tecogan.inference import precision
     net = tecogan.load_generator("frvsr-bd")
     choice = precision_auto.resolve_auto(net, torch.device("cpu"), None)
     rows = precision_auto.load_table()["models"][precision.weights_hash(net)]["rows"]

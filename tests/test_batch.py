@@ -10,7 +10,7 @@ import pytest
 from avclips import make_clip, probe
 from helpers import save_tiny_generator, upscale_in_process
 
-from tecogan.batch import Item, collect, parse_shard, shard
+from tecogan.jobs.batch import Item, collect, parse_shard, shard
 from tecogan.utils.errors import UserError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -6,7 +6,7 @@ import pytest
 from avclips import make_clip, probe
 from helpers import save_tiny_generator, upscale_in_process
 
-from tecogan.inference import infer_sequence
+from tecogan.inference.steppers import infer_sequence
 from tecogan.video import open_source
 
 BT2020 = dict(colorspace=9, color_range=1, primaries=9, trc=14)  # BT.2020 matrix/primaries, 10-bit transfer

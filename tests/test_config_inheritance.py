@@ -1,5 +1,5 @@
 """Recipes that inherit: ``base: PATH`` merged under a YAML's own keys before the schema check
-(codes/config.py load_recipe): overrides, nested keys, lists replaced, errors naming the file and
+(codes/experiment.py load_recipe): overrides, nested keys, lists replaced, errors naming the file and
 line that set the bad value, cycles and missing bases in one line, and the shipped variants equal
 to the full files they replaced."""
 import hashlib
@@ -10,7 +10,7 @@ import pytest
 import yaml
 from helpers import REPO
 
-from tecogan.config import load_config, load_recipe
+from tecogan.experiment import load_config, load_recipe
 from tecogan.utils.errors import UserError
 
 # sha256 of json.dumps(yaml.safe_load(<the full file before it used base:>), sort_keys=True):

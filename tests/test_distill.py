@@ -6,7 +6,7 @@ import pytest
 import torch
 from golden_steps import make_opt
 
-from tecogan.config import validate_config
+from tecogan.experiment import validate_config
 from tecogan.models import build_model
 from tecogan.models.losses import CharbonnierLoss
 from tecogan.networks import generator_from_checkpoint

@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-from tecogan.config import load_config
+from tecogan.experiment import load_config
 from tecogan.networks import load_generator_weights
 from tecogan.networks.frnet import FRNet
 from tecogan.utils.checkpoint import load_state_dict_file

@@ -18,8 +18,8 @@ from helpers import assert_one_line, run_inprocess, script_cli, tree_hash
 
 from tecogan import main as main_cmd
 from tecogan import upscale
-from tecogan.config import load_config
 from tecogan.data.lmdb_io import read_meta_info
+from tecogan.experiment import load_config
 from tecogan.utils.errors import UserError, short
 
 

@@ -194,12 +194,12 @@ def test_crafted_checkpoint_shapes(tmp_path, capsys, monkeypatch, kind, needle):
     MemoryError(),
 ])
 def test_out_of_memory_is_one_line_with_tile_hint(tmp_path, ckpt, capsys, monkeypatch, error):
-    import tecogan.pipeline
+    import tecogan.inference.upscaler
 
     def no_memory(*_args, **_kwargs):
         raise error
         yield  # makes this a generator, like the real one
-    monkeypatch.setattr(tecogan.pipeline.ClipRun, "run", no_memory)
+    monkeypatch.setattr(tecogan.inference.upscaler.ClipRun, "run", no_memory)
     write_frames(tmp_path / "in")
     status, _, err = up(capsys, monkeypatch, tmp_path / "in", tmp_path / "out", "--model", ckpt, "--device", "cpu")
     assert_one_line(status, err, "out of memory", "--tile 128")

@@ -166,7 +166,7 @@ def test_meaningless_parameters_are_refused(tmp_path, capsys, monkeypatch, scrip
 @pytest.mark.parametrize("value", [".nan", ".inf", "-.inf"])
 def test_yaml_numbers_must_be_finite(tmp_path, value):
     """NaN passes every comparison check (nan > 0 is False, but so is nan <= 0): refused by name."""
-    from tecogan.config import load_config
+    from tecogan.experiment import load_config
     text = ("scale: 4\ndataset: {degradation: {type: BD}}\nmodel: {name: FRVSR, generator: {}}\n"
             f"train: {{total_iter: 2, generator: {{lr: {value}}}}}\n")
     (tmp_path / "t.yml").write_text(text)

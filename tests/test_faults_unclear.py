@@ -74,7 +74,7 @@ def test_jpeg_and_bmp_headers_are_read():
 
 @pytest.mark.parametrize("special", ["/dev/zero", "/dev/urandom", "fifo"])
 def test_special_files_are_not_regular_files(tmp_path, special):
-    from tecogan.config import load_config
+    from tecogan.experiment import load_config
     from tecogan.utils.checkpoint import load_state_dict_file
     from tecogan.utils.fileio import read_image_rgb
     if special == "fifo":
@@ -97,7 +97,7 @@ def test_fifo_frame_in_an_input_folder(tmp_path, ckpt, capsys, monkeypatch):
 
 # ------------------------------------------------------------ misc faults ---
 def test_full_openvino_cache_is_a_warning(tmp_path, capsys):
-    from tecogan import backends
+    from tecogan.inference import backends
 
     class FullDisk:
         @staticmethod
@@ -218,8 +218,8 @@ def test_evaluation_pairs_frames_by_name(tmp_path, capsys, monkeypatch, sr_names
 # ---------------------------------------------------------------- bounds ---
 def test_tile_bomb_is_refused_before_any_tile_is_made(ckpt):
     from tecogan.api import Upscaler, load_generator
+    from tecogan.config.limits import tile_count
     from tecogan.defaults import MAX_TILES_PER_FRAME
-    from tecogan.limits import tile_count
     frame = np.zeros((1080, 1920, 3), np.uint8)
     assert tile_count(1080, 1920, 8, 7) > MAX_TILES_PER_FRAME
     with pytest.raises(UserError, match=r"2052649 tiles|tiles \(at most 4096\)"):

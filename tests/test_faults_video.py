@@ -41,7 +41,7 @@ def test_frame_size_the_encoder_refuses_is_one_line_up_front(tmp_path, ckpt, cap
     for i in range(2):
         cv2.imwrite(str(tmp_path / "in" / f"{i:04d}.png"), np.full((20000, 8, 3), 40 * i, np.uint8))
     before = tree_hash(tmp_path)
-    import tecogan.pipeline as pipeline
+    import tecogan.inference.upscaler as pipeline
 
     def never(*_a, **_k):
         raise AssertionError("a frame was upscaled before the encoder's size check")

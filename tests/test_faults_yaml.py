@@ -1,5 +1,5 @@
 """Faults round 3, classes 4 and 5 in experiment YAMLs: every number that sizes work is bounded
-where it enters (the schema reads codes/limits.py), the checkpoint is compared with nf/nb before
+where it enters (the schema reads codes/config/limits.py), the checkpoint is compared with nf/nb before
 anything is built, a test series cannot list millions of checkpoints, and a key given twice is
 refused by name.  The fuzz test puts hostile numbers into every numeric setting of the shipped
 YAMLs: each case loads (within the limits) or is one UserError line.
@@ -14,7 +14,7 @@ from helpers import assert_one_line, run_inprocess, tree_hash
 
 from tecogan import defaults
 from tecogan import main as main_cmd
-from tecogan.config import load_config
+from tecogan.experiment import load_config
 from tecogan.networks.frnet import FRNet
 from tecogan.utils.errors import UserError
 

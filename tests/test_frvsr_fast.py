@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import yaml
 
-from tecogan.inference import infer_sequence
+from tecogan.inference.steppers import infer_sequence
 from tecogan.metrics.validation import psnr_y_uint8
 from tecogan.networks import generator_from_checkpoint
 from tecogan.networks.frnet import FRNet
@@ -21,9 +21,10 @@ ARCH = {"in_nc": 3, "out_nc": 3, "nf": 24, "nb": 5, "degradation": "BI", "scale"
 
 
 def test_shipped_file_reads_back_as_the_fast_architecture_and_loads_strictly():
-    from tecogan.pretrained import PRETRAINED, SHA256, resolve_model, sha256_file
+    from tecogan.pretrained import PRETRAINED, SHA256, resolve_model
+    from tecogan.utils.hashing import file_sha256
     assert PRETRAINED["frvsr-fast"].file == "FRVSR_BI_fast.pth" and PRETRAINED["frvsr-fast"].kind == "BI"
-    assert resolve_model("frvsr-fast") == FAST and sha256_file(FAST) == SHA256["FRVSR_BI_fast.pth"]
+    assert resolve_model("frvsr-fast") == FAST and file_sha256(FAST) == SHA256["FRVSR_BI_fast.pth"]
     state = torch.load(FAST, map_location="cpu", weights_only=True)
     assert FRNet.arch_from_state_dict(state) == ARCH
     net = FRNet(**ARCH)

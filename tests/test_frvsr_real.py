@@ -10,7 +10,7 @@ import os
 import numpy as np
 import torch
 
-from tecogan.inference import infer_sequence
+from tecogan.inference.steppers import infer_sequence
 from tecogan.metrics.validation import psnr_y_uint8
 from tecogan.networks import generator_from_checkpoint
 from tecogan.ops.imresize import imresize

@@ -9,7 +9,7 @@ import torch
 from golden_check import assert_golden, golden_close, uint8_close
 from golden_weights import apply_rule
 
-from tecogan.inference import front_padding_indices, infer_sequence
+from tecogan.inference.steppers import front_padding_indices, infer_sequence
 from tecogan.networks.frnet import FRNet
 
 

@@ -64,7 +64,7 @@ def test_grey_input_crop_to_multiple_of_4_and_errors():
 
 
 def test_validation_metric_grid(tmp_path):
-    from tecogan.config import validate_config
+    from tecogan.experiment import validate_config
     vm = ValidationMetrics({"PSNR": {}, "Grid": {}})
     gt = np.stack(_demo_gt()[:3])
     res = vm.evaluate({"coffee": (gt, gt)})

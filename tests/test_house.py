@@ -128,6 +128,60 @@ def test_no_import_cycles():
             visit(node)
 
 
+def _room(name):
+    """A module's room in the layer drawing: its sub-package (``inference``), or the root module itself."""
+    parts = name.split(".")
+    if len(parts) >= 3 or (len(parts) == 2 and (CODES / parts[1]).is_dir()):
+        return parts[1]
+    return name
+
+
+def folder_graph():
+    """room -> the rooms its module-level imports reach (docs/architecture.md draws it)."""
+    graph = {}
+    for path in package_files():
+        room = _room(_module_name(path))
+        for dep in _imports(path)[0]:
+            if _room(dep) not in (room, "tecogan"):
+                graph.setdefault(room, set()).add(_room(dep))
+    return graph
+
+
+# each room may import only rooms on lower floors (and its own); the root's API face and commands are on top
+FLOORS = [
+    {"tecogan.defaults", "tecogan._moved"},
+    {"utils"},
+    {"ops", "config", "video"},
+    {"networks", "data", "metrics"},
+    {"models", "tecogan.pretrained", "official_metrics"},
+    {"inference", "tecogan.experiment"},
+    {"jobs", "tecogan.profiling", "tecogan.testing"},
+    {"training"},
+    {"tecogan", "tecogan.api", "tecogan.main", "tecogan.upscale"},
+]
+
+
+def test_rooms_import_only_downwards():
+    """No loop between folders, and the frame engine (inference) below the jobs: each arrow of the
+    drawing runs down a floor, never up or sideways."""
+    floor = {room: level for level, rooms in enumerate(FLOORS) for room in rooms}
+    graph = folder_graph()
+    unplaced = sorted(set(graph) - set(floor))
+    assert not unplaced, f"rooms missing from FLOORS (and the drawing in docs/architecture.md): {unplaced}"
+    upward = [f"{room} (floor {floor[room]}) -> {dep} (floor {floor.get(dep)})" for room, deps in sorted(graph.items())
+              for dep in sorted(deps) if floor.get(dep, len(FLOORS)) >= floor[room]]
+    assert not upward, "imports that do not run downwards:\n" + "\n".join(upward)
+    assert "jobs" not in graph["inference"] and "jobs" in graph["tecogan.api"]
+
+
+def test_the_floor_check_sees_an_upward_import():
+    """Negative control: an engine module that imported the job layer would be caught."""
+    graph = folder_graph()
+    graph["inference"] = graph["inference"] | {"jobs"}
+    floor = {room: level for level, rooms in enumerate(FLOORS) for room in rooms}
+    assert [d for d in graph["inference"] if floor[d] >= floor["inference"]] == ["jobs"]
+
+
 def test_files_under_codes_are_short():
     long = [f"{p.relative_to(REPO)}: {n} lines" for p in package_files()
             if (n := len(p.read_text().splitlines())) > MAX_LINES]

@@ -23,7 +23,7 @@ from avclips import decode_rgb, make_clip, pattern, video_times
 from helpers import save_tiny_generator, tree_hash, upscale_in_process
 
 import tecogan
-from tecogan.job_folder import JobFolder, job_path
+from tecogan.jobs.job_folder import JobFolder, job_path
 from tecogan.utils.errors import UserError
 from tecogan.video.codecs import CODECS, check_output
 from tecogan.video.common import CONTAINERS

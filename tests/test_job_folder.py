@@ -10,9 +10,9 @@ import pytest
 from avclips import decode_rgb, make_clip, pattern
 from helpers import assert_one_line, save_tiny_generator, tree_hash, upscale_in_process
 
-from tecogan import assembly, batch, segments
-from tecogan.job_folder import JobFolder, job_path, lock_path
-from tecogan.job_state import state_problem
+from tecogan.jobs import assembly, batch, segments
+from tecogan.jobs.job_folder import JobFolder, job_path, lock_path
+from tecogan.jobs.job_state import state_problem
 from tecogan.utils.locks import FileLock
 
 SEG = "3"  # frames per segment: 10 frames are segments of 3, 3, 3 and 1

@@ -12,9 +12,9 @@ from avclips import make_clip
 from helpers import save_tiny_generator, upscale_in_process
 
 import tecogan
-from tecogan.options import OptionError
+from tecogan.inference.options import OptionError
+from tecogan.jobs.video_job import VideoOptions, output_size, resize_frame
 from tecogan.utils.progress import Progress, format_seconds, progress_line
-from tecogan.video_job import VideoOptions, output_size, resize_frame
 
 
 def clip_frames(n=4, h=12, w=16):

@@ -1,4 +1,4 @@
-"""The upscaling pipeline (codes/options.py, codes/pipeline.py): options checked once, one state
+"""The upscaling pipeline (codes/inference/options.py, codes/inference/upscaler.py): options checked once, one state
 per clip, exact state save/restore, metadata carried with each output, frames of more than 8 bits."""
 from fractions import Fraction
 
@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from tecogan.inference import infer_sequence
+from tecogan.inference.options import InferenceOptions, OptionError, options_from_flags, tiles_per_frame
+from tecogan.inference.steppers import infer_sequence
+from tecogan.inference.upscaler import Upscaler
 from tecogan.networks.frnet import FRNet
-from tecogan.options import InferenceOptions, OptionError, options_from_flags, tiles_per_frame
-from tecogan.pipeline import Upscaler
 from tecogan.utils.errors import UserError
 from tecogan.video.common import Frame
 

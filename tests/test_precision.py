@@ -35,7 +35,7 @@ def _step(case, precision, seed=0):
 
 
 def test_precision_defaults_to_fp32_and_rejects_unknown_values():
-    from tecogan.config import validate_config
+    from tecogan.experiment import validate_config
     opt = validate_config(golden_steps.make_opt("frvsr"), "t.yml")
     assert opt["train"]["precision"] == "fp32"
     bad = golden_steps.make_opt("frvsr")

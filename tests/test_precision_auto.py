@@ -11,10 +11,11 @@ import pytest
 import torch
 from test_precision_inference import AVX2, ZEN4, clip
 
-from tecogan import precision, precision_auto
+from tecogan.inference import auto as precision_auto
+from tecogan.inference import precision
+from tecogan.inference.options import InferenceOptions, OptionError
+from tecogan.inference.upscaler import Upscaler, as_frames
 from tecogan.networks.frnet import FRNet
-from tecogan.options import InferenceOptions, OptionError
-from tecogan.pipeline import Upscaler, as_frames
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -48,12 +49,12 @@ def _python(code, env_extra=None, drop=("TECOGAN_PRECISION",)):
 
 
 def test_the_default_is_auto_and_the_variable_replaces_it():
-    out = _python("from tecogan.options import InferenceOptions; print(InferenceOptions().precision)")
+    out = _python("from tecogan.inference.options import InferenceOptions; print(InferenceOptions().precision)")
     assert out.stdout.strip() == "auto", out.stderr
-    out = _python("from tecogan.options import InferenceOptions; print(InferenceOptions().precision)",
+    out = _python("from tecogan.inference.options import InferenceOptions; print(InferenceOptions().precision)",
                   {"TECOGAN_PRECISION": "bf16"})
     assert out.stdout.strip() == "bf16", out.stderr
-    out = _python("from tecogan.options import InferenceOptions; InferenceOptions()", {"TECOGAN_PRECISION": "fp8"})
+    out = _python("from tecogan.inference.options import InferenceOptions; InferenceOptions()", {"TECOGAN_PRECISION": "fp8"})
     assert out.returncode != 0 and "$TECOGAN_PRECISION 'fp8': expected one of" in out.stderr
     out = subprocess.run([sys.executable, os.path.join(REPO, "codes", "upscale.py"), "--help"], capture_output=True,
                          text=True, env={k: v for k, v in os.environ.items() if k != "TECOGAN_PRECISION"}, timeout=300)
@@ -111,7 +112,7 @@ def test_a_restored_clip_keeps_the_saved_choice(flags, tiny, no_cache, monkeypat
     def refuse(*a, **k):
         raise AssertionError("a restored clip must not decide again")
     monkeypatch.setattr(precision_auto, "resolve_auto", refuse)
-    monkeypatch.setattr("tecogan.pipeline.resolve_auto", refuse)
+    monkeypatch.setattr("tecogan.inference.upscaler.resolve_auto", refuse)
     fresh = Upscaler(tiny, precision="auto", backend="torch", device="cpu", report=None)
     again = fresh.new_clip()
     again.load_state_dict(state)

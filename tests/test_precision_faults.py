@@ -27,8 +27,9 @@ import torch
 from helpers import assert_one_line, save_tiny_generator, tree_hash, upscale_in_process
 from test_precision_inference import AVX2, ZEN4, clip
 
-from tecogan import precision, precision_auto
-from tecogan.job_folder import JobFolder, job_path
+from tecogan.inference import auto as precision_auto
+from tecogan.inference import precision
+from tecogan.jobs.job_folder import JobFolder, job_path
 from tecogan.networks.frnet import FRNet
 from tecogan.utils.errors import UserError
 
@@ -57,7 +58,7 @@ def _command(*args, **env):
 @pytest.mark.parametrize("value, meant", [("FP32", "fp32"), (" fp32 ", "fp32"), ("Auto\n", "auto"), ("  ", "auto"),
                                           ("bf16", "bf16")])
 def test_precision_variable_takes_case_and_spaces(value, meant):
-    r = _python("from tecogan.options import InferenceOptions; print(InferenceOptions().precision)",
+    r = _python("from tecogan.inference.options import InferenceOptions; print(InferenceOptions().precision)",
                 TECOGAN_PRECISION=value)
     assert r.returncode == 0 and r.stdout.strip() == meant, r.stderr
 
@@ -99,7 +100,7 @@ def test_other_variables_read_as_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("RANK", "-1")
     with pytest.raises(UserError, match=r"^\$RANK '-1'"):
         init_from_env()
-    from tecogan.backends import model_cache_dir
+    from tecogan.inference.backends import model_cache_dir
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("TECOGAN_CACHE_DIR", " ~/cache ")
     assert model_cache_dir() == str(tmp_path / "cache")
@@ -223,7 +224,7 @@ def tiny():
 def test_a_restored_clip_runs_in_what_it_ran_on_an_upscaler_that_chose_another(tiny, cpu_like, monkeypatch):
     """A batch's Upscaler decided auto on an earlier input; a partial output made in another precision
     continues in that one (one output, one precision)."""
-    from tecogan.pipeline import Upscaler, as_frames
+    from tecogan.inference.upscaler import Upscaler, as_frames
     cpu_like(ZEN4)
     monkeypatch.setattr(precision_auto, "_cache_path", lambda: None)
     monkeypatch.setattr(precision_auto, "own_input_psnr", lambda net, f, d, b, p: [99.0] * len(f))
@@ -304,7 +305,7 @@ def test_a_damaged_auto_cache_entry_is_dropped_and_decided_again(kind, tiny, tmp
 
 
 def test_an_upscaler_runs_past_a_damaged_auto_cache(tiny, tmp_path, monkeypatch, capsys, cpu_like):
-    from tecogan.pipeline import Upscaler
+    from tecogan.inference.upscaler import Upscaler
     monkeypatch.setenv("TECOGAN_CACHE_DIR", str(tmp_path / "cache"))
     cpu_like(ZEN4)
     monkeypatch.setattr(precision_auto, "own_input_psnr", lambda net, f, d, b, p: [99.0] * len(f))
@@ -324,7 +325,7 @@ def _files(step):
 
 @pytest.mark.parametrize("damage", ["swapped", "truncated"])
 def test_a_replaced_or_truncated_openvino_model_is_converted_again(damage, tmp_path, monkeypatch, capsys):
-    from tecogan.backends import OpenVINOStep
+    from tecogan.inference.backends import OpenVINOStep
     monkeypatch.setenv("TECOGAN_CACHE_DIR", str(tmp_path / "cache"))
     torch.manual_seed(0)
     net, other = FRNet(nf=8, nb=1).eval(), FRNet(nf=8, nb=1).eval()

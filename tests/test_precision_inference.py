@@ -1,4 +1,4 @@
-"""Inference precision (tecogan.precision) with the torch backend: what each CPU may run, the
+"""Inference precision (tecogan.inference.precision) with the torch backend: what each CPU may run, the
 one-line refusals (on sample flag sets, so they hold on every machine, AVX2-only included),
 bf16 within its tolerance of fp32 over a short clip, ``auto``'s choice from the table and from
 the own-input check, and ``test.precision`` in test mode. OpenVINO's bf16/int8 are tested in
@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from tecogan import precision, precision_auto
-from tecogan.inference import RecurrentUpscaler, infer_sequence, make_upscaler
+from tecogan.inference import auto as precision_auto
+from tecogan.inference import precision
+from tecogan.inference.auto import Choice, resolve_auto, within_gate
+from tecogan.inference.options import InferenceOptions
+from tecogan.inference.precision import check_precision
+from tecogan.inference.steppers import RecurrentUpscaler, infer_sequence, make_stepper
 from tecogan.networks.frnet import FRNet
-from tecogan.precision import check_precision
-from tecogan.precision_auto import Choice, resolve_auto, within_gate
 from tecogan.utils.errors import UserError
 
 AVX2 = {"fpu", "sse4_2", "avx", "avx2", "fma"}
@@ -169,7 +171,7 @@ def test_bf16_stays_within_its_tolerance_over_a_clip(tiny):
         values = [psnr(a, b) for a, b in zip(ref, got, strict=False)]
         assert min(values) >= BF16_MIN_DB, values
         assert values[-1] >= BF16_MIN_DB  # no drift over the clip
-        tiled = make_upscaler(tiny, CPU, tile=16, tile_overlap=4, precision="bf16")
+        tiled = make_stepper(tiny, InferenceOptions(tile=16, tile_overlap=4, precision="bf16"), CPU)
         assert len(list(infer_sequence(None, frames[:2], 0, upscaler=tiled))) == 2
     else:  # a CPU without bf16 units: one line, not an emulated run
         with pytest.raises(UserError, match="needs bf16 units"):
@@ -204,7 +206,7 @@ def test_low_precision_copy_keeps_flow_and_upsampler_float32(tiny):
 def test_test_precision_in_yaml(tmp_path):
     from test_test_mode import make_sequences, run_main, write_exp
 
-    from tecogan.config import validate_config
+    from tecogan.experiment import validate_config
     make_sequences(tmp_path, names=("only",), t=3)
     torch.manual_seed(0)
     ckpt = tmp_path / "FRVSR_BD_iter1.pth"

@@ -8,12 +8,13 @@ import pytest
 import torch
 import yaml
 
-from tecogan.inference import infer_sequence
+from tecogan.inference.steppers import infer_sequence
 from tecogan.metrics.grid import grid_score
 from tecogan.metrics.validation import psnr_y_uint8
 from tecogan.networks.frnet import FRNet
 from tecogan.ops.upsample import BicubicUpsample
 from tecogan.utils.fileio import list_images, read_image_rgb
+from tecogan.utils.hashing import file_sha256
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIPPED = ["FRVSR_BD_demo.pth", "FRVSR_BD_footage.pth"]
@@ -149,7 +150,7 @@ def test_every_shipped_file_is_listed_with_its_sha256_and_verified(tmp_path, mon
     shipped = sorted(n for n in os.listdir(folder) if n.endswith(".pth"))
     assert shipped == sorted(pretrained.SHA256)
     for name in shipped:
-        assert pretrained.sha256_file(os.path.join(folder, name)) == pretrained.SHA256[name], name
+        assert file_sha256(os.path.join(folder, name)) == pretrained.SHA256[name], name
     # $TECOGAN_MODELS comes first; a damaged copy there is refused, not used
     damaged = tmp_path / "models"
     damaged.mkdir()

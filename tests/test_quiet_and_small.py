@@ -17,9 +17,9 @@ from avclips import make_clip, pattern, probe
 from helpers import REPO, assert_one_line, save_tiny_generator, tree_hash, upscale_in_process
 
 import tecogan
-from tecogan.config import load_config
-from tecogan.options import OptionError
-from tecogan.precision_auto import supported
+from tecogan.experiment import load_config
+from tecogan.inference.auto import supported
+from tecogan.inference.options import OptionError
 from tecogan.utils.errors import UserError
 
 UPSCALE = str(REPO / "codes" / "upscale.py")
@@ -247,7 +247,7 @@ def test_scene_cuts_on_says_how_many_and_when(tmp_path, ckpt, capsys, monkeypatc
 
 
 def test_describe_cuts_formats_and_caps_the_list():
-    from tecogan.scene_cuts import SHOWN_CUTS, describe_cuts
+    from tecogan.jobs.scene_cuts import SHOWN_CUTS, describe_cuts
     assert describe_cuts([]) == "scene cuts: none found"
     assert describe_cuts([Fraction(6, 5), 4, 7.52]) == "scene cuts: 3 at 0:01.20, 0:04.00, 0:07.52"
     assert describe_cuts([3723]) == "scene cuts: 1 at 1:02:03.00"

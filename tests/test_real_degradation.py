@@ -8,9 +8,9 @@ import pytest
 import torch
 from helpers import panning_texture
 
-from tecogan.config import validate_config
 from tecogan.data.lmdb_io import write_lmdb
 from tecogan.data.train_datasets import build_train_dataset
+from tecogan.experiment import validate_config
 from tecogan.ops import real_degradation as rd
 from tecogan.utils.errors import UserError
 
@@ -293,7 +293,7 @@ def test_config_cross_checks():
 
 
 def test_real_recipe_validates():
-    from tecogan.config import load_config
+    from tecogan.experiment import load_config
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     opt = load_config(os.path.join(repo, "experiments_BI", "FRVSR_real", "001", "train.yml"))
     assert opt["dataset"]["degradation"]["type"] == "Real" and opt["train"]["precision"] == "bf16"

@@ -9,13 +9,13 @@ import torch
 import torch.nn as nn
 from golden_steps import make_opt
 
-from tecogan.config import validate_config
+from tecogan.config.schema import NUM, Key, Section
 from tecogan.data import train_datasets
+from tecogan.experiment import validate_config
 from tecogan.metrics import validation
 from tecogan.models import MODELS, build_model, losses, lr_schedules
 from tecogan.models.frvsr_model import FRVSRModel
 from tecogan.networks import discriminators
-from tecogan.schema import NUM, Key, Section
 from tecogan.utils.errors import UserError
 
 

@@ -18,8 +18,8 @@ import torch
 from avclips import audio_packets, decode_rgb, make_clip, pattern, video_times
 from helpers import assert_one_line, save_tiny_generator, tree_hash, upscale_in_process
 
-from tecogan.job_folder import JobFolder, job_path
-from tecogan.job_state import pack_state, unpack_state
+from tecogan.jobs.job_folder import JobFolder, job_path
+from tecogan.jobs.job_state import pack_state, unpack_state
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UPSCALE = os.path.join(REPO, "codes", "upscale.py")
@@ -30,7 +30,9 @@ SEG = "4"  # frames per segment: 14 frames are segments of 4, 4, 4 and 2
 _KILLER = textwrap.dedent(f"""
     import os, runpy, signal, sys
     runpy.run_path({os.path.join(REPO, "codes", "_clone.py")!r})
-    from tecogan import assembly, job_folder, segments
+    from tecogan.jobs import assembly
+    from tecogan.jobs import job_folder
+    from tecogan.jobs import segments
     from tecogan.video import writing
     how, at = sys.argv[1].split(":")
     at = int(at)

@@ -12,8 +12,8 @@ import yaml
 from helpers import REPO
 from test_trainer import make_tiny_data, train, write_opt
 
-from tecogan.config import load_config
-from tecogan.inference import infer_sequence
+from tecogan.experiment import load_config
+from tecogan.inference.steppers import infer_sequence
 from tecogan.networks import generator_from_checkpoint
 from tecogan.networks.frnet import FRNet
 from tecogan.ops import BicubicUpsample, bd_downsample, bicubic_kernels, gaussian_kernel

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from helpers import save_tiny_generator, upscale_in_process
 
-from tecogan.inference import infer_sequence
-from tecogan.options import InferenceOptions
-from tecogan.pipeline import Upscaler
-from tecogan.scene_cuts import CutDetector, upscale_with_cuts
+from tecogan.inference.options import InferenceOptions
+from tecogan.inference.steppers import infer_sequence
+from tecogan.inference.upscaler import Upscaler
+from tecogan.jobs.scene_cuts import CutDetector, upscale_with_cuts
 from tecogan.video.common import Frame
 
 

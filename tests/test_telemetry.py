@@ -19,7 +19,7 @@ SCRIPT = textwrap.dedent("""
         return real_start(self)
     multiprocessing.Process.start = start
     import torch
-    from tecogan.backends import OpenVINOStep
+    from tecogan.inference.backends import OpenVINOStep
     from tecogan.networks.frnet import FRNet
     torch.manual_seed(0)
     step = OpenVINOStep(FRNet(nf=8, nb=1).eval())

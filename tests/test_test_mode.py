@@ -9,7 +9,7 @@ import pytest
 import torch
 import yaml
 
-from tecogan.inference import infer_sequence
+from tecogan.inference.steppers import infer_sequence
 from tecogan.networks.frnet import FRNet
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -155,7 +155,7 @@ def test_optional_dataset_missing_is_skipped_with_how_to_get_it(tmp_path):
 
 
 def test_sequence_sets_all_optional_missing(tmp_path):
-    from tecogan.config import validate_config
+    from tecogan.experiment import validate_config
     from tecogan.testing import sequence_sets
     opt = validate_config({"scale": 4, "dataset": {"degradation": {"type": "BD"}, "test1": {
         "name": "A", "lr_seq_dir": str(tmp_path / "none"), "optional": True}},

@@ -47,8 +47,8 @@ def test_crop_larger_than_clip_is_a_user_error(lmdb3):
 def _filled(opt):
     """The schema's defaults filled in, as load_config does (without its cross-checks: crop 16
     is below what the flow network needs, fine for a dataset test)."""
-    from tecogan.config import SCHEMA
-    from tecogan.schema import validate_node
+    from tecogan.config.schema import validate_node
+    from tecogan.experiment import SCHEMA
     validate_node(opt, SCHEMA, "", "test", True)
     return opt
 

@@ -12,7 +12,7 @@ import torch
 from avclips import make_clip, probe, video_times
 from helpers import save_tiny_generator
 
-from tecogan.inference import infer_sequence
+from tecogan.inference.steppers import infer_sequence
 from tecogan.networks.frnet import FRNet
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -146,7 +146,7 @@ def test_streaming_holds_few_frames(monkeypatch, ckpt):
 
 
 def test_tile_starts_cover():
-    from tecogan.inference import tile_starts
+    from tecogan.inference.steppers import tile_starts
     assert tile_starts(36, 20, 8) == [0, 12, 16]
     assert tile_starts(10, 20, 8) == [0]
 

@@ -16,7 +16,7 @@ import torch
 from avclips import audio_duration, audio_packets, decode_rgb, make_clip, pattern, probe, video_times
 from helpers import save_tiny_generator
 
-from tecogan.inference import infer_sequence
+from tecogan.inference.steppers import infer_sequence
 from tecogan.utils.errors import UserError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -310,15 +310,15 @@ def test_failures_keep_the_old_output_and_leave_no_temporary_file(tmp_path, ckpt
         upscale(damaged, out, "--model", path, "--device", "cpu", "--overwrite")
     assert out.read_bytes() == b"the previous result" and not temp_files(tmp_path)
     # Ctrl-C in the middle of the run
-    import tecogan.pipeline
+    import tecogan.inference.upscaler
 
     def interrupted(*args, **kwargs):
         for i, hr in enumerate(real(*args, **kwargs)):
             if i == 2:
                 raise KeyboardInterrupt
             yield hr
-    real = tecogan.pipeline.ClipRun.run
-    monkeypatch.setattr(tecogan.pipeline.ClipRun, "run", interrupted)
+    real = tecogan.inference.upscaler.ClipRun.run
+    monkeypatch.setattr(tecogan.inference.upscaler.ClipRun, "run", interrupted)
     with pytest.raises(KeyboardInterrupt):
         upscale(whole, out, "--model", path, "--device", "cpu", "--compare", tmp_path / "cmp.mkv",
                 "--overwrite")

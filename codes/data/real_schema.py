@@ -1,6 +1,6 @@
 """Schema of ``dataset.degradation.real``: the ranges of the Real degradation
-(codes/ops/real_degradation.py), every default here; codes/config.py validates it for type Real."""
-from tecogan.schema import NUM, Key, Section
+(codes/ops/real_degradation.py), every default here; codes/experiment.py validates it for type Real."""
+from tecogan.config.schema import NUM, Key, Section
 
 
 # ---- dataset.degradation.real: the Real degradation's ranges (codes/ops/real_degradation.py) ----
@@ -24,7 +24,7 @@ def _prob():
     return dict(check=lambda v: 0 <= v <= 1, expect="a probability in [0, 1]")
 
 
-REAL = Section(keys={  # filled in for type Real by codes/config.py's _cross_checks
+REAL = Section(keys={  # filled in for type Real by codes/experiment.py's _cross_checks
     "region": Key(int, default=0, check=lambda v: v == 0 or v >= 64,
                   expect="0 (whole low-res frames) or a region side >= 64 low-res pixels"),
     "blur": Section(create=True, keys={

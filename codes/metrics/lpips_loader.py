@@ -14,7 +14,7 @@ LPIPS has two parts:
    too, its ``classifier.*`` entries are ignored);
 2. the environment variable ``TECOGAN_LPIPS_WEIGHTS`` (same kind of file);
 3. the file bundled with the project, ``alexnet_imagenet_features.pth`` where the shipped
-   weights are found (:func:`tecogan.pretrained.search_dirs`; checked against its SHA-256):
+   weights are found (:func:`tecogan.utils.weight_files.search_dirs`; checked against its SHA-256):
    the default, no flag and no download needed;
 4. only where that file is absent: torchvision's own weights (``AlexNet_Weights.IMAGENET1K_V1``:
    the hub cache, else a download).
@@ -37,10 +37,10 @@ import numpy as np
 import torch
 from torchvision.models import AlexNet_Weights
 
-from tecogan.pretrained import ALEXNET_FILE, MODELS_DIR, search_dirs, verify
 from tecogan.utils.checkpoint import check_tensors, load_state_dict_file, verify_checkpoint_file
 from tecogan.utils.errors import UserError
 from tecogan.utils.hub import torchvision_state
+from tecogan.utils.weight_files import ALEXNET_FILE, MODELS_DIR, search_dirs, verify
 
 ENV_VAR = "TECOGAN_LPIPS_WEIGHTS"
 
@@ -51,7 +51,7 @@ _FEATURE_SLICES = {0: 1, 3: 2, 6: 3, 8: 4, 10: 5}
 
 def bundled_weights_path():
     """The bundled ``alexnet_imagenet_features.pth``: the first one found where the shipped weights
-    are looked for (:func:`tecogan.pretrained.search_dirs`), else where it belongs (absent)."""
+    are looked for (:func:`tecogan.utils.weight_files.search_dirs`), else where it belongs (absent)."""
     for folder in search_dirs():
         path = os.path.join(folder, ALEXNET_FILE)
         if os.path.isfile(path):

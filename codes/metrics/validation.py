@@ -30,10 +30,10 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
+from tecogan.config.schema import NUM, Key, Section, fill_section
 from tecogan.metrics.functional import psnr, rgb_to_y_uint8, to_gray, tof_frame_pair
 from tecogan.metrics.grid import grid_score_frame
 from tecogan.metrics.lpips_loader import load_lpips, uint8_to_lpips_input
-from tecogan.schema import NUM, Key, Section, fill_section
 from tecogan.utils.errors import UserError
 from tecogan.utils.fileio import atomic_write_json
 

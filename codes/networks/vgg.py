@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torchvision
 
-from tecogan import pretrained
+from tecogan.utils import weight_files
 from tecogan.utils.checkpoint import load_state_dict_file
 from tecogan.utils.errors import UserError
 from tecogan.utils.hub import torchvision_state
@@ -18,15 +18,15 @@ from tecogan.utils.hub import torchvision_state
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 BACKBONES = ("vgg19", "alexnet")
-# the bundled AlexNet features (see pretrained_models/ALEXNET_WEIGHTS.md; found by tecogan.pretrained)
-BUNDLED_ALEXNET = os.path.join(pretrained.MODELS_DIR, pretrained.ALEXNET_FILE)
+# the bundled AlexNet features (see pretrained_models/ALEXNET_WEIGHTS.md; found by tecogan.utils.weight_files)
+BUNDLED_ALEXNET = os.path.join(weight_files.MODELS_DIR, weight_files.ALEXNET_FILE)
 DEFAULT_LAYERS = {"vgg19": [8, 17, 26, 35], "alexnet": [1, 4, 7, 9, 11]}  # after ReLUs
 
 
 def _torchvision_features(backbone, weights_path=None):
     build = getattr(torchvision.models, backbone)
     if backbone == "alexnet" and not weights_path:
-        weights_path = pretrained.bundled_alexnet()
+        weights_path = weight_files.bundled_alexnet()
     net = build(weights=None)
     if weights_path:
         sd = load_state_dict_file(weights_path)

@@ -4,7 +4,7 @@ compression (FFmpeg's encoders through PyAV), with one set of parameters per cli
 Small pure functions, one per stage, each taking uint8 RGB frames ``(t, h, w, 3)`` and
 explicit parameters; :func:`sample_params` draws the parameters of one clip from a
 ``numpy.random.Generator`` and the ``dataset.degradation.real`` ranges (defaults in
-``codes/config.py``), and :func:`degrade_clip` applies them.  The same generator state gives
+``codes/experiment.py``), and :func:`degrade_clip` applies them.  The same generator state gives
 the same clip bit for bit (the codecs run single-threaded).
 """
 import io

@@ -25,10 +25,10 @@ from tqdm import tqdm
 
 from tecogan import defaults
 from tecogan.data.train_datasets import build_train_dataset
+from tecogan.inference.options import InferenceOptions
+from tecogan.inference.upscaler import Upscaler
 from tecogan.metrics.validation import ValidationMetrics, update_avg_json
 from tecogan.models import build_model
-from tecogan.options import InferenceOptions
-from tecogan.pipeline import Upscaler
 from tecogan.testing import run_test_datasets, sequence_sets
 from tecogan.training import tensorboard_log
 from tecogan.training.sampler import ResumableSampler

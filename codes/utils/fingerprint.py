@@ -1,5 +1,5 @@
 """Fingerprints of inputs and comparisons of recorded settings, shared by ``--batch``'s output
-manifests (:mod:`tecogan.batch`) and the job folders of resumable runs (:mod:`tecogan.job_folder`)."""
+manifests (:mod:`tecogan.jobs.batch`) and the job folders of resumable runs (:mod:`tecogan.jobs.job_folder`)."""
 import hashlib
 import os
 

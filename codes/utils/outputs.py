@@ -22,7 +22,6 @@ import atexit
 import os
 import re
 
-from tecogan.limits import check_number  # noqa: F401 - re-exported
 from tecogan.utils.errors import UserError
 from tecogan.utils.tempfiles import (  # noqa: F401
     TEMP_PREFIX,
@@ -48,7 +47,7 @@ SEQUENCES = "sequences"  # a folder of sequence folders of PNG frames
 DATASET = "dataset"      # a folder of SEQUENCES folders (e.g. GT/ and LR/ of an evaluation set)
 LMDB = "lmdb"            # an LMDB folder (data.mdb, lock.mdb, meta_info.pkl)
 PARENT = "parent"        # a folder that receives outputs: may exist, is never replaced
-JOB = "job"              # a resumable job's folder (tecogan.job_folder): may exist; only ours is ever removed
+JOB = "job"              # a resumable job's folder (tecogan.jobs.job_folder): may exist; only ours is ever removed
 KINDS = (FILE, FRAMES, SEQUENCES, DATASET, LMDB, PARENT, JOB)
 
 _LMDB_FILES = {"data.mdb", "lock.mdb", "meta_info.pkl"}

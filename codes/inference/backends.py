@@ -14,7 +14,7 @@ weights read it in about 0.1 s.  Each cached model is checked against the SHA-25
 recorded when it was converted (``<key>.json``): one replaced or damaged since is converted
 again.  Precision is pinned to float32 so that CPUs with bf16/AMX units do not silently change
 the numbers; ``precision`` asks for a lower one
-(:mod:`tecogan.precision`): ``bf16``/``fp16`` convert a copy of the network whose convolution
+(:mod:`tecogan.inference.precision`): ``bf16``/``fp16`` convert a copy of the network whose convolution
 trunk is in that type (flow head, warp and upsampler float32), ``int8`` quantizes the converted
 model with NNCF (:func:`quantize_int8`). Each is cached under its own key.
 
@@ -40,11 +40,12 @@ import tecogan.networks.frnet as frnet
 import tecogan.ops.upsample as upsample
 import tecogan.ops.warp as warp
 from tecogan import defaults
+from tecogan.inference.precision import DTYPES, low_precision_copy
 from tecogan.ops.degradation import degrade_bd
 from tecogan.ops.imresize import imresize
-from tecogan.precision import DTYPES, low_precision_copy
 from tecogan.utils.errors import UserError, warn
 from tecogan.utils.fileio import read_image_rgb
+from tecogan.utils.hashing import file_sha256, update_with_tensors
 from tecogan.utils.telemetry import decline_telemetry
 from tecogan.utils.verbosity import silence_third_party, third_party_output
 
@@ -78,7 +79,7 @@ class OpenVINOStep:
 
     Tensors are float32 CPU (n, c, h, w) / (n, c, s*h, s*w), any memory format; the output
     is NCHW-contiguous float32.  ``num_threads`` defaults to ``torch.get_num_threads()``;
-    ``precision``: fp32, bf16, fp16 or int8 (checked by the caller: tecogan.precision).
+    ``precision``: fp32, bf16, fp16 or int8 (checked by the caller: tecogan.inference.precision).
     """
 
     def __init__(self, net, num_threads=None, precision="fp32"):
@@ -155,22 +156,14 @@ def model_key(net, openvino_version):
     digest.update(repr((sorted(net.arch().items()), torch.__version__, openvino_version)).encode())
     for module in (frnet, upsample, warp):
         digest.update(inspect.getsource(module).encode())
-    for name, tensor in net.state_dict().items():
-        t = tensor.detach().cpu().contiguous()
-        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
-        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return digest.hexdigest()[:32]
+    return update_with_tensors(digest, net.state_dict()).hexdigest()[:32]
 
 
 CACHE_RECORD_VERSION = 1
 
 
 def _file_facts(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return {"bytes": os.path.getsize(path), "sha256": digest.hexdigest()}
+    return {"bytes": os.path.getsize(path), "sha256": file_sha256(path)}
 
 
 def _cache_record(path):

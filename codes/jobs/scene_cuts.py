@@ -3,7 +3,7 @@
 A frame-recurrent model carries the previous HR frame into the next; across a hard cut that is
 the previous shot's detail, warped onto the new one for a few frames.  Here PySceneDetect's
 content detector (``scenedetect-headless``) looks at each LR frame as it streams past; at a
-cut the clip is split and the new shot starts a new :class:`~tecogan.pipeline.ClipRun`, with
+cut the clip is split and the new shot starts a new :class:`~tecogan.inference.upscaler.ClipRun`, with
 its own front padding, exactly as if it had been a clip of its own.  The detector keeps the times
 of the cuts it found: :func:`describe_cuts` is the line ``upscale.py`` prints about them.
 """

@@ -1,4 +1,4 @@
-"""One upscaling job: a video file or a folder of frames -> an :class:`~tecogan.pipeline.Upscaler`
+"""One upscaling job: a video file or a folder of frames -> an :class:`~tecogan.inference.upscaler.Upscaler`
 -> a video file or a folder of PNGs (and optionally a side-by-side comparison video).
 
 :class:`VideoOptions` owns the settings of the files (timing window, encoder, audio, the
@@ -17,14 +17,15 @@ import cv2
 import numpy as np
 
 from tecogan import defaults
-from tecogan.job_folder import JobFolder, job_path
+from tecogan.config.limits import check_number
+from tecogan.inference.options import OptionError
+from tecogan.jobs.job_folder import JobFolder, job_path
+from tecogan.jobs.scene_cuts import SCENE_CUTS, CutDetector, describe_cuts, upscale_with_cuts
+from tecogan.jobs.segments import run_segments
 from tecogan.ops.upsample import bd_bicubic_frame
-from tecogan.options import OptionError
 from tecogan.pretrained import DEFAULT_MODEL, INPUT_KINDS
-from tecogan.scene_cuts import SCENE_CUTS, CutDetector, describe_cuts, upscale_with_cuts
-from tecogan.segments import run_segments
 from tecogan.utils.errors import UserError, python_names, short, warn
-from tecogan.utils.outputs import FILE, FRAMES, JOB, check_number, check_outputs
+from tecogan.utils.outputs import FILE, FRAMES, JOB, check_outputs
 from tecogan.utils.progress import Progress
 from tecogan.utils.verbosity import quiet
 from tecogan.video import (
@@ -173,11 +174,11 @@ class Job:
     """A checked job: its paths, video options and output encodings (None: a folder of PNGs).
 
     ``resume``: None, written in one go (the API, ``--compare``); else a resumable job
-    (:mod:`tecogan.segments`) in segments of ``segment_frames``: False starts a new one (refused
+    (:mod:`tecogan.jobs.segments`) in segments of ``segment_frames``: False starts a new one (refused
     over an unfinished job), True (``--resume``) or ``"auto"`` (``--batch``) continues the job
     folder's if there is one (one made differently is refused); ``discard``: --overwrite, an
     unfinished job is discarded instead.  ``folder``: the resumable job's
-    :class:`~tecogan.job_folder.JobFolder`, its lock held from :func:`prepare_job` to the end of
+    :class:`~tecogan.jobs.job_folder.JobFolder`, its lock held from :func:`prepare_job` to the end of
     :func:`run_job` (``release()`` when the job is not run); ``before_publish``: called with the
     finished output's temporary path just before it is renamed into place (a batch records its
     manifest there, so an interruption at any point leaves an output that its manifest describes)."""
@@ -250,7 +251,7 @@ def upscale_file(upscaler, src, dst, video=None, *, model_path=None, report=prin
 
 def run_job(upscaler, job, report=print, progress=True):
     """Run a :func:`prepare_job`-checked job: decoding, inference and encoding overlapped; the
-    outputs renamed into place only when complete (a resumable job: :mod:`tecogan.segments`).
+    outputs renamed into place only when complete (a resumable job: :mod:`tecogan.jobs.segments`).
     Returns the number of frames.  ``video.quiet``: only warnings, errors and the final line."""
     with quiet(job.video.quiet):
         return _run_job(upscaler, job, report, progress)

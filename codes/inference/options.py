@@ -3,7 +3,7 @@
 One frozen object owns every setting of the frame-recurrent procedure that the commands and
 the API share (tiles, front padding, back-end, device, memory format, precision) with its
 default (from :mod:`tecogan.defaults`) and its checks.  ``upscale.py`` reads its argparse
-defaults from here, :class:`tecogan.pipeline.Upscaler` takes one, test mode builds one from the
+defaults from here, :class:`tecogan.inference.upscaler.Upscaler` takes one, test mode builds one from the
 YAML.  A bad value raises :class:`OptionError`, which is both a ``ValueError`` (for Python
 callers) and a :class:`~tecogan.utils.errors.UserError` (one line on the command line).
 """
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from tecogan import defaults
 from tecogan.utils.errors import UserError
 
-# fp32 | bf16 | int8 | fp16 | auto (codes/precision.py); "fp16" is the old ``half=True`` (CUDA autocast)
+# fp32 | bf16 | int8 | fp16 | auto (codes/inference/precision.py); "fp16" is the old ``half=True`` (CUDA autocast)
 PRECISIONS = defaults.PRECISIONS
 PRECISION = defaults.UPSCALE_PRECISION
 
@@ -73,7 +73,7 @@ class InferenceOptions:
     'auto' (CUDA when present) or None (the generator's device); ``channels_last`` NHWC memory
     format (same numbers, faster); ``precision`` fp32 (exact: equals test mode), bf16, int8
     (OpenVINO), fp16 or auto (the default: the fastest this machine runs natively within the
-    measured quality gate; :mod:`tecogan.precision_auto`).
+    measured quality gate; :mod:`tecogan.inference.auto`).
     """
     tile: int = defaults.TILE
     tile_overlap: int = defaults.TILE_OVERLAP

@@ -8,6 +8,7 @@ keyed by the weights, the CPU's relevant flags and the library versions; each ca
 records what it was decided for and is checked against it before it is used).
 """
 import hashlib
+import importlib.metadata
 import json
 import os
 import warnings
@@ -17,9 +18,9 @@ import numpy as np
 import torch
 
 from tecogan import defaults
-from tecogan.backends import check_backend, model_cache_dir
-from tecogan.inference import RecurrentUpscaler, infer_sequence
-from tecogan.precision import CPU_ORDER, CUDA_ORDER, check_precision, weights_hash
+from tecogan.inference.backends import check_backend, model_cache_dir
+from tecogan.inference.precision import CPU_ORDER, CUDA_ORDER, check_precision, weights_hash
+from tecogan.inference.steppers import RecurrentUpscaler, run_clip
 from tecogan.utils.device import cpu_flags
 from tecogan.utils.errors import UserError, one_line, short, warn
 from tecogan.utils.fileio import atomic_write_json
@@ -88,7 +89,7 @@ def _from_table(entry, candidates):
     return Choice(precision, backend,
                   f"auto: {precision} through {backend}: {speed:.1f}x fp32 torch's frames/s, Y-PSNR "
                   f"{row['d_psnr']:+.3f} dB, drift {row['drift_last_db']:.1f} dB on held-out clips "
-                  f"({entry.get('name', 'this model')}, measured in codes/precision_table.json)")
+                  f"({entry.get('name', 'this model')}, measured in codes/inference/precision_table.json)")
 
 
 def _cache_path():
@@ -101,10 +102,10 @@ def machine_key(flags=None):
     oneDNN cap and the library versions (batch manifests record it for ``precision auto``)."""
     flags = cpu_flags() if flags is None else flags
     versions = {"torch": torch.__version__}
-    for module in ("openvino", "nncf"):
+    for module in ("openvino", "nncf"):  # installed versions, read without importing the libraries
         try:
-            versions[module] = __import__(module).__version__
-        except ImportError:
+            versions[module] = importlib.metadata.version(module)
+        except importlib.metadata.PackageNotFoundError:
             versions[module] = None
     relevant = sorted(f for f in (flags or ()) if "bf16" in f or "vnni" in f or "fp16" in f or "amx" in f)
     return {"cpu_units": relevant, "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"), "versions": versions}
@@ -120,10 +121,8 @@ def _cache_key(net, device, candidates, flags):
 def own_input_psnr(net, frames, device, backend, precision):
     """Per-frame PSNR (dB) of ``precision`` through ``backend`` against fp32 torch on ``frames``
     (run from a zero state, no padding)."""
-    ref_up = RecurrentUpscaler(net, device, backend="torch", precision="fp32")
-    ref = list(infer_sequence(None, frames, 0, upscaler=ref_up))
-    up = RecurrentUpscaler(net, device, backend=backend, precision=precision)
-    got = list(infer_sequence(None, frames, 0, upscaler=up))
+    ref = list(run_clip(RecurrentUpscaler(net, device, backend="torch", precision="fp32"), frames, 0))
+    got = list(run_clip(RecurrentUpscaler(net, device, backend=backend, precision=precision), frames, 0))
     out = []
     for a, b in zip(ref, got, strict=True):
         mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)

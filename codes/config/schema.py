@@ -2,7 +2,7 @@
 and :func:`validate_node`, which checks a loaded mapping against them and fills defaults.
 
 Pure and dependency-free, so that the parts a schema chooses from (metrics, losses, datasets)
-can state their own options next to their code, and :mod:`tecogan.config` assembles them.
+can state their own options next to their code, and :mod:`tecogan.experiment` assembles them.
 """
 import difflib
 import math

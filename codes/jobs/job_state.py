@@ -1,5 +1,5 @@
 """A resumable job's recurrent state on disk: packed into JSON plus numpy arrays (read without
-pickle, :mod:`tecogan.job_folder`) and checked before a job continues from it."""
+pickle, :mod:`tecogan.jobs.job_folder`) and checked before a job continues from it."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""The last step of a resumable job (:mod:`tecogan.segments`): the final output from the job's
+"""The last step of a resumable job (:mod:`tecogan.jobs.segments`): the final output from the job's
 recorded segments.  A frame folder is renamed into place (its frames go back into the job if
 that fails); a video is assembled by copying the segments' packets (no re-encoding), each with
 the timestamps it has in the whole clip (:class:`_Timeline`), with the input's audio and

@@ -1,5 +1,5 @@
 """Resumable jobs (``upscale.py``, ``--batch``): the output made in segments recorded in a job
-folder (:mod:`tecogan.job_folder`), then assembled.
+folder (:mod:`tecogan.jobs.job_folder`), then assembled.
 
 Every ``segment_frames`` frames the segment's writer is closed (a video segment: its own encoder,
 a key frame first, so no frame refers to another segment's; a frame folder: its PNG frames) and
@@ -19,10 +19,10 @@ import os
 import time
 from dataclasses import asdict
 
-from tecogan.assembly import assemble
-from tecogan.job_folder import JobDamaged, JobFolder, numerics, weights_sha256
-from tecogan.precision import continuation_conflict
-from tecogan.scene_cuts import upscale_with_cuts
+from tecogan.inference.precision import continuation_conflict
+from tecogan.jobs.assembly import assemble
+from tecogan.jobs.job_folder import JobDamaged, JobFolder, numerics, weights_sha256
+from tecogan.jobs.scene_cuts import upscale_with_cuts
 from tecogan.utils.errors import UserError, warn
 from tecogan.utils.fileio import write_image_rgb
 from tecogan.utils.fingerprint import fingerprint
@@ -31,7 +31,7 @@ from tecogan.video import BackgroundWriter, VideoSink, shown
 
 
 def job_manifest(upscaler, run):
-    """What makes the output's pixels and file (see :mod:`tecogan.job_folder`).  Precision and
+    """What makes the output's pixels and file (see :mod:`tecogan.jobs.job_folder`).  Precision and
     back-end as the job's first run asked for them (``auto``; no back-end: torch): each record's
     state says what ran, and a resume is checked against that (:func:`_restore`), not against
     what the first run asked (a job that ``auto`` ran in fp32 resumes with ``--precision fp32``)."""
@@ -100,8 +100,8 @@ def _segment_sink(run, folder, index, opened, last_pts=None):
 
 
 def run_segments(upscaler, run, progress=True):
-    """Run (or continue) the resumable job ``run`` (from :func:`tecogan.video_job._start`) under
-    its lock (taken by :func:`tecogan.video_job.prepare_job`, released here); returns the number
+    """Run (or continue) the resumable job ``run`` (from :func:`tecogan.jobs.video_job._start`) under
+    its lock (taken by :func:`tecogan.jobs.video_job.prepare_job`, released here); returns the number
     of frames of the output."""
     job = run.job
     folder = job.folder if job.folder is not None else JobFolder(job.dst).lock()

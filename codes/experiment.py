@@ -14,6 +14,9 @@ import math
 import os
 
 from tecogan import defaults
+from tecogan.config.schema import NUM, Key, Section, validate_node
+from tecogan.config.schema import fill_section as schema_fill_section
+from tecogan.config.yaml_io import YAML_MAX_BYTES, YAML_MAX_DEPTH, YAML_MAX_VALUES, load_recipe, load_yaml_bounded, locate_error  # noqa: F401 - re-exported
 from tecogan.data.real_schema import REAL as _REAL
 from tecogan.data.train_datasets import TRAIN_DATASETS
 from tecogan.metrics.validation import METRIC_OPTIONS
@@ -22,10 +25,7 @@ from tecogan.models.losses import criterion_names
 from tecogan.models.lr_schedules import SCHEDULES
 from tecogan.networks import GENERATORS
 from tecogan.networks.discriminators import DISCRIMINATORS
-from tecogan.schema import NUM, Key, Section, validate_node
-from tecogan.schema import fill_section as schema_fill_section
 from tecogan.utils.errors import UserError
-from tecogan.yaml_io import YAML_MAX_BYTES, YAML_MAX_DEPTH, YAML_MAX_VALUES, load_recipe, load_yaml_bounded, locate_error  # noqa: F401 - re-exported
 
 
 def _positive(v):

@@ -32,11 +32,12 @@ import cv2
 import numpy as np
 import torch
 
-from tecogan.job_state import pack_state, state_problem, unpack_state
+from tecogan.jobs.job_state import pack_state, state_problem, unpack_state
 from tecogan.utils.device import cpu_flags
 from tecogan.utils.errors import UserError, warn
 from tecogan.utils.fileio import atomic_write, atomic_write_json
 from tecogan.utils.fingerprint import differences
+from tecogan.utils.hashing import file_sha256, tensors_sha256
 from tecogan.utils.locks import FileLock
 from tecogan.utils.outputs import check_job_folder
 from tecogan.utils.tempfiles import NAME_MAX, is_own_temp, remove_own_temps, remove_stale_temps, temp_sibling
@@ -72,12 +73,8 @@ def lock_path(dst):
 
 def weights_sha256(generator):
     """SHA-256 of the generator's weights as loaded (names, types, shapes and bytes)."""
-    h = hashlib.sha256()
-    for name, t in generator.state_dict().items():
-        t = t.detach().to("cpu").contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update((t.view(torch.int16) if t.dtype == torch.bfloat16 else t).numpy().tobytes())
-    return h.hexdigest()
+    # the header format jobs of 1.2 recorded: their jobs resume after an upgrade
+    return tensors_sha256(generator.state_dict(), header="{name}|{dtype}|{shape}|")
 
 
 def _version(dist):
@@ -99,14 +96,6 @@ def numerics(device):
             "versions": {"torch": torch.__version__, "numpy": np.__version__, "opencv": cv2.__version__,
                          "av": av.__version__, "ffmpeg": {k: list(v) for k, v in sorted(av.library_versions.items())},
                          "openvino": _version("openvino")}}
-
-
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _fsync(path):
@@ -183,7 +172,7 @@ class JobFolder:
         known = self._hashes.get(path)
         if known is not None and known[:2] == (st.st_size, st.st_mtime_ns):
             return known[2]
-        digest = _sha256(path)
+        digest = file_sha256(path)
         self._hashes[path] = (st.st_size, st.st_mtime_ns, digest)
         return digest
 

@@ -13,6 +13,7 @@ Test mode, validation, ``upscale.py`` and the API all run :meth:`Upscaler.upscal
 """
 from __future__ import annotations
 
+import collections
 import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -23,16 +24,15 @@ import numpy as np
 import torch
 
 from tecogan import defaults
-from tecogan.inference import front_padding_indices, make_step, make_upscaler, resolve_device
+from tecogan.inference.auto import OWN_INPUT_FRAMES, resolve_auto
+from tecogan.inference.options import InferenceOptions, OptionError
+from tecogan.inference.steppers import make_step, make_stepper, resolve_device, run_clip
 from tecogan.networks import generator_from_checkpoint
-from tecogan.options import InferenceOptions, OptionError
-from tecogan.precision_auto import OWN_INPUT_FRAMES, resolve_auto
 from tecogan.pretrained import PRETRAINED, resolve_model
 from tecogan.utils.device import parse_device
 from tecogan.utils.errors import python_names, python_names_iter, short
 from tecogan.utils.verbosity import is_quiet, quiet
 from tecogan.video.common import Frame
-from tecogan.video_job import VideoOptions, upscale_file
 
 
 @dataclass(frozen=True)
@@ -98,9 +98,7 @@ class ClipRun:
         up = self.upscaler
         if up.step_fn is None:
             up.prepare([f.image for f in head])
-        o = up.options
-        self.stepper = make_upscaler(up.generator, up.device, o.tile, o.tile_overlap, o.channels_last, up.half,
-                                     o.backend, step_fn=up.step_fn, precision=o.precision)
+        self.stepper = make_stepper(up.generator, up.options, up.device, step_fn=up.step_fn)
         if self._restored is not None:
             self.stepper.load_state_dict(self._restored)
             self._restored = None
@@ -116,12 +114,16 @@ class ClipRun:
             if not head and self.done == 0:
                 return
             self._start(head)
-        if self.done == 0:
-            head += itertools.islice(frames, max(0, self.options.num_pad_front + 1 - len(head)))
-            for i in front_padding_indices(len(head), self.options.num_pad_front, self.options.padding_mode):
-                self.stepper.warm_up(head[i].image)
-        for frame in itertools.chain(head, frames):
-            image = self.stepper.step(frame.image)
+        items = itertools.chain(head, frames)
+        pending = collections.deque()  # the frames run_clip has read, waiting for their outputs
+
+        def images():
+            for frame in items:
+                pending.append(frame)
+                yield frame.image
+        o = self.options
+        for image in run_clip(self.stepper, images(), o.num_pad_front, o.padding_mode, resumed=self.done > 0):
+            frame = pending.popleft()
             index, self.done = self.done, self.done + 1
             yield UpscaledFrame(index, frame.name, frame.time, frame.image, image)
 
@@ -276,15 +278,3 @@ class Upscaler:
         """
         for out in self.upscale_clip(as_frames(frames)):
             yield out.image
-
-    @python_names
-    def upscale_video(self, src, dst, **video_options) -> None:
-        """Super-resolve a video file or a folder of frames into ``dst`` (a video file or a folder
-        of PNGs), as ``upscale.py`` does, with this Upscaler's generator and options.
-
-        ``video_options`` are :class:`tecogan.video_job.VideoOptions` fields (``compare="side.mp4"``,
-        ``fps=25``, ``codec=...``, ``overwrite=True``, ``quiet=True`` ...), type-checked.  Bad input
-        raises :class:`tecogan.utils.errors.UserError`, naming these arguments (``pass
-        overwrite=True``), not upscale.py's flags.
-        """
-        upscale_file(self, src, dst, VideoOptions.from_keywords(video_options))

@@ -17,8 +17,8 @@ the (s*h, s*w, 3) frame of the same type; ``warm_up(frame)`` runs a frame only t
 recurrent state; ``reset()`` starts a new clip; ``state_dict()`` / ``load_state_dict()`` save and
 restore the recurrent state exactly (resumable jobs).  The step function (the network, or its
 OpenVINO compilation) is built once by :func:`make_step` and shared: every clip gets its own
-upscaler object, so two clips never share a state.  :func:`infer_sequence` drives either over a
-clip, streaming.
+upscaler object, so two clips never share a state.  :func:`run_clip` drives either over a clip,
+streaming (:func:`infer_sequence`: the same from a fresh state).
 """
 import itertools
 
@@ -26,9 +26,9 @@ import numpy as np
 import torch
 
 from tecogan import defaults
-from tecogan.backends import OpenVINOStep, check_backend
-from tecogan.limits import check_tiles
-from tecogan.precision import AutocastStep, check_precision
+from tecogan.config.limits import check_tiles
+from tecogan.inference.backends import OpenVINOStep, check_backend
+from tecogan.inference.precision import AutocastStep, check_precision
 from tecogan.utils.device import parse_device
 from tecogan.utils.errors import UserError
 
@@ -91,17 +91,17 @@ def frame_max(frame):
 
 
 def make_step(net, device, backend="torch", channels_last=True, precision="fp32"):
-    """The step function ``(lr_curr, lr_prev, hr_prev) -> hr_curr`` of ``backend`` (tecogan.backends).
+    """The step function ``(lr_curr, lr_prev, hr_prev) -> hr_curr`` of ``backend`` (tecogan.inference.backends).
 
     torch: the network itself, moved to ``device`` in eval mode (and converted to channels-last
-    in place when asked), under autocast for bf16/fp16 (:class:`tecogan.precision.AutocastStep`);
-    openvino: an :class:`tecogan.backends.OpenVINOStep` (CPU only). ``precision``: fp32, bf16,
-    fp16 or int8, checked by :func:`tecogan.precision.check_precision` (resolve ``auto`` first
-    with :func:`tecogan.precision.resolve_auto`).
+    in place when asked), under autocast for bf16/fp16 (:class:`tecogan.inference.precision.AutocastStep`);
+    openvino: an :class:`tecogan.inference.backends.OpenVINOStep` (CPU only). ``precision``: fp32, bf16,
+    fp16 or int8, checked by :func:`tecogan.inference.precision.check_precision` (resolve ``auto`` first
+    with :func:`tecogan.inference.precision.resolve_auto`).
     """
     check_backend(backend, device)
     if precision == "auto":
-        raise ValueError("precision 'auto': resolve it first with tecogan.precision.resolve_auto")
+        raise ValueError("precision 'auto': resolve it first with tecogan.inference.precision.resolve_auto")
     check_precision(precision, device, backend)
     if backend == "openvino":
         return OpenVINOStep(net.cpu().eval(), precision=precision)
@@ -113,10 +113,10 @@ def make_step(net, device, backend="torch", channels_last=True, precision="fp32"
 class RecurrentUpscaler:
     """Runs an FRNet one whole frame at a time, holding ``lr_prev``/``hr_prev``.
 
-    ``precision``: fp32 (default), bf16, fp16 or int8 (:mod:`tecogan.precision`); ``half``: an
+    ``precision``: fp32 (default), bf16, fp16 or int8 (:mod:`tecogan.inference.precision`); ``half``: an
     alias of fp16, kept for CUDA (ignored on the CPU, as before); ``channels_last`` uses the NHWC
     memory format (about 2x faster on CPU, same numbers); ``backend`` 'torch' or 'openvino'
-    (:mod:`tecogan.backends`); ``step_fn`` shares an already built step function (tiles do).
+    (:mod:`tecogan.inference.backends`); ``step_fn`` shares an already built step function (tiles do).
     """
 
     def __init__(self, net, device="cpu", channels_last=True, half=False, backend="torch", step_fn=None,
@@ -288,14 +288,16 @@ class TiledUpscaler:
         return to_frame(self.frame_tensor(frame), frame.dtype)
 
 
-def make_upscaler(net, device="cpu", tile=defaults.TILE, tile_overlap=defaults.TILE_OVERLAP, channels_last=True,
-                  half=False, backend=defaults.BACKEND, step_fn=None, precision="fp32"):
-    """A :class:`TiledUpscaler` when ``tile`` > 0, else a :class:`RecurrentUpscaler` (``step_fn``:
-    an already built step function to share)."""
-    if tile:
-        return TiledUpscaler(net, device, tile, tile_overlap, channels_last, half, backend, step_fn=step_fn,
-                             precision=precision)
-    return RecurrentUpscaler(net, device, channels_last, half, backend, step_fn=step_fn, precision=precision)
+def make_stepper(net, options, device, step_fn=None):
+    """The stepper ``options`` (an :class:`~tecogan.inference.options.InferenceOptions` with its
+    precision resolved) describe: a :class:`TiledUpscaler` when ``options.tile`` > 0, else a
+    :class:`RecurrentUpscaler`; ``step_fn``: an already built step function to share."""
+    backend = options.backend or defaults.BACKEND
+    if options.tile:
+        return TiledUpscaler(net, device, options.tile, options.tile_overlap, options.channels_last, backend=backend,
+                             step_fn=step_fn, precision=options.precision)
+    return RecurrentUpscaler(net, device, options.channels_last, backend=backend, step_fn=step_fn,
+                             precision=options.precision)
 
 
 def _precision(precision, half, device):
@@ -305,21 +307,31 @@ def _precision(precision, half, device):
     return precision or "fp32"
 
 
+def run_clip(stepper, frames, num_pad_front=defaults.NUM_PAD_FRONT, padding_mode=defaults.PADDING_MODE, *,
+             resumed=False):
+    """The frame-recurrent procedure, streaming: the one driver of test mode, validation, upscaling,
+    the automatic precision check and the scripts.
+
+    ``stepper``: a :class:`RecurrentUpscaler` or :class:`TiledUpscaler` (its state is where the clip
+    starts: reset it for a new clip); ``frames``: (h, w, 3) uint8/uint16 RGB frames, any iterable
+    (only the first ``num_pad_front + 1`` are held ahead, for the front padding, which a
+    ``resumed`` clip skips).  Yields one (s*h, s*w, 3) output per frame, in order.
+    """
+    frames = iter(frames)
+    if not resumed:
+        head = list(itertools.islice(frames, num_pad_front + 1))
+        for i in front_padding_indices(len(head), num_pad_front, padding_mode):
+            stepper.warm_up(head[i])
+        frames = itertools.chain(head, frames)
+    for frame in frames:
+        yield stepper.step(frame)
+
+
 def infer_sequence(net, lr_frames, num_pad_front=defaults.NUM_PAD_FRONT, padding_mode=defaults.PADDING_MODE,
                    device="cpu", channels_last=True, half=False, upscaler=None):
-    """Super-resolve a clip, streaming.
-
-    lr_frames: (h, w, 3) uint8 RGB frames: a list, a (t, h, w, 3) array or any iterable (only
-    the first ``num_pad_front + 1`` frames are held ahead, for the front padding).
-    Yields the (s*h, s*w, 3) uint8 outputs of the original frames, in order.  ``upscaler``
-    (a :class:`RecurrentUpscaler` or :class:`TiledUpscaler`) is reused when given.
-    """
+    """:func:`run_clip` from a fresh state on a new :class:`RecurrentUpscaler` of ``net`` (fp32, or
+    ``upscaler``, reset first, when given): yields the outputs of ``lr_frames``."""
     if upscaler is None:
         upscaler = RecurrentUpscaler(net, device, channels_last=channels_last, half=half)
     upscaler.reset()
-    frames = iter(lr_frames)
-    head = list(itertools.islice(frames, num_pad_front + 1))
-    for i in front_padding_indices(len(head), num_pad_front, padding_mode):
-        upscaler.warm_up(head[i])
-    for frame in itertools.chain(head, frames):
-        yield upscaler.step(frame)
+    yield from run_clip(upscaler, lr_frames, num_pad_front, padding_mode)

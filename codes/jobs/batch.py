@@ -27,14 +27,14 @@ from dataclasses import asdict, dataclass
 import av
 
 from tecogan.defaults import BACKENDS, PRECISIONS
-from tecogan.precision import continuation_conflict
-from tecogan.precision_auto import machine_key
-from tecogan.pretrained import sha256_file
+from tecogan.inference.auto import machine_key
+from tecogan.inference.precision import continuation_conflict
+from tecogan.jobs.video_job import prepare_job, run_job
 from tecogan.utils.errors import UserError, one_line
 from tecogan.utils.fileio import atomic_write_json, list_images
 from tecogan.utils.fingerprint import differences, fingerprint
+from tecogan.utils.hashing import file_sha256
 from tecogan.video import CONTAINERS, is_video_path, shown
-from tecogan.video_job import prepare_job, run_job
 
 MANIFEST_VERSION = 1
 LIST_EXTENSIONS = (".txt", ".lst", ".list")
@@ -254,7 +254,7 @@ def run_batch(upscaler, inputs, output_dir, options, video, model_path, *, model
         raise UserError(f"-o {shown(output_dir)}: expected a folder for the batch's outputs")
     items = shard(collect(inputs, output_dir, batch_ext), index, count)
     os.makedirs(output_dir, exist_ok=True)
-    model_sha256 = sha256_file(model_path)
+    model_sha256 = file_sha256(model_path)
     where = f" (shard {index}/{count})" if count > 1 else ""
     if not video.quiet:  # --quiet: each input's result and the summary only
         report(f"batch{where}: {len(items)} inputs -> {shown(output_dir)}")

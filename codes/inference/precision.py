@@ -8,8 +8,8 @@
   (:func:`tecogan.networks.frnet.float32_outside_autocast`).
 * ``fp16``: CUDA autocast (``--half``), or CPUs with AMX-FP16.
 * ``int8``: OpenVINO with NNCF post-training quantization, on CPUs with VNNI
-  (:mod:`tecogan.backends`); the same float32 layers are kept out of the quantization.
-* ``auto``: :func:`tecogan.precision_auto.resolve_auto`: the fastest of these that this machine runs natively and whose
+  (:mod:`tecogan.inference.backends`); the same float32 layers are kept out of the quantization.
+* ``auto``: :func:`tecogan.inference.auto.resolve_auto`: the fastest of these that this machine runs natively and whose
   measured loss is within :data:`GATE`, from ``precision_table.json`` for the shipped models,
   else from a check on the user's own first frames (cached).
 
@@ -17,7 +17,6 @@ A precision this machine cannot run natively is refused with one line (:func:`ch
 never emulated at a fraction of float32's speed.
 """
 import copy
-import hashlib
 import os
 
 import torch
@@ -26,6 +25,7 @@ from torch import nn
 from tecogan import defaults
 from tecogan.utils.device import cpu_computes, cpu_flags
 from tecogan.utils.errors import UserError, warn
+from tecogan.utils.hashing import tensors_sha256
 from tecogan.utils.telemetry import decline_telemetry
 
 PRECISIONS = defaults.PRECISIONS
@@ -149,9 +149,4 @@ class AutocastStep:
 
 def weights_hash(net):
     """SHA-256 (24 hex digits) of a network's tensors: names, dtypes, shapes and values."""
-    digest = hashlib.sha256()
-    for name, tensor in net.state_dict().items():
-        t = tensor.detach().cpu().contiguous()
-        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
-        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return digest.hexdigest()[:24]
+    return tensors_sha256(net.state_dict())[:24]
