@@ -22,12 +22,16 @@ _moved.install()  # the import paths of 1.2 (tecogan.options, tecogan.pipeline .
 
 _API = {"load_generator": "tecogan.api", "Upscaler": "tecogan.api", "build_generator": "tecogan.api",
         "InferenceOptions": "tecogan.api"}
-__all__ = ["load_generator", "Upscaler", "InferenceOptions", "build_generator", "metrics", "__version__"]
+_ERRORS = ("UserError", "OptionError")  # the error family: tecogan.errors
+__all__ = ["load_generator", "Upscaler", "InferenceOptions", "build_generator", "metrics", "errors", "UserError",
+           "OptionError", "__version__"]
 
 
 def __getattr__(name):
     if name in _API:
         return getattr(importlib.import_module(_API[name]), name)
-    if name == "metrics":
-        return importlib.import_module("tecogan.metrics")
+    if name in ("metrics", "errors"):
+        return importlib.import_module(f"tecogan.{name}")
+    if name in _ERRORS:
+        return getattr(importlib.import_module("tecogan.errors"), name)
     raise AttributeError(f"module 'tecogan' has no attribute {name!r}")

@@ -24,14 +24,13 @@ from tecogan.inference.upscaler import ClipRun, UpscaledFrame
 from tecogan.jobs.video_job import VideoOptions, upscale_file
 from tecogan.networks import build_generator, generator_from_checkpoint
 from tecogan.pretrained import resolve_model
-from tecogan.utils.errors import python_names, short
+from tecogan.utils.errors import short
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 __all__ = ["load_generator", "build_generator", "Upscaler", "InferenceOptions", "ClipRun", "UpscaledFrame"]
 
 
-@python_names
 def load_generator(checkpoint: PathLike | Mapping[str, torch.Tensor], device: str | torch.device = "cpu",
                    **overrides: Any) -> torch.nn.Module:
     """The generator a checkpoint holds, loaded strictly, in eval mode on ``device``.
@@ -57,7 +56,6 @@ class Upscaler(engine.Upscaler):
     """:class:`tecogan.inference.Upscaler` (frames in, frames out) and, above it, whole files:
     :meth:`upscale_video` runs one job of :mod:`tecogan.jobs`, as ``upscale.py`` does."""
 
-    @python_names
     def upscale_video(self, src: PathLike, dst: PathLike, **video_options: Any) -> None:
         """Super-resolve a video file or a folder of frames into ``dst`` (a video file or a folder
         of PNGs), as ``upscale.py`` does, with this Upscaler's generator and options.

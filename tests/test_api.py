@@ -173,6 +173,20 @@ def test_wheel_finds_shipped_models_from_any_folder(tmp_path):
                        env=env, timeout=600)
     assert r.returncode == 0, r.stderr
     assert (elsewhere / "out.mp4").stat().st_size > 0
+    # int8 from the wheel, on a CPU that says it has VNNI: calibrated on the package's own frames
+    fake = tmp_path / "cpuinfo"
+    fake.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma avx512f avx512bw avx512_vnni\n")
+    r = subprocess.run(["tecogan-upscale", str(REPO / "demo" / "videos" / "juggle_lr.mp4"), "int8.mp4",
+                        "--duration", "0.2", "--device", "cpu", "--precision", "int8", "--backend", "openvino"],
+                       capture_output=True, text=True, cwd=elsewhere, env=dict(env, TECOGAN_CPUINFO=str(fake)),
+                       timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert (elsewhere / "int8.mp4").stat().st_size > 0 and "int8" in r.stdout, r.stdout
+    code = ("import tecogan; from tecogan.inference import backends as b; "
+            "print(b.CALIBRATION_DIR, len(b.calibration_inputs(tecogan.load_generator('frvsr'))))")
+    r = subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True, cwd=elsewhere,
+                       env=env, timeout=300)
+    assert r.returncode == 0 and r.stdout.split()[0].startswith(str(venv)) and r.stdout.split()[1] == "30", r.stderr
 
 
 @pytest.mark.slow

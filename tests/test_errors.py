@@ -336,8 +336,13 @@ def test_device_cuda_without_cuda_names_the_option_used(tmp_path, ckpt):
     import io
 
     from tecogan.utils.device import parse_device
+    from tecogan.utils.errors import command_line
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
+        assert parse_device("cuda").type == "cpu"  # from Python: the API's argument
+    assert "device cuda" in err.getvalue() and "--" not in err.getvalue()
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), command_line():  # inside a command: its flag
         assert parse_device("cuda").type == "cpu"
     assert "--device cuda" in err.getvalue() and "--gpu_id" not in err.getvalue()
 

@@ -149,7 +149,7 @@ def folder_graph():
 
 # each room may import only rooms on lower floors (and its own); the root's API face and commands are on top
 FLOORS = [
-    {"tecogan.defaults", "tecogan._moved"},
+    {"tecogan.defaults", "tecogan._moved", "tecogan.errors"},
     {"utils"},
     {"ops", "config", "video"},
     {"networks", "data", "metrics"},

@@ -10,7 +10,7 @@ from tecogan.inference.options import InferenceOptions, OptionError, options_fro
 from tecogan.inference.steppers import infer_sequence
 from tecogan.inference.upscaler import Upscaler
 from tecogan.networks.frnet import FRNet
-from tecogan.utils.errors import UserError
+from tecogan.utils.errors import UserError, command_line
 from tecogan.video.common import Frame
 
 
@@ -37,8 +37,11 @@ def test_options_defaults_and_checks():
         with pytest.raises(OptionError, match=needle) as info:
             InferenceOptions(**bad)
         assert isinstance(info.value, ValueError) and isinstance(info.value, UserError)
-    with pytest.raises(OptionError, match="^--tile 4:"):
+    with pytest.raises(OptionError, match="^tile 4:"):  # from Python: the API's argument
         options_from_flags({"tile": 4})
+    with command_line(), pytest.raises(OptionError) as info:  # in a command line: its flag
+        options_from_flags({"tile": 4})
+    assert info.value.for_command().startswith("--tile 4:")
     with pytest.raises(AttributeError):
         opts.tile = 3  # frozen
 

@@ -237,6 +237,9 @@ def _quiet():
 INT8_IGNORED = (r".*fnet\.flow\..*", r".*upsample_func.*", r".*fnet\.encoder1\.0/.*",
                 r".*srnet\.conv_in\..*", r".*srnet\.conv_out.*")
 CALIBRATION_FRAMES = 6    # per bundled clip
+# the frames int8 calibrates on travel with the package (a wheel has no demo/): calibration/README.md
+CALIBRATION_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "calibration")
+CALIBRATION_CLIPS = ("bedroom", "blocks", "cups", "dog", "coffee")  # the order NNCF sees them in
 
 
 def _nncf_version():
@@ -252,15 +255,14 @@ def _nncf_version():
 
 def calibration_inputs(net, frames_per_clip=None):
     """Recurrent step inputs ``(lr_curr, lr_prev, hr_prev)`` (float32 numpy) for int8 calibration:
-    the bundled footage (demo/train_clips, demo/val/GT) made low-res like the network's training
+    :data:`CALIBRATION_CLIPS` (package data: the first frames of the demo clips) made low-res like the network's training
     data (BD: Gaussian blur + subsampling; BI: bicubic imresize), run through the network in
     float32 from a zero state."""
-    demo = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demo")
-    clips = sorted(glob.glob(os.path.join(demo, "train_clips", "*"))) + [os.path.join(demo, "val", "GT", "coffee")]
-    clips = [c for c in clips if os.path.isdir(c)]
-    if not clips:
-        raise UserError(f"{demo}: the bundled footage (train_clips, val) that int8 calibrates on is missing; "
-                        f"use a clone of the repository, or precision bf16/fp32")
+    clips = [os.path.join(CALIBRATION_DIR, name) for name in CALIBRATION_CLIPS]
+    missing = [c for c in clips if not os.path.isdir(c)]
+    if missing:
+        raise UserError(f"{missing[0]}: a clip of the int8 calibration frames is missing (package data of "
+                        f"tecogan.inference); reinstall the package, or use precision bf16/fp32")
     s = net.scale
     samples = []
     net = net.cpu().eval()

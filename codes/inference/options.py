@@ -14,15 +14,11 @@ import math
 from dataclasses import dataclass
 
 from tecogan import defaults
-from tecogan.utils.errors import UserError
+from tecogan.errors import OptionError
 
 # fp32 | bf16 | int8 | fp16 | auto (codes/inference/precision.py); "fp16" is the old ``half=True`` (CUDA autocast)
 PRECISIONS = defaults.PRECISIONS
 PRECISION = defaults.UPSCALE_PRECISION
-
-
-class OptionError(UserError, ValueError):
-    """An inference option out of its range or of the wrong type (names the option and the value)."""
 
 
 def default_precision():

@@ -42,7 +42,7 @@ def front_padding_indices(num_frames, num_pad_front, mode=defaults.PADDING_MODE)
     replicate: [0] * num_pad.
     """
     if mode not in defaults.PADDING_MODES:
-        raise ValueError(f"padding mode {mode!r}: expected reflect or replicate")
+        raise UserError(f"padding mode {mode!r}: expected reflect or replicate")
     if num_pad_front <= 0 or num_frames <= 0:  # an empty clip: nothing to pad with (and no output)
         return []
     if mode == "replicate" or num_frames == 1:
@@ -87,7 +87,7 @@ def frame_max(frame):
         return 255.0
     if frame.dtype == np.uint16:
         return 65535.0
-    raise ValueError(f"frame of {frame.dtype}: expected uint8 or uint16 RGB")
+    raise UserError(f"frame of {frame.dtype}: expected uint8 or uint16 RGB")
 
 
 def make_step(net, device, backend="torch", channels_last=True, precision="fp32"):
@@ -101,7 +101,7 @@ def make_step(net, device, backend="torch", channels_last=True, precision="fp32"
     """
     check_backend(backend, device)
     if precision == "auto":
-        raise ValueError("precision 'auto': resolve it first with tecogan.inference.precision.resolve_auto")
+        raise UserError("precision 'auto': resolve it first with tecogan.inference.auto.resolve_auto")
     check_precision(precision, device, backend)
     if backend == "openvino":
         return OpenVINOStep(net.cpu().eval(), precision=precision)
@@ -213,9 +213,9 @@ class TiledUpscaler:
     def __init__(self, net, device="cpu", tile=128, overlap=defaults.TILE_OVERLAP, channels_last=True, half=False,
                  backend=defaults.BACKEND, step_fn=None, precision="fp32"):
         if tile < MIN_TILE:
-            raise ValueError(f"tile {tile}: tiles must be at least {MIN_TILE} LR pixels")
+            raise UserError(f"tile {tile}: tiles must be at least {MIN_TILE} LR pixels")
         if not 0 <= overlap < tile:
-            raise ValueError(f"tile overlap {overlap}: expected 0 <= overlap < tile ({tile})")
+            raise UserError(f"tile overlap {overlap}: expected 0 <= overlap < tile ({tile})")
         self.net, self.device, self.tile, self.overlap = net, resolve_device(device), tile, overlap
         self.channels_last, self.backend = channels_last, backend
         self.precision = _precision(precision, half, self.device)
@@ -243,7 +243,7 @@ class TiledUpscaler:
         self._build(*state["size"])
         tiles = self.layout[2]
         if len(tiles) != len(state["tiles"]):
-            raise ValueError(f"tiled state of {len(state['tiles'])} tiles does not fit {len(tiles)} tiles")
+            raise UserError(f"tiled state of {len(state['tiles'])} tiles does not fit {len(tiles)} tiles")
         for t, saved in zip(tiles, state["tiles"], strict=True):
             t[-1].load_state_dict(saved)
 

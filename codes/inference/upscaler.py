@@ -30,7 +30,7 @@ from tecogan.inference.steppers import make_step, make_stepper, resolve_device, 
 from tecogan.networks import generator_from_checkpoint
 from tecogan.pretrained import PRETRAINED, resolve_model
 from tecogan.utils.device import parse_device
-from tecogan.utils.errors import python_names, python_names_iter, short
+from tecogan.utils.errors import short
 from tecogan.utils.verbosity import is_quiet, quiet
 from tecogan.video.common import Frame
 
@@ -180,7 +180,6 @@ class Upscaler:
     they run (auto resolved), ``requested`` as they were asked.
     """
 
-    @python_names
     def __init__(self, generator: torch.nn.Module | str | os.PathLike, options: InferenceOptions | str | None = None,
                  *, half: bool | None = None, report: Callable[[str], None] | None = print, **fields) -> None:
         generator = generator_of(generator)
@@ -229,7 +228,6 @@ class Upscaler:
         self.options = options
         self.half = options.precision == "fp16" and self.device.type == "cuda"
 
-    @python_names
     def prepare(self, frames: Iterable[np.ndarray] | None = None) -> InferenceOptions:
         """Resolve ``precision="auto"`` (a checkpoint the measured table does not hold is checked on
         ``frames``, the first frames of the input) and build the step function; the choice and its
@@ -262,7 +260,6 @@ class Upscaler:
         """A fresh recurrent state (a clip's start)."""
         return ClipRun(self)
 
-    @python_names_iter
     def upscale_clip(self, frames: Iterable[Frame], clip: ClipRun | None = None) -> Iterator[UpscaledFrame]:
         """Super-resolve one clip of :class:`Frame` items ``(name, image, time)``, streaming: yields
         an :class:`UpscaledFrame` per frame.  ``clip``: a (restored) :class:`ClipRun` to continue."""

@@ -32,9 +32,10 @@ import cv2
 import numpy as np
 import torch
 
+from tecogan.errors import JobDamaged, UserError
 from tecogan.jobs.job_state import pack_state, state_problem, unpack_state
 from tecogan.utils.device import cpu_flags
-from tecogan.utils.errors import UserError, warn
+from tecogan.utils.errors import warn
 from tecogan.utils.fileio import atomic_write, atomic_write_json
 from tecogan.utils.fingerprint import differences
 from tecogan.utils.hashing import file_sha256, tensors_sha256
@@ -113,10 +114,6 @@ def _read_json(path):
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) and data.get("version") == JOB_VERSION else None
-
-
-class JobDamaged(UserError):
-    """The job folder's records cannot be trusted (a state or complete.json that does not fit)."""
 
 
 def _records_hash(records):

@@ -24,7 +24,7 @@ from tecogan.jobs.scene_cuts import SCENE_CUTS, CutDetector, describe_cuts, upsc
 from tecogan.jobs.segments import run_segments
 from tecogan.ops.upsample import bd_bicubic_frame
 from tecogan.pretrained import DEFAULT_MODEL, INPUT_KINDS
-from tecogan.utils.errors import UserError, python_names, short, warn
+from tecogan.utils.errors import UserError, short, warn
 from tecogan.utils.outputs import FILE, FRAMES, JOB, check_outputs
 from tecogan.utils.progress import Progress
 from tecogan.utils.verbosity import quiet
@@ -238,7 +238,6 @@ def prepare_job(src, dst, video=None, model_path=None, resume=None, segment_fram
     return Job(src, dst, video, out_enc, cmp_enc, resume, segment_frames, discard, folder)
 
 
-@python_names
 def upscale_file(upscaler, src, dst, video=None, *, model_path=None, report=print, progress=True):
     """Super-resolve the video file or frame folder ``src`` into ``dst`` with ``upscaler``
     (:func:`prepare_job`, then :func:`run_job`).  Returns the number of frames.  The API's

@@ -5,6 +5,8 @@ Frames are uint8 RGB arrays of shape (h, w, 3) unless stated otherwise.
 import cv2
 import numpy as np
 
+from tecogan.errors import UserError
+
 # BT.601 luma with the [16, 235] offset, as in DUF's ``rgb_to_ycbcr`` (inputs in [0, 255]).
 _Y_COEFFS = (65.481 / 255.0, 128.553 / 255.0, 24.966 / 255.0)
 _Y_OFFSET = 16.0
@@ -18,7 +20,7 @@ def rgb_to_y(img):
     """Float64 luma Y in [16, 235] of an RGB image with values in [0, 255] (no rounding)."""
     img = np.asarray(img)
     if img.ndim < 3 or img.shape[-1] != 3:
-        raise ValueError(f"rgb_to_y: expected (..., 3) RGB, got shape {img.shape}")
+        raise UserError(f"rgb_to_y: expected (..., 3) RGB, got shape {img.shape}")
     img = img.astype(np.float64, copy=False)
     r, g, b = img[..., 0], img[..., 1], img[..., 2]
     return _Y_OFFSET + _Y_COEFFS[0] * r + _Y_COEFFS[1] * g + _Y_COEFFS[2] * b

@@ -17,6 +17,7 @@ and the falling spectrum); a visible mesh scores above 1.
 """
 import numpy as np
 
+from tecogan.errors import UserError
 from tecogan.metrics.functional import to_gray
 
 PERIOD = 4  # the x4 upsampler's lattice
@@ -30,7 +31,7 @@ def grid_score_frame(frame):
     grey = to_gray(frame) if frame.ndim == 3 else frame
     h, w = grey.shape[0] // PERIOD * PERIOD, grey.shape[1] // PERIOD * PERIOD
     if min(h, w) < 2 * PERIOD:  # two lattice periods at least
-        raise ValueError(f"grid_score_frame: a {grey.shape[1]}x{grey.shape[0]} frame is too small "
+        raise UserError(f"grid_score_frame: a {grey.shape[1]}x{grey.shape[0]} frame is too small "
                          f"({2 * PERIOD}x{2 * PERIOD} at least)")
     x = grey[:h, :w].astype(np.float64)
     x -= x.mean()
@@ -49,5 +50,5 @@ def grid_score(frames):
     """Mean grid score over the frames of a sequence ((t, h, w, 3) uint8 RGB, or a list)."""
     values = [grid_score_frame(f) for f in frames]
     if not values:
-        raise ValueError("grid_score: no frames")
+        raise UserError("grid_score: no frames")
     return float(np.mean(values))

@@ -43,7 +43,7 @@ def _as_sequence(arr, what):
     if arr.ndim == 3:
         arr = arr[None]
     if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[-1] != 3:
-        raise ValueError(f"{what}: expected uint8 RGB of shape (t, h, w, 3), got {arr.dtype} {arr.shape}")
+        raise UserError(f"{what}: expected uint8 RGB of shape (t, h, w, 3), got {arr.dtype} {arr.shape}")
     return arr
 
 
@@ -51,7 +51,7 @@ def _pair(gt, sr):
     gt = _as_sequence(gt, "gt")
     sr = _as_sequence(sr, "sr")
     if gt.shape != sr.shape:
-        raise ValueError(f"gt {gt.shape} and sr {sr.shape} differ (expected the same (t, h, w, 3))")
+        raise UserError(f"gt {gt.shape} and sr {sr.shape} differ (expected the same (t, h, w, 3))")
     return gt, sr
 
 

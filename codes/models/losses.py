@@ -3,6 +3,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from tecogan.errors import UserError
+
 
 class CharbonnierLoss(nn.Module):
     """sqrt((x - y)^2 + eps), mean or sum."""
@@ -68,7 +70,7 @@ class LatticeLoss(nn.Module):
         p = self.period
         h, w = x.shape[-2] // p * p, x.shape[-1] // p * p
         if h == 0 or w == 0:
-            raise ValueError(f"LatticeLoss: frames of {x.shape[-1]}x{x.shape[-2]} are smaller than one "
+            raise UserError(f"LatticeLoss: frames of {x.shape[-1]}x{x.shape[-2]} are smaller than one "
                              f"{p}x{p} period")
         x = x[..., :h, :w].reshape(*x.shape[:-2], h // p, p, w // p, p)
         phases = x.mean(dim=(-4, -2))
@@ -105,5 +107,5 @@ def build_criterion(cfg):
     if not cfg:
         return None
     if cfg["type"] not in CRITERIA:
-        raise ValueError(f"unknown criterion type {cfg['type']!r}")
+        raise UserError(f"unknown criterion type {cfg['type']!r}")
     return CRITERIA[cfg["type"]][0](cfg["reduction"])

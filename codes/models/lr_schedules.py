@@ -4,6 +4,8 @@ import math
 
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler, MultiStepLR
 
+from tecogan.errors import UserError
+
 
 class CosineAnnealingRestartLR(LRScheduler):
     """Cosine annealing over ``periods``; at each of ``restarts`` the LR jumps back to
@@ -39,7 +41,7 @@ SCHEDULES = {
 def build_scheduler(optimizer, cfg):
     cfg = cfg or {"type": "FixedLR"}
     if cfg["type"] not in SCHEDULES:
-        raise ValueError(f"unknown lr schedule {cfg['type']!r}")
+        raise UserError(f"unknown lr schedule {cfg['type']!r}")
     return SCHEDULES[cfg["type"]](optimizer, cfg)
 
 

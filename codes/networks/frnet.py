@@ -127,7 +127,7 @@ class FRNet(nn.Module):
     def __init__(self, in_nc=3, out_nc=3, nf=64, nb=10, degradation="BD", scale=4, fnet_nf=FNET_NF):
         super().__init__()
         if scale not in SCALES:
-            raise ValueError(f"FRNet: scale {scale} is not supported (expected one of {SCALES})")
+            raise UserError(f"FRNet: scale {scale} is not supported (expected one of {SCALES})")
         self.scale = scale
         self.out_nc, self.nf, self.nb = out_nc, nf, nb
         self.in_nc = in_nc

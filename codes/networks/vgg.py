@@ -57,7 +57,7 @@ class FeatureExtractor(nn.Module):
     def __init__(self, layers=None, weights_path=None, backbone="vgg19"):
         super().__init__()
         if backbone not in BACKBONES:
-            raise ValueError(f"backbone {backbone!r}: expected one of {BACKBONES}")
+            raise UserError(f"backbone {backbone!r}: expected one of {BACKBONES}")
         self.backbone = backbone
         self.layers = sorted(layers or DEFAULT_LAYERS[backbone])
         features = _torchvision_features(backbone, weights_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from tecogan.errors import UserError
 from tecogan.metrics.lpips_loader import load_lpips
 from tecogan.official_metrics import METRICS
 from tecogan.official_metrics.procedure import evaluate_sequence
@@ -22,7 +23,7 @@ def official_metrics(gt_frames: Sequence, sr_frames: Sequence, lpips_weights: st
     """
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
-        raise ValueError(f"metrics {unknown}: expected a subset of {METRICS}")
+        raise UserError(f"metrics {unknown}: expected a subset of {METRICS}")
     if lpips_model is None and {"LPIPS", "tLP100"} & set(metrics):
         lpips_model = load_lpips(lpips_weights, device=device)
     per_frame = evaluate_sequence(list(gt_frames), list(sr_frames), lpips_model, device=device, metrics=metrics)

@@ -29,18 +29,15 @@ import numpy as np
 import torch
 from skimage.metrics import structural_similarity
 
+from tecogan.errors import TooFewFrames, UserError
 from tecogan.metrics.functional import psnr, rgb_to_y, to_gray, tof_frame_pair
 from tecogan.metrics.lpips_loader import lpips_features, lpips_from_features, uint8_to_lpips_input
 from tecogan.official_metrics import METRICS, SPATIAL, TEMPORAL  # noqa: F401 (names of the procedure)
 from tecogan.official_metrics.report import build_report, fmt, mean
-from tecogan.utils.errors import UserError, warn
+from tecogan.utils.errors import warn
 from tecogan.utils.fileio import list_images, read_image_rgb
 
 MIN_FRAMES = 5
-
-
-class TooFewFrames(UserError):
-    """A sequence shorter than 5 frames: the official procedure has nothing to evaluate."""
 
 
 # ----------------------------------------------------------------------------- frames
@@ -188,7 +185,7 @@ def evaluate_sequence(gt_frames, sr_frames, lpips_model=None, name="sequence", p
     keys = METRICS if lpips_model is not None else ("PSNR", "SSIM", "tOF")
     if metrics is not None:
         if {"LPIPS", "tLP100"} & set(metrics) and lpips_model is None:
-            raise ValueError("LPIPS and tLP100 need an lpips_model")
+            raise UserError("LPIPS and tLP100 need an lpips_model")
         keys = tuple(m for m in METRICS if m in metrics)
     out = {k: [] for k in keys}
     indices = list(range(2, n - 2))

@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 
+from tecogan.errors import UserError
+
 
 def cubic(x):
     """MATLAB's bicubic kernel (a = -0.5)."""
@@ -57,11 +59,11 @@ def imresize(img, scale):
     """
     img = np.asarray(img)
     if img.ndim not in (2, 3):
-        raise ValueError(f"imresize: expected an (h, w) or (h, w, c) image, got shape {img.shape}")
+        raise UserError(f"imresize: expected an (h, w) or (h, w, c) image, got shape {img.shape}")
     if not scale > 0:
-        raise ValueError(f"imresize: scale must be > 0, got {scale}")
+        raise UserError(f"imresize: scale must be > 0, got {scale}")
     if img.dtype != np.uint8 and not np.issubdtype(img.dtype, np.floating):
-        raise ValueError(f"imresize: expected uint8 or float pixels, got {img.dtype}")
+        raise UserError(f"imresize: expected uint8 or float pixels, got {img.dtype}")
     is_uint8 = img.dtype == np.uint8
     h, w = img.shape[:2]
     out_h, out_w = int(math.ceil(h * scale)), int(math.ceil(w * scale))

@@ -14,6 +14,8 @@ import av
 import cv2
 import numpy as np
 
+from tecogan.errors import UserError
+
 DOWNSAMPLE_METHODS = {"area": cv2.INTER_AREA, "bicubic": cv2.INTER_CUBIC, "bilinear": cv2.INTER_LINEAR}
 KERNEL_TYPES = ("iso", "aniso", "generalized")
 NOISE_TYPES = ("gaussian", "poisson")
@@ -30,7 +32,7 @@ def blur_kernel(size, sigma_x, sigma_y=None, theta=0.0, beta=2.0):
     Gaussian, other values the generalised Gaussian (< 2 heavier tails, > 2 a flatter top).
     """
     if size < 1 or size % 2 == 0:
-        raise ValueError(f"blur_kernel: size {size} must be odd and >= 1")
+        raise UserError(f"blur_kernel: size {size} must be odd and >= 1")
     sigma_y = sigma_x if sigma_y is None else sigma_y
     c, s = math.cos(theta), math.sin(theta)
     rot = np.array([[c, -s], [s, c]])
@@ -58,7 +60,7 @@ def downsample(frames, scale, method):
     (LR pixel i covers GT pixels s*i .. s*i+s-1), as ordinary resizing tools do."""
     t, h, w, _ = frames.shape
     if h % scale or w % scale:
-        raise ValueError(f"downsample: {w}x{h} is not a multiple of {scale}")
+        raise UserError(f"downsample: {w}x{h} is not a multiple of {scale}")
     inter = DOWNSAMPLE_METHODS[method]
     return np.stack([cv2.resize(f, (w // scale, h // scale), interpolation=inter) for f in frames])
 
@@ -77,7 +79,7 @@ def add_noise(frames, kind, level, grey, rng):
         lam = base / 255.0 * level
         noise = (rng.poisson(lam).astype(np.float32) - lam) * np.float32(255.0 / level)
     else:
-        raise ValueError(f"add_noise: kind {kind!r} (expected one of {NOISE_TYPES})")
+        raise UserError(f"add_noise: kind {kind!r} (expected one of {NOISE_TYPES})")
     return np.clip(np.round(x + noise), 0, 255).astype(np.uint8)
 
 

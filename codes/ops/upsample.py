@@ -4,6 +4,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from tecogan.errors import UserError
+
 
 def bicubic_kernels(scale, a=-0.75):
     """4-tap cubic-convolution weights for each output phase d/scale, d = 0..scale-1.
@@ -82,4 +84,4 @@ def make_upsampler(degradation, scale):
         return BicubicUpsample(scale)
     if degradation == "BI":
         return BilinearUpsample(scale)
-    raise ValueError(f"unknown degradation {degradation!r} (expected BD or BI)")
+    raise UserError(f"unknown degradation {degradation!r} (expected BD or BI)")

@@ -52,9 +52,15 @@ _CPU_FLAGS = {"bf16": ("amx_bf16", "avx512_bf16", "bf16"), "fp16": ("amx_fp16",)
               "int8": ("avx512_vnni", "avx_vnni", "amx_int8", "asimddp")}
 
 
-def cpu_flags(cpuinfo="/proc/cpuinfo"):
+# a file in /proc/cpuinfo's format read instead of it: to see what the precision choices do on
+# another CPU class (tests, support questions); docs/precision.md
+CPUINFO_VAR = "TECOGAN_CPUINFO"
+
+
+def cpu_flags(cpuinfo=None):
     """The CPU's feature flags (a set of /proc/cpuinfo ``flags`` / ``Features`` words), or None
-    where they cannot be read."""
+    where they cannot be read (``cpuinfo``: the file, else ``$TECOGAN_CPUINFO``, else /proc/cpuinfo)."""
+    cpuinfo = cpuinfo or os.environ.get(CPUINFO_VAR, "").strip() or "/proc/cpuinfo"
     try:
         with open(cpuinfo) as f:
             flags = set()
@@ -66,7 +72,7 @@ def cpu_flags(cpuinfo="/proc/cpuinfo"):
     return flags or None
 
 
-def cpu_computes(precision, cpuinfo="/proc/cpuinfo", flags=None):
+def cpu_computes(precision, cpuinfo=None, flags=None):
     """Whether this CPU computes ``precision`` ('bf16', 'fp16' or 'int8') convolutions in hardware
     that oneDNN may use: True, False, or None where it cannot tell (no /proc/cpuinfo).
 

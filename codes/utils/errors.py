@@ -16,27 +16,28 @@ interrupts: further Ctrl-C presses (or SIGTERMs) while the command stops and rem
 temporaries are ignored, so quick repeated presses never print a traceback, leave a
 temporary behind or end the process by SIGINT instead of status 130.
 
-Messages name ``upscale.py``'s flags (``pass --overwrite to replace it``).  Called from Python
-(:func:`python_names` around the API's entry points) they name the API's arguments instead
-(``pass overwrite=True to replace it``): :data:`API_ARGUMENTS` is the one table of the two; a
-command line (:func:`command_line`, set by :func:`run_cli`) keeps the flags.
+Messages name the Python API's arguments (``pass overwrite=True to replace it``); inside a
+command line (:func:`command_line`, set by :func:`run_cli`) they name its flags (``pass
+--overwrite``): :mod:`tecogan.errors` holds the error family and the table of the two.
 """
 import argparse
 import contextlib
-import contextvars
 import errno
-import functools
 import logging
 import os
-import re
 import reprlib
 import signal
 import sys
 import time
 
-
-class UserError(Exception):
-    """Bad input from the user: reported as one line, never as a traceback."""
+from tecogan.errors import (  # noqa: F401 - the family's home is tecogan.errors; re-exported for 1.2's imports
+    API_ARGUMENTS,
+    COMMAND,
+    NAMES,
+    UserError,
+    for_python,
+    in_command_line,
+)
 
 
 class Terminated(KeyboardInterrupt):
@@ -49,81 +50,20 @@ class Terminated(KeyboardInterrupt):
 
 def warn(message):
     """Print a one-line warning on stderr (inside the Python API: naming its arguments)."""
-    if _NAMES.get() == _PYTHON:
+    if not in_command_line():
         message = for_python(message)
     print(f"warning: {one_line(message)}", file=sys.stderr, flush=True)
 
 
-# upscale.py's flags (and its positional arguments) -> the Python API's arguments
-# (Upscaler(...), Upscaler.upscale_video(src, dst, ...), tecogan.load_generator(...)); a switch
-# becomes the keyword that sets it
-API_ARGUMENTS = {
-    "INPUT": "src", "OUTPUT": "dst", "--model": "model",
-    "--overwrite": "overwrite=True", "--no_audio": "audio=False", "--deinterlace": "deinterlace=True",
-    "--quiet": "quiet=True", "--half": "half=True",
-    "--codec": "codec", "--crf": "crf", "--preset": "preset", "--pix_fmt": "pix_fmt", "--compare": "compare",
-    "--fps": "fps", "--start": "start", "--duration": "duration", "--outscale": "outscale",
-    "--target_height": "target_height", "--target_width": "target_width", "--scene_cuts": "scene_cuts",
-    "--device": "device", "--backend": "backend", "--precision": "precision", "--tile": "tile",
-    "--tile_overlap": "tile_overlap", "--threads": "threads", "--num_pad_front": "num_pad_front",
-    "--padding_mode": "padding_mode",
-}
-_FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9_]*|\b(?:INPUT|OUTPUT)\b")
-_COMMAND, _PYTHON = "command", "python"
-_NAMES = contextvars.ContextVar("tecogan_names", default=None)  # None: a library call, as written
-
-
-def for_python(text):
-    """``text`` with upscale.py's flags replaced by the API's arguments (:data:`API_ARGUMENTS`)."""
-    return _FLAG.sub(lambda m: API_ARGUMENTS.get(m.group(0), m.group(0)), str(text))
-
-
-def _renamed(err):
-    """A UserError's message in the API's names (in place), unless a command line runs."""
-    if _NAMES.get() != _COMMAND and err.args and isinstance(err.args[0], str):
-        err.args = (for_python(err.args[0]),) + err.args[1:]
-
-
 @contextlib.contextmanager
-def _names(kind):
-    token = _NAMES.set(kind) if _NAMES.get() is None or kind == _COMMAND else None
+def command_line():
+    """Inside: messages name the command line's flags (set by :func:`run_cli`); outside, the API's
+    arguments (:class:`tecogan.errors.UserError`)."""
+    token = NAMES.set(COMMAND)
     try:
         yield
     finally:
-        if token is not None:
-            _NAMES.reset(token)
-
-
-def command_line():
-    """Inside: messages keep the flags, even from the API's entry points (upscale.py, run_cli)."""
-    return _names(_COMMAND)
-
-
-def python_names(fn):
-    """Decorates an entry point of the Python API: its UserErrors (and the warnings printed while it
-    runs) name the API's arguments, not upscale.py's flags, unless a command line called it."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        with _names(_PYTHON):
-            try:
-                return fn(*args, **kwargs)
-            except UserError as err:
-                _renamed(err)
-                raise
-    return wrapper
-
-
-def python_names_iter(gen_fn):
-    """:func:`python_names` for a generator function (only its errors: a generator's context cannot
-    outlive a ``yield``)."""
-    @functools.wraps(gen_fn)
-    def wrapper(*args, **kwargs):
-        try:
-            yield from gen_fn(*args, **kwargs)
-        except UserError as err:
-            _renamed(err)
-            raise
-    return wrapper
+        NAMES.reset(token)
 
 
 _REPR = reprlib.Repr()
@@ -269,7 +209,7 @@ def run_cli(main, argv=None, oom_hint=None):
     except UserError as err:
         if debug:
             raise
-        message, status = one_line(err), 2
+        message, status = one_line(err.for_command()), 2
     except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (Terminated)
         interrupts.stop()
         if debug:

@@ -16,19 +16,11 @@ import fcntl
 import os
 import socket
 
-from tecogan.utils.errors import UserError
+from tecogan.errors import LockHeld, UserError
 
 
 def holder_text():
     return f"{os.getpid()} {socket.gethostname()}\n"
-
-
-class LockHeld(UserError):
-    """The lock is held by another process (``pid``, ``host`` as its file says)."""
-
-    def __init__(self, message, pid=None, host=None):
-        super().__init__(message)
-        self.pid, self.host = pid, host
 
 
 _HELD = set()

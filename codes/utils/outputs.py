@@ -216,7 +216,7 @@ def check_outputs(outputs, inputs=(), overwrite=False):
         if not p:
             raise UserError(f"{lbl or 'output'}: empty path (expected a file or folder name)")
         if kind not in KINDS:
-            raise ValueError(f"output kind {kind!r}: expected one of {KINDS}")
+            raise UserError(f"output kind {kind!r}: expected one of {KINDS}")
         chain = ids.chain(p)
         for in_lbl, in_p, in_chain in input_chains:
             if chain[0] == in_chain[0]:
