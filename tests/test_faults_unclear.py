@@ -180,7 +180,7 @@ def test_bare_model_name_that_is_also_a_file(tmp_path, monkeypatch, ckpt, capsys
     from tecogan.pretrained import resolve_model
     monkeypatch.chdir(tmp_path)
     (tmp_path / "tecogan").write_bytes(open(ckpt, "rb").read())
-    with pytest.raises(UserError, match=r"--model tecogan: both a shipped model's name and a file in this folder"):
+    with pytest.raises(UserError, match=r"^model tecogan: both a shipped model's name and a file in this folder"):
         resolve_model("tecogan")
     assert resolve_model("./tecogan") == "./tecogan"
     write_frames(tmp_path / "in", n=2)

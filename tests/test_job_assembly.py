@@ -119,8 +119,8 @@ def test_check_output_takes_exactly_the_pairs_tested_here():
                 continue
             accepted.add((ext, codec))
     assert accepted == {(ext, codec) for ext, codec in PAIRS if _installed(codec)}
-    with pytest.raises(UserError, match=r"a \.mov file cannot hold av1 video \(--codec av1 fits \.mp4, \.mkv, "
-                                        r"\.webm, \.avi; \.mov takes --codec h264, h265, prores, mpeg4\)"):
+    with pytest.raises(UserError, match=r"a \.mov file cannot hold av1 video \(codec av1 fits \.mp4, \.mkv, "
+                                        r"\.webm, \.avi; \.mov takes codec h264, h265, prores, mpeg4\)"):
         check_output("out.mov", codec="av1")
 
 

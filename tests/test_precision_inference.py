@@ -63,7 +63,7 @@ def tiny():
     (AVX2, "bf16", r"needs bf16 units \(AVX512_BF16 or AMX\), and this CPU has none: it would be emulated"),
     (ALDER, "bf16", "needs bf16 units"),
     (ZEN4, "fp16", r"needs fp16 units \(AMX-FP16\).*use bf16"),
-    (AVX2, "int8", "add --backend openvino"),
+    (AVX2, "int8", "add backend openvino"),  # from Python: the API's argument
 ])
 def test_unsupported_precisions_are_one_line(flags, sample, name, needle):
     with pytest.raises(UserError, match=needle) as err:

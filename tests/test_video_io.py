@@ -264,7 +264,7 @@ def test_bad_output_settings_are_one_line_before_any_work(tmp_path, args, messag
     with pytest.raises(UserError) as err:
         upscale(tmp_path / "missing.mp4", *[str(tmp_path / a) if a.startswith(("out", "side")) or a == "pngs"
                                            else a for a in args], "--model", tmp_path / "none.pth")
-    assert message in str(err.value).replace(str(tmp_path) + os.sep, "")
+    assert message in err.value.for_command().replace(str(tmp_path) + os.sep, "")  # upscale.py's run(): its flags
 
 
 def test_bad_codec_is_one_line_and_exit_2_from_the_command(tmp_path):
