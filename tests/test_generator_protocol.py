@@ -100,13 +100,16 @@ def test_published_checkpoints_without_a_name_load_as_frnet(tmp_path):
 def test_an_unknown_or_other_name_is_one_line(toy, tmp_path, monkeypatch):
     path = tmp_path / "toy.pth"
     torch.save(tiny_toy(toy).state_dict(), path)
-    with pytest.raises(UserError, match="holds a ToyNet generator, but a FRNet is asked for") as e:
+    asked = r"holds a ToyNet generator, not the FRNet asked for \(model.generator.name\); set it to ToyNet"
+    with pytest.raises(UserError, match=asked) as e:
         load_generator_weights(FRNet(nf=4, nb=1), str(path), "FRNet")
     assert "\n" not in str(e.value)
     arch = {"in_nc": 3, "out_nc": 3, "nf": 8, "degradation": "BI", "scale": 4}
     with pytest.raises(UserError, match=r"does not fit the BI ToyNet generator with nf 8, scale 4: the checkpoint is "
                                         r"a BI ToyNet generator with nf 4, scale 4; set those in the YAML"):
         check_checkpoint_fits(str(path), "ToyNet", arch)
+    with pytest.raises(UserError, match="toy.pth: nb: the ToyNet generator has no such setting"):
+        generator_from_checkpoint(path, nb=3)  # as upscale.py --nb passes it
     odd = torch.nn.Conv2d(1, 1, 1).state_dict()
     odd._metadata[""]["generator"] = 7
     with pytest.raises(UserError, match="state dict: its metadata records generator 7; expected a generator's name"):

@@ -7,6 +7,8 @@ provides is :mod:`tecogan.networks.generator`'s protocol (the base class :class:
 a new generator is one file in this folder and one entry below (docs/architecture.md,
 "Where to add things").  Checkpoints record the generator's name; those without it are FRNets.
 """
+import inspect
+
 import torch
 
 from tecogan.networks.frnet import FRNet
@@ -120,6 +122,12 @@ def generator_from_checkpoint(checkpoint, name=None, label=None, **overrides):
         state_dict = load_state_dict_file(str(checkpoint))
     name, cls = generator_class(state_dict, label, name)
     arch = cls.arch_from_state_dict(state_dict, label)
-    arch.update({k: v for k, v in overrides.items() if v is not None})
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    accepted = inspect.signature(cls).parameters
+    foreign = [k for k in overrides if k not in accepted]
+    if foreign:
+        raise UserError(f"{label}: {foreign[0]}: the {name} generator has no such setting (it takes "
+                        f"{', '.join(accepted)})")
+    arch.update(overrides)
     net = build_generator(name, **arch)
     return load_into(net, state_dict, label, describe_expected=_describe(arch, name), suggest=_hint(name))

@@ -162,7 +162,7 @@ def generator_class(state_dict, label, name=None):
         raise UserError(f"{label}: its metadata records generator {short(found)}; expected a generator's name "
                         f"({', '.join(GENERATORS)})")
     elif name is not None and found != name:
-        raise UserError(f"{label}: holds a {found} generator, but a {name} is asked for "
+        raise UserError(f"{label}: holds a {found} generator, not the {name} asked for "
                         f"(model.generator.name); set it to {found}")
     if found not in GENERATORS:
         shown = found if found.isidentifier() and len(found) <= 80 else short(found)
