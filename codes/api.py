@@ -22,7 +22,7 @@ from tecogan.inference.options import InferenceOptions, OptionError
 from tecogan.inference.steppers import resolve_device
 from tecogan.inference.upscaler import ClipRun, UpscaledFrame
 from tecogan.jobs.video_job import VideoOptions, upscale_file
-from tecogan.networks import build_generator, generator_from_checkpoint
+from tecogan.networks import build_generator, generator_from_checkpoint, with_metadata
 from tecogan.pretrained import resolve_model
 from tecogan.utils.errors import short
 
@@ -42,7 +42,7 @@ def load_generator(checkpoint: PathLike | Mapping[str, torch.Tensor], device: st
     tensors raises :class:`tecogan.utils.errors.UserError` naming the mismatch.
     """
     if isinstance(checkpoint, Mapping):
-        source = dict(checkpoint)
+        source = with_metadata(checkpoint, checkpoint)  # a copy that keeps the generator's recorded name
     elif isinstance(checkpoint, (str, os.PathLike)) and os.fspath(checkpoint):
         source = resolve_model(checkpoint, option="checkpoint")
     else:

@@ -23,7 +23,7 @@ from tecogan.metrics.validation import METRIC_OPTIONS
 from tecogan.models import MODELS
 from tecogan.models.losses import criterion_names
 from tecogan.models.lr_schedules import SCHEDULES
-from tecogan.networks import GENERATORS
+from tecogan.networks import DEFAULT_GENERATOR, GENERATORS
 from tecogan.networks.discriminators import DISCRIMINATORS
 from tecogan.utils.errors import UserError
 
@@ -137,7 +137,7 @@ SCHEMA = Section({
     "model": Section({
         "name": Key(str, required=True, nullable=False, choices=lambda: tuple(MODELS)),
         "generator": Section({
-            "name": Key(str, default="FRNet", choices=lambda: tuple(GENERATORS)),
+            "name": Key(str, default=DEFAULT_GENERATOR, choices=lambda: tuple(GENERATORS)),
             "in_nc": Key(int, default=3, choices=(3,)),
             "out_nc": Key(int, default=3, choices=(3,)),
             "nf": _bounded(1, defaults.MAX_NF, default=64),

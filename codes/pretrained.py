@@ -27,7 +27,7 @@ checkpoint :func:`input_kind` reads the kind from the checkpoint itself.
 import os
 from typing import NamedTuple
 
-from tecogan.networks import GENERATORS
+from tecogan.networks.generator import generator_class
 from tecogan.utils.checkpoint import load_state_dict_file
 from tecogan.utils.errors import UserError
 from tecogan.utils.weight_files import (  # noqa: F401 - the lookup of 1.2's tecogan.pretrained, re-exported
@@ -93,7 +93,8 @@ def input_kind(model):
     """'BD' or 'BI': the low-res input a generator expects.
 
     ``model``: a shipped model's name (read from the table), a checkpoint path or a state dict
-    (read from its tensors: a BD generator holds its upsampler's bicubic kernels).  A file that
+    (read from its tensors by the generator class it records, an FRNet when none: a BD FRNet
+    holds its upsampler's bicubic kernels).  A file that
     is not a generator checkpoint raises :class:`UserError`.
     """
     if isinstance(model, dict):
@@ -103,4 +104,4 @@ def input_kind(model):
         if key.lower() in PRETRAINED:
             return PRETRAINED[key.lower()].kind
         state, label = load_state_dict_file(key), key
-    return GENERATORS["FRNet"].arch_from_state_dict(state, label)["degradation"]
+    return generator_class(state, label)[1].arch_from_state_dict(state, label)["degradation"]

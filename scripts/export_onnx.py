@@ -1,4 +1,5 @@
-"""Export one FRNet step to ONNX (dynamic height and width), for other runtimes.
+"""Export one generator step (an FRNet's, or any generator's: networks/generator.py) to ONNX
+(dynamic height and width), for other runtimes.
 
     python scripts/export_onnx.py --model frvsr-bd --output frvsr_bd.onnx [--check]
 
@@ -87,7 +88,8 @@ def main():
     import tecogan
     net = tecogan.load_generator(args.model)
     export(net, args.output, args.opset)
-    print(f"{args.output}: FRNet step of {args.model} ({net.degradation}, x{net.scale}, nf {net.nf}, nb {net.nb}), "
+    own = "".join(f", {k} {v}" for k, v in net.arch().items() if k not in ("in_nc", "out_nc", "degradation", "scale"))
+    print(f"{args.output}: {type(net).__name__} step of {args.model} ({net.degradation}, x{net.scale}{own}), "
           f"opset {args.opset}, dynamic height/width, {os.path.getsize(args.output) / 1e6:.1f} MB")
     if args.check:
         print(f"ONNX Runtime (CPU) vs PyTorch: max difference {check(net, args.output):.2e} (tolerance {TOLERANCE:g})")

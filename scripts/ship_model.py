@@ -20,7 +20,7 @@ import numpy as np
 
 from tecogan.inference.steppers import infer_sequence
 from tecogan.metrics.functional import psnr
-from tecogan.networks import generator_from_checkpoint
+from tecogan.networks import generator_from_checkpoint, with_metadata
 from tecogan.utils.checkpoint import load_state_dict_file
 from tecogan.utils.errors import UserError, run_cli
 from tecogan.utils.fileio import atomic_torch_save
@@ -31,10 +31,12 @@ CLIP = os.path.join(REPO, "demo", "val", "Gaussian4xLR", "coffee")
 
 
 def compact_state_dict(net):
-    """The generator's state dict with its parameters in float16 and its buffers as they are."""
+    """The generator's state dict with its parameters in float16 and its buffers as they are (and the
+    generator's name in its metadata)."""
     learned = {name for name, _ in net.named_parameters()}
-    return {k: (v.detach().half() if k in learned and v.is_floating_point() else v.detach()).cpu().contiguous()
-            for k, v in net.state_dict().items()}
+    state = net.state_dict()
+    return with_metadata(((k, (v.detach().half() if k in learned and v.is_floating_point() else v.detach()).cpu()
+                           .contiguous()) for k, v in state.items()), state)  # with the generator's name
 
 
 def storage_change(net, compact):

@@ -1,6 +1,6 @@
-"""Inference backends for one FRNet step: PyTorch (the default and the reference) or OpenVINO.
+"""Inference backends for one generator step: PyTorch (the default and the reference) or OpenVINO.
 
-``openvino`` converts the whole FRNet step (FNet, warping, SRNet, bicubic skip) with
+``openvino`` converts the whole step (for an FRNet: FNet, warping, SRNet, bicubic skip) with
 ``openvino.convert_model`` and runs it with OpenVINO's CPU kernels (about 1.1-1.25x faster than
 PyTorch's per step on a 2-core AVX2 EPYC, mostly in the stride-2 transposed convolutions
 and the fused activations).  Outputs agree with PyTorch's within float32 noise
@@ -15,7 +15,8 @@ recorded when it was converted (``<key>.json``): one replaced or damaged since i
 again.  Precision is pinned to float32 so that CPUs with bf16/AMX units do not silently change
 the numbers; ``precision`` asks for a lower one
 (:mod:`tecogan.inference.precision`): ``bf16``/``fp16`` convert a copy of the network whose convolution
-trunk is in that type (flow head, warp and upsampler float32), ``int8`` quantizes the converted
+trunk is in that type (the generator's ``low_precision``; for an FRNet the flow head, warp and upsampler
+stay float32), ``int8`` quantizes the converted
 model with NNCF (:func:`quantize_int8`). Each is cached under its own key.
 
 OpenVINO's thread pool does not survive ``fork()``: do not fork worker processes (e.g. a
@@ -30,13 +31,13 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import warnings
 
 import numpy as np
 import torch
 
-import tecogan.networks.frnet as frnet
 import tecogan.ops.upsample as upsample
 import tecogan.ops.warp as warp
 from tecogan import defaults
@@ -75,7 +76,7 @@ def _import_openvino():
 
 
 class OpenVINOStep:
-    """``step(lr_curr, lr_prev, hr_prev) -> hr_curr`` of an FRNet through OpenVINO.
+    """``step(lr_curr, lr_prev, hr_prev) -> hr_curr`` of a generator (networks/generator.py) through OpenVINO.
 
     Tensors are float32 CPU (n, c, h, w) / (n, c, s*h, s*w), any memory format; the output
     is NCHW-contiguous float32.  ``num_threads`` defaults to ``torch.get_num_threads()``;
@@ -153,10 +154,25 @@ def model_key(net, openvino_version):
     architecture, the source of the network and its ops, and the torch/OpenVINO versions."""
 
     digest = hashlib.sha256()
-    digest.update(repr((sorted(net.arch().items()), torch.__version__, openvino_version)).encode())
-    for module in (frnet, upsample, warp):
-        digest.update(inspect.getsource(module).encode())
+    digest.update(repr((type(net).__qualname__, sorted(net.arch().items()), torch.__version__,
+                        openvino_version)).encode())
+    for module in _source_modules(net):
+        try:
+            digest.update(inspect.getsource(module).encode())
+        except (OSError, TypeError):  # no source file (a class made at run time): its name stands in
+            digest.update(module.__name__.encode())
     return update_with_tensors(digest, net.state_dict()).hexdigest()[:32]
+
+
+def _source_modules(net):
+    """The modules whose source the step runs: those defining the network's classes (its own, its
+    bases', its submodules'; PyTorch's left out) and the ops the project's generators warp and
+    upsample with, each once, in a fixed order."""
+    names = {cls.__module__ for m in net.modules() for cls in type(m).__mro__}
+    names = sorted(n for n in names if n.split(".")[0] not in ("torch", "builtins", "abc"))
+    found = {n: sys.modules[n] for n in names if n in sys.modules}
+    found.update({m.__name__: m for m in (upsample, warp)})
+    return list(found.values())
 
 
 CACHE_RECORD_VERSION = 1
@@ -231,11 +247,6 @@ def _quiet():
         yield
 
 
-# int8: the layers kept out of the quantization (node names of the converted graph): the flow
-# head and the fixed upsampler (pixel values and flows, float32 in every precision) and the
-# first and last convolutions (measured: docs/benchmarks.md, "Precision")
-INT8_IGNORED = (r".*fnet\.flow\..*", r".*upsample_func.*", r".*fnet\.encoder1\.0/.*",
-                r".*srnet\.conv_in\..*", r".*srnet\.conv_out.*")
 CALIBRATION_FRAMES = 6    # per bundled clip
 # the frames int8 calibrates on travel with the package (a wheel has no demo/): calibration/README.md
 CALIBRATION_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "calibration")
@@ -282,8 +293,9 @@ def calibration_inputs(net, frames_per_clip=None):
 
 
 def quantize_int8(model, net):
-    """NNCF post-training quantization of a converted OpenVINO FRNet, calibrated on the bundled
-    footage; :data:`INT8_IGNORED` stay float32.  NNCF's progress bars show unless the run is quiet."""
+    """NNCF post-training quantization of a converted OpenVINO generator, calibrated on the bundled
+    footage; the layers the generator names in ``int8_float32`` (node-name patterns) stay float32.
+    NNCF's progress bars show unless the run is quiet."""
     _nncf_version()
     import nncf  # optional (precision int8), heavy: loaded when int8 is asked for
     logging.getLogger("nncf").setLevel(logging.ERROR)
@@ -291,4 +303,4 @@ def quantize_int8(model, net):
     with _quiet(), third_party_output():
         return nncf.quantize(model, nncf.Dataset(samples), preset=nncf.QuantizationPreset.PERFORMANCE,
                              subset_size=len(samples), fast_bias_correction=True,
-                             ignored_scope=nncf.IgnoredScope(patterns=list(INT8_IGNORED), validate=False))
+                             ignored_scope=nncf.IgnoredScope(patterns=list(net.int8_float32), validate=False))

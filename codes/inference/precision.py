@@ -3,7 +3,7 @@
 * ``fp32``: the reference's numbers (test mode's golden outputs).
 * ``bf16``: on CPUs with bf16 units (AVX512_BF16, AMX) and Ampere-or-later GPUs. The torch
   backend runs under autocast; the openvino backend runs a copy of the network whose
-  convolution trunk is bfloat16 (:func:`low_precision_copy`). Either way the flow head, the
+  convolution trunk is bfloat16 (:func:`low_precision_copy`, the generator's ``low_precision``). Either way the flow head, the
   warp and the fixed upsampler stay float32, as in mixed-precision training
   (:func:`tecogan.networks.frnet.float32_outside_autocast`).
 * ``fp16``: CUDA autocast (``--half``), or CPUs with AMX-FP16.
@@ -20,7 +20,6 @@ import copy
 import os
 
 import torch
-from torch import nn
 
 from tecogan import defaults
 from tecogan.utils.device import cpu_computes, cpu_flags
@@ -108,31 +107,12 @@ def continuation_conflict(asked, asked_backend, ran, ran_backend):
     return given, what, fix
 
 
-class _Cast(nn.Module):
-    def __init__(self, dtype):
-        super().__init__()
-        self.dtype = dtype
-
-    def forward(self, x):
-        return x.to(self.dtype)
-
-
 def low_precision_copy(net, dtype):
-    """A copy of an FRNet whose convolution trunk (FNet's encoders and decoders, SRNet from
-    ``conv_in`` to ``conv_out``) holds and computes ``dtype``, with explicit casts at its ends;
-    the flow head, the warp and the fixed upsampler stay float32. For graph compilers (OpenVINO)
-    that honour the types they are given, it runs what autocast runs in PyTorch."""
-    q = copy.deepcopy(net).cpu().eval()
-    f, s = q.fnet, q.srnet
-    trunk = [f.encoder1, f.encoder2, f.encoder3, f.decoder1, f.decoder2, f.decoder3,
-             s.conv_in, s.resblocks, s.conv_up, s.conv_out]
-    for m in trunk:
-        m.to(dtype)
-    f.encoder1 = nn.Sequential(_Cast(dtype), *f.encoder1)
-    f.flow = nn.Sequential(_Cast(torch.float32), *f.flow)
-    s.conv_in = nn.Sequential(_Cast(dtype), *s.conv_in)
-    s.conv_out = nn.Sequential(s.conv_out, _Cast(torch.float32))
-    return q
+    """A copy of a generator whose convolution trunk holds and computes ``dtype``, float32 in and out
+    (its ``low_precision``: for an FRNet the flow head, the warp and the fixed upsampler stay
+    float32). For graph compilers (OpenVINO) that honour the types they are given, it runs what
+    autocast runs in PyTorch; the network itself is untouched."""
+    return copy.deepcopy(net).cpu().eval().low_precision(dtype)
 
 
 class AutocastStep:

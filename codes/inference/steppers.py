@@ -111,7 +111,7 @@ def make_step(net, device, backend="torch", channels_last=True, precision="fp32"
 
 
 class RecurrentUpscaler:
-    """Runs an FRNet one whole frame at a time, holding ``lr_prev``/``hr_prev``.
+    """Runs a generator one whole frame at a time, holding ``lr_prev``/``hr_prev``.
 
     ``precision``: fp32 (default), bf16, fp16 or int8 (:mod:`tecogan.inference.precision`); ``half``: an
     alias of fp16, kept for CUDA (ignored on the CPU, as before); ``channels_last`` uses the NHWC

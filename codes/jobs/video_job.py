@@ -345,8 +345,9 @@ def _start(upscaler, job, report):
     for target, (out_w, out_h) in ((probe, final), (compare, (2 * final[0], final[1]))):
         if target is not None and hasattr(target, "probe"):  # the encoder takes this size: checked before
             target.probe(out_h, out_w)                        # any frame is upscaled (8x20000 x4 is not)
-    fnet = f" fnet_nf {arch['fnet_nf']}" if "fnet_nf" in arch else ""  # only a non-reference FNet width
-    report(f"{shown(src)} -> {shown(dst)}: {arch['degradation']} generator nf {arch['nf']} nb {arch['nb']}{fnet}, "
+    # the generator's own architecture values (an FRNet: nf, nb and a non-reference FNet width)
+    own = "".join(f" {k} {v}" for k, v in arch.items() if k not in ("in_nc", "out_nc", "degradation", "scale"))
+    report(f"{shown(src)} -> {shown(dst)}: {arch['degradation']} generator{own}, "
            f"{w}x{h} -> {final[0]}x{final[1]}" + (f" (x{arch['scale']}, then resized)" if size else "")
            + f", {source.describe()}, device {upscaler.device}"
            + (f", tiles {opts.tile}+{opts.tile_overlap}" if opts.tile else ""))

@@ -45,6 +45,9 @@ class FRVSRModel:
         if g.get("load_path") and opt.get("train") is not None:  # before building: a wrong nb fails at once
             check_checkpoint_fits(g["load_path"], name, arch, across_degradations=True)
         self.net_G = build_generator(name, **arch).to(device)
+        if (opt.get("train") or {}).get("warping_crit") and not self.net_G.estimates_flow:
+            raise UserError(f"train.warping_crit: model.generator.name {name} estimates no flow to warp with; "
+                            f"remove the section")
         if g.get("load_path") and opt.get("train") is not None:
             # a training start may cross BD/BI (fine-tuning a BD model on BI data): the learned
             # weights are the same; test mode stays strict about the degradation
@@ -77,7 +80,7 @@ class FRVSRModel:
     def _teacher(self, path, arch):
         """The frozen generator of ``train.distill_crit.teacher`` (strict load, eval mode, no gradients);
         it must upsample as the trained one does (scale, BD/BI)."""
-        teacher = generator_from_checkpoint(path)
+        teacher = generator_from_checkpoint(path)  # the generator its metadata names (published ones: FRNet)
         found = teacher.arch()
         if (found["scale"], found["degradation"]) != (arch["scale"], arch["degradation"]):
             raise UserError(f"{path}: train.distill_crit.teacher is a {found['degradation']} x{found['scale']} generator; "

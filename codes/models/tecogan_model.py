@@ -12,6 +12,7 @@ from tecogan.networks.discriminators import DISCRIMINATORS
 from tecogan.networks.vgg import FeatureExtractor
 from tecogan.utils.checkpoint import load_into, load_state_dict_file
 from tecogan.utils.distributed import average_gradients, average_scalar
+from tecogan.utils.errors import UserError
 
 
 @dataclass
@@ -33,6 +34,9 @@ class TecoGANModel(FRVSRModel):
         ds = opt["dataset"]["train"] or {}
         crop = ds.get("crop_size") or ds.get("gt_crop_size")
         self.net_D = DISCRIMINATORS[d["name"]].from_options(d, crop).to(device)
+        if self.net_D.input_kind == "triplets" and not self.net_G.estimates_flow:
+            raise UserError(f"model.discriminator.name {d['name']} warps frames with the generator's flows, and "
+                            f"model.generator.name {opt['model']['generator']['name']} estimates none: use SNet")
         if d.get("load_path"):
             load_into(self.net_D, load_state_dict_file(d["load_path"]), d["load_path"],
                       describe_expected=f"{d['name']} discriminator for crop {crop}")
@@ -106,15 +110,14 @@ class TecoGANModel(FRVSRModel):
 
     def triplet_flows(self, clips, hr_flow):
         """The HR flows STNet warps with: backward flows from the generator's pass; forward ones
-        from its reversed half (ping-pong) or, without ping-pong, from FNet on the LR frames."""
+        from its reversed half (ping-pong) or, without ping-pong, from the generator's ``hr_flow``."""
         n, length, c, h, w = clips.lr.shape
         t = length // 3 * 3
         flow_fw = None
         if self.pp_crit is None:
             lr_curr = clips.lr[:, 1:t:3].reshape(-1, c, h, w)
             lr_next = clips.lr[:, 2:t:3].reshape(-1, c, h, w)
-            flow_fw = self.net_G.upsample_flow(self.net_G.fnet(lr_curr, lr_next), h, w)
-            flow_fw = flow_fw.view(n, t // 3, 2, h * self.scale, w * self.scale)
+            flow_fw = self.net_G.hr_flow(lr_curr, lr_next).view(n, t // 3, 2, h * self.scale, w * self.scale)
         return triplet_flows(hr_flow, t, flow_fw)
 
     def discriminator_input(self, data, clips):

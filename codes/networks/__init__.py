@@ -2,46 +2,69 @@
 
 ``GENERATORS`` is the one table of generator classes: the config's allowed
 ``model.generator.name`` values, every builder (training, test mode, profiling,
-``upscale.py``, the Python API) and the checkpoint reader use it.  A generator class takes
-its architecture as keyword arguments (``in_nc, out_nc, nf, nb, degradation, scale``) and
-provides ``arch_from_state_dict(state_dict, path)`` and ``arch()``.
+``upscale.py``, the Python API) and the checkpoint reader use it.  What a generator class
+provides is :mod:`tecogan.networks.generator`'s protocol (the base class :class:`Generator`);
+a new generator is one file in this folder and one entry below (docs/architecture.md,
+"Where to add things").  Checkpoints record the generator's name; those without it are FRNets.
 """
+import inspect
+
 import torch
 
-from tecogan.networks.frnet import FNET_NF, FRNet
+from tecogan.networks.frnet import FRNet
+from tecogan.networks.generator import (
+    DEFAULT_GENERATOR,
+    GENERATORS,
+    Generator,
+    generator_class,
+    recorded_name,
+    with_metadata,
+)
 from tecogan.utils.checkpoint import check_tensors, load_into, load_state_dict_file
 from tecogan.utils.errors import UserError, short
 
-GENERATORS = {"FRNet": FRNet}
+__all__ = ["GENERATORS", "DEFAULT_GENERATOR", "Generator", "FRNet", "build_generator", "generator_arch_from_config",
+           "check_checkpoint_fits", "load_generator_weights", "generator_from_checkpoint", "recorded_name",
+           "with_metadata"]
+
+GENERATORS["FRNet"] = FRNet   # the table lives in networks/generator.py; one entry per generator
+
+# the keys every generator's arch() holds that messages state apart from its own ones
+_COMMON = ("in_nc", "out_nc", "degradation", "scale")
 
 
-def build_generator(name="FRNet", **arch):
+def build_generator(name=DEFAULT_GENERATOR, **arch):
     """A generator from the table, e.g. ``build_generator("FRNet", nf=64, nb=10, degradation="BD", scale=4)``."""
+    if name not in GENERATORS:
+        raise UserError(f"generator {short(name)}: expected one of {', '.join(GENERATORS)} (tecogan.networks.GENERATORS)")
     return GENERATORS[name](**arch)
 
 
 def generator_arch_from_config(opt):
     """The generator's name and keyword arguments from a validated experiment config."""
     g = opt["model"]["generator"]
-    degradation = opt["dataset"]["degradation"]["type"]
-    arch = {"in_nc": g["in_nc"], "out_nc": g["out_nc"], "nf": g["nf"], "nb": g["nb"],
-            # Real data is made with centre-aligned resizing: a BI generator
-            "degradation": "BI" if degradation == "Real" else degradation, "scale": opt["scale"]}
-    if g.get("fnet_nf", FNET_NF) != FNET_NF:  # as FRNet.arch(): only a non-reference FNet width
-        arch["fnet_nf"] = g["fnet_nf"]
-    return g["name"], arch
+    return g["name"], GENERATORS[g["name"]].arch_from_config(g, opt["dataset"]["degradation"]["type"], opt["scale"])
 
 
-def _describe(arch):
-    fnet = f", fnet_nf {arch['fnet_nf']}" if arch.get("fnet_nf", FNET_NF) != FNET_NF else ""
-    return f"{arch['degradation']} generator with nf {arch['nf']}, nb {arch['nb']}{fnet}, scale {arch['scale']}"
+def _own_keys(*archs):
+    """The architecture keys particular to the generator (nf, nb, ...), in order, over ``archs``."""
+    return list(dict.fromkeys(k for arch in archs for k in arch if k not in _COMMON))
+
+
+def _describe(arch, name=DEFAULT_GENERATOR):
+    kind = "" if name == DEFAULT_GENERATOR else f"{name} "
+    own = "".join(f"{k} {arch[k]}, " for k in _own_keys(arch))
+    return f"{arch['degradation']} {kind}generator with {own}scale {arch['scale']}"
+
+
+def _yaml_keys(*archs):
+    return f"dataset.degradation.type, model.generator.{'/'.join(_own_keys(*archs)) or 'name'}, scale"
 
 
 def _hint(name):
     def hint(state_dict):
         arch = GENERATORS[name].arch_from_state_dict(state_dict)
-        return (f"the checkpoint is a {_describe(arch)}: set those in the YAML "
-                f"(dataset.degradation.type, model.generator.nf/nb/fnet_nf, scale)")
+        return f"the checkpoint is a {_describe(arch, name)}: set those in the YAML ({_yaml_keys(arch)})"
     return hint
 
 
@@ -53,14 +76,16 @@ def check_checkpoint_fits(path, name, arch, across_degradations=False):
     """Before a configured generator is built: the architecture the checkpoint's tensors hold
     (``nf``, ``nb``, scale, BD/BI) is the one asked for, else one line.  A YAML ``nb: 200`` is
     then reported at once, not after building a network that cannot load it."""
-    found = GENERATORS[name].arch_from_state_dict(load_state_dict_file(path), path)
-    keys = ("in_nc", "out_nc", "nf", "nb", "scale") + (() if across_degradations else ("degradation",))
-    if any(found.get(k) != arch.get(k) for k in keys) or found.get("fnet_nf", FNET_NF) != arch.get("fnet_nf", FNET_NF):
-        raise UserError(f"{path}: does not fit the {_describe(arch)}: the checkpoint is a {_describe(found)}; "
-                        f"set those in the YAML (dataset.degradation.type, model.generator.nf/nb/fnet_nf, scale)")
+    state_dict = load_state_dict_file(path)
+    _, cls = generator_class(state_dict, path, name)
+    found = cls.arch_from_state_dict(state_dict, path)
+    skip = ("degradation",) if across_degradations else ()
+    if {k: v for k, v in found.items() if k not in skip} != {k: v for k, v in arch.items() if k not in skip}:
+        raise UserError(f"{path}: does not fit the {_describe(arch, name)}: the checkpoint is a "
+                        f"{_describe(found, name)}; set those in the YAML ({_yaml_keys(arch, found)})")
 
 
-def load_generator_weights(net, path, name="FRNet", across_degradations=False):
+def load_generator_weights(net, path, name=DEFAULT_GENERATOR, across_degradations=False):
     """Load a published-style checkpoint into a configured generator (strict), or explain
     in one line why it does not fit (which architecture the checkpoint holds).
 
@@ -69,18 +94,21 @@ def load_generator_weights(net, path, name="FRNet", across_degradations=False):
     every learned weight is still loaded strictly.  Returns the net.
     """
     state_dict = load_state_dict_file(path)
+    generator_class(state_dict, path, name)  # the name it records, if any, is the one configured
     if across_degradations:
         own = net.state_dict()
         state_dict = {k: v for k, v in state_dict.items() if k not in UPSAMPLER_BUFFERS}
         state_dict.update({k: own[k] for k in UPSAMPLER_BUFFERS if k in own})
-    return load_into(net, state_dict, path, describe_expected=_describe(net.arch()), suggest=_hint(name))
+    return load_into(net, state_dict, path, describe_expected=_describe(net.arch(), name), suggest=_hint(name))
 
 
-def generator_from_checkpoint(checkpoint, name="FRNet", label=None, **overrides):
+def generator_from_checkpoint(checkpoint, name=None, label=None, **overrides):
     """Build the generator a checkpoint implies and load it (strict).
 
-    ``checkpoint``: a path or a state dict; ``overrides`` replace architecture values read
-    from it (e.g. ``degradation="BI"``), and a combination that does not fit is one error.
+    ``checkpoint``: a path or a state dict; the generator is the one its metadata names (an
+    FRNet when it names none), and ``name`` (if given) must agree.  ``overrides`` replace
+    architecture values read from it (e.g. ``degradation="BI"``), and a combination that does
+    not fit is one error.
     """
     if isinstance(checkpoint, dict):
         state_dict, label = checkpoint, label or "state dict"
@@ -92,7 +120,14 @@ def generator_from_checkpoint(checkpoint, name="FRNet", label=None, **overrides)
     else:
         label = label or str(checkpoint)
         state_dict = load_state_dict_file(str(checkpoint))
-    arch = GENERATORS[name].arch_from_state_dict(state_dict, label)
-    arch.update({k: v for k, v in overrides.items() if v is not None})
+    name, cls = generator_class(state_dict, label, name)
+    arch = cls.arch_from_state_dict(state_dict, label)
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    accepted = inspect.signature(cls).parameters
+    foreign = [k for k in overrides if k not in accepted]
+    if foreign:
+        raise UserError(f"{label}: {foreign[0]}: the {name} generator has no such setting (it takes "
+                        f"{', '.join(accepted)})")
+    arch.update(overrides)
     net = build_generator(name, **arch)
-    return load_into(net, state_dict, label, describe_expected=_describe(arch), suggest=_hint(name))
+    return load_into(net, state_dict, label, describe_expected=_describe(arch, name), suggest=_hint(name))

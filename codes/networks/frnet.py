@@ -16,6 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from tecogan.defaults import MAX_NB, MAX_NF
+from tecogan.networks.generator import Cast, Generator
 from tecogan.ops.upsample import make_upsampler
 from tecogan.ops.warp import backward_warp, space_to_depth
 from tecogan.utils.errors import UserError
@@ -114,8 +115,9 @@ class SRNet(nn.Module):
         return self.conv_out(x) + float32_outside_autocast(self.upsample_func, lr_curr)
 
 
-class FRNet(nn.Module):
-    """Frame-recurrent VSR generator (FRVSR and TecoGAN share it).
+class FRNet(Generator):
+    """Frame-recurrent VSR generator (FRVSR and TecoGAN share it); the protocol is
+    :mod:`tecogan.networks.generator`'s.
 
     ``degradation`` selects the upsampler: 'BD' (TF bicubic, a registered module whose
     kernels appear as ``upsample_func.kernels`` and ``srnet.upsample_func.kernels``) or
@@ -123,6 +125,13 @@ class FRNet(nn.Module):
     :meth:`arch` only when it is not the reference's 32, so every published architecture reads
     back as before.
     """
+
+    estimates_flow = True
+    # int8: the layers kept out of the quantization (node names of the converted graph): the flow
+    # head and the fixed upsampler (pixel values and flows, float32 in every precision) and the
+    # first and last convolutions (measured: docs/benchmarks.md, "Precision")
+    int8_float32 = (r".*fnet\.flow\..*", r".*upsample_func.*", r".*fnet\.encoder1\.0/.*",
+                    r".*srnet\.conv_in\..*", r".*srnet\.conv_out.*")
 
     def __init__(self, in_nc=3, out_nc=3, nf=64, nb=10, degradation="BD", scale=4, fnet_nf=FNET_NF):
         super().__init__()
@@ -143,6 +152,10 @@ class FRNet(nn.Module):
         # padded unconditionally (a 0-pixel pad is a copy) so traced graphs hold for any size
         lr_flow = F.pad(lr_flow, (0, pad_w, 0, pad_h), mode="reflect")
         return self.scale * float32_outside_autocast(self.upsample_func, lr_flow)
+
+    def hr_flow(self, lr_curr, lr_prev):
+        """FNet's flow from ``lr_curr`` to ``lr_prev``, upsampled: (n, 2, s*h, s*w) in HR pixels."""
+        return self.upsample_flow(self.fnet(lr_curr, lr_prev), *lr_curr.shape[-2:])
 
     def forward(self, lr_curr, lr_prev, hr_prev):
         """One recurrent step.
@@ -190,6 +203,30 @@ class FRNet(nn.Module):
         if self.fnet_nf != FNET_NF:
             arch["fnet_nf"] = self.fnet_nf
         return arch
+
+    @classmethod
+    def arch_from_config(cls, section, degradation, scale):
+        """From ``model.generator`` (``in_nc, out_nc, nf, nb, fnet_nf``); Real data is made with
+        centre-aligned resizing, so it trains a BI generator."""
+        arch = {"in_nc": section["in_nc"], "out_nc": section["out_nc"], "nf": section["nf"], "nb": section["nb"],
+                "degradation": "BI" if degradation == "Real" else degradation, "scale": scale}
+        if section.get("fnet_nf", FNET_NF) != FNET_NF:  # as arch(): only a non-reference FNet width
+            arch["fnet_nf"] = section["fnet_nf"]
+        return arch
+
+    def low_precision(self, dtype):
+        """This network (a copy: it is changed in place) with its convolution trunk (FNet's encoders
+        and decoders, SRNet from ``conv_in`` to ``conv_out``) in ``dtype``, explicit casts at its ends;
+        the flow head, the warp and the fixed upsampler stay float32 (what autocast runs in PyTorch)."""
+        f, s = self.fnet, self.srnet
+        for m in (f.encoder1, f.encoder2, f.encoder3, f.decoder1, f.decoder2, f.decoder3,
+                  s.conv_in, s.resblocks, s.conv_up, s.conv_out):
+            m.to(dtype)
+        f.encoder1 = nn.Sequential(Cast(dtype), *f.encoder1)
+        f.flow = nn.Sequential(Cast(torch.float32), *f.flow)
+        s.conv_in = nn.Sequential(Cast(dtype), *s.conv_in)
+        s.conv_out = nn.Sequential(s.conv_out, Cast(torch.float32))
+        return self
 
     @staticmethod
     def arch_from_state_dict(state_dict, path="checkpoint"):

@@ -3,7 +3,8 @@
 Every checkpoint is read with ``torch.load(weights_only=True)``: a crafted file whose
 pickle would run code is refused.  Generator checkpoints are plain state dicts with the
 reference's names; each generator class reads its architecture back from them
-(``FRNet.arch_from_state_dict``; loading helpers in :mod:`tecogan.networks`).
+(``FRNet.arch_from_state_dict``; loading helpers in :mod:`tecogan.networks`).  Their
+metadata (``state_dict._metadata``, where this project's generators record their name) is kept.
 
 Before ``torch.load``, the zip entries' CRC-32 are checked (:func:`verify_checkpoint_file`:
 torch itself does not, so a flipped bit would load as a silently wrong weight); after it,
@@ -13,6 +14,7 @@ and every floating tensor must be finite (a diverged training's NaN/Inf is refus
 import pickle
 import struct
 import zipfile
+from collections import OrderedDict
 
 import torch
 
@@ -93,8 +95,19 @@ def load_state_dict_file(path, map_location="cpu"):
     check_tensors(obj, path)
     # checkpoints saved from DistributedDataParallel carry a "module." prefix
     if obj and all(k.startswith("module.") for k in obj):
-        obj = {k[len("module."):]: v for k, v in obj.items()}
+        obj = _strip_module_prefix(obj)
     return obj
+
+
+def _strip_module_prefix(state):
+    """The state dict without DistributedDataParallel's ``module.`` prefix, its metadata (the
+    per-module versions, the generator's name) moved along with the keys."""
+    out = OrderedDict((k[len("module."):], v) for k, v in state.items())
+    meta = getattr(state, "_metadata", None)
+    if isinstance(meta, dict):
+        out._metadata = OrderedDict((k[len("module."):] if k.startswith("module.") else "", v)
+                                    for k, v in meta.items() if k == "module" or k.startswith("module."))
+    return out
 
 
 def load_into(net, state_dict, path, describe_expected="", suggest=None):
