@@ -27,13 +27,13 @@ from tecogan.utils.progress import format_seconds
 
 UI_SEGMENT_FRAMES = 24  # a segment a second or so: fine progress, little lost by a cancel
 PROGRESS = re.compile(r"^upscale: (\d+)/(\d+) frames", re.M)
-RESULT = re.compile(r"^(\d+) frames in ([\d.]+) s \(([\d.]+) frames/s\)", re.M)
+RESULT = re.compile(r"^(\d+) frames in [\d.]+ s \([\d.]+ frames/s\)(?: \+ (\d+) resumed)?", re.M)
 AUTO = re.compile(r"^auto: .*$", re.M)
 ERROR = re.compile(r"^error: (.*)$", re.M)
 ENDED = ("done", "failed", "cancelled")
 
 
-def upscale_args(record, src, dst, segment_frames, device=None, threads=None):
+def upscale_args(record, src, dst, segment_frames):
     """upscale.py's arguments for a job's settings (always ``--resume``: a new job or the rest of one)."""
     s = record["settings"]
     args = [src, dst, "--resume", "--segment_frames", str(segment_frames), "--model", s["model"],
@@ -47,10 +47,10 @@ def upscale_args(record, src, dst, segment_frames, device=None, threads=None):
     for name in ("start", "duration"):
         if s.get(name) is not None:
             args += [f"--{name}", f"{s[name]:g}"]
-    if device:
-        args += ["--device", device]
-    if threads:
-        args += ["--threads", str(threads)]
+    if s.get("device"):
+        args += ["--device", s["device"]]
+    if s.get("threads"):
+        args += ["--threads", str(s["threads"])]
     return args
 
 
@@ -112,6 +112,9 @@ class JobQueue:
 
     # --------------------------------------------------------- actions ----
     def submit(self, name, settings, place_input):
+        """A new queued job; the app's --device and --threads are recorded with it (a resume after a
+        restart with other options runs it as it began: the job folder checks the numerics)."""
+        settings = {"device": self.device, "threads": self.threads, **settings}
         record = self.store.create(name, settings, place_input)
         with self._cv:
             self._cv.notify_all()
@@ -230,7 +233,7 @@ class JobQueue:
     def _run(self, record):
         job_id = record["id"]
         src, dst, log = self.store.paths(record)
-        args = upscale_args(record, src, dst, self.segment_frames, self.device, self.threads)
+        args = upscale_args(record, src, dst, self.segment_frames)
         cmd = [sys.executable, "-m", "tecogan.ui.child", str(os.getpid()), *args]
         err_path = os.path.join(self.store.folder(job_id), "stderr.txt")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -260,7 +263,7 @@ class JobQueue:
         done, total, _ = job_counts(dst)
         if code == 0:
             result = RESULT.findall(text)
-            frames = int(result[-1][0]) if result else total
+            frames = int(result[-1][0]) + int(result[-1][1] or 0) if result else total
             self._finish(job_id, state="done", frames=frames, finished=time.time(),
                          message=f"done: {frames} frames in {format_seconds(seconds)}", **changes)
         elif run["cancel"]:

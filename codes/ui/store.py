@@ -113,13 +113,13 @@ class JobStore:
     def jobs(self):
         """Every readable job, oldest first (a damaged record is left out and left alone)."""
         out = []
-        for entry in sorted(os.listdir(self.jobs_dir)):
+        for entry in os.listdir(self.jobs_dir):
             if valid_id(entry):
                 try:
                     out.append(self.get(entry))
                 except UserError:
                     continue
-        return out
+        return sorted(out, key=lambda r: (r.get("created") or 0, r["id"]))
 
     # ---------------------------------------------------------- writing ----
     def create(self, name, settings, place_input):
