@@ -7,6 +7,7 @@ the user's is changed.  Jobs use the smallest shipped model on tiny clips (a sec
 import glob
 import json
 import os
+import runpy
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -14,7 +15,7 @@ import urllib.request
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
-from helpers import assert_one_line, run_inprocess, tree_hash
+from helpers import REPO, assert_one_line, run_inprocess, tree_hash
 from uihelpers import (
     InProcessApp,
     free_port,
@@ -54,12 +55,21 @@ def _jobs(app):
     return JobStore(app.args.workdir).jobs()
 
 
-def test_upscale_endpoint_through_gradio_client(app):
+def test_upscale_endpoint_through_gradio_client_as_docs_ui_md_shows(app, tmp_path, capsys):
+    """docs/ui.md's gradio_client example runs as written, pointed at this test's app and clip."""
+    from test_readme import fenced_blocks
     before = tree_hash(app.clip)
     client = Client(app.url, verbose=False)
     assert list(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == ["/upscale"]
-    out = client.predict(handle_file(str(app.clip)), MODEL, "x4", "fp32", api_name="/upscale")
-    assert video_facts(out) == (12, 128, 96) and os.path.basename(out) == "tiny_x4.mp4"
+    blocks = [code for lang, code, _ in fenced_blocks(REPO / "docs" / "ui.md") if lang == "python"]
+    assert len(blocks) == 1 and 'api_name="/upscale"' in blocks[0]
+    script = tmp_path / "snippet.py"
+    script.write_text(blocks[0].replace("http://127.0.0.1:7860/", app.url)
+                      .replace("demo/videos/juggle_lr.mp4", str(app.clip)))
+    capsys.readouterr()
+    runpy.run_path(str(script), run_name="__main__")
+    out = capsys.readouterr().out.strip().splitlines()[-1]  # after gradio_client's "Loaded as API" line
+    assert os.path.basename(out) == "tiny_x4.mp4" and video_facts(out) == (12, 128, 96), out
     assert tree_hash(app.clip) == before
     done = [j for j in _jobs(app) if j["state"] == "done"]
     assert len(done) == 1 and done[0]["frames"] == 12 and done[0]["seconds"] > 0

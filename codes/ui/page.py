@@ -125,7 +125,8 @@ def build(page, title="TecoGAN video upscaler"):
                     frames = gr.File(label="Frames folder (PNG, JPEG, ...)", file_count="directory",
                                      elem_id="frames_input")
                 allowed = gr.Dropdown(choices=list_allowed(page.allow_dirs), value=None, label="or a file of the "
-                                      "allowed folders (--allow)", visible=bool(page.allow_dirs), elem_id="allowed")
+                                      "allowed folders (--allow)", visible=bool(page.allow_dirs), elem_id="allowed",
+                                      allow_custom_value=True)  # checked by inputs.allowed_input
             with gr.Column():
                 model = gr.Radio([(actions.model_label(n), n) for n in page.models], value=DEFAULT_MODEL,
                                  label="Model", elem_id="model")
@@ -141,13 +142,14 @@ def build(page, title="TecoGAN video upscaler"):
                                       label="Quality (CRF: lower is better and bigger)", elem_id="crf")
                 with gr.Row():
                     start = gr.Number(None, label="Start at (seconds)", elem_id="start")
-                    duration = gr.Number(None, label="Only this many seconds (empty: all)", elem_id="duration")
+                    duration = gr.Number(None, label="Only this many seconds (0: all)", elem_id="duration")
                 start_btn = gr.Button("Start", variant="primary", elem_id="start_btn")
         gr.Markdown("### Queue")
         table = gr.Dataframe(headers=["job", "input", "model", "progress", "message"], interactive=False,
                              elem_id="queue")
         with gr.Row():
-            job = gr.Dropdown(choices=[], value=None, label="Job", elem_id="job", scale=3)
+            job = gr.Dropdown(choices=[], value=None, label="Job", elem_id="job", scale=3,
+                              allow_custom_value=True)  # the list changes as jobs come and go
             cancel_btn = gr.Button("Cancel (keeps finished segments)", elem_id="cancel_btn")
             resume_btn = gr.Button("Resume", elem_id="resume_btn")
             remove_btn = gr.Button("Remove", elem_id="remove_btn")

@@ -172,7 +172,8 @@ class JobQueue:
             done = total = record.get("frames")
         try:
             with open(log, errors="replace") as f:
-                lines = PROGRESS.findall(f.read()[-20000:])
+                text = f.read()[-20000:]
+            lines = PROGRESS.findall(text[text.rfind("---- "):])  # this run's lines only
             if lines and record["state"] == "running":
                 done = max(done or 0, int(lines[-1][0]))
                 total = total or int(lines[-1][1])
@@ -181,10 +182,8 @@ class JobQueue:
         run = self._runs.get(job_id)
         fps = left = None
         if run is not None and done is not None:
-            seconds = time.monotonic() - run["t0"]
-            if run["done0"] is None:
-                run["done0"] = done
-            fps = (done - run["done0"]) / seconds if seconds > 0 and done > run["done0"] else None
+            seconds, done0 = time.monotonic() - run["t0"], run["done0"] or 0
+            fps = (done - done0) / seconds if seconds > 0 and done > done0 else None
             if fps and total:
                 left = (total - done) / fps
         preview = last_frame_png(newest, os.path.join(self.store.folder(job_id), "preview.png")) if newest else None
@@ -219,7 +218,12 @@ class JobQueue:
 
     def _worker(self):
         while True:
-            record = self._claim()
+            try:
+                record = self._claim()
+            except Exception as err:  # noqa: BLE001 - the work folder unreadable for a moment: try again
+                print(f"warning: the queue cannot read its jobs: {one_line(err, 300)}", file=sys.stderr, flush=True)
+                time.sleep(5)
+                continue
             if record is None:
                 return
             try:
@@ -248,7 +252,7 @@ class JobQueue:
                 else:
                     proc = run["proc"] = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                                           env=env, cwd=self.store.folder(job_id))
-                    run["t0"] = time.monotonic()
+                    run["t0"], run["done0"] = time.monotonic(), job_counts(dst)[0] or 0  # this run's rate only
                     self.store.update(job_id, message="running")
             code = proc.wait() if proc is not None else None
         with open(err_path, errors="replace") as f:
