@@ -30,6 +30,7 @@ SIZE_HELP = ("x4: the model's own scale (x2 for 2x models); xF: any factor (the 
              "Hp: a target height in pixels (width follows the aspect)")
 PRECISION_HELP = ("auto: the fastest of bf16, int8 or fp16 this machine runs natively with a negligible measured loss "
                   "(fp32 otherwise); what it picked and why is shown in the job's details. fp32: exactly test mode's frames")
+UNPLAYABLE = ("h265", "ffv1", "prores")  # codecs that Chromium and Firefox do not play (the page says so)
 MAX_FACTOR = 16
 MAX_HEIGHT = defaults.MAX_OUTPUT_SIDE
 
@@ -167,6 +168,8 @@ def details(queue, record):
         if record.get("frames"):
             timing += f" · {record['frames']} frames ({record['frames'] / record['seconds']:.2f} frames/s)"
     lines.append(timing)
+    if record["state"] == "done" and s["codec"] in UNPLAYABLE:
+        lines.append(f"browsers seldom play {s['codec']}: download the video (the comparison below works as usual)")
     return "\n\n".join(lines)
 
 

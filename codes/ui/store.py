@@ -132,7 +132,9 @@ class JobStore:
             os.makedirs(os.path.join(partial, "output"))
             src = place_input(os.path.join(partial, "input"))
             final = os.path.join(self.jobs_dir, job_id)
-            record = {"id": job_id, "name": name, "input": os.path.join(final, os.path.relpath(src, partial)),
+            inside = os.path.commonpath([os.path.abspath(src), partial]) == partial  # a copy, or read in place
+            record = {"id": job_id, "name": name,
+                      "input": os.path.join(final, os.path.relpath(src, partial)) if inside else os.path.abspath(src),
                       "settings": settings, "state": "queued", "message": "waiting for its turn",
                       "created": time.time(), "started": None, "finished": None, "seconds": 0.0,
                       "frames": None, "auto": None}
