@@ -204,13 +204,12 @@ def test_a_killed_app_resumes_its_jobs_at_the_next_start(tmp_path):
     assert record["state"] == "running"  # as the kill left it
     kept = job_counts(os.path.join(folder, "output", "clip_x4.mp4"))[0]
     assert kept >= 4
-    proc = start_app_command(work, port, "--segment_frames", "4")
+    again = InProcessApp(work, "--segment_frames", "4").start()  # the next start (in this process: quicker)
     try:
-        wait_serving(proc, port)
         wait_for(lambda: json.load(open(os.path.join(folder, "job.json")))["state"] in ("done", "failed"), 120,
                  "the resumed job")
     finally:
-        assert stop_app(proc) == 0
+        again.close()
     record = json.load(open(os.path.join(folder, "job.json")))
     assert record["state"] == "done", record
     assert video_facts(os.path.join(folder, "output", "clip_x4.mp4")) == (60, 192, 128)
@@ -248,3 +247,52 @@ def test_sign_in_guards_the_page_and_the_api(tmp_path):
         assert video_facts(out) == (12, 64, 48) and os.path.basename(out) == "clip_x2.mp4"
     finally:
         a.close()
+
+
+def test_page_buttons_answer_in_one_line(tmp_path):
+    """The page's handlers (what its buttons call) on a queue that runs nothing: every refusal is
+    one ``error:`` line, never an exception."""
+    from tecogan.ui.page import Page
+    store = JobStore(tmp_path / "work").open()
+    page = Page(JobQueue(store), allow_dirs=[str(tmp_path)], limit=10_000_000)
+    clip = tiny_clip(tmp_path / "clip.mp4")
+    try:
+        message, job_id = page.start(str(clip), None, None, "frvsr", "1080p", "vp9", "23", "auto", 0, 0)
+        assert message.startswith("added clip.mp4 to the queue") and job_id in message
+        record = store.get(job_id)
+        assert record["settings"]["height"] == 1080 and record["settings"]["crf"] == 23
+        for call, needle in [(lambda: page.start(None, None, None, "frvsr", "x4", "h264", "default", "auto", 0, 0)[0],
+                              "error: nothing to upscale"),
+                             (lambda: page.start(str(clip), None, None, "frvsr", "x4", "h264", "best", "auto", 0, 0)[0],
+                              "error: quality (CRF) 'best'"),
+                             (lambda: page.start(None, None, "/etc/passwd", "frvsr", "x4", "h264", "default", "auto",
+                                                 0, 0)[0], "error: /etc/passwd: outside the allowed folders"),
+                             (lambda: page.act("cancel", None), "error: no job chosen"),
+                             (lambda: page.act("resume", job_id), "error: job " + job_id + ": queued; only a cancelled"),
+                             (lambda: page.act("remove", "../../etc"), "error: job '../../etc': no such job"),
+                             (lambda: page.compare(job_id, 1, "bicubic", 1, 0.5, 0.5)[0], "no result yet (queued)"),
+                             (lambda: page.compare(job_id, 1, "sharpest", 1, 0.5, 0.5)[0], "comparison 'sharpest'")]:
+            text = call()
+            assert text.startswith("error: ") and needle in text and "\n" not in text, (needle, text)
+        rows, jobs, progress, *_ = page.tick(None, None)
+        assert rows == [[job_id, "clip.mp4", "frvsr", "queued", "waiting for its turn"]] and progress == "queued"
+        assert page.act("cancel", job_id) == f"{job_id}: cancelled"
+        assert page.act("remove", job_id) == f"{job_id}: removed" and store.jobs() == []
+    finally:
+        store.close()
+
+
+@pytest.mark.slow  # precision auto measures int8 through NNCF on some CPUs: up to a minute
+def test_auto_precision_says_what_it_picked_and_why(tmp_path):
+    store = JobStore(tmp_path / "work").open()
+    queue = JobQueue(store, threads=1).start()
+    try:
+        clip = tiny_clip(tmp_path / "clip.mp4")
+        record = actions.add_job(queue, actions.settings_from(MODEL, "x4", precision="auto"), video=str(clip))
+        record = queue.wait(record["id"], 600)
+        assert record["state"] == "done", record
+        assert record["auto"].startswith("auto: ") and "frames/s" in record["auto"], record["auto"]
+        assert f"precision picked: `{record['auto']}`" in actions.details(queue, record)
+    finally:
+        queue.stop()
+        store.close()
