@@ -114,7 +114,8 @@ class Page:
 
 def build(page, title="TecoGAN video upscaler"):
     """The gr.Blocks of ``page``."""
-    with gr.Blocks(title=title) as demo:
+    # Gradio's copies of uploads and shown files (WORKDIR/uploads) go after two hours: each job keeps its own
+    with gr.Blocks(title=title, delete_cache=(1800, 7200)) as demo:
         gr.Markdown(f"## {title}\nUpload a video (or a folder's frames), pick a model and start: jobs wait in a "
                     "queue, run one at a time, and survive a restart of the app.")
         message = gr.Markdown("", elem_id="message")
@@ -173,6 +174,7 @@ def build(page, title="TecoGAN video upscaler"):
 
         private = {"api_visibility": "private"}
         model.change(actions.model_guidance, model, guidance, **private)
+        allowed.focus(lambda: gr.update(choices=list_allowed(page.allow_dirs)), None, allowed, **private)
         start_btn.click(page.start, [video, frames, allowed, model, size, codec, crf, precision, start, duration],
                         [message, job], **private)
         for btn, what in ((cancel_btn, "cancel"), (resume_btn, "resume"), (remove_btn, "remove")):
