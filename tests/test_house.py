@@ -88,6 +88,8 @@ LAZY_ALLOWED = {("main.py", "import runpy"), ("upscale.py", "import runpy"), ("m
                 ("backends.py", "import nncf"), ("precision.py", "import nncf"),
                 ("tensorboard_log.py", "from torch.utils.tensorboard import SummaryWriter"),  # optional package
                 ("telemetry.py", "from openvino_telemetry import Telemetry"),
+                ("app.py", "import runpy"),
+                ("app.py", "from tecogan.ui.page import CSS, Page, build"),  # Gradio: only when the web app starts
                 ("telemetry.py", "from openvino_telemetry.utils.opt_in_checker import ConsentCheckResult, OptInChecker")}
 
 
@@ -158,6 +160,7 @@ FLOORS = [
     {"jobs", "tecogan.profiling", "tecogan.testing"},
     {"training"},
     {"tecogan", "tecogan.api", "tecogan.main", "tecogan.upscale"},
+    {"ui", "tecogan.app"},
 ]
 
 

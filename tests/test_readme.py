@@ -27,7 +27,7 @@ DOCS = sorted((REPO / "docs").glob("*.md"))
 PAGES = [REPO / "README.md", *DOCS]
 PYTHONS = ("python", "python3", ".venv/bin/python")
 CONSOLE = {"tecogan": "codes/main.py", "tecogan-upscale": "codes/upscale.py",
-           "tecogan-metrics": "codes/official_metrics/evaluate.py"}
+           "tecogan-metrics": "codes/official_metrics/evaluate.py", "tecogan-ui": "codes/app.py"}
 # shell utilities that appear in the documented command lines (not project commands)
 SHELL_WORDS = {"cp", "tail", "ls", "cd", "mkdir", "echo", "cat", "rm", "export", ".", "tensorboard"}
 
@@ -392,10 +392,11 @@ def _run_python_block(code, tmp_path, name):
 
 
 def test_docs_python_snippets_run(tmp_path):
-    """The ```python blocks of docs/ (docs/api.md's run in tests/test_api.py)."""
+    """The ```python blocks of docs/ (docs/api.md's run in tests/test_api.py, docs/ui.md's in
+    tests/test_ui_server.py)."""
     ran = 0
     for page in DOCS:
-        if page.name == "api.md":
+        if page.name in ("api.md", "ui.md"):  # ui.md's needs a served app: tests/test_ui_server.py runs it
             continue
         for lang, code, line in fenced_blocks(page):
             if lang == "python":
