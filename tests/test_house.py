@@ -160,7 +160,8 @@ FLOORS = [
     {"jobs", "tecogan.profiling", "tecogan.testing"},
     {"training"},
     {"tecogan", "tecogan.api", "tecogan.main", "tecogan.upscale"},
-    {"ui", "tecogan.app"},
+    {"ui"},
+    {"tecogan.app"},
 ]
 
 
