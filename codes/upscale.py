@@ -256,9 +256,9 @@ def chunked_main(args, options):
         elif args.ray:
             run_on_ray(upscaler, job, args.ray, model=args.model,
                        model_args={"degradation": args.degradation, "nf": args.nf, "nb": args.nb},
-                       cpus=args.ray_cpus, gpus=args.ray_gpus, lease=args.lease, report=say)
+                       cpus=args.ray_cpus, gpus=args.ray_gpus, lease=args.lease, report=report, summary=say)
         else:
-            work(upscaler, job, shard=args.shard, lease=args.lease, report=say, progress=not args.quiet)
+            work(upscaler, job, shard=args.shard, lease=args.lease, report=report, progress=not args.quiet, summary=say)
     return 0
 
 

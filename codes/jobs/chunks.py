@@ -74,8 +74,9 @@ class ChunkedJob:
     locked) run with ``upscaler``; ``lease``: seconds without a heartbeat before a chunk's lease
     is taken over; ``poll``: seconds between looks while waiting for others."""
 
-    def __init__(self, upscaler, job, lease=None, report=print, poll=None):
+    def __init__(self, upscaler, job, lease=None, report=print, poll=None, summary=None):
         self.upscaler, self.job, self.report = upscaler, job, report
+        self.summary = summary or report  # the final line (--quiet keeps it)
         self.folder = JobFolder(job.dst)
         self.lease = float(lease) if lease is not None else None
         self.poll = poll if poll is not None else min(2.0, (self.lease or 60) / 8)
@@ -259,7 +260,7 @@ class ChunkedJob:
             self.folder.remove()
         finally:
             lease.release()
-        run.summary(f"{count} frames assembled from {len(self.chunks)} chunks in {time.perf_counter() - started:.2f} s "
+        self.summary(f"{count} frames assembled from {len(self.chunks)} chunks in {time.perf_counter() - started:.2f} s "
                     f"-> {shown(self.job.dst)}")
         return count
 

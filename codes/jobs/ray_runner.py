@@ -73,10 +73,11 @@ def chunk_task(spec, index):
     return state, time.perf_counter() - started, frames, socket.gethostname()
 
 
-def run_on_ray(upscaler, job, address, *, model, model_args=None, cpus=1.0, gpus=0.0, lease=None, report=print):
+def run_on_ray(upscaler, job, address, *, model, model_args=None, cpus=1.0, gpus=0.0, lease=None, report=print,
+               summary=None):
     """The chunked ``job`` on the Ray cluster at ``address``; returns the output's frame count."""
     ray = _import_ray()
-    chunked = ChunkedJob(upscaler, job, lease=lease, report=report)
+    chunked = ChunkedJob(upscaler, job, lease=lease, report=report, summary=summary)
     chunked.setup()
     try:
         ray.init(address=address, logging_level="ERROR", log_to_driver=False)

@@ -19,12 +19,12 @@ def shard_indices(text, count):
     return list(range(index, count, parts))
 
 
-def work(upscaler, job, *, shard=None, lease=None, report=print, progress=True):
+def work(upscaler, job, *, shard=None, lease=None, report=print, progress=True, summary=None):
     """Run chunks of ``job`` until every chunk (of the shard) is done, then assemble when all
     are; returns the output's frame count, or None when others still have chunks to make."""
     if shard is not None:
         parse_shard(shard)  # before the first pass: a bad value is one line
-    chunked = ChunkedJob(upscaler, job, lease=lease, report=report)
+    chunked = ChunkedJob(upscaler, job, lease=lease, report=report, summary=summary)
     chunked.setup()
     count = len(chunked.chunks)
     mine = None if shard is None else shard_indices(shard, count)
@@ -49,11 +49,11 @@ def work(upscaler, job, *, shard=None, lease=None, report=print, progress=True):
         if busy == len(pending):
             time.sleep(chunked.poll)  # all held by others: look again (a dead holder's lease expires)
     if not chunked.folder.exists():
-        report(f"{job.dst}: assembled by another worker")
+        (summary or report)(f"{job.dst}: assembled by another worker")
         return None
     left = chunked.pending()
     if left:
-        report(f"this worker's chunks are done; {len(left)} of {count} chunks are left to other workers (the last "
+        (summary or report)(f"this worker's chunks are done; {len(left)} of {count} chunks are left to other workers (the last "
                "to finish assembles, or --assemble when all are done)")
         return None
     return chunked.assemble()
