@@ -88,6 +88,7 @@ LAZY_ALLOWED = {("main.py", "import runpy"), ("upscale.py", "import runpy"), ("m
                 ("backends.py", "import nncf"), ("precision.py", "import nncf"),
                 ("tensorboard_log.py", "from torch.utils.tensorboard import SummaryWriter"),  # optional package
                 ("telemetry.py", "from openvino_telemetry import Telemetry"),
+                ("ray_runner.py", "import ray"),  # optional package: only upscale.py --ray needs it
                 ("telemetry.py", "from openvino_telemetry.utils.opt_in_checker import ConsentCheckResult, OptInChecker")}
 
 
