@@ -79,7 +79,7 @@ class ChunkedJob:
         self.summary = summary or report  # the final line (--quiet keeps it)
         self.folder = JobFolder(job.dst)
         self.lease = float(lease) if lease is not None else None
-        self.poll = poll if poll is not None else min(2.0, (self.lease or 60) / 8)
+        self.poll = poll if poll is not None else min(0.5, (self.lease or 60) / 8)
         self.manifest = None
         self._leases = {}  # path -> Lease: one object per lease, so that it sees a holder's heartbeat stop
 
