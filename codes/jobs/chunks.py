@@ -212,7 +212,7 @@ class ChunkedJob:
         atomic_write_json(os.path.join(self.folder.path, chunk_name(index) + ".json"),
                           {"version": 1, "index": index, "start": start, "end": end, "segments": len(records),
                            "records_sha256": _records_hash(records)})
-        return done
+        return done - k  # made here (a chunk continued from its last segment: the rest)
 
     def _skip(self, run, count):
         """Decode the input's first ``count`` frames (their pixels unused); the timestamp the
