@@ -78,3 +78,8 @@ SCENE_CUT_MIN_SHOT = 8
 # encoded on its own (a fresh encoder, a key frame first) and recorded with the recurrent state
 # after its last frame; 250 is x264's own key-frame interval, so a plain run's file hardly changes
 SEGMENT_FRAMES = 250
+# --scene_cuts on: a chunk (the unit of --worker, --shard on one input and --ray) starts at a cut
+# once the chunk before it holds this many frames (shorter shots are grouped); a longer shot
+# stays one chunk (docs/upscale.md, "One video on many machines")
+CHUNK_FRAMES = 250
+LEASE_SECONDS = 60  # a chunk's lease: taken over when its holder showed no heartbeat for this long

@@ -4,6 +4,7 @@
         [--tile 128 --tile_overlap 16] [--device cpu|cuda[:k]] [--half] [--codec h264 --crf 18 --preset medium]
         [--start S --duration S] [--no_audio] [--deinterlace] [--compare SIDE_BY_SIDE.mp4] [--resume]
     python codes/upscale.py --batch INPUTS... -o OUTPUT_DIR [--shard I/N] [--batch_ext .mkv] [options]
+    python codes/upscale.py INPUT OUTPUT --scene_cuts on (--worker | --shard I/N | --assemble | --ray ADDRESS)
 
 INPUT: a video file (whatever FFmpeg reads: mp4, mkv, mov, webm, avi ...) or a folder of
 frames.  OUTPUT: a video file (.mp4, .mkv, .mov, .webm, .avi; H.264 by default, each frame
@@ -16,6 +17,7 @@ output.  The work is recorded in a job folder beside OUTPUT as it goes: after a 
 continues it (docs/upscale.md).
 """
 import argparse
+import dataclasses
 import os
 import sys
 
@@ -29,12 +31,16 @@ from tecogan.inference.options import PRECISION, PRECISIONS, InferenceOptions, d
 from tecogan.inference.precision import check_precision
 from tecogan.inference.upscaler import Upscaler
 from tecogan.jobs.batch import parse_shard, run_batch
+from tecogan.jobs.job_folder import job_path
+from tecogan.jobs.ray_runner import check_ray_address, run_on_ray
 from tecogan.jobs.scene_cuts import SCENE_CUTS
 from tecogan.jobs.video_job import SCENE_CUTS_DEFAULT, VideoOptions, prepare_job, run_job
+from tecogan.jobs.workers import assemble_only, work
 from tecogan.networks import generator_from_checkpoint
 from tecogan.pretrained import DEFAULT_MODEL, describe_models, resolve_model
 from tecogan.utils.device import parse_device
 from tecogan.utils.errors import UserError, command_line, run_cli, warn
+from tecogan.utils.outputs import JOB, check_outputs
 from tecogan.utils.verbosity import quiet
 
 DEFAULTS = InferenceOptions(precision="fp32")  # the other defaults (precision: default_precision())
@@ -117,6 +123,21 @@ def build_parser():
     p.add_argument("--segment_frames", type=int, default=defaults.SEGMENT_FRAMES,
                    help=f"frames per recorded segment of a job (default {defaults.SEGMENT_FRAMES}); a kill loses at "
                         "most one segment's work")
+    p.add_argument("--chunk_frames", type=int, default=defaults.CHUNK_FRAMES,
+                   help=f"--scene_cuts on: a chunk starts at a cut once the chunk before holds this many frames "
+                        f"(default {defaults.CHUNK_FRAMES}); a job's segments restart there")
+    p.add_argument("--worker", action="store_true",
+                   help="with --scene_cuts on: make chunks of OUTPUT's job that no other process holds, on any "
+                        "number of machines sharing the folder; the last to finish assembles (docs/upscale.md)")
+    p.add_argument("--assemble", action="store_true", help="finish a chunked job whose chunks are all done")
+    p.add_argument("--ray", metavar="ADDRESS",
+                   help="with --scene_cuts on: one task per chunk on the Ray cluster at ADDRESS (host:port, or "
+                        "auto); needs the ray package (pip install tecogan[ray])")
+    p.add_argument("--ray_cpus", type=float, default=1.0, help="CPUs a --ray task asks for (default 1)")
+    p.add_argument("--ray_gpus", type=float, default=0.0, help="GPUs a --ray task asks for (default 0)")
+    p.add_argument("--lease", type=float, default=defaults.LEASE_SECONDS,
+                   help=f"seconds without a heartbeat after which a dead worker's chunk is taken over "
+                        f"(default {defaults.LEASE_SECONDS})")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks")
     return p
 
@@ -174,6 +195,9 @@ def _run(args):
     check_number("--nf", args.nf, minimum=1, maximum=1024, integer=True)
     check_number("--nb", args.nb, minimum=1, maximum=256, integer=True)
     options = inference_options(args)
+    if args.worker or args.assemble or args.ray or (args.shard and not (args.batch or args.output_dir)
+                                                    and args.input is not None):
+        return chunked_main(args, options)
     if args.batch or args.output_dir or args.shard or args.batch_ext:
         return batch_main(args, options)
     if args.input is None or args.output is None:
@@ -186,12 +210,55 @@ def _run(args):
         raise UserError("--resume and --overwrite: choose one (--resume continues the unfinished job, "
                         "--overwrite discards it and starts again)")
     job = prepare_job(args.input, args.output, video_options(args), model_path=args.model, resume=args.resume,
-                      segment_frames=args.segment_frames)
+                      segment_frames=args.segment_frames, chunk_frames=args.chunk_frames)
     try:  # the job's lock is held from prepare_job on
         upscaler = Upscaler(load_network(args), options, report=lambda line: print(line, flush=True))
         run_job(upscaler, job, report=lambda line: print(line, flush=True))
     finally:
         job.release()
+    return 0
+
+
+def chunked_main(args, options):
+    """--worker, --shard I/N (one input), --assemble, --ray: a chunked job (docs/upscale.md)."""
+    modes = [f for f, on in (("--worker", args.worker), ("--shard", args.shard), ("--assemble", args.assemble),
+                             ("--ray", args.ray)) if on]
+    if len(modes) > 1:
+        raise UserError(f"{' and '.join(modes)}: choose one (each runs a chunked job its own way)")
+    flag = modes[0]
+    if args.scene_cuts != "on":
+        raise UserError(f"{flag}: needs --scene_cuts on (the chunks are the shots between hard cuts, where the "
+                        "recurrence restarts)")
+    if args.batch or args.output_dir:
+        raise UserError(f"{flag}: works on one INPUT OUTPUT (--batch with --shard splits the files instead)")
+    if args.input is None or args.output is None:
+        raise UserError(f"{flag}: expected INPUT and OUTPUT")
+    if args.compare:
+        raise UserError(f"--compare: not available with {flag} (make the side-by-side video in a separate run)")
+    if args.resume:
+        raise UserError(f"--resume: {flag} continues OUTPUT's chunked job by itself; drop --resume")
+    check_number("--lease", args.lease, minimum=1, maximum=86400)
+    check_number("--ray_cpus", args.ray_cpus, minimum=0, maximum=1024)
+    check_number("--ray_gpus", args.ray_gpus, minimum=0, maximum=64)
+    if args.ray:
+        check_ray_address(args.ray)  # before the model is loaded: one line
+    video = video_options(args)
+    job = prepare_job(args.input, args.output, video, model_path=args.model, segment_frames=args.segment_frames,
+                      chunk_frames=args.chunk_frames)
+    check_outputs([("job folder", job_path(args.output), JOB)], [("INPUT", args.input), ("--model", args.model)])
+    job = dataclasses.replace(job, resume="chunks")
+    say = lambda line: print(line, flush=True)  # noqa: E731
+    report = (lambda _line: None) if args.quiet else say  # noqa: E731
+    upscaler = Upscaler(load_network(args), options, report=report)
+    with quiet(args.quiet):
+        if args.assemble:
+            assemble_only(upscaler, job, report=say)
+        elif args.ray:
+            run_on_ray(upscaler, job, args.ray, model=args.model,
+                       model_args={"degradation": args.degradation, "nf": args.nf, "nb": args.nb},
+                       cpus=args.ray_cpus, gpus=args.ray_gpus, lease=args.lease, report=report, summary=say)
+        else:
+            work(upscaler, job, shard=args.shard, lease=args.lease, report=report, progress=not args.quiet, summary=say)
     return 0
 
 

@@ -90,6 +90,7 @@ LAZY_ALLOWED = {("main.py", "import runpy"), ("upscale.py", "import runpy"), ("m
                 ("telemetry.py", "from openvino_telemetry import Telemetry"),
                 ("app.py", "import runpy"),
                 ("app.py", "from tecogan.ui.page import CSS, Page, build"),  # Gradio: only when the web app starts
+                ("ray_runner.py", "import ray"),  # optional package: only upscale.py --ray needs it
                 ("telemetry.py", "from openvino_telemetry.utils.opt_in_checker import ConsentCheckResult, OptInChecker")}
 
 

@@ -35,6 +35,7 @@ class CutDetector:
         self.index = 0
         self.rate = Fraction(25)  # the detector counts frames; the rate only names them
         self.cuts = []
+        self.indices = []  # the frame indices of the cuts
 
     def is_cut(self, image, time=None):
         if image.dtype != "uint8":
@@ -42,6 +43,50 @@ class CutDetector:
         bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
         cuts = self.detector.process_frame(FrameTimecode(self.index, fps=self.rate), bgr)
         found = any(c.frame_num == self.index for c in cuts) and self.index > 0
+        if found:
+            self.cuts.append(time if time is not None else self.index / self.rate)
+            self.indices.append(self.index)
+        self.index += 1
+        return found
+
+
+class ChunkRule:
+    """Where chunks start (``--worker``, ``--shard``, ``--ray``; and where a single-machine job's
+    segments restart): at frame 0, then at a cut once the current chunk holds at least
+    ``chunk_frames`` frames.  Causal (each cut is decided when it is found, in order), so a
+    streaming run and the first pass of a chunked job place the same boundaries; a shot longer
+    than ``chunk_frames`` stays one chunk (the recurrence cannot be split inside a shot)."""
+
+    def __init__(self, chunk_frames):
+        self.chunk_frames = chunk_frames
+        self.start = 0
+
+    def at_cut(self, index):
+        """A cut at frame ``index``: True when a chunk starts there."""
+        if index - self.start >= self.chunk_frames:
+            self.start = index
+            return True
+        return False
+
+
+def chunk_bounds(cuts, total, chunk_frames):
+    """[(start, end), ...] of the chunks of ``total`` frames with cuts at the frame indices ``cuts``."""
+    rule, starts = ChunkRule(chunk_frames), [0]
+    starts += [k for k in cuts if rule.at_cut(k)]
+    return [(a, b) for a, b in zip(starts, starts[1:] + [total], strict=True) if b > a]
+
+
+class ReplayDetector:
+    """A :class:`CutDetector` that knows the cuts already (frame indices, found by a first pass):
+    a chunk starting at ``first`` restarts the recurrence where the whole run did, without
+    looking at the frames before it."""
+
+    def __init__(self, cuts, first=0, rate=Fraction(25)):
+        self.known, self.index, self.rate = set(cuts), first, Fraction(rate)
+        self.cuts = []
+
+    def is_cut(self, image, time=None):
+        found = self.index in self.known and self.index > 0
         if found:
             self.cuts.append(time if time is not None else self.index / self.rate)
         self.index += 1

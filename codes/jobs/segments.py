@@ -22,7 +22,7 @@ from dataclasses import asdict
 from tecogan.inference.precision import continuation_conflict
 from tecogan.jobs.assembly import assemble
 from tecogan.jobs.job_folder import JobDamaged, JobFolder, numerics, weights_sha256
-from tecogan.jobs.scene_cuts import upscale_with_cuts
+from tecogan.jobs.scene_cuts import ChunkRule, upscale_with_cuts
 from tecogan.utils.errors import UserError, warn
 from tecogan.utils.fileio import write_image_rgb
 from tecogan.utils.fingerprint import fingerprint
@@ -49,6 +49,8 @@ def job_manifest(upscaler, run):
                 "inference": inference, "video": video, "encoding": encoding,
                 "segment_frames": job.segment_frames, "frames": run.source.count,
                 "numerics": numerics(upscaler.device)}
+    if run.detector is not None:  # segments restart where chunks start (tecogan.jobs.chunks)
+        manifest["chunk_frames"] = job.chunk_frames
     return json.loads(json.dumps(manifest))  # as it reads back (tuples are lists)
 
 
@@ -71,13 +73,15 @@ class _Close:
     """Queued behind a segment's frames: closes it, records it with the state after its last
     frame (in the writer's thread, so encoding overlaps the next segment's inference)."""
 
-    def __init__(self, folder, index, frames_end, sink, state, following):
+    def __init__(self, folder, index, frames_end, sink, state, following, check=None):
         self.folder, self.index, self.frames_end = folder, index, frames_end
-        self.sink, self.state, self.following = sink, state, following
+        self.sink, self.state, self.following, self.check = sink, state, following, check
 
     def write(self, _name, _image, _time):
         sink = self.sink
         sink.close(True)
+        if self.check is not None:
+            self.check()
         extra = {}
         if isinstance(sink, VideoSink):
             files, extra["last_pts"] = [sink.path], sink.last_pts
@@ -175,38 +179,71 @@ def _restore(upscaler, run, folder, record, report):
 
 
 def _upscale(upscaler, run, folder, records, progress):
-    job, source, n = run.job, run.source, run.job.segment_frames
-    detector = run.detector  # (None: scene_cuts off)
+    job, detector = run.job, run.detector  # (detector None: scene_cuts off)
     frames, k = run.frames, records[-1]["frames_end"] if records else 0
+    rule = ChunkRule(job.chunk_frames) if detector is not None else None
     for i in range(k):  # decoded again up to the last recorded frame (the detector looks at them too)
         frame = next(frames, None)
         if frame is None:
             raise UserError(f"{shown(job.src)}: has {i} frames; the job recorded {k} done (the input changed?); "
                             "--overwrite starts again")
-        if detector is not None:
-            detector.is_cut(frame.image, frame.time)
+        if detector is not None and detector.is_cut(frame.image, frame.time):
+            rule.at_cut(i)
+    return upscale_segments(upscaler, run, folder, records, frames, detector, rule=rule, progress=progress)
+
+
+def upscale_segments(upscaler, run, folder, records, frames, detector, *, rule=None, base=0, total=None,
+                     progress=True, last_pts=None, check=None):
+    """Upscale ``frames`` into recorded segments of ``folder`` after its ``records``; returns (frames
+    done, segments).  ``base``: the input's index of the folder's first frame (a chunk's start;
+    records count from there), ``total``: the frames to do from ``base``; ``rule``: a
+    :class:`~tecogan.jobs.scene_cuts.ChunkRule`: where it starts a chunk, the segment ends early and
+    the next one starts with the chunk, so a single-machine job encodes the segments a chunked one
+    does; ``last_pts``: of the frame before the first (timestamps go on increasing);
+    ``check()``: called before each record (a chunk's lease; raises when lost)."""
+    job, source, n = run.job, run.source, run.job.segment_frames
+    k = records[-1]["frames_end"] if records else 0
     clip = _restore(upscaler, run, folder, records[-1], run.report) if records else None
     if run.out_enc is None:
         os.makedirs(folder.frames_dir, exist_ok=True)
-    current = [None]
+    clips = [None, None]  # the ClipRun before the current one, and the current one
+    boundary = [None]  # where the next chunk starts (from base)
+
+    def on_clip(c):
+        clips[0], clips[1] = clips[1], c
+
+    def on_cut(_frame):
+        if rule is not None and rule.at_cut(detector.index - 1):
+            boundary[0] = detector.index - 1 - base
+
     index = len(records)
     opened = []  # the segments' sinks: any left open by a failure are discarded
-    sink = _segment_sink(run, folder, index, opened, records[-1].get("last_pts") if records else None)
+    if records:
+        last_pts = records[-1].get("last_pts")
+    sink = _segment_sink(run, folder, index, opened, last_pts)
     writer = BackgroundWriter()
-    bar = Progress(total=source.count, desc="upscale", quiet=job.video.quiet or not progress, initial=k)
+    bar = Progress(total=total if total is not None else source.count, desc="upscale",
+                   quiet=job.video.quiet or not progress, initial=k)
     ok, in_segment = False, 0
     try:
-        for out in upscale_with_cuts(upscaler, frames, detector, clip=clip, on_clip=lambda c: current.__setitem__(0, c)):
-            time_ = out.time if out.time is not None else k / source.rate
+        for out in upscale_with_cuts(upscaler, frames, detector, on_cut=on_cut, clip=clip, on_clip=on_clip):
+            if boundary[0] == k:  # a chunk starts at this frame: the segment before it ends here
+                boundary[0] = None
+                if in_segment:
+                    following = _segment_sink(run, folder, index + 1, opened)
+                    writer.put(_Close(folder, index, k, sink, clips[0].state_dict(), following, check), None, None,
+                               None)
+                    index, in_segment, sink = index + 1, 0, following
+            time_ = out.time if out.time is not None else (base + k) / source.rate
             writer.put(sink, out.name, run.final_image(out.image), time_)
             k, in_segment = k + 1, in_segment + 1
             bar.update(1)
             if in_segment == n:  # the state now is the state after the segment's last frame
                 following = _segment_sink(run, folder, index + 1, opened)
-                writer.put(_Close(folder, index, k, sink, current[0].state_dict(), following), None, None, None)
+                writer.put(_Close(folder, index, k, sink, clips[1].state_dict(), following, check), None, None, None)
                 index, in_segment, sink = index + 1, 0, following
         if in_segment:
-            writer.put(_Close(folder, index, k, sink, current[0].state_dict(), None), None, None, None)
+            writer.put(_Close(folder, index, k, sink, clips[1].state_dict(), None, check), None, None, None)
         writer.close()
         ok = True
     finally:

@@ -192,6 +192,7 @@ class Job:
     discard: bool = False
     folder: object = None
     before_publish: object = None
+    chunk_frames: int = defaults.CHUNK_FRAMES  # scene_cuts on: segments restart where chunks start
 
     def release(self):
         """Let go of the job's lock (a prepared job that will not be run)."""
@@ -199,7 +200,8 @@ class Job:
             self.folder.unlock()
 
 
-def prepare_job(src, dst, video=None, model_path=None, resume=None, segment_frames=None, discard=None):
+def prepare_job(src, dst, video=None, model_path=None, resume=None, segment_frames=None, discard=None,
+                chunk_frames=defaults.CHUNK_FRAMES):
     """Every check before any work: outputs never an input (``model_path``, the checkpoint, is one
     too) nor an existing output without ``overwrite``; the encoder, container and quality knobs;
     for a resumable job (``resume`` not None, see :class:`Job`) its job folder: a plain run over an
@@ -208,6 +210,7 @@ def prepare_job(src, dst, video=None, model_path=None, resume=None, segment_fram
     discard = video.overwrite if discard is None else discard
     segment_frames = defaults.SEGMENT_FRAMES if segment_frames is None else segment_frames
     check_number("--segment_frames", segment_frames, minimum=1, maximum=defaults.MAX_CLIP_FRAMES, integer=True)
+    check_number("--chunk_frames", chunk_frames, minimum=1, maximum=defaults.MAX_CLIP_FRAMES, integer=True)
     if resume is not None and video.compare:
         if resume:
             raise UserError("--resume: a run with --compare is written in one go and cannot be resumed "
@@ -235,7 +238,7 @@ def prepare_job(src, dst, video=None, model_path=None, resume=None, segment_fram
         except BaseException:
             folder.unlock()
             raise
-    return Job(src, dst, video, out_enc, cmp_enc, resume, segment_frames, discard, folder)
+    return Job(src, dst, video, out_enc, cmp_enc, resume, segment_frames, discard, folder, chunk_frames=chunk_frames)
 
 
 def upscale_file(upscaler, src, dst, video=None, *, model_path=None, report=print, progress=True):

@@ -54,7 +54,11 @@ _LMDB_FILES = {"data.mdb", "lock.mdb", "meta_info.pkl"}
 FRAME_EXTENSION = ".png"  # every command writes its frames as PNG
 # what a job folder holds: its manifest, the completion mark, per segment a record, a state and an
 # encoded segment (seg000012.json, .npz, .mp4 ...), frames/ of PNG frames, its lock
-_JOB_FILE = re.compile(r"(manifest|complete)\.json|seg\d{6}\.[A-Za-z0-9]{1,8}")
+# (a chunked job, tecogan.jobs.chunks: per chunk a folder c000012/ of such files with numerics.json, its
+# mark c000012.json and lease c000012.lease, the assembly's lease; a lease being broken)
+_JOB_FILE = re.compile(r"(manifest|complete|numerics|c\d{6})\.json|seg\d{6}\.[A-Za-z0-9]{1,8}"
+                       r"|(c\d{6}|assemble)\.lease(\.broken-[0-9a-f]{12})?")
+_JOB_CHUNK = re.compile(r"c\d{6}")
 JOB_FRAMES = "frames"
 
 
@@ -134,6 +138,11 @@ def foreign_entry(path, kind):
             continue
         if kind == JOB and _JOB_FILE.fullmatch(entry) and os.path.isfile(full) and not os.path.islink(full):
             continue
+        if kind == JOB and _JOB_CHUNK.fullmatch(entry) and os.path.isdir(full) and not os.path.islink(full):
+            inner = foreign_entry(full, JOB)
+            if inner is None:
+                continue
+            return inner
         if kind == JOB and entry == JOB_FRAMES and os.path.isdir(full) and not os.path.islink(full):
             inner = foreign_entry(full, FRAMES)
             if inner is None:

@@ -1,0 +1,108 @@
+"""``upscale.py IN OUT --scene_cuts on --ray ADDRESS``: one Ray task per chunk of a chunked job
+(:mod:`tecogan.jobs.chunks`) on a Ray cluster whose nodes share the job's folder.
+
+The command (the driver) runs the first pass, submits one task per chunk not yet done, prints
+each finished chunk with the job's progress and the time left, and assembles.  A task runs
+:meth:`~tecogan.jobs.chunks.ChunkedJob.run_chunk` in a Ray worker process, which loads the model
+once and keeps it for every chunk it is given (``_LOADED``).  The tasks take the chunks' leases
+as ``--worker`` does, so ``--worker`` processes may help, and a task that Ray reruns after its
+node was lost (``max_retries``) waits for the dead node's lease to expire and continues the chunk
+from its last recorded segment.  ``ray`` is an optional dependency (``pip install tecogan[ray]``),
+imported only here, only for ``--ray``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import socket
+import time
+
+from tecogan.errors import UserError
+from tecogan.inference.upscaler import Upscaler
+from tecogan.jobs.chunks import ChunkedJob
+from tecogan.networks import generator_from_checkpoint
+from tecogan.utils.errors import one_line
+from tecogan.video import shown
+
+MAX_RETRIES = 3  # reruns of a task whose worker process or node died
+
+
+def check_ray_address(address):
+    """``HOST:PORT`` that accepts a connection, or ``auto``; else one line (never a hang)."""
+    if address == "auto":
+        return
+    host, sep, port = str(address).rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UserError(f"--ray {address}: expected HOST:PORT of a Ray cluster's head (e.g. 10.0.0.5:6379) or auto")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as err:
+        raise UserError(f"--ray {address}: no Ray cluster answers there ({err.strerror or err}); start one with "
+                        "`ray start --head` or check the address") from None
+
+
+def _import_ray():
+    try:
+        import ray  # optional dependency: only --ray needs it (pip install tecogan[ray])
+    except ImportError:
+        raise UserError("--ray: the ray package is not installed (pip install 'tecogan[ray]')") from None
+    return ray
+
+
+_LOADED = {}  # in a Ray worker process: the job's spec -> its ChunkedJob (the model loaded once)
+
+
+def _quiet(_line):
+    pass
+
+
+def chunk_task(spec, index):
+    """Make chunk ``index`` of the job ``spec`` describes (in a Ray worker process); waits while
+    another process holds it.  Returns (state, seconds, frames made, host)."""
+    key = repr(spec)
+    chunked = _LOADED.get(key)
+    if chunked is None:
+        generator = generator_from_checkpoint(spec["model"], **spec["model_args"])
+        upscaler = Upscaler(generator, spec["options"], report=_quiet)
+        chunked = ChunkedJob(upscaler, spec["job"], lease=spec["lease"], report=_quiet)
+        chunked.setup(create=False)
+        _LOADED[key] = chunked
+    started = time.perf_counter()
+    while (state := chunked.run_chunk(index)) == "busy":
+        time.sleep(chunked.poll)
+    frames = chunked.last[1] if state == "made" else 0
+    return state, time.perf_counter() - started, frames, socket.gethostname()
+
+
+def run_on_ray(upscaler, job, address, *, model, model_args=None, cpus=1.0, gpus=0.0, lease=None, report=print,
+               summary=None):
+    """The chunked ``job`` on the Ray cluster at ``address``; returns the output's frame count."""
+    ray = _import_ray()
+    chunked = ChunkedJob(upscaler, job, lease=lease, report=report, summary=summary)
+    chunked.setup()
+    try:
+        ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError) as err:
+        raise UserError(f"--ray {address}: cannot join the Ray cluster ({one_line(err)})") from None
+    try:
+        task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=MAX_RETRIES)(chunk_task)
+        spec = {"model": model, "model_args": {k: v for k, v in (model_args or {}).items() if v is not None},
+                "options": upscaler.requested, "job": dataclasses.replace(job, folder=None), "lease": lease}
+        refs = {task.remote(spec, index): index for index in chunked.pending()}
+        report(f"ray: {len(refs)} of {len(chunked.chunks)} chunks submitted to {address} "
+               f"({cpus:g} CPUs, {gpus:g} GPUs a task)")
+        started, made = time.perf_counter(), 0
+        while refs:
+            ready, _ = ray.wait(list(refs), num_returns=1, timeout=30)
+            for ref in ready:
+                index = refs.pop(ref)
+                try:
+                    state, seconds, frames, host = ray.get(ref)
+                except ray.exceptions.RayError as err:
+                    raise UserError(f"--ray: chunk {index} failed on the cluster ({one_line(err)}); the chunks done are "
+                                    f"kept in {shown(chunked.folder.path)}: the same command continues") from None
+                made += frames
+                report(f"chunk {index} {state} on {host} in {seconds:.2f} s; "
+                       + chunked.progress_line(made, time.perf_counter() - started))
+    finally:
+        ray.shutdown()
+    return chunked.assemble()
