@@ -29,7 +29,7 @@ PYTHONS = ("python", "python3", ".venv/bin/python")
 CONSOLE = {"tecogan": "codes/main.py", "tecogan-upscale": "codes/upscale.py",
            "tecogan-metrics": "codes/official_metrics/evaluate.py", "tecogan-ui": "codes/app.py"}
 # shell utilities that appear in the documented command lines (not project commands)
-SHELL_WORDS = {"cp", "tail", "ls", "cd", "mkdir", "echo", "cat", "rm", "export", ".", "tensorboard"}
+SHELL_WORDS = {"cp", "tail", "ls", "cd", "mkdir", "echo", "cat", "rm", "export", ".", "tensorboard", "ray"}
 
 
 # ----------------------------------------------------------------------------- parsing the pages

@@ -1,5 +1,4 @@
-"""One upscaling job: a video file or a folder of frames -> an :class:`~tecogan.inference.upscaler.Upscaler`
--> a video file or a folder of PNGs (and optionally a side-by-side comparison video).
+"""One upscaling job: a video file or frame folder -> an :class:`~tecogan.inference.Upscaler` -> a video or PNGs.
 
 :class:`VideoOptions` owns the settings of the files (timing window, encoder, audio, the
 comparison video, overwriting) with their checks; :func:`upscale_file` runs the job: every
@@ -18,7 +17,7 @@ import numpy as np
 
 from tecogan import defaults
 from tecogan.config.limits import check_number
-from tecogan.inference.options import OptionError
+from tecogan.errors import OptionError
 from tecogan.jobs.job_folder import JobFolder, job_path
 from tecogan.jobs.scene_cuts import SCENE_CUTS, CutDetector, describe_cuts, upscale_with_cuts
 from tecogan.jobs.segments import run_segments
