@@ -22,6 +22,7 @@ import dataclasses
 import json
 import os
 import re
+import time
 from dataclasses import asdict, dataclass
 
 import av
@@ -29,6 +30,7 @@ import av
 from tecogan.defaults import BACKENDS, PRECISIONS
 from tecogan.inference.auto import machine_key
 from tecogan.inference.precision import continuation_conflict
+from tecogan.jobs.estimates import batch_estimate, probe
 from tecogan.jobs.video_job import prepare_job, run_job
 from tecogan.utils.errors import UserError, one_line
 from tecogan.utils.fileio import atomic_write_json, list_images
@@ -244,6 +246,18 @@ def _manifest_writer(item, made_by, upscaler):
     return write
 
 
+def _estimate_rest(measured, size, frames, seconds, rest, report):
+    """Add a finished input to the batch's measured speed; after the first, say what the rest takes."""
+    first = measured[1] == 0
+    if size and frames and seconds > 0:
+        measured[0] += frames * size[1]
+        measured[1] += seconds
+    if first and rest and report is not None and measured[1] > 0:
+        line = batch_estimate(measured[0] / measured[1], rest)
+        if line:
+            report(line)
+
+
 def run_batch(upscaler, inputs, output_dir, options, video, model_path, *, model_args=None, shard_text=None,
               batch_ext=None, segment_frames=None, report=print, fail=print):
     """Process the batch (or its shard); returns (done, skipped, failed) counts."""
@@ -259,6 +273,7 @@ def run_batch(upscaler, inputs, output_dir, options, video, model_path, *, model
     if not video.quiet:  # --quiet: each input's result and the summary only
         report(f"batch{where}: {len(items)} inputs -> {shown(output_dir)}")
     done = skipped = failed = 0
+    measured = [0.0, 0.0]  # LR pixels upscaled, seconds: the batch's speed, for its estimate
     for n, item in enumerate(items, 1):
         head = f"[{n}/{len(items)}] {shown(item.src)}"
         try:
@@ -278,7 +293,10 @@ def run_batch(upscaler, inputs, output_dir, options, video, model_path, *, model
                 # the manifest is written just before the output is renamed into place: an old
                 # manifest describes the old output until then, and an output never is without one
                 job = dataclasses.replace(job, before_publish=_manifest_writer(item, made_by, upscaler))
-                run_job(upscaler, job, report=report, progress=not video.quiet)
+                started = time.perf_counter()
+                frames = run_job(upscaler, job, report=report, progress=not video.quiet)
+                _estimate_rest(measured, probe(item.src), frames, time.perf_counter() - started,
+                               [i.src for i in items[n:]], report if not video.quiet else None)
             finally:
                 job.release()
             done += 1

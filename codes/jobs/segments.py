@@ -21,6 +21,7 @@ from dataclasses import asdict
 
 from tecogan.inference.precision import continuation_conflict
 from tecogan.jobs.assembly import assemble
+from tecogan.jobs.estimates import estimator
 from tecogan.jobs.job_folder import JobDamaged, JobFolder, numerics, weights_sha256
 from tecogan.jobs.scene_cuts import ChunkRule, upscale_with_cuts
 from tecogan.utils.errors import UserError, warn
@@ -223,7 +224,7 @@ def upscale_segments(upscaler, run, folder, records, frames, detector, *, rule=N
     sink = _segment_sink(run, folder, index, opened, last_pts)
     writer = BackgroundWriter()
     bar = Progress(total=total if total is not None else source.count, desc="upscale",
-                   quiet=job.video.quiet or not progress, initial=k)
+                   quiet=job.video.quiet or not progress, initial=k, estimate=estimator(upscaler))
     ok, in_segment = False, 0
     try:
         for out in upscale_with_cuts(upscaler, frames, detector, on_cut=on_cut, clip=clip, on_clip=on_clip):

@@ -18,6 +18,7 @@ import numpy as np
 from tecogan import defaults
 from tecogan.config.limits import check_number
 from tecogan.errors import OptionError
+from tecogan.jobs.estimates import estimator
 from tecogan.jobs.job_folder import JobFolder, job_path
 from tecogan.jobs.scene_cuts import SCENE_CUTS, CutDetector, describe_cuts, upscale_with_cuts
 from tecogan.jobs.segments import run_segments
@@ -241,9 +242,8 @@ def prepare_job(src, dst, video=None, model_path=None, resume=None, segment_fram
 
 
 def upscale_file(upscaler, src, dst, video=None, *, model_path=None, report=print, progress=True):
-    """Super-resolve the video file or frame folder ``src`` into ``dst`` with ``upscaler``
-    (:func:`prepare_job`, then :func:`run_job`).  Returns the number of frames.  The API's
-    entry (``Upscaler.upscale_video``): its messages name the API's arguments."""
+    """Super-resolve the video file or frame folder ``src`` into ``dst`` with ``upscaler`` (:func:`prepare_job`,
+    then :func:`run_job`; ``Upscaler.upscale_video``).  Returns the number of frames."""
     for name, value in (("src", src), ("dst", dst)):
         if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
             raise UserError(f"{name} {short(value)}: expected the path of a video file or of a folder of frames")
@@ -270,7 +270,7 @@ def _run_job(upscaler, job, report, progress):
     bicubic = compare_upsampler(run.arch)
     writer = BackgroundWriter()
     ok, count, started = False, 0, time.perf_counter()
-    bar = Progress(total=run.source.count, desc="upscale", quiet=video.quiet or not progress)
+    bar = Progress(total=run.source.count, desc="upscale", quiet=video.quiet or not progress, estimate=estimator(upscaler))
     try:
         for out in upscale_with_cuts(upscaler, run.frames, run.detector):
             image = resize_frame(out.image, size) if size else out.image
