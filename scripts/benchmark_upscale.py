@@ -4,7 +4,7 @@
         [--model pretrained_models/FRVSR_BD_footage.pth] [--repeat 2]
 
 * network only: the clip is decoded into memory first, then the timer runs over
-  ``infer_sequence`` alone (the same front padding as upscale.py);
+  ``run_clip`` alone (the same front padding as upscale.py);
 * end to end: ``upscale.py`` writing an H.264 .mp4 (its own timer: from the first decoded
   frame to the last frame encoded, the file verified and renamed).
 
@@ -28,16 +28,16 @@ def network_only(path, model, device, half):
     import runpy
     import time
     runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))
-    from tecogan.inference.steppers import RecurrentUpscaler, infer_sequence
+    from tecogan.inference.steppers import RecurrentUpscaler, run_clip
     from tecogan.upscale import build_parser, load_network
     from tecogan.utils.device import parse_device
     from tecogan.video import open_source
     args = build_parser().parse_args([path, "unused", "--model", model])
-    frames = [image for _, image in open_source(path)]
-    net, _ = load_network(args)
+    frames = [frame.image for frame in open_source(path).frames()]
+    net = load_network(args)
     upscaler = RecurrentUpscaler(net, parse_device(device), True, half)
     start = time.perf_counter()
-    n = sum(1 for _ in infer_sequence(net, frames, args.num_pad_front, args.padding_mode, upscaler=upscaler))
+    n = sum(1 for _ in run_clip(upscaler, frames, args.num_pad_front, args.padding_mode))
     if device.startswith("cuda"):
         import torch
         torch.cuda.synchronize()
@@ -63,7 +63,8 @@ def measure(args, device, half):
             net = timed([sys.executable, os.path.abspath(__file__), "--input", args.input, "--model", args.model,
                          "--network_only", device] + flag)
             e2e = timed([sys.executable, os.path.join(REPO, "codes", "upscale.py"), args.input,
-                         os.path.join(tmp, "out.mp4"), "--model", args.model, "--device", device, "--overwrite"] + flag)
+                         os.path.join(tmp, "out.mp4"), "--model", args.model, "--device", device, "--overwrite",
+                         "--precision", "fp16" if half else "fp32"])  # the network-only run's precision
             best_net = net if best_net is None or net[2] > best_net[2] else best_net
             best_e2e = e2e if best_e2e is None or e2e[2] > best_e2e[2] else best_e2e
     return best_net, best_e2e
