@@ -59,4 +59,4 @@ def pytest_collection_modifyitems(config, items):
     """Tests that run the OpenVINO backend in this process go last: OpenVINO's thread pool
     does not survive fork(), so a DataLoader worker forked after it (test_train_datasets) can
     crash. No command of the project mixes the two (training never loads OpenVINO)."""
-    items.sort(key=lambda item: item.path.name in ("test_backends.py", "test_precision_faults.py"))
+    items.sort(key=lambda item: item.path.name in ("test_inference_backends.py", "test_inference_settings.py"))

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import torch
 from helpers import assert_one_line, save_tiny_generator, tree_hash, upscale_in_process
-from test_precision_inference import AVX2, ZEN4, clip
+from test_inference_precision import AVX2, ZEN4, clip
 
 from tecogan.inference import auto as precision_auto
 from tecogan.inference import precision

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from test_precision_inference import AVX2, ZEN4, clip
+from test_inference_precision import AVX2, ZEN4, clip
 
 from tecogan.inference import auto as precision_auto
 from tecogan.inference import precision

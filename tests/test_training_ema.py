@@ -8,7 +8,7 @@ import sys
 import torch
 import yaml
 from helpers import REPO
-from test_trainer import ENV, MAIN, assert_same, tiny_data, train, weights, write_opt  # noqa: F401 - tiny_data is a fixture
+from test_training_trainer import ENV, MAIN, assert_same, tiny_data, train, weights, write_opt  # noqa: F401 - tiny_data is a fixture
 
 from tecogan.experiment import validate_config
 from tecogan.models import build_model

@@ -4,7 +4,7 @@ continues the same stream without duplicated steps (purge_step)."""
 import os
 
 import pytest
-from test_trainer import tiny_data, train, write_opt  # noqa: F401 - tiny_data is a fixture
+from test_training_trainer import tiny_data, train, write_opt  # noqa: F401 - tiny_data is a fixture
 
 pytest.importorskip("tensorboard")
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
