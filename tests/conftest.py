@@ -48,6 +48,36 @@ def golden():
     return np.load(GOLDEN_NPZ)
 
 
+@pytest.fixture(scope="session")
+def ckpt(tmp_path_factory):
+    """A small random FRNet (nf 8, nb 1, BD) saved as a published-style checkpoint (a Path);
+    tests that change the file copy it first."""
+    from helpers import save_tiny_generator
+    return save_tiny_generator(tmp_path_factory.mktemp("ck"), "tiny_BD.pth")[0]
+
+
+@pytest.fixture
+def tiny():
+    """The same small FRNet in memory (seed 0, eval mode)."""
+    from tecogan.networks.frnet import FRNet
+    torch.manual_seed(0)
+    return FRNet(nf=8, nb=1).eval()
+
+
+@pytest.fixture
+def flags(monkeypatch):
+    """``flags(sample)`` makes the precision code see the CPU flag set ``sample`` (helpers.AVX2,
+    ZEN4 ...), oneDNN uncapped; returns the set."""
+    from tecogan.inference import auto, precision
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+
+    def use(sample):
+        monkeypatch.setattr(precision, "cpu_flags", lambda: set(sample))
+        monkeypatch.setattr(auto, "cpu_flags", lambda: set(sample))
+        return set(sample)
+    return use
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _openvino_cache(tmp_path_factory):
     """Converted OpenVINO models are cached in a session folder, never in the user's ~/.cache."""

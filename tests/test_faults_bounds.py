@@ -5,35 +5,20 @@ formatted; messages cut long values; pickled LMDB metadata is walked in bounded 
 from the command line are checked before any library sees them.  Every case runs under a
 deadline (SIGALRM) so that a regression fails instead of hanging the suite.
 """
-import contextlib
 import os
 import pickle
-import signal
 import time
 
 import numpy as np
 import pytest
 import yaml
-from helpers import assert_one_line, run_inprocess, script_cli, tree_hash
+from helpers import assert_one_line, deadline, run_inprocess, script_cli, tree_hash
 
 from tecogan import main as main_cmd
 from tecogan import upscale
 from tecogan.data.lmdb_io import read_meta_info
 from tecogan.experiment import load_config
 from tecogan.utils.errors import UserError, short
-
-
-@contextlib.contextmanager
-def deadline(seconds):
-    def expired(_signum, _frame):
-        raise TimeoutError(f"still running after {seconds} s: unbounded work")
-    old = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def billion_laughs(levels=9, width=9, key="scale"):

@@ -21,12 +21,14 @@ import torch
 import yaml
 from helpers import (
     assert_one_line,
+    limit_file_size,
+    no_temps,
     run_inprocess,
-    save_tiny_generator,
     script_cli,
     tmpfs_command,
     tree_hash,
     upscale_in_process,
+    write_frames,
 )
 
 from tecogan import main as main_cmd
@@ -39,20 +41,6 @@ UPSCALE = os.path.join(REPO, "codes", "upscale.py")
 MAIN = os.path.join(REPO, "codes", "main.py")
 CREATE_LMDB = os.path.join(REPO, "scripts", "create_lmdb.py")
 ENV = dict(os.environ, OMP_NUM_THREADS="1")
-
-
-def write_frames(folder, n=3, h=12, w=16, names=None, seed=0):
-    rng = np.random.default_rng(seed)
-    os.makedirs(folder, exist_ok=True)
-    for i in range(n):
-        ok, buf = cv2.imencode(".png", rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
-        with open(os.path.join(folder, names[i] if names else f"{i:04d}.png"), "wb") as f:
-            f.write(buf.tobytes())
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    return save_tiny_generator(tmp_path_factory.mktemp("ck"), "ok.pth")[0]
 
 
 up = upscale_in_process
@@ -69,10 +57,6 @@ def non_utf8_ok(tmp_path):
         os.mkdir(tmp_path / bad_name("probe"))
     except (OSError, UnicodeEncodeError):
         pytest.skip("this file system refuses names that are not valid UTF-8")
-
-
-def no_temps(folder):
-    return not [f for f in os.listdir(folder) if f.startswith((".tmp", ".tecogan-tmp"))]
 
 
 # --------------------------------------------------------- non-UTF-8 names ---
@@ -263,12 +247,6 @@ def test_tiny_profile_sizes(capsys, monkeypatch, size):
 
 
 # --------------------------------------------------------- full disk ---
-def _limit_file_size(limit):
-    def apply():
-        import resource
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-    return apply
 
 
 def raw_frames(root, clips=2, frames=4, h=64, w=64):
@@ -299,7 +277,7 @@ def test_create_lmdb_file_size_limit(tmp_path):
     before = tree_hash(tmp_path / "raw")
     r = subprocess.run([sys.executable, CREATE_LMDB, "--raw_dir", tmp_path / "raw", "--lmdb_dir",
                         tmp_path / "X.lmdb"], capture_output=True, text=True, env=ENV, timeout=120,
-                       preexec_fn=_limit_file_size(20000))
+                       preexec_fn=limit_file_size(20000))
     assert_one_line(r.returncode, r.stderr, "X.lmdb")
     assert tree_hash(tmp_path / "raw") == before
     assert sorted(os.listdir(tmp_path)) == ["raw"]  # neither the LMDB nor a temporary folder
@@ -352,7 +330,7 @@ def test_training_file_size_limit(tmp_path, train_lmdb):
     exp = tmp_path / "exp"
     write_train_exp(exp, train_lmdb)
     r = subprocess.run(train_cmd(exp), capture_output=True, text=True, env=dict(ENV, TECOGAN_LOG_FILE_ONLY="1"),
-                       timeout=300, preexec_fn=_limit_file_size(30000))
+                       timeout=300, preexec_fn=limit_file_size(30000))
     assert_one_line(r.returncode, r.stderr, "_iter1.pth", "could not be written")
     assert no_temps(exp / "train" / "ckpt") and not (exp / ".train.lock").exists()
 

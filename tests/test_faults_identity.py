@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 from avclips import make_clip, pattern
-from helpers import assert_one_line, run_inprocess, save_tiny_generator, script_cli, tree_hash, upscale_in_process
+from helpers import assert_one_line, run_inprocess, script_cli, tree_hash, upscale_in_process, write_frames
 
 from tecogan.utils import outputs, tempfiles
 from tecogan.utils.errors import UserError
@@ -26,21 +26,8 @@ from tecogan.utils.outputs import FILE, FRAMES, AtomicFolder, check_outputs, tem
 up = upscale_in_process
 
 
-def write_frames(folder, n=3, h=12, w=16, seed=0, names=None):
-    rng = np.random.default_rng(seed)
-    os.makedirs(folder, exist_ok=True)
-    for i in range(n):
-        cv2.imwrite(os.path.join(folder, names[i] if names else f"{i:04d}.png"),
-                    rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
-
-
 def temps(folder):
     return [f for f in os.listdir(folder) if f.startswith(tempfiles.TEMP_PREFIX)]
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    return save_tiny_generator(tmp_path_factory.mktemp("ck"), "tiny_BD.pth")[0]
 
 
 # ------------------------------------------------------------- identity ---

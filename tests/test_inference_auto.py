@@ -8,32 +8,13 @@ import sys
 
 import numpy as np
 import pytest
-import torch
-from test_inference_precision import AVX2, ZEN4, clip
+from helpers import AVX2, ZEN4, smooth_clip
 
 from tecogan.inference import auto as precision_auto
-from tecogan.inference import precision
 from tecogan.inference.options import InferenceOptions, OptionError
 from tecogan.inference.upscaler import Upscaler, as_frames
-from tecogan.networks.frnet import FRNet
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-@pytest.fixture
-def flags(monkeypatch):
-    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
-
-    def use(sample):
-        monkeypatch.setattr(precision, "cpu_flags", lambda: set(sample))
-        monkeypatch.setattr(precision_auto, "cpu_flags", lambda: set(sample))
-    return use
-
-
-@pytest.fixture
-def tiny():
-    torch.manual_seed(0)
-    return FRNet(nf=8, nb=1).eval()
 
 
 @pytest.fixture
@@ -66,7 +47,7 @@ def test_auto_without_low_precision_units_runs_fp32_and_says_so(flags, tiny, no_
     lines = []
     up = Upscaler(tiny, precision="auto", device="cpu", report=lines.append)
     assert up.requested.precision == "auto" and up.step_fn is None  # nothing decided before the frames
-    frames = clip(6)
+    frames = smooth_clip(6)
     out = list(up.upscale_frames(frames))
     exact = list(Upscaler(tiny, precision="fp32", device="cpu", report=None).upscale_frames(frames))
     assert len(lines) == 1 and lines[0].startswith("auto: fp32") and "no native lower precision" in lines[0]
@@ -84,7 +65,7 @@ def test_auto_checks_the_first_frames_once_and_runs_its_choice(flags, tiny, no_c
     monkeypatch.setattr(precision_auto, "own_input_psnr", own_input_psnr)
     lines = []
     up = Upscaler(tiny, precision="auto", backend="torch", device="cpu", report=lines.append)
-    frames = clip(10)
+    frames = smooth_clip(10)
     first = list(up.upscale_frames(frames))
     second = list(up.upscale_frames(frames))  # a second clip: no second check
     assert seen == [("torch", "bf16", precision_auto.OWN_INPUT_FRAMES)]
@@ -100,7 +81,7 @@ def test_a_restored_clip_keeps_the_saved_choice(flags, tiny, no_cache, monkeypat
     flags(ZEN4)
     monkeypatch.setattr(precision_auto, "own_input_psnr", lambda net, f, d, b, p: [99.0] * len(f))
     up = Upscaler(tiny, precision="auto", backend="torch", device="cpu", report=None)
-    frames = clip(8)
+    frames = smooth_clip(8)
     run = up.new_clip()
     items = list(as_frames(frames))
     it = up.upscale_clip(items, clip=run)

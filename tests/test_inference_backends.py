@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from helpers import assert_one_line, save_tiny_generator, upscale_in_process
+from helpers import assert_one_line, psnr, save_tiny_generator, upscale_in_process
 from test_test_mode import make_sequences, read_rgb, run_main, write_exp
 
 import tecogan
@@ -181,11 +181,6 @@ def test_converted_model_cache(tmp_path, monkeypatch, capsys):
 OV_MIN_DB = {"bf16": 38.0, "int8": 30.0}
 
 
-def _psnr(a, b):
-    mse = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
-
-
 @pytest.mark.parametrize("name", ["bf16", "int8"])
 def test_openvino_low_precision_within_tolerance_or_refused(name, tmp_path, monkeypatch):
     """bf16 and int8 through OpenVINO: within their tolerance of fp32 over a short clip, cached
@@ -208,7 +203,7 @@ def test_openvino_low_precision_within_tolerance_or_refused(name, tmp_path, monk
     up = RecurrentUpscaler(net, "cpu", backend="openvino", precision=name)
     assert not up.step_fn.from_cache and f"-{name}" in up.step_fn.cache_path
     got = list(infer_sequence(None, frames, 2, upscaler=up))
-    values = [_psnr(a, b) for a, b in zip(ref, got, strict=False)]
+    values = [psnr(a, b) for a, b in zip(ref, got, strict=False)]
     assert min(values) >= OV_MIN_DB[name], values
     assert any(v < 200 for v in values)  # it does run in the lower precision
     again = OpenVINOStep(net, precision=name)  # cached under its own key, beside fp32's

@@ -24,11 +24,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from helpers import assert_one_line, save_tiny_generator, tree_hash, upscale_in_process
-from test_inference_precision import AVX2, ZEN4, clip
+from helpers import AVX2, ZEN4, assert_one_line, smooth_clip, tree_hash, upscale_in_process
 
 from tecogan.inference import auto as precision_auto
-from tecogan.inference import precision
 from tecogan.jobs.job_folder import JobFolder, job_path
 from tecogan.networks.frnet import FRNet
 from tecogan.utils.errors import UserError
@@ -113,11 +111,6 @@ def test_other_variables_read_as_settings(tmp_path, monkeypatch):
 SEG = "4"
 
 
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    return str(save_tiny_generator(tmp_path_factory.mktemp("ck"))[0])
-
-
 @pytest.fixture
 def frames_in(tmp_path):
     rng = np.random.default_rng(7)
@@ -126,17 +119,6 @@ def frames_in(tmp_path):
     for i in range(10):
         cv2.imwrite(str(src / f"f{i:03d}.png"), rng.integers(0, 256, (20, 28, 3), dtype=np.uint8))
     return src
-
-
-@pytest.fixture
-def cpu_like(monkeypatch):
-    """The CPU's flags as a sample set (auto on AVX2: fp32; ZEN4 runs bf16 natively)."""
-    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
-
-    def use(sample):
-        monkeypatch.setattr(precision, "cpu_flags", lambda: set(sample))
-        monkeypatch.setattr(precision_auto, "cpu_flags", lambda: set(sample))
-    return use
 
 
 def _run(capsys, monkeypatch, *args):
@@ -159,8 +141,8 @@ def _partial(capsys, monkeypatch, src, out, *args):
 
 
 @pytest.mark.parametrize("first, then", [("auto", "fp32"), ("fp32", "auto")])
-def test_resume_accepts_the_precision_that_ran(tmp_path, ckpt, frames_in, capsys, monkeypatch, cpu_like, first, then):
-    cpu_like(AVX2)  # auto runs fp32 here
+def test_resume_accepts_the_precision_that_ran(tmp_path, ckpt, frames_in, capsys, monkeypatch, flags, first, then):
+    flags(AVX2)  # auto runs fp32 here
     base = ["--model", ckpt, "--device", "cpu", "--segment_frames", SEG, "--quiet"]
     before = tree_hash(frames_in)
     status, _, err = _run(capsys, monkeypatch, frames_in, tmp_path / "whole", *base, "--precision", "fp32")
@@ -176,13 +158,13 @@ def test_resume_accepts_the_precision_that_ran(tmp_path, ckpt, frames_in, capsys
     assert tree_hash(frames_in) == before
 
 
-def test_resume_in_another_precision_gets_the_documented_line(tmp_path, ckpt, frames_in, capsys, monkeypatch, cpu_like):
-    cpu_like(AVX2)
+def test_resume_in_another_precision_gets_the_documented_line(tmp_path, ckpt, frames_in, capsys, monkeypatch, flags):
+    flags(AVX2)
     base = ["--model", ckpt, "--device", "cpu", "--segment_frames", SEG, "--quiet"]
     out = tmp_path / "out"
     _partial(capsys, monkeypatch, frames_in, out, *base, "--precision", "auto")
     kept = tree_hash(job_path(out))
-    cpu_like(ZEN4)  # bf16 runs natively: only the job stands in the way
+    flags(ZEN4)  # bf16 runs natively: only the job stands in the way
     status, _, err = _run(capsys, monkeypatch, frames_in, out, *base, "--precision", "bf16", "--resume")
     assert_one_line(status, err, "--precision bf16: the job ran in fp32; resume it with --precision fp32 (or auto), "
                                  "or --overwrite to start again")
@@ -194,8 +176,8 @@ def test_resume_in_another_precision_gets_the_documented_line(tmp_path, ckpt, fr
     assert tree_hash(job_path(out)) == kept
 
 
-def test_batch_keeps_an_output_made_in_the_precision_asked(tmp_path, ckpt, frames_in, capsys, monkeypatch, cpu_like):
-    cpu_like(AVX2)
+def test_batch_keeps_an_output_made_in_the_precision_asked(tmp_path, ckpt, frames_in, capsys, monkeypatch, flags):
+    flags(AVX2)
     base = ["--model", ckpt, "--device", "cpu", "--quiet"]
     before = tree_hash(frames_in)
     for first, then in (("auto", "fp32"), ("fp32", "auto")):
@@ -206,7 +188,7 @@ def test_batch_keeps_an_output_made_in_the_precision_asked(tmp_path, ckpt, frame
         status, stdout, err = _run(capsys, monkeypatch, "--batch", frames_in, "-o", out, *base, "--precision", then)
         assert status == 0 and "0 done, 1 skipped, 0 failed" in stdout, err
         assert tree_hash(out) == made
-    cpu_like(ZEN4)
+    flags(ZEN4)
     status, stdout, err = _run(capsys, monkeypatch, "--batch", frames_in, "-o", out, *base, "--precision", "bf16")
     assert status == 1 and "0 done, 0 skipped, 1 failed" in stdout and "Traceback" not in err
     failed = [line for line in err.splitlines() if "FAILED" in line]
@@ -215,20 +197,14 @@ def test_batch_keeps_an_output_made_in_the_precision_asked(tmp_path, ckpt, frame
     assert tree_hash(out) == made and tree_hash(frames_in) == before
 
 
-@pytest.fixture
-def tiny():
-    torch.manual_seed(0)
-    return FRNet(nf=8, nb=1).eval()
-
-
-def test_a_restored_clip_runs_in_what_it_ran_on_an_upscaler_that_chose_another(tiny, cpu_like, monkeypatch):
+def test_a_restored_clip_runs_in_what_it_ran_on_an_upscaler_that_chose_another(tiny, flags, monkeypatch):
     """A batch's Upscaler decided auto on an earlier input; a partial output made in another precision
     continues in that one (one output, one precision)."""
     from tecogan.inference.upscaler import Upscaler, as_frames
-    cpu_like(ZEN4)
+    flags(ZEN4)
     monkeypatch.setattr(precision_auto, "_cache_path", lambda: None)
     monkeypatch.setattr(precision_auto, "own_input_psnr", lambda net, f, d, b, p: [99.0] * len(f))
-    items = list(as_frames(clip(8)))
+    items = list(as_frames(smooth_clip(8)))
     exact = Upscaler(tiny, precision="fp32", device="cpu", report=None)
     run = exact.new_clip()
     it = exact.upscale_clip(items, clip=run)
@@ -238,7 +214,7 @@ def test_a_restored_clip_runs_in_what_it_ran_on_an_upscaler_that_chose_another(t
     assert state["requested"] == {"precision": "fp32", "backend": None}
     rest = [o.image for o in it]
     up = Upscaler(tiny, precision="auto", backend="torch", device="cpu", report=None)
-    list(up.upscale_frames(clip(8)))  # an earlier input: auto chose bf16
+    list(up.upscale_frames(smooth_clip(8)))  # an earlier input: auto chose bf16
     assert up.options.precision == "bf16"
     again = up.new_clip()
     again.load_state_dict(state)
@@ -286,7 +262,7 @@ def test_a_damaged_auto_cache_entry_is_dropped_and_decided_again(kind, tiny, tmp
     monkeypatch.setattr(precision_auto, "own_input_psnr", own_input_psnr)
 
     def decide():
-        return precision_auto.resolve_auto(tiny, "cpu", backend="torch", frames=clip(3), flags=ZEN4, table={})
+        return precision_auto.resolve_auto(tiny, "cpu", backend="torch", frames=smooth_clip(3), flags=ZEN4, table={})
     assert decide().precision == "bf16" and checks == [("torch", "bf16")]
     path = tmp_path / "cache" / "auto_precision.json"
     data = json.loads(path.read_text())
@@ -304,16 +280,16 @@ def test_a_damaged_auto_cache_entry_is_dropped_and_decided_again(kind, tiny, tmp
     assert capsys.readouterr().err == ""
 
 
-def test_an_upscaler_runs_past_a_damaged_auto_cache(tiny, tmp_path, monkeypatch, capsys, cpu_like):
+def test_an_upscaler_runs_past_a_damaged_auto_cache(tiny, tmp_path, monkeypatch, capsys, flags):
     from tecogan.inference.upscaler import Upscaler
     monkeypatch.setenv("TECOGAN_CACHE_DIR", str(tmp_path / "cache"))
-    cpu_like(ZEN4)
+    flags(ZEN4)
     monkeypatch.setattr(precision_auto, "own_input_psnr", lambda net, f, d, b, p: [99.0] * len(f))
-    first = list(Upscaler(tiny, precision="auto", backend="torch", device="cpu", report=None).upscale_frames(clip(4)))
+    first = list(Upscaler(tiny, precision="auto", backend="torch", device="cpu", report=None).upscale_frames(smooth_clip(4)))
     path = tmp_path / "cache" / "auto_precision.json"
     path.write_text(json.dumps({k: "bf16" for k in json.loads(path.read_text())}))
     up = Upscaler(tiny, precision="auto", backend="torch", device="cpu", report=None)
-    again = list(up.upscale_frames(clip(4)))
+    again = list(up.upscale_frames(smooth_clip(4)))
     assert up.options.precision == "bf16" and all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
     assert "deciding again" in capsys.readouterr().err
 

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 from avclips import make_clip, probe
-from helpers import save_tiny_generator, upscale_in_process
+from helpers import upscale_in_process
 
 from tecogan.jobs.batch import Item, collect, parse_shard, shard
 from tecogan.utils.errors import UserError
@@ -27,11 +27,6 @@ def write_folder(folder, images):
     os.makedirs(folder, exist_ok=True)
     for i, f in enumerate(images):
         cv2.imwrite(os.path.join(folder, f"f{i:03d}.png"), f[..., ::-1])
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    return str(save_tiny_generator(tmp_path_factory.mktemp("ck"))[0])
 
 
 def upscale(*args):

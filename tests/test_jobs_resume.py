@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 from avclips import audio_packets, decode_rgb, make_clip, pattern, video_times
-from helpers import assert_one_line, save_tiny_generator, tree_hash, upscale_in_process
+from helpers import assert_one_line, tree_hash, upscale_in_process
 
 from tecogan.jobs.job_folder import JobFolder, job_path
 from tecogan.jobs.job_state import pack_state, unpack_state
@@ -73,11 +73,6 @@ _KILLER = textwrap.dedent(f"""
     from tecogan.upscale import cli
     cli()
 """)
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    return str(save_tiny_generator(tmp_path_factory.mktemp("ck"))[0])
 
 
 @pytest.fixture

@@ -8,14 +8,9 @@ import cv2
 import numpy as np
 import pytest
 from avclips import make_clip, pattern, video_times
-from helpers import assert_one_line, save_tiny_generator, tree_hash, upscale_in_process
+from helpers import assert_one_line, tree_hash, upscale_in_process
 
 up = upscale_in_process
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    return save_tiny_generator(tmp_path_factory.mktemp("ck"), "tiny_BD.pth")[0]
 
 
 @pytest.mark.parametrize("ext, out_ext", [(".mkv", ".mp4"), (".ts", ".mkv")])

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import torch
 from golden_check import float32_allowance, golden_close
+from helpers import psnr
 
 from tecogan.metrics import lpips_loader
 from tecogan.metrics.lpips_loader import load_lpips, lpips_features, lpips_from_features
@@ -196,7 +197,7 @@ def test_psnr_y_matches_float_luma():
     a, b = _frames(2, seed=1)
     ya = 16 + (65.481 * a[..., 0] + 128.553 * a[..., 1] + 24.966 * a[..., 2]) / 255.0
     yb = 16 + (65.481 * b[..., 0] + 128.553 * b[..., 1] + 24.966 * b[..., 2]) / 255.0
-    want = 10 * np.log10(255.0 ** 2 / np.mean((ya - yb) ** 2))
+    want = psnr(ya, yb)
     assert P.psnr_y(a, b) == pytest.approx(want, rel=1e-12)
 
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 import yaml
 from avclips import make_clip, pattern, probe
-from helpers import REPO, assert_one_line, save_tiny_generator, tree_hash, upscale_in_process
+from helpers import REPO, assert_one_line, tree_hash, upscale_in_process
 
 import tecogan
 from tecogan.experiment import load_config
@@ -23,11 +23,6 @@ from tecogan.inference.options import OptionError
 from tecogan.utils.errors import UserError
 
 UPSCALE = str(REPO / "codes" / "upscale.py")
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    return str(save_tiny_generator(tmp_path_factory.mktemp("ck"))[0])
 
 
 @pytest.fixture(scope="module")
@@ -302,4 +297,3 @@ def test_for_python_maps_flags_only():
     assert for_python("--tile 4 / --tile_overlap 3; --no_audio drops it; OUTPUT x: pass --overwrite; --gpu_id 1") \
         == "tile 4 / tile_overlap 3; audio=False drops it; dst x: pass overwrite=True; --gpu_id 1"
     assert for_python("OUTPUT_DIR a--codec") == "OUTPUT_DIR a--codec"
-

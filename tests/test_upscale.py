@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from avclips import make_clip, probe, video_times
-from helpers import save_tiny_generator
+from helpers import psnr, save_tiny_generator
 
 from tecogan.inference.steppers import infer_sequence
 from tecogan.networks.frnet import FRNet
@@ -94,9 +94,7 @@ def test_tiles_blend_without_seams(tmp_path, ckpt):
     upscale(tmp_path / "in", tmp_path / "tiled", "--model", path, "--device", "cpu", "--tile", 20, "--tile_overlap", 8)
     for a, b in zip(read_folder(tmp_path / "whole"), read_folder(tmp_path / "tiled"), strict=False):
         assert a.shape == b.shape == (144, 176, 3)
-        mse = np.mean((a.astype(np.float64) - b) ** 2)
-        psnr = 10 * np.log10(255 ** 2 / max(mse, 1e-12))
-        assert psnr > 45, psnr
+        assert psnr(a, b) > 45, psnr(a, b)
 
 
 @pytest.mark.slow

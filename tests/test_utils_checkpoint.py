@@ -9,12 +9,10 @@ codes/video/ and are tested with it.)
 import os
 import zipfile
 
-import cv2
-import numpy as np
 import pytest
 import torch
 import yaml
-from helpers import assert_one_line, run_inprocess, script_cli, tree_hash
+from helpers import assert_one_line, run_inprocess, script_cli, tree_hash, write_frames
 
 from tecogan import main as main_cmd
 from tecogan import upscale
@@ -24,24 +22,9 @@ from tecogan.utils.checkpoint import load_state_dict_file
 from tecogan.utils.errors import UserError
 
 
-def write_frames(folder, n=3, h=12, w=16, names=None, seed=0):
-    rng = np.random.default_rng(seed)
-    os.makedirs(folder, exist_ok=True)
-    for i in range(n):
-        cv2.imwrite(os.path.join(folder, names[i] if names else f"{i:04d}.png"),
-                    rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
-
-
 def tiny_state():
     torch.manual_seed(0)
     return FRNet(nf=8, nb=1, degradation="BD").state_dict()
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    path = tmp_path_factory.mktemp("ck") / "ok.pth"
-    torch.save(tiny_state(), path)
-    return path
 
 
 def up(capsys, monkeypatch, *args):

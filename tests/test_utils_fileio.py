@@ -16,19 +16,11 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from helpers import assert_one_line, run_inprocess, save_tiny_generator, script_cli, tree_hash, upscale_in_process
+from helpers import assert_one_line, run_inprocess, script_cli, tree_hash, upscale_in_process, write_frames
 
 from tecogan.utils.errors import UserError
 
 up = upscale_in_process
-
-
-def write_frames(folder, n=3, h=12, w=16, seed=0, names=None):
-    rng = np.random.default_rng(seed)
-    os.makedirs(folder, exist_ok=True)
-    for i in range(n):
-        cv2.imwrite(os.path.join(folder, names[i] if names else f"{i:04d}.png"),
-                    rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
 
 
 def png_header_only(path, w, h):
@@ -38,11 +30,6 @@ def png_header_only(path, w, h):
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
     body = zlib.compress(b"\0" * 1000)
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", body) + chunk(b"IEND", b""))
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    return save_tiny_generator(tmp_path_factory.mktemp("ck"), "tiny_BD.pth")[0]
 
 
 # ---------------------------------------------------------------- images ---

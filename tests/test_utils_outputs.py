@@ -13,17 +13,18 @@ import sys
 import time
 
 import cv2
-import numpy as np
 import pytest
 import yaml
 from helpers import (
     assert_one_line,
+    limit_file_size,
+    no_temps,
     run_inprocess,
-    save_tiny_generator,
     script_cli,
     tmpfs_command,
     tree_hash,
     upscale_in_process,
+    write_frames,
 )
 
 from tecogan import main as main_cmd
@@ -38,24 +39,7 @@ ENV = dict(os.environ, OMP_NUM_THREADS="1")
 DEAD_PID = 999_999_999  # above Linux's pid_max: never a running process
 
 
-def write_frames(folder, n=3, h=12, w=16, seed=0, names=None):
-    rng = np.random.default_rng(seed)
-    os.makedirs(folder, exist_ok=True)
-    for i in range(n):
-        name = names[i] if names else f"{i:04d}.png"
-        cv2.imwrite(os.path.join(folder, name), rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    return save_tiny_generator(tmp_path_factory.mktemp("ck"), "tiny_BD.pth")[0]
-
-
 up = upscale_in_process
-
-
-def no_temps(folder):
-    return not [f for f in os.listdir(folder) if f.startswith((".tmp", ".tecogan-tmp"))]
 
 
 def job_folders(folder):
@@ -197,14 +181,6 @@ def test_sigterm_keeps_old_output_and_exits_nonzero(tmp_path, ckpt):
     assert tree_hash(tmp_path / "out") == before and no_temps(tmp_path)
 
 
-def _limit_file_size(limit):
-    def apply():
-        import resource
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-    return apply
-
-
 def test_file_size_limit_keeps_old_output(tmp_path, ckpt):
     """A write that fails (here: a file-size limit, as a full disk would) keeps the old output."""
     write_frames(tmp_path / "in", n=3, h=40, w=48)
@@ -212,7 +188,7 @@ def test_file_size_limit_keeps_old_output(tmp_path, ckpt):
     before = tree_hash(tmp_path / "in"), tree_hash(tmp_path / "out")
     r = subprocess.run([sys.executable, UPSCALE, tmp_path / "in", tmp_path / "out", "--model", ckpt, "--device", "cpu",
                         "--overwrite"], capture_output=True, text=True, env=ENV, timeout=120,
-                       preexec_fn=_limit_file_size(4096))
+                       preexec_fn=limit_file_size(4096))
     assert_one_line(r.returncode, r.stderr, "could not be written", "too large")
     assert (tree_hash(tmp_path / "in"), tree_hash(tmp_path / "out")) == before and no_temps(tmp_path)
 
