@@ -210,3 +210,15 @@ def deadline(seconds):
             signal.alarm(0)
             signal.signal(signal.SIGALRM, old)
     return cm()
+
+
+def make_lmdb(folder, clips=2, frames=4, h=64, w=64):
+    """A training LMDB of ``clips`` random clips (``v0``, ``v1`` ...) of ``frames`` frames: ``folder``."""
+    import numpy as np
+
+    from tecogan.data.lmdb_io import write_lmdb
+    rng = np.random.default_rng(0)
+    data = [(f"v{c}", [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(frames)])
+            for c in range(clips)]
+    write_lmdb(str(folder), "T", data)
+    return folder

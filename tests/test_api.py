@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from helpers import REPO
+from helpers import REPO, tree_hash, write_frames
 
 import tecogan
 from tecogan.inference.steppers import infer_sequence
@@ -200,3 +200,23 @@ def test_console_commands_after_pip_install(tmp_path):
     r = subprocess.run(["tecogan", "--exp_dir", str(tmp_path / "nope"), "--mode", "test", "--model", "FRVSR",
                         "--opt", "test.yml"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
     assert r.returncode == 2 and "experiment folder not found" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("value", ["no", "False", 0, 1, [], "yes"])
+def test_api_overwrite_must_be_a_bool(tmp_path, ckpt, value):
+    from tecogan.api import Upscaler, load_generator
+    write_frames(tmp_path / "in")
+    write_frames(tmp_path / "out", n=2, seed=6)
+    before = tree_hash(tmp_path / "out")
+    with pytest.raises(UserError, match="overwrite.*expected True or False"):
+        Upscaler(load_generator(ckpt)).upscale_video(tmp_path / "in", tmp_path / "out", overwrite=value)
+    assert tree_hash(tmp_path / "out") == before
+
+
+def test_api_misuse_is_one_line_or_correct(ckpt):
+    from tecogan.api import Upscaler, load_generator
+    up = Upscaler(load_generator(ckpt))
+    assert list(up.upscale_frames([])) == []  # an empty clip: no outputs (was an IndexError)
+    with pytest.raises(UserError, match="no such GPU|device 3.5: expected"):
+        Upscaler(load_generator(ckpt), device="cuda:77") if torch.cuda.is_available() else \
+            Upscaler(load_generator(ckpt), device=3.5)

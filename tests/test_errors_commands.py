@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from helpers import deadline, run_inprocess, script_cli, tree_hash, write_frames
 
 from tecogan.data.lmdb_io import parse_key, read_meta_info
 from tecogan.utils.errors import UserError
@@ -100,3 +101,46 @@ def test_profile_2x_experiment():
     r = run_sh("profile.sh", "BD", "FRVSR_2x", "3x32x32", "-1")
     assert r.returncode == 0, r.stderr
     assert "x2, nf 64, nb 10" in r.stdout and "FLOPs (x10^9)" in r.stdout
+
+
+@pytest.mark.parametrize("script, args, needle", [
+    ("resize_BD.py", ["--sigma", "nan"], "--sigma nan: expected a finite number"),
+    ("resize_BD.py", ["--sigma", "1e12"], "--sigma 1000000000000.0"),
+    ("make_gif.py", ["--fps", "0"], "--fps 0.0"),
+    ("make_gif.py", ["--width", "0"], "--width 0"),
+    ("make_gif.py", ["--max_frames", "-1"], "--max_frames -1"),
+    ("make_gif.py", ["--crop", "0,0,-5,10"], "--crop 0,0,-5,10"),
+    ("monitor_training.py", ["--baseline", "PSNR=nan"], "finite VALUE"),
+])
+def test_script_numbers_checked_first(tmp_path, frames_dir, capsys, monkeypatch, script, args, needle):
+    if script == "resize_BD.py":
+        argv = ["--gt_dir", tmp_path, "--lr_dir", tmp_path.parent / f"{tmp_path.name}_lr"]
+    elif script == "make_gif.py":
+        argv = [frames_dir, tmp_path / "x.gif"]
+    else:
+        argv = ["--exp_dir", tmp_path]
+    before = tree_hash(tmp_path)
+    with deadline(20):
+        status, _, err = run_inprocess(script_cli(f"scripts/{script}"), [script, *argv, *args], capsys, monkeypatch)
+    assert_one_line(status, err, needle)
+    assert tree_hash(tmp_path) == before
+
+
+@pytest.mark.parametrize("script, args, needle", [
+    ("resize_BD.py", ["--scale", "-4"], "--scale -4: expected an integer >= 1"),   # flipped the image before
+    ("resize_BD.py", ["--scale", "0"], "--scale 0: expected an integer >= 1"),     # crashed before
+    ("resize_BD.py", ["--sigma", "-1"], "--sigma -1.0: expected a number > 0"),
+    ("resize_BD.py", ["--sigma", "0"], "--sigma 0.0: expected a number > 0"),
+    ("generate_lr_BI.py", ["--scale", "0"], "--scale 0: expected an integer >= 1"),
+    ("generate_lr_BI.py", ["--scale", "-2"], "--scale -2"),
+    ("bicubic_baseline.py", ["--scale", "-4"], "--scale -4"),
+])
+def test_meaningless_parameters_are_refused(tmp_path, capsys, monkeypatch, script, args, needle):
+    write_frames(tmp_path / "src" / "s1", h=16, w=16)
+    src_opt, dst_opt = ("--lr_dir", "--out_dir") if script == "bicubic_baseline.py" else ("--gt_dir", "--lr_dir")
+    before = tree_hash(tmp_path)
+    status, _, err = run_inprocess(script_cli(f"scripts/{script}"),
+                                   [script, src_opt, tmp_path / "src", dst_opt, tmp_path / "dst", *args],
+                                   capsys, monkeypatch)
+    assert_one_line(status, err, needle)
+    assert tree_hash(tmp_path) == before

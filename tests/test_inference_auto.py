@@ -2,6 +2,7 @@
 fp32 through $TECOGAN_PRECISION, tests/conftest.py; here it is removed or auto is asked for):
 the choice is made once, at the first clip's first frames, printed as one line, and kept by a
 saved and restored clip; test mode keeps fp32 unless the YAML asks."""
+import json
 import os
 import subprocess
 import sys
@@ -110,3 +111,97 @@ def test_half_on_the_cpu_stays_fp32_and_bad_values_are_one_line(tiny):
         InferenceOptions(precision="fp64")
     with pytest.raises(OptionError, match="backend 'onnx'"):
         InferenceOptions(backend="onnx")
+
+
+def test_a_restored_clip_runs_in_what_it_ran_on_an_upscaler_that_chose_another(tiny, flags, monkeypatch):
+    """A batch's Upscaler decided auto on an earlier input; a partial output made in another precision
+    continues in that one (one output, one precision)."""
+    from tecogan.inference.upscaler import Upscaler, as_frames
+    flags(ZEN4)
+    monkeypatch.setattr(precision_auto, "_cache_path", lambda: None)
+    monkeypatch.setattr(precision_auto, "own_input_psnr", lambda net, f, d, b, p: [99.0] * len(f))
+    items = list(as_frames(smooth_clip(8)))
+    exact = Upscaler(tiny, precision="fp32", device="cpu", report=None)
+    run = exact.new_clip()
+    it = exact.upscale_clip(items, clip=run)
+    for _ in range(4):
+        next(it)
+    state = run.state_dict()
+    assert state["requested"] == {"precision": "fp32", "backend": None}
+    rest = [o.image for o in it]
+    up = Upscaler(tiny, precision="auto", backend="torch", device="cpu", report=None)
+    list(up.upscale_frames(smooth_clip(8)))  # an earlier input: auto chose bf16
+    assert up.options.precision == "bf16"
+    again = up.new_clip()
+    again.load_state_dict(state)
+    resumed = [o.image for o in up.upscale_clip(items[4:], clip=again)]
+    assert up.options.precision == "fp32"
+    assert all(np.array_equal(a, b) for a, b in zip(rest, resumed, strict=True))
+
+
+def _damage(kind, data, key):
+    """The cache's JSON text after damage ``kind`` to the valid ``data`` (entry ``key``)."""
+    entry = dict(data[key])
+    if kind == "not JSON":
+        return '{"' + key + '": {"precision": "bf1'
+    if kind == "a list":
+        return json.dumps([entry])
+    if kind == "an entry of text":
+        entry = "bf16"
+    elif kind == "wrong types":
+        entry.update(precision=5, reason=None)
+    elif kind == "an unknown precision":
+        entry.update(precision="fp8")
+    elif kind == "a precision nobody asked for":  # fp16 is none of this machine's choices
+        entry.update(precision="fp16")
+    elif kind == "another entry's key":  # a valid decision, moved
+        entry.update(key="0" * 24, precision="fp32", reason="planted")
+    elif kind == "another machine's":
+        entry.update(machine={**entry.get("machine", {}), "cpu_units": ["amx_fp16"]}, precision="fp32",
+                     reason="planted")
+    return json.dumps({**data, key: entry})
+
+
+@pytest.mark.parametrize("kind", ["not JSON", "a list", "an entry of text", "wrong types", "an unknown precision",
+                                  "a precision nobody asked for", "another entry's key", "another machine's"])
+def test_a_damaged_auto_cache_entry_is_dropped_and_decided_again(kind, tiny, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TECOGAN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    checks = []
+
+    def own_input_psnr(net, frames, device, backend, prec):
+        checks.append((backend, prec))
+        return [99.0] * len(frames)
+    monkeypatch.setattr(precision_auto, "own_input_psnr", own_input_psnr)
+
+    def decide():
+        return precision_auto.resolve_auto(tiny, "cpu", backend="torch", frames=smooth_clip(3), flags=ZEN4, table={})
+    assert decide().precision == "bf16" and checks == [("torch", "bf16")]
+    path = tmp_path / "cache" / "auto_precision.json"
+    data = json.loads(path.read_text())
+    (key,) = data
+    assert decide().reason.endswith("(cached)") and len(checks) == 1
+    path.write_text(_damage(kind, data, key))
+    capsys.readouterr()
+    choice = decide()
+    err = capsys.readouterr().err
+    assert (choice.precision, choice.backend) == ("bf16", "torch") and len(checks) == 2, (choice, err)
+    warnings = err.strip().splitlines()
+    assert len(warnings) == 1 and warnings[0].startswith(f"warning: {path}") and "deciding again" in warnings[0], err
+    assert sorted(os.listdir(tmp_path / "cache")) == ["auto_precision.json"]  # written whole, renamed: no temporaries
+    assert decide().reason.endswith("(cached)") and len(checks) == 2  # rewritten, valid
+    assert capsys.readouterr().err == ""
+
+
+def test_an_upscaler_runs_past_a_damaged_auto_cache(tiny, tmp_path, monkeypatch, capsys, flags):
+    from tecogan.inference.upscaler import Upscaler
+    monkeypatch.setenv("TECOGAN_CACHE_DIR", str(tmp_path / "cache"))
+    flags(ZEN4)
+    monkeypatch.setattr(precision_auto, "own_input_psnr", lambda net, f, d, b, p: [99.0] * len(f))
+    first = list(Upscaler(tiny, precision="auto", backend="torch", device="cpu", report=None).upscale_frames(smooth_clip(4)))
+    path = tmp_path / "cache" / "auto_precision.json"
+    path.write_text(json.dumps({k: "bf16" for k in json.loads(path.read_text())}))
+    up = Upscaler(tiny, precision="auto", backend="torch", device="cpu", report=None)
+    again = list(up.upscale_frames(smooth_clip(4)))
+    assert up.options.precision == "bf16" and all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    assert "deciding again" in capsys.readouterr().err

@@ -5,7 +5,8 @@ import os
 import subprocess
 import sys
 
-from helpers import load_script
+import pytest
+from helpers import assert_one_line, load_script, run_inprocess, script_cli
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(REPO, "scripts", "monitor_training.py")
@@ -98,3 +99,57 @@ def test_compare_option(tmp_path):
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == 2 and said in r.stderr and "Traceback" not in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1
+
+
+def monitor_exp(tmp_path, log_bytes, metrics_text=None):
+    exp = tmp_path / "exp"
+    (exp / "train").mkdir(parents=True)
+    (exp / "train" / "train.log").write_bytes(log_bytes)
+    if metrics_text is not None:
+        (exp / "test" / "metrics").mkdir(parents=True)
+        (exp / "test" / "metrics" / "V_avg.json").write_text(metrics_text)
+    return exp
+
+
+LOG = (b"2024-01-01 00:00:00 [INFO]: [epoch: 0 | iter: 1 | lr_G: 1e-4] l_pix_G: 1.0e-01\n"
+       b"2024-01-01 00:00:01 [INFO]: caf\xe9 \xff\xfe damaged bytes\n"
+       b"2024-01-01 00:00:02 [INFO]: [epoch: 0 | iter: 2 | lr_G: 1e-4] l_pix_G: 9.0e-02\n")
+
+
+def test_monitor_reads_logs_with_invalid_utf8(tmp_path, capsys, monkeypatch):
+    exp = monitor_exp(tmp_path, LOG)
+    status, _, err = run_inprocess(script_cli("scripts/monitor_training.py"),
+                                   ["monitor_training.py", "--exp_dir", exp], capsys, monkeypatch)
+    assert status == 0, err
+    assert (exp / "plots" / "losses.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("text, needle", [
+    ('{"G_iter2": {"PSNR": 2', "not readable JSON"),
+    ('[1, 2, 3]', "holds a list"),
+    ('{"G_iter2": "fast"}', "entry 'G_iter2'"),
+    ('{"nothing": {"PSNR": 1}}', "entry 'nothing'"),
+    ('{"G_iter2": {"PSNR": "x"}}', "entry 'G_iter2'"),
+])
+def test_monitor_on_truncated_or_foreign_json(tmp_path, capsys, monkeypatch, text, needle):
+    exp = monitor_exp(tmp_path, LOG, text)
+    status, _, err = run_inprocess(script_cli("scripts/monitor_training.py"),
+                                   ["monitor_training.py", "--exp_dir", exp], capsys, monkeypatch)
+    assert_one_line(status, err, "V_avg.json", needle)
+
+
+def test_monitor_training_leaves_out_values_it_cannot_draw(tmp_path, capsys, monkeypatch):
+    exp = tmp_path / "exp"
+    (exp / "train").mkdir(parents=True)
+    (exp / "train" / "train.log").write_text(
+        "[epoch: 0 | iter: 1 | lr_G: 1e-4] l_pix_G: 1.0e-01\n[epoch: 0 | iter: 2 | lr_G: 1e-4] l_pix_G: 1e308\n"
+        "[epoch: 0 | iter: 3 | lr_G: 1e-4] l_pix_G: inf\n")
+    (exp / "test" / "metrics").mkdir(parents=True)
+    (exp / "test" / "metrics" / "V_avg.json").write_text('{"G_iter1": {"PSNR": 1e308}, "G_iter2": {"PSNR": 24.0},'
+                                                         ' "G_iter3": {"PSNR": ' + "9" * 400 + '}}')
+    status, _, err = run_inprocess(script_cli("scripts/monitor_training.py"),
+                                   ["monitor_training.py", "--exp_dir", exp], capsys, monkeypatch)
+    assert status == 0, err
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 2 and all("left out" in w for w in warnings), err
+    assert (exp / "plots" / "metrics_V.png").stat().st_size > 1000

@@ -1,37 +1,38 @@
-"""Faults class 1: inputs and existing work are never destroyed, by any command that writes.
+"""utils/outputs.py and utils/tempfiles.py: inputs and existing work are never destroyed.
 
-Every case hashes the inputs and the old outputs before and after (tests/helpers.tree_hash)
-and asserts the exit status and the single stderr line.  Most commands run in this process
-(``cli()`` through ``run_cli``); the signal, disk-full and file-size-limit cases run a
-subprocess, since they are about what the process does at its end.
+Outputs that touch inputs are refused; existing outputs are kept without --overwrite and replaced
+whole with it; a failure, a SIGTERM, a file-size limit or a full disk midway keeps the old output
+and leaves no temporary; read-only and occupied outputs are one line.  Outputs and inputs are
+compared by file identity, not spelling (a case-insensitive file system is simulated with a hard
+link and a symlinked folder); an output that appears while a command runs is not replaced unless
+--overwrite was given; temporary names are provably the project's.  Every case hashes the inputs
+and the old outputs before and after (helpers.tree_hash).  (Each command's own refusals of
+outputs are tested with the command: test_scripts_data.py, test_data_lmdb.py,
+test_official_metrics.py, test_test_mode.py, test_training_trainer.py.)
 """
 import os
-import pickle
 import signal
 import subprocess
 import sys
 import time
 
 import cv2
+import numpy as np
 import pytest
-import yaml
+from avclips import make_clip, pattern
 from helpers import (
     assert_one_line,
     limit_file_size,
     no_temps,
-    run_inprocess,
-    script_cli,
     tmpfs_command,
     tree_hash,
     upscale_in_process,
     write_frames,
 )
 
-from tecogan import main as main_cmd
-from tecogan.official_metrics import evaluate as evaluate_cmd
-from tecogan.official_metrics import metrics as metrics_cmd
-from tecogan.utils.outputs import AtomicFolder, remove_stale_temps, temp_sibling
-from tecogan.utils.training_lock import TrainingLock
+from tecogan.utils import outputs, tempfiles
+from tecogan.utils.errors import UserError
+from tecogan.utils.outputs import FILE, FRAMES, AtomicFolder, check_outputs, remove_stale_temps, temp_sibling
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UPSCALE = os.path.join(REPO, "codes", "upscale.py")
@@ -211,190 +212,196 @@ def test_full_disk_keeps_old_output(tmp_path, ckpt):
     assert no_temps(tmp_path / "after")
 
 
-# ------------------------------------------------------------- data scripts ---
-@pytest.mark.parametrize("case", ["same", "inside", "contains"])
-def test_resize_bd_refuses_lr_dir_touching_gt_dir(tmp_path, capsys, monkeypatch, case):
-    gt = tmp_path / "data" / "GT"
-    write_frames(gt / "s1", h=16, w=16)
-    lr = {"same": gt, "inside": gt / "s1" / "lr", "contains": tmp_path / "data"}[case]
+# ------------------------------------------------------- unwritable, occupied ---
+
+
+def test_read_only_output_folder(tmp_path, ckpt):
+    write_frames(tmp_path / "in")
+    (tmp_path / "ro").mkdir()
+    cmd = tmpfs_command(tmp_path / "ro", 64, [sys.executable, UPSCALE, tmp_path / "in", tmp_path / "ro" / "out",
+                                              "--model", ckpt, "--device", "cpu"], read_only=True)
+    if cmd is None:
+        pytest.skip("mounting a read-only tmpfs (unshare -rm mount) is not permitted here")
+    r = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=120)
+    assert_one_line(r.returncode, r.stderr, "out", "not writable")
+
+
+@pytest.mark.parametrize("case, needle", [
+    ("video_is_folder", "is a folder; expected a file name"),
+    ("frames_is_file", "is a file; expected a folder"),
+    ("parent_is_file", "is a file, not a folder"),
+])
+def test_occupied_outputs(tmp_path, ckpt, capsys, monkeypatch, case, needle):
+    write_frames(tmp_path / "in")
+    if case == "video_is_folder":
+        (tmp_path / "out.mp4").mkdir()
+        (tmp_path / "out.mp4" / "keep.txt").write_text("mine")
+        out = tmp_path / "out.mp4"
+    elif case == "frames_is_file":
+        (tmp_path / "out").write_text("mine")
+        out = tmp_path / "out"
+    else:
+        (tmp_path / "file").write_text("mine")
+        out = tmp_path / "file" / "sub" / "out"
+    before = tree_hash(tmp_path)
+    status, _, err = up(capsys, monkeypatch, tmp_path / "in", out, "--model", ckpt, "--device", "cpu", "--overwrite")
+    assert_one_line(status, err, needle)
+    assert tree_hash(tmp_path) == before
+
+
+def temps(folder):
+    return [f for f in os.listdir(folder) if f.startswith(tempfiles.TEMP_PREFIX)]
+
+
+def test_upscale_video_onto_another_spelling_of_its_input(tmp_path, ckpt, capsys, monkeypatch):
+    """`upscale.py IN.mp4 in.mp4 --overwrite` on a case-insensitive file system: one file, two names."""
+    src = tmp_path / "in.mp4"
+    make_clip(src, pattern(4))
+    os.link(src, tmp_path / "IN.mp4")  # the second spelling reaches the same file
+    before = tree_hash(tmp_path)
+    status, _, err = up(capsys, monkeypatch, tmp_path / "IN.mp4", src, "--model", ckpt, "--device", "cpu",
+                        "--overwrite")
+    assert_one_line(status, err, str(src), "is the input")
+    assert tree_hash(tmp_path) == before
+
+
+def test_frames_folder_through_a_symlinked_spelling(tmp_path, ckpt, capsys, monkeypatch):
+    write_frames(tmp_path / "data" / "in")
+    os.symlink(tmp_path / "data", tmp_path / "DATA")
     before = tree_hash(tmp_path / "data")
-    status, _, err = run_inprocess(script_cli("scripts/resize_BD.py"),
-                                   ["resize_BD.py", "--gt_dir", gt, "--lr_dir", lr], capsys, monkeypatch)
-    assert_one_line(status, err, "--lr_dir", "input --gt_dir")
+    for out in (tmp_path / "DATA" / "in", tmp_path / "DATA" / "in" / "sub"):
+        status, _, err = up(capsys, monkeypatch, tmp_path / "data" / "in", out, "--model", ckpt, "--device", "cpu",
+                            "--overwrite")
+        assert_one_line(status, err, str(out), "input")
     assert tree_hash(tmp_path / "data") == before
 
 
-@pytest.mark.parametrize("script, src_opt, dst_opt", [("resize_BD.py", "--gt_dir", "--lr_dir"),
-                                                      ("generate_lr_BI.py", "--gt_dir", "--lr_dir"),
-                                                      ("bicubic_baseline.py", "--lr_dir", "--out_dir")])
-def test_data_scripts_keep_or_cleanly_replace_existing_output(tmp_path, capsys, monkeypatch, script, src_opt, dst_opt):
-    src, dst = tmp_path / "src", tmp_path / "dst"
-    write_frames(src / "s1", h=16, w=16)
-    write_frames(dst / "s1", n=5, h=4, w=4, seed=2)
-    write_frames(dst / "old_seq", n=1, h=4, w=4)
-    before = tree_hash(src), tree_hash(dst)
-    cli = script_cli(f"scripts/{script}")
-    status, _, err = run_inprocess(cli, [script, src_opt, src, dst_opt, dst], capsys, monkeypatch)
-    assert_one_line(status, err, dst_opt, "already exists", "--overwrite")
-    assert (tree_hash(src), tree_hash(dst)) == before
-    status, _, err = run_inprocess(cli, [script, src_opt, src, dst_opt, dst, "--overwrite"], capsys, monkeypatch)
+def test_two_outputs_differing_only_in_case_are_one(tmp_path):
+    with pytest.raises(UserError, match="is also the output"):
+        check_outputs([("OUTPUT", tmp_path / "Out.mp4", FILE), ("--compare", tmp_path / "out.MP4", FILE)])
+    src = tmp_path / "a.png"
+    src.write_bytes(b"x")
+    os.link(src, tmp_path / "b.png")
+    with pytest.raises(UserError, match="is the input"):
+        check_outputs([("OUTPUT", tmp_path / "b.png", FILE)], [("INPUT", src)], overwrite=True)
+    assert src.read_bytes() == b"x"
+
+
+def _racing_check(monkeypatch, make_other):
+    """check_outputs passes, then another run's output appears before the final rename."""
+    import sys
+
+    import tecogan.upscale  # noqa: F401 - every module that imported check_outputs gets the racing one
+    real_check = outputs.check_outputs
+
+    def check(*args, **kwargs):
+        real_check(*args, **kwargs)
+        make_other()
+    for module in list(sys.modules.values()):
+        if getattr(module, "check_outputs", None) is real_check:
+            monkeypatch.setattr(module, "check_outputs", check)
+
+
+@pytest.mark.parametrize("kind", ["video", "frames"])
+def test_output_that_appears_meanwhile_is_kept(tmp_path, ckpt, capsys, monkeypatch, kind):
+    write_frames(tmp_path / "in")
+    out = tmp_path / ("out.mp4" if kind == "video" else "out")
+
+    def other_run():
+        if kind == "video":
+            out.write_bytes(b"the other run's finished video")
+        else:
+            write_frames(out, n=2, seed=9)
+    _racing_check(monkeypatch, other_run)
+    before_in = tree_hash(tmp_path / "in")
+    status, _, err = up(capsys, monkeypatch, tmp_path / "in", out, "--model", ckpt, "--device", "cpu")
+    assert_one_line(status, err, str(out), "appeared while this command ran")
+    other = tree_hash(out)
+    assert other is not None and tree_hash(tmp_path / "in") == before_in and not temps(tmp_path)
+    if kind == "video":
+        assert out.read_bytes() == b"the other run's finished video"
+
+
+def test_appeared_meanwhile_is_replaced_with_overwrite(tmp_path, ckpt, capsys, monkeypatch):
+    write_frames(tmp_path / "in")
+    out = tmp_path / "out"
+    _racing_check(monkeypatch, lambda: write_frames(out, n=5, seed=9))
+    status, _, err = up(capsys, monkeypatch, tmp_path / "in", out, "--model", ckpt, "--device", "cpu", "--overwrite")
     assert status == 0, err
-    assert sorted(os.listdir(dst)) == ["s1"]  # no stale sequence
-    assert sorted(os.listdir(dst / "s1")) == ["0000.png", "0001.png", "0002.png"]  # no stale frames
-    assert tree_hash(src) == before[0] and no_temps(tmp_path)
+    assert sorted(os.listdir(out)) == ["0000.png", "0001.png", "0002.png"] and not temps(tmp_path)
 
 
-def test_create_lmdb_refusals_and_overwrite(tmp_path, capsys, monkeypatch):
-    cli = script_cli("scripts/create_lmdb.py")
-    raw = tmp_path / "raw"
-    write_frames(raw / "v0", h=8, w=8)
-    before_raw = tree_hash(raw)
-    status, _, err = run_inprocess(cli, ["create_lmdb.py", "--raw_dir", raw, "--lmdb_dir", raw / "x.lmdb"],
-                                   capsys, monkeypatch)
-    assert_one_line(status, err, "--lmdb_dir", "lies inside the input --raw_dir")
-    assert tree_hash(raw) == before_raw
-    out = tmp_path / "X.lmdb"
-    assert run_inprocess(cli, ["create_lmdb.py", "--raw_dir", raw, "--lmdb_dir", out], capsys, monkeypatch)[0] == 0
+def test_foreign_file_that_appears_meanwhile_stops_the_overwrite(tmp_path):
+    out = tmp_path / "out"
+    write_frames(out, n=2)
+    check_outputs([("OUT", out, FRAMES)], overwrite=True)
+    stage = AtomicFolder(out)
+    write_frames(stage.tmp, n=1, seed=4)
+    (out / "holiday.jpg").write_bytes(b"a photo")
     before = tree_hash(out)
-    write_frames(raw / "v1", h=8, w=8)
-    status, _, err = run_inprocess(cli, ["create_lmdb.py", "--raw_dir", raw, "--lmdb_dir", out], capsys, monkeypatch)
-    assert_one_line(status, err, "already exists", "--overwrite")
-    assert tree_hash(out) == before
-    status, _, err = run_inprocess(cli, ["create_lmdb.py", "--raw_dir", raw, "--lmdb_dir", out, "--overwrite"],
-                                   capsys, monkeypatch)
+    with pytest.raises(UserError, match="holiday.jpg"):
+        stage.close(True)
+    assert tree_hash(out) == before and not temps(tmp_path)
+
+
+def test_rename_noreplace_and_its_fallbacks(tmp_path, monkeypatch):
+    for fallback in (False, True):
+        if fallback:
+            monkeypatch.setattr(tempfiles, "_renameat2", lambda: None)
+        a, b = tmp_path / f"a{fallback}", tmp_path / f"b{fallback}"
+        a.write_bytes(b"new")
+        b.write_bytes(b"old")
+        assert tempfiles.rename_noreplace(a, b) is False and b.read_bytes() == b"old" and a.exists()
+        b.unlink()
+        assert tempfiles.rename_noreplace(a, b) is True and b.read_bytes() == b"new" and not a.exists()
+        d1, d2 = tmp_path / f"d1{fallback}", tmp_path / f"d2{fallback}"
+        write_frames(d1, n=1)
+        write_frames(d2, n=1, seed=3)
+        before = tree_hash(d2)
+        assert tempfiles.rename_noreplace(d1, d2) is False and tree_hash(d2) == before
+
+
+def test_users_dot_tmp_files_are_not_temporaries(tmp_path, ckpt, capsys, monkeypatch):
+    write_frames(tmp_path / "in")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".tmp_notes.txt").write_text("my notes")
+    beside = tmp_path / ".tmp_out_2024.mp4"
+    beside.write_bytes(b"my video")
+    before = tree_hash(tmp_path / "out"), tree_hash(beside)
+    status, _, err = up(capsys, monkeypatch, tmp_path / "in", out, "--model", ckpt, "--device", "cpu")
+    assert_one_line(status, err, "already exists and is not empty")
+    status, _, err = up(capsys, monkeypatch, tmp_path / "in", out, "--model", ckpt, "--device", "cpu", "--overwrite")
+    assert_one_line(status, err, ".tmp_notes.txt", "--overwrite would delete")
+    status, _, err = up(capsys, monkeypatch, tmp_path / "in", tmp_path / "out.mp4", "--model", ckpt, "--device", "cpu")
     assert status == 0, err
-    with open(out / "meta_info.pkl", "rb") as f:
-        assert len(pickle.load(f)["keys"]) == 6
-    (out / "notes.txt").write_text("not an LMDB file")
-    before = tree_hash(out)
-    status, _, err = run_inprocess(cli, ["create_lmdb.py", "--raw_dir", raw, "--lmdb_dir", out, "--overwrite"],
-                                   capsys, monkeypatch)
-    assert_one_line(status, err, "notes.txt")
-    assert tree_hash(out) == before and no_temps(tmp_path)
+    assert (tree_hash(tmp_path / "out"), tree_hash(beside)) == before
 
 
-# ------------------------------------------------------------------ metrics ---
-def test_metrics_output_checked_before_the_long_work(tmp_path, capsys, monkeypatch):
-    for kind in ("SR", "GT"):
-        write_frames(tmp_path / kind / "seq", n=5, h=16, w=16)
-    argv = ["metrics.py", "--results", tmp_path / "SR" / "seq", "--targets", tmp_path / "GT" / "seq",
-            "--device", "cpu", "--lpips_weights", tmp_path / "never_read.pth"]
-    status, _, err = run_inprocess(metrics_cmd.cli, argv + ["--output", tmp_path / "GT" / "seq"], capsys, monkeypatch)
-    assert_one_line(status, err, "--output", "is the input --targets")
-    status, _, err = run_inprocess(metrics_cmd.cli, argv + ["--output", tmp_path], capsys, monkeypatch)
-    assert_one_line(status, err, "contains the input")
-    (tmp_path / "out").mkdir()
-    (tmp_path / "out" / "metrics.json").write_text('{"earlier": 1}')
-    (tmp_path / "file_out").write_text("a file")
-    before = tree_hash(tmp_path)
-    status, _, err = run_inprocess(metrics_cmd.cli, argv + ["--output", tmp_path / "out"], capsys, monkeypatch)
-    assert_one_line(status, err, "metrics.json", "already exists", "--overwrite")
-    status, _, err = run_inprocess(metrics_cmd.cli, argv + ["--output", tmp_path / "file_out"], capsys, monkeypatch)
-    assert_one_line(status, err, "file_out", "is a file")
-    assert tree_hash(tmp_path) == before  # and the missing LPIPS weights were never needed
+def test_temp_names_are_provable_and_short_enough():
+    name = "v" * 240 + ".mp4"  # a legal 244-character name
+    for old in (False, True):
+        tmp = os.path.basename(temp_sibling(os.path.join("/x", name), old=old, pid=4_194_304))
+        assert len(os.fsencode(tmp)) <= 255 and tmp.endswith(".mp4")
+        assert tempfiles.temp_belongs_to(tmp, name) and tempfiles.parse_temp(tmp)[1] is old
+        assert not tempfiles.is_own_temp(tmp[:-5] + "w.mp4")  # one changed letter: not ours
+    assert not tempfiles.is_own_temp(".tecogan-tmp-12-0123456789abcdef-out.mp4")
 
 
-def test_evaluate_keeps_existing_metric_log(tmp_path, capsys, monkeypatch):
-    write_frames(tmp_path / "data" / "D" / "GT" / "s", n=5, h=16, w=16)
-    write_frames(tmp_path / "results" / "D" / "M" / "s", n=5, h=16, w=16)
-    log = tmp_path / "results" / "D" / "M" / "metric_log"
-    log.mkdir()
-    (log / "metrics.csv").write_text("earlier")
-    before = tree_hash(tmp_path)
-    status, _, err = run_inprocess(evaluate_cmd.cli, ["evaluate.py", "--model", "M", "--datasets", "D",
-                                                      "--data_root", tmp_path / "data",
-                                                      "--results_root", tmp_path / "results"], capsys, monkeypatch)
-    assert_one_line(status, err, "metrics.csv", "--overwrite")
-    assert tree_hash(tmp_path) == before
+def test_a_244_character_output_name_works(tmp_path, ckpt, capsys, monkeypatch):
+    write_frames(tmp_path / "in", n=2)
+    for name in ("f" * 244, "v" * 240 + ".mp4"):
+        status, _, err = up(capsys, monkeypatch, tmp_path / "in", tmp_path / name, "--model", ckpt, "--device", "cpu")
+        assert status == 0, err
+        assert os.path.exists(tmp_path / name) and not temps(tmp_path)
 
 
-# ---------------------------------------------------------------- test mode ---
-def write_test_exp(tmp_path, ckpt, res_dir, name="T"):
-    exp = tmp_path / "exp"
-    exp.mkdir(exist_ok=True)
-    opt = {"scale": 4, "dataset": {"degradation": {"type": "BD"},
-                                   "test1": {"name": name, "lr_seq_dir": str(tmp_path / "LR")}},
-           "model": {"name": "FRVSR", "generator": {"nf": 8, "nb": 1, "load_path": str(ckpt)}},
-           "test": {"save_res": True, "res_dir": str(res_dir)}}
-    (exp / "test.yml").write_text(yaml.safe_dump(opt))
-    return ["main.py", "--exp_dir", exp, "--mode", "test", "--model", "FRVSR", "--opt", "test.yml", "--gpu_id", "-1"]
-
-
-@pytest.mark.parametrize("where", ["inside_lr", "is_lr", "contains_lr"])
-def test_test_mode_res_dir_never_touches_inputs(tmp_path, ckpt, capsys, monkeypatch, where):
-    write_frames(tmp_path / "LR" / "s1")
-    res = {"inside_lr": tmp_path / "LR" / "s1" / "res", "is_lr": tmp_path / "LR", "contains_lr": tmp_path}[where]
-    argv = write_test_exp(tmp_path, ckpt, res)
-    before = tree_hash(tmp_path / "LR")
-    status, _, err = run_inprocess(main_cmd.cli, argv, capsys, monkeypatch)
-    assert_one_line(status, err, "res_dir")
-    assert tree_hash(tmp_path / "LR") == before
-
-
-def test_yaml_names_never_lead_outside(tmp_path, ckpt, capsys, monkeypatch):
-    write_frames(tmp_path / "LR" / "s1")
-    argv = write_test_exp(tmp_path, ckpt, tmp_path / "results" / "inner", name="../../escaped")
-    status, _, err = run_inprocess(main_cmd.cli, argv, capsys, monkeypatch)
-    assert_one_line(status, err, "dataset.test1.name", "plain folder name", "'../../escaped'")
-    assert not (tmp_path / "escaped").exists() and not (tmp_path / "results").exists()
-
-
-# ------------------------------------------------------------------ training ---
-def train_argv(exp, *extra):
-    return ["main.py", "--exp_dir", exp, "--mode", "train", "--model", "FRVSR", "--opt", "train.yml",
-            "--gpu_id", "-1", *extra]
-
-
-def write_train_exp(exp):
-    exp.mkdir(parents=True, exist_ok=True)
-    opt = {"scale": 4, "dataset": {"degradation": {"type": "BD"},
-                                   "train": {"name": "x", "seq_dir": str(exp / "none.lmdb"), "crop_size": 32}},
-           "model": {"name": "FRVSR", "generator": {"nf": 8, "nb": 1}},
-           "train": {"total_iter": 2, "generator": {"lr": 1e-4}}}
-    (exp / "train.yml").write_text(yaml.safe_dump(opt))
-
-
-def test_train_refuses_existing_run_without_resume(tmp_path, capsys, monkeypatch):
-    exp = tmp_path / "exp"
-    write_train_exp(exp)
-    (exp / "train" / "ckpt").mkdir(parents=True)
-    (exp / "train" / "ckpt" / "G_iter2.pth").write_bytes(b"earlier checkpoint")
-    before = tree_hash(exp)
-    status, _, err = run_inprocess(main_cmd.cli, train_argv(exp), capsys, monkeypatch)
-    assert_one_line(status, err, str(exp / "train"), "already exists", "--resume auto")
-    assert tree_hash(exp) == before  # and the lock was released
-
-
-def test_train_refuses_experiment_in_use(tmp_path, capsys, monkeypatch):
-    exp = tmp_path / "exp"
-    write_train_exp(exp)
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        (exp / ".train.lock").write_text(f"{sleeper.pid} {os.uname().nodename}\n")
-        before = tree_hash(exp)
-        status, _, err = run_inprocess(main_cmd.cli, train_argv(exp, "--resume", "auto"), capsys, monkeypatch)
-        assert_one_line(status, err, str(exp), "in use by a running training", f"pid {sleeper.pid}")
-        assert tree_hash(exp) == before
-    finally:
-        sleeper.kill()
-        sleeper.wait()
-    # the same lock, now stale (its process is gone), is taken over
-    lock = TrainingLock(str(exp))
-    with lock:
-        assert (exp / ".train.lock").read_text().split()[0] == str(os.getpid())
-    assert not (exp / ".train.lock").exists()
-
-
-def test_train_never_writes_into_its_data(tmp_path, capsys, monkeypatch):
-    exp = tmp_path / "exp"
-    write_train_exp(exp)
-    opt = yaml.safe_load((exp / "train.yml").read_text())
-    data = tmp_path / "val" / "LR"
-    write_frames(data / "s1")
-    opt["dataset"]["test1"] = {"name": "V", "lr_seq_dir": str(data)}
-    opt["test"] = {"res_dir": str(data / "results")}
-    (exp / "train.yml").write_text(yaml.safe_dump(opt))
-    before = tree_hash(tmp_path)
-    status, _, err = run_inprocess(main_cmd.cli, train_argv(exp), capsys, monkeypatch)
-    assert_one_line(status, err, "test.res_dir", "lies inside the input dataset.test1.lr_seq_dir")
-    assert tree_hash(tmp_path) == before
+def test_overwrite_refuses_frames_folder_with_a_photo(tmp_path, ckpt, capsys, monkeypatch):
+    write_frames(tmp_path / "in")
+    write_frames(tmp_path / "out", n=3, seed=5)
+    cv2.imwrite(str(tmp_path / "out" / "holiday.jpg"), np.zeros((8, 8, 3), np.uint8))
+    before = tree_hash(tmp_path / "out"), tree_hash(tmp_path / "in")
+    status, _, err = up(capsys, monkeypatch, tmp_path / "in", tmp_path / "out", "--model", ckpt, "--device", "cpu",
+                        "--overwrite")
+    assert_one_line(status, err, "holiday.jpg", "--overwrite would delete")
+    assert (tree_hash(tmp_path / "out"), tree_hash(tmp_path / "in")) == before
