@@ -78,6 +78,16 @@ def flags(monkeypatch):
     return use
 
 
+@pytest.fixture
+def frames_dir(tmp_path):
+    """A folder holding one black 12x16 PNG frame."""
+    import cv2
+    import numpy as np
+    os.makedirs(tmp_path / "in")
+    cv2.imwrite(str(tmp_path / "in" / "0000.png"), np.zeros((12, 16, 3), np.uint8))
+    return tmp_path / "in"
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _openvino_cache(tmp_path_factory):
     """Converted OpenVINO models are cached in a session folder, never in the user's ~/.cache."""
@@ -85,8 +95,114 @@ def _openvino_cache(tmp_path_factory):
     yield
 
 
+# ------------------------------------------------------------------ OpenVINO in a child process ----
+# OpenVINO's runtime (its TBB thread pool, NNCF's threads) must never be loaded in the pytest
+# process: every later fork() (a DataLoader worker, subprocess's fork_exec with a preexec_fn, a
+# multiprocessing child) then copies a process whose pool threads are gone, and a crash there
+# (exit 139) took the whole suite down.  Tests that load OpenVINO carry the marker ``openvino``
+# (a module sets ``pytestmark``); the selected ones of each file run in one child pytest, started
+# from a process that has not loaded OpenVINO, and their reports are replayed here.  A child that
+# crashes fails only its own tests.  Any other test that loads OpenVINO in this process fails.
+CHILD = "TECOGAN_TEST_CHILD"
+_children = {}  # nodeid -> _ChildRun
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "openvino: loads OpenVINO; runs in a child pytest process (conftest.py)")
+
+
+class _ChildRun:
+    """The selected ``openvino`` tests of one file, run together in a child pytest."""
+
+    def __init__(self, config, nodeids):
+        self.config, self.nodeids, self.reports = config, nodeids, None
+
+    def run(self):
+        import json
+        import subprocess
+        import sys
+        import tempfile
+        with tempfile.TemporaryDirectory(prefix="tecogan_child_") as tmp:
+            out = os.path.join(tmp, "reports.jsonl")
+            env = dict(os.environ, **{CHILD: out})
+            markexpr = self.config.option.markexpr
+            cmd = [sys.executable, "-X", "faulthandler", "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                   "-m", markexpr or "", "--rootdir", str(REPO), "-c", str(REPO / "pytest.ini"), *self.nodeids]
+            proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+            self.status, self.output = proc.returncode, proc.stdout + proc.stderr
+            self.reports = {}
+            if os.path.exists(out):
+                with open(out) as f:
+                    for line in f:
+                        data = json.loads(line)
+                        report = self.config.hook.pytest_report_from_serializable(config=self.config, data=data)
+                        self.reports.setdefault(report.nodeid, []).append(report)
+
+    def replay(self, item):
+        from _pytest.reports import TestReport
+        if self.reports is None:
+            self.run()
+        reports = self.reports.get(item.nodeid)
+        if not reports or reports[-1].when != "teardown":  # the child died before this test ended
+            why = (f"the child pytest running this file's OpenVINO tests ended with status {self.status} "
+                   f"before this test finished; its output ends:\n{self.output[-6000:]}")
+            done = reports or []
+            when = "call" if any(r.when == "setup" and r.passed for r in done) else "setup"
+            reports = [r for r in done if r.when != when] + [TestReport(
+                item.nodeid, item.location, {}, "failed", why, when, [], 0.0)]
+        return reports
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    child = _children.get(item.nodeid)
+    if child is None:
+        return None
+    item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    for report in child.replay(item):
+        item.ihook.pytest_runtest_logreport(report=report)
+    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
+
+
+def pytest_runtest_logreport(report):
+    """In the child: each report, serialised, for the parent to replay."""
+    path = os.environ.get(CHILD)
+    if path and _config is not None:
+        import json
+        data = _config.hook.pytest_report_to_serializable(config=_config, report=report)
+        with open(path, "a") as f:
+            f.write(json.dumps(data) + "\n")
+
+
+_config = None
+
+
+def pytest_sessionstart(session):
+    global _config
+    _config = session.config
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """Outside the child, a test that loads OpenVINO without the marker fails (see above)."""
+    import sys
+    loaded = "openvino" in sys.modules
+    result = yield
+    if not loaded and "openvino" in sys.modules and not os.environ.get(CHILD):
+        raise AssertionError("this test loaded OpenVINO in the pytest process; mark it (or its module) "
+                             "pytest.mark.openvino so that it runs in a child process (tests/conftest.py)")
+    return result
+
+
 def pytest_collection_modifyitems(config, items):
-    """Tests that run the OpenVINO backend in this process go last: OpenVINO's thread pool
-    does not survive fork(), so a DataLoader worker forked after it (test_train_datasets) can
-    crash. No command of the project mixes the two (training never loads OpenVINO)."""
-    items.sort(key=lambda item: item.path.name in ("test_inference_backends.py", "test_inference_settings.py"))
+    if os.environ.get(CHILD):
+        return
+    groups = {}
+    for item in items:
+        if item.get_closest_marker("openvino"):
+            groups.setdefault(item.path, []).append(item)
+    for group in groups.values():
+        child = _ChildRun(config, [item.nodeid for item in group])
+        for item in group:
+            _children[item.nodeid] = child
