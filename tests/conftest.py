@@ -112,45 +112,56 @@ def pytest_configure(config):
 
 
 class _ChildRun:
-    """The selected ``openvino`` tests of one file, run together in a child pytest."""
+    """The selected ``openvino`` tests of one file, run together in a child pytest.  A child that
+    crashes fails the test it was running; the tests after it run in a new child."""
 
     def __init__(self, config, nodeids):
         self.config, self.nodeids, self.reports = config, nodeids, None
 
-    def run(self):
+    def _child(self, nodeids):
         import json
         import subprocess
         import sys
         import tempfile
         with tempfile.TemporaryDirectory(prefix="tecogan_child_") as tmp:
             out = os.path.join(tmp, "reports.jsonl")
-            env = dict(os.environ, **{CHILD: out})
-            markexpr = self.config.option.markexpr
             cmd = [sys.executable, "-X", "faulthandler", "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                   "-m", markexpr or "", "--rootdir", str(REPO), "-c", str(REPO / "pytest.ini"), *self.nodeids]
-            proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
-            self.status, self.output = proc.returncode, proc.stdout + proc.stderr
-            self.reports = {}
+                   "-m", self.config.option.markexpr or "", "--rootdir", str(REPO), "-c", str(REPO / "pytest.ini"),
+                   *nodeids]
+            proc = subprocess.run(cmd, cwd=REPO, env=dict(os.environ, **{CHILD: out}), capture_output=True, text=True)
+            reports = {}
             if os.path.exists(out):
                 with open(out) as f:
                     for line in f:
-                        data = json.loads(line)
-                        report = self.config.hook.pytest_report_from_serializable(config=self.config, data=data)
-                        self.reports.setdefault(report.nodeid, []).append(report)
+                        report = self.config.hook.pytest_report_from_serializable(config=self.config,
+                                                                                  data=json.loads(line))
+                        reports.setdefault(report.nodeid, []).append(report)
+        return reports, proc.returncode, proc.stdout + proc.stderr
+
+    def run(self):
+        from _pytest.reports import TestReport
+        self.reports, pending = {}, list(self.nodeids)
+        while pending:
+            got, status, output = self._child(pending)
+            self.reports.update(got)
+            rest = [n for n in pending if not (n in got and got[n][-1].when == "teardown")]
+            if not rest:
+                break
+            partial = [n for n in rest if n in got]
+            culprits = partial[:1] or rest[:1] if got else rest  # no progress at all: give up on the rest
+            for nodeid in culprits:
+                done = self.reports.get(nodeid, [])
+                when = "call" if any(r.when == "setup" and r.passed for r in done) else "setup"
+                why = (f"the child pytest running this file's OpenVINO tests ended with status {status} "
+                       f"during this test; its output ends:\n{output[-6000:]}")
+                location = done[0].location if done else (nodeid.split("::")[0], None, nodeid)
+                self.reports[nodeid] = done + [TestReport(nodeid, location, {}, "failed", why, when)]
+            pending = [n for n in rest if n not in culprits]
 
     def replay(self, item):
-        from _pytest.reports import TestReport
         if self.reports is None:
             self.run()
-        reports = self.reports.get(item.nodeid)
-        if not reports or reports[-1].when != "teardown":  # the child died before this test ended
-            why = (f"the child pytest running this file's OpenVINO tests ended with status {self.status} "
-                   f"before this test finished; its output ends:\n{self.output[-6000:]}")
-            done = reports or []
-            when = "call" if any(r.when == "setup" and r.passed for r in done) else "setup"
-            reports = [r for r in done if r.when != when] + [TestReport(
-                item.nodeid, item.location, {}, "failed", why, when, [], 0.0)]
-        return reports
+        return self.reports[item.nodeid]
 
 
 @pytest.hookimpl(tryfirst=True)
