@@ -180,7 +180,7 @@ def test_converted_model_cache(tmp_path, monkeypatch, capsys):
     assert OpenVINOStep(net).cache_path is None
 
 
-# ---- lower precisions through OpenVINO (tecogan.inference.precision; the torch side: test_precision_inference.py)
+# ---- lower precisions through OpenVINO (tecogan.inference.precision; the torch side: test_inference_precision.py)
 # documented tolerances (docs/precision.md), every frame of a short clip against fp32 torch
 OV_MIN_DB = {"bf16": 38.0, "int8": 30.0}
 

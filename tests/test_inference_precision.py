@@ -2,7 +2,7 @@
 one-line refusals (on sample flag sets, so they hold on every machine, AVX2-only included),
 bf16 within its tolerance of fp32 over a short clip, ``auto``'s choice from the table and from
 the own-input check, and ``test.precision`` in test mode. OpenVINO's bf16/int8 are tested in
-test_backends.py (run last: OpenVINO's thread pool and fork)."""
+test_inference_backends.py (in a child process: OpenVINO and fork, see conftest.py)."""
 import json
 import os
 
