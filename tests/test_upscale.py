@@ -182,6 +182,7 @@ def test_memory_does_not_grow_with_length(tmp_path, ckpt):
     assert long <= 1.2 * short, (short, long)
 
 
+@pytest.mark.slow  # the shipped model at 768x432, twice; fast: test_tiles_blend_without_seams
 def test_large_tiles_stay_within_one_grey_level_of_whole_frames():
     """The shipped model on the bundled demo clip (192x108 LR): with tiles of 96 overlapping by 32,
     99.9% of the output pixels are within 1 grey level of whole-frame upscaling (the rest sit on

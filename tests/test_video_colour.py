@@ -1,10 +1,12 @@
 """Colour kept: 10-bit input gives 10-bit output (h265, ffv1 ...) with no 8-bit rounding between
 the network and the encoder, colour tags copied from the input, h264 stays 8-bit, HDR refused."""
+from fractions import Fraction
+
 import av
 import numpy as np
 import pytest
-from avclips import make_clip, probe
-from helpers import save_tiny_generator, upscale_in_process
+from avclips import make_clip, pattern, probe
+from helpers import save_tiny_generator, tree_hash, upscale_in_process
 
 from tecogan.inference.steppers import infer_sequence
 from tecogan.video import open_source
@@ -126,3 +128,28 @@ def test_vp9_without_10bit_formats_warns_and_writes_8_bits(tmp_path, ckpt, hevc1
     else:
         assert p["pix_fmt"] == "yuv420p" and "has no 10-bit format" in err
     assert (p["colorspace"], p["primaries"], p["trc"]) == (9, 9, 14)
+
+
+@pytest.fixture(scope="module")
+def deep_clip(tmp_path_factory):
+    frames = [(f.astype(np.uint16) * 257) for f in pattern(3, 24, 32)]
+    return make_clip(tmp_path_factory.mktemp("deep") / "in10.mkv", frames, codec="ffv1", pix_fmt="yuv420p10le",
+                     rate=12, time_base=Fraction(1, 12))
+
+
+def test_10bit_into_h264_says_it_drops_to_8_bits(tmp_path, ckpt, deep_clip, capsys, monkeypatch):
+    before = tree_hash(deep_clip)
+    status, _, err = upscale_in_process(capsys, monkeypatch, deep_clip, tmp_path / "out.mp4", "--model", ckpt,
+                                        "--device", "cpu", "--quiet")
+    assert status == 0, err
+    drops = [line for line in err.splitlines() if "10-bit samples" in line]
+    assert len(drops) == 1, err
+    assert drops[0].startswith(f"warning: {tmp_path / 'out.mp4'}: the input has 10-bit samples; h264 writes yuv420p "
+                               "(8 bits): --codec h265"), drops
+    assert "--pix_fmt yuv420p10le" in drops[0]
+    assert probe(tmp_path / "out.mp4")["pix_fmt"] == "yuv420p"
+    for keep in (["--codec", "h265"], ["--pix_fmt", "yuv420p"]):  # kept, or 8 bits asked for: no word
+        status, _, err = upscale_in_process(capsys, monkeypatch, deep_clip, tmp_path / f"o{keep[1]}.mkv", "--model",
+                                            ckpt, "--device", "cpu", "--quiet", *keep)
+        assert status == 0 and "10-bit samples" not in err, err
+    assert tree_hash(deep_clip) == before
