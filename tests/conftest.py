@@ -47,6 +47,14 @@ def shared_dir():
 
 
 @pytest.fixture(scope="session")
+def alexnet_file(shared_dir):
+    """LPIPS's AlexNet features from ../shared (a path string)."""
+    path = shared_dir / "weights" / "alexnet_imagenet_features.pth"
+    assert path.is_file(), f"{path} is missing from ../shared"
+    return str(path)
+
+
+@pytest.fixture(scope="session")
 def golden():
     import numpy as np
     return np.load(GOLDEN_NPZ)

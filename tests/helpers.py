@@ -222,3 +222,26 @@ def make_lmdb(folder, clips=2, frames=4, h=64, w=64):
             for c in range(clips)]
     write_lmdb(str(folder), "T", data)
     return folder
+
+
+def same_frames(a, b):
+    """Two frame sequences of equal length whose frames are equal element by element."""
+    import numpy as np
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def run_python(code, **env):
+    """``code`` in a fresh interpreter with the clone's package, ``env`` changed (a value of None
+    unsets the variable): variables read at import take effect.  A CompletedProcess with text."""
+    import os
+    import subprocess
+    import sys
+    full = dict(os.environ)
+    for k, v in env.items():
+        if v is None:
+            full.pop(k, None)
+        else:
+            full[k] = v
+    shim = os.path.join(REPO, "codes", "_clone.py")
+    return subprocess.run([sys.executable, "-c", f"import runpy; runpy.run_path({shim!r})\n" + code],
+                          capture_output=True, text=True, env=full, timeout=300)

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import AVX2, ZEN4, smooth_clip
+from helpers import AVX2, ZEN4, run_python, smooth_clip
 
 from tecogan.inference import auto as precision_auto
 from tecogan.inference.options import InferenceOptions, OptionError
@@ -23,20 +23,14 @@ def no_cache(monkeypatch):
     monkeypatch.setattr(precision_auto, "_cache_path", lambda: None)
 
 
-def _python(code, env_extra=None, drop=("TECOGAN_PRECISION",)):
-    env = {k: v for k, v in os.environ.items() if k not in drop}
-    env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-c", f"import runpy; runpy.run_path({os.path.join(REPO, 'codes', '_clone.py')!r})\n"
-                           + code], capture_output=True, text=True, env=env, timeout=300)
-
-
 def test_the_default_is_auto_and_the_variable_replaces_it():
-    out = _python("from tecogan.inference.options import InferenceOptions; print(InferenceOptions().precision)")
+    out = run_python("from tecogan.inference.options import InferenceOptions; print(InferenceOptions().precision)",
+                     TECOGAN_PRECISION=None)
     assert out.stdout.strip() == "auto", out.stderr
-    out = _python("from tecogan.inference.options import InferenceOptions; print(InferenceOptions().precision)",
-                  {"TECOGAN_PRECISION": "bf16"})
+    out = run_python("from tecogan.inference.options import InferenceOptions; print(InferenceOptions().precision)",
+                     TECOGAN_PRECISION="bf16")
     assert out.stdout.strip() == "bf16", out.stderr
-    out = _python("from tecogan.inference.options import InferenceOptions; InferenceOptions()", {"TECOGAN_PRECISION": "fp8"})
+    out = run_python("from tecogan.inference.options import InferenceOptions; InferenceOptions()", TECOGAN_PRECISION="fp8")
     assert out.returncode != 0 and "$TECOGAN_PRECISION 'fp8': expected one of" in out.stderr
     out = subprocess.run([sys.executable, os.path.join(REPO, "codes", "upscale.py"), "--help"], capture_output=True,
                          text=True, env={k: v for k, v in os.environ.items() if k != "TECOGAN_PRECISION"}, timeout=300)

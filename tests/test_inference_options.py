@@ -7,13 +7,11 @@ test_jobs_resume.py and test_jobs_batch.py; the caches: test_inference_auto.py a
 test_inference_backends.py.)
 """
 import os
-import subprocess
-import sys
 
 import cv2
 import numpy as np
 import pytest
-from helpers import assert_one_line, tree_hash
+from helpers import assert_one_line, run_python, tree_hash
 
 from tecogan.utils.errors import UserError
 
@@ -21,20 +19,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPECTED = "expected one of fp32, bf16, int8, fp16, auto"
 
 
-def _python(code, **env):
-    """``code`` in a fresh interpreter (the variable is read at import) with ``env`` changed (None: unset)."""
-    full = dict(os.environ)
-    for k, v in env.items():
-        if v is None:
-            full.pop(k, None)
-        else:
-            full[k] = v
-    return subprocess.run([sys.executable, "-c", f"import runpy; runpy.run_path({os.path.join(REPO, 'codes', '_clone.py')!r})\n"
-                           + code], capture_output=True, text=True, env=full, timeout=300)
-
-
 def _command(*args, **env):
-    return _python(f"import sys; sys.argv = ['upscale.py'] + {list(map(str, args))!r}\n"
+    return run_python(f"import sys; sys.argv = ['upscale.py'] + {list(map(str, args))!r}\n"
                    "from tecogan.upscale import cli; cli()", **env)
 
 
@@ -42,7 +28,7 @@ def _command(*args, **env):
 @pytest.mark.parametrize("value, meant", [("FP32", "fp32"), (" fp32 ", "fp32"), ("Auto\n", "auto"), ("  ", "auto"),
                                           ("bf16", "bf16")])
 def test_precision_variable_takes_case_and_spaces(value, meant):
-    r = _python("from tecogan.inference.options import InferenceOptions; print(InferenceOptions().precision)",
+    r = run_python("from tecogan.inference.options import InferenceOptions; print(InferenceOptions().precision)",
                 TECOGAN_PRECISION=value)
     assert r.returncode == 0 and r.stdout.strip() == meant, r.stderr
 
@@ -63,7 +49,7 @@ def test_a_bad_precision_variable_is_one_line_naming_it(tmp_path):
                  TECOGAN_PRECISION="fp33")
     assert_one_line(r.returncode, r.stderr, "missing", "not found")
     # the API: the default raises OptionError (a ValueError) naming the variable; an explicit precision runs
-    r = _python("import torch, tecogan\nfrom tecogan.networks.frnet import FRNet\nnet = FRNet(nf=8, nb=1)\n"
+    r = run_python("import torch, tecogan\nfrom tecogan.networks.frnet import FRNet\nnet = FRNet(nf=8, nb=1)\n"
                 "print(tecogan.Upscaler(net, precision='fp32', device='cpu', report=None).options.precision)\n"
                 "try:\n    tecogan.Upscaler(net, device='cpu')\nexcept ValueError as e:\n    print('refused:', e)",
                 TECOGAN_PRECISION=" FP33 ")

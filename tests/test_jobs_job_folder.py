@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 from avclips import decode_rgb, make_clip, pattern
-from helpers import assert_one_line, tree_hash, upscale_in_process
+from helpers import assert_one_line, same_frames, tree_hash, upscale_in_process
 
 from tecogan.jobs import assembly, batch, segments
 from tecogan.jobs.job_folder import JobFolder, job_path, lock_path
@@ -59,10 +59,6 @@ def stop_after_segment(monkeypatch, at):
         if index == at:
             raise Stop("stopped by the test")
     monkeypatch.setattr(segments.JobFolder, "save_segment", patched)
-
-
-def same_frames(a, b):
-    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
 def read_pngs(folder):

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 from avclips import audio_packets, decode_rgb, make_clip, pattern, video_times
-from helpers import AVX2, ZEN4, assert_one_line, tree_hash, upscale_in_process
+from helpers import AVX2, ZEN4, assert_one_line, same_frames, tree_hash, upscale_in_process
 
 from tecogan.jobs.job_folder import JobFolder, job_path
 from tecogan.jobs.job_state import pack_state, unpack_state
@@ -85,10 +85,6 @@ def upscale(capsys, monkeypatch):
             assert status == 0, err
         return subprocess.CompletedProcess(args, status, out, err)
     return run
-
-
-def same_frames(a, b):
-    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
 def killed(kill, *args):

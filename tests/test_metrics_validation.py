@@ -21,13 +21,6 @@ def _seq(t=4, h=48, w=64, seed=0):
     return np.stack([tex[2 * i:2 * i + h, 3 * i:3 * i + w] for i in range(t)])
 
 
-@pytest.fixture(scope="module")
-def alexnet_file(shared_dir):
-    path = shared_dir / "weights" / "alexnet_imagenet_features.pth"
-    assert path.is_file(), f"{path} is missing from ../shared"
-    return str(path)
-
-
 def test_y_uint8_is_rounded_float_y():
     img = _seq(1)[0]
     y = rgb_to_y(img)

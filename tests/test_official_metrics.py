@@ -39,13 +39,6 @@ ATOL = {"LPIPS": 1e-5, "tLP100": 1e-3}      # absolute, with the shared AlexNet 
 
 
 @pytest.fixture(scope="module")
-def alexnet_file(shared_dir):
-    path = shared_dir / "weights" / "alexnet_imagenet_features.pth"
-    assert path.is_file(), f"{path} is missing from ../shared"
-    return str(path)
-
-
-@pytest.fixture(scope="module")
 def lpips_model(alexnet_file):
     return load_lpips(alexnet_file)
 
