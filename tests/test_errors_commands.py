@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import deadline, run_inprocess, script_cli, tree_hash, write_frames
+from helpers import assert_one_line, deadline, run_inprocess, script_cli, tree_hash, write_frames
 
 from tecogan.data.lmdb_io import parse_key, read_meta_info
 from tecogan.utils.errors import UserError
@@ -19,7 +19,7 @@ def run_sh(script, *args):
                           env=ENV, timeout=60, cwd=REPO)
 
 
-def assert_one_line(r, *needles):
+def assert_fails_one_line(r, *needles):
     assert r.returncode != 0
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, r.stderr
@@ -30,17 +30,17 @@ def assert_one_line(r, *needles):
 
 @pytest.mark.parametrize("size", ["3x134", "3x134x", "axbxc", "3x134x320x1"])
 def test_profile_malformed_size(size):
-    assert_one_line(run_sh("profile.sh", "BD", "TecoGAN", size), size, "CxHxW")
+    assert_fails_one_line(run_sh("profile.sh", "BD", "TecoGAN", size), size, "CxHxW")
 
 
 def test_profile_unknown_degradation():
-    assert_one_line(run_sh("profile.sh", "BX", "TecoGAN", "3x134x320"), "'BX'", "BD or BI")
+    assert_fails_one_line(run_sh("profile.sh", "BX", "TecoGAN", "3x134x320"), "'BX'", "BD or BI")
 
 
 def test_test_sh_unknown_degradation_and_model():
-    assert_one_line(run_sh("test.sh", "XD", "FRVSR"), "'XD'", "BD or BI")
-    assert_one_line(run_sh("test.sh", "BD", "FRVSR_nosuchexp", "-1"), "FRVSR_nosuchexp", "test.yml not found")
-    assert_one_line(run_sh("test.sh", "BD", "ESRGAN"), "'ESRGAN'", "FRVSR or TecoGAN")
+    assert_fails_one_line(run_sh("test.sh", "XD", "FRVSR"), "'XD'", "BD or BI")
+    assert_fails_one_line(run_sh("test.sh", "BD", "FRVSR_nosuchexp", "-1"), "FRVSR_nosuchexp", "test.yml not found")
+    assert_fails_one_line(run_sh("test.sh", "BD", "ESRGAN"), "'ESRGAN'", "FRVSR or TecoGAN")
 
 
 # ------------------------------------------------------------------- LMDB --
@@ -93,7 +93,7 @@ def test_python_without_the_packages_is_one_line(tmp_path, script, args):
     fake.chmod(0o755)
     r = subprocess.run(["bash", os.path.join(REPO, script), *args], capture_output=True, text=True,
                        env=dict(ENV, PYTHON=str(fake)), timeout=60, cwd=tmp_path)
-    assert_one_line(r, "lacks the project's packages", "pip install -r requirements.txt")
+    assert_fails_one_line(r, "lacks the project's packages", "pip install -r requirements.txt")
     assert r.returncode == 2
 
 

@@ -309,6 +309,7 @@ def test_resume_accepts_the_precision_that_ran(tmp_path, ckpt, frames_in, capsys
     assert tree_hash(frames_in) == before
 
 
+@pytest.mark.openvino  # --backend openvino is checked by loading it
 def test_resume_in_another_precision_gets_the_documented_line(tmp_path, ckpt, frames_in, capsys, monkeypatch, flags):
     flags(AVX2)
     base = ["--model", ckpt, "--device", "cpu", "--segment_frames", SEG, "--quiet"]

@@ -111,13 +111,13 @@ def monitor_exp(tmp_path, log_bytes, metrics_text=None):
     return exp
 
 
-LOG = (b"2024-01-01 00:00:00 [INFO]: [epoch: 0 | iter: 1 | lr_G: 1e-4] l_pix_G: 1.0e-01\n"
+LOG_BYTES = (b"2024-01-01 00:00:00 [INFO]: [epoch: 0 | iter: 1 | lr_G: 1e-4] l_pix_G: 1.0e-01\n"
        b"2024-01-01 00:00:01 [INFO]: caf\xe9 \xff\xfe damaged bytes\n"
        b"2024-01-01 00:00:02 [INFO]: [epoch: 0 | iter: 2 | lr_G: 1e-4] l_pix_G: 9.0e-02\n")
 
 
 def test_monitor_reads_logs_with_invalid_utf8(tmp_path, capsys, monkeypatch):
-    exp = monitor_exp(tmp_path, LOG)
+    exp = monitor_exp(tmp_path, LOG_BYTES)
     status, _, err = run_inprocess(script_cli("scripts/monitor_training.py"),
                                    ["monitor_training.py", "--exp_dir", exp], capsys, monkeypatch)
     assert status == 0, err
@@ -132,7 +132,7 @@ def test_monitor_reads_logs_with_invalid_utf8(tmp_path, capsys, monkeypatch):
     ('{"G_iter2": {"PSNR": "x"}}', "entry 'G_iter2'"),
 ])
 def test_monitor_on_truncated_or_foreign_json(tmp_path, capsys, monkeypatch, text, needle):
-    exp = monitor_exp(tmp_path, LOG, text)
+    exp = monitor_exp(tmp_path, LOG_BYTES, text)
     status, _, err = run_inprocess(script_cli("scripts/monitor_training.py"),
                                    ["monitor_training.py", "--exp_dir", exp], capsys, monkeypatch)
     assert_one_line(status, err, "V_avg.json", needle)

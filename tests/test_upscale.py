@@ -56,7 +56,7 @@ def read_folder(folder):
 
 
 @pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
+def ckpt_net(tmp_path_factory):
     path, net = save_tiny_generator(tmp_path_factory.mktemp("ck"))
     return str(path), net
 
@@ -69,8 +69,8 @@ def upscale(*args, check=True):
     return r
 
 
-def test_folder_to_folder_equals_test_mode(tmp_path, ckpt):
-    path, net = ckpt
+def test_folder_to_folder_equals_test_mode(tmp_path, ckpt_net):
+    path, net = ckpt_net
     lr = frames()
     names = [f"frame_{i}.png" for i in range(len(lr))]
     write_folder(tmp_path / "in", lr, names)
@@ -82,8 +82,8 @@ def test_folder_to_folder_equals_test_mode(tmp_path, ckpt):
         assert np.array_equal(g, e)
 
 
-def test_video_to_video_and_to_pngs(tmp_path, ckpt):
-    path, _ = ckpt
+def test_video_to_video_and_to_pngs(tmp_path, ckpt_net):
+    path, _ = ckpt_net
     write_video(tmp_path / "in.mp4", frames(n=7), fps=12)
     upscale(tmp_path / "in.mp4", tmp_path / "out.mp4", "--model", path, "--device", "cpu",
             "--compare", tmp_path / "cmp.mp4")
@@ -97,8 +97,8 @@ def test_video_to_video_and_to_pngs(tmp_path, ckpt):
     assert sorted(os.listdir(tmp_path / "pngs")) == [f"{i:04d}.png" for i in range(1, 8)]
 
 
-def test_tiles_blend_without_seams(tmp_path, ckpt):
-    path, _ = ckpt
+def test_tiles_blend_without_seams(tmp_path, ckpt_net):
+    path, _ = ckpt_net
     lr = frames(n=3, h=36, w=44)
     write_folder(tmp_path / "in", lr)
     upscale(tmp_path / "in", tmp_path / "whole", "--model", path, "--device", "cpu")
@@ -125,8 +125,8 @@ def test_architecture_read_from_checkpoint_and_overrides(tmp_path):
     assert not (tmp_path / "out3").exists() or not os.listdir(tmp_path / "out3")
 
 
-def test_bad_inputs(tmp_path, ckpt):
-    path, _ = ckpt
+def test_bad_inputs(tmp_path, ckpt_net):
+    path, _ = ckpt_net
     r = upscale(tmp_path / "missing.mp4", tmp_path / "o.mp4", "--model", path, check=False)
     assert r.returncode == 2 and "missing.mp4" in r.stderr and "Traceback" not in r.stderr
     (tmp_path / "junk.mp4").write_bytes(b"not a video")
@@ -138,7 +138,7 @@ def test_bad_inputs(tmp_path, ckpt):
     assert r.returncode == 2 and "smaller than the 8x8" in r.stderr
 
 
-def test_streaming_holds_few_frames(monkeypatch, ckpt):
+def test_streaming_holds_few_frames(monkeypatch, ckpt_net):
     """At most a handful of frames are decoded ahead of the network, whatever the length."""
     from tecogan import video
     produced, consumed, ahead = [0], [0], []
@@ -172,8 +172,8 @@ def _peak_rss_kb(args):
 
 
 @pytest.mark.slow
-def test_memory_does_not_grow_with_length(tmp_path, ckpt):
-    path, _ = ckpt
+def test_memory_does_not_grow_with_length(tmp_path, ckpt_net):
+    path, _ = ckpt_net
     lr = frames(n=300, h=24, w=32)
     write_video(tmp_path / "long.mp4", lr)
     write_video(tmp_path / "short.mp4", lr[:100])
@@ -248,8 +248,8 @@ def test_default_model_is_the_shipped_bi_model_and_names_work(tmp_path, capsys, 
 def test_upscale_numbers_checked_first(tmp_path, frames_dir, capsys, monkeypatch, option, value, needle):
     before = tree_hash(tmp_path)
     with deadline(20):
-        status, _, err = run_inprocess(upscale.cli, ["upscale.py", frames_dir, tmp_path / "out", "--model",
-                                                     tmp_path / "never_read.pth", option, value], capsys, monkeypatch)
+        status, _, err = upscale_in_process(capsys, monkeypatch, frames_dir, tmp_path / "out", "--model",
+                                            tmp_path / "never_read.pth", option, value)
     assert_one_line(status, err, needle)
     assert tree_hash(tmp_path) == before
 
