@@ -68,13 +68,29 @@ def write_yaml(path, opt_or_text):
     return path
 
 
-def run_test_mode(tmp_path, opt, *extra):
+_CAPTURE = {}
+
+
+@pytest.fixture(autouse=True)
+def _capture(capsys, monkeypatch):
+    """run_test_mode's means of running main.py in this process."""
+    _CAPTURE.update(capsys=capsys, monkeypatch=monkeypatch)
+    yield
+    _CAPTURE.clear()
+
+
+def run_test_mode(tmp_path, opt, *extra, separate=False):
+    """main.py --mode test on ``opt``: in this process (its cli(), as the console entry point runs
+    it), or with ``separate`` in a process of its own; a CompletedProcess either way."""
     exp = tmp_path / "exp"
     exp.mkdir(exist_ok=True)
     write_yaml(exp / "test.yml", opt)
-    return subprocess.run([sys.executable, MAIN, "--exp_dir", str(exp), "--mode", "test", "--model", "FRVSR",
-                           "--opt", "test.yml", "--gpu_id", "-1", *extra], capture_output=True, text=True,
-                          env=ENV, timeout=120, cwd=REPO)
+    argv = ["--exp_dir", str(exp), "--mode", "test", "--model", "FRVSR", "--opt", "test.yml", "--gpu_id", "-1", *extra]
+    if separate:
+        return subprocess.run([sys.executable, MAIN, *argv], capture_output=True, text=True, env=ENV, timeout=120,
+                              cwd=REPO)
+    status, out, err = run_inprocess(main_cmd.cli, ["main.py", *argv], _CAPTURE["capsys"], _CAPTURE["monkeypatch"])
+    return subprocess.CompletedProcess(argv, status, out, err)
 
 
 def make_pair(tmp_path, t=3, h=12, w=16, seq="s1", gt=True, lr_frames=None):
@@ -143,7 +159,7 @@ def test_model_name_mismatch(tmp_path, ckpt):
 def test_debug_shows_traceback(tmp_path, ckpt):
     opt = base_test_opt(tmp_path)
     opt["model"]["genrator"] = {}
-    r = run_test_mode(tmp_path, opt, "--debug")
+    r = run_test_mode(tmp_path, opt, "--debug", separate=True)  # the traceback as a user sees it
     assert r.returncode != 0 and "Traceback" in r.stderr
 
 
