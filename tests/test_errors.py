@@ -139,14 +139,11 @@ def test_config_train_values(tmp_path):
 
 
 def test_invalid_yaml_and_missing_files(tmp_path):
-    (tmp_path / "exp").mkdir()
-    write_yaml(tmp_path / "exp" / "test.yml", "scale: [4\nmodel: {")
-    r = subprocess.run([sys.executable, MAIN, "--exp_dir", str(tmp_path / "exp"), "--mode", "test", "--model",
-                        "FRVSR", "--opt", "test.yml", "--gpu_id", "-1"], capture_output=True, text=True, env=ENV)
-    one_line_error(r, "test.yml", "invalid YAML")
-    r = subprocess.run([sys.executable, MAIN, "--exp_dir", str(tmp_path / "exp"), "--mode", "test", "--model",
-                        "FRVSR", "--opt", "nope.yml", "--gpu_id", "-1"], capture_output=True, text=True, env=ENV)
-    one_line_error(r, "nope.yml", "not found")
+    one_line_error(run_test_mode(tmp_path, "scale: [4\nmodel: {"), "test.yml", "invalid YAML")
+    argv = ["main.py", "--exp_dir", str(tmp_path / "exp"), "--mode", "test", "--model", "FRVSR", "--opt", "nope.yml",
+            "--gpu_id", "-1"]
+    status, _, err = run_inprocess(main_cmd.cli, argv, _CAPTURE["capsys"], _CAPTURE["monkeypatch"])
+    one_line_error(subprocess.CompletedProcess(argv, status, "", err), "nope.yml", "not found")
 
 
 def test_model_name_mismatch(tmp_path, ckpt):
