@@ -184,6 +184,9 @@ def pytest_runtest_protocol(item, nextitem):
     item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
     for report in child.replay(item):
         item.ihook.pytest_runtest_logreport(report=report)
+    # what the skipped protocol would have done: tear down what the next test does not share (the
+    # module of this file's earlier tests, when this one ran in the child)
+    item.session._setupstate.teardown_exact(nextitem)
     item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
     return True
 

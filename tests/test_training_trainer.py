@@ -131,7 +131,9 @@ def test_train_logs_checkpoints_metrics(tiny_data, tmp_path, model):
     assert (exp / "plots" / "metrics_TinyVal.png").is_file()
 
 
-@pytest.mark.parametrize("model,precision", [("FRVSR", "fp32"), ("FRVSR", "fp16"),
+# fp16 resumes in CI (slow); the fast suite resumes fp32 bit-exactly, and fp16's loss scale is saved and
+# restored in test_training_precision.py
+@pytest.mark.parametrize("model,precision", [("FRVSR", "fp32"), pytest.param("FRVSR", "fp16", marks=pytest.mark.slow),
                                              pytest.param("TecoGAN", "fp32", marks=pytest.mark.slow),
                                              pytest.param("TecoGAN", "bf16", marks=pytest.mark.slow)])
 def test_resume_is_bit_exact(tiny_data, tmp_path, model, precision):
