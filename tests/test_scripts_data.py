@@ -1,7 +1,6 @@
 """Data scripts from the command line: default paths, refusals, and the bundled demo data."""
 import os
 import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -23,9 +22,27 @@ def raw_clips(root, clips=2, frames=4, h=48, w=56, seed=0):
             cv2.imwrite(str(root / f"vid{c}" / f"{i:04d}.png"), rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
 
 
+_CAPTURE = {}
+
+
+@pytest.fixture(autouse=True)
+def _capture(capsys, monkeypatch):
+    """run()'s means of running a script in this process."""
+    _CAPTURE.update(capsys=capsys, monkeypatch=monkeypatch)
+    yield
+    _CAPTURE.clear()
+
+
 def run(script, *args, cwd=None):
-    return subprocess.run([sys.executable, os.path.join(SCRIPTS, script), *map(str, args)],
-                          capture_output=True, text=True, timeout=120, cwd=cwd)
+    """scripts/SCRIPT ARGS through its cli() in this process (from ``cwd``): a CompletedProcess."""
+    monkeypatch = _CAPTURE["monkeypatch"]
+    with monkeypatch.context() as m:
+        if cwd is not None:
+            m.chdir(cwd)
+        m.syspath_prepend(SCRIPTS)  # as when the script runs: its folder first (prepare_demo imports create_lmdb)
+        status, out, err = run_inprocess(script_cli(f"scripts/{script}"), [script, *map(str, args)],
+                                         _CAPTURE["capsys"], m)
+    return subprocess.CompletedProcess([script, *args], status, out, err)
 
 
 def test_create_lmdb_default_paths_and_refusals(tmp_path):
