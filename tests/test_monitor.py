@@ -3,7 +3,6 @@
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 from helpers import assert_one_line, load_script, run_inprocess, script_cli
@@ -43,16 +42,35 @@ def _png(path):
         return f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
+_CAPTURE = {}
+
+
+@pytest.fixture(autouse=True)
+def _capture(capsys, monkeypatch):
+    """monitor()'s means of running the script in this process."""
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    _CAPTURE.update(capsys=capsys, monkeypatch=monkeypatch)
+    yield
+    _CAPTURE.clear()
+
+
+def monitor(*args, cwd=None):
+    """scripts/monitor_training.py ARGS through its cli() in this process (from ``cwd``): a CompletedProcess."""
+    with _CAPTURE["monkeypatch"].context() as m:
+        if cwd is not None:
+            m.chdir(cwd)
+        status, out, err = run_inprocess(script_cli("scripts/monitor_training.py"),
+                                         ["monitor_training.py", *map(str, args)], _CAPTURE["capsys"], m)
+    return subprocess.CompletedProcess(args, status, out, err)
+
+
 def test_cli_by_model_and_by_exp_dir(tmp_path):
     exp = make_exp(tmp_path)
-    env = dict(os.environ, MPLBACKEND="Agg")
-    r = subprocess.run([sys.executable, SCRIPT, "--degradation", "BD", "--model", "TecoGAN", "--dataset", "Vid4"],
-                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    r = monitor("--degradation", "BD", "--model", "TecoGAN", "--dataset", "Vid4", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert _png(exp / "plots" / "losses.png") and _png(exp / "plots" / "metrics_Vid4.png")
     os.remove(exp / "plots" / "losses.png")
-    r = subprocess.run([sys.executable, SCRIPT, "--exp_dir", str(exp)], env=env, capture_output=True, text=True,
-                       timeout=120)
+    r = monitor("--exp_dir", str(exp))
     assert r.returncode == 0, r.stderr
     assert _png(exp / "plots" / "losses.png")
 
@@ -60,7 +78,7 @@ def test_cli_by_model_and_by_exp_dir(tmp_path):
 def test_cli_errors_are_one_line(tmp_path):
     exp = make_exp(tmp_path)
     for args in (["--exp_dir", str(tmp_path / "nope")], ["--exp_dir", str(exp), "--dataset", "REDS"]):
-        r = subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, timeout=120)
+        r = monitor(*args)
         assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.strip(), r.stderr
 
 
@@ -69,14 +87,11 @@ def test_baseline_option(tmp_path):
     assert mt.parse_baseline("PSNR=24.13:bicubic") == ("PSNR", 24.13, "bicubic")
     assert mt.parse_baseline("tOF=0.5") == ("tOF", 0.5, "tOF = 0.5")
     exp = make_exp(tmp_path)
-    env = dict(os.environ, MPLBACKEND="Agg")
-    r = subprocess.run([sys.executable, SCRIPT, "--exp_dir", str(exp), "--baseline", "PSNR=19.5:bicubic"],
-                       env=env, capture_output=True, text=True, timeout=120)
+    r = monitor("--exp_dir", str(exp), "--baseline", "PSNR=19.5:bicubic")
     assert r.returncode == 0, r.stderr
     assert _png(exp / "plots" / "metrics_Vid4.png")
     for bad in ("PSNR", "PSNR=abc", "=3"):
-        r = subprocess.run([sys.executable, SCRIPT, "--exp_dir", str(exp), "--baseline", bad],
-                           capture_output=True, text=True, timeout=120)
+        r = monitor("--exp_dir", str(exp), "--baseline", bad)
         assert r.returncode == 2 and "METRIC=VALUE" in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 
@@ -87,16 +102,13 @@ def test_compare_option(tmp_path):
     (other / "test" / "metrics").mkdir(parents=True)
     (other / "test" / "metrics" / "Vid4_avg.json").write_text(json.dumps({"G_iter10": {"PSNR": 20.5}}))
     assert mt.parse_compare(f"B={other}") == ("B", str(other))
-    env = dict(os.environ, MPLBACKEND="Agg")
-    r = subprocess.run([sys.executable, SCRIPT, "--exp_dir", str(exp), "--label", "A", "--compare", f"B={other}",
-                        "--baseline", "PSNR=19.5:bicubic"], env=env, capture_output=True, text=True, timeout=120)
+    r = monitor("--exp_dir", str(exp), "--label", "A", "--compare", f"B={other}", "--baseline", "PSNR=19.5:bicubic")
     assert r.returncode == 0, r.stderr
     assert _png(exp / "plots" / "metrics_Vid4.png")
     (other / "test" / "metrics" / "Vid4_avg.json").rename(other / "test" / "metrics" / "REDS_avg.json")
     for bad, said in ((f"B={other}", "no validation metrics for dataset Vid4"), ("B", "LABEL=EXP_DIR"),
                       (f"B={tmp_path / 'nope'}", "experiment folder not found")):
-        r = subprocess.run([sys.executable, SCRIPT, "--exp_dir", str(exp), "--compare", bad],
-                           capture_output=True, text=True, timeout=120)
+        r = monitor("--exp_dir", str(exp), "--compare", bad)
         assert r.returncode == 2 and said in r.stderr and "Traceback" not in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1
 
