@@ -8,7 +8,6 @@ import pytest
 from helpers import assert_one_line, load_script, run_inprocess, script_cli
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPT = os.path.join(REPO, "scripts", "monitor_training.py")
 
 LOG = """2026-01-01 00:00:00 [INFO]: Start training TecoGAN (BD) on cpu x 1
 2026-01-01 00:00:01 [INFO]: [epoch: 0 | iter: 10 | lr_G: 5.000e-05 | lr_D: 5.000e-05] l_gan_D: 1.300e+00, p_real_D: 1.000e-01, distance: 2.000e-01, l_pix_G: 5.000e-02, l_gan_G: 7.000e-03
