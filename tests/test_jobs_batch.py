@@ -2,7 +2,6 @@
 outputs skipped on a rerun, outputs made another way refused, --shard parts."""
 import os
 import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -14,8 +13,6 @@ from tecogan.jobs.batch import Item, collect, parse_shard, shard
 from tecogan.utils.errors import UserError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-UPSCALE = os.path.join(REPO, "codes", "upscale.py")
-ENV = dict(os.environ, OMP_NUM_THREADS="1")
 
 
 def frames(n=3, h=20, w=28, seed=0):
@@ -29,9 +26,21 @@ def write_folder(folder, images):
         cv2.imwrite(os.path.join(folder, f"f{i:03d}.png"), f[..., ::-1])
 
 
+_CAPTURE = {}
+
+
+@pytest.fixture(autouse=True)
+def _capture(capsys, monkeypatch):
+    """upscale()'s means of running upscale.py in this process."""
+    _CAPTURE.update(capsys=capsys, monkeypatch=monkeypatch)
+    yield
+    _CAPTURE.clear()
+
+
 def upscale(*args):
-    return subprocess.run([sys.executable, UPSCALE, *map(str, args)], capture_output=True, text=True, env=ENV,
-                          timeout=300)
+    """upscale.py ARGS through its console entry point in this process: a CompletedProcess."""
+    status, out, err = upscale_in_process(_CAPTURE["capsys"], _CAPTURE["monkeypatch"], *args)
+    return subprocess.CompletedProcess(args, status, out, err)
 
 
 def summary(r):
