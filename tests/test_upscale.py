@@ -61,9 +61,26 @@ def ckpt_net(tmp_path_factory):
     return str(path), net
 
 
-def upscale(*args, check=True):
-    r = subprocess.run([sys.executable, UPSCALE, *map(str, args)], capture_output=True, text=True,
-                       env=ENV, timeout=300)
+_CAPTURE = {}
+
+
+@pytest.fixture(autouse=True)
+def _capture(capsys, monkeypatch):
+    """upscale()'s means of running upscale.py in this process."""
+    _CAPTURE.update(capsys=capsys, monkeypatch=monkeypatch)
+    yield
+    _CAPTURE.clear()
+
+
+def upscale(*args, check=True, separate=False):
+    """upscale.py ARGS in this process (its console entry point), or with ``separate`` in a process of
+    its own as a user runs it: a CompletedProcess whose status is 0 unless ``check`` is False."""
+    if separate:
+        r = subprocess.run([sys.executable, UPSCALE, *map(str, args)], capture_output=True, text=True,
+                           env=ENV, timeout=300)
+    else:
+        status, out, err = upscale_in_process(_CAPTURE["capsys"], _CAPTURE["monkeypatch"], *args)
+        r = subprocess.CompletedProcess(args, status, out, err)
     if check:
         assert r.returncode == 0, r.stderr
     return r
@@ -86,7 +103,7 @@ def test_video_to_video_and_to_pngs(tmp_path, ckpt_net):
     path, _ = ckpt_net
     write_video(tmp_path / "in.mp4", frames(n=7), fps=12)
     upscale(tmp_path / "in.mp4", tmp_path / "out.mp4", "--model", path, "--device", "cpu",
-            "--compare", tmp_path / "cmp.mp4")
+            "--compare", tmp_path / "cmp.mp4", separate=True)  # once as a user runs it
     out = probe(tmp_path / "out.mp4")
     assert (out["codec"], out["frames"], out["width"], out["height"]) == ("h264", 7, 112, 80)
     assert video_times(tmp_path / "out.mp4") == [Fraction(i, 12) for i in range(7)]
