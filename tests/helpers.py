@@ -134,3 +134,114 @@ def panning_texture(t=12, h=64, w=112):
     base = cv2.GaussianBlur(rng.uniform(0, 255, (h + t + 20, w + 3 * t + 20, 3)).astype(np.float32), (0, 0), 3)
     base = ((base - base.mean()) * 6 + 128).clip(0, 255).astype(np.uint8)
     return np.stack([base[10 + i:10 + i + h, 10 + 3 * i:10 + 3 * i + w] for i in range(t)])
+
+
+def write_frames(folder, n=3, h=12, w=16, seed=0, names=None):
+    """``n`` random ``h`` x ``w`` PNG frames ``0000.png ...`` (or ``names``) in ``folder``; written
+    through cv2.imencode and open(), so names that are not valid UTF-8 work too."""
+    import os
+
+    import cv2
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    os.makedirs(folder, exist_ok=True)
+    for i in range(n):
+        ok, buf = cv2.imencode(".png", rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+        assert ok
+        with open(os.path.join(folder, names[i] if names else f"{i:04d}.png"), "wb") as f:
+            f.write(buf.tobytes())
+
+
+def psnr(a, b, peak=255.0):
+    """PSNR in dB of two images or frame stacks (float64; inf when equal)."""
+    import numpy as np
+    mse = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)
+    return float("inf") if mse == 0 else float(10 * np.log10(peak ** 2 / mse))
+
+
+# sample CPU flag sets (/proc/cpuinfo names) for the precision choice (conftest's ``flags`` fixture)
+AVX2 = {"fpu", "sse4_2", "avx", "avx2", "fma"}
+ZEN4 = AVX2 | {"avx512f", "avx512_bf16", "avx512_vnni"}             # AMD Zen 4/5
+SAPPHIRE = AVX2 | {"avx512f", "avx512_vnni", "amx_tile", "amx_bf16", "amx_int8"}
+ALDER = AVX2 | {"avx_vnni"}                                          # VNNI without bf16
+
+
+def smooth_clip(n=6, h=24, w=32, seed=0):
+    """A smooth pattern moving one pixel a frame, with noise: ``n`` (h, w, 3) uint8 frames."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    return [(128 + 80 * np.sin((xx + i) / 4.0)[..., None] * np.cos((yy - 0.5 * i) / 5.0)[..., None]
+             + rng.normal(0, 4, (h, w, 3))).clip(0, 255).astype(np.uint8) for i in range(n)]
+
+
+def no_temps(folder):
+    """True when ``folder`` holds no temporary of the project (``.tmp*``, ``.tecogan-tmp*``)."""
+    import os
+    return not [f for f in os.listdir(folder) if f.startswith((".tmp", ".tecogan-tmp"))]
+
+
+def limit_file_size(limit):
+    """A ``preexec_fn`` for subprocess: files may grow to ``limit`` bytes; a write past it fails with
+    EFBIG (SIGXFSZ ignored), as on a full disk."""
+    def apply():
+        import resource
+        import signal
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+def deadline(seconds):
+    """A context manager: TimeoutError when the block still runs after ``seconds`` (SIGALRM), so that
+    unbounded work fails instead of hanging the suite."""
+    import contextlib
+    import signal
+
+    @contextlib.contextmanager
+    def cm():
+        def expired(_signum, _frame):
+            raise TimeoutError(f"still running after {seconds} s: unbounded work")
+        old = signal.signal(signal.SIGALRM, expired)
+        signal.alarm(seconds)
+        try:
+            yield
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, old)
+    return cm()
+
+
+def make_lmdb(folder, clips=2, frames=4, h=64, w=64):
+    """A training LMDB of ``clips`` random clips (``v0``, ``v1`` ...) of ``frames`` frames: ``folder``."""
+    import numpy as np
+
+    from tecogan.data.lmdb_io import write_lmdb
+    rng = np.random.default_rng(0)
+    data = [(f"v{c}", [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(frames)])
+            for c in range(clips)]
+    write_lmdb(str(folder), "T", data)
+    return folder
+
+
+def same_frames(a, b):
+    """Two frame sequences of equal length whose frames are equal element by element."""
+    import numpy as np
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def run_python(code, **env):
+    """``code`` in a fresh interpreter with the clone's package, ``env`` changed (a value of None
+    unsets the variable): variables read at import take effect.  A CompletedProcess with text."""
+    import os
+    import subprocess
+    import sys
+    full = dict(os.environ)
+    for k, v in env.items():
+        if v is None:
+            full.pop(k, None)
+        else:
+            full[k] = v
+    shim = os.path.join(REPO, "codes", "_clone.py")
+    return subprocess.run([sys.executable, "-c", f"import runpy; runpy.run_path({shim!r})\n" + code],
+                          capture_output=True, text=True, env=full, timeout=300)

@@ -5,14 +5,17 @@ import re
 import shutil
 import subprocess
 import sys
+from fractions import Fraction
 
 import cv2
 import numpy as np
 import pytest
 import torch
-from helpers import REPO
+from avclips import make_clip, pattern
+from helpers import REPO, assert_one_line, tree_hash, upscale_in_process, write_frames
 
 import tecogan
+from tecogan.inference.options import OptionError
 from tecogan.inference.steppers import infer_sequence
 from tecogan.networks.frnet import FRNet
 from tecogan.utils.errors import UserError
@@ -214,3 +217,106 @@ def test_console_commands_after_pip_install(tmp_path):
     r = subprocess.run(["tecogan", "--exp_dir", str(tmp_path / "nope"), "--mode", "test", "--model", "FRVSR",
                         "--opt", "test.yml"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
     assert r.returncode == 2 and "experiment folder not found" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("value", ["no", "False", 0, 1, [], "yes"])
+def test_api_overwrite_must_be_a_bool(tmp_path, ckpt, value):
+    from tecogan.api import Upscaler, load_generator
+    write_frames(tmp_path / "in")
+    write_frames(tmp_path / "out", n=2, seed=6)
+    before = tree_hash(tmp_path / "out")
+    with pytest.raises(UserError, match="overwrite.*expected True or False"):
+        Upscaler(load_generator(ckpt)).upscale_video(tmp_path / "in", tmp_path / "out", overwrite=value)
+    assert tree_hash(tmp_path / "out") == before
+
+
+def test_api_misuse_is_one_line_or_correct(ckpt):
+    from tecogan.api import Upscaler, load_generator
+    up = Upscaler(load_generator(ckpt))
+    assert list(up.upscale_frames([])) == []  # an empty clip: no outputs (was an IndexError)
+    with pytest.raises(UserError, match="no such GPU|device 3.5: expected"):
+        Upscaler(load_generator(ckpt), device="cuda:77") if torch.cuda.is_available() else \
+            Upscaler(load_generator(ckpt), device=3.5)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """A 6-frame H.264 clip at 12 fps."""
+    return make_clip(tmp_path_factory.mktemp("in") / "in.mp4", pattern(6), rate=12, time_base=Fraction(1, 12))
+
+
+def test_upscaler_takes_a_model_name_or_a_checkpoint_path(ckpt):
+    by_name = tecogan.Upscaler("frvsr", device="cpu", precision="fp32")
+    shipped = tecogan.load_generator("frvsr")
+    assert by_name.generator.arch() == shipped.arch()
+    assert all(torch.equal(a, b) for a, b in zip(by_name.generator.state_dict().values(),
+                                                  shipped.state_dict().values(), strict=True))
+    by_path = tecogan.Upscaler(ckpt, device="cpu", precision="fp32")
+    assert by_path.generator.arch()["nf"] == 8
+    frames = pattern(3)
+    assert all(np.array_equal(a, b) for a, b in zip(
+        by_path.upscale_frames(frames),
+        tecogan.Upscaler(tecogan.load_generator(ckpt), device="cpu", precision="fp32").upscale_frames(frames),
+        strict=True))
+
+
+@pytest.mark.parametrize("bad", [None, 3, "", b"frvsr", torch.nn.Conv2d(3, 3, 3)])
+def test_upscaler_refuses_anything_else_in_one_line(bad):
+    with pytest.raises(OptionError, match=r"^generator .*expected a generator module .*a shipped model's name "
+                                          r"\(frvsr, .*\) or a checkpoint path|is not a TecoGAN/FRVSR generator"):
+        tecogan.Upscaler(bad)
+
+
+def test_upscaler_with_a_missing_checkpoint_names_it(tmp_path):
+    with pytest.raises(UserError, match="nope.pth: checkpoint file not found"):
+        tecogan.Upscaler(str(tmp_path / "nope.pth"))
+
+
+@pytest.mark.parametrize("dst", [None, ""])
+def test_upscale_video_refuses_no_destination(tmp_path, ckpt, clip, monkeypatch, dst):
+    monkeypatch.chdir(tmp_path)
+    before = tree_hash(clip)
+    up = tecogan.Upscaler(ckpt, device="cpu", report=None)
+    with pytest.raises(UserError, match=r"^dst (None|''): expected the path of a video file or of a folder"):
+        up.upscale_video(clip, dst)
+    with pytest.raises(UserError, match=r"^src None: expected the path"):
+        up.upscale_video(None, tmp_path / "out.mp4")
+    assert os.listdir(tmp_path) == [] and tree_hash(clip) == before
+
+
+def test_api_errors_name_arguments_and_the_command_keeps_its_flags(tmp_path, ckpt, clip, capsys, monkeypatch):
+    out = tmp_path / "out.mkv"
+    shutil.copy(clip, out)  # an existing output
+    before = tree_hash(tmp_path)
+    up = tecogan.Upscaler(ckpt, device="cpu", report=None)
+    with pytest.raises(UserError) as info:
+        up.upscale_video(clip, out)
+    assert str(info.value) == f"dst {out}: already exists; pass overwrite=True to replace it (it is kept otherwise)"
+    with pytest.raises(UserError, match=r"^crf 99: expected 0\.\.51 for h264") as info:
+        up.upscale_video(clip, tmp_path / "new.mp4", crf=99)
+    with pytest.raises(UserError, match=r"^codec nope: unknown codec") as info:
+        up.upscale_video(clip, tmp_path / "new.mp4", codec="nope")
+    with pytest.raises(UserError, match=r"add backend openvino$") as info:
+        tecogan.Upscaler(ckpt, device="cpu", precision="int8", backend="torch")
+    assert tree_hash(tmp_path) == before
+    status, _, err = upscale_in_process(capsys, monkeypatch, clip, out, "--model", ckpt, "--device", "cpu")
+    assert_one_line(status, err, f"OUTPUT {out}: already exists; pass --overwrite to replace it")
+    status, _, err = upscale_in_process(capsys, monkeypatch, clip, tmp_path / "new.mp4", "--model", ckpt,
+                                        "--device", "cpu", "--crf", "99")
+    assert_one_line(status, err, "--crf 99: expected 0..51 for h264")
+    assert tree_hash(tmp_path) == before
+
+
+def test_api_warnings_name_arguments(tmp_path, ckpt, clip, capsys):
+    """The BD model's advice on an ordinary video: ``model frvsr`` from Python, ``--model frvsr`` on
+    the command line (tests/test_upscale.py)."""
+    tecogan.Upscaler(ckpt, device="cpu", report=None).upscale_video(clip, tmp_path / "out.mkv", quiet=True)
+    err = capsys.readouterr().err
+    assert "use model frvsr for videos" in err and "--model" not in err, err
+
+
+def test_for_python_maps_flags_only():
+    from tecogan.utils.errors import for_python
+    assert for_python("--tile 4 / --tile_overlap 3; --no_audio drops it; OUTPUT x: pass --overwrite; --gpu_id 1") \
+        == "tile 4 / tile_overlap 3; audio=False drops it; dst x: pass overwrite=True; --gpu_id 1"
+    assert for_python("OUTPUT_DIR a--codec") == "OUTPUT_DIR a--codec"

@@ -3,7 +3,7 @@ import os
 
 import cv2
 import numpy as np
-from helpers import assert_one_line, load_script, panning_texture, run_inprocess, script_cli, tree_hash
+from helpers import assert_one_line, load_script, panning_texture, psnr, run_inprocess, script_cli, tree_hash
 
 from tecogan.utils.fileio import list_images, read_image_rgb, write_image_rgb
 
@@ -17,11 +17,6 @@ def _clip(t=8, h=75, w=102):
     return np.clip(np.stack(frames), 0, 255).astype(np.uint8)
 
 
-def _psnr(a, b):
-    d = a.astype(np.float64) - b
-    return 10 * np.log10(255.0 ** 2 / np.mean(d * d))
-
-
 def test_pipeline_cuts_shrinks_and_compresses():
     clip = _clip()
     gt, clean = mce.degrade_clip_for_eval(clip, 0)
@@ -32,7 +27,7 @@ def test_pipeline_cuts_shrinks_and_compresses():
     _, c30 = mce.degrade_clip_for_eval(clip, 30)
     _, again = mce.degrade_clip_for_eval(clip, 30)
     assert np.array_equal(c30, again)  # fixed: the same input gives the same set
-    assert _psnr(c23, clean) > _psnr(c30, clean) > 15
+    assert psnr(c23, clean) > psnr(c30, clean) > 15
 
 
 def test_h264_roundtrip_is_reproducible():
@@ -114,4 +109,4 @@ def test_sr_eval_sets_super_resolves_a_set(tmp_path, capsys, monkeypatch):
     frvsr, bicubic = (read_image_rgb(str(tmp_path / "res" / "XCRF30" / label / "a" / names[2])) for label in "FB")
     assert frvsr.shape == bicubic.shape == gt.shape
     # the same frame, aligned: both close to each other, the network not worse than bicubic
-    assert _psnr(frvsr, bicubic) > 20 and _psnr(frvsr, gt) > _psnr(bicubic, gt) - 1
+    assert psnr(frvsr, bicubic) > 20 and psnr(frvsr, gt) > psnr(bicubic, gt) - 1

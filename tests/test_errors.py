@@ -4,20 +4,35 @@ import glob
 import os
 import pickle
 import shutil
+import signal
 import subprocess
 import sys
+import textwrap
+import time
 
 import cv2
 import numpy as np
 import pytest
 import torch
 import yaml
+from helpers import (
+    assert_one_line,
+    deadline,
+    no_temps,
+    run_inprocess,
+    save_tiny_generator,
+    tree_hash,
+    upscale_in_process,
+    write_frames,
+)
 
+from tecogan import main as main_cmd
+from tecogan import upscale
 from tecogan.experiment import load_config
 from tecogan.networks import load_generator_weights
 from tecogan.networks.frnet import FRNet
 from tecogan.utils.checkpoint import load_state_dict_file
-from tecogan.utils.errors import UserError
+from tecogan.utils.errors import UserError, short
 from tecogan.utils.fileio import read_image_rgb
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -53,13 +68,29 @@ def write_yaml(path, opt_or_text):
     return path
 
 
-def run_test_mode(tmp_path, opt, *extra):
+_CAPTURE = {}
+
+
+@pytest.fixture(autouse=True)
+def _capture(capsys, monkeypatch):
+    """run_test_mode's means of running main.py in this process."""
+    _CAPTURE.update(capsys=capsys, monkeypatch=monkeypatch)
+    yield
+    _CAPTURE.clear()
+
+
+def run_test_mode(tmp_path, opt, *extra, separate=False):
+    """main.py --mode test on ``opt``: in this process (its cli(), as the console entry point runs
+    it), or with ``separate`` in a process of its own; a CompletedProcess either way."""
     exp = tmp_path / "exp"
     exp.mkdir(exist_ok=True)
     write_yaml(exp / "test.yml", opt)
-    return subprocess.run([sys.executable, MAIN, "--exp_dir", str(exp), "--mode", "test", "--model", "FRVSR",
-                           "--opt", "test.yml", "--gpu_id", "-1", *extra], capture_output=True, text=True,
-                          env=ENV, timeout=120, cwd=REPO)
+    argv = ["--exp_dir", str(exp), "--mode", "test", "--model", "FRVSR", "--opt", "test.yml", "--gpu_id", "-1", *extra]
+    if separate:
+        return subprocess.run([sys.executable, MAIN, *argv], capture_output=True, text=True, env=ENV, timeout=120,
+                              cwd=REPO)
+    status, out, err = run_inprocess(main_cmd.cli, ["main.py", *argv], _CAPTURE["capsys"], _CAPTURE["monkeypatch"])
+    return subprocess.CompletedProcess(argv, status, out, err)
 
 
 def make_pair(tmp_path, t=3, h=12, w=16, seq="s1", gt=True, lr_frames=None):
@@ -108,14 +139,11 @@ def test_config_train_values(tmp_path):
 
 
 def test_invalid_yaml_and_missing_files(tmp_path):
-    (tmp_path / "exp").mkdir()
-    write_yaml(tmp_path / "exp" / "test.yml", "scale: [4\nmodel: {")
-    r = subprocess.run([sys.executable, MAIN, "--exp_dir", str(tmp_path / "exp"), "--mode", "test", "--model",
-                        "FRVSR", "--opt", "test.yml", "--gpu_id", "-1"], capture_output=True, text=True, env=ENV)
-    one_line_error(r, "test.yml", "invalid YAML")
-    r = subprocess.run([sys.executable, MAIN, "--exp_dir", str(tmp_path / "exp"), "--mode", "test", "--model",
-                        "FRVSR", "--opt", "nope.yml", "--gpu_id", "-1"], capture_output=True, text=True, env=ENV)
-    one_line_error(r, "nope.yml", "not found")
+    one_line_error(run_test_mode(tmp_path, "scale: [4\nmodel: {"), "test.yml", "invalid YAML")
+    argv = ["main.py", "--exp_dir", str(tmp_path / "exp"), "--mode", "test", "--model", "FRVSR", "--opt", "nope.yml",
+            "--gpu_id", "-1"]
+    status, _, err = run_inprocess(main_cmd.cli, argv, _CAPTURE["capsys"], _CAPTURE["monkeypatch"])
+    one_line_error(subprocess.CompletedProcess(argv, status, "", err), "nope.yml", "not found")
 
 
 def test_model_name_mismatch(tmp_path, ckpt):
@@ -128,7 +156,7 @@ def test_model_name_mismatch(tmp_path, ckpt):
 def test_debug_shows_traceback(tmp_path, ckpt):
     opt = base_test_opt(tmp_path)
     opt["model"]["genrator"] = {}
-    r = run_test_mode(tmp_path, opt, "--debug")
+    r = run_test_mode(tmp_path, opt, "--debug", separate=True)  # the traceback as a user sees it
     assert r.returncode != 0 and "Traceback" in r.stderr
 
 
@@ -281,14 +309,13 @@ def test_crafted_checkpoint_runs_nothing(tmp_path):
 
 # ---------------------------------------------------------------- commands --
 def test_cuda_absent_falls_back_with_warning(tmp_path, ckpt):
-    if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA")
     make_pair(tmp_path)
     exp = tmp_path / "exp"
     exp.mkdir()
     write_yaml(exp / "test.yml", base_test_opt(tmp_path))
     r = subprocess.run([sys.executable, MAIN, "--exp_dir", str(exp), "--mode", "test", "--model", "FRVSR",
-                        "--opt", "test.yml", "--gpu_id", "3"], capture_output=True, text=True, env=ENV, cwd=REPO)
+                        "--opt", "test.yml", "--gpu_id", "3"], capture_output=True, text=True, cwd=REPO,
+                       env=dict(ENV, CUDA_VISIBLE_DEVICES=""))  # no CUDA, on any machine
     assert r.returncode == 0
     assert "warning: --gpu_id 3: CUDA is not available" in r.stderr
 
@@ -329,9 +356,8 @@ def test_missing_published_checkpoint_points_at_the_download_script(tmp_path):
                    "download_models.sh BD TecoGAN")
 
 
-def test_device_cuda_without_cuda_names_the_option_used(tmp_path, ckpt):
-    if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA")
+def test_device_cuda_without_cuda_names_the_option_used(tmp_path, ckpt, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # no CUDA, on any machine
     import contextlib
     import io
 
@@ -354,3 +380,121 @@ def test_every_shipped_experiment_yaml_passes_validation(path):
     assert opt["scale"] in (2, 4)
     assert opt["model"]["name"] in ("FRVSR", "TecoGAN")
     assert opt["model"]["name"] == os.path.basename(os.path.dirname(os.path.dirname(path))).split("_")[0]
+
+
+def test_short_is_bounded_whatever_the_value():
+    x = []
+    for _ in range(200):
+        x = [x, x]  # 2^200 leaves if walked naively
+    with deadline(5):
+        assert len(short(x)) <= 80 and len(short("y" * 10 ** 7)) <= 80
+    loop = []
+    loop.append(loop)
+    assert short(loop).startswith("[[")
+
+
+def test_long_values_are_cut_in_messages(tmp_path):
+    opt = {"scale": "s" * 1_000_000, "dataset": {"degradation": {"type": "BD"}},
+           "model": {"name": "FRVSR", "generator": {}}}
+    (tmp_path / "a.yml").write_text(yaml.safe_dump(opt))
+    with pytest.raises(UserError) as err:
+        load_config(str(tmp_path / "a.yml"))
+    assert "scale: expected an integer" in str(err.value) and len(str(err.value)) < 200
+    # a big (but allowed) aliased list as a value: the message stays short
+    text = "big: &b [" + ", ".join(["1"] * 3000) + "]\nscale: [*b, *b, *b]\n"
+    (tmp_path / "b.yml").write_text(text)
+    with pytest.raises(UserError) as err:
+        load_config(str(tmp_path / "b.yml"))
+    assert len(str(err.value)) < 300
+
+
+def test_argparse_mistakes_are_one_line(tmp_path, capsys, monkeypatch):
+    status, _, err = upscale_in_process(capsys, monkeypatch, tmp_path / "in")
+    assert_one_line(status, err, "the following arguments are required: output", "--help")
+    status, _, err = run_inprocess(main_cmd.cli, ["main.py", "--exp_dir", tmp_path, "--mode", "tset", "--model", "X",
+                                                  "--opt", "x"], capsys, monkeypatch)
+    assert_one_line(status, err, "invalid choice: 'tset'")
+
+
+@pytest.mark.parametrize("error, status_expected, needle", [
+    (ValueError("boom\nsecond line"), 2, "unexpected ValueError: boom second line"),
+    (KeyboardInterrupt(), 130, "interrupted by SIGINT"),
+    (RecursionError("maximum recursion depth exceeded"), 2, "nested too deeply"),
+    (OSError(28, "No space left on device", "/some/file"), 2, "/some/file: No space left on device (the disk is full"),
+])
+def test_unexpected_errors_are_one_line(tmp_path, ckpt, capsys, monkeypatch, error, status_expected, needle):
+    def fail(_args):
+        raise error
+    monkeypatch.setattr(upscale, "load_network", fail)
+    write_frames(tmp_path / "in")
+    status, _, err = upscale_in_process(capsys, monkeypatch, tmp_path / "in", tmp_path / "out",
+                                        "--model", ckpt, "--device", "cpu")
+    assert_one_line(status, err, needle, expected_status=status_expected)
+    assert not (tmp_path / "out").exists() and no_temps(tmp_path)
+
+
+UPSCALE = os.path.join(REPO, "codes", "upscale.py")
+
+
+_SLOW_CLEANUP = textwrap.dedent(f"""
+    import runpy, sys, time
+    runpy.run_path({os.path.join(REPO, "codes", "_clone.py")!r})
+    from tecogan.utils.errors import run_cli
+
+    def main():
+        try:
+            print("ready", flush=True)
+            while True:
+                time.sleep(0.01)
+        finally:
+            print("cleaning", flush=True)
+            end = time.time() + 0.5  # clean-up that the later presses land in
+            while time.time() < end:
+                time.sleep(0.01)
+            print("cleaned", flush=True)
+
+    run_cli(main)
+""")
+
+
+def press(proc, times=5, gap=0.03):
+    for _ in range(times):
+        if proc.poll() is not None:
+            break
+        proc.send_signal(signal.SIGINT)
+        time.sleep(gap)
+
+
+def test_five_quick_ctrl_c_during_clean_up(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_CLEANUP], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=ENV)
+    assert proc.stdout.readline().strip() == "ready"
+    press(proc)
+    out, err = proc.communicate(timeout=60)
+    assert "cleaned" in out  # the clean-up ran to its end
+    assert_one_line(proc.returncode, err, "interrupted by SIGINT", expected_status=130)
+
+
+def test_five_quick_ctrl_c_on_upscale_keep_the_old_output(tmp_path):
+    os.makedirs(tmp_path / "ck")
+    ckpt = save_tiny_generator(tmp_path / "ck", "tiny_BD.pth")[0]
+    rng = np.random.default_rng(0)
+    os.makedirs(tmp_path / "in")
+    for i in range(300):
+        cv2.imwrite(str(tmp_path / "in" / f"{i:04d}.png"), rng.integers(0, 256, (24, 32, 3), dtype=np.uint8))
+    os.makedirs(tmp_path / "out")
+    cv2.imwrite(str(tmp_path / "out" / "0000.png"), np.zeros((8, 8, 3), np.uint8))
+    before = tree_hash(tmp_path / "out"), tree_hash(tmp_path / "in")
+    proc = subprocess.Popen([sys.executable, UPSCALE, tmp_path / "in", tmp_path / "out", "--model", ckpt,
+                             "--device", "cpu", "--overwrite"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=ENV)
+    assert "->" in proc.stdout.readline()
+    deadline = time.time() + 60
+    while not [f for f in os.listdir(tmp_path) if f.startswith((".tecogan-tmp", ".tmp")) or f.endswith(".tecogan-job")] \
+            and time.time() < deadline:
+        time.sleep(0.02)
+    press(proc, gap=0.01)
+    _, err = proc.communicate(timeout=60)
+    assert_one_line(proc.returncode, err, "interrupted by SIGINT", expected_status=130)
+    assert (tree_hash(tmp_path / "out"), tree_hash(tmp_path / "in")) == before
+    assert not [f for f in os.listdir(tmp_path) if f.startswith((".tecogan-tmp", ".tmp"))]

@@ -3,12 +3,11 @@
 import json
 import os
 import subprocess
-import sys
 
-from helpers import load_script
+import pytest
+from helpers import assert_one_line, load_script, run_inprocess, script_cli
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPT = os.path.join(REPO, "scripts", "monitor_training.py")
 
 LOG = """2026-01-01 00:00:00 [INFO]: Start training TecoGAN (BD) on cpu x 1
 2026-01-01 00:00:01 [INFO]: [epoch: 0 | iter: 10 | lr_G: 5.000e-05 | lr_D: 5.000e-05] l_gan_D: 1.300e+00, p_real_D: 1.000e-01, distance: 2.000e-01, l_pix_G: 5.000e-02, l_gan_G: 7.000e-03
@@ -42,16 +41,35 @@ def _png(path):
         return f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
+_CAPTURE = {}
+
+
+@pytest.fixture(autouse=True)
+def _capture(capsys, monkeypatch):
+    """monitor()'s means of running the script in this process."""
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    _CAPTURE.update(capsys=capsys, monkeypatch=monkeypatch)
+    yield
+    _CAPTURE.clear()
+
+
+def monitor(*args, cwd=None):
+    """scripts/monitor_training.py ARGS through its cli() in this process (from ``cwd``): a CompletedProcess."""
+    with _CAPTURE["monkeypatch"].context() as m:
+        if cwd is not None:
+            m.chdir(cwd)
+        status, out, err = run_inprocess(script_cli("scripts/monitor_training.py"),
+                                         ["monitor_training.py", *map(str, args)], _CAPTURE["capsys"], m)
+    return subprocess.CompletedProcess(args, status, out, err)
+
+
 def test_cli_by_model_and_by_exp_dir(tmp_path):
     exp = make_exp(tmp_path)
-    env = dict(os.environ, MPLBACKEND="Agg")
-    r = subprocess.run([sys.executable, SCRIPT, "--degradation", "BD", "--model", "TecoGAN", "--dataset", "Vid4"],
-                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    r = monitor("--degradation", "BD", "--model", "TecoGAN", "--dataset", "Vid4", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert _png(exp / "plots" / "losses.png") and _png(exp / "plots" / "metrics_Vid4.png")
     os.remove(exp / "plots" / "losses.png")
-    r = subprocess.run([sys.executable, SCRIPT, "--exp_dir", str(exp)], env=env, capture_output=True, text=True,
-                       timeout=120)
+    r = monitor("--exp_dir", str(exp))
     assert r.returncode == 0, r.stderr
     assert _png(exp / "plots" / "losses.png")
 
@@ -59,7 +77,7 @@ def test_cli_by_model_and_by_exp_dir(tmp_path):
 def test_cli_errors_are_one_line(tmp_path):
     exp = make_exp(tmp_path)
     for args in (["--exp_dir", str(tmp_path / "nope")], ["--exp_dir", str(exp), "--dataset", "REDS"]):
-        r = subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, timeout=120)
+        r = monitor(*args)
         assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.strip(), r.stderr
 
 
@@ -68,14 +86,11 @@ def test_baseline_option(tmp_path):
     assert mt.parse_baseline("PSNR=24.13:bicubic") == ("PSNR", 24.13, "bicubic")
     assert mt.parse_baseline("tOF=0.5") == ("tOF", 0.5, "tOF = 0.5")
     exp = make_exp(tmp_path)
-    env = dict(os.environ, MPLBACKEND="Agg")
-    r = subprocess.run([sys.executable, SCRIPT, "--exp_dir", str(exp), "--baseline", "PSNR=19.5:bicubic"],
-                       env=env, capture_output=True, text=True, timeout=120)
+    r = monitor("--exp_dir", str(exp), "--baseline", "PSNR=19.5:bicubic")
     assert r.returncode == 0, r.stderr
     assert _png(exp / "plots" / "metrics_Vid4.png")
     for bad in ("PSNR", "PSNR=abc", "=3"):
-        r = subprocess.run([sys.executable, SCRIPT, "--exp_dir", str(exp), "--baseline", bad],
-                           capture_output=True, text=True, timeout=120)
+        r = monitor("--exp_dir", str(exp), "--baseline", bad)
         assert r.returncode == 2 and "METRIC=VALUE" in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 
@@ -86,15 +101,66 @@ def test_compare_option(tmp_path):
     (other / "test" / "metrics").mkdir(parents=True)
     (other / "test" / "metrics" / "Vid4_avg.json").write_text(json.dumps({"G_iter10": {"PSNR": 20.5}}))
     assert mt.parse_compare(f"B={other}") == ("B", str(other))
-    env = dict(os.environ, MPLBACKEND="Agg")
-    r = subprocess.run([sys.executable, SCRIPT, "--exp_dir", str(exp), "--label", "A", "--compare", f"B={other}",
-                        "--baseline", "PSNR=19.5:bicubic"], env=env, capture_output=True, text=True, timeout=120)
+    r = monitor("--exp_dir", str(exp), "--label", "A", "--compare", f"B={other}", "--baseline", "PSNR=19.5:bicubic")
     assert r.returncode == 0, r.stderr
     assert _png(exp / "plots" / "metrics_Vid4.png")
     (other / "test" / "metrics" / "Vid4_avg.json").rename(other / "test" / "metrics" / "REDS_avg.json")
     for bad, said in ((f"B={other}", "no validation metrics for dataset Vid4"), ("B", "LABEL=EXP_DIR"),
                       (f"B={tmp_path / 'nope'}", "experiment folder not found")):
-        r = subprocess.run([sys.executable, SCRIPT, "--exp_dir", str(exp), "--compare", bad],
-                           capture_output=True, text=True, timeout=120)
+        r = monitor("--exp_dir", str(exp), "--compare", bad)
         assert r.returncode == 2 and said in r.stderr and "Traceback" not in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1
+
+
+def monitor_exp(tmp_path, log_bytes, metrics_text=None):
+    exp = tmp_path / "exp"
+    (exp / "train").mkdir(parents=True)
+    (exp / "train" / "train.log").write_bytes(log_bytes)
+    if metrics_text is not None:
+        (exp / "test" / "metrics").mkdir(parents=True)
+        (exp / "test" / "metrics" / "V_avg.json").write_text(metrics_text)
+    return exp
+
+
+LOG_BYTES = (b"2024-01-01 00:00:00 [INFO]: [epoch: 0 | iter: 1 | lr_G: 1e-4] l_pix_G: 1.0e-01\n"
+       b"2024-01-01 00:00:01 [INFO]: caf\xe9 \xff\xfe damaged bytes\n"
+       b"2024-01-01 00:00:02 [INFO]: [epoch: 0 | iter: 2 | lr_G: 1e-4] l_pix_G: 9.0e-02\n")
+
+
+def test_monitor_reads_logs_with_invalid_utf8(tmp_path, capsys, monkeypatch):
+    exp = monitor_exp(tmp_path, LOG_BYTES)
+    status, _, err = run_inprocess(script_cli("scripts/monitor_training.py"),
+                                   ["monitor_training.py", "--exp_dir", exp], capsys, monkeypatch)
+    assert status == 0, err
+    assert (exp / "plots" / "losses.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("text, needle", [
+    ('{"G_iter2": {"PSNR": 2', "not readable JSON"),
+    ('[1, 2, 3]', "holds a list"),
+    ('{"G_iter2": "fast"}', "entry 'G_iter2'"),
+    ('{"nothing": {"PSNR": 1}}', "entry 'nothing'"),
+    ('{"G_iter2": {"PSNR": "x"}}', "entry 'G_iter2'"),
+])
+def test_monitor_on_truncated_or_foreign_json(tmp_path, capsys, monkeypatch, text, needle):
+    exp = monitor_exp(tmp_path, LOG_BYTES, text)
+    status, _, err = run_inprocess(script_cli("scripts/monitor_training.py"),
+                                   ["monitor_training.py", "--exp_dir", exp], capsys, monkeypatch)
+    assert_one_line(status, err, "V_avg.json", needle)
+
+
+def test_monitor_training_leaves_out_values_it_cannot_draw(tmp_path, capsys, monkeypatch):
+    exp = tmp_path / "exp"
+    (exp / "train").mkdir(parents=True)
+    (exp / "train" / "train.log").write_text(
+        "[epoch: 0 | iter: 1 | lr_G: 1e-4] l_pix_G: 1.0e-01\n[epoch: 0 | iter: 2 | lr_G: 1e-4] l_pix_G: 1e308\n"
+        "[epoch: 0 | iter: 3 | lr_G: 1e-4] l_pix_G: inf\n")
+    (exp / "test" / "metrics").mkdir(parents=True)
+    (exp / "test" / "metrics" / "V_avg.json").write_text('{"G_iter1": {"PSNR": 1e308}, "G_iter2": {"PSNR": 24.0},'
+                                                         ' "G_iter3": {"PSNR": ' + "9" * 400 + '}}')
+    status, _, err = run_inprocess(script_cli("scripts/monitor_training.py"),
+                                   ["monitor_training.py", "--exp_dir", exp], capsys, monkeypatch)
+    assert status == 0, err
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 2 and all("left out" in w for w in warnings), err
+    assert (exp / "plots" / "metrics_V.png").stat().st_size > 1000

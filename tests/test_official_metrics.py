@@ -19,10 +19,13 @@ import numpy as np
 import pytest
 import torch
 from golden_check import float32_allowance, golden_close
+from helpers import assert_one_line, psnr, run_inprocess, tree_hash, write_frames
 
 from tecogan.metrics import lpips_loader
 from tecogan.metrics.lpips_loader import load_lpips, lpips_features, lpips_from_features
 from tecogan.official_metrics import cli
+from tecogan.official_metrics import evaluate as evaluate_cmd
+from tecogan.official_metrics import metrics as metrics_cmd
 from tecogan.official_metrics import procedure as P
 from tecogan.official_metrics import report as R
 from tecogan.utils.errors import UserError
@@ -33,13 +36,6 @@ with open(os.path.join(CASE, "expected.json")) as _f:
     EXPECTED = json.load(_f)
 RTOL_METRICS = ("PSNR", "SSIM", "tOF")      # 1e-4 relative
 ATOL = {"LPIPS": 1e-5, "tLP100": 1e-3}      # absolute, with the shared AlexNet file
-
-
-@pytest.fixture(scope="module")
-def alexnet_file(shared_dir):
-    path = shared_dir / "weights" / "alexnet_imagenet_features.pth"
-    assert path.is_file(), f"{path} is missing from ../shared"
-    return str(path)
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +192,7 @@ def test_psnr_y_matches_float_luma():
     a, b = _frames(2, seed=1)
     ya = 16 + (65.481 * a[..., 0] + 128.553 * a[..., 1] + 24.966 * a[..., 2]) / 255.0
     yb = 16 + (65.481 * b[..., 0] + 128.553 * b[..., 1] + 24.966 * b[..., 2]) / 255.0
-    want = 10 * np.log10(255.0 ** 2 / np.mean((ya - yb) ** 2))
+    want = psnr(ya, yb)
     assert P.psnr_y(a, b) == pytest.approx(want, rel=1e-12)
 
 
@@ -435,3 +431,63 @@ def test_metrics_subset_needs_no_lpips_weights(tmp_path, monkeypatch):
                           "--targets", os.path.join(CASE, "GT", seq), "--metrics", "PSNR,VMAF"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "--metrics PSNR,VMAF" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_metrics_output_checked_before_the_long_work(tmp_path, capsys, monkeypatch):
+    for kind in ("SR", "GT"):
+        write_frames(tmp_path / kind / "seq", n=5, h=16, w=16)
+    argv = ["metrics.py", "--results", tmp_path / "SR" / "seq", "--targets", tmp_path / "GT" / "seq",
+            "--device", "cpu", "--lpips_weights", tmp_path / "never_read.pth"]
+    status, _, err = run_inprocess(metrics_cmd.cli, argv + ["--output", tmp_path / "GT" / "seq"], capsys, monkeypatch)
+    assert_one_line(status, err, "--output", "is the input --targets")
+    status, _, err = run_inprocess(metrics_cmd.cli, argv + ["--output", tmp_path], capsys, monkeypatch)
+    assert_one_line(status, err, "contains the input")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "metrics.json").write_text('{"earlier": 1}')
+    (tmp_path / "file_out").write_text("a file")
+    before = tree_hash(tmp_path)
+    status, _, err = run_inprocess(metrics_cmd.cli, argv + ["--output", tmp_path / "out"], capsys, monkeypatch)
+    assert_one_line(status, err, "metrics.json", "already exists", "--overwrite")
+    status, _, err = run_inprocess(metrics_cmd.cli, argv + ["--output", tmp_path / "file_out"], capsys, monkeypatch)
+    assert_one_line(status, err, "file_out", "is a file")
+    assert tree_hash(tmp_path) == before  # and the missing LPIPS weights were never needed
+
+
+def test_evaluate_keeps_existing_metric_log(tmp_path, capsys, monkeypatch):
+    write_frames(tmp_path / "data" / "D" / "GT" / "s", n=5, h=16, w=16)
+    write_frames(tmp_path / "results" / "D" / "M" / "s", n=5, h=16, w=16)
+    log = tmp_path / "results" / "D" / "M" / "metric_log"
+    log.mkdir()
+    (log / "metrics.csv").write_text("earlier")
+    before = tree_hash(tmp_path)
+    status, _, err = run_inprocess(evaluate_cmd.cli, ["evaluate.py", "--model", "M", "--datasets", "D",
+                                                      "--data_root", tmp_path / "data",
+                                                      "--results_root", tmp_path / "results"], capsys, monkeypatch)
+    assert_one_line(status, err, "metrics.csv", "--overwrite")
+    assert tree_hash(tmp_path) == before
+
+
+def _metric_folders(root, sr_names):
+    write_frames(root / "GT" / "s1", n=5, h=64, w=64, names=[f"{i:04d}.png" for i in range(5)])
+    write_frames(root / "SR" / "s1", n=5, h=64, w=64, seed=1, names=sr_names)
+
+
+@pytest.mark.parametrize("sr_names, ok", [
+    ([f"{i:04d}.png" for i in range(5)], True),
+    ([f"output_{i:04d}.png" for i in range(5)], True),         # the official results' names
+    ([f"{i:04d}.png" for i in range(1, 6)], False),            # offset by one frame
+])
+def test_evaluation_pairs_frames_by_name(tmp_path, capsys, monkeypatch, sr_names, ok):
+    from tecogan.official_metrics import metrics as metrics_cmd
+    _metric_folders(tmp_path, sr_names)
+    before = tree_hash(tmp_path / "GT"), tree_hash(tmp_path / "SR")
+    argv = ["metrics.py", "--output", tmp_path / "m", "--results", tmp_path / "SR" / "s1", "--targets",
+            tmp_path / "GT" / "s1", "--metrics", "PSNR,SSIM", "--workers", "1"]
+    status, _, err = run_inprocess(metrics_cmd.cli, argv, capsys, monkeypatch)
+    if ok:
+        assert status == 0, err
+    else:
+        assert_one_line(status, err, "0001.png", "names differ", "--pair_by position")
+        status, _, err = run_inprocess(metrics_cmd.cli, argv + ["--pair_by", "position"], capsys, monkeypatch)
+        assert status == 0, err
+    assert (tree_hash(tmp_path / "GT"), tree_hash(tmp_path / "SR")) == before

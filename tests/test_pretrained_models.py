@@ -7,12 +7,14 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from helpers import assert_one_line, upscale_in_process, write_frames
 
 from tecogan.inference.steppers import infer_sequence
 from tecogan.metrics.grid import grid_score
 from tecogan.metrics.validation import psnr_y_uint8
 from tecogan.networks.frnet import FRNet
 from tecogan.ops.upsample import BicubicUpsample
+from tecogan.utils.errors import UserError
 from tecogan.utils.fileio import list_images, read_image_rgb
 from tecogan.utils.hashing import file_sha256
 
@@ -174,3 +176,16 @@ def test_a_bare_name_that_is_also_a_file_is_ambiguous(tmp_path, monkeypatch):
     with pytest.raises(UserError, match=r"\./tecogan"):
         resolve_model("tecogan")
     assert resolve_model("./tecogan") == "./tecogan"
+
+
+def test_bare_model_name_that_is_also_a_file(tmp_path, monkeypatch, ckpt, capsys):
+    from tecogan.pretrained import resolve_model
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tecogan").write_bytes(open(ckpt, "rb").read())
+    with pytest.raises(UserError, match=r"^model tecogan: both a shipped model's name and a file in this folder"):
+        resolve_model("tecogan")
+    assert resolve_model("./tecogan") == "./tecogan"
+    write_frames(tmp_path / "in", n=2)
+    status, _, err = upscale_in_process(capsys, monkeypatch, tmp_path / "in", tmp_path / "out", "--model", "tecogan", "--device",
+                        "cpu")
+    assert_one_line(status, err, "./tecogan")

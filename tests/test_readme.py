@@ -447,3 +447,12 @@ def _written(path):
     if path.is_dir():
         return any(f.suffix == ".png" and f.stat().st_size > 1000 for f in path.iterdir())
     return path.stat().st_size > 10_000
+
+
+def test_upscale_doc_says_batch_resumes():
+    text = (REPO / "docs" / "upscale.md").read_text()
+    batch = " ".join(text[text.index("## Many files"):text.index("## Devices and speed")].split())
+    assert "resumable jobs are not part of this release" not in text
+    assert "started again from its first frame" not in batch
+    assert "interrupted midway (Ctrl-C, a crash, a kill) is resumed by the next run from its last complete segment" \
+        in batch

@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 from helpers import REPO
-from test_trainer import make_tiny_data, train, write_opt
+from test_training_trainer import make_tiny_data, train, write_opt
 
 from tecogan.experiment import load_config
 from tecogan.inference.steppers import infer_sequence

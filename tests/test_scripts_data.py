@@ -1,10 +1,11 @@
 """Data scripts from the command line: default paths, refusals, and the bundled demo data."""
 import os
 import subprocess
-import sys
 
 import cv2
 import numpy as np
+import pytest
+from helpers import assert_one_line, no_temps, run_inprocess, script_cli, tree_hash, write_frames
 
 from tecogan.data.lmdb_io import LMDBReader, read_meta_info
 from tecogan.ops.imresize import imresize
@@ -21,9 +22,27 @@ def raw_clips(root, clips=2, frames=4, h=48, w=56, seed=0):
             cv2.imwrite(str(root / f"vid{c}" / f"{i:04d}.png"), rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
 
 
+_CAPTURE = {}
+
+
+@pytest.fixture(autouse=True)
+def _capture(capsys, monkeypatch):
+    """run()'s means of running a script in this process."""
+    _CAPTURE.update(capsys=capsys, monkeypatch=monkeypatch)
+    yield
+    _CAPTURE.clear()
+
+
 def run(script, *args, cwd=None):
-    return subprocess.run([sys.executable, os.path.join(SCRIPTS, script), *map(str, args)],
-                          capture_output=True, text=True, timeout=120, cwd=cwd)
+    """scripts/SCRIPT ARGS through its cli() in this process (from ``cwd``): a CompletedProcess."""
+    monkeypatch = _CAPTURE["monkeypatch"]
+    with monkeypatch.context() as m:
+        if cwd is not None:
+            m.chdir(cwd)
+        m.syspath_prepend(SCRIPTS)  # as when the script runs: its folder first (prepare_demo imports create_lmdb)
+        status, out, err = run_inprocess(script_cli(f"scripts/{script}"), [script, *map(str, args)],
+                                         _CAPTURE["capsys"], m)
+    return subprocess.CompletedProcess([script, *args], status, out, err)
 
 
 def test_create_lmdb_default_paths_and_refusals(tmp_path):
@@ -139,3 +158,46 @@ def test_prepare_demo_is_idempotent(tmp_path):
     r = run("prepare_demo.py", "--lmdb_dir", tmp_path / "junk")
     assert r.returncode == 2 and "not an LMDB folder" in r.stderr
     assert (tmp_path / "junk" / "notes.txt").exists()
+
+
+def test_generate_lr_dir_spelled_like_gt_dir(tmp_path, capsys, monkeypatch):
+    write_frames(tmp_path / "gt" / "s1", h=32, w=32)
+    os.symlink(tmp_path / "gt", tmp_path / "GT")
+    before = tree_hash(tmp_path / "gt")
+    status, _, err = run_inprocess(script_cli("scripts/generate_lr_BI.py"),
+                                   ["generate_lr_BI.py", "--gt_dir", tmp_path / "gt", "--lr_dir", tmp_path / "GT",
+                                    "--overwrite"], capsys, monkeypatch)
+    assert_one_line(status, err, "--lr_dir", "is the input")
+    assert tree_hash(tmp_path / "gt") == before
+
+
+@pytest.mark.parametrize("case", ["same", "inside", "contains"])
+def test_resize_bd_refuses_lr_dir_touching_gt_dir(tmp_path, capsys, monkeypatch, case):
+    gt = tmp_path / "data" / "GT"
+    write_frames(gt / "s1", h=16, w=16)
+    lr = {"same": gt, "inside": gt / "s1" / "lr", "contains": tmp_path / "data"}[case]
+    before = tree_hash(tmp_path / "data")
+    status, _, err = run_inprocess(script_cli("scripts/resize_BD.py"),
+                                   ["resize_BD.py", "--gt_dir", gt, "--lr_dir", lr], capsys, monkeypatch)
+    assert_one_line(status, err, "--lr_dir", "input --gt_dir")
+    assert tree_hash(tmp_path / "data") == before
+
+
+@pytest.mark.parametrize("script, src_opt, dst_opt", [("resize_BD.py", "--gt_dir", "--lr_dir"),
+                                                      ("generate_lr_BI.py", "--gt_dir", "--lr_dir"),
+                                                      ("bicubic_baseline.py", "--lr_dir", "--out_dir")])
+def test_data_scripts_keep_or_cleanly_replace_existing_output(tmp_path, capsys, monkeypatch, script, src_opt, dst_opt):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    write_frames(src / "s1", h=16, w=16)
+    write_frames(dst / "s1", n=5, h=4, w=4, seed=2)
+    write_frames(dst / "old_seq", n=1, h=4, w=4)
+    before = tree_hash(src), tree_hash(dst)
+    cli = script_cli(f"scripts/{script}")
+    status, _, err = run_inprocess(cli, [script, src_opt, src, dst_opt, dst], capsys, monkeypatch)
+    assert_one_line(status, err, dst_opt, "already exists", "--overwrite")
+    assert (tree_hash(src), tree_hash(dst)) == before
+    status, _, err = run_inprocess(cli, [script, src_opt, src, dst_opt, dst, "--overwrite"], capsys, monkeypatch)
+    assert status == 0, err
+    assert sorted(os.listdir(dst)) == ["s1"]  # no stale sequence
+    assert sorted(os.listdir(dst / "s1")) == ["0000.png", "0001.png", "0002.png"]  # no stale frames
+    assert tree_hash(src) == before[0] and no_temps(tmp_path)

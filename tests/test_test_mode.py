@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from helpers import assert_one_line, run_inprocess, tree_hash, write_frames
 
+from tecogan import main as main_cmd
 from tecogan.inference.steppers import infer_sequence
 from tecogan.networks.frnet import FRNet
 
@@ -163,3 +165,51 @@ def test_sequence_sets_all_optional_missing(tmp_path):
     lines = []
     assert sequence_sets(opt, report=lines.append) == []
     assert len(lines) == 1 and lines[0].startswith("A: skipped (optional;") and "docs/data.md" in lines[0]
+
+
+def write_test_exp(tmp_path, ckpt, res_dir, name="T"):
+    exp = tmp_path / "exp"
+    exp.mkdir(exist_ok=True)
+    opt = {"scale": 4, "dataset": {"degradation": {"type": "BD"},
+                                   "test1": {"name": name, "lr_seq_dir": str(tmp_path / "LR")}},
+           "model": {"name": "FRVSR", "generator": {"nf": 8, "nb": 1, "load_path": str(ckpt)}},
+           "test": {"save_res": True, "res_dir": str(res_dir)}}
+    (exp / "test.yml").write_text(yaml.safe_dump(opt))
+    return ["main.py", "--exp_dir", exp, "--mode", "test", "--model", "FRVSR", "--opt", "test.yml", "--gpu_id", "-1"]
+
+
+@pytest.mark.parametrize("where", ["inside_lr", "is_lr", "contains_lr"])
+def test_test_mode_res_dir_never_touches_inputs(tmp_path, ckpt, capsys, monkeypatch, where):
+    write_frames(tmp_path / "LR" / "s1")
+    res = {"inside_lr": tmp_path / "LR" / "s1" / "res", "is_lr": tmp_path / "LR", "contains_lr": tmp_path}[where]
+    argv = write_test_exp(tmp_path, ckpt, res)
+    before = tree_hash(tmp_path / "LR")
+    status, _, err = run_inprocess(main_cmd.cli, argv, capsys, monkeypatch)
+    assert_one_line(status, err, "res_dir")
+    assert tree_hash(tmp_path / "LR") == before
+
+
+def test_yaml_names_never_lead_outside(tmp_path, ckpt, capsys, monkeypatch):
+    write_frames(tmp_path / "LR" / "s1")
+    argv = write_test_exp(tmp_path, ckpt, tmp_path / "results" / "inner", name="../../escaped")
+    status, _, err = run_inprocess(main_cmd.cli, argv, capsys, monkeypatch)
+    assert_one_line(status, err, "dataset.test1.name", "plain folder name", "'../../escaped'")
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "results").exists()
+
+
+def test_test_mode_refuses_nan_checkpoint(tmp_path, tiny, capsys, monkeypatch):
+    sd = tiny.state_dict()
+    sd["fnet.encoder1.0.weight"].fill_(float("nan"))
+    torch.save(sd, tmp_path / "G_iter9.pth")
+    write_frames(tmp_path / "LR" / "s1")
+    (tmp_path / "exp").mkdir()
+    opt = {"scale": 4, "dataset": {"degradation": {"type": "BD"},
+                                   "test1": {"name": "T", "lr_seq_dir": str(tmp_path / "LR")}},
+           "model": {"name": "FRVSR", "generator": {"nf": 8, "nb": 1, "load_path": str(tmp_path / "G_iter9.pth")}},
+           "test": {"save_res": True, "res_dir": str(tmp_path / "results")}}
+    (tmp_path / "exp" / "test.yml").write_text(yaml.safe_dump(opt))
+    status, _, err = run_inprocess(main_cmd.cli, ["main.py", "--exp_dir", tmp_path / "exp", "--mode", "test",
+                                                  "--model", "FRVSR", "--opt", "test.yml", "--gpu_id", "-1"],
+                                   capsys, monkeypatch)
+    assert_one_line(status, err, "G_iter9.pth", "NaN/Inf")
+    assert not (tmp_path / "results" / "T" / "G_iter9" / "s1").exists()

@@ -10,7 +10,18 @@ import numpy as np
 import pytest
 import torch
 from avclips import make_clip, probe, video_times
-from helpers import save_tiny_generator
+from helpers import (
+    assert_one_line,
+    deadline,
+    no_temps,
+    psnr,
+    run_inprocess,
+    save_tiny_generator,
+    script_cli,
+    tree_hash,
+    upscale_in_process,
+    write_frames,
+)
 
 from tecogan.inference.steppers import infer_sequence
 from tecogan.networks.frnet import FRNet
@@ -45,21 +56,38 @@ def read_folder(folder):
 
 
 @pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
+def ckpt_net(tmp_path_factory):
     path, net = save_tiny_generator(tmp_path_factory.mktemp("ck"))
     return str(path), net
 
 
-def upscale(*args, check=True):
-    r = subprocess.run([sys.executable, UPSCALE, *map(str, args)], capture_output=True, text=True,
-                       env=ENV, timeout=300)
+_CAPTURE = {}
+
+
+@pytest.fixture(autouse=True)
+def _capture(capsys, monkeypatch):
+    """upscale()'s means of running upscale.py in this process."""
+    _CAPTURE.update(capsys=capsys, monkeypatch=monkeypatch)
+    yield
+    _CAPTURE.clear()
+
+
+def upscale(*args, check=True, separate=False):
+    """upscale.py ARGS in this process (its console entry point), or with ``separate`` in a process of
+    its own as a user runs it: a CompletedProcess whose status is 0 unless ``check`` is False."""
+    if separate:
+        r = subprocess.run([sys.executable, UPSCALE, *map(str, args)], capture_output=True, text=True,
+                           env=ENV, timeout=300)
+    else:
+        status, out, err = upscale_in_process(_CAPTURE["capsys"], _CAPTURE["monkeypatch"], *args)
+        r = subprocess.CompletedProcess(args, status, out, err)
     if check:
         assert r.returncode == 0, r.stderr
     return r
 
 
-def test_folder_to_folder_equals_test_mode(tmp_path, ckpt):
-    path, net = ckpt
+def test_folder_to_folder_equals_test_mode(tmp_path, ckpt_net):
+    path, net = ckpt_net
     lr = frames()
     names = [f"frame_{i}.png" for i in range(len(lr))]
     write_folder(tmp_path / "in", lr, names)
@@ -71,11 +99,11 @@ def test_folder_to_folder_equals_test_mode(tmp_path, ckpt):
         assert np.array_equal(g, e)
 
 
-def test_video_to_video_and_to_pngs(tmp_path, ckpt):
-    path, _ = ckpt
+def test_video_to_video_and_to_pngs(tmp_path, ckpt_net):
+    path, _ = ckpt_net
     write_video(tmp_path / "in.mp4", frames(n=7), fps=12)
     upscale(tmp_path / "in.mp4", tmp_path / "out.mp4", "--model", path, "--device", "cpu",
-            "--compare", tmp_path / "cmp.mp4")
+            "--compare", tmp_path / "cmp.mp4", separate=True)  # once as a user runs it
     out = probe(tmp_path / "out.mp4")
     assert (out["codec"], out["frames"], out["width"], out["height"]) == ("h264", 7, 112, 80)
     assert video_times(tmp_path / "out.mp4") == [Fraction(i, 12) for i in range(7)]
@@ -86,17 +114,15 @@ def test_video_to_video_and_to_pngs(tmp_path, ckpt):
     assert sorted(os.listdir(tmp_path / "pngs")) == [f"{i:04d}.png" for i in range(1, 8)]
 
 
-def test_tiles_blend_without_seams(tmp_path, ckpt):
-    path, _ = ckpt
+def test_tiles_blend_without_seams(tmp_path, ckpt_net):
+    path, _ = ckpt_net
     lr = frames(n=3, h=36, w=44)
     write_folder(tmp_path / "in", lr)
     upscale(tmp_path / "in", tmp_path / "whole", "--model", path, "--device", "cpu")
     upscale(tmp_path / "in", tmp_path / "tiled", "--model", path, "--device", "cpu", "--tile", 20, "--tile_overlap", 8)
     for a, b in zip(read_folder(tmp_path / "whole"), read_folder(tmp_path / "tiled"), strict=False):
         assert a.shape == b.shape == (144, 176, 3)
-        mse = np.mean((a.astype(np.float64) - b) ** 2)
-        psnr = 10 * np.log10(255 ** 2 / max(mse, 1e-12))
-        assert psnr > 45, psnr
+        assert psnr(a, b) > 45, psnr(a, b)
 
 
 @pytest.mark.slow
@@ -116,8 +142,8 @@ def test_architecture_read_from_checkpoint_and_overrides(tmp_path):
     assert not (tmp_path / "out3").exists() or not os.listdir(tmp_path / "out3")
 
 
-def test_bad_inputs(tmp_path, ckpt):
-    path, _ = ckpt
+def test_bad_inputs(tmp_path, ckpt_net):
+    path, _ = ckpt_net
     r = upscale(tmp_path / "missing.mp4", tmp_path / "o.mp4", "--model", path, check=False)
     assert r.returncode == 2 and "missing.mp4" in r.stderr and "Traceback" not in r.stderr
     (tmp_path / "junk.mp4").write_bytes(b"not a video")
@@ -129,7 +155,7 @@ def test_bad_inputs(tmp_path, ckpt):
     assert r.returncode == 2 and "smaller than the 8x8" in r.stderr
 
 
-def test_streaming_holds_few_frames(monkeypatch, ckpt):
+def test_streaming_holds_few_frames(monkeypatch, ckpt_net):
     """At most a handful of frames are decoded ahead of the network, whatever the length."""
     from tecogan import video
     produced, consumed, ahead = [0], [0], []
@@ -163,8 +189,8 @@ def _peak_rss_kb(args):
 
 
 @pytest.mark.slow
-def test_memory_does_not_grow_with_length(tmp_path, ckpt):
-    path, _ = ckpt
+def test_memory_does_not_grow_with_length(tmp_path, ckpt_net):
+    path, _ = ckpt_net
     lr = frames(n=300, h=24, w=32)
     write_video(tmp_path / "long.mp4", lr)
     write_video(tmp_path / "short.mp4", lr[:100])
@@ -173,6 +199,7 @@ def test_memory_does_not_grow_with_length(tmp_path, ckpt):
     assert long <= 1.2 * short, (short, long)
 
 
+@pytest.mark.slow  # the shipped model at 768x432, twice; fast: test_tiles_blend_without_seams
 def test_large_tiles_stay_within_one_grey_level_of_whole_frames():
     """The shipped model on the bundled demo clip (192x108 LR): with tiles of 96 overlapping by 32,
     99.9% of the output pixels are within 1 grey level of whole-frame upscaling (the rest sit on
@@ -221,3 +248,122 @@ def test_default_model_is_the_shipped_bi_model_and_names_work(tmp_path, capsys, 
     assert "BD generator nf 64 nb 10" in out
     status, _, err = upscale_in_process(capsys, monkeypatch, tmp_path / "in", tmp_path / "out2", "--model", "frvsrr")
     assert status == 2 and "frvsrr" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("option, value, needle", [
+    ("--fps", "nan", "--fps nan: expected a finite number"),
+    ("--fps", "inf", "--fps inf: expected a finite number"),
+    ("--fps", "-25", "--fps -25.0: expected a number > 0"),
+    ("--fps", "0", "--fps 0.0: expected a number > 0"),
+    ("--fps", "1e9", "expected a number > 0 and <= 1000"),
+    ("--tile", "-5", "--tile -5: expected an integer in 0..16384"),
+    ("--tile", "99999999", "--tile 99999999: expected an integer in 0..16384"),
+    ("--num_pad_front", "1000000000", "--num_pad_front"),
+    ("--nf", "100000", "--nf 100000"),
+    ("--fps", "abc", "argument --fps: invalid float value: 'abc'"),
+])
+def test_upscale_numbers_checked_first(tmp_path, frames_dir, capsys, monkeypatch, option, value, needle):
+    before = tree_hash(tmp_path)
+    with deadline(20):
+        status, _, err = upscale_in_process(capsys, monkeypatch, frames_dir, tmp_path / "out", "--model",
+                                            tmp_path / "never_read.pth", option, value)
+    assert_one_line(status, err, needle)
+    assert tree_hash(tmp_path) == before
+
+
+def bad_name(text):
+    """``text`` with a byte that is not valid UTF-8 (as a str with a surrogate escape)."""
+    return os.fsdecode(text.encode() + b"\xff")
+
+
+@pytest.fixture
+def non_utf8_ok(tmp_path):
+    try:
+        os.mkdir(tmp_path / bad_name("probe"))
+    except (OSError, UnicodeEncodeError):
+        pytest.skip("this file system refuses names that are not valid UTF-8")
+
+
+def test_non_utf8_frame_names_work(tmp_path, ckpt, capsys, monkeypatch, non_utf8_ok):
+    src = tmp_path / bad_name("in")
+    names = [bad_name(f"f{i}") + ".png" for i in range(3)]
+    write_frames(src, names=names)
+    before = tree_hash(src)
+    status, out, err = upscale_in_process(capsys, monkeypatch, src, tmp_path / bad_name("out"),
+                                          "--model", ckpt, "--device", "cpu")
+    assert status == 0, err
+    assert sorted(os.listdir(tmp_path / bad_name("out"))) == sorted(names)
+    assert tree_hash(src) == before
+    gt = tmp_path / "GT" / bad_name("seq")
+    write_frames(gt, n=2, h=16, w=16, names=[bad_name("a") + ".png", bad_name("b") + ".png"])
+    status, _, err = run_inprocess(script_cli("scripts/resize_BD.py"),
+                                   ["resize_BD.py", "--gt_dir", tmp_path / "GT", "--lr_dir", tmp_path / "LR"],
+                                   capsys, monkeypatch)
+    assert status == 0, err
+    assert cv2.imdecode(np.fromfile(tmp_path / "LR" / bad_name("seq") / (bad_name("a") + ".png"), np.uint8),
+                        cv2.IMREAD_COLOR).shape == (4, 4, 3)
+
+
+def test_non_utf8_video_names_work(tmp_path, ckpt, non_utf8_ok):
+    """Video files whose names are not valid UTF-8 are read and written (FFmpeg through PyAV
+    takes such paths; OpenCV used to segfault on them); the input is left as it was."""
+    video = tmp_path / "v.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10, (16, 16))
+    for i in range(3):
+        writer.write(np.full((16, 16, 3), 60 * i, np.uint8))
+    writer.release()
+    named = tmp_path / (bad_name("v") + ".mp4")
+    os.rename(video, named)
+    before = tree_hash(named)
+    write_frames(tmp_path / "frames")
+    for src, out in ((named, tmp_path / "o"), (tmp_path / "frames", tmp_path / (bad_name("o") + ".mp4"))):
+        r = subprocess.run([sys.executable, UPSCALE, os.fsencode(src), os.fsencode(out), "--model", ckpt,
+                            "--device", "cpu"], capture_output=True, env=ENV, timeout=120)
+        assert r.returncode == 0, (r.returncode, r.stderr)  # not -11 (SIGSEGV)
+        assert os.path.exists(out)
+    assert tree_hash(named) == before
+
+
+@pytest.mark.parametrize("error", [
+    RuntimeError("[enforce fail at alloc_cpu.cpp:117] . DefaultCPUAllocator: can't allocate memory: "
+                 "you tried to allocate 98765432100 bytes. Error code 12 (Cannot allocate memory)"),
+    MemoryError(),
+])
+def test_out_of_memory_is_one_line_with_tile_hint(tmp_path, ckpt, capsys, monkeypatch, error):
+    import tecogan.inference.upscaler
+
+    def no_memory(*_args, **_kwargs):
+        raise error
+        yield  # makes this a generator, like the real one
+    monkeypatch.setattr(tecogan.inference.upscaler.ClipRun, "run", no_memory)
+    write_frames(tmp_path / "in")
+    status, _, err = upscale_in_process(capsys, monkeypatch, tmp_path / "in", tmp_path / "out",
+                                        "--model", ckpt, "--device", "cpu")
+    assert_one_line(status, err, "out of memory", "--tile 128")
+    assert not (tmp_path / "out").exists() and no_temps(tmp_path)
+
+
+def test_two_frames_with_one_stem_are_refused(tmp_path, ckpt, capsys, monkeypatch):
+    write_frames(tmp_path / "in", n=3, names=["0000.png", "0000.jpg", "0001.png"])
+    before = tree_hash(tmp_path)
+    status, _, err = upscale_in_process(capsys, monkeypatch, tmp_path / "in", tmp_path / "out",
+                                        "--model", ckpt, "--device", "cpu")
+    assert_one_line(status, err, "0000.png", "0000.jpg", "same name stem")
+    assert tree_hash(tmp_path) == before
+    write_frames(tmp_path / "GT" / "s1", n=3, h=16, w=16, names=["a.png", "b.png", "a.bmp"])
+    before = tree_hash(tmp_path)
+    status, _, err = run_inprocess(script_cli("scripts/resize_BD.py"),
+                                   ["resize_BD.py", "--gt_dir", tmp_path / "GT", "--lr_dir", tmp_path / "LR"],
+                                   capsys, monkeypatch)
+    assert_one_line(status, err, "a.png", "a.bmp", "same name stem")
+    assert tree_hash(tmp_path) == before
+
+
+def test_frame_size_change_mid_sequence_names_the_frame(tmp_path, ckpt, capsys, monkeypatch):
+    write_frames(tmp_path / "in", n=4)
+    write_frames(tmp_path / "odd", n=1, h=16, w=16)
+    os.replace(tmp_path / "odd" / "0000.png", tmp_path / "in" / "0002.png")
+    status, _, err = upscale_in_process(capsys, monkeypatch, tmp_path / "in", tmp_path / "out",
+                                        "--model", ckpt, "--device", "cpu")
+    assert_one_line(status, err, "0002.png", "16x16", "16x12")
+    assert not (tmp_path / "out").exists()

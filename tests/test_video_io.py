@@ -381,3 +381,15 @@ def test_file_names_that_are_not_utf8(tmp_path, ckpt):
     fresh = os.fsdecode(os.path.join(os.fsencode(tmp_path), b"fresh\xf8.mkv"))
     r = subprocess.run([sys.executable, UPSCALE, missing, fresh, "--model", path], capture_output=True, timeout=120)
     assert r.returncode == 2 and r.stderr.count(b"\n") == 1 and b"gone\\xfa.mp4: input" in r.stderr
+
+
+def test_probe_accepts_what_the_encoder_takes(tmp_path):
+    from tecogan.video import check_output
+    from tecogan.video.writing import VideoSink
+
+    class Source:
+        rate, time_base, passthrough, path = Fraction(25), Fraction(1, 25), None, "x"
+    sink = VideoSink(check_output(str(tmp_path / "o.mp4")), Source(), audio=False)
+    sink.probe(64, 16384)
+    with pytest.raises(Exception, match="cannot take 16386x64"):
+        sink.probe(64, 16386)

@@ -4,7 +4,7 @@
 ``openvino.convert_model`` and runs it with OpenVINO's CPU kernels (about 1.1-1.25x faster than
 PyTorch's per step on a 2-core AVX2 EPYC, mostly in the stride-2 transposed convolutions
 and the fused activations).  Outputs agree with PyTorch's within float32 noise
-(tests/test_backends.py).
+(tests/test_inference_backends.py).
 
 The model is converted from the network's weights *at construction* (a snapshot: later
 changes to the PyTorch weights are not seen) and compiled once per input size (static

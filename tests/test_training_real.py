@@ -1,7 +1,7 @@
 """Training with the Real degradation end to end: a BI generator, the degradation in a DataLoader
 worker, and a resume that gives the same weights as an uninterrupted run."""
 import pytest
-from test_trainer import assert_same, tiny_data, train, weights, write_opt  # noqa: F401 (fixture)
+from test_training_trainer import assert_same, tiny_data, train, weights, write_opt  # noqa: F401 (fixture)
 
 
 def _real(workers):

@@ -8,8 +8,9 @@ import os
 
 import pytest
 import yaml
-from helpers import REPO
+from helpers import REPO, assert_one_line, deadline, run_inprocess, tree_hash
 
+from tecogan import main as main_cmd
 from tecogan.experiment import load_config, load_recipe
 from tecogan.utils.errors import UserError
 
@@ -181,3 +182,58 @@ def test_files_without_base_keep_their_messages(tmp_path):
     path = write(tmp_path / "train.yml", BASE.replace("total_iter: 100", "total_iter: 0"))
     with pytest.raises(UserError, match=r"^train.yml: train.total_iter: expected an integer >= 1"):
         load_config(path)
+
+
+def billion_laughs(levels=9, width=9, key="scale"):
+    lines = ["a0: &a0 [" + ", ".join(['"lol"'] * width) + "]"]
+    for i in range(1, levels):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * width) + "]")
+    return "\n".join(lines) + f"\n{key}: *a{levels - 1}\n"
+
+
+@pytest.mark.parametrize("text, needle", [
+    (billion_laughs(), "aliases expand to more than"),
+    (billion_laughs(key="model"), "aliases expand to more than"),
+    ("a0: &a {x: 1, y: 2}\n" + "".join(f"a{i}: &a{i} {{<<: [{', '.join([f'*a{i - 1}' if i > 1 else '*a'] * 9)}]}}\n"
+                                      for i in range(1, 9)) + "scale: *a8\n", "aliases expand to more than"),
+    ("scale: &r [*r]\n", "refers to its own anchor"),
+    ("scale: " + "[" * 5000 + "]" * 5000 + "\n", "nested more than"),
+    ("scale: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n", "nested more than"),
+])
+def test_yaml_bombs_and_nesting_are_one_line(tmp_path, capsys, monkeypatch, text, needle):
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    (exp / "test.yml").write_text(text)
+    before = tree_hash(tmp_path)
+    with deadline(20):
+        status, _, err = run_inprocess(main_cmd.cli, ["main.py", "--exp_dir", exp, "--mode", "test", "--model",
+                                                      "FRVSR", "--opt", "test.yml", "--gpu_id", "-1"],
+                                       capsys, monkeypatch)
+    assert_one_line(status, err, "test.yml", needle)
+    assert tree_hash(tmp_path) == before
+
+
+def test_invalid_utf8_yaml_is_one_line(tmp_path, capsys, monkeypatch):
+    (tmp_path / "exp").mkdir()
+    (tmp_path / "exp" / "test.yml").write_bytes(b"scale: 4\nmodel: {name: FRVSR\xe9}\n")
+    status, _, err = run_inprocess(main_cmd.cli, ["main.py", "--exp_dir", tmp_path / "exp", "--mode", "test",
+                                                  "--model", "FRVSR", "--opt", "test.yml", "--gpu_id", "-1"],
+                                   capsys, monkeypatch)
+    assert_one_line(status, err, "test.yml", "not valid UTF-8", "0xe9")
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("scale: 4\nscale: 2\n", "line 2: key 'scale' given twice in one mapping (first on line 1)"),
+    ("scale: 4\nmodel:\n  name: FRVSR\n  generator: {nb: 1, nb: 2}\n", "key 'nb' given twice"),
+])
+def test_duplicate_yaml_keys_are_refused(tmp_path, text, needle):
+    (tmp_path / "t.yml").write_text(text)
+    with pytest.raises(UserError, match=needle.replace("(", r"\(").replace(")", r"\)")):
+        load_config(str(tmp_path / "t.yml"))
+
+
+def test_merge_keys_may_override(tmp_path):
+    text = ("scale: 4\ndataset:\n  degradation:\n    <<: {type: BD, sigma: 1.5}\n    sigma: 1.0\n"
+            "model: {name: FRVSR, generator: {}}\n")
+    (tmp_path / "t.yml").write_text(text)
+    assert load_config(str(tmp_path / "t.yml"))["dataset"]["degradation"] == {"type": "BD", "sigma": 1.0}

@@ -106,3 +106,13 @@ def test_sixteen_bit_frames_stay_sixteen_bit(net):
     assert np.abs(out16[-1].astype(np.float64) / 257 - out8[-1]).max() <= 0.51
     with pytest.raises(OptionError, match="differs from the first"):
         list(up.upscale_frames([frames8[0], frames16[1]]))
+
+
+def test_tile_bomb_is_refused_before_any_tile_is_made(ckpt):
+    from tecogan.api import Upscaler, load_generator
+    from tecogan.config.limits import tile_count
+    from tecogan.defaults import MAX_TILES_PER_FRAME
+    frame = np.zeros((1080, 1920, 3), np.uint8)
+    assert tile_count(1080, 1920, 8, 7) > MAX_TILES_PER_FRAME
+    with pytest.raises(UserError, match=r"2052649 tiles|tiles \(at most 4096\)"):
+        next(Upscaler(load_generator(ckpt), tile=8, tile_overlap=7).upscale_frames([frame]))

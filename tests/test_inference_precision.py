@@ -2,13 +2,14 @@
 one-line refusals (on sample flag sets, so they hold on every machine, AVX2-only included),
 bf16 within its tolerance of fp32 over a short clip, ``auto``'s choice from the table and from
 the own-input check, and ``test.precision`` in test mode. OpenVINO's bf16/int8 are tested in
-test_backends.py (run last: OpenVINO's thread pool and fork)."""
+test_inference_backends.py (in a child process: OpenVINO and fork, see conftest.py)."""
 import json
 import os
 
 import numpy as np
 import pytest
 import torch
+from helpers import ALDER, AVX2, SAPPHIRE, ZEN4, psnr, smooth_clip
 
 from tecogan.inference import auto as precision_auto
 from tecogan.inference import precision
@@ -19,44 +20,9 @@ from tecogan.inference.steppers import RecurrentUpscaler, infer_sequence, make_s
 from tecogan.networks.frnet import FRNet
 from tecogan.utils.errors import UserError
 
-AVX2 = {"fpu", "sse4_2", "avx", "avx2", "fma"}
-ZEN4 = AVX2 | {"avx512f", "avx512_bf16", "avx512_vnni"}             # AMD Zen 4/5 (this machine's kind)
-SAPPHIRE = AVX2 | {"avx512f", "avx512_vnni", "amx_tile", "amx_bf16", "amx_int8"}
-ALDER = AVX2 | {"avx_vnni"}                                          # VNNI without bf16
 CPU = torch.device("cpu")
 # documented tolerance (docs/precision.md): torch bf16 on a short clip, every frame against fp32
 BF16_MIN_DB = 38.0
-
-
-def clip(n=6, h=24, w=32, seed=0):
-    """A smooth pattern moving one pixel a frame, with noise."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:h, 0:w]
-    return [(128 + 80 * np.sin((xx + i) / 4.0)[..., None] * np.cos((yy - 0.5 * i) / 5.0)[..., None]
-             + rng.normal(0, 4, (h, w, 3))).clip(0, 255).astype(np.uint8) for i in range(n)]
-
-
-def psnr(a, b):
-    mse = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
-
-
-@pytest.fixture
-def flags(monkeypatch):
-    """Use a sample CPU flag set everywhere (oneDNN uncapped)."""
-    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
-
-    def use(sample):
-        monkeypatch.setattr(precision, "cpu_flags", lambda: set(sample))
-        monkeypatch.setattr(precision_auto, "cpu_flags", lambda: set(sample))
-        return set(sample)
-    return use
-
-
-@pytest.fixture
-def tiny():
-    torch.manual_seed(0)
-    return FRNet(nf=8, nb=1).eval()
 
 
 @pytest.mark.parametrize("sample,name,needle", [
@@ -138,7 +104,7 @@ def test_auto_from_the_table(flags, tiny):
 def test_auto_checks_an_unknown_checkpoint_on_its_own_frames(flags, tiny, tmp_path, monkeypatch):
     monkeypatch.setenv("TECOGAN_CACHE_DIR", str(tmp_path / "cache"))
     flags(ZEN4)
-    frames = clip(n=10)
+    frames = smooth_clip(n=10)
     calls = []
     real = precision_auto.own_input_psnr
 
@@ -163,7 +129,7 @@ def test_auto_checks_an_unknown_checkpoint_on_its_own_frames(flags, tiny, tmp_pa
 
 
 def test_bf16_stays_within_its_tolerance_over_a_clip(tiny):
-    frames = clip(n=8)
+    frames = smooth_clip(n=8)
     ref = list(infer_sequence(None, frames, 2, upscaler=RecurrentUpscaler(tiny, CPU)))
     if precision_auto.supported("bf16", CPU, "torch"):
         up = RecurrentUpscaler(tiny, CPU, precision="bf16")
@@ -183,7 +149,7 @@ def test_half_is_an_alias_of_fp16_and_fp32_is_exact(tiny):
     assert up.precision == "fp32" and not up.half and up.step_fn is tiny
     with pytest.raises(ValueError, match="resolve it first"):
         RecurrentUpscaler(tiny, CPU, precision="auto")
-    frames = clip(n=3)
+    frames = smooth_clip(n=3)
     a = list(infer_sequence(None, frames, 1, upscaler=RecurrentUpscaler(tiny, CPU)))
     b = list(infer_sequence(None, frames, 1, upscaler=RecurrentUpscaler(tiny, CPU, precision="fp32")))
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=False))

@@ -20,7 +20,7 @@ import av
 import numpy as np
 import pytest
 from avclips import decode_rgb, make_clip, pattern, video_times
-from helpers import save_tiny_generator, tree_hash, upscale_in_process
+from helpers import same_frames, tree_hash, upscale_in_process
 
 import tecogan
 from tecogan.jobs.job_folder import JobFolder, job_path
@@ -46,11 +46,6 @@ def _installed(codec):
         return True
     except Exception:
         return False
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    return save_tiny_generator(tmp_path_factory.mktemp("ck"))[0]
 
 
 @pytest.fixture(scope="module")
@@ -83,10 +78,6 @@ def kept(monkeypatch, tmp_path):
         remove(self)
     monkeypatch.setattr(JobFolder, "remove", keep)
     return copy
-
-
-def same_frames(a, b):
-    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
 def video_packets(path):

@@ -6,18 +6,13 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from helpers import panning_texture
+from helpers import panning_texture, psnr
 
 from tecogan.data.lmdb_io import write_lmdb
 from tecogan.data.train_datasets import build_train_dataset
 from tecogan.experiment import validate_config
 from tecogan.ops import real_degradation as rd
 from tecogan.utils.errors import UserError
-
-
-def _psnr(a, b):
-    d = a.astype(np.float64) - b.astype(np.float64)
-    return 10 * np.log10(255.0 ** 2 / np.mean(d * d))
 
 
 def _smooth_clip(t=6, h=64, w=96, seed=0):
@@ -127,7 +122,7 @@ def test_jpeg_quality_orders_the_error():
     clip = _smooth_clip(2)
     lo, hi = rd.jpeg(clip, 20), rd.jpeg(clip, 95)
     assert lo.shape == clip.shape and lo.dtype == np.uint8
-    assert _psnr(clip, hi) > _psnr(clip, lo) > 20
+    assert psnr(clip, hi) > psnr(clip, lo) > 20
 
 
 # ---- video compression --------------------------------------------------------------------------
@@ -138,7 +133,7 @@ def test_every_codec_round_trips_odd_sizes_deterministically(codec):
     b = rd.compress_video(clip, codec, crf=30, bpp=0.2, gop=3, bframes=1)
     assert a.shape == clip.shape and a.dtype == np.uint8
     assert np.array_equal(a, b)
-    assert 18 < _psnr(clip, a) < 60 and not np.array_equal(a, clip)
+    assert 18 < psnr(clip, a) < 60 and not np.array_equal(a, clip)
 
 
 def test_h264_is_reproducible_on_moving_texture():
@@ -151,9 +146,9 @@ def test_h264_is_reproducible_on_moving_texture():
 
 def test_crf_and_bitrate_order_the_quality():
     clip = _smooth_clip(6)
-    q = {crf: _psnr(clip, rd.compress_video(clip, "h264", crf=crf, gop=6)) for crf in (15, 40)}
+    q = {crf: psnr(clip, rd.compress_video(clip, "h264", crf=crf, gop=6)) for crf in (15, 40)}
     assert q[15] > q[40] + 3
-    q = {bpp: _psnr(clip, rd.compress_video(clip, "mpeg2", bpp=bpp, gop=6)) for bpp in (0.05, 2.0)}
+    q = {bpp: psnr(clip, rd.compress_video(clip, "mpeg2", bpp=bpp, gop=6)) for bpp in (0.05, 2.0)}
     assert q[2.0] > q[0.05] + 2
 
 

@@ -4,7 +4,7 @@ continues the same stream without duplicated steps (purge_step)."""
 import os
 
 import pytest
-from test_trainer import tiny_data, train, write_opt  # noqa: F401 - tiny_data is a fixture
+from test_training_trainer import tiny_data, train, write_opt  # noqa: F401 - tiny_data is a fixture
 
 pytest.importorskip("tensorboard")
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
@@ -48,6 +48,7 @@ def test_tags_and_steps(tiny_data, tmp_path):  # noqa: F811
     assert text[0].step == 0 and b"total_iter: 4" in text[0].tensor_proto.string_val[0]
 
 
+@pytest.mark.slow  # two trainings; fast: test_tags_and_steps (the stream's tags and steps), test_off
 def test_resume_continues_the_stream_without_duplicate_steps(tiny_data, tmp_path):  # noqa: F811
     exp = write_opt(tmp_path / "exp", tiny_data, total_iter=3)
     train(exp)

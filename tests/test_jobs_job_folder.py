@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 from avclips import decode_rgb, make_clip, pattern
-from helpers import assert_one_line, save_tiny_generator, tree_hash, upscale_in_process
+from helpers import assert_one_line, same_frames, tree_hash, upscale_in_process
 
 from tecogan.jobs import assembly, batch, segments
 from tecogan.jobs.job_folder import JobFolder, job_path, lock_path
@@ -16,11 +16,6 @@ from tecogan.jobs.job_state import state_problem
 from tecogan.utils.locks import FileLock
 
 SEG = "3"  # frames per segment: 10 frames are segments of 3, 3, 3 and 1
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    return str(save_tiny_generator(tmp_path_factory.mktemp("ck"))[0])
 
 
 @pytest.fixture(scope="module")
@@ -64,10 +59,6 @@ def stop_after_segment(monkeypatch, at):
         if index == at:
             raise Stop("stopped by the test")
     monkeypatch.setattr(segments.JobFolder, "save_segment", patched)
-
-
-def same_frames(a, b):
-    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
 def read_pngs(folder):

@@ -1,5 +1,5 @@
-"""Faults round 3, class 1: no weight file runs code, whether it is the project's own or a
-library's cache (torchvision's hub cache under $TORCH_HOME, the lpips package's files).
+"""utils/hub.py and the weight loaders: no weight file runs code, whether it is the project's own or
+a library's cache (torchvision's hub cache under $TORCH_HOME, the lpips package's files).
 
 A pickle planted in a temporary TORCH_HOME would create a marker file when unpickled by an
 unpickler that can run code; every loader must refuse it with one line and the marker must

@@ -2,19 +2,23 @@
 API, tiles, upscale.py, test mode and profile mode; clear errors where it cannot run."""
 import os
 import re
+import shutil
 import sys
 
 import cv2
 import numpy as np
 import pytest
 import torch
-from helpers import assert_one_line, save_tiny_generator, upscale_in_process
+from helpers import assert_one_line, psnr, save_tiny_generator, upscale_in_process
 from test_test_mode import make_sequences, read_rgb, run_main, write_exp
 
 import tecogan
 from tecogan.inference.backends import OpenVINOStep, check_backend
 from tecogan.networks.frnet import FRNet
 from tecogan.utils.errors import UserError
+
+# every test here runs in a child pytest process (tests/conftest.py: OpenVINO and fork)
+pytestmark = pytest.mark.openvino
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FOOTAGE_MODEL = os.path.join(REPO, "pretrained_models", "FRVSR_BD_footage.pth")
@@ -176,14 +180,9 @@ def test_converted_model_cache(tmp_path, monkeypatch, capsys):
     assert OpenVINOStep(net).cache_path is None
 
 
-# ---- lower precisions through OpenVINO (tecogan.inference.precision; the torch side: test_precision_inference.py)
+# ---- lower precisions through OpenVINO (tecogan.inference.precision; the torch side: test_inference_precision.py)
 # documented tolerances (docs/precision.md), every frame of a short clip against fp32 torch
 OV_MIN_DB = {"bf16": 38.0, "int8": 30.0}
-
-
-def _psnr(a, b):
-    mse = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
 
 
 @pytest.mark.parametrize("name", ["bf16", "int8"])
@@ -208,7 +207,7 @@ def test_openvino_low_precision_within_tolerance_or_refused(name, tmp_path, monk
     up = RecurrentUpscaler(net, "cpu", backend="openvino", precision=name)
     assert not up.step_fn.from_cache and f"-{name}" in up.step_fn.cache_path
     got = list(infer_sequence(None, frames, 2, upscaler=up))
-    values = [_psnr(a, b) for a, b in zip(ref, got, strict=False)]
+    values = [psnr(a, b) for a, b in zip(ref, got, strict=False)]
     assert min(values) >= OV_MIN_DB[name], values
     assert any(v < 200 for v in values)  # it does run in the lower precision
     again = OpenVINOStep(net, precision=name)  # cached under its own key, beside fp32's
@@ -251,3 +250,49 @@ def test_auto_on_a_shipped_model_reads_the_table():
               and precision_auto.supported(key.split("/")[1], torch.device("cpu"), key.split("/")[0])]
     expected = max(passed)[1] if passed else None
     assert (f"{choice.backend}/{choice.precision}" == expected) if expected else choice.precision == "fp32"
+
+
+def test_full_openvino_cache_is_a_warning(tmp_path, capsys):
+    from tecogan.inference import backends
+
+    class FullDisk:
+        @staticmethod
+        def save_model(*_a, **_k):
+            raise RuntimeError("basic_ios::clear: iostream error")
+    backends._write_cached(FullDisk, object(), str(tmp_path / "cache" / "m.xml"))
+    err = capsys.readouterr().err
+    assert err.startswith("warning:") and "continuing without the cache" in err and "basic_ios" in err
+    assert not [f for f in os.listdir(tmp_path / "cache") if not f.startswith(".")]
+
+
+def _files(step):
+    stem = step.cache_path[:-4]
+    return [stem + ext for ext in (".xml", ".bin", ".json")]
+
+
+@pytest.mark.parametrize("damage", ["swapped", "truncated"])
+def test_a_replaced_or_truncated_openvino_model_is_converted_again(damage, tmp_path, monkeypatch, capsys):
+    from tecogan.inference.backends import OpenVINOStep
+    monkeypatch.setenv("TECOGAN_CACHE_DIR", str(tmp_path / "cache"))
+    torch.manual_seed(0)
+    net, other = FRNet(nf=8, nb=1).eval(), FRNet(nf=8, nb=1).eval()
+    x = (torch.rand(1, 3, 16, 20), torch.rand(1, 3, 16, 20), torch.rand(1, 3, 64, 80))
+    with torch.inference_mode():
+        expected = net(*x)
+    first = OpenVINOStep(net)
+    assert not first.from_cache and all(os.path.isfile(f) for f in _files(first))  # the record is written too
+    if damage == "swapped":  # another network's converted model (and its record) under this key
+        for src, dst in zip(_files(OpenVINOStep(other)), _files(first), strict=True):
+            shutil.copyfile(src, dst)
+    else:
+        with open(_files(first)[1], "r+b") as f:
+            f.truncate(os.path.getsize(_files(first)[1]) // 2)
+    capsys.readouterr()
+    again = OpenVINOStep(net)
+    warnings = capsys.readouterr().err.strip().splitlines()
+    assert not again.from_cache and (again(*x) - expected).abs().max().item() < 1e-4
+    assert len(warnings) == 1 and warnings[0].startswith(f"warning: {first.cache_path}") \
+        and "converting again" in warnings[0], warnings
+    third = OpenVINOStep(net)  # converted again and recorded again: read from the cache, no warning
+    assert third.from_cache and capsys.readouterr().err == ""
+    assert (third(*x) - expected).abs().max().item() < 1e-4

@@ -65,8 +65,10 @@ def test_flow_stays_float32_under_autocast(precision, dtype):
     assert torch.allclose(out["lr_flow"].detach(), flow32, atol=0.05)
 
 
-@pytest.mark.parametrize("case", ["frvsr", "tecogan_fm_always"])
-@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+@pytest.mark.parametrize("case, precision", [
+    ("frvsr", "bf16"), ("frvsr", "fp16"), ("tecogan_fm_always", "bf16"),
+    pytest.param("tecogan_fm_always", "fp16", marks=pytest.mark.slow),  # emulated fp16 of the whole GAN step: CI
+])
 def test_low_precision_step_is_close_to_float32(case, precision):
     _, log32, grads32 = _step(case, "fp32")
     model, log, grads = _step(case, precision)

@@ -1,10 +1,12 @@
 """--scene_cuts: the recurrence restarts at a hard cut (frames after it equal the second shot
 upscaled alone), nowhere else; off (and test mode) equals the plain recurrence."""
 import os
+from fractions import Fraction
 
 import cv2
 import numpy as np
 import pytest
+from avclips import make_clip, pattern
 from helpers import save_tiny_generator, upscale_in_process
 
 from tecogan.inference.options import InferenceOptions
@@ -76,3 +78,39 @@ def test_upscale_py_scene_cuts_on_and_off(tmp_path, net, capsys, monkeypatch):
     assert all(np.array_equal(x, y) for x, y in zip(read[1], run(up, a + b), strict=True))
     status, _, err = upscale_in_process(capsys, monkeypatch, tmp_path / "in", tmp_path / "x", "--scene_cuts", "yes")
     assert status == 2 and len(err.strip().splitlines()) == 1 and "--scene_cuts" in err
+
+
+def _two_shots(path):
+    yy, xx = np.mgrid[0:24, 0:32]
+    waves = [np.clip(120 + 80 * np.sin((xx + 2 * i) / 4.0)[..., None] * np.cos(yy / 5.0)[..., None] * [1, .8, .6],
+                     0, 255).astype(np.uint8) for i in range(10)]
+    stripes = [np.clip(90 + 70 * np.sign(np.sin((yy - i) / 2.5))[..., None] * [.2, 1, .7] + [0, 40, 80],
+                       0, 255).astype(np.uint8) for i in range(9)]
+    return make_clip(path, waves + stripes, codec="ffv1", pix_fmt="yuv444p", rate=4, time_base=Fraction(1, 4))
+
+
+def test_scene_cuts_on_says_how_many_and_when(tmp_path, ckpt, capsys, monkeypatch):
+    src = _two_shots(tmp_path / "cut.mkv")
+    status, out, err = upscale_in_process(capsys, monkeypatch, src, tmp_path / "o.mp4", "--model", ckpt,
+                                          "--device", "cpu", "--scene_cuts", "on", "--segment_frames", "4")
+    assert status == 0, err
+    assert "scene cuts: 1 at 0:02.50" in out.splitlines(), out  # frame 10 at 4 frames/s
+    status, out, err = upscale_in_process(capsys, monkeypatch, src, tmp_path / "q.mkv", "--model", ckpt,
+                                          "--device", "cpu", "--scene_cuts", "on", "--quiet")
+    assert status == 0 and "scene cuts" not in out, out
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i, img in enumerate(pattern(4)):
+        cv2.imwrite(str(frames / f"{i:04d}.png"), img[..., ::-1])
+    status, out, err = upscale_in_process(capsys, monkeypatch, frames, tmp_path / "of", "--model", ckpt,
+                                          "--device", "cpu", "--scene_cuts", "on")
+    assert status == 0 and "scene cuts: none found" in out.splitlines(), out
+
+
+def test_describe_cuts_formats_and_caps_the_list():
+    from tecogan.jobs.scene_cuts import SHOWN_CUTS, describe_cuts
+    assert describe_cuts([]) == "scene cuts: none found"
+    assert describe_cuts([Fraction(6, 5), 4, 7.52]) == "scene cuts: 3 at 0:01.20, 0:04.00, 0:07.52"
+    assert describe_cuts([3723]) == "scene cuts: 1 at 1:02:03.00"
+    many = describe_cuts(list(range(SHOWN_CUTS + 7)))
+    assert many.startswith(f"scene cuts: {SHOWN_CUTS + 7} at 0:00.00, 0:01.00") and many.endswith(" and 7 more")

@@ -1,10 +1,12 @@
 """Colour kept: 10-bit input gives 10-bit output (h265, ffv1 ...) with no 8-bit rounding between
 the network and the encoder, colour tags copied from the input, h264 stays 8-bit, HDR refused."""
+from fractions import Fraction
+
 import av
 import numpy as np
 import pytest
-from avclips import make_clip, probe
-from helpers import save_tiny_generator, upscale_in_process
+from avclips import make_clip, pattern, probe
+from helpers import save_tiny_generator, tree_hash, upscale_in_process
 
 from tecogan.inference.steppers import infer_sequence
 from tecogan.video import open_source
@@ -24,7 +26,7 @@ def deep_frames(n=3, side=64, seed=0):
 
 
 @pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
+def ckpt_net(tmp_path_factory):
     path, net = save_tiny_generator(tmp_path_factory.mktemp("ck"))
     return str(path), net
 
@@ -38,8 +40,8 @@ def hevc10(tmp_path_factory):
                      options={"x265-params": "log-level=error", "crf": "8"}, **BT2020)
 
 
-def test_10bit_hevc_comes_out_10bit_with_its_colour_tags(tmp_path, ckpt, hevc10, capsys, monkeypatch):
-    path, _ = ckpt
+def test_10bit_hevc_comes_out_10bit_with_its_colour_tags(tmp_path, ckpt_net, hevc10, capsys, monkeypatch):
+    path, _ = ckpt_net
     assert probe(hevc10)["pix_fmt"] == "yuv420p10le"
     out = tmp_path / "out.mkv"
     status, _, err = upscale_in_process(capsys, monkeypatch, hevc10, out, "--model", path, "--device", "cpu",
@@ -50,8 +52,8 @@ def test_10bit_hevc_comes_out_10bit_with_its_colour_tags(tmp_path, ckpt, hevc10,
     assert (p["colorspace"], p["color_range"], p["primaries"], p["trc"]) == (9, 1, 9, 14)
 
 
-def test_10bit_lossless_output_is_the_network_output_to_10_bits(tmp_path, ckpt, hevc10, capsys, monkeypatch):
-    path, net = ckpt
+def test_10bit_lossless_output_is_the_network_output_to_10_bits(tmp_path, ckpt_net, hevc10, capsys, monkeypatch):
+    path, net = ckpt_net
     out = tmp_path / "out.mkv"
     status, _, err = upscale_in_process(capsys, monkeypatch, hevc10, out, "--model", path, "--device", "cpu",
                                         "--codec", "ffv1", "--quiet")
@@ -72,8 +74,8 @@ def test_10bit_lossless_output_is_the_network_output_to_10_bits(tmp_path, ckpt, 
         assert error.mean() < 0.5 * rounded8.mean()
 
 
-def test_h264_stays_8bit_and_keeps_the_tags(tmp_path, ckpt, hevc10, capsys, monkeypatch):
-    path, _ = ckpt
+def test_h264_stays_8bit_and_keeps_the_tags(tmp_path, ckpt_net, hevc10, capsys, monkeypatch):
+    path, _ = ckpt_net
     out = tmp_path / "out.mp4"
     status, _, err = upscale_in_process(capsys, monkeypatch, hevc10, out, "--model", path, "--device", "cpu",
                                         "--quiet")
@@ -87,8 +89,8 @@ def test_h264_stays_8bit_and_keeps_the_tags(tmp_path, ckpt, hevc10, capsys, monk
     assert probe(tmp_path / "o10.mkv")["pix_fmt"] == "yuv420p10le"
 
 
-def test_8bit_tagged_input_keeps_its_tags_in_8_bits(tmp_path, ckpt, capsys, monkeypatch):
-    path, _ = ckpt
+def test_8bit_tagged_input_keeps_its_tags_in_8_bits(tmp_path, ckpt_net, capsys, monkeypatch):
+    path, _ = ckpt_net
     src = make_clip(tmp_path / "in.mkv", [(f >> 8).astype(np.uint8) for f in deep_frames(side=32)], codec="ffv1",
                     pix_fmt="yuv420p", colorspace=5, color_range=2, primaries=5, trc=6)
     out = tmp_path / "out.mkv"
@@ -101,8 +103,8 @@ def test_8bit_tagged_input_keeps_its_tags_in_8_bits(tmp_path, ckpt, capsys, monk
 
 
 @pytest.mark.parametrize("trc,name", [(16, "PQ"), (18, "HLG")])
-def test_hdr_is_refused_in_one_line(tmp_path, ckpt, capsys, monkeypatch, trc, name):
-    path, _ = ckpt
+def test_hdr_is_refused_in_one_line(tmp_path, ckpt_net, capsys, monkeypatch, trc, name):
+    path, _ = ckpt_net
     src = make_clip(tmp_path / "hdr.mkv", deep_frames(n=2, side=32), codec="ffv1", pix_fmt="yuv420p10le",
                     colorspace=9, color_range=1, primaries=9, trc=trc)
     status, _, err = upscale_in_process(capsys, monkeypatch, src, tmp_path / "out.mkv", "--model", path,
@@ -113,9 +115,9 @@ def test_hdr_is_refused_in_one_line(tmp_path, ckpt, capsys, monkeypatch, trc, na
     assert not (tmp_path / "out.mkv").exists()
 
 
-def test_vp9_without_10bit_formats_warns_and_writes_8_bits(tmp_path, ckpt, hevc10, capsys, monkeypatch):
+def test_vp9_without_10bit_formats_warns_and_writes_8_bits(tmp_path, ckpt_net, hevc10, capsys, monkeypatch):
     from tecogan.video import CODECS
-    path, _ = ckpt
+    path, _ = ckpt_net
     formats = [f.name for f in av.codec.Codec(CODECS["vp9"].encoder, "w").video_formats or ()]
     status, _, err = upscale_in_process(capsys, monkeypatch, hevc10, tmp_path / "out.webm", "--model", path,
                                         "--device", "cpu", "--codec", "vp9", "--quiet")
@@ -126,3 +128,28 @@ def test_vp9_without_10bit_formats_warns_and_writes_8_bits(tmp_path, ckpt, hevc1
     else:
         assert p["pix_fmt"] == "yuv420p" and "has no 10-bit format" in err
     assert (p["colorspace"], p["primaries"], p["trc"]) == (9, 9, 14)
+
+
+@pytest.fixture(scope="module")
+def deep_clip(tmp_path_factory):
+    frames = [(f.astype(np.uint16) * 257) for f in pattern(3, 24, 32)]
+    return make_clip(tmp_path_factory.mktemp("deep") / "in10.mkv", frames, codec="ffv1", pix_fmt="yuv420p10le",
+                     rate=12, time_base=Fraction(1, 12))
+
+
+def test_10bit_into_h264_says_it_drops_to_8_bits(tmp_path, ckpt, deep_clip, capsys, monkeypatch):
+    before = tree_hash(deep_clip)
+    status, _, err = upscale_in_process(capsys, monkeypatch, deep_clip, tmp_path / "out.mp4", "--model", ckpt,
+                                        "--device", "cpu", "--quiet")
+    assert status == 0, err
+    drops = [line for line in err.splitlines() if "10-bit samples" in line]
+    assert len(drops) == 1, err
+    assert drops[0].startswith(f"warning: {tmp_path / 'out.mp4'}: the input has 10-bit samples; h264 writes yuv420p "
+                               "(8 bits): --codec h265"), drops
+    assert "--pix_fmt yuv420p10le" in drops[0]
+    assert probe(tmp_path / "out.mp4")["pix_fmt"] == "yuv420p"
+    for keep in (["--codec", "h265"], ["--pix_fmt", "yuv420p"]):  # kept, or 8 bits asked for: no word
+        status, _, err = upscale_in_process(capsys, monkeypatch, deep_clip, tmp_path / f"o{keep[1]}.mkv", "--model",
+                                            ckpt, "--device", "cpu", "--quiet", *keep)
+        assert status == 0 and "10-bit samples" not in err, err
+    assert tree_hash(deep_clip) == before

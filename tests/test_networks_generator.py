@@ -120,6 +120,7 @@ def test_an_unknown_or_other_name_is_one_line(toy, tmp_path, monkeypatch):
         generator_from_checkpoint(path)
 
 
+@pytest.mark.openvino
 def test_the_upscaler_in_fp32_and_the_exports_run_it(toy, tmp_path, monkeypatch):
     net = tiny_toy(toy)
     frames = np.random.default_rng(0).integers(0, 256, (3, 12, 16, 3), dtype=np.uint8)

@@ -4,6 +4,7 @@ refused in one line; a plain rerun over an unfinished job names --resume and --o
 --batch resumes a partial output.  The kills are real: a Python process running upscale.py's
 command line kills itself with SIGKILL at a chosen moment (after a segment's record, in the
 middle of a segment, between a segment's state and its record, while assembling)."""
+import errno
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 from avclips import audio_packets, decode_rgb, make_clip, pattern, video_times
-from helpers import assert_one_line, save_tiny_generator, tree_hash, upscale_in_process
+from helpers import AVX2, ZEN4, assert_one_line, same_frames, tree_hash, upscale_in_process
 
 from tecogan.jobs.job_folder import JobFolder, job_path
 from tecogan.jobs.job_state import pack_state, unpack_state
@@ -75,11 +76,6 @@ _KILLER = textwrap.dedent(f"""
 """)
 
 
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    return str(save_tiny_generator(tmp_path_factory.mktemp("ck"))[0])
-
-
 @pytest.fixture
 def upscale(capsys, monkeypatch):
     """upscale.py in this process (the kills need their own): a result with returncode, stdout, stderr."""
@@ -89,10 +85,6 @@ def upscale(capsys, monkeypatch):
             assert status == 0, err
         return subprocess.CompletedProcess(args, status, out, err)
     return run
-
-
-def same_frames(a, b):
-    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
 def killed(kill, *args):
@@ -268,3 +260,69 @@ def test_outputs_in_folders_that_do_not_exist_yet(tmp_path, ckpt, clip, upscale)
     assert len(decode_rgb(tmp_path / "new" / "deeper" / "out.mp4")) == 14
     assert len(os.listdir(tmp_path / "other" / "frames")) == 14
     assert not os.path.exists(job_path(tmp_path / "new" / "deeper" / "out.mp4"))
+
+
+@pytest.fixture
+def frames_in(tmp_path):
+    rng = np.random.default_rng(7)
+    src = tmp_path / "in"
+    os.makedirs(src)
+    for i in range(10):
+        cv2.imwrite(str(src / f"f{i:03d}.png"), rng.integers(0, 256, (20, 28, 3), dtype=np.uint8))
+    return src
+
+
+def _run(capsys, monkeypatch, *args):
+    return upscale_in_process(capsys, monkeypatch, *args)
+
+
+def _partial(capsys, monkeypatch, src, out, *args):
+    """A job of ``out`` with its first segment recorded (the disk fills up at the second)."""
+    save = JobFolder.save_segment
+
+    def full_disk(self, index, *a, **k):
+        if index == 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        save(self, index, *a, **k)
+    with monkeypatch.context() as m:
+        m.setattr(JobFolder, "save_segment", full_disk)
+        status, _, err = _run(capsys, monkeypatch, src, out, *args)
+    assert status == 2 and "upscaled frames are kept" in err, err
+    assert len(JobFolder(out).records()) == 1
+
+
+@pytest.mark.parametrize("first, then", [("auto", "fp32"), ("fp32", "auto")])
+def test_resume_accepts_the_precision_that_ran(tmp_path, ckpt, frames_in, capsys, monkeypatch, flags, first, then):
+    flags(AVX2)  # auto runs fp32 here
+    base = ["--model", ckpt, "--device", "cpu", "--segment_frames", SEG, "--quiet"]
+    before = tree_hash(frames_in)
+    status, _, err = _run(capsys, monkeypatch, frames_in, tmp_path / "whole", *base, "--precision", "fp32")
+    assert status == 0, err
+    out = tmp_path / "out"
+    _partial(capsys, monkeypatch, frames_in, out, *base, "--precision", first)
+    status, stdout, err = _run(capsys, monkeypatch, frames_in, out, *base[:-1], "--precision", then, "--resume")
+    assert status == 0, err
+    assert "resuming from frame 4" in stdout and "+ 4 resumed" in stdout
+    if then == "auto":
+        assert "precision fp32 (torch)" in stdout and "auto:" not in stdout  # no second decision
+    assert not os.path.exists(job_path(out)) and tree_hash(out) == tree_hash(tmp_path / "whole")
+    assert tree_hash(frames_in) == before
+
+
+@pytest.mark.openvino  # --backend openvino is checked by loading it
+def test_resume_in_another_precision_gets_the_documented_line(tmp_path, ckpt, frames_in, capsys, monkeypatch, flags):
+    flags(AVX2)
+    base = ["--model", ckpt, "--device", "cpu", "--segment_frames", SEG, "--quiet"]
+    out = tmp_path / "out"
+    _partial(capsys, monkeypatch, frames_in, out, *base, "--precision", "auto")
+    kept = tree_hash(job_path(out))
+    flags(ZEN4)  # bf16 runs natively: only the job stands in the way
+    status, _, err = _run(capsys, monkeypatch, frames_in, out, *base, "--precision", "bf16", "--resume")
+    assert_one_line(status, err, "--precision bf16: the job ran in fp32; resume it with --precision fp32 (or auto), "
+                                 "or --overwrite to start again")
+    assert tree_hash(job_path(out)) == kept
+    status, _, err = _run(capsys, monkeypatch, frames_in, out, *base, "--precision", "fp32", "--backend", "openvino",
+                          "--resume")
+    assert_one_line(status, err, "--precision fp32 --backend openvino: the job ran in fp32; resume it with "
+                                 "--precision fp32 (or auto without --backend)")
+    assert tree_hash(job_path(out)) == kept

@@ -5,10 +5,11 @@ import json
 import subprocess
 import sys
 
+import pytest
 import torch
 import yaml
 from helpers import REPO
-from test_trainer import ENV, MAIN, assert_same, tiny_data, train, weights, write_opt  # noqa: F401 - tiny_data is a fixture
+from test_training_trainer import ENV, MAIN, assert_same, tiny_data, train, weights, write_opt  # noqa: F401 - tiny_data is a fixture
 
 from tecogan.experiment import validate_config
 from tecogan.models import build_model
@@ -44,7 +45,7 @@ def test_ema_equals_a_hand_computed_average(tmp_path):
     assert "net_G_ema" in model.state_dict() and "G_ema" in model.checkpoints()
 
 
-def test_ema_saved_validated_resumed_and_loaded_by_test_mode(tiny_data, tmp_path):  # noqa: F811
+def test_ema_saved_validated_and_loaded_by_test_mode(tiny_data, tmp_path):  # noqa: F811
     straight = write_opt(tmp_path / "straight", tiny_data, total_iter=6, extra=with_ema)
     train(straight)
     ckpt = straight / "train" / "ckpt"
@@ -59,14 +60,6 @@ def test_ema_saved_validated_resumed_and_loaded_by_test_mode(tiny_data, tmp_path
     assert {"G_iter2", "G_ema_iter2", "G_iter6", "G_ema_iter6"} <= set(metrics)
     assert metrics["G_ema_iter6"] != metrics["G_iter6"]
     assert "G_ema_iter6 average: PSNR" in (straight / "train" / "train.log").read_text()
-
-    # exact resume: 3 iterations, then on to 6, give the EMA of 6 in one go
-    half = write_opt(tmp_path / "half", tiny_data, total_iter=3, extra=with_ema)
-    train(half)
-    write_opt(tmp_path / "half", tiny_data, total_iter=6, extra=with_ema)
-    train(half, "FRVSR", "--resume", "auto")
-    assert_same(weights(ckpt / "G_ema_iter6.pth"), weights(half / "train" / "ckpt" / "G_ema_iter6.pth"))
-    assert_same(weights(ckpt / "G_iter6.pth"), weights(half / "train" / "ckpt" / "G_iter6.pth"))
 
     # test mode takes the EMA file as it takes a G file
     test_yml = {"scale": 4, "dataset": {"degradation": {"type": "BD", "sigma": 1.5},
@@ -84,6 +77,20 @@ def test_ema_saved_validated_resumed_and_loaded_by_test_mode(tiny_data, tmp_path
     from tecogan.networks import generator_from_checkpoint
     net = generator_from_checkpoint(str(ckpt / "G_ema_iter6.pth"))
     assert_same(net.state_dict(), weights(ckpt / "G_ema_iter6.pth"))
+
+
+@pytest.mark.slow  # three trainings; fast: the EMA in the state (above) and resuming a state without one (below)
+def test_ema_resumes_exactly(tiny_data, tmp_path):  # noqa: F811
+    """3 iterations, then on to 6, give the EMA (and G) of 6 in one go."""
+    straight = write_opt(tmp_path / "straight", tiny_data, total_iter=6, extra=with_ema)
+    train(straight)
+    half = write_opt(tmp_path / "half", tiny_data, total_iter=3, extra=with_ema)
+    train(half)
+    write_opt(tmp_path / "half", tiny_data, total_iter=6, extra=with_ema)
+    train(half, "FRVSR", "--resume", "auto")
+    ckpt = straight / "train" / "ckpt"
+    assert_same(weights(ckpt / "G_ema_iter6.pth"), weights(half / "train" / "ckpt" / "G_ema_iter6.pth"))
+    assert_same(weights(ckpt / "G_iter6.pth"), weights(half / "train" / "ckpt" / "G_iter6.pth"))
 
 
 def test_resume_without_ema_in_the_state_starts_it_from_g(tiny_data, tmp_path):  # noqa: F811

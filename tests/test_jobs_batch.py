@@ -2,20 +2,17 @@
 outputs skipped on a rerun, outputs made another way refused, --shard parts."""
 import os
 import subprocess
-import sys
 
 import cv2
 import numpy as np
 import pytest
 from avclips import make_clip, probe
-from helpers import save_tiny_generator, upscale_in_process
+from helpers import AVX2, ZEN4, tree_hash, upscale_in_process, write_frames
 
 from tecogan.jobs.batch import Item, collect, parse_shard, shard
 from tecogan.utils.errors import UserError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-UPSCALE = os.path.join(REPO, "codes", "upscale.py")
-ENV = dict(os.environ, OMP_NUM_THREADS="1")
 
 
 def frames(n=3, h=20, w=28, seed=0):
@@ -29,14 +26,21 @@ def write_folder(folder, images):
         cv2.imwrite(os.path.join(folder, f"f{i:03d}.png"), f[..., ::-1])
 
 
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    return str(save_tiny_generator(tmp_path_factory.mktemp("ck"))[0])
+_CAPTURE = {}
+
+
+@pytest.fixture(autouse=True)
+def _capture(capsys, monkeypatch):
+    """upscale()'s means of running upscale.py in this process."""
+    _CAPTURE.update(capsys=capsys, monkeypatch=monkeypatch)
+    yield
+    _CAPTURE.clear()
 
 
 def upscale(*args):
-    return subprocess.run([sys.executable, UPSCALE, *map(str, args)], capture_output=True, text=True, env=ENV,
-                          timeout=300)
+    """upscale.py ARGS through its console entry point in this process: a CompletedProcess."""
+    status, out, err = upscale_in_process(_CAPTURE["capsys"], _CAPTURE["monkeypatch"], *args)
+    return subprocess.CompletedProcess(args, status, out, err)
 
 
 def summary(r):
@@ -141,3 +145,29 @@ def test_batch_flags_need_each_other(capsys, monkeypatch):
     assert status == 2 and "--batch INPUTS... and -o OUTPUT_DIR" in err
     status, _, err = upscale_in_process(capsys, monkeypatch, "--device", "cpu")
     assert status == 2 and "the following arguments are required: input, output" in err
+
+
+def test_batch_keeps_an_output_made_in_the_precision_asked(tmp_path, ckpt, capsys, monkeypatch, flags):
+    frames_in = tmp_path / "in"
+    write_frames(frames_in, n=10, h=20, w=28, seed=7)
+
+    def run(*args):
+        return upscale_in_process(capsys, monkeypatch, *args)
+    flags(AVX2)
+    base = ["--model", ckpt, "--device", "cpu", "--quiet"]
+    before = tree_hash(frames_in)
+    for first, then in (("auto", "fp32"), ("fp32", "auto")):
+        out = tmp_path / f"out_{first}"
+        status, stdout, err = run("--batch", frames_in, "-o", out, *base, "--precision", first)
+        assert status == 0 and "1 done" in stdout, err
+        made = tree_hash(out)
+        status, stdout, err = run("--batch", frames_in, "-o", out, *base, "--precision", then)
+        assert status == 0 and "0 done, 1 skipped, 0 failed" in stdout, err
+        assert tree_hash(out) == made
+    flags(ZEN4)
+    status, stdout, err = run("--batch", frames_in, "-o", out, *base, "--precision", "bf16")
+    assert status == 1 and "0 done, 0 skipped, 1 failed" in stdout and "Traceback" not in err
+    failed = [line for line in err.splitlines() if "FAILED" in line]
+    assert len(failed) == 1 and "was made in fp32, not as --precision bf16 asks; rerun with --precision fp32 (or auto)" \
+        in failed[0], err
+    assert tree_hash(out) == made and tree_hash(frames_in) == before

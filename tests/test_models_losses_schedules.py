@@ -1,12 +1,17 @@
 """Criteria (CB, cosine, GAN, LSGAN) and the LR schedules (values, state_dict round trip)."""
+import copy
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
+import yaml
+from helpers import REPO, tree_hash
 
+from tecogan.experiment import load_config
 from tecogan.models.losses import LatticeLoss, build_criterion
 from tecogan.models.lr_schedules import build_scheduler
+from tecogan.utils.errors import UserError
 
 
 def test_charbonnier_mean_and_sum():
@@ -123,3 +128,39 @@ def test_feature_loss_with_the_bundled_alexnet(golden):
     opt["train"]["feature_crit"] = {"type": "CosineSimilarity", "weight": 0.2, "backbone": "alexnet"}
     log, _, _ = run_step(golden, "tecogan_default", opt=opt)
     assert 0 < float(log["l_feat_G"]) < 0.2 * 5 * 2 and np.isfinite(float(log["l_pix_G"]))  # 5 layers, 1 - cos <= 2
+
+
+COSINE = {"type": "CosineAnnealingLR_Restart", "periods": [4, 4]}
+
+
+def _train_yaml(tmp_path, schedule):
+    cfg = yaml.safe_load((REPO / "experiments_BD" / "FRVSR_footage" / "001" / "train.yml").read_text())
+    cfg = copy.deepcopy(cfg)
+    cfg["train"]["generator"]["lr_schedule"] = schedule
+    path = tmp_path / "train.yml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+@pytest.mark.parametrize("extra,needle", [
+    ({"restarts": [4], "restart_weights": [-5.0]}, "restart_weights: expected a list of numbers >= 0"),
+    ({"restarts": [4], "restart_weights": [float("nan")]}, "restart_weights: expected a list of numbers >= 0"),
+    ({"restarts": [4], "restart_weights": [True]}, "restart_weights: expected a list of numbers >= 0"),
+    ({"restarts": [4], "restart_weights": [0.5, 1.0]}, "restart_weights: 2 numbers for 1 restart; expected one"),
+    ({"restarts": [8, 4]}, "restarts: expected a list of increasing iteration numbers"),
+    ({"restarts": [0]}, "restarts: expected a list of increasing iteration numbers (1.."),
+    ({"periods": [4, 0]}, "periods: expected a list of iteration numbers (1.."),
+    ({"periods": [-4]}, "periods: expected a list of iteration numbers (1.."),
+])
+def test_lr_schedule_lists_are_checked(tmp_path, extra, needle):
+    path = _train_yaml(tmp_path, {**COSINE, **extra})
+    before = tree_hash(path)
+    with pytest.raises(UserError) as info:
+        load_config(str(path))
+    assert f"train.yml: train.generator.lr_schedule.{needle}" in str(info.value)
+    assert tree_hash(path) == before
+
+
+def test_lr_schedule_with_sound_restarts_loads(tmp_path):
+    cfg = load_config(str(_train_yaml(tmp_path, {**COSINE, "restarts": [4], "restart_weights": [0.5]})))
+    assert cfg["train"]["generator"]["lr_schedule"]["restart_weights"] == [0.5]
