@@ -61,7 +61,7 @@ def test_encoders_print_no_banner_without_quiet(tmp_path, ckpt, clip, codec, nam
     out = tmp_path / name
     lines = run_command(tmp_path, clip, out, "--model", ckpt, "--device", "cpu", "--precision", "fp32",
                         "--codec", codec, "--segment_frames", "2")
-    own = (f"{clip} -> {out}: ", "model input: ", f"writing {codec} (", "warning: ", "upscale: ")
+    own = (f"{clip} -> {out}: ", "model input: ", f"writing {codec} (", "warning: ", "upscale: ", "estimate: ")
     assert all(line.startswith(own) for line in lines[:-1]) and is_final(lines[-1], out), lines
     assert any(line.startswith(f"writing {codec} (") for line in lines), lines  # the information stays
 
