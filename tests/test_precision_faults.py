@@ -130,12 +130,18 @@ def frames_in(tmp_path):
 
 @pytest.fixture
 def cpu_like(monkeypatch):
-    """The CPU's flags as a sample set (auto on AVX2: fp32; ZEN4 runs bf16 natively)."""
+    """The CPU's flags as a sample set, OpenVINO hidden from auto (auto on AVX2: fp32 through torch;
+    ZEN4 runs bf16 natively)."""
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+
+    def no_openvino(backend, device):
+        if backend == "openvino":
+            raise UserError("backend openvino: the openvino package is not importable")
 
     def use(sample):
         monkeypatch.setattr(precision, "cpu_flags", lambda: set(sample))
         monkeypatch.setattr(precision_auto, "cpu_flags", lambda: set(sample))
+        monkeypatch.setattr(precision_auto, "check_backend", no_openvino)
     return use
 
 
