@@ -2,10 +2,12 @@
 loss is within :data:`GATE` (docs/precision.md).
 
 Shipped models are looked up in ``precision_table.json`` (written by
-``scripts/benchmark_precision.py``: whole held-out clips, every precision, interleaved); any
-other checkpoint is checked on the user's own first frames against fp32 (the decision cached,
-keyed by the weights, the CPU's relevant flags and the library versions; each cached entry
-records what it was decided for and is checked against it before it is used).
+``scripts/benchmark_precision.py``: whole held-out clips, every precision, interleaved), in the
+rows of this CPU's class (:func:`tecogan.utils.device.cpu_class`; :mod:`.measurements`); any
+other checkpoint, or a class without rows, is checked on the user's own first frames against
+fp32 in the class's expected order (the decision cached, keyed by the weights, the CPU's class
+and relevant flags and the library versions; each cached entry records what it was decided for
+and is checked against it before it is used). At worst: fp32 through OpenVINO where installed.
 """
 import hashlib
 import importlib.metadata
@@ -59,7 +61,7 @@ def native_precisions(device, backend=None, flags=None):
         order = CUDA_ORDER
     else:
         flags = cpu_flags() if flags is None else flags
-        order = cpu_order(cpu_class(flags or set()) if flags else None)
+        order = cpu_order(cpu_class(flags) if flags else None)
         if backend is None:
             order = (*order, ("openvino", "fp32"))
     return base + [(b, p) for b, p in order if backend in (None, b) and supported(p, device, b, flags)]
