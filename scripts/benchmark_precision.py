@@ -88,13 +88,7 @@ def run_model(name, clips, rounds, max_frames, lpips_model, report):
     from tecogan.inference.precision import weights_hash
     from tecogan.inference.steppers import RecurrentUpscaler, infer_sequence
     net = tecogan.load_generator(name)
-    pairs = native_precisions(torch.device("cpu"))
-    if ("openvino", "fp32") not in pairs:
-        try:
-            import openvino  # noqa: F401
-            pairs.insert(1, ("openvino", "fp32"))
-        except ImportError:
-            pass
+    pairs = native_precisions(torch.device("cpu"))  # fp32 torch first; OpenVINO fp32 included where installed
     upscalers, setup = {}, {}
     for b, p in pairs:
         start = time.perf_counter()
