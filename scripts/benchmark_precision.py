@@ -13,10 +13,16 @@ pair keeps its own recurrent state), so that all pairs see the same machine load
 changes within a clip; the fastest round of each is kept. Printed per pair: frames/s and
 its ratio to fp32 torch, Y-PSNR / LPIPS / tOF against GT and their deltas to fp32, and the PSNR
 of the output against fp32's output on the first and last 10 frames (drift), with the CPU flags.
-Set-up time (conversion, quantization) is printed apart: it is paid once (cached).
+Set-up time (conversion, quantization, compiling for each input size) is printed apart or not timed:
+it is paid once (cached).
 
-``--write_table`` stores the summary per model (weights hash -> rows) in
-``codes/inference/precision_table.json``, which ``precision=auto`` reads.
+``--write_table`` stores the summary per model and CPU class (weights hash -> class -> rows, with
+the machine and the command) in ``codes/inference/precision_table.json``, which ``precision=auto``
+reads; the other classes' rows are kept. The class is this CPU's within any ``ONEDNN_MAX_CPU_ISA``
+cap, so one machine measures the classes below its own (an AVX2 CPU on an AVX-512 one)::
+
+    ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 \
+        python scripts/benchmark_precision.py --models frvsr --threads 1 --write_table
 """
 import argparse
 import json
@@ -36,7 +42,10 @@ from tecogan.utils.errors import UserError, run_cli
 
 DEFAULT_CLIPS = [os.path.join(REPO, "demo", "val", "GT", "coffee"),
                  os.path.join(REPO, "data", "FootageHeldout", "GT", "car-shadow")]
-FLAGS_SHOWN = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_fp16", "avx512_vnni", "avx_vnni", "amx_int8")
+FLAGS_SHOWN = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16", "amx_fp16", "avx512_vnni", "avx_vnni",
+               "amx_int8")
+# the variables that cap the kernels torch and OpenVINO use (how a lower CPU class is measured)
+CAPS = ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS")
 
 
 def read_clip(folder, scale, degradation, max_frames=0):
@@ -79,13 +88,7 @@ def run_model(name, clips, rounds, max_frames, lpips_model, report):
     from tecogan.inference.precision import weights_hash
     from tecogan.inference.steppers import RecurrentUpscaler, infer_sequence
     net = tecogan.load_generator(name)
-    pairs = native_precisions(torch.device("cpu"))
-    if ("openvino", "fp32") not in pairs:
-        try:
-            import openvino  # noqa: F401
-            pairs.insert(1, ("openvino", "fp32"))
-        except ImportError:
-            pass
+    pairs = native_precisions(torch.device("cpu"))  # fp32 torch first; OpenVINO fp32 included where installed
     upscalers, setup = {}, {}
     for b, p in pairs:
         start = time.perf_counter()
@@ -98,6 +101,10 @@ def run_model(name, clips, rounds, max_frames, lpips_model, report):
     for folder in clips:
         gt, lr = read_clip(folder, net.scale, net.degradation, max_frames)
         outputs, best = {}, {bp: float("inf") for bp in pairs}
+        for bp in pairs:  # OpenVINO compiles per input size: set-up, paid once per size, not timed
+            compile_for = getattr(upscalers[bp].step_fn, "request", None)
+            if compile_for is not None:
+                compile_for(1, lr.shape[1], lr.shape[2])
         for _ in range(rounds):
             # interleaved frame by frame (each pair keeps its own recurrent state), so that every
             # pair sees the same machine load even when it changes within a clip
@@ -174,7 +181,7 @@ def main():
     p.add_argument("--max_frames", type=int, default=0, help="at most N frames per clip (0: all)")
     p.add_argument("--lpips_weights", default=os.path.join(REPO, "pretrained_models", "alexnet_imagenet_features.pth"))
     p.add_argument("--write_table", action="store_true", help="store the summary in --table for precision=auto")
-    p.add_argument("--table", default=os.path.join(REPO, "codes", "precision_table.json"))
+    p.add_argument("--table", default=os.path.join(REPO, "codes", "inference", "precision_table.json"))
     p.add_argument("--threads", type=int, default=0, help="torch and OpenVINO threads (0: torch's default)")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args()
@@ -182,46 +189,40 @@ def main():
         torch.set_num_threads(args.threads)
     if args.rounds < 1:
         raise UserError(f"--rounds {args.rounds}: expected at least 1")
-    from tecogan.inference.auto import GATE, load_table
+    from tecogan.inference.auto import GATE
+    from tecogan.inference.measurements import load_table, merge
     from tecogan.metrics.lpips_loader import load_lpips
     from tecogan.profiling import cpu_name
-    from tecogan.utils.device import cpu_flags
+    from tecogan.utils.device import cpu_class, cpu_flags
     flags = cpu_flags() or set()
+    cls = cpu_class(flags) or "other"
     shown = " ".join(f for f in FLAGS_SHOWN if f in flags) or "unknown"
-    onednn = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    caps = ", ".join(f"{k}={os.environ[k]}" for k in CAPS if os.environ.get(k, "").strip())
     machine = (f"{cpu_name()}, {os.cpu_count()} cores visible, torch threads {torch.get_num_threads()}, flags: {shown}"
-               + (f", ONEDNN_MAX_CPU_ISA={onednn}" if onednn else ""))
+               + (f", {caps}" if caps else ""))
 
     def report(line):
         print(line, flush=True)
 
-    report(f"CPU {machine}")
+    report(f"CPU {machine}; class {cls}")
     report(f"torch {torch.__version__}; gate: Y-PSNR >= -{GATE['psnr_db']} dB, LPIPS/tOF <= +{GATE['lpips_rel']:.0%}, "
            f"last frames vs fp32 >= {GATE['drift_db']:g} dB; {args.rounds} round(s), pairs interleaved frame by frame")
     lpips_model = load_lpips(args.lpips_weights)
-    table = load_table(args.table) if args.write_table else {}
-    command = " ".join(["python scripts/benchmark_precision.py"] + sys.argv[1:])
+    command = " ".join(([caps.replace(", ", " ")] if caps else []) + ["python scripts/benchmark_precision.py"]
+                       + sys.argv[1:])
     for name in args.models:
         _, pairs, totals, digest = run_model(name, args.clips, args.rounds, args.max_frames, lpips_model, report)
         rows = summarize(name, pairs, totals, report)
-        if args.write_table:
-            models = table.setdefault("models", {})
-            for old in [k for k, v in models.items() if v.get("name") == name and k != digest]:
-                del models[old]  # measurements of weights this name no longer ships
-            models[digest] = {
-                "name": name, "clips": [os.path.relpath(c, REPO) for c in args.clips], "rows": rows,
-                "machine": machine, "command": command, "weights": "measured on the shipped file"}
-    if args.write_table:
-        # the table's own machine and command are its first measurements'; each entry names its own
-        table.update(gate=GATE)
-        table.setdefault("machine", machine)
-        table.setdefault("command", command)
-        tmp = args.table + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(table, f, indent=1, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, args.table)
-        report(f"table written: {os.path.relpath(args.table, REPO)}")
+        if args.write_table:  # after each model: the measurements so far are kept if a later one fails
+            record = {"rows": rows, "machine": machine, "command": command, "weights": "measured on the shipped file",
+                      "clips": [os.path.relpath(c, REPO) for c in args.clips]}
+            table = merge(load_table(args.table), digest, name, cls, record, GATE)
+            tmp = args.table + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump(table, f, indent=1, sort_keys=True)
+                f.write("\n")
+            os.replace(tmp, args.table)
+            report(f"table written: {os.path.relpath(args.table, REPO)} ({name}, class {cls})")
     return 0
 
 

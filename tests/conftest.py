@@ -5,7 +5,7 @@ machine's core count (see tests/README.md for the golden tolerance rule), and pa
 
 upscale.py and the API default to ``precision auto``, whose choice depends on the CPU; the suite
 pins their default to fp32 ($TECOGAN_PRECISION, inherited by the commands tests start) so that
-the exactness tests mean the same on every machine.  tests/test_precision_auto.py checks the
+the exactness tests mean the same on every machine.  tests/test_inference_auto.py checks the
 auto default itself (with the variable removed).
 """
 import os
@@ -79,13 +79,20 @@ def tiny():
 @pytest.fixture
 def flags(monkeypatch):
     """``flags(sample)`` makes the precision code see the CPU flag set ``sample`` (helpers.AVX2,
-    ZEN4 ...), oneDNN uncapped; returns the set."""
+    ZEN4 ...), oneDNN uncapped, and OpenVINO hidden from auto (auto on AVX2: fp32 through torch;
+    auto with OpenVINO per CPU class: test_inference_cpu_classes.py); returns the set."""
+    from tecogan.errors import UserError
     from tecogan.inference import auto, precision
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+
+    def no_openvino(backend, device):
+        if backend == "openvino":
+            raise UserError("backend openvino: the openvino package is not importable")
 
     def use(sample):
         monkeypatch.setattr(precision, "cpu_flags", lambda: set(sample))
         monkeypatch.setattr(auto, "cpu_flags", lambda: set(sample))
+        monkeypatch.setattr(auto, "check_backend", no_openvino)
         return set(sample)
     return use
 

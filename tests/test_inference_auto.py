@@ -40,7 +40,7 @@ def test_the_default_is_auto_and_the_variable_replaces_it():
 def test_auto_without_low_precision_units_runs_fp32_and_says_so(flags, tiny, no_cache):
     flags(AVX2)
     lines = []
-    up = Upscaler(tiny, precision="auto", device="cpu", report=lines.append)
+    up = Upscaler(tiny, precision="auto", backend="torch", device="cpu", report=lines.append)  # OpenVINO left out
     assert up.requested.precision == "auto" and up.step_fn is None  # nothing decided before the frames
     frames = smooth_clip(6)
     out = list(up.upscale_frames(frames))

@@ -3,7 +3,8 @@
 
 * :mod:`~tecogan.inference.options`: :class:`InferenceOptions`, checked once;
 * :mod:`~tecogan.inference.precision` and :mod:`~tecogan.inference.auto`: fp32/bf16/int8/fp16
-  and the automatic choice (``precision_table.json``);
+  and the automatic choice (``precision_table.json``, rows per CPU class:
+  :mod:`~tecogan.inference.measurements`);
 * :mod:`~tecogan.inference.backends`: the OpenVINO step;
 * :mod:`~tecogan.inference.steppers`: the recurrent state of whole frames or tiles, and
   :func:`run_clip`, the one driver of the frame-recurrent procedure;

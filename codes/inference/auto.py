@@ -2,10 +2,12 @@
 loss is within :data:`GATE` (docs/precision.md).
 
 Shipped models are looked up in ``precision_table.json`` (written by
-``scripts/benchmark_precision.py``: whole held-out clips, every precision, interleaved); any
-other checkpoint is checked on the user's own first frames against fp32 (the decision cached,
-keyed by the weights, the CPU's relevant flags and the library versions; each cached entry
-records what it was decided for and is checked against it before it is used).
+``scripts/benchmark_precision.py``: whole held-out clips, every precision, interleaved), in the
+rows of this CPU's class (:func:`tecogan.utils.device.cpu_class`; :mod:`.measurements`); any
+other checkpoint, or a class without rows, is checked on the user's own first frames against
+fp32 in the class's expected order (the decision cached, keyed by the weights, the CPU's class
+and relevant flags and the library versions; each cached entry records what it was decided for
+and is checked against it before it is used). At worst: fp32 through OpenVINO where installed.
 """
 import hashlib
 import importlib.metadata
@@ -19,13 +21,15 @@ import torch
 
 from tecogan import defaults
 from tecogan.inference.backends import check_backend, model_cache_dir
-from tecogan.inference.precision import CPU_ORDER, CUDA_ORDER, check_precision, weights_hash
+from tecogan.inference.measurements import TABLE_PATH, load_table, rows_for
+from tecogan.inference.precision import CUDA_ORDER, check_precision, cpu_order, weights_hash
 from tecogan.inference.steppers import RecurrentUpscaler, run_clip
-from tecogan.utils.device import cpu_flags
+from tecogan.utils.device import cpu_class, cpu_flags
 from tecogan.utils.errors import UserError, one_line, short, warn
 from tecogan.utils.fileio import atomic_write_json
 
-TABLE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "precision_table.json")
+__all__ = ["GATE", "TABLE_PATH", "Choice", "load_table", "machine_key", "native_precisions", "resolve_auto",
+           "supported", "within_gate"]
 # the quality gate of `auto` (scripts/benchmark_precision.py measures it over whole clips)
 GATE = {"psnr_db": 0.05,        # Y-PSNR against GT at most this much below fp32's
         "lpips_rel": 0.02,      # LPIPS at most 2% above fp32's
@@ -49,9 +53,17 @@ def supported(precision, device, backend="torch", flags=None):
 
 
 def native_precisions(device, backend=None, flags=None):
-    """The ``(backend, precision)`` pairs this machine runs natively, fp32 first then fastest first."""
-    order = CUDA_ORDER if device.type == "cuda" else CPU_ORDER
+    """The ``(backend, precision)`` pairs this machine runs natively: fp32 through ``backend`` (torch
+    when None) first, then the lower precisions expected fastest first on this CPU's class, then,
+    on the CPU with the backend free, fp32 through OpenVINO where it is installed."""
     base = [(backend or "torch", "fp32")]
+    if device.type == "cuda":
+        order = CUDA_ORDER
+    else:
+        flags = cpu_flags() if flags is None else flags
+        order = cpu_order(cpu_class(flags) if flags else None)
+        if backend is None:
+            order = (*order, ("openvino", "fp32"))
     return base + [(b, p) for b, p in order if backend in (None, b) and supported(p, device, b, flags)]
 
 
@@ -61,15 +73,6 @@ def within_gate(row, gate=GATE):
             and row["d_tof_rel"] <= gate["tof_rel"] and row["drift_last_db"] >= gate["drift_db"])
 
 
-def load_table(path=TABLE_PATH):
-    """The measured table (``{}`` when absent or unreadable)."""
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return {}
-
-
 @dataclass
 class Choice:
     precision: str
@@ -77,19 +80,32 @@ class Choice:
     reason: str
 
 
-def _from_table(entry, candidates):
-    """The fastest candidate the table measured within the gate, or a Choice of fp32."""
-    rows = entry.get("rows", {})
-    passed = [(rows[f"{b}/{p}"]["speedup"], b, p) for b, p in candidates if f"{b}/{p}" in rows
-              and within_gate(rows[f"{b}/{p}"])]
+def _from_table(name, cls, rows, pairs):
+    """The fastest of ``pairs`` (fp32 through the base backend first) that the table measured on
+    class ``cls`` within the gate (torch fp32 counts as measured: the 1.0x of the rows)."""
+    rows = {**rows, "torch/fp32": rows.get("torch/fp32", {"speedup": 1.0, "d_psnr": 0.0, "d_lpips_rel": 0.0,
+                                                            "d_tof_rel": 0.0, "drift_last_db": float("inf")})}
+    passed = [(rows[f"{b}/{p}"]["speedup"], -i, b, p) for i, (b, p) in enumerate(pairs)
+              if f"{b}/{p}" in rows and within_gate(rows[f"{b}/{p}"])]
+    where = f"({name}, measured on CPU class {cls} in codes/inference/precision_table.json)"
     if not passed:
-        return None
-    speed, backend, precision = max(passed)
+        return Choice("fp32", pairs[0][0], f"auto: fp32 (nothing measured within the gate {where})")
+    speed, _, backend, precision = max(passed)
     row = rows[f"{backend}/{precision}"]
+    if (backend, precision) == ("torch", "fp32"):
+        return Choice("fp32", "torch", f"auto: fp32 (no other pair measured faster within the gate {where})")
     return Choice(precision, backend,
                   f"auto: {precision} through {backend}: {speed:.1f}x fp32 torch's frames/s, Y-PSNR "
-                  f"{row['d_psnr']:+.3f} dB, drift {row['drift_last_db']:.1f} dB on held-out clips "
-                  f"({entry.get('name', 'this model')}, measured in codes/inference/precision_table.json)")
+                  f"{row['d_psnr']:+.3f} dB, drift {row['drift_last_db']:.1f} dB on held-out clips {where}")
+
+
+def _floor(pairs, why):
+    """auto's choice without a lower precision: fp32 through OpenVINO where it is a choice (its
+    kernels outrun torch's on every class measured), else fp32 through the base backend."""
+    if ("openvino", "fp32") in pairs:
+        return Choice("fp32", "openvino", f"auto: fp32 through openvino ({why}; OpenVINO's fp32 runs faster "
+                                          f"than torch's)")
+    return Choice("fp32", pairs[0][0], f"auto: fp32 ({why})")
 
 
 def _cache_path():
@@ -108,12 +124,14 @@ def machine_key(flags=None):
         except importlib.metadata.PackageNotFoundError:
             versions[module] = None
     relevant = sorted(f for f in (flags or ()) if "bf16" in f or "vnni" in f or "fp16" in f or "amx" in f)
-    return {"cpu_units": relevant, "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"), "versions": versions}
+    return {"cpu_class": cpu_class(flags) if flags else None, "cpu_units": relevant,
+            "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"), "versions": versions}
 
 
 def _cache_key(net, device, candidates, flags):
     machine = machine_key(flags)
-    text = repr((weights_hash(net), device.type, candidates, machine["cpu_units"], list(machine["versions"].values()),
+    text = repr((weights_hash(net), device.type, candidates, machine["cpu_class"], machine["cpu_units"],
+                 list(machine["versions"].values()),
                  machine["onednn_max_cpu_isa"], OWN_INPUT_DB, OWN_INPUT_FRAMES))
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
@@ -133,43 +151,51 @@ def own_input_psnr(net, frames, device, backend, precision):
 def resolve_auto(net, device, backend=None, frames=None, flags=None, table=None):
     """The precision (and backend) ``auto`` runs: a :class:`Choice` with a one-line reason.
 
-    ``backend``: the user's backend, or None to let auto choose (the torch backend by default);
+    ``backend``: the user's backend, or None to let auto choose (OpenVINO included on the CPU);
     ``frames``: the first (h, w, 3) uint8 frames of the input, for checkpoints the table does
-    not hold (only the first :data:`OWN_INPUT_FRAMES` are used); ``flags``/``table``: for tests.
+    not hold for this CPU's class (only the first :data:`OWN_INPUT_FRAMES` are used);
+    ``flags``/``table``: for tests.  On the CPU: the row of this CPU's class in the table, else
+    the own-input check of the lower precisions in the class's expected order, else (at worst)
+    fp32 through OpenVINO where the backend is free and OpenVINO installed.
     """
     device = torch.device(device)
     flags = cpu_flags() if flags is None else flags
-    fallback = backend or "torch"
-    candidates = [bp for bp in native_precisions(device, backend, flags) if bp[1] != "fp32"]
-    if not candidates:
-        return Choice("fp32", fallback, "auto: fp32 (this machine has no native lower precision"
+    pairs = native_precisions(device, backend, flags)
+    lower = [bp for bp in pairs if bp[1] != "fp32"]
+    if len(pairs) == 1:
+        return Choice("fp32", pairs[0][0], "auto: fp32 (this machine has no native lower precision"
                       + (f" for the {backend} backend)" if backend else ")"))
-    table = load_table() if table is None else table
-    entry = table.get("models", {}).get(weights_hash(net)) if device.type == "cpu" else None
-    if entry is not None:
-        choice = _from_table(entry, candidates)
-        return choice or Choice("fp32", fallback, f"auto: fp32 (no lower precision measured within the gate "
-                                                   f"for {entry.get('name', 'this model')})")
+    cls = cpu_class(flags) if flags and device.type == "cpu" else None
+    unknown = "a checkpoint without measurements"
+    if device.type == "cpu":
+        table = load_table() if table is None else table
+        name, measured = rows_for(table, weights_hash(net), cls)
+        if measured is not None:
+            return _from_table(name, cls, measured["rows"], pairs)
+        if name is not None:
+            unknown = f"{name} is not measured on CPU class {cls or 'unknown'}"
+    if not lower:
+        return _floor(pairs, f"no native lower precision on CPU class {cls or 'unknown'}")
     if not frames:
-        return Choice("fp32", fallback, "auto: fp32 (a checkpoint without measurements, and no frames to "
-                      "check a lower precision on)")
+        return _floor(pairs, f"{unknown}, and no frames to check a lower precision on")
     frames = list(frames)[:OWN_INPUT_FRAMES]
+    candidates = pairs[1:]
     cache, key = _cache_path(), _cache_key(net, device, candidates, flags)
     facts = {"key": key, "weights": weights_hash(net), "device": device.type,
              "candidates": [list(bp) for bp in candidates], "machine": machine_key(flags)}
-    cached = _cached_choice(cache, facts, fallback) if cache else None
+    cached = _cached_choice(cache, facts, pairs[0][0]) if cache else None
     if cached is not None:
         return cached
     choice = None
-    for b, p in candidates:
+    for b, p in lower:
         psnr = own_input_psnr(net, frames, device, b, p)
         if min(psnr) >= OWN_INPUT_DB:
             choice = Choice(p, b, f"auto: {p} through {b}: its first {len(frames)} frames agree with fp32's "
                                   f"to {min(psnr):.1f} dB or more (>= {OWN_INPUT_DB:g} dB)")
             break
     if choice is None:
-        choice = Choice("fp32", fallback, f"auto: fp32 (no lower precision agreed with fp32 to "
-                                          f"{OWN_INPUT_DB:g} dB on the first {len(frames)} frames)")
+        choice = _floor(pairs, f"no lower precision agreed with fp32 to {OWN_INPUT_DB:g} dB on the first "
+                               f"{len(frames)} frames")
     if cache:
         _update_json(cache, key, {**facts, "precision": choice.precision, "backend": choice.backend,
                                   "reason": choice.reason})

@@ -7,8 +7,9 @@
   warp and the fixed upsampler stay float32, as in mixed-precision training
   (:func:`tecogan.networks.frnet.float32_outside_autocast`).
 * ``fp16``: CUDA autocast (``--half``), or CPUs with AMX-FP16.
-* ``int8``: OpenVINO with NNCF post-training quantization, on CPUs with VNNI
-  (:mod:`tecogan.inference.backends`); the same float32 layers are kept out of the quantization.
+* ``int8``: OpenVINO with NNCF post-training quantization, on every CPU class from AVX2 up (its
+  int8 kernels use VNNI or AMX where present, AVX2's integer units otherwise:
+  :mod:`tecogan.inference.backends`); the same float32 layers are kept out of the quantization.
 * ``auto``: :func:`tecogan.inference.auto.resolve_auto`: the fastest of these that this machine runs natively and whose
   measured loss is within :data:`GATE`, from ``precision_table.json`` for the shipped models,
   else from a check on the user's own first frames (cached).
@@ -31,14 +32,23 @@ PRECISIONS = defaults.PRECISIONS
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-# the (backend, precision) pairs the own-input check of auto tries, in this fixed order (shipped models are
-# ranked by their measured speed instead: docs/benchmarks.md, "Precision")
-CPU_ORDER = (("openvino", "bf16"), ("openvino", "int8"), ("torch", "bf16"), ("openvino", "fp16"),
-             ("torch", "fp16"))
+# the lower-precision (backend, precision) pairs the own-input check of auto tries, per CPU class
+# (tecogan.utils.device.cpu_class), fastest first as measured on the shipped models (docs/benchmarks.md,
+# "Precision"): on AMX OpenVINO's bf16 beats its int8; on every other class int8 is the fastest.
+# Shipped models are ranked by their measured speed instead; OpenVINO fp32 is auto's fallback.
+_INT8_FIRST = (("openvino", "int8"), ("openvino", "bf16"), ("torch", "bf16"), ("openvino", "fp16"),
+               ("torch", "fp16"))
+CPU_ORDERS = {"amx": (("openvino", "bf16"), ("openvino", "int8"), ("torch", "bf16"), ("openvino", "fp16"),
+                      ("torch", "fp16"))}
 CUDA_ORDER = (("torch", "fp16"), ("torch", "bf16"))
 
 _CPU_UNITS = {"bf16": "bf16 units (AVX512_BF16 or AMX)", "fp16": "fp16 units (AMX-FP16)",
-              "int8": "int8 dot-product units (VNNI)"}
+              "int8": "AVX2 or newer vector units (OpenVINO's int8 kernels)"}
+
+
+def cpu_order(cls):
+    """The lower-precision pairs to try on a CPU of class ``cls`` (None: unknown), expected fastest first."""
+    return CPU_ORDERS.get(cls, _INT8_FIRST)
 
 
 def check_precision(precision, device, backend="torch", flags=None):
@@ -63,15 +73,17 @@ def check_precision(precision, device, backend="torch", flags=None):
         raise UserError(f"{name}: supported on cpu and cuda devices, not {device.type}; use fp32")
     if precision == "int8" and backend != "openvino":
         raise UserError(f"{name} runs through OpenVINO with NNCF quantization: add --backend openvino")
-    native = cpu_computes(precision, flags=flags if flags is not None else cpu_flags())
+    flags = flags if flags is not None else cpu_flags()
+    native = cpu_computes(precision, flags=flags)
     if native is False:
         cap = os.environ.get("ONEDNN_MAX_CPU_ISA")
         why = f"ONEDNN_MAX_CPU_ISA={cap} keeps oneDNN below them" if cap else "this CPU has none"
-        hint = {"bf16": "use fp32, or int8 (--backend openvino) on a CPU with VNNI",
+        hint = {"bf16": "use int8 (--backend openvino), or fp32" if cpu_computes("int8", flags=flags) else "use fp32",
                 "fp16": "use bf16 on a CPU with AVX512_BF16 or AMX, or fp32",
-                "int8": "use fp32 (bf16 on a CPU with AVX512_BF16 or AMX)"}[precision]
-        raise UserError(f"{name} needs {_CPU_UNITS[precision]}, and {why}: it would be emulated at a "
-                        f"fraction of fp32's speed; {hint}")
+                "int8": "use fp32 (--backend openvino runs it faster than torch)"}[precision]
+        slow = ("below AVX2 its int8 kernels are not measured to beat fp32" if precision == "int8" else
+                "it would be emulated at a fraction of fp32's speed")
+        raise UserError(f"{name} needs {_CPU_UNITS[precision]}, and {why}: {slow}; {hint}")
     if native is None:
         warn(f"{name}: cannot read the CPU's flags; if it lacks {_CPU_UNITS[precision]} it runs emulated, "
              f"slower than fp32")

@@ -42,14 +42,42 @@ def parse_device(name):
     raise UserError(f"--device {name}: expected cpu, cuda or cuda:<index>")
 
 
-# oneDNN ISA caps (ONEDNN_MAX_CPU_ISA) below which it has no bfloat16 / float16 convolutions
-_ONEDNN_ISAS_WITHOUT_LOW_PRECISION = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2",
-                                      "AVX512_CORE", "AVX512_CORE_VNNI")
-# ... and below which it has no VNNI (int8 dot products)
-_ONEDNN_ISAS_WITHOUT_VNNI = ("SSE41", "AVX", "AVX2", "AVX512_CORE")
-# the /proc/cpuinfo flags of hardware that computes the format (x86 AMX or AVX-512, ARM)
-_CPU_FLAGS = {"bf16": ("amx_bf16", "avx512_bf16", "bf16"), "fp16": ("amx_fp16",),
-              "int8": ("avx512_vnni", "avx_vnni", "amx_int8", "asimddp")}
+# CPU classes, fastest first: what decides which (backend, precision) pairs run natively and whose
+# measurements `auto` reads (precision_table.json keeps rows per class; docs/precision.md)
+CPU_CLASSES = ("amx", "avx512_bf16", "avx512_vnni", "avx512", "avx2", "other")
+# the /proc/cpuinfo flags that put a CPU in each class (the first class with one of them decides)
+_CLASS_FLAGS = (("amx", ("amx_tile", "amx_bf16", "amx_int8")), ("avx512_bf16", ("avx512_bf16",)),
+                ("avx512_vnni", ("avx512_vnni",)), ("avx512", ("avx512f",)), ("avx2", ("avx2",)))
+# the class an ONEDNN_MAX_CPU_ISA cap keeps oneDNN (torch's and OpenVINO's kernels) within
+_CAP_CLASS = {"SSE41": "other", "AVX": "other", "AVX2": "avx2", "AVX2_VNNI": "avx2", "AVX2_VNNI_2": "avx2",
+              "AVX512_CORE": "avx512", "AVX512_CORE_VNNI": "avx512_vnni", "AVX512_CORE_BF16": "avx512_bf16",
+              "AVX512_CORE_FP16": "avx512_bf16", "AVX10_1_512": "avx512_bf16"}
+# the /proc/cpuinfo flags of hardware that computes bf16 / fp16 (x86 AMX or AVX-512, ARM)
+_CPU_FLAGS = {"bf16": ("amx_bf16", "avx512_bf16", "bf16"), "fp16": ("amx_fp16",)}
+# classes whose oneDNN has int8 convolution kernels (measured: OpenVINO's int8 runs jit_avx2_I8 /
+# brgconv_avx512_I8 / brgconv_avx512_amx_I8 primitives, 1.4x-3x its fp32); ARM: dot-product units
+INT8_CLASSES = ("amx", "avx512_bf16", "avx512_vnni", "avx512", "avx2")
+_ARM_INT8 = "asimddp"
+
+
+def onednn_cap():
+    """``$ONEDNN_MAX_CPU_ISA`` (upper case), or None when unset or blank."""
+    return os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper() or None
+
+
+def cpu_class(flags=None, cap=None):
+    """The CPU class (one of :data:`CPU_CLASSES`) from its flags, kept within an ``ONEDNN_MAX_CPU_ISA``
+    cap (``cap``: default the environment's; how an AVX2 machine is measured on a newer one), or
+    None where the flags cannot be read.  ``flags``: default this CPU's."""
+    flags = cpu_flags() if flags is None else flags
+    if not flags:
+        return None
+    found = next((name for name, names in _CLASS_FLAGS if any(f in flags for f in names)), "other")
+    cap = onednn_cap() if cap is None else cap.strip().upper()
+    limit = _CAP_CLASS.get(cap) if cap else None
+    if limit is not None and CPU_CLASSES.index(limit) > CPU_CLASSES.index(found):
+        return limit
+    return found
 
 
 # a file in /proc/cpuinfo's format read instead of it: to see what the precision choices do on
@@ -76,16 +104,23 @@ def cpu_computes(precision, cpuinfo=None, flags=None):
     """Whether this CPU computes ``precision`` ('bf16', 'fp16' or 'int8') convolutions in hardware
     that oneDNN may use: True, False, or None where it cannot tell (no /proc/cpuinfo).
 
-    Without such hardware autocast is emulated and a training step is several times slower
-    than in float32 (bf16 about 10x on an AVX2-only CPU). ``cpuinfo``: where the flags are read;
-    ``flags``: a set of flags to use instead.
+    bf16 and fp16 need their units (without them autocast is emulated: bf16 about 10x slower
+    than float32 on an AVX2-only CPU); int8 runs on the integer units of every class from AVX2 up
+    (:data:`INT8_CLASSES`) and on ARM with dot products. ``cpuinfo``: where the flags are read;
+    ``flags``: a set of flags to use instead. An ``ONEDNN_MAX_CPU_ISA`` cap counts.
     """
-    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
-    capped = _ONEDNN_ISAS_WITHOUT_VNNI if precision == "int8" else _ONEDNN_ISAS_WITHOUT_LOW_PRECISION
-    if cap in capped:
-        return False
     if flags is None:
         flags = cpu_flags(cpuinfo)
+    cap = onednn_cap()
+    if precision == "int8":
+        if _CAP_CLASS.get(cap, "amx") == "other":
+            return False
+        if not flags:
+            return None
+        return cpu_class(flags) in INT8_CLASSES or _ARM_INT8 in flags
+    lowest = "avx512_bf16" if precision == "bf16" else "amx"  # the slowest class with such units
+    if cap in _CAP_CLASS and CPU_CLASSES.index(_CAP_CLASS[cap]) > CPU_CLASSES.index(lowest):
+        return False
     if not flags:
         return None
     return any(flag in flags for flag in _CPU_FLAGS[precision])
