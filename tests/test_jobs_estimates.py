@@ -12,6 +12,7 @@ from tecogan.inference import InferenceOptions, Upscaler
 from tecogan.inference.precision import weights_hash
 from tecogan.jobs import estimates
 from tecogan.networks.frnet import FRNet
+from tecogan.utils.device import cpu_class
 from tecogan.utils.progress import ESTIMATE_FRAMES, Progress
 
 
@@ -47,10 +48,11 @@ def test_a_quiet_or_unknown_length_job_prints_no_estimate():
 
 def _table(net, fast_fps=8.0, int8_fps=5.0, within=True):
     gate = {"d_psnr": -0.01, "d_lpips_rel": 0.0, "d_tof_rel": 0.0, "drift_last_db": 50.0 if within else 20.0}
+    cls = cpu_class()  # this machine's class: the rows an estimate reads
     return {"models": {
-        weights_hash(net): {"name": "frvsr", "rows": {"torch/fp32": {"fps": 2.0, **gate},
-                                                       "openvino/int8": {"fps": int8_fps, **gate}}},
-        "f" * 24: {"name": "frvsr-fast", "rows": {"torch/fp32": {"fps": fast_fps, **gate}}}}}
+        weights_hash(net): {"name": "frvsr", "classes": {cls: {"rows": {"torch/fp32": {"fps": 2.0, **gate},
+                                                                         "openvino/int8": {"fps": int8_fps, **gate}}}}},
+        "f" * 24: {"name": "frvsr-fast", "classes": {cls: {"rows": {"torch/fp32": {"fps": fast_fps, **gate}}}}}}}
 
 
 def test_faster_paths_come_from_the_table(monkeypatch):

@@ -5,14 +5,17 @@ faster path would take (another precision, ``frvsr-fast``), from the measured pr
     softer) about 5m40s, --precision int8 --backend openvino about 9m31s
 
 Ratios come from ``precision_table.json`` (frames/s of each model and (backend, precision) pair,
-measured interleaved on one machine); a checkpoint the table does not hold gets no suggestion.
+measured interleaved on one machine of this CPU's class); a checkpoint or class the table does not
+hold gets no suggestion.
 """
 import os
 
 import av
 
 from tecogan.inference.auto import load_table, native_precisions, within_gate
+from tecogan.inference.measurements import class_entries
 from tecogan.inference.precision import weights_hash
+from tecogan.utils.device import cpu_class
 from tecogan.utils.fileio import image_header_size, list_images
 from tecogan.utils.progress import format_seconds
 
@@ -24,9 +27,10 @@ def _entries(table):
     return table.get("models", {}) if isinstance(table, dict) else {}
 
 
-def _rows(entry):
-    rows = entry.get("rows") if isinstance(entry, dict) else None
-    return rows if isinstance(rows, dict) else {}
+def _rows(entry, table, cls):
+    """The rows measured for this CPU class (speeds compare only within one class and machine)."""
+    measured = class_entries(entry, table).get(cls) if cls else None
+    return measured["rows"] if measured else {}
 
 
 def _fps(rows, pair):
@@ -41,7 +45,8 @@ def faster_paths(upscaler, table=None):
     entry = _entries(table).get(weights_hash(upscaler.generator))
     if entry is None or upscaler.device.type != "cpu":
         return []
-    rows, running = _rows(entry), (upscaler.options.backend, upscaler.options.precision)
+    cls = cpu_class()
+    rows, running = _rows(entry, table, cls), (upscaler.options.backend, upscaler.options.precision)
     now = _fps(rows, running)
     if not now:
         return []
@@ -54,7 +59,7 @@ def faster_paths(upscaler, table=None):
     paths = sorted(paths, key=lambda p: -p[1])[:1]  # the fastest other precision
     fast = next((e for e in _entries(table).values() if e.get("name") == FAST_MODEL), None)
     if fast is not None and entry.get("name") != FAST_MODEL and upscaler.generator.arch().get("degradation") == "BI":
-        fps = _fps(_rows(fast), running) or None
+        fps = _fps(_rows(fast, table, cls), running) or None
         base = _fps(rows, running)
         if fps and base and fps >= FASTER * base:
             paths.insert(0, (f"--model {FAST_MODEL} (a little softer)", fps / base))
