@@ -77,6 +77,27 @@ def tiny():
 
 
 @pytest.fixture
+def upscale(capsys, monkeypatch):
+    """upscale.py in this process: (status, stdout, stderr); a status other than 0 fails unless check=False."""
+    from helpers import upscale_in_process
+
+    def run(*args, check=True):
+        status, out, err = upscale_in_process(capsys, monkeypatch, *args)
+        assert status == 0 or not check, err
+        return status, out, err
+    return run
+
+
+@pytest.fixture
+def in_process_capture(capsys, monkeypatch):
+    """helpers.CAPTURE holds this test's capsys and monkeypatch (commands run in this process)."""
+    import helpers
+    helpers.CAPTURE.update(capsys=capsys, monkeypatch=monkeypatch)
+    yield
+    helpers.CAPTURE.clear()
+
+
+@pytest.fixture
 def flags(monkeypatch):
     """``flags(sample)`` makes the precision code see the CPU flag set ``sample`` (helpers.AVX2,
     ZEN4 ...), oneDNN uncapped, and OpenVINO hidden from auto (auto on AVX2: fp32 through torch;

@@ -39,6 +39,11 @@ def tree_hash(path):
     return h.hexdigest()
 
 
+# the capsys and monkeypatch of the running test, for helpers that run a command in this process
+# (the in_process_capture fixture of conftest.py fills it)
+CAPTURE = {}
+
+
 def run_inprocess(cli, argv, capsys, monkeypatch):
     """Run a command's ``cli()`` (``run_cli`` inside) in this process: (status, stdout, stderr)."""
     import sys

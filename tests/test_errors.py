@@ -16,6 +16,7 @@ import pytest
 import torch
 import yaml
 from helpers import (
+    CAPTURE,
     assert_one_line,
     deadline,
     no_temps,
@@ -68,15 +69,7 @@ def write_yaml(path, opt_or_text):
     return path
 
 
-_CAPTURE = {}
-
-
-@pytest.fixture(autouse=True)
-def _capture(capsys, monkeypatch):
-    """run_test_mode's means of running main.py in this process."""
-    _CAPTURE.update(capsys=capsys, monkeypatch=monkeypatch)
-    yield
-    _CAPTURE.clear()
+pytestmark = pytest.mark.usefixtures("in_process_capture")  # helpers.CAPTURE: commands run in this process
 
 
 def run_test_mode(tmp_path, opt, *extra, separate=False):
@@ -89,7 +82,7 @@ def run_test_mode(tmp_path, opt, *extra, separate=False):
     if separate:
         return subprocess.run([sys.executable, MAIN, *argv], capture_output=True, text=True, env=ENV, timeout=120,
                               cwd=REPO)
-    status, out, err = run_inprocess(main_cmd.cli, ["main.py", *argv], _CAPTURE["capsys"], _CAPTURE["monkeypatch"])
+    status, out, err = run_inprocess(main_cmd.cli, ["main.py", *argv], CAPTURE["capsys"], CAPTURE["monkeypatch"])
     return subprocess.CompletedProcess(argv, status, out, err)
 
 
@@ -142,7 +135,7 @@ def test_invalid_yaml_and_missing_files(tmp_path):
     one_line_error(run_test_mode(tmp_path, "scale: [4\nmodel: {"), "test.yml", "invalid YAML")
     argv = ["main.py", "--exp_dir", str(tmp_path / "exp"), "--mode", "test", "--model", "FRVSR", "--opt", "nope.yml",
             "--gpu_id", "-1"]
-    status, _, err = run_inprocess(main_cmd.cli, argv, _CAPTURE["capsys"], _CAPTURE["monkeypatch"])
+    status, _, err = run_inprocess(main_cmd.cli, argv, CAPTURE["capsys"], CAPTURE["monkeypatch"])
     one_line_error(subprocess.CompletedProcess(argv, status, "", err), "nope.yml", "not found")
 
 

@@ -20,7 +20,7 @@ import av
 import numpy as np
 import pytest
 from avclips import decode_rgb, make_clip, pattern, video_times
-from helpers import same_frames, tree_hash, upscale_in_process
+from helpers import same_frames, tree_hash
 
 import tecogan
 from tecogan.jobs.job_folder import JobFolder, job_path
@@ -56,14 +56,6 @@ def clip(tmp_path_factory):
     return path
 
 
-@pytest.fixture
-def upscale(capsys, monkeypatch):
-    """upscale.py in this process: (status, stdout, stderr); a status other than 0 fails unless check=False."""
-    def run(*args, check=True):
-        status, out, err = upscale_in_process(capsys, monkeypatch, *args)
-        assert status == 0 or not check, err
-        return status, out, err
-    return run
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 from avclips import make_clip, probe
-from helpers import AVX2, ZEN4, tree_hash, upscale_in_process, write_frames
+from helpers import AVX2, CAPTURE, ZEN4, tree_hash, upscale_in_process, write_frames
 
 from tecogan.jobs.batch import Item, collect, parse_shard, shard
 from tecogan.utils.errors import UserError
@@ -26,20 +26,12 @@ def write_folder(folder, images):
         cv2.imwrite(os.path.join(folder, f"f{i:03d}.png"), f[..., ::-1])
 
 
-_CAPTURE = {}
-
-
-@pytest.fixture(autouse=True)
-def _capture(capsys, monkeypatch):
-    """upscale()'s means of running upscale.py in this process."""
-    _CAPTURE.update(capsys=capsys, monkeypatch=monkeypatch)
-    yield
-    _CAPTURE.clear()
+pytestmark = pytest.mark.usefixtures("in_process_capture")  # helpers.CAPTURE: commands run in this process
 
 
 def upscale(*args):
     """upscale.py ARGS through its console entry point in this process: a CompletedProcess."""
-    status, out, err = upscale_in_process(_CAPTURE["capsys"], _CAPTURE["monkeypatch"], *args)
+    status, out, err = upscale_in_process(CAPTURE["capsys"], CAPTURE["monkeypatch"], *args)
     return subprocess.CompletedProcess(args, status, out, err)
 
 

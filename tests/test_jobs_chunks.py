@@ -17,7 +17,7 @@ import time
 import numpy as np
 import pytest
 from avclips import audio_packets, decode_rgb, make_clip, video_times
-from helpers import assert_one_line, save_tiny_generator, tree_hash, upscale_in_process
+from helpers import assert_one_line, save_tiny_generator, tree_hash
 
 from tecogan.jobs.job_folder import JobFolder, job_path
 from tecogan.jobs.scene_cuts import ChunkRule, chunk_bounds
@@ -63,13 +63,6 @@ def clip(tmp_path_factory):
     return path
 
 
-@pytest.fixture
-def upscale(capsys, monkeypatch):
-    def run(*args, check=True):
-        status, out, err = upscale_in_process(capsys, monkeypatch, *args)
-        assert status == 0 or not check, err
-        return status, out, err
-    return run
 
 
 def same_frames(a, b):

@@ -5,7 +5,7 @@ import os
 import subprocess
 
 import pytest
-from helpers import assert_one_line, load_script, run_inprocess, script_cli
+from helpers import CAPTURE, assert_one_line, load_script, run_inprocess, script_cli
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -41,25 +41,19 @@ def _png(path):
         return f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
-_CAPTURE = {}
-
-
 @pytest.fixture(autouse=True)
-def _capture(capsys, monkeypatch):
-    """monitor()'s means of running the script in this process."""
+def _agg(in_process_capture, monkeypatch):
+    """monitor() runs the script in this process (helpers.CAPTURE), plotting without a display."""
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    _CAPTURE.update(capsys=capsys, monkeypatch=monkeypatch)
-    yield
-    _CAPTURE.clear()
 
 
 def monitor(*args, cwd=None):
     """scripts/monitor_training.py ARGS through its cli() in this process (from ``cwd``): a CompletedProcess."""
-    with _CAPTURE["monkeypatch"].context() as m:
+    with CAPTURE["monkeypatch"].context() as m:
         if cwd is not None:
             m.chdir(cwd)
         status, out, err = run_inprocess(script_cli("scripts/monitor_training.py"),
-                                         ["monitor_training.py", *map(str, args)], _CAPTURE["capsys"], m)
+                                         ["monitor_training.py", *map(str, args)], CAPTURE["capsys"], m)
     return subprocess.CompletedProcess(args, status, out, err)
 
 

@@ -5,7 +5,7 @@ import subprocess
 import cv2
 import numpy as np
 import pytest
-from helpers import assert_one_line, no_temps, run_inprocess, script_cli, tree_hash, write_frames
+from helpers import CAPTURE, assert_one_line, no_temps, run_inprocess, script_cli, tree_hash, write_frames
 
 from tecogan.data.lmdb_io import LMDBReader, read_meta_info
 from tecogan.ops.imresize import imresize
@@ -22,26 +22,18 @@ def raw_clips(root, clips=2, frames=4, h=48, w=56, seed=0):
             cv2.imwrite(str(root / f"vid{c}" / f"{i:04d}.png"), rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
 
 
-_CAPTURE = {}
-
-
-@pytest.fixture(autouse=True)
-def _capture(capsys, monkeypatch):
-    """run()'s means of running a script in this process."""
-    _CAPTURE.update(capsys=capsys, monkeypatch=monkeypatch)
-    yield
-    _CAPTURE.clear()
+pytestmark = pytest.mark.usefixtures("in_process_capture")  # helpers.CAPTURE: commands run in this process
 
 
 def run(script, *args, cwd=None):
     """scripts/SCRIPT ARGS through its cli() in this process (from ``cwd``): a CompletedProcess."""
-    monkeypatch = _CAPTURE["monkeypatch"]
+    monkeypatch = CAPTURE["monkeypatch"]
     with monkeypatch.context() as m:
         if cwd is not None:
             m.chdir(cwd)
         m.syspath_prepend(SCRIPTS)  # as when the script runs: its folder first (prepare_demo imports create_lmdb)
         status, out, err = run_inprocess(script_cli(f"scripts/{script}"), [script, *map(str, args)],
-                                         _CAPTURE["capsys"], m)
+                                         CAPTURE["capsys"], m)
     return subprocess.CompletedProcess([script, *args], status, out, err)
 
 

@@ -11,6 +11,7 @@ import pytest
 import torch
 from avclips import make_clip, probe, video_times
 from helpers import (
+    CAPTURE,
     assert_one_line,
     deadline,
     no_temps,
@@ -61,15 +62,7 @@ def ckpt_net(tmp_path_factory):
     return str(path), net
 
 
-_CAPTURE = {}
-
-
-@pytest.fixture(autouse=True)
-def _capture(capsys, monkeypatch):
-    """upscale()'s means of running upscale.py in this process."""
-    _CAPTURE.update(capsys=capsys, monkeypatch=monkeypatch)
-    yield
-    _CAPTURE.clear()
+pytestmark = pytest.mark.usefixtures("in_process_capture")  # helpers.CAPTURE: commands run in this process
 
 
 def upscale(*args, check=True, separate=False):
@@ -79,7 +72,7 @@ def upscale(*args, check=True, separate=False):
         r = subprocess.run([sys.executable, UPSCALE, *map(str, args)], capture_output=True, text=True,
                            env=ENV, timeout=300)
     else:
-        status, out, err = upscale_in_process(_CAPTURE["capsys"], _CAPTURE["monkeypatch"], *args)
+        status, out, err = upscale_in_process(CAPTURE["capsys"], CAPTURE["monkeypatch"], *args)
         r = subprocess.CompletedProcess(args, status, out, err)
     if check:
         assert r.returncode == 0, r.stderr

@@ -36,7 +36,7 @@ from tecogan.jobs.job_folder import FRAMES_DIR, JobFolder, job_path, numerics
 from tecogan.jobs.scene_cuts import CutDetector, ReplayDetector, chunk_bounds, describe_cuts, format_time
 from tecogan.jobs.segments import job_manifest, upscale_segments
 from tecogan.jobs.video_job import _start
-from tecogan.utils.fileio import atomic_write_json
+from tecogan.utils.fileio import atomic_write_json, read_json_object
 from tecogan.utils.fingerprint import differences
 from tecogan.utils.leases import Lease
 from tecogan.video import VideoSink, shown
@@ -150,7 +150,7 @@ class ChunkedJob:
 
     def done(self, index):
         """Chunk ``index`` is done: its mark agrees with its recorded segments."""
-        mark = _read_json(os.path.join(self.folder.path, chunk_name(index) + ".json"))
+        mark = read_json_object(os.path.join(self.folder.path, chunk_name(index) + ".json"))
         if mark is None:
             return False
         records = ChunkFolder(self.folder, index).records()
@@ -186,7 +186,7 @@ class ChunkedJob:
         here = numerics(self.upscaler.device)
         records = folder.records()
         mark_path = os.path.join(folder.path, "numerics.json")
-        if records and (_read_json(mark_path) or {}).get("numerics") != here:
+        if records and (read_json_object(mark_path) or {}).get("numerics") != here:
             records = []  # recorded on another kind of machine: the chunk is made here from its start
         atomic_write_json(mark_path, {"version": 1, "numerics": here})
         run = self._open()
@@ -299,10 +299,3 @@ class ChunkedJob:
                 + (f", {format_time(left)} left" if left is not None else ""))
 
 
-def _read_json(path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None

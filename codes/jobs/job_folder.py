@@ -36,7 +36,7 @@ from tecogan.errors import JobDamaged, UserError
 from tecogan.jobs.job_state import pack_state, state_problem, unpack_state
 from tecogan.utils.device import cpu_flags
 from tecogan.utils.errors import warn
-from tecogan.utils.fileio import atomic_write, atomic_write_json
+from tecogan.utils.fileio import atomic_write, atomic_write_json, read_json_object
 from tecogan.utils.fingerprint import differences
 from tecogan.utils.hashing import file_sha256, tensors_sha256
 from tecogan.utils.locks import FileLock
@@ -108,12 +108,8 @@ def _fsync(path):
 
 
 def _read_json(path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and data.get("version") == JOB_VERSION else None
+    data = read_json_object(path)
+    return data if data is not None and data.get("version") == JOB_VERSION else None
 
 
 def _records_hash(records):

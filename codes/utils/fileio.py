@@ -90,6 +90,16 @@ def atomic_write_json(path, obj, indent=2):
     atomic_write_text(path, json.dumps(obj, indent=indent) + "\n")
 
 
+def read_json_object(path):
+    """The JSON object (a dict) in ``path``, or None when it is missing, unreadable, not JSON or not an object."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def write_image_rgb(path, img_rgb):
     """Write an (h, w, 3) uint8 RGB array atomically (format from the extension)."""
     ext = os.path.splitext(path)[1] or ".png"
