@@ -211,7 +211,9 @@ def test_two_worker_processes_share_one_job(tmp_path, ckpt, clip, upscale):
     results = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], results
     made = [line for out_, _ in results for line in out_.splitlines() if line.startswith("chunk ")]
-    assert len(made) == 4 and all(any(line.startswith("chunk ") for line in o.splitlines()) for o, _ in results)
+    # each chunk made exactly once between them (on a busy machine the first worker may take all four
+    # before the second has loaded its model: which worker makes which chunk is not fixed)
+    assert len(made) == 4 and len({line.split(":")[0] for line in made}) == 4, made
     assert sum("assembled from 4 chunks" in o for o, _ in results) == 1
     assert same_frames(decode_rgb(out), decode_rgb(tmp_path / "one.mkv"))
 
