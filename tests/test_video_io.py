@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 from avclips import audio_duration, audio_packets, decode_rgb, make_clip, pattern, probe, video_times
-from helpers import save_tiny_generator
+from helpers import panning_texture, save_tiny_generator
 
 from tecogan.inference.steppers import infer_sequence
 from tecogan.utils.errors import UserError
@@ -393,3 +393,25 @@ def test_probe_accepts_what_the_encoder_takes(tmp_path):
     sink.probe(64, 16384)
     with pytest.raises(Exception, match="cannot take 16386x64"):
         sink.probe(64, 16386)
+
+
+def test_h264_writes_the_same_stream_every_time(tmp_path):
+    """The chunks of one video (issue 35) are encoded by separate processes and must decode to the
+    frames of a single run: without x264's cpu-independent its macroblock-tree rate control gave
+    different streams for the same frames now and then on an AVX-512 Xeon."""
+    from tecogan.video import check_output
+    from tecogan.video.writing import VideoSink
+
+    class Source:
+        rate, time_base, passthrough, path = Fraction(12), Fraction(1, 12), None, "x"
+    clip = panning_texture(t=16)
+    streams = set()
+    for i in range(32):
+        path = tmp_path / f"{i}.avi"
+        sink = VideoSink(check_output(str(path), codec="h264"), Source(), audio=False)
+        for k, frame in enumerate(clip):
+            sink.write(str(k), frame)
+        sink.close(True)
+        with av.open(str(path)) as f:
+            streams.add(b"".join(bytes(p) for p in f.demux(video=0)))
+    assert len(streams) == 1

@@ -24,7 +24,9 @@ class _Codec:
 
 
 CODECS = {
-    "h264": _Codec("libx264", (18, 0, 51), X264_PRESETS, "medium"),
+    # cpu-independent: x264's macroblock-tree rate control otherwise gave a different stream for the
+    # same frames now and then (AVX-512 Xeon), so chunks encoded apart could differ from one run's
+    "h264": _Codec("libx264", (18, 0, 51), X264_PRESETS, "medium", options={"x264-params": "cpu-independent=1"}),
     "h265": _Codec("libx265", (20, 0, 51), X264_PRESETS, "medium", options={"x265-params": "log-level=error"}),
     "av1": _Codec("libsvtav1", (28, 1, 63), tuple(str(i) for i in range(14)), "8"),
     "vp9": _Codec("libvpx-vp9", (24, 0, 63), tuple(str(i) for i in range(9)), "4",
