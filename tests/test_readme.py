@@ -334,7 +334,7 @@ def test_setup_commands_are_the_two_of_the_quick_start():
     assert len(lines) == 2
     install = "python3 -m venv .venv && .venv/bin/pip install -q -r requirements.txt && "
     assert all(line.startswith(install) for line in lines)
-    assert lines[1] == install + ".venv/bin/python -m pytest -q"
+    assert lines[1] == install + ".venv/bin/python -m pytest -q -n 2"
     assert lines[1] in (REPO / ".ci" / "run").read_text()
     assert lines[0].endswith("codes/upscale.py demo/videos/juggle_lr.mp4 results/demo/juggle_x4.mp4 "
                              "--compare results/demo/juggle_compare.mp4")
