@@ -197,9 +197,11 @@ SCHEMA = Section({
         }),
         "gan_crit": _criterion(lambda: criterion_names("adversarial")),
         # distillation: the output pulled toward a frozen teacher generator's output on the same LR clip
+        # (and, with flow_weight, the LR flow toward the teacher's flow: both must estimate flow)
         "distill_crit": _criterion(lambda: criterion_names("distance"), {
             "teacher": Key(str, required=True, nullable=False,
                            expect="the teacher generator's checkpoint, e.g. pretrained_models/FRVSR_BI_footage.pth"),
+            "flow_weight": Key(NUM, default=0.0, check=_non_negative, expect="a number >= 0"),
         }),
     }),
     "test": Section(create=True, keys={

@@ -116,7 +116,7 @@ def test_an_unknown_or_other_name_is_one_line(toy, tmp_path, monkeypatch):
         generator_from_checkpoint(odd)
     monkeypatch.delitem(GENERATORS, "ToyNet")
     with pytest.raises(UserError, match=rf"{re.escape(str(path))}: holds a ToyNet generator, which is not in "
-                                        r"tecogan.networks.GENERATORS \(FRNet\); register its class there"):
+                                        rf"tecogan.networks.GENERATORS \({', '.join(GENERATORS)}\); register its class there"):
         generator_from_checkpoint(path)
 
 

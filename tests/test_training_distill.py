@@ -89,3 +89,26 @@ def test_distill_yaml_errors_name_the_key(tmp_path):
     bi_path, _ = _teacher_file(tmp_path, degradation="BI")
     with pytest.raises(UserError, match="distill_crit.teacher is a BI x4 generator; the trained one is BD x4"):
         build_model(validate_config(_opt(bi_path), "t"), torch.device("cpu"))
+
+
+def test_flow_distillation_is_the_hand_computation_and_needs_flows(tmp_path):
+    """distill_crit.flow_weight: FNet's LR flow pulled toward the teacher's (Charbonnier, LR pixels)."""
+    path, _ = _teacher_file(tmp_path)
+    opt = _opt(path, weight=0.5)
+    opt["train"]["distill_crit"]["flow_weight"] = 0.25
+    model = build_model(validate_config(opt, "t"), torch.device("cpu"))
+    torch.manual_seed(0)
+    lr, gt = torch.rand(1, 4, 3, 16, 16), torch.rand(1, 4, 3, 64, 64)
+    with torch.no_grad():
+        out, taught = model.net_G.forward_sequence(lr), model.teacher.forward_sequence(lr)
+        want = 0.25 * CharbonnierLoss()(out["lr_flow"], taught["lr_flow"])
+        total, log = model.generator_losses(lr, gt, out)
+    assert torch.allclose(log["l_distill_flow_G"], want) and float(want) > 0
+    assert torch.allclose(total, sum(v for v in log.values()))
+    # off by default: no term
+    model = build_model(validate_config(_opt(path), "t"), torch.device("cpu"))
+    assert "l_distill_flow_G" not in model.optimize({"lr": lr, "gt": gt})
+    opt = _opt(path)
+    opt["train"]["distill_crit"]["flow_weight"] = -1
+    with pytest.raises(UserError, match=r"train\.distill_crit\.flow_weight: expected a number >= 0, got -1"):
+        validate_config(opt, "t")

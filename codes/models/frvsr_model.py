@@ -76,6 +76,10 @@ class FRVSRModel:
         self.track_grad_norm, self.grad_norms = False, {}
         self.distill_crit, self.distill_w = self._crit("distill_crit")
         self.teacher = self._teacher(tr["distill_crit"]["teacher"], arch) if self.distill_crit is not None else None
+        self.distill_flow_w = tr["distill_crit"]["flow_weight"] if self.distill_crit is not None else 0.0
+        if self.distill_flow_w and not (self.net_G.estimates_flow and self.teacher.estimates_flow):
+            raise UserError(f"train.distill_crit.flow_weight: {self.distill_flow_w}, but the trained generator or the "
+                            f"teacher estimates no flow; set it to 0")
 
     def _teacher(self, path, arch):
         """The frozen generator of ``train.distill_crit.teacher`` (strict load, eval mode, no gradients);
@@ -215,10 +219,14 @@ class FRVSRModel:
             log["l_lattice_G"] = l_lattice.detach()
         if self.distill_crit is not None:  # toward the frozen teacher's output on the same clip
             with torch.no_grad(), self.autocast():
-                target = self.teacher.forward_sequence(lr_data)["hr_data"]
-            l_distill = self.distill_w * self.distill_crit(out["hr_data"].float(), target.float())
+                taught = self.teacher.forward_sequence(lr_data)
+            l_distill = self.distill_w * self.distill_crit(out["hr_data"].float(), taught["hr_data"].float())
             total = total + l_distill
             log["l_distill_G"] = l_distill.detach()
+            if self.distill_flow_w:  # FNet toward the teacher's flow (LR pixels): steadier recurrence
+                l_flow = self.distill_flow_w * self.distill_crit(out["lr_flow"].float(), taught["lr_flow"].float())
+                total = total + l_flow
+                log["l_distill_flow_G"] = l_flow.detach()
         return total, log
 
     def train_step(self, batch):

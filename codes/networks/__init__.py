@@ -12,6 +12,7 @@ import inspect
 import torch
 
 from tecogan.networks.frnet import FRNet
+from tecogan.networks.frnet_shuffle import FRNetShuffle
 from tecogan.networks.generator import (
     DEFAULT_GENERATOR,
     GENERATORS,
@@ -23,11 +24,12 @@ from tecogan.networks.generator import (
 from tecogan.utils.checkpoint import check_tensors, load_into, load_state_dict_file
 from tecogan.utils.errors import UserError, short
 
-__all__ = ["GENERATORS", "DEFAULT_GENERATOR", "Generator", "FRNet", "build_generator", "generator_arch_from_config",
-           "check_checkpoint_fits", "load_generator_weights", "generator_from_checkpoint", "recorded_name",
-           "with_metadata"]
+__all__ = ["GENERATORS", "DEFAULT_GENERATOR", "Generator", "FRNet", "FRNetShuffle", "build_generator",
+           "generator_arch_from_config", "check_checkpoint_fits", "load_generator_weights", "generator_from_checkpoint",
+           "recorded_name", "with_metadata"]
 
 GENERATORS["FRNet"] = FRNet   # the table lives in networks/generator.py; one entry per generator
+GENERATORS["FRNetShuffle"] = FRNetShuffle
 
 # the keys every generator's arch() holds that messages state apart from its own ones
 _COMMON = ("in_nc", "out_nc", "degradation", "scale")
