@@ -8,7 +8,8 @@ additions (``dataset.train.augment``, ``train.feature_crit.vgg_weights``,
 reported as one line naming the file and the key path, e.g.
 ``train.yml: model.genrator: unknown key (did you mean generator?)``.  Defaults live here
 only: validation fills them in, and inner code reads plain values (``opt[key]``) from the
-returned dict.
+returned dict.  The rules between keys (crops, training data, schedules) are
+:mod:`tecogan.experiment_checks`.
 """
 import math
 import os
@@ -19,6 +20,7 @@ from tecogan.config.schema import fill_section as schema_fill_section
 from tecogan.config.yaml_io import YAML_MAX_BYTES, YAML_MAX_DEPTH, YAML_MAX_VALUES, load_recipe, load_yaml_bounded, locate_error  # noqa: F401 - re-exported
 from tecogan.data.real_schema import REAL as _REAL
 from tecogan.data.train_datasets import TRAIN_DATASETS
+from tecogan.experiment_checks import cross_check
 from tecogan.metrics.validation import METRIC_OPTIONS
 from tecogan.models import MODELS
 from tecogan.models.losses import criterion_names
@@ -230,88 +232,10 @@ SCHEMA = Section({
 })
 
 
-def _check_real(deg, where, fill_defaults):
-    """``dataset.degradation.real``: only with type Real, where it is created holding its defaults."""
-    if deg["type"] != "Real":
-        if deg.get("real") is not None:
-            raise UserError(f"{where}: dataset.degradation.real: only used with type Real (type is {deg['type']})")
-        return
-    if deg.get("real") is None and fill_defaults:
-        deg["real"] = {}
-        validate_node(deg["real"], _REAL, "dataset.degradation.real", where, fill_defaults)
-
-
-def _check_test_range(opt, where):
-    test = opt.get("test") or {}
-    start, end = test.get("start_iter"), test.get("end_iter")
-    if start is not None and end is not None:  # before main.py lists the series' names
-        if end < start:
-            raise UserError(f"{where}: test.end_iter: {end} is smaller than test.start_iter {start}")
-        count = (end - start) // test.get("test_freq", 1) + 1
-        if count > defaults.MAX_TEST_CHECKPOINTS:
-            raise UserError(f"{where}: test.start_iter {start}, end_iter {end}, test_freq {test.get('test_freq')}: "
-                            f"{count} checkpoints, more than {defaults.MAX_TEST_CHECKPOINTS} (a larger test_freq?)")
-
-
-def _cross_checks(opt, where, fill_defaults=True):
-    _check_test_range(opt, where)
-    scale = opt["scale"]
-    degradation = opt["dataset"]["degradation"]["type"]
-    _check_real(opt["dataset"]["degradation"], where, fill_defaults)
-    train = opt["dataset"].get("train")
-    if train:
-        if degradation == "BD":
-            if not train.get("seq_dir"):
-                raise UserError(f"{where}: dataset.train.seq_dir: missing (BD training reads GT frames from an LMDB)")
-            if train.get("crop_size") is None:
-                raise UserError(f"{where}: dataset.train.crop_size: missing required key for BD")
-            if train["crop_size"] % scale:
-                raise UserError(f"{where}: dataset.train.crop_size: {train['crop_size']} is not a multiple of scale {scale}")
-            if train["crop_size"] // scale < defaults.MIN_LR_SIZE:
-                raise UserError(f"{where}: dataset.train.crop_size: {train['crop_size']} gives LR crops smaller "
-                                f"than {defaults.MIN_LR_SIZE}x{defaults.MIN_LR_SIZE} (the flow network needs at "
-                                f"least {defaults.MIN_LR_SIZE * scale})")
-        else:
-            for key in ("gt_seq_dir", "lr_seq_dir") if degradation == "BI" else ("gt_seq_dir",):
-                if not train.get(key):
-                    raise UserError(f"{where}: dataset.train.{key}: missing ({degradation} training reads "
-                                    f"{'paired GT/LR LMDBs' if degradation == 'BI' else 'a GT LMDB'})")
-            if train.get("gt_crop_size") is None:
-                raise UserError(f"{where}: dataset.train.gt_crop_size: missing required key for {degradation}")
-            if train["gt_crop_size"] % scale:
-                raise UserError(f"{where}: dataset.train.gt_crop_size: {train['gt_crop_size']} is not a multiple of "
-                                f"scale {scale}")
-            if train["gt_crop_size"] // scale < defaults.MIN_LR_SIZE:
-                raise UserError(f"{where}: dataset.train.gt_crop_size: {train['gt_crop_size']} gives LR crops "
-                                f"smaller than {defaults.MIN_LR_SIZE}x{defaults.MIN_LR_SIZE} (the flow network "
-                                f"needs at least {defaults.MIN_LR_SIZE * scale})")
-            region = (opt["dataset"]["degradation"].get("real") or {}).get("region") or 0
-            if degradation == "Real" and region and region < train["gt_crop_size"] // scale:
-                raise UserError(f"{where}: dataset.degradation.real.region: {region} low-res pixels is smaller "
-                                f"than the low-res crop {train['gt_crop_size'] // scale} (gt_crop_size / scale)")
-    model = opt["model"]
-    tr = opt.get("train")
-    if tr is not None and model["name"] == "TecoGAN":
-        for section, key in (("model", "discriminator"), ("train", "discriminator"), ("train", "gan_crit")):
-            if opt[section].get(key) is None:
-                raise UserError(f"{where}: {section}.{key}: missing required section for TecoGAN training")
-    if tr is not None:
-        for name in ("generator", "discriminator"):
-            sched = (tr.get(name) or {}).get("lr_schedule") or {}
-            if sched.get("type") == "MultiStepLR" and (sched.get("milestones") is None or sched.get("gamma") is None):
-                raise UserError(f"{where}: train.{name}.lr_schedule: MultiStepLR needs milestones and gamma")
-            if sched.get("type") == "CosineAnnealingLR_Restart" and sched.get("periods") is None:
-                raise UserError(f"{where}: train.{name}.lr_schedule: CosineAnnealingLR_Restart needs periods")
-            restarts, weights = sched.get("restarts") or [], sched.get("restart_weights")
-            if weights is not None and len(weights) != len(restarts):
-                raise UserError(f"{where}: train.{name}.lr_schedule.restart_weights: {len(weights)} numbers for "
-                                f"{len(restarts)} restart{'s' if len(restarts) != 1 else ''}; expected one weight per restart")
-
-
 def validate_config(opt, where="config", fill_defaults=True):
     """Check a loaded YAML mapping against the schema; fills defaults in place."""
     validate_node(opt, SCHEMA, "", where, fill_defaults)
-    _cross_checks(opt, where, fill_defaults)
+    cross_check(opt, where, fill_defaults)
     return opt
 
 

@@ -156,7 +156,7 @@ FLOORS = [
     {"utils"},
     {"ops", "config", "video"},
     {"networks", "data", "metrics"},
-    {"models", "tecogan.pretrained", "official_metrics"},
+    {"models", "tecogan.pretrained", "official_metrics", "tecogan.experiment_checks"},
     {"inference", "tecogan.experiment"},
     {"jobs", "tecogan.profiling", "tecogan.testing"},
     {"training"},

@@ -12,7 +12,7 @@ from helpers import assert_one_line, run_inprocess, tree_hash, write_frames
 
 from tecogan import upscale
 from tecogan.networks.frnet import FRNet
-from tecogan.training.trainer import load_training_state
+from tecogan.training.state import load_training_state
 from tecogan.utils.checkpoint import load_state_dict_file
 from tecogan.utils.errors import UserError
 

@@ -24,7 +24,7 @@ def _prob():
     return dict(check=lambda v: 0 <= v <= 1, expect="a probability in [0, 1]")
 
 
-REAL = Section(keys={  # filled in for type Real by codes/experiment.py's _cross_checks
+REAL = Section(keys={  # filled in for type Real by codes/experiment_checks.py
     "region": Key(int, default=0, check=lambda v: v == 0 or v >= 64,
                   expect="0 (whole low-res frames) or a region side >= 64 low-res pixels"),
     "blur": Section(create=True, keys={

@@ -7,15 +7,12 @@ with ``test.save_res``, ``test/results/<dataset>/G_iter{N}/<seq>/``.
 
 Exact resume: the data of iteration ``i`` depends only on (seed, epoch, position), the
 sampler is re-created from (seed, epoch) and skips what was consumed, and the state holds
-networks, optimisers, schedulers, counters, running averages and the RNG states.
+networks, optimisers, schedulers, counters, running averages and the RNG states
+(:mod:`tecogan.training.state` reads it back; the text log is :mod:`tecogan.training.train_log`).
 """
-import glob
-import logging
 import os
 import random
-import re
 import signal
-import sys
 import time
 import warnings
 
@@ -32,103 +29,15 @@ from tecogan.models import build_model
 from tecogan.testing import run_test_datasets, sequence_sets
 from tecogan.training import tensorboard_log
 from tecogan.training.sampler import ResumableSampler
-from tecogan.utils.checkpoint import check_tensors, verify_checkpoint_file
+from tecogan.training.state import find_latest_state, load_training_state, rng_state, set_rng_state
+from tecogan.training.train_log import RunningLog, make_logger
 from tecogan.utils.device import cpu_computes, device_from_gpu_id
 from tecogan.utils.distributed import average_scalar, barrier, cleanup, init_from_env
-from tecogan.utils.errors import UserError, env_flag, warn
+from tecogan.utils.errors import UserError, warn
 from tecogan.utils.fileio import atomic_torch_save
 from tecogan.utils.tempfiles import remove_own_temps
 
-STATE_RE = re.compile(r"state_iter(\d+)\.pth$")
 
-
-# ---------------------------------------------------------------- logging ----
-def make_logger(log_path, is_main):
-    logger = logging.getLogger("tecogan.train")
-    logger.handlers.clear()
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    if is_main:
-        fmt = logging.Formatter("%(asctime)s [%(levelname)s]: %(message)s", "%Y-%m-%d %H:%M:%S")
-        fh = logging.FileHandler(log_path)
-        fh.setFormatter(fmt)
-        logger.addHandler(fh)
-        if not env_flag("TECOGAN_LOG_FILE_ONLY"):
-            sh = logging.StreamHandler(sys.stdout)
-            sh.setFormatter(fmt)
-            logger.addHandler(sh)
-    else:
-        logger.addHandler(logging.NullHandler())
-    return logger
-
-
-class RunningLog:
-    """Exponential running averages of the logged values (``logger.decay``).
-
-    Values may be detached device tensors: they are averaged on the device and read back
-    (one host sync) only when formatted or saved, once per ``log_freq`` / ``ckpt_freq``.
-    """
-
-    def __init__(self, decay):
-        self.decay, self.values = decay, {}
-
-    def update(self, log):
-        for k, v in log.items():
-            v = v.double() if torch.is_tensor(v) else v  # float64, as Python floats after a resume
-            old = self.values.get(k)
-            self.values[k] = v if old is None else self.decay * old + (1 - self.decay) * v
-
-    def floats(self):
-        return {k: float(v) for k, v in self.values.items()}
-
-    def format(self):
-        return ", ".join(f"{k}: {v:.3e}" for k, v in self.floats().items())
-
-
-# ----------------------------------------------------------------- states ----
-def rng_state():
-    py_version, py_state, py_gauss = random.getstate()
-    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
-    return {"python": torch.tensor(py_state, dtype=torch.int64), "python_version": py_version,
-            "python_gauss": py_gauss, "numpy_keys": torch.from_numpy(np_keys.astype(np.int64)),
-            "numpy_pos": int(np_pos), "numpy_has_gauss": int(np_has_gauss), "numpy_gauss": float(np_gauss),
-            "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
-
-
-def set_rng_state(state):
-    random.setstate((state["python_version"], tuple(int(x) for x in state["python"].tolist()),
-                     state["python_gauss"]))
-    np.random.set_state(("MT19937", state["numpy_keys"].numpy().astype(np.uint32), state["numpy_pos"],
-                         state["numpy_has_gauss"], state["numpy_gauss"]))
-    torch.set_rng_state(state["torch"])
-    if torch.cuda.is_available() and state["cuda"]:
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def find_latest_state(ckpt_dir):
-    found = []
-    for path in glob.glob(os.path.join(ckpt_dir, "state_iter*.pth")):
-        m = STATE_RE.search(os.path.basename(path))
-        if m:
-            found.append((int(m.group(1)), path))
-    return max(found)[1] if found else None
-
-
-def load_training_state(path):
-    if not os.path.isfile(path):
-        raise UserError(f"{path}: training state not found")
-    verify_checkpoint_file(path)  # CRC of every entry: a damaged copy is not resumed silently
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated, not a state, crafted pickle
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UserError(f"{path}: not a readable training state ({first[:160]})") from None
-    check_tensors(state, path)  # shapes fit their data, no NaN/Inf
-    return state
-
-
-# -------------------------------------------------------------------- loop ---
 class _StopFlag:
     def __init__(self):
         self.signal = None

@@ -6,11 +6,10 @@
    non-empty output folder unless ``--overwrite`` was given (even then, a folder is only
    replaced when it holds nothing but what the command itself writes: PNG frames, sequence
    folders of PNG frames, an LMDB's three files).  Paths are compared by file identity
-   (device and inode of what exists, else of the nearest existing folder plus the case-folded
-   rest of the name), not by spelling: on a case-insensitive file system ``IN.mp4`` is
-   ``in.mp4``, and a hard link or a symlinked folder is the file it reaches.
+   (:mod:`tecogan.utils.file_identity`), not by spelling: on a case-insensitive file system
+   ``IN.mp4`` is ``in.mp4``, and a hard link or a symlinked folder is the file it reaches.
 2. Results are written under a temporary name beside the output and renamed into place only
-   when complete (:mod:`tecogan.utils.tempfiles`: ``publish``, ``AtomicFolder``; ``fileio.atomic_write``);
+   when complete (``publish`` of :mod:`tecogan.utils.tempfiles`, :class:`AtomicFolder`, ``fileio.atomic_write``);
    an output that appeared meanwhile is replaced only with ``--overwrite``.
 3. Temporary names are provably this project's (``.tecogan-tmp-<pid>-<random><check>-<name>``)
    and only such names are ever removed as stale.
@@ -23,6 +22,7 @@ import os
 import re
 
 from tecogan.utils.errors import UserError
+from tecogan.utils.file_identity import FileIdentities, input_paths
 from tecogan.utils.tempfiles import (  # noqa: F401
     TEMP_PREFIX,
     _remove,
@@ -60,64 +60,6 @@ _JOB_FILE = re.compile(r"(manifest|complete|numerics|c\d{6})\.json|seg\d{6}\.[A-
                        r"|(c\d{6}|assemble)\.lease(\.broken-[0-9a-f]{12})?")
 _JOB_CHUNK = re.compile(r"c\d{6}")
 JOB_FRAMES = "frames"
-
-
-# --------------------------------------------------------------- identity ----
-class _Identities:
-    """File identities of paths and of their ancestors, cached per folder."""
-
-    def __init__(self):
-        self.cache = {}
-
-    def _existing(self, path):
-        """The identity of an existing (resolved) path."""
-        if path not in self.cache:
-            try:
-                st = os.stat(path)
-                self.cache[path] = ("inode", st.st_dev, st.st_ino)
-            except OSError:  # no permission to look: the resolved spelling, case-folded
-                self.cache[path] = ("path", os.path.normcase(path).casefold())
-        return self.cache[path]
-
-    def chain(self, path):
-        """``[identity of path, of its folder, ..., of the root]``."""
-        p = os.path.abspath(os.fspath(path))
-        missing = []
-        while not os.path.exists(p):
-            head, tail = os.path.split(p)
-            if head == p:
-                break
-            missing.append(tail)
-            p = head
-        p = os.path.realpath(p)
-        up = []
-        while True:
-            up.append(self._existing(p))
-            head = os.path.dirname(p)
-            if head == p:
-                break
-            p = head
-        chain = up
-        for name in reversed(missing):  # top-down: each missing name under its parent's identity
-            chain = [("name", chain[0], name.casefold())] + chain
-        return chain
-
-
-def _input_paths(path, limit=100000):
-    """The input, plus the symlinks directly inside an input folder (a frames folder made of
-    links to other files protects those files too)."""
-    found = [os.fspath(path)]
-    if os.path.isdir(path):
-        try:
-            with os.scandir(path) as it:
-                for k, entry in enumerate(it):
-                    if k >= limit:
-                        break
-                    if entry.is_symlink():
-                        found.append(entry.path)
-        except OSError:
-            pass
-    return found
 
 
 _INNER_KIND = {SEQUENCES: FRAMES, DATASET: SEQUENCES}  # what a folder of each kind holds
@@ -213,13 +155,13 @@ def check_outputs(outputs, inputs=(), overwrite=False):
     and temporary files of killed runs beside each output are removed.
     """
     overwrite = check_overwrite_flag(overwrite)
-    ids = _Identities()
+    ids = FileIdentities()
     outs = [(lbl, os.fspath(p), kind) for lbl, p, kind in _normalise(outputs, "")]
     ins = [(lbl, os.fspath(p)) for lbl, p in _normalise(inputs, "input")]
     input_chains = []
     for lbl, p in ins:
         if os.path.lexists(p):
-            input_chains += [(lbl, p, ids.chain(q)) for q in _input_paths(p)]
+            input_chains += [(lbl, p, ids.chain(q)) for q in input_paths(p)]
     checked = []
     for lbl, p, kind in outs:
         if not p:
