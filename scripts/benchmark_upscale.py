@@ -1,7 +1,11 @@
 """Frames/s of ``codes/upscale.py`` on a clip: the network alone vs end to end.
 
     python scripts/benchmark_upscale.py [--input demo/videos/juggle_lr.mp4]
-        [--model pretrained_models/FRVSR_BD_footage.pth] [--repeat 2]
+        [--model pretrained_models/FRVSR_BD_footage.pth] [--repeat 2] [--lr_size 480x270 --frames 40]
+
+``--lr_size WxH`` first shrinks the input's first ``--frames`` frames to WxH (OpenCV's area
+resize) into a temporary H.264 file that both measurements read: 480x270 gives the 1080p
+output of issue 33's target (e.g. ``--input ../shared/data/sam2_videos/04_coffee.mp4``).
 
 * network only: the clip is decoded into memory first, then the timer runs over
   ``run_clip`` alone (the same front padding as upscale.py);
@@ -45,6 +49,25 @@ def network_only(path, model, device, half):
     print(f"{n} frames in {seconds:.2f} s ({n / seconds:.2f} frames/s)")
 
 
+def shrunk_input(path, size, frames, folder):
+    """The first ``frames`` frames of ``path`` resized to ``size`` (w, h) with OpenCV's area filter,
+    written as a near-lossless H.264 .mp4 in ``folder``; returns its path."""
+    import av
+    import cv2
+    out_path = os.path.join(folder, f"input_{size[0]}x{size[1]}.mp4")
+    with av.open(path) as source, av.open(out_path, "w") as out:
+        stream = out.add_stream("libx264", rate=source.streams.video[0].average_rate)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        stream.options = {"crf": "12", "preset": "veryfast"}
+        for i, frame in enumerate(source.decode(video=0)):
+            if i == frames:
+                break
+            image = cv2.resize(frame.to_ndarray(format="rgb24"), size, interpolation=cv2.INTER_AREA)
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        out.mux(stream.encode())
+    return out_path
+
+
 def timed(cmd):
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
@@ -75,6 +98,8 @@ def main():
     p.add_argument("--input", default=os.path.join(REPO, "demo", "videos", "juggle_lr.mp4"))
     p.add_argument("--model", default=os.path.join(REPO, "pretrained_models", "FRVSR_BD_footage.pth"))
     p.add_argument("--repeat", type=int, default=2, help="runs of each measurement (the best is kept)")
+    p.add_argument("--lr_size", metavar="WxH", help="shrink the input to this size first (480x270: a 1080p output)")
+    p.add_argument("--frames", type=int, default=40, help="with --lr_size: the input's first frames to keep")
     p.add_argument("--network_only", metavar="DEVICE", help=argparse.SUPPRESS)
     p.add_argument("--half", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -89,13 +114,23 @@ def main():
     if torch.cuda.is_available():
         settings += [("cuda", False), ("cuda", True)]
     print(f"CPU {cpu_name()} ({os.cpu_count()} cores visible), torch threads {torch.get_num_threads()}")
-    print(f"input {os.path.relpath(args.input, REPO)}, model {os.path.relpath(args.model, REPO)}, "
-          f"H.264 .mp4 output, best of {args.repeat}")
-    for device, half in settings:
-        (n, s_net, net), (_, s_e2e, e2e) = measure(args, device, half)
-        name = device + (" --half" if half else "")
-        print(f"{name:11s} network only {net:6.2f} frames/s ({n} frames in {s_net:.2f} s) | end to end "
-              f"{e2e:6.2f} frames/s ({s_e2e:.2f} s) | end to end / network only = {e2e / net:.2f}")
+    shown_input = os.path.relpath(args.input, REPO)
+    with tempfile.TemporaryDirectory() as folder:
+        if args.lr_size:
+            try:
+                size = tuple(int(v) for v in args.lr_size.lower().split("x"))
+                if len(size) != 2 or min(size) < 8:
+                    raise ValueError
+            except ValueError:
+                sys.exit(f"error: --lr_size {args.lr_size!r}: expected WxH, e.g. 480x270")
+            args.input = shrunk_input(args.input, size, args.frames, folder)
+            shown_input += f" (first {args.frames} frames shrunk to {size[0]}x{size[1]})"
+        print(f"input {shown_input}, model {os.path.relpath(args.model, REPO)}, H.264 .mp4 output, best of {args.repeat}")
+        for device, half in settings:
+            (n, s_net, net), (_, s_e2e, e2e) = measure(args, device, half)
+            name = device + (" --half" if half else "")
+            print(f"{name:11s} network only {net:6.2f} frames/s ({n} frames in {s_net:.2f} s) | end to end "
+                  f"{e2e:6.2f} frames/s ({s_e2e:.2f} s) | end to end / network only = {e2e / net:.2f}")
 
 
 if __name__ == "__main__":
