@@ -3,7 +3,7 @@
     python codes/upscale.py INPUT OUTPUT [--model frvsr|frvsr-bd|tecogan|frvsr-real|frvsr-fast|CKPT]
         [--tile 128 --tile_overlap 16] [--device cpu|cuda[:k]] [--half] [--codec h264 --crf 18 --preset medium]
         [--start S --duration S] [--no_audio] [--deinterlace] [--compare SIDE_BY_SIDE.mp4] [--resume]
-    python codes/upscale.py --batch INPUTS... -o OUTPUT_DIR [--shard I/N] [--batch_ext .mkv] [options]
+    python codes/upscale.py --batch INPUTS... -o OUTPUT_DIR [--shard I/N] [--ray ADDRESS] [--batch_ext .mkv] [options]
     python codes/upscale.py INPUT OUTPUT --scene_cuts on (--worker | --shard I/N | --assemble | --ray ADDRESS)
 
 INPUT: a video file (whatever FFmpeg reads: mp4, mkv, mov, webm, avi ...) or a folder of
@@ -32,6 +32,7 @@ from tecogan.inference.precision import check_precision
 from tecogan.inference.upscaler import Upscaler
 from tecogan.jobs.batch import parse_shard, run_batch
 from tecogan.jobs.job_folder import job_path
+from tecogan.jobs.ray_batch import run_batch_on_ray
 from tecogan.jobs.ray_runner import check_ray_address, run_on_ray
 from tecogan.jobs.scene_cuts import SCENE_CUTS
 from tecogan.jobs.video_job import SCENE_CUTS_DEFAULT, VideoOptions, prepare_job, run_job
@@ -132,7 +133,8 @@ def build_parser():
     p.add_argument("--assemble", action="store_true", help="finish a chunked job whose chunks are all done")
     p.add_argument("--ray", metavar="ADDRESS",
                    help="with --scene_cuts on: one task per chunk on the Ray cluster at ADDRESS (host:port, or "
-                        "auto); needs the ray package (pip install tecogan[ray])")
+                        "auto); with --batch: one task per file, or per chunk with --scene_cuts on; needs the ray "
+                        "package (pip install tecogan[ray])")
     p.add_argument("--ray_cpus", type=float, default=1.0, help="CPUs a --ray task asks for (default 1)")
     p.add_argument("--ray_gpus", type=float, default=0.0, help="GPUs a --ray task asks for (default 0)")
     p.add_argument("--lease", type=float, default=defaults.LEASE_SECONDS,
@@ -195,6 +197,8 @@ def _run(args):
     check_number("--nf", args.nf, minimum=1, maximum=1024, integer=True)
     check_number("--nb", args.nb, minimum=1, maximum=256, integer=True)
     options = inference_options(args)
+    if args.ray and (args.batch or args.output_dir) and not (args.worker or args.assemble):
+        return batch_main(args, options)  # the batch's files (and their chunks) on the cluster
     if args.worker or args.assemble or args.ray or (args.shard and not (args.batch or args.output_dir)
                                                     and args.input is not None):
         return chunked_main(args, options)
@@ -263,20 +267,42 @@ def chunked_main(args, options):
 
 
 def batch_main(args, options):
-    """--batch: every input into -o OUTPUT_DIR; exit status 1 if any failed."""
+    """--batch: every input into -o OUTPUT_DIR (with --ray: on a Ray cluster); exit status 1 if any failed."""
     if not args.batch or not args.output_dir:
         raise UserError("--batch INPUTS... and -o OUTPUT_DIR go together (--shard and --batch_ext need them)")
     if args.input is not None:
         raise UserError(f"{args.input}: with --batch, give the inputs after --batch and the folder with -o")
     parse_shard(args.shard)  # before the model is loaded
-    upscaler = Upscaler(load_network(args), options, report=lambda line: print(line, flush=True))
-    _, _, failed = run_batch(upscaler, args.batch, args.output_dir, options,
-                             video_options(args), args.model, shard_text=args.shard, batch_ext=args.batch_ext,
-                             segment_frames=args.segment_frames,
-                             model_args={"degradation": args.degradation, "nf": args.nf, "nb": args.nb},
-                             report=lambda line: print(line, flush=True),
-                             fail=lambda line: print(line, file=sys.stderr, flush=True))
+    for flag, value in (("--segment_frames", args.segment_frames), ("--chunk_frames", args.chunk_frames)):
+        check_number(flag, value, minimum=1, maximum=defaults.MAX_CLIP_FRAMES, integer=True)  # once, not per file
+    model_args = {"degradation": args.degradation, "nf": args.nf, "nb": args.nb}
+    say = lambda line: print(line, flush=True)  # noqa: E731
+    fail = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    common = dict(model_args=model_args, shard_text=args.shard, batch_ext=args.batch_ext,
+                  segment_frames=args.segment_frames, chunk_frames=args.chunk_frames, report=say, fail=fail)
+    if args.ray:
+        video = _ray_batch_checks(args)
+        load_network(args)  # a bad checkpoint is one line here, not one for every file on the cluster
+        _, _, failed = run_batch_on_ray(args.batch, args.output_dir, options, video, args.model, args.ray,
+                                        cpus=args.ray_cpus, gpus=args.ray_gpus, lease=args.lease, **common)
+        return 1 if failed else 0
+    upscaler = Upscaler(load_network(args), options, report=say)
+    _, _, failed = run_batch(upscaler, args.batch, args.output_dir, options, video_options(args), args.model,
+                             **common)
     return 1 if failed else 0
+
+
+def _ray_batch_checks(args):
+    """--batch with --ray: the flags it cannot go with and the numbers, then the address (one line
+    each, before any work); returns the video options."""
+    if args.compare:
+        raise UserError("--compare: not available with --batch (run the comparison on one file)")
+    check_number("--lease", args.lease, minimum=1, maximum=86400)
+    check_number("--ray_cpus", args.ray_cpus, minimum=0, maximum=1024)
+    check_number("--ray_gpus", args.ray_gpus, minimum=0, maximum=64)
+    video = video_options(args)
+    check_ray_address(args.ray)
+    return video
 
 
 def cli():

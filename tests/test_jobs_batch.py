@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 from avclips import make_clip, probe
-from helpers import AVX2, CAPTURE, ZEN4, tree_hash, upscale_in_process, write_frames
+from helpers import AVX2, CAPTURE, ZEN4, assert_one_line, tree_hash, upscale_in_process, write_frames
 
 from tecogan.jobs.batch import Item, collect, parse_shard, shard
 from tecogan.utils.errors import UserError
@@ -137,6 +137,32 @@ def test_batch_flags_need_each_other(capsys, monkeypatch):
     assert status == 2 and "--batch INPUTS... and -o OUTPUT_DIR" in err
     status, _, err = upscale_in_process(capsys, monkeypatch, "--device", "cpu")
     assert status == 2 and "the following arguments are required: input, output" in err
+
+
+def test_batch_on_ray_refuses_bad_arguments_in_one_line_before_any_work(tmp_path, ckpt, capsys, monkeypatch):
+    write_folder(tmp_path / "in" / "a", frames(n=1))
+    old = tmp_path / "in" / "keep.txt"
+    old.write_text("not an input")
+    before = tree_hash(tmp_path)
+    base = ["--batch", tmp_path / "in", "-o", tmp_path / "out", "--model", ckpt, "--device", "cpu"]
+    closed = "127.0.0.1:1"  # the checks before the address's are made without a cluster
+    cases = [(["--ray", closed], ["--ray 127.0.0.1:1", "no Ray cluster answers"]),
+             (["--ray", "nowhere"], ["--ray nowhere", "HOST:PORT"]),
+             (["--ray", closed, "--compare", tmp_path / "c.mp4"], ["--compare", "not available with --batch"]),
+             (["--ray", closed, "--worker"], ["--worker and --ray", "choose one"]),
+             (["--ray", closed, "--assemble"], ["--assemble and --ray", "choose one"]),
+             (["--ray", closed, "--ray_cpus", "-1"], ["--ray_cpus"]),
+             (["--ray", closed, "--ray_gpus", "65"], ["--ray_gpus"]),
+             (["--ray", closed, "--lease", "0"], ["--lease"]),
+             (["--ray", closed, "--chunk_frames", "0"], ["--chunk_frames"]),
+             (["--ray", closed, "--shard", "2/2"], ["--shard 2/2"]),
+             (["--ray", closed, "--outscale", "0"], ["--outscale"])]
+    for extra, needles in cases:
+        status, _, err = upscale_in_process(capsys, monkeypatch, *base, *extra)
+        assert_one_line(status, err, *needles)
+    status, _, err = upscale_in_process(capsys, monkeypatch, "--batch", tmp_path / "in", "--ray", closed)
+    assert_one_line(status, err, "--batch INPUTS... and -o OUTPUT_DIR go together")
+    assert tree_hash(tmp_path) == before and not (tmp_path / "out").exists()
 
 
 def test_batch_keeps_an_output_made_in_the_precision_asked(tmp_path, ckpt, capsys, monkeypatch, flags):

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 
 import av
 
+from tecogan import defaults
 from tecogan.defaults import BACKENDS, PRECISIONS
 from tecogan.inference.auto import machine_key
 from tecogan.inference.precision import continuation_conflict
@@ -41,6 +42,7 @@ from tecogan.video import CONTAINERS, is_video_path, shown
 MANIFEST_VERSION = 1
 LIST_EXTENSIONS = (".txt", ".lst", ".list")
 FALLBACK_EXT = ".mkv"  # for inputs whose container cannot be written (.ts, .flv ...)
+FILE_ERRORS = (UserError, OSError, ValueError, RuntimeError, av.error.FFmpegError)  # one input's failure: one line
 
 
 @dataclass(frozen=True)
@@ -234,11 +236,14 @@ def decide(item, made_by, overwrite, options=None):
     return "run"  # our own output, since damaged or changed: made again
 
 
-def _made_by(item, model_sha256, options, video, job, model_args):
+def item_recipe(item, model_sha256, options, video, job, model_args):
+    """What the manifest of ``item``'s output records as having made it: the input's fingerprint
+    and :func:`recipe`."""
     return {"input": fingerprint(item.src), **recipe(model_sha256, options, video, job, model_args)}
 
 
-def _manifest_writer(item, made_by, upscaler):
+def manifest_writer(item, made_by, upscaler):
+    """The ``before_publish`` of ``item``'s job: its manifest, with what ``upscaler`` ran."""
     def write(finished):
         atomic_write_json(item.manifest, {"version": MANIFEST_VERSION, "made_by": made_by,
                                           "ran_with": upscaler.options.pixels_key(),  # auto resolved
@@ -258,9 +263,9 @@ def _estimate_rest(measured, size, frames, seconds, rest, report):
             report(line)
 
 
-def run_batch(upscaler, inputs, output_dir, options, video, model_path, *, model_args=None, shard_text=None,
-              batch_ext=None, segment_frames=None, report=print, fail=print):
-    """Process the batch (or its shard); returns (done, skipped, failed) counts."""
+def open_batch(inputs, output_dir, video, shard_text=None, batch_ext=None, report=print):
+    """The checks before any work, then the batch's (or shard's) items with ``-o`` made; returns
+    (items, where: the shard's words for the lines)."""
     index, count = parse_shard(shard_text)
     if video.compare:
         raise UserError("--compare: not available with --batch (run the comparison on one file)")
@@ -268,23 +273,37 @@ def run_batch(upscaler, inputs, output_dir, options, video, model_path, *, model
         raise UserError(f"-o {shown(output_dir)}: expected a folder for the batch's outputs")
     items = shard(collect(inputs, output_dir, batch_ext), index, count)
     os.makedirs(output_dir, exist_ok=True)
-    model_sha256 = file_sha256(model_path)
     where = f" (shard {index}/{count})" if count > 1 else ""
     if not video.quiet:  # --quiet: each input's result and the summary only
         report(f"batch{where}: {len(items)} inputs -> {shown(output_dir)}")
+    return items, where
+
+
+def prepare_item(item, video, model_path, *, segment_frames=None, chunk_frames=defaults.CHUNK_FRAMES,
+                 resume="auto"):
+    """The checked job of one input (:func:`~tecogan.jobs.video_job.prepare_job`): its output may
+    exist (:func:`decide` says whether it is replaced); ``resume`` "auto": a partial output (its job
+    folder made the same way) is continued, ``video.overwrite`` discards it instead."""
+    if not os.path.exists(item.src):
+        raise UserError(f"{shown(item.src)}: input not found")
+    return prepare_job(item.src, item.dst, dataclasses.replace(video, overwrite=True), model_path=model_path,
+                       resume=resume, segment_frames=segment_frames, discard=video.overwrite,
+                       chunk_frames=chunk_frames)
+
+
+def run_batch(upscaler, inputs, output_dir, options, video, model_path, *, model_args=None, shard_text=None,
+              batch_ext=None, segment_frames=None, chunk_frames=defaults.CHUNK_FRAMES, report=print, fail=print):
+    """Process the batch (or its shard); returns (done, skipped, failed) counts."""
+    items, where = open_batch(inputs, output_dir, video, shard_text, batch_ext, report)
+    model_sha256 = file_sha256(model_path)
     done = skipped = failed = 0
     measured = [0.0, 0.0]  # LR pixels upscaled, seconds: the batch's speed, for its estimate
     for n, item in enumerate(items, 1):
         head = f"[{n}/{len(items)}] {shown(item.src)}"
         try:
-            if not os.path.exists(item.src):
-                raise UserError(f"{shown(item.src)}: input not found")
-            # a partial output (its job folder made the same way) is resumed; --overwrite starts it again
-            job = prepare_job(item.src, item.dst, video.__class__(**{**asdict(video), "overwrite": True}),
-                              model_path=model_path, resume="auto", segment_frames=segment_frames,
-                              discard=video.overwrite)
+            job = prepare_item(item, video, model_path, segment_frames=segment_frames, chunk_frames=chunk_frames)
             try:
-                made_by = _made_by(item, model_sha256, options, video, job, model_args)
+                made_by = item_recipe(item, model_sha256, options, video, job, model_args)
                 if decide(item, made_by, video.overwrite, options) == "skip":
                     job.folder.remove()  # what a run stopped just after publishing left
                     report(f"{head}: skipped, {shown(item.dst)} is complete")
@@ -292,7 +311,7 @@ def run_batch(upscaler, inputs, output_dir, options, video, model_path, *, model
                     continue
                 # the manifest is written just before the output is renamed into place: an old
                 # manifest describes the old output until then, and an output never is without one
-                job = dataclasses.replace(job, before_publish=_manifest_writer(item, made_by, upscaler))
+                job = dataclasses.replace(job, before_publish=manifest_writer(item, made_by, upscaler))
                 started = time.perf_counter()
                 frames = run_job(upscaler, job, report=report, progress=not video.quiet)
                 _estimate_rest(measured, probe(item.src), frames, time.perf_counter() - started,
@@ -300,7 +319,7 @@ def run_batch(upscaler, inputs, output_dir, options, video, model_path, *, model
             finally:
                 job.release()
             done += 1
-        except (UserError, OSError, ValueError, RuntimeError, av.error.FFmpegError) as err:
+        except FILE_ERRORS as err:
             fail(f"{head}: FAILED: {one_line(err)}")
             failed += 1
     report(f"batch{where} summary: {done} done, {skipped} skipped, {failed} failed")

@@ -4,11 +4,12 @@
 The command (the driver) runs the first pass, submits one task per chunk not yet done, prints
 each finished chunk with the job's progress and the time left, and assembles.  A task runs
 :meth:`~tecogan.jobs.chunks.ChunkedJob.run_chunk` in a Ray worker process, which loads the model
-once and keeps it for every chunk it is given (``_LOADED``).  The tasks take the chunks' leases
-as ``--worker`` does, so ``--worker`` processes may help, and a task that Ray reruns after its
-node was lost (``max_retries``) waits for the dead node's lease to expire and continues the chunk
-from its last recorded segment.  ``ray`` is an optional dependency (``pip install tecogan[ray]``),
-imported only here, only for ``--ray``.
+once and keeps it for every chunk it is given (:func:`cached_upscaler`; a batch's tasks share
+it too, :mod:`tecogan.jobs.ray_batch`).  The tasks take the chunks' leases as ``--worker`` does,
+so ``--worker`` processes may help, and a task that Ray reruns after its node was lost
+(``max_retries``) waits for the dead node's lease to expire and continues the chunk from its
+last recorded segment.  ``ray`` is an optional dependency (``pip install tecogan[ray]``),
+imported only for ``--ray``.
 """
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ def check_ray_address(address):
                         "`ray start --head` or check the address") from None
 
 
-def _import_ray():
+def import_ray():
+    """The ray module (an optional dependency), or one line saying how to install it."""
     try:
         import ray  # optional dependency: only --ray needs it (pip install tecogan[ray])
     except ImportError:
@@ -48,24 +50,49 @@ def _import_ray():
     return ray
 
 
-_LOADED = {}  # in a Ray worker process: the job's spec -> its ChunkedJob (the model loaded once)
+_UPSCALERS = {}  # in a Ray worker process: (model, its arguments, options) -> Upscaler (the model loaded once)
+_JOBS = {}  # in a Ray worker process: a job's spec -> its ChunkedJob (set up once)
+KEEP_JOBS = 16  # a batch's files each have a job: the oldest are dropped (set up again if asked for)
 
 
 def _quiet(_line):
     pass
 
 
+def cached_upscaler(spec):
+    """The Upscaler of ``spec`` (model, model_args, options) in this worker process, made once."""
+    key = repr((spec["model"], spec["model_args"], spec["options"]))
+    upscaler = _UPSCALERS.get(key)
+    if upscaler is None:
+        generator = generator_from_checkpoint(spec["model"], **spec["model_args"])
+        upscaler = _UPSCALERS[key] = Upscaler(generator, spec["options"], report=_quiet)
+    return upscaler
+
+
+def cached_job(spec, create=False):
+    """The ChunkedJob of ``spec`` (its model, its ``job`` and ``lease``) in this worker process, set
+    up once (``create``: the first pass runs here when no process has made it yet)."""
+    key = repr(spec)
+    chunked = _JOBS.get(key)
+    if chunked is None:
+        chunked = ChunkedJob(cached_upscaler(spec), spec["job"], lease=spec["lease"], report=_quiet)
+        chunked.setup(create=create)
+        while len(_JOBS) >= KEEP_JOBS:
+            _JOBS.pop(next(iter(_JOBS)))
+        _JOBS[key] = chunked
+    return chunked
+
+
+def job_spec(job, options, *, model, model_args=None, lease=None):
+    """What a task needs to make ``job``'s chunks (picklable; its folder's lock stays here)."""
+    return {"model": model, "model_args": {k: v for k, v in (model_args or {}).items() if v is not None},
+            "options": options, "job": dataclasses.replace(job, folder=None), "lease": lease}
+
+
 def chunk_task(spec, index):
     """Make chunk ``index`` of the job ``spec`` describes (in a Ray worker process); waits while
     another process holds it.  Returns (state, seconds, frames made, host)."""
-    key = repr(spec)
-    chunked = _LOADED.get(key)
-    if chunked is None:
-        generator = generator_from_checkpoint(spec["model"], **spec["model_args"])
-        upscaler = Upscaler(generator, spec["options"], report=_quiet)
-        chunked = ChunkedJob(upscaler, spec["job"], lease=spec["lease"], report=_quiet)
-        chunked.setup(create=False)
-        _LOADED[key] = chunked
+    chunked = cached_job(spec)
     started = time.perf_counter()
     while (state := chunked.run_chunk(index)) == "busy":
         time.sleep(chunked.poll)
@@ -73,20 +100,24 @@ def chunk_task(spec, index):
     return state, time.perf_counter() - started, frames, socket.gethostname()
 
 
-def run_on_ray(upscaler, job, address, *, model, model_args=None, cpus=1.0, gpus=0.0, lease=None, report=print,
-               summary=None):
-    """The chunked ``job`` on the Ray cluster at ``address``; returns the output's frame count."""
-    ray = _import_ray()
-    chunked = ChunkedJob(upscaler, job, lease=lease, report=report, summary=summary)
-    chunked.setup()
+def join(ray, address):
+    """Connect this process to the Ray cluster at ``address`` (one line when it cannot)."""
     try:
         ray.init(address=address, logging_level="ERROR", log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as err:
         raise UserError(f"--ray {address}: cannot join the Ray cluster ({one_line(err)})") from None
+
+
+def run_on_ray(upscaler, job, address, *, model, model_args=None, cpus=1.0, gpus=0.0, lease=None, report=print,
+               summary=None):
+    """The chunked ``job`` on the Ray cluster at ``address``; returns the output's frame count."""
+    ray = import_ray()
+    chunked = ChunkedJob(upscaler, job, lease=lease, report=report, summary=summary)
+    chunked.setup()
+    join(ray, address)
     try:
         task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=MAX_RETRIES)(chunk_task)
-        spec = {"model": model, "model_args": {k: v for k, v in (model_args or {}).items() if v is not None},
-                "options": upscaler.requested, "job": dataclasses.replace(job, folder=None), "lease": lease}
+        spec = job_spec(job, upscaler.requested, model=model, model_args=model_args, lease=lease)
         refs = {task.remote(spec, index): index for index in chunked.pending()}
         report(f"ray: {len(refs)} of {len(chunked.chunks)} chunks submitted to {address} "
                f"({cpus:g} CPUs, {gpus:g} GPUs a task)")
