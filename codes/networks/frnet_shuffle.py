@@ -7,8 +7,9 @@ resolution; at small widths those full-resolution layers cost more than the resi
 shuffle into the ``scale``-times larger residual; ``srnet.conv_up`` is empty.  The saved time
 buys wider residual blocks (the fast model, ``frvsr-fast``).  SRNet's ReLUs (after ``conv_in`` and
 inside the residual blocks) are leaky (slope 0.2): with plain ReLUs, training from random weights
-left 98% of ``conv_in``'s outputs dead within 1,000 iterations, and at nb 8 the whole residual.  FNet, the warp, the recurrence and
-the fixed upsampler the residual is added to are FRNet's, under the same parameter names.
+left 98% of ``conv_in``'s outputs dead within 1,000 iterations, and at nb 8 the whole residual.
+FNet, the warp, the recurrence and the fixed upsampler the residual is added to are FRNet's,
+under the same parameter names.
 """
 import re
 
