@@ -109,6 +109,25 @@ def test_frame_folder_output_and_shards_then_assemble(tmp_path, ckpt, clip, upsc
     assert not os.path.exists(job_path(out))
 
 
+def test_a_plain_run_keeps_an_unfinished_chunked_job(tmp_path, ckpt, clip, upscale):
+    """A plain run (with or without --resume, alone or in a batch) over a chunked job refuses in
+    one line and leaves its chunks; the chunked command then finishes it."""
+    base = ["--model", ckpt, "--device", "cpu", "--codec", "ffv1", *CHUNKED, "--quiet"]
+    out = tmp_path / "out.mkv"
+    upscale(clip, out, *base, "--shard", "0/2")
+    made = tree_hash(job_path(out))
+    for extra in ([], ["--resume"]):
+        status, _, err = upscale(clip, out, *base, *extra, check=False)
+        assert_one_line(status, err, "a chunked job of it is in", "--assemble once its chunks are done", "--overwrite")
+        assert tree_hash(job_path(out)) == made
+    os.makedirs(tmp_path / "in")
+    os.link(clip, tmp_path / "in" / "out.mp4")
+    status, _, err = upscale("--batch", tmp_path / "in", "-o", tmp_path, "--batch_ext", ".mkv", *base, check=False)
+    assert status == 1 and "a chunked job of it is in" in err and tree_hash(job_path(out)) == made, err
+    upscale(clip, out, *base, "--shard", "1/2")
+    assert len(decode_rgb(out)) == 34 and not os.path.exists(job_path(out))
+
+
 def test_bad_arguments_are_one_line_and_touch_nothing(tmp_path, ckpt, clip, upscale):
     old = tmp_path / "old.mkv"
     old.write_bytes(b"an old output")

@@ -176,11 +176,14 @@ class _InlineRay:
         class RayError(Exception):
             pass
 
-    def __init__(self):
-        self.steps = []
+    def __init__(self, cpus=2.0):
+        self.steps, self.cpus = [], cpus
 
     def init(self, **_options):
         pass
+
+    def nodes(self):
+        return [{"Alive": False, "Resources": {"CPU": 64.0}}, {"Alive": True, "Resources": {"CPU": self.cpus}}]
 
     def shutdown(self):
         pass
@@ -193,6 +196,28 @@ class _InlineRay:
 
     def get(self, ref):
         return ref.value
+
+
+def test_a_task_no_node_can_run_is_one_line_not_a_wait(tmp_path, capsys, monkeypatch):
+    """Ray waits for ever for a node with the resources a task asks; the command refuses at once."""
+    from tecogan import upscale
+    from tecogan.jobs import ray_batch, ray_runner
+    ckpt = save_tiny_generator(tmp_path)[0]
+    inputs = tmp_path / "in"
+    _batch_inputs(inputs)
+    before = tree_hash(inputs), tree_hash(ckpt)
+    monkeypatch.setattr(upscale, "check_ray_address", lambda _address: None)
+    for module in (ray_batch, ray_runner):
+        monkeypatch.setattr(module, "import_ray", lambda: _InlineRay(cpus=2.0))
+    base = ["--model", ckpt, "--device", "cpu", "--threads", "1", *CHUNKED, "--ray", "auto", "--ray_cpus", "3"]
+    message = ("--ray_cpus 3 --ray_gpus 0: no node of the Ray cluster at auto has that much (the largest of its 1 node(s): "
+               "2 CPUs, 0 GPUs)")
+    for args in ([inputs / "c.mp4", tmp_path / "out.mp4"], ["--batch", inputs, "-o", tmp_path / "out"]):
+        status, _, err = upscale_in_process(capsys, monkeypatch, *args, *base)
+        errors = [line for line in err.splitlines() if not line.startswith("warning:")]  # the tiny BD model's
+        assert status == 2 and len(errors) == 1 and message in errors[0], err
+    assert sorted(os.listdir(tmp_path)) == sorted(["in", os.path.basename(ckpt)])  # no output, no job folder
+    assert (tree_hash(inputs), tree_hash(ckpt)) == before
 
 
 def test_ray_batch_driver_loads_the_model_once_per_worker_process(tmp_path, capsys, monkeypatch):

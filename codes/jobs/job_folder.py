@@ -235,6 +235,10 @@ class JobFolder:
                 return
             raise UserError(f"{shown(self.path)}: a job folder of {shown(os.path.basename(self.dst))} whose "
                             "manifest.json is missing or damaged; --overwrite discards it and starts again")
+        if "chunked" in self.manifest():  # its chunks are not this run's records: never discarded unasked
+            raise UserError(f"{shown(self.dst)}: a chunked job of it is in {shown(self.path)} (--worker, --shard or --ray "
+                            "made it); continue it with the same command, or --assemble once its chunks are done; "
+                            "--overwrite discards it and starts again")
         records = self.records()
         if not records:
             self.remove()  # no segment was finished: nothing to continue

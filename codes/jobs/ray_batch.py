@@ -183,7 +183,7 @@ def run_batch_on_ray(inputs, output_dir, options, video, model_path, address, *,
                      lease=None, report=print, fail=print):
     """The batch (or its shard) on the Ray cluster at ``address``; returns (done, skipped, failed)."""
     ray = import_ray()
-    join(ray, address)  # a cluster that cannot be joined is one line before any work
+    join(ray, address, cpus, gpus)  # a cluster that cannot be joined or run a task is one line before any work
     try:
         items, where = open_batch(inputs, output_dir, video, shard_text, batch_ext, report)
         model_sha256 = file_sha256(model_path)

@@ -100,22 +100,31 @@ def chunk_task(spec, index):
     return state, time.perf_counter() - started, frames, socket.gethostname()
 
 
-def join(ray, address):
-    """Connect this process to the Ray cluster at ``address`` (one line when it cannot)."""
+def join(ray, address, cpus=1.0, gpus=0.0):
+    """Connect this process to the Ray cluster at ``address`` (one line when it cannot), and check
+    that one of its nodes can run a task of ``cpus`` CPUs and ``gpus`` GPUs: Ray would otherwise
+    wait for such a node for ever, without a word."""
     try:
         ray.init(address=address, logging_level="ERROR", log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as err:
         raise UserError(f"--ray {address}: cannot join the Ray cluster ({one_line(err)})") from None
+    nodes = [node.get("Resources", {}) for node in ray.nodes() if node.get("Alive")]
+    if not any(node.get("CPU", 0) >= cpus and node.get("GPU", 0) >= gpus for node in nodes):
+        largest = max(nodes, key=lambda node: (node.get("GPU", 0), node.get("CPU", 0)), default={})
+        ray.shutdown()
+        raise UserError(f"--ray_cpus {cpus:g} --ray_gpus {gpus:g}: no node of the Ray cluster at {address} has that much "
+                        f"(the largest of its {len(nodes)} node(s): {largest.get('CPU', 0):g} CPUs, "
+                        f"{largest.get('GPU', 0):g} GPUs); ask for less, or add such a node first")
 
 
 def run_on_ray(upscaler, job, address, *, model, model_args=None, cpus=1.0, gpus=0.0, lease=None, report=print,
                summary=None):
     """The chunked ``job`` on the Ray cluster at ``address``; returns the output's frame count."""
     ray = import_ray()
-    chunked = ChunkedJob(upscaler, job, lease=lease, report=report, summary=summary)
-    chunked.setup()
-    join(ray, address)
+    join(ray, address, cpus, gpus)  # before the first pass: a refused request leaves no job folder
     try:
+        chunked = ChunkedJob(upscaler, job, lease=lease, report=report, summary=summary)
+        chunked.setup()
         task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=MAX_RETRIES)(chunk_task)
         spec = job_spec(job, upscaler.requested, model=model, model_args=model_args, lease=lease)
         refs = {task.remote(spec, index): index for index in chunked.pending()}
