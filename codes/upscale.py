@@ -35,7 +35,8 @@ from tecogan.jobs.job_folder import job_path
 from tecogan.jobs.ray_batch import run_batch_on_ray
 from tecogan.jobs.ray_runner import check_ray_address, run_on_ray
 from tecogan.jobs.scene_cuts import SCENE_CUTS
-from tecogan.jobs.video_job import SCENE_CUTS_DEFAULT, VideoOptions, prepare_job, run_job
+from tecogan.jobs.video_job import prepare_job, run_job
+from tecogan.jobs.video_options import SCENE_CUTS_DEFAULT, VideoOptions
 from tecogan.jobs.workers import assemble_only, work
 from tecogan.networks import generator_from_checkpoint
 from tecogan.pretrained import DEFAULT_MODEL, describe_models, resolve_model
