@@ -17,9 +17,11 @@ MOVED = {
     "tecogan.backends": ("tecogan.inference.backends",),
     # the API's Upscaler first: the old pipeline.Upscaler had upscale_video
     "tecogan.pipeline": ("tecogan.api", "tecogan.inference.upscaler"),
-    "tecogan.video_job": ("tecogan.jobs.video_job",),
+    # 1.2's VideoOptions, its limits (MAX_*) and output_size now live in jobs.video_options
+    "tecogan.video_job": ("tecogan.jobs.video_options", "tecogan.jobs.video_job"),
     "tecogan.segments": ("tecogan.jobs.segments",),
-    "tecogan.job_folder": ("tecogan.jobs.job_folder",),
+    # 1.2's weights_sha256, numerics and ISA_VARIABLES now live beside the input's fingerprint
+    "tecogan.job_folder": ("tecogan.utils.fingerprint", "tecogan.jobs.job_folder"),
     "tecogan.job_state": ("tecogan.jobs.job_state",),
     "tecogan.assembly": ("tecogan.jobs.assembly",),
     "tecogan.batch": ("tecogan.jobs.batch",),

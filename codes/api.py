@@ -21,7 +21,8 @@ from tecogan.inference import upscaler as engine
 from tecogan.inference.options import InferenceOptions, OptionError
 from tecogan.inference.steppers import resolve_device
 from tecogan.inference.upscaler import ClipRun, UpscaledFrame
-from tecogan.jobs.video_job import VideoOptions, upscale_file
+from tecogan.jobs.video_job import upscale_file
+from tecogan.jobs.video_options import VideoOptions
 from tecogan.networks import build_generator, generator_from_checkpoint, with_metadata
 from tecogan.pretrained import resolve_model
 from tecogan.utils.errors import short
@@ -60,7 +61,7 @@ class Upscaler(engine.Upscaler):
         """Super-resolve a video file or a folder of frames into ``dst`` (a video file or a folder
         of PNGs), as ``upscale.py`` does, with this Upscaler's generator and options.
 
-        ``video_options`` are :class:`tecogan.jobs.video_job.VideoOptions` fields (``compare="side.mp4"``,
+        ``video_options`` are :class:`tecogan.jobs.video_options.VideoOptions` fields (``compare="side.mp4"``,
         ``fps=25``, ``codec=...``, ``overwrite=True``, ``quiet=True`` ...), type-checked.  Bad input
         raises :class:`tecogan.errors.UserError` (a ValueError) naming these arguments (``pass
         overwrite=True``), not upscale.py's flags.

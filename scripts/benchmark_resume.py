@@ -29,7 +29,8 @@ import torch  # noqa: E402
 from tecogan import defaults  # noqa: E402
 from tecogan.inference.options import InferenceOptions  # noqa: E402
 from tecogan.inference.upscaler import Upscaler  # noqa: E402
-from tecogan.jobs.video_job import VideoOptions, prepare_job, run_job  # noqa: E402
+from tecogan.jobs.video_job import prepare_job, run_job  # noqa: E402
+from tecogan.jobs.video_options import VideoOptions  # noqa: E402
 from tecogan.networks import generator_from_checkpoint  # noqa: E402
 from tecogan.pretrained import resolve_model  # noqa: E402
 from tecogan.profiling import cpu_name  # noqa: E402

@@ -159,7 +159,7 @@ FLOORS = [
     {"models", "tecogan.pretrained", "official_metrics", "tecogan.experiment_checks"},
     {"inference", "tecogan.experiment"},
     {"jobs", "tecogan.profiling", "tecogan.testing"},
-    {"training"},
+    {"training", "tecogan.upscale_args"},
     {"tecogan", "tecogan.api", "tecogan.main", "tecogan.upscale"},
     {"ui"},
     {"tecogan.app"},

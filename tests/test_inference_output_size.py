@@ -13,7 +13,7 @@ from helpers import save_tiny_generator, upscale_in_process
 
 import tecogan
 from tecogan.inference.options import OptionError
-from tecogan.jobs.video_job import VideoOptions, output_size, resize_frame
+from tecogan.jobs.video_options import VideoOptions, output_size, resize_frame
 from tecogan.utils.progress import Progress, format_seconds, progress_line
 
 

@@ -32,12 +32,12 @@ import time
 
 from tecogan.errors import JobDamaged, UserError
 from tecogan.jobs.assembly import assemble
-from tecogan.jobs.job_folder import FRAMES_DIR, JobFolder, job_path, numerics
+from tecogan.jobs.job_folder import FRAMES_DIR, JobFolder, job_path
 from tecogan.jobs.scene_cuts import CutDetector, ReplayDetector, chunk_bounds, describe_cuts, format_time
 from tecogan.jobs.segments import job_manifest, upscale_segments
 from tecogan.jobs.video_job import _start
 from tecogan.utils.fileio import atomic_write_json, read_json_object
-from tecogan.utils.fingerprint import differences
+from tecogan.utils.fingerprint import differences, numerics
 from tecogan.utils.leases import Lease
 from tecogan.video import VideoSink, shown
 

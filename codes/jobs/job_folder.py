@@ -21,24 +21,19 @@ while it holds nothing but a job's files.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import io
 import json
 import os
 import shutil
 
-import av
-import cv2
 import numpy as np
-import torch
 
 from tecogan.errors import JobDamaged, UserError
 from tecogan.jobs.job_state import pack_state, state_problem, unpack_state
-from tecogan.utils.device import cpu_flags
 from tecogan.utils.errors import warn
 from tecogan.utils.fileio import atomic_write, atomic_write_json, read_json_object
 from tecogan.utils.fingerprint import differences
-from tecogan.utils.hashing import file_sha256, tensors_sha256
+from tecogan.utils.hashing import file_sha256
 from tecogan.utils.locks import FileLock
 from tecogan.utils.outputs import check_job_folder
 from tecogan.utils.tempfiles import NAME_MAX, is_own_temp, remove_own_temps, remove_stale_temps, temp_sibling
@@ -50,9 +45,6 @@ LOCK_SUFFIX = ".tecogan-lock"
 MANIFEST = "manifest.json"
 COMPLETE = "complete.json"
 FRAMES_DIR = "frames"
-# the variables that cap the instruction sets torch, oneDNN and MKL use (they change float results)
-ISA_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS",
-                 "MKL_CBWR")
 
 
 def job_path(dst, suffix=JOB_SUFFIX):
@@ -70,33 +62,6 @@ def job_path(dst, suffix=JOB_SUFFIX):
 
 def lock_path(dst):
     return job_path(dst, LOCK_SUFFIX)
-
-
-def weights_sha256(generator):
-    """SHA-256 of the generator's weights as loaded (names, types, shapes and bytes)."""
-    # the header format jobs of 1.2 recorded: their jobs resume after an upgrade
-    return tensors_sha256(generator.state_dict(), header="{name}|{dtype}|{shape}|")
-
-
-def _version(dist):
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def numerics(device):
-    """What besides the options can change the pixels: the device (and GPU), the CPU's flags and
-    instruction-set caps, torch's thread count, the libraries' versions."""
-    flags = cpu_flags()
-    return {"device": str(device),
-            "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
-            "cpu_flags": sorted(flags) if flags else None,
-            "isa_caps": {k: os.environ[k] for k in ISA_VARIABLES if k in os.environ},
-            "threads": torch.get_num_threads(),
-            "versions": {"torch": torch.__version__, "numpy": np.__version__, "opencv": cv2.__version__,
-                         "av": av.__version__, "ffmpeg": {k: list(v) for k, v in sorted(av.library_versions.items())},
-                         "openvino": _version("openvino")}}
 
 
 def _fsync(path):

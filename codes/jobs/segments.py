@@ -22,11 +22,11 @@ from dataclasses import asdict
 from tecogan.inference.precision import continuation_conflict
 from tecogan.jobs.assembly import assemble
 from tecogan.jobs.estimates import estimator
-from tecogan.jobs.job_folder import JobDamaged, JobFolder, numerics, weights_sha256
+from tecogan.jobs.job_folder import JobDamaged, JobFolder
 from tecogan.jobs.scene_cuts import ChunkRule, upscale_with_cuts
 from tecogan.utils.errors import UserError, warn
 from tecogan.utils.fileio import write_image_rgb
-from tecogan.utils.fingerprint import fingerprint
+from tecogan.utils.fingerprint import fingerprint, numerics, weights_sha256
 from tecogan.utils.progress import Progress
 from tecogan.video import BackgroundWriter, VideoSink, shown
 

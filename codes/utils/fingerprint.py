@@ -1,11 +1,25 @@
-"""Fingerprints of inputs and comparisons of recorded settings, shared by ``--batch``'s output
-manifests (:mod:`tecogan.jobs.batch`) and the job folders of resumable runs (:mod:`tecogan.jobs.job_folder`)."""
+"""Fingerprints of what makes an output's pixels: the input (:func:`fingerprint`), the model's
+weights (:func:`weights_sha256`) and the machine's numerics (:func:`numerics`); and comparisons of
+recorded settings (:func:`differences`).  Shared by ``--batch``'s output manifests
+(:mod:`tecogan.jobs.batch`) and the job folders of resumable runs (:mod:`tecogan.jobs.segments`,
+:mod:`tecogan.jobs.job_folder`, :mod:`tecogan.jobs.chunks`)."""
 import hashlib
+import importlib.metadata
 import os
 
+import av
+import cv2
+import numpy as np
+import torch
+
+from tecogan.utils.device import cpu_flags
 from tecogan.utils.fileio import check_regular_file, list_images
+from tecogan.utils.hashing import tensors_sha256
 
 HASH_BYTES = 1 << 20  # head and tail hashed for the fingerprint
+# the variables that cap the instruction sets torch, oneDNN and MKL use (they change float results)
+ISA_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS",
+                 "MKL_CBWR")
 
 
 def _hash_ends(path, h):
@@ -36,6 +50,33 @@ def fingerprint(path):
     st = check_regular_file(path, "video file")
     _hash_ends(path, h)
     return {"kind": "file", "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256_ends": h.hexdigest()}
+
+
+def weights_sha256(generator):
+    """SHA-256 of the generator's weights as loaded (names, types, shapes and bytes)."""
+    # the header format jobs of 1.2 recorded: their jobs resume after an upgrade
+    return tensors_sha256(generator.state_dict(), header="{name}|{dtype}|{shape}|")
+
+
+def _version(dist):
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def numerics(device):
+    """What besides the options can change the pixels: the device (and GPU), the CPU's flags and
+    instruction-set caps, torch's thread count, the libraries' versions."""
+    flags = cpu_flags()
+    return {"device": str(device),
+            "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+            "cpu_flags": sorted(flags) if flags else None,
+            "isa_caps": {k: os.environ[k] for k in ISA_VARIABLES if k in os.environ},
+            "threads": torch.get_num_threads(),
+            "versions": {"torch": torch.__version__, "numpy": np.__version__, "opencv": cv2.__version__,
+                         "av": av.__version__, "ffmpeg": {k: list(v) for k, v in sorted(av.library_versions.items())},
+                         "openvino": _version("openvino")}}
 
 
 def differences(old, new, prefix=""):
