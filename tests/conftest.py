@@ -128,6 +128,16 @@ def frames_dir(tmp_path):
     return tmp_path / "in"
 
 
+@pytest.fixture(autouse=True)
+def _torch_threads():
+    """Every test starts with the suite's 2 torch threads: a command run in this process sets its
+    own (``--threads``), and under pytest-xdist the tests a worker ran before vary from run to run
+    (a resumed job compares its thread count with the killed run's)."""
+    yield
+    if torch.get_num_threads() != 2:
+        torch.set_num_threads(2)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _openvino_cache(tmp_path_factory):
     """Converted OpenVINO models are cached in a session folder, never in the user's ~/.cache."""
