@@ -13,6 +13,7 @@ The public Python API (see docs/api.md)::
 The command lines (``tecogan``, ``tecogan-upscale``, ``python codes/main.py``) are thin
 layers over the same modules.  Names are imported lazily, so ``import tecogan`` is cheap.
 """
+
 import importlib
 
 from tecogan import _moved
@@ -20,11 +21,24 @@ from tecogan import _moved
 __version__ = "1.3.0"
 _moved.install()  # the import paths of 1.2 (tecogan.options, tecogan.pipeline ...), with a warning
 
-_API = {"load_generator": "tecogan.api", "Upscaler": "tecogan.api", "build_generator": "tecogan.api",
-        "InferenceOptions": "tecogan.api"}
+_API = {
+    "load_generator": "tecogan.api",
+    "Upscaler": "tecogan.api",
+    "build_generator": "tecogan.api",
+    "InferenceOptions": "tecogan.api",
+}
 _ERRORS = ("UserError", "OptionError")  # the error family: tecogan.errors
-__all__ = ["load_generator", "Upscaler", "InferenceOptions", "build_generator", "metrics", "errors", "UserError",
-           "OptionError", "__version__"]
+__all__ = [
+    "load_generator",
+    "Upscaler",
+    "InferenceOptions",
+    "build_generator",
+    "metrics",
+    "errors",
+    "UserError",
+    "OptionError",
+    "__version__",
+]
 
 
 def __getattr__(name):

@@ -6,6 +6,7 @@ file) puts the file's own folder first on ``sys.path``, where ``utils``, ``data`
 and registers ``codes/`` as ``tecogan``, so the clone's code runs whether or not the
 package is installed (``pip install -e .`` maps the same folder).
 """
+
 import importlib.util
 import os
 import sys
@@ -14,15 +15,19 @@ _CODES = os.path.dirname(os.path.abspath(__file__))
 
 
 def register():
-    inside = [p for p in sys.path
-              if os.path.abspath(p or os.curdir) == _CODES or os.path.abspath(p or os.curdir).startswith(_CODES + os.sep)]
+    inside = [
+        p
+        for p in sys.path
+        if os.path.abspath(p or os.curdir) == _CODES or os.path.abspath(p or os.curdir).startswith(_CODES + os.sep)
+    ]
     for p in inside:
         sys.path.remove(p)
     module = sys.modules.get("tecogan")
     if module is not None and os.path.dirname(os.path.abspath(module.__file__)) == _CODES:
         return
-    spec = importlib.util.spec_from_file_location("tecogan", os.path.join(_CODES, "__init__.py"),
-                                                  submodule_search_locations=[_CODES])
+    spec = importlib.util.spec_from_file_location(
+        "tecogan", os.path.join(_CODES, "__init__.py"), submodule_search_locations=[_CODES]
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules["tecogan"] = module
     spec.loader.exec_module(module)

@@ -1,6 +1,7 @@
 """The import paths of version 1.2 that moved in 1.3 (the sub-packages ``inference``, ``jobs``,
 ``config``): importing an old path still works until 1.4, with a DeprecationWarning naming the
 new home.  The old module is a thin face whose names are looked up in the new module(s)."""
+
 import importlib
 import importlib.abc
 import importlib.util
@@ -34,6 +35,7 @@ MOVED = {
 
 def _face(old, targets):
     """``__getattr__``/``__dir__`` for the old module: names come from ``targets``, imported on first use."""
+
     def modules():
         return [importlib.import_module(t) for t in targets]
 
@@ -45,6 +47,7 @@ def _face(old, targets):
 
     def __dir__():
         return sorted({n for m in modules() for n in dir(m) if not n.startswith("__")})
+
     return __getattr__, __dir__
 
 
@@ -59,8 +62,11 @@ class _MovedFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def exec_module(self, module):
         targets = MOVED[module.__name__]
-        warnings.warn(f"{module.__name__} moved to {targets[-1]} in tecogan 1.3; the old name works until {UNTIL}",
-                      DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            f"{module.__name__} moved to {targets[-1]} in tecogan 1.3; the old name works until {UNTIL}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         module.__getattr__, module.__dir__ = _face(module.__name__, targets)
         first = importlib.import_module(targets[-1])
         module.__doc__ = f"Moved to :mod:`{targets[-1]}`.\n\n{first.__doc__ or ''}"

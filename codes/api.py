@@ -9,6 +9,7 @@
 Frames are (h, w, 3) uint8 RGB numpy arrays (uint16 for more than 8 bits).  By default :meth:`Upscaler.upscale_frames`
 runs test mode's procedure (5 reflected frames first), so its frames equal ``test.sh``'s.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,8 +33,9 @@ PathLike = Union[str, "os.PathLike[str]"]
 __all__ = ["load_generator", "build_generator", "Upscaler", "InferenceOptions", "ClipRun", "UpscaledFrame"]
 
 
-def load_generator(checkpoint: PathLike | Mapping[str, torch.Tensor], device: str | torch.device = "cpu",
-                   **overrides: Any) -> torch.nn.Module:
+def load_generator(
+    checkpoint: PathLike | Mapping[str, torch.Tensor], device: str | torch.device = "cpu", **overrides: Any
+) -> torch.nn.Module:
     """The generator a checkpoint holds, loaded strictly, in eval mode on ``device``.
 
     ``checkpoint``: a shipped model's name (``"frvsr"``, ``"frvsr-bd"``, ``"tecogan"``: :mod:`tecogan.pretrained`),
@@ -47,8 +49,9 @@ def load_generator(checkpoint: PathLike | Mapping[str, torch.Tensor], device: st
     elif isinstance(checkpoint, (str, os.PathLike)) and os.fspath(checkpoint):
         source = resolve_model(checkpoint, option="checkpoint")
     else:
-        raise OptionError(f"checkpoint {short(checkpoint)}: expected a shipped model's name, a checkpoint path "
-                          f"(.pth) or a state dict")
+        raise OptionError(
+            f"checkpoint {short(checkpoint)}: expected a shipped model's name, a checkpoint path (.pth) or a state dict"
+        )
     net = generator_from_checkpoint(source, **overrides)
     return net.to(resolve_device(device)).eval()
 

@@ -8,6 +8,7 @@ needs ``--auth`` or ``--auth_file``; it never makes a public share link.  Jobs r
 resumable ``upscale.py`` jobs; the app's state lives in ``--workdir``.  Ctrl-C stops it; unfinished
 jobs continue from their last finished segment at the next start.
 """
+
 import argparse
 import ipaddress
 import os
@@ -15,6 +16,7 @@ import threading
 
 if not __package__:  # run as a file from a clone: import this clone as the package `tecogan`
     import runpy
+
     runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "_clone.py"))
 
 from tecogan.ui.runner import UI_SEGMENT_FRAMES, JobQueue
@@ -26,27 +28,41 @@ DEFAULT_UPLOAD_MB = 4000
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description="A local web page to upscale videos (Gradio): upload, queue, progress, "
-                                "compare, download.")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1: this machine only; anything else needs --auth)")
+    p = argparse.ArgumentParser(
+        description="A local web page to upscale videos (Gradio): upload, queue, progress, compare, download."
+    )
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; anything else needs --auth)",
+    )
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
-    p.add_argument("--workdir", default=None,
-                   help=f"the folder of the app's jobs, uploads and outputs (default {default_workdir()})")
-    p.add_argument("--allow", action="append", default=[], metavar="DIR",
-                   help="a folder whose videos (and frame folders) can be picked in the page without uploading "
-                        "(read only; repeat for more)")
+    p.add_argument(
+        "--workdir", default=None, help=f"the folder of the app's jobs, uploads and outputs (default {default_workdir()})"
+    )
+    p.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder whose videos (and frame folders) can be picked in the page without uploading (read only; repeat for more)",
+    )
     p.add_argument("--auth", metavar="USER:PASSWORD", help="sign-in for the page and its API")
-    p.add_argument("--auth_file", metavar="FILE", help="a file of USER:PASSWORD lines (keeps the password out of "
-                   "the process list)")
-    p.add_argument("--max_upload_mb", type=float, default=DEFAULT_UPLOAD_MB,
-                   help=f"largest upload in MB (default {DEFAULT_UPLOAD_MB})")
+    p.add_argument(
+        "--auth_file", metavar="FILE", help="a file of USER:PASSWORD lines (keeps the password out of the process list)"
+    )
+    p.add_argument(
+        "--max_upload_mb", type=float, default=DEFAULT_UPLOAD_MB, help=f"largest upload in MB (default {DEFAULT_UPLOAD_MB})"
+    )
     p.add_argument("--jobs", type=int, default=1, help="jobs running at once (default 1; the rest wait in the queue)")
     p.add_argument("--device", help="cpu, cuda or cuda:k for the jobs (default: CUDA when present)")
     p.add_argument("--threads", type=int, help="CPU threads of each job's network (default: all cores)")
-    p.add_argument("--segment_frames", type=int, default=UI_SEGMENT_FRAMES,
-                   help=f"frames per resumable segment of a job (default {UI_SEGMENT_FRAMES}): what a cancel or a "
-                        "kill can lose at most")
+    p.add_argument(
+        "--segment_frames",
+        type=int,
+        default=UI_SEGMENT_FRAMES,
+        help=f"frames per resumable segment of a job (default {UI_SEGMENT_FRAMES}): what a cancel or a kill can lose at most",
+    )
     p.add_argument("--debug", action="store_true", help="show Python tracebacks")
     return p
 
@@ -86,8 +102,10 @@ def read_auth(args):
 def check_args(args):
     auth = read_auth(args)
     if not is_loopback(args.host) and auth is None:
-        raise UserError(f"--host {args.host}: other machines could reach the page and run jobs; give --auth "
-                        "USER:PASSWORD or --auth_file FILE to require a sign-in (docs/ui.md)")
+        raise UserError(
+            f"--host {args.host}: other machines could reach the page and run jobs; give --auth "
+            "USER:PASSWORD or --auth_file FILE to require a sign-in (docs/ui.md)"
+        )
     if not 0 < args.port < 65536:
         raise UserError(f"--port {args.port}: expected 1 to 65535")
     if not args.max_upload_mb > 0:
@@ -114,27 +132,37 @@ def serve(args, ready=None, stop=None):
     try:
         from tecogan.ui.page import CSS, Page, build  # Gradio reads the variables above
     except ImportError as err:
-        raise UserError(f"the web app needs Gradio ({err}): pip install -r requirements.txt, or pip install "
-                        "'tecogan[ui]'") from None
+        raise UserError(
+            f"the web app needs Gradio ({err}): pip install -r requirements.txt, or pip install 'tecogan[ui]'"
+        ) from None
     store.open()
-    queue = JobQueue(store, workers=args.jobs, segment_frames=args.segment_frames, device=args.device,
-                     threads=args.threads)
+    queue = JobQueue(store, workers=args.jobs, segment_frames=args.segment_frames, device=args.device, threads=args.threads)
     demo = None
     try:
         queue.start()
         demo = build(Page(queue, allow, int(args.max_upload_mb * 1e6)))
         demo.queue(default_concurrency_limit=4)
         try:
-            _, url, _ = demo.launch(server_name=args.host, server_port=args.port, auth=auth, share=False,
-                                    max_file_size=int(args.max_upload_mb * 1e6), allowed_paths=[store.workdir],
-                                    prevent_thread_lock=True, quiet=True, css=CSS, footer_links=["api"],
-                                    inbrowser=False, ssr_mode=False)
+            _, url, _ = demo.launch(
+                server_name=args.host,
+                server_port=args.port,
+                auth=auth,
+                share=False,
+                max_file_size=int(args.max_upload_mb * 1e6),
+                allowed_paths=[store.workdir],
+                prevent_thread_lock=True,
+                quiet=True,
+                css=CSS,
+                footer_links=["api"],
+                inbrowser=False,
+                ssr_mode=False,
+            )
         except OSError as err:
-            raise UserError(f"--port {args.port}: cannot listen on {args.host} ({err}); is another app there? "
-                            "pick another with --port") from None
+            raise UserError(
+                f"--port {args.port}: cannot listen on {args.host} ({err}); is another app there? pick another with --port"
+            ) from None
         where = "this machine only" if is_loopback(args.host) else "other machines too, sign-in required"
-        print(f"tecogan-ui: http://{args.host}:{args.port}/ ({where}); work folder {store.workdir}; Ctrl-C stops it",
-              flush=True)
+        print(f"tecogan-ui: http://{args.host}:{args.port}/ ({where}); work folder {store.workdir}; Ctrl-C stops it", flush=True)
         if ready is not None:
             ready(url)
         (stop or threading.Event()).wait()

@@ -21,6 +21,7 @@ lines show their flags instead (``pass --overwrite``): the text is kept in the f
 are unambiguous tokens, and :data:`API_ARGUMENTS` translates them whenever the message is read
 outside a command line (:func:`tecogan.utils.errors.run_cli` marks those).
 """
+
 import contextvars
 import re
 
@@ -30,14 +31,33 @@ __all__ = ["UserError", "OptionError", "JobDamaged", "LockHeld", "TooFewFrames",
 # (Upscaler(...), Upscaler.upscale_video(src, dst, ...), tecogan.load_generator(...)); a switch
 # becomes the keyword that sets it
 API_ARGUMENTS = {
-    "INPUT": "src", "OUTPUT": "dst", "--model": "model",
-    "--overwrite": "overwrite=True", "--no_audio": "audio=False", "--deinterlace": "deinterlace=True",
-    "--quiet": "quiet=True", "--half": "half=True",
-    "--codec": "codec", "--crf": "crf", "--preset": "preset", "--pix_fmt": "pix_fmt", "--compare": "compare",
-    "--fps": "fps", "--start": "start", "--duration": "duration", "--outscale": "outscale",
-    "--target_height": "target_height", "--target_width": "target_width", "--scene_cuts": "scene_cuts",
-    "--device": "device", "--backend": "backend", "--precision": "precision", "--tile": "tile",
-    "--tile_overlap": "tile_overlap", "--threads": "threads", "--num_pad_front": "num_pad_front",
+    "INPUT": "src",
+    "OUTPUT": "dst",
+    "--model": "model",
+    "--overwrite": "overwrite=True",
+    "--no_audio": "audio=False",
+    "--deinterlace": "deinterlace=True",
+    "--quiet": "quiet=True",
+    "--half": "half=True",
+    "--codec": "codec",
+    "--crf": "crf",
+    "--preset": "preset",
+    "--pix_fmt": "pix_fmt",
+    "--compare": "compare",
+    "--fps": "fps",
+    "--start": "start",
+    "--duration": "duration",
+    "--outscale": "outscale",
+    "--target_height": "target_height",
+    "--target_width": "target_width",
+    "--scene_cuts": "scene_cuts",
+    "--device": "device",
+    "--backend": "backend",
+    "--precision": "precision",
+    "--tile": "tile",
+    "--tile_overlap": "tile_overlap",
+    "--threads": "threads",
+    "--num_pad_front": "num_pad_front",
     "--padding_mode": "padding_mode",
 }
 _FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9_]*|\b(?:INPUT|OUTPUT)\b")

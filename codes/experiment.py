@@ -11,6 +11,7 @@ only: validation fills them in, and inner code reads plain values (``opt[key]``)
 returned dict.  The rules between keys (crops, training data, schedules) are
 :mod:`tecogan.experiment_checks`.
 """
+
 import math
 import os
 
@@ -47,17 +48,30 @@ def _iterations(positive=False, increasing=False):
     """A list of iteration numbers (schedules), each in 0..MAX_ITER (> 0 when ``positive``; each
     after the one before when ``increasing``)."""
     low = 1 if positive else 0
-    return Key(list, check=lambda v: len(v) <= defaults.MAX_LIST and all(
-        isinstance(x, int) and not isinstance(x, bool) and low <= x <= defaults.MAX_ITER for x in v)
-        and (not increasing or all(a < b for a, b in zip(v, v[1:], strict=False))),
-        expect=f"a list of {'increasing ' if increasing else ''}iteration numbers ({low}..{defaults.MAX_ITER})")
+    return Key(
+        list,
+        check=lambda v: (
+            len(v) <= defaults.MAX_LIST
+            and all(isinstance(x, int) and not isinstance(x, bool) and low <= x <= defaults.MAX_ITER for x in v)
+            and (not increasing or all(a < b for a, b in zip(v, v[1:], strict=False)))
+        ),
+        expect=f"a list of {'increasing ' if increasing else ''}iteration numbers ({low}..{defaults.MAX_ITER})",
+    )
 
 
 def _weights():
     """A list of non-negative finite numbers (factors of a learning rate)."""
-    return Key(list, check=lambda v: len(v) <= defaults.MAX_LIST and all(
-        isinstance(x, NUM) and not isinstance(x, bool) and math.isfinite(x) and 0 <= x <= defaults.MAX_YAML_NUMBER
-        for x in v), expect="a list of numbers >= 0 (factors of the learning rate)")
+    return Key(
+        list,
+        check=lambda v: (
+            len(v) <= defaults.MAX_LIST
+            and all(
+                isinstance(x, NUM) and not isinstance(x, bool) and math.isfinite(x) and 0 <= x <= defaults.MAX_YAML_NUMBER
+                for x in v
+            )
+        ),
+        expect="a list of numbers >= 0 (factors of the learning rate)",
+    )
 
 
 def _plain_name(v):
@@ -75,15 +89,17 @@ def _criterion(types, extra=None):
     return Section(keys)
 
 
-_LR_SCHEDULE = Section({
-    "type": Key(str, required=True, choices=lambda: tuple(SCHEDULES)),
-    "milestones": _iterations(),
-    "gamma": Key(NUM, check=_positive, expect="a number > 0"),
-    "periods": _iterations(positive=True),
-    "eta_min": Key(NUM, default=0.0, check=_non_negative, expect="a number >= 0"),
-    "restarts": _iterations(positive=True, increasing=True),
-    "restart_weights": _weights(),
-})
+_LR_SCHEDULE = Section(
+    {
+        "type": Key(str, required=True, choices=lambda: tuple(SCHEDULES)),
+        "milestones": _iterations(),
+        "gamma": Key(NUM, check=_positive, expect="a number > 0"),
+        "periods": _iterations(positive=True),
+        "eta_min": Key(NUM, default=0.0, check=_non_negative, expect="a number >= 0"),
+        "restarts": _iterations(positive=True, increasing=True),
+        "restart_weights": _weights(),
+    }
+)
 
 _OPTIM = {
     "lr": Key(NUM, required=True, check=_positive, expect="a learning rate > 0"),
@@ -100,136 +116,219 @@ _LOADER = {
 
 _NAME_EXPECT = "a plain folder name (no /, \\, . or ..)"
 
-_TEST_DATASET = Section(dict({
-    "name": Key(str, required=True, nullable=False, check=_plain_name, expect=_NAME_EXPECT),
-    "gt_seq_dir": Key(str),
-    "lr_seq_dir": Key(str, required=True, nullable=False),
-    "filter_file": Key(str),
-    # a test set the user may not have (made by a script, downloaded): when its folders are
-    # missing it is skipped with one line (how_to_get, else the command that makes it)
-    "optional": Key(bool, default=False),
-    "how_to_get": Key(str),
-}, **_LOADER))
-
-SCHEMA = Section({
-    "scale": Key(int, required=True, nullable=False, choices=(2, 4),
-                 expect="the generator upsamples x2 or x4"),
-    "manual_seed": Key(int, default=0),
-    "verbose": Key(bool, default=False),
-    "dataset": Section({
-        "degradation": Section({
-            "type": Key(str, required=True, nullable=False, choices=lambda: tuple(TRAIN_DATASETS)),
-            "sigma": Key(NUM, default=defaults.BD_SIGMA, check=lambda v: 0 < v <= defaults.MAX_BD_SIGMA,
-                         expect=f"a number > 0 and <= {defaults.MAX_BD_SIGMA}"),
-            "real": _REAL,  # type Real only: codes/ops/real_degradation.py
-        }, required=True),
-        "train": Section(dict({
+_TEST_DATASET = Section(
+    dict(
+        {
             "name": Key(str, required=True, nullable=False, check=_plain_name, expect=_NAME_EXPECT),
-            "seq_dir": Key(str),
             "gt_seq_dir": Key(str),
-            "lr_seq_dir": Key(str),
+            "lr_seq_dir": Key(str, required=True, nullable=False),
             "filter_file": Key(str),
-            "data_type": Key(str, default="rgb", choices=("rgb",)),
-            "crop_size": _bounded(1, defaults.MAX_CROP_SIZE),
-            "gt_crop_size": _bounded(1, defaults.MAX_CROP_SIZE),
-            "batch_size": _bounded(1, defaults.MAX_BATCH_SIZE, default=4),
-            "augment": Key(bool, default=True),
-        }, **_LOADER)),
-    }, required=True, patterns={"test": _TEST_DATASET}),
-    "model": Section({
-        "name": Key(str, required=True, nullable=False, choices=lambda: tuple(MODELS)),
-        "generator": Section({
-            "name": Key(str, default=DEFAULT_GENERATOR, choices=lambda: tuple(GENERATORS)),
-            "in_nc": Key(int, default=3, choices=(3,)),
-            "out_nc": Key(int, default=3, choices=(3,)),
-            "nf": _bounded(1, defaults.MAX_NF, default=64),
-            "nb": _bounded(1, defaults.MAX_NB, default=10),
-            # FNet's first width (levels fnet_nf, 2x, 4x, 8x); the reference and every shipped model but
-            # frvsr-fast: 32
-            "fnet_nf": _bounded(1, defaults.MAX_NF, default=32),
-            "load_path": Key(str),
-        }, required=True),
-        "discriminator": Section({
-            "name": Key(str, default="STNet", choices=lambda: tuple(DISCRIMINATORS)),
-            "in_nc": Key(int, default=3, choices=(3,)),
-            "tempo_range": Key(int, default=3, choices=(3,)),
-            "use_cond": Key(bool, default=True),
-            "load_path": Key(str),
-        }),
-    }, required=True),
-    "train": Section({
-        "tempo_extent": _bounded(2, defaults.MAX_TEMPO_EXTENT, default=10),
-        "start_iter": _bounded(0, defaults.MAX_ITER, default=0),
-        "total_iter": _bounded(1, defaults.MAX_ITER, required=True),
-        "generator": Section(dict(_OPTIM), required=True),
-        "discriminator": Section(dict(_OPTIM, **{
-            "update_policy": Key(str, default="adaptive", choices=("adaptive", "always")),
-            "update_threshold": Key(NUM, default=0.4),
-            "crop_border_ratio": Key(NUM, default=0.75, check=lambda v: 0 < v <= 1,
-                                     expect="a number in (0, 1]"),
-        })),
-        "memory_format": Key(str, default="channels_last", choices=("channels_last", "contiguous"),
-                             expect="NHWC (channels_last, about 1.8x faster on CPUs) or NCHW"),
-        "precision": Key(str, default="fp32", choices=("fp32", "bf16", "fp16"),
-                         expect="fp32, bf16 (autocast: faster on GPUs and on CPUs with AMX or "
-                                "AVX512-BF16) or fp16 (autocast with loss scaling: GPUs)"),
-        "ema_decay": Key(NUM, check=lambda v: 0 < v < 1,
-                         expect="a number in (0, 1), e.g. 0.999 (an EMA of G's weights: G_ema_iter{N}.pth); "
-                                "absent or ~ for none"),
-        "moving_first_frame": Key(bool, default=defaults.MOVING_FIRST_FRAME),
-        "moving_factor": Key(NUM, default=defaults.MOVING_FACTOR, check=lambda v: 0 <= v <= 1,
-                             expect="a number in [0, 1]"),
-        "pixel_crit": _criterion(lambda: criterion_names("distance")),
-        "warping_crit": _criterion(lambda: criterion_names("distance")),
-        "lattice_crit": _criterion(lambda: criterion_names("lattice")),
-        "feature_crit": _criterion(lambda: criterion_names("distance", "feature"), {
-            "feature_layers": Key(list, check=lambda v: len(v) > 0 and all(isinstance(x, int) and 0 <= x < 37 for x in v),
-                                  expect="a list of feature layer indices (VGG19: 0..36, AlexNet: 0..12; "
-                                         "default VGG19 [8, 17, 26, 35], AlexNet [1, 4, 7, 9, 11])"),
-            "vgg_weights": Key(str),
-            "backbone": Key(str, default="vgg19", choices=("vgg19", "alexnet"),
-                            expect="the ImageNet network of the feature loss (alexnet ships with the repository)"),
-            "weights": Key(str),
-        }),
-        "pingpong_crit": _criterion(lambda: criterion_names("distance")),
-        "feature_matching_crit": _criterion(lambda: criterion_names("distance"), {
-            "layer_norm": Key(list, default=[12.0, 14.0, 24.0, 100.0],
-                              check=lambda v: len(v) == 4 and all(isinstance(x, NUM) and x > 0 for x in v),
-                              expect="a list of 4 positive numbers"),
-        }),
-        "gan_crit": _criterion(lambda: criterion_names("adversarial")),
-        # distillation: the output pulled toward a frozen teacher generator's output on the same LR clip
-        # (and, with flow_weight, the LR flow toward the teacher's flow: both must estimate flow)
-        "distill_crit": _criterion(lambda: criterion_names("distance"), {
-            "teacher": Key(str, required=True, nullable=False,
-                           expect="the teacher generator's checkpoint, e.g. pretrained_models/FRVSR_BI_footage.pth"),
-            "flow_weight": Key(NUM, default=0.0, check=_non_negative, expect="a number >= 0"),
-        }),
-    }),
-    "test": Section(create=True, keys={
-        "test_freq": _bounded(1, defaults.MAX_ITER, default=10000),
-        "start_iter": _bounded(0, defaults.MAX_ITER),
-        "end_iter": _bounded(0, defaults.MAX_ITER),
-        "save_res": Key(bool, default=True),
-        "res_dir": Key(str),
-        "save_json": Key(bool, default=False),
-        "json_dir": Key(str),
-        "padding_mode": Key(str, default=defaults.PADDING_MODE, choices=defaults.PADDING_MODES),
-        "num_pad_front": Key(int, default=defaults.NUM_PAD_FRONT, check=lambda v: 0 <= v <= defaults.MAX_NUM_PAD_FRONT,
-                             expect=f"an integer in 0..{defaults.MAX_NUM_PAD_FRONT}"),
-        "precision": Key(str, default=defaults.TEST_PRECISION, choices=defaults.PRECISIONS,
-                         expect="fp32 (the reference's numbers), bf16, int8 (--backend openvino), fp16 or "
-                                "auto (docs/precision.md)"),
-    }),
-    "metric": Section(METRIC_OPTIONS),
-    "logger": Section(create=True, keys={
-        "log_freq": _bounded(1, defaults.MAX_ITER, default=100),
-        "decay": Key(NUM, default=0.99, check=lambda v: 0 <= v < 1, expect="a number in [0, 1)"),
-        "ckpt_freq": _bounded(1, defaults.MAX_ITER, default=20000),
-        # absent: on when the tensorboard package is importable (codes/training/tensorboard_log.py)
-        "tensorboard": Key(bool, expect="true or false (TensorBoard event files under <exp>/train/tensorboard)"),
-    }),
-})
+            # a test set the user may not have (made by a script, downloaded): when its folders are
+            # missing it is skipped with one line (how_to_get, else the command that makes it)
+            "optional": Key(bool, default=False),
+            "how_to_get": Key(str),
+        },
+        **_LOADER,
+    )
+)
+
+SCHEMA = Section(
+    {
+        "scale": Key(int, required=True, nullable=False, choices=(2, 4), expect="the generator upsamples x2 or x4"),
+        "manual_seed": Key(int, default=0),
+        "verbose": Key(bool, default=False),
+        "dataset": Section(
+            {
+                "degradation": Section(
+                    {
+                        "type": Key(str, required=True, nullable=False, choices=lambda: tuple(TRAIN_DATASETS)),
+                        "sigma": Key(
+                            NUM,
+                            default=defaults.BD_SIGMA,
+                            check=lambda v: 0 < v <= defaults.MAX_BD_SIGMA,
+                            expect=f"a number > 0 and <= {defaults.MAX_BD_SIGMA}",
+                        ),
+                        "real": _REAL,  # type Real only: codes/ops/real_degradation.py
+                    },
+                    required=True,
+                ),
+                "train": Section(
+                    dict(
+                        {
+                            "name": Key(str, required=True, nullable=False, check=_plain_name, expect=_NAME_EXPECT),
+                            "seq_dir": Key(str),
+                            "gt_seq_dir": Key(str),
+                            "lr_seq_dir": Key(str),
+                            "filter_file": Key(str),
+                            "data_type": Key(str, default="rgb", choices=("rgb",)),
+                            "crop_size": _bounded(1, defaults.MAX_CROP_SIZE),
+                            "gt_crop_size": _bounded(1, defaults.MAX_CROP_SIZE),
+                            "batch_size": _bounded(1, defaults.MAX_BATCH_SIZE, default=4),
+                            "augment": Key(bool, default=True),
+                        },
+                        **_LOADER,
+                    )
+                ),
+            },
+            required=True,
+            patterns={"test": _TEST_DATASET},
+        ),
+        "model": Section(
+            {
+                "name": Key(str, required=True, nullable=False, choices=lambda: tuple(MODELS)),
+                "generator": Section(
+                    {
+                        "name": Key(str, default=DEFAULT_GENERATOR, choices=lambda: tuple(GENERATORS)),
+                        "in_nc": Key(int, default=3, choices=(3,)),
+                        "out_nc": Key(int, default=3, choices=(3,)),
+                        "nf": _bounded(1, defaults.MAX_NF, default=64),
+                        "nb": _bounded(1, defaults.MAX_NB, default=10),
+                        # FNet's first width (levels fnet_nf, 2x, 4x, 8x); the reference and every shipped model but
+                        # frvsr-fast: 32
+                        "fnet_nf": _bounded(1, defaults.MAX_NF, default=32),
+                        "load_path": Key(str),
+                    },
+                    required=True,
+                ),
+                "discriminator": Section(
+                    {
+                        "name": Key(str, default="STNet", choices=lambda: tuple(DISCRIMINATORS)),
+                        "in_nc": Key(int, default=3, choices=(3,)),
+                        "tempo_range": Key(int, default=3, choices=(3,)),
+                        "use_cond": Key(bool, default=True),
+                        "load_path": Key(str),
+                    }
+                ),
+            },
+            required=True,
+        ),
+        "train": Section(
+            {
+                "tempo_extent": _bounded(2, defaults.MAX_TEMPO_EXTENT, default=10),
+                "start_iter": _bounded(0, defaults.MAX_ITER, default=0),
+                "total_iter": _bounded(1, defaults.MAX_ITER, required=True),
+                "generator": Section(dict(_OPTIM), required=True),
+                "discriminator": Section(
+                    dict(
+                        _OPTIM,
+                        **{
+                            "update_policy": Key(str, default="adaptive", choices=("adaptive", "always")),
+                            "update_threshold": Key(NUM, default=0.4),
+                            "crop_border_ratio": Key(NUM, default=0.75, check=lambda v: 0 < v <= 1, expect="a number in (0, 1]"),
+                        },
+                    )
+                ),
+                "memory_format": Key(
+                    str,
+                    default="channels_last",
+                    choices=("channels_last", "contiguous"),
+                    expect="NHWC (channels_last, about 1.8x faster on CPUs) or NCHW",
+                ),
+                "precision": Key(
+                    str,
+                    default="fp32",
+                    choices=("fp32", "bf16", "fp16"),
+                    expect="fp32, bf16 (autocast: faster on GPUs and on CPUs with AMX or "
+                    "AVX512-BF16) or fp16 (autocast with loss scaling: GPUs)",
+                ),
+                "ema_decay": Key(
+                    NUM,
+                    check=lambda v: 0 < v < 1,
+                    expect="a number in (0, 1), e.g. 0.999 (an EMA of G's weights: G_ema_iter{N}.pth); absent or ~ for none",
+                ),
+                "moving_first_frame": Key(bool, default=defaults.MOVING_FIRST_FRAME),
+                "moving_factor": Key(
+                    NUM, default=defaults.MOVING_FACTOR, check=lambda v: 0 <= v <= 1, expect="a number in [0, 1]"
+                ),
+                "pixel_crit": _criterion(lambda: criterion_names("distance")),
+                "warping_crit": _criterion(lambda: criterion_names("distance")),
+                "lattice_crit": _criterion(lambda: criterion_names("lattice")),
+                "feature_crit": _criterion(
+                    lambda: criterion_names("distance", "feature"),
+                    {
+                        "feature_layers": Key(
+                            list,
+                            check=lambda v: len(v) > 0 and all(isinstance(x, int) and 0 <= x < 37 for x in v),
+                            expect="a list of feature layer indices (VGG19: 0..36, AlexNet: 0..12; "
+                            "default VGG19 [8, 17, 26, 35], AlexNet [1, 4, 7, 9, 11])",
+                        ),
+                        "vgg_weights": Key(str),
+                        "backbone": Key(
+                            str,
+                            default="vgg19",
+                            choices=("vgg19", "alexnet"),
+                            expect="the ImageNet network of the feature loss (alexnet ships with the repository)",
+                        ),
+                        "weights": Key(str),
+                    },
+                ),
+                "pingpong_crit": _criterion(lambda: criterion_names("distance")),
+                "feature_matching_crit": _criterion(
+                    lambda: criterion_names("distance"),
+                    {
+                        "layer_norm": Key(
+                            list,
+                            default=[12.0, 14.0, 24.0, 100.0],
+                            check=lambda v: len(v) == 4 and all(isinstance(x, NUM) and x > 0 for x in v),
+                            expect="a list of 4 positive numbers",
+                        ),
+                    },
+                ),
+                "gan_crit": _criterion(lambda: criterion_names("adversarial")),
+                # distillation: the output pulled toward a frozen teacher generator's output on the same LR clip
+                # (and, with flow_weight, the LR flow toward the teacher's flow: both must estimate flow)
+                "distill_crit": _criterion(
+                    lambda: criterion_names("distance"),
+                    {
+                        "teacher": Key(
+                            str,
+                            required=True,
+                            nullable=False,
+                            expect="the teacher generator's checkpoint, e.g. pretrained_models/FRVSR_BI_footage.pth",
+                        ),
+                        "flow_weight": Key(NUM, default=0.0, check=_non_negative, expect="a number >= 0"),
+                    },
+                ),
+            }
+        ),
+        "test": Section(
+            create=True,
+            keys={
+                "test_freq": _bounded(1, defaults.MAX_ITER, default=10000),
+                "start_iter": _bounded(0, defaults.MAX_ITER),
+                "end_iter": _bounded(0, defaults.MAX_ITER),
+                "save_res": Key(bool, default=True),
+                "res_dir": Key(str),
+                "save_json": Key(bool, default=False),
+                "json_dir": Key(str),
+                "padding_mode": Key(str, default=defaults.PADDING_MODE, choices=defaults.PADDING_MODES),
+                "num_pad_front": Key(
+                    int,
+                    default=defaults.NUM_PAD_FRONT,
+                    check=lambda v: 0 <= v <= defaults.MAX_NUM_PAD_FRONT,
+                    expect=f"an integer in 0..{defaults.MAX_NUM_PAD_FRONT}",
+                ),
+                "precision": Key(
+                    str,
+                    default=defaults.TEST_PRECISION,
+                    choices=defaults.PRECISIONS,
+                    expect="fp32 (the reference's numbers), bf16, int8 (--backend openvino), fp16 or auto (docs/precision.md)",
+                ),
+            },
+        ),
+        "metric": Section(METRIC_OPTIONS),
+        "logger": Section(
+            create=True,
+            keys={
+                "log_freq": _bounded(1, defaults.MAX_ITER, default=100),
+                "decay": Key(NUM, default=0.99, check=lambda v: 0 <= v < 1, expect="a number in [0, 1)"),
+                "ckpt_freq": _bounded(1, defaults.MAX_ITER, default=20000),
+                # absent: on when the tensorboard package is importable (codes/training/tensorboard_log.py)
+                "tensorboard": Key(bool, expect="true or false (TensorBoard event files under <exp>/train/tensorboard)"),
+            },
+        ),
+    }
+)
 
 
 def validate_config(opt, where="config", fill_defaults=True):

@@ -7,6 +7,7 @@ sections TecoGAN training needs, complete learning-rate schedules, a bounded tes
 ``dataset.degradation.real`` only with type Real.  Each problem is one line naming the file and
 the key path.
 """
+
 from tecogan import defaults
 from tecogan.config.schema import validate_node
 from tecogan.data.real_schema import REAL
@@ -32,8 +33,10 @@ def _check_test_range(opt, where):
             raise UserError(f"{where}: test.end_iter: {end} is smaller than test.start_iter {start}")
         count = (end - start) // test.get("test_freq", 1) + 1
         if count > defaults.MAX_TEST_CHECKPOINTS:
-            raise UserError(f"{where}: test.start_iter {start}, end_iter {end}, test_freq {test.get('test_freq')}: "
-                            f"{count} checkpoints, more than {defaults.MAX_TEST_CHECKPOINTS} (a larger test_freq?)")
+            raise UserError(
+                f"{where}: test.start_iter {start}, end_iter {end}, test_freq {test.get('test_freq')}: "
+                f"{count} checkpoints, more than {defaults.MAX_TEST_CHECKPOINTS} (a larger test_freq?)"
+            )
 
 
 def cross_check(opt, where, fill_defaults=True):
@@ -53,27 +56,36 @@ def cross_check(opt, where, fill_defaults=True):
             if train["crop_size"] % scale:
                 raise UserError(f"{where}: dataset.train.crop_size: {train['crop_size']} is not a multiple of scale {scale}")
             if train["crop_size"] // scale < defaults.MIN_LR_SIZE:
-                raise UserError(f"{where}: dataset.train.crop_size: {train['crop_size']} gives LR crops smaller "
-                                f"than {defaults.MIN_LR_SIZE}x{defaults.MIN_LR_SIZE} (the flow network needs at "
-                                f"least {defaults.MIN_LR_SIZE * scale})")
+                raise UserError(
+                    f"{where}: dataset.train.crop_size: {train['crop_size']} gives LR crops smaller "
+                    f"than {defaults.MIN_LR_SIZE}x{defaults.MIN_LR_SIZE} (the flow network needs at "
+                    f"least {defaults.MIN_LR_SIZE * scale})"
+                )
         else:
             for key in ("gt_seq_dir", "lr_seq_dir") if degradation == "BI" else ("gt_seq_dir",):
                 if not train.get(key):
-                    raise UserError(f"{where}: dataset.train.{key}: missing ({degradation} training reads "
-                                    f"{'paired GT/LR LMDBs' if degradation == 'BI' else 'a GT LMDB'})")
+                    raise UserError(
+                        f"{where}: dataset.train.{key}: missing ({degradation} training reads "
+                        f"{'paired GT/LR LMDBs' if degradation == 'BI' else 'a GT LMDB'})"
+                    )
             if train.get("gt_crop_size") is None:
                 raise UserError(f"{where}: dataset.train.gt_crop_size: missing required key for {degradation}")
             if train["gt_crop_size"] % scale:
-                raise UserError(f"{where}: dataset.train.gt_crop_size: {train['gt_crop_size']} is not a multiple of "
-                                f"scale {scale}")
+                raise UserError(
+                    f"{where}: dataset.train.gt_crop_size: {train['gt_crop_size']} is not a multiple of scale {scale}"
+                )
             if train["gt_crop_size"] // scale < defaults.MIN_LR_SIZE:
-                raise UserError(f"{where}: dataset.train.gt_crop_size: {train['gt_crop_size']} gives LR crops "
-                                f"smaller than {defaults.MIN_LR_SIZE}x{defaults.MIN_LR_SIZE} (the flow network "
-                                f"needs at least {defaults.MIN_LR_SIZE * scale})")
+                raise UserError(
+                    f"{where}: dataset.train.gt_crop_size: {train['gt_crop_size']} gives LR crops "
+                    f"smaller than {defaults.MIN_LR_SIZE}x{defaults.MIN_LR_SIZE} (the flow network "
+                    f"needs at least {defaults.MIN_LR_SIZE * scale})"
+                )
             region = (opt["dataset"]["degradation"].get("real") or {}).get("region") or 0
             if degradation == "Real" and region and region < train["gt_crop_size"] // scale:
-                raise UserError(f"{where}: dataset.degradation.real.region: {region} low-res pixels is smaller "
-                                f"than the low-res crop {train['gt_crop_size'] // scale} (gt_crop_size / scale)")
+                raise UserError(
+                    f"{where}: dataset.degradation.real.region: {region} low-res pixels is smaller "
+                    f"than the low-res crop {train['gt_crop_size'] // scale} (gt_crop_size / scale)"
+                )
     model = opt["model"]
     tr = opt.get("train")
     if tr is not None and model["name"] == "TecoGAN":
@@ -89,5 +101,7 @@ def cross_check(opt, where, fill_defaults=True):
                 raise UserError(f"{where}: train.{name}.lr_schedule: CosineAnnealingLR_Restart needs periods")
             restarts, weights = sched.get("restarts") or [], sched.get("restart_weights")
             if weights is not None and len(weights) != len(restarts):
-                raise UserError(f"{where}: train.{name}.lr_schedule.restart_weights: {len(weights)} numbers for "
-                                f"{len(restarts)} restart{'s' if len(restarts) != 1 else ''}; expected one weight per restart")
+                raise UserError(
+                    f"{where}: train.{name}.lr_schedule.restart_weights: {len(weights)} numbers for "
+                    f"{len(restarts)} restart{'s' if len(restarts) != 1 else ''}; expected one weight per restart"
+                )

@@ -7,6 +7,7 @@
 are relative to the current directory (run from the repository root, as the
 reference does).
 """
+
 import argparse
 import glob
 import os
@@ -14,6 +15,7 @@ import re
 
 if not __package__:  # run as a file from a clone: import this clone as the package `tecogan`
     import runpy
+
     runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "_clone.py"))
 
 import torch
@@ -46,16 +48,16 @@ def build_parser():
     p.add_argument("--gpu_id", type=int, default=0, help="GPU index; -1 for the CPU")
     p.add_argument("--lr_size", default="3x256x256", help="profile mode: LR size CxHxW")
     p.add_argument("--test_speed", action="store_true", help="profile mode: also time the generator")
-    p.add_argument("--resume", default=None,
-                   help="train mode: a training-state file, or 'auto' for the newest in the experiment")
+    p.add_argument("--resume", default=None, help="train mode: a training-state file, or 'auto' for the newest in the experiment")
     p.add_argument("--local_rank", type=int, default=None, help=argparse.SUPPRESS)
-    p.add_argument("--no_channels_last", action="store_true",
-                   help="test/profile: keep the default (NCHW) memory format")
-    p.add_argument("--backend", default=None,
-                   help="test/profile: inference backend, torch (default; test.precision auto may pick "
-                        "openvino) or openvino (CPU only; docs/upscale.md)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="test mode: replace existing result folders (kept otherwise)")
+    p.add_argument("--no_channels_last", action="store_true", help="test/profile: keep the default (NCHW) memory format")
+    p.add_argument(
+        "--backend",
+        default=None,
+        help="test/profile: inference backend, torch (default; test.precision auto may pick "
+        "openvino) or openvino (CPU only; docs/upscale.md)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="test mode: replace existing result folders (kept otherwise)")
     p.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks")
     return p
@@ -88,8 +90,10 @@ def checkpoint_list(opt, opt_path):
     test = opt["test"]
     start, end, step = test.get("start_iter"), test.get("end_iter"), test["test_freq"]
     if start is None or end is None:
-        found = sorted(glob.glob(os.path.join(folder, "G_iter*.pth")),
-                       key=lambda p: int("".join(ch for ch in os.path.basename(p) if ch.isdigit()) or 0))
+        found = sorted(
+            glob.glob(os.path.join(folder, "G_iter*.pth")),
+            key=lambda p: int("".join(ch for ch in os.path.basename(p) if ch.isdigit()) or 0),
+        )
         if not found:
             raise UserError(f"{folder}: no G_iter*.pth checkpoints for the series {load_path}")
         return [(os.path.splitext(os.path.basename(p))[0], p) for p in found]
@@ -102,30 +106,44 @@ def run_test(args, opt, device):
     check_number("--threads", args.threads, minimum=1, maximum=defaults.MAX_THREADS, integer=True)
     test_opt = opt["test"]
     check_precision(test_opt["precision"], device, args.backend or defaults.BACKEND)
-    options = options_from_flags({"num_pad_front": test_opt["num_pad_front"], "padding_mode": test_opt["padding_mode"],
-                                  "backend": args.backend, "device": str(device), "precision": test_opt["precision"],
-                                  "channels_last": not args.no_channels_last, "threads": args.threads},
-                                 prefix="test.")
+    options = options_from_flags(
+        {
+            "num_pad_front": test_opt["num_pad_front"],
+            "padding_mode": test_opt["padding_mode"],
+            "backend": args.backend,
+            "device": str(device),
+            "precision": test_opt["precision"],
+            "channels_last": not args.no_channels_last,
+            "threads": args.threads,
+        },
+        prefix="test.",
+    )
     datasets = test_datasets(opt)
     if not datasets:
         raise UserError(f"{opt_path}: dataset: no test* datasets to run")
     ckpts = checkpoint_list(opt, opt_path)
     for _, path in ckpts:
         if not os.path.isfile(path):
-            raise UserError(f"{path}: checkpoint file not found (model.generator.load_path in {opt_path})"
-                            + _download_hint(path))
+            raise UserError(f"{path}: checkpoint file not found (model.generator.load_path in {opt_path})" + _download_hint(path))
     found = sequence_sets(opt, report=lambda line: print(line, flush=True))
     if not found:
         raise UserError(f"{opt_path}: none of the test datasets is here (each was optional and skipped)")
     datasets, sets = [(None, ds) for ds, _ in found], [ts for _, ts in found]
     if test_opt["save_res"]:  # before any frame is written: never into an input, never over results
         res_root = test_opt["res_dir"]
-        check_outputs([("res_dir", res_root, PARENT)] + [
-            ("", os.path.join(res_root, ts.name, m, info.name), FRAMES)
-            for m, _ in ckpts for ts in sets for info in ts.folders.sequences],
-            [("", opt_path)] + [("", p) for _, p in ckpts] + [("", ds[k]) for _, ds in datasets
-                                                           for k in ("lr_seq_dir", "gt_seq_dir") if ds.get(k)],
-            args.overwrite)
+        check_outputs(
+            [("res_dir", res_root, PARENT)]
+            + [
+                ("", os.path.join(res_root, ts.name, m, info.name), FRAMES)
+                for m, _ in ckpts
+                for ts in sets
+                for info in ts.folders.sequences
+            ],
+            [("", opt_path)]
+            + [("", p) for _, p in ckpts]
+            + [("", ds[k]) for _, ds in datasets for k in ("lr_seq_dir", "gt_seq_dir") if ds.get(k)],
+            args.overwrite,
+        )
     name, arch = generator_arch_from_config(opt)
     check_checkpoint_fits(ckpts[0][1], name, arch)  # before building: a YAML nb 200000 fails at once
     for model_idx, path in ckpts:
@@ -133,8 +151,14 @@ def run_test(args, opt, device):
         load_generator_weights(net, path, opt["model"]["generator"]["name"])
         upscaler = Upscaler(net, options, report=lambda line: print(line, flush=True))
         print(f"Testing {model_idx} ({path}) on {device}", flush=True)
-        run_test_datasets(upscaler, sets, test_opt["res_dir"], model_idx, save_res=test_opt["save_res"],
-                          report=lambda line: print(line, flush=True))
+        run_test_datasets(
+            upscaler,
+            sets,
+            test_opt["res_dir"],
+            model_idx,
+            save_res=test_opt["save_res"],
+            report=lambda line: print(line, flush=True),
+        )
         del net, upscaler
         if device.type == "cuda":
             torch.cuda.empty_cache()
@@ -151,8 +175,9 @@ def _download_hint(path):
 def run_profile(args, opt, device):
     lr_size = parse_lr_size(args.lr_size)
     if lr_size[0] != opt["model"]["generator"]["in_nc"]:
-        raise UserError(f"--lr_size {args.lr_size}: {lr_size[0]} channels but the generator takes "
-                        f"in_nc {opt['model']['generator']['in_nc']}")
+        raise UserError(
+            f"--lr_size {args.lr_size}: {lr_size[0]} channels but the generator takes in_nc {opt['model']['generator']['in_nc']}"
+        )
     net = build_generator(opt)
     precision = opt["test"]["precision"]
     backend = args.backend or defaults.BACKEND
@@ -162,12 +187,21 @@ def run_profile(args, opt, device):
         choice = resolve_auto(net, device, args.backend)
         print(choice.reason)
         precision, backend = choice.precision, choice.backend
-    stats = profile_generator(net, lr_size, device, channels_last=not args.no_channels_last,
-                              test_speed=args.test_speed, backend=backend, precision=precision)
+    stats = profile_generator(
+        net,
+        lr_size,
+        device,
+        channels_last=not args.no_channels_last,
+        test_speed=args.test_speed,
+        backend=backend,
+        precision=precision,
+    )
     g = opt["model"]["generator"]
-    print(f"Model: {args.model} ({g['name']}, {opt['dataset']['degradation']['type']}, x{opt['scale']}, "
-          f"nf {g['nf']}, nb {g['nb']}) "
-          f"| LR size: {args.lr_size} | device: {device} | precision: {precision} ({backend})")
+    print(
+        f"Model: {args.model} ({g['name']}, {opt['dataset']['degradation']['type']}, x{opt['scale']}, "
+        f"nf {g['nf']}, nb {g['nb']}) "
+        f"| LR size: {args.lr_size} | device: {device} | precision: {precision} ({backend})"
+    )
     print(f"Parameters (x10^6): {stats['params'] / 1e6:.3f}")
     print(f"FLOPs (x10^9): {stats['flops'] / 1e9:.3f}")
     if args.test_speed:

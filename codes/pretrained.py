@@ -24,6 +24,7 @@ centre-aligned low-res pixels as area/bicubic resizing makes them (ordinary vide
 Gaussian blur (sigma 1.5) then every 4th pixel (the papers' benchmark setting).  For any other
 checkpoint :func:`input_kind` reads the kind from the checkpoint itself.
 """
+
 import os
 from typing import NamedTuple
 
@@ -45,22 +46,27 @@ from tecogan.utils.weight_files import (  # noqa: F401 - the lookup of 1.2's tec
 
 
 class Shipped(NamedTuple):
-    file: str       # in pretrained_models/
-    kind: str       # "BD" or "BI": the low-res input it expects
-    good_for: str   # one line
+    file: str  # in pretrained_models/
+    kind: str  # "BD" or "BI": the low-res input it expects
+    good_for: str  # one line
 
 
 PRETRAINED = {
-    "frvsr": Shipped("FRVSR_BI_footage.pth", "BI",
-                     "your own videos: faithful 4x of ordinarily shrunk or small video (the default)"),
-    "frvsr-bd": Shipped("FRVSR_BD_footage.pth", "BD",
-                        "benchmarks and BD test sets (Vid4 BD style): the highest PSNR on BD input"),
-    "tecogan": Shipped("TecoGAN_BD_footage.pth", "BD",
-                       "BD input where texture matters more than fidelity: the GAN model, lower LPIPS"),
-    "frvsr-real": Shipped("FRVSR_BI_real.pth", "BI",
-                          "strongly compressed video (H.264 CRF 30 and worse): trained on the Real degradation"),
-    "frvsr-fast": Shipped("FRVSR_BI_fast.pth", "BI",
-                          "ordinary video when speed matters: about 4x frvsr's frames/s on a CPU, a little softer"),
+    "frvsr": Shipped(
+        "FRVSR_BI_footage.pth", "BI", "your own videos: faithful 4x of ordinarily shrunk or small video (the default)"
+    ),
+    "frvsr-bd": Shipped(
+        "FRVSR_BD_footage.pth", "BD", "benchmarks and BD test sets (Vid4 BD style): the highest PSNR on BD input"
+    ),
+    "tecogan": Shipped(
+        "TecoGAN_BD_footage.pth", "BD", "BD input where texture matters more than fidelity: the GAN model, lower LPIPS"
+    ),
+    "frvsr-real": Shipped(
+        "FRVSR_BI_real.pth", "BI", "strongly compressed video (H.264 CRF 30 and worse): trained on the Real degradation"
+    ),
+    "frvsr-fast": Shipped(
+        "FRVSR_BI_fast.pth", "BI", "ordinary video when speed matters: about 4x frvsr's frames/s on a CPU, a little softer"
+    ),
 }
 DEFAULT_MODEL = "frvsr"
 
@@ -69,6 +75,7 @@ INPUT_KINDS = {
     "BD": "BD low-res frames (Gaussian blur, then every scale-th pixel: the papers' benchmark setting)",
     "BI": "ordinary low-res video (resized by area, bicubic or bilinear: centre-aligned pixels)",
 }
+
 
 def resolve_model(model, option="--model"):
     """A shipped model's name -> its verified checkpoint path; any other value is returned as it
@@ -79,8 +86,10 @@ def resolve_model(model, option="--model"):
     if key.lower() not in PRETRAINED:
         return key
     if os.path.exists(key):
-        raise UserError(f"{option} {key}: both a shipped model's name and a file in this folder; write "
-                        f"./{key} for the file, or run from another folder for the shipped model")
+        raise UserError(
+            f"{option} {key}: both a shipped model's name and a file in this folder; write "
+            f"./{key} for the file, or run from another folder for the shipped model"
+        )
     return find_file(PRETRAINED[key.lower()].file)
 
 

@@ -4,6 +4,7 @@ FLOPs count Conv2d and ConvTranspose2d modules only, as the reference's profile 
 ``2 * Cin/groups * kh * kw * Cout * Hout * Wout`` per layer for ONE generator step
 ``forward(lr_curr, lr_prev, hr_prev)``.
 """
+
 import platform
 import time
 
@@ -28,8 +29,10 @@ def parse_lr_size(text):
     if len(values) != 3 or min(values) <= 0:
         raise UserError(f"--lr_size {text}: expected CxHxW with three positive integers, e.g. 3x134x320")
     if min(values[1:]) < MIN_LR_SIZE or max(values[1:]) > MAX_LR_SIZE:
-        raise UserError(f"--lr_size {text}: height and width must be {MIN_LR_SIZE}..{MAX_LR_SIZE} pixels "
-                        f"(the flow network halves the LR frame three times)")
+        raise UserError(
+            f"--lr_size {text}: height and width must be {MIN_LR_SIZE}..{MAX_LR_SIZE} pixels "
+            f"(the flow network halves the LR frame three times)"
+        )
     return values
 
 
@@ -51,8 +54,7 @@ def count_flops(net, inputs):
     def hook(module, _inp, out):
         total[0] += conv_flops(module, out)
 
-    handles = [m.register_forward_hook(hook) for m in net.modules()
-               if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
     try:
         with torch.inference_mode():
             net(*inputs)
@@ -98,8 +100,7 @@ def profile_generator(net, lr_size, device, channels_last=True, test_speed=True,
         inputs = tuple(x.contiguous(memory_format=torch.channels_last) for x in inputs)
     stats = {"params": count_parameters(net), "flops": count_flops(net, inputs)}
     if test_speed:
-        step = net if backend == "torch" and precision == "fp32" else \
-            make_step(net, device, backend, channels_last, precision)
+        step = net if backend == "torch" and precision == "fp32" else make_step(net, device, backend, channels_last, precision)
         seconds = time_steps(step, inputs)
         stats.update(seconds=seconds, fps=1.0 / seconds)
     return stats

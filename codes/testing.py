@@ -8,6 +8,7 @@ encoding overlaps the network) into a temporary folder renamed into place when t
 complete, and, when metrics are asked for and GT frames exist, scored
 with :class:`tecogan.metrics.validation.ValidationMetrics`.
 """
+
 import os
 import time
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from tecogan.video import BackgroundWriter, FolderSink
 @dataclass
 class SequenceSet:
     """One ``dataset.test*`` entry: its name and its sequence folders."""
+
     name: str
     folders: PairedFolderDataset
 
@@ -34,10 +36,10 @@ class SequenceSet:
         if missing:
             key, folder = missing
             how = ds.get("how_to_get") or _how_to_make(ds, key, scale, degradation)
-            raise UserError(f"{folder}: {'GT' if key == 'gt_seq_dir' else 'LR'} folder of test set "
-                            f"{ds['name']} not found; {how}")
-        return cls(ds["name"], PairedFolderDataset(ds["lr_seq_dir"], ds.get("gt_seq_dir"), scale,
-                                                   ds.get("filter_file"), read_gt=False))
+            raise UserError(f"{folder}: {'GT' if key == 'gt_seq_dir' else 'LR'} folder of test set {ds['name']} not found; {how}")
+        return cls(
+            ds["name"], PairedFolderDataset(ds["lr_seq_dir"], ds.get("gt_seq_dir"), scale, ds.get("filter_file"), read_gt=False)
+        )
 
 
 def missing_folder(ds):
@@ -59,8 +61,10 @@ def sequence_sets(opt, report=print):
         missing = missing_folder(ds) if ds.get("optional") else None
         if missing:
             key, folder = missing
-            report(f"{ds['name']}: skipped (optional; {folder} not found): "
-                   f"{ds.get('how_to_get') or _how_to_make(ds, key, scale, degradation)}")
+            report(
+                f"{ds['name']}: skipped (optional; {folder} not found): "
+                f"{ds.get('how_to_get') or _how_to_make(ds, key, scale, degradation)}"
+            )
             continue
         sets.append((ds, SequenceSet.from_config(ds, scale, degradation)))
     return sets
@@ -80,8 +84,7 @@ def _how_to_make(ds, key, scale, degradation):
     return "put <sequence>/<frame>.png folders there (docs/data.md)"
 
 
-def run_test_datasets(upscaler, datasets, res_root, tag, save_res=True, metrics=None, report=print, progress=True,
-                      samples=None):
+def run_test_datasets(upscaler, datasets, res_root, tag, save_res=True, metrics=None, report=print, progress=True, samples=None):
     """Run ``upscaler`` (a :class:`tecogan.inference.upscaler.Upscaler`: generator and inference options, e.g.
     the YAML's ``test.num_pad_front``) over every sequence of ``datasets`` (a list of :class:`SequenceSet`).
 
@@ -101,8 +104,7 @@ def run_test_datasets(upscaler, datasets, res_root, tag, save_res=True, metrics=
             if info.gt_paths and metrics is not None:
                 gt = ds.folders.read_gt_frames(info, lr.shape, set())
             elif info.gt_paths:  # GT frames give the output names: check they match the LR
-                ds.folders.read_gt_frames(info.__class__(info.name, info.lr_paths, info.gt_paths[:1]),
-                                          lr.shape, set())
+                ds.folders.read_gt_frames(info.__class__(info.name, info.lr_paths, info.gt_paths[:1]), lr.shape, set())
             out_dir = os.path.join(res_root, ds.name, tag, info.name)
             names = info.frame_names
             outputs = []
@@ -115,8 +117,7 @@ def run_test_datasets(upscaler, datasets, res_root, tag, save_res=True, metrics=
             try:
                 for out in upscaler.upscale_clip(as_frames(lr)):
                     if samples is not None and ds.name not in samples and out.index == len(lr) // 2:
-                        samples[ds.name] = (lr[out.index], np.array(out.image),
-                                            gt[out.index] if gt is not None else None)
+                        samples[ds.name] = (lr[out.index], np.array(out.image), gt[out.index] if gt is not None else None)
                     if sink is not None:
                         writer.put(sink, names[out.index], out.image)
                     if gt is not None:
@@ -131,8 +132,10 @@ def run_test_datasets(upscaler, datasets, res_root, tag, save_res=True, metrics=
                 if sink is not None:
                     sink.close(ok)
             seconds = time.perf_counter() - start
-            report(f"{ds.name}/{info.name}: {len(lr)} frames, {seconds:.2f} s, "
-                   f"{len(lr) / max(seconds, 1e-9):.2f} frames/s" + (f" -> {out_dir}" if save_res else ""))
+            report(
+                f"{ds.name}/{info.name}: {len(lr)} frames, {seconds:.2f} s, "
+                f"{len(lr) / max(seconds, 1e-9):.2f} frames/s" + (f" -> {out_dir}" if save_res else "")
+            )
             if gt is not None:
                 scored[info.name] = (gt, np.stack(outputs))
         if scored:

@@ -16,12 +16,14 @@ at a time.  Without tiles, with --precision fp32 and --scene_cuts off, the frame
 output.  The work is recorded in a job folder beside OUTPUT as it goes: after a kill, ``--resume``
 continues it (docs/upscale.md).
 """
+
 import dataclasses
 import os
 import sys
 
 if not __package__:  # run as a file from a clone: import this clone as the package `tecogan`
     import runpy
+
     runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "_clone.py"))
 
 from tecogan import defaults
@@ -61,22 +63,43 @@ def inference_options(args):
         precision = "fp16" if parse_device(args.device).type == "cuda" else "fp32"
         if precision == "fp32":
             warn("--half needs CUDA; running in fp32 on the CPU")
-    options = options_from_flags({"tile": args.tile, "tile_overlap": args.tile_overlap,
-                                  "num_pad_front": args.num_pad_front, "padding_mode": args.padding_mode,
-                                  "backend": args.backend, "device": args.device, "precision": precision,
-                                  "channels_last": not args.no_channels_last, "threads": args.threads})
+    options = options_from_flags(
+        {
+            "tile": args.tile,
+            "tile_overlap": args.tile_overlap,
+            "num_pad_front": args.num_pad_front,
+            "padding_mode": args.padding_mode,
+            "backend": args.backend,
+            "device": args.device,
+            "precision": precision,
+            "channels_last": not args.no_channels_last,
+            "threads": args.threads,
+        }
+    )
     check_precision(options.precision, parse_device(options.device), options.backend or defaults.BACKEND)
     return options
 
 
 def video_options(args):
     try:
-        return VideoOptions(fps=args.fps, start=args.start, duration=args.duration, codec=args.codec, crf=args.crf,
-                            preset=args.preset, pix_fmt=args.pix_fmt, audio=not args.no_audio,
-                            deinterlace=args.deinterlace,
-                            compare=args.compare, overwrite=args.overwrite, outscale=args.outscale,
-                            target_height=args.target_height, target_width=args.target_width, quiet=args.quiet,
-                            scene_cuts=args.scene_cuts)
+        return VideoOptions(
+            fps=args.fps,
+            start=args.start,
+            duration=args.duration,
+            codec=args.codec,
+            crf=args.crf,
+            preset=args.preset,
+            pix_fmt=args.pix_fmt,
+            audio=not args.no_audio,
+            deinterlace=args.deinterlace,
+            compare=args.compare,
+            overwrite=args.overwrite,
+            outscale=args.outscale,
+            target_height=args.target_height,
+            target_width=args.target_width,
+            quiet=args.quiet,
+            scene_cuts=args.scene_cuts,
+        )
     except UserError as err:
         raise UserError(f"--{err}") from None
 
@@ -100,22 +123,34 @@ def _run(args):
     options = inference_options(args)
     if args.ray and (args.batch or args.output_dir) and not (args.worker or args.assemble):
         return batch_main(args, options)  # the batch's files (and their chunks) on the cluster
-    if args.worker or args.assemble or args.ray or (args.shard and not (args.batch or args.output_dir)
-                                                    and args.input is not None):
+    if (
+        args.worker
+        or args.assemble
+        or args.ray
+        or (args.shard and not (args.batch or args.output_dir) and args.input is not None)
+    ):
         return chunked_main(args, options)
     if args.batch or args.output_dir or args.shard or args.batch_ext:
         return batch_main(args, options)
     if args.input is None or args.output is None:
         missing = "output" if args.input is not None else "input, output"
-        raise UserError(f"the following arguments are required: {missing} (or --batch INPUTS... -o OUTPUT_DIR); "
-                        f"see --help")
+        raise UserError(f"the following arguments are required: {missing} (or --batch INPUTS... -o OUTPUT_DIR); see --help")
     # before anything is read or written: outputs (never an input, never an existing file or
     # frames folder without --overwrite), encoder and container
     if args.resume and args.overwrite:
-        raise UserError("--resume and --overwrite: choose one (--resume continues the unfinished job, "
-                        "--overwrite discards it and starts again)")
-    job = prepare_job(args.input, args.output, video_options(args), model_path=args.model, resume=args.resume,
-                      segment_frames=args.segment_frames, chunk_frames=args.chunk_frames)
+        raise UserError(
+            "--resume and --overwrite: choose one (--resume continues the unfinished job, "
+            "--overwrite discards it and starts again)"
+        )
+    job = prepare_job(
+        args.input,
+        args.output,
+        video_options(args),
+        model_path=args.model,
+        resume=args.resume,
+        segment_frames=args.segment_frames,
+        chunk_frames=args.chunk_frames,
+    )
     try:  # the job's lock is held from prepare_job on
         upscaler = Upscaler(load_network(args), options, report=lambda line: print(line, flush=True))
         run_job(upscaler, job, report=lambda line: print(line, flush=True))
@@ -126,14 +161,18 @@ def _run(args):
 
 def chunked_main(args, options):
     """--worker, --shard I/N (one input), --assemble, --ray: a chunked job (docs/upscale.md)."""
-    modes = [f for f, on in (("--worker", args.worker), ("--shard", args.shard), ("--assemble", args.assemble),
-                             ("--ray", args.ray)) if on]
+    modes = [
+        f
+        for f, on in (("--worker", args.worker), ("--shard", args.shard), ("--assemble", args.assemble), ("--ray", args.ray))
+        if on
+    ]
     if len(modes) > 1:
         raise UserError(f"{' and '.join(modes)}: choose one (each runs a chunked job its own way)")
     flag = modes[0]
     if args.scene_cuts != "on":
-        raise UserError(f"{flag}: needs --scene_cuts on (the chunks are the shots between hard cuts, where the "
-                        "recurrence restarts)")
+        raise UserError(
+            f"{flag}: needs --scene_cuts on (the chunks are the shots between hard cuts, where the recurrence restarts)"
+        )
     if args.batch or args.output_dir:
         raise UserError(f"{flag}: works on one INPUT OUTPUT (--batch with --shard splits the files instead)")
     if args.input is None or args.output is None:
@@ -148,8 +187,9 @@ def chunked_main(args, options):
     if args.ray:
         check_ray_address(args.ray)  # before the model is loaded: one line
     video = video_options(args)
-    job = prepare_job(args.input, args.output, video, model_path=args.model, segment_frames=args.segment_frames,
-                      chunk_frames=args.chunk_frames)
+    job = prepare_job(
+        args.input, args.output, video, model_path=args.model, segment_frames=args.segment_frames, chunk_frames=args.chunk_frames
+    )
     check_outputs([("job folder", job_path(args.output), JOB)], [("INPUT", args.input), ("--model", args.model)])
     job = dataclasses.replace(job, resume="chunks")
     say = lambda line: print(line, flush=True)  # noqa: E731
@@ -159,9 +199,18 @@ def chunked_main(args, options):
         if args.assemble:
             assemble_only(upscaler, job, report=say)
         elif args.ray:
-            run_on_ray(upscaler, job, args.ray, model=args.model,
-                       model_args={"degradation": args.degradation, "nf": args.nf, "nb": args.nb},
-                       cpus=args.ray_cpus, gpus=args.ray_gpus, lease=args.lease, report=report, summary=say)
+            run_on_ray(
+                upscaler,
+                job,
+                args.ray,
+                model=args.model,
+                model_args={"degradation": args.degradation, "nf": args.nf, "nb": args.nb},
+                cpus=args.ray_cpus,
+                gpus=args.ray_gpus,
+                lease=args.lease,
+                report=report,
+                summary=say,
+            )
         else:
             work(upscaler, job, shard=args.shard, lease=args.lease, report=report, progress=not args.quiet, summary=say)
     return 0
@@ -179,17 +228,33 @@ def batch_main(args, options):
     model_args = {"degradation": args.degradation, "nf": args.nf, "nb": args.nb}
     say = lambda line: print(line, flush=True)  # noqa: E731
     fail = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
-    common = dict(model_args=model_args, shard_text=args.shard, batch_ext=args.batch_ext,
-                  segment_frames=args.segment_frames, chunk_frames=args.chunk_frames, report=say, fail=fail)
+    common = dict(
+        model_args=model_args,
+        shard_text=args.shard,
+        batch_ext=args.batch_ext,
+        segment_frames=args.segment_frames,
+        chunk_frames=args.chunk_frames,
+        report=say,
+        fail=fail,
+    )
     if args.ray:
         video = _ray_batch_checks(args)
         load_network(args)  # a bad checkpoint is one line here, not one for every file on the cluster
-        _, _, failed = run_batch_on_ray(args.batch, args.output_dir, options, video, args.model, args.ray,
-                                        cpus=args.ray_cpus, gpus=args.ray_gpus, lease=args.lease, **common)
+        _, _, failed = run_batch_on_ray(
+            args.batch,
+            args.output_dir,
+            options,
+            video,
+            args.model,
+            args.ray,
+            cpus=args.ray_cpus,
+            gpus=args.ray_gpus,
+            lease=args.lease,
+            **common,
+        )
         return 1 if failed else 0
     upscaler = Upscaler(load_network(args), options, report=say)
-    _, _, failed = run_batch(upscaler, args.batch, args.output_dir, options, video_options(args), args.model,
-                             **common)
+    _, _, failed = run_batch(upscaler, args.batch, args.output_dir, options, video_options(args), args.model, **common)
     return 1 if failed else 0
 
 

@@ -20,6 +20,7 @@ depend on them) unless ``--model`` names a shipped model or a checkpoint: ``auto
 shipped model's measurements in the precision table, and checks other weights on the first
 frames.
 """
+
 import argparse
 import os
 import queue
@@ -79,7 +80,7 @@ def run_reference_style(net, paths, out_dir, device):
         lr_prev = torch.zeros(1, c, h, w, device=device)
         hr_prev = torch.zeros(1, c, s * h, s * w, device=device)
         for i in range(len(paths)):
-            lr_curr = lr_t[i:i + 1].to(device)
+            lr_curr = lr_t[i : i + 1].to(device)
             t0 = time.perf_counter()
             hr_curr = net(lr_curr, lr_prev, hr_prev)
             sync(device)
@@ -119,8 +120,10 @@ def run_ours(net, paths, out_dir, device, half=False, backend="torch", precision
     x = step_inputs(3, lr.shape[1], lr.shape[2], net.scale, device)
     x = [a.contiguous(memory_format=torch.channels_last) for a in x]
     step = upscaler.step_fn
-    with torch.inference_mode(), (torch.autocast("cuda", dtype=torch.float16) if upscaler.half
-                                  else torch.autocast("cpu", enabled=False)):
+    with (
+        torch.inference_mode(),
+        torch.autocast("cuda", dtype=torch.float16) if upscaler.half else torch.autocast("cpu", enabled=False),
+    ):
         step(*x)
         sync(device)
         t0 = time.perf_counter()
@@ -145,8 +148,10 @@ def parse_precisions(text):
     for pair in filter(None, text.split(",")):
         backend, _, prec = pair.partition(":") if ":" in pair else (None, None, pair)
         if backend not in (None, *defaults.BACKENDS) or prec not in defaults.PRECISIONS:
-            raise UserError(f"--precisions {pair}: expected BACKEND:PRECISION (backend {', '.join(defaults.BACKENDS)}; "
-                            f"precision {', '.join(defaults.PRECISIONS)}) or auto")
+            raise UserError(
+                f"--precisions {pair}: expected BACKEND:PRECISION (backend {', '.join(defaults.BACKENDS)}; "
+                f"precision {', '.join(defaults.PRECISIONS)}) or auto"
+            )
         pairs.append((backend, prec))
     return pairs
 
@@ -157,14 +162,20 @@ def main():
     p.add_argument("--frames", type=int, default=12)
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:k")
     p.add_argument("--half", action="store_true", help="also time CUDA autocast fp16")
-    p.add_argument("--backend", default="torch,openvino",
-                   help="'torch,openvino' (default) also times the OpenVINO backend; 'torch' skips it")
-    p.add_argument("--precisions", default="",
-                   help="also time test mode in these BACKEND:PRECISION pairs (tecogan.inference.precision), set-up "
-                        "included, e.g. openvino:bf16,openvino:int8,torch:bf16; 'auto' as test.precision: auto")
-    p.add_argument("--model", default=None,
-                   help="a shipped model's name or a .pth (its architecture replaces --nf/--nb); random weights "
-                        "by default")
+    p.add_argument(
+        "--backend", default="torch,openvino", help="'torch,openvino' (default) also times the OpenVINO backend; 'torch' skips it"
+    )
+    p.add_argument(
+        "--precisions",
+        default="",
+        help="also time test mode in these BACKEND:PRECISION pairs (tecogan.inference.precision), set-up "
+        "included, e.g. openvino:bf16,openvino:int8,torch:bf16; 'auto' as test.precision: auto",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        help="a shipped model's name or a .pth (its architecture replaces --nf/--nb); random weights by default",
+    )
     p.add_argument("--nf", type=int, default=64)
     p.add_argument("--nb", type=int, default=10)
     p.add_argument("--debug", action="store_true")
@@ -175,21 +186,30 @@ def main():
     torch.manual_seed(0)
     net = load_generator(args.model) if args.model else FRNet(nf=args.nf, nb=args.nb, degradation="BD")
     flops = count_flops(net, step_inputs(3, h, w, net.scale, torch.device("cpu")))
-    print(f"device: {device} | threads: {torch.get_num_threads()} | LR {h}x{w} -> HR {net.scale * h}x{net.scale * w} | "
-          f"{args.frames} frames | {flops / 1e9:.2f} GFLOP per frame step")
+    print(
+        f"device: {device} | threads: {torch.get_num_threads()} | LR {h}x{w} -> HR {net.scale * h}x{net.scale * w} | "
+        f"{args.frames} frames | {flops / 1e9:.2f} GFLOP per frame step"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         src = os.path.join(tmp, "lr")
         os.makedirs(src)
         paths = make_frames(src, args.frames, h, w)
-        runs = [("reference-style (NCHW, no_grad, sequential I/O)", lambda o: run_reference_style(net, paths, o, device)),
-                ("ours (channels-last, inference_mode, overlapped I/O)", lambda o: run_ours(net, paths, o, device))]
+        runs = [
+            ("reference-style (NCHW, no_grad, sequential I/O)", lambda o: run_reference_style(net, paths, o, device)),
+            ("ours (channels-last, inference_mode, overlapped I/O)", lambda o: run_ours(net, paths, o, device)),
+        ]
         if "openvino" in args.backend.split(","):
-            runs.append(("ours --backend openvino (set-up included)",
-                         lambda o: run_ours(net, paths, o, device, backend="openvino")))
+            runs.append(
+                ("ours --backend openvino (set-up included)", lambda o: run_ours(net, paths, o, device, backend="openvino"))
+            )
         for backend, prec in pairs:
             label = f"ours precision {prec}" + (f" --backend {backend}" if backend else "")
-            runs.append((f"{label} (set-up included)",
-                         lambda o, b=backend, q=prec: run_ours(net, paths, o, device, backend=b, precision=q)))
+            runs.append(
+                (
+                    f"{label} (set-up included)",
+                    lambda o, b=backend, q=prec: run_ours(net, paths, o, device, backend=b, precision=q),
+                )
+            )
         if args.half:
             runs.append(("ours --half (CUDA autocast fp16)", lambda o: run_ours(net, paths, o, device, half=True)))
         results = {}
@@ -198,8 +218,10 @@ def main():
             os.makedirs(out)
             total, step = fn(out)
             results[name] = total
-            print(f"{name:55s} {args.frames / total:7.3f} frames/s end to end | "
-                  f"network {step:.3f} s/step = {flops / step / 1e9:7.1f} GFLOP/s")
+            print(
+                f"{name:55s} {args.frames / total:7.3f} frames/s end to end | "
+                f"network {step:.3f} s/step = {flops / step / 1e9:7.1f} GFLOP/s"
+            )
         ref = list(results.values())[0]
         for name, total in list(results.items())[1:]:
             print(f"speed-up end to end vs reference-style: {ref / total:.2f}x  {name}")

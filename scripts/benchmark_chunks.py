@@ -12,6 +12,7 @@ before and after, each time and the speed-up single / pair (the chunked output i
 decode to the single run's frames).  On a machine shared with other work the speed-up says as
 much about the load as about the chunks: report the load with it.
 """
+
 import argparse
 import os
 import runpy
@@ -36,8 +37,7 @@ UPSCALE = [sys.executable, os.path.join(REPO, "codes", "upscale.py")]
 
 def timed(commands, env):
     started = time.perf_counter()
-    procs = [subprocess.Popen(c, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-             for c in commands]
+    procs = [subprocess.Popen(c, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for c in commands]
     for p in procs:
         _, err = p.communicate()
         if p.returncode:
@@ -61,8 +61,23 @@ def main():
         clip = os.path.join(work, "in.mp4")
         frames = scenes([args.shot_frames] * args.shots, h=h, w=w)
         make_clip(clip, frames, rate=24, codec="ffv1", pix_fmt="bgr0", fmt="matroska")
-        base = ["--model", args.model, "--device", "cpu", "--threads", "1", "--precision", "fp32", "--scene_cuts",
-                "on", "--chunk_frames", str(args.shot_frames), "--codec", args.codec, "--quiet"]
+        base = [
+            "--model",
+            args.model,
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+            "--precision",
+            "fp32",
+            "--scene_cuts",
+            "on",
+            "--chunk_frames",
+            str(args.shot_frames),
+            "--codec",
+            args.codec,
+            "--quiet",
+        ]
         load_before = os.getloadavg()
         single, pair = [], []
         for r in range(args.rounds):
@@ -70,14 +85,17 @@ def main():
             single.append(timed([UPSCALE + [clip, one, *base]], env))
             pair.append(timed([UPSCALE + [clip, two, *base, "--worker", "--lease", "20"]] * 2, env))
             same = all(np.array_equal(a, b) for a, b in zip(decode_rgb(one), decode_rgb(two), strict=True))
-            print(f"round {r}: one process {single[-1]:.1f} s, two workers {pair[-1]:.1f} s, same frames: {same}",
-                  flush=True)
+            print(f"round {r}: one process {single[-1]:.1f} s, two workers {pair[-1]:.1f} s, same frames: {same}", flush=True)
         load_after = os.getloadavg()
-        print(f"CPU: {cpu_name()}, {os.cpu_count()} logical CPUs; load average before "
-              f"{load_before[0]:.2f}, after {load_after[0]:.2f}")
+        print(
+            f"CPU: {cpu_name()}, {os.cpu_count()} logical CPUs; load average before "
+            f"{load_before[0]:.2f}, after {load_after[0]:.2f}"
+        )
         print(f"{args.shots} shots x {args.shot_frames} frames at {w}x{h}, model {args.model}, {args.codec}")
-        print(f"best: one process of one thread {min(single):.1f} s, two --worker processes of one thread "
-              f"{min(pair):.1f} s: speed-up {min(single) / min(pair):.2f}x")
+        print(
+            f"best: one process of one thread {min(single):.1f} s, two --worker processes of one thread "
+            f"{min(pair):.1f} s: speed-up {min(single) / min(pair):.2f}x"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -10,6 +10,7 @@ temporary folder laid out as ``data/Vid4/GT`` and ``results/Vid4/<model>``, then
 included).  LPIPS weights: ``--lpips_weights``, else ``$TECOGAN_LPIPS_WEIGHTS``, else
 ``<repo>/../shared/weights/alexnet_imagenet_features.pth`` if present, else torchvision's.
 """
+
 import argparse
 import os
 import runpy
@@ -24,8 +25,7 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
-VID4 = (("calendar", 720, 576, 41), ("city", 704, 576, 34),
-        ("foliage", 720, 480, 49), ("walk", 720, 480, 47))
+VID4 = (("calendar", 720, 576, 41), ("city", 704, 576, 34), ("foliage", 720, 480, 49), ("walk", 720, 480, 47))
 MODEL = "Synthetic_BD"
 
 
@@ -42,7 +42,7 @@ def make_sequence(rng, w, h, n, gt_dir, sr_dir, scale=1.0):
     os.makedirs(sr_dir, exist_ok=True)
     for i in range(n):
         y, x = 32 + int(round(2.0 * i * scale)), 32 + int(round(3.0 * i * scale))
-        gt = tex[y:y + h, x:x + w]
+        gt = tex[y : y + h, x : x + w]
         sr = cv2.GaussianBlur(gt, (0, 0), 1.2).astype(np.int16)
         sr = np.clip(sr + rng.integers(-6, 7, sr.shape), 0, 255).astype(np.uint8)
         name = f"{i + 1:04d}.png"
@@ -56,8 +56,9 @@ def main():
     parser.add_argument("--workers", type=int, default=None, help="flow threads (evaluate.py's default if unset)")
     parser.add_argument("--batch_size", type=int, default=4)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--keep", default=None, metavar="DIR",
-                        help="build the data in DIR and keep it (reused when it already exists)")
+    parser.add_argument(
+        "--keep", default=None, metavar="DIR", help="build the data in DIR and keep it (reused when it already exists)"
+    )
     args = parser.parse_args()
 
     weights = args.lpips_weights or os.environ.get("TECOGAN_LPIPS_WEIGHTS")
@@ -72,14 +73,28 @@ def main():
             t0 = time.time()
             rng = np.random.default_rng(0)
             for name, w, h, n in VID4:
-                make_sequence(rng, w, h, n, os.path.join(data_root, "Vid4", "GT", name),
-                              os.path.join(results_root, "Vid4", MODEL, name))
+                make_sequence(
+                    rng, w, h, n, os.path.join(data_root, "Vid4", "GT", name), os.path.join(results_root, "Vid4", MODEL, name)
+                )
             print(f"synthetic Vid4 (171 frames) written to {root} in {time.time() - t0:.1f} s", flush=True)
 
         from tecogan.official_metrics import evaluate
-        argv = ["--model", MODEL, "--datasets", "Vid4", "--data_root", data_root,
-                "--results_root", results_root, "--device", args.device,
-                "--batch_size", str(args.batch_size), "--overwrite"]
+
+        argv = [
+            "--model",
+            MODEL,
+            "--datasets",
+            "Vid4",
+            "--data_root",
+            data_root,
+            "--results_root",
+            results_root,
+            "--device",
+            args.device,
+            "--batch_size",
+            str(args.batch_size),
+            "--overwrite",
+        ]
         if weights:
             argv += ["--lpips_weights", weights]
         if args.workers is not None:
@@ -88,9 +103,12 @@ def main():
         evaluate.main(argv)
         seconds = time.time() - t0
         import torch
-        print(f"official metrics of a Vid4-sized dataset (171 frames): {seconds:.1f} s "
-              f"(torch threads {torch.get_num_threads()}, CPUs {os.cpu_count()}, "
-              f"device {args.device})")
+
+        print(
+            f"official metrics of a Vid4-sized dataset (171 frames): {seconds:.1f} s "
+            f"(torch threads {torch.get_num_threads()}, CPUs {os.cpu_count()}, "
+            f"device {args.device})"
+        )
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)

@@ -12,6 +12,7 @@ shared with other jobs the wall-clock rates move with their load, so it also pri
 CPU seconds (the child process's user + system time, start-up and encoding included), which the
 load changes far less.
 """
+
 import argparse
 import os
 import re
@@ -43,8 +44,19 @@ def cpu_flags():
 
 
 def run_once(args, model, backend, out):
-    cmd = [sys.executable, os.path.join(REPO, "codes", "upscale.py"), args.input, out, "--model", model,
-           "--precision", args.precision, "--backend", backend, "--overwrite"]
+    cmd = [
+        sys.executable,
+        os.path.join(REPO, "codes", "upscale.py"),
+        args.input,
+        out,
+        "--model",
+        model,
+        "--precision",
+        args.precision,
+        "--backend",
+        backend,
+        "--overwrite",
+    ]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -78,25 +90,36 @@ def main():
                     fps, frames, cpu = run_once(args, m, b, out)
                     rates[(b, m)].append(fps)
                     cpus[(b, m)].append(cpu)
-            print(f"round {r + 1}: " + ", ".join(f"{m}/{b} {rates[(b, m)][-1]:.2f} frames/s ({cpus[(b, m)][-1]:.1f} CPU s)"
-                                                 for b in backends for m in models), flush=True)
+            print(
+                f"round {r + 1}: "
+                + ", ".join(
+                    f"{m}/{b} {rates[(b, m)][-1]:.2f} frames/s ({cpus[(b, m)][-1]:.1f} CPU s)" for b in backends for m in models
+                ),
+                flush=True,
+            )
     name, flags = cpu_flags()
-    print(f"CPU {name} ({os.cpu_count()} cores visible; {' '.join(flags) or 'no AVX2'}), "
-          f"upscale.py --threads {args.threads or 'default'}; input {os.path.relpath(args.input, REPO)} "
-          f"({frames} frames), H.264 .mp4 output, --precision {args.precision}, {args.rounds} interleaved rounds")
+    print(
+        f"CPU {name} ({os.cpu_count()} cores visible; {' '.join(flags) or 'no AVX2'}), "
+        f"upscale.py --threads {args.threads or 'default'}; input {os.path.relpath(args.input, REPO)} "
+        f"({frames} frames), H.264 .mp4 output, --precision {args.precision}, {args.rounds} interleaved rounds"
+    )
     for b in backends:
         for m in models:
             v = rates[(b, m)]
-            print(f"{b:9s} {m:14s} median {statistics.median(v):7.2f} frames/s, best {max(v):7.2f}; "
-                  f"median {statistics.median(cpus[(b, m)]):.1f} CPU s per run")
+            print(
+                f"{b:9s} {m:14s} median {statistics.median(v):7.2f} frames/s, best {max(v):7.2f}; "
+                f"median {statistics.median(cpus[(b, m)]):.1f} CPU s per run"
+            )
         first = models[0]
         for m in models[1:]:
             med = statistics.median(rates[(b, first)]) / statistics.median(rates[(b, m)])
             best = max(rates[(b, first)]) / max(rates[(b, m)])
             per_round = statistics.median(a / c for a, c in zip(rates[(b, first)], rates[(b, m)], strict=True))
             cpu = statistics.median(cpus[(b, m)]) / statistics.median(cpus[(b, first)])
-            print(f"{b:9s} {first} / {m}: {med:.2f}x (medians), {best:.2f}x (best), {per_round:.2f}x (median of the "
-                  f"rounds' ratios); CPU seconds per run: {cpu:.2f}x fewer")
+            print(
+                f"{b:9s} {first} / {m}: {med:.2f}x (medians), {best:.2f}x (best), {per_round:.2f}x (median of the "
+                f"rounds' ratios); CPU seconds per run: {cpu:.2f}x fewer"
+            )
 
 
 if __name__ == "__main__":

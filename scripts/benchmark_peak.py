@@ -15,6 +15,7 @@ Measured in one run, interleaved (so the ratios hold on a noisy machine):
 It prints GFLOP/s and the fraction of peak for each, so the next bottleneck is visible on any
 machine. Weights are random: speed does not depend on them.
 """
+
 import argparse
 import os
 import runpy
@@ -26,15 +27,20 @@ runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the pa
 from tecogan.profiling import cpu_name
 from tecogan.utils.errors import UserError, run_cli
 
-GROUPS = {"FNet": "fnet", "conv_in": "srnet.conv_in", "residual blocks": "srnet.resblocks",
-          "upsampling convs": "srnet.conv_up", "output conv": "srnet.conv_out", "BD upsampler": "upsample_func"}
-
-
+GROUPS = {
+    "FNet": "fnet",
+    "conv_in": "srnet.conv_in",
+    "residual blocks": "srnet.resblocks",
+    "upsampling convs": "srnet.conv_up",
+    "output conv": "srnet.conv_out",
+    "BD upsampler": "upsample_func",
+}
 
 
 def conv_peak(repeats=5):
     """GFLOP/s of a channels-last 64->64 3x3 convolution at 288x360 (best of ``repeats``)."""
     import torch
+
     conv = torch.nn.Conv2d(64, 64, 3, 1, 1).to(memory_format=torch.channels_last)
     x = torch.randn(1, 64, 288, 360).contiguous(memory_format=torch.channels_last)
     flops = 2 * 64 * 9 * 64 * 288 * 360
@@ -56,14 +62,14 @@ def step_flops(net, h, w):
     from torch.utils.flop_counter import FlopCounterMode
 
     from tecogan.profiling import step_inputs
+
     counter = FlopCounterMode(display=False)
     with torch.inference_mode(), counter:
         net(*step_inputs(3, h, w, net.scale, torch.device("cpu")))
     counts = counter.get_flop_counts()
     per_group = {}
     for label, prefix in GROUPS.items():
-        key = next((k for k in counts if k.endswith("." + prefix) or k == prefix
-                    or k.split(".", 1)[-1] == prefix), None)
+        key = next((k for k in counts if k.endswith("." + prefix) or k == prefix or k.split(".", 1)[-1] == prefix), None)
         per_group[label] = sum(counts[key].values()) if key else 0
     return counter.get_total_flops(), per_group
 
@@ -82,6 +88,7 @@ def group_seconds(net, h, w, repeats=3):
     import torch
 
     from tecogan.profiling import step_inputs
+
     times = {label: 0.0 for label in GROUPS}
     started = {}
     hooks = []
@@ -89,8 +96,11 @@ def group_seconds(net, h, w, repeats=3):
     for label, prefix in GROUPS.items():
         module = modules[prefix]
         hooks.append(module.register_forward_pre_hook(lambda m, a, label=label: started.__setitem__(label, time.perf_counter())))
-        hooks.append(module.register_forward_hook(
-            lambda m, a, o, label=label: times.__setitem__(label, times[label] + time.perf_counter() - started[label])))
+        hooks.append(
+            module.register_forward_hook(
+                lambda m, a, o, label=label: times.__setitem__(label, times[label] + time.perf_counter() - started[label])
+            )
+        )
     x = [t.contiguous(memory_format=torch.channels_last) for t in step_inputs(3, h, w, net.scale, torch.device("cpu"))]
     try:
         with torch.inference_mode():
@@ -128,6 +138,7 @@ def main():
     import torch
 
     import tecogan
+
     torch.manual_seed(0)
     net = tecogan.build_generator("FRNet", nf=args.nf, nb=args.nb, degradation="BD", scale=4).eval()
     flops, per_group = step_flops(net, h, w)
@@ -135,20 +146,27 @@ def main():
     upscalers = {b: tecogan.Upscaler(net, device="cpu", num_pad_front=0, backend=b, precision="fp32") for b in backends}
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(args.frames)]
-    print(f"{cpu_name()}; torch {torch.__version__}, {torch.get_num_threads()} threads; FRNet nf {args.nf} nb "
-          f"{args.nb}, LR {h}x{w} -> {4 * h}x{4 * w}: {flops / 1e9:.1f} GFLOP per step")
+    print(
+        f"{cpu_name()}; torch {torch.__version__}, {torch.get_num_threads()} threads; FRNet nf {args.nf} nb "
+        f"{args.nb}, LR {h}x{w} -> {4 * h}x{4 * w}: {flops / 1e9:.1f} GFLOP per step"
+    )
     peaks, steps = [], {b: [] for b in backends}
     for _ in range(args.rounds):
         peaks.append(conv_peak())
         for b, upscaler in upscalers.items():
             steps[b].append(api_seconds_per_frame(upscaler, frames))
     peak = max(peaks)
-    print(f"conv peak (64->64 3x3, channels-last, 288x360): {peak:.1f} GFLOP/s (rounds: "
-          + ", ".join(f"{v:.0f}" for v in peaks) + ")")
+    print(
+        f"conv peak (64->64 3x3, channels-last, 288x360): {peak:.1f} GFLOP/s (rounds: "
+        + ", ".join(f"{v:.0f}" for v in peaks)
+        + ")"
+    )
     for b in backends:
         step = min(steps[b])
-        print(f"FRNet step via tecogan.Upscaler(backend={b!r}) (uint8 in/out): {step * 1e3:.1f} ms/frame, "
-              f"{flops / step / 1e9:.1f} GFLOP/s = {flops / step / 1e9 / peak:.2f} of peak")
+        print(
+            f"FRNet step via tecogan.Upscaler(backend={b!r}) (uint8 in/out): {step * 1e3:.1f} ms/frame, "
+            f"{flops / step / 1e9:.1f} GFLOP/s = {flops / step / 1e9 / peak:.2f} of peak"
+        )
     if "torch" not in backends:
         return 0
     print("per layer group, torch backend:")

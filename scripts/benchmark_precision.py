@@ -24,6 +24,7 @@ cap, so one machine measures the classes below its own (an AVX2 CPU on an AVX-51
     ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 \
         python scripts/benchmark_precision.py --models frvsr --threads 1 --write_table
 """
+
 import argparse
 import json
 import os
@@ -40,10 +41,11 @@ import torch
 
 from tecogan.utils.errors import UserError, run_cli
 
-DEFAULT_CLIPS = [os.path.join(REPO, "demo", "val", "GT", "coffee"),
-                 os.path.join(REPO, "data", "FootageHeldout", "GT", "car-shadow")]
-FLAGS_SHOWN = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16", "amx_fp16", "avx512_vnni", "avx_vnni",
-               "amx_int8")
+DEFAULT_CLIPS = [
+    os.path.join(REPO, "demo", "val", "GT", "coffee"),
+    os.path.join(REPO, "data", "FootageHeldout", "GT", "car-shadow"),
+]
+FLAGS_SHOWN = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16", "amx_fp16", "avx512_vnni", "avx_vnni", "amx_int8")
 # the variables that cap the kernels torch and OpenVINO use (how a lower CPU class is measured)
 CAPS = ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS")
 
@@ -53,6 +55,7 @@ def read_clip(folder, scale, degradation, max_frames=0):
     from tecogan.ops.degradation import degrade_bd
     from tecogan.ops.imresize import imresize
     from tecogan.utils.fileio import read_image_rgb
+
     if not os.path.isdir(folder):
         raise UserError(f"{folder}: clip folder not found (held-out footage: python scripts/prepare_footage.py)")
     names = sorted(n for n in os.listdir(folder) if n.lower().endswith((".png", ".jpg", ".jpeg")))
@@ -73,13 +76,17 @@ def read_clip(folder, scale, degradation, max_frames=0):
 
 def psnr(a, b):
     mse = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
 
 
 def quality(metrics_lpips, gt, out):
     from tecogan.metrics.validation import lpips_sequence, psnr_y_uint8, tof_sequence
-    return {"psnr": float(np.mean(psnr_y_uint8(gt, out))), "lpips": float(np.mean(lpips_sequence(metrics_lpips, gt, out))),
-            "tof": float(np.mean(tof_sequence(gt, out)))}
+
+    return {
+        "psnr": float(np.mean(psnr_y_uint8(gt, out))),
+        "lpips": float(np.mean(lpips_sequence(metrics_lpips, gt, out))),
+        "tof": float(np.mean(tof_sequence(gt, out))),
+    }
 
 
 def run_model(name, clips, rounds, max_frames, lpips_model, report):
@@ -87,6 +94,7 @@ def run_model(name, clips, rounds, max_frames, lpips_model, report):
     from tecogan.inference.auto import native_precisions
     from tecogan.inference.precision import weights_hash
     from tecogan.inference.steppers import RecurrentUpscaler, infer_sequence
+
     net = tecogan.load_generator(name)
     pairs = native_precisions(torch.device("cpu"))  # fp32 torch first; OpenVINO fp32 included where installed
     upscalers, setup = {}, {}
@@ -94,10 +102,13 @@ def run_model(name, clips, rounds, max_frames, lpips_model, report):
         start = time.perf_counter()
         upscalers[(b, p)] = RecurrentUpscaler(net, "cpu", backend=b, precision=p)
         setup[(b, p)] = time.perf_counter() - start
-    report(f"{name} ({os.path.basename(tecogan.pretrained.resolve_model(name))}, {net.degradation}, nf {net.nf}, "
-           f"nb {net.nb}): set-up " + ", ".join(f"{b}/{p} {s:.1f} s" for (b, p), s in setup.items()))
-    totals = {bp: {"frames": 0, "seconds": 0.0, "psnr": [], "lpips": [], "tof": [], "drift_first": [],
-                   "drift_last": []} for bp in pairs}
+    report(
+        f"{name} ({os.path.basename(tecogan.pretrained.resolve_model(name))}, {net.degradation}, nf {net.nf}, "
+        f"nb {net.nb}): set-up " + ", ".join(f"{b}/{p} {s:.1f} s" for (b, p), s in setup.items())
+    )
+    totals = {
+        bp: {"frames": 0, "seconds": 0.0, "psnr": [], "lpips": [], "tof": [], "drift_first": [], "drift_last": []} for bp in pairs
+    }
     for folder in clips:
         gt, lr = read_clip(folder, net.scale, net.degradation, max_frames)
         outputs, best = {}, {bp: float("inf") for bp in pairs}
@@ -134,10 +145,12 @@ def run_model(name, clips, rounds, max_frames, lpips_model, report):
                 t[key].append((q[key], len(gt)))
             t["drift_first"].append(first)
             t["drift_last"].append(last)
-            report(f"    {bp[0]:8s} {bp[1]:4s} {len(gt) / best[bp]:6.2f} frames/s x{best[pairs[0]] / best[bp]:4.2f} | "
-                   f"Y-PSNR {q['psnr']:.3f} ({q['psnr'] - base['psnr']:+.3f}) LPIPS {q['lpips']:.4f} "
-                   f"({_rel(q['lpips'], base['lpips']):+.2%}) tOF {q['tof']:.4f} ({_rel(q['tof'], base['tof']):+.2%}) | "
-                   f"vs fp32 first/last {k}: {first:.1f}/{last:.1f} dB")
+            report(
+                f"    {bp[0]:8s} {bp[1]:4s} {len(gt) / best[bp]:6.2f} frames/s x{best[pairs[0]] / best[bp]:4.2f} | "
+                f"Y-PSNR {q['psnr']:.3f} ({q['psnr'] - base['psnr']:+.3f}) LPIPS {q['lpips']:.4f} "
+                f"({_rel(q['lpips'], base['lpips']):+.2%}) tOF {q['tof']:.4f} ({_rel(q['tof'], base['tof']):+.2%}) | "
+                f"vs fp32 first/last {k}: {first:.1f}/{last:.1f} dB"
+            )
     return net, pairs, totals, weights_hash(net)
 
 
@@ -151,6 +164,7 @@ def _avg(pairs_weighted):
 
 def summarize(name, pairs, totals, report):
     from tecogan.inference.auto import within_gate
+
     base = totals[pairs[0]]
     fps0 = base["frames"] / base["seconds"]
     rows = {}
@@ -158,18 +172,28 @@ def summarize(name, pairs, totals, report):
     for bp in pairs:
         t = totals[bp]
         fps = t["frames"] / t["seconds"]
-        row = {"fps": round(fps, 3), "speedup": round(fps / fps0, 3),
-               "psnr": round(_avg(t["psnr"]), 4), "lpips": round(_avg(t["lpips"]), 5), "tof": round(_avg(t["tof"]), 5)}
-        row.update(d_psnr=round(row["psnr"] - _avg(base["psnr"]), 4),
-                   d_lpips_rel=round(_rel(_avg(t["lpips"]), _avg(base["lpips"])), 5),
-                   d_tof_rel=round(_rel(_avg(t["tof"]), _avg(base["tof"])), 5),
-                   drift_first_db=round(min(t["drift_first"]), 2), drift_last_db=round(min(t["drift_last"]), 2))
+        row = {
+            "fps": round(fps, 3),
+            "speedup": round(fps / fps0, 3),
+            "psnr": round(_avg(t["psnr"]), 4),
+            "lpips": round(_avg(t["lpips"]), 5),
+            "tof": round(_avg(t["tof"]), 5),
+        }
+        row.update(
+            d_psnr=round(row["psnr"] - _avg(base["psnr"]), 4),
+            d_lpips_rel=round(_rel(_avg(t["lpips"]), _avg(base["lpips"])), 5),
+            d_tof_rel=round(_rel(_avg(t["tof"]), _avg(base["tof"])), 5),
+            drift_first_db=round(min(t["drift_first"]), 2),
+            drift_last_db=round(min(t["drift_last"]), 2),
+        )
         row["within_gate"] = bool(within_gate(row))
         rows[f"{bp[0]}/{bp[1]}"] = row
-        report(f"  {bp[0]:8s} {bp[1]:4s} {fps:6.2f} frames/s x{row['speedup']:4.2f} | d Y-PSNR {row['d_psnr']:+.3f} dB, "
-               f"d LPIPS {row['d_lpips_rel']:+.2%}, d tOF {row['d_tof_rel']:+.2%}, drift first/last "
-               f"{row['drift_first_db']:.1f}/{row['drift_last_db']:.1f} dB | gate: "
-               f"{'pass' if row['within_gate'] else 'FAIL'}")
+        report(
+            f"  {bp[0]:8s} {bp[1]:4s} {fps:6.2f} frames/s x{row['speedup']:4.2f} | d Y-PSNR {row['d_psnr']:+.3f} dB, "
+            f"d LPIPS {row['d_lpips_rel']:+.2%}, d tOF {row['d_tof_rel']:+.2%}, drift first/last "
+            f"{row['drift_first_db']:.1f}/{row['drift_last_db']:.1f} dB | gate: "
+            f"{'pass' if row['within_gate'] else 'FAIL'}"
+        )
     return rows
 
 
@@ -194,28 +218,36 @@ def main():
     from tecogan.metrics.lpips_loader import load_lpips
     from tecogan.profiling import cpu_name
     from tecogan.utils.device import cpu_class, cpu_flags
+
     flags = cpu_flags() or set()
     cls = cpu_class(flags) or "other"
     shown = " ".join(f for f in FLAGS_SHOWN if f in flags) or "unknown"
     caps = ", ".join(f"{k}={os.environ[k]}" for k in CAPS if os.environ.get(k, "").strip())
-    machine = (f"{cpu_name()}, {os.cpu_count()} cores visible, torch threads {torch.get_num_threads()}, flags: {shown}"
-               + (f", {caps}" if caps else ""))
+    machine = f"{cpu_name()}, {os.cpu_count()} cores visible, torch threads {torch.get_num_threads()}, flags: {shown}" + (
+        f", {caps}" if caps else ""
+    )
 
     def report(line):
         print(line, flush=True)
 
     report(f"CPU {machine}; class {cls}")
-    report(f"torch {torch.__version__}; gate: Y-PSNR >= -{GATE['psnr_db']} dB, LPIPS/tOF <= +{GATE['lpips_rel']:.0%}, "
-           f"last frames vs fp32 >= {GATE['drift_db']:g} dB; {args.rounds} round(s), pairs interleaved frame by frame")
+    report(
+        f"torch {torch.__version__}; gate: Y-PSNR >= -{GATE['psnr_db']} dB, LPIPS/tOF <= +{GATE['lpips_rel']:.0%}, "
+        f"last frames vs fp32 >= {GATE['drift_db']:g} dB; {args.rounds} round(s), pairs interleaved frame by frame"
+    )
     lpips_model = load_lpips(args.lpips_weights)
-    command = " ".join(([caps.replace(", ", " ")] if caps else []) + ["python scripts/benchmark_precision.py"]
-                       + sys.argv[1:])
+    command = " ".join(([caps.replace(", ", " ")] if caps else []) + ["python scripts/benchmark_precision.py"] + sys.argv[1:])
     for name in args.models:
         _, pairs, totals, digest = run_model(name, args.clips, args.rounds, args.max_frames, lpips_model, report)
         rows = summarize(name, pairs, totals, report)
         if args.write_table:  # after each model: the measurements so far are kept if a later one fails
-            record = {"rows": rows, "machine": machine, "command": command, "weights": "measured on the shipped file",
-                      "clips": [os.path.relpath(c, REPO) for c in args.clips]}
+            record = {
+                "rows": rows,
+                "machine": machine,
+                "command": command,
+                "weights": "measured on the shipped file",
+                "clips": [os.path.relpath(c, REPO) for c in args.clips],
+            }
             table = merge(load_table(args.table), digest, name, cls, record, GATE)
             tmp = args.table + ".tmp"
             with open(tmp, "w") as f:

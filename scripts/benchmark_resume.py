@@ -12,6 +12,7 @@ as a plain ``upscale.py`` run, chosen once in the warm-up: a faster network make
 segments' share of the time larger), interleaved ``--rounds`` times after
 a warm-up; the best time of each is kept.  Prints the CPU, both times and segmented / one-go.
 """
+
 import argparse
 import os
 import runpy
@@ -78,12 +79,14 @@ def main():
         size = make_clip(args.input, src, args.frames, args.lr_width)
         net = generator_from_checkpoint(resolve_model(args.model))
         upscaler = Upscaler(net, InferenceOptions(precision=args.precision, device="cpu"), report=None)
-        print(f"CPU {cpu_name()} ({os.cpu_count()} cores visible), torch threads {torch.get_num_threads()}; "
-              f"model {args.model}; {args.frames} frames {size[0]}x{size[1]} -> x4, H.264 crf 18 medium; "
-              f"segments of {args.segment_frames}", flush=True)
+        print(
+            f"CPU {cpu_name()} ({os.cpu_count()} cores visible), torch threads {torch.get_num_threads()}; "
+            f"model {args.model}; {args.frames} frames {size[0]}x{size[1]} -> x4, H.264 crf 18 medium; "
+            f"segments of {args.segment_frames}",
+            flush=True,
+        )
         one_run(upscaler, src, os.path.join(tmp, "warm.mp4"), None, args.segment_frames)
-        print(f"precision {args.precision}: runs {upscaler.options.precision} through {upscaler.options.backend}",
-              flush=True)
+        print(f"precision {args.precision}: runs {upscaler.options.precision} through {upscaler.options.backend}", flush=True)
         best = {"one go": float("inf"), "segmented": float("inf")}
         for r in range(args.rounds):
             order = [("one go", None), ("segmented", False)]
@@ -92,8 +95,10 @@ def main():
                 best[name] = min(best[name], seconds)
                 print(f"round {r + 1} {name}: {n} frames in {seconds:.2f} s ({n / seconds:.2f} frames/s)", flush=True)
         ratio = best["segmented"] / best["one go"]
-        print(f"best: one go {best['one go']:.2f} s, segmented {best['segmented']:.2f} s: segmented / one go = "
-              f"{ratio:.3f} ({(ratio - 1) * 100:+.1f}%)")
+        print(
+            f"best: one go {best['one go']:.2f} s, segmented {best['segmented']:.2f} s: segmented / one go = "
+            f"{ratio:.3f} ({(ratio - 1) * 100:+.1f}%)"
+        )
     return 0
 
 

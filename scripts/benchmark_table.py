@@ -17,6 +17,7 @@ every dataset D of ``--datasets`` (``<data_root>/D/GT/<seq>`` and ``<data_root>/
    best value of each dataset in bold, and written to ``--out`` (Markdown) and the same name with
    ``.csv`` (full precision).
 """
+
 import argparse
 import csv
 import io
@@ -40,8 +41,11 @@ DIGITS = {"PSNR": 2, "SSIM": 3, "LPIPS": 3, "tOF": 3, "tLP100": 3}
 
 def _script(name):
     """``main`` of a sibling script or of the official metrics (the same machinery, in this process)."""
-    path = os.path.join(REPO, "codes", "official_metrics", "evaluate.py") if name == "evaluate" \
+    path = (
+        os.path.join(REPO, "codes", "official_metrics", "evaluate.py")
+        if name == "evaluate"
         else os.path.join(REPO, "scripts", f"{name}.py")
+    )
     return runpy.run_path(path, run_name=f"benchmark_table_{name}")["main"]
 
 
@@ -62,8 +66,9 @@ def parse_models(text):
         if not label or any(c in label for c in "/\\\0") or label in (".", ".."):
             raise UserError(f"--models {item}: {label!r} is not a usable results folder name; write LABEL=PATH")
         if model.lower() not in PRETRAINED and model != "bicubic" and not os.path.isfile(model):
-            raise UserError(f"--models {item}: {model}: neither a shipped model ({', '.join(PRETRAINED)}, bicubic) "
-                            f"nor a checkpoint file")
+            raise UserError(
+                f"--models {item}: {model}: neither a shipped model ({', '.join(PRETRAINED)}, bicubic) nor a checkpoint file"
+            )
         models.append((label, model))
     if not models:
         raise UserError(f"--models {text!r}: empty list (expected e.g. frvsr-bd,tecogan)")
@@ -139,8 +144,7 @@ def markdown(rows, metrics=METRICS):
     """The table: one row per dataset and model, the best value of each dataset and metric in bold."""
     best = best_values(rows)
     arrows = {m: "↑" if m in HIGHER_IS_BETTER else "↓" for m in metrics}
-    lines = ["| dataset | model | " + " | ".join(f"{m} {arrows[m]}" for m in metrics) + " |",
-             "|---|---|" + "---|" * len(metrics)]
+    lines = ["| dataset | model | " + " | ".join(f"{m} {arrows[m]}" for m in metrics) + " |", "|---|---|" + "---|" * len(metrics)]
     for dataset, label, values in rows:
         cells = []
         for m in metrics:
@@ -160,8 +164,7 @@ def to_csv(rows, models, metrics=METRICS):
     writer.writerow(["dataset", "model", "source"] + list(metrics))
     source = dict(models)
     for dataset, label, values in rows:
-        writer.writerow([dataset, label, source[label]] + ["" if values.get(m) is None else repr(values[m])
-                                                           for m in metrics])
+        writer.writerow([dataset, label, source[label]] + ["" if values.get(m) is None else repr(values[m]) for m in metrics])
     return buf.getvalue()
 
 
@@ -170,11 +173,17 @@ def main(argv=None):
     p.add_argument("--models", required=True, help="comma-separated: shipped names, checkpoint paths, LABEL=PATH, bicubic")
     p.add_argument("--datasets", required=True, help="comma-separated folders under --data_root, each with GT/ and the LR folder")
     p.add_argument("--data_root", default="data")
-    p.add_argument("--lr_subdir", default="LR", help="the low-res folder inside each dataset (default LR; "
-                                                     "Gaussian4xLR for BD sets, Bicubic4xLR for BI ones)")
+    p.add_argument(
+        "--lr_subdir",
+        default="LR",
+        help="the low-res folder inside each dataset (default LR; Gaussian4xLR for BD sets, Bicubic4xLR for BI ones)",
+    )
     p.add_argument("--results_root", default="results")
-    p.add_argument("--out", default=None, help="the Markdown table (default <results_root>/benchmark.md); the CSV "
-                                               "goes beside it with the suffix .csv")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="the Markdown table (default <results_root>/benchmark.md); the CSV goes beside it with the suffix .csv",
+    )
     p.add_argument("--rerun", action="store_true", help="super-resolve and score again what is already there")
     p.add_argument("--workers", type=int, default=None, help="evaluate.py's optical-flow threads")
     p.add_argument("--debug", action="store_true")
@@ -187,8 +196,10 @@ def main(argv=None):
         for sub in ("GT", args.lr_subdir):
             folder = os.path.join(args.data_root, d, sub)
             if not os.path.isdir(folder):
-                raise UserError(f"{folder}: not found (--datasets {d} --data_root {args.data_root} expects "
-                                f"{d}/GT and {d}/{args.lr_subdir} with one folder per sequence)")
+                raise UserError(
+                    f"{folder}: not found (--datasets {d} --data_root {args.data_root} expects "
+                    f"{d}/GT and {d}/{args.lr_subdir} with one folder per sequence)"
+                )
     out_md = args.out or os.path.join(args.results_root, "benchmark.md")
     out_csv = os.path.splitext(out_md)[0] + ".csv"
     if out_csv == out_md:
@@ -198,13 +209,17 @@ def main(argv=None):
     sr_eval_sets, evaluate = _script("sr_eval_sets"), _script("evaluate")
     common = ["--data_root", args.data_root, "--results_root", args.results_root]
     for label, model in models:
-        todo = [d for d in datasets
-                if args.rerun or not results_complete(args.data_root, d, args.lr_subdir, args.results_root, label)]
+        todo = [
+            d for d in datasets if args.rerun or not results_complete(args.data_root, d, args.lr_subdir, args.results_root, label)
+        ]
         if todo:
             print(f"{label}: super-resolving {', '.join(todo)}", flush=True)
             partial = [d for d in todo if os.path.isdir(os.path.join(args.results_root, d, label))]
-            sr_eval_sets(["--model", model, "--label", label, "--datasets", ",".join(todo), "--lr_subdir",
-                          args.lr_subdir] + common + (["--overwrite"] if partial else []))
+            sr_eval_sets(
+                ["--model", model, "--label", label, "--datasets", ",".join(todo), "--lr_subdir", args.lr_subdir]
+                + common
+                + (["--overwrite"] if partial else [])
+            )
         else:
             print(f"{label}: results of {', '.join(datasets)} already there (--rerun to make them again)", flush=True)
         score = [d for d in datasets if args.rerun or d in todo or not metrics_current(args.results_root, d, label)]

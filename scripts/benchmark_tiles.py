@@ -8,6 +8,7 @@ Both run through ``tecogan.Upscaler.upscale_frames`` (what upscale.py runs), int
 cost is the LR area the tiles cover divided by the frame's area: tiling cannot be cheaper
 than that, and should not cost much more.  Weights are random: speed does not depend on them.
 """
+
 import argparse
 import os
 import runpy
@@ -48,6 +49,7 @@ def main():
     import torch
 
     import tecogan
+
     torch.manual_seed(0)
     net = tecogan.build_generator("FRNet", nf=64, nb=10, degradation="BD", scale=4).eval()
     rng = np.random.default_rng(0)
@@ -55,8 +57,10 @@ def main():
     th, tw = min(args.tile, h), min(args.tile, w)
     covered = len(tile_starts(h, args.tile, args.tile_overlap)) * th * len(tile_starts(w, args.tile, args.tile_overlap)) * tw
     overlap_cost = covered / (h * w)
-    print(f"{cpu_name()}; torch {torch.__version__}, {torch.get_num_threads()} threads; {args.frames} frames "
-          f"{w}x{h}, tile {args.tile} overlap {args.tile_overlap}: tiles cover {overlap_cost:.2f}x the frame")
+    print(
+        f"{cpu_name()}; torch {torch.__version__}, {torch.get_num_threads()} threads; {args.frames} frames "
+        f"{w}x{h}, tile {args.tile} overlap {args.tile_overlap}: tiles cover {overlap_cost:.2f}x the frame"
+    )
     for backend in [b.strip() for b in args.backend.split(",") if b.strip()]:
         whole = tecogan.Upscaler(net, backend=backend, precision="fp32")
         tiled = tecogan.Upscaler(net, tile=args.tile, tile_overlap=args.tile_overlap, backend=backend, precision="fp32")
@@ -66,8 +70,10 @@ def main():
             t_whole.append(seconds_per_clip(whole, frames))
             t_tiled.append(seconds_per_clip(tiled, frames))
         a, b = min(t_whole), min(t_tiled)
-        print(f"{backend:9s} whole frames {a:6.2f} s | tiled {b:6.2f} s | tiled / whole = {b / a:.2f} "
-              f"(the overlap alone: {overlap_cost:.2f})")
+        print(
+            f"{backend:9s} whole frames {a:6.2f} s | tiled {b:6.2f} s | tiled / whole = {b / a:.2f} "
+            f"(the overlap alone: {overlap_cost:.2f})"
+        )
     return 0
 
 

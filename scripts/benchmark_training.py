@@ -14,6 +14,7 @@ LMDB when it exists (``data/Footage/GT.lmdb``). Memory formats and precisions
 (``train.precision``) are measured interleaved in one run so their ratios hold on a noisy
 machine; bf16 pays on CPUs with AMX or AVX512-BF16 (see the cpu flags printed first).
 """
+
 import argparse
 import copy
 import os
@@ -29,10 +30,9 @@ from tecogan.utils.errors import UserError, run_cli
 RECIPES = {"FRVSR": "experiments_BD/FRVSR_footage/001/train.yml", "TecoGAN": "experiments_BD/TecoGAN/001/train.yml"}
 
 
-
-
 def recipe_opt(name, args):
     from tecogan.experiment import load_config
+
     opt = copy.deepcopy(load_config(os.path.join(REPO, RECIPES[name])))
     opt["train"].pop("feature_crit", None)  # VGG19 ImageNet weights: not offline
     opt["model"]["generator"]["load_path"] = None
@@ -45,6 +45,7 @@ def time_model(opt, memory_format, precision, args):
     import torch
 
     from tecogan.models import build_model
+
     torch.manual_seed(0)
     opt = copy.deepcopy(opt)
     opt["train"]["precision"] = precision
@@ -63,6 +64,7 @@ def time_model(opt, memory_format, precision, args):
 
 def time_data(opt, args):
     from tecogan.data.train_datasets import build_train_dataset
+
     lmdb = os.path.join(REPO, "data", "Footage", "GT.lmdb")
     if not os.path.isdir(lmdb):
         return None
@@ -90,6 +92,7 @@ def main():
     p.add_argument("--debug", action="store_true")
     args = p.parse_args()
     import torch
+
     recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     for r in recipes:
@@ -106,13 +109,18 @@ def main():
         raise UserError("--formats and --precisions need at least one value each")
     if min(args.crop, args.batch, args.tempo, args.iters) <= 0 or args.crop % 32:
         raise UserError("--crop (a multiple of 32), --batch, --tempo and --iters must be positive")
-    print(f"{cpu_name()}; torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}; "
-          f"GT crop {args.crop}, batch {args.batch}, {args.tempo} frames")
+    print(
+        f"{cpu_name()}; torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}; "
+        f"GT crop {args.crop}, batch {args.batch}, {args.tempo} frames"
+    )
     if args.device == "cpu":
         from tecogan.utils.device import cpu_computes
+
         said = {True: "yes", False: "no", None: "unknown"}
-        print(f"cpu capability {torch.backends.cpu.get_cpu_capability()}; bf16 hardware (AMX or AVX512-BF16): "
-              f"{said[cpu_computes('bf16')]}; fp16 hardware (AMX-FP16): {said[cpu_computes('fp16')]}")
+        print(
+            f"cpu capability {torch.backends.cpu.get_cpu_capability()}; bf16 hardware (AMX or AVX512-BF16): "
+            f"{said[cpu_computes('bf16')]}; fp16 hardware (AMX-FP16): {said[cpu_computes('fp16')]}"
+        )
     combos = [(f, x) for f in formats for x in precisions]
     for name in recipes:
         opt = recipe_opt(name, args)
@@ -124,8 +132,10 @@ def main():
         for c in combos:
             s = min(seconds[c])
             label = f"{c[0]} {c[1]}"
-            print(f"{name:8s} {label:19s}: {1 / s:6.3f} it/s, {s / args.batch:6.3f} s/sample"
-                  + (f"  ({base / s:.2f}x {' '.join(combos[0])})" if c != combos[0] else ""))
+            print(
+                f"{name:8s} {label:19s}: {1 / s:6.3f} it/s, {s / args.batch:6.3f} s/sample"
+                + (f"  ({base / s:.2f}x {' '.join(combos[0])})" if c != combos[0] else "")
+            )
         data = time_data(opt, args)
         if data is not None:
             print(f"{name:8s} data pipeline : {data:.4f} s/sample (LMDB read, crop, augment) in the main process")

@@ -17,6 +17,7 @@ the best of each is kept.  Prints the CPU, both rates and end-to-end / network-o
 CPU and, when a GPU is present, on CUDA with and without ``--half``.  Decoding and encoding
 overlap the network, so on a machine with spare cores the ratio should be close to 1.
 """
+
 import argparse
 import os
 import re
@@ -31,11 +32,13 @@ def network_only(path, model, device, half):
     """Runs in a child process: decode everything, then time the network alone."""
     import runpy
     import time
+
     runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))
     from tecogan.inference.steppers import RecurrentUpscaler, run_clip
     from tecogan.upscale import build_parser, load_network
     from tecogan.utils.device import parse_device
     from tecogan.video import open_source
+
     args = build_parser().parse_args([path, "unused", "--model", model])
     frames = [frame.image for frame in open_source(path).frames()]
     net = load_network(args)
@@ -44,6 +47,7 @@ def network_only(path, model, device, half):
     n = sum(1 for _ in run_clip(upscaler, frames, args.num_pad_front, args.padding_mode))
     if device.startswith("cuda"):
         import torch
+
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     print(f"{n} frames in {seconds:.2f} s ({n / seconds:.2f} frames/s)")
@@ -54,6 +58,7 @@ def shrunk_input(path, size, frames, folder):
     written as a near-lossless H.264 .mp4 in ``folder``; returns its path."""
     import av
     import cv2
+
     out_path = os.path.join(folder, f"input_{size[0]}x{size[1]}.mp4")
     with av.open(path) as source, av.open(out_path, "w") as out:
         stream = out.add_stream("libx264", rate=source.streams.video[0].average_rate)
@@ -83,11 +88,34 @@ def measure(args, device, half):
     best_net = best_e2e = None
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.repeat):
-            net = timed([sys.executable, os.path.abspath(__file__), "--input", args.input, "--model", args.model,
-                         "--network_only", device] + flag)
-            e2e = timed([sys.executable, os.path.join(REPO, "codes", "upscale.py"), args.input,
-                         os.path.join(tmp, "out.mp4"), "--model", args.model, "--device", device, "--overwrite",
-                         "--precision", "fp16" if half else "fp32"])  # the network-only run's precision
+            net = timed(
+                [
+                    sys.executable,
+                    os.path.abspath(__file__),
+                    "--input",
+                    args.input,
+                    "--model",
+                    args.model,
+                    "--network_only",
+                    device,
+                ]
+                + flag
+            )
+            e2e = timed(
+                [
+                    sys.executable,
+                    os.path.join(REPO, "codes", "upscale.py"),
+                    args.input,
+                    os.path.join(tmp, "out.mp4"),
+                    "--model",
+                    args.model,
+                    "--device",
+                    device,
+                    "--overwrite",
+                    "--precision",
+                    "fp16" if half else "fp32",
+                ]
+            )  # the network-only run's precision
             best_net = net if best_net is None or net[2] > best_net[2] else best_net
             best_e2e = e2e if best_e2e is None or e2e[2] > best_e2e[2] else best_e2e
     return best_net, best_e2e
@@ -108,8 +136,10 @@ def main():
     import runpy
 
     import torch
+
     runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
     from tecogan.profiling import cpu_name
+
     settings = [("cpu", False)]
     if torch.cuda.is_available():
         settings += [("cuda", False), ("cuda", True)]
@@ -129,8 +159,10 @@ def main():
         for device, half in settings:
             (n, s_net, net), (_, s_e2e, e2e) = measure(args, device, half)
             name = device + (" --half" if half else "")
-            print(f"{name:11s} network only {net:6.2f} frames/s ({n} frames in {s_net:.2f} s) | end to end "
-                  f"{e2e:6.2f} frames/s ({s_e2e:.2f} s) | end to end / network only = {e2e / net:.2f}")
+            print(
+                f"{name:11s} network only {net:6.2f} frames/s ({n} frames in {s_net:.2f} s) | end to end "
+                f"{e2e:6.2f} frames/s ({s_e2e:.2f} s) | end to end / network only = {e2e / net:.2f}"
+            )
 
 
 if __name__ == "__main__":

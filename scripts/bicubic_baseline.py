@@ -14,6 +14,7 @@ residual to). ``--degradation BI`` (for ``Bicubic4xLR``): MATLAB's ``imresize(lr
 which assumes pixel-area (centre-aligned) sampling, as ``imresize(gt, 1/4)`` does. Using
 the BI one on BD frames shifts the image by 1.5 pixels and costs about 3 dB.
 """
+
 import argparse
 import os
 import runpy
@@ -28,23 +29,36 @@ def main():
     from tecogan.ops.imresize import imresize
     from tecogan.ops.upsample import bd_bicubic_frame
     from tecogan.utils.sequences import transform_sequences
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--lr_dir", required=True, help="<lr_dir>/<sequence>/*.png")
     p.add_argument("--out_dir", required=True)
-    p.add_argument("--degradation", default="BD", choices=("BD", "BI"),
-                   help="how the LR frames were made: BD (Gaussian, every 4th pixel) or BI (imresize)")
+    p.add_argument(
+        "--degradation",
+        default="BD",
+        choices=("BD", "BI"),
+        help="how the LR frames were made: BD (Gaussian, every 4th pixel) or BI (imresize)",
+    )
     p.add_argument("--scale", type=int, default=4, help="upscaling factor (1..16)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out_dir")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args()
     from tecogan.config.limits import check_number
+
     check_number("--scale", args.scale, minimum=1, maximum=16, integer=True)
     if args.degradation == "BD":
         upsample = lambda _path, img: bd_bicubic_frame(img, args.scale)  # noqa: E731
     else:
         upsample = lambda _path, img: imresize(img, args.scale)  # noqa: E731
-    n = transform_sequences(args.lr_dir, args.out_dir, upsample, desc="bicubic", overwrite=args.overwrite,
-                            src_option="--lr_dir", dst_option="--out_dir")
+    n = transform_sequences(
+        args.lr_dir,
+        args.out_dir,
+        upsample,
+        desc="bicubic",
+        overwrite=args.overwrite,
+        src_option="--lr_dir",
+        dst_option="--out_dir",
+    )
     print(f"{args.out_dir}: {n} sequences")
     return 0
 

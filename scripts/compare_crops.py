@@ -9,6 +9,7 @@ Each ``--panel LABEL=FOLDER`` takes the frame with index ``--frame`` (in sorted 
 FOLDER, crops ``x,y,w,h`` from it and shows it enlarged with nearest-neighbour pixels, so the
 detail each method made stays visible; the panels are laid out in one row under their labels.
 """
+
 import argparse
 import os
 import runpy
@@ -41,6 +42,7 @@ def parse_panel(text):
 def crop_frame(folder, index, crop):
     """The ``(h, w, 3)`` uint8 crop of frame ``index`` of ``folder`` (sorted file order)."""
     from tecogan.utils.fileio import list_images, read_image_rgb
+
     if not os.path.isdir(folder):
         raise UserError(f"{folder}: not a folder of frames")
     names = list_images(folder)
@@ -49,16 +51,20 @@ def crop_frame(folder, index, crop):
     frame = read_image_rgb(os.path.join(folder, names[index]))
     x, y, w, h = crop
     if x + w > frame.shape[1] or y + h > frame.shape[0]:
-        raise UserError(f"--crop {x},{y},{w},{h}: outside the {frame.shape[1]}x{frame.shape[0]} frame "
-                        f"{names[index]} of {folder}")
-    return frame[y:y + h, x:x + w]
+        raise UserError(f"--crop {x},{y},{w},{h}: outside the {frame.shape[1]}x{frame.shape[0]} frame {names[index]} of {folder}")
+    return frame[y : y + h, x : x + w]
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("output", help="image file (.png or .jpg)")
-    p.add_argument("--panel", action="append", required=True, metavar="LABEL=FOLDER",
-                   help="one panel: a label and a folder of frames (repeatable, left to right)")
+    p.add_argument(
+        "--panel",
+        action="append",
+        required=True,
+        metavar="LABEL=FOLDER",
+        help="one panel: a label and a folder of frames (repeatable, left to right)",
+    )
     p.add_argument("--frame", type=int, default=0, help="frame index in sorted file order (default 0)")
     p.add_argument("--crop", required=True, help="x,y,w,h region of the frames, in their pixels")
     p.add_argument("--panel_width", type=float, default=3.0, help="width of one panel in inches (default 3)")
@@ -68,6 +74,7 @@ def main():
     from tecogan.config.limits import check_number
     from tecogan.utils.fileio import atomic_write
     from tecogan.utils.outputs import FILE, check_outputs
+
     if os.path.splitext(args.output)[1].lower() not in (".png", ".jpg", ".jpeg"):
         raise UserError(f"{args.output}: expected a .png or .jpg file name")
     check_number("--frame", args.frame, minimum=0, integer=True)
@@ -78,11 +85,14 @@ def main():
     crops = [(label, crop_frame(folder, args.frame, crop)) for label, folder in panels]
 
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     w, h = crop[2], crop[3]
-    fig, axes = plt.subplots(1, len(crops), squeeze=False,
-                             figsize=(args.panel_width * len(crops), args.panel_width * h / w + 0.4))
+    fig, axes = plt.subplots(
+        1, len(crops), squeeze=False, figsize=(args.panel_width * len(crops), args.panel_width * h / w + 0.4)
+    )
     for ax, (label, image) in zip(axes[0], crops, strict=False):
         ax.imshow(image, interpolation="nearest")
         ax.set_title(label, fontsize=11)
@@ -90,8 +100,7 @@ def main():
     fig.tight_layout(pad=0.3)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     ext = os.path.splitext(args.output)[1]
-    atomic_write(args.output, lambda tmp: fig.savefig(tmp, dpi=100, format=ext[1:].replace("jpg", "jpeg")),
-                 suffix=ext)
+    atomic_write(args.output, lambda tmp: fig.savefig(tmp, dpi=100, format=ext[1:].replace("jpg", "jpeg")), suffix=ext)
     plt.close(fig)
     print(f"{args.output}: {len(crops)} panels of frame {args.frame}, crop {w}x{h} at ({crop[0]}, {crop[1]})")
     return 0

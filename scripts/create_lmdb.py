@@ -9,6 +9,7 @@ Reads ``<raw_dir>/<sequence>/*.png`` (sorted; default raw_dir
 one entry per frame, key ``{vid}_{n}x{h}x{w}_{i:04d}``, raw RGB bytes, plus ``meta_info.pkl``.
 ``--check N`` decodes N frames of an existing LMDB and writes them as PNG (headless check).
 """
+
 import argparse
 import os
 import runpy
@@ -21,6 +22,7 @@ from tecogan.utils.errors import UserError, run_cli
 
 def collect_clips(raw_dir):
     from tecogan.utils.fileio import list_images
+
     if not os.path.isdir(raw_dir):
         raise UserError(f"{raw_dir}: raw data folder not found")
     clips = []
@@ -31,8 +33,9 @@ def collect_clips(raw_dir):
         try:
             vid.encode("utf-8")
         except UnicodeEncodeError:  # keys name the sequence and are UTF-8 text (meta_info.pkl, the LMDB)
-            raise UserError(f"{folder}: the sequence folder's name is not valid UTF-8 (it becomes the LMDB keys); "
-                            f"rename the folder") from None
+            raise UserError(
+                f"{folder}: the sequence folder's name is not valid UTF-8 (it becomes the LMDB keys); rename the folder"
+            ) from None
         frames = list_images(folder)
         if frames:
             clips.append((vid, [os.path.join(folder, f) for f in frames]))
@@ -53,12 +56,12 @@ def create(raw_dir, lmdb_dir, name, overwrite=False):
 
     from tecogan.data.lmdb_io import write_lmdb
     from tecogan.utils.outputs import LMDB, AtomicFolder, check_outputs
+
     check_outputs([("--lmdb_dir", lmdb_dir, LMDB)], [("--raw_dir", raw_dir)], overwrite)
     clips = collect_clips(raw_dir)
     total = sum(len(f) for _, f in clips)
     with AtomicFolder(lmdb_dir) as staging:
-        with tqdm(total=total, desc=f"LMDB {os.path.basename(os.path.abspath(lmdb_dir))}", unit="frame",
-                  disable=None) as bar:
+        with tqdm(total=total, desc=f"LMDB {os.path.basename(os.path.abspath(lmdb_dir))}", unit="frame", disable=None) as bar:
             keys = write_lmdb(staging.tmp, name, clips, progress=bar.update, where=lmdb_dir)
     print(f"{lmdb_dir}: {len(keys)} frames of {len(clips)} sequences")
     return keys
@@ -68,6 +71,7 @@ def check(lmdb_dir, count, out_dir, overwrite=False):
     from tecogan.data.lmdb_io import LMDBReader, parse_key, read_meta_info
     from tecogan.utils.fileio import write_image_rgb
     from tecogan.utils.outputs import FRAMES, AtomicFolder, check_outputs
+
     check_outputs([("--check_dir", out_dir, FRAMES)], [("--lmdb_dir", lmdb_dir)], overwrite)
     meta = read_meta_info(lmdb_dir)
     reader = LMDBReader(lmdb_dir, meta["keys"])  # walks every entry once first: damage is one line

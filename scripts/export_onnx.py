@@ -13,6 +13,7 @@ gets zero ``lr_prev``/``hr_prev``, each later one the previous frame and output;
 runs 5 reflected frames first (docs/deploy.md has the loop). ``--check`` runs the exported file
 with ONNX Runtime's CPU provider at two sizes and compares it with PyTorch.
 """
+
 import argparse
 import os
 import runpy
@@ -28,14 +29,13 @@ from tecogan.utils.errors import UserError, run_cli
 
 INPUTS = ("lr_curr", "lr_prev", "hr_prev")
 OPSET = 17
-TOLERANCE = 1e-4   # max |onnxruntime - torch| on outputs in [0, 1] (float32 noise)
+TOLERANCE = 1e-4  # max |onnxruntime - torch| on outputs in [0, 1] (float32 noise)
 
 
 def example_inputs(net, h=32, w=48, seed=0):
     g = torch.Generator().manual_seed(seed)
     c, s = net.in_nc, net.scale
-    return (torch.rand(1, c, h, w, generator=g), torch.rand(1, c, h, w, generator=g),
-            torch.rand(1, c, s * h, s * w, generator=g))
+    return (torch.rand(1, c, h, w, generator=g), torch.rand(1, c, h, w, generator=g), torch.rand(1, c, s * h, s * w, generator=g))
 
 
 def export(net, path, opset=OPSET):
@@ -48,8 +48,16 @@ def export(net, path, opset=OPSET):
         raise UserError(f"{path}: the folder {folder} does not exist")
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # tracing warnings: shape arithmetic is recorded as graph ops
-        torch.onnx.export(net, example_inputs(net), path, input_names=list(INPUTS), output_names=["hr_curr"],
-                          dynamic_axes=axes, opset_version=opset, dynamo=False)
+        torch.onnx.export(
+            net,
+            example_inputs(net),
+            path,
+            input_names=list(INPUTS),
+            output_names=["hr_curr"],
+            dynamic_axes=axes,
+            opset_version=opset,
+            dynamo=False,
+        )
     return path
 
 
@@ -76,8 +84,11 @@ def check(net, path, sizes=((32, 48), (21, 35))):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", default="frvsr",
-                   help="a shipped model's name (frvsr, frvsr-bd, tecogan, frvsr-real, frvsr-fast) or a checkpoint")
+    p.add_argument(
+        "--model",
+        default="frvsr",
+        help="a shipped model's name (frvsr, frvsr-bd, tecogan, frvsr-real, frvsr-fast) or a checkpoint",
+    )
     p.add_argument("--output", required=True, help="the .onnx file to write")
     p.add_argument("--opset", type=int, default=OPSET)
     p.add_argument("--check", action="store_true", help="compare ONNX Runtime (CPU) with PyTorch")
@@ -86,11 +97,14 @@ def main():
     if not args.output.endswith(".onnx"):
         raise UserError(f"--output {args.output}: expected a name ending in .onnx")
     import tecogan
+
     net = tecogan.load_generator(args.model)
     export(net, args.output, args.opset)
     own = "".join(f", {k} {v}" for k, v in net.arch().items() if k not in ("in_nc", "out_nc", "degradation", "scale"))
-    print(f"{args.output}: {type(net).__name__} step of {args.model} ({net.degradation}, x{net.scale}{own}), "
-          f"opset {args.opset}, dynamic height/width, {os.path.getsize(args.output) / 1e6:.1f} MB")
+    print(
+        f"{args.output}: {type(net).__name__} step of {args.model} ({net.degradation}, x{net.scale}{own}), "
+        f"opset {args.opset}, dynamic height/width, {os.path.getsize(args.output) / 1e6:.1f} MB"
+    )
     if args.check:
         print(f"ONNX Runtime (CPU) vs PyTorch: max difference {check(net, args.output):.2e} (tolerance {TOLERANCE:g})")
     return 0

@@ -10,6 +10,7 @@ frames. A model that has memorised its data gains clearly more on the training c
 gains mean it is under-trained: more iterations help it, more data of the same kind does not.
 The median is printed next to the mean: one easy clip can dominate a mean.
 """
+
 import argparse
 import os
 import runpy
@@ -25,8 +26,9 @@ def clip_folders(root, option):
     """Sorted ``(name, path)`` of the clip folders under ``root``."""
     if not os.path.isdir(root):
         raise UserError(f"{root}: {option} folder not found (expected {root}/<clip>/<frame>.png)")
-    clips = sorted((d, os.path.join(root, d)) for d in os.listdir(root)
-                   if os.path.isdir(os.path.join(root, d)) and not d.startswith("."))
+    clips = sorted(
+        (d, os.path.join(root, d)) for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)) and not d.startswith(".")
+    )
     if not clips:
         raise UserError(f"{root}: no clip folders in {option} (expected {root}/<clip>/<frame>.png)")
     return clips
@@ -37,6 +39,7 @@ def degraders(degradation, scale):
     from tecogan.ops.degradation import degrade_bd
     from tecogan.ops.imresize import imresize
     from tecogan.ops.upsample import bd_bicubic_frame
+
     if degradation == "BD":
         return (lambda gt: degrade_bd(gt, scale=scale)), (lambda lr: bd_bicubic_frame(lr, scale))
     return (lambda gt: imresize(gt, 1.0 / scale)), (lambda lr: imresize(lr, scale))
@@ -48,6 +51,7 @@ def clip_gain(upscaler, folder, frames, make_lr, bicubic):
 
     from tecogan.metrics.validation import psnr_y_uint8
     from tecogan.utils.fileio import list_images, read_image_rgb
+
     names = list_images(folder)[:frames]
     if not names:
         raise UserError(f"{folder}: no frames (expected <frame>.png files)")
@@ -67,6 +71,7 @@ def clip_gain(upscaler, folder, frames, make_lr, bicubic):
 def main():
     from tecogan.api import Upscaler, load_generator
     from tecogan.config.limits import check_number
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="frvsr-bd", help="a shipped model's name or a generator .pth")
     p.add_argument("--train_dir", required=True, help="GT clips the model was trained on: <dir>/<clip>/*.png")
@@ -74,8 +79,7 @@ def main():
     p.add_argument("--frames", type=int, default=30, help="frames scored per clip, from the first")
     args = p.parse_args()
     check_number("--frames", args.frames, minimum=2, integer=True)
-    sets = [("train", clip_folders(args.train_dir, "--train_dir")),
-            ("held-out", clip_folders(args.heldout_dir, "--heldout_dir"))]
+    sets = [("train", clip_folders(args.train_dir, "--train_dir")), ("held-out", clip_folders(args.heldout_dir, "--heldout_dir"))]
     net = load_generator(args.model)
     upscaler = Upscaler(net, precision="fp32")
     make_lr, bicubic = degraders(net.degradation, net.scale)
@@ -91,8 +95,10 @@ def main():
         means[label] = (statistics.mean(gains), statistics.median(gains), len(gains))
     for i, what in ((0, "mean"), (1, "median")):
         train, heldout = means["train"][i], means["held-out"][i]
-        print(f"{what} gain over bicubic: train {train:+.2f} dB ({means['train'][2]} clips), "
-              f"held-out {heldout:+.2f} dB ({means['held-out'][2]} clips), gap {train - heldout:+.2f} dB")
+        print(
+            f"{what} gain over bicubic: train {train:+.2f} dB ({means['train'][2]} clips), "
+            f"held-out {heldout:+.2f} dB ({means['held-out'][2]} clips), gap {train - heldout:+.2f} dB"
+        )
     return 0
 
 

@@ -18,6 +18,7 @@ Checks, each with its time and PASS/FAIL (a failure does not stop the others):
 
 Without CUDA it says so and exits 0 (nothing to check).
 """
+
 import argparse
 import copy
 import os
@@ -42,13 +43,14 @@ BUDGET_S = 8 * 60
 
 def psnr(a, b):
     mse = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
 
 
 def bundled_clip(frames=10):
     """GT frames of demo/val and their BD low-res input (as the shipped BD models expect)."""
     from tecogan.ops.degradation import degrade_bd
     from tecogan.utils.fileio import read_image_rgb
+
     folder = os.path.join(REPO, "demo", "val", "GT", "coffee")
     names = sorted(os.listdir(folder))[:frames]
     gt = np.stack([read_image_rgb(os.path.join(folder, n)) for n in names])
@@ -57,12 +59,14 @@ def bundled_clip(frames=10):
 
 def upscale(net, lr, device, precision="fp32", pad=2):
     from tecogan.inference.steppers import RecurrentUpscaler, infer_sequence
+
     up = RecurrentUpscaler(net, device, precision=precision)
     return np.stack(list(infer_sequence(None, lr, pad, upscaler=up)))
 
 
 def check_test_mode(ctx):
     import tecogan
+
     _, lr = bundled_clip(ctx.clip_frames)
     cpu = upscale(tecogan.load_generator(ctx.model), lr, torch.device("cpu"))
     gpu = upscale(tecogan.load_generator(ctx.model), lr, ctx.device)
@@ -74,6 +78,7 @@ def check_precision(ctx):
     import tecogan
     from tecogan.inference.auto import supported
     from tecogan.metrics.validation import psnr_y_uint8
+
     gt, lr = bundled_clip(ctx.clip_frames)
     net = tecogan.load_generator(ctx.model)
     ref = upscale(net, lr, ctx.device)
@@ -92,6 +97,7 @@ def check_precision(ctx):
 
 def _train_opt(name, crop):
     from tecogan.experiment import load_config
+
     path = {"FRVSR": "experiments_BD/FRVSR_footage/001/train.yml", "TecoGAN": "experiments_BD/TecoGAN/001/train.yml"}
     opt = copy.deepcopy(load_config(os.path.join(REPO, path[name])))
     opt["train"].pop("feature_crit", None)  # ImageNet VGG weights: not bundled
@@ -103,6 +109,7 @@ def _train_opt(name, crop):
 
 def check_train(ctx):
     from tecogan.models import build_model
+
     parts, ok = [], True
     for name in ("FRVSR", "TecoGAN"):
         for precision in ("bf16", "fp16"):
@@ -144,28 +151,42 @@ def check_torchrun(ctx):
     script = os.path.join(ctx.tmp, "ddp_check.py")
     with open(script, "w") as f:
         f.write(TORCHRUN_SCRIPT)
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={n}", script, REPO],
-                       capture_output=True, text=True, timeout=180, check=False)
+    r = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={n}", script, REPO],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     line = (r.stdout.strip().splitlines() or [""])[-1]
     return r.returncode == 0 and "DDP step done" in line, line or (r.stderr.strip().splitlines() or ["no output"])[-1]
 
 
 def check_profile(ctx):
-    r = subprocess.run(["bash", os.path.join(REPO, "profile.sh"), "BD", "TecoGAN", "3x134x320", str(ctx.gpu)],
-                       capture_output=True, text=True, timeout=300, cwd=REPO, check=False)
+    r = subprocess.run(
+        ["bash", os.path.join(REPO, "profile.sh"), "BD", "TecoGAN", "3x134x320", str(ctx.gpu)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+        check=False,
+    )
     m = re.search(r"Speed \(FPS\): ([0-9.]+)", r.stdout)
-    return r.returncode == 0 and m is not None, (f"{float(m.group(1)):.1f} FPS (3x134x320)" if m else
-                                                 (r.stderr.strip().splitlines() or ["no output"])[-1])
+    return r.returncode == 0 and m is not None, (
+        f"{float(m.group(1)):.1f} FPS (3x134x320)" if m else (r.stderr.strip().splitlines() or ["no output"])[-1]
+    )
 
 
 def check_upscale(ctx):
     import tecogan
     from tecogan.inference.steppers import RecurrentUpscaler, infer_sequence
+
     net = tecogan.load_generator(ctx.model)
     h, w = ctx.size
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(ctx.frames)]
     from tecogan.inference.auto import supported
+
     parts = []
     for precision in ("fp32", "fp16"):
         if not supported(precision, ctx.device):
@@ -179,8 +200,14 @@ def check_upscale(ctx):
     return True, f"{h}x{w} -> {4 * h}x{4 * w}: " + ", ".join(parts)
 
 
-RUNNERS = {"test-mode": check_test_mode, "precision": check_precision, "train": check_train,
-           "torchrun": check_torchrun, "profile": check_profile, "upscale": check_upscale}
+RUNNERS = {
+    "test-mode": check_test_mode,
+    "precision": check_precision,
+    "train": check_train,
+    "torchrun": check_torchrun,
+    "profile": check_profile,
+    "upscale": check_upscale,
+}
 
 
 def run_checks(ctx, names, report=print):
@@ -223,12 +250,20 @@ def main(argv=None):
         print("gpu_check: no CUDA device on this machine (torch.cuda.is_available() is False): nothing to check")
         return 0
     import tempfile
+
     device = torch.device(args.device or f"cuda:{args.gpu}")
     small = device.type == "cpu"
     with tempfile.TemporaryDirectory() as tmp:
-        ctx = argparse.Namespace(device=device, gpu=args.gpu, model=args.model, tmp=tmp, crop=32 if small else 128,
-                                 size=(16, 24) if small else (270, 480), frames=3 if small else 30,
-                                 clip_frames=3 if small else 10)
+        ctx = argparse.Namespace(
+            device=device,
+            gpu=args.gpu,
+            model=args.model,
+            tmp=tmp,
+            crop=32 if small else 128,
+            size=(16, 24) if small else (270, 480),
+            frames=3 if small else 30,
+            clip_frames=3 if small else 10,
+        )
         name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
         print(f"gpu_check on {device} ({name}), torch {torch.__version__}, CUDA {torch.version.cuda}")
         results = run_checks(ctx, names)

@@ -7,6 +7,7 @@ network scores above 1, ground-truth frames about -0.1.
 Each argument is a folder of frames, or a folder of sequence folders (one score per sequence,
 then their mean).  One line per folder: ``<folder>: grid <mean> (<n> sequence(s), <frames> frames)``.
 """
+
 import argparse
 import os
 import runpy
@@ -59,8 +60,10 @@ def main(argv=None):
         per_seq, mean, frames = score_folder(folder)
         report[folder] = {"mean": mean, "sequences": per_seq}
         detail = ", ".join(f"{k} {v:.3f}" for k, v in per_seq.items()) if len(per_seq) > 1 else ""
-        print(f"{folder}: grid {mean:.3f} ({len(per_seq)} sequence(s), {frames} frames)"
-              + (f"; {detail}" if detail else ""), flush=True)
+        print(
+            f"{folder}: grid {mean:.3f} ({len(per_seq)} sequence(s), {frames} frames)" + (f"; {detail}" if detail else ""),
+            flush=True,
+        )
     if args.json:
         atomic_write_json(args.json, report)
     return 0

@@ -20,6 +20,7 @@ the validation set of experiments_BI/FRVSR_real.  ``--gt_dir data/Footage/GT --p
 training clips, to compare a model's gain on footage it was trained on with the held-out gain.
 An existing output folder is kept unless ``--overwrite``.
 """
+
 import argparse
 import io
 import os
@@ -44,7 +45,7 @@ def cut_gt(frame, multiple=2 * SCALE):
     h, w = frame.shape[:2]
     if h < multiple * 8 or w < multiple * 8:
         raise UserError(f"frame of {w}x{h} is too small for a {SCALE}x evaluation set (at least {multiple * 8} px a side)")
-    return frame[:h - h % multiple, :w - w % multiple]
+    return frame[: h - h % multiple, : w - w % multiple]
 
 
 def area_shrink(frame):
@@ -65,21 +66,25 @@ def h264_roundtrip(frames, crf):
         stream.thread_count = 1  # one thread: x264 with threads is not bit-reproducible
         # cpu-independent: x264's macroblock-tree rate control (SIMD float code) otherwise made
         # different streams from the same frames run to run on an AVX-512 Xeon (and across CPUs)
-        stream.options = {"crf": str(int(crf)), "preset": "medium", "threads": "1",
-                          "x264-params": "threads=1:cpu-independent=1"}
+        stream.options = {"crf": str(int(crf)), "preset": "medium", "threads": "1", "x264-params": "threads=1:cpu-independent=1"}
         for f in frames:
             # every colour conversion states its matrix and range: PyAV reuses a conversion context
             # whose unstated settings followed the last frame it converted (sets differed run to run)
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24").reformat(
-                format="yuv420p", src_colorspace="ITU601", dst_colorspace="ITU601", dst_color_range="MPEG")
+                format="yuv420p", src_colorspace="ITU601", dst_colorspace="ITU601", dst_color_range="MPEG"
+            )
             for packet in stream.encode(frame):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
     buf.seek(0)
     with av.open(buf, mode="r") as inp:
-        decoded = [fr.reformat(format="rgb24", src_colorspace="ITU601", dst_colorspace="ITU601", src_color_range="MPEG",
-                               dst_color_range="JPEG").to_ndarray() for fr in inp.decode(video=0)]
+        decoded = [
+            fr.reformat(
+                format="rgb24", src_colorspace="ITU601", dst_colorspace="ITU601", src_color_range="MPEG", dst_color_range="JPEG"
+            ).to_ndarray()
+            for fr in inp.decode(video=0)
+        ]
     if len(decoded) != t:
         raise RuntimeError(f"h264_roundtrip: {len(decoded)} frames decoded for {t} encoded")
     return np.stack(decoded)
@@ -108,12 +113,16 @@ def main(argv=None):
     p.add_argument("--out_root", default="data")
     p.add_argument("--prefix", default="FootageHeldout")
     p.add_argument("--crf", default="23,30,0", help="comma-separated CRFs; 0 = clean area input")
-    p.add_argument("--start", type=int, default=30,
-                   help="first frame (0-based) of each clip; the default skips the 30 frames of FootageVal")
+    p.add_argument(
+        "--start", type=int, default=30, help="first frame (0-based) of each clip; the default skips the 30 frames of FootageVal"
+    )
     p.add_argument("--max_frames", type=int, default=20, help="frames per clip from --start (0 = all)")
-    p.add_argument("--clips", default="",
-                   help="comma-separated clip folders of --gt_dir (default: all), e.g. training clips to compare "
-                        "a model's gain on seen and held-out footage")
+    p.add_argument(
+        "--clips",
+        default="",
+        help="comma-separated clip folders of --gt_dir (default: all), e.g. training clips to compare "
+        "a model's gain on seen and held-out footage",
+    )
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args(argv)
@@ -129,18 +138,22 @@ def main(argv=None):
         wanted = [c.strip() for c in args.clips.split(",") if c.strip()]
         missing = [c for c in wanted if c not in clips]
         if missing or not wanted:
-            raise UserError(f"--clips {args.clips!r}: {missing[0] if missing else 'empty list'}: not a clip folder of "
-                            f"{args.gt_dir} (has {', '.join(clips[:6])}{', ...' if len(clips) > 6 else ''})")
+            raise UserError(
+                f"--clips {args.clips!r}: {missing[0] if missing else 'empty list'}: not a clip folder of "
+                f"{args.gt_dir} (has {', '.join(clips[:6])}{', ...' if len(clips) > 6 else ''})"
+            )
         clips = wanted
     outs = {c: os.path.join(args.out_root, f"{args.prefix}{'CRF%d' % c if c else 'Area'}") for c in crfs}
     check_outputs([("--out_root", d, DATASET) for d in outs.values()], [("--gt_dir", args.gt_dir)], args.overwrite)
     frames = {}
     for clip in clips:
         names = list_images(os.path.join(args.gt_dir, clip))
-        names = names[args.start:args.start + args.max_frames] if args.max_frames else names[args.start:]
+        names = names[args.start : args.start + args.max_frames] if args.max_frames else names[args.start :]
         if len(names) < 5:
-            raise UserError(f"{os.path.join(args.gt_dir, clip)}: {len(names)} frame(s) from --start {args.start}; "
-                            f"the official metrics need at least 5")
+            raise UserError(
+                f"{os.path.join(args.gt_dir, clip)}: {len(names)} frame(s) from --start {args.start}; "
+                f"the official metrics need at least 5"
+            )
         frames[clip] = (names, np.stack([read_image_rgb(os.path.join(args.gt_dir, clip, n)) for n in names]))
     for crf, out in outs.items():
         with AtomicFolder(out) as staging:

@@ -8,6 +8,7 @@ the window holds real codec blocks) and the aligned 160x128 GT window into
 ``demo/val_crf30/{LR,GT}/coffee/``.  04_coffee is one of the Apache-2.0 sam2 videos
 (demo/ATTRIBUTION.md); it is held out of every training run.
 """
+
 import argparse
 import os
 import runpy
@@ -23,6 +24,7 @@ FRAMES = ("0031.png", "0032.png", "0033.png", "0034.png", "0035.png")
 
 def main(argv=None):
     from tecogan.utils.fileio import read_image_rgb, write_image_rgb
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--src", default=os.path.join(REPO, "data", "FootageHeldoutCRF30"))
     p.add_argument("--out", default=os.path.join(REPO, "demo", "val_crf30"))
@@ -35,7 +37,7 @@ def main(argv=None):
             if not os.path.isfile(path):
                 raise UserError(f"{path}: not found (make it with scripts/make_compressed_eval.py)")
             img = read_image_rgb(path)
-            write_image_rgb(os.path.join(args.out, sub, "coffee", name), img[y * s:(y + h) * s, x * s:(x + w) * s])
+            write_image_rgb(os.path.join(args.out, sub, "coffee", name), img[y * s : (y + h) * s, x * s : (x + w) * s])
     print(f"{args.out}: {len(FRAMES)} frames, LR {w}x{h}, GT {4 * w}x{4 * h}")
     return 0
 

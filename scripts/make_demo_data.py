@@ -5,6 +5,7 @@
 Train clips (4 videos), a validation clip (GT + BD LR) and a small LR video for the
 "upscale your own video" demo; frames are downscaled with cv2.INTER_AREA.
 """
+
 import argparse
 import os
 import runpy
@@ -22,6 +23,7 @@ UPSCALE = {"juggle": "05_default_juggle.mp4"}
 
 def read_frames(path, start, count, size, step=1):
     import cv2
+
     cap = cv2.VideoCapture(path)
     if not cap.isOpened():
         raise UserError(f"{path}: cannot open video")
@@ -45,6 +47,7 @@ def main():
     from tecogan.ops.degradation import degrade_bd
     from tecogan.utils.fileio import write_image_rgb
     from tecogan.utils.outputs import PARENT, AtomicFolder, check_outputs
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--src", default=os.path.join(REPO, "..", "shared", "data", "sam2_videos"))
     p.add_argument("--out", default=os.path.join(REPO, "demo"))
@@ -55,8 +58,7 @@ def main():
     check_outputs([("--out", d, PARENT) for d in subs], [("--src", args.src)])
     existing = [d for d in subs if os.path.exists(d)]
     if existing and not args.overwrite:
-        raise UserError(f"{existing[0]}: already exists; pass --overwrite to replace the demo data "
-                        f"(it is kept otherwise)")
+        raise UserError(f"{existing[0]}: already exists; pass --overwrite to replace the demo data (it is kept otherwise)")
     # each folder is built beside its final place and replaces the old one only when complete
     stages = {os.path.basename(d): AtomicFolder(d) for d in subs}
     ok = False

@@ -1,7 +1,8 @@
 """Make a GIF from a video or a folder of frames (for README pictures).
 
-    python scripts/make_gif.py results/demo/juggle_compare.mp4 resources/juggle.gif --width 640 --max_frames 48
+python scripts/make_gif.py results/demo/juggle_compare.mp4 resources/juggle.gif --width 640 --max_frames 48
 """
+
 import argparse
 import os
 import runpy
@@ -17,6 +18,7 @@ def main():
     from PIL import Image
 
     from tecogan.video import open_source
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("input", help="video file or folder of frames")
     p.add_argument("output", help="GIF file")
@@ -30,6 +32,7 @@ def main():
     from tecogan.config.limits import check_number
     from tecogan.utils.fileio import atomic_write
     from tecogan.utils.outputs import FILE, check_outputs
+
     if not args.output.lower().endswith(".gif"):
         raise UserError(f"{args.output}: expected a .gif file name")
     check_number("--width", args.width, minimum=8, maximum=4096, integer=True)
@@ -53,16 +56,20 @@ def main():
             x, y, w, h = crop
             if x >= frame.shape[1] or y >= frame.shape[0]:
                 raise UserError(f"--crop {args.crop}: starts outside the {frame.shape[1]}x{frame.shape[0]} frame")
-            frame = frame[y:y + h, x:x + w]
+            frame = frame[y : y + h, x : x + w]
         h = max(1, round(frame.shape[0] * args.width / frame.shape[1]))
         images.append(Image.fromarray(cv2.resize(frame, (args.width, h), interpolation=cv2.INTER_AREA)))
     if not images:
         raise UserError(f"{args.input}: no frames")
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     fps = args.fps or source.fps
-    atomic_write(args.output, lambda tmp: images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
-                                                         duration=max(1, int(1000 / fps)), loop=0, optimize=True),
-                 suffix=".gif")
+    atomic_write(
+        args.output,
+        lambda tmp: images[0].save(
+            tmp, format="GIF", save_all=True, append_images=images[1:], duration=max(1, int(1000 / fps)), loop=0, optimize=True
+        ),
+        suffix=".gif",
+    )
     print(f"{args.output}: {len(images)} frames, {args.width}x{images[0].height}")
     return 0
 

@@ -9,6 +9,7 @@ B alone.  Prints where cuts were found, whether the frames after the cut with ``
 B upscaled alone, and the PSNR (against the HR frames) of the first frames after the cut with
 and without.
 """
+
 import argparse
 import os
 import runpy
@@ -36,14 +37,14 @@ def shot(name, frames, crop):
         img = cv2.imread(os.path.join(folder, f))[..., ::-1]
         h, w = img.shape[:2]
         y, x = (h - crop[0]) // 2, (w - crop[1]) // 2
-        hr.append(np.ascontiguousarray(img[y:y + crop[0], x:x + crop[1]]))
+        hr.append(np.ascontiguousarray(img[y : y + crop[0], x : x + crop[1]]))
     lr = [cv2.resize(f, (crop[1] // 4, crop[0] // 4), interpolation=cv2.INTER_CUBIC) for f in hr]
     return hr, lr
 
 
 def psnr(a, b):
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return 10 * np.log10(255 ** 2 / max(mse, 1e-12))
+    return 10 * np.log10(255**2 / max(mse, 1e-12))
 
 
 def run(upscaler, lr, cuts=False, found=None):

@@ -13,6 +13,7 @@ bicubic score of the validation set, into that metric's panel.  ``--compare LABE
 (repeatable) draws other experiments' validation curves on the same dataset into the same panels
 (``--label`` names this experiment's curve), for comparing recipes.
 """
+
 import argparse
 import json
 import os
@@ -30,6 +31,7 @@ LINE_RE = re.compile(r"\[epoch: (\d+) \| iter: (\d+)(?: \| [^\]]*)?\] (.*)$")
 def parse_log(path):
     """{name: ([iters], [values])} from the trainer's log lines."""
     from tecogan.utils.fileio import check_regular_file
+
     check_regular_file(path, "training log")
     curves = {}
     with open(path, encoding="utf-8", errors="replace") as f:  # a damaged byte costs one line, not the plot
@@ -65,8 +67,12 @@ def parse_metrics(path, series="G"):
     rows = []
     for k, values in data.items():
         digits = re.sub(r"\D", "", k)
-        if not digits or len(digits) > 12 or not isinstance(values, dict) or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in values.values()):
+        if (
+            not digits
+            or len(digits) > 12
+            or not isinstance(values, dict)
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values.values())
+        ):
             raise UserError(f"{path}: entry {short(k)}: {short(values)}; {expected}")
         if k.startswith("G_ema_") == (series == "G_ema"):
             rows.append((int(digits), values))
@@ -89,8 +95,7 @@ def parse_baseline(text):
     except ValueError:
         number = None
     if not sep or not name or number is None or number != number or abs(number) > PLOT_MAX:
-        raise UserError(f"--baseline {text!r}: expected METRIC=VALUE[:LABEL] with a finite VALUE, "
-                        f"e.g. PSNR=24.13:bicubic")
+        raise UserError(f"--baseline {text!r}: expected METRIC=VALUE[:LABEL] with a finite VALUE, e.g. PSNR=24.13:bicubic")
     return name, number, label or f"{name} = {value}"
 
 
@@ -100,6 +105,7 @@ PLOT_MAX = 1e30  # larger values (1e308, inf, nan, 10**400) cannot be drawn: lef
 def _plottable(xs, ys, where):
     """The points of one curve that can be drawn; a warning names the curve when some cannot."""
     from tecogan.utils.errors import warn
+
     keep_x, keep_y, dropped = [], [], []
     for x, y in zip(xs, ys, strict=False):
         try:
@@ -113,8 +119,7 @@ def _plottable(xs, ys, where):
             dropped.append((x, y))
     if dropped:
         x, y = dropped[0]
-        warn(f"{where}: {len(dropped)} value(s) too large or not finite to plot (e.g. {short(y)} at iteration "
-             f"{x}); left out")
+        warn(f"{where}: {len(dropped)} value(s) too large or not finite to plot (e.g. {short(y)} at iteration {x}); left out")
     return keep_x, keep_y
 
 
@@ -132,10 +137,12 @@ def plot(curves, title, out_path, baselines=(), others=(), label=None):
     """One panel per curve of ``curves`` ({name: (xs, ys)}); ``others``: (label, curves) drawn
     into the panels of the same names, ``label`` naming ``curves`` then."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from tecogan.utils.fileio import atomic_write
+
     names = sorted(curves)
     cols = min(3, len(names))
     rows = (len(names) + cols - 1) // cols
@@ -153,7 +160,7 @@ def plot(curves, title, out_path, baselines=(), others=(), label=None):
         ax.set_title(name)
         ax.set_xlabel("iteration")
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(names):]:
+    for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
     fig.suptitle(title)
     fig.tight_layout()
@@ -168,10 +175,20 @@ def main():
     p.add_argument("--model", default="TecoGAN")
     p.add_argument("--dataset", default=None, help="validation dataset name (default: every *_avg.json)")
     p.add_argument("--exp_dir", default=None, help="experiment folder (default experiments_<deg>/<model>/001)")
-    p.add_argument("--baseline", action="append", default=[], metavar="METRIC=VALUE[:LABEL]",
-                   help="dashed reference line in a metric's validation panel (repeatable)")
-    p.add_argument("--compare", action="append", default=[], metavar="LABEL=EXP_DIR",
-                   help="another experiment's validation curves in the same panels (repeatable)")
+    p.add_argument(
+        "--baseline",
+        action="append",
+        default=[],
+        metavar="METRIC=VALUE[:LABEL]",
+        help="dashed reference line in a metric's validation panel (repeatable)",
+    )
+    p.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="LABEL=EXP_DIR",
+        help="another experiment's validation curves in the same panels (repeatable)",
+    )
     p.add_argument("--label", default="this run", help="this experiment's curve label when --compare is given")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args()
@@ -188,9 +205,15 @@ def main():
         raise UserError(f"{os.path.join(exp_dir, 'train', 'train.log')}: no loss lines yet")
     plot(losses, f"{exp_dir}: training losses (running averages)", os.path.join(out_dir, "losses.png"))
     metric_dir = os.path.join(exp_dir, "test", "metrics")
-    names = [args.dataset] if args.dataset else sorted(
-        f[:-len("_avg.json")] for f in (os.listdir(metric_dir) if os.path.isdir(metric_dir) else [])
-        if f.endswith("_avg.json"))
+    names = (
+        [args.dataset]
+        if args.dataset
+        else sorted(
+            f[: -len("_avg.json")]
+            for f in (os.listdir(metric_dir) if os.path.isdir(metric_dir) else [])
+            if f.endswith("_avg.json")
+        )
+    )
     for name in names:
         path = os.path.join(metric_dir, f"{name}_avg.json")
         if not os.path.isfile(path):
@@ -204,8 +227,14 @@ def main():
         ema = parse_metrics(path, "G_ema")
         if ema:  # train.ema_decay: the EMA generator's curves in the same panels
             others.insert(0, ("EMA of G", ema))
-        plot(parse_metrics(path), f"{exp_dir}: validation on {name}", os.path.join(out_dir, f"metrics_{name}.png"),
-             baselines, others, args.label if compares else ("G" if ema else None))
+        plot(
+            parse_metrics(path),
+            f"{exp_dir}: validation on {name}",
+            os.path.join(out_dir, f"metrics_{name}.png"),
+            baselines,
+            others,
+            args.label if compares else ("G" if ema else None),
+        )
     return 0
 
 

@@ -6,6 +6,7 @@ Run it from anywhere: paths are taken relative to the repository.  When the LMDB
 holds exactly the frames of ``demo/train_clips`` it is left alone; an LMDB that no
 longer matches the clips (or a broken one) is rebuilt.
 """
+
 import argparse
 import os
 import runpy
@@ -26,6 +27,7 @@ def expected_keys(clips_dir):
 
     from tecogan.data.lmdb_io import make_key
     from tecogan.utils.fileio import read_image_rgb
+
     keys = []
     for vid, frames in collect_clips(clips_dir):
         h, w = read_image_rgb(frames[0]).shape[:2]
@@ -35,6 +37,7 @@ def expected_keys(clips_dir):
 
 def up_to_date(lmdb_dir, keys):
     from tecogan.data.lmdb_io import read_meta_info
+
     if not os.path.isfile(os.path.join(lmdb_dir, "meta_info.pkl")):
         return False
     try:
@@ -46,6 +49,7 @@ def up_to_date(lmdb_dir, keys):
 def prepare(clips_dir=CLIPS_DIR, lmdb_dir=LMDB_DIR, name="demo"):
     """Make ``lmdb_dir`` from ``clips_dir`` unless it is already up to date; returns True if built."""
     from create_lmdb import create
+
     keys = expected_keys(clips_dir)
     if up_to_date(lmdb_dir, keys):
         print(f"{lmdb_dir}: up to date ({len(keys)} frames)")
@@ -54,8 +58,10 @@ def prepare(clips_dir=CLIPS_DIR, lmdb_dir=LMDB_DIR, name="demo"):
         # only ever delete what looks like an LMDB folder (never a folder of other files)
         entries = set(os.listdir(lmdb_dir)) if os.path.isdir(lmdb_dir) else None
         if entries is None or not entries <= LMDB_FILES:
-            raise UserError(f"{lmdb_dir}: exists but is not an LMDB folder (expected only "
-                            f"{', '.join(sorted(LMDB_FILES))}); move it away first")
+            raise UserError(
+                f"{lmdb_dir}: exists but is not an LMDB folder (expected only "
+                f"{', '.join(sorted(LMDB_FILES))}); move it away first"
+            )
         print(f"{lmdb_dir}: out of date, rebuilding")
     create(clips_dir, lmdb_dir, name, overwrite=True)  # the old LMDB is replaced only once the new one is complete
     return True

@@ -20,6 +20,7 @@ run that was interrupted can be started again (each clip folder is written under
 name and renamed when complete); ``--overwrite`` makes them again.  No output may be or lie
 inside a clip of ``--src``.
 """
+
 import argparse
 import os
 import runpy
@@ -37,6 +38,7 @@ def find_clips(src, skip=None):
     """``(name, path)`` of every clip under ``src``: frame folders and video files, sorted.
     The folder ``skip`` (the output, when it lies inside ``src``) is not searched."""
     from tecogan.video import is_video_path
+
     skip = os.path.realpath(skip) if skip else None
     clips = []
     for root, dirs, files in os.walk(src):
@@ -44,8 +46,7 @@ def find_clips(src, skip=None):
         for f in sorted(files):
             if is_video_path(f):
                 clips.append((os.path.splitext(f)[0], os.path.join(root, f)))
-        if root != src and any(not is_video_path(f) and f.lower().endswith((".png", ".jpg", ".jpeg"))
-                               for f in files):
+        if root != src and any(not is_video_path(f) and f.lower().endswith((".png", ".jpg", ".jpeg")) for f in files):
             clips.append((os.path.basename(root), root))
     names = [n for n, _ in clips]
     dup = sorted({n for n in names if names.count(n) > 1})
@@ -67,6 +68,7 @@ def write_clip(path, out_dir, width, frame_step=1, max_frames=0, lr_dir=None, si
     from tecogan.ops.degradation import degrade_bd
     from tecogan.utils.fileio import write_image_rgb
     from tecogan.video import open_source
+
     count = 0
     for i, (_name, frame) in enumerate(open_source(path)):
         if i % frame_step:
@@ -93,6 +95,7 @@ def check_footage_outputs(out, clips, holdout, overwrite):
     """No output folder is, holds or lies inside a clip; existing clip folders are skipped
     unless ``overwrite`` (then they must hold frames only)."""
     from tecogan.utils.outputs import FRAMES, PARENT, check_outputs
+
     outputs = [("--out", os.path.join(out, sub), PARENT) for sub in ("Footage", "FootageHeldout", "FootageVal")]
     for name, _path in clips:
         is_held = name in holdout
@@ -108,6 +111,7 @@ def check_footage_outputs(out, clips, holdout, overwrite):
 def prepare(src, out, width=448, holdout=DEFAULT_HOLDOUT, frame_step=1, max_frames=0, overwrite=False):
     """Write the training and held-out sets; returns ``(train_names, heldout_names)``."""
     from tecogan.utils.outputs import AtomicFolder
+
     if not os.path.isdir(src):
         raise UserError(f"{src}: footage folder not found (expected e.g. ../shared/data)")
     clips = find_clips(src, skip=out)
@@ -116,8 +120,7 @@ def prepare(src, out, width=448, holdout=DEFAULT_HOLDOUT, frame_step=1, max_fram
     known = {n for n, _ in clips}
     missing = [h for h in holdout if h not in known]
     if missing:
-        raise UserError(f"--holdout {' '.join(missing)}: no such clip under {src} "
-                        f"(clips: {', '.join(sorted(known))})")
+        raise UserError(f"--holdout {' '.join(missing)}: no such clip under {src} (clips: {', '.join(sorted(known))})")
     check_footage_outputs(out, clips, holdout, overwrite)
     train, held = [], []
     for name, path in clips:
@@ -131,8 +134,14 @@ def prepare(src, out, width=448, holdout=DEFAULT_HOLDOUT, frame_step=1, max_fram
         lr_stage = AtomicFolder(lr_dir) if lr_dir else None
         ok = False
         try:
-            n = write_clip(path, gt_stage.tmp, width, 1 if is_held else frame_step,
-                           0 if is_held else max_frames, lr_stage.tmp if lr_stage else None)
+            n = write_clip(
+                path,
+                gt_stage.tmp,
+                width,
+                1 if is_held else frame_step,
+                0 if is_held else max_frames,
+                lr_stage.tmp if lr_stage else None,
+            )
             ok = True
         finally:
             if lr_stage:  # the LR folder first: a complete GT folder means the clip is done
@@ -148,6 +157,7 @@ def write_val_subset(out, held, val_frames, overwrite=False):
 
     from tecogan.utils.fileio import list_images
     from tecogan.utils.outputs import AtomicFolder
+
     for kind in ("GT", "Gaussian4xLR"):
         for name in held:
             src = os.path.join(out, "FootageHeldout", kind, name)
@@ -161,8 +171,11 @@ def write_val_subset(out, held, val_frames, overwrite=False):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--src", default=os.path.join(os.path.dirname(REPO), "shared", "data"),
-                   help="folder of clips: <clip>/*.jpg folders and/or video files")
+    p.add_argument(
+        "--src",
+        default=os.path.join(os.path.dirname(REPO), "shared", "data"),
+        help="folder of clips: <clip>/*.jpg folders and/or video files",
+    )
     p.add_argument("--out", default=os.path.join(REPO, "data"))
     p.add_argument("--width", type=int, default=448)
     p.add_argument("--holdout", nargs="*", default=list(DEFAULT_HOLDOUT), metavar="CLIP")
@@ -175,10 +188,8 @@ def main():
     if args.frame_step < 1 or args.max_frames < 0 or args.val_frames < 1:
         raise UserError("--frame_step and --val_frames must be >= 1, --max_frames >= 0")
     if args.width < 4 or args.width % 4 or args.width > 8192:
-        raise UserError(f"--width {args.width}: expected a multiple of 4 up to 8192 (the 4x low-res frames "
-                        f"must be whole)")
-    train, held = prepare(args.src, args.out, args.width, tuple(args.holdout),
-                          args.frame_step, args.max_frames, args.overwrite)
+        raise UserError(f"--width {args.width}: expected a multiple of 4 up to 8192 (the 4x low-res frames must be whole)")
+    train, held = prepare(args.src, args.out, args.width, tuple(args.holdout), args.frame_step, args.max_frames, args.overwrite)
     write_val_subset(args.out, held, args.val_frames, args.overwrite)
     print(f"{len(train)} training clips, {len(held)} held out: {', '.join(held)}")
     return 0

@@ -8,6 +8,7 @@ interleaved (round-robin, ``--rounds`` rounds, the median kept) so a shared mach
 affects them alike. Prints milliseconds per frame for FNet, SRNet and the whole step, conv
 GFLOPs, and each config's step-rate ratio to the first one.
 """
+
 import argparse
 import os
 import runpy
@@ -59,24 +60,32 @@ def main():
         fnet_flops = count_flops(net.fnet, (lr_curr, lr_prev))
         sr_flops = count_flops(net.srnet, (lr_curr, s2d))
         nets.append(net)
-        parts.append({"fnet": (lambda n=net: n.fnet(lr_curr, lr_prev)),
-                      "srnet": (lambda n=net, s=s2d: n.srnet(lr_curr, s)),
-                      "step": (lambda n=net: n(lr_curr, lr_prev, hr_prev)),
-                      "flops": (fnet_flops, sr_flops)})
+        parts.append(
+            {
+                "fnet": (lambda n=net: n.fnet(lr_curr, lr_prev)),
+                "srnet": (lambda n=net, s=s2d: n.srnet(lr_curr, s)),
+                "step": (lambda n=net: n(lr_curr, lr_prev, hr_prev)),
+                "flops": (fnet_flops, sr_flops),
+            }
+        )
     times = [{"fnet": [], "srnet": [], "step": []} for _ in configs]
     for _ in range(args.rounds):
         for t, p in zip(times, parts, strict=True):
             for key in ("fnet", "srnet", "step"):
                 t[key].append(timed(p[key], args.repeats))
-    print(f"CPU: {cpu_name()}; torch {torch.__version__}, {torch.get_num_threads()} thread(s); LR {h}x{w}, "
-          f"fp32, channels-last, median of {args.rounds} interleaved rounds")
+    print(
+        f"CPU: {cpu_name()}; torch {torch.__version__}, {torch.get_num_threads()} thread(s); LR {h}x{w}, "
+        f"fp32, channels-last, median of {args.rounds} interleaved rounds"
+    )
     base = statistics.median(times[0]["step"])
     print("nf:nb:fnet_nf   params   FNet GFLOP  SRNet GFLOP  FNet ms  SRNet ms  step ms  FNet share  speed-up")
     for (nf, nb, fnet_nf), net, t, p in zip(configs, nets, times, parts, strict=True):
         fn, sr, st = (statistics.median(t[k]) for k in ("fnet", "srnet", "step"))
         params = sum(v.numel() for v in net.parameters())
-        print(f"{nf}:{nb}:{fnet_nf:<10} {params:>8}  {p['flops'][0] / 1e9:>10.2f}  {p['flops'][1] / 1e9:>11.2f}  "
-              f"{fn * 1e3:>7.1f}  {sr * 1e3:>8.1f}  {st * 1e3:>7.1f}  {fn / st:>9.0%}  {base / st:>7.2f}x")
+        print(
+            f"{nf}:{nb}:{fnet_nf:<10} {params:>8}  {p['flops'][0] / 1e9:>10.2f}  {p['flops'][1] / 1e9:>11.2f}  "
+            f"{fn * 1e3:>7.1f}  {sr * 1e3:>8.1f}  {st * 1e3:>7.1f}  {fn / st:>9.0%}  {base / st:>7.2f}x"
+        )
 
 
 if __name__ == "__main__":

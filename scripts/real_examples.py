@@ -6,6 +6,7 @@ The bundled clip's frames go through :func:`degrade_clip` with a few fixed param
 with parameters drawn by the default ranges (seeds 0..3); the 4th low-res frame of each is
 cut (the same window) and shown 4x with nearest-neighbour pixels, labelled, next to the GT.
 """
+
 import argparse
 import os
 import runpy
@@ -23,13 +24,36 @@ from tecogan.utils.fileio import list_images, read_image_rgb, write_image_rgb
 
 FIXED = [
     ("area, clean", {"blur": None, "downsample": "area", "noise": None, "jpeg": None, "video": None}),
-    ("aniso blur, bicubic", {"blur": {"type": "aniso", "size": 11, "sigma_x": 1.5, "sigma_y": 0.4, "theta": 0.6,
-                                      "beta": 2.0}, "downsample": "bicubic", "noise": None, "jpeg": None, "video": None}),
-    ("H.264 CRF 34", {"blur": None, "downsample": "area", "noise": None, "jpeg": None,
-                      "video": {"codec": "h264", "crf": 34, "gop": 12, "bframes": 2}}),
-    ("noise + MPEG-2 0.2 bpp", {"blur": None, "downsample": "bilinear", "jpeg": None,
-                                "noise": {"type": "gaussian", "level": 6.0, "grey": False, "seed": 1},
-                                "video": {"codec": "mpeg2", "bpp": 0.2, "gop": 12, "bframes": 0}}),
+    (
+        "aniso blur, bicubic",
+        {
+            "blur": {"type": "aniso", "size": 11, "sigma_x": 1.5, "sigma_y": 0.4, "theta": 0.6, "beta": 2.0},
+            "downsample": "bicubic",
+            "noise": None,
+            "jpeg": None,
+            "video": None,
+        },
+    ),
+    (
+        "H.264 CRF 34",
+        {
+            "blur": None,
+            "downsample": "area",
+            "noise": None,
+            "jpeg": None,
+            "video": {"codec": "h264", "crf": 34, "gop": 12, "bframes": 2},
+        },
+    ),
+    (
+        "noise + MPEG-2 0.2 bpp",
+        {
+            "blur": None,
+            "downsample": "bilinear",
+            "jpeg": None,
+            "noise": {"type": "gaussian", "level": 6.0, "grey": False, "seed": 1},
+            "video": {"codec": "mpeg2", "bpp": 0.2, "gop": 12, "bframes": 0},
+        },
+    ),
 ]
 
 
@@ -42,30 +66,31 @@ def main(argv=None):
     args = p.parse_args(argv)
     names = list_images(args.clip)[:8]
     gt = np.stack([read_image_rgb(os.path.join(args.clip, n)) for n in names])
-    gt = gt[:, :gt.shape[1] // 4 * 4, :gt.shape[2] // 4 * 4]
-    cfg = validate_config({"scale": 4, "dataset": {"degradation": {"type": "Real"}},
-                           "model": {"name": "FRVSR", "generator": {}}})["dataset"]["degradation"]["real"]
+    gt = gt[:, : gt.shape[1] // 4 * 4, : gt.shape[2] // 4 * 4]
+    cfg = validate_config(
+        {"scale": 4, "dataset": {"degradation": {"type": "Real"}}, "model": {"name": "FRVSR", "generator": {}}}
+    )["dataset"]["degradation"]["real"]
     panels = [("GT", gt)]
     panels += [(label, degrade_clip(gt, 4, params)) for label, params in FIXED]
     for seed in range(3):
         params = sample_params(np.random.default_rng([seed]), cfg)
         v = params["video"]
-        label = f"random {seed}: " + (f"{v['codec']} " + (f"crf {v['crf']}" if "crf" in v else f"{v['bpp']:.2f} bpp")
-                                       if v else "no codec")
+        label = f"random {seed}: " + (
+            f"{v['codec']} " + (f"crf {v['crf']}" if "crf" in v else f"{v['bpp']:.2f} bpp") if v else "no codec"
+        )
         panels.append((label, degrade_clip(gt, 4, params)))
-    y0, x0, size_h, size_w = 4, 16, 30, 36   # low-res window
+    y0, x0, size_h, size_w = 4, 16, 30, 36  # low-res window
     tiles = []
     for label, clip in panels:
         if clip.shape[1] == gt.shape[1]:  # GT: area-shrink-free crop of the same window
-            tile = clip[3, y0 * 4:(y0 + size_h) * 4, x0 * 4:(x0 + size_w) * 4]
+            tile = clip[3, y0 * 4 : (y0 + size_h) * 4, x0 * 4 : (x0 + size_w) * 4]
         else:
-            tile = cv2.resize(clip[3, y0:y0 + size_h, x0:x0 + size_w], None, fx=4, fy=4,
-                              interpolation=cv2.INTER_NEAREST)
+            tile = cv2.resize(clip[3, y0 : y0 + size_h, x0 : x0 + size_w], None, fx=4, fy=4, interpolation=cv2.INTER_NEAREST)
         tile = np.ascontiguousarray(tile)
         cv2.rectangle(tile, (0, 0), (tile.shape[1], 13), (0, 0, 0), -1)
         cv2.putText(tile, label, (2, 10), cv2.FONT_HERSHEY_SIMPLEX, 0.33, (255, 255, 255), 1, cv2.LINE_AA)
         tiles.append(tile)
-    rows = [np.concatenate(tiles[i:i + 4], axis=1) for i in range(0, 8, 4)]
+    rows = [np.concatenate(tiles[i : i + 4], axis=1) for i in range(0, 8, 4)]
     write_image_rgb(args.out, np.concatenate(rows, axis=0))
     print(f"{args.out}: {len(tiles)} panels, {os.path.getsize(args.out)} bytes")
     return 0

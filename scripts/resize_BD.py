@@ -1,7 +1,8 @@
 """BD low-res frames from GT: Gaussian blur (9x9 for sigma 1.5) then every 4th (2nd for --scale 2) pixel.
 
-    python scripts/resize_BD.py --gt_dir data/Vid4/GT --lr_dir data/Vid4/Gaussian4xLR
+python scripts/resize_BD.py --gt_dir data/Vid4/GT --lr_dir data/Vid4/Gaussian4xLR
 """
+
 import argparse
 import os
 import runpy
@@ -16,6 +17,7 @@ from tecogan.utils.errors import run_cli
 def check_bd_params(sigma, scale):
     """Refuse meaningless values before OpenCV sees them (a negative scale flipped the image)."""
     from tecogan.config.limits import check_number
+
     check_number("--sigma", sigma, minimum=0, maximum=50, strict_minimum=True)
     check_number("--scale", scale, minimum=1, maximum=16, integer=True)
 
@@ -23,6 +25,7 @@ def check_bd_params(sigma, scale):
 def main():
     from tecogan.ops.degradation import degrade_bd
     from tecogan.utils.sequences import transform_sequences
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--gt_dir", required=True, help="<gt_dir>/<sequence>/*.png")
     p.add_argument("--lr_dir", required=True)
@@ -32,9 +35,9 @@ def main():
     p.add_argument("--debug", action="store_true")
     args = p.parse_args()
     check_bd_params(args.sigma, args.scale)
-    n = transform_sequences(args.gt_dir, args.lr_dir,
-                            lambda _path, img: degrade_bd(img, args.sigma, args.scale), desc="BD",
-                            overwrite=args.overwrite)
+    n = transform_sequences(
+        args.gt_dir, args.lr_dir, lambda _path, img: degrade_bd(img, args.sigma, args.scale), desc="BD", overwrite=args.overwrite
+    )
     print(f"{args.lr_dir}: {n} sequences")
     return 0
 

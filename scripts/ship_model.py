@@ -8,11 +8,13 @@ It prints the file's SHA-256 (for ``tecogan.pretrained.SHA256``) and what the st
 the bundled clip (demo/val) upscaled with the float32 and the stored weights, compared frame by
 frame (largest difference in grey levels, share of values that differ, PSNR between the two).
 """
+
 import argparse
 import os
 
 if not __package__:  # run as a file from a clone
     import runpy
+
     runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "codes", "_clone.py"))
 
 import cv2
@@ -35,8 +37,13 @@ def compact_state_dict(net):
     generator's name in its metadata)."""
     learned = {name for name, _ in net.named_parameters()}
     state = net.state_dict()
-    return with_metadata(((k, (v.detach().half() if k in learned and v.is_floating_point() else v.detach()).cpu()
-                           .contiguous()) for k, v in state.items()), state)  # with the generator's name
+    return with_metadata(
+        (
+            (k, (v.detach().half() if k in learned and v.is_floating_point() else v.detach()).cpu().contiguous())
+            for k, v in state.items()
+        ),
+        state,
+    )  # with the generator's name
 
 
 def storage_change(net, compact):
@@ -64,8 +71,10 @@ def main(argv=None):
     atomic_torch_save(compact, args.output)
     worst, share, match = storage_change(net, compact)
     print(f"{args.output}: {os.path.getsize(args.output) / 1e6:.1f} MB, sha256 {file_sha256(args.output)}")
-    print(f"bundled clip, float32 vs stored weights: max difference {worst:g} grey levels on {share:.4%} of "
-          f"values, PSNR {match:.1f} dB")
+    print(
+        f"bundled clip, float32 vs stored weights: max difference {worst:g} grey levels on {share:.4%} of "
+        f"values, PSNR {match:.1f} dB"
+    )
     return 0
 
 

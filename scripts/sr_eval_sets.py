@@ -10,6 +10,7 @@ clips ``<data_root>/D/LR/<clip>`` (``--lr_subdir``) are super-resolved into ``<r
 with the inference of test mode (5 reflected frames in front).  ``--model bicubic`` is the
 centre-aligned MATLAB-style bicubic 4x upscale (the BI baseline of scripts/bicubic_baseline.py).
 """
+
 import argparse
 import os
 import runpy
@@ -33,8 +34,9 @@ DEFAULT_SETS = "FootageHeldoutCRF30,FootageHeldoutCRF23,FootageHeldoutArea"
 
 def bicubic(lr_dir, out_dir):
     for name in list_images(lr_dir):
-        write_image_rgb(os.path.join(out_dir, os.path.splitext(name)[0] + ".png"),
-                        imresize(read_image_rgb(os.path.join(lr_dir, name)), 4))
+        write_image_rgb(
+            os.path.join(out_dir, os.path.splitext(name)[0] + ".png"), imresize(read_image_rgb(os.path.join(lr_dir, name)), 4)
+        )
 
 
 def main(argv=None):
@@ -45,8 +47,12 @@ def main(argv=None):
     p.add_argument("--data_root", default="data")
     p.add_argument("--lr_subdir", default="LR", help="the low-res folder inside each dataset (default LR)")
     p.add_argument("--results_root", default="results")
-    p.add_argument("--precision", default=defaults.TEST_PRECISION, choices=defaults.PRECISIONS,
-                   help=f"inference precision (default {defaults.TEST_PRECISION}, test mode's: the published numbers)")
+    p.add_argument(
+        "--precision",
+        default=defaults.TEST_PRECISION,
+        choices=defaults.PRECISIONS,
+        help=f"inference precision (default {defaults.TEST_PRECISION}, test mode's: the published numbers)",
+    )
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args(argv)
@@ -67,10 +73,10 @@ def main(argv=None):
                 print(f"{s.name}/{info.name}: bicubic", flush=True)
         return 0
     net = generator_from_checkpoint(resolve_model(args.model))
-    upscaler = Upscaler(net, InferenceOptions(num_pad_front=5, padding_mode="reflect", device="cpu",
-                                              precision=args.precision), report=None)
-    run_test_datasets(upscaler, sets, args.results_root, args.label, save_res=True,
-                      report=lambda line: print(line, flush=True))
+    upscaler = Upscaler(
+        net, InferenceOptions(num_pad_front=5, padding_mode="reflect", device="cpu", precision=args.precision), report=None
+    )
+    run_test_datasets(upscaler, sets, args.results_root, args.label, save_res=True, report=lambda line: print(line, flush=True))
     return 0
 
 

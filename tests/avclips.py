@@ -1,4 +1,5 @@
 """Tiny synthetic clips made with PyAV, and probes of what upscale.py wrote (tests only)."""
+
 import math
 from fractions import Fraction
 
@@ -20,9 +21,25 @@ def pattern(n=6, h=24, w=32, seed=0):
     return out
 
 
-def make_clip(path, frames, pts=None, time_base=Fraction(1, 1000), fmt=None, codec="libx264",
-              pix_fmt="yuv420p", rate=24, options=None, rotation=None, colorspace=None, color_range=None,
-              audio=None, subtitles=None, container_options=None, primaries=None, trc=None):
+def make_clip(
+    path,
+    frames,
+    pts=None,
+    time_base=Fraction(1, 1000),
+    fmt=None,
+    codec="libx264",
+    pix_fmt="yuv420p",
+    rate=24,
+    options=None,
+    rotation=None,
+    colorspace=None,
+    color_range=None,
+    audio=None,
+    subtitles=None,
+    container_options=None,
+    primaries=None,
+    trc=None,
+):
     """Write ``frames`` (RGB arrays) as a video.
 
     pts: per-frame timestamps in ``time_base`` (default: ``rate`` frames/s); rotation: display
@@ -80,7 +97,7 @@ def make_clip(path, frames, pts=None, time_base=Fraction(1, 1000), fmt=None, cod
         channels = a.codec_context.layout.nb_channels
         fmt_name = a.codec_context.format.name
         for s0 in range(0, n, 1000):
-            chunk = tone[s0:s0 + 1000]
+            chunk = tone[s0 : s0 + 1000]
             if fmt_name == "s16":
                 data = np.repeat((chunk * 32767).astype(np.int16)[None], channels, 0).T.reshape(1, -1)
             elif fmt_name == "fltp":
@@ -138,11 +155,20 @@ def probe(path):
         v = c.streams.video[0]
         cc = v.codec_context
         first = next(c.decode(v))
-        info = dict(format=c.format.name, codec=cc.name, width=cc.width, height=cc.height, pix_fmt=cc.pix_fmt,
-                    colorspace=cc.colorspace, primaries=cc.color_primaries, trc=cc.color_trc,
-                    color_range=cc.color_range, rotation=first.rotation,
-                    audio=[a.codec_context.name for a in c.streams.audio],
-                    subtitles=[s.codec_context.codec.canonical_name for s in c.streams.subtitles])
+        info = dict(
+            format=c.format.name,
+            codec=cc.name,
+            width=cc.width,
+            height=cc.height,
+            pix_fmt=cc.pix_fmt,
+            colorspace=cc.colorspace,
+            primaries=cc.color_primaries,
+            trc=cc.color_trc,
+            color_range=cc.color_range,
+            rotation=first.rotation,
+            audio=[a.codec_context.name for a in c.streams.audio],
+            subtitles=[s.codec_context.codec.canonical_name for s in c.streams.subtitles],
+        )
         c.seek(0)
         info["frames"] = sum(1 for p in c.demux(v) if p.size)
     return info

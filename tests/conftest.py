@@ -8,6 +8,7 @@ pins their default to fp32 ($TECOGAN_PRECISION, inherited by the commands tests 
 the exactness tests mean the same on every machine.  tests/test_inference_auto.py checks the
 auto default itself (with the variable removed).
 """
+
 import os
 import runpy
 from pathlib import Path
@@ -57,6 +58,7 @@ def alexnet_file(shared_dir):
 @pytest.fixture(scope="session")
 def golden():
     import numpy as np
+
     return np.load(GOLDEN_NPZ)
 
 
@@ -65,6 +67,7 @@ def ckpt(tmp_path_factory):
     """A small random FRNet (nf 8, nb 1, BD) saved as a published-style checkpoint (a Path);
     tests that change the file copy it first."""
     from helpers import save_tiny_generator
+
     return save_tiny_generator(tmp_path_factory.mktemp("ck"), "tiny_BD.pth")[0]
 
 
@@ -72,6 +75,7 @@ def ckpt(tmp_path_factory):
 def tiny():
     """The same small FRNet in memory (seed 0, eval mode)."""
     from tecogan.networks.frnet import FRNet
+
     torch.manual_seed(0)
     return FRNet(nf=8, nb=1).eval()
 
@@ -85,6 +89,7 @@ def upscale(capsys, monkeypatch):
         status, out, err = upscale_in_process(capsys, monkeypatch, *args)
         assert status == 0 or not check, err
         return status, out, err
+
     return run
 
 
@@ -92,6 +97,7 @@ def upscale(capsys, monkeypatch):
 def in_process_capture(capsys, monkeypatch):
     """helpers.CAPTURE holds this test's capsys and monkeypatch (commands run in this process)."""
     import helpers
+
     helpers.CAPTURE.update(capsys=capsys, monkeypatch=monkeypatch)
     yield
     helpers.CAPTURE.clear()
@@ -104,6 +110,7 @@ def flags(monkeypatch):
     auto with OpenVINO per CPU class: test_inference_cpu_classes.py); returns the set."""
     from tecogan.errors import UserError
     from tecogan.inference import auto, precision
+
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
 
     def no_openvino(backend, device):
@@ -115,6 +122,7 @@ def flags(monkeypatch):
         monkeypatch.setattr(auto, "cpu_flags", lambda: set(sample))
         monkeypatch.setattr(auto, "check_backend", no_openvino)
         return set(sample)
+
     return use
 
 
@@ -123,6 +131,7 @@ def frames_dir(tmp_path):
     """A folder holding one black 12x16 PNG frame."""
     import cv2
     import numpy as np
+
     os.makedirs(tmp_path / "in")
     cv2.imwrite(str(tmp_path / "in" / "0000.png"), np.zeros((12, 16, 3), np.uint8))
     return tmp_path / "in"
@@ -173,23 +182,38 @@ class _ChildRun:
         import subprocess
         import sys
         import tempfile
+
         with tempfile.TemporaryDirectory(prefix="tecogan_child_") as tmp:
             out = os.path.join(tmp, "reports.jsonl")
-            cmd = [sys.executable, "-X", "faulthandler", "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                   "-m", self.config.option.markexpr or "", "--rootdir", str(REPO), "-c", str(REPO / "pytest.ini"),
-                   *nodeids]
+            cmd = [
+                sys.executable,
+                "-X",
+                "faulthandler",
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-m",
+                self.config.option.markexpr or "",
+                "--rootdir",
+                str(REPO),
+                "-c",
+                str(REPO / "pytest.ini"),
+                *nodeids,
+            ]
             proc = subprocess.run(cmd, cwd=REPO, env=dict(os.environ, **{CHILD: out}), capture_output=True, text=True)
             reports = {}
             if os.path.exists(out):
                 with open(out) as f:
                     for line in f:
-                        report = self.config.hook.pytest_report_from_serializable(config=self.config,
-                                                                                  data=json.loads(line))
+                        report = self.config.hook.pytest_report_from_serializable(config=self.config, data=json.loads(line))
                         reports.setdefault(report.nodeid, []).append(report)
         return reports, proc.returncode, proc.stdout + proc.stderr
 
     def run(self):
         from _pytest.reports import TestReport
+
         self.reports, pending = {}, list(self.nodeids)
         while pending:
             got, status, output = self._child(pending)
@@ -202,8 +226,10 @@ class _ChildRun:
             for nodeid in culprits:
                 done = self.reports.get(nodeid, [])
                 when = "call" if any(r.when == "setup" and r.passed for r in done) else "setup"
-                why = (f"the child pytest running this file's OpenVINO tests ended with status {status} "
-                       f"during this test; its output ends:\n{output[-6000:]}")
+                why = (
+                    f"the child pytest running this file's OpenVINO tests ended with status {status} "
+                    f"during this test; its output ends:\n{output[-6000:]}"
+                )
                 location = done[0].location if done else (nodeid.split("::")[0], None, nodeid)
                 self.reports[nodeid] = done + [TestReport(nodeid, location, {}, "failed", why, when)]
             pending = [n for n in rest if n not in culprits]
@@ -234,6 +260,7 @@ def pytest_runtest_logreport(report):
     path = os.environ.get(CHILD)
     if path and _config is not None:
         import json
+
         data = _config.hook.pytest_report_to_serializable(config=_config, report=report)
         with open(path, "a") as f:
             f.write(json.dumps(data) + "\n")
@@ -251,11 +278,14 @@ def pytest_sessionstart(session):
 def pytest_runtest_call(item):
     """Outside the child, a test that loads OpenVINO without the marker fails (see above)."""
     import sys
+
     loaded = "openvino" in sys.modules
     result = yield
     if not loaded and "openvino" in sys.modules and not os.environ.get(CHILD):
-        raise AssertionError("this test loaded OpenVINO in the pytest process; mark it (or its module) "
-                             "pytest.mark.openvino so that it runs in a child process (tests/conftest.py)")
+        raise AssertionError(
+            "this test loaded OpenVINO in the pytest process; mark it (or its module) "
+            "pytest.mark.openvino so that it runs in a child process (tests/conftest.py)"
+        )
     return result
 
 

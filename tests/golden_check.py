@@ -13,6 +13,7 @@ The allowance grows with the size and conditioning of the computation, not with 
 machine it happens to run on, and it stays far below what a real deviation (a wrong sign,
 a missing term, a swapped frame) produces; each golden group has a negative test.
 """
+
 import numpy as np
 import torch
 
@@ -49,9 +50,11 @@ def assert_golden(ours, expected, exact=None, atol=1e-5, rtol=1e-4, name="value"
         raise AssertionError(f"{name}: shape {a.shape} != expected {e.shape}")
     excess = np.abs(a - e) - (atol + rtol * np.abs(e) + allowance)
     i = int(np.argmax(excess))
-    raise AssertionError(f"{name}: {int((excess > 0).sum())}/{a.size} values outside tolerance; worst "
-                         f"ours {a.flat[i]:.8g} expected {e.flat[i]:.8g} (atol {atol}, rtol {rtol}, "
-                         f"float32 allowance {allowance:.3g})")
+    raise AssertionError(
+        f"{name}: {int((excess > 0).sum())}/{a.size} values outside tolerance; worst "
+        f"ours {a.flat[i]:.8g} expected {e.flat[i]:.8g} (atol {atol}, rtol {rtol}, "
+        f"float32 allowance {allowance:.3g})"
+    )
 
 
 def uint8_close(ours, ref):

@@ -3,6 +3,7 @@
 Used by ``test_golden_training.py`` (float32, the project's precision) and by
 ``tools/derive_step_tolerances.py`` (float64 "exact" runs, which set the tolerances).
 """
+
 import numpy as np
 import torch
 from golden_weights import apply_rule
@@ -12,21 +13,36 @@ CASES = ("frvsr", "tecogan_default", "tecogan_fm_always")
 
 def make_opt(case):
     """The experiment options of the fixture's ``step/<case>`` (GOLDEN.md)."""
-    tr = {"tempo_extent": 4, "total_iter": 1, "generator": {"lr": 1e-4 if case == "frvsr" else 5e-5},
-          "pixel_crit": {"type": "CB", "weight": 1}, "warping_crit": {"type": "CB", "weight": 1}}
+    tr = {
+        "tempo_extent": 4,
+        "total_iter": 1,
+        "generator": {"lr": 1e-4 if case == "frvsr" else 5e-5},
+        "pixel_crit": {"type": "CB", "weight": 1},
+        "warping_crit": {"type": "CB", "weight": 1},
+    }
     model = {"name": "FRVSR", "generator": {"in_nc": 3, "out_nc": 3, "nf": 16, "nb": 2}}
     if case != "frvsr":
         model["name"] = "TecoGAN"
         model["discriminator"] = {"name": "STNet", "in_nc": 3, "tempo_range": 3}
-        tr["discriminator"] = {"lr": 5e-5, "update_threshold": 0.4, "crop_border_ratio": 0.75,
-                               "update_policy": "adaptive" if case == "tecogan_default" else "always"}
+        tr["discriminator"] = {
+            "lr": 5e-5,
+            "update_threshold": 0.4,
+            "crop_border_ratio": 0.75,
+            "update_policy": "adaptive" if case == "tecogan_default" else "always",
+        }
         tr["pingpong_crit"] = {"type": "CB", "weight": 0.5}
         tr["gan_crit"] = {"type": "GAN", "weight": 0.01}
         if case == "tecogan_fm_always":
             tr["feature_matching_crit"] = {"type": "CB", "weight": 1, "layer_norm": [12.0, 14.0, 24.0, 100.0]}
-    return {"scale": 4, "model": model, "train": tr,
-            "dataset": {"degradation": {"type": "BD", "sigma": 1.5},
-                        "train": {"name": "golden", "seq_dir": "unused.lmdb", "crop_size": 64}}}
+    return {
+        "scale": 4,
+        "model": model,
+        "train": tr,
+        "dataset": {
+            "degradation": {"type": "BD", "sigma": 1.5},
+            "train": {"name": "golden", "seq_dir": "unused.lmdb", "crop_size": 64},
+        },
+    }
 
 
 def build_model(case, dtype=torch.float32, opt=None):
@@ -37,6 +53,7 @@ def build_model(case, dtype=torch.float32, opt=None):
     """
     from tecogan.experiment import validate_config
     from tecogan.models import build_model as build
+
     torch.manual_seed(0)
     opt = validate_config(opt or make_opt(case), "golden step")
     model = build(opt, torch.device("cpu"))
@@ -58,8 +75,7 @@ def run_step(golden, case, dtype=torch.float32, grad_noise=None, opt=None, input
     perturb the gradients just before each optimiser step.
     """
     model, nets = build_model(case, dtype, opt)
-    before = {tag: {k: v.detach().double().clone() for k, v in net.state_dict().items()}
-              for tag, net in nets.items()}
+    before = {tag: {k: v.detach().double().clone() for k, v in net.state_dict().items()} for tag, net in nets.items()}
     grads = {}
     optimizers = {"G": model.optim_G}
     if "D" in nets:
@@ -78,10 +94,13 @@ def run_step(golden, case, dtype=torch.float32, grad_noise=None, opt=None, input
                         p.grad = grad_noise(_tag, _names[id(p)], p.grad)
                     grads[_tag][_names[id(p)]] = p.grad.detach().double().clone()
             return _original(*args, **kwargs)
+
         optimizer.step = step
     lr, gt = inputs if inputs is not None else (golden["bd/lr"], golden["bd/gt"])
-    data = {"lr": torch.from_numpy(np.ascontiguousarray(lr)).to(dtype),
-            "gt": torch.from_numpy(np.ascontiguousarray(gt)).to(dtype)}
+    data = {
+        "lr": torch.from_numpy(np.ascontiguousarray(lr)).to(dtype),
+        "gt": torch.from_numpy(np.ascontiguousarray(gt)).to(dtype),
+    }
     log = model.optimize(data)
     deltas = {}
     for tag, net in nets.items():
@@ -105,7 +124,7 @@ def delta_quantities(golden, case, deltas):
             if f"{key}/head" not in golden.files:
                 continue
             head = golden[f"{key}/head"]
-            out[f"{key}/head"] = (delta[:len(head)], head)
+            out[f"{key}/head"] = (delta[: len(head)], head)
             out[f"{key}/sum"] = (np.array(delta.sum()), golden[f"{key}/sum"])
             out[f"{key}/abs_sum"] = (np.array(np.abs(delta).sum()), golden[f"{key}/abs_sum"])
     return out

@@ -1,4 +1,5 @@
 """The RNG-free weight rule of the golden fixtures (GOLDEN.md)."""
+
 import math
 import zlib
 

@@ -1,4 +1,5 @@
 """Small helpers shared by tests."""
+
 import importlib.util
 from pathlib import Path
 
@@ -19,6 +20,7 @@ def tree_hash(path):
     ``None`` when the path does not exist.  Used to prove inputs and old outputs unchanged."""
     import hashlib
     import os
+
     h = hashlib.sha256()
     path = os.fspath(path)
     if not os.path.lexists(path):
@@ -49,6 +51,7 @@ def run_inprocess(cli, argv, capsys, monkeypatch):
     import sys
 
     import pytest
+
     capsys.readouterr()
     monkeypatch.setattr(sys, "argv", [str(a) for a in argv])
     with pytest.raises(SystemExit) as exc:
@@ -61,6 +64,7 @@ def run_inprocess(cli, argv, capsys, monkeypatch):
 def script_cli(relpath):
     """``cli()`` of a script of the repository: its ``main`` under ``run_cli``."""
     from tecogan.utils.errors import run_cli
+
     module = load_script(relpath)
     return lambda: run_cli(module.main)
 
@@ -90,11 +94,16 @@ def tmpfs_command(mount_dir, size_kb, argv, preload=None, copy_back=None, read_o
     import shutil
     import subprocess
     import tempfile
+
     if "ok" not in _TMPFS:
         probe = tempfile.mkdtemp(prefix="tmpfs_probe_")
-        ok = shutil.which("unshare") is not None and subprocess.run(
-            ["unshare", "-rm", "sh", "-c", f"mount -t tmpfs -o size=16k none {probe}"],
-            capture_output=True, timeout=30).returncode == 0
+        ok = (
+            shutil.which("unshare") is not None
+            and subprocess.run(
+                ["unshare", "-rm", "sh", "-c", f"mount -t tmpfs -o size=16k none {probe}"], capture_output=True, timeout=30
+            ).returncode
+            == 0
+        )
         os.rmdir(probe)
         _TMPFS["ok"] = ok
     if not _TMPFS["ok"]:
@@ -117,6 +126,7 @@ def save_tiny_generator(folder, name="tiny_BD.pth", degradation="BD"):
     import torch
 
     from tecogan.networks.frnet import FRNet
+
     torch.manual_seed(0)
     net = FRNet(nf=8, nb=1, degradation=degradation)
     path = Path(folder) / name
@@ -127,6 +137,7 @@ def save_tiny_generator(folder, name="tiny_BD.pth", degradation="BD"):
 def upscale_in_process(capsys, monkeypatch, *args):
     """``upscale.py ARGS`` run in this process through its console entry point."""
     from tecogan import upscale
+
     return run_inprocess(upscale.cli, ["upscale.py", *map(str, args)], capsys, monkeypatch)
 
 
@@ -135,10 +146,11 @@ def panning_texture(t=12, h=64, w=112):
     on which libx264's macroblock-tree rate control was not reproducible without cpu-independent."""
     import cv2
     import numpy as np
+
     rng = np.random.default_rng(0)
     base = cv2.GaussianBlur(rng.uniform(0, 255, (h + t + 20, w + 3 * t + 20, 3)).astype(np.float32), (0, 0), 3)
     base = ((base - base.mean()) * 6 + 128).clip(0, 255).astype(np.uint8)
-    return np.stack([base[10 + i:10 + i + h, 10 + 3 * i:10 + 3 * i + w] for i in range(t)])
+    return np.stack([base[10 + i : 10 + i + h, 10 + 3 * i : 10 + 3 * i + w] for i in range(t)])
 
 
 def write_frames(folder, n=3, h=12, w=16, seed=0, names=None):
@@ -148,6 +160,7 @@ def write_frames(folder, n=3, h=12, w=16, seed=0, names=None):
 
     import cv2
     import numpy as np
+
     rng = np.random.default_rng(seed)
     os.makedirs(folder, exist_ok=True)
     for i in range(n):
@@ -160,40 +173,50 @@ def write_frames(folder, n=3, h=12, w=16, seed=0, names=None):
 def psnr(a, b, peak=255.0):
     """PSNR in dB of two images or frame stacks (float64; inf when equal)."""
     import numpy as np
+
     mse = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10 * np.log10(peak ** 2 / mse))
+    return float("inf") if mse == 0 else float(10 * np.log10(peak**2 / mse))
 
 
 # sample CPU flag sets (/proc/cpuinfo names) for the precision choice (conftest's ``flags`` fixture)
 AVX2 = {"fpu", "sse4_2", "avx", "avx2", "fma"}
-ZEN4 = AVX2 | {"avx512f", "avx512_bf16", "avx512_vnni"}             # AMD Zen 4/5
+ZEN4 = AVX2 | {"avx512f", "avx512_bf16", "avx512_vnni"}  # AMD Zen 4/5
 SAPPHIRE = AVX2 | {"avx512f", "avx512_vnni", "amx_tile", "amx_bf16", "amx_int8"}
-ALDER = AVX2 | {"avx_vnni"}                                          # VNNI without bf16
+ALDER = AVX2 | {"avx_vnni"}  # VNNI without bf16
 
 
 def smooth_clip(n=6, h=24, w=32, seed=0):
     """A smooth pattern moving one pixel a frame, with noise: ``n`` (h, w, 3) uint8 frames."""
     import numpy as np
+
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:h, 0:w]
-    return [(128 + 80 * np.sin((xx + i) / 4.0)[..., None] * np.cos((yy - 0.5 * i) / 5.0)[..., None]
-             + rng.normal(0, 4, (h, w, 3))).clip(0, 255).astype(np.uint8) for i in range(n)]
+    return [
+        (128 + 80 * np.sin((xx + i) / 4.0)[..., None] * np.cos((yy - 0.5 * i) / 5.0)[..., None] + rng.normal(0, 4, (h, w, 3)))
+        .clip(0, 255)
+        .astype(np.uint8)
+        for i in range(n)
+    ]
 
 
 def no_temps(folder):
     """True when ``folder`` holds no temporary of the project (``.tmp*``, ``.tecogan-tmp*``)."""
     import os
+
     return not [f for f in os.listdir(folder) if f.startswith((".tmp", ".tecogan-tmp"))]
 
 
 def limit_file_size(limit):
     """A ``preexec_fn`` for subprocess: files may grow to ``limit`` bytes; a write past it fails with
     EFBIG (SIGXFSZ ignored), as on a full disk."""
+
     def apply():
         import resource
         import signal
+
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
     return apply
 
 
@@ -207,6 +230,7 @@ def deadline(seconds):
     def cm():
         def expired(_signum, _frame):
             raise TimeoutError(f"still running after {seconds} s: unbounded work")
+
         old = signal.signal(signal.SIGALRM, expired)
         signal.alarm(seconds)
         try:
@@ -214,6 +238,7 @@ def deadline(seconds):
         finally:
             signal.alarm(0)
             signal.signal(signal.SIGALRM, old)
+
     return cm()
 
 
@@ -222,9 +247,9 @@ def make_lmdb(folder, clips=2, frames=4, h=64, w=64):
     import numpy as np
 
     from tecogan.data.lmdb_io import write_lmdb
+
     rng = np.random.default_rng(0)
-    data = [(f"v{c}", [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(frames)])
-            for c in range(clips)]
+    data = [(f"v{c}", [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(frames)]) for c in range(clips)]
     write_lmdb(str(folder), "T", data)
     return folder
 
@@ -232,6 +257,7 @@ def make_lmdb(folder, clips=2, frames=4, h=64, w=64):
 def same_frames(a, b):
     """Two frame sequences of equal length whose frames are equal element by element."""
     import numpy as np
+
     return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
@@ -241,6 +267,7 @@ def run_python(code, **env):
     import os
     import subprocess
     import sys
+
     full = dict(os.environ)
     for k, v in env.items():
         if v is None:
@@ -248,5 +275,10 @@ def run_python(code, **env):
         else:
             full[k] = v
     shim = os.path.join(REPO, "codes", "_clone.py")
-    return subprocess.run([sys.executable, "-c", f"import runpy; runpy.run_path({shim!r})\n" + code],
-                          capture_output=True, text=True, env=full, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", f"import runpy; runpy.run_path({shim!r})\n" + code],
+        capture_output=True,
+        text=True,
+        env=full,
+        timeout=300,
+    )

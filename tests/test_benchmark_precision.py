@@ -1,5 +1,6 @@
 """scripts/benchmark_precision.py: its clip reading (BD and BI low-res made like the models'
 training data) and its summary rows (ratios, deltas, drift, the gate) that precision=auto reads."""
+
 import numpy as np
 import pytest
 from helpers import REPO, load_script
@@ -23,12 +24,21 @@ def test_summary_rows_and_the_gate():
     pairs = [("torch", "fp32"), ("openvino", "bf16"), ("openvino", "int8")]
 
     def totals(seconds, psnr, lpips, tof, drift):
-        return {"frames": 50, "seconds": seconds, "psnr": [(psnr, 10), (psnr, 40)], "lpips": [(lpips, 50)],
-                "tof": [(tof, 50)], "drift_first": [drift, drift + 1], "drift_last": [drift, drift - 1]}
+        return {
+            "frames": 50,
+            "seconds": seconds,
+            "psnr": [(psnr, 10), (psnr, 40)],
+            "lpips": [(lpips, 50)],
+            "tof": [(tof, 50)],
+            "drift_first": [drift, drift + 1],
+            "drift_last": [drift, drift - 1],
+        }
 
-    data = {pairs[0]: totals(10.0, 28.0, 0.20, 0.50, float("inf")),
-            pairs[1]: totals(5.0, 27.99, 0.201, 0.501, 57.0),
-            pairs[2]: totals(4.0, 27.90, 0.20, 0.50, 50.0)}
+    data = {
+        pairs[0]: totals(10.0, 28.0, 0.20, 0.50, float("inf")),
+        pairs[1]: totals(5.0, 27.99, 0.201, 0.501, 57.0),
+        pairs[2]: totals(4.0, 27.90, 0.20, 0.50, 50.0),
+    }
     lines = []
     rows = bench.summarize("tiny", pairs, data, lines.append)
     assert rows["openvino/bf16"]["speedup"] == 2.0 and rows["openvino/bf16"]["within_gate"]

@@ -1,6 +1,7 @@
 """scripts/benchmark_table.py on a tiny dataset: test-mode inference, the official metrics, the
 Markdown table (best in bold) and CSV; what is already there is skipped unless --rerun; bad
 arguments are one line."""
+
 import csv
 import json
 import os
@@ -19,8 +20,11 @@ def tiny_set(tmp_path_factory):
     root = tmp_path_factory.mktemp("bench")
     yy, xx = np.mgrid[0:64, 0:64]
     for i in range(6):
-        gt = (127 + 90 * np.sin((xx + 2 * i) / 4.0)[..., None] * np.cos(yy / 5.0)[..., None]
-              + np.zeros((64, 64, 3))).clip(0, 255).astype(np.uint8)
+        gt = (
+            (127 + 90 * np.sin((xx + 2 * i) / 4.0)[..., None] * np.cos(yy / 5.0)[..., None] + np.zeros((64, 64, 3)))
+            .clip(0, 255)
+            .astype(np.uint8)
+        )
         lr = cv2.GaussianBlur(gt, (9, 9), 1.5)[::4, ::4]
         for kind, img in (("GT", gt), ("LR", lr)):
             os.makedirs(root / "data" / "Tiny" / kind / "clip", exist_ok=True)
@@ -30,8 +34,20 @@ def tiny_set(tmp_path_factory):
 
 
 def argv(root, ckpt, *extra):
-    return ["benchmark_table.py", "--models", f"tiny={ckpt},bicubic", "--datasets", "Tiny",
-            "--data_root", root / "data", "--results_root", root / "results", "--workers", "1", *extra]
+    return [
+        "benchmark_table.py",
+        "--models",
+        f"tiny={ckpt},bicubic",
+        "--datasets",
+        "Tiny",
+        "--data_root",
+        root / "data",
+        "--results_root",
+        root / "results",
+        "--workers",
+        "1",
+        *extra,
+    ]
 
 
 def mtimes(folder):
@@ -71,12 +87,15 @@ def test_table_csv_skip_and_rerun(tiny_set, capsys, monkeypatch):
     assert (root / "again.md").read_text() == table and (root / "again.csv").is_file()
 
 
-@pytest.mark.parametrize("change, needles", [
-    (("--datasets", "Nope"), ["Nope/GT: not found"]),
-    (("--models", "nothing.pth"), ["--models nothing.pth", "neither a shipped model"]),
-    (("--models", "bicubic,bicubic"), ["the label bicubic names two models"]),
-    (("--lr_subdir", "Gaussian4xLR"), ["Tiny/Gaussian4xLR: not found"]),
-])
+@pytest.mark.parametrize(
+    "change, needles",
+    [
+        (("--datasets", "Nope"), ["Nope/GT: not found"]),
+        (("--models", "nothing.pth"), ["--models nothing.pth", "neither a shipped model"]),
+        (("--models", "bicubic,bicubic"), ["the label bicubic names two models"]),
+        (("--lr_subdir", "Gaussian4xLR"), ["Tiny/Gaussian4xLR: not found"]),
+    ],
+)
 def test_bad_arguments_are_one_line(tiny_set, capsys, monkeypatch, change, needles):
     root, ckpt = tiny_set
     args = argv(root, ckpt)

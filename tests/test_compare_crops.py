@@ -1,4 +1,5 @@
 """scripts/compare_crops.py: the model cards' still crops (bicubic | FRVSR | TecoGAN | GT)."""
+
 import os
 
 import numpy as np
@@ -21,14 +22,13 @@ def test_panels_side_by_side_and_inputs_untouched(tmp_path, capsys, monkeypatch)
     b = make_folder(tmp_path / "b", 200)
     out = tmp_path / "crops.png"
     before = [tree_hash(a), tree_hash(b)]
-    argv = ["compare_crops.py", out, "--panel", f"low={a}", "--panel", f"high={b}", "--frame", "2",
-            "--crop", "10,5,30,20"]
+    argv = ["compare_crops.py", out, "--panel", f"low={a}", "--panel", f"high={b}", "--frame", "2", "--crop", "10,5,30,20"]
     status, stdout, err = run_inprocess(script_cli("scripts/compare_crops.py"), argv, capsys, monkeypatch)
     assert status == 0, err
     assert "2 panels of frame 2, crop 30x20" in stdout
     image = read_image_rgb(out)
     assert image.shape[1] > image.shape[0] > 0
-    left, right = image[:, : image.shape[1] // 2], image[:, image.shape[1] // 2:]
+    left, right = image[:, : image.shape[1] // 2], image[:, image.shape[1] // 2 :]
     # each half shows its own folder's grey level (the dark panel on the left)
     assert (np.abs(left.astype(int) - 30) < 3).all(axis=2).sum() > 1000
     assert (np.abs(right.astype(int) - 200) < 3).all(axis=2).sum() > 1000
@@ -52,7 +52,8 @@ def test_bad_arguments_one_line(tmp_path, capsys, monkeypatch):
         (["--panel", f"x={tmp_path / 'missing'}", "--crop", "0,0,5,5"], "missing"),
     ]
     for args, needle in cases:
-        status, _, err = run_inprocess(script_cli("scripts/compare_crops.py"), ["compare_crops.py", out, *args],
-                                       capsys, monkeypatch)
+        status, _, err = run_inprocess(
+            script_cli("scripts/compare_crops.py"), ["compare_crops.py", out, *args], capsys, monkeypatch
+        )
         assert_one_line(status, err, needle)
         assert not out.exists()

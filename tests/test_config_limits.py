@@ -4,6 +4,7 @@ nf/nb before anything is built, and a test series cannot list millions of checkp
 test puts hostile numbers into every numeric setting of the shipped YAMLs: each case loads (within
 the limits) or is one UserError line.
 """
+
 import os
 import random
 
@@ -19,10 +20,34 @@ from tecogan.networks.frnet import FRNet
 from tecogan.utils.errors import UserError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHIPPED = [os.path.join(REPO, "experiments_BD", "TecoGAN", "001", "train.yml"),
-           os.path.join(REPO, "experiments_BD", "FRVSR", "001", "test.yml")]
-HOSTILE = [0, -1, 1, 2 ** 31, 2 ** 63, 10 ** 30, 10 ** 400, 100_000_000, 100_000_000_000, 1e308, -1e308, 1e-320,
-           float("nan"), float("inf"), -float("inf"), 0.5, True, "12", None, [], {"a": 1}, [10 ** 400]]
+SHIPPED = [
+    os.path.join(REPO, "experiments_BD", "TecoGAN", "001", "train.yml"),
+    os.path.join(REPO, "experiments_BD", "FRVSR", "001", "test.yml"),
+]
+HOSTILE = [
+    0,
+    -1,
+    1,
+    2**31,
+    2**63,
+    10**30,
+    10**400,
+    100_000_000,
+    100_000_000_000,
+    1e308,
+    -1e308,
+    1e-320,
+    float("nan"),
+    float("inf"),
+    -float("inf"),
+    0.5,
+    True,
+    "12",
+    None,
+    [],
+    {"a": 1},
+    [10**400],
+]
 
 
 def numeric_leaves(node, path=()):
@@ -82,15 +107,18 @@ def test_yaml_number_fuzz(tmp_path, shipped):
     assert outcomes["refused"] > 50 and outcomes["loaded"] > 5, outcomes
 
 
-@pytest.mark.parametrize("where, value, needle", [
-    (("test", "num_pad_front"), 100_000_000, "test.num_pad_front: expected an integer in 0..1000"),
-    (("model", "generator", "nb"), 200_000, "model.generator.nb: expected an integer >= 1 and <= 256"),
-    (("model", "generator", "nf"), 5000, "model.generator.nf: expected an integer >= 1 and <= 1024"),
-    (("test", "test_freq"), 0, "test.test_freq: expected an integer >= 1"),
-    (("test", "end_iter"), 10 ** 11, "test.end_iter: expected an integer >= 0 and <= 100000000"),
-    (("dataset", "degradation", "sigma"), 1e6, "dataset.degradation.sigma: expected a number > 0 and <= 50"),
-    (("model", "generator", "nf"), 10 ** 400, "model.generator.nf"),
-])
+@pytest.mark.parametrize(
+    "where, value, needle",
+    [
+        (("test", "num_pad_front"), 100_000_000, "test.num_pad_front: expected an integer in 0..1000"),
+        (("model", "generator", "nb"), 200_000, "model.generator.nb: expected an integer >= 1 and <= 256"),
+        (("model", "generator", "nf"), 5000, "model.generator.nf: expected an integer >= 1 and <= 1024"),
+        (("test", "test_freq"), 0, "test.test_freq: expected an integer >= 1"),
+        (("test", "end_iter"), 10**11, "test.end_iter: expected an integer >= 0 and <= 100000000"),
+        (("dataset", "degradation", "sigma"), 1e6, "dataset.degradation.sigma: expected a number > 0 and <= 50"),
+        (("model", "generator", "nf"), 10**400, "model.generator.nf"),
+    ],
+)
 def test_yaml_numbers_are_bounded_where_they_enter(tmp_path, where, value, needle):
     with open(SHIPPED[1]) as f:
         opt = yaml.safe_load(f)
@@ -119,26 +147,34 @@ def test_test_series_of_millions_of_checkpoints_is_refused(tmp_path):
 def test_checkpoint_compared_before_the_generator_is_built(tmp_path, capsys, monkeypatch):
     """nb within the limits but not the checkpoint's: one line, and nothing is built first."""
     import tecogan.networks as networks
+
     torch.save(FRNet(nf=8, nb=1, degradation="BD").state_dict(), tmp_path / "ck.pth")
     (tmp_path / "LR" / "s1").mkdir(parents=True)
     import cv2
     import numpy as np
+
     for i in range(2):
         cv2.imwrite(str(tmp_path / "LR" / "s1" / f"{i:04d}.png"), np.zeros((12, 16, 3), np.uint8))
     (tmp_path / "exp").mkdir()
-    opt = {"scale": 4, "dataset": {"degradation": {"type": "BD"},
-                                   "test1": {"name": "T", "lr_seq_dir": str(tmp_path / "LR")}},
-           "model": {"name": "FRVSR", "generator": {"nf": 8, "nb": 200, "load_path": str(tmp_path / "ck.pth")}},
-           "test": {"save_res": True, "res_dir": str(tmp_path / "results")}}
+    opt = {
+        "scale": 4,
+        "dataset": {"degradation": {"type": "BD"}, "test1": {"name": "T", "lr_seq_dir": str(tmp_path / "LR")}},
+        "model": {"name": "FRVSR", "generator": {"nf": 8, "nb": 200, "load_path": str(tmp_path / "ck.pth")}},
+        "test": {"save_res": True, "res_dir": str(tmp_path / "results")},
+    }
     (tmp_path / "exp" / "test.yml").write_text(yaml.safe_dump(opt))
 
     def never(*_a, **_k):
         raise AssertionError("a generator was built before the checkpoint was compared")
+
     monkeypatch.setattr(networks, "build_generator", never)
     before = tree_hash(tmp_path)
-    status, _, err = run_inprocess(main_cmd.cli, ["main.py", "--exp_dir", tmp_path / "exp", "--mode", "test",
-                                                  "--model", "FRVSR", "--opt", "test.yml", "--gpu_id", "-1"],
-                                   capsys, monkeypatch)
+    status, _, err = run_inprocess(
+        main_cmd.cli,
+        ["main.py", "--exp_dir", tmp_path / "exp", "--mode", "test", "--model", "FRVSR", "--opt", "test.yml", "--gpu_id", "-1"],
+        capsys,
+        monkeypatch,
+    )
     assert_one_line(status, err, "ck.pth", "does not fit", "nf 8, nb 1")
     assert tree_hash(tmp_path) == before
 
@@ -147,8 +183,11 @@ def test_checkpoint_compared_before_the_generator_is_built(tmp_path, capsys, mon
 def test_yaml_numbers_must_be_finite(tmp_path, value):
     """NaN passes every comparison check (nan > 0 is False, but so is nan <= 0): refused by name."""
     from tecogan.experiment import load_config
-    text = ("scale: 4\ndataset: {degradation: {type: BD}}\nmodel: {name: FRVSR, generator: {}}\n"
-            f"train: {{total_iter: 2, generator: {{lr: {value}}}}}\n")
+
+    text = (
+        "scale: 4\ndataset: {degradation: {type: BD}}\nmodel: {name: FRVSR, generator: {}}\n"
+        f"train: {{total_iter: 2, generator: {{lr: {value}}}}}\n"
+    )
     (tmp_path / "t.yml").write_text(text)
     with pytest.raises(UserError, match=r"train.generator.lr: expected (a finite number|a learning rate > 0)"):
         load_config(str(tmp_path / "t.yml"))

@@ -2,6 +2,7 @@
 (codes/experiment.py load_recipe): overrides, nested keys, lists replaced, errors naming the file and
 line that set the bad value, cycles and missing bases in one line, and the shipped variants equal
 to the full files they replaced."""
+
 import hashlib
 import json
 import os
@@ -79,7 +80,9 @@ def write(path, text):
 
 def test_override_nested_keys_and_lists(tmp_path):
     write(tmp_path / "base" / "train.yml", BASE)
-    child = write(tmp_path / "variant" / "train.yml", """\
+    child = write(
+        tmp_path / "variant" / "train.yml",
+        """\
 # a variant
 base: ../base/train.yml
 dataset:
@@ -90,13 +93,18 @@ train:
     lr_schedule:
       milestones: [70]
   ema_decay: 0.99
-""")
+""",
+    )
     opt = load_config(child)
     assert "base" not in opt
     assert opt["dataset"]["train"]["batch_size"] == 8
-    assert opt["dataset"]["train"]["crop_size"] == 64            # kept from the base, beside the override
-    assert opt["train"]["generator"]["lr_schedule"] == {"type": "MultiStepLR", "milestones": [70], "gamma": 0.5,
-                                                        "eta_min": 0.0}  # the list replaced, not appended
+    assert opt["dataset"]["train"]["crop_size"] == 64  # kept from the base, beside the override
+    assert opt["train"]["generator"]["lr_schedule"] == {
+        "type": "MultiStepLR",
+        "milestones": [70],
+        "gamma": 0.5,
+        "eta_min": 0.0,
+    }  # the list replaced, not appended
     assert opt["train"]["generator"]["lr"] == 0.001 and opt["train"]["ema_decay"] == 0.99
     assert opt["metric"]["PSNR"]["colorspace"] == "y"
 
@@ -128,8 +136,10 @@ def test_error_names_the_file_and_line_that_set_the_value(tmp_path):
 
 def test_a_new_section_in_the_variant_names_the_line_of_its_key(tmp_path):
     write(tmp_path / "base" / "train.yml", BASE)
-    child = write(tmp_path / "variant" / "train.yml",
-                  "base: ../base/train.yml\ntrain:\n  lattice_crit:\n    type: Lattice\n    weight: -1\n")
+    child = write(
+        tmp_path / "variant" / "train.yml",
+        "base: ../base/train.yml\ntrain:\n  lattice_crit:\n    type: Lattice\n    weight: -1\n",
+    )
     with pytest.raises(UserError, match=r"variant/train.yml: line 5: train.lattice_crit.weight: expected a number >= 0"):
         load_config(child)
 
@@ -191,24 +201,34 @@ def billion_laughs(levels=9, width=9, key="scale"):
     return "\n".join(lines) + f"\n{key}: *a{levels - 1}\n"
 
 
-@pytest.mark.parametrize("text, needle", [
-    (billion_laughs(), "aliases expand to more than"),
-    (billion_laughs(key="model"), "aliases expand to more than"),
-    ("a0: &a {x: 1, y: 2}\n" + "".join(f"a{i}: &a{i} {{<<: [{', '.join([f'*a{i - 1}' if i > 1 else '*a'] * 9)}]}}\n"
-                                      for i in range(1, 9)) + "scale: *a8\n", "aliases expand to more than"),
-    ("scale: &r [*r]\n", "refers to its own anchor"),
-    ("scale: " + "[" * 5000 + "]" * 5000 + "\n", "nested more than"),
-    ("scale: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n", "nested more than"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        (billion_laughs(), "aliases expand to more than"),
+        (billion_laughs(key="model"), "aliases expand to more than"),
+        (
+            "a0: &a {x: 1, y: 2}\n"
+            + "".join(f"a{i}: &a{i} {{<<: [{', '.join([f'*a{i - 1}' if i > 1 else '*a'] * 9)}]}}\n" for i in range(1, 9))
+            + "scale: *a8\n",
+            "aliases expand to more than",
+        ),
+        ("scale: &r [*r]\n", "refers to its own anchor"),
+        ("scale: " + "[" * 5000 + "]" * 5000 + "\n", "nested more than"),
+        ("scale: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n", "nested more than"),
+    ],
+)
 def test_yaml_bombs_and_nesting_are_one_line(tmp_path, capsys, monkeypatch, text, needle):
     exp = tmp_path / "exp"
     exp.mkdir()
     (exp / "test.yml").write_text(text)
     before = tree_hash(tmp_path)
     with deadline(20):
-        status, _, err = run_inprocess(main_cmd.cli, ["main.py", "--exp_dir", exp, "--mode", "test", "--model",
-                                                      "FRVSR", "--opt", "test.yml", "--gpu_id", "-1"],
-                                       capsys, monkeypatch)
+        status, _, err = run_inprocess(
+            main_cmd.cli,
+            ["main.py", "--exp_dir", exp, "--mode", "test", "--model", "FRVSR", "--opt", "test.yml", "--gpu_id", "-1"],
+            capsys,
+            monkeypatch,
+        )
     assert_one_line(status, err, "test.yml", needle)
     assert tree_hash(tmp_path) == before
 
@@ -216,16 +236,22 @@ def test_yaml_bombs_and_nesting_are_one_line(tmp_path, capsys, monkeypatch, text
 def test_invalid_utf8_yaml_is_one_line(tmp_path, capsys, monkeypatch):
     (tmp_path / "exp").mkdir()
     (tmp_path / "exp" / "test.yml").write_bytes(b"scale: 4\nmodel: {name: FRVSR\xe9}\n")
-    status, _, err = run_inprocess(main_cmd.cli, ["main.py", "--exp_dir", tmp_path / "exp", "--mode", "test",
-                                                  "--model", "FRVSR", "--opt", "test.yml", "--gpu_id", "-1"],
-                                   capsys, monkeypatch)
+    status, _, err = run_inprocess(
+        main_cmd.cli,
+        ["main.py", "--exp_dir", tmp_path / "exp", "--mode", "test", "--model", "FRVSR", "--opt", "test.yml", "--gpu_id", "-1"],
+        capsys,
+        monkeypatch,
+    )
     assert_one_line(status, err, "test.yml", "not valid UTF-8", "0xe9")
 
 
-@pytest.mark.parametrize("text, needle", [
-    ("scale: 4\nscale: 2\n", "line 2: key 'scale' given twice in one mapping (first on line 1)"),
-    ("scale: 4\nmodel:\n  name: FRVSR\n  generator: {nb: 1, nb: 2}\n", "key 'nb' given twice"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("scale: 4\nscale: 2\n", "line 2: key 'scale' given twice in one mapping (first on line 1)"),
+        ("scale: 4\nmodel:\n  name: FRVSR\n  generator: {nb: 1, nb: 2}\n", "key 'nb' given twice"),
+    ],
+)
 def test_duplicate_yaml_keys_are_refused(tmp_path, text, needle):
     (tmp_path / "t.yml").write_text(text)
     with pytest.raises(UserError, match=needle.replace("(", r"\(").replace(")", r"\)")):
@@ -233,7 +259,9 @@ def test_duplicate_yaml_keys_are_refused(tmp_path, text, needle):
 
 
 def test_merge_keys_may_override(tmp_path):
-    text = ("scale: 4\ndataset:\n  degradation:\n    <<: {type: BD, sigma: 1.5}\n    sigma: 1.0\n"
-            "model: {name: FRVSR, generator: {}}\n")
+    text = (
+        "scale: 4\ndataset:\n  degradation:\n    <<: {type: BD, sigma: 1.5}\n    sigma: 1.0\n"
+        "model: {name: FRVSR, generator: {}}\n"
+    )
     (tmp_path / "t.yml").write_text(text)
     assert load_config(str(tmp_path / "t.yml"))["dataset"]["degradation"] == {"type": "BD", "sigma": 1.0}

@@ -1,4 +1,5 @@
 """LMDB storage: key format, writer layout and values, meta_info safety, the reader."""
+
 import os
 import pickle
 import random
@@ -51,8 +52,7 @@ def test_write_lmdb_layout_values_and_map_size(tmp_path):
         paths.append(p)
     out = str(tmp_path / "x.lmdb")
     keys = write_lmdb(out, "Tiny", [("clip_a", a), ("b", paths)])
-    assert keys == ["clip_a_3x6x10_0000", "clip_a_3x6x10_0001", "clip_a_3x6x10_0002",
-                    "b_2x8x4_0000", "b_2x8x4_0001"]
+    assert keys == ["clip_a_3x6x10_0000", "clip_a_3x6x10_0001", "clip_a_3x6x10_0002", "b_2x8x4_0000", "b_2x8x4_0001"]
     meta = read_meta_info(out)
     assert meta == {"name": "Tiny", "keys": keys}
     raw_bytes = 3 * 6 * 10 * 3 + 2 * 8 * 4 * 3
@@ -166,12 +166,15 @@ def self_referencing():
     return keys
 
 
-@pytest.mark.parametrize("meta, needle", [
-    ({"name": "shared", "keys": nested_shared(60)}, "nested more than"),
-    ({"name": "shared", "keys": [["k_1x8x8_0000"]] * 1000}, "appears twice or holds itself"),
-    ({"name": "cycle", "keys": self_referencing()}, "appears twice or holds itself"),
-    ({"name": "deep", "keys": [[[[[[[[[[["k"]]]]]]]]]]]}, "nested more than"),
-])
+@pytest.mark.parametrize(
+    "meta, needle",
+    [
+        ({"name": "shared", "keys": nested_shared(60)}, "nested more than"),
+        ({"name": "shared", "keys": [["k_1x8x8_0000"]] * 1000}, "appears twice or holds itself"),
+        ({"name": "cycle", "keys": self_referencing()}, "appears twice or holds itself"),
+        ({"name": "deep", "keys": [[[[[[[[[[["k"]]]]]]]]]]]}, "nested more than"),
+    ],
+)
 def test_meta_info_walk_is_bounded(tmp_path, meta, needle):
     d = tmp_path / "x.lmdb"
     d.mkdir()
@@ -192,11 +195,14 @@ def test_huge_meta_info_is_refused_before_unpickling(tmp_path):
         read_meta_info(str(d))
 
 
-@pytest.mark.parametrize("damage, needle", [
-    ("truncate", "truncated"),
-    ("remove", "data.mdb: missing"),
-    ("zeros", "not an LMDB data file"),
-])
+@pytest.mark.parametrize(
+    "damage, needle",
+    [
+        ("truncate", "truncated"),
+        ("remove", "data.mdb: missing"),
+        ("zeros", "not an LMDB data file"),
+    ],
+)
 def test_damaged_data_mdb_is_one_line_not_sigbus(tmp_path, damage, needle):
     lmdb_dir = make_lmdb(tmp_path / "x.lmdb")
     data = lmdb_dir / "data.mdb"
@@ -207,8 +213,13 @@ def test_damaged_data_mdb_is_one_line_not_sigbus(tmp_path, damage, needle):
     else:
         data.write_bytes(bytes(data.stat().st_size))
     before = tree_hash(tmp_path)
-    r = subprocess.run([sys.executable, CREATE_LMDB, "--lmdb_dir", lmdb_dir, "--check", "8", "--check_dir",
-                        tmp_path / "chk"], capture_output=True, text=True, env=ENV, timeout=120)
+    r = subprocess.run(
+        [sys.executable, CREATE_LMDB, "--lmdb_dir", lmdb_dir, "--check", "8", "--check_dir", tmp_path / "chk"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=120,
+    )
     assert r.returncode != -signal.SIGBUS
     assert_one_line(r.returncode, r.stderr, "data.mdb", needle)
     assert tree_hash(tmp_path) == before and not (tmp_path / "chk").exists()
@@ -220,9 +231,12 @@ def test_self_referencing_metadata_is_one_line(tmp_path, capsys, monkeypatch):
     keys.append(keys)
     with open(lmdb_dir / "meta_info.pkl", "wb") as f:
         pickle.dump({"name": "T", "keys": keys}, f)
-    status, _, err = run_inprocess(script_cli("scripts/create_lmdb.py"),
-                                   ["create_lmdb.py", "--lmdb_dir", lmdb_dir, "--check", 1, "--check_dir",
-                                    tmp_path / "chk"], capsys, monkeypatch)
+    status, _, err = run_inprocess(
+        script_cli("scripts/create_lmdb.py"),
+        ["create_lmdb.py", "--lmdb_dir", lmdb_dir, "--check", 1, "--check_dir", tmp_path / "chk"],
+        capsys,
+        monkeypatch,
+    )
     assert_one_line(status, err, "meta_info.pkl", "holds itself")
 
 
@@ -241,12 +255,18 @@ def test_create_lmdb_full_disk(tmp_path):
     make_lmdb(preload / "X.lmdb", clips=1, frames=1, h=8, w=8)  # the old LMDB, kept
     (tmp_path / "disk").mkdir()
     (tmp_path / "after").mkdir()
-    cmd = tmpfs_command(tmp_path / "disk", 96, [sys.executable, CREATE_LMDB, "--raw_dir", tmp_path / "raw",
-                                                "--lmdb_dir", tmp_path / "disk" / "X.lmdb", "--overwrite"],
-                        preload=preload, copy_back=tmp_path / "after")
+    cmd = tmpfs_command(
+        tmp_path / "disk",
+        96,
+        [sys.executable, CREATE_LMDB, "--raw_dir", tmp_path / "raw", "--lmdb_dir", tmp_path / "disk" / "X.lmdb", "--overwrite"],
+        preload=preload,
+        copy_back=tmp_path / "after",
+    )
     if cmd is None:
-        pytest.skip("mounting a small tmpfs (unshare -rm mount -t tmpfs) is not permitted here; "
-                    "test_create_lmdb_file_size_limit covers the failing write")
+        pytest.skip(
+            "mounting a small tmpfs (unshare -rm mount -t tmpfs) is not permitted here; "
+            "test_create_lmdb_file_size_limit covers the failing write"
+        )
     r = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=120)
     assert_one_line(r.returncode, r.stderr, str(tmp_path / "disk" / "X.lmdb:"), "the disk is full")
     assert tree_hash(tmp_path / "after" / "X.lmdb") == tree_hash(preload / "X.lmdb")
@@ -256,9 +276,14 @@ def test_create_lmdb_full_disk(tmp_path):
 def test_create_lmdb_file_size_limit(tmp_path):
     raw_frames(tmp_path / "raw")
     before = tree_hash(tmp_path / "raw")
-    r = subprocess.run([sys.executable, CREATE_LMDB, "--raw_dir", tmp_path / "raw", "--lmdb_dir",
-                        tmp_path / "X.lmdb"], capture_output=True, text=True, env=ENV, timeout=120,
-                       preexec_fn=limit_file_size(20000))
+    r = subprocess.run(
+        [sys.executable, CREATE_LMDB, "--raw_dir", tmp_path / "raw", "--lmdb_dir", tmp_path / "X.lmdb"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=120,
+        preexec_fn=limit_file_size(20000),
+    )
     assert_one_line(r.returncode, r.stderr, "X.lmdb")
     assert tree_hash(tmp_path / "raw") == before
     assert sorted(os.listdir(tmp_path)) == ["raw"]  # neither the LMDB nor a temporary folder
@@ -269,8 +294,7 @@ def test_create_lmdb_refusals_and_overwrite(tmp_path, capsys, monkeypatch):
     raw = tmp_path / "raw"
     write_frames(raw / "v0", h=8, w=8)
     before_raw = tree_hash(raw)
-    status, _, err = run_inprocess(cli, ["create_lmdb.py", "--raw_dir", raw, "--lmdb_dir", raw / "x.lmdb"],
-                                   capsys, monkeypatch)
+    status, _, err = run_inprocess(cli, ["create_lmdb.py", "--raw_dir", raw, "--lmdb_dir", raw / "x.lmdb"], capsys, monkeypatch)
     assert_one_line(status, err, "--lmdb_dir", "lies inside the input --raw_dir")
     assert tree_hash(raw) == before_raw
     out = tmp_path / "X.lmdb"
@@ -280,15 +304,17 @@ def test_create_lmdb_refusals_and_overwrite(tmp_path, capsys, monkeypatch):
     status, _, err = run_inprocess(cli, ["create_lmdb.py", "--raw_dir", raw, "--lmdb_dir", out], capsys, monkeypatch)
     assert_one_line(status, err, "already exists", "--overwrite")
     assert tree_hash(out) == before
-    status, _, err = run_inprocess(cli, ["create_lmdb.py", "--raw_dir", raw, "--lmdb_dir", out, "--overwrite"],
-                                   capsys, monkeypatch)
+    status, _, err = run_inprocess(
+        cli, ["create_lmdb.py", "--raw_dir", raw, "--lmdb_dir", out, "--overwrite"], capsys, monkeypatch
+    )
     assert status == 0, err
     with open(out / "meta_info.pkl", "rb") as f:
         assert len(pickle.load(f)["keys"]) == 6
     (out / "notes.txt").write_text("not an LMDB file")
     before = tree_hash(out)
-    status, _, err = run_inprocess(cli, ["create_lmdb.py", "--raw_dir", raw, "--lmdb_dir", out, "--overwrite"],
-                                   capsys, monkeypatch)
+    status, _, err = run_inprocess(
+        cli, ["create_lmdb.py", "--raw_dir", raw, "--lmdb_dir", out, "--overwrite"], capsys, monkeypatch
+    )
     assert_one_line(status, err, "notes.txt")
     assert tree_hash(out) == before and no_temps(tmp_path)
 
@@ -313,8 +339,9 @@ def pristine(tmp_path_factory):
     """6 clips of 20 frames of 8x8: several leaf pages and a branch page."""
     folder = tmp_path_factory.mktemp("lmdb") / "x.lmdb"
     rng = np.random.default_rng(0)
-    write_lmdb(str(folder), "T", [(f"v{c}", [rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
-                                             for _ in range(20)]) for c in range(6)])
+    write_lmdb(
+        str(folder), "T", [(f"v{c}", [rng.integers(0, 256, (8, 8, 3), dtype=np.uint8) for _ in range(20)]) for c in range(6)]
+    )
     return folder
 
 
@@ -330,8 +357,7 @@ def damaged_copy(pristine, dst, seed, header_only=True):
 
 
 def raw_read_status(lmdb_dir):
-    return subprocess.run([sys.executable, "-c", _READ_ALL, os.fsencode(lmdb_dir)], capture_output=True,
-                          timeout=60).returncode
+    return subprocess.run([sys.executable, "-c", _READ_ALL, os.fsencode(lmdb_dir)], capture_output=True, timeout=60).returncode
 
 
 def test_lmdb_page_fuzz(tmp_path, pristine):
@@ -367,8 +393,13 @@ def _a_crashing_copy(pristine, tmp_path):
 def test_create_lmdb_check_on_pages_that_crash_liblmdb(tmp_path, pristine):
     lmdb_dir = _a_crashing_copy(pristine, tmp_path)
     before = tree_hash(tmp_path)
-    r = subprocess.run([sys.executable, CREATE_LMDB, "--lmdb_dir", lmdb_dir, "--check", "8", "--check_dir",
-                        tmp_path / "chk"], capture_output=True, text=True, env=ENV, timeout=120)
+    r = subprocess.run(
+        [sys.executable, CREATE_LMDB, "--lmdb_dir", lmdb_dir, "--check", "8", "--check_dir", tmp_path / "chk"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=120,
+    )
     assert r.returncode == 2, (r.returncode, r.stderr)
     assert_one_line(r.returncode, r.stderr, os.path.join(str(lmdb_dir), "data.mdb"), "damaged LMDB")
     assert tree_hash(tmp_path) == before and not (tmp_path / "chk").exists()
@@ -376,6 +407,7 @@ def test_create_lmdb_check_on_pages_that_crash_liblmdb(tmp_path, pristine):
 
 def test_training_datasets_refuse_pages_that_crash_liblmdb(tmp_path, pristine):
     from tecogan.data.train_datasets import UnpairedLMDBDataset
+
     lmdb_dir = _a_crashing_copy(pristine, tmp_path)
     before = tree_hash(lmdb_dir)
     with pytest.raises(UserError, match="damaged LMDB") as err:
@@ -392,6 +424,7 @@ def test_scan_finds_keys_missing_or_of_the_wrong_size(tmp_path, pristine):
         scan_lmdb(str(lmdb_dir), keys + ["v9_20x8x8_0000"])
     LMDBReader(str(lmdb_dir))  # the pristine copy passes
     import lmdb
+
     env = lmdb.open(str(lmdb_dir))
     with env.begin(write=True) as txn:
         txn.put(keys[3].encode(), b"short")
@@ -415,8 +448,11 @@ def test_create_lmdb_names_a_folder_that_is_not_utf8(tmp_path, capsys, monkeypat
     for i in range(2):  # written by Python: OpenCV's own path functions crash on such names
         with open(os.path.join(bad, b"%04d.png" % i), "wb") as f:
             f.write(cv2.imencode(".png", np.zeros((8, 8, 3), np.uint8))[1].tobytes())
-    status, _, err = run_inprocess(script_cli("scripts/create_lmdb.py"),
-                                   ["create_lmdb.py", "--raw_dir", raw, "--lmdb_dir", tmp_path / "x.lmdb"],
-                                   capsys, monkeypatch)
+    status, _, err = run_inprocess(
+        script_cli("scripts/create_lmdb.py"),
+        ["create_lmdb.py", "--raw_dir", raw, "--lmdb_dir", tmp_path / "x.lmdb"],
+        capsys,
+        monkeypatch,
+    )
     assert_one_line(status, err, "clip", "not valid UTF-8", "rename the folder")
     assert not (tmp_path / "x.lmdb").exists()

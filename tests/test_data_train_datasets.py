@@ -1,4 +1,5 @@
 """Training datasets: sampling, reflection, alignment, augmentation, determinism, config builder."""
+
 import os
 import pickle
 
@@ -49,17 +50,28 @@ def _filled(opt):
     is below what the flow network needs, fine for a dataset test)."""
     from tecogan.config.schema import validate_node
     from tecogan.experiment import SCHEMA
+
     validate_node(opt, SCHEMA, "", "test", True)
     return opt
 
 
 def test_build_from_config_and_pickle_for_workers(lmdb3):
-    opt = {"scale": 4, "manual_seed": 7,
-           "dataset": {"degradation": {"type": "BD", "sigma": 1.5},
-                       "train": {"name": "tiny", "seq_dir": lmdb3, "crop_size": 16, "augment": False}},
-           "model": {"name": "FRVSR", "generator": {}},
-           "train": {"tempo_extent": 4, "moving_first_frame": True, "moving_factor": 0.7, "total_iter": 1,
-                     "generator": {"lr": 1e-4}}}
+    opt = {
+        "scale": 4,
+        "manual_seed": 7,
+        "dataset": {
+            "degradation": {"type": "BD", "sigma": 1.5},
+            "train": {"name": "tiny", "seq_dir": lmdb3, "crop_size": 16, "augment": False},
+        },
+        "model": {"name": "FRVSR", "generator": {}},
+        "train": {
+            "tempo_extent": 4,
+            "moving_first_frame": True,
+            "moving_factor": 0.7,
+            "total_iter": 1,
+            "generator": {"lr": 1e-4},
+        },
+    }
     ds = build_train_dataset(_filled(opt))
     assert ds.seed == 7 and ds.augment is False and ds.border == 4
     first = ds[2]["gt"]
@@ -138,13 +150,12 @@ def test_key_order_of_meta_info_does_not_matter(tmp_path):
 
 def test_augment_false_is_a_plain_crop_of_consecutive_frames(tmp_path):
     lmdb_dir, data = raw_lmdb(tmp_path)
-    ds = UnpairedLMDBDataset(lmdb_dir, tempo_extent=4, crop_size=32, seed=5, moving_first_frame=False,
-                             augment=False)
+    ds = UnpairedLMDBDataset(lmdb_dir, tempo_extent=4, crop_size=32, seed=5, moving_first_frame=False, augment=False)
     for index in range(len(ds)):
         vid, start = ds.parsed[index][0], ds.parsed[index][4]
         frames = np.stack([data[vid][j] for j in temporal_indices(start, 4, 5)])
         clip = as_uint8(ds[index]["gt"])
-        hits = [(y, x) for y in range(9) for x in range(17) if np.array_equal(clip, frames[:, y:y + 40, x:x + 40])]
+        hits = [(y, x) for y in range(9) for x in range(17) if np.array_equal(clip, frames[:, y : y + 40, x : x + 40])]
         assert len(hits) == 1, index  # no flip, rotation or time reversal: found as-is
 
 
@@ -209,8 +220,7 @@ def test_paired_plain_crop_and_errors(tmp_path):
     item = ds[0]
     gt = as_uint8(item["gt"])
     frames = np.stack([LMDBReader(gt_dir).read(make_key("vid0", 4, 64, 64, j), 64, 64) for j in range(3)])
-    hits = [(y, x) for y in range(0, 33, 4) for x in range(0, 33, 4)
-            if np.array_equal(gt, frames[:, y:y + 32, x:x + 32])]
+    hits = [(y, x) for y in range(0, 33, 4) for x in range(0, 33, 4) if np.array_equal(gt, frames[:, y : y + 32, x : x + 32])]
     assert len(hits) == 1
     with pytest.raises(UserError, match="smaller than the LR crop 32x32"):
         PairedLMDBDataset(gt_dir, lr_dir, 3, 128)
@@ -232,8 +242,12 @@ def test_bd_moving_first_frame_is_a_shifted_first_frame(tmp_path):
         first = data["v"][ds.parsed[i][4]]
         pos = []
         for t in range(4):
-            hits = [(y, x) for y in range(64 - 24 + 1) for x in range(64 - 24 + 1)
-                    if np.array_equal(clip[t], first[y:y + 24, x:x + 24])]
+            hits = [
+                (y, x)
+                for y in range(64 - 24 + 1)
+                for x in range(64 - 24 + 1)
+                if np.array_equal(clip[t], first[y : y + 24, x : x + 24])
+            ]
             assert len(hits) == 1
             pos.append(hits[0])
         steps = np.diff(np.array(pos), axis=0)

@@ -1,4 +1,5 @@
 """Download scripts with the network call replaced by a local mirror (file:// URLs)."""
+
 import os
 import subprocess
 import sys
@@ -16,8 +17,7 @@ gdrive = load_script("scripts/download/gdrive.py")
 
 def run_script(name, args, env_extra):
     env = dict(os.environ, PYTHON=sys.executable, **env_extra)
-    return subprocess.run(["bash", os.path.join(SCRIPTS, name), *args], env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(["bash", os.path.join(SCRIPTS, name), *args], env=env, capture_output=True, text=True, timeout=120)
 
 
 def test_models_from_mirror(tmp_path):
@@ -26,8 +26,9 @@ def test_models_from_mirror(tmp_path):
     file_id, name = gdrive.MODELS[("TecoGAN", "BD")]
     torch.save(FRNet(nf=8, nb=1).state_dict(), mirror / file_id)
     root = tmp_path / "repo"
-    r = run_script("download_models.sh", ["BD", "TecoGAN"],
-                   {"TECOGAN_GDRIVE_URL": f"file://{mirror}/{{id}}", "TECOGAN_ROOT": str(root)})
+    r = run_script(
+        "download_models.sh", ["BD", "TecoGAN"], {"TECOGAN_GDRIVE_URL": f"file://{mirror}/{{id}}", "TECOGAN_ROOT": str(root)}
+    )
     assert r.returncode == 0, r.stderr
     dest = root / "pretrained_models" / name
     assert dest.is_file()
@@ -42,8 +43,7 @@ def test_datasets_from_mirror(tmp_path):
         with zipfile.ZipFile(mirror / file_id, "w") as zf:
             zf.writestr(f"{folder}/seq/0001.png", b"not really a png")
     root = tmp_path / "repo"
-    r = run_script("download_datasets.sh", ["BI"],
-                   {"TECOGAN_GDRIVE_URL": f"file://{mirror}/{{id}}", "TECOGAN_ROOT": str(root)})
+    r = run_script("download_datasets.sh", ["BI"], {"TECOGAN_GDRIVE_URL": f"file://{mirror}/{{id}}", "TECOGAN_ROOT": str(root)})
     assert r.returncode == 0, r.stderr
     for dataset in ("Vid4", "ToS3"):
         assert (root / "data" / dataset / "GT" / "seq" / "0001.png").is_file()
@@ -53,9 +53,11 @@ def test_datasets_from_mirror(tmp_path):
 
 
 def test_unreachable_network_gives_manual_steps(tmp_path):
-    r = run_script("download_models.sh", ["BI", "FRVSR"],
-                   {"TECOGAN_GDRIVE_URL": f"file://{tmp_path}/missing/{{id}}",
-                    "TECOGAN_ROOT": str(tmp_path)})
+    r = run_script(
+        "download_models.sh",
+        ["BI", "FRVSR"],
+        {"TECOGAN_GDRIVE_URL": f"file://{tmp_path}/missing/{{id}}", "TECOGAN_ROOT": str(tmp_path)},
+    )
     assert r.returncode != 0
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in r.stderr

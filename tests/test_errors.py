@@ -1,5 +1,6 @@
 """Bad input: one clear line on stderr naming the culprit, non-zero exit, no traceback
 (unless --debug), nothing half-written, and checkpoints that cannot run code."""
+
 import glob
 import os
 import pickle
@@ -53,11 +54,15 @@ def one_line_error(r, *needles):
 
 
 def base_test_opt(tmp_path, ckpt="ck.pth"):
-    return {"scale": 4, "dataset": {"degradation": {"type": "BD", "sigma": 1.5},
-                                    "test1": {"name": "T", "gt_seq_dir": str(tmp_path / "GT"),
-                                              "lr_seq_dir": str(tmp_path / "LR")}},
-            "model": {"name": "FRVSR", "generator": {"nf": 8, "nb": 1, "load_path": str(tmp_path / ckpt)}},
-            "test": {"save_res": True, "res_dir": str(tmp_path / "results")}}
+    return {
+        "scale": 4,
+        "dataset": {
+            "degradation": {"type": "BD", "sigma": 1.5},
+            "test1": {"name": "T", "gt_seq_dir": str(tmp_path / "GT"), "lr_seq_dir": str(tmp_path / "LR")},
+        },
+        "model": {"name": "FRVSR", "generator": {"nf": 8, "nb": 1, "load_path": str(tmp_path / ckpt)}},
+        "test": {"save_res": True, "res_dir": str(tmp_path / "results")},
+    }
 
 
 def write_yaml(path, opt_or_text):
@@ -80,8 +85,7 @@ def run_test_mode(tmp_path, opt, *extra, separate=False):
     write_yaml(exp / "test.yml", opt)
     argv = ["--exp_dir", str(exp), "--mode", "test", "--model", "FRVSR", "--opt", "test.yml", "--gpu_id", "-1", *extra]
     if separate:
-        return subprocess.run([sys.executable, MAIN, *argv], capture_output=True, text=True, env=ENV, timeout=120,
-                              cwd=REPO)
+        return subprocess.run([sys.executable, MAIN, *argv], capture_output=True, text=True, env=ENV, timeout=120, cwd=REPO)
     status, out, err = run_inprocess(main_cmd.cli, ["main.py", *argv], CAPTURE["capsys"], CAPTURE["monkeypatch"])
     return subprocess.CompletedProcess(argv, status, out, err)
 
@@ -104,14 +108,19 @@ def ckpt(tmp_path):
 
 
 # ------------------------------------------------------------------ config --
-@pytest.mark.parametrize("mutate, needles", [
-    (lambda o: o["model"].__setitem__("genrator", o["model"].pop("generator")),
-     ["test.yml: model.genrator: unknown key (did you mean generator?)"]),
-    (lambda o: o["model"]["generator"].__setitem__("nb", "ten"), ["model.generator.nb", "integer", "'ten'"]),
-    (lambda o: o["model"].pop("name"), ["model.name: missing required key"]),
-    (lambda o: o.__setitem__("scale", 3), ["scale", "3", "expected one of 2, 4", "x2 or x4"]),
-    (lambda o: o["test"].__setitem__("padding_mode", "wrap"), ["test.padding_mode", "reflect"]),
-])
+@pytest.mark.parametrize(
+    "mutate, needles",
+    [
+        (
+            lambda o: o["model"].__setitem__("genrator", o["model"].pop("generator")),
+            ["test.yml: model.genrator: unknown key (did you mean generator?)"],
+        ),
+        (lambda o: o["model"]["generator"].__setitem__("nb", "ten"), ["model.generator.nb", "integer", "'ten'"]),
+        (lambda o: o["model"].pop("name"), ["model.name: missing required key"]),
+        (lambda o: o.__setitem__("scale", 3), ["scale", "3", "expected one of 2, 4", "x2 or x4"]),
+        (lambda o: o["test"].__setitem__("padding_mode", "wrap"), ["test.padding_mode", "reflect"]),
+    ],
+)
 def test_config_errors(tmp_path, ckpt, mutate, needles):
     opt = base_test_opt(tmp_path)
     mutate(opt)
@@ -119,10 +128,12 @@ def test_config_errors(tmp_path, ckpt, mutate, needles):
 
 
 def test_config_train_values(tmp_path):
-    opt = {"scale": 4, "dataset": {"degradation": {"type": "BD"},
-                                   "train": {"name": "x", "seq_dir": "a.lmdb", "crop_size": 130}},
-           "model": {"name": "FRVSR", "generator": {}},
-           "train": {"total_iter": 10, "generator": {"lr": 1e-4}}}
+    opt = {
+        "scale": 4,
+        "dataset": {"degradation": {"type": "BD"}, "train": {"name": "x", "seq_dir": "a.lmdb", "crop_size": 130}},
+        "model": {"name": "FRVSR", "generator": {}},
+        "train": {"total_iter": 10, "generator": {"lr": 1e-4}},
+    }
     with pytest.raises(UserError, match="crop_size: 130 is not a multiple of scale 4"):
         load_config(str(write_yaml(tmp_path / "train.yml", opt)))
     opt["dataset"]["train"]["crop_size"] = 128
@@ -133,8 +144,19 @@ def test_config_train_values(tmp_path):
 
 def test_invalid_yaml_and_missing_files(tmp_path):
     one_line_error(run_test_mode(tmp_path, "scale: [4\nmodel: {"), "test.yml", "invalid YAML")
-    argv = ["main.py", "--exp_dir", str(tmp_path / "exp"), "--mode", "test", "--model", "FRVSR", "--opt", "nope.yml",
-            "--gpu_id", "-1"]
+    argv = [
+        "main.py",
+        "--exp_dir",
+        str(tmp_path / "exp"),
+        "--mode",
+        "test",
+        "--model",
+        "FRVSR",
+        "--opt",
+        "nope.yml",
+        "--gpu_id",
+        "-1",
+    ]
     status, _, err = run_inprocess(main_cmd.cli, argv, CAPTURE["capsys"], CAPTURE["monkeypatch"])
     one_line_error(subprocess.CompletedProcess(argv, status, "", err), "nope.yml", "not found")
 
@@ -205,11 +227,14 @@ def test_lr_smaller_than_8(tmp_path, ckpt):
     one_line_error(run_test_mode(tmp_path, opt), "0000.png", "smaller than the 8x8")
 
 
-@pytest.mark.parametrize("img, kind", [
-    (np.full((10, 12), 100, np.uint8), "grayscale"),
-    (np.full((10, 12, 4), 100, np.uint8), "RGBA"),
-    (np.full((10, 12, 3), 100 * 257, np.uint16), "16-bit"),
-])
+@pytest.mark.parametrize(
+    "img, kind",
+    [
+        (np.full((10, 12), 100, np.uint8), "grayscale"),
+        (np.full((10, 12, 4), 100, np.uint8), "RGBA"),
+        (np.full((10, 12, 3), 100 * 257, np.uint16), "16-bit"),
+    ],
+)
 def test_odd_formats_convert_with_warning(tmp_path, capsys, img, kind):
     path = str(tmp_path / "x.png")
     cv2.imwrite(path, img)
@@ -253,19 +278,16 @@ def test_training_start_across_degradations(tmp_path):
     torch.manual_seed(0)
     bd = FRNet(nf=16, nb=2, degradation="BD")
     torch.save(bd.state_dict(), tmp_path / "bd.pth")
-    bi = load_generator_weights(FRNet(nf=16, nb=2, degradation="BI"), str(tmp_path / "bd.pth"),
-                                across_degradations=True)
+    bi = load_generator_weights(FRNet(nf=16, nb=2, degradation="BI"), str(tmp_path / "bd.pth"), across_degradations=True)
     assert "upsample_func.kernels" not in bi.state_dict()
     for k, v in bi.state_dict().items():
         assert torch.equal(v, bd.state_dict()[k]), k
     torch.save(bi.state_dict(), tmp_path / "bi.pth")
-    back = load_generator_weights(FRNet(nf=16, nb=2, degradation="BD"), str(tmp_path / "bi.pth"),
-                                  across_degradations=True)
+    back = load_generator_weights(FRNet(nf=16, nb=2, degradation="BD"), str(tmp_path / "bi.pth"), across_degradations=True)
     for k, v in bd.state_dict().items():
         assert torch.equal(back.state_dict()[k], v), k
     with pytest.raises(UserError, match="has shape"):
-        load_generator_weights(FRNet(nf=8, nb=2, degradation="BI"), str(tmp_path / "bd.pth"),
-                               across_degradations=True)
+        load_generator_weights(FRNet(nf=8, nb=2, degradation="BI"), str(tmp_path / "bd.pth"), across_degradations=True)
 
 
 def test_truncated_checkpoint(tmp_path):
@@ -306,9 +328,13 @@ def test_cuda_absent_falls_back_with_warning(tmp_path, ckpt):
     exp = tmp_path / "exp"
     exp.mkdir()
     write_yaml(exp / "test.yml", base_test_opt(tmp_path))
-    r = subprocess.run([sys.executable, MAIN, "--exp_dir", str(exp), "--mode", "test", "--model", "FRVSR",
-                        "--opt", "test.yml", "--gpu_id", "3"], capture_output=True, text=True, cwd=REPO,
-                       env=dict(ENV, CUDA_VISIBLE_DEVICES=""))  # no CUDA, on any machine
+    r = subprocess.run(
+        [sys.executable, MAIN, "--exp_dir", str(exp), "--mode", "test", "--model", "FRVSR", "--opt", "test.yml", "--gpu_id", "3"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=dict(ENV, CUDA_VISIBLE_DEVICES=""),
+    )  # no CUDA, on any machine
     assert r.returncode == 0
     assert "warning: --gpu_id 3: CUDA is not available" in r.stderr
 
@@ -333,8 +359,9 @@ def test_rerun_keeps_results_unless_overwrite(tmp_path, ckpt):
 def test_missing_test_data_names_the_script_that_makes_it(tmp_path, ckpt):
     make_pair(tmp_path)
     shutil.rmtree(tmp_path / "LR")
-    one_line_error(run_test_mode(tmp_path, base_test_opt(tmp_path)), str(tmp_path / "LR"), "not found",
-                   "scripts/resize_BD.py --gt_dir")
+    one_line_error(
+        run_test_mode(tmp_path, base_test_opt(tmp_path)), str(tmp_path / "LR"), "not found", "scripts/resize_BD.py --gt_dir"
+    )
     make_pair(tmp_path)
     opt = base_test_opt(tmp_path)
     opt["dataset"]["test1"]["name"] = "Vid4"
@@ -345,8 +372,7 @@ def test_missing_test_data_names_the_script_that_makes_it(tmp_path, ckpt):
 def test_missing_published_checkpoint_points_at_the_download_script(tmp_path):
     make_pair(tmp_path)
     opt = base_test_opt(tmp_path, ckpt=str(tmp_path / "TecoGAN_BD_iter500000.pth"))
-    one_line_error(run_test_mode(tmp_path, opt), "TecoGAN_BD_iter500000.pth", "not found",
-                   "download_models.sh BD TecoGAN")
+    one_line_error(run_test_mode(tmp_path, opt), "TecoGAN_BD_iter500000.pth", "not found", "download_models.sh BD TecoGAN")
 
 
 def test_device_cuda_without_cuda_names_the_option_used(tmp_path, ckpt, monkeypatch):
@@ -356,6 +382,7 @@ def test_device_cuda_without_cuda_names_the_option_used(tmp_path, ckpt, monkeypa
 
     from tecogan.utils.device import parse_device
     from tecogan.utils.errors import command_line
+
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         assert parse_device("cuda").type == "cpu"  # from Python: the API's argument
@@ -366,8 +393,11 @@ def test_device_cuda_without_cuda_names_the_option_used(tmp_path, ckpt, monkeypa
     assert "--device cuda" in err.getvalue() and "--gpu_id" not in err.getvalue()
 
 
-@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(REPO, "experiments_B[DI]", "*", "001", "*.yml"))),
-                         ids=lambda p: os.path.relpath(p, REPO))
+@pytest.mark.parametrize(
+    "path",
+    sorted(glob.glob(os.path.join(REPO, "experiments_B[DI]", "*", "001", "*.yml"))),
+    ids=lambda p: os.path.relpath(p, REPO),
+)
 def test_every_shipped_experiment_yaml_passes_validation(path):
     opt = load_config(path)
     assert opt["scale"] in (2, 4)
@@ -380,15 +410,14 @@ def test_short_is_bounded_whatever_the_value():
     for _ in range(200):
         x = [x, x]  # 2^200 leaves if walked naively
     with deadline(5):
-        assert len(short(x)) <= 80 and len(short("y" * 10 ** 7)) <= 80
+        assert len(short(x)) <= 80 and len(short("y" * 10**7)) <= 80
     loop = []
     loop.append(loop)
     assert short(loop).startswith("[[")
 
 
 def test_long_values_are_cut_in_messages(tmp_path):
-    opt = {"scale": "s" * 1_000_000, "dataset": {"degradation": {"type": "BD"}},
-           "model": {"name": "FRVSR", "generator": {}}}
+    opt = {"scale": "s" * 1_000_000, "dataset": {"degradation": {"type": "BD"}}, "model": {"name": "FRVSR", "generator": {}}}
     (tmp_path / "a.yml").write_text(yaml.safe_dump(opt))
     with pytest.raises(UserError) as err:
         load_config(str(tmp_path / "a.yml"))
@@ -404,24 +433,30 @@ def test_long_values_are_cut_in_messages(tmp_path):
 def test_argparse_mistakes_are_one_line(tmp_path, capsys, monkeypatch):
     status, _, err = upscale_in_process(capsys, monkeypatch, tmp_path / "in")
     assert_one_line(status, err, "the following arguments are required: output", "--help")
-    status, _, err = run_inprocess(main_cmd.cli, ["main.py", "--exp_dir", tmp_path, "--mode", "tset", "--model", "X",
-                                                  "--opt", "x"], capsys, monkeypatch)
+    status, _, err = run_inprocess(
+        main_cmd.cli, ["main.py", "--exp_dir", tmp_path, "--mode", "tset", "--model", "X", "--opt", "x"], capsys, monkeypatch
+    )
     assert_one_line(status, err, "invalid choice: 'tset'")
 
 
-@pytest.mark.parametrize("error, status_expected, needle", [
-    (ValueError("boom\nsecond line"), 2, "unexpected ValueError: boom second line"),
-    (KeyboardInterrupt(), 130, "interrupted by SIGINT"),
-    (RecursionError("maximum recursion depth exceeded"), 2, "nested too deeply"),
-    (OSError(28, "No space left on device", "/some/file"), 2, "/some/file: No space left on device (the disk is full"),
-])
+@pytest.mark.parametrize(
+    "error, status_expected, needle",
+    [
+        (ValueError("boom\nsecond line"), 2, "unexpected ValueError: boom second line"),
+        (KeyboardInterrupt(), 130, "interrupted by SIGINT"),
+        (RecursionError("maximum recursion depth exceeded"), 2, "nested too deeply"),
+        (OSError(28, "No space left on device", "/some/file"), 2, "/some/file: No space left on device (the disk is full"),
+    ],
+)
 def test_unexpected_errors_are_one_line(tmp_path, ckpt, capsys, monkeypatch, error, status_expected, needle):
     def fail(_args):
         raise error
+
     monkeypatch.setattr(upscale, "load_network", fail)
     write_frames(tmp_path / "in")
-    status, _, err = upscale_in_process(capsys, monkeypatch, tmp_path / "in", tmp_path / "out",
-                                        "--model", ckpt, "--device", "cpu")
+    status, _, err = upscale_in_process(
+        capsys, monkeypatch, tmp_path / "in", tmp_path / "out", "--model", ckpt, "--device", "cpu"
+    )
     assert_one_line(status, err, needle, expected_status=status_expected)
     assert not (tmp_path / "out").exists() and no_temps(tmp_path)
 
@@ -459,8 +494,9 @@ def press(proc, times=5, gap=0.03):
 
 
 def test_five_quick_ctrl_c_during_clean_up(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-c", _SLOW_CLEANUP], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=ENV)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_CLEANUP], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
+    )
     assert proc.stdout.readline().strip() == "ready"
     press(proc)
     out, err = proc.communicate(timeout=60)
@@ -478,13 +514,19 @@ def test_five_quick_ctrl_c_on_upscale_keep_the_old_output(tmp_path):
     os.makedirs(tmp_path / "out")
     cv2.imwrite(str(tmp_path / "out" / "0000.png"), np.zeros((8, 8, 3), np.uint8))
     before = tree_hash(tmp_path / "out"), tree_hash(tmp_path / "in")
-    proc = subprocess.Popen([sys.executable, UPSCALE, tmp_path / "in", tmp_path / "out", "--model", ckpt,
-                             "--device", "cpu", "--overwrite"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=ENV)
+    proc = subprocess.Popen(
+        [sys.executable, UPSCALE, tmp_path / "in", tmp_path / "out", "--model", ckpt, "--device", "cpu", "--overwrite"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
     assert "->" in proc.stdout.readline()
     deadline = time.time() + 60
-    while not [f for f in os.listdir(tmp_path) if f.startswith((".tecogan-tmp", ".tmp")) or f.endswith(".tecogan-job")] \
-            and time.time() < deadline:
+    while (
+        not [f for f in os.listdir(tmp_path) if f.startswith((".tecogan-tmp", ".tmp")) or f.endswith(".tecogan-job")]
+        and time.time() < deadline
+    ):
         time.sleep(0.02)
     press(proc, gap=0.01)
     _, err = proc.communicate(timeout=60)

@@ -1,4 +1,5 @@
 """Shell entry points and LMDB meta-info: bad input is one clear stderr line, exit != 0, no traceback."""
+
 import os
 import pickle
 import subprocess
@@ -15,8 +16,9 @@ ENV = dict(os.environ, OMP_NUM_THREADS="1", PYTHON=sys.executable)
 
 
 def run_sh(script, *args):
-    return subprocess.run(["bash", os.path.join(REPO, script), *args], capture_output=True, text=True,
-                          env=ENV, timeout=60, cwd=REPO)
+    return subprocess.run(
+        ["bash", os.path.join(REPO, script), *args], capture_output=True, text=True, env=ENV, timeout=60, cwd=REPO
+    )
 
 
 def assert_fails_one_line(r, *needles):
@@ -83,16 +85,27 @@ def test_lmdb_meta_restricted_unpickler_runs_nothing(tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("script, args", [("upscale.sh", ["in.mp4", "out.mp4", "--model", "m.pth"]),
-                                          ("test.sh", ["BD", "FRVSR", "-1"]),
-                                          ("profile.sh", ["BD", "FRVSR", "3x16x16", "-1"])])
+@pytest.mark.parametrize(
+    "script, args",
+    [
+        ("upscale.sh", ["in.mp4", "out.mp4", "--model", "m.pth"]),
+        ("test.sh", ["BD", "FRVSR", "-1"]),
+        ("profile.sh", ["BD", "FRVSR", "3x16x16", "-1"]),
+    ],
+)
 def test_python_without_the_packages_is_one_line(tmp_path, script, args):
     """Outside the virtualenv (an interpreter lacking torch & co.): one line, not a traceback."""
     fake = tmp_path / "python"
     fake.write_text("#!/bin/sh\necho 'ModuleNotFoundError: No module named torch' >&2\nexit 1\n")
     fake.chmod(0o755)
-    r = subprocess.run(["bash", os.path.join(REPO, script), *args], capture_output=True, text=True,
-                       env=dict(ENV, PYTHON=str(fake)), timeout=60, cwd=tmp_path)
+    r = subprocess.run(
+        ["bash", os.path.join(REPO, script), *args],
+        capture_output=True,
+        text=True,
+        env=dict(ENV, PYTHON=str(fake)),
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert_fails_one_line(r, "lacks the project's packages", "pip install -r requirements.txt")
     assert r.returncode == 2
 
@@ -103,15 +116,18 @@ def test_profile_2x_experiment():
     assert "x2, nf 64, nb 10" in r.stdout and "FLOPs (x10^9)" in r.stdout
 
 
-@pytest.mark.parametrize("script, args, needle", [
-    ("resize_BD.py", ["--sigma", "nan"], "--sigma nan: expected a finite number"),
-    ("resize_BD.py", ["--sigma", "1e12"], "--sigma 1000000000000.0"),
-    ("make_gif.py", ["--fps", "0"], "--fps 0.0"),
-    ("make_gif.py", ["--width", "0"], "--width 0"),
-    ("make_gif.py", ["--max_frames", "-1"], "--max_frames -1"),
-    ("make_gif.py", ["--crop", "0,0,-5,10"], "--crop 0,0,-5,10"),
-    ("monitor_training.py", ["--baseline", "PSNR=nan"], "finite VALUE"),
-])
+@pytest.mark.parametrize(
+    "script, args, needle",
+    [
+        ("resize_BD.py", ["--sigma", "nan"], "--sigma nan: expected a finite number"),
+        ("resize_BD.py", ["--sigma", "1e12"], "--sigma 1000000000000.0"),
+        ("make_gif.py", ["--fps", "0"], "--fps 0.0"),
+        ("make_gif.py", ["--width", "0"], "--width 0"),
+        ("make_gif.py", ["--max_frames", "-1"], "--max_frames -1"),
+        ("make_gif.py", ["--crop", "0,0,-5,10"], "--crop 0,0,-5,10"),
+        ("monitor_training.py", ["--baseline", "PSNR=nan"], "finite VALUE"),
+    ],
+)
 def test_script_numbers_checked_first(tmp_path, frames_dir, capsys, monkeypatch, script, args, needle):
     if script == "resize_BD.py":
         argv = ["--gt_dir", tmp_path, "--lr_dir", tmp_path.parent / f"{tmp_path.name}_lr"]
@@ -126,21 +142,27 @@ def test_script_numbers_checked_first(tmp_path, frames_dir, capsys, monkeypatch,
     assert tree_hash(tmp_path) == before
 
 
-@pytest.mark.parametrize("script, args, needle", [
-    ("resize_BD.py", ["--scale", "-4"], "--scale -4: expected an integer >= 1"),   # flipped the image before
-    ("resize_BD.py", ["--scale", "0"], "--scale 0: expected an integer >= 1"),     # crashed before
-    ("resize_BD.py", ["--sigma", "-1"], "--sigma -1.0: expected a number > 0"),
-    ("resize_BD.py", ["--sigma", "0"], "--sigma 0.0: expected a number > 0"),
-    ("generate_lr_BI.py", ["--scale", "0"], "--scale 0: expected an integer >= 1"),
-    ("generate_lr_BI.py", ["--scale", "-2"], "--scale -2"),
-    ("bicubic_baseline.py", ["--scale", "-4"], "--scale -4"),
-])
+@pytest.mark.parametrize(
+    "script, args, needle",
+    [
+        ("resize_BD.py", ["--scale", "-4"], "--scale -4: expected an integer >= 1"),  # flipped the image before
+        ("resize_BD.py", ["--scale", "0"], "--scale 0: expected an integer >= 1"),  # crashed before
+        ("resize_BD.py", ["--sigma", "-1"], "--sigma -1.0: expected a number > 0"),
+        ("resize_BD.py", ["--sigma", "0"], "--sigma 0.0: expected a number > 0"),
+        ("generate_lr_BI.py", ["--scale", "0"], "--scale 0: expected an integer >= 1"),
+        ("generate_lr_BI.py", ["--scale", "-2"], "--scale -2"),
+        ("bicubic_baseline.py", ["--scale", "-4"], "--scale -4"),
+    ],
+)
 def test_meaningless_parameters_are_refused(tmp_path, capsys, monkeypatch, script, args, needle):
     write_frames(tmp_path / "src" / "s1", h=16, w=16)
     src_opt, dst_opt = ("--lr_dir", "--out_dir") if script == "bicubic_baseline.py" else ("--gt_dir", "--lr_dir")
     before = tree_hash(tmp_path)
-    status, _, err = run_inprocess(script_cli(f"scripts/{script}"),
-                                   [script, src_opt, tmp_path / "src", dst_opt, tmp_path / "dst", *args],
-                                   capsys, monkeypatch)
+    status, _, err = run_inprocess(
+        script_cli(f"scripts/{script}"),
+        [script, src_opt, tmp_path / "src", dst_opt, tmp_path / "dst", *args],
+        capsys,
+        monkeypatch,
+    )
     assert_one_line(status, err, needle)
     assert tree_hash(tmp_path) == before

@@ -1,5 +1,6 @@
 """scripts/export_onnx.py: the FRNet step in ONNX with dynamic height and width; ONNX Runtime's
 CPU output equals PyTorch's within float32 noise (BD and BI, x4 and x2)."""
+
 import numpy as np
 import pytest
 import torch
@@ -13,6 +14,7 @@ export_onnx = load_script("scripts/export_onnx.py")
 @pytest.mark.parametrize("degradation,scale", [("BD", 4), ("BI", 4), ("BD", 2)])
 def test_onnxruntime_matches_torch_at_several_sizes(tmp_path, degradation, scale):
     import onnxruntime as ort  # requirements.txt pins onnx and onnxruntime
+
     torch.manual_seed(0)
     net = FRNet(nf=8, nb=1, degradation=degradation, scale=scale).eval()
     path = export_onnx.export(net, str(tmp_path / "step.onnx"))
@@ -39,16 +41,22 @@ def test_command_line(tmp_path, capsys, monkeypatch):
     ckpt = tmp_path / "tiny.pth"
     torch.save(FRNet(nf=8, nb=1).state_dict(), ckpt)
     out = tmp_path / "tiny.onnx"
-    status, stdout, err = run_inprocess(script_cli("scripts/export_onnx.py"),
-                                        ["export_onnx.py", "--model", ckpt, "--output", out, "--check"],
-                                        capsys, monkeypatch)
+    status, stdout, err = run_inprocess(
+        script_cli("scripts/export_onnx.py"), ["export_onnx.py", "--model", ckpt, "--output", out, "--check"], capsys, monkeypatch
+    )
     assert status == 0, err
     assert out.is_file() and "dynamic height/width" in stdout and "max difference" in stdout
-    status, _, err = run_inprocess(script_cli("scripts/export_onnx.py"),
-                                   ["export_onnx.py", "--model", ckpt, "--output", tmp_path / "x.pt"],
-                                   capsys, monkeypatch)
+    status, _, err = run_inprocess(
+        script_cli("scripts/export_onnx.py"),
+        ["export_onnx.py", "--model", ckpt, "--output", tmp_path / "x.pt"],
+        capsys,
+        monkeypatch,
+    )
     assert_one_line(status, err, "--output", "expected a name ending in .onnx")
-    status, _, err = run_inprocess(script_cli("scripts/export_onnx.py"),
-                                   ["export_onnx.py", "--model", ckpt, "--output", tmp_path / "no" / "x.onnx"],
-                                   capsys, monkeypatch)
+    status, _, err = run_inprocess(
+        script_cli("scripts/export_onnx.py"),
+        ["export_onnx.py", "--model", ckpt, "--output", tmp_path / "no" / "x.onnx"],
+        capsys,
+        monkeypatch,
+    )
     assert_one_line(status, err, "does not exist")

@@ -1,4 +1,5 @@
 """scripts/fit_gap.py: gain over bicubic on training clips next to held-out clips."""
+
 import os
 import re
 
@@ -35,13 +36,17 @@ def parse_rows(stdout):
 @pytest.mark.parametrize("degradation", ["BD", "BI"])
 def test_rows_match_the_api_and_the_means_match_the_rows(tmp_path, capsys, monkeypatch, degradation):
     from tecogan.api import Upscaler, load_generator
+
     train = make_clips(tmp_path / "train", ["a", "b"])
     heldout = make_clips(tmp_path / "heldout", ["c"])
     ckpt, _ = save_tiny_generator(tmp_path, degradation=degradation)
     before = [tree_hash(train), tree_hash(heldout), tree_hash(ckpt)]
-    status, out, err = run_inprocess(script_cli("scripts/fit_gap.py"),
-                                     ["fit_gap.py", "--model", ckpt, "--train_dir", train,
-                                      "--heldout_dir", heldout, "--frames", 3], capsys, monkeypatch)
+    status, out, err = run_inprocess(
+        script_cli("scripts/fit_gap.py"),
+        ["fit_gap.py", "--model", ckpt, "--train_dir", train, "--heldout_dir", heldout, "--frames", 3],
+        capsys,
+        monkeypatch,
+    )
     assert status == 0, err
     rows = parse_rows(out)
     assert set(rows) == {("train", "a"), ("train", "b"), ("held-out", "c")}
@@ -55,8 +60,11 @@ def test_rows_match_the_api_and_the_means_match_the_rows(tmp_path, capsys, monke
     model, base = module.clip_gain(Upscaler(net), str(heldout / "c"), 3, make_lr, bicubic)
     assert rows[("held-out", "c")][:2] == pytest.approx((model, base), abs=0.006)
 
-    m = re.search(r"mean gain over bicubic: train ([+-][\d.]+) dB \(2 clips\), "
-                  r"held-out ([+-][\d.]+) dB \(1 clips\), gap ([+-][\d.]+) dB", out)
+    m = re.search(
+        r"mean gain over bicubic: train ([+-][\d.]+) dB \(2 clips\), "
+        r"held-out ([+-][\d.]+) dB \(1 clips\), gap ([+-][\d.]+) dB",
+        out,
+    )
     assert m, out
     train_mean = (rows[("train", "a")][2] + rows[("train", "b")][2]) / 2
     assert float(m[1]) == pytest.approx(train_mean, abs=0.011)

@@ -1,4 +1,5 @@
 """scripts/prepare_footage.py and scripts/bicubic_baseline.py on tiny synthetic footage."""
+
 import os
 import subprocess
 import sys
@@ -17,8 +18,9 @@ target_size = load_script("scripts/prepare_footage.py").target_size
 
 
 def run(script, *args):
-    return subprocess.run([sys.executable, os.path.join(SCRIPTS, script), *map(str, args)],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, os.path.join(SCRIPTS, script), *map(str, args)], capture_output=True, text=True, timeout=120
+    )
 
 
 def make_footage(root):
@@ -26,8 +28,7 @@ def make_footage(root):
     for clip, frames in (("clipA", 6), ("clipB", 4)):
         (root / "frames" / clip).mkdir(parents=True)
         for i in range(frames):
-            cv2.imwrite(str(root / "frames" / clip / f"{i:05d}.jpg"),
-                        rng.integers(0, 256, (64, 96, 3), dtype=np.uint8))
+            cv2.imwrite(str(root / "frames" / clip / f"{i:05d}.jpg"), rng.integers(0, 256, (64, 96, 3), dtype=np.uint8))
     writer = cv2.VideoWriter(str(root / "vid1.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (80, 56))
     assert writer.isOpened()
     for i in range(5):
@@ -44,8 +45,22 @@ def test_target_size_rounds_height_to_multiple_of_4():
 def test_prepare_footage_splits_resizes_and_degrades(tmp_path):
     make_footage(tmp_path)
     out = tmp_path / "data"
-    r = run("prepare_footage.py", "--src", tmp_path, "--out", out, "--width", 32,
-            "--holdout", "clipB", "vid1", "--frame_step", 2, "--val_frames", 2)
+    r = run(
+        "prepare_footage.py",
+        "--src",
+        tmp_path,
+        "--out",
+        out,
+        "--width",
+        32,
+        "--holdout",
+        "clipB",
+        "vid1",
+        "--frame_step",
+        2,
+        "--val_frames",
+        2,
+    )
     assert r.returncode == 0, r.stderr
     assert sorted(os.listdir(out / "Footage" / "GT")) == ["clipA"]
     assert sorted(os.listdir(out / "FootageHeldout" / "GT")) == ["clipB", "vid1"]
@@ -79,6 +94,7 @@ def test_bicubic_baseline_bd_and_bi(tmp_path):
     import torch
 
     from tecogan.ops.upsample import BicubicUpsample
+
     rng = np.random.default_rng(1)
     lr = rng.integers(0, 256, (6, 7, 3), dtype=np.uint8)
     (tmp_path / "lr" / "seq").mkdir(parents=True)
@@ -104,6 +120,7 @@ def test_bd_bicubic_baseline_matches_bd_frames_better_than_imresize():
     """On real BD frames the aligned upsampler is the stronger (fair) baseline."""
     from tecogan.metrics.validation import psnr_y_uint8
     from tecogan.ops.upsample import bd_bicubic_frame
+
     gt_dir = os.path.join(REPO, "demo", "val", "GT", "coffee")
     lr_dir = os.path.join(REPO, "demo", "val", "Gaussian4xLR", "coffee")
     names = list_images(gt_dir)

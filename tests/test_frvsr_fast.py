@@ -2,6 +2,7 @@
 FNet width 8) distilled from frvsr. It loads strictly as the architecture its tensors hold, is a
 name wherever a model name is taken (upscale.py, the API), and on the bundled held-out coffee clip
 shrunk the BI way it beats centre-aligned bicubic."""
+
 import os
 
 import numpy as np
@@ -23,6 +24,7 @@ ARCH = {"in_nc": 3, "out_nc": 3, "nf": 24, "nb": 5, "degradation": "BI", "scale"
 def test_shipped_file_reads_back_as_the_fast_architecture_and_loads_strictly():
     from tecogan.pretrained import PRETRAINED, SHA256, resolve_model
     from tecogan.utils.hashing import file_sha256
+
     assert PRETRAINED["frvsr-fast"].file == "FRVSR_BI_fast.pth" and PRETRAINED["frvsr-fast"].kind == "BI"
     assert resolve_model("frvsr-fast") == FAST and file_sha256(FAST) == SHA256["FRVSR_BI_fast.pth"]
     state = torch.load(FAST, map_location="cpu", weights_only=True)
@@ -39,6 +41,7 @@ def test_shipped_file_reads_back_as_the_fast_architecture_and_loads_strictly():
 
 def test_the_api_loads_it_by_name():
     import tecogan
+
     net = tecogan.load_generator("frvsr-fast")
     assert net.arch() == ARCH and not net.training
 
@@ -46,9 +49,11 @@ def test_the_api_loads_it_by_name():
 def test_upscale_py_takes_the_name(tmp_path, capsys, monkeypatch):
     from helpers import upscale_in_process
     from test_upscale import frames, read_folder, write_folder
+
     write_folder(tmp_path / "in", frames(n=3))
-    status, out, err = upscale_in_process(capsys, monkeypatch, tmp_path / "in", tmp_path / "out", "--model",
-                                          "frvsr-fast", "--precision", "fp32")
+    status, out, err = upscale_in_process(
+        capsys, monkeypatch, tmp_path / "in", tmp_path / "out", "--model", "frvsr-fast", "--precision", "fp32"
+    )
     assert status == 0, err
     assert "BI generator nf 24 nb 5 fnet_nf 8," in out
     got = read_folder(tmp_path / "out")

@@ -5,6 +5,7 @@ bicubic and the default `frvsr`.
 
 The checkpoint is shipped separately (the lead adds it): until then these tests FAIL with a
 message naming the file, they are never skipped."""
+
 import os
 
 import numpy as np
@@ -23,8 +24,9 @@ PAIR = os.path.join(REPO, "demo", "val_crf30")
 
 
 def _real_checkpoint():
-    assert os.path.isfile(REAL), (f"{REAL} is missing: export it from experiments_BI/FRVSR_real "
-                                  f"(docs/models.md, frvsr-real) before this test can pass")
+    assert os.path.isfile(REAL), (
+        f"{REAL} is missing: export it from experiments_BI/FRVSR_real (docs/models.md, frvsr-real) before this test can pass"
+    )
     return REAL
 
 

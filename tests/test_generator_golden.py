@@ -3,6 +3,7 @@
 Float comparisons follow tests/golden_check.py: GOLDEN.md's base tolerance plus the float32
 error of the same pass measured against float64.
 """
+
 import numpy as np
 import pytest
 import torch
@@ -19,9 +20,15 @@ def test_state_dict_layout(degradation, entries):
     sd = net.state_dict()
     assert len(sd) == entries
     assert sum(p.numel() for p in net.parameters()) == 2_589_093
-    for name in ("fnet.encoder1.0.weight", "fnet.decoder3.2.bias", "fnet.flow.2.weight",
-                 "srnet.conv_in.0.weight", "srnet.resblocks.9.conv.2.weight",
-                 "srnet.conv_up.2.weight", "srnet.conv_out.weight"):
+    for name in (
+        "fnet.encoder1.0.weight",
+        "fnet.decoder3.2.bias",
+        "fnet.flow.2.weight",
+        "srnet.conv_in.0.weight",
+        "srnet.resblocks.9.conv.2.weight",
+        "srnet.conv_up.2.weight",
+        "srnet.conv_out.weight",
+    ):
         assert name in sd
     if degradation == "BD":
         assert sd["upsample_func.kernels"].shape == (4, 4)
@@ -30,14 +37,21 @@ def test_state_dict_layout(degradation, entries):
 
 def test_published_style_checkpoint_loads_strict(tmp_path):
     from tecogan.networks import load_generator_weights
+
     src = FRNet(nf=64, nb=10, degradation="BD")
     path = tmp_path / "TecoGAN_BD_iter500000.pth"
     torch.save(src.state_dict(), path)
     dst = load_generator_weights(FRNet(nf=64, nb=10, degradation="BD"), str(path))
     for k, v in src.state_dict().items():
         assert torch.equal(dst.state_dict()[k], v)
-    assert FRNet.arch_from_state_dict(src.state_dict()) == {"nf": 64, "nb": 10, "degradation": "BD", "scale": 4,
-                                                            "in_nc": 3, "out_nc": 3}
+    assert FRNet.arch_from_state_dict(src.state_dict()) == {
+        "nf": 64,
+        "nb": 10,
+        "degradation": "BD",
+        "scale": 4,
+        "in_nc": 3,
+        "out_nc": 3,
+    }
 
 
 def _sequence_pass(golden, degradation, frame_order=None):
@@ -55,8 +69,9 @@ def _sequence_pass(golden, degradation, frame_order=None):
 def test_forward_sequence(golden, degradation):
     out, out64 = _sequence_pass(golden, degradation)
     for key in ("hr_data", "hr_flow", "lr_flow"):
-        assert_golden(out[key], golden[f"{degradation}/fwdseq/{key}"], out64[key], atol=1e-5, rtol=1e-4,
-                      name=f"{degradation}/fwdseq/{key}")
+        assert_golden(
+            out[key], golden[f"{degradation}/fwdseq/{key}"], out64[key], atol=1e-5, rtol=1e-4, name=f"{degradation}/fwdseq/{key}"
+        )
     n, t = golden[f"{degradation}/fwdseq/lr"].shape[:2]
     assert out["lr_curr"].shape[0] == n * (t - 1)
 
@@ -75,8 +90,7 @@ def test_forward_sequence_swapped_frame_fails(golden):
 def test_inference_uint8(golden, degradation, channels_last):
     net = apply_rule(FRNet(nf=16, nb=2, degradation=degradation))
     lr = golden[f"{degradation}/infer/lr_uint8_thwc"]
-    out = np.stack(list(infer_sequence(net, lr, num_pad_front=5, padding_mode="reflect",
-                                       channels_last=channels_last)))
+    out = np.stack(list(infer_sequence(net, lr, num_pad_front=5, padding_mode="reflect", channels_last=channels_last)))
     uint8_close(out, golden[f"{degradation}/infer/hr_uint8_thwc"])
 
 

@@ -8,6 +8,7 @@ no larger than their float32 error; the allowance covers exactly that, the value
 before any update (losses, discriminator outputs on the rule's weights) stay tight, and the
 negative tests below show that a wrong variant of the step fails.
 """
+
 import numpy as np
 import pytest
 import torch
@@ -70,14 +71,15 @@ WRONG_STEPS = {
     # a wrong sign: LSGAN instead of the logistic GAN loss
     "tecogan/lsgan": ("tecogan_default", lambda o: o["train"]["gan_crit"].update(type="LSGAN"), None),
     # the warped part of the discriminator input cropped differently
-    "tecogan/crop_border": ("tecogan_default",
-                            lambda o: o["train"]["discriminator"].update(crop_border_ratio=0.5), None),
+    "tecogan/crop_border": ("tecogan_default", lambda o: o["train"]["discriminator"].update(crop_border_ratio=0.5), None),
     # ping-pong weight halved
-    "tecogan/pingpong_weight": ("tecogan_fm_always", lambda o: o["train"]["pingpong_crit"].update(weight=0.25),
-                                None),
+    "tecogan/pingpong_weight": ("tecogan_fm_always", lambda o: o["train"]["pingpong_crit"].update(weight=0.25), None),
     # feature matching without its layer normalisation
-    "tecogan/fm_norm": ("tecogan_fm_always",
-                        lambda o: o["train"]["feature_matching_crit"].update(layer_norm=[1.0, 1.0, 1.0, 1.0]), None),
+    "tecogan/fm_norm": (
+        "tecogan_fm_always",
+        lambda o: o["train"]["feature_matching_crit"].update(layer_norm=[1.0, 1.0, 1.0, 1.0]),
+        None,
+    ),
 }
 
 
@@ -100,10 +102,10 @@ def test_snet(golden):
         logits64, feats64 = exact(s_input(data.double(), bi.double()))
     assert_golden(logits, golden["snet/logits"], logits64, atol=1e-5, rtol=1e-4, name="snet/logits")
     for i, (f, f64) in enumerate(zip(feats, feats64, strict=False)):
-        assert_golden(f.flatten()[:64], golden[f"snet/feat{i}/head"], f64.flatten()[:64], atol=1e-5, rtol=1e-4,
-                      name=f"snet/feat{i}/head")
-        assert_golden(f.double().sum(), golden[f"snet/feat{i}/sum"], f64.sum(), atol=1e-3, rtol=1e-4,
-                      name=f"snet/feat{i}/sum")
+        assert_golden(
+            f.flatten()[:64], golden[f"snet/feat{i}/head"], f64.flatten()[:64], atol=1e-5, rtol=1e-4, name=f"snet/feat{i}/head"
+        )
+        assert_golden(f.double().sum(), golden[f"snet/feat{i}/sum"], f64.sum(), atol=1e-3, rtol=1e-4, name=f"snet/feat{i}/sum")
 
 
 def test_snet_condition_order_matters(golden):
@@ -119,7 +121,12 @@ def test_snet_condition_order_matters(golden):
 
 def test_discriminator_state_dict_names():
     names = set(STNet(3, 128).state_dict())
-    for n in ("conv_in.0.weight", "discriminator_block.block1.0.weight", "discriminator_block.block4.1.running_var",
-              "dense.weight", "dense.bias"):
+    for n in (
+        "conv_in.0.weight",
+        "discriminator_block.block1.0.weight",
+        "discriminator_block.block4.1.running_var",
+        "dense.weight",
+        "dense.bias",
+    ):
         assert n in names
     assert STNet(3, 128).dense.in_features == 256 * 8 * 8

@@ -1,5 +1,6 @@
 """scripts/gpu_check.py without a GPU: it says so and exits 0; its runner, report and checks'
 logic (run here on the CPU with a tiny model) work."""
+
 import torch
 from helpers import assert_one_line, load_script, run_inprocess, script_cli
 
@@ -15,8 +16,7 @@ def test_without_cuda_it_says_so_and_exits_0(capsys, monkeypatch):
 
 
 def test_unknown_check_is_one_line(capsys, monkeypatch):
-    status, _, err = run_inprocess(script_cli("scripts/gpu_check.py"), ["gpu_check.py", "--skip", "profil"],
-                                   capsys, monkeypatch)
+    status, _, err = run_inprocess(script_cli("scripts/gpu_check.py"), ["gpu_check.py", "--skip", "profil"], capsys, monkeypatch)
     assert_one_line(status, err, "--skip profil", "unknown check(s) profil", "torchrun")
     assert gpu_check.parse_names("torchrun,profile") == ["test-mode", "precision", "train", "upscale"]
 
@@ -41,9 +41,12 @@ def test_checks_run_on_the_cpu_with_a_tiny_model(tmp_path, capsys, monkeypatch):
     torch.manual_seed(0)
     ckpt = tmp_path / "tiny.pth"
     torch.save(FRNet(nf=8, nb=1).state_dict(), ckpt)
-    status, out, err = run_inprocess(script_cli("scripts/gpu_check.py"),
-                                     ["gpu_check.py", "--device", "cpu", "--model", ckpt,
-                                      "--skip", "torchrun,profile,train"], capsys, monkeypatch)
+    status, out, err = run_inprocess(
+        script_cli("scripts/gpu_check.py"),
+        ["gpu_check.py", "--device", "cpu", "--model", ckpt, "--skip", "torchrun,profile,train"],
+        capsys,
+        monkeypatch,
+    )
     assert "PASS  test-mode" in out and "PASS  upscale" in out and "16x24 -> 64x96" in out, out + err
     assert "precision" in out and "fp16: not supported" in out  # no fp16 units on the CPU
     assert status in (0, 1) and "checks passed" in out

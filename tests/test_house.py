@@ -1,5 +1,6 @@
 """The house rules (docs/architecture.md): each shared default written once, imports at module
 top and acyclic, files under codes/ at most 400 lines, ruff clean."""
+
 import ast
 import os
 import re
@@ -20,8 +21,10 @@ RESTATED = {
     "tile_overlap 16": re.compile(r"(tile_)?overlap\s*[=:]\s*16\b|tile_overlap.*default\s*=\s*16\b"),
     "the 8-pixel minimum": re.compile(r"[\w)\]]\s*(<|>=)\s*8\b(?![.\d])|\b(MIN_\w*|min_\w*)\s*=\s*8\b"),
     "the padding modes": re.compile(r"\(\s*[\"']reflect[\"']\s*,\s*[\"']replicate[\"']\s*\)"),
-    "moving_first_frame": re.compile(r"moving_first_frame\s*[=:]\s*(True|False)\b"
-                                     r"|moving_first_frame.*default\s*=\s*(True|False)"),
+    "moving_first_frame": re.compile(
+        r"moving_first_frame\s*[=:]\s*(True|False)\b"
+        r"|moving_first_frame.*default\s*=\s*(True|False)"
+    ),
     "moving_factor 0.7": re.compile(r"moving_factor\s*[=:]\s*0\.7\b|moving_factor.*default\s*=\s*0\.7\b"),
     "BD sigma 1.5": re.compile(r"sigma\s*[=:]\s*1\.5\b|sigma.*default\s*=\s*1\.5\b"),
     "the tile limit": re.compile(r"\b16384\b"),
@@ -46,10 +49,16 @@ def test_each_default_is_written_once():
 
 def test_the_restatement_patterns_catch_restatements():
     """Negative control: each pattern finds the kind of line it is there to forbid."""
-    samples = {"num_pad_front 5": "def f(num_pad_front=5):", "tile_overlap 16": 'p.add_argument("--tile_overlap", default=16)',
-               "the 8-pixel minimum": "if tile < 8:", "the padding modes": 'choices=("reflect", "replicate")',
-               "moving_first_frame": "moving_first_frame=True,", "moving_factor 0.7": "moving_factor=0.7",
-               "BD sigma 1.5": "def degrade(img, sigma=1.5):", "the tile limit": "maximum=16384"}
+    samples = {
+        "num_pad_front 5": "def f(num_pad_front=5):",
+        "tile_overlap 16": 'p.add_argument("--tile_overlap", default=16)',
+        "the 8-pixel minimum": "if tile < 8:",
+        "the padding modes": 'choices=("reflect", "replicate")',
+        "moving_first_frame": "moving_first_frame=True,",
+        "moving_factor 0.7": "moving_factor=0.7",
+        "BD sigma 1.5": "def degrade(img, sigma=1.5):",
+        "the tile limit": "maximum=16384",
+    }
     for what, line in samples.items():
         assert RESTATED[what].search(line), what
 
@@ -68,8 +77,12 @@ def _imports(path):
             base = node.module
             for alias in node.names:  # "from tecogan import defaults" imports a module
                 candidate = f"{base}.{alias.name}"
-                top.add(candidate if (CODES / (candidate[len('tecogan.'):].replace('.', '/') + ".py")).exists()
-                        or (CODES / candidate[len('tecogan.'):].replace('.', '/')).is_dir() else base)
+                top.add(
+                    candidate
+                    if (CODES / (candidate[len("tecogan.") :].replace(".", "/") + ".py")).exists()
+                    or (CODES / candidate[len("tecogan.") :].replace(".", "/")).is_dir()
+                    else base
+                )
         elif isinstance(node, ast.Import):
             top.update(a.name for a in node.names if a.name.startswith("tecogan"))
     return top, inner
@@ -83,15 +96,22 @@ def _module_name(path):
 
 # function-level imports that stay lazy, each commented where it is: the clone shim of the entry
 # files, and optional or heavy libraries loaded only when their feature is asked for
-LAZY_ALLOWED = {("main.py", "import runpy"), ("upscale.py", "import runpy"), ("metrics.py", "import runpy"),
-                ("evaluate.py", "import runpy"), ("backends.py", "import openvino"), ("lpips_loader.py", "import lpips"),
-                ("backends.py", "import nncf"), ("precision.py", "import nncf"),
-                ("tensorboard_log.py", "from torch.utils.tensorboard import SummaryWriter"),  # optional package
-                ("telemetry.py", "from openvino_telemetry import Telemetry"),
-                ("app.py", "import runpy"),
-                ("app.py", "from tecogan.ui.page import CSS, Page, build"),  # Gradio: only when the web app starts
-                ("ray_runner.py", "import ray"),  # optional package: only upscale.py --ray needs it
-                ("telemetry.py", "from openvino_telemetry.utils.opt_in_checker import ConsentCheckResult, OptInChecker")}
+LAZY_ALLOWED = {
+    ("main.py", "import runpy"),
+    ("upscale.py", "import runpy"),
+    ("metrics.py", "import runpy"),
+    ("evaluate.py", "import runpy"),
+    ("backends.py", "import openvino"),
+    ("lpips_loader.py", "import lpips"),
+    ("backends.py", "import nncf"),
+    ("precision.py", "import nncf"),
+    ("tensorboard_log.py", "from torch.utils.tensorboard import SummaryWriter"),  # optional package
+    ("telemetry.py", "from openvino_telemetry import Telemetry"),
+    ("app.py", "import runpy"),
+    ("app.py", "from tecogan.ui.page import CSS, Page, build"),  # Gradio: only when the web app starts
+    ("ray_runner.py", "import ray"),  # optional package: only upscale.py --ray needs it
+    ("telemetry.py", "from openvino_telemetry.utils.opt_in_checker import ConsentCheckResult, OptInChecker"),
+}
 
 
 def test_imports_sit_at_module_top():
@@ -120,12 +140,13 @@ def test_no_import_cycles():
         path_stack.append(node)
         for dep in sorted(graph.get(node, ())):
             if state.get(dep) == "open":
-                cycle = path_stack[path_stack.index(dep):] + [dep]
+                cycle = path_stack[path_stack.index(dep) :] + [dep]
                 pytest.fail("import cycle: " + " -> ".join(cycle))
             if dep not in state:
                 visit(dep)
         path_stack.pop()
         state[node] = "done"
+
     for node in sorted(graph):
         if node not in state:
             visit(node)
@@ -173,8 +194,12 @@ def test_rooms_import_only_downwards():
     graph = folder_graph()
     unplaced = sorted(set(graph) - set(floor))
     assert not unplaced, f"rooms missing from FLOORS (and the drawing in docs/architecture.md): {unplaced}"
-    upward = [f"{room} (floor {floor[room]}) -> {dep} (floor {floor.get(dep)})" for room, deps in sorted(graph.items())
-              for dep in sorted(deps) if floor.get(dep, len(FLOORS)) >= floor[room]]
+    upward = [
+        f"{room} (floor {floor[room]}) -> {dep} (floor {floor.get(dep)})"
+        for room, deps in sorted(graph.items())
+        for dep in sorted(deps)
+        if floor.get(dep, len(FLOORS)) >= floor[room]
+    ]
     assert not upward, "imports that do not run downwards:\n" + "\n".join(upward)
     assert "jobs" not in graph["inference"] and "jobs" in graph["tecogan.api"]
 
@@ -188,15 +213,18 @@ def test_the_floor_check_sees_an_upward_import():
 
 
 def test_files_under_codes_are_short():
-    long = [f"{p.relative_to(REPO)}: {n} lines" for p in package_files()
-            if (n := len(p.read_text().splitlines())) > MAX_LINES]
+    long = [f"{p.relative_to(REPO)}: {n} lines" for p in package_files() if (n := len(p.read_text().splitlines())) > MAX_LINES]
     assert not long, f"files over {MAX_LINES} lines:\n" + "\n".join(long)
 
 
-def test_ruff_is_clean():
+def test_ruff_is_clean_and_formatted():
     ruff = shutil.which("ruff", path=os.path.dirname(sys.executable)) or shutil.which("ruff")
     if ruff is None:
         pytest.fail("ruff is not installed (requirements.txt pins it)")
-    r = subprocess.run([ruff, "check", "--output-format", "concise", str(REPO)], capture_output=True, text=True,
-                       cwd=REPO, timeout=300)
+    r = subprocess.run(
+        [ruff, "check", "--output-format", "concise", str(REPO)], capture_output=True, text=True, cwd=REPO, timeout=300
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    # the code's layout is ruff format's (pyproject.toml [tool.ruff.format]): `ruff format .` fixes it
+    r = subprocess.run([ruff, "format", "--check", str(REPO)], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr

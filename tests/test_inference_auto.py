@@ -2,6 +2,7 @@
 fp32 through $TECOGAN_PRECISION, tests/conftest.py; here it is removed or auto is asked for):
 the choice is made once, at the first clip's first frames, printed as one line, and kept by a
 saved and restored clip; test mode keeps fp32 unless the YAML asks."""
+
 import json
 import os
 import subprocess
@@ -24,16 +25,23 @@ def no_cache(monkeypatch):
 
 
 def test_the_default_is_auto_and_the_variable_replaces_it():
-    out = run_python("from tecogan.inference.options import InferenceOptions; print(InferenceOptions().precision)",
-                     TECOGAN_PRECISION=None)
+    out = run_python(
+        "from tecogan.inference.options import InferenceOptions; print(InferenceOptions().precision)", TECOGAN_PRECISION=None
+    )
     assert out.stdout.strip() == "auto", out.stderr
-    out = run_python("from tecogan.inference.options import InferenceOptions; print(InferenceOptions().precision)",
-                     TECOGAN_PRECISION="bf16")
+    out = run_python(
+        "from tecogan.inference.options import InferenceOptions; print(InferenceOptions().precision)", TECOGAN_PRECISION="bf16"
+    )
     assert out.stdout.strip() == "bf16", out.stderr
     out = run_python("from tecogan.inference.options import InferenceOptions; InferenceOptions()", TECOGAN_PRECISION="fp8")
     assert out.returncode != 0 and "$TECOGAN_PRECISION 'fp8': expected one of" in out.stderr
-    out = subprocess.run([sys.executable, os.path.join(REPO, "codes", "upscale.py"), "--help"], capture_output=True,
-                         text=True, env={k: v for k, v in os.environ.items() if k != "TECOGAN_PRECISION"}, timeout=300)
+    out = subprocess.run(
+        [sys.executable, os.path.join(REPO, "codes", "upscale.py"), "--help"],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "TECOGAN_PRECISION"},
+        timeout=300,
+    )
     assert "Default: auto" in " ".join(out.stdout.split())
 
 
@@ -57,6 +65,7 @@ def test_auto_checks_the_first_frames_once_and_runs_its_choice(flags, tiny, no_c
     def own_input_psnr(net, frames, device, backend, prec):
         seen.append((backend, prec, len(frames)))
         return [99.0] * len(frames) if (backend, prec) == ("torch", "bf16") else [10.0] * len(frames)
+
     monkeypatch.setattr(precision_auto, "own_input_psnr", own_input_psnr)
     lines = []
     up = Upscaler(tiny, precision="auto", backend="torch", device="cpu", report=lines.append)
@@ -87,6 +96,7 @@ def test_a_restored_clip_keeps_the_saved_choice(flags, tiny, no_cache, monkeypat
 
     def refuse(*a, **k):
         raise AssertionError("a restored clip must not decide again")
+
     monkeypatch.setattr(precision_auto, "resolve_auto", refuse)
     monkeypatch.setattr("tecogan.inference.upscaler.resolve_auto", refuse)
     fresh = Upscaler(tiny, precision="auto", backend="torch", device="cpu", report=None)
@@ -111,6 +121,7 @@ def test_a_restored_clip_runs_in_what_it_ran_on_an_upscaler_that_chose_another(t
     """A batch's Upscaler decided auto on an earlier input; a partial output made in another precision
     continues in that one (one output, one precision)."""
     from tecogan.inference.upscaler import Upscaler, as_frames
+
     flags(ZEN4)
     monkeypatch.setattr(precision_auto, "_cache_path", lambda: None)
     monkeypatch.setattr(precision_auto, "own_input_psnr", lambda net, f, d, b, p: [99.0] * len(f))
@@ -151,13 +162,23 @@ def _damage(kind, data, key):
     elif kind == "another entry's key":  # a valid decision, moved
         entry.update(key="0" * 24, precision="fp32", reason="planted")
     elif kind == "another machine's":
-        entry.update(machine={**entry.get("machine", {}), "cpu_units": ["amx_fp16"]}, precision="fp32",
-                     reason="planted")
+        entry.update(machine={**entry.get("machine", {}), "cpu_units": ["amx_fp16"]}, precision="fp32", reason="planted")
     return json.dumps({**data, key: entry})
 
 
-@pytest.mark.parametrize("kind", ["not JSON", "a list", "an entry of text", "wrong types", "an unknown precision",
-                                  "a precision nobody asked for", "another entry's key", "another machine's"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "not JSON",
+        "a list",
+        "an entry of text",
+        "wrong types",
+        "an unknown precision",
+        "a precision nobody asked for",
+        "another entry's key",
+        "another machine's",
+    ],
+)
 def test_a_damaged_auto_cache_entry_is_dropped_and_decided_again(kind, tiny, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TECOGAN_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
@@ -166,10 +187,12 @@ def test_a_damaged_auto_cache_entry_is_dropped_and_decided_again(kind, tiny, tmp
     def own_input_psnr(net, frames, device, backend, prec):
         checks.append((backend, prec))
         return [99.0] * len(frames)
+
     monkeypatch.setattr(precision_auto, "own_input_psnr", own_input_psnr)
 
     def decide():
         return precision_auto.resolve_auto(tiny, "cpu", backend="torch", frames=smooth_clip(3), flags=ZEN4, table={})
+
     assert decide().precision == "bf16" and checks == [("torch", "bf16")]
     path = tmp_path / "cache" / "auto_precision.json"
     data = json.loads(path.read_text())
@@ -189,6 +212,7 @@ def test_a_damaged_auto_cache_entry_is_dropped_and_decided_again(kind, tiny, tmp
 
 def test_an_upscaler_runs_past_a_damaged_auto_cache(tiny, tmp_path, monkeypatch, capsys, flags):
     from tecogan.inference.upscaler import Upscaler
+
     monkeypatch.setenv("TECOGAN_CACHE_DIR", str(tmp_path / "cache"))
     flags(ZEN4)
     monkeypatch.setattr(precision_auto, "own_input_psnr", lambda net, f, d, b, p: [99.0] * len(f))

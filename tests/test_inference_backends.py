@@ -1,5 +1,6 @@
 """The OpenVINO inference backend: same frames as PyTorch within float32 noise, through the
 API, tiles, upscale.py, test mode and profile mode; clear errors where it cannot run."""
+
 import os
 import re
 import shutil
@@ -90,8 +91,7 @@ def test_upscale_py_backend_openvino(tmp_path, capsys, monkeypatch):
     frames = clip(n=4)
     for i, f in enumerate(frames):
         cv2.imwrite(str(src / f"{i:03d}.png"), f[..., ::-1])
-    status, _, err = upscale_in_process(capsys, monkeypatch, src, tmp_path / "out", "--model", ckpt,
-                                        "--backend", "openvino")
+    status, _, err = upscale_in_process(capsys, monkeypatch, src, tmp_path / "out", "--model", ckpt, "--backend", "openvino")
     assert status == 0, err
     got = [read_rgb(tmp_path / "out" / n) for n in sorted(os.listdir(tmp_path / "out"))]
     assert_within_one_grey_level(got, list(tecogan.Upscaler(net).upscale_frames(frames)))
@@ -102,8 +102,7 @@ def test_upscale_py_unknown_backend(tmp_path, capsys, monkeypatch):
     src = tmp_path / "lr"
     src.mkdir()
     cv2.imwrite(str(src / "000.png"), clip(n=1)[0])
-    status, _, err = upscale_in_process(capsys, monkeypatch, src, tmp_path / "out", "--model", ckpt,
-                                        "--backend", "tensorrt")
+    status, _, err = upscale_in_process(capsys, monkeypatch, src, tmp_path / "out", "--model", ckpt, "--backend", "tensorrt")
     assert_one_line(status, err, "backend 'tensorrt'", "torch, openvino")
     assert not (tmp_path / "out").exists()
 
@@ -194,6 +193,7 @@ def test_openvino_low_precision_within_tolerance_or_refused(name, tmp_path, monk
     from tecogan.inference.auto import supported
     from tecogan.inference.precision import check_precision
     from tecogan.inference.steppers import RecurrentUpscaler, infer_sequence
+
     monkeypatch.setenv("TECOGAN_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(backends, "CALIBRATION_FRAMES", 2)  # a tiny network: a few calibration steps
     torch.manual_seed(0)
@@ -214,9 +214,13 @@ def test_openvino_low_precision_within_tolerance_or_refused(name, tmp_path, monk
     assert again.from_cache and again.cache_path == up.step_fn.cache_path
     assert OpenVINOStep(net).cache_path != again.cache_path
     if name == "int8":
-        consumers = {target.get_node().get_friendly_name() for op in again._model.get_ordered_ops()
-                     if op.get_type_name() == "FakeQuantize" for out in op.outputs()
-                     for target in out.get_target_inputs()}
+        consumers = {
+            target.get_node().get_friendly_name()
+            for op in again._model.get_ordered_ops()
+            if op.get_type_name() == "FakeQuantize"
+            for out in op.outputs()
+            for target in out.get_target_inputs()
+        }
         convs = [c for c in consumers if "_convolution" in c]
         assert any("resblocks" in c for c in convs), consumers
         assert not any(re.search(r"fnet\.flow|upsample_func|conv_out|conv_in|encoder1\.0/", c) for c in convs), convs
@@ -225,6 +229,7 @@ def test_openvino_low_precision_within_tolerance_or_refused(name, tmp_path, monk
 def test_auto_may_choose_openvino_when_the_backend_is_free(monkeypatch):
     from tecogan.inference import auto as precision_auto
     from tecogan.inference import precision
+
     torch.manual_seed(0)
     net = FRNet(nf=8, nb=1).eval()
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
@@ -232,8 +237,14 @@ def test_auto_may_choose_openvino_when_the_backend_is_free(monkeypatch):
     monkeypatch.setattr(precision_auto, "cpu_flags", lambda: {"avx2", "avx512f", "avx512_bf16", "avx512_vnni"})
     monkeypatch.setattr(precision_auto, "supported", lambda p, d, b="torch", f=None: True)
     row = {"speedup": 3.9, "d_psnr": -0.002, "d_lpips_rel": 0.001, "d_tof_rel": 0.0, "drift_last_db": 56.0}
-    table = {"models": {precision.weights_hash(net): {"name": "tiny", "rows": {
-        "openvino/bf16": row, "torch/bf16": dict(row, speedup=1.7), "openvino/int8": dict(row, d_psnr=-0.2)}}}}
+    table = {
+        "models": {
+            precision.weights_hash(net): {
+                "name": "tiny",
+                "rows": {"openvino/bf16": row, "torch/bf16": dict(row, speedup=1.7), "openvino/int8": dict(row, d_psnr=-0.2)},
+            }
+        }
+    }
     choice = precision_auto.resolve_auto(net, torch.device("cpu"), None, table=table)
     assert (choice.precision, choice.backend) == ("bf16", "openvino") and "3.9x" in choice.reason
     choice = precision_auto.resolve_auto(net, torch.device("cpu"), "torch", table=table)
@@ -245,6 +256,7 @@ def test_auto_on_a_shipped_model_reads_the_table():
     from tecogan.inference import precision
     from tecogan.inference.measurements import rows_for
     from tecogan.utils.device import cpu_class
+
     net = tecogan.load_generator("frvsr-bd")
     cpu = torch.device("cpu")
     choice = precision_auto.resolve_auto(net, cpu, None)
@@ -254,8 +266,10 @@ def test_auto_on_a_shipped_model_reads_the_table():
         assert (choice.backend, choice.precision) == ("openvino", "fp32") and "not measured on CPU class" in choice.reason
     else:  # the fastest pair this machine runs that passed the gate on its class
         rows = measured["rows"]
-        assert f"{choice.backend}/{choice.precision}" == max((rows[k]["speedup"], k) for k in keys
-                                                             if k in rows and rows[k]["within_gate"])[1]
+        assert (
+            f"{choice.backend}/{choice.precision}"
+            == max((rows[k]["speedup"], k) for k in keys if k in rows and rows[k]["within_gate"])[1]
+        )
 
 
 def test_full_openvino_cache_is_a_warning(tmp_path, capsys):
@@ -265,6 +279,7 @@ def test_full_openvino_cache_is_a_warning(tmp_path, capsys):
         @staticmethod
         def save_model(*_a, **_k):
             raise RuntimeError("basic_ios::clear: iostream error")
+
     backends._write_cached(FullDisk, object(), str(tmp_path / "cache" / "m.xml"))
     err = capsys.readouterr().err
     assert err.startswith("warning:") and "continuing without the cache" in err and "basic_ios" in err
@@ -279,6 +294,7 @@ def _files(step):
 @pytest.mark.parametrize("damage", ["swapped", "truncated"])
 def test_a_replaced_or_truncated_openvino_model_is_converted_again(damage, tmp_path, monkeypatch, capsys):
     from tecogan.inference.backends import OpenVINOStep
+
     monkeypatch.setenv("TECOGAN_CACHE_DIR", str(tmp_path / "cache"))
     torch.manual_seed(0)
     net, other = FRNet(nf=8, nb=1).eval(), FRNet(nf=8, nb=1).eval()
@@ -297,8 +313,9 @@ def test_a_replaced_or_truncated_openvino_model_is_converted_again(damage, tmp_p
     again = OpenVINOStep(net)
     warnings = capsys.readouterr().err.strip().splitlines()
     assert not again.from_cache and (again(*x) - expected).abs().max().item() < 1e-4
-    assert len(warnings) == 1 and warnings[0].startswith(f"warning: {first.cache_path}") \
-        and "converting again" in warnings[0], warnings
+    assert len(warnings) == 1 and warnings[0].startswith(f"warning: {first.cache_path}") and "converting again" in warnings[0], (
+        warnings
+    )
     third = OpenVINOStep(net)  # converted again and recorded again: read from the cache, no warning
     assert third.from_cache and capsys.readouterr().err == ""
     assert (third(*x) - expected).abs().max().item() < 1e-4

@@ -1,5 +1,6 @@
 """Output size after the network (--outscale, --target_height, --target_width), progress lines
 for logs, --quiet and --threads (upscale.py, VideoOptions, the API)."""
+
 import io
 import os
 
@@ -43,8 +44,14 @@ def test_output_size_rules():
     assert output_size(16, 12, 4, VideoOptions()) is None
     with pytest.raises(OptionError, match="give one of"):
         VideoOptions(outscale=2.0, target_height=100)
-    for bad in (dict(outscale=0), dict(outscale=float("inf")), dict(target_height=1), dict(target_width=10 ** 6),
-                dict(target_height=100.5), dict(quiet="yes")):
+    for bad in (
+        dict(outscale=0),
+        dict(outscale=float("inf")),
+        dict(target_height=1),
+        dict(target_width=10**6),
+        dict(target_height=100.5),
+        dict(quiet="yes"),
+    ):
         with pytest.raises(OptionError):
             VideoOptions(**bad)
 
@@ -54,25 +61,38 @@ def test_resizer_by_direction():
     img[::2] = 255  # a pattern area averaging turns grey when halved
     down = resize_frame(img, (20, 20))
     assert down.shape == (20, 20, 3) and np.all(np.abs(down.astype(int) - 128) <= 1)
-    assert np.array_equal(resize_frame(img, (60, 50)),
-                          cv2.resize(img, (60, 50), interpolation=cv2.INTER_LANCZOS4))
+    assert np.array_equal(resize_frame(img, (60, 50)), cv2.resize(img, (60, 50), interpolation=cv2.INTER_LANCZOS4))
 
 
 def test_target_height_and_outscale_on_a_video(tmp_path, ckpt, capsys, monkeypatch):
     src = tmp_path / "in.mp4"
     make_clip(src, clip_frames())
-    status, out, _ = upscale_in_process(capsys, monkeypatch, src, tmp_path / "h.mp4", "--model", ckpt, "--device",
-                                        "cpu", "--target_height", 30, "--compare", tmp_path / "cmp.mp4")
+    status, out, _ = upscale_in_process(
+        capsys,
+        monkeypatch,
+        src,
+        tmp_path / "h.mp4",
+        "--model",
+        ckpt,
+        "--device",
+        "cpu",
+        "--target_height",
+        30,
+        "--compare",
+        tmp_path / "cmp.mp4",
+    )
     assert status == 0 and "16x12 -> 40x30 (x4, then resized)" in out
     assert video_size(tmp_path / "h.mp4") == (40, 30, 4)
     assert video_size(tmp_path / "cmp.mp4") == (80, 30, 4)
-    status, _, _ = upscale_in_process(capsys, monkeypatch, src, tmp_path / "s", "--model", ckpt, "--device", "cpu",
-                                      "--outscale", 3.5)
+    status, _, _ = upscale_in_process(
+        capsys, monkeypatch, src, tmp_path / "s", "--model", ckpt, "--device", "cpu", "--outscale", 3.5
+    )
     assert status == 0
     names = sorted(os.listdir(tmp_path / "s"))
     assert len(names) == 4 and cv2.imread(str(tmp_path / "s" / names[0])).shape == (42, 56, 3)
-    status, _, err = upscale_in_process(capsys, monkeypatch, src, tmp_path / "x.mp4", "--model", ckpt,
-                                        "--outscale", 2, "--target_width", 40)
+    status, _, err = upscale_in_process(
+        capsys, monkeypatch, src, tmp_path / "x.mp4", "--model", ckpt, "--outscale", 2, "--target_width", 40
+    )
     assert status == 2 and "give one of" in err and not (tmp_path / "x.mp4").exists()
 
 
@@ -94,8 +114,9 @@ def test_api_outscale_and_threads(tmp_path, ckpt):
 def test_quiet_keeps_only_the_final_line(tmp_path, ckpt, capsys, monkeypatch):
     src = tmp_path / "in.mp4"
     make_clip(src, clip_frames())
-    status, out, err = upscale_in_process(capsys, monkeypatch, src, tmp_path / "q.mp4", "--model", ckpt,
-                                          "--device", "cpu", "--quiet")
+    status, out, err = upscale_in_process(
+        capsys, monkeypatch, src, tmp_path / "q.mp4", "--model", ckpt, "--device", "cpu", "--quiet"
+    )
     assert status == 0 and out.strip().splitlines() == [out.strip()] and out.startswith("4 frames in")
 
 

@@ -3,6 +3,7 @@ one-line refusals (on sample flag sets, so they hold on every machine, AVX2-only
 bf16 within its tolerance of fp32 over a short clip, ``auto``'s choice from the table and from
 the own-input check, and ``test.precision`` in test mode. OpenVINO's bf16/int8 are tested in
 test_inference_backends.py (in a child process: OpenVINO and fork, see conftest.py)."""
+
 import json
 import os
 
@@ -25,12 +26,15 @@ CPU = torch.device("cpu")
 BF16_MIN_DB = 38.0
 
 
-@pytest.mark.parametrize("sample,name,needle", [
-    (AVX2, "bf16", r"needs bf16 units \(AVX512_BF16 or AMX\), and this CPU has none: it would be emulated"),
-    (ALDER, "bf16", "needs bf16 units"),
-    (ZEN4, "fp16", r"needs fp16 units \(AMX-FP16\).*use bf16"),
-    (AVX2, "int8", "add backend openvino"),  # from Python: the API's argument
-])
+@pytest.mark.parametrize(
+    "sample,name,needle",
+    [
+        (AVX2, "bf16", r"needs bf16 units \(AVX512_BF16 or AMX\), and this CPU has none: it would be emulated"),
+        (ALDER, "bf16", "needs bf16 units"),
+        (ZEN4, "fp16", r"needs fp16 units \(AMX-FP16\).*use bf16"),
+        (AVX2, "int8", "add backend openvino"),  # from Python: the API's argument
+    ],
+)
 def test_unsupported_precisions_are_one_line(flags, sample, name, needle):
     with pytest.raises(UserError, match=needle) as err:
         check_precision(name, CPU, "torch", flags=flags(sample))
@@ -61,6 +65,7 @@ def test_gpu_rules(monkeypatch):
 
 def test_int8_without_nncf_or_below_avx2(flags, monkeypatch):
     import sys
+
     with pytest.raises(UserError, match="needs AVX2 or newer vector units"):  # AVX2 and up: test_inference_cpu_classes
         check_precision("int8", CPU, "openvino", flags=flags(AVX2 - {"avx2"}))
     monkeypatch.setitem(sys.modules, "nncf", None)
@@ -68,10 +73,15 @@ def test_int8_without_nncf_or_below_avx2(flags, monkeypatch):
         check_precision("int8", CPU, "openvino", flags=flags(ZEN4))
 
 
-@pytest.mark.parametrize("sample,torch_only", [(AVX2, [("torch", "fp32")]),
-                                                (ALDER, [("torch", "fp32")]),
-                                                (ZEN4, [("torch", "fp32"), ("torch", "bf16")]),
-                                                (SAPPHIRE, [("torch", "fp32"), ("torch", "bf16")])])
+@pytest.mark.parametrize(
+    "sample,torch_only",
+    [
+        (AVX2, [("torch", "fp32")]),
+        (ALDER, [("torch", "fp32")]),
+        (ZEN4, [("torch", "fp32"), ("torch", "bf16")]),
+        (SAPPHIRE, [("torch", "fp32"), ("torch", "bf16")]),
+    ],
+)
 def test_native_precisions_per_cpu(flags, sample, torch_only):
     assert precision_auto.native_precisions(CPU, "torch", flags(sample)) == torch_only
 
@@ -157,8 +167,7 @@ def test_half_is_an_alias_of_fp16_and_fp32_is_exact(tiny):
 
 def test_low_precision_copy_keeps_flow_and_upsampler_float32(tiny):
     q = precision.low_precision_copy(tiny, torch.bfloat16)
-    assert q.fnet.encoder2[0].weight.dtype == torch.bfloat16 and q.srnet.resblocks[0].conv[0].weight.dtype == \
-        torch.bfloat16
+    assert q.fnet.encoder2[0].weight.dtype == torch.bfloat16 and q.srnet.resblocks[0].conv[0].weight.dtype == torch.bfloat16
     assert q.fnet.flow[1].weight.dtype == torch.float32 and q.upsample_func.kernels.dtype == torch.float32
     assert tiny.fnet.encoder2[0].weight.dtype == torch.float32  # the original is untouched
     x = (torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16), torch.rand(1, 3, 64, 64))
@@ -173,6 +182,7 @@ def test_test_precision_in_yaml(tmp_path):
     from test_test_mode import make_sequences, run_main, write_exp
 
     from tecogan.experiment import validate_config
+
     make_sequences(tmp_path, names=("only",), t=3)
     torch.manual_seed(0)
     ckpt = tmp_path / "FRVSR_BD_iter1.pth"
@@ -185,13 +195,15 @@ def test_test_precision_in_yaml(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "auto: " in r.stdout  # the choice and its reason
     assert len(os.listdir(tmp_path / "results" / "Tiny" / "FRVSR_BD_iter1" / "only")) == 3
-    opt = validate_config({"scale": 4, "dataset": {"degradation": {"type": "BD"}},
-                           "model": {"name": "FRVSR", "generator": {}}}, "t.yml")
+    opt = validate_config(
+        {"scale": 4, "dataset": {"degradation": {"type": "BD"}}, "model": {"name": "FRVSR", "generator": {}}}, "t.yml"
+    )
     assert opt["test"]["precision"] == "fp32"  # the golden numbers stay exact
 
 
 def test_profile_mode_reports_the_precision(tmp_path):
     from test_test_mode import make_sequences, run_main, write_exp
+
     make_sequences(tmp_path, names=("only",), t=2)
     ckpt = tmp_path / "G.pth"
     torch.save(FRNet(nf=8, nb=1).state_dict(), ckpt)

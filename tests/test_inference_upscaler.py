@@ -1,5 +1,6 @@
 """The upscaling pipeline (codes/inference/options.py, codes/inference/upscaler.py): options checked once, one state
 per clip, exact state save/restore, metadata carried with each output, frames of more than 8 bits."""
+
 from fractions import Fraction
 
 import numpy as np
@@ -23,17 +24,22 @@ def net():
 def clip(seed, n=6, h=16, w=20):
     rng = np.random.default_rng(seed)
     base = rng.integers(0, 256, (h + n, w + n, 3), dtype=np.uint8)
-    return [np.ascontiguousarray(base[i:i + h, i:i + w]) for i in range(n)]
+    return [np.ascontiguousarray(base[i : i + h, i : i + w]) for i in range(n)]
 
 
 def test_options_defaults_and_checks():
     opts = InferenceOptions()
     assert (opts.tile, opts.tile_overlap, opts.num_pad_front, opts.padding_mode) == (0, 16, 5, "reflect")
-    for bad, needle in [(dict(tile=4), "tile 4"), (dict(tile=32, tile_overlap=32), "tile_overlap 32"),
-                        (dict(num_pad_front=100_000_000), "num_pad_front 100000000"),
-                        (dict(padding_mode="wrap"), "padding_mode 'wrap'"), (dict(backend="tensorrt"), "backend"),
-                        (dict(tile="64"), "expected an integer"), (dict(channels_last="no"), "channels_last"),
-                        (dict(tile=True), "expected an integer")]:
+    for bad, needle in [
+        (dict(tile=4), "tile 4"),
+        (dict(tile=32, tile_overlap=32), "tile_overlap 32"),
+        (dict(num_pad_front=100_000_000), "num_pad_front 100000000"),
+        (dict(padding_mode="wrap"), "padding_mode 'wrap'"),
+        (dict(backend="tensorrt"), "backend"),
+        (dict(tile="64"), "expected an integer"),
+        (dict(channels_last="no"), "channels_last"),
+        (dict(tile=True), "expected an integer"),
+    ]:
         with pytest.raises(OptionError, match=needle) as info:
             InferenceOptions(**bad)
         assert isinstance(info.value, ValueError) and isinstance(info.value, UserError)
@@ -112,6 +118,7 @@ def test_tile_bomb_is_refused_before_any_tile_is_made(ckpt):
     from tecogan.api import Upscaler, load_generator
     from tecogan.config.limits import tile_count
     from tecogan.defaults import MAX_TILES_PER_FRAME
+
     frame = np.zeros((1080, 1920, 3), np.uint8)
     assert tile_count(1080, 1920, 8, 7) > MAX_TILES_PER_FRAME
     with pytest.raises(UserError, match=r"2052649 tiles|tiles \(at most 4096\)"):

@@ -13,6 +13,7 @@ frames' durations and the file's, and the audio (copied in .mp4/.mov/.mkv, re-en
 .webm and to PCM in .avi).  Five pairs run by default, the rest with ``-m slow``.  An interrupted
 .mkv and .avi job continues with --resume to the uninterrupted job's file.
 """
+
 import os
 import shutil
 
@@ -29,15 +30,17 @@ from tecogan.video.codecs import CODECS, check_output
 from tecogan.video.common import CONTAINERS
 
 # the (container, codec) pairs upscale.py writes (check_output accepts exactly these)
-WRITABLE = {".mp4": ("h264", "h265", "av1", "vp9", "ffv1", "mpeg4"),
-            ".mkv": ("h264", "h265", "av1", "vp9", "ffv1", "prores", "mpeg4"),
-            ".mov": ("h264", "h265", "prores", "mpeg4"),
-            ".webm": ("av1", "vp9"),
-            ".avi": ("h264", "av1", "vp9", "ffv1", "mpeg4")}
+WRITABLE = {
+    ".mp4": ("h264", "h265", "av1", "vp9", "ffv1", "mpeg4"),
+    ".mkv": ("h264", "h265", "av1", "vp9", "ffv1", "prores", "mpeg4"),
+    ".mov": ("h264", "h265", "prores", "mpeg4"),
+    ".webm": ("av1", "vp9"),
+    ".avi": ("h264", "av1", "vp9", "ffv1", "mpeg4"),
+}
 PAIRS = [(ext, codec) for ext, codecs in WRITABLE.items() for codec in codecs]
 QUICK = {(".mkv", "h264"), (".mkv", "h265"), (".avi", "mpeg4"), (".avi", "ffv1"), (".mp4", "h264")}
 EXACT = {"ffv1", "prores"}  # lossless or intra-only: the one-go file's frames exactly
-FRAMES, SEGMENT = 10, 4     # segments of 4, 4 and 2 frames (x264 reorders 4: with 3 the .mkv jobs passed before)
+FRAMES, SEGMENT = 10, 4  # segments of 4, 4 and 2 frames (x264 reorders 4: with 3 the .mkv jobs passed before)
 
 
 def _installed(codec):
@@ -56,8 +59,6 @@ def clip(tmp_path_factory):
     return path
 
 
-
-
 @pytest.fixture
 def kept(monkeypatch, tmp_path):
     """A copy of the job folder, made as the finished job removes it (the segment files)."""
@@ -68,6 +69,7 @@ def kept(monkeypatch, tmp_path):
         if os.path.isdir(self.path):
             shutil.copytree(self.path, copy, dirs_exist_ok=True)
         remove(self)
+
     monkeypatch.setattr(JobFolder, "remove", keep)
     return copy
 
@@ -102,13 +104,17 @@ def test_check_output_takes_exactly_the_pairs_tested_here():
                 continue
             accepted.add((ext, codec))
     assert accepted == {(ext, codec) for ext, codec in PAIRS if _installed(codec)}
-    with pytest.raises(UserError, match=r"a \.mov file cannot hold av1 video \(codec av1 fits \.mp4, \.mkv, "
-                                        r"\.webm, \.avi; \.mov takes codec h264, h265, prores, mpeg4\)"):
+    with pytest.raises(
+        UserError,
+        match=r"a \.mov file cannot hold av1 video \(codec av1 fits \.mp4, \.mkv, "
+        r"\.webm, \.avi; \.mov takes codec h264, h265, prores, mpeg4\)",
+    ):
         check_output("out.mov", codec="av1")
 
 
-@pytest.mark.parametrize("ext,codec", [pytest.param(e, c, id=f"{e[1:]}-{c}", marks=() if (e, c) in QUICK else
-                                                    pytest.mark.slow) for e, c in PAIRS])
+@pytest.mark.parametrize(
+    "ext,codec", [pytest.param(e, c, id=f"{e[1:]}-{c}", marks=() if (e, c) in QUICK else pytest.mark.slow) for e, c in PAIRS]
+)
 def test_job_assembles_to_the_one_go_frames_times_and_audio(tmp_path, ckpt, clip, upscale, kept, ext, codec):
     if not _installed(codec):
         pytest.skip(f"this FFmpeg has no {CODECS[codec].encoder}")
@@ -148,8 +154,7 @@ def test_job_assembles_to_the_one_go_frames_times_and_audio(tmp_path, ckpt, clip
     assert a_packets == a_packets_one and np.array_equal(a_samples, a_samples_one)
 
 
-@pytest.mark.parametrize("ext,codec", [(".mkv", "h265"), (".avi", "h264"),
-                                       pytest.param(".avi", "mpeg4", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("ext,codec", [(".mkv", "h265"), (".avi", "h264"), pytest.param(".avi", "mpeg4", marks=pytest.mark.slow)])
 def test_interrupted_job_resumes_to_the_uninterrupted_file(tmp_path, ckpt, clip, upscale, monkeypatch, ext, codec):
     """The README's `film.mkv film_4x.mkv --codec h265` and an .avi, stopped after their second
     segment (a failure while recording it), then run again with --resume."""
@@ -163,6 +168,7 @@ def test_interrupted_job_resumes_to_the_uninterrupted_file(tmp_path, ckpt, clip,
         save(self, index, *args, **kwargs)
         if index == 1:
             raise UserError("stopped by the test")
+
     monkeypatch.setattr(JobFolder, "save_segment", stopping)
     status, _, err = upscale(clip, out, *base, "--quiet", check=False)
     assert status == 2 and "stopped by the test" in err and not out.exists()

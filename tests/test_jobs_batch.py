@@ -1,5 +1,6 @@
 """upscale.py --batch: many inputs into one folder, failures reported and skipped over, complete
 outputs skipped on a rerun, outputs made another way refused, --shard parts."""
+
 import os
 import subprocess
 
@@ -124,8 +125,9 @@ def test_shard_and_collect_units(tmp_path):
 @pytest.mark.parametrize("value", ["2/2", "x", "1/0", "-1/2", "1/2/3"])
 def test_bad_shard_is_one_line(tmp_path, value, capsys, monkeypatch):
     write_folder(tmp_path / "in" / "a", frames(n=1))
-    status, _, err = upscale_in_process(capsys, monkeypatch, "--batch", tmp_path / "in", "-o", tmp_path / "out",
-                                        f"--shard={value}", "--device", "cpu")
+    status, _, err = upscale_in_process(
+        capsys, monkeypatch, "--batch", tmp_path / "in", "-o", tmp_path / "out", f"--shard={value}", "--device", "cpu"
+    )
     assert status == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "--shard" in lines[0], err
@@ -146,17 +148,19 @@ def test_batch_on_ray_refuses_bad_arguments_in_one_line_before_any_work(tmp_path
     before = tree_hash(tmp_path)
     base = ["--batch", tmp_path / "in", "-o", tmp_path / "out", "--model", ckpt, "--device", "cpu"]
     closed = "127.0.0.1:1"  # the checks before the address's are made without a cluster
-    cases = [(["--ray", closed], ["--ray 127.0.0.1:1", "no Ray cluster answers"]),
-             (["--ray", "nowhere"], ["--ray nowhere", "HOST:PORT"]),
-             (["--ray", closed, "--compare", tmp_path / "c.mp4"], ["--compare", "not available with --batch"]),
-             (["--ray", closed, "--worker"], ["--worker and --ray", "choose one"]),
-             (["--ray", closed, "--assemble"], ["--assemble and --ray", "choose one"]),
-             (["--ray", closed, "--ray_cpus", "-1"], ["--ray_cpus"]),
-             (["--ray", closed, "--ray_gpus", "65"], ["--ray_gpus"]),
-             (["--ray", closed, "--lease", "0"], ["--lease"]),
-             (["--ray", closed, "--chunk_frames", "0"], ["--chunk_frames"]),
-             (["--ray", closed, "--shard", "2/2"], ["--shard 2/2"]),
-             (["--ray", closed, "--outscale", "0"], ["--outscale"])]
+    cases = [
+        (["--ray", closed], ["--ray 127.0.0.1:1", "no Ray cluster answers"]),
+        (["--ray", "nowhere"], ["--ray nowhere", "HOST:PORT"]),
+        (["--ray", closed, "--compare", tmp_path / "c.mp4"], ["--compare", "not available with --batch"]),
+        (["--ray", closed, "--worker"], ["--worker and --ray", "choose one"]),
+        (["--ray", closed, "--assemble"], ["--assemble and --ray", "choose one"]),
+        (["--ray", closed, "--ray_cpus", "-1"], ["--ray_cpus"]),
+        (["--ray", closed, "--ray_gpus", "65"], ["--ray_gpus"]),
+        (["--ray", closed, "--lease", "0"], ["--lease"]),
+        (["--ray", closed, "--chunk_frames", "0"], ["--chunk_frames"]),
+        (["--ray", closed, "--shard", "2/2"], ["--shard 2/2"]),
+        (["--ray", closed, "--outscale", "0"], ["--outscale"]),
+    ]
     for extra, needles in cases:
         status, _, err = upscale_in_process(capsys, monkeypatch, *base, *extra)
         assert_one_line(status, err, *needles)
@@ -171,6 +175,7 @@ def test_batch_keeps_an_output_made_in_the_precision_asked(tmp_path, ckpt, capsy
 
     def run(*args):
         return upscale_in_process(capsys, monkeypatch, *args)
+
     flags(AVX2)
     base = ["--model", ckpt, "--device", "cpu", "--quiet"]
     before = tree_hash(frames_in)
@@ -186,6 +191,7 @@ def test_batch_keeps_an_output_made_in_the_precision_asked(tmp_path, ckpt, capsy
     status, stdout, err = run("--batch", frames_in, "-o", out, *base, "--precision", "bf16")
     assert status == 1 and "0 done, 0 skipped, 1 failed" in stdout and "Traceback" not in err
     failed = [line for line in err.splitlines() if "FAILED" in line]
-    assert len(failed) == 1 and "was made in fp32, not as --precision bf16 asks; rerun with --precision fp32 (or auto)" \
-        in failed[0], err
+    assert (
+        len(failed) == 1 and "was made in fp32, not as --precision bf16 asks; rerun with --precision fp32 (or auto)" in failed[0]
+    ), err
     assert tree_hash(out) == made and tree_hash(frames_in) == before

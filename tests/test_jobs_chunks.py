@@ -7,6 +7,7 @@ worker processes share a job; a worker killed (SIGKILL) mid-chunk leaves its chu
 after the lease expires.  The inputs, the model and an old output are hashed before and after.
 The lease itself (:mod:`tecogan.utils.leases`) is tested without any upscaling.
 """
+
 import os
 import signal
 import subprocess
@@ -27,18 +28,20 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, OMP_NUM_THREADS="2")
 SHOTS = (8, 9, 8, 9)  # 34 frames; cuts at 8, 17, 25
 CHUNKED = ["--scene_cuts", "on", "--chunk_frames", "8", "--segment_frames", "4"]
-WRITABLE = {".mp4": ("h264", "h265", "av1", "vp9", "ffv1", "mpeg4"),
-            ".mkv": ("h264", "h265", "av1", "vp9", "ffv1", "prores", "mpeg4"),
-            ".mov": ("h264", "h265", "prores", "mpeg4"),
-            ".webm": ("av1", "vp9"),
-            ".avi": ("h264", "av1", "vp9", "ffv1", "mpeg4")}
+WRITABLE = {
+    ".mp4": ("h264", "h265", "av1", "vp9", "ffv1", "mpeg4"),
+    ".mkv": ("h264", "h265", "av1", "vp9", "ffv1", "prores", "mpeg4"),
+    ".mov": ("h264", "h265", "prores", "mpeg4"),
+    ".webm": ("av1", "vp9"),
+    ".avi": ("h264", "av1", "vp9", "ffv1", "mpeg4"),
+}
 QUICK = {(".mkv", "h264")}
 
 
 def scenes(lengths, h=16, w=24):
     """Shots of different patterns and colours (a hard cut between each)."""
     yy, xx = np.mgrid[0:h, 0:w]
-    colours = [(1, .8, .6), (.2, 1, .7), (1, .3, .9), (.5, .5, 1)]
+    colours = [(1, 0.8, 0.6), (0.2, 1, 0.7), (1, 0.3, 0.9), (0.5, 0.5, 1)]
     out = []
     for s, n in enumerate(lengths):
         c = np.array(colours[s % len(colours)])
@@ -63,8 +66,6 @@ def clip(tmp_path_factory):
     return path
 
 
-
-
 def same_frames(a, b):
     return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
@@ -77,8 +78,14 @@ def test_chunk_rule_groups_short_shots_and_keeps_long_ones():
     assert [k for k in (4, 12, 15, 30) if rule.at_cut(k)] == [12, 30]
 
 
-@pytest.mark.parametrize("ext,codec", [pytest.param(e, c, id=f"{e[1:]}-{c}", marks=() if (e, c) in QUICK else
-                                                    pytest.mark.slow) for e, cs in WRITABLE.items() for c in cs])
+@pytest.mark.parametrize(
+    "ext,codec",
+    [
+        pytest.param(e, c, id=f"{e[1:]}-{c}", marks=() if (e, c) in QUICK else pytest.mark.slow)
+        for e, cs in WRITABLE.items()
+        for c in cs
+    ],
+)
 def test_worker_output_equals_the_single_machine_scene_cuts_run(tmp_path, ckpt, clip, upscale, ext, codec):
     before = tree_hash(clip), tree_hash(ckpt)
     base = ["--model", ckpt, "--device", "cpu", "--codec", codec, *CHUNKED, "--quiet"]
@@ -133,15 +140,17 @@ def test_bad_arguments_are_one_line_and_touch_nothing(tmp_path, ckpt, clip, upsc
     old.write_bytes(b"an old output")
     before = tree_hash(tmp_path), tree_hash(clip)
     base = ["--model", ckpt, "--device", "cpu", "--quiet"]
-    cases = [(["--worker"], ["--worker", "needs --scene_cuts on"]),
-             (["--worker", "--scene_cuts", "off"], ["--worker", "needs --scene_cuts on"]),
-             (["--scene_cuts", "on", "--worker", "--assemble"], ["--worker and --assemble", "choose one"]),
-             (["--scene_cuts", "on", "--shard", "2/2"], ["--shard 2/2", "0 <= I < N"]),
-             (["--scene_cuts", "on", "--ray", "127.0.0.1:1"], ["--ray 127.0.0.1:1", "no Ray cluster answers"]),
-             (["--scene_cuts", "on", "--ray", "nowhere"], ["--ray nowhere", "HOST:PORT"]),
-             (["--scene_cuts", "on", "--worker", "--lease", "0"], ["--lease"]),
-             (["--scene_cuts", "on", "--worker", "--resume"], ["--resume", "drop --resume"]),
-             (["--scene_cuts", "on", "--assemble"], ["--assemble", "no chunked job"])]
+    cases = [
+        (["--worker"], ["--worker", "needs --scene_cuts on"]),
+        (["--worker", "--scene_cuts", "off"], ["--worker", "needs --scene_cuts on"]),
+        (["--scene_cuts", "on", "--worker", "--assemble"], ["--worker and --assemble", "choose one"]),
+        (["--scene_cuts", "on", "--shard", "2/2"], ["--shard 2/2", "0 <= I < N"]),
+        (["--scene_cuts", "on", "--ray", "127.0.0.1:1"], ["--ray 127.0.0.1:1", "no Ray cluster answers"]),
+        (["--scene_cuts", "on", "--ray", "nowhere"], ["--ray nowhere", "HOST:PORT"]),
+        (["--scene_cuts", "on", "--worker", "--lease", "0"], ["--lease"]),
+        (["--scene_cuts", "on", "--worker", "--resume"], ["--resume", "drop --resume"]),
+        (["--scene_cuts", "on", "--assemble"], ["--assemble", "no chunked job"]),
+    ]
     for extra, needles in cases:
         status, _, err = upscale(clip, tmp_path / "new.mkv", *base, *extra, check=False)
         assert_one_line(status, err, *needles)
@@ -225,8 +234,16 @@ def test_two_worker_processes_share_one_job(tmp_path, ckpt, clip, upscale):
     base = ["--model", ckpt, "--device", "cpu", *CHUNKED, "--codec", "ffv1"]
     upscale(clip, tmp_path / "one.mkv", *base, "--quiet")
     out = tmp_path / "out.mkv"
-    procs = [subprocess.Popen(_upscale_cmd(clip, out, *base, "--worker", "--lease", "5"), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=ENV) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            _upscale_cmd(clip, out, *base, "--worker", "--lease", "5"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=ENV,
+        )
+        for _ in range(2)
+    ]
     results = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], results
     made = [line for out_, _ in results for line in out_.splitlines() if line.startswith("chunk ")]
@@ -243,8 +260,13 @@ def test_a_killed_worker_s_chunk_is_finished_by_another(tmp_path, ckpt, clip, up
     upscale(clip, tmp_path / "one.mkv", *base, "--quiet")
     before = tree_hash(clip), tree_hash(ckpt)
     out = tmp_path / "out.mkv"
-    r = subprocess.run([sys.executable, "-c", _KILL_AFTER, "0", clip, out, *base, "--worker"], capture_output=True,
-                       text=True, env=ENV, timeout=600)
+    r = subprocess.run(
+        [sys.executable, "-c", _KILL_AFTER, "0", clip, out, *base, "--worker"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=600,
+    )
     assert r.returncode == -signal.SIGKILL, r.stderr
     assert os.path.exists(os.path.join(job_path(out), "c000002.lease"))  # left by the dead worker
     assert len(JobFolder(out).records()) == 0 and os.path.exists(os.path.join(job_path(out), "c000001.json"))

@@ -3,6 +3,7 @@
 the single-machine ``--scene_cuts on`` run; a ``--batch`` on the cluster (files whole, or in
 chunks) compared with the plain batch.  Slow: CI runs them with ``pytest -m slow``.  The batch's
 driver also runs, fast, with a stand-in for ray that runs each task at once in the test's process."""
+
 import os
 import shutil
 import signal
@@ -42,10 +43,31 @@ def cluster():
     if ray is None:
         pytest.fail("the ray command is missing beside this Python (requirements.txt installs ray)")
     port, temp = _free_port(), tempfile.mkdtemp(prefix="tr", dir="/tmp")
-    head = subprocess.Popen([ray, "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", str(port),
-                             "--num-cpus", "2", "--num-gpus", "0", "--include-dashboard", "false", "--temp-dir", temp,
-                             "--disable-usage-stats"], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    head = subprocess.Popen(
+        [
+            ray,
+            "start",
+            "--head",
+            "--block",
+            "--node-ip-address",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--num-cpus",
+            "2",
+            "--num-gpus",
+            "0",
+            "--include-dashboard",
+            "false",
+            "--temp-dir",
+            temp,
+            "--disable-usage-stats",
+        ],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -74,12 +96,14 @@ def test_ray_run_equals_the_single_machine_run(tmp_path, cluster):
     before = tree_hash(clip), tree_hash(ckpt)
     base = ["--model", ckpt, "--device", "cpu", "--threads", "1", *CHUNKED, "--codec", "ffv1"]
     upscale = [sys.executable, os.path.join(REPO, "codes", "upscale.py")]
-    r = subprocess.run([*upscale, clip, tmp_path / "one.mkv", *base, "--quiet"], capture_output=True, text=True,
-                       env=ENV, timeout=600)
+    r = subprocess.run(
+        [*upscale, clip, tmp_path / "one.mkv", *base, "--quiet"], capture_output=True, text=True, env=ENV, timeout=600
+    )
     assert r.returncode == 0, r.stderr
     out = tmp_path / "ray.mkv"
-    r = subprocess.run([*upscale, clip, out, *base, "--ray", cluster, "--lease", "5"], capture_output=True, text=True,
-                       env=ENV, timeout=600)
+    r = subprocess.run(
+        [*upscale, clip, out, *base, "--ray", cluster, "--lease", "5"], capture_output=True, text=True, env=ENV, timeout=600
+    )
     assert r.returncode == 0, r.stderr
     assert "4 of 4 chunks submitted" in r.stdout and "frames assembled from 4 chunks" in r.stdout, r.stdout
     assert "left" in r.stdout  # the job's progress with the time left
@@ -124,11 +148,23 @@ def test_ray_batch_equals_the_plain_batch(tmp_path, cluster):
         spread.mkdir()
         (spread / "notes.txt").write_text("not an output of the batch")
         before = tree_hash(inputs), tree_hash(ckpt), tree_hash(spread / "notes.txt")
-        upscale = [sys.executable, os.path.join(REPO, "codes", "upscale.py"), "--batch", inputs, "--model", ckpt,
-                   "--device", "cpu", "--threads", "1", *options]
+        upscale = [
+            sys.executable,
+            os.path.join(REPO, "codes", "upscale.py"),
+            "--batch",
+            inputs,
+            "--model",
+            ckpt,
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+            *options,
+        ]
 
         def run(*args, upscale=upscale):
             return subprocess.run([*upscale, *args], capture_output=True, text=True, env=ENV, timeout=600)
+
         r = run("-o", plain, "--quiet")
         assert r.returncode == 1 and _summary(r.stdout) == "3 done, 0 skipped, 1 failed", r.stderr
         r = run("-o", spread, "--ray", cluster, "--lease", "5")
@@ -140,8 +176,9 @@ def test_ray_batch_equals_the_plain_batch(tmp_path, cluster):
         if cuts == "on":
             assert "4 chunks of 34 frames" in r.stdout and "34 frames from 4 chunks" in r.stdout, r.stdout
         _same_outputs(plain, spread)
-        assert sorted(os.listdir(spread)) == sorted(["notes.txt", "a.mp4", "b", "c.mp4", ".a.mp4.tecogan.json",
-                                                     ".b.tecogan.json", ".c.mp4.tecogan.json"])  # no job folders
+        assert sorted(os.listdir(spread)) == sorted(
+            ["notes.txt", "a.mp4", "b", "c.mp4", ".a.mp4.tecogan.json", ".b.tecogan.json", ".c.mp4.tecogan.json"]
+        )  # no job folders
         assert (tree_hash(inputs), tree_hash(ckpt), tree_hash(spread / "notes.txt")) == before
         made = tree_hash(spread)
         for extra in (["--ray", cluster], []):  # a rerun, on the cluster or not, skips what is complete
@@ -202,6 +239,7 @@ def test_a_task_no_node_can_run_is_one_line_not_a_wait(tmp_path, capsys, monkeyp
     """Ray waits for ever for a node with the resources a task asks; the command refuses at once."""
     from tecogan import upscale
     from tecogan.jobs import ray_batch, ray_runner
+
     ckpt = save_tiny_generator(tmp_path)[0]
     inputs = tmp_path / "in"
     _batch_inputs(inputs)
@@ -210,8 +248,10 @@ def test_a_task_no_node_can_run_is_one_line_not_a_wait(tmp_path, capsys, monkeyp
     for module in (ray_batch, ray_runner):
         monkeypatch.setattr(module, "import_ray", lambda: _InlineRay(cpus=2.0))
     base = ["--model", ckpt, "--device", "cpu", "--threads", "1", *CHUNKED, "--ray", "auto", "--ray_cpus", "3"]
-    message = ("--ray_cpus 3 --ray_gpus 0: no node of the Ray cluster at auto has that much (the largest of its 1 node(s): "
-               "2 CPUs, 0 GPUs)")
+    message = (
+        "--ray_cpus 3 --ray_gpus 0: no node of the Ray cluster at auto has that much (the largest of its 1 node(s): "
+        "2 CPUs, 0 GPUs)"
+    )
     for args in ([inputs / "c.mp4", tmp_path / "out.mp4"], ["--batch", inputs, "-o", tmp_path / "out"]):
         status, _, err = upscale_in_process(capsys, monkeypatch, *args, *base)
         errors = [line for line in err.splitlines() if not line.startswith("warning:")]  # the tiny BD model's
@@ -223,6 +263,7 @@ def test_a_task_no_node_can_run_is_one_line_not_a_wait(tmp_path, capsys, monkeyp
 def test_ray_batch_driver_loads_the_model_once_per_worker_process(tmp_path, capsys, monkeypatch):
     from tecogan import upscale
     from tecogan.jobs import ray_batch, ray_runner
+
     ckpt = save_tiny_generator(tmp_path)[0]
     inputs = tmp_path / "in"
     _batch_inputs(inputs)
@@ -249,8 +290,9 @@ def test_ray_batch_driver_loads_the_model_once_per_worker_process(tmp_path, caps
     assert status == 1 and _summary(out) == "0 done, 3 skipped, 1 failed", err
     assert tree_hash(tmp_path / "ray") == made
     fake.steps.clear()
-    status, out, err = upscale_in_process(capsys, monkeypatch, *base, "--scene_cuts", "off", "-o", tmp_path / "whole",
-                                          "--ray", "auto")
+    status, out, err = upscale_in_process(
+        capsys, monkeypatch, *base, "--scene_cuts", "off", "-o", tmp_path / "whole", "--ray", "auto"
+    )
     assert status == 1 and _summary(out) == "3 done, 0 skipped, 1 failed", err
     assert fake.steps == ["whole"] * 4 and len(loads) == 1  # whole files: the same worker's model
 
@@ -263,6 +305,7 @@ def test_a_rerun_whole_file_task_waits_for_the_lock_of_its_dead_try(tmp_path, ca
     from tecogan import upscale
     from tecogan.jobs import ray_batch
     from tecogan.jobs.job_folder import JobFolder
+
     ckpt = save_tiny_generator(tmp_path)[0]
     (tmp_path / "in").mkdir()
     make_clip(tmp_path / "in" / "a.mp4", scenes((6,)), rate=12)
@@ -272,8 +315,22 @@ def test_a_rerun_whole_file_task_waits_for_the_lock_of_its_dead_try(tmp_path, ca
     later = threading.Timer(1.5, held.unlock)
     later.start()
     try:
-        status, out, err = upscale_in_process(capsys, monkeypatch, "--batch", tmp_path / "in", "-o", tmp_path / "out",
-                                              "--model", ckpt, "--device", "cpu", "--ray", "auto", "--lease", "3")
+        status, out, err = upscale_in_process(
+            capsys,
+            monkeypatch,
+            "--batch",
+            tmp_path / "in",
+            "-o",
+            tmp_path / "out",
+            "--model",
+            ckpt,
+            "--device",
+            "cpu",
+            "--ray",
+            "auto",
+            "--lease",
+            "3",
+        )
     finally:
         later.join()
     assert status == 0 and _summary(out) == "1 done, 0 skipped, 0 failed", err

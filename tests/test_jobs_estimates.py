@@ -1,6 +1,7 @@
 """Time estimates (codes/jobs/estimates.py, codes/utils/progress.py): rates leave the warm-up out,
 one estimate line for the whole job with the faster paths the precision table measured, and a
 batch's estimate after its first file."""
+
 import io
 
 import cv2
@@ -23,6 +24,7 @@ def test_rates_and_the_estimate_leave_the_warm_up_out():
     def estimate(rate, left):
         seen.append((rate, left))
         return f"estimate: {left} frames at {rate:.2f}"
+
     progress = Progress(total=20, desc="upscale", stream=stream, every=5, clock=lambda: now[0], estimate=estimate)
     now[0] = 30.0  # model loading, conversion and the first frame: 30 s
     progress.update()
@@ -49,10 +51,15 @@ def test_a_quiet_or_unknown_length_job_prints_no_estimate():
 def _table(net, fast_fps=8.0, int8_fps=5.0, within=True):
     gate = {"d_psnr": -0.01, "d_lpips_rel": 0.0, "d_tof_rel": 0.0, "drift_last_db": 50.0 if within else 20.0}
     cls = cpu_class()  # this machine's class: the rows an estimate reads
-    return {"models": {
-        weights_hash(net): {"name": "frvsr", "classes": {cls: {"rows": {"torch/fp32": {"fps": 2.0, **gate},
-                                                                         "openvino/int8": {"fps": int8_fps, **gate}}}}},
-        "f" * 24: {"name": "frvsr-fast", "classes": {cls: {"rows": {"torch/fp32": {"fps": fast_fps, **gate}}}}}}}
+    return {
+        "models": {
+            weights_hash(net): {
+                "name": "frvsr",
+                "classes": {cls: {"rows": {"torch/fp32": {"fps": 2.0, **gate}, "openvino/int8": {"fps": int8_fps, **gate}}}},
+            },
+            "f" * 24: {"name": "frvsr-fast", "classes": {cls: {"rows": {"torch/fp32": {"fps": fast_fps, **gate}}}}},
+        }
+    }
 
 
 def test_faster_paths_come_from_the_table(monkeypatch):
@@ -63,8 +70,10 @@ def test_faster_paths_come_from_the_table(monkeypatch):
     paths = estimates.faster_paths(up, _table(net))
     assert paths == [("--model frvsr-fast (a little softer)", 4.0), ("--precision int8 --backend openvino", 2.5)]
     line = estimates.job_estimate(0.5, 600, paths)
-    assert line == ("estimate: 600 frames left at 0.50 frames/s: about 20m00s; faster: --model frvsr-fast "
-                    "(a little softer) about 5m00s, --precision int8 --backend openvino about 8m00s")
+    assert line == (
+        "estimate: 600 frames left at 0.50 frames/s: about 20m00s; faster: --model frvsr-fast "
+        "(a little softer) about 5m00s, --precision int8 --backend openvino about 8m00s"
+    )
     # a pair outside the quality gate, or not faster by 15%, is not suggested; nor one this CPU lacks
     assert estimates.faster_paths(up, _table(net, fast_fps=2.1, within=False)) == []
     monkeypatch.setattr(estimates, "native_precisions", lambda device: pairs[:1])
@@ -84,8 +93,10 @@ def test_probe_and_batch_estimate(tmp_path):
     (tmp_path / "notes.mp4").write_text("not a video")
     assert estimates.probe(tmp_path / "notes.mp4") is None
     line = estimates.batch_estimate(100.0, [folder, folder, tmp_path / "notes.mp4"])
-    assert line == "batch estimate: 3 inputs left, 12 frames (+ 1 of unknown length): about 24s at the speed of " \
-                   "the files done so far"
+    assert (
+        line == "batch estimate: 3 inputs left, 12 frames (+ 1 of unknown length): about 24s at the speed of "
+        "the files done so far"
+    )
 
 
 @pytest.mark.parametrize("quiet", [False, True])
@@ -96,9 +107,21 @@ def test_upscale_py_prints_the_estimate_once_unless_quiet(tmp_path, capsys, monk
     rng = np.random.default_rng(0)
     for i in range(8):
         cv2.imwrite(str(src / f"{i:04d}.png"), rng.integers(0, 256, (12, 16, 3), dtype=np.uint8))
-    status, out, err = upscale_in_process(capsys, monkeypatch, src, tmp_path / "out", "--model", ckpt, "--device",
-                                          "cpu", "--precision", "fp32", *(["--quiet"] if quiet else []))
+    status, out, err = upscale_in_process(
+        capsys,
+        monkeypatch,
+        src,
+        tmp_path / "out",
+        "--model",
+        ckpt,
+        "--device",
+        "cpu",
+        "--precision",
+        "fp32",
+        *(["--quiet"] if quiet else []),
+    )
     assert status == 0, err
     lines = [line for line in out.splitlines() if line.startswith("estimate: ")]
-    assert lines == [] if quiet else len(lines) == 1 and lines[0].startswith(f"estimate: {8 - 1 - ESTIMATE_FRAMES} "
-                                                                             "frames left at "), out
+    assert (
+        lines == [] if quiet else len(lines) == 1 and lines[0].startswith(f"estimate: {8 - 1 - ESTIMATE_FRAMES} frames left at ")
+    ), out

@@ -2,6 +2,7 @@
 recorded work is never dropped and is verified by size and SHA-256, a damaged state or
 complete.json is one line, one process per job (lock), batches converge after an interruption at
 any point, and a job keeps only its newest state.  Every test hashes the user's files."""
+
 import json
 import os
 
@@ -30,6 +31,7 @@ def frames_in(tmp_path_factory):
     folder = tmp_path_factory.mktemp("frames") / "seq"
     folder.mkdir()
     import cv2
+
     for i, image in enumerate(pattern(n=7, h=24, w=32, seed=3)):
         cv2.imwrite(str(folder / f"{i:04d}.png"), image[..., ::-1])
     return folder
@@ -39,6 +41,7 @@ def frames_in(tmp_path_factory):
 def upscale(capsys, monkeypatch):
     def run(*args):
         return upscale_in_process(capsys, monkeypatch, *args)
+
     return run
 
 
@@ -58,11 +61,13 @@ def stop_after_segment(monkeypatch, at):
         save(self, index, *a, **k)
         if index == at:
             raise Stop("stopped by the test")
+
     monkeypatch.setattr(segments.JobFolder, "save_segment", patched)
 
 
 def read_pngs(folder):
     import cv2
+
     return [cv2.imread(os.path.join(folder, n)) for n in sorted(os.listdir(folder))]
 
 
@@ -82,6 +87,7 @@ def test_overwrite_never_deletes_a_folder_that_is_not_a_job_of_ours(tmp_path, ck
 def test_a_job_folder_named_input_or_holding_the_checkpoint_is_refused(tmp_path, ckpt, frames_in, upscale):
     inputs = tmp_path / ".x.mp4.tecogan-job"  # an input frame folder with a job folder's name
     import shutil
+
     shutil.copytree(frames_in, inputs)
     before = tree_hash(inputs)
     status, _, err = upscale(inputs, tmp_path / "x.mp4", *base(ckpt), "--overwrite")
@@ -110,8 +116,7 @@ def test_overwrite_discards_a_job_of_ours(tmp_path, ckpt, clip, upscale, monkeyp
 
 
 # ------------------------------------------------------ work never dropped ----
-def test_png_job_whose_output_folder_appears_keeps_its_frames_and_resumes(tmp_path, ckpt, frames_in, upscale,
-                                                                          monkeypatch):
+def test_png_job_whose_output_folder_appears_keeps_its_frames_and_resumes(tmp_path, ckpt, frames_in, upscale, monkeypatch):
     assert upscale(frames_in, tmp_path / "whole", *base(ckpt))[0] == 0
     want = read_pngs(tmp_path / "whole")
     out = tmp_path / "out"
@@ -121,6 +126,7 @@ def test_png_job_whose_output_folder_appears_keeps_its_frames_and_resumes(tmp_pa
         mark(self, records)
         out.mkdir()
         (out / "theirs.txt").write_text("someone else's")
+
     monkeypatch.setattr(segments.JobFolder, "mark_complete", appear)
     status, _, err = upscale(frames_in, out, *base(ckpt))
     assert status == 2 and "appeared while this command ran" in err
@@ -157,6 +163,7 @@ def _finished_but_not_assembled(tmp_path, ckpt, clip, upscale, monkeypatch):
 
     def fail(*_a, **_k):
         raise Stop("stopped before publishing")
+
     monkeypatch.setattr(assembly, "publish", fail)
     assert upscale(clip, out, *base(ckpt))[0] != 0
     monkeypatch.undo()
@@ -195,6 +202,7 @@ def test_a_nan_or_wrong_shape_state_is_refused_in_one_line(tmp_path, ckpt, clip,
         arrays[name] = np.zeros((1, 3, 8, 8), np.float32)
     np.savez(npz, **arrays)  # and the record updated to match, as an adversary would
     import hashlib
+
     record["state_sha256"] = hashlib.sha256(open(npz, "rb").read()).hexdigest()
     json.dump(record, open(os.path.join(folder.path, "seg000001.json"), "w"))
     kept = tree_hash(folder.path)
@@ -205,14 +213,19 @@ def test_a_nan_or_wrong_shape_state_is_refused_in_one_line(tmp_path, ckpt, clip,
 
 def test_state_problem_names_what_is_wrong():
     import torch
-    ok = {"done": 2, "precision": "fp32", "backend": "torch",
-          "stepper": {"lr_prev": torch.zeros(1, 3, 6, 8), "hr_prev": torch.zeros(1, 3, 24, 32)}}
+
+    ok = {
+        "done": 2,
+        "precision": "fp32",
+        "backend": "torch",
+        "stepper": {"lr_prev": torch.zeros(1, 3, 6, 8), "hr_prev": torch.zeros(1, 3, 24, 32)},
+    }
     assert state_problem(ok, (6, 8), 4) is None
-    assert "not 4 times" in state_problem({**ok, "stepper": {**ok["stepper"], "hr_prev": torch.zeros(1, 3, 12, 16)}},
-                                          (6, 8), 4)
+    assert "not 4 times" in state_problem({**ok, "stepper": {**ok["stepper"], "hr_prev": torch.zeros(1, 3, 12, 16)}}, (6, 8), 4)
     assert "input's frames" in state_problem(ok, (7, 8), 4)
-    assert "int64" in state_problem({**ok, "stepper": {"lr_prev": torch.zeros(1, 3, 6, 8, dtype=torch.long),
-                                                        "hr_prev": ok["stepper"]["hr_prev"]}}, (6, 8), 4)
+    assert "int64" in state_problem(
+        {**ok, "stepper": {"lr_prev": torch.zeros(1, 3, 6, 8, dtype=torch.long), "hr_prev": ok["stepper"]["hr_prev"]}}, (6, 8), 4
+    )
     assert "not a job state" in state_problem({"done": "2"}, (6, 8), 4)
     tiled = {**ok, "stepper": {"size": [6, 8], "tiles": [ok["stepper"]]}}
     assert state_problem(tiled, (6, 8), 4) is None and "tiles cover" in state_problem(tiled, (6, 9), 4)
@@ -275,7 +288,9 @@ def test_a_batch_stopped_around_publishing_converges(tmp_path, ckpt, clip, upsca
         if when == "after":
             real(tmp, dst, *a, **k)
         from tecogan.utils.errors import Terminated
+
         raise Terminated()
+
     monkeypatch.setattr(assembly, "publish", stopped)
     status, _, _ = upscale("--batch", inputs, "-o", tmp_path / "out", *base(ckpt))
     assert status == 143

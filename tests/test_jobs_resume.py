@@ -4,6 +4,7 @@ refused in one line; a plain rerun over an unfinished job names --resume and --o
 --batch resumes a partial output.  The kills are real: a Python process running upscale.py's
 command line kills itself with SIGKILL at a chosen moment (after a segment's record, in the
 middle of a segment, between a segment's state and its record, while assembling)."""
+
 import errno
 import json
 import os
@@ -79,17 +80,20 @@ _KILLER = textwrap.dedent(f"""
 @pytest.fixture
 def upscale(capsys, monkeypatch):
     """upscale.py in this process (the kills need their own): a result with returncode, stdout, stderr."""
+
     def run(*args, check=True):
         status, out, err = upscale_in_process(capsys, monkeypatch, *args)
         if check:
             assert status == 0, err
         return subprocess.CompletedProcess(args, status, out, err)
+
     return run
 
 
 def killed(kill, *args):
-    r = subprocess.run([sys.executable, "-c", _KILLER, kill, *map(str, args)], capture_output=True, text=True,
-                       env=ENV, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-c", _KILLER, kill, *map(str, args)], capture_output=True, text=True, env=ENV, timeout=300
+    )
     assert r.returncode == -signal.SIGKILL, (r.returncode, r.stderr)
     return r
 
@@ -105,8 +109,7 @@ def clip(tmp_path_factory):
 DONE_AT_KILL = {"record:1": 2, "frame:10": 2, "state:2": 2, "assemble:0": 4}  # segments recorded
 
 
-@pytest.mark.parametrize("kill", [pytest.param("record:1", marks=pytest.mark.slow), "frame:10", "state:2",
-                                  "assemble:0"])
+@pytest.mark.parametrize("kill", [pytest.param("record:1", marks=pytest.mark.slow), "frame:10", "state:2", "assemble:0"])
 def test_killed_video_job_resumes_to_the_uninterrupted_frames_audio_and_times(tmp_path, ckpt, clip, upscale, kill):
     base = ["--model", ckpt, "--device", "cpu", "--segment_frames", SEG, "--quiet"]
     upscale(clip, tmp_path / "whole.mp4", *base)
@@ -172,8 +175,13 @@ def test_refusals_name_what_changed_and_the_flags(tmp_path, ckpt, clip, upscale)
     assert_one_line(r.returncode, r.stderr, "made differently", "encoding.crf")
     r = upscale(clip, out, *base[:-1], "3", "--resume", check=False)
     assert_one_line(r.returncode, r.stderr, "made differently", "segment_frames")
-    r = subprocess.run([sys.executable, UPSCALE, clip, out, *base, "--resume"], capture_output=True, text=True,
-                       env=dict(ENV, OMP_NUM_THREADS="1"), timeout=300)  # torch's thread count changes sums
+    r = subprocess.run(
+        [sys.executable, UPSCALE, clip, out, *base, "--resume"],
+        capture_output=True,
+        text=True,
+        env=dict(ENV, OMP_NUM_THREADS="1"),
+        timeout=300,
+    )  # torch's thread count changes sums
     assert_one_line(r.returncode, r.stderr, "made differently", "numerics.threads")
     r = upscale(clip, out, *base, "--resume", "--overwrite", check=False)
     assert_one_line(r.returncode, r.stderr, "--resume and --overwrite")
@@ -226,10 +234,18 @@ def test_batch_resumes_a_partial_output(tmp_path, ckpt, clip, upscale):
 
 
 def test_state_round_trip_is_exact_and_pickle_free(tmp_path):
-    state = {"done": 3, "precision": "bf16", "backend": "torch",
-             "stepper": {"size": (5, 7), "tiles": [{"lr_prev": torch.randn(1, 3, 5, 7),
-                                                   "hr_prev": torch.randn(1, 3, 20, 28).to(torch.bfloat16)},
-                                                  {"lr_prev": None, "hr_prev": None}]}}
+    state = {
+        "done": 3,
+        "precision": "bf16",
+        "backend": "torch",
+        "stepper": {
+            "size": (5, 7),
+            "tiles": [
+                {"lr_prev": torch.randn(1, 3, 5, 7), "hr_prev": torch.randn(1, 3, 20, 28).to(torch.bfloat16)},
+                {"lr_prev": None, "hr_prev": None},
+            ],
+        },
+    }
     arrays = {}
     skeleton = json.loads(json.dumps(pack_state(state, arrays)))
     np.savez(tmp_path / "s.npz", **arrays)
@@ -284,6 +300,7 @@ def _partial(capsys, monkeypatch, src, out, *args):
         if index == 1:
             raise OSError(errno.ENOSPC, "No space left on device")
         save(self, index, *a, **k)
+
     with monkeypatch.context() as m:
         m.setattr(JobFolder, "save_segment", full_disk)
         status, _, err = _run(capsys, monkeypatch, src, out, *args)
@@ -318,11 +335,16 @@ def test_resume_in_another_precision_gets_the_documented_line(tmp_path, ckpt, fr
     kept = tree_hash(job_path(out))
     flags(ZEN4)  # bf16 runs natively: only the job stands in the way
     status, _, err = _run(capsys, monkeypatch, frames_in, out, *base, "--precision", "bf16", "--resume")
-    assert_one_line(status, err, "--precision bf16: the job ran in fp32; resume it with --precision fp32 (or auto), "
-                                 "or --overwrite to start again")
+    assert_one_line(
+        status,
+        err,
+        "--precision bf16: the job ran in fp32; resume it with --precision fp32 (or auto), or --overwrite to start again",
+    )
     assert tree_hash(job_path(out)) == kept
-    status, _, err = _run(capsys, monkeypatch, frames_in, out, *base, "--precision", "fp32", "--backend", "openvino",
-                          "--resume")
-    assert_one_line(status, err, "--precision fp32 --backend openvino: the job ran in fp32; resume it with "
-                                 "--precision fp32 (or auto without --backend)")
+    status, _, err = _run(capsys, monkeypatch, frames_in, out, *base, "--precision", "fp32", "--backend", "openvino", "--resume")
+    assert_one_line(
+        status,
+        err,
+        "--precision fp32 --backend openvino: the job ran in fp32; resume it with --precision fp32 (or auto without --backend)",
+    )
     assert tree_hash(job_path(out)) == kept

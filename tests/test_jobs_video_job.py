@@ -3,6 +3,7 @@
 upscaled x4) is one line before any frame is upscaled; interlaced input warns and --deinterlace
 filters it; an input that is not a regular file and a huge or infinite --start are one line.
 """
+
 import os
 from fractions import Fraction
 
@@ -19,8 +20,13 @@ up = upscale_in_process
 def test_late_start_gives_an_output_that_starts_at_zero(tmp_path, ckpt, capsys, monkeypatch, ext, out_ext):
     src = tmp_path / f"late{ext}"
     rel = [0, 40, 80, 160, 200]  # variable timing (ms), kept as it is
-    make_clip(src, pattern(len(rel)), pts=[600_000 + t for t in rel], time_base=Fraction(1, 1000),
-              fmt="mpegts" if ext == ".ts" else None)
+    make_clip(
+        src,
+        pattern(len(rel)),
+        pts=[600_000 + t for t in rel],
+        time_base=Fraction(1, 1000),
+        fmt="mpegts" if ext == ".ts" else None,
+    )
     assert video_times(src)[0] >= 599  # the input really starts late
     before = tree_hash(src)
     out = tmp_path / f"out{out_ext}"
@@ -42,9 +48,9 @@ def test_frame_size_the_encoder_refuses_is_one_line_up_front(tmp_path, ckpt, cap
 
     def never(*_a, **_k):
         raise AssertionError("a frame was upscaled before the encoder's size check")
+
     monkeypatch.setattr(pipeline.Upscaler, "upscale_clip", never)
-    status, _, err = up(capsys, monkeypatch, tmp_path / "in", tmp_path / "out.mp4", "--model", ckpt, "--device",
-                        "cpu")
+    status, _, err = up(capsys, monkeypatch, tmp_path / "in", tmp_path / "out.mp4", "--model", ckpt, "--device", "cpu")
     assert_one_line(status, err, "out.mp4", "cannot take 32x80000 frames", "folder of PNG frames")
     assert tree_hash(tmp_path) == before
 
@@ -61,22 +67,21 @@ def test_interlaced_input_warns_and_deinterlace_filters_it(tmp_path, ckpt, capsy
     assert status == 0, err
     warnings = [line for line in err.splitlines() if "interlaced video" in line]
     assert len(warnings) == 1 and warnings[0].startswith("warning:") and "--deinterlace" in warnings[0], err
-    status, _, err = up(capsys, monkeypatch, src, tmp_path / "deint", "--model", ckpt, "--device", "cpu",
-                        "--deinterlace")
+    status, _, err = up(capsys, monkeypatch, src, tmp_path / "deint", "--model", ckpt, "--device", "cpu", "--deinterlace")
     assert status == 0, err
     assert "interlaced video" not in err
     plain, deint = sorted(os.listdir(tmp_path / "plain")), sorted(os.listdir(tmp_path / "deint"))
     assert plain == deint and len(plain) == 6  # one output frame per input frame
-    differ = [f for f in plain if not np.array_equal(cv2.imread(str(tmp_path / "plain" / f)),
-                                                     cv2.imread(str(tmp_path / "deint" / f)))]
+    differ = [
+        f for f in plain if not np.array_equal(cv2.imread(str(tmp_path / "plain" / f)), cv2.imread(str(tmp_path / "deint" / f)))
+    ]
     assert differ  # the fields were interpolated, not passed through
     assert tree_hash(src) == before
 
 
 def test_video_input_that_is_not_a_regular_file(tmp_path, ckpt, capsys, monkeypatch):
     os.mkfifo(tmp_path / "in.mp4")
-    status, _, err = up(capsys, monkeypatch, tmp_path / "in.mp4", tmp_path / "out.mp4", "--model", ckpt,
-                        "--device", "cpu")
+    status, _, err = up(capsys, monkeypatch, tmp_path / "in.mp4", tmp_path / "out.mp4", "--model", ckpt, "--device", "cpu")
     assert_one_line(status, err, "in.mp4", "not a regular file (a FIFO")
     status, _, err = up(capsys, monkeypatch, "/dev/zero", tmp_path / "out.mp4", "--model", ckpt, "--device", "cpu")
     assert_one_line(status, err, "/dev/zero", "not a regular file (a character device)")
@@ -85,7 +90,8 @@ def test_video_input_that_is_not_a_regular_file(tmp_path, ckpt, capsys, monkeypa
 @pytest.mark.parametrize("value", ["1e30", "inf", "nan"])
 def test_huge_or_infinite_start_is_one_line(tmp_path, ckpt, capsys, monkeypatch, value):
     make_clip(tmp_path / "in.mkv", pattern(3))
-    status, _, err = up(capsys, monkeypatch, tmp_path / "in.mkv", tmp_path / "out.mp4", "--model", ckpt, "--device",
-                        "cpu", "--start", value)
+    status, _, err = up(
+        capsys, monkeypatch, tmp_path / "in.mkv", tmp_path / "out.mp4", "--model", ckpt, "--device", "cpu", "--start", value
+    )
     assert_one_line(status, err, "start")
     assert "OverflowError" not in err and not (tmp_path / "out.mp4").exists()

@@ -1,4 +1,5 @@
 """The spectral grid score (codes/metrics/grid.py), its script and its validation metric."""
+
 import json
 import os
 
@@ -65,12 +66,17 @@ def test_grey_input_crop_to_multiple_of_4_and_errors():
 
 def test_validation_metric_grid(tmp_path):
     from tecogan.experiment import validate_config
+
     vm = ValidationMetrics({"PSNR": {}, "Grid": {}})
     gt = np.stack(_demo_gt()[:3])
     res = vm.evaluate({"coffee": (gt, gt)})
     assert res["Grid"] == pytest.approx(grid_score(gt)) and res["PSNR"] == float("inf")
-    opt = {"scale": 4, "dataset": {"degradation": {"type": "BI"}}, "model": {"name": "FRVSR", "generator": {}},
-           "metric": {"Grid": {"mult": 1}}}
+    opt = {
+        "scale": 4,
+        "dataset": {"degradation": {"type": "BI"}},
+        "model": {"name": "FRVSR", "generator": {}},
+        "metric": {"Grid": {"mult": 1}},
+    }
     assert validate_config(opt, "t.yml")["metric"]["Grid"]["mult"] == 1
 
 
@@ -79,8 +85,9 @@ def test_grid_score_script(tmp_path, capsys, monkeypatch):
         write_image_rgb(str(tmp_path / "sr" / "clipA" / f"{i:04d}.png"), f)
         write_image_rgb(str(tmp_path / "sr" / "clipB" / f"{i:04d}.png"), f)
     cli = script_cli("scripts/grid_score.py")
-    status, out, err = run_inprocess(cli, ["grid_score.py", tmp_path / "sr", tmp_path / "sr" / "clipA",
-                                           "--json", tmp_path / "g.json"], capsys, monkeypatch)
+    status, out, err = run_inprocess(
+        cli, ["grid_score.py", tmp_path / "sr", tmp_path / "sr" / "clipA", "--json", tmp_path / "g.json"], capsys, monkeypatch
+    )
     assert status == 0, err
     assert "(2 sequence(s), 4 frames)" in out and "(1 sequence(s), 2 frames)" in out
     data = json.loads((tmp_path / "g.json").read_text())

@@ -1,4 +1,5 @@
 """Validation metrics of the trainer (docs/metrics.md, "Validation metrics (training)")."""
+
 import json
 import math
 import os
@@ -18,7 +19,7 @@ from tecogan.utils.errors import UserError
 def _seq(t=4, h=48, w=64, seed=0):
     rng = np.random.default_rng(seed)
     tex = cv2.GaussianBlur((rng.random((h + 3 * t, w + 3 * t, 3)) * 255).astype(np.uint8), (0, 0), 1.5)
-    return np.stack([tex[2 * i:2 * i + h, 3 * i:3 * i + w] for i in range(t)])
+    return np.stack([tex[2 * i : 2 * i + h, 3 * i : 3 * i + w] for i in range(t)])
 
 
 def test_y_uint8_is_rounded_float_y():

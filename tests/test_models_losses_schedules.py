@@ -1,4 +1,5 @@
 """Criteria (CB, cosine, GAN, LSGAN) and the LR schedules (values, state_dict round trip)."""
+
 import copy
 import math
 
@@ -36,7 +37,7 @@ def test_gan_and_lsgan():
     assert torch.allclose(gan(logits, True), F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits)))
     assert torch.allclose(gan(logits, False), F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits)))
     assert torch.allclose(ls(logits, True), ((logits - 1) ** 2).mean())
-    assert torch.allclose(ls(logits, False), (logits ** 2).mean())
+    assert torch.allclose(ls(logits, False), (logits**2).mean())
 
 
 def test_absent_and_unknown_criterion():
@@ -87,17 +88,25 @@ def test_fixed_and_multistep():
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_cosine_restart():
-    cfg = {"type": "CosineAnnealingLR_Restart", "periods": [4, 4], "restarts": [4], "restart_weights": [0.5],
-           "eta_min": 0.0}
+    cfg = {"type": "CosineAnnealingLR_Restart", "periods": [4, 4], "restarts": [4], "restart_weights": [0.5], "eta_min": 0.0}
     lrs = _lrs(cfg, 8)[0]
-    expect = [(1 + math.cos(math.pi * i / 4)) / 2 for i in range(1, 4)] + \
-             [0.5] + [0.5 * (1 + math.cos(math.pi * i / 4)) / 2 for i in range(1, 4)] + [0.0]
+    expect = (
+        [(1 + math.cos(math.pi * i / 4)) / 2 for i in range(1, 4)]
+        + [0.5]
+        + [0.5 * (1 + math.cos(math.pi * i / 4)) / 2 for i in range(1, 4)]
+        + [0.0]
+    )
     assert lrs[:7] == pytest.approx(expect[:7])
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-@pytest.mark.parametrize("cfg", [{"type": "MultiStepLR", "milestones": [3], "gamma": 0.1},
-                                 {"type": "CosineAnnealingLR_Restart", "periods": [5], "eta_min": 1e-3}])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        {"type": "MultiStepLR", "milestones": [3], "gamma": 0.1},
+        {"type": "CosineAnnealingLR_Restart", "periods": [5], "eta_min": 1e-3},
+    ],
+)
 def test_schedule_state_round_trip(cfg):
     straight, _, _ = _lrs(cfg, 6)
     first, _, sched = _lrs(cfg, 3)
@@ -119,6 +128,7 @@ def test_feature_loss_with_the_bundled_alexnet(golden):
     from golden_steps import make_opt, run_step
 
     from tecogan.networks.vgg import BUNDLED_ALEXNET, FeatureExtractor
+
     net = FeatureExtractor(backbone="alexnet")
     bundled = torch.load(BUNDLED_ALEXNET, weights_only=True)
     assert torch.equal(net.features[3].weight, bundled["features.3.weight"])
@@ -142,16 +152,19 @@ def _train_yaml(tmp_path, schedule):
     return path
 
 
-@pytest.mark.parametrize("extra,needle", [
-    ({"restarts": [4], "restart_weights": [-5.0]}, "restart_weights: expected a list of numbers >= 0"),
-    ({"restarts": [4], "restart_weights": [float("nan")]}, "restart_weights: expected a list of numbers >= 0"),
-    ({"restarts": [4], "restart_weights": [True]}, "restart_weights: expected a list of numbers >= 0"),
-    ({"restarts": [4], "restart_weights": [0.5, 1.0]}, "restart_weights: 2 numbers for 1 restart; expected one"),
-    ({"restarts": [8, 4]}, "restarts: expected a list of increasing iteration numbers"),
-    ({"restarts": [0]}, "restarts: expected a list of increasing iteration numbers (1.."),
-    ({"periods": [4, 0]}, "periods: expected a list of iteration numbers (1.."),
-    ({"periods": [-4]}, "periods: expected a list of iteration numbers (1.."),
-])
+@pytest.mark.parametrize(
+    "extra,needle",
+    [
+        ({"restarts": [4], "restart_weights": [-5.0]}, "restart_weights: expected a list of numbers >= 0"),
+        ({"restarts": [4], "restart_weights": [float("nan")]}, "restart_weights: expected a list of numbers >= 0"),
+        ({"restarts": [4], "restart_weights": [True]}, "restart_weights: expected a list of numbers >= 0"),
+        ({"restarts": [4], "restart_weights": [0.5, 1.0]}, "restart_weights: 2 numbers for 1 restart; expected one"),
+        ({"restarts": [8, 4]}, "restarts: expected a list of increasing iteration numbers"),
+        ({"restarts": [0]}, "restarts: expected a list of increasing iteration numbers (1.."),
+        ({"periods": [4, 0]}, "periods: expected a list of iteration numbers (1.."),
+        ({"periods": [-4]}, "periods: expected a list of iteration numbers (1.."),
+    ],
+)
 def test_lr_schedule_lists_are_checked(tmp_path, extra, needle):
     path = _train_yaml(tmp_path, {**COSINE, **extra})
     before = tree_hash(path)

@@ -1,5 +1,6 @@
 # ruff: noqa: E501  (log lines as the trainer writes them)
 """scripts/monitor_training.py: parses the trainer's log and metrics JSON, writes PNG plots."""
+
 import json
 import os
 import subprocess
@@ -21,8 +22,9 @@ def make_exp(root):
     (exp / "train").mkdir(parents=True)
     (exp / "test" / "metrics").mkdir(parents=True)
     (exp / "train" / "train.log").write_text(LOG)
-    (exp / "test" / "metrics" / "Vid4_avg.json").write_text(json.dumps(
-        {"G_iter20": {"PSNR": 21.0, "tOF": 0.9}, "G_iter10": {"PSNR": 20.0, "tOF": 1.0}}))
+    (exp / "test" / "metrics" / "Vid4_avg.json").write_text(
+        json.dumps({"G_iter20": {"PSNR": 21.0, "tOF": 0.9}, "G_iter10": {"PSNR": 20.0, "tOF": 1.0}})
+    )
     return exp
 
 
@@ -52,8 +54,9 @@ def monitor(*args, cwd=None):
     with CAPTURE["monkeypatch"].context() as m:
         if cwd is not None:
             m.chdir(cwd)
-        status, out, err = run_inprocess(script_cli("scripts/monitor_training.py"),
-                                         ["monitor_training.py", *map(str, args)], CAPTURE["capsys"], m)
+        status, out, err = run_inprocess(
+            script_cli("scripts/monitor_training.py"), ["monitor_training.py", *map(str, args)], CAPTURE["capsys"], m
+        )
     return subprocess.CompletedProcess(args, status, out, err)
 
 
@@ -99,8 +102,11 @@ def test_compare_option(tmp_path):
     assert r.returncode == 0, r.stderr
     assert _png(exp / "plots" / "metrics_Vid4.png")
     (other / "test" / "metrics" / "Vid4_avg.json").rename(other / "test" / "metrics" / "REDS_avg.json")
-    for bad, said in ((f"B={other}", "no validation metrics for dataset Vid4"), ("B", "LABEL=EXP_DIR"),
-                      (f"B={tmp_path / 'nope'}", "experiment folder not found")):
+    for bad, said in (
+        (f"B={other}", "no validation metrics for dataset Vid4"),
+        ("B", "LABEL=EXP_DIR"),
+        (f"B={tmp_path / 'nope'}", "experiment folder not found"),
+    ):
         r = monitor("--exp_dir", str(exp), "--compare", bad)
         assert r.returncode == 2 and said in r.stderr and "Traceback" not in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1
@@ -116,30 +122,37 @@ def monitor_exp(tmp_path, log_bytes, metrics_text=None):
     return exp
 
 
-LOG_BYTES = (b"2024-01-01 00:00:00 [INFO]: [epoch: 0 | iter: 1 | lr_G: 1e-4] l_pix_G: 1.0e-01\n"
-       b"2024-01-01 00:00:01 [INFO]: caf\xe9 \xff\xfe damaged bytes\n"
-       b"2024-01-01 00:00:02 [INFO]: [epoch: 0 | iter: 2 | lr_G: 1e-4] l_pix_G: 9.0e-02\n")
+LOG_BYTES = (
+    b"2024-01-01 00:00:00 [INFO]: [epoch: 0 | iter: 1 | lr_G: 1e-4] l_pix_G: 1.0e-01\n"
+    b"2024-01-01 00:00:01 [INFO]: caf\xe9 \xff\xfe damaged bytes\n"
+    b"2024-01-01 00:00:02 [INFO]: [epoch: 0 | iter: 2 | lr_G: 1e-4] l_pix_G: 9.0e-02\n"
+)
 
 
 def test_monitor_reads_logs_with_invalid_utf8(tmp_path, capsys, monkeypatch):
     exp = monitor_exp(tmp_path, LOG_BYTES)
-    status, _, err = run_inprocess(script_cli("scripts/monitor_training.py"),
-                                   ["monitor_training.py", "--exp_dir", exp], capsys, monkeypatch)
+    status, _, err = run_inprocess(
+        script_cli("scripts/monitor_training.py"), ["monitor_training.py", "--exp_dir", exp], capsys, monkeypatch
+    )
     assert status == 0, err
     assert (exp / "plots" / "losses.png").stat().st_size > 1000
 
 
-@pytest.mark.parametrize("text, needle", [
-    ('{"G_iter2": {"PSNR": 2', "not readable JSON"),
-    ('[1, 2, 3]', "holds a list"),
-    ('{"G_iter2": "fast"}', "entry 'G_iter2'"),
-    ('{"nothing": {"PSNR": 1}}', "entry 'nothing'"),
-    ('{"G_iter2": {"PSNR": "x"}}', "entry 'G_iter2'"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ('{"G_iter2": {"PSNR": 2', "not readable JSON"),
+        ("[1, 2, 3]", "holds a list"),
+        ('{"G_iter2": "fast"}', "entry 'G_iter2'"),
+        ('{"nothing": {"PSNR": 1}}', "entry 'nothing'"),
+        ('{"G_iter2": {"PSNR": "x"}}', "entry 'G_iter2'"),
+    ],
+)
 def test_monitor_on_truncated_or_foreign_json(tmp_path, capsys, monkeypatch, text, needle):
     exp = monitor_exp(tmp_path, LOG_BYTES, text)
-    status, _, err = run_inprocess(script_cli("scripts/monitor_training.py"),
-                                   ["monitor_training.py", "--exp_dir", exp], capsys, monkeypatch)
+    status, _, err = run_inprocess(
+        script_cli("scripts/monitor_training.py"), ["monitor_training.py", "--exp_dir", exp], capsys, monkeypatch
+    )
     assert_one_line(status, err, "V_avg.json", needle)
 
 
@@ -148,12 +161,15 @@ def test_monitor_training_leaves_out_values_it_cannot_draw(tmp_path, capsys, mon
     (exp / "train").mkdir(parents=True)
     (exp / "train" / "train.log").write_text(
         "[epoch: 0 | iter: 1 | lr_G: 1e-4] l_pix_G: 1.0e-01\n[epoch: 0 | iter: 2 | lr_G: 1e-4] l_pix_G: 1e308\n"
-        "[epoch: 0 | iter: 3 | lr_G: 1e-4] l_pix_G: inf\n")
+        "[epoch: 0 | iter: 3 | lr_G: 1e-4] l_pix_G: inf\n"
+    )
     (exp / "test" / "metrics").mkdir(parents=True)
-    (exp / "test" / "metrics" / "V_avg.json").write_text('{"G_iter1": {"PSNR": 1e308}, "G_iter2": {"PSNR": 24.0},'
-                                                         ' "G_iter3": {"PSNR": ' + "9" * 400 + '}}')
-    status, _, err = run_inprocess(script_cli("scripts/monitor_training.py"),
-                                   ["monitor_training.py", "--exp_dir", exp], capsys, monkeypatch)
+    (exp / "test" / "metrics" / "V_avg.json").write_text(
+        '{"G_iter1": {"PSNR": 1e308}, "G_iter2": {"PSNR": 24.0}, "G_iter3": {"PSNR": ' + "9" * 400 + "}}"
+    )
+    status, _, err = run_inprocess(
+        script_cli("scripts/monitor_training.py"), ["monitor_training.py", "--exp_dir", exp], capsys, monkeypatch
+    )
     assert status == 0, err
     warnings = [line for line in err.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 2 and all("left out" in w for w in warnings), err

@@ -1,4 +1,5 @@
 """FRNetShuffle (networks/frnet_shuffle.py): FRNet with a pixel-shuffle head, the fast model's generator."""
+
 import numpy as np
 import pytest
 import torch
@@ -22,11 +23,18 @@ def test_arch_reads_back_and_loads_strictly_as_its_class(tmp_path, degradation, 
     state = net.state_dict()
     assert GENERATORS["FRNetShuffle"] is FRNetShuffle and recorded_name(state) == "FRNetShuffle"
     arch = FRNetShuffle.arch_from_state_dict(state)
-    assert arch == net.arch() == {"in_nc": 3, "out_nc": 3, "nf": 8, "nb": 2, "degradation": degradation,
-                                  "scale": scale, "fnet_nf": 4}
+    assert (
+        arch
+        == net.arch()
+        == {"in_nc": 3, "out_nc": 3, "nf": 8, "nb": 2, "degradation": degradation, "scale": scale, "fnet_nf": 4}
+    )
     # FNet and the residual blocks keep FRNet's names; the head is one low-resolution convolution
     assert [k for k in state if k.startswith("srnet.conv")] == [
-        "srnet.conv_in.0.weight", "srnet.conv_in.0.bias", "srnet.conv_out.0.weight", "srnet.conv_out.0.bias"]
+        "srnet.conv_in.0.weight",
+        "srnet.conv_in.0.bias",
+        "srnet.conv_out.0.weight",
+        "srnet.conv_out.0.bias",
+    ]
     assert state["srnet.conv_out.0.weight"].shape == (3 * scale * scale, 8, 3, 3)
     path = tmp_path / "g.pth"
     torch.save(state, path)
@@ -43,8 +51,8 @@ def test_the_head_is_a_pixel_shuffle_of_one_low_resolution_convolution():
     lr, hr_prev_s2d = torch.rand(1, 3, 8, 10), torch.rand(1, 48, 8, 10)
     with torch.no_grad():
         features = net.srnet.resblocks(net.srnet.conv_in(torch.cat([lr, hr_prev_s2d], 1)))
-        low = net.srnet.conv_out[0](features)                                # (1, 48, 8, 10)
-        residual = net.srnet(lr, hr_prev_s2d) - net.upsample_func(lr)       # (1, 3, 32, 40)
+        low = net.srnet.conv_out[0](features)  # (1, 48, 8, 10)
+        residual = net.srnet(lr, hr_prev_s2d) - net.upsample_func(lr)  # (1, 3, 32, 40)
     assert torch.allclose(residual[0, 2, 4 * 5 + 1, 4 * 7 + 3], low[0, 2 * 16 + 1 * 4 + 3, 5, 7], atol=1e-5)
 
 

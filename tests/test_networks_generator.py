@@ -2,6 +2,7 @@
 (ToyNet), written to a file and registered in ``networks.GENERATORS`` alone, trains, runs test
 mode, the Upscaler in fp32 and the ONNX/OpenVINO export; checkpoints record the generator's name
 (published ones, without it, are FRNets)."""
+
 import copy
 import importlib.util
 import os
@@ -76,8 +77,13 @@ def test_checkpoints_record_the_name_and_load_back_as_that_class(toy, tmp_path):
     state = load_state_dict_file(str(path))  # the project's safe loader keeps the metadata
     assert recorded_name(state) == "ToyNet"
     loaded = generator_from_checkpoint(path)
-    assert type(loaded) is toy and loaded.arch() == net.arch() == {"in_nc": 3, "out_nc": 3, "nf": 4,
-                                                                    "degradation": "BD", "scale": 2}
+    assert type(loaded) is toy and loaded.arch() == net.arch() == {
+        "in_nc": 3,
+        "out_nc": 3,
+        "nf": 4,
+        "degradation": "BD",
+        "scale": 2,
+    }
     assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), net.state_dict().values(), strict=True))
     assert pretrained.input_kind(str(path)) == "BD"
     assert type(api.load_generator(net.state_dict())) is toy  # a state dict in memory: its name kept
@@ -105,8 +111,11 @@ def test_an_unknown_or_other_name_is_one_line(toy, tmp_path, monkeypatch):
         load_generator_weights(FRNet(nf=4, nb=1), str(path), "FRNet")
     assert "\n" not in str(e.value)
     arch = {"in_nc": 3, "out_nc": 3, "nf": 8, "degradation": "BI", "scale": 4}
-    with pytest.raises(UserError, match=r"does not fit the BI ToyNet generator with nf 8, scale 4: the checkpoint is "
-                                        r"a BI ToyNet generator with nf 4, scale 4; set those in the YAML"):
+    with pytest.raises(
+        UserError,
+        match=r"does not fit the BI ToyNet generator with nf 8, scale 4: the checkpoint is "
+        r"a BI ToyNet generator with nf 4, scale 4; set those in the YAML",
+    ):
         check_checkpoint_fits(str(path), "ToyNet", arch)
     with pytest.raises(UserError, match="toy.pth: nb: the ToyNet generator has no such setting"):
         generator_from_checkpoint(path, nb=3)  # as upscale.py --nb passes it
@@ -115,8 +124,11 @@ def test_an_unknown_or_other_name_is_one_line(toy, tmp_path, monkeypatch):
     with pytest.raises(UserError, match="state dict: its metadata records generator 7; expected a generator's name"):
         generator_from_checkpoint(odd)
     monkeypatch.delitem(GENERATORS, "ToyNet")
-    with pytest.raises(UserError, match=rf"{re.escape(str(path))}: holds a ToyNet generator, which is not in "
-                                        rf"tecogan.networks.GENERATORS \({', '.join(GENERATORS)}\); register its class there"):
+    with pytest.raises(
+        UserError,
+        match=rf"{re.escape(str(path))}: holds a ToyNet generator, which is not in "
+        rf"tecogan.networks.GENERATORS \({', '.join(GENERATORS)}\); register its class there",
+    ):
         generator_from_checkpoint(path)
 
 
@@ -155,11 +167,15 @@ def write_experiment(tmp_path, ckpt):
             cv2.imwrite(str(tmp_path / kind / "seq" / f"{i + 1:04d}.png"), image)
     exp = tmp_path / "exp"
     exp.mkdir()
-    opt = {"scale": 4, "dataset": {"degradation": {"type": "BI"},
-                                   "test1": {"name": "Tiny", "gt_seq_dir": str(tmp_path / "GT"),
-                                             "lr_seq_dir": str(tmp_path / "LR")}},
-           "model": {"name": "FRVSR", "generator": {"name": "ToyNet", "nf": 4, "load_path": str(ckpt)}},
-           "test": {"save_res": True, "res_dir": str(tmp_path / "results"), "num_pad_front": 1}}
+    opt = {
+        "scale": 4,
+        "dataset": {
+            "degradation": {"type": "BI"},
+            "test1": {"name": "Tiny", "gt_seq_dir": str(tmp_path / "GT"), "lr_seq_dir": str(tmp_path / "LR")},
+        },
+        "model": {"name": "FRVSR", "generator": {"name": "ToyNet", "nf": 4, "load_path": str(ckpt)}},
+        "test": {"save_res": True, "res_dir": str(tmp_path / "results"), "num_pad_front": 1},
+    }
     (exp / "test.yml").write_text(yaml.safe_dump(opt))
     return exp
 
@@ -169,8 +185,12 @@ def test_test_mode_runs_it(toy, tmp_path, capsys, monkeypatch):
     ckpt = tmp_path / "G_iter1.pth"
     torch.save(net.state_dict(), ckpt)
     exp = write_experiment(tmp_path, ckpt)
-    status, out, err = run_inprocess(main.cli, ["main.py", "--exp_dir", exp, "--mode", "test", "--model", "FRVSR",
-                                                "--opt", "test.yml", "--gpu_id", "-1"], capsys, monkeypatch)
+    status, out, err = run_inprocess(
+        main.cli,
+        ["main.py", "--exp_dir", exp, "--mode", "test", "--model", "FRVSR", "--opt", "test.yml", "--gpu_id", "-1"],
+        capsys,
+        monkeypatch,
+    )
     assert status == 0, err
     lr = np.stack([cv2.imread(str(tmp_path / "LR" / "seq" / f"{i + 1:04d}.png"))[..., ::-1] for i in range(2)])
     expected = recurrence(net, np.concatenate([lr[1:2], lr]))[1:]  # one reflected frame in front

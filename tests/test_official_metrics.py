@@ -6,6 +6,7 @@ whose SIMD and scalar paths differ by ~1e-7 on this fixture (rtol 1e-4); LPIPS a
 in float32 PyTorch and get GOLDEN.md's atol plus the float32 error measured against the same
 LPIPS network in float64 (tests/golden_check.py).
 """
+
 import copy
 import json
 import math
@@ -34,8 +35,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CASE = os.path.join(REPO, "tests", "data", "metrics_case0")
 with open(os.path.join(CASE, "expected.json")) as _f:
     EXPECTED = json.load(_f)
-RTOL_METRICS = ("PSNR", "SSIM", "tOF")      # 1e-4 relative
-ATOL = {"LPIPS": 1e-5, "tLP100": 1e-3}      # absolute, with the shared AlexNet file
+RTOL_METRICS = ("PSNR", "SSIM", "tOF")  # 1e-4 relative
+ATOL = {"LPIPS": 1e-5, "tLP100": 1e-3}  # absolute, with the shared AlexNet file
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +52,7 @@ def random_lpips():
 
 
 def _seq_paths(seq):
-    return (P.sorted_frames(os.path.join(CASE, "GT", seq)),
-            P.sorted_frames(os.path.join(CASE, "SR", seq)))
+    return (P.sorted_frames(os.path.join(CASE, "GT", seq)), P.sorted_frames(os.path.join(CASE, "SR", seq)))
 
 
 def _close(name, got, want, allowance=0.0):
@@ -69,8 +69,9 @@ def _frames(n=6, h=120, w=168, seed=0, shift=2):
     """A small moving texture sequence of uint8 RGB frames."""
     rng = np.random.default_rng(seed)
     import cv2
+
     tex = cv2.GaussianBlur((rng.random((h + 4 * n, w + 4 * n, 3)) * 255).astype(np.uint8), (0, 0), 2)
-    return [np.ascontiguousarray(tex[shift * i:shift * i + h, i:i + w]) for i in range(n)]
+    return [np.ascontiguousarray(tex[shift * i : shift * i + h, i : i + w]) for i in range(n)]
 
 
 # ----------------------------------------------------------------------------- metrics_case0
@@ -118,11 +119,13 @@ def test_case0_wrong_procedures_fail(lpips_model):
     shifted = _case0_report(lpips_model, slice(1, None))
     seq = EXPECTED["sequences"][0]
     want = EXPECTED["per_sequence"][seq]
-    assert not golden_close(shifted["per_sequence"][seq]["PSNR"][:len(want["PSNR"]) - 1],
-                            want["PSNR"][:len(want["PSNR"]) - 1], 0.0, 1e-4, 0.0)
+    assert not golden_close(
+        shifted["per_sequence"][seq]["PSNR"][: len(want["PSNR"]) - 1], want["PSNR"][: len(want["PSNR"]) - 1], 0.0, 1e-4, 0.0
+    )
     gt, sr = _seq_paths(seq)
-    uncropped = [P.psnr(P.rgb_to_y(P.read_image_rgb(g)), P.rgb_to_y(P.read_image_rgb(s)))
-                 for g, s in zip(gt[2:-2], sr[2:-2], strict=False)]
+    uncropped = [
+        P.psnr(P.rgb_to_y(P.read_image_rgb(g)), P.rgb_to_y(P.read_image_rgb(s))) for g, s in zip(gt[2:-2], sr[2:-2], strict=False)
+    ]
     assert not golden_close(uncropped, want["PSNR"], 0.0, 1e-4, 0.0)
 
 
@@ -130,11 +133,22 @@ def test_case0_wrong_procedures_fail(lpips_model):
 def test_metrics_cli_writes_expected_structure(alexnet_file, tmp_path):
     out = tmp_path / "out"
     seqs = EXPECTED["sequences"]
-    cmd = [sys.executable, os.path.join(REPO, "codes", "official_metrics", "metrics.py"),
-           "--output", str(out), "--workers", "2", "--device", "cpu",
-           "--results", ",".join(os.path.join(CASE, "SR", s) for s in seqs),
-           "--targets", ",".join(os.path.join(CASE, "GT", s) for s in seqs),
-           "--lpips_weights", alexnet_file]
+    cmd = [
+        sys.executable,
+        os.path.join(REPO, "codes", "official_metrics", "metrics.py"),
+        "--output",
+        str(out),
+        "--workers",
+        "2",
+        "--device",
+        "cpu",
+        "--results",
+        ",".join(os.path.join(CASE, "SR", s) for s in seqs),
+        "--targets",
+        ",".join(os.path.join(CASE, "GT", s) for s in seqs),
+        "--lpips_weights",
+        alexnet_file,
+    ]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(tmp_path), env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -156,9 +170,16 @@ def test_metrics_cli_writes_expected_structure(alexnet_file, tmp_path):
 
 
 # ----------------------------------------------------------------------------- frame level
-@pytest.mark.parametrize("h,w,box", [(576, 720, (16, 8, 544, 704)), (480, 720, (16, 8, 448, 704)),
-                                     (576, 704, (16, 16, 544, 672)), (120, 168, (12, 20, 96, 128)),
-                                     (48, 48, (8, 8, 32, 32))])
+@pytest.mark.parametrize(
+    "h,w,box",
+    [
+        (576, 720, (16, 8, 544, 704)),
+        (480, 720, (16, 8, 448, 704)),
+        (576, 704, (16, 16, 544, 672)),
+        (120, 168, (12, 20, 96, 128)),
+        (48, 48, (8, 8, 32, 32)),
+    ],
+)
 def test_crop_8x8_box(h, w, box):
     assert P.crop_8x8_box(h, w) == box
     y, x, ch, cw = box
@@ -174,7 +195,7 @@ def test_crop_8x8_too_small():
 def test_identical_frames_psnr_inf():
     frames = _frames(6)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")          # no divide-by-zero RuntimeWarning
+        warnings.simplefilter("error")  # no divide-by-zero RuntimeWarning
         assert P.psnr_y(frames[0], frames[0]) == math.inf
         out = P.evaluate_sequence(frames, [f.copy() for f in frames], None)
     assert all(v == math.inf for v in out["PSNR"]) and len(out["PSNR"]) == 2
@@ -244,6 +265,7 @@ def test_frame_count_mismatch():
 
 def test_folders_skip_short_sequences(tmp_path, capsys):
     import cv2
+
     frames = _frames(6)
     for seq, n in (("long", 6), ("short", 3)):
         for kind in ("GT", "SR"):
@@ -271,8 +293,7 @@ def test_thread_pool_gives_the_same_values():
     sr = _frames(9, seed=5)
     pool = cli.make_pool(2)
     try:
-        assert P.evaluate_sequence(frames, sr, None, pool=pool, batch_size=2) == \
-            P.evaluate_sequence(frames, sr, None)
+        assert P.evaluate_sequence(frames, sr, None, pool=pool, batch_size=2) == P.evaluate_sequence(frames, sr, None)
     finally:
         pool.shutdown()
 
@@ -283,8 +304,7 @@ def test_lpips_from_features_equals_forward(random_lpips):
     y = torch.rand(3, 3, 64, 80) * 2 - 1
     with torch.inference_mode():
         want = random_lpips(x, y).reshape(-1)
-        got = lpips_from_features(random_lpips, lpips_features(random_lpips, x),
-                                  lpips_features(random_lpips, y))
+        got = lpips_from_features(random_lpips, lpips_features(random_lpips, x), lpips_features(random_lpips, y))
     torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-7)
 
 
@@ -314,8 +334,7 @@ def _features_file(tmp_path, model, drop=None, reshape=None, extra=None):
 
 
 def test_load_lpips_file_errors(tmp_path, random_lpips):
-    ok = _features_file(tmp_path, random_lpips,
-                        extra={"classifier.1.weight": torch.zeros(2, 2)})   # ignored
+    ok = _features_file(tmp_path, random_lpips, extra={"classifier.1.weight": torch.zeros(2, 2)})  # ignored
     model = load_lpips(ok)
     assert torch.equal(model.net.slice1[0].weight, random_lpips.net.slice1[0].weight)
     with pytest.raises(UserError, match="not found"):
@@ -342,10 +361,12 @@ def test_load_lpips_defaults_to_the_bundled_file(monkeypatch, alexnet_file):
     """No path, no environment variable: the AlexNet file in pretrained_models/ is used, never
     torchvision's download; an explicit path or the environment variable still overrides it."""
     from tecogan.pretrained import MODELS_DIR
+
     monkeypatch.delenv(lpips_loader.ENV_VAR, raising=False)
 
     def no_download():
         raise AssertionError("torchvision's weights were asked for although the bundled file is there")
+
     monkeypatch.setattr(lpips_loader, "_torchvision_alexnet_state", no_download)
     bundled = os.path.join(MODELS_DIR, "alexnet_imagenet_features.pth")
     assert lpips_loader.resolve_weights_path() == bundled
@@ -368,6 +389,7 @@ def test_load_lpips_without_any_weights_says_how(monkeypatch, tmp_path):
 
     def offline():
         raise urllib.error.URLError("Name or service not known")
+
     monkeypatch.setattr(lpips_loader, "_torchvision_alexnet_state", offline)
     with pytest.raises(UserError) as err:
         load_lpips()
@@ -380,8 +402,16 @@ def test_load_lpips_without_any_weights_says_how(monkeypatch, tmp_path):
 # ----------------------------------------------------------------------------- evaluate.py
 def test_evaluate_reports_missing_datasets(tmp_path):
     script = os.path.join(REPO, "codes", "official_metrics", "evaluate.py")
-    cmd = [sys.executable, script, "--model", "TecoGAN_BD_iter500000",
-           "--data_root", str(tmp_path / "data"), "--results_root", str(tmp_path / "results")]
+    cmd = [
+        sys.executable,
+        script,
+        "--model",
+        "TecoGAN_BD_iter500000",
+        "--data_root",
+        str(tmp_path / "data"),
+        "--results_root",
+        str(tmp_path / "results"),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "Vid4: skipped" in proc.stdout and "ToS3: skipped" in proc.stdout
@@ -396,11 +426,24 @@ def test_evaluate_one_dataset_present(tmp_path, capsys, monkeypatch):
     import shutil
 
     from tecogan.official_metrics import evaluate
+
     for seq in EXPECTED["sequences"]:
         shutil.copytree(os.path.join(CASE, "GT", seq), tmp_path / "data" / "Vid4" / "GT" / seq)
         shutil.copytree(os.path.join(CASE, "SR", seq), tmp_path / "results" / "Vid4" / "M" / seq)
-    code = evaluate.main(["--model", "M", "--data_root", str(tmp_path / "data"),  # LPIPS: bundled weights
-                          "--results_root", str(tmp_path / "results"), "--workers", "1", "--device", "cpu"])
+    code = evaluate.main(
+        [
+            "--model",
+            "M",
+            "--data_root",
+            str(tmp_path / "data"),  # LPIPS: bundled weights
+            "--results_root",
+            str(tmp_path / "results"),
+            "--workers",
+            "1",
+            "--device",
+            "cpu",
+        ]
+    )
     assert code == 0
     captured = capsys.readouterr()
     assert "ToS3: skipped" in captured.out
@@ -416,28 +459,63 @@ def test_metrics_subset_needs_no_lpips_weights(tmp_path, monkeypatch):
     """--metrics PSNR,SSIM,tOF computes the subset without looking for AlexNet weights."""
     monkeypatch.delenv("TECOGAN_LPIPS_WEIGHTS", raising=False)
     seq = EXPECTED["sequences"][0]
-    r = subprocess.run([sys.executable, os.path.join(REPO, "codes", "official_metrics", "metrics.py"),
-                        "--output", str(tmp_path / "out"), "--results", os.path.join(CASE, "SR", seq),
-                        "--targets", os.path.join(CASE, "GT", seq), "--metrics", "PSNR,tOF"],
-                       capture_output=True, text=True, timeout=120,
-                       env=dict(os.environ, TORCH_HOME=str(tmp_path / "no_hub")))
+    r = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(REPO, "codes", "official_metrics", "metrics.py"),
+            "--output",
+            str(tmp_path / "out"),
+            "--results",
+            os.path.join(CASE, "SR", seq),
+            "--targets",
+            os.path.join(CASE, "GT", seq),
+            "--metrics",
+            "PSNR,tOF",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, TORCH_HOME=str(tmp_path / "no_hub")),
+    )
     assert r.returncode == 0, r.stderr
     report = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert set(report["summary"]) == {"PSNR", "tOF"}
     _close("PSNR", report["per_sequence"][seq]["PSNR"], EXPECTED["per_sequence"][seq]["PSNR"])
     _close("tOF", report["per_sequence"][seq]["tOF"], EXPECTED["per_sequence"][seq]["tOF"])
-    bad = subprocess.run([sys.executable, os.path.join(REPO, "codes", "official_metrics", "metrics.py"),
-                          "--output", str(tmp_path / "o2"), "--results", os.path.join(CASE, "SR", seq),
-                          "--targets", os.path.join(CASE, "GT", seq), "--metrics", "PSNR,VMAF"],
-                         capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(REPO, "codes", "official_metrics", "metrics.py"),
+            "--output",
+            str(tmp_path / "o2"),
+            "--results",
+            os.path.join(CASE, "SR", seq),
+            "--targets",
+            os.path.join(CASE, "GT", seq),
+            "--metrics",
+            "PSNR,VMAF",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2 and "--metrics PSNR,VMAF" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_metrics_output_checked_before_the_long_work(tmp_path, capsys, monkeypatch):
     for kind in ("SR", "GT"):
         write_frames(tmp_path / kind / "seq", n=5, h=16, w=16)
-    argv = ["metrics.py", "--results", tmp_path / "SR" / "seq", "--targets", tmp_path / "GT" / "seq",
-            "--device", "cpu", "--lpips_weights", tmp_path / "never_read.pth"]
+    argv = [
+        "metrics.py",
+        "--results",
+        tmp_path / "SR" / "seq",
+        "--targets",
+        tmp_path / "GT" / "seq",
+        "--device",
+        "cpu",
+        "--lpips_weights",
+        tmp_path / "never_read.pth",
+    ]
     status, _, err = run_inprocess(metrics_cmd.cli, argv + ["--output", tmp_path / "GT" / "seq"], capsys, monkeypatch)
     assert_one_line(status, err, "--output", "is the input --targets")
     status, _, err = run_inprocess(metrics_cmd.cli, argv + ["--output", tmp_path], capsys, monkeypatch)
@@ -460,9 +538,22 @@ def test_evaluate_keeps_existing_metric_log(tmp_path, capsys, monkeypatch):
     log.mkdir()
     (log / "metrics.csv").write_text("earlier")
     before = tree_hash(tmp_path)
-    status, _, err = run_inprocess(evaluate_cmd.cli, ["evaluate.py", "--model", "M", "--datasets", "D",
-                                                      "--data_root", tmp_path / "data",
-                                                      "--results_root", tmp_path / "results"], capsys, monkeypatch)
+    status, _, err = run_inprocess(
+        evaluate_cmd.cli,
+        [
+            "evaluate.py",
+            "--model",
+            "M",
+            "--datasets",
+            "D",
+            "--data_root",
+            tmp_path / "data",
+            "--results_root",
+            tmp_path / "results",
+        ],
+        capsys,
+        monkeypatch,
+    )
     assert_one_line(status, err, "metrics.csv", "--overwrite")
     assert tree_hash(tmp_path) == before
 
@@ -472,17 +563,32 @@ def _metric_folders(root, sr_names):
     write_frames(root / "SR" / "s1", n=5, h=64, w=64, seed=1, names=sr_names)
 
 
-@pytest.mark.parametrize("sr_names, ok", [
-    ([f"{i:04d}.png" for i in range(5)], True),
-    ([f"output_{i:04d}.png" for i in range(5)], True),         # the official results' names
-    ([f"{i:04d}.png" for i in range(1, 6)], False),            # offset by one frame
-])
+@pytest.mark.parametrize(
+    "sr_names, ok",
+    [
+        ([f"{i:04d}.png" for i in range(5)], True),
+        ([f"output_{i:04d}.png" for i in range(5)], True),  # the official results' names
+        ([f"{i:04d}.png" for i in range(1, 6)], False),  # offset by one frame
+    ],
+)
 def test_evaluation_pairs_frames_by_name(tmp_path, capsys, monkeypatch, sr_names, ok):
     from tecogan.official_metrics import metrics as metrics_cmd
+
     _metric_folders(tmp_path, sr_names)
     before = tree_hash(tmp_path / "GT"), tree_hash(tmp_path / "SR")
-    argv = ["metrics.py", "--output", tmp_path / "m", "--results", tmp_path / "SR" / "s1", "--targets",
-            tmp_path / "GT" / "s1", "--metrics", "PSNR,SSIM", "--workers", "1"]
+    argv = [
+        "metrics.py",
+        "--output",
+        tmp_path / "m",
+        "--results",
+        tmp_path / "SR" / "s1",
+        "--targets",
+        tmp_path / "GT" / "s1",
+        "--metrics",
+        "PSNR,SSIM",
+        "--workers",
+        "1",
+    ]
     status, _, err = run_inprocess(metrics_cmd.cli, argv, capsys, monkeypatch)
     if ok:
         assert status == 0, err

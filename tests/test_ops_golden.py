@@ -3,6 +3,7 @@
 Each float op is also run in float64: the comparison allows GOLDEN.md's base tolerance
 plus the measured float32 error (tests/golden_check.py).
 """
+
 import numpy as np
 import pytest
 import torch
@@ -19,8 +20,7 @@ def check(op, inputs, expected, name):
 
 
 def test_space_to_depth(golden):
-    check(lambda x: space_to_depth(x, 4), [golden["ops/space_to_depth/in"]], golden["ops/space_to_depth/out"],
-          "space_to_depth")
+    check(lambda x: space_to_depth(x, 4), [golden["ops/space_to_depth/in"]], golden["ops/space_to_depth/out"], "space_to_depth")
 
 
 def test_space_to_depth_channel_order():
@@ -33,28 +33,41 @@ def test_space_to_depth_channel_order():
 
 
 def test_backward_warp(golden):
-    check(backward_warp, [golden["ops/space_to_depth/in"], golden["ops/backward_warp/flow"]],
-          golden["ops/backward_warp/out"], "backward_warp")
+    check(
+        backward_warp,
+        [golden["ops/space_to_depth/in"], golden["ops/backward_warp/flow"]],
+        golden["ops/backward_warp/out"],
+        "backward_warp",
+    )
 
 
 WRONG_OPS = {
     # channel order (c, row phase, column phase) instead of tf's (row, column, c)
-    "space_to_depth_order": (lambda g: torch.nn.functional.pixel_unshuffle(
-        torch.from_numpy(g["ops/space_to_depth/in"]), 4), "ops/space_to_depth/out"),
+    "space_to_depth_order": (
+        lambda g: torch.nn.functional.pixel_unshuffle(torch.from_numpy(g["ops/space_to_depth/in"]), 4),
+        "ops/space_to_depth/out",
+    ),
     # the flow's x and y swapped
-    "warp_flow_swapped": (lambda g: backward_warp(torch.from_numpy(g["ops/space_to_depth/in"]),
-                                                  torch.from_numpy(g["ops/backward_warp/flow"]).flip(1)),
-                          "ops/backward_warp/out"),
+    "warp_flow_swapped": (
+        lambda g: backward_warp(
+            torch.from_numpy(g["ops/space_to_depth/in"]), torch.from_numpy(g["ops/backward_warp/flow"]).flip(1)
+        ),
+        "ops/backward_warp/out",
+    ),
     # the flow's sign flipped (forward instead of backward warping)
-    "warp_flow_sign": (lambda g: backward_warp(torch.from_numpy(g["ops/space_to_depth/in"]),
-                                               -torch.from_numpy(g["ops/backward_warp/flow"])),
-                       "ops/backward_warp/out"),
+    "warp_flow_sign": (
+        lambda g: backward_warp(torch.from_numpy(g["ops/space_to_depth/in"]), -torch.from_numpy(g["ops/backward_warp/flow"])),
+        "ops/backward_warp/out",
+    ),
     # MATLAB's a = -0.5 instead of TensorFlow's a = -0.75
     "bicubic_a": (lambda g: BicubicUpsample(4, a=-0.5)(torch.from_numpy(g["BD/upsample/in"])), "BD/upsample/out"),
     # bilinear with align_corners=True
-    "bilinear_corners": (lambda g: torch.nn.functional.interpolate(
-        torch.from_numpy(g["BI/upsample/in"]), scale_factor=4, mode="bilinear", align_corners=True),
-        "BI/upsample/out"),
+    "bilinear_corners": (
+        lambda g: torch.nn.functional.interpolate(
+            torch.from_numpy(g["BI/upsample/in"]), scale_factor=4, mode="bilinear", align_corners=True
+        ),
+        "BI/upsample/out",
+    ),
 }
 
 
@@ -95,6 +108,7 @@ def test_bi_upsample(golden):
 def test_bd_degradation(golden):
     from tecogan.ops import bd_downsample, gaussian_kernel
     from tecogan.ops.degradation import crop_border
+
     kernel = gaussian_kernel(1.5)
     # the reference's kernel is a (3, 3, 9, 9) per-channel (diagonal) weight
     ref = golden["bd/kernel"]

@@ -1,5 +1,6 @@
 """imresize: MATLAB's bicubic resize checked against hand computations and a direct float64
 evaluation of MATLAB's algorithm written out here (no MATLAB available)."""
+
 import math
 
 import numpy as np
@@ -49,12 +50,13 @@ def matlab_bicubic_reference(img, scale):
     outside samples use symmetric padding (index 0 -> 1, -1 -> 2, n+1 -> n, ...).
     Rows are resized first, then columns; uint8 input is rounded (half away from 0) after each.
     """
+
     def cub(t):
         t = abs(t)
         if t <= 1:
-            return 1.5 * t ** 3 - 2.5 * t ** 2 + 1
+            return 1.5 * t**3 - 2.5 * t**2 + 1
         if t <= 2:
-            return -0.5 * t ** 3 + 2.5 * t ** 2 - 4 * t + 2
+            return -0.5 * t**3 + 2.5 * t**2 - 4 * t + 2
         return 0.0
 
     def mirror(j, n):
@@ -114,12 +116,13 @@ def test_direct_formula_one_output_sample():
     row = rng.uniform(0, 255, 16)
     # output sample 2 (1-based) of a 1/4 shrink, taps written out by hand
     scale, k = 0.25, 2
-    u = k / scale + 0.5 * (1 - 1 / scale)           # 6.5
+    u = k / scale + 0.5 * (1 - 1 / scale)  # 6.5
     taps = np.arange(np.floor(u - 8), np.floor(u - 8) + 18)
     w = scale * cubic(scale * (u - taps))
 
     def padded(j):
         return row[int(j) - 1] if 1 <= j <= 16 else row[int(-j)] if j < 1 else row[int(32 - j)]
+
     expected = sum(wi * padded(t) for wi, t in zip(w, taps, strict=False)) / w.sum()
     got = imresize(row[:, None], 0.25)[:, 0]
     assert got.shape == (4,)

@@ -1,4 +1,5 @@
 """The Real degradation: each stage, parameter ranges, determinism, the dataset and its config."""
+
 import copy
 import os
 
@@ -34,13 +35,22 @@ def _real_cfg(**overrides):
 
 
 def _config(deg_extra=None, train_extra=None, gt_dir="gt.lmdb"):
-    opt = {"scale": 4, "manual_seed": 3,
-           "dataset": {"degradation": dict({"type": "Real"}, **(deg_extra or {})),
-                       "train": dict({"name": "tiny", "gt_seq_dir": gt_dir, "gt_crop_size": 32, "augment": True},
-                                     **(train_extra or {}))},
-           "model": {"name": "FRVSR", "generator": {}},
-           "train": {"tempo_extent": 3, "moving_first_frame": True, "moving_factor": 0.5, "total_iter": 1,
-                     "generator": {"lr": 1e-4}}}
+    opt = {
+        "scale": 4,
+        "manual_seed": 3,
+        "dataset": {
+            "degradation": dict({"type": "Real"}, **(deg_extra or {})),
+            "train": dict({"name": "tiny", "gt_seq_dir": gt_dir, "gt_crop_size": 32, "augment": True}, **(train_extra or {})),
+        },
+        "model": {"name": "FRVSR", "generator": {}},
+        "train": {
+            "tempo_extent": 3,
+            "moving_first_frame": True,
+            "moving_factor": 0.5,
+            "total_iter": 1,
+            "generator": {"lr": 1e-4},
+        },
+    }
     return validate_config(opt, "t.yml")
 
 
@@ -108,6 +118,7 @@ def test_poisson_noise_grows_with_brightness_and_falls_with_peak():
 
     def std(x, peak):
         return (rd.add_noise(x, "poisson", peak, False, np.random.default_rng(2)).astype(np.float64) - x).std()
+
     assert std(bright, 500) > std(dark, 500) > 0
     assert std(bright, 5000) < std(bright, 500)
     # variance of (Poisson(lam) - lam) * 255 / peak with lam = x / 255 * peak
@@ -154,10 +165,12 @@ def test_crf_and_bitrate_order_the_quality():
 
 # ---- parameters ---------------------------------------------------------------------------------
 def test_sampled_parameters_stay_in_their_ranges():
-    cfg = _real_cfg(blur={"prob": 0.7, "kernel_size": [5, 9], "sigma": [0.5, 1.0], "beta": [1.0, 3.0]},
-                    noise={"prob": 0.6, "gaussian_sigma": [2.0, 3.0], "poisson_peak": [100.0, 200.0]},
-                    jpeg={"prob": 0.3, "quality": [50, 60]},
-                    video={"prob": 0.8, "crf": [20, 25], "bpp": [0.1, 0.2], "gop": [2, 5], "bframes": [0, 1]})
+    cfg = _real_cfg(
+        blur={"prob": 0.7, "kernel_size": [5, 9], "sigma": [0.5, 1.0], "beta": [1.0, 3.0]},
+        noise={"prob": 0.6, "gaussian_sigma": [2.0, 3.0], "poisson_peak": [100.0, 200.0]},
+        jpeg={"prob": 0.3, "quality": [50, 60]},
+        video={"prob": 0.8, "crf": [20, 25], "bpp": [0.1, 0.2], "gop": [2, 5], "bframes": [0, 1]},
+    )
     rng = np.random.default_rng(0)
     seen = {"blur": set(), "down": set(), "noise": set(), "codec": set()}
     skipped = {"blur": 0, "noise": 0, "jpeg": 0, "video": 0}
@@ -191,8 +204,12 @@ def test_sampled_parameters_stay_in_their_ranges():
 
 
 def test_zero_weights_and_probabilities_switch_stages_off():
-    cfg = _real_cfg(blur={"prob": 0}, noise={"prob": 0}, video={"prob": 1, "codecs": {"h265": 1, "h264": 0}},
-                    downsample={"bilinear": 1, "area": 0})
+    cfg = _real_cfg(
+        blur={"prob": 0},
+        noise={"prob": 0},
+        video={"prob": 1, "codecs": {"h265": 1, "h264": 0}},
+        downsample={"bilinear": 1, "area": 0},
+    )
     rng = np.random.default_rng(5)
     for _ in range(30):
         p = rd.sample_params(rng, cfg)
@@ -228,8 +245,17 @@ def test_dataset_items_are_aligned_shaped_and_reproducible(gt_lmdb):
     ds.set_epoch(3)
     assert not torch.equal(ds[3]["lr"], a["lr"])
     # with every random stage off and area shrinking, LR is exactly the area shrink of its GT
-    plain = _config({"real": {"blur": {"prob": 0}, "noise": {"prob": 0}, "video": {"prob": 0},
-                              "downsample": {"area": 1, "bicubic": 0, "bilinear": 0}}}, gt_dir=gt_lmdb)
+    plain = _config(
+        {
+            "real": {
+                "blur": {"prob": 0},
+                "noise": {"prob": 0},
+                "video": {"prob": 0},
+                "downsample": {"area": 1, "bicubic": 0, "bilinear": 0},
+            }
+        },
+        gt_dir=gt_lmdb,
+    )
     ds = build_train_dataset(plain)
     for i in range(len(ds)):
         item = ds[i]
@@ -240,6 +266,7 @@ def test_dataset_items_are_aligned_shaped_and_reproducible(gt_lmdb):
 
 def test_dataset_region_and_worker_pickling(gt_lmdb):
     import pickle
+
     opt = _config({"real": {"region": 64}}, gt_dir=gt_lmdb)
     ds = build_train_dataset(opt)
     assert ds.region_size(72, 100) == (18, 25)  # min(64, frame) low-res pixels
@@ -250,6 +277,7 @@ def test_dataset_region_and_worker_pickling(gt_lmdb):
 # ---- the config ---------------------------------------------------------------------------------
 def test_config_fills_defaults_and_keeps_bi_generator():
     from tecogan.networks import generator_arch_from_config
+
     opt = _config()
     real = opt["dataset"]["degradation"]["real"]
     assert real["region"] == 0 and real["video"]["crf"] == [18, 36] and real["blur"]["kernel_size"] == [7, 11]
@@ -259,15 +287,18 @@ def test_config_fills_defaults_and_keeps_bi_generator():
     assert _config()["dataset"]["degradation"]["real"]["video"]["codecs"]["h264"] == 0.5
 
 
-@pytest.mark.parametrize("deg_extra, needle", [
-    ({"real": {"video": {"crf": [30, 20]}}}, "dataset.degradation.real.video.crf: expected [low, high]"),
-    ({"real": {"video": {"codecs": {"h246": 1}}}}, "weights of h264, h265, mpeg4, mpeg2"),
-    ({"real": {"noise": {"prob": 1.5}}}, "dataset.degradation.real.noise.prob: expected a probability"),
-    ({"real": {"blur": {"kernel_size": [6, 9]}}}, "odd kernel sizes"),
-    ({"real": {"downsample": {"area": 0}}}, "not all 0"),
-    ({"real": {"region": 32}}, "region: expected 0 (whole low-res frames) or a region side >= 64"),
-    ({"real": {"vidoe": {}}}, "unknown key (did you mean video?)"),
-])
+@pytest.mark.parametrize(
+    "deg_extra, needle",
+    [
+        ({"real": {"video": {"crf": [30, 20]}}}, "dataset.degradation.real.video.crf: expected [low, high]"),
+        ({"real": {"video": {"codecs": {"h246": 1}}}}, "weights of h264, h265, mpeg4, mpeg2"),
+        ({"real": {"noise": {"prob": 1.5}}}, "dataset.degradation.real.noise.prob: expected a probability"),
+        ({"real": {"blur": {"kernel_size": [6, 9]}}}, "odd kernel sizes"),
+        ({"real": {"downsample": {"area": 0}}}, "not all 0"),
+        ({"real": {"region": 32}}, "region: expected 0 (whole low-res frames) or a region side >= 64"),
+        ({"real": {"vidoe": {}}}, "unknown key (did you mean video?)"),
+    ],
+)
 def test_config_errors_name_the_key(deg_extra, needle):
     with pytest.raises(UserError) as err:
         _config(deg_extra)
@@ -276,8 +307,10 @@ def test_config_errors_name_the_key(deg_extra, needle):
 
 def test_config_cross_checks():
     with pytest.raises(UserError, match="only used with type Real"):
-        validate_config({"scale": 4, "dataset": {"degradation": {"type": "BI", "real": {}}},
-                         "model": {"name": "FRVSR", "generator": {}}}, "t.yml")
+        validate_config(
+            {"scale": 4, "dataset": {"degradation": {"type": "BI", "real": {}}}, "model": {"name": "FRVSR", "generator": {}}},
+            "t.yml",
+        )
     with pytest.raises(UserError, match="gt_seq_dir: missing \\(Real training reads a GT LMDB\\)"):
         _config(gt_dir=None)
     opt = _config({"real": {"region": 64}}, {"gt_crop_size": 128})  # LR crop 32 <= region 64: fine
@@ -289,6 +322,7 @@ def test_config_cross_checks():
 
 def test_real_recipe_validates():
     from tecogan.experiment import load_config
+
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     opt = load_config(os.path.join(repo, "experiments_BI", "FRVSR_real", "001", "train.yml"))
     assert opt["dataset"]["degradation"]["type"] == "Real" and opt["train"]["precision"] == "bf16"

@@ -1,6 +1,7 @@
 """The weights shipped in pretrained_models/: they load strictly into the default BD (or BI)
 FRVSR generator, the footage models really super-resolve a clip they were never trained on,
 and the shipped names resolve to them."""
+
 import os
 
 import numpy as np
@@ -26,7 +27,7 @@ def load_shipped(name, degradation="BD", model="FRVSR"):
     """pretrained_models/<name> loaded strictly into the generator of the default
     experiments_<degradation>/<model>/001/test.yml, in eval mode."""
     path = os.path.join(REPO, "pretrained_models", name)
-    assert os.path.getsize(path) < 12 * 2 ** 20
+    assert os.path.getsize(path) < 12 * 2**20
     with open(os.path.join(REPO, f"experiments_{degradation}", model, "001", "test.yml")) as f:
         g = yaml.safe_load(f)["model"]["generator"]
     net = FRNet(g["in_nc"], g["out_nc"], g["nf"], g["nb"], degradation=degradation, scale=4)
@@ -70,6 +71,7 @@ def test_bi_footage_model_loads_strictly_and_beats_bicubic_on_ordinarily_shrunk_
     import cv2
 
     from tecogan.ops.imresize import imresize
+
     net = load_shipped("FRVSR_BI_footage.pth", degradation="BI")
     gt, _ = held_out_clip()
     h, w = gt.shape[1] // 4, gt.shape[2] // 4
@@ -79,8 +81,11 @@ def test_bi_footage_model_loads_strictly_and_beats_bicubic_on_ordinarily_shrunk_
         with torch.inference_mode():
             sr = np.stack(list(infer_sequence(net, lr)))
             sr_bd = np.stack(list(infer_sequence(load_shipped("FRVSR_BD_footage.pth"), lr)))
-        scores = {"bicubic": psnr_y_uint8(gt, bicubic).mean(), "BI model": psnr_y_uint8(gt, sr).mean(),
-                  "BD model": psnr_y_uint8(gt, sr_bd).mean()}
+        scores = {
+            "bicubic": psnr_y_uint8(gt, bicubic).mean(),
+            "BI model": psnr_y_uint8(gt, sr).mean(),
+            "BD model": psnr_y_uint8(gt, sr_bd).mean(),
+        }
         assert scores["BI model"] > scores["bicubic"] + 1.0, scores
         assert scores["BD model"] < scores["bicubic"], scores
 
@@ -88,6 +93,7 @@ def test_bi_footage_model_loads_strictly_and_beats_bicubic_on_ordinarily_shrunk_
 def test_shipped_model_names():
     import tecogan
     from tecogan.pretrained import DEFAULT_MODEL, PRETRAINED, resolve_model
+
     assert DEFAULT_MODEL in PRETRAINED
     for name, (filename, kind, good_for) in PRETRAINED.items():
         assert kind in ("BD", "BI") and good_for and "\n" not in good_for
@@ -105,6 +111,7 @@ def test_input_kind_from_the_table_and_from_any_checkpoint(tmp_path):
     its tensors (a BD generator holds its upsampler's bicubic kernels)."""
     from tecogan.pretrained import PRETRAINED, input_kind, resolve_model
     from tecogan.utils.errors import UserError
+
     for name, shipped in PRETRAINED.items():
         assert input_kind(name) == shipped.kind
         assert input_kind(resolve_model(name)) == shipped.kind, name
@@ -126,6 +133,7 @@ def test_tecogan_footage_model_loads_strictly_and_beats_frvsr_on_lpips_without_a
     carry no 4x4 mesh (issue 27's grid score)."""
     from tecogan.metrics.lpips_loader import load_lpips
     from tecogan.metrics.validation import lpips_sequence
+
     net = load_shipped("TecoGAN_BD_footage.pth", model="TecoGAN")
     gt, lr = held_out_clip()
     with torch.inference_mode():
@@ -148,6 +156,7 @@ def test_tecogan_footage_model_loads_strictly_and_beats_frvsr_on_lpips_without_a
 def test_every_shipped_file_is_listed_with_its_sha256_and_verified(tmp_path, monkeypatch):
     from tecogan import pretrained
     from tecogan.utils.errors import UserError
+
     folder = os.path.join(REPO, "pretrained_models")
     shipped = sorted(n for n in os.listdir(folder) if n.endswith(".pth"))
     assert shipped == sorted(pretrained.SHA256)
@@ -171,6 +180,7 @@ def test_every_shipped_file_is_listed_with_its_sha256_and_verified(tmp_path, mon
 def test_a_bare_name_that_is_also_a_file_is_ambiguous(tmp_path, monkeypatch):
     from tecogan.pretrained import resolve_model
     from tecogan.utils.errors import UserError
+
     monkeypatch.chdir(tmp_path)
     (tmp_path / "tecogan").write_bytes(b"my own checkpoint")
     with pytest.raises(UserError, match=r"\./tecogan"):
@@ -180,12 +190,14 @@ def test_a_bare_name_that_is_also_a_file_is_ambiguous(tmp_path, monkeypatch):
 
 def test_bare_model_name_that_is_also_a_file(tmp_path, monkeypatch, ckpt, capsys):
     from tecogan.pretrained import resolve_model
+
     monkeypatch.chdir(tmp_path)
     (tmp_path / "tecogan").write_bytes(open(ckpt, "rb").read())
     with pytest.raises(UserError, match=r"^model tecogan: both a shipped model's name and a file in this folder"):
         resolve_model("tecogan")
     assert resolve_model("./tecogan") == "./tecogan"
     write_frames(tmp_path / "in", n=2)
-    status, _, err = upscale_in_process(capsys, monkeypatch, tmp_path / "in", tmp_path / "out", "--model", "tecogan", "--device",
-                        "cpu")
+    status, _, err = upscale_in_process(
+        capsys, monkeypatch, tmp_path / "in", tmp_path / "out", "--model", "tecogan", "--device", "cpu"
+    )
     assert_one_line(status, err, "./tecogan")

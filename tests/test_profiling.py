@@ -1,4 +1,5 @@
 """profiling.py (main.py --mode profile): profile sizes are bounded, and tiny ones run."""
+
 import os
 import time
 
@@ -12,9 +13,26 @@ def test_profile_size_bounds(tmp_path, capsys, monkeypatch):
     exp = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "experiments_BD", "FRVSR", "001")
     for size in ("3x100000x100000", "3x4x4"):
         t0 = time.time()
-        status, _, err = run_inprocess(main_cmd.cli, ["main.py", "--exp_dir", exp, "--mode", "profile", "--model",
-                                                      "FRVSR", "--opt", "test.yml", "--gpu_id", "-1", "--lr_size",
-                                                      size], capsys, monkeypatch)
+        status, _, err = run_inprocess(
+            main_cmd.cli,
+            [
+                "main.py",
+                "--exp_dir",
+                exp,
+                "--mode",
+                "profile",
+                "--model",
+                "FRVSR",
+                "--opt",
+                "test.yml",
+                "--gpu_id",
+                "-1",
+                "--lr_size",
+                size,
+            ],
+            capsys,
+            monkeypatch,
+        )
         assert_one_line(status, err, f"--lr_size {size}", "8..8192")
         assert time.time() - t0 < 20
 
@@ -22,7 +40,24 @@ def test_profile_size_bounds(tmp_path, capsys, monkeypatch):
 @pytest.mark.parametrize("size", ["3x1x1", "3x4x4", "3x7x9"])
 def test_tiny_profile_sizes(capsys, monkeypatch, size):
     exp = os.path.join(REPO, "experiments_BD", "FRVSR", "001")
-    status, _, err = run_inprocess(main_cmd.cli, ["main.py", "--exp_dir", exp, "--mode", "profile", "--model", "FRVSR",
-                                                  "--opt", "test.yml", "--gpu_id", "-1", "--lr_size", size],
-                                   capsys, monkeypatch)
+    status, _, err = run_inprocess(
+        main_cmd.cli,
+        [
+            "main.py",
+            "--exp_dir",
+            exp,
+            "--mode",
+            "profile",
+            "--model",
+            "FRVSR",
+            "--opt",
+            "test.yml",
+            "--gpu_id",
+            "-1",
+            "--lr_size",
+            size,
+        ],
+        capsys,
+        monkeypatch,
+    )
     assert_one_line(status, err, f"--lr_size {size}", "at least" if False else "8..8192")

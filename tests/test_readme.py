@@ -10,6 +10,7 @@
 * the README stays short and leads: at most about 200 lines, every docs page one link away,
   every relative link and #anchor of README and docs/ resolves.
 """
+
 import ast
 import json
 import os
@@ -26,8 +27,12 @@ REPO = Path(__file__).resolve().parents[1]
 DOCS = sorted((REPO / "docs").glob("*.md"))
 PAGES = [REPO / "README.md", *DOCS]
 PYTHONS = ("python", "python3", ".venv/bin/python")
-CONSOLE = {"tecogan": "codes/main.py", "tecogan-upscale": "codes/upscale.py",
-           "tecogan-metrics": "codes/official_metrics/evaluate.py", "tecogan-ui": "codes/app.py"}
+CONSOLE = {
+    "tecogan": "codes/main.py",
+    "tecogan-upscale": "codes/upscale.py",
+    "tecogan-metrics": "codes/official_metrics/evaluate.py",
+    "tecogan-ui": "codes/app.py",
+}
 # shell utilities that appear in the documented command lines (not project commands)
 SHELL_WORDS = {"cp", "tail", "ls", "cd", "mkdir", "echo", "cat", "rm", "export", ".", "tensorboard", "ray"}
 
@@ -83,8 +88,7 @@ def commands(text):
 def inline_commands(path):
     """`python ...` / `bash ...` code spans outside fenced blocks."""
     text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)
-    return [span for span in re.findall(r"`([^`\n]+)`", text)
-            if span.split()[0] in PYTHONS + ("bash",) and len(span.split()) > 1]
+    return [span for span in re.findall(r"`([^`\n]+)`", text) if span.split()[0] in PYTHONS + ("bash",) and len(span.split()) > 1]
 
 
 def documented_commands():
@@ -127,6 +131,7 @@ def python_invocation(args, cwd):
 def check_pip(args):
     """`pip install ...`: -r files exist, requirements parse, the index is an https URL."""
     from packaging.requirements import Requirement
+
     assert args[0] == "install", args
     args = args[1:]
     i = 0
@@ -228,7 +233,7 @@ def run_shell_scripts(invocations, tmp_path):
         lines = record.read_text().splitlines()
         assert lines, f"{src}: started no Python command"
         cwd, n = lines[0], int(lines[1])
-        runs.append((cwd, lines[2:2 + n], src))
+        runs.append((cwd, lines[2 : 2 + n], src))
     return runs
 
 
@@ -272,8 +277,9 @@ def test_every_documented_command_parses(tmp_path):
     driver.write_text(PARSE_ONLY)
     out = tmp_path / "out.json"
     env = dict(os.environ, TECOGAN_ROOT=str(tmp_path / "root"))  # downloads would land there
-    r = subprocess.run([sys.executable, str(driver), str(jobs), str(out)], cwd=tmp_path, capture_output=True,
-                       text=True, timeout=300, env=env)
+    r = subprocess.run(
+        [sys.executable, str(driver), str(jobs), str(out)], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env
+    )
     assert out.is_file(), r.stderr[-3000:]
     verdicts = json.loads(out.read_text())
     failures = [f"{src}: {why}" for (_, _, src), why in zip(python_cmds, verdicts, strict=True) if why]
@@ -295,8 +301,14 @@ def test_readme_is_short_and_every_docs_page_is_one_link_away():
     assert len(text.splitlines()) <= 200
     for page in DOCS:
         assert f"(docs/{page.name})" in text or f"(docs/{page.name}#" in text, page.name
-    for heading in ("## Quick start", "## Pick a model", "## 1. Upscale your video",
-                    "## 2. Reproduce, test, evaluate", "### Try the research workflow", "## 3. Train"):
+    for heading in (
+        "## Quick start",
+        "## Pick a model",
+        "## 1. Upscale your video",
+        "## 2. Reproduce, test, evaluate",
+        "### Try the research workflow",
+        "## 3. Train",
+    ):
         assert heading in text, heading
 
 
@@ -336,8 +348,9 @@ def test_setup_commands_are_the_two_of_the_quick_start():
     assert all(line.startswith(install) for line in lines)
     assert lines[1] == install + ".venv/bin/python -m pytest -q -n 2"
     assert lines[1] in (REPO / ".ci" / "run").read_text()
-    assert lines[0].endswith("codes/upscale.py demo/videos/juggle_lr.mp4 results/demo/juggle_x4.mp4 "
-                             "--compare results/demo/juggle_compare.mp4")
+    assert lines[0].endswith(
+        "codes/upscale.py demo/videos/juggle_lr.mp4 results/demo/juggle_x4.mp4 --compare results/demo/juggle_compare.mp4"
+    )
     check_pip(["install", "-q", "-r", "requirements.txt"])
 
 
@@ -385,8 +398,7 @@ def _run_python_block(code, tmp_path, name):
     script.write_text("import runpy\nrunpy.run_path(%r)\n" % str(REPO / "codes" / "_clone.py") + code)
     env = dict(os.environ)
     env.pop("TECOGAN_LPIPS_WEIGHTS", None)
-    r = subprocess.run([sys.executable, str(script)], cwd=cwd, env=env, capture_output=True, text=True,
-                       timeout=600)
+    r = subprocess.run([sys.executable, str(script)], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, f"{name}:\n{code}\n{r.stderr[-3000:]}"
     return cwd, r.stdout
 
@@ -427,8 +439,11 @@ def test_upscale_commands_on_bundled_inputs_run(tmp_path):
     upscale.py command whose input is bundled run as written and write their outputs."""
     # the upscale.py command of each line (an install before it, as in the quick start, is
     # the first-hour test's business; the python on PATH here is the suite's)
-    lines = [src.split(" && ")[-1].replace(".venv/bin/python", "python", 1) for page, argv, src in documented_commands()
-             if len(argv) > 2 and argv[1].endswith("codes/upscale.py") and (REPO / argv[2]).exists()]
+    lines = [
+        src.split(" && ")[-1].replace(".venv/bin/python", "python", 1)
+        for page, argv, src in documented_commands()
+        if len(argv) > 2 and argv[1].endswith("codes/upscale.py") and (REPO / argv[2]).exists()
+    ]
     quick = _block_after(REPO / "README.md", "## Quick start").splitlines()[1].split(" && ")[-1]
     quick = quick.replace(".venv/bin/python", "python", 1)
     lines = [quick] + sorted(set(lines) - {quick})
@@ -451,8 +466,7 @@ def _written(path):
 
 def test_upscale_doc_says_batch_resumes():
     text = (REPO / "docs" / "upscale.md").read_text()
-    batch = " ".join(text[text.index("## Many files"):text.index("## Devices and speed")].split())
+    batch = " ".join(text[text.index("## Many files") : text.index("## Devices and speed")].split())
     assert "resumable jobs are not part of this release" not in text
     assert "started again from its first frame" not in batch
-    assert "interrupted midway (Ctrl-C, a crash, a kill) is resumed by the next run from its last complete segment" \
-        in batch
+    assert "interrupted midway (Ctrl-C, a crash, a kill) is resumed by the next run from its last complete segment" in batch

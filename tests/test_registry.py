@@ -1,5 +1,6 @@
 """Parts by registry: a model, criterion, LR schedule, discriminator, training dataset or
 validation metric added to its table alone is accepted by the config and used by the builders."""
+
 import copy
 import warnings
 
@@ -42,8 +43,11 @@ def test_a_criterion_through_the_table_alone(monkeypatch):
 def test_a_schedule_through_the_table_alone(monkeypatch):
     opt = make_opt("frvsr")
     opt["train"]["generator"]["lr_schedule"] = {"type": "Halving"}
-    monkeypatch.setitem(lr_schedules.SCHEDULES, "Halving",
-                        lambda optimizer, _cfg: torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 0.5 ** it))
+    monkeypatch.setitem(
+        lr_schedules.SCHEDULES,
+        "Halving",
+        lambda optimizer, _cfg: torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 0.5**it),
+    )
     model = build_model(validate_config(opt, "t"), torch.device("cpu"))
     with warnings.catch_warnings():  # stepped without an optimiser step: only the LR is read
         warnings.simplefilter("ignore", UserWarning)
@@ -80,10 +84,13 @@ def test_a_training_dataset_through_the_table_alone(monkeypatch):
     def toy(ds, deg, common):
         made.update(ds=ds["name"], extent=common["tempo_extent"])
         return "a toy dataset"
+
     monkeypatch.setitem(train_datasets.TRAIN_DATASETS, "Toy", toy)
     opt = make_opt("frvsr")
-    opt["dataset"] = {"degradation": {"type": "Toy"},
-                      "train": {"name": "toy", "gt_seq_dir": "g", "lr_seq_dir": "l", "gt_crop_size": 64}}
+    opt["dataset"] = {
+        "degradation": {"type": "Toy"},
+        "train": {"name": "toy", "gt_seq_dir": "g", "lr_seq_dir": "l", "gt_crop_size": 64},
+    }
     assert train_datasets.build_train_dataset(validate_config(opt, "t")) == "a toy dataset"
     assert made == {"ds": "toy", "extent": 4}
 
@@ -91,8 +98,10 @@ def test_a_training_dataset_through_the_table_alone(monkeypatch):
 def test_a_validation_metric_through_the_table_alone(monkeypatch):
     def mean_abs(vm, gt, sr):
         return np.abs(gt.astype(float) - sr.astype(float)).mean(axis=(1, 2, 3)) * vm.config["MAE"]["scale"]
-    monkeypatch.setitem(validation.METRICS, "MAE", (mean_abs, Section({"mult": Key(NUM, default=1.0),
-                                                                       "scale": Key(NUM, default=2.0)})))
+
+    monkeypatch.setitem(
+        validation.METRICS, "MAE", (mean_abs, Section({"mult": Key(NUM, default=1.0), "scale": Key(NUM, default=2.0)}))
+    )
     opt = make_opt("frvsr")
     opt["metric"] = {"MAE": {}}
     assert validate_config(opt, "t")["metric"]["MAE"] == {"mult": 1.0, "scale": 2.0}

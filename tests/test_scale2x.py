@@ -1,5 +1,6 @@
 """2x super-resolution (the reference's later layout): network, checkpoints, BD degradation,
 training a few iterations, test mode, profiling and upscale.py at scale 2."""
+
 import os
 import subprocess
 import sys
@@ -30,8 +31,13 @@ def later_reference_2x_names(nb):
     names += [f"fnet.flow.{j}.{p}" for j in (0, 2) for p in ("weight", "bias")]
     names += ["srnet.conv_in.0.weight", "srnet.conv_in.0.bias"]
     names += [f"srnet.resblocks.{i}.conv.{j}.{p}" for i in range(nb) for j in (0, 2) for p in ("weight", "bias")]
-    names += ["srnet.conv_up.0.weight", "srnet.conv_up.0.bias", "srnet.conv_out.weight", "srnet.conv_out.bias",
-              "srnet.upsample_func.kernels"]
+    names += [
+        "srnet.conv_up.0.weight",
+        "srnet.conv_up.0.bias",
+        "srnet.conv_out.weight",
+        "srnet.conv_out.bias",
+        "srnet.upsample_func.kernels",
+    ]
     return names
 
 
@@ -45,7 +51,13 @@ def test_2x_state_dict_layout():
     assert "srnet.conv_up.2.weight" not in sd
     assert FRNet.arch_from_state_dict(sd)["scale"] == 2
     assert FRNet(nf=8, nb=1, degradation="BI", scale=2).arch() == {
-        "in_nc": 3, "out_nc": 3, "nf": 8, "nb": 1, "degradation": "BI", "scale": 2}
+        "in_nc": 3,
+        "out_nc": 3,
+        "nf": 8,
+        "nb": 1,
+        "degradation": "BI",
+        "scale": 2,
+    }
 
 
 def test_2x_checkpoint_of_the_later_layout_loads_strict(tmp_path):
@@ -84,12 +96,13 @@ def test_2x_upsamplers_and_bd_degradation():
     blurred = cv2.filter2D(img, -1, kernel, borderType=cv2.BORDER_CONSTANT)
     ours = lr[0, 0].permute(1, 2, 0).numpy()
     # no padding: LR pixel (i, j) is the blur centred on GT pixel (4 + 2i, 4 + 2j)
-    np.testing.assert_allclose(ours, blurred[4:-4:2, 4:-4:2][:ours.shape[0], :ours.shape[1]], atol=1e-3)
+    np.testing.assert_allclose(ours, blurred[4:-4:2, 4:-4:2][: ours.shape[0], : ours.shape[1]], atol=1e-3)
 
 
 @pytest.fixture(scope="module")
 def data_2x(tmp_path_factory):  # BD 2x LR 16x16
     from tecogan.ops.degradation import degrade_bd
+
     return make_tiny_data(tmp_path_factory.mktemp("data2x"), lambda gt: degrade_bd(gt, 1.5, 2))
 
 
@@ -98,6 +111,7 @@ def test_2x_train_test_profile_and_upscale(data_2x, tmp_path):
     def two_x(opt):
         opt["scale"] = 2
         opt["dataset"]["train"]["crop_size"] = 16  # LR 8x8, the flow network's minimum
+
     exp = write_opt(tmp_path / "exp", data_2x, "TecoGAN", total_iter=2, extra=two_x)
     train(exp, "TecoGAN")
     ckpt = exp / "train" / "ckpt" / "G_iter2.pth"
@@ -108,20 +122,43 @@ def test_2x_train_test_profile_and_upscale(data_2x, tmp_path):
 
     # test mode: the 2x checkpoint, frames at 2x the LR size, named like the GT
     opt = yaml.safe_load((exp / "train.yml").read_text())
-    test_opt = {"scale": 2, "dataset": {"degradation": opt["dataset"]["degradation"], "test1": opt["dataset"]["test"]},
-                "model": {"name": "TecoGAN", "generator": dict(opt["model"]["generator"], load_path=str(ckpt))},
-                "test": {"save_res": True, "res_dir": str(tmp_path / "results"), "num_pad_front": 2}}
+    test_opt = {
+        "scale": 2,
+        "dataset": {"degradation": opt["dataset"]["degradation"], "test1": opt["dataset"]["test"]},
+        "model": {"name": "TecoGAN", "generator": dict(opt["model"]["generator"], load_path=str(ckpt))},
+        "test": {"save_res": True, "res_dir": str(tmp_path / "results"), "num_pad_front": 2},
+    }
     (exp / "test.yml").write_text(yaml.safe_dump(test_opt))
     load_config(str(exp / "test.yml"))
     for mode, extra in (("test", []), ("profile", ["--lr_size", "3x16x24", "--test_speed"])):
-        r = subprocess.run([sys.executable, os.path.join(REPO, "codes", "main.py"), "--exp_dir", str(exp),
-                            "--mode", mode, "--model", "TecoGAN", "--opt", "test.yml", "--gpu_id", "-1", *extra],
-                           capture_output=True, text=True, env=ENV, timeout=300, cwd=REPO)
+        r = subprocess.run(
+            [
+                sys.executable,
+                os.path.join(REPO, "codes", "main.py"),
+                "--exp_dir",
+                str(exp),
+                "--mode",
+                mode,
+                "--model",
+                "TecoGAN",
+                "--opt",
+                "test.yml",
+                "--gpu_id",
+                "-1",
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            env=ENV,
+            timeout=300,
+            cwd=REPO,
+        )
         assert r.returncode == 0, r.stderr
         if mode == "profile":
             assert "x2" in r.stdout
             # conv FLOPs of one step at 16x24 LR: count them from the network itself
             from tecogan.profiling import count_flops, step_inputs
+
             net = FRNet(nf=8, nb=1, degradation="BD", scale=2)
             flops = count_flops(net, step_inputs(3, 16, 24, 2, "cpu"))
             assert f"FLOPs (x10^9): {flops / 1e9:.3f}" in r.stdout
@@ -131,9 +168,24 @@ def test_2x_train_test_profile_and_upscale(data_2x, tmp_path):
     assert first.shape == (32, 32, 3)
 
     # upscale.py reads the scale from the checkpoint, and equals test mode's frames
-    r = subprocess.run([sys.executable, os.path.join(REPO, "codes", "upscale.py"), str(data_2x / "LR" / "val0"),
-                        str(tmp_path / "up"), "--model", str(ckpt), "--device", "cpu", "--num_pad_front", "2"],
-                       capture_output=True, text=True, env=ENV, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(REPO, "codes", "upscale.py"),
+            str(data_2x / "LR" / "val0"),
+            str(tmp_path / "up"),
+            "--model",
+            str(ckpt),
+            "--device",
+            "cpu",
+            "--num_pad_front",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     assert "16x16 -> 32x32" in r.stdout
     for name in os.listdir(out_dir):

@@ -1,4 +1,5 @@
 """Data scripts from the command line: default paths, refusals, and the bundled demo data."""
+
 import os
 import subprocess
 
@@ -32,8 +33,7 @@ def run(script, *args, cwd=None):
         if cwd is not None:
             m.chdir(cwd)
         m.syspath_prepend(SCRIPTS)  # as when the script runs: its folder first (prepare_demo imports create_lmdb)
-        status, out, err = run_inprocess(script_cli(f"scripts/{script}"), [script, *map(str, args)],
-                                         CAPTURE["capsys"], m)
+        status, out, err = run_inprocess(script_cli(f"scripts/{script}"), [script, *map(str, args)], CAPTURE["capsys"], m)
     return subprocess.CompletedProcess([script, *args], status, out, err)
 
 
@@ -94,8 +94,7 @@ def test_create_lmdb_raw_dir_lmdb_dir_and_check(tmp_path):
     assert r.returncode == 0, r.stderr
     written = sorted(os.listdir(tmp_path / "chk"))
     assert written == ["vid0_4x48x56_0000.png", "vid1_4x48x56_0000.png"]
-    assert np.array_equal(cv2.imread(str(tmp_path / "chk" / written[1])),
-                          cv2.imread(str(tmp_path / "raw" / "vid1" / "0000.png")))
+    assert np.array_equal(cv2.imread(str(tmp_path / "chk" / written[1])), cv2.imread(str(tmp_path / "raw" / "vid1" / "0000.png")))
     r = run("create_lmdb.py", "--raw_dir", tmp_path / "nothing", "--lmdb_dir", tmp_path / "Y.lmdb")
     assert r.returncode == 2 and "nothing" in r.stderr and "Traceback" not in r.stderr
 
@@ -156,9 +155,12 @@ def test_generate_lr_dir_spelled_like_gt_dir(tmp_path, capsys, monkeypatch):
     write_frames(tmp_path / "gt" / "s1", h=32, w=32)
     os.symlink(tmp_path / "gt", tmp_path / "GT")
     before = tree_hash(tmp_path / "gt")
-    status, _, err = run_inprocess(script_cli("scripts/generate_lr_BI.py"),
-                                   ["generate_lr_BI.py", "--gt_dir", tmp_path / "gt", "--lr_dir", tmp_path / "GT",
-                                    "--overwrite"], capsys, monkeypatch)
+    status, _, err = run_inprocess(
+        script_cli("scripts/generate_lr_BI.py"),
+        ["generate_lr_BI.py", "--gt_dir", tmp_path / "gt", "--lr_dir", tmp_path / "GT", "--overwrite"],
+        capsys,
+        monkeypatch,
+    )
     assert_one_line(status, err, "--lr_dir", "is the input")
     assert tree_hash(tmp_path / "gt") == before
 
@@ -169,15 +171,21 @@ def test_resize_bd_refuses_lr_dir_touching_gt_dir(tmp_path, capsys, monkeypatch,
     write_frames(gt / "s1", h=16, w=16)
     lr = {"same": gt, "inside": gt / "s1" / "lr", "contains": tmp_path / "data"}[case]
     before = tree_hash(tmp_path / "data")
-    status, _, err = run_inprocess(script_cli("scripts/resize_BD.py"),
-                                   ["resize_BD.py", "--gt_dir", gt, "--lr_dir", lr], capsys, monkeypatch)
+    status, _, err = run_inprocess(
+        script_cli("scripts/resize_BD.py"), ["resize_BD.py", "--gt_dir", gt, "--lr_dir", lr], capsys, monkeypatch
+    )
     assert_one_line(status, err, "--lr_dir", "input --gt_dir")
     assert tree_hash(tmp_path / "data") == before
 
 
-@pytest.mark.parametrize("script, src_opt, dst_opt", [("resize_BD.py", "--gt_dir", "--lr_dir"),
-                                                      ("generate_lr_BI.py", "--gt_dir", "--lr_dir"),
-                                                      ("bicubic_baseline.py", "--lr_dir", "--out_dir")])
+@pytest.mark.parametrize(
+    "script, src_opt, dst_opt",
+    [
+        ("resize_BD.py", "--gt_dir", "--lr_dir"),
+        ("generate_lr_BI.py", "--gt_dir", "--lr_dir"),
+        ("bicubic_baseline.py", "--lr_dir", "--out_dir"),
+    ],
+)
 def test_data_scripts_keep_or_cleanly_replace_existing_output(tmp_path, capsys, monkeypatch, script, src_opt, dst_opt):
     src, dst = tmp_path / "src", tmp_path / "dst"
     write_frames(src / "s1", h=16, w=16)

@@ -1,6 +1,7 @@
 """OpenVINO's and NNCF's usage telemetry is declined in the project's processes: no event is
 sent and no process is forked for it, even where the user's consent file says yes; the
 consent file is left as it was."""
+
 import hashlib
 import os
 import subprocess
@@ -39,8 +40,13 @@ def test_no_telemetry_is_sent_even_with_consent(tmp_path):
     before = hashlib.sha256(consent.read_bytes()).hexdigest()
     env = dict(os.environ, HOME=str(home), TECOGAN_CACHE_DIR=str(tmp_path / "cache"))
     env.pop("CI", None)  # the library's own CI switch must not be what declines
-    out = subprocess.run([sys.executable, "-c", SCRIPT, os.path.join(REPO, "codes", "_clone.py")],
-                         capture_output=True, text=True, env=env, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT, os.path.join(REPO, "codes", "_clone.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "forks 0 consent False" in out.stdout, out.stdout + out.stderr[-2000:]
     assert hashlib.sha256(consent.read_bytes()).hexdigest() == before

@@ -1,4 +1,5 @@
 """`codes/main.py --mode test` / `test.sh` / `profile.sh` end to end on tiny data."""
+
 import os
 import subprocess
 import sys
@@ -37,14 +38,18 @@ def write_exp(tmp_path, load_path, degradation="BD", nf=8, nb=1, extra_test=None
     opt = {
         "scale": 4,
         "manual_seed": 0,
-        "dataset": {"degradation": {"type": degradation, "sigma": 1.5} if degradation == "BD" else {"type": "BI"},
-                    "test1": {"name": "Tiny", "gt_seq_dir": str(tmp_path / "GT"),
-                              "lr_seq_dir": str(tmp_path / "LR")}},
-        "model": {"name": "FRVSR",
-                  "generator": {"name": "FRNet", "in_nc": 3, "out_nc": 3, "nf": nf, "nb": nb,
-                                "load_path": str(load_path)}},
-        "test": dict({"save_res": True, "res_dir": str(tmp_path / "results"),
-                      "padding_mode": "reflect", "num_pad_front": 5}, **(extra_test or {})),
+        "dataset": {
+            "degradation": {"type": degradation, "sigma": 1.5} if degradation == "BD" else {"type": "BI"},
+            "test1": {"name": "Tiny", "gt_seq_dir": str(tmp_path / "GT"), "lr_seq_dir": str(tmp_path / "LR")},
+        },
+        "model": {
+            "name": "FRVSR",
+            "generator": {"name": "FRNet", "in_nc": 3, "out_nc": 3, "nf": nf, "nb": nb, "load_path": str(load_path)},
+        },
+        "test": dict(
+            {"save_res": True, "res_dir": str(tmp_path / "results"), "padding_mode": "reflect", "num_pad_front": 5},
+            **(extra_test or {}),
+        ),
     }
     with open(exp / "test.yml", "w") as f:
         yaml.safe_dump(opt, f)
@@ -52,9 +57,27 @@ def write_exp(tmp_path, load_path, degradation="BD", nf=8, nb=1, extra_test=None
 
 
 def run_main(exp, mode="test", *extra):
-    return subprocess.run([sys.executable, MAIN, "--exp_dir", str(exp), "--mode", mode, "--model", "FRVSR",
-                           "--opt", "test.yml", "--gpu_id", "-1", *extra],
-                          capture_output=True, text=True, timeout=300, cwd=REPO)
+    return subprocess.run(
+        [
+            sys.executable,
+            MAIN,
+            "--exp_dir",
+            str(exp),
+            "--mode",
+            mode,
+            "--model",
+            "FRVSR",
+            "--opt",
+            "test.yml",
+            "--gpu_id",
+            "-1",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
 
 
 def read_rgb(path):
@@ -79,8 +102,9 @@ def test_test_mode_writes_frames_equal_to_inference(tmp_path):
         for name, exp_frame in zip(names, expected, strict=False):
             assert np.array_equal(read_rgb(out_dir / name), exp_frame)
         assert f"Tiny/{seq}: 4 frames" in r.stdout and "frames/s" in r.stdout
-    assert not [f for f in os.listdir(tmp_path / "results" / "Tiny" / "FRVSR_BD_iter7" / "seqA")
-                if f.startswith((".tmp", ".tecogan-tmp"))]
+    assert not [
+        f for f in os.listdir(tmp_path / "results" / "Tiny" / "FRVSR_BD_iter7" / "seqA") if f.startswith((".tmp", ".tecogan-tmp"))
+    ]
 
 
 def test_checkpoint_series(tmp_path):
@@ -90,8 +114,7 @@ def test_checkpoint_series(tmp_path):
     for it in (10, 20, 30):
         torch.manual_seed(it)
         torch.save(FRNet(nf=8, nb=1, degradation="BI").state_dict(), ckdir / f"G_iter{it}.pth")
-    exp = write_exp(tmp_path, ckdir / "*.pth", degradation="BI",
-                    extra_test={"start_iter": 10, "end_iter": 30, "test_freq": 10})
+    exp = write_exp(tmp_path, ckdir / "*.pth", degradation="BI", extra_test={"start_iter": 10, "end_iter": 30, "test_freq": 10})
     r = run_main(exp)
     assert r.returncode == 0, r.stderr
     for it in (10, 20, 30):
@@ -112,23 +135,31 @@ def test_wrong_checkpoint_is_one_clear_line(tmp_path):
 @pytest.mark.slow
 def test_profile_reference_figures():
     env = dict(os.environ, PYTHON=sys.executable)
-    r = subprocess.run(["bash", os.path.join(REPO, "profile.sh"), "BD", "TecoGAN", "3x134x320", "-1"],
-                       capture_output=True, text=True, timeout=300, env=env, cwd=REPO)
+    r = subprocess.run(
+        ["bash", os.path.join(REPO, "profile.sh"), "BD", "TecoGAN", "3x134x320", "-1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=REPO,
+    )
     assert r.returncode == 0, r.stderr
     assert "Parameters (x10^6): 2.589" in r.stdout
     assert "FLOPs (x10^9): 141.860" in r.stdout
     assert "Speed (FPS): " in r.stdout
 
 
-@pytest.mark.parametrize("script, args, needle", [
-    ("profile.sh", ["BD", "TecoGAN", "3x134"], "expected CxHxW"),
-    ("test.sh", ["BX", "TecoGAN"], "expected BD or BI"),
-    ("test.sh", ["BD", "ESRGAN"], "expected FRVSR or TecoGAN"),
-])
+@pytest.mark.parametrize(
+    "script, args, needle",
+    [
+        ("profile.sh", ["BD", "TecoGAN", "3x134"], "expected CxHxW"),
+        ("test.sh", ["BX", "TecoGAN"], "expected BD or BI"),
+        ("test.sh", ["BD", "ESRGAN"], "expected FRVSR or TecoGAN"),
+    ],
+)
 def test_command_argument_errors(script, args, needle):
     env = dict(os.environ, PYTHON=sys.executable)
-    r = subprocess.run(["bash", os.path.join(REPO, script), *args], capture_output=True, text=True,
-                       timeout=60, env=env, cwd=REPO)
+    r = subprocess.run(["bash", os.path.join(REPO, script), *args], capture_output=True, text=True, timeout=60, env=env, cwd=REPO)
     assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr
 
 
@@ -138,8 +169,7 @@ def test_optional_dataset_missing_is_skipped_with_how_to_get_it(tmp_path):
     make_sequences(tmp_path, names=("only",), t=2)
     ckpt = tmp_path / "G.pth"
     torch.save(FRNet(nf=8, nb=1, degradation="BD").state_dict(), ckpt)
-    missing = {"name": "Extra", "gt_seq_dir": str(tmp_path / "nowhere" / "GT"),
-               "lr_seq_dir": str(tmp_path / "nowhere" / "LR")}
+    missing = {"name": "Extra", "gt_seq_dir": str(tmp_path / "nowhere" / "GT"), "lr_seq_dir": str(tmp_path / "nowhere" / "LR")}
     exp = write_exp(tmp_path, ckpt)
     opt = yaml.safe_load((exp / "test.yml").read_text())
     opt["dataset"]["test2"] = dict(missing, optional=True, how_to_get="run make_extra.sh")
@@ -159,9 +189,17 @@ def test_optional_dataset_missing_is_skipped_with_how_to_get_it(tmp_path):
 def test_sequence_sets_all_optional_missing(tmp_path):
     from tecogan.experiment import validate_config
     from tecogan.testing import sequence_sets
-    opt = validate_config({"scale": 4, "dataset": {"degradation": {"type": "BD"}, "test1": {
-        "name": "A", "lr_seq_dir": str(tmp_path / "none"), "optional": True}},
-        "model": {"name": "FRVSR", "generator": {"name": "FRNet"}}})
+
+    opt = validate_config(
+        {
+            "scale": 4,
+            "dataset": {
+                "degradation": {"type": "BD"},
+                "test1": {"name": "A", "lr_seq_dir": str(tmp_path / "none"), "optional": True},
+            },
+            "model": {"name": "FRVSR", "generator": {"name": "FRNet"}},
+        }
+    )
     lines = []
     assert sequence_sets(opt, report=lines.append) == []
     assert len(lines) == 1 and lines[0].startswith("A: skipped (optional;") and "docs/data.md" in lines[0]
@@ -170,10 +208,12 @@ def test_sequence_sets_all_optional_missing(tmp_path):
 def write_test_exp(tmp_path, ckpt, res_dir, name="T"):
     exp = tmp_path / "exp"
     exp.mkdir(exist_ok=True)
-    opt = {"scale": 4, "dataset": {"degradation": {"type": "BD"},
-                                   "test1": {"name": name, "lr_seq_dir": str(tmp_path / "LR")}},
-           "model": {"name": "FRVSR", "generator": {"nf": 8, "nb": 1, "load_path": str(ckpt)}},
-           "test": {"save_res": True, "res_dir": str(res_dir)}}
+    opt = {
+        "scale": 4,
+        "dataset": {"degradation": {"type": "BD"}, "test1": {"name": name, "lr_seq_dir": str(tmp_path / "LR")}},
+        "model": {"name": "FRVSR", "generator": {"nf": 8, "nb": 1, "load_path": str(ckpt)}},
+        "test": {"save_res": True, "res_dir": str(res_dir)},
+    }
     (exp / "test.yml").write_text(yaml.safe_dump(opt))
     return ["main.py", "--exp_dir", exp, "--mode", "test", "--model", "FRVSR", "--opt", "test.yml", "--gpu_id", "-1"]
 
@@ -203,13 +243,18 @@ def test_test_mode_refuses_nan_checkpoint(tmp_path, tiny, capsys, monkeypatch):
     torch.save(sd, tmp_path / "G_iter9.pth")
     write_frames(tmp_path / "LR" / "s1")
     (tmp_path / "exp").mkdir()
-    opt = {"scale": 4, "dataset": {"degradation": {"type": "BD"},
-                                   "test1": {"name": "T", "lr_seq_dir": str(tmp_path / "LR")}},
-           "model": {"name": "FRVSR", "generator": {"nf": 8, "nb": 1, "load_path": str(tmp_path / "G_iter9.pth")}},
-           "test": {"save_res": True, "res_dir": str(tmp_path / "results")}}
+    opt = {
+        "scale": 4,
+        "dataset": {"degradation": {"type": "BD"}, "test1": {"name": "T", "lr_seq_dir": str(tmp_path / "LR")}},
+        "model": {"name": "FRVSR", "generator": {"nf": 8, "nb": 1, "load_path": str(tmp_path / "G_iter9.pth")}},
+        "test": {"save_res": True, "res_dir": str(tmp_path / "results")},
+    }
     (tmp_path / "exp" / "test.yml").write_text(yaml.safe_dump(opt))
-    status, _, err = run_inprocess(main_cmd.cli, ["main.py", "--exp_dir", tmp_path / "exp", "--mode", "test",
-                                                  "--model", "FRVSR", "--opt", "test.yml", "--gpu_id", "-1"],
-                                   capsys, monkeypatch)
+    status, _, err = run_inprocess(
+        main_cmd.cli,
+        ["main.py", "--exp_dir", tmp_path / "exp", "--mode", "test", "--model", "FRVSR", "--opt", "test.yml", "--gpu_id", "-1"],
+        capsys,
+        monkeypatch,
+    )
     assert_one_line(status, err, "G_iter9.pth", "NaN/Inf")
     assert not (tmp_path / "results" / "T" / "G_iter9" / "s1").exists()

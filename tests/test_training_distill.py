@@ -1,5 +1,6 @@
 """Distillation (train.distill_crit) and FRNet's FNet width (model.generator.fnet_nf): the fast model's
 training pieces."""
+
 import copy
 
 import pytest
@@ -55,8 +56,7 @@ def test_teacher_frozen_and_loss_is_the_hand_computation(tmp_path):
     lr, gt = torch.rand(1, 4, 3, 16, 16), torch.rand(1, 4, 3, 64, 64)
     # the hand computation: 0.5 * Charbonnier(student's output, teacher's output) on the same clip
     with torch.no_grad():
-        want = 0.5 * CharbonnierLoss()(model.net_G.forward_sequence(lr)["hr_data"],
-                                       model.teacher.forward_sequence(lr)["hr_data"])
+        want = 0.5 * CharbonnierLoss()(model.net_G.forward_sequence(lr)["hr_data"], model.teacher.forward_sequence(lr)["hr_data"])
         _, log = model.generator_losses(lr, gt, model.net_G.forward_sequence(lr))
     assert torch.allclose(log["l_distill_G"], want)
     before = copy.deepcopy(model.net_G.state_dict())

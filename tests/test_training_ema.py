@@ -1,6 +1,7 @@
 """train.ema_decay: an exponential moving average of the generator, updated after every step,
 saved as G_ema_iter{N}.pth (G's names: loads strictly wherever a G does), validated beside G,
 and part of the exact-resume state."""
+
 import json
 import subprocess
 import sys
@@ -55,6 +56,7 @@ def test_ema_saved_validated_and_loaded_by_test_mode(tiny_data, tmp_path):  # no
     assert_same(state["model"]["net_G_ema"], weights(ckpt / "G_ema_iter6.pth"))
     # the same names as G: loads strictly into test mode's network
     from tecogan.networks.frnet import FRNet
+
     FRNet(nf=8, nb=1, degradation="BD").load_state_dict(weights(ckpt / "G_ema_iter6.pth"), strict=True)
     metrics = json.loads((straight / "test" / "metrics" / "TinyVal_avg.json").read_text())
     assert {"G_iter2", "G_ema_iter2", "G_iter6", "G_ema_iter6"} <= set(metrics)
@@ -62,19 +64,42 @@ def test_ema_saved_validated_and_loaded_by_test_mode(tiny_data, tmp_path):  # no
     assert "G_ema_iter6 average: PSNR" in (straight / "train" / "train.log").read_text()
 
     # test mode takes the EMA file as it takes a G file
-    test_yml = {"scale": 4, "dataset": {"degradation": {"type": "BD", "sigma": 1.5},
-                                        "test": {"name": "TinyVal", "gt_seq_dir": str(tiny_data / "GT"),
-                                                 "lr_seq_dir": str(tiny_data / "LR")}},
-                "model": {"name": "FRVSR", "generator": {"nf": 8, "nb": 1, "load_path": str(ckpt / "G_ema_iter6.pth")}},
-                "test": {"res_dir": str(tmp_path / "results"), "num_pad_front": 2}}
+    test_yml = {
+        "scale": 4,
+        "dataset": {
+            "degradation": {"type": "BD", "sigma": 1.5},
+            "test": {"name": "TinyVal", "gt_seq_dir": str(tiny_data / "GT"), "lr_seq_dir": str(tiny_data / "LR")},
+        },
+        "model": {"name": "FRVSR", "generator": {"nf": 8, "nb": 1, "load_path": str(ckpt / "G_ema_iter6.pth")}},
+        "test": {"res_dir": str(tmp_path / "results"), "num_pad_front": 2},
+    }
     (straight / "test.yml").write_text(yaml.safe_dump(test_yml))
-    r = subprocess.run([sys.executable, MAIN, "--exp_dir", str(straight), "--mode", "test", "--model", "FRVSR",
-                        "--opt", "test.yml", "--gpu_id", "-1"], capture_output=True, text=True, env=ENV, timeout=300,
-                       cwd=REPO)
+    r = subprocess.run(
+        [
+            sys.executable,
+            MAIN,
+            "--exp_dir",
+            str(straight),
+            "--mode",
+            "test",
+            "--model",
+            "FRVSR",
+            "--opt",
+            "test.yml",
+            "--gpu_id",
+            "-1",
+        ],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+        cwd=REPO,
+    )
     assert r.returncode == 0, r.stderr
     assert len(list((tmp_path / "results" / "TinyVal" / "G_ema_iter6" / "val0").iterdir())) == 4
     # and upscale.py's loader (generator_from_checkpoint) reads it with its architecture
     from tecogan.networks import generator_from_checkpoint
+
     net = generator_from_checkpoint(str(ckpt / "G_ema_iter6.pth"))
     assert_same(net.state_dict(), weights(ckpt / "G_ema_iter6.pth"))
 
@@ -104,9 +129,13 @@ def test_resume_without_ema_in_the_state_starts_it_from_g(tiny_data, tmp_path): 
 
 def test_monitor_reads_the_ema_series_apart(tmp_path):
     from helpers import load_script
+
     monitor = load_script("scripts/monitor_training.py")
     path = tmp_path / "val_avg.json"
-    path.write_text(json.dumps({"G_iter2": {"PSNR": 20.0}, "G_ema_iter2": {"PSNR": 19.0},
-                                "G_iter4": {"PSNR": 21.0}, "G_ema_iter4": {"PSNR": 20.5}}))
+    path.write_text(
+        json.dumps(
+            {"G_iter2": {"PSNR": 20.0}, "G_ema_iter2": {"PSNR": 19.0}, "G_iter4": {"PSNR": 21.0}, "G_ema_iter4": {"PSNR": 20.5}}
+        )
+    )
     assert monitor.parse_metrics(str(path)) == {"PSNR": ([2, 4], [20.0, 21.0])}
     assert monitor.parse_metrics(str(path), "G_ema") == {"PSNR": ([2, 4], [19.0, 20.5])}

@@ -1,6 +1,7 @@
 """Mixed-precision training (``train.precision``): bf16 and fp16 autocast steps stay close to the
 float32 step, the flow stays float32, fp16's loss scale is saved and restored, and the
 TecoGAN model restores its discriminator-update count on resume."""
+
 import copy
 
 import golden_steps
@@ -20,8 +21,9 @@ def _opt(case, precision):
 def _clip(seed=0, n=2, t=4, size=64):
     """A smooth random GT clip (n, t, 3, size + 8, size + 8) and its BD low-res frames."""
     g = torch.Generator().manual_seed(seed)
-    base = torch.nn.functional.interpolate(torch.rand(n * t, 3, 12, 12, generator=g), size=size + 8,
-                                           mode="bicubic", align_corners=False).clamp(0, 1)
+    base = torch.nn.functional.interpolate(
+        torch.rand(n * t, 3, 12, 12, generator=g), size=size + 8, mode="bicubic", align_corners=False
+    ).clamp(0, 1)
     return base.view(n, t, 3, size + 8, size + 8)
 
 
@@ -29,13 +31,16 @@ def _step(case, precision, seed=0):
     model, nets = golden_steps.build_model(case, opt=_opt(case, precision))
     data = model.prepare_batch({"gt": _clip(seed)})
     log = model.optimize(data)
-    grads = {tag: torch.cat([p.grad.flatten() for p in net.parameters()])  # kept until the next step
-             for tag, net in nets.items()}
+    grads = {
+        tag: torch.cat([p.grad.flatten() for p in net.parameters()])  # kept until the next step
+        for tag, net in nets.items()
+    }
     return model, {k: float(v) for k, v in log.items()}, grads
 
 
 def test_precision_defaults_to_fp32_and_rejects_unknown_values():
     from tecogan.experiment import validate_config
+
     opt = validate_config(golden_steps.make_opt("frvsr"), "t.yml")
     assert opt["train"]["precision"] == "fp32"
     bad = golden_steps.make_opt("frvsr")
@@ -65,10 +70,15 @@ def test_flow_stays_float32_under_autocast(precision, dtype):
     assert torch.allclose(out["lr_flow"].detach(), flow32, atol=0.05)
 
 
-@pytest.mark.parametrize("case, precision", [
-    ("frvsr", "bf16"), ("frvsr", "fp16"), ("tecogan_fm_always", "bf16"),
-    pytest.param("tecogan_fm_always", "fp16", marks=pytest.mark.slow),  # emulated fp16 of the whole GAN step: CI
-])
+@pytest.mark.parametrize(
+    "case, precision",
+    [
+        ("frvsr", "bf16"),
+        ("frvsr", "fp16"),
+        ("tecogan_fm_always", "bf16"),
+        pytest.param("tecogan_fm_always", "fp16", marks=pytest.mark.slow),  # emulated fp16 of the whole GAN step: CI
+    ],
+)
 def test_low_precision_step_is_close_to_float32(case, precision):
     _, log32, grads32 = _step(case, "fp32")
     model, log, grads = _step(case, precision)
@@ -120,15 +130,19 @@ def test_tecogan_resume_restores_the_discriminator_update_count():
     assert fresh.n_upd_D == 17.0
 
 
-@pytest.mark.parametrize("flags,precision,expected", [
-    ("fpu sse avx2 avx512f amx_tile amx_bf16 amx_int8", "bf16", True),
-    ("fpu sse avx2 avx512f avx512_bf16", "bf16", True),
-    ("fpu sse avx2 fma", "bf16", False),          # an AVX2-only CPU (AMD EPYC Rome, say)
-    ("fpu sse avx2 avx512f avx512_bf16 avx512_fp16", "fp16", False),
-    ("fpu sse avx2 avx512f amx_bf16 amx_fp16", "fp16", True),
-])
+@pytest.mark.parametrize(
+    "flags,precision,expected",
+    [
+        ("fpu sse avx2 avx512f amx_tile amx_bf16 amx_int8", "bf16", True),
+        ("fpu sse avx2 avx512f avx512_bf16", "bf16", True),
+        ("fpu sse avx2 fma", "bf16", False),  # an AVX2-only CPU (AMD EPYC Rome, say)
+        ("fpu sse avx2 avx512f avx512_bf16 avx512_fp16", "fp16", False),
+        ("fpu sse avx2 avx512f amx_bf16 amx_fp16", "fp16", True),
+    ],
+)
 def test_cpu_computes_reads_the_cpu_flags(tmp_path, monkeypatch, flags, precision, expected):
     from tecogan.utils.device import cpu_computes
+
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
     info = tmp_path / "cpuinfo"
     info.write_text(f"processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: {flags}\n\n")

@@ -1,5 +1,6 @@
 """Training with the Real degradation end to end: a BI generator, the degradation in a DataLoader
 worker, and a resume that gives the same weights as an uninterrupted run."""
+
 import pytest
 from test_training_trainer import assert_same, tiny_data, train, weights, write_opt  # noqa: F401 (fixture)
 
@@ -7,9 +8,15 @@ from test_training_trainer import assert_same, tiny_data, train, weights, write_
 def _real(workers):
     def extra(opt):
         opt["dataset"]["degradation"] = {"type": "Real", "real": {"noise": {"prob": 1.0}, "video": {"prob": 1.0}}}
-        opt["dataset"]["train"] = {"name": "Tiny", "gt_seq_dir": opt["dataset"]["train"]["seq_dir"],
-                                   "gt_crop_size": 32, "batch_size": 2, "num_workers": workers}
+        opt["dataset"]["train"] = {
+            "name": "Tiny",
+            "gt_seq_dir": opt["dataset"]["train"]["seq_dir"],
+            "gt_crop_size": 32,
+            "batch_size": 2,
+            "num_workers": workers,
+        }
         opt["train"]["precision"] = "bf16"
+
     return extra
 
 

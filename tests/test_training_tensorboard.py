@@ -1,6 +1,7 @@
 """logger.tensorboard: the event files of a tiny training hold the losses, learning rates, gradient
 norms, validation metrics and images and the config, at the expected steps; an exact resume
 continues the same stream without duplicated steps (purge_step)."""
+
 import os
 
 import pytest
@@ -11,8 +12,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 
 def events(exp):
-    acc = EventAccumulator(str(exp / "train" / "tensorboard"),
-                           size_guidance={"scalars": 0, "images": 0, "tensors": 0})
+    acc = EventAccumulator(str(exp / "train" / "tensorboard"), size_guidance={"scalars": 0, "images": 0, "tensors": 0})
     acc.Reload()
     return acc
 
@@ -30,14 +30,23 @@ def test_tags_and_steps(tiny_data, tmp_path):  # noqa: F811
     train(exp)
     acc = events(exp)
     tags = set(acc.Tags()["scalars"])
-    assert {"train/l_pix_G", "train/l_warp_G", "lr/lr_G", "grad_norm/G", "val/TinyVal/PSNR", "val/TinyVal/tOF",
-            "val_ema/TinyVal/PSNR", "val_ema/TinyVal/tOF"} <= tags, tags
+    assert {
+        "train/l_pix_G",
+        "train/l_warp_G",
+        "lr/lr_G",
+        "grad_norm/G",
+        "val/TinyVal/PSNR",
+        "val/TinyVal/tOF",
+        "val_ema/TinyVal/PSNR",
+        "val_ema/TinyVal/tOF",
+    } <= tags, tags
     assert steps(acc, "train/l_pix_G") == [1, 2, 3, 4]
     assert [e.value for e in acc.Scalars("lr/lr_G")] == pytest.approx([1e-3, 1e-3, 5e-4, 5e-4])  # milestone 3
     assert all(e.value > 0 for e in acc.Scalars("grad_norm/G"))
     assert steps(acc, "val/TinyVal/PSNR") == [2, 4] == steps(acc, "val_ema/TinyVal/PSNR")
     # the validation average logged is the one in the metrics JSON
     import json
+
     avg = json.loads((exp / "test" / "metrics" / "TinyVal_avg.json").read_text())
     assert acc.Scalars("val/TinyVal/PSNR")[-1].value == pytest.approx(avg["G_iter4"]["PSNR"], rel=1e-6)
     assert acc.Scalars("val_ema/TinyVal/PSNR")[-1].value == pytest.approx(avg["G_ema_iter4"]["PSNR"], rel=1e-6)
@@ -68,6 +77,7 @@ def test_resume_continues_the_stream_without_duplicate_steps(tiny_data, tmp_path
 def test_off(tiny_data, tmp_path):  # noqa: F811
     def off(opt):
         opt["logger"]["tensorboard"] = False
+
     exp = write_opt(tmp_path / "exp", tiny_data, total_iter=1, extra=off)
     train(exp)
     assert not (exp / "train" / "tensorboard").exists()
@@ -76,6 +86,7 @@ def test_off(tiny_data, tmp_path):  # noqa: F811
 def test_default_follows_the_package_and_true_without_it_is_one_line(monkeypatch):
     from tecogan.training import tensorboard_log
     from tecogan.utils.errors import UserError
+
     assert tensorboard_log.enabled({"logger": {}}) is True  # installed here: on by default
     monkeypatch.setattr(tensorboard_log, "available", lambda: False)
     assert tensorboard_log.enabled({"logger": {}}) is False

@@ -1,5 +1,6 @@
 """Training end to end on a tiny LMDB: logs, checkpoints, validation, exact resume,
 SIGKILL recovery, torchrun with gloo, the monitor, create_lmdb and train.sh."""
+
 import json
 import os
 import re
@@ -29,8 +30,15 @@ def make_raw(root, clips=3, frames=5, h=40, w=48, seed=0):
     yy, xx = np.mgrid[0:h, 0:w]
     for c in range(clips):
         for i in range(frames):
-            img = (127 + 100 * np.sin((xx + 3 * i + 7 * c) / 5.0)[..., None] * np.cos(yy / 6.0)[..., None]
-                   + rng.normal(0, 5, (h, w, 3))).clip(0, 255).astype(np.uint8)
+            img = (
+                (
+                    127
+                    + 100 * np.sin((xx + 3 * i + 7 * c) / 5.0)[..., None] * np.cos(yy / 6.0)[..., None]
+                    + rng.normal(0, 5, (h, w, 3))
+                )
+                .clip(0, 255)
+                .astype(np.uint8)
+            )
             os.makedirs(root / f"clip{c}", exist_ok=True)
             cv2.imwrite(str(root / f"clip{c}" / f"{i:04d}.png"), img)
 
@@ -38,9 +46,22 @@ def make_raw(root, clips=3, frames=5, h=40, w=48, seed=0):
 def make_tiny_data(root, degrade):
     """Training LMDB of three small clips and a validation clip (GT 32x32, LR ``degrade(gt)``)."""
     make_raw(root / "raw")
-    r = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "create_lmdb.py"), "--dataset", "Tiny",
-                        "--raw_dir", str(root / "raw"), "--lmdb_dir", str(root / "GT.lmdb")],
-                       capture_output=True, text=True, env=ENV, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(REPO, "scripts", "create_lmdb.py"),
+            "--dataset",
+            "Tiny",
+            "--raw_dir",
+            str(root / "raw"),
+            "--lmdb_dir",
+            str(root / "GT.lmdb"),
+        ],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     for i in range(4):
         gt = cv2.imread(str(root / "raw" / "clip0" / f"{i:04d}.png"))[:32, :32]
@@ -57,26 +78,36 @@ def tiny_data(tmp_path_factory):  # BD LR 8x8
 
 def write_opt(exp, data, model="FRVSR", total_iter=4, extra=None):
     exp.mkdir(parents=True, exist_ok=True)
-    tr = {"tempo_extent": 3, "start_iter": 0, "total_iter": total_iter,
-          "generator": {"lr": 1e-3, "lr_schedule": {"type": "MultiStepLR", "milestones": [3], "gamma": 0.5}},
-          "moving_first_frame": True, "moving_factor": 0.5,
-          "pixel_crit": {"type": "CB", "weight": 1}, "warping_crit": {"type": "CB", "weight": 1}}
+    tr = {
+        "tempo_extent": 3,
+        "start_iter": 0,
+        "total_iter": total_iter,
+        "generator": {"lr": 1e-3, "lr_schedule": {"type": "MultiStepLR", "milestones": [3], "gamma": 0.5}},
+        "moving_first_frame": True,
+        "moving_factor": 0.5,
+        "pixel_crit": {"type": "CB", "weight": 1},
+        "warping_crit": {"type": "CB", "weight": 1},
+    }
     mdl = {"name": model, "generator": {"name": "FRNet", "nf": 8, "nb": 1, "load_path": None}}
     if model == "TecoGAN":
         mdl["discriminator"] = {"name": "STNet", "in_nc": 3, "tempo_range": 3}
-        tr["discriminator"] = {"lr": 1e-3, "update_policy": "adaptive", "update_threshold": 0.4,
-                               "crop_border_ratio": 0.75}
+        tr["discriminator"] = {"lr": 1e-3, "update_policy": "adaptive", "update_threshold": 0.4, "crop_border_ratio": 0.75}
         tr["pingpong_crit"] = {"type": "CB", "weight": 0.5}
         tr["gan_crit"] = {"type": "GAN", "weight": 0.01}
-    opt = {"scale": 4, "manual_seed": 3,
-           "dataset": {"degradation": {"type": "BD", "sigma": 1.5},
-                       "train": {"name": "Tiny", "seq_dir": str(data / "GT.lmdb"), "crop_size": 32,
-                                 "batch_size": 2, "num_workers": 0},
-                       "test": {"name": "TinyVal", "gt_seq_dir": str(data / "GT"), "lr_seq_dir": str(data / "LR")}},
-           "model": mdl, "train": tr,
-           "test": {"test_freq": 2, "save_res": True, "save_json": True, "padding_mode": "reflect", "num_pad_front": 2},
-           "metric": {"PSNR": {"colorspace": "y"}, "tOF": {}},
-           "logger": {"log_freq": 1, "decay": 0.9, "ckpt_freq": 2}}
+    opt = {
+        "scale": 4,
+        "manual_seed": 3,
+        "dataset": {
+            "degradation": {"type": "BD", "sigma": 1.5},
+            "train": {"name": "Tiny", "seq_dir": str(data / "GT.lmdb"), "crop_size": 32, "batch_size": 2, "num_workers": 0},
+            "test": {"name": "TinyVal", "gt_seq_dir": str(data / "GT"), "lr_seq_dir": str(data / "LR")},
+        },
+        "model": mdl,
+        "train": tr,
+        "test": {"test_freq": 2, "save_res": True, "save_json": True, "padding_mode": "reflect", "num_pad_front": 2},
+        "metric": {"PSNR": {"colorspace": "y"}, "tOF": {}},
+        "logger": {"log_freq": 1, "decay": 0.9, "ckpt_freq": 2},
+    }
     if extra:
         extra(opt)
     with open(exp / "train.yml", "w") as f:
@@ -85,9 +116,28 @@ def write_opt(exp, data, model="FRVSR", total_iter=4, extra=None):
 
 
 def train(exp, model="FRVSR", *extra, check=True):
-    r = subprocess.run([sys.executable, MAIN, "--exp_dir", str(exp), "--mode", "train", "--model", model,
-                        "--opt", "train.yml", "--gpu_id", "-1", *extra],
-                       capture_output=True, text=True, env=ENV, timeout=300, cwd=REPO)
+    r = subprocess.run(
+        [
+            sys.executable,
+            MAIN,
+            "--exp_dir",
+            str(exp),
+            "--mode",
+            "train",
+            "--model",
+            model,
+            "--opt",
+            "train.yml",
+            "--gpu_id",
+            "-1",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+        cwd=REPO,
+    )
     if check:
         assert r.returncode == 0, r.stderr
     return r
@@ -122,10 +172,16 @@ def test_train_logs_checkpoints_metrics(tiny_data, tmp_path, model):
     assert len(os.listdir(exp / "test" / "results" / "TinyVal" / "G_iter4" / "val0")) == 4
     # the generator checkpoint loads into test mode's network
     from tecogan.networks.frnet import FRNet
+
     FRNet(nf=8, nb=1, degradation="BD").load_state_dict(weights(ckpt / "G_iter4.pth"), strict=True)
     # the monitor plots it
-    r = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "monitor_training.py"), "--exp_dir", str(exp)],
-                       capture_output=True, text=True, env=ENV, timeout=120)
+    r = subprocess.run(
+        [sys.executable, os.path.join(REPO, "scripts", "monitor_training.py"), "--exp_dir", str(exp)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert (exp / "plots" / "losses.png").stat().st_size > 1000
     assert (exp / "plots" / "metrics_TinyVal.png").is_file()
@@ -133,13 +189,21 @@ def test_train_logs_checkpoints_metrics(tiny_data, tmp_path, model):
 
 # fp16 resumes in CI (slow); the fast suite resumes fp32 bit-exactly, and fp16's loss scale is saved and
 # restored in test_training_precision.py
-@pytest.mark.parametrize("model,precision", [("FRVSR", "fp32"), pytest.param("FRVSR", "fp16", marks=pytest.mark.slow),
-                                             pytest.param("TecoGAN", "fp32", marks=pytest.mark.slow),
-                                             pytest.param("TecoGAN", "bf16", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "model,precision",
+    [
+        ("FRVSR", "fp32"),
+        pytest.param("FRVSR", "fp16", marks=pytest.mark.slow),
+        pytest.param("TecoGAN", "fp32", marks=pytest.mark.slow),
+        pytest.param("TecoGAN", "bf16", marks=pytest.mark.slow),
+    ],
+)
 def test_resume_is_bit_exact(tiny_data, tmp_path, model, precision):
     """fp16 also restores the loss scale (its state differs from a fresh one after a few steps)."""
+
     def extra(opt):
         opt["train"]["precision"] = precision
+
     straight = write_opt(tmp_path / "straight", tiny_data, model, total_iter=6, extra=extra)
     train(straight, model)
     half = write_opt(tmp_path / "half", tiny_data, model, total_iter=3, extra=extra)
@@ -158,12 +222,32 @@ def test_resume_is_bit_exact(tiny_data, tmp_path, model, precision):
 def test_emulated_low_precision_warns_once(tiny_data, tmp_path):
     """bf16 on a CPU whose oneDNN cannot use bf16 hardware (emulated AVX2) trains, with one
     warning that it is slow and what to set instead, on stderr and in train.log."""
+
     def extra(opt):
         opt["train"]["precision"] = "bf16"
+
     exp = write_opt(tmp_path / "exp", tiny_data, total_iter=2, extra=extra)
-    r = subprocess.run([sys.executable, MAIN, "--exp_dir", str(exp), "--mode", "train", "--model", "FRVSR",
-                        "--opt", "train.yml", "--gpu_id", "-1"], capture_output=True, text=True, timeout=300,
-                       cwd=REPO, env=dict(ENV, ONEDNN_MAX_CPU_ISA="AVX2"))
+    r = subprocess.run(
+        [
+            sys.executable,
+            MAIN,
+            "--exp_dir",
+            str(exp),
+            "--mode",
+            "train",
+            "--model",
+            "FRVSR",
+            "--opt",
+            "train.yml",
+            "--gpu_id",
+            "-1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+        env=dict(ENV, ONEDNN_MAX_CPU_ISA="AVX2"),
+    )
     assert r.returncode == 0, r.stderr
     warning = [line for line in r.stderr.splitlines() if "train.precision" in line]
     assert len(warning) == 1 and "emulated" in warning[0] and "set train.precision: fp32" in warning[0]
@@ -174,16 +258,18 @@ def test_emulated_low_precision_warns_once(tiny_data, tmp_path):
 def test_resume_follows_an_edited_lr_schedule(tiny_data, tmp_path):
     """A schedule changed between sessions (here a longer cosine period) is followed from the
     resumed iteration on, with a warning, instead of being replaced by the saved one."""
+
     def cosine(periods):
         def edit(opt):
-            opt["train"]["generator"]["lr_schedule"] = {"type": "CosineAnnealingLR_Restart", "periods": periods,
-                                                        "eta_min": 1e-6}
+            opt["train"]["generator"]["lr_schedule"] = {"type": "CosineAnnealingLR_Restart", "periods": periods, "eta_min": 1e-6}
             opt["test"]["test_freq"] = 100
+
         return edit
 
     def lrs(exp):
         log = (exp / "train" / "train.log").read_text()
         return {int(m.group(1)): m.group(2) for m in re.finditer(r"iter: (\d+) \| lr_G: ([0-9.e+-]+)", log)}
+
     straight = write_opt(tmp_path / "straight", tiny_data, total_iter=6, extra=cosine([12]))
     train(straight)
     half = write_opt(tmp_path / "half", tiny_data, total_iter=3, extra=cosine([6]))
@@ -200,6 +286,7 @@ def test_resume_follows_an_edited_lr_schedule(tiny_data, tmp_path):
 def test_resume_is_bit_exact_with_workers(tiny_data, tmp_path):
     def workers(opt):
         opt["dataset"]["train"]["num_workers"] = 1
+
     straight = write_opt(tmp_path / "straight", tiny_data, total_iter=4, extra=workers)
     train(straight)
     half = write_opt(tmp_path / "half", tiny_data, total_iter=2, extra=workers)
@@ -211,11 +298,27 @@ def test_resume_is_bit_exact_with_workers(tiny_data, tmp_path):
 
 @pytest.mark.slow
 def test_sigkill_then_resume(tiny_data, tmp_path):
-    exp = write_opt(tmp_path / "exp", tiny_data, total_iter=400,
-                    extra=lambda o: o["test"].update(test_freq=1000))
-    proc = subprocess.Popen([sys.executable, MAIN, "--exp_dir", str(exp), "--mode", "train", "--model", "FRVSR",
-                             "--opt", "train.yml", "--gpu_id", "-1"], env=ENV, cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    exp = write_opt(tmp_path / "exp", tiny_data, total_iter=400, extra=lambda o: o["test"].update(test_freq=1000))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            MAIN,
+            "--exp_dir",
+            str(exp),
+            "--mode",
+            "train",
+            "--model",
+            "FRVSR",
+            "--opt",
+            "train.yml",
+            "--gpu_id",
+            "-1",
+        ],
+        env=ENV,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     ckpt = exp / "train" / "ckpt"
     deadline = time.time() + 120
     while time.time() < deadline and not list(ckpt.glob("state_iter*.pth")):
@@ -225,8 +328,12 @@ def test_sigkill_then_resume(tiny_data, tmp_path):
     proc.wait()
     states = sorted(ckpt.glob("state_iter*.pth"))
     assert states
-    write_opt(exp, tiny_data, total_iter=int(re.findall(r"\d+", states[-1].name)[-1]) + 2,
-              extra=lambda o: o["test"].update(test_freq=1000))
+    write_opt(
+        exp,
+        tiny_data,
+        total_iter=int(re.findall(r"\d+", states[-1].name)[-1]) + 2,
+        extra=lambda o: o["test"].update(test_freq=1000),
+    )
     r = train(exp, "FRVSR", "--resume", "auto")
     assert r.returncode == 0
     assert not [p for p in ckpt.iterdir() if p.name.startswith((".tmp", ".tecogan-tmp"))]
@@ -234,9 +341,27 @@ def test_sigkill_then_resume(tiny_data, tmp_path):
 
 def test_sigint_saves_state(tiny_data, tmp_path):
     exp = write_opt(tmp_path / "exp", tiny_data, total_iter=100000, extra=lambda o: o["test"].update(test_freq=100000))
-    proc = subprocess.Popen([sys.executable, MAIN, "--exp_dir", str(exp), "--mode", "train", "--model", "FRVSR",
-                             "--opt", "train.yml", "--gpu_id", "-1"], env=ENV, cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            MAIN,
+            "--exp_dir",
+            str(exp),
+            "--mode",
+            "train",
+            "--model",
+            "FRVSR",
+            "--opt",
+            "train.yml",
+            "--gpu_id",
+            "-1",
+        ],
+        env=ENV,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     log = exp / "train" / "train.log"
     deadline = time.time() + 120
     while time.time() < deadline and not (log.exists() and "iter: 3 " in log.read_text()):
@@ -250,11 +375,33 @@ def test_sigint_saves_state(tiny_data, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("model", ["FRVSR", "TecoGAN"])
 def test_torchrun_gloo_two_processes(tiny_data, tmp_path, model):
-    exp = write_opt(tmp_path / "exp", tiny_data, model, total_iter=2,
-                    extra=lambda o: o["dataset"]["train"].update(batch_size=1))
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                        MAIN, "--exp_dir", str(exp), "--mode", "train", "--model", model, "--opt", "train.yml",
-                        "--gpu_id", "-1"], capture_output=True, text=True, env=ENV, timeout=300, cwd=REPO)
+    exp = write_opt(tmp_path / "exp", tiny_data, model, total_iter=2, extra=lambda o: o["dataset"]["train"].update(batch_size=1))
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            MAIN,
+            "--exp_dir",
+            str(exp),
+            "--mode",
+            "train",
+            "--model",
+            model,
+            "--opt",
+            "train.yml",
+            "--gpu_id",
+            "-1",
+        ],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+        cwd=REPO,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     log = (exp / "train" / "train.log").read_text()
     assert "on cpu x 2" in log
@@ -268,14 +415,20 @@ def test_train_sh_refuses_existing_dir(tmp_path):
     made = not os.path.isdir(os.path.join(exp, "train"))
     os.makedirs(os.path.join(exp, "train"), exist_ok=True)
     try:
-        r = subprocess.run(["bash", os.path.join(REPO, "train.sh"), "BD", "FRVSR_demo", "-1"],
-                           capture_output=True, text=True, env=env, timeout=60)
+        r = subprocess.run(
+            ["bash", os.path.join(REPO, "train.sh"), "BD", "FRVSR_demo", "-1"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
     finally:
         if made:
             os.rmdir(os.path.join(exp, "train"))
     assert r.returncode == 2 and "already exists" in r.stderr
-    r = subprocess.run(["bash", os.path.join(REPO, "train.sh"), "BD", "NoSuchModel"], capture_output=True,
-                       text=True, env=env, timeout=60)
+    r = subprocess.run(
+        ["bash", os.path.join(REPO, "train.sh"), "BD", "NoSuchModel"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert r.returncode == 2 and "train.yml not found" in r.stderr
 
 
@@ -283,6 +436,7 @@ def test_vgg_local_weights(tmp_path):
     import torchvision
 
     from tecogan.networks.vgg import VGGFeatureExtractor
+
     features = torchvision.models.vgg19(weights=None).features
     path = tmp_path / "vgg19_features.pth"
     torch.save({f"features.{k}": v for k, v in features.state_dict().items()}, path)
@@ -301,16 +455,18 @@ def test_train_sh_background_run(tiny_data, tmp_path):
     os.symlink(os.path.join(REPO, "scripts"), repo / "scripts")
     write_opt(repo / "experiments_BD" / "FRVSR_mini" / "001", tiny_data, total_iter=2)
     env = dict(ENV, PYTHON=sys.executable)
-    p = subprocess.run(["bash", "train.sh", "BD", "FRVSR_mini", "-1"], cwd=repo, env=env, capture_output=True,
-                       text=True, timeout=60)
+    p = subprocess.run(
+        ["bash", "train.sh", "BD", "FRVSR_mini", "-1"], cwd=repo, env=env, capture_output=True, text=True, timeout=60
+    )
     assert p.returncode == 0 and "train/train.log" in p.stdout, p.stderr
     log = repo / "experiments_BD" / "FRVSR_mini" / "001" / "train" / "train.log"
     end = time.time() + 120
     while "Finished at iteration 2" not in (log.read_text() if log.exists() else ""):
         assert time.time() < end, log.read_text() if log.exists() else "no log"
         time.sleep(0.2)
-    again = subprocess.run(["bash", "train.sh", "BD", "FRVSR_mini", "-1"], cwd=repo, env=env, capture_output=True,
-                           text=True, timeout=60)
+    again = subprocess.run(
+        ["bash", "train.sh", "BD", "FRVSR_mini", "-1"], cwd=repo, env=env, capture_output=True, text=True, timeout=60
+    )
     assert again.returncode == 2 and "already exists" in again.stderr
 
 
@@ -318,19 +474,40 @@ def test_train_sh_background_run(tiny_data, tmp_path):
 def test_validation_lpips_uses_the_bundled_weights(tiny_data, tmp_path):
     """metric.LPIPS without weights: the bundled AlexNet file (no download, no warning); a named
     file that is missing is the user's error."""
-    exp = write_opt(tmp_path / "exp", tiny_data, total_iter=2,
-                    extra=lambda o: o["metric"].update(LPIPS={}))
+    exp = write_opt(tmp_path / "exp", tiny_data, total_iter=2, extra=lambda o: o["metric"].update(LPIPS={}))
     env = {k: v for k, v in ENV.items() if k != "TECOGAN_LPIPS_WEIGHTS"}
     env["TORCH_HOME"] = str(tmp_path / "empty_torch_home")  # no cached AlexNet: the bundled file is used
-    r = subprocess.run([sys.executable, MAIN, "--exp_dir", str(exp), "--mode", "train", "--model", "FRVSR",
-                        "--opt", "train.yml", "--gpu_id", "-1"], capture_output=True, text=True, env=env,
-                       timeout=300, cwd=REPO)
+    r = subprocess.run(
+        [
+            sys.executable,
+            MAIN,
+            "--exp_dir",
+            str(exp),
+            "--mode",
+            "train",
+            "--model",
+            "FRVSR",
+            "--opt",
+            "train.yml",
+            "--gpu_id",
+            "-1",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=REPO,
+    )
     assert r.returncode == 0, r.stderr
     metrics = json.loads((exp / "test" / "metrics" / "TinyVal_avg.json").read_text())["G_iter2"]
     assert "LPIPS" in metrics and 0 <= metrics["LPIPS"] < 1, metrics
     assert "validation LPIPS disabled" not in r.stderr
-    bad = write_opt(tmp_path / "bad", tiny_data, total_iter=2,
-                    extra=lambda o: o["metric"].update(LPIPS={"weights": str(tmp_path / "missing.pth")}))
+    bad = write_opt(
+        tmp_path / "bad",
+        tiny_data,
+        total_iter=2,
+        extra=lambda o: o["metric"].update(LPIPS={"weights": str(tmp_path / "missing.pth")}),
+    )
     r = train(bad, check=False)
     assert r.returncode == 2 and "missing.pth" in r.stderr and "Traceback" not in r.stderr
 
@@ -342,18 +519,38 @@ def test_bi_training_and_resume(tiny_data, tmp_path):
         os.makedirs(lr_raw / clip)
         for name in sorted(os.listdir(tiny_data / "raw" / clip)):
             img = cv2.imread(str(tiny_data / "raw" / clip / name))
-            cv2.imwrite(str(lr_raw / clip / name), cv2.resize(img, (img.shape[1] // 4, img.shape[0] // 4),
-                                                              interpolation=cv2.INTER_CUBIC))
-    r = subprocess.run([sys.executable, os.path.join(REPO, "scripts", "create_lmdb.py"), "--dataset", "TinyLR",
-                        "--raw_dir", str(lr_raw), "--lmdb_dir", str(tmp_path / "LR.lmdb")],
-                       capture_output=True, text=True, env=ENV, timeout=120)
+            cv2.imwrite(
+                str(lr_raw / clip / name), cv2.resize(img, (img.shape[1] // 4, img.shape[0] // 4), interpolation=cv2.INTER_CUBIC)
+            )
+    r = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(REPO, "scripts", "create_lmdb.py"),
+            "--dataset",
+            "TinyLR",
+            "--raw_dir",
+            str(lr_raw),
+            "--lmdb_dir",
+            str(tmp_path / "LR.lmdb"),
+        ],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
 
     def bi(opt):
         opt["dataset"]["degradation"] = {"type": "BI"}
-        opt["dataset"]["train"] = {"name": "Tiny", "gt_seq_dir": str(tiny_data / "GT.lmdb"),
-                                   "lr_seq_dir": str(tmp_path / "LR.lmdb"), "gt_crop_size": 32,
-                                   "batch_size": 2, "num_workers": 0}
+        opt["dataset"]["train"] = {
+            "name": "Tiny",
+            "gt_seq_dir": str(tiny_data / "GT.lmdb"),
+            "lr_seq_dir": str(tmp_path / "LR.lmdb"),
+            "gt_crop_size": 32,
+            "batch_size": 2,
+            "num_workers": 0,
+        }
+
     straight = write_opt(tmp_path / "straight", tiny_data, total_iter=4, extra=bi)
     train(straight)
     log = (straight / "train" / "train.log").read_text()
@@ -367,14 +564,24 @@ def test_bi_training_and_resume(tiny_data, tmp_path):
 
 def write_train_exp(exp, lmdb_dir):
     exp.mkdir(parents=True, exist_ok=True)
-    opt = {"scale": 4, "manual_seed": 0,
-           "dataset": {"degradation": {"type": "BD"},
-                       "train": {"name": "T", "seq_dir": str(lmdb_dir), "crop_size": 32, "batch_size": 2}},
-           "model": {"name": "FRVSR", "generator": {"nf": 8, "nb": 1}},
-           "train": {"tempo_extent": 3, "total_iter": 1, "generator": {"lr": 1e-4},
-                     "pixel_crit": {"type": "CB"}, "warping_crit": {"type": "CB"}},
-           "test": {"test_freq": 1000},
-           "logger": {"log_freq": 1, "ckpt_freq": 1}}
+    opt = {
+        "scale": 4,
+        "manual_seed": 0,
+        "dataset": {
+            "degradation": {"type": "BD"},
+            "train": {"name": "T", "seq_dir": str(lmdb_dir), "crop_size": 32, "batch_size": 2},
+        },
+        "model": {"name": "FRVSR", "generator": {"nf": 8, "nb": 1}},
+        "train": {
+            "tempo_extent": 3,
+            "total_iter": 1,
+            "generator": {"lr": 1e-4},
+            "pixel_crit": {"type": "CB"},
+            "warping_crit": {"type": "CB"},
+        },
+        "test": {"test_freq": 1000},
+        "logger": {"log_freq": 1, "ckpt_freq": 1},
+    }
     (exp / "train.yml").write_text(yaml.safe_dump(opt))
 
 
@@ -384,8 +591,7 @@ def train_lmdb(tmp_path_factory):
 
 
 def train_cmd(exp):
-    return [sys.executable, MAIN, "--exp_dir", exp, "--mode", "train", "--model", "FRVSR", "--opt", "train.yml",
-            "--gpu_id", "-1"]
+    return [sys.executable, MAIN, "--exp_dir", exp, "--mode", "train", "--model", "FRVSR", "--opt", "train.yml", "--gpu_id", "-1"]
 
 
 def test_training_full_disk(tmp_path, train_lmdb):
@@ -394,11 +600,12 @@ def test_training_full_disk(tmp_path, train_lmdb):
     (tmp_path / "disk").mkdir()
     (tmp_path / "after").mkdir()
     env = dict(ENV, TECOGAN_LOG_FILE_ONLY="1")
-    cmd = tmpfs_command(tmp_path / "disk", 48, train_cmd(tmp_path / "disk"), preload=preload,
-                        copy_back=tmp_path / "after")
+    cmd = tmpfs_command(tmp_path / "disk", 48, train_cmd(tmp_path / "disk"), preload=preload, copy_back=tmp_path / "after")
     if cmd is None:
-        pytest.skip("mounting a small tmpfs (unshare -rm mount -t tmpfs) is not permitted here; "
-                    "test_training_file_size_limit covers the failing write")
+        pytest.skip(
+            "mounting a small tmpfs (unshare -rm mount -t tmpfs) is not permitted here; "
+            "test_training_file_size_limit covers the failing write"
+        )
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert_one_line(r.returncode, r.stderr, "G_iter1.pth", "No space left on device")
     assert no_temps(tmp_path / "after" / "train" / "ckpt")
@@ -410,23 +617,30 @@ def test_training_file_size_limit(tmp_path, train_lmdb):
     naming the checkpoint, leaves no temporary and releases the lock."""
     exp = tmp_path / "exp"
     write_train_exp(exp, train_lmdb)
-    r = subprocess.run(train_cmd(exp), capture_output=True, text=True, env=dict(ENV, TECOGAN_LOG_FILE_ONLY="1"),
-                       timeout=300, preexec_fn=limit_file_size(30000))
+    r = subprocess.run(
+        train_cmd(exp),
+        capture_output=True,
+        text=True,
+        env=dict(ENV, TECOGAN_LOG_FILE_ONLY="1"),
+        timeout=300,
+        preexec_fn=limit_file_size(30000),
+    )
     assert_one_line(r.returncode, r.stderr, "_iter1.pth", "could not be written")
     assert no_temps(exp / "train" / "ckpt") and not (exp / ".train.lock").exists()
 
 
 def train_argv(exp, *extra):
-    return ["main.py", "--exp_dir", exp, "--mode", "train", "--model", "FRVSR", "--opt", "train.yml",
-            "--gpu_id", "-1", *extra]
+    return ["main.py", "--exp_dir", exp, "--mode", "train", "--model", "FRVSR", "--opt", "train.yml", "--gpu_id", "-1", *extra]
 
 
 def write_dataless_exp(exp):
     exp.mkdir(parents=True, exist_ok=True)
-    opt = {"scale": 4, "dataset": {"degradation": {"type": "BD"},
-                                   "train": {"name": "x", "seq_dir": str(exp / "none.lmdb"), "crop_size": 32}},
-           "model": {"name": "FRVSR", "generator": {"nf": 8, "nb": 1}},
-           "train": {"total_iter": 2, "generator": {"lr": 1e-4}}}
+    opt = {
+        "scale": 4,
+        "dataset": {"degradation": {"type": "BD"}, "train": {"name": "x", "seq_dir": str(exp / "none.lmdb"), "crop_size": 32}},
+        "model": {"name": "FRVSR", "generator": {"nf": 8, "nb": 1}},
+        "train": {"total_iter": 2, "generator": {"lr": 1e-4}},
+    }
     (exp / "train.yml").write_text(yaml.safe_dump(opt))
 
 
@@ -482,6 +696,7 @@ def test_stale_lock_of_a_reused_pid_is_taken_over(tmp_path):
     import sys
 
     from tecogan.utils.training_lock import TrainingLock, process_start
+
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         lock_file = tmp_path / ".train.lock"

@@ -6,6 +6,7 @@ resume, play the 4x result in the page, compare a frame before/after; a bad uplo
 the page.  The screenshot of the README (resources/ui.png) is taken here:
 ``TECOGAN_UPDATE_SCREENSHOT=1 pytest -m slow tests/test_ui_browser.py`` writes it.
 """
+
 import os
 import shutil
 
@@ -22,6 +23,7 @@ SCREENSHOT = REPO / "resources" / "ui.png"
 def browser_page(tmp_path):
     """A served app (its own work folder) and a Chromium page on it."""
     from playwright.sync_api import sync_playwright
+
     assert os.path.isfile(CHROMIUM), "Chromium is missing: apt-get install chromium (.ci/run does)"
     port = free_port()
     proc = start_app_command(tmp_path / "work", port, "--segment_frames", "4", "--threads", "2")
@@ -59,6 +61,7 @@ PLAY = """async () => {
 @pytest.mark.slow  # 40-90 s on a busy 2-core CPU
 def test_upload_start_progress_cancel_resume_play_compare(browser_page):
     from playwright.sync_api import expect
+
     page = browser_page
     before = tree_hash(CLIP)
     page.locator("#video_input input[type=file]").set_input_files(str(CLIP))
@@ -113,6 +116,7 @@ def test_upload_start_progress_cancel_resume_play_compare(browser_page):
     page.screenshot(path=str(shot), full_page=True)
     if os.environ.get("TECOGAN_UPDATE_SCREENSHOT"):  # the README's copy: 720 pixels wide
         import cv2
+
         image = cv2.imread(str(shot))
         small = cv2.resize(image, (720, round(image.shape[0] * 720 / image.shape[1])), interpolation=cv2.INTER_AREA)
         assert cv2.imwrite(str(SCREENSHOT), small, [cv2.IMWRITE_PNG_COMPRESSION, 9])
@@ -122,6 +126,7 @@ def test_upload_start_progress_cancel_resume_play_compare(browser_page):
 @pytest.mark.slow  # about 15 s
 def test_a_bad_upload_is_one_line_in_the_page(browser_page, tmp_path):
     from playwright.sync_api import expect
+
     page = browser_page
     notes = tmp_path / "notes.mp4"
     notes.write_text("a shopping list, not a video\n")

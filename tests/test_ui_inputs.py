@@ -1,6 +1,7 @@
 """The web app's jobs from each kind of input (a video upload, a folder's frames, a file of an
 ``--allow`` folder), their refusals as one line, a full disk while adding a job, a job that fails,
 and one app per work folder (issue 34, docs/ui.md)."""
+
 import errno
 import os
 import shutil
@@ -39,8 +40,7 @@ def test_each_kind_of_input_becomes_a_job_and_bad_ones_are_one_line(tmp_path):
     try:
         frames = _frames(tmp_path / "holiday")
         record = actions.add_job(queue, SETTINGS, frames=frames)
-        assert record["name"] == "holiday" and sorted(os.listdir(record["input"])) == ["0001.png", "0002.png",
-                                                                                        "0003.png"]
+        assert record["name"] == "holiday" and sorted(os.listdir(record["input"])) == ["0001.png", "0002.png", "0003.png"]
         (tmp_path / "allowed").mkdir()
         clip = tiny_clip(tmp_path / "allowed" / "clip.mp4")
         before = tree_hash(tmp_path / "allowed")
@@ -57,13 +57,16 @@ def test_each_kind_of_input_becomes_a_job_and_bad_ones_are_one_line(tmp_path):
         huge.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + (100000).to_bytes(4, "big") * 2 + bytes(17))
         late = dict(SETTINGS, start=30.0)
         for kwargs, needles in [
-                ({"frames": frames + [str(tmp_path / "mixed" / "notes.txt")]}, ["notes.txt: not an image"]),
-                ({"frames": [str(huge)]}, ["huge.png", "100000x100000"]),
-                ({"video": frames[0]}, ["0001.png: an image", "frames"]),
-                ({"video": str(tmp_path / "missing.mp4")}, ["missing.mp4", "did not arrive"]),
-                ({"allowed": str(tmp_path / "holiday" / "0001.png"), "allow_dirs": [str(tmp_path / "allowed")]},
-                 ["outside the allowed folders"]),
-                ({}, ["nothing to upscale"])]:
+            ({"frames": frames + [str(tmp_path / "mixed" / "notes.txt")]}, ["notes.txt: not an image"]),
+            ({"frames": [str(huge)]}, ["huge.png", "100000x100000"]),
+            ({"video": frames[0]}, ["0001.png: an image", "frames"]),
+            ({"video": str(tmp_path / "missing.mp4")}, ["missing.mp4", "did not arrive"]),
+            (
+                {"allowed": str(tmp_path / "holiday" / "0001.png"), "allow_dirs": [str(tmp_path / "allowed")]},
+                ["outside the allowed folders"],
+            ),
+            ({}, ["nothing to upscale"]),
+        ]:
             with pytest.raises(UserError) as caught:
                 actions.add_job(queue, SETTINGS, **kwargs)
             text = str(caught.value)
@@ -90,6 +93,7 @@ def test_a_full_disk_while_adding_a_job_leaves_nothing_half_made(tmp_path, monke
             with open(dst, "wb") as f:
                 f.write(b"\0" * 100)  # part of it, then the disk is full
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
         monkeypatch.setattr(shutil, "copyfile", full)
         with pytest.raises(UserError) as caught:
             actions.add_job(queue, SETTINGS, video=str(clip))

@@ -4,6 +4,7 @@ them, remove), a restart after the app was killed, sign-in, nothing outside the 
 the ``--allow`` folders, bad uploads as one line.  Inputs are hashed before and after: nothing of
 the user's is changed.  Jobs use the smallest shipped model on tiny clips (a second or two each).
 """
+
 import glob
 import json
 import os
@@ -58,14 +59,14 @@ def _jobs(app):
 def test_upscale_endpoint_through_gradio_client_as_docs_ui_md_shows(app, tmp_path, capsys):
     """docs/ui.md's gradio_client example runs as written, pointed at this test's app and clip."""
     from test_readme import fenced_blocks
+
     before = tree_hash(app.clip)
     client = Client(app.url, verbose=False)
     assert list(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == ["/upscale"]
     blocks = [code for lang, code, _ in fenced_blocks(REPO / "docs" / "ui.md") if lang == "python"]
     assert len(blocks) == 1 and 'api_name="/upscale"' in blocks[0]
     script = tmp_path / "snippet.py"
-    script.write_text(blocks[0].replace("http://127.0.0.1:7860/", app.url)
-                      .replace("demo/videos/juggle_lr.mp4", str(app.clip)))
+    script.write_text(blocks[0].replace("http://127.0.0.1:7860/", app.url).replace("demo/videos/juggle_lr.mp4", str(app.clip)))
     capsys.readouterr()
     runpy.run_path(str(script), run_name="__main__")
     out = capsys.readouterr().out.strip().splitlines()[-1]  # after gradio_client's "Loaded as API" line
@@ -82,15 +83,17 @@ def test_bad_uploads_and_values_are_one_line(app, tmp_path, capfd):
     (tmp_path / "frame.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
     (tmp_path / "big.mp4").write_bytes(os.urandom(600_000))
     clip = str(app.clip)
-    cases = [(str(tmp_path / "notes.mp4"), MODEL, "x4", "fp32", ["notes.mp4", "video"]),
-             (str(tmp_path / "empty.mp4"), MODEL, "x4", "fp32", ["empty.mp4"]),
-             (str(tmp_path / "cut.mp4"), MODEL, "x4", "fp32", ["cut.mp4"]),
-             (str(tmp_path / "frame.png"), MODEL, "x4", "fp32", ["frame.png", "video file"]),
-             (clip, "../../etc/passwd", "x4", "fp32", ["model '../../etc/passwd'", "expected one of"]),
-             (clip, "/etc/passwd", "x4", "fp32", ["model '/etc/passwd'"]),
-             (clip, MODEL, "x99", "fp32", ["output size 'x99'", "at most 16"]),
-             (clip, MODEL, "huge", "fp32", ["output size 'huge'"]),
-             (clip, MODEL, "x4", "fp64", ["precision 'fp64'", "fp32"])]
+    cases = [
+        (str(tmp_path / "notes.mp4"), MODEL, "x4", "fp32", ["notes.mp4", "video"]),
+        (str(tmp_path / "empty.mp4"), MODEL, "x4", "fp32", ["empty.mp4"]),
+        (str(tmp_path / "cut.mp4"), MODEL, "x4", "fp32", ["cut.mp4"]),
+        (str(tmp_path / "frame.png"), MODEL, "x4", "fp32", ["frame.png", "video file"]),
+        (clip, "../../etc/passwd", "x4", "fp32", ["model '../../etc/passwd'", "expected one of"]),
+        (clip, "/etc/passwd", "x4", "fp32", ["model '/etc/passwd'"]),
+        (clip, MODEL, "x99", "fp32", ["output size 'x99'", "at most 16"]),
+        (clip, MODEL, "huge", "fp32", ["output size 'huge'"]),
+        (clip, MODEL, "x4", "fp64", ["precision 'fp64'", "fp32"]),
+    ]
     count = len(_jobs(app))
     client = Client(app.url, verbose=False)
     for path, model, size, precision, needles in cases:
@@ -113,10 +116,13 @@ def test_settings_are_checked_before_a_job_exists():
     assert actions.parse_size("X4")["size"] == "model"
     s = actions.settings_from("frvsr", "x4", "vp9", "default", "auto", 0, 0)
     assert (s["crf"], s["start"], s["duration"], s["codec"]) == (None, None, None, "vp9")
-    for args, needle in [(("frvsr", "x4", "h263"), "codec 'h263'"), (("frvsr", "x4", "h264", "-3"), "CRF"),
-                         (("frvsr", "x4", "h264", "ok"), "quality (CRF) 'ok'"),
-                         (("frvsr", "x4", "h264", None, "auto", -1.0), "start -1"),
-                         (("frvsr", "0p"), "output size '0p'")]:
+    for args, needle in [
+        (("frvsr", "x4", "h263"), "codec 'h263'"),
+        (("frvsr", "x4", "h264", "-3"), "CRF"),
+        (("frvsr", "x4", "h264", "ok"), "quality (CRF) 'ok'"),
+        (("frvsr", "x4", "h264", None, "auto", -1.0), "start -1"),
+        (("frvsr", "0p"), "output size '0p'"),
+    ]:
         with pytest.raises(UserError, match=needle.replace("(", r"\(").replace(")", r"\)")):
             actions.settings_from(*args)
     assert safe_name("../../etc/passwd") == "passwd" and safe_name("..") == "video"
@@ -154,8 +160,7 @@ def test_queue_one_at_a_time_cancel_keeps_work_resume_continues_remove(tmp_path)
     queue = JobQueue(store, segment_frames=4, threads=1).start()
     try:
         settings = actions.settings_from(MODEL, "x4", precision="fp32")
-        a, b, c = (queue.submit(p.name, settings, copy_upload(str(p), p.name))
-                   for p in (long_clip, short_clip, short_clip))
+        a, b, c = (queue.submit(p.name, settings, copy_upload(str(p), p.name)) for p in (long_clip, short_clip, short_clip))
         wait_for(lambda: (queue.progress(a["id"])["done"] or 0) >= 4, 60, "the first segment of the long job")
         assert [store.get(j["id"])["state"] for j in (a, b, c)] == ["running", "queued", "queued"]
         progress = queue.progress(a["id"])
@@ -190,10 +195,14 @@ def test_a_killed_app_resumes_its_jobs_at_the_next_start(tmp_path):
     proc = start_app_command(work, port, "--segment_frames", "4", "--threads", "1")
     try:
         wait_serving(proc, port)
-        Client(f"http://127.0.0.1:{port}/", verbose=False).submit(handle_file(str(clip)), MODEL, "x4", "fp32",
-                                                                   api_name="/upscale")
-        first = wait_for(lambda: glob.glob(str(work / "jobs" / "*" / "output" / ".*.tecogan-job" / "seg000000.json")),
-                         60, "the job's first segment")[0]
+        Client(f"http://127.0.0.1:{port}/", verbose=False).submit(
+            handle_file(str(clip)), MODEL, "x4", "fp32", api_name="/upscale"
+        )
+        first = wait_for(
+            lambda: glob.glob(str(work / "jobs" / "*" / "output" / ".*.tecogan-job" / "seg000000.json")),
+            60,
+            "the job's first segment",
+        )[0]
         proc.kill()  # SIGKILL: no clean-up in the app; its job gets SIGTERM from the kernel
         proc.wait()
     finally:
@@ -206,8 +215,7 @@ def test_a_killed_app_resumes_its_jobs_at_the_next_start(tmp_path):
     assert kept >= 4
     again = InProcessApp(work, "--segment_frames", "4").start()  # the next start (in this process: quicker)
     try:
-        wait_for(lambda: json.load(open(os.path.join(folder, "job.json")))["state"] in ("done", "failed"), 120,
-                 "the resumed job")
+        wait_for(lambda: json.load(open(os.path.join(folder, "job.json")))["state"] in ("done", "failed"), 120, "the resumed job")
     finally:
         again.close()
     record = json.load(open(os.path.join(folder, "job.json")))
@@ -219,11 +227,13 @@ def test_a_killed_app_resumes_its_jobs_at_the_next_start(tmp_path):
 
 def test_other_machines_need_a_sign_in(tmp_path, capsys, monkeypatch):
     work = str(tmp_path / "work")
-    for argv, needles in [(["--host", "0.0.0.0"], ["--host 0.0.0.0", "--auth"]),
-                          (["--auth", "nopassword"], ["--auth", "USER:PASSWORD"]),
-                          (["--auth_file", str(tmp_path / "missing")], ["--auth_file", "cannot be read"]),
-                          (["--allow", str(tmp_path / "nowhere")], ["--allow", "not a folder"]),
-                          (["--port", "70000"], ["--port 70000"])]:
+    for argv, needles in [
+        (["--host", "0.0.0.0"], ["--host 0.0.0.0", "--auth"]),
+        (["--auth", "nopassword"], ["--auth", "USER:PASSWORD"]),
+        (["--auth_file", str(tmp_path / "missing")], ["--auth_file", "cannot be read"]),
+        (["--allow", str(tmp_path / "nowhere")], ["--allow", "not a folder"]),
+        (["--port", "70000"], ["--port 70000"]),
+    ]:
         status, _, err = run_inprocess(app_command.cli, ["app.py", "--workdir", work, *argv], capsys, monkeypatch)
         assert_one_line(status, err, *needles)
     args = app_command.build_parser().parse_args(["--host", "0.0.0.0", "--auth", "ann:s3cret"])
@@ -243,7 +253,8 @@ def test_sign_in_guards_the_page_and_the_api(tmp_path):
         with pytest.raises(Exception):  # noqa: B017
             Client(a.url, auth=("ann", "wrong"), verbose=False)
         out = Client(a.url, auth=("ann", "s3cret"), verbose=False).predict(
-            handle_file(str(clip)), MODEL, "x2", "fp32", api_name="/upscale")
+            handle_file(str(clip)), MODEL, "x2", "fp32", api_name="/upscale"
+        )
         assert video_facts(out) == (12, 64, 48) and os.path.basename(out) == "clip_x2.mp4"
     finally:
         a.close()
@@ -253,6 +264,7 @@ def test_page_buttons_answer_in_one_line(tmp_path):
     """The page's handlers (what its buttons call) on a queue that runs nothing: every refusal is
     one ``error:`` line, never an exception."""
     from tecogan.ui.page import Page
+
     store = JobStore(tmp_path / "work").open()
     page = Page(JobQueue(store), allow_dirs=[str(tmp_path)], limit=10_000_000)
     clip = tiny_clip(tmp_path / "clip.mp4")
@@ -261,17 +273,25 @@ def test_page_buttons_answer_in_one_line(tmp_path):
         assert message.startswith("added clip.mp4 to the queue") and job_id in message
         record = store.get(job_id)
         assert record["settings"]["height"] == 1080 and record["settings"]["crf"] == 23
-        for call, needle in [(lambda: page.start(None, None, None, "frvsr", "x4", "h264", "default", "auto", 0, 0)[0],
-                              "error: nothing to upscale"),
-                             (lambda: page.start(str(clip), None, None, "frvsr", "x4", "h264", "best", "auto", 0, 0)[0],
-                              "error: quality (CRF) 'best'"),
-                             (lambda: page.start(None, None, "/etc/passwd", "frvsr", "x4", "h264", "default", "auto",
-                                                 0, 0)[0], "error: /etc/passwd: outside the allowed folders"),
-                             (lambda: page.act("cancel", None), "error: no job chosen"),
-                             (lambda: page.act("resume", job_id), "error: job " + job_id + ": queued; only a cancelled"),
-                             (lambda: page.act("remove", "../../etc"), "error: job '../../etc': no such job"),
-                             (lambda: page.compare(job_id, 1, "bicubic", 1, 0.5, 0.5)[0], "no result yet (queued)"),
-                             (lambda: page.compare(job_id, 1, "sharpest", 1, 0.5, 0.5)[0], "comparison 'sharpest'")]:
+        for call, needle in [
+            (
+                lambda: page.start(None, None, None, "frvsr", "x4", "h264", "default", "auto", 0, 0)[0],
+                "error: nothing to upscale",
+            ),
+            (
+                lambda: page.start(str(clip), None, None, "frvsr", "x4", "h264", "best", "auto", 0, 0)[0],
+                "error: quality (CRF) 'best'",
+            ),
+            (
+                lambda: page.start(None, None, "/etc/passwd", "frvsr", "x4", "h264", "default", "auto", 0, 0)[0],
+                "error: /etc/passwd: outside the allowed folders",
+            ),
+            (lambda: page.act("cancel", None), "error: no job chosen"),
+            (lambda: page.act("resume", job_id), "error: job " + job_id + ": queued; only a cancelled"),
+            (lambda: page.act("remove", "../../etc"), "error: job '../../etc': no such job"),
+            (lambda: page.compare(job_id, 1, "bicubic", 1, 0.5, 0.5)[0], "no result yet (queued)"),
+            (lambda: page.compare(job_id, 1, "sharpest", 1, 0.5, 0.5)[0], "comparison 'sharpest'"),
+        ]:
             text = call()
             assert text.startswith("error: ") and needle in text and "\n" not in text, (needle, text)
         rows, jobs, progress, *_ = page.tick(None, None)

@@ -1,5 +1,6 @@
 """upscale.py: video/folder in and out, equality with test mode, tiling, arch inference,
 bounded streaming, side-by-side output."""
+
 import os
 import subprocess
 import sys
@@ -69,8 +70,7 @@ def upscale(*args, check=True, separate=False):
     """upscale.py ARGS in this process (its console entry point), or with ``separate`` in a process of
     its own as a user runs it: a CompletedProcess whose status is 0 unless ``check`` is False."""
     if separate:
-        r = subprocess.run([sys.executable, UPSCALE, *map(str, args)], capture_output=True, text=True,
-                           env=ENV, timeout=300)
+        r = subprocess.run([sys.executable, UPSCALE, *map(str, args)], capture_output=True, text=True, env=ENV, timeout=300)
     else:
         status, out, err = upscale_in_process(CAPTURE["capsys"], CAPTURE["monkeypatch"], *args)
         r = subprocess.CompletedProcess(args, status, out, err)
@@ -95,8 +95,17 @@ def test_folder_to_folder_equals_test_mode(tmp_path, ckpt_net):
 def test_video_to_video_and_to_pngs(tmp_path, ckpt_net):
     path, _ = ckpt_net
     write_video(tmp_path / "in.mp4", frames(n=7), fps=12)
-    upscale(tmp_path / "in.mp4", tmp_path / "out.mp4", "--model", path, "--device", "cpu",
-            "--compare", tmp_path / "cmp.mp4", separate=True)  # once as a user runs it
+    upscale(
+        tmp_path / "in.mp4",
+        tmp_path / "out.mp4",
+        "--model",
+        path,
+        "--device",
+        "cpu",
+        "--compare",
+        tmp_path / "cmp.mp4",
+        separate=True,
+    )  # once as a user runs it
     out = probe(tmp_path / "out.mp4")
     assert (out["codec"], out["frames"], out["width"], out["height"]) == ("h264", 7, 112, 80)
     assert video_times(tmp_path / "out.mp4") == [Fraction(i, 12) for i in range(7)]
@@ -126,8 +135,7 @@ def test_architecture_read_from_checkpoint_and_overrides(tmp_path):
     write_folder(tmp_path / "in", frames(n=2))
     r = upscale(tmp_path / "in", tmp_path / "out", "--model", path, "--device", "cpu")
     assert "BI generator nf 12 nb 2" in r.stdout
-    r = upscale(tmp_path / "in", tmp_path / "out2", "--model", path, "--device", "cpu", "--degradation", "BD",
-                check=False)
+    r = upscale(tmp_path / "in", tmp_path / "out2", "--model", path, "--device", "cpu", "--degradation", "BD", check=False)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
     assert "bi.pth" in r.stderr and "BI generator with nf 12, nb 2" in r.stderr
     r = upscale(tmp_path / "in", tmp_path / "out3", "--model", path, "--device", "cpu", "--nf", 16, check=False)
@@ -151,6 +159,7 @@ def test_bad_inputs(tmp_path, ckpt_net):
 def test_streaming_holds_few_frames(monkeypatch, ckpt_net):
     """At most a handful of frames are decoded ahead of the network, whatever the length."""
     from tecogan import video
+
     produced, consumed, ahead = [0], [0], []
 
     def source():
@@ -166,16 +175,19 @@ def test_streaming_holds_few_frames(monkeypatch, ckpt_net):
 
 def test_tile_starts_cover():
     from tecogan.inference.steppers import tile_starts
+
     assert tile_starts(36, 20, 8) == [0, 12, 16]
     assert tile_starts(10, 20, 8) == [0]
 
 
 def _peak_rss_kb(args):
-    code = ("import resource, runpy, sys\n"
-            f"sys.argv = {[UPSCALE] + [str(a) for a in args]!r}\n"
-            "try:\n    runpy.run_path(sys.argv[0], run_name='__main__')\n"
-            "except SystemExit as e:\n    assert not e.code, e.code\n"
-            "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+    code = (
+        "import resource, runpy, sys\n"
+        f"sys.argv = {[UPSCALE] + [str(a) for a in args]!r}\n"
+        "try:\n    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+        "except SystemExit as e:\n    assert not e.code, e.code\n"
+        "print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=600)
     assert r.returncode == 0, r.stderr
     return int(r.stdout.split("PEAK")[-1])
@@ -199,6 +211,7 @@ def test_large_tiles_stay_within_one_grey_level_of_whole_frames():
     the seams, where a tile's border sees less context)."""
     import tecogan
     from tecogan.video import open_source
+
     lr = [image for _, image in open_source(os.path.join(REPO, "demo", "videos", "juggle_lr.mp4"))][:4]
     net = tecogan.load_generator(os.path.join(REPO, "pretrained_models", "FRVSR_BD_footage.pth"))
     whole = np.stack(list(tecogan.Upscaler(net).upscale_frames(lr))).astype(np.int16)
@@ -217,9 +230,20 @@ def test_compare_bicubic_is_aligned_like_the_model(tmp_path, degradation, offset
     blob = 40 + 180 * np.exp(-((yy - 9) ** 2 + (xx - 13) ** 2) / 6.0)  # LR centre (9, 13)
     lr = np.repeat(blob[..., None], 3, axis=2).round().astype(np.uint8)
     write_video(tmp_path / "in.mkv", [lr] * 2)
-    upscale(tmp_path / "in.mkv", tmp_path / "out.mkv", "--model", path, "--device", "cpu", "--codec", "ffv1",
-            "--compare", tmp_path / "cmp.mkv")
+    upscale(
+        tmp_path / "in.mkv",
+        tmp_path / "out.mkv",
+        "--model",
+        path,
+        "--device",
+        "cpu",
+        "--codec",
+        "ffv1",
+        "--compare",
+        tmp_path / "cmp.mkv",
+    )
     import av
+
     with av.open(str(tmp_path / "cmp.mkv")) as c:
         side = next(c.decode(video=0)).to_ndarray(format="rgb24")
     left = side[:, :112, 1].astype(np.float64) - 40.0
@@ -231,35 +255,39 @@ def test_compare_bicubic_is_aligned_like_the_model(tmp_path, degradation, offset
 
 def test_default_model_is_the_shipped_bi_model_and_names_work(tmp_path, capsys, monkeypatch):
     from helpers import upscale_in_process
+
     write_folder(tmp_path / "in", frames(n=2))
     status, out, err = upscale_in_process(capsys, monkeypatch, tmp_path / "in", tmp_path / "out")
     assert status == 0, err
     assert "BI generator nf 64 nb 10" in out
-    status, out, err = upscale_in_process(capsys, monkeypatch, tmp_path / "in", tmp_path / "out_bd", "--model",
-                                          "frvsr-bd")
+    status, out, err = upscale_in_process(capsys, monkeypatch, tmp_path / "in", tmp_path / "out_bd", "--model", "frvsr-bd")
     assert status == 0, err
     assert "BD generator nf 64 nb 10" in out
     status, _, err = upscale_in_process(capsys, monkeypatch, tmp_path / "in", tmp_path / "out2", "--model", "frvsrr")
     assert status == 2 and "frvsrr" in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("option, value, needle", [
-    ("--fps", "nan", "--fps nan: expected a finite number"),
-    ("--fps", "inf", "--fps inf: expected a finite number"),
-    ("--fps", "-25", "--fps -25.0: expected a number > 0"),
-    ("--fps", "0", "--fps 0.0: expected a number > 0"),
-    ("--fps", "1e9", "expected a number > 0 and <= 1000"),
-    ("--tile", "-5", "--tile -5: expected an integer in 0..16384"),
-    ("--tile", "99999999", "--tile 99999999: expected an integer in 0..16384"),
-    ("--num_pad_front", "1000000000", "--num_pad_front"),
-    ("--nf", "100000", "--nf 100000"),
-    ("--fps", "abc", "argument --fps: invalid float value: 'abc'"),
-])
+@pytest.mark.parametrize(
+    "option, value, needle",
+    [
+        ("--fps", "nan", "--fps nan: expected a finite number"),
+        ("--fps", "inf", "--fps inf: expected a finite number"),
+        ("--fps", "-25", "--fps -25.0: expected a number > 0"),
+        ("--fps", "0", "--fps 0.0: expected a number > 0"),
+        ("--fps", "1e9", "expected a number > 0 and <= 1000"),
+        ("--tile", "-5", "--tile -5: expected an integer in 0..16384"),
+        ("--tile", "99999999", "--tile 99999999: expected an integer in 0..16384"),
+        ("--num_pad_front", "1000000000", "--num_pad_front"),
+        ("--nf", "100000", "--nf 100000"),
+        ("--fps", "abc", "argument --fps: invalid float value: 'abc'"),
+    ],
+)
 def test_upscale_numbers_checked_first(tmp_path, frames_dir, capsys, monkeypatch, option, value, needle):
     before = tree_hash(tmp_path)
     with deadline(20):
-        status, _, err = upscale_in_process(capsys, monkeypatch, frames_dir, tmp_path / "out", "--model",
-                                            tmp_path / "never_read.pth", option, value)
+        status, _, err = upscale_in_process(
+            capsys, monkeypatch, frames_dir, tmp_path / "out", "--model", tmp_path / "never_read.pth", option, value
+        )
     assert_one_line(status, err, needle)
     assert tree_hash(tmp_path) == before
 
@@ -282,19 +310,24 @@ def test_non_utf8_frame_names_work(tmp_path, ckpt, capsys, monkeypatch, non_utf8
     names = [bad_name(f"f{i}") + ".png" for i in range(3)]
     write_frames(src, names=names)
     before = tree_hash(src)
-    status, out, err = upscale_in_process(capsys, monkeypatch, src, tmp_path / bad_name("out"),
-                                          "--model", ckpt, "--device", "cpu")
+    status, out, err = upscale_in_process(
+        capsys, monkeypatch, src, tmp_path / bad_name("out"), "--model", ckpt, "--device", "cpu"
+    )
     assert status == 0, err
     assert sorted(os.listdir(tmp_path / bad_name("out"))) == sorted(names)
     assert tree_hash(src) == before
     gt = tmp_path / "GT" / bad_name("seq")
     write_frames(gt, n=2, h=16, w=16, names=[bad_name("a") + ".png", bad_name("b") + ".png"])
-    status, _, err = run_inprocess(script_cli("scripts/resize_BD.py"),
-                                   ["resize_BD.py", "--gt_dir", tmp_path / "GT", "--lr_dir", tmp_path / "LR"],
-                                   capsys, monkeypatch)
+    status, _, err = run_inprocess(
+        script_cli("scripts/resize_BD.py"),
+        ["resize_BD.py", "--gt_dir", tmp_path / "GT", "--lr_dir", tmp_path / "LR"],
+        capsys,
+        monkeypatch,
+    )
     assert status == 0, err
-    assert cv2.imdecode(np.fromfile(tmp_path / "LR" / bad_name("seq") / (bad_name("a") + ".png"), np.uint8),
-                        cv2.IMREAD_COLOR).shape == (4, 4, 3)
+    assert cv2.imdecode(
+        np.fromfile(tmp_path / "LR" / bad_name("seq") / (bad_name("a") + ".png"), np.uint8), cv2.IMREAD_COLOR
+    ).shape == (4, 4, 3)
 
 
 def test_non_utf8_video_names_work(tmp_path, ckpt, non_utf8_ok):
@@ -310,28 +343,39 @@ def test_non_utf8_video_names_work(tmp_path, ckpt, non_utf8_ok):
     before = tree_hash(named)
     write_frames(tmp_path / "frames")
     for src, out in ((named, tmp_path / "o"), (tmp_path / "frames", tmp_path / (bad_name("o") + ".mp4"))):
-        r = subprocess.run([sys.executable, UPSCALE, os.fsencode(src), os.fsencode(out), "--model", ckpt,
-                            "--device", "cpu"], capture_output=True, env=ENV, timeout=120)
+        r = subprocess.run(
+            [sys.executable, UPSCALE, os.fsencode(src), os.fsencode(out), "--model", ckpt, "--device", "cpu"],
+            capture_output=True,
+            env=ENV,
+            timeout=120,
+        )
         assert r.returncode == 0, (r.returncode, r.stderr)  # not -11 (SIGSEGV)
         assert os.path.exists(out)
     assert tree_hash(named) == before
 
 
-@pytest.mark.parametrize("error", [
-    RuntimeError("[enforce fail at alloc_cpu.cpp:117] . DefaultCPUAllocator: can't allocate memory: "
-                 "you tried to allocate 98765432100 bytes. Error code 12 (Cannot allocate memory)"),
-    MemoryError(),
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:117] . DefaultCPUAllocator: can't allocate memory: "
+            "you tried to allocate 98765432100 bytes. Error code 12 (Cannot allocate memory)"
+        ),
+        MemoryError(),
+    ],
+)
 def test_out_of_memory_is_one_line_with_tile_hint(tmp_path, ckpt, capsys, monkeypatch, error):
     import tecogan.inference.upscaler
 
     def no_memory(*_args, **_kwargs):
         raise error
         yield  # makes this a generator, like the real one
+
     monkeypatch.setattr(tecogan.inference.upscaler.ClipRun, "run", no_memory)
     write_frames(tmp_path / "in")
-    status, _, err = upscale_in_process(capsys, monkeypatch, tmp_path / "in", tmp_path / "out",
-                                        "--model", ckpt, "--device", "cpu")
+    status, _, err = upscale_in_process(
+        capsys, monkeypatch, tmp_path / "in", tmp_path / "out", "--model", ckpt, "--device", "cpu"
+    )
     assert_one_line(status, err, "out of memory", "--tile 128")
     assert not (tmp_path / "out").exists() and no_temps(tmp_path)
 
@@ -339,15 +383,19 @@ def test_out_of_memory_is_one_line_with_tile_hint(tmp_path, ckpt, capsys, monkey
 def test_two_frames_with_one_stem_are_refused(tmp_path, ckpt, capsys, monkeypatch):
     write_frames(tmp_path / "in", n=3, names=["0000.png", "0000.jpg", "0001.png"])
     before = tree_hash(tmp_path)
-    status, _, err = upscale_in_process(capsys, monkeypatch, tmp_path / "in", tmp_path / "out",
-                                        "--model", ckpt, "--device", "cpu")
+    status, _, err = upscale_in_process(
+        capsys, monkeypatch, tmp_path / "in", tmp_path / "out", "--model", ckpt, "--device", "cpu"
+    )
     assert_one_line(status, err, "0000.png", "0000.jpg", "same name stem")
     assert tree_hash(tmp_path) == before
     write_frames(tmp_path / "GT" / "s1", n=3, h=16, w=16, names=["a.png", "b.png", "a.bmp"])
     before = tree_hash(tmp_path)
-    status, _, err = run_inprocess(script_cli("scripts/resize_BD.py"),
-                                   ["resize_BD.py", "--gt_dir", tmp_path / "GT", "--lr_dir", tmp_path / "LR"],
-                                   capsys, monkeypatch)
+    status, _, err = run_inprocess(
+        script_cli("scripts/resize_BD.py"),
+        ["resize_BD.py", "--gt_dir", tmp_path / "GT", "--lr_dir", tmp_path / "LR"],
+        capsys,
+        monkeypatch,
+    )
     assert_one_line(status, err, "a.png", "a.bmp", "same name stem")
     assert tree_hash(tmp_path) == before
 
@@ -356,7 +404,8 @@ def test_frame_size_change_mid_sequence_names_the_frame(tmp_path, ckpt, capsys, 
     write_frames(tmp_path / "in", n=4)
     write_frames(tmp_path / "odd", n=1, h=16, w=16)
     os.replace(tmp_path / "odd" / "0000.png", tmp_path / "in" / "0002.png")
-    status, _, err = upscale_in_process(capsys, monkeypatch, tmp_path / "in", tmp_path / "out",
-                                        "--model", ckpt, "--device", "cpu")
+    status, _, err = upscale_in_process(
+        capsys, monkeypatch, tmp_path / "in", tmp_path / "out", "--model", ckpt, "--device", "cpu"
+    )
     assert_one_line(status, err, "0002.png", "16x16", "16x12")
     assert not (tmp_path / "out").exists()

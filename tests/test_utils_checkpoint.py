@@ -4,6 +4,7 @@ Checkpoints and training states with NaN/Inf, zip entries that fail their CRC, c
 shapes, files that are no checkpoint at all (text, random bytes, a stray pickle), and state
 dicts with NaN given to the API.
 """
+
 import zipfile
 
 import pytest
@@ -34,8 +35,9 @@ def test_checkpoint_with_nan_or_inf_is_refused(tmp_path, capsys, monkeypatch, ba
     torch.save(sd, tmp_path / "diverged.pth")
     write_frames(tmp_path / "in")
     before = tree_hash(tmp_path)
-    status, _, err = up(capsys, monkeypatch, tmp_path / "in", tmp_path / "out", "--model", tmp_path / "diverged.pth",
-                        "--device", "cpu")
+    status, _, err = up(
+        capsys, monkeypatch, tmp_path / "in", tmp_path / "out", "--model", tmp_path / "diverged.pth", "--device", "cpu"
+    )
     assert_one_line(status, err, "diverged.pth", "srnet.conv_out.weight", "NaN/Inf")
     assert tree_hash(tmp_path) == before
 
@@ -77,8 +79,11 @@ def test_training_state_nan_or_bad_crc_is_refused(tmp_path):
         load_training_state(str(tmp_path / "state_iter4.pth"))
 
 
-@pytest.mark.parametrize("content", [b"root:x:0:0:root:/root:/bin/bash\n" * 20, bytes(range(256)) * 8, b"\x80\x02}q\x00."],
-                         ids=["text", "bytes", "pickle_fragment"])
+@pytest.mark.parametrize(
+    "content",
+    [b"root:x:0:0:root:/root:/bin/bash\n" * 20, bytes(range(256)) * 8, b"\x80\x02}q\x00."],
+    ids=["text", "bytes", "pickle_fragment"],
+)
 def test_a_file_that_is_no_checkpoint_is_one_line(tmp_path, capsys, monkeypatch, content):
     """Text, random bytes or a stray pickle given as --model: one line naming the file, inputs kept."""
     bad = tmp_path / "notes.pth"
@@ -105,18 +110,22 @@ def crafted(kind):
     return sd
 
 
-@pytest.mark.parametrize("kind, needle", [
-    ("1-D", "expected a 4-D convolution weight"),
-    ("expanded", "crafted or damaged"),
-    ("no_scale", "not an FRNet of scale 2 or 4"),
-    ("huge_nf", "implausibly large"),
-])
+@pytest.mark.parametrize(
+    "kind, needle",
+    [
+        ("1-D", "expected a 4-D convolution weight"),
+        ("expanded", "crafted or damaged"),
+        ("no_scale", "not an FRNet of scale 2 or 4"),
+        ("huge_nf", "implausibly large"),
+    ],
+)
 def test_crafted_checkpoint_shapes(tmp_path, capsys, monkeypatch, kind, needle):
     torch.save(crafted(kind), tmp_path / "crafted.pth")
     write_frames(tmp_path / "in")
     before = tree_hash(tmp_path)
-    status, _, err = up(capsys, monkeypatch, tmp_path / "in", tmp_path / "out", "--model", tmp_path / "crafted.pth",
-                        "--device", "cpu")
+    status, _, err = up(
+        capsys, monkeypatch, tmp_path / "in", tmp_path / "out", "--model", tmp_path / "crafted.pth", "--device", "cpu"
+    )
     assert_one_line(status, err, "crafted.pth", needle)
     assert tree_hash(tmp_path) == before
 
@@ -125,6 +134,7 @@ def test_crafted_checkpoint_shapes(tmp_path, capsys, monkeypatch, kind, needle):
 def test_load_generator_state_dict_with_nan_is_refused(bad):
     from tecogan.api import load_generator
     from tecogan.networks.frnet import FRNet
+
     sd = FRNet(nf=8, nb=1, degradation="BD").state_dict()
     sd["srnet.conv_out.weight"][0, 0, 0, 0] = bad
     with pytest.raises(UserError, match="srnet.conv_out.weight holds 1 NaN/Inf"):

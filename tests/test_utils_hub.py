@@ -5,6 +5,7 @@ A pickle planted in a temporary TORCH_HOME would create a marker file when unpic
 unpickler that can run code; every loader must refuse it with one line and the marker must
 never appear.
 """
+
 import os
 
 import pytest
@@ -43,6 +44,7 @@ def test_lpips_hub_fallback_never_unpickles_code(tmp_path, torch_home, legacy):
     from torchvision.models import AlexNet_Weights
 
     from tecogan.metrics import lpips_loader
+
     marker = tmp_path / "ran.txt"
     planted = plant(torch_home, AlexNet_Weights.IMAGENET1K_V1.url, marker, legacy)
     before = tree_hash(planted)
@@ -59,6 +61,7 @@ def test_safe_loader_refuses_a_planted_pickle_even_with_a_matching_hash(tmp_path
     from torchvision.models import AlexNet_Weights
 
     from tecogan.utils import hub
+
     marker = tmp_path / "ran.txt"
     plant(torch_home, AlexNet_Weights.IMAGENET1K_V1.url, marker, legacy)
     monkeypatch.setattr(hub, "_sha256_prefix_ok", lambda path, prefix: True)
@@ -71,6 +74,7 @@ def test_load_lpips_without_weights_uses_the_bundled_file_not_the_hub(tmp_path, 
     from torchvision.models import AlexNet_Weights
 
     from tecogan.metrics import lpips_loader
+
     monkeypatch.delenv(lpips_loader.ENV_VAR, raising=False)
     marker = tmp_path / "ran.txt"
     plant(torch_home, AlexNet_Weights.IMAGENET1K_V1.url, marker)
@@ -90,6 +94,7 @@ def test_lpips_linear_layers_equal_the_packages(tmp_path):
     import lpips
 
     from tecogan.metrics import lpips_loader
+
     ours = lpips_loader._build_lpips()
     path = os.path.join(os.path.dirname(lpips.__file__), "weights", "v0.1", "alex.pth")
     theirs = torch.load(path, map_location="cpu", weights_only=True)
@@ -103,6 +108,7 @@ def test_feature_loss_hub_fallback_never_unpickles_code(tmp_path, torch_home, mo
     import torchvision
 
     from tecogan.networks import vgg
+
     monkeypatch.setattr(vgg, "BUNDLED_ALEXNET", str(tmp_path / "absent.pth"))
     weights = {"vgg19": torchvision.models.VGG19_Weights, "alexnet": torchvision.models.AlexNet_Weights}[backbone]
     marker = tmp_path / "ran.txt"
@@ -120,6 +126,7 @@ def test_offline_without_cache_is_one_line(tmp_path, torch_home, monkeypatch):
 
     def offline(*_a, **_k):
         raise OSError("Name or service not known")
+
     monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
     with pytest.raises(UserError, match="could not be downloaded") as err:
         hub.torchvision_state(VGG19_Weights.IMAGENET1K_V1, "VGG19")

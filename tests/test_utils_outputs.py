@@ -10,6 +10,7 @@ and the old outputs before and after (helpers.tree_hash).  (Each command's own r
 outputs are tested with the command: test_scripts_data.py, test_data_lmdb.py,
 test_official_metrics.py, test_test_mode.py, test_training_trainer.py.)
 """
+
 import os
 import signal
 import subprocess
@@ -49,8 +50,7 @@ def job_folders(folder):
 
 
 # -------------------------------------------------------- outputs vs inputs ---
-@pytest.mark.parametrize("case", ["same", "inside", "contains", "symlink", "model", "compare_is_output",
-                                  "compare_is_input"])
+@pytest.mark.parametrize("case", ["same", "inside", "contains", "symlink", "model", "compare_is_output", "compare_is_input"])
 def test_upscale_refuses_outputs_that_touch_inputs(tmp_path, ckpt, capsys, monkeypatch, case):
     work = tmp_path / "work"
     src = work / "in"
@@ -58,8 +58,14 @@ def test_upscale_refuses_outputs_that_touch_inputs(tmp_path, ckpt, capsys, monke
     model = tmp_path / "model.pth"
     model.write_bytes(ckpt.read_bytes())
     extra = []
-    out = {"same": src, "inside": src / "x4", "contains": work, "model": model,
-           "compare_is_output": tmp_path / "o.mp4", "compare_is_input": tmp_path / "o.mp4"}.get(case)
+    out = {
+        "same": src,
+        "inside": src / "x4",
+        "contains": work,
+        "model": model,
+        "compare_is_output": tmp_path / "o.mp4",
+        "compare_is_input": tmp_path / "o.mp4",
+    }.get(case)
     if case == "symlink":
         out = tmp_path / "link"
         os.symlink(src, out)
@@ -70,9 +76,15 @@ def test_upscale_refuses_outputs_that_touch_inputs(tmp_path, ckpt, capsys, monke
         extra = ["--compare", tmp_path / "cmp.mp4"]
     before = tree_hash(work), tree_hash(model)
     status, _, err = up(capsys, monkeypatch, src, out, "--model", model, "--device", "cpu", *extra)
-    needle = {"same": "is the input", "inside": "lies inside the input", "contains": "contains the input",
-              "symlink": "is the input", "model": "is the input --model", "compare_is_output": "is also the output",
-              "compare_is_input": "is the input --model"}[case]
+    needle = {
+        "same": "is the input",
+        "inside": "lies inside the input",
+        "contains": "contains the input",
+        "symlink": "is the input",
+        "model": "is the input --model",
+        "compare_is_output": "is also the output",
+        "compare_is_input": "is the input --model",
+    }[case]
     assert_one_line(status, err, needle)
     assert (tree_hash(work), tree_hash(model)) == before
     assert not (src / "x4").exists() and not (tmp_path / "o.mp4").exists()
@@ -86,8 +98,18 @@ def test_upscale_keeps_existing_outputs_without_overwrite(tmp_path, ckpt, capsys
     for out in ("old.mp4", "frames"):
         status, _, err = up(capsys, monkeypatch, tmp_path / "in", tmp_path / out, "--model", ckpt, "--device", "cpu")
         assert_one_line(status, err, str(tmp_path / out), "already exists", "--overwrite")
-    status, _, err = up(capsys, monkeypatch, tmp_path / "in", tmp_path / "new", "--model", ckpt, "--device", "cpu",
-                        "--compare", tmp_path / "old.mp4")
+    status, _, err = up(
+        capsys,
+        monkeypatch,
+        tmp_path / "in",
+        tmp_path / "new",
+        "--model",
+        ckpt,
+        "--device",
+        "cpu",
+        "--compare",
+        tmp_path / "old.mp4",
+    )
     assert_one_line(status, err, "--compare", "--overwrite")
     assert tree_hash(tmp_path / "old.mp4") == old_video and tree_hash(tmp_path / "frames") == old_frames
     assert not (tmp_path / "new").exists()
@@ -97,8 +119,7 @@ def test_upscale_overwrite_replaces_whole_frames_folder(tmp_path, ckpt, capsys, 
     write_frames(tmp_path / "in", n=3)
     write_frames(tmp_path / "out", n=5, seed=4)  # 0003.png, 0004.png would be stale frames
     before_in = tree_hash(tmp_path / "in")
-    status, _, err = up(capsys, monkeypatch, tmp_path / "in", tmp_path / "out", "--model", ckpt, "--device", "cpu",
-                        "--overwrite")
+    status, _, err = up(capsys, monkeypatch, tmp_path / "in", tmp_path / "out", "--model", ckpt, "--device", "cpu", "--overwrite")
     assert status == 0, err
     assert sorted(os.listdir(tmp_path / "out")) == ["0000.png", "0001.png", "0002.png"]
     assert cv2.imread(str(tmp_path / "out" / "0000.png")).shape == (48, 64, 3)
@@ -106,8 +127,7 @@ def test_upscale_overwrite_replaces_whole_frames_folder(tmp_path, ckpt, capsys, 
     # a folder holding anything but frames is never replaced, even with --overwrite
     (tmp_path / "out" / "notes.txt").write_text("mine")
     before_out = tree_hash(tmp_path / "out")
-    status, _, err = up(capsys, monkeypatch, tmp_path / "in", tmp_path / "out", "--model", ckpt, "--device", "cpu",
-                        "--overwrite")
+    status, _, err = up(capsys, monkeypatch, tmp_path / "in", tmp_path / "out", "--model", ckpt, "--device", "cpu", "--overwrite")
     assert_one_line(status, err, "notes.txt", "--overwrite would delete")
     assert tree_hash(tmp_path / "out") == before_out
 
@@ -118,8 +138,7 @@ def test_failure_midway_keeps_old_output_and_leaves_no_temporary(tmp_path, ckpt,
     frame.write_bytes(frame.read_bytes()[:-20])  # truncated: found when frame 3 is decoded
     write_frames(tmp_path / "out", n=2, seed=5)
     before = tree_hash(tmp_path / "in"), tree_hash(tmp_path / "out")
-    status, _, err = up(capsys, monkeypatch, tmp_path / "in", tmp_path / "out", "--model", ckpt, "--device", "cpu",
-                        "--overwrite")
+    status, _, err = up(capsys, monkeypatch, tmp_path / "in", tmp_path / "out", "--model", ckpt, "--device", "cpu", "--overwrite")
     assert_one_line(status, err, "0002.png", "truncated")
     assert (tree_hash(tmp_path / "in"), tree_hash(tmp_path / "out")) == before
     assert no_temps(tmp_path)
@@ -134,8 +153,11 @@ def test_stale_temporaries_of_killed_runs_are_removed(tmp_path, ckpt, capsys, mo
     live = temp_sibling(tmp_path / "out", pid=os.getpid())  # a running process's temporary is left alone
     os.mkdir(live)
     # names of the user's that merely look temporary are never touched
-    users = [tmp_path / ".tmp_out_12345678.mp4", tmp_path / f".tmp_{DEAD_PID}_out.k1ll3d00",
-             tmp_path / (os.path.basename(stale_video)[:-6] + "X.mp4")]
+    users = [
+        tmp_path / ".tmp_out_12345678.mp4",
+        tmp_path / f".tmp_{DEAD_PID}_out.k1ll3d00",
+        tmp_path / (os.path.basename(stale_video)[:-6] + "X.mp4"),
+    ]
     for u in users:
         u.write_bytes(b"mine")
     status, _, err = up(capsys, monkeypatch, tmp_path / "in", tmp_path / "out", "--model", ckpt, "--device", "cpu")
@@ -168,9 +190,13 @@ def test_sigterm_keeps_old_output_and_exits_nonzero(tmp_path, ckpt):
     long_input(tmp_path / "in")
     write_frames(tmp_path / "out", n=2, seed=7)
     before = tree_hash(tmp_path / "out")
-    proc = subprocess.Popen([sys.executable, UPSCALE, tmp_path / "in", tmp_path / "out", "--model", ckpt,
-                             "--device", "cpu", "--overwrite"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=ENV)
+    proc = subprocess.Popen(
+        [sys.executable, UPSCALE, tmp_path / "in", tmp_path / "out", "--model", ckpt, "--device", "cpu", "--overwrite"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
     line = proc.stdout.readline()  # printed once the first frame is decoded, before inference
     assert "->" in line, proc.stderr.read()
     deadline = time.time() + 60
@@ -187,9 +213,14 @@ def test_file_size_limit_keeps_old_output(tmp_path, ckpt):
     write_frames(tmp_path / "in", n=3, h=40, w=48)
     write_frames(tmp_path / "out", n=2, seed=8)
     before = tree_hash(tmp_path / "in"), tree_hash(tmp_path / "out")
-    r = subprocess.run([sys.executable, UPSCALE, tmp_path / "in", tmp_path / "out", "--model", ckpt, "--device", "cpu",
-                        "--overwrite"], capture_output=True, text=True, env=ENV, timeout=120,
-                       preexec_fn=limit_file_size(4096))
+    r = subprocess.run(
+        [sys.executable, UPSCALE, tmp_path / "in", tmp_path / "out", "--model", ckpt, "--device", "cpu", "--overwrite"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=120,
+        preexec_fn=limit_file_size(4096),
+    )
     assert_one_line(r.returncode, r.stderr, "could not be written", "too large")
     assert (tree_hash(tmp_path / "in"), tree_hash(tmp_path / "out")) == before and no_temps(tmp_path)
 
@@ -200,12 +231,18 @@ def test_full_disk_keeps_old_output(tmp_path, ckpt):
     write_frames(old / "out", n=2, seed=8)
     (tmp_path / "disk").mkdir()
     (tmp_path / "after").mkdir()
-    cmd = tmpfs_command(tmp_path / "disk", 64, [sys.executable, UPSCALE, tmp_path / "in", tmp_path / "disk" / "out",
-                                                "--model", ckpt, "--device", "cpu", "--overwrite"],
-                        preload=old, copy_back=tmp_path / "after")
+    cmd = tmpfs_command(
+        tmp_path / "disk",
+        64,
+        [sys.executable, UPSCALE, tmp_path / "in", tmp_path / "disk" / "out", "--model", ckpt, "--device", "cpu", "--overwrite"],
+        preload=old,
+        copy_back=tmp_path / "after",
+    )
     if cmd is None:
-        pytest.skip("mounting a small tmpfs (unshare -rm mount -t tmpfs) is not permitted here; "
-                    "test_file_size_limit_keeps_old_output covers the failing write")
+        pytest.skip(
+            "mounting a small tmpfs (unshare -rm mount -t tmpfs) is not permitted here; "
+            "test_file_size_limit_keeps_old_output covers the failing write"
+        )
     r = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=120)
     assert_one_line(r.returncode, r.stderr, "No space left on device", "disk is full")
     assert tree_hash(tmp_path / "after" / "out") == tree_hash(old / "out")
@@ -218,19 +255,26 @@ def test_full_disk_keeps_old_output(tmp_path, ckpt):
 def test_read_only_output_folder(tmp_path, ckpt):
     write_frames(tmp_path / "in")
     (tmp_path / "ro").mkdir()
-    cmd = tmpfs_command(tmp_path / "ro", 64, [sys.executable, UPSCALE, tmp_path / "in", tmp_path / "ro" / "out",
-                                              "--model", ckpt, "--device", "cpu"], read_only=True)
+    cmd = tmpfs_command(
+        tmp_path / "ro",
+        64,
+        [sys.executable, UPSCALE, tmp_path / "in", tmp_path / "ro" / "out", "--model", ckpt, "--device", "cpu"],
+        read_only=True,
+    )
     if cmd is None:
         pytest.skip("mounting a read-only tmpfs (unshare -rm mount) is not permitted here")
     r = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=120)
     assert_one_line(r.returncode, r.stderr, "out", "not writable")
 
 
-@pytest.mark.parametrize("case, needle", [
-    ("video_is_folder", "is a folder; expected a file name"),
-    ("frames_is_file", "is a file; expected a folder"),
-    ("parent_is_file", "is a file, not a folder"),
-])
+@pytest.mark.parametrize(
+    "case, needle",
+    [
+        ("video_is_folder", "is a folder; expected a file name"),
+        ("frames_is_file", "is a file; expected a folder"),
+        ("parent_is_file", "is a file, not a folder"),
+    ],
+)
 def test_occupied_outputs(tmp_path, ckpt, capsys, monkeypatch, case, needle):
     write_frames(tmp_path / "in")
     if case == "video_is_folder":
@@ -259,8 +303,7 @@ def test_upscale_video_onto_another_spelling_of_its_input(tmp_path, ckpt, capsys
     make_clip(src, pattern(4))
     os.link(src, tmp_path / "IN.mp4")  # the second spelling reaches the same file
     before = tree_hash(tmp_path)
-    status, _, err = up(capsys, monkeypatch, tmp_path / "IN.mp4", src, "--model", ckpt, "--device", "cpu",
-                        "--overwrite")
+    status, _, err = up(capsys, monkeypatch, tmp_path / "IN.mp4", src, "--model", ckpt, "--device", "cpu", "--overwrite")
     assert_one_line(status, err, str(src), "is the input")
     assert tree_hash(tmp_path) == before
 
@@ -270,8 +313,7 @@ def test_frames_folder_through_a_symlinked_spelling(tmp_path, ckpt, capsys, monk
     os.symlink(tmp_path / "data", tmp_path / "DATA")
     before = tree_hash(tmp_path / "data")
     for out in (tmp_path / "DATA" / "in", tmp_path / "DATA" / "in" / "sub"):
-        status, _, err = up(capsys, monkeypatch, tmp_path / "data" / "in", out, "--model", ckpt, "--device", "cpu",
-                            "--overwrite")
+        status, _, err = up(capsys, monkeypatch, tmp_path / "data" / "in", out, "--model", ckpt, "--device", "cpu", "--overwrite")
         assert_one_line(status, err, str(out), "input")
     assert tree_hash(tmp_path / "data") == before
 
@@ -292,11 +334,13 @@ def _racing_check(monkeypatch, make_other):
     import sys
 
     import tecogan.upscale  # noqa: F401 - every module that imported check_outputs gets the racing one
+
     real_check = outputs.check_outputs
 
     def check(*args, **kwargs):
         real_check(*args, **kwargs)
         make_other()
+
     for module in list(sys.modules.values()):
         if getattr(module, "check_outputs", None) is real_check:
             monkeypatch.setattr(module, "check_outputs", check)
@@ -312,6 +356,7 @@ def test_output_that_appears_meanwhile_is_kept(tmp_path, ckpt, capsys, monkeypat
             out.write_bytes(b"the other run's finished video")
         else:
             write_frames(out, n=2, seed=9)
+
     _racing_check(monkeypatch, other_run)
     before_in = tree_hash(tmp_path / "in")
     status, _, err = up(capsys, monkeypatch, tmp_path / "in", out, "--model", ckpt, "--device", "cpu")
@@ -401,7 +446,6 @@ def test_overwrite_refuses_frames_folder_with_a_photo(tmp_path, ckpt, capsys, mo
     write_frames(tmp_path / "out", n=3, seed=5)
     cv2.imwrite(str(tmp_path / "out" / "holiday.jpg"), np.zeros((8, 8, 3), np.uint8))
     before = tree_hash(tmp_path / "out"), tree_hash(tmp_path / "in")
-    status, _, err = up(capsys, monkeypatch, tmp_path / "in", tmp_path / "out", "--model", ckpt, "--device", "cpu",
-                        "--overwrite")
+    status, _, err = up(capsys, monkeypatch, tmp_path / "in", tmp_path / "out", "--model", ckpt, "--device", "cpu", "--overwrite")
     assert_one_line(status, err, "holiday.jpg", "--overwrite would delete")
     assert (tree_hash(tmp_path / "out"), tree_hash(tmp_path / "in")) == before

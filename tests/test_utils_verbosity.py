@@ -1,6 +1,7 @@
 """utils/verbosity.py: ``--quiet`` prints warnings and the final line only; third-party banners
 (encoders, NNCF's calibration bars, torch's CUDA banner) go in every mode, their progress stays
 without --quiet; the API's ``quiet`` leaves out the auto line."""
+
 import os
 import subprocess
 import sys
@@ -31,8 +32,14 @@ def run_command(tmp_path, *args):
     cuda_home.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "SVT_LOG"}
     env.update(OMP_NUM_THREADS="1", CUDA_HOME=str(cuda_home), TECOGAN_CACHE_DIR=str(tmp_path / "cache"))
-    r = subprocess.run([sys.executable, UPSCALE, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       text=True, env=env, timeout=600)
+    r = subprocess.run(
+        [sys.executable, UPSCALE, *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stdout
     return r.stdout.splitlines()
 
@@ -46,8 +53,22 @@ def test_quiet_prints_warnings_and_the_final_line_only(tmp_path, ckpt, clip):
     lines an encoder, was printed by the probe and by every segment)."""
     before = tree_hash(clip)
     out = tmp_path / "out.mkv"
-    lines = run_command(tmp_path, clip, out, "--model", ckpt, "--device", "cpu", "--precision", "auto",
-                        "--codec", "av1", "--segment_frames", "2", "--quiet")
+    lines = run_command(
+        tmp_path,
+        clip,
+        out,
+        "--model",
+        ckpt,
+        "--device",
+        "cpu",
+        "--precision",
+        "auto",
+        "--codec",
+        "av1",
+        "--segment_frames",
+        "2",
+        "--quiet",
+    )
     others = [line for line in lines if not line.startswith("warning:")]
     assert len(others) == 1 and is_final(others[0], out), lines
     assert not any(line.startswith(("auto:", "Svt[")) or "CUDA" in line for line in lines), lines
@@ -59,8 +80,9 @@ def test_quiet_prints_warnings_and_the_final_line_only(tmp_path, ckpt, clip):
 def test_encoders_print_no_banner_without_quiet(tmp_path, ckpt, clip, codec, name):
     """Every line is the command's own: no Svt[info] (SVT-AV1), x265 [info] or libvpx lines."""
     out = tmp_path / name
-    lines = run_command(tmp_path, clip, out, "--model", ckpt, "--device", "cpu", "--precision", "fp32",
-                        "--codec", codec, "--segment_frames", "2")
+    lines = run_command(
+        tmp_path, clip, out, "--model", ckpt, "--device", "cpu", "--precision", "fp32", "--codec", codec, "--segment_frames", "2"
+    )
     own = (f"{clip} -> {out}: ", "model input: ", f"writing {codec} (", "warning: ", "upscale: ", "estimate: ")
     assert all(line.startswith(own) for line in lines[:-1]) and is_final(lines[-1], out), lines
     assert any(line.startswith(f"writing {codec} (") for line in lines), lines  # the information stays

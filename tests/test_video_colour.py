@@ -1,5 +1,6 @@
 """Colour kept: 10-bit input gives 10-bit output (h265, ffv1 ...) with no 8-bit rounding between
 the network and the encoder, colour tags copied from the input, h264 stays 8-bit, HDR refused."""
+
 from fractions import Fraction
 
 import av
@@ -36,16 +37,24 @@ def hevc10(tmp_path_factory):
     if "libx265" not in av.codecs_available:
         pytest.skip("the installed PyAV has no libx265 encoder")
     path = tmp_path_factory.mktemp("in") / "in10.mkv"
-    return make_clip(path, deep_frames(), codec="libx265", pix_fmt="yuv420p10le", rate=12,
-                     options={"x265-params": "log-level=error", "crf": "8"}, **BT2020)
+    return make_clip(
+        path,
+        deep_frames(),
+        codec="libx265",
+        pix_fmt="yuv420p10le",
+        rate=12,
+        options={"x265-params": "log-level=error", "crf": "8"},
+        **BT2020,
+    )
 
 
 def test_10bit_hevc_comes_out_10bit_with_its_colour_tags(tmp_path, ckpt_net, hevc10, capsys, monkeypatch):
     path, _ = ckpt_net
     assert probe(hevc10)["pix_fmt"] == "yuv420p10le"
     out = tmp_path / "out.mkv"
-    status, _, err = upscale_in_process(capsys, monkeypatch, hevc10, out, "--model", path, "--device", "cpu",
-                                        "--codec", "h265", "--quiet")
+    status, _, err = upscale_in_process(
+        capsys, monkeypatch, hevc10, out, "--model", path, "--device", "cpu", "--codec", "h265", "--quiet"
+    )
     assert status == 0, err
     p = probe(out)
     assert (p["codec"], p["frames"], p["width"], p["height"], p["pix_fmt"]) == ("hevc", 3, 256, 256, "yuv420p10le")
@@ -55,8 +64,9 @@ def test_10bit_hevc_comes_out_10bit_with_its_colour_tags(tmp_path, ckpt_net, hev
 def test_10bit_lossless_output_is_the_network_output_to_10_bits(tmp_path, ckpt_net, hevc10, capsys, monkeypatch):
     path, net = ckpt_net
     out = tmp_path / "out.mkv"
-    status, _, err = upscale_in_process(capsys, monkeypatch, hevc10, out, "--model", path, "--device", "cpu",
-                                        "--codec", "ffv1", "--quiet")
+    status, _, err = upscale_in_process(
+        capsys, monkeypatch, hevc10, out, "--model", path, "--device", "cpu", "--codec", "ffv1", "--quiet"
+    )
     assert status == 0, err
     p = probe(out)
     assert p["pix_fmt"] == "gbrp10le" and (p["colorspace"], p["color_range"], p["primaries"], p["trc"]) == (0, 2, 9, 14)
@@ -77,25 +87,44 @@ def test_10bit_lossless_output_is_the_network_output_to_10_bits(tmp_path, ckpt_n
 def test_h264_stays_8bit_and_keeps_the_tags(tmp_path, ckpt_net, hevc10, capsys, monkeypatch):
     path, _ = ckpt_net
     out = tmp_path / "out.mp4"
-    status, _, err = upscale_in_process(capsys, monkeypatch, hevc10, out, "--model", path, "--device", "cpu",
-                                        "--quiet")
+    status, _, err = upscale_in_process(capsys, monkeypatch, hevc10, out, "--model", path, "--device", "cpu", "--quiet")
     assert status == 0, err
     p = probe(out)
     assert (p["codec"], p["pix_fmt"]) == ("h264", "yuv420p")
     assert (p["colorspace"], p["color_range"], p["primaries"], p["trc"]) == (9, 1, 9, 14)
-    status, _, err = upscale_in_process(capsys, monkeypatch, hevc10, tmp_path / "o10.mkv", "--model", path,
-                                        "--device", "cpu", "--pix_fmt", "yuv420p10le", "--quiet")
+    status, _, err = upscale_in_process(
+        capsys,
+        monkeypatch,
+        hevc10,
+        tmp_path / "o10.mkv",
+        "--model",
+        path,
+        "--device",
+        "cpu",
+        "--pix_fmt",
+        "yuv420p10le",
+        "--quiet",
+    )
     assert status == 0, err
     assert probe(tmp_path / "o10.mkv")["pix_fmt"] == "yuv420p10le"
 
 
 def test_8bit_tagged_input_keeps_its_tags_in_8_bits(tmp_path, ckpt_net, capsys, monkeypatch):
     path, _ = ckpt_net
-    src = make_clip(tmp_path / "in.mkv", [(f >> 8).astype(np.uint8) for f in deep_frames(side=32)], codec="ffv1",
-                    pix_fmt="yuv420p", colorspace=5, color_range=2, primaries=5, trc=6)
+    src = make_clip(
+        tmp_path / "in.mkv",
+        [(f >> 8).astype(np.uint8) for f in deep_frames(side=32)],
+        codec="ffv1",
+        pix_fmt="yuv420p",
+        colorspace=5,
+        color_range=2,
+        primaries=5,
+        trc=6,
+    )
     out = tmp_path / "out.mkv"
-    status, _, err = upscale_in_process(capsys, monkeypatch, src, out, "--model", path, "--device", "cpu",
-                                        "--codec", "h265", "--quiet")
+    status, _, err = upscale_in_process(
+        capsys, monkeypatch, src, out, "--model", path, "--device", "cpu", "--codec", "h265", "--quiet"
+    )
     assert status == 0, err
     p = probe(out)
     assert p["pix_fmt"] in ("yuv420p", "yuvj420p")  # FFmpeg names full-range 4:2:0 yuvj420p
@@ -105,10 +134,19 @@ def test_8bit_tagged_input_keeps_its_tags_in_8_bits(tmp_path, ckpt_net, capsys, 
 @pytest.mark.parametrize("trc,name", [(16, "PQ"), (18, "HLG")])
 def test_hdr_is_refused_in_one_line(tmp_path, ckpt_net, capsys, monkeypatch, trc, name):
     path, _ = ckpt_net
-    src = make_clip(tmp_path / "hdr.mkv", deep_frames(n=2, side=32), codec="ffv1", pix_fmt="yuv420p10le",
-                    colorspace=9, color_range=1, primaries=9, trc=trc)
-    status, _, err = upscale_in_process(capsys, monkeypatch, src, tmp_path / "out.mkv", "--model", path,
-                                        "--device", "cpu", "--codec", "h265")
+    src = make_clip(
+        tmp_path / "hdr.mkv",
+        deep_frames(n=2, side=32),
+        codec="ffv1",
+        pix_fmt="yuv420p10le",
+        colorspace=9,
+        color_range=1,
+        primaries=9,
+        trc=trc,
+    )
+    status, _, err = upscale_in_process(
+        capsys, monkeypatch, src, tmp_path / "out.mkv", "--model", path, "--device", "cpu", "--codec", "h265"
+    )
     assert status == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and f"HDR video ({name}" in lines[0] and "tone-map" in lines[0], err
@@ -117,10 +155,12 @@ def test_hdr_is_refused_in_one_line(tmp_path, ckpt_net, capsys, monkeypatch, trc
 
 def test_vp9_without_10bit_formats_warns_and_writes_8_bits(tmp_path, ckpt_net, hevc10, capsys, monkeypatch):
     from tecogan.video import CODECS
+
     path, _ = ckpt_net
     formats = [f.name for f in av.codec.Codec(CODECS["vp9"].encoder, "w").video_formats or ()]
-    status, _, err = upscale_in_process(capsys, monkeypatch, hevc10, tmp_path / "out.webm", "--model", path,
-                                        "--device", "cpu", "--codec", "vp9", "--quiet")
+    status, _, err = upscale_in_process(
+        capsys, monkeypatch, hevc10, tmp_path / "out.webm", "--model", path, "--device", "cpu", "--codec", "vp9", "--quiet"
+    )
     assert status == 0, err
     p = probe(tmp_path / "out.webm")
     if "yuv420p10le" in formats:  # an FFmpeg whose libvpx is built for 10 bits
@@ -133,23 +173,32 @@ def test_vp9_without_10bit_formats_warns_and_writes_8_bits(tmp_path, ckpt_net, h
 @pytest.fixture(scope="module")
 def deep_clip(tmp_path_factory):
     frames = [(f.astype(np.uint16) * 257) for f in pattern(3, 24, 32)]
-    return make_clip(tmp_path_factory.mktemp("deep") / "in10.mkv", frames, codec="ffv1", pix_fmt="yuv420p10le",
-                     rate=12, time_base=Fraction(1, 12))
+    return make_clip(
+        tmp_path_factory.mktemp("deep") / "in10.mkv",
+        frames,
+        codec="ffv1",
+        pix_fmt="yuv420p10le",
+        rate=12,
+        time_base=Fraction(1, 12),
+    )
 
 
 def test_10bit_into_h264_says_it_drops_to_8_bits(tmp_path, ckpt, deep_clip, capsys, monkeypatch):
     before = tree_hash(deep_clip)
-    status, _, err = upscale_in_process(capsys, monkeypatch, deep_clip, tmp_path / "out.mp4", "--model", ckpt,
-                                        "--device", "cpu", "--quiet")
+    status, _, err = upscale_in_process(
+        capsys, monkeypatch, deep_clip, tmp_path / "out.mp4", "--model", ckpt, "--device", "cpu", "--quiet"
+    )
     assert status == 0, err
     drops = [line for line in err.splitlines() if "10-bit samples" in line]
     assert len(drops) == 1, err
-    assert drops[0].startswith(f"warning: {tmp_path / 'out.mp4'}: the input has 10-bit samples; h264 writes yuv420p "
-                               "(8 bits): --codec h265"), drops
+    assert drops[0].startswith(
+        f"warning: {tmp_path / 'out.mp4'}: the input has 10-bit samples; h264 writes yuv420p (8 bits): --codec h265"
+    ), drops
     assert "--pix_fmt yuv420p10le" in drops[0]
     assert probe(tmp_path / "out.mp4")["pix_fmt"] == "yuv420p"
     for keep in (["--codec", "h265"], ["--pix_fmt", "yuv420p"]):  # kept, or 8 bits asked for: no word
-        status, _, err = upscale_in_process(capsys, monkeypatch, deep_clip, tmp_path / f"o{keep[1]}.mkv", "--model",
-                                            ckpt, "--device", "cpu", "--quiet", *keep)
+        status, _, err = upscale_in_process(
+            capsys, monkeypatch, deep_clip, tmp_path / f"o{keep[1]}.mkv", "--model", ckpt, "--device", "cpu", "--quiet", *keep
+        )
         assert status == 0 and "10-bit samples" not in err, err
     assert tree_hash(deep_clip) == before

@@ -4,6 +4,7 @@ leave the old output alone, and file names that are not UTF-8.
 
 Inputs are tiny clips made here with PyAV (tests/avclips.py); outputs are probed with PyAV.
 """
+
 import os
 import subprocess
 import sys
@@ -43,6 +44,7 @@ def ckpt(tmp_path_factory):
 def upscale(*args):
     """upscale.py in this process (the network is tiny; starting Python would dominate)."""
     from tecogan.upscale import build_parser, run
+
     return run(build_parser().parse_args([str(a) for a in args]))
 
 
@@ -117,6 +119,7 @@ def test_start_and_duration_trim_video_and_audio(tmp_path, ckpt, capsys):
     ms = [i * 100 for i in range(20)]  # 2 s at 10 frame/s
     src = make_clip(tmp_path / "in.mp4", pattern(20), pts=ms, audio=dict(seconds=2.0))
     from tecogan.video import open_source  # frame count and duration known before decoding
+
     whole, part = open_source(str(src)), open_source(str(src), start=0.5, duration=1.0)
     assert whole.count == 20 and abs(whole.duration - 2.0) <= 0.1 and (part.count, part.duration) == (10, 1.0)
     assert open_source(str(make_clip(tmp_path / "in.mkv", pattern(5)))).count == 5  # Matroska: no count stored
@@ -147,13 +150,15 @@ def test_rotation_is_applied_so_the_output_is_upright(tmp_path, ckpt):
     assert (p["width"], p["height"], p["rotation"]) == (96, 128, 0)
     # a phone's "rotate 90" (clockwise) tag: the marker of the top-left corner ends top-right
     from tecogan.video import open_source
+
     phone = make_clip(tmp_path / "phone.mkv", lr[:1], codec="ffv1", pix_fmt="bgr0", rotation=-90)
-    (_, frame), = list(open_source(str(phone)))
+    ((_, frame),) = list(open_source(str(phone)))
     assert np.array_equal(frame, np.rot90(lr[0], -1)) and frame[:6, -4:].mean(axis=(0, 1))[0] > 240
 
 
 def decode_rgb_png(path):
     import cv2
+
     return cv2.imread(str(path))[..., ::-1]
 
 
@@ -164,7 +169,7 @@ def blocks_image(side=16):
     img = np.zeros((2 * side, 3 * side, 3), np.uint8)
     for k, c in enumerate(BLOCKS):
         y, x = divmod(k, 3)
-        img[y * side:(y + 1) * side, x * side:(x + 1) * side] = c
+        img[y * side : (y + 1) * side, x * side : (x + 1) * side] = c
     return img
 
 
@@ -173,28 +178,38 @@ def block_error(img, ref):
     side, worst = ref.shape[0] // 2, 0
     for k in range(len(BLOCKS)):
         y, x = divmod(k, 3)
-        sl = np.s_[y * side + 5:(y + 1) * side - 5, x * side + 5:(x + 1) * side - 5]
+        sl = np.s_[y * side + 5 : (y + 1) * side - 5, x * side + 5 : (x + 1) * side - 5]
         worst = max(worst, int(np.abs(img[sl].astype(int) - ref[sl]).max()))
     return worst
 
 
-@pytest.mark.parametrize("codec,pix_fmt,colorspace,color_range,tol", [
-    ("ffv1", "yuv420p", 1, 1, 3),        # 8-bit 4:2:0, BT.709, limited range
-    ("ffv1", "yuv420p", 5, 2, 3),        # BT.601, full range
-    ("ffv1", "yuv422p", 1, 2, 3),        # 4:2:2, full range
-    ("ffv1", "yuv444p", 6, 1, 2),        # 4:4:4, SMPTE 170M
-    ("ffv1", "yuv420p10le", 1, 1, 3),    # 10-bit
-    ("ffv1", "yuv444p10le", 9, 2, 2),    # 10-bit BT.2020 matrix, full range
-    ("libx265", "yuv420p10le", 1, 1, 8),  # a real 10-bit HEVC clip (lossy)
-])
-def test_decoding_to_rgb_follows_bit_depth_chroma_matrix_and_range(tmp_path, codec, pix_fmt, colorspace,
-                                                                   color_range, tol):
+@pytest.mark.parametrize(
+    "codec,pix_fmt,colorspace,color_range,tol",
+    [
+        ("ffv1", "yuv420p", 1, 1, 3),  # 8-bit 4:2:0, BT.709, limited range
+        ("ffv1", "yuv420p", 5, 2, 3),  # BT.601, full range
+        ("ffv1", "yuv422p", 1, 2, 3),  # 4:2:2, full range
+        ("ffv1", "yuv444p", 6, 1, 2),  # 4:4:4, SMPTE 170M
+        ("ffv1", "yuv420p10le", 1, 1, 3),  # 10-bit
+        ("ffv1", "yuv444p10le", 9, 2, 2),  # 10-bit BT.2020 matrix, full range
+        ("libx265", "yuv420p10le", 1, 1, 8),  # a real 10-bit HEVC clip (lossy)
+    ],
+)
+def test_decoding_to_rgb_follows_bit_depth_chroma_matrix_and_range(tmp_path, codec, pix_fmt, colorspace, color_range, tol):
     from tecogan.video import open_source
+
     need_encoder(codec)
     img = blocks_image(32 if codec == "libx265" else 16)  # x265 needs frames of 64x64 or more
     options = {"x265-params": "log-level=error", "crf": "4"} if codec == "libx265" else None
-    src = make_clip(tmp_path / "c.mkv", [img] * 3, codec=codec, pix_fmt=pix_fmt, colorspace=colorspace,
-                    color_range=color_range, options=options)
+    src = make_clip(
+        tmp_path / "c.mkv",
+        [img] * 3,
+        codec=codec,
+        pix_fmt=pix_fmt,
+        colorspace=colorspace,
+        color_range=color_range,
+        options=options,
+    )
     frames = [f for _, f in open_source(str(src))]
     assert len(frames) == 3 and frames[0].dtype == np.uint8 and frames[0].shape == img.shape
     assert block_error(frames[0], img) <= tol
@@ -213,16 +228,20 @@ def test_crf_sets_quality_and_size(tmp_path, ckpt):
     assert hq > 2 * lq, (hq, lq)
 
 
-@pytest.mark.parametrize("codec,name,decoded,pix_fmt,audio", [
-    ("h265", "out.mp4", "hevc", "yuv420p", "aac"),
-    ("av1", "out.webm", "av1", "yuv420p", "opus"),
-    ("vp9", "out.mkv", "vp9", "yuv420p", "aac"),
-    ("ffv1", "out.mkv", "ffv1", "bgr0", "aac"),
-    ("prores", "out.mov", "prores", "yuv422p10le", "aac"),
-    ("mp4v", "out.avi", "mpeg4", "yuv420p", "pcm_s16le"),
-])
+@pytest.mark.parametrize(
+    "codec,name,decoded,pix_fmt,audio",
+    [
+        ("h265", "out.mp4", "hevc", "yuv420p", "aac"),
+        ("av1", "out.webm", "av1", "yuv420p", "opus"),
+        ("vp9", "out.mkv", "vp9", "yuv420p", "aac"),
+        ("ffv1", "out.mkv", "ffv1", "bgr0", "aac"),
+        ("prores", "out.mov", "prores", "yuv422p10le", "aac"),
+        ("mp4v", "out.avi", "mpeg4", "yuv420p", "pcm_s16le"),
+    ],
+)
 def test_codecs_and_containers(tmp_path, ckpt, codec, name, decoded, pix_fmt, audio):
     from tecogan.video import CODEC_ALIASES, CODECS
+
     path, net = ckpt
     need_encoder(CODECS[CODEC_ALIASES.get(codec, codec)].encoder)
     lr = pattern(3)
@@ -239,6 +258,7 @@ def test_codecs_and_containers(tmp_path, ckpt, codec, name, decoded, pix_fmt, au
 
 def test_impossible_decoding_timestamps_are_repaired():
     from tecogan.video import sane_dts
+
     assert sane_dts(42, 0, None, 10000) == 0  # B-frame reordering: kept
     assert sane_dts(0, -84, None, 10000) == -84
     # libx265 on a 1- or 2-frame clip: an uninitialised dts, after the pts or absurdly before it
@@ -247,29 +267,43 @@ def test_impossible_decoding_timestamps_are_repaired():
     assert sane_dts(42, 10**12, 41, 10000) == 42
 
 
-@pytest.mark.parametrize("args,message", [
-    (["out.mp4", "--codec", "prores"],
-     "a .mp4 file cannot hold prores video (--codec prores fits .mov, .mkv; .mp4 takes --codec h264, h265, av1"),
-    (["out.webm", "--codec", "ffv1"], "a .webm file cannot hold ffv1 video"),
-    (["out.mp4", "--codec", "xvid"], "--codec xvid: unknown codec (expected h264, h265, av1, vp9, ffv1, prores, mpeg4)"),
-    (["out.mp4", "--crf", "60"], "--crf 60: expected 0..51 for h264"),
-    (["out.mkv", "--codec", "ffv1", "--crf", "5"], "--crf 5: ffv1 has no quality setting (it is lossless)"),
-    (["out.mp4", "--preset", "turbo"], "--preset turbo: expected one of ultrafast"),
-    (["out.mkv", "--codec", "av1", "--pix_fmt", "yuv444p"], "--pix_fmt yuv444p: av1 (libsvtav1) takes yuv420p, yuv420p10le"),
-    (["out.wmv"], "cannot write .wmv videos (expected .avi, .mkv, .mov, .mp4, .webm"),
-    (["pngs", "--compare", "side.avi", "--codec", "prores"], "--compare side.avi: a .avi file cannot hold prores"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (
+            ["out.mp4", "--codec", "prores"],
+            "a .mp4 file cannot hold prores video (--codec prores fits .mov, .mkv; .mp4 takes --codec h264, h265, av1",
+        ),
+        (["out.webm", "--codec", "ffv1"], "a .webm file cannot hold ffv1 video"),
+        (["out.mp4", "--codec", "xvid"], "--codec xvid: unknown codec (expected h264, h265, av1, vp9, ffv1, prores, mpeg4)"),
+        (["out.mp4", "--crf", "60"], "--crf 60: expected 0..51 for h264"),
+        (["out.mkv", "--codec", "ffv1", "--crf", "5"], "--crf 5: ffv1 has no quality setting (it is lossless)"),
+        (["out.mp4", "--preset", "turbo"], "--preset turbo: expected one of ultrafast"),
+        (["out.mkv", "--codec", "av1", "--pix_fmt", "yuv444p"], "--pix_fmt yuv444p: av1 (libsvtav1) takes yuv420p, yuv420p10le"),
+        (["out.wmv"], "cannot write .wmv videos (expected .avi, .mkv, .mov, .mp4, .webm"),
+        (["pngs", "--compare", "side.avi", "--codec", "prores"], "--compare side.avi: a .avi file cannot hold prores"),
+    ],
+)
 def test_bad_output_settings_are_one_line_before_any_work(tmp_path, args, message):
     # neither the input nor the model exists: the settings are checked before either is opened
     with pytest.raises(UserError) as err:
-        upscale(tmp_path / "missing.mp4", *[str(tmp_path / a) if a.startswith(("out", "side")) or a == "pngs"
-                                           else a for a in args], "--model", tmp_path / "none.pth")
+        upscale(
+            tmp_path / "missing.mp4",
+            *[str(tmp_path / a) if a.startswith(("out", "side")) or a == "pngs" else a for a in args],
+            "--model",
+            tmp_path / "none.pth",
+        )
     assert message in err.value.for_command().replace(str(tmp_path) + os.sep, "")  # upscale.py's run(): its flags
 
 
 def test_bad_codec_is_one_line_and_exit_2_from_the_command(tmp_path):
-    r = subprocess.run([sys.executable, UPSCALE, "in.mp4", "out.mp4", "--codec", "prores", "--model", "x.pth"],
-                       cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, UPSCALE, "in.mp4", "out.mp4", "--codec", "prores", "--model", "x.pth"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
     assert "out.mp4: a .mp4 file cannot hold prores video" in r.stderr
 
@@ -278,8 +312,14 @@ def _resolution_change_clip(path):
     """An MPEG-TS clip whose frames change from 32x24 to 40x24 at frame 4."""
     a, b = path.with_suffix(".a.ts"), path.with_suffix(".b.ts")
     make_clip(a, pattern(3), fmt="mpegts", time_base=Fraction(1, 90000), options={"bf": "0"})
-    make_clip(b, pattern(3, w=40), fmt="mpegts", time_base=Fraction(1, 90000), options={"bf": "0"},
-              pts=[(3 + i) * 3750 for i in range(3)])
+    make_clip(
+        b,
+        pattern(3, w=40),
+        fmt="mpegts",
+        time_base=Fraction(1, 90000),
+        options={"bf": "0"},
+        pts=[(3 + i) * 3750 for i in range(3)],
+    )
     path.write_bytes(a.read_bytes() + b.read_bytes())
     return path
 
@@ -294,18 +334,27 @@ def test_failures_keep_the_old_output_and_leave_no_temporary_file(tmp_path, ckpt
         upscale(src, out, "--model", path, "--device", "cpu", "--overwrite")
     assert out.read_bytes() == b"the previous result" and not temp_files(tmp_path)
     # a file cut short: fewer frames decode than the container counts
-    whole = make_clip(tmp_path / "whole.mp4", pattern(12, seed=1), codec="ffv1", pix_fmt="bgr0",
-                      options={"level": "3", "slicecrc": "1"}, container_options={"movflags": "+faststart"})
+    whole = make_clip(
+        tmp_path / "whole.mp4",
+        pattern(12, seed=1),
+        codec="ffv1",
+        pix_fmt="bgr0",
+        options={"level": "3", "slicecrc": "1"},
+        container_options={"movflags": "+faststart"},
+    )
     data = whole.read_bytes()
     cut = tmp_path / "cut.mp4"
-    cut.write_bytes(data[:len(data) // 2])
+    cut.write_bytes(data[: len(data) // 2])
     with pytest.raises(UserError, match=r"cut\.mp4 frame 7: cannot be read: the container lists 12 frames but only 6"):
         upscale(cut, out, "--model", path, "--device", "cpu", "--overwrite")
     assert out.read_bytes() == b"the previous result" and not temp_files(tmp_path)
     # damaged bytes in the middle: the frame that cannot be decoded is named
     damaged = tmp_path / "damaged.mp4"
-    damaged.write_bytes(data[:len(data) // 2] + bytes(b ^ 0x5A for b in data[len(data) // 2:len(data) // 2 + 400])
-                        + data[len(data) // 2 + 400:])
+    damaged.write_bytes(
+        data[: len(data) // 2]
+        + bytes(b ^ 0x5A for b in data[len(data) // 2 : len(data) // 2 + 400])
+        + data[len(data) // 2 + 400 :]
+    )
     with pytest.raises(UserError, match=r"damaged\.mp4 frame \d+: FFmpeg cannot decode it"):
         upscale(damaged, out, "--model", path, "--device", "cpu", "--overwrite")
     assert out.read_bytes() == b"the previous result" and not temp_files(tmp_path)
@@ -317,11 +366,11 @@ def test_failures_keep_the_old_output_and_leave_no_temporary_file(tmp_path, ckpt
             if i == 2:
                 raise KeyboardInterrupt
             yield hr
+
     real = tecogan.inference.upscaler.ClipRun.run
     monkeypatch.setattr(tecogan.inference.upscaler.ClipRun, "run", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        upscale(whole, out, "--model", path, "--device", "cpu", "--compare", tmp_path / "cmp.mkv",
-                "--overwrite")
+        upscale(whole, out, "--model", path, "--device", "cpu", "--compare", tmp_path / "cmp.mkv", "--overwrite")
     assert out.read_bytes() == b"the previous result" and not (tmp_path / "cmp.mkv").exists()
     assert not temp_files(tmp_path)
 
@@ -329,8 +378,9 @@ def test_failures_keep_the_old_output_and_leave_no_temporary_file(tmp_path, ckpt
 def test_subtitles_are_copied_where_the_container_takes_them(tmp_path, ckpt, capsys):
     path, _ = ckpt
     subs = [(0, 150, b"Hello"), (200, 330, b"World")]
-    src = make_clip(tmp_path / "in.mkv", pattern(4), audio=dict(codec="pcm_s16le", rate=16000, layout="mono",
-                                                                    seconds=0.3), subtitles=subs)
+    src = make_clip(
+        tmp_path / "in.mkv", pattern(4), audio=dict(codec="pcm_s16le", rate=16000, layout="mono", seconds=0.3), subtitles=subs
+    )
     upscale(src, tmp_path / "out.mkv", "--model", path, "--device", "cpu")
     p = probe(tmp_path / "out.mkv")
     assert p["subtitles"] == ["subrip"] and p["audio"] == ["pcm_s16le"]
@@ -345,6 +395,7 @@ def test_subtitles_are_copied_where_the_container_takes_them(tmp_path, ckpt, cap
 
 def test_frame_folder_in_with_fps(tmp_path, ckpt):
     import cv2
+
     path, _ = ckpt
     os.makedirs(tmp_path / "frames")
     for i, f in enumerate(pattern(4)):
@@ -362,9 +413,23 @@ def test_file_names_that_are_not_utf8(tmp_path, ckpt):
     except (OSError, UnicodeError) as err:
         pytest.skip(f"this file system refuses a non-UTF-8 name: {err}")
     out = os.fsdecode(os.path.join(os.fsencode(tmp_path), b"out\xfe.mkv"))
-    r = subprocess.run([sys.executable, UPSCALE, os.fsdecode(src), out, "--model", path, "--device", "cpu",
-                        "--compare", os.fsdecode(os.path.join(os.fsencode(tmp_path), b"cmp\xfd.mp4"))],
-                       capture_output=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            UPSCALE,
+            os.fsdecode(src),
+            out,
+            "--model",
+            path,
+            "--device",
+            "cpu",
+            "--compare",
+            os.fsdecode(os.path.join(os.fsencode(tmp_path), b"cmp\xfd.mp4")),
+        ],
+        capture_output=True,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     assert b"clip\\xff.mp4 -> " in r.stdout
     p = probe(out)
@@ -389,6 +454,7 @@ def test_probe_accepts_what_the_encoder_takes(tmp_path):
 
     class Source:
         rate, time_base, passthrough, path = Fraction(25), Fraction(1, 25), None, "x"
+
     sink = VideoSink(check_output(str(tmp_path / "o.mp4")), Source(), audio=False)
     sink.probe(64, 16384)
     with pytest.raises(Exception, match="cannot take 16386x64"):
@@ -404,6 +470,7 @@ def test_h264_writes_the_same_stream_every_time(tmp_path):
 
     class Source:
         rate, time_base, passthrough, path = Fraction(12), Fraction(1, 12), None, "x"
+
     clip = panning_texture(t=16)
     streams = set()
     for i in range(32):

@@ -1,5 +1,6 @@
 """Helpers of the web app's tests (tests/test_ui_*.py): free ports, the app in this process or as
 a command, tiny clips, waiting for a job."""
+
 import os
 import signal
 import socket
@@ -36,6 +37,7 @@ class InProcessApp:
 
     def __init__(self, workdir, *extra):
         from tecogan import app
+
         self.port = free_port()
         self.args = app.build_parser().parse_args(["--workdir", str(workdir), "--port", str(self.port), *extra])
         self.stop, self.ready, self.error = threading.Event(), threading.Event(), None
@@ -47,6 +49,7 @@ class InProcessApp:
             except BaseException as err:  # noqa: BLE001 - reported by start()
                 self.error = err
                 self.ready.set()
+
         self.thread = threading.Thread(target=run, daemon=True)
 
     def start(self, timeout=120):
@@ -70,9 +73,13 @@ class InProcessApp:
 def start_app_command(workdir, port, *extra, env=None):
     """``python codes/app.py`` as a child process (its output in workdir/../app_<port>.log)."""
     log = open(os.path.join(os.path.dirname(str(workdir)), f"app_{port}.log"), "a")
-    proc = subprocess.Popen([sys.executable, str(APP), "--workdir", str(workdir), "--port", str(port), *extra],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            env=dict(os.environ, **(env or {})))
+    proc = subprocess.Popen(
+        [sys.executable, str(APP), "--workdir", str(workdir), "--port", str(port), *extra],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=dict(os.environ, **(env or {})),
+    )
     proc.log_path = log.name
     return proc
 
@@ -83,6 +90,7 @@ def wait_serving(proc, port, timeout=120):
             raise AssertionError(f"the app ended with status {proc.returncode}:\n{open(proc.log_path).read()}")
         with socket.socket() as s:
             return s.connect_ex(("127.0.0.1", port)) == 0
+
     wait_for(up, timeout, f"the app on port {port}", poll=0.2)
 
 
@@ -99,6 +107,7 @@ def stop_app(proc, sig=signal.SIGINT, timeout=60):
 
 def tiny_clip(path, n=12, h=24, w=32, seed=0):
     from avclips import make_clip, pattern
+
     make_clip(path, pattern(n=n, h=h, w=w, seed=seed))
     return path
 
@@ -106,6 +115,7 @@ def tiny_clip(path, n=12, h=24, w=32, seed=0):
 def video_facts(path):
     """(frames, width, height) of a video file, decoded."""
     import av
+
     with av.open(str(path)) as c:
         frames = [f for f in c.decode(video=0)]
     return len(frames), frames[0].width, frames[0].height

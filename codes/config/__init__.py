@@ -7,6 +7,7 @@ built from those tables (``load_config``, ``SCHEMA``) is :mod:`tecogan.experimen
 ``tecogan.config.load_config`` and the other names of 1.2's ``tecogan.config`` module still work
 until 1.4, with a DeprecationWarning.
 """
+
 import importlib
 import warnings
 
@@ -17,6 +18,9 @@ def __getattr__(name):
     experiment = importlib.import_module("tecogan.experiment")  # above this package: looked up only here
     if not hasattr(experiment, name):
         raise AttributeError(f"module 'tecogan.config' has no attribute {name!r}")
-    warnings.warn(f"tecogan.config.{name} moved to tecogan.experiment.{name} in tecogan 1.3; the old name works "
-                  f"until 1.4", DeprecationWarning, stacklevel=2)
+    warnings.warn(
+        f"tecogan.config.{name} moved to tecogan.experiment.{name} in tecogan 1.3; the old name works until 1.4",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     return getattr(experiment, name)

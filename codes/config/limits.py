@@ -6,6 +6,7 @@ They stop a typo or a hostile value that would hang the machine or fill its memo
 other check is reached (``num_pad_front: 100000000``, ``end_iter: 1e11`` with ``test_freq: 1``,
 ``nb: 200000``, ``--tile 8 --tile_overlap 7`` on a large frame, ``--start 1e30``).
 """
+
 import math
 
 from tecogan import defaults
@@ -21,6 +22,7 @@ def tile_count(height, width, tile, overlap):
         if tile >= size:
             return 1
         return -(-(size - tile) // (tile - overlap)) + 1
+
     return along(height) * along(width)
 
 
@@ -30,8 +32,10 @@ def check_tiles(height, width, tile, overlap, where="--tile"):
         raise UserError(f"{where} {tile} with overlap {overlap}: the overlap must be >= 0 and smaller than the tile")
     n = tile_count(height, width, tile, overlap)
     if n > defaults.MAX_TILES_PER_FRAME:
-        raise UserError(f"{where} {tile} with overlap {overlap}: {n} tiles for a {width}x{height} frame, more than "
-                        f"{defaults.MAX_TILES_PER_FRAME}; use larger tiles or a smaller overlap")
+        raise UserError(
+            f"{where} {tile} with overlap {overlap}: {n} tiles for a {width}x{height} frame, more than "
+            f"{defaults.MAX_TILES_PER_FRAME}; use larger tiles or a smaller overlap"
+        )
     return n
 
 
@@ -41,8 +45,9 @@ def check_number(option, value, minimum=None, maximum=None, integer=False, stric
     if value is None:
         return value
     what = "an integer" if integer else "a number"
-    if isinstance(value, bool) or not (isinstance(value, (int, float)) or hasattr(value, "__index__")
-                                       or hasattr(value, "__float__")):
+    if isinstance(value, bool) or not (
+        isinstance(value, (int, float)) or hasattr(value, "__index__") or hasattr(value, "__float__")
+    ):
         raise UserError(f"{option} {value!r}: expected {what}")
     try:
         finite = math.isfinite(value)

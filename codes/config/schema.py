@@ -4,6 +4,7 @@ and :func:`validate_node`, which checks a loaded mapping against them and fills 
 Pure and dependency-free, so that the parts a schema chooses from (metrics, losses, datasets)
 can state their own options next to their code, and :mod:`tecogan.experiment` assembles them.
 """
+
 import difflib
 import math
 
@@ -17,14 +18,13 @@ NUM = (int, float)
 class Key:
     """A leaf value: allowed types, whether it is required, a default, a check."""
 
-    def __init__(self, types, required=False, default=_MISSING, choices=None,
-                 check=None, expect=None, nullable=True):
+    def __init__(self, types, required=False, default=_MISSING, choices=None, check=None, expect=None, nullable=True):
         self.types = types if isinstance(types, tuple) else (types,)
         self.required = required
         self.default = default
-        self.choices = choices      # a tuple, or a callable returning one (looked up lazily)
-        self.check = check          # callable(value) -> True if valid
-        self.expect = expect        # words describing what is expected
+        self.choices = choices  # a tuple, or a callable returning one (looked up lazily)
+        self.check = check  # callable(value) -> True if valid
+        self.expect = expect  # words describing what is expected
         self.nullable = nullable
 
 
@@ -34,13 +34,12 @@ class Section:
     def __init__(self, keys, required=False, patterns=None, open_keys=False, create=False):
         self.keys = keys
         self.required = required
-        self.create = create        # absent: created holding its defaults
+        self.create = create  # absent: created holding its defaults
         self.patterns = patterns or {}
         self.open_keys = open_keys
 
 
-_TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
-               list: "a list", dict: "a mapping"}
+_TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false", list: "a list", dict: "a mapping"}
 
 
 def _type_words(types):
@@ -77,8 +76,9 @@ def validate_node(node, schema, path, where, fill_defaults):
             if schema.open_keys:
                 continue
             known = list(schema.keys) + [p + "*" for p in schema.patterns]
-            raise UserError(f"{where}: {key_path}: unknown key{_suggest(str(key), list(schema.keys))}"
-                            f" (known keys: {', '.join(known)})")
+            raise UserError(
+                f"{where}: {key_path}: unknown key{_suggest(str(key), list(schema.keys))} (known keys: {', '.join(known)})"
+            )
         value = node[key]
         if isinstance(sub, Section):
             if value is None:
@@ -97,8 +97,9 @@ def validate_node(node, schema, path, where, fill_defaults):
         if isinstance(value, float) and not math.isfinite(value):  # .nan / .inf pass every comparison check
             raise UserError(f"{where}: {key_path}: expected a finite number, got {short(value)}")
         if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > defaults.MAX_YAML_NUMBER:
-            raise UserError(f"{where}: {key_path}: {short(value)} is too large (a setting is at most "
-                            f"{defaults.MAX_YAML_NUMBER} in size)")
+            raise UserError(
+                f"{where}: {key_path}: {short(value)} is too large (a setting is at most {defaults.MAX_YAML_NUMBER} in size)"
+            )
         allowed = sub.choices() if callable(sub.choices) else sub.choices
         if allowed is not None and value not in allowed:
             choices = ", ".join(str(c) for c in allowed)
@@ -118,7 +119,6 @@ def validate_node(node, schema, path, where, fill_defaults):
         elif fill_defaults and isinstance(sub, Section) and sub.create:
             node[key] = {}
             validate_node(node[key], sub, key_path, where, fill_defaults)
-
 
 
 def fill_section(section, value, path, where="config"):

@@ -8,6 +8,7 @@ in one mapping (YAML would silently keep the last).  Every problem is one line n
 Recipes that inherit (:func:`load_recipe`): ``base: PATH`` loads another YAML first and lays this
 one over it; the merged mapping remembers the file and line that set each key, for errors.
 """
+
 import os
 
 import yaml
@@ -15,9 +16,9 @@ import yaml
 from tecogan.utils.errors import UserError, short
 from tecogan.utils.fileio import check_regular_file
 
-YAML_MAX_BYTES = 1 << 20      # an experiment YAML is a few KB
-YAML_MAX_VALUES = 100_000     # values after expanding aliases (a "billion laughs" file has 10^9)
-YAML_MAX_DEPTH = 50           # nesting levels
+YAML_MAX_BYTES = 1 << 20  # an experiment YAML is a few KB
+YAML_MAX_VALUES = 100_000  # values after expanding aliases (a "billion laughs" file has 10^9)
+YAML_MAX_DEPTH = 50  # nesting levels
 
 
 class _BoundedLoader(yaml.SafeLoader):
@@ -32,8 +33,10 @@ class _BoundedLoader(yaml.SafeLoader):
         try:
             if self._depth > YAML_MAX_DEPTH:
                 mark = self.peek_event().start_mark
-                raise UserError(f"{self._where}: line {mark.line + 1}: nested more than {YAML_MAX_DEPTH} "
-                                f"levels deep (an experiment YAML is a few levels deep)")
+                raise UserError(
+                    f"{self._where}: line {mark.line + 1}: nested more than {YAML_MAX_DEPTH} "
+                    f"levels deep (an experiment YAML is a few levels deep)"
+                )
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -49,8 +52,10 @@ def _refuse_duplicate_keys(node, where):
         if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
             continue
         if key_node.value in seen:
-            raise UserError(f"{where}: line {key_node.start_mark.line + 1}: key {short(key_node.value)} given twice "
-                            f"in one mapping (first on line {seen[key_node.value]}); keep one of them")
+            raise UserError(
+                f"{where}: line {key_node.start_mark.line + 1}: key {short(key_node.value)} given twice "
+                f"in one mapping (first on line {seen[key_node.value]}); keep one of them"
+            )
         seen[key_node.value] = key_node.start_mark.line + 1
 
 
@@ -64,16 +69,16 @@ def _expanded_size(root, where):
         key = id(node)
         if done:
             on_path.discard(key)
-            children = [c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode) \
-                else node.value
+            children = [c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode) else node.value
             total = 1 + sum(sizes[id(c)] for c in children)
             sizes[key] = min(total, YAML_MAX_VALUES + 1)
             continue
         if key in sizes:
             continue
         if key in on_path:
-            raise UserError(f"{where}: line {node.start_mark.line + 1}: an alias refers to its own "
-                            f"anchor (a recursive structure)")
+            raise UserError(
+                f"{where}: line {node.start_mark.line + 1}: an alias refers to its own anchor (a recursive structure)"
+            )
         if isinstance(node, yaml.ScalarNode):
             sizes[key] = 1
             continue
@@ -111,16 +116,19 @@ def load_yaml_bounded(path, lines=None):
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise UserError(f"{path}: not valid UTF-8 text (byte 0x{raw[err.start]:02x} at offset {err.start}); "
-                        f"save the file as UTF-8") from None
+        raise UserError(
+            f"{path}: not valid UTF-8 text (byte 0x{raw[err.start]:02x} at offset {err.start}); save the file as UTF-8"
+        ) from None
     loader = _BoundedLoader(text, path)
     try:
         node = loader.get_single_node()
         if node is None:
             return None
         if _expanded_size(node, path) > YAML_MAX_VALUES:
-            raise UserError(f"{path}: aliases expand to more than {YAML_MAX_VALUES} values "
-                            f"(an alias bomb?); an experiment YAML holds a few hundred")
+            raise UserError(
+                f"{path}: aliases expand to more than {YAML_MAX_VALUES} values "
+                f"(an alias bomb?); an experiment YAML holds a few hundred"
+            )
         if lines is not None:
             key_lines(node, (), lines)
         return loader.construct_document(node)
@@ -159,9 +167,9 @@ def merge_override(base, over, origins=None, file_origins=None, prefix=()):
         else:
             merged[key] = value
             if origins is not None:  # the keys under ``path`` now come from ``over`` only
-                for stale in [p for p in origins if p[:len(path)] == path and len(p) > len(path)]:
+                for stale in [p for p in origins if p[: len(path)] == path and len(p) > len(path)]:
                     del origins[stale]
-                origins.update((p, o) for p, o in (file_origins or {}).items() if p[:len(path)] == path)
+                origins.update((p, o) for p, o in (file_origins or {}).items() if p[: len(path)] == path)
         if origins is not None and file_origins is not None and path in file_origins:
             origins[path] = file_origins[path]
     return merged
@@ -176,8 +184,7 @@ def load_recipe(path, origins=None, _chain=()):
     real = os.path.realpath(path)
     if real in _chain:
         names = [os.path.relpath(p) for p in _chain + (real,)]
-        raise UserError(f"{names[0]}: base: a cycle of bases ({' -> '.join(names)}); a recipe cannot "
-                        f"inherit from itself")
+        raise UserError(f"{names[0]}: base: a cycle of bases ({' -> '.join(names)}); a recipe cannot inherit from itself")
     if len(_chain) >= MAX_BASE_DEPTH:
         raise UserError(f"{path}: base: more than {MAX_BASE_DEPTH} levels of bases")
     lines = {}
@@ -194,8 +201,9 @@ def load_recipe(path, origins=None, _chain=()):
     base = opt.pop("base")
     line = lines.get(("base",), 1)
     if not isinstance(base, str) or not base.strip():
-        raise UserError(f"{path}: line {line}: base: expected the path of the YAML this one overrides "
-                        f"(relative to {path}), got {short(base)}")
+        raise UserError(
+            f"{path}: line {line}: base: expected the path of the YAML this one overrides (relative to {path}), got {short(base)}"
+        )
     base_path = os.path.normpath(os.path.join(os.path.dirname(path), base))
     if not os.path.exists(base_path):
         raise UserError(f"{path}: line {line}: base: {base}: not found (looked for {base_path})")
@@ -208,7 +216,7 @@ def locate_error(message, where, origins):
     the file and line that set ``a.b.c`` (or its nearest parent) after the bases were merged."""
     if not message.startswith(f"{where}: "):
         return message
-    rest = message[len(where) + 2:]
+    rest = message[len(where) + 2 :]
     parts = tuple(rest.split(": ", 1)[0].split("."))
     for n in range(len(parts), 0, -1):
         if parts[:n] in origins:

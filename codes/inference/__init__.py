@@ -11,6 +11,7 @@
 * :mod:`~tecogan.inference.upscaler`: :class:`Upscaler` (a generator with its options) and
   :class:`ClipRun` (one clip's state, saved and restored exactly).
 """
+
 from tecogan.inference import steppers
 from tecogan.inference.options import InferenceOptions, OptionError
 from tecogan.inference.steppers import (
@@ -25,9 +26,21 @@ from tecogan.inference.steppers import (
 )
 from tecogan.inference.upscaler import ClipRun, UpscaledFrame, Upscaler
 
-__all__ = ["InferenceOptions", "OptionError", "Upscaler", "ClipRun", "UpscaledFrame", "RecurrentUpscaler",
-           "TiledUpscaler", "front_padding_indices", "run_clip", "infer_sequence", "make_step", "make_stepper",
-           "resolve_device"]
+__all__ = [
+    "InferenceOptions",
+    "OptionError",
+    "Upscaler",
+    "ClipRun",
+    "UpscaledFrame",
+    "RecurrentUpscaler",
+    "TiledUpscaler",
+    "front_padding_indices",
+    "run_clip",
+    "infer_sequence",
+    "make_step",
+    "make_stepper",
+    "resolve_device",
+]
 
 
 def __getattr__(name):

@@ -9,6 +9,7 @@ fp32 in the class's expected order (the decision cached, keyed by the weights, t
 and relevant flags and the library versions; each cached entry records what it was decided for
 and is checked against it before it is used). At worst: fp32 through OpenVINO where installed.
 """
+
 import hashlib
 import importlib.metadata
 import json
@@ -28,15 +29,26 @@ from tecogan.utils.device import cpu_class, cpu_flags
 from tecogan.utils.errors import UserError, one_line, short, warn
 from tecogan.utils.fileio import atomic_write_json
 
-__all__ = ["GATE", "TABLE_PATH", "Choice", "load_table", "machine_key", "native_precisions", "resolve_auto",
-           "supported", "within_gate"]
+__all__ = [
+    "GATE",
+    "TABLE_PATH",
+    "Choice",
+    "load_table",
+    "machine_key",
+    "native_precisions",
+    "resolve_auto",
+    "supported",
+    "within_gate",
+]
 # the quality gate of `auto` (scripts/benchmark_precision.py measures it over whole clips)
-GATE = {"psnr_db": 0.05,        # Y-PSNR against GT at most this much below fp32's
-        "lpips_rel": 0.02,      # LPIPS at most 2% above fp32's
-        "tof_rel": 0.02,        # tOF at most 2% above fp32's
-        "drift_db": 40.0}       # output vs the fp32 output, last 10 frames: at least this PSNR
-OWN_INPUT_FRAMES = 8            # unknown checkpoints: first frames compared with fp32 ...
-OWN_INPUT_DB = 45.0             # ... accepted at this PSNR (every frame)
+GATE = {
+    "psnr_db": 0.05,  # Y-PSNR against GT at most this much below fp32's
+    "lpips_rel": 0.02,  # LPIPS at most 2% above fp32's
+    "tof_rel": 0.02,  # tOF at most 2% above fp32's
+    "drift_db": 40.0,
+}  # output vs the fp32 output, last 10 frames: at least this PSNR
+OWN_INPUT_FRAMES = 8  # unknown checkpoints: first frames compared with fp32 ...
+OWN_INPUT_DB = 45.0  # ... accepted at this PSNR (every frame)
 
 
 def supported(precision, device, backend="torch", flags=None):
@@ -69,8 +81,12 @@ def native_precisions(device, backend=None, flags=None):
 
 def within_gate(row, gate=GATE):
     """Whether a benchmark row (deltas to fp32, drift) passes the gate of ``auto``."""
-    return (row["d_psnr"] >= -gate["psnr_db"] and row["d_lpips_rel"] <= gate["lpips_rel"]
-            and row["d_tof_rel"] <= gate["tof_rel"] and row["drift_last_db"] >= gate["drift_db"])
+    return (
+        row["d_psnr"] >= -gate["psnr_db"]
+        and row["d_lpips_rel"] <= gate["lpips_rel"]
+        and row["d_tof_rel"] <= gate["tof_rel"]
+        and row["drift_last_db"] >= gate["drift_db"]
+    )
 
 
 @dataclass
@@ -83,10 +99,17 @@ class Choice:
 def _from_table(name, cls, rows, pairs):
     """The fastest of ``pairs`` (fp32 through the base backend first) that the table measured on
     class ``cls`` within the gate (torch fp32 counts as measured: the 1.0x of the rows)."""
-    rows = {**rows, "torch/fp32": rows.get("torch/fp32", {"speedup": 1.0, "d_psnr": 0.0, "d_lpips_rel": 0.0,
-                                                            "d_tof_rel": 0.0, "drift_last_db": float("inf")})}
-    passed = [(rows[f"{b}/{p}"]["speedup"], -i, b, p) for i, (b, p) in enumerate(pairs)
-              if f"{b}/{p}" in rows and within_gate(rows[f"{b}/{p}"])]
+    rows = {
+        **rows,
+        "torch/fp32": rows.get(
+            "torch/fp32", {"speedup": 1.0, "d_psnr": 0.0, "d_lpips_rel": 0.0, "d_tof_rel": 0.0, "drift_last_db": float("inf")}
+        ),
+    }
+    passed = [
+        (rows[f"{b}/{p}"]["speedup"], -i, b, p)
+        for i, (b, p) in enumerate(pairs)
+        if f"{b}/{p}" in rows and within_gate(rows[f"{b}/{p}"])
+    ]
     where = f"({name}, measured on CPU class {cls} in codes/inference/precision_table.json)"
     if not passed:
         return Choice("fp32", pairs[0][0], f"auto: fp32 (nothing measured within the gate {where})")
@@ -94,17 +117,19 @@ def _from_table(name, cls, rows, pairs):
     row = rows[f"{backend}/{precision}"]
     if (backend, precision) == ("torch", "fp32"):
         return Choice("fp32", "torch", f"auto: fp32 (no other pair measured faster within the gate {where})")
-    return Choice(precision, backend,
-                  f"auto: {precision} through {backend}: {speed:.1f}x fp32 torch's frames/s, Y-PSNR "
-                  f"{row['d_psnr']:+.3f} dB, drift {row['drift_last_db']:.1f} dB on held-out clips {where}")
+    return Choice(
+        precision,
+        backend,
+        f"auto: {precision} through {backend}: {speed:.1f}x fp32 torch's frames/s, Y-PSNR "
+        f"{row['d_psnr']:+.3f} dB, drift {row['drift_last_db']:.1f} dB on held-out clips {where}",
+    )
 
 
 def _floor(pairs, why):
     """auto's choice without a lower precision: fp32 through OpenVINO where it is a choice (its
     kernels outrun torch's on every class measured), else fp32 through the base backend."""
     if ("openvino", "fp32") in pairs:
-        return Choice("fp32", "openvino", f"auto: fp32 through openvino ({why}; OpenVINO's fp32 runs faster "
-                                          f"than torch's)")
+        return Choice("fp32", "openvino", f"auto: fp32 through openvino ({why}; OpenVINO's fp32 runs faster than torch's)")
     return Choice("fp32", pairs[0][0], f"auto: fp32 ({why})")
 
 
@@ -124,15 +149,29 @@ def machine_key(flags=None):
         except importlib.metadata.PackageNotFoundError:
             versions[module] = None
     relevant = sorted(f for f in (flags or ()) if "bf16" in f or "vnni" in f or "fp16" in f or "amx" in f)
-    return {"cpu_class": cpu_class(flags) if flags else None, "cpu_units": relevant,
-            "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"), "versions": versions}
+    return {
+        "cpu_class": cpu_class(flags) if flags else None,
+        "cpu_units": relevant,
+        "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"),
+        "versions": versions,
+    }
 
 
 def _cache_key(net, device, candidates, flags):
     machine = machine_key(flags)
-    text = repr((weights_hash(net), device.type, candidates, machine["cpu_class"], machine["cpu_units"],
-                 list(machine["versions"].values()),
-                 machine["onednn_max_cpu_isa"], OWN_INPUT_DB, OWN_INPUT_FRAMES))
+    text = repr(
+        (
+            weights_hash(net),
+            device.type,
+            candidates,
+            machine["cpu_class"],
+            machine["cpu_units"],
+            list(machine["versions"].values()),
+            machine["onednn_max_cpu_isa"],
+            OWN_INPUT_DB,
+            OWN_INPUT_FRAMES,
+        )
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
@@ -144,7 +183,7 @@ def own_input_psnr(net, frames, device, backend, precision):
     out = []
     for a, b in zip(ref, got, strict=True):
         mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-        out.append(float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse)))
+        out.append(float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse)))
     return out
 
 
@@ -163,8 +202,11 @@ def resolve_auto(net, device, backend=None, frames=None, flags=None, table=None)
     pairs = native_precisions(device, backend, flags)
     lower = [bp for bp in pairs if bp[1] != "fp32"]
     if len(pairs) == 1:
-        return Choice("fp32", pairs[0][0], "auto: fp32 (this machine has no native lower precision"
-                      + (f" for the {backend} backend)" if backend else ")"))
+        return Choice(
+            "fp32",
+            pairs[0][0],
+            "auto: fp32 (this machine has no native lower precision" + (f" for the {backend} backend)" if backend else ")"),
+        )
     cls = cpu_class(flags) if flags and device.type == "cpu" else None
     unknown = "a checkpoint without measurements"
     if device.type == "cpu":
@@ -181,8 +223,13 @@ def resolve_auto(net, device, backend=None, frames=None, flags=None, table=None)
     frames = list(frames)[:OWN_INPUT_FRAMES]
     candidates = pairs[1:]
     cache, key = _cache_path(), _cache_key(net, device, candidates, flags)
-    facts = {"key": key, "weights": weights_hash(net), "device": device.type,
-             "candidates": [list(bp) for bp in candidates], "machine": machine_key(flags)}
+    facts = {
+        "key": key,
+        "weights": weights_hash(net),
+        "device": device.type,
+        "candidates": [list(bp) for bp in candidates],
+        "machine": machine_key(flags),
+    }
     cached = _cached_choice(cache, facts, pairs[0][0]) if cache else None
     if cached is not None:
         return cached
@@ -190,21 +237,31 @@ def resolve_auto(net, device, backend=None, frames=None, flags=None, table=None)
     for b, p in lower:
         psnr = own_input_psnr(net, frames, device, b, p)
         if min(psnr) >= OWN_INPUT_DB:
-            choice = Choice(p, b, f"auto: {p} through {b}: its first {len(frames)} frames agree with fp32's "
-                                  f"to {min(psnr):.1f} dB or more (>= {OWN_INPUT_DB:g} dB)")
+            choice = Choice(
+                p,
+                b,
+                f"auto: {p} through {b}: its first {len(frames)} frames agree with fp32's "
+                f"to {min(psnr):.1f} dB or more (>= {OWN_INPUT_DB:g} dB)",
+            )
             break
     if choice is None:
-        choice = _floor(pairs, f"no lower precision agreed with fp32 to {OWN_INPUT_DB:g} dB on the first "
-                               f"{len(frames)} frames")
+        choice = _floor(pairs, f"no lower precision agreed with fp32 to {OWN_INPUT_DB:g} dB on the first {len(frames)} frames")
     if cache:
-        _update_json(cache, key, {**facts, "precision": choice.precision, "backend": choice.backend,
-                                  "reason": choice.reason})
+        _update_json(cache, key, {**facts, "precision": choice.precision, "backend": choice.backend, "reason": choice.reason})
     return choice
 
 
 # a cached decision: what it was decided for (checked against the run's own) and the choice
-ENTRY_FIELDS = {"key": str, "weights": str, "device": str, "candidates": list, "machine": dict,
-                "precision": str, "backend": str, "reason": str}
+ENTRY_FIELDS = {
+    "key": str,
+    "weights": str,
+    "device": str,
+    "candidates": list,
+    "machine": dict,
+    "precision": str,
+    "backend": str,
+    "reason": str,
+}
 _KINDS = {str: "a string", list: "a list", dict: "an object"}
 
 
@@ -253,8 +310,10 @@ def _read_json(path, quiet=False):
         return {}
     if not isinstance(data, dict):
         if not quiet:
-            warn(f"{path}: the auto precision cache holds a JSON {type(data).__name__}, expected an object; "
-                 f"ignored, deciding again")
+            warn(
+                f"{path}: the auto precision cache holds a JSON {type(data).__name__}, expected an object; "
+                f"ignored, deciding again"
+            )
         return {}
     return data
 

@@ -23,6 +23,7 @@ OpenVINO's thread pool does not survive ``fork()``: do not fork worker processes
 DataLoader with ``num_workers > 0`` and the default fork start method) in a process that has
 run this backend.  The project's commands never do (training does not load OpenVINO).
 """
+
 import contextlib
 import glob
 import hashlib
@@ -59,8 +60,10 @@ def check_backend(backend, device):
         raise UserError(f"backend {backend!r}: expected one of {', '.join(BACKENDS)}")
     if backend == "openvino":
         if device.type != "cpu":
-            raise UserError(f"backend openvino runs on the CPU, but the device is {device}; "
-                            f"use --device cpu, or the torch backend on {device}")
+            raise UserError(
+                f"backend openvino runs on the CPU, but the device is {device}; "
+                f"use --device cpu, or the torch backend on {device}"
+            )
         _import_openvino()
 
 
@@ -70,8 +73,9 @@ def _import_openvino():
     try:  # lazy: openvino is an optional, heavy backend (0.5 s to import), loaded only when asked for
         import openvino
     except ImportError as e:
-        raise UserError(f"backend openvino: the openvino package is not importable ({e}); "
-                        f"install it with: pip install openvino") from None
+        raise UserError(
+            f"backend openvino: the openvino package is not importable ({e}); install it with: pip install openvino"
+        ) from None
     return openvino
 
 
@@ -88,8 +92,11 @@ class OpenVINOStep:
         self.net, self.precision = net, precision
         self.scale, self.in_nc = net.scale, net.in_nc
         # f32: the precisions are the graph's own (a bf16/fp16 trunk stays so; the rest float32)
-        self.config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32",
-                       "INFERENCE_NUM_THREADS": int(num_threads or torch.get_num_threads())}
+        self.config = {
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_PRECISION_HINT": "f32",
+            "INFERENCE_NUM_THREADS": int(num_threads or torch.get_num_threads()),
+        }
         self._core = ov.Core()
         self._model, self.cache_path = None, None
         cache_dir = model_cache_dir()
@@ -117,8 +124,9 @@ class OpenVINOStep:
         c, s = self.in_nc, self.scale
         example = (torch.zeros(1, c, 16, 16), torch.zeros(1, c, 16, 16), torch.zeros(1, c, 16 * s, 16 * s))
         with _quiet(), torch.no_grad():
-            return ov.convert_model(net, example_input=example, input=[ov.PartialShape([-1, c, -1, -1])] * 3,
-                                    share_weights=False)  # a snapshot, not views of the tensors
+            return ov.convert_model(
+                net, example_input=example, input=[ov.PartialShape([-1, c, -1, -1])] * 3, share_weights=False
+            )  # a snapshot, not views of the tensors
 
     def request(self, n, h, w):
         """The infer request compiled for n frames of h x w LR pixels (cached per size)."""
@@ -126,8 +134,7 @@ class OpenVINOStep:
         if key not in self._requests:
             c, s = self.in_nc, self.scale
             model = self._model.clone()
-            model.reshape({model.inputs[0]: [n, c, h, w], model.inputs[1]: [n, c, h, w],
-                           model.inputs[2]: [n, c, s * h, s * w]})
+            model.reshape({model.inputs[0]: [n, c, h, w], model.inputs[1]: [n, c, h, w], model.inputs[2]: [n, c, s * h, s * w]})
             self._requests[key] = self._core.compile_model(model, "CPU", self.config).create_infer_request()
         return self._requests[key]
 
@@ -154,8 +161,7 @@ def model_key(net, openvino_version):
     architecture, the source of the network and its ops, and the torch/OpenVINO versions."""
 
     digest = hashlib.sha256()
-    digest.update(repr((type(net).__qualname__, sorted(net.arch().items()), torch.__version__,
-                        openvino_version)).encode())
+    digest.update(repr((type(net).__qualname__, sorted(net.arch().items()), torch.__version__, openvino_version)).encode())
     for module in _source_modules(net):
         try:
             digest.update(inspect.getsource(module).encode())
@@ -184,8 +190,12 @@ def _file_facts(path):
 
 def _cache_record(path):
     """What the cache records beside ``<key>.xml``: its key and each file's size and SHA-256."""
-    return {"version": CACHE_RECORD_VERSION, "key": os.path.basename(path)[:-4],
-            "xml": _file_facts(path), "bin": _file_facts(path[:-4] + ".bin")}
+    return {
+        "version": CACHE_RECORD_VERSION,
+        "key": os.path.basename(path)[:-4],
+        "xml": _file_facts(path),
+        "bin": _file_facts(path[:-4] + ".bin"),
+    }
 
 
 def _read_cached(core, path):
@@ -200,8 +210,10 @@ def _read_cached(core, path):
         with open(record_path, encoding="utf-8") as f:
             record = json.load(f)
         if record != _cache_record(path):
-            warn(f"{path}: the cached OpenVINO model is not the one converted (its files differ from the SHA-256 "
-                 f"recorded in {os.path.basename(record_path)}: replaced or damaged); converting again")
+            warn(
+                f"{path}: the cached OpenVINO model is not the one converted (its files differ from the SHA-256 "
+                f"recorded in {os.path.basename(record_path)}: replaced or damaged); converting again"
+            )
             return None
     except (OSError, ValueError) as e:
         warn(f"{record_path}: unreadable record of a cached OpenVINO model ({type(e).__name__}); converting again")
@@ -235,8 +247,10 @@ def _write_cached(ov, model, path):
             shutil.rmtree(tmp, ignore_errors=True)
     except (OSError, RuntimeError) as e:  # a full disk: OpenVINO's writer says "basic_ios::clear"
         detail = getattr(e, "strerror", None) or " ".join(str(e).split())[:120] or type(e).__name__
-        warn(f"{folder}: cannot cache the converted OpenVINO model ({detail}; a full disk?); continuing "
-             f"without the cache; set TECOGAN_CACHE_DIR to a writable folder (or empty to not cache)")
+        warn(
+            f"{folder}: cannot cache the converted OpenVINO model ({detail}; a full disk?); continuing "
+            f"without the cache; set TECOGAN_CACHE_DIR to a writable folder (or empty to not cache)"
+        )
 
 
 @contextlib.contextmanager
@@ -247,7 +261,7 @@ def _quiet():
         yield
 
 
-CALIBRATION_FRAMES = 6    # per bundled clip
+CALIBRATION_FRAMES = 6  # per bundled clip
 # the frames int8 calibrates on travel with the package (a wheel has no demo/): calibration/README.md
 CALIBRATION_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "calibration")
 CALIBRATION_CLIPS = ("bedroom", "blocks", "cups", "dog", "coffee")  # the order NNCF sees them in
@@ -259,8 +273,7 @@ def _nncf_version():
     try:
         import nncf  # optional: see quantize_int8
     except ImportError as e:
-        raise UserError(f"precision int8: the nncf package is not importable ({e}); install it with: "
-                        f"pip install nncf") from None
+        raise UserError(f"precision int8: the nncf package is not importable ({e}); install it with: pip install nncf") from None
     return nncf.__version__
 
 
@@ -272,8 +285,10 @@ def calibration_inputs(net, frames_per_clip=None):
     clips = [os.path.join(CALIBRATION_DIR, name) for name in CALIBRATION_CLIPS]
     missing = [c for c in clips if not os.path.isdir(c)]
     if missing:
-        raise UserError(f"{missing[0]}: a clip of the int8 calibration frames is missing (package data of "
-                        f"tecogan.inference); reinstall the package, or use precision bf16/fp32")
+        raise UserError(
+            f"{missing[0]}: a clip of the int8 calibration frames is missing (package data of "
+            f"tecogan.inference); reinstall the package, or use precision bf16/fp32"
+        )
     s = net.scale
     samples = []
     net = net.cpu().eval()
@@ -298,9 +313,15 @@ def quantize_int8(model, net):
     NNCF's progress bars show unless the run is quiet."""
     _nncf_version()
     import nncf  # optional (precision int8), heavy: loaded when int8 is asked for
+
     logging.getLogger("nncf").setLevel(logging.ERROR)
     samples = calibration_inputs(net)
     with _quiet(), third_party_output():
-        return nncf.quantize(model, nncf.Dataset(samples), preset=nncf.QuantizationPreset.PERFORMANCE,
-                             subset_size=len(samples), fast_bias_correction=True,
-                             ignored_scope=nncf.IgnoredScope(patterns=list(net.int8_float32), validate=False))
+        return nncf.quantize(
+            model,
+            nncf.Dataset(samples),
+            preset=nncf.QuantizationPreset.PERFORMANCE,
+            subset_size=len(samples),
+            fast_bias_correction=True,
+            ignored_scope=nncf.IgnoredScope(patterns=list(net.int8_float32), validate=False),
+        )

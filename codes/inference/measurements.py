@@ -12,6 +12,7 @@ Tables of the first format (one machine per model: the entry holds ``rows`` dire
 as measured on their machine's class: the class of the flags its ``machine`` text names, else
 :data:`OLD_TABLE_CLASS`.
 """
+
 import json
 import os
 import re
@@ -81,8 +82,10 @@ def merge(table, digest, name, cls, record, gate):
     for key, entry in models.items():
         if key == digest or entry.get("name") == name:
             continue
-        out["models"][key] = {**{k: v for k, v in entry.items() if k not in _RECORDED + ("rows",)},
-                              "classes": class_entries(entry, table)}
+        out["models"][key] = {
+            **{k: v for k, v in entry.items() if k not in _RECORDED + ("rows",)},
+            "classes": class_entries(entry, table),
+        }
     classes = class_entries(models[digest], table) if digest in models else {}
     classes[cls] = record
     out["models"][digest] = {"name": name, "classes": {c: classes[c] for c in CPU_CLASSES if c in classes}}

@@ -7,6 +7,7 @@ defaults from here, :class:`tecogan.inference.upscaler.Upscaler` takes one, test
 YAML.  A bad value raises :class:`OptionError`, which is both a ``ValueError`` (for Python
 callers) and a :class:`~tecogan.utils.errors.UserError` (one line on the command line).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,8 +27,10 @@ def default_precision():
     aside), else auto; a value that is none of :data:`PRECISIONS` raises an OptionError naming the
     variable (where the default is used: an explicit precision does not read it)."""
     if PRECISION not in PRECISIONS:
-        raise OptionError(f"${defaults.PRECISION_VARIABLE} {defaults.UPSCALE_PRECISION_TEXT!r}: expected one of "
-                          f"{', '.join(PRECISIONS)} (or unset it: auto)")
+        raise OptionError(
+            f"${defaults.PRECISION_VARIABLE} {defaults.UPSCALE_PRECISION_TEXT!r}: expected one of "
+            f"{', '.join(PRECISIONS)} (or unset it: auto)"
+        )
     return PRECISION
 
 
@@ -55,6 +58,7 @@ def tiles_per_frame(height, width, tile, overlap):
 
     def count(size):
         return 1 if tile >= size else 1 + math.ceil((size - tile) / (tile - overlap))
+
     return count(height) * count(width)
 
 
@@ -71,6 +75,7 @@ class InferenceOptions:
     (OpenVINO), fp16 or auto (the default: the fastest this machine runs natively within the
     measured quality gate; :mod:`tecogan.inference.auto`).
     """
+
     tile: int = defaults.TILE
     tile_overlap: int = defaults.TILE_OVERLAP
     num_pad_front: int = defaults.NUM_PAD_FRONT
@@ -90,8 +95,7 @@ class InferenceOptions:
             raise OptionError(f"tile_overlap {overlap}: expected 0 <= overlap < tile ({tile})")
         object.__setattr__(self, "tile", tile)
         object.__setattr__(self, "tile_overlap", overlap)
-        object.__setattr__(self, "num_pad_front",
-                           _integer("num_pad_front", self.num_pad_front, 0, defaults.MAX_NUM_PAD_FRONT))
+        object.__setattr__(self, "num_pad_front", _integer("num_pad_front", self.num_pad_front, 0, defaults.MAX_NUM_PAD_FRONT))
         _choice("padding_mode", self.padding_mode, defaults.PADDING_MODES)
         if self.backend is not None:
             _choice("backend", self.backend, defaults.BACKENDS)
@@ -116,15 +120,22 @@ class InferenceOptions:
             raise OptionError(f"{where}: {width}x{height} is smaller than the {low}x{low} minimum of the flow network")
         count = tiles_per_frame(height, width, self.tile, self.tile_overlap)
         if count > defaults.MAX_TILES_PER_FRAME:
-            raise OptionError(f"tile {self.tile} / tile_overlap {self.tile_overlap}: a {width}x{height} frame would "
-                              f"need {count} tiles (at most {defaults.MAX_TILES_PER_FRAME}); use larger tiles or a "
-                              f"smaller overlap")
+            raise OptionError(
+                f"tile {self.tile} / tile_overlap {self.tile_overlap}: a {width}x{height} frame would "
+                f"need {count} tiles (at most {defaults.MAX_TILES_PER_FRAME}); use larger tiles or a "
+                f"smaller overlap"
+            )
 
     def pixels_key(self):
         """The settings that change output pixels (for job manifests and caches)."""
-        return {"tile": self.tile, "tile_overlap": self.tile_overlap, "num_pad_front": self.num_pad_front,
-                "padding_mode": self.padding_mode, "backend": self.backend or defaults.BACKEND,
-                "precision": self.precision}
+        return {
+            "tile": self.tile,
+            "tile_overlap": self.tile_overlap,
+            "num_pad_front": self.num_pad_front,
+            "padding_mode": self.padding_mode,
+            "backend": self.backend or defaults.BACKEND,
+            "precision": self.precision,
+        }
 
 
 def options_from_flags(values, prefix="--"):

@@ -17,6 +17,7 @@
 A precision this machine cannot run natively is refused with one line (:func:`check_precision`),
 never emulated at a fraction of float32's speed.
 """
+
 import copy
 import os
 
@@ -36,14 +37,15 @@ DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 # (tecogan.utils.device.cpu_class), fastest first as measured on the shipped models (docs/benchmarks.md,
 # "Precision"): on AMX OpenVINO's bf16 beats its int8; on every other class int8 is the fastest.
 # Shipped models are ranked by their measured speed instead; OpenVINO fp32 is auto's fallback.
-_INT8_FIRST = (("openvino", "int8"), ("openvino", "bf16"), ("torch", "bf16"), ("openvino", "fp16"),
-               ("torch", "fp16"))
-CPU_ORDERS = {"amx": (("openvino", "bf16"), ("openvino", "int8"), ("torch", "bf16"), ("openvino", "fp16"),
-                      ("torch", "fp16"))}
+_INT8_FIRST = (("openvino", "int8"), ("openvino", "bf16"), ("torch", "bf16"), ("openvino", "fp16"), ("torch", "fp16"))
+CPU_ORDERS = {"amx": (("openvino", "bf16"), ("openvino", "int8"), ("torch", "bf16"), ("openvino", "fp16"), ("torch", "fp16"))}
 CUDA_ORDER = (("torch", "fp16"), ("torch", "bf16"))
 
-_CPU_UNITS = {"bf16": "bf16 units (AVX512_BF16 or AMX)", "fp16": "fp16 units (AMX-FP16)",
-              "int8": "AVX2 or newer vector units (OpenVINO's int8 kernels)"}
+_CPU_UNITS = {
+    "bf16": "bf16 units (AVX512_BF16 or AMX)",
+    "fp16": "fp16 units (AMX-FP16)",
+    "int8": "AVX2 or newer vector units (OpenVINO's int8 kernels)",
+}
 
 
 def cpu_order(cls):
@@ -64,8 +66,10 @@ def check_precision(precision, device, backend="torch", flags=None):
     name = f"precision {precision}"
     if device.type == "cuda":
         if precision == "int8":
-            raise UserError(f"{name} runs on the CPU through OpenVINO (--device cpu --backend openvino); "
-                            f"on {device} use fp16, or export to ONNX for TensorRT (docs/deploy.md)")
+            raise UserError(
+                f"{name} runs on the CPU through OpenVINO (--device cpu --backend openvino); "
+                f"on {device} use fp16, or export to ONNX for TensorRT (docs/deploy.md)"
+            )
         if precision == "bf16" and not torch.cuda.is_bf16_supported():
             raise UserError(f"{name}: {device} has no bf16 units (compute capability below 8.0); use fp16")
         return
@@ -78,22 +82,28 @@ def check_precision(precision, device, backend="torch", flags=None):
     if native is False:
         cap = os.environ.get("ONEDNN_MAX_CPU_ISA")
         why = f"ONEDNN_MAX_CPU_ISA={cap} keeps oneDNN below them" if cap else "this CPU has none"
-        hint = {"bf16": "use int8 (--backend openvino), or fp32" if cpu_computes("int8", flags=flags) else "use fp32",
-                "fp16": "use bf16 on a CPU with AVX512_BF16 or AMX, or fp32",
-                "int8": "use fp32 (--backend openvino runs it faster than torch)"}[precision]
-        slow = ("below AVX2 its int8 kernels are not measured to beat fp32" if precision == "int8" else
-                "it would be emulated at a fraction of fp32's speed")
+        hint = {
+            "bf16": "use int8 (--backend openvino), or fp32" if cpu_computes("int8", flags=flags) else "use fp32",
+            "fp16": "use bf16 on a CPU with AVX512_BF16 or AMX, or fp32",
+            "int8": "use fp32 (--backend openvino runs it faster than torch)",
+        }[precision]
+        slow = (
+            "below AVX2 its int8 kernels are not measured to beat fp32"
+            if precision == "int8"
+            else "it would be emulated at a fraction of fp32's speed"
+        )
         raise UserError(f"{name} needs {_CPU_UNITS[precision]}, and {why}: {slow}; {hint}")
     if native is None:
-        warn(f"{name}: cannot read the CPU's flags; if it lacks {_CPU_UNITS[precision]} it runs emulated, "
-             f"slower than fp32")
+        warn(f"{name}: cannot read the CPU's flags; if it lacks {_CPU_UNITS[precision]} it runs emulated, slower than fp32")
     if precision == "int8":
         decline_telemetry()
         try:
             import nncf  # noqa: F401  (optional, heavy: imported only when int8 is asked for)
         except ImportError as e:
-            raise UserError(f"{name}: the nncf package is not importable ({e}); install it with: "
-                            f"pip install nncf (or pip install 'tecogan[int8]')") from None
+            raise UserError(
+                f"{name}: the nncf package is not importable ({e}); install it with: "
+                f"pip install nncf (or pip install 'tecogan[int8]')"
+            ) from None
 
 
 def continuation_conflict(asked, asked_backend, ran, ran_backend):

@@ -20,6 +20,7 @@ OpenVINO compilation) is built once by :func:`make_step` and shared: every clip 
 upscaler object, so two clips never share a state.  :func:`run_clip` drives either over a clip,
 streaming (:func:`infer_sequence`: the same from a fresh state).
 """
+
 import itertools
 
 import numpy as np
@@ -119,8 +120,7 @@ class RecurrentUpscaler:
     (:mod:`tecogan.inference.backends`); ``step_fn`` shares an already built step function (tiles do).
     """
 
-    def __init__(self, net, device="cpu", channels_last=True, half=False, backend="torch", step_fn=None,
-                 precision="fp32"):
+    def __init__(self, net, device="cpu", channels_last=True, half=False, backend="torch", step_fn=None, precision="fp32"):
         self.device = resolve_device(device)
         self.scale = net.scale
         self.backend = backend
@@ -128,8 +128,7 @@ class RecurrentUpscaler:
         self.precision = _precision(precision, half, self.device)
         self.half = self.precision == "fp16" and self.device.type == "cuda"
         self.memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
-        self.step_fn = step_fn if step_fn is not None else make_step(net, self.device, backend, channels_last,
-                                                                     self.precision)
+        self.step_fn = step_fn if step_fn is not None else make_step(net, self.device, backend, channels_last, self.precision)
         self.reset()
 
     def reset(self):
@@ -138,14 +137,18 @@ class RecurrentUpscaler:
 
     def state_dict(self):
         """The recurrent state (``lr_prev``, ``hr_prev``: CPU float tensors, or None at a clip's start)."""
+
         def cpu(t):
             return None if t is None else t.detach().to("cpu", copy=True).contiguous()
+
         return {"lr_prev": cpu(self.lr_prev), "hr_prev": cpu(self.hr_prev)}
 
     def load_state_dict(self, state):
         """Continue from a saved state: the next step equals the one after the saved step, bit for bit."""
+
         def dev(t):
             return None if t is None else t.to(self.device).contiguous(memory_format=self.memory_format)
+
         self.lr_prev, self.hr_prev = dev(state["lr_prev"]), dev(state["hr_prev"])
 
     def to_tensor(self, frame):
@@ -163,8 +166,7 @@ class RecurrentUpscaler:
         s = self.scale
         if self.lr_prev is None or self.lr_prev.shape != lr_curr.shape:
             self.lr_prev = torch.zeros_like(lr_curr)
-            self.hr_prev = torch.zeros(n, c, s * h, s * w, device=self.device).contiguous(
-                memory_format=self.memory_format)
+            self.hr_prev = torch.zeros(n, c, s * h, s * w, device=self.device).contiguous(memory_format=self.memory_format)
         with torch.inference_mode():
             hr_curr = self.step_fn(lr_curr, self.lr_prev, self.hr_prev).float()
         self.lr_prev, self.hr_prev = lr_curr, hr_curr
@@ -210,8 +212,18 @@ class TiledUpscaler:
     with linear ramps over the overlap.  Same interface as :class:`RecurrentUpscaler`.
     """
 
-    def __init__(self, net, device="cpu", tile=128, overlap=defaults.TILE_OVERLAP, channels_last=True, half=False,
-                 backend=defaults.BACKEND, step_fn=None, precision="fp32"):
+    def __init__(
+        self,
+        net,
+        device="cpu",
+        tile=128,
+        overlap=defaults.TILE_OVERLAP,
+        channels_last=True,
+        half=False,
+        backend=defaults.BACKEND,
+        step_fn=None,
+        precision="fp32",
+    ):
         if tile < MIN_TILE:
             raise UserError(f"tile {tile}: tiles must be at least {MIN_TILE} LR pixels")
         if not 0 <= overlap < tile:
@@ -222,8 +234,7 @@ class TiledUpscaler:
         self.half = self.precision == "fp16" and self.device.type == "cuda"
         self.scale = net.scale
         # one step function for all tiles (and all clips of an Upscaler)
-        self.step_fn = step_fn if step_fn is not None else make_step(net, self.device, backend, channels_last,
-                                                                     self.precision)
+        self.step_fn = step_fn if step_fn is not None else make_step(net, self.device, backend, channels_last, self.precision)
         self.layout = None
 
     def reset(self):
@@ -263,9 +274,15 @@ class TiledUpscaler:
                 wy = np.minimum(_ramp(th * s, ov_y * s, True, False), _ramp(th * s, ov_y2 * s, False, True))
                 wx = np.minimum(_ramp(tw * s, ov_x * s, True, False), _ramp(tw * s, ov_x2 * s, False, True))
                 mask = np.outer(wy, wx)
-                weight[y * s:(y + th) * s, x * s:(x + tw) * s] += mask
-                up = RecurrentUpscaler(self.net, self.device, self.channels_last, backend=self.backend,
-                                       step_fn=self.step_fn, precision=self.precision)
+                weight[y * s : (y + th) * s, x * s : (x + tw) * s] += mask
+                up = RecurrentUpscaler(
+                    self.net,
+                    self.device,
+                    self.channels_last,
+                    backend=self.backend,
+                    step_fn=self.step_fn,
+                    precision=self.precision,
+                )
                 tiles.append((y, x, th, tw, torch.from_numpy(mask).to(self.device), up))
         self.layout = (h, w, tiles, torch.from_numpy(weight).to(self.device))
 
@@ -277,8 +294,8 @@ class TiledUpscaler:
         s = self.scale
         out = torch.zeros(1, 3, h * s, w * s, device=self.device)
         for y, x, th, tw, mask, up in tiles:
-            hr = up.frame_tensor(frame[y:y + th, x:x + tw])
-            out[..., y * s:(y + th) * s, x * s:(x + tw) * s] += hr * mask
+            hr = up.frame_tensor(frame[y : y + th, x : x + tw])
+            out[..., y * s : (y + th) * s, x * s : (x + tw) * s] += hr * mask
         return out / weight
 
     def warm_up(self, frame):
@@ -294,10 +311,17 @@ def make_stepper(net, options, device, step_fn=None):
     :class:`RecurrentUpscaler`; ``step_fn``: an already built step function to share."""
     backend = options.backend or defaults.BACKEND
     if options.tile:
-        return TiledUpscaler(net, device, options.tile, options.tile_overlap, options.channels_last, backend=backend,
-                             step_fn=step_fn, precision=options.precision)
-    return RecurrentUpscaler(net, device, options.channels_last, backend=backend, step_fn=step_fn,
-                             precision=options.precision)
+        return TiledUpscaler(
+            net,
+            device,
+            options.tile,
+            options.tile_overlap,
+            options.channels_last,
+            backend=backend,
+            step_fn=step_fn,
+            precision=options.precision,
+        )
+    return RecurrentUpscaler(net, device, options.channels_last, backend=backend, step_fn=step_fn, precision=options.precision)
 
 
 def _precision(precision, half, device):
@@ -307,8 +331,7 @@ def _precision(precision, half, device):
     return precision or "fp32"
 
 
-def run_clip(stepper, frames, num_pad_front=defaults.NUM_PAD_FRONT, padding_mode=defaults.PADDING_MODE, *,
-             resumed=False):
+def run_clip(stepper, frames, num_pad_front=defaults.NUM_PAD_FRONT, padding_mode=defaults.PADDING_MODE, *, resumed=False):
     """The frame-recurrent procedure, streaming: the one driver of test mode, validation, upscaling,
     the automatic precision check and the scripts.
 
@@ -327,8 +350,16 @@ def run_clip(stepper, frames, num_pad_front=defaults.NUM_PAD_FRONT, padding_mode
         yield stepper.step(frame)
 
 
-def infer_sequence(net, lr_frames, num_pad_front=defaults.NUM_PAD_FRONT, padding_mode=defaults.PADDING_MODE,
-                   device="cpu", channels_last=True, half=False, upscaler=None):
+def infer_sequence(
+    net,
+    lr_frames,
+    num_pad_front=defaults.NUM_PAD_FRONT,
+    padding_mode=defaults.PADDING_MODE,
+    device="cpu",
+    channels_last=True,
+    half=False,
+    upscaler=None,
+):
     """:func:`run_clip` from a fresh state on a new :class:`RecurrentUpscaler` of ``net`` (fp32, or
     ``upscaler``, reset first, when given): yields the outputs of ``lr_frames``."""
     if upscaler is None:

@@ -11,6 +11,7 @@ loaded into a new ClipRun, continues bit for bit (resumable jobs).  Frames are (
 arrays of uint8 (or uint16 for more than 8 bits per sample: the output keeps the type).
 Test mode, validation, ``upscale.py`` and the API all run :meth:`Upscaler.upscale_clip`.
 """
+
 from __future__ import annotations
 
 import collections
@@ -40,6 +41,7 @@ class UpscaledFrame:
     """One output frame with its input frame's metadata: ``index`` (0-based, in the clip),
     ``name`` (e.g. ``0001.png``), ``time`` (seconds, a Fraction, or None), the LR input and
     the super-resolved ``image``."""
+
     index: int
     name: str
     time: Fraction | None
@@ -65,13 +67,14 @@ def checked_frames(frames: Iterable[Frame], options: InferenceOptions) -> Iterat
     for i, frame in enumerate(frames):
         image = np.asarray(frame.image)
         if image.dtype not in (np.uint8, np.uint16) or image.ndim != 3 or image.shape[2] != 3:
-            raise OptionError(f"frame {i}: expected an (h, w, 3) uint8 RGB array (or uint16), "
-                              f"got {image.dtype} {image.shape}")
+            raise OptionError(f"frame {i}: expected an (h, w, 3) uint8 RGB array (or uint16), got {image.dtype} {image.shape}")
         if shape is None:
             options.check_frame_size(image.shape[0], image.shape[1], where=f"frame {i}")
         elif image.shape != shape or image.dtype != dtype:
-            raise OptionError(f"frame {i}: {image.shape[1]}x{image.shape[0]} {image.dtype} differs from the first "
-                              f"frame's {shape[1]}x{shape[0]} {dtype}")
+            raise OptionError(
+                f"frame {i}: {image.shape[1]}x{image.shape[0]} {image.dtype} differs from the first "
+                f"frame's {shape[1]}x{shape[0]} {dtype}"
+            )
         shape, dtype = image.shape, image.dtype
         yield frame if image is frame.image else frame._replace(image=image)
 
@@ -121,6 +124,7 @@ class ClipRun:
             for frame in items:
                 pending.append(frame)
                 yield frame.image
+
         o = self.options
         for image in run_clip(self.stepper, images(), o.num_pad_front, o.padding_mode, resumed=self.done > 0):
             frame = pending.popleft()
@@ -132,8 +136,13 @@ class ClipRun:
         ``requested``, those asked for: ``auto``, None), and the recurrent state (CPU tensors)."""
         stepper = self.stepper.state_dict() if self.stepper is not None else self._restored
         asked = self.upscaler.requested
-        return {"done": self.done, "precision": self.options.precision, "backend": self.options.backend,
-                "requested": {"precision": asked.precision, "backend": asked.backend}, "stepper": stepper}
+        return {
+            "done": self.done,
+            "precision": self.options.precision,
+            "backend": self.options.backend,
+            "requested": {"precision": asked.precision, "backend": asked.backend},
+            "stepper": stepper,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.done = int(state["done"])
@@ -141,8 +150,11 @@ class ClipRun:
         ran = (state.get("precision"), state.get("backend") or defaults.BACKEND)
         # auto: continue in what the saved run ran, also when this Upscaler chose another for an earlier
         # clip (a batch whose partial output was made otherwise: one output, one precision)
-        if up.requested.precision == "auto" and ran[0] and (up.step_fn is None
-                                                            or (up.options.precision, up.options.backend) != ran):
+        if (
+            up.requested.precision == "auto"
+            and ran[0]
+            and (up.step_fn is None or (up.options.precision, up.options.backend) != ran)
+        ):
             up._build(up.requested.replace(precision=ran[0], backend=ran[1]))
         if self.stepper is not None:
             self.stepper.load_state_dict(state["stepper"])
@@ -159,13 +171,17 @@ def generator_of(generator, option="generator") -> torch.nn.Module:
     saying what is expected."""
     if isinstance(generator, torch.nn.Module):
         if not hasattr(generator, "arch") or not hasattr(generator, "scale"):
-            raise OptionError(f"{option}: a {type(generator).__name__} is not a TecoGAN/FRVSR generator (expected "
-                              f"tecogan.load_generator(...)'s network, e.g. an FRNet)")
+            raise OptionError(
+                f"{option}: a {type(generator).__name__} is not a TecoGAN/FRVSR generator (expected "
+                f"tecogan.load_generator(...)'s network, e.g. an FRNet)"
+            )
         return generator
     if isinstance(generator, (str, os.PathLike)) and os.fspath(generator):
         return generator_from_checkpoint(resolve_model(generator, option=option))
-    raise OptionError(f"{option} {short(generator)}: expected a generator module (tecogan.load_generator(...)), "
-                      f"a shipped model's name ({', '.join(PRETRAINED)}) or a checkpoint path (.pth)")
+    raise OptionError(
+        f"{option} {short(generator)}: expected a generator module (tecogan.load_generator(...)), "
+        f"a shipped model's name ({', '.join(PRETRAINED)}) or a checkpoint path (.pth)"
+    )
 
 
 class Upscaler:
@@ -180,8 +196,15 @@ class Upscaler:
     they run (auto resolved), ``requested`` as they were asked.
     """
 
-    def __init__(self, generator: torch.nn.Module | str | os.PathLike, options: InferenceOptions | str | None = None,
-                 *, half: bool | None = None, report: Callable[[str], None] | None = print, **fields) -> None:
+    def __init__(
+        self,
+        generator: torch.nn.Module | str | os.PathLike,
+        options: InferenceOptions | str | None = None,
+        *,
+        half: bool | None = None,
+        report: Callable[[str], None] | None = print,
+        **fields,
+    ) -> None:
         generator = generator_of(generator)
         if isinstance(options, (str, torch.device)):  # Upscaler(net, "cpu"): the old positional device
             fields.setdefault("device", str(options))
@@ -202,7 +225,7 @@ class Upscaler:
             options = options.replace(**fields)
         self.generator = generator
         self.requested = options  # as asked: precision may be "auto", backend None
-        self.options = options    # as run: precision and backend resolved by prepare()
+        self.options = options  # as run: precision and backend resolved by prepare()
         self.report = report
         if options.device is None:
             self.device = next(generator.parameters()).device
@@ -223,8 +246,7 @@ class Upscaler:
     def _build(self, options: InferenceOptions) -> None:
         options = options.replace(backend=options.backend or defaults.BACKEND)
         with quiet(self.report is None):  # report=None: NNCF's calibration bars (int8) too
-            self.step_fn = make_step(self.generator, self.device, options.backend, options.channels_last,
-                                     options.precision)
+            self.step_fn = make_step(self.generator, self.device, options.backend, options.channels_last, options.precision)
         self.options = options
         self.half = options.precision == "fp16" and self.device.type == "cuda"
 

@@ -4,6 +4,7 @@ that fails); a video is assembled by copying the segments' packets (no re-encodi
 the timestamps it has in the whole clip (:class:`_Timeline`), with the input's audio and
 subtitles, checked and renamed into place.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,9 @@ def assemble(run, folder, records):
     if run.out_enc is None:
         names = [n for r in records for n in r["files"]]
         if len(names) != total:
-            raise UserError(f"{shown(folder.path)}: the job lists {len(names)} frames, expected {total}; "
-                            "--overwrite starts again")
+            raise UserError(
+                f"{shown(folder.path)}: the job lists {len(names)} frames, expected {total}; --overwrite starts again"
+            )
         staging = AtomicFolder(run.job.dst)
         os.rmdir(staging.tmp)
         os.rename(folder.frames_dir, staging.tmp)
@@ -86,8 +88,10 @@ def _assemble_video(run, folder, records, total):
             job.before_publish(tmp)
         publish(tmp, job.dst)  # never over an output that appeared meanwhile, unless --overwrite
     except av.error.FFmpegError as err:
-        raise UserError(f"{shown(job.dst)}: FFmpeg failed to assemble the segments ({err.strerror or err}); the "
-                        f"job is kept in {shown(folder.path)}") from None
+        raise UserError(
+            f"{shown(job.dst)}: FFmpeg failed to assemble the segments ({err.strerror or err}); the "
+            f"job is kept in {shown(folder.path)}"
+        ) from None
     finally:
         if passthrough is not None:
             passthrough.close()
@@ -130,9 +134,9 @@ class _Timeline:
         self.tb, self.sink_tb, self.avi = tb, sink.time_base, avi
         self.frame = max(1, _nearest(1 / (sink.rate * tb)))
         self.index = 0
-        self.depth = 0          # the reorder depth so far
-        self.last_dts = None    # of the segments muxed so far
-        self.latest = None      # their latest PTS
+        self.depth = 0  # the reorder depth so far
+        self.last_dts = None  # of the segments muxed so far
+        self.latest = None  # their latest PTS
 
     def segment(self, container, record):
         """(pts, dts, duration) of each video packet of the next segment, in decode order."""
@@ -148,8 +152,7 @@ class _Timeline:
         else:
             pts = [p if p is not None else d for p, d in packets]
             if None in pts:
-                raise UserError(f"{shown(container.name)}: a video packet without timestamps; --overwrite starts "
-                                "the job again")
+                raise UserError(f"{shown(container.name)}: a video packet without timestamps; --overwrite starts the job again")
             dts = self._dts(pts, [d for _, d in packets])
         times = []
         for p, d in zip(pts, dts, strict=True):
@@ -210,8 +213,10 @@ def _verify(tmp, dst, frames, audio_streams):
         found = sum(1 for p in check.demux(check.streams.video[0]) if p.size) if check.streams.video else 0
         audio = len(check.streams.audio)
     if found != frames or audio != audio_streams:
-        raise UserError(f"{shown(dst)}: the assembled file holds {found} frames and {audio} audio streams, expected "
-                        f"{frames} and {audio_streams}; the job folder is kept")
+        raise UserError(
+            f"{shown(dst)}: the assembled file holds {found} frames and {audio} audio streams, expected "
+            f"{frames} and {audio_streams}; the job folder is kept"
+        )
 
 
 def _umask():

@@ -16,6 +16,7 @@ goes on; the summary counts done, skipped and failed, and the exit status is 1 i
 ``--shard I/N`` (I from 0 to N-1) keeps every N-th input of the sorted list starting at the
 I-th, so N processes (a Slurm job array, one per GPU) split a batch with no coordinator.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -48,6 +49,7 @@ FILE_ERRORS = (UserError, OSError, ValueError, RuntimeError, av.error.FFmpegErro
 @dataclass(frozen=True)
 class Item:
     """One input of a batch and where its output goes."""
+
     src: str
     dst: str
 
@@ -115,8 +117,10 @@ def collect(inputs, output_dir, batch_ext=None):
     found, lists_seen = [], set()
     for path in inputs:
         if not os.path.exists(path):
-            raise UserError(f"--batch {shown(path)}: not found (expected video files, frame folders, a folder "
-                            "of them or a text file listing them)")
+            raise UserError(
+                f"--batch {shown(path)}: not found (expected video files, frame folders, a folder "
+                "of them or a text file listing them)"
+            )
         _expand(os.fspath(path), found, lists_seen)
     unique = sorted({os.path.abspath(p) for p in found})
     if not unique:
@@ -132,8 +136,10 @@ def collect(inputs, output_dir, batch_ext=None):
             name = stem + (batch_ext or FALLBACK_EXT)  # not a video name: fails in its turn
         dst = os.path.join(output_dir, name)
         if dst in owner:
-            raise UserError(f"--batch: {shown(owner[dst])} and {shown(src)} would both write "
-                            f"{shown(dst)} (rename one, or run them in separate batches)")
+            raise UserError(
+                f"--batch: {shown(owner[dst])} and {shown(src)} would both write "
+                f"{shown(dst)} (rename one, or run them in separate batches)"
+            )
         owner[dst] = src
         items.append(Item(src, dst))
     return items
@@ -144,13 +150,17 @@ def recipe(model_sha256, options, video, job, model_args=None):
     options and the video options and resolved encoding."""
     keep = {k: v for k, v in asdict(video).items() if k not in ("overwrite", "quiet", "compare")}
     enc = job.out_enc
-    encoding = None if enc is None else {"codec": enc.codec, "crf": enc.crf, "preset": enc.preset,
-                                         "pix_fmt": enc.pix_fmt}
+    encoding = None if enc is None else {"codec": enc.codec, "crf": enc.crf, "preset": enc.preset, "pix_fmt": enc.pix_fmt}
     inference = options.pixels_key()
     if options.precision == "auto":  # the choice depends on the machine: its output counts as other options
         inference["auto_machine"] = machine_key()
-    return {"model_sha256": model_sha256, "model_args": model_args or {}, "inference": inference,
-            "video": keep, "encoding": encoding}
+    return {
+        "model_sha256": model_sha256,
+        "model_args": model_args or {},
+        "inference": inference,
+        "video": keep,
+        "encoding": encoding,
+    }
 
 
 def output_facts(path):
@@ -210,8 +220,10 @@ def decide(item, made_by, overwrite, options=None):
     if manifest is None:
         if overwrite:
             return "run"
-        raise UserError(f"{shown(item.dst)} exists and was not made by this batch (no manifest "
-                        f"{shown(os.path.basename(item.manifest))}); --overwrite replaces it")
+        raise UserError(
+            f"{shown(item.dst)} exists and was not made by this batch (no manifest "
+            f"{shown(os.path.basename(item.manifest))}); --overwrite replaces it"
+        )
     old = manifest.get("made_by") if isinstance(manifest.get("made_by"), dict) else {}
     if options is None:
         differs = differences(old, made_by)
@@ -220,8 +232,7 @@ def decide(item, made_by, overwrite, options=None):
     if differs:
         if overwrite:
             return "run"
-        raise UserError(f"{shown(item.dst)} was made differently ({', '.join(differs)} changed); "
-                        "--overwrite replaces it")
+        raise UserError(f"{shown(item.dst)} was made differently ({', '.join(differs)} changed); --overwrite replaces it")
     conflict = None if options is None else _precision_conflict(item, manifest, options)
     if conflict is not None:
         if overwrite:
@@ -244,10 +255,18 @@ def item_recipe(item, model_sha256, options, video, job, model_args):
 
 def manifest_writer(item, made_by, upscaler):
     """The ``before_publish`` of ``item``'s job: its manifest, with what ``upscaler`` ran."""
+
     def write(finished):
-        atomic_write_json(item.manifest, {"version": MANIFEST_VERSION, "made_by": made_by,
-                                          "ran_with": upscaler.options.pixels_key(),  # auto resolved
-                                          "output": output_facts(finished)})
+        atomic_write_json(
+            item.manifest,
+            {
+                "version": MANIFEST_VERSION,
+                "made_by": made_by,
+                "ran_with": upscaler.options.pixels_key(),  # auto resolved
+                "output": output_facts(finished),
+            },
+        )
+
     return write
 
 
@@ -279,20 +298,40 @@ def open_batch(inputs, output_dir, video, shard_text=None, batch_ext=None, repor
     return items, where
 
 
-def prepare_item(item, video, model_path, *, segment_frames=None, chunk_frames=defaults.CHUNK_FRAMES,
-                 resume="auto"):
+def prepare_item(item, video, model_path, *, segment_frames=None, chunk_frames=defaults.CHUNK_FRAMES, resume="auto"):
     """The checked job of one input (:func:`~tecogan.jobs.video_job.prepare_job`): its output may
     exist (:func:`decide` says whether it is replaced); ``resume`` "auto": a partial output (its job
     folder made the same way) is continued, ``video.overwrite`` discards it instead."""
     if not os.path.exists(item.src):
         raise UserError(f"{shown(item.src)}: input not found")
-    return prepare_job(item.src, item.dst, dataclasses.replace(video, overwrite=True), model_path=model_path,
-                       resume=resume, segment_frames=segment_frames, discard=video.overwrite,
-                       chunk_frames=chunk_frames)
+    return prepare_job(
+        item.src,
+        item.dst,
+        dataclasses.replace(video, overwrite=True),
+        model_path=model_path,
+        resume=resume,
+        segment_frames=segment_frames,
+        discard=video.overwrite,
+        chunk_frames=chunk_frames,
+    )
 
 
-def run_batch(upscaler, inputs, output_dir, options, video, model_path, *, model_args=None, shard_text=None,
-              batch_ext=None, segment_frames=None, chunk_frames=defaults.CHUNK_FRAMES, report=print, fail=print):
+def run_batch(
+    upscaler,
+    inputs,
+    output_dir,
+    options,
+    video,
+    model_path,
+    *,
+    model_args=None,
+    shard_text=None,
+    batch_ext=None,
+    segment_frames=None,
+    chunk_frames=defaults.CHUNK_FRAMES,
+    report=print,
+    fail=print,
+):
     """Process the batch (or its shard); returns (done, skipped, failed) counts."""
     items, where = open_batch(inputs, output_dir, video, shard_text, batch_ext, report)
     model_sha256 = file_sha256(model_path)
@@ -314,8 +353,14 @@ def run_batch(upscaler, inputs, output_dir, options, video, model_path, *, model
                 job = dataclasses.replace(job, before_publish=manifest_writer(item, made_by, upscaler))
                 started = time.perf_counter()
                 frames = run_job(upscaler, job, report=report, progress=not video.quiet)
-                _estimate_rest(measured, probe(item.src), frames, time.perf_counter() - started,
-                               [i.src for i in items[n:]], report if not video.quiet else None)
+                _estimate_rest(
+                    measured,
+                    probe(item.src),
+                    frames,
+                    time.perf_counter() - started,
+                    [i.src for i in items[n:]],
+                    report if not video.quiet else None,
+                )
             finally:
                 job.release()
             done += 1

@@ -20,6 +20,7 @@ A single-machine ``--scene_cuts on`` job ends a segment where a chunk starts
 (:func:`tecogan.jobs.segments.upscale_segments`), so both encode the same segments: the outputs
 are the same, decoded, for every codec (and the same bytes where the encoder is deterministic).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -110,23 +111,30 @@ class ChunkedJob:
                     time.sleep(self.poll)
                 found = self.folder.manifest()
                 if found is None and not create:
-                    raise UserError(f"--assemble {shown(self.job.dst)}: no chunked job of it in "
-                                    f"{shown(self.folder.path)}; start one with --worker or --shard")
+                    raise UserError(
+                        f"--assemble {shown(self.job.dst)}: no chunked job of it in "
+                        f"{shown(self.folder.path)}; start one with --worker or --shard"
+                    )
                 if found is None:
                     found = self._first_pass(run, wanted)
             finally:
                 setup.release()
         finally:
             run.frames.close()
-        changed = differences({k: v for k, v in found.items() if k not in NOT_COMPARED},
-                              {k: v for k, v in wanted.items() if k not in NOT_COMPARED})
+        changed = differences(
+            {k: v for k, v in found.items() if k not in NOT_COMPARED}, {k: v for k, v in wanted.items() if k not in NOT_COMPARED}
+        )
         if "chunked" not in found:
-            raise UserError(f"{shown(self.job.dst)}: its job in {shown(self.folder.path)} is a single-machine job; "
-                            "continue it with --resume (without --worker, --shard, --assemble, --ray)")
+            raise UserError(
+                f"{shown(self.job.dst)}: its job in {shown(self.folder.path)} is a single-machine job; "
+                "continue it with --resume (without --worker, --shard, --assemble, --ray)"
+            )
         if changed:
-            raise UserError(f"{shown(self.job.dst)}: its chunked job in {shown(self.folder.path)} was made "
-                            f"differently ({', '.join(changed)} changed); run every worker with the same input and "
-                            "options")
+            raise UserError(
+                f"{shown(self.job.dst)}: its chunked job in {shown(self.folder.path)} was made "
+                f"differently ({', '.join(changed)} changed); run every worker with the same input and "
+                "options"
+            )
         self.manifest = found
         return found
 
@@ -136,11 +144,12 @@ class ChunkedJob:
             detector.is_cut(frame.image, frame.time)
             count += 1
         bounds = chunk_bounds(detector.indices, count, self.job.chunk_frames)
-        manifest = {**manifest, "frames": count,
-                    "chunked": {"cuts": detector.indices, "chunks": [list(b) for b in bounds]}}
+        manifest = {**manifest, "frames": count, "chunked": {"cuts": detector.indices, "chunks": [list(b) for b in bounds]}}
         self.folder.begin(manifest, False)
-        self.report(f"{describe_cuts(detector.cuts)}; {len(bounds)} chunks of {count} frames "
-                    f"(first pass {time.perf_counter() - started:.1f} s, recorded in {shown(self.folder.path)})")
+        self.report(
+            f"{describe_cuts(detector.cuts)}; {len(bounds)} chunks of {count} frames "
+            f"(first pass {time.perf_counter() - started:.1f} s, recorded in {shown(self.folder.path)})"
+        )
         return manifest
 
     # --------------------------------------------------------------- the chunks ----
@@ -155,8 +164,12 @@ class ChunkedJob:
             return False
         records = ChunkFolder(self.folder, index).records()
         start, end = self.chunks[index]
-        return (mark.get("segments") == len(records) and mark.get("records_sha256") == _records_hash(records)
-                and bool(records) and records[-1]["frames_end"] == end - start)
+        return (
+            mark.get("segments") == len(records)
+            and mark.get("records_sha256") == _records_hash(records)
+            and bool(records)
+            and records[-1]["frames_end"] == end - start
+        )
 
     def pending(self, indices=None):
         return [i for i in (range(len(self.chunks)) if indices is None else indices) if not self.done(i)]
@@ -198,20 +211,44 @@ class ChunkedJob:
 
             def check():
                 if lease.lost():
-                    raise UserError(f"{shown(self.job.dst)}: chunk {index} was taken over by another worker (this "
-                                    f"one stopped for longer than the lease); it goes on there")
-            done, segments = upscale_segments(self.upscaler, run, folder, records, frames, detector, base=start,
-                                              total=end - start, progress=progress, last_pts=last_pts, check=check)
+                    raise UserError(
+                        f"{shown(self.job.dst)}: chunk {index} was taken over by another worker (this "
+                        f"one stopped for longer than the lease); it goes on there"
+                    )
+
+            done, segments = upscale_segments(
+                self.upscaler,
+                run,
+                folder,
+                records,
+                frames,
+                detector,
+                base=start,
+                total=end - start,
+                progress=progress,
+                last_pts=last_pts,
+                check=check,
+            )
         finally:
             run.frames.close()
         records = folder.records()
         if done != end - start or len(records) != segments or records[-1]["frames_end"] != done:
-            raise UserError(f"{shown(self.job.src)}: chunk {index} has {done} frames, the first pass found "
-                            f"{end - start} (the input changed?); --overwrite starts the job again")
+            raise UserError(
+                f"{shown(self.job.src)}: chunk {index} has {done} frames, the first pass found "
+                f"{end - start} (the input changed?); --overwrite starts the job again"
+            )
         check()
-        atomic_write_json(os.path.join(self.folder.path, chunk_name(index) + ".json"),
-                          {"version": 1, "index": index, "start": start, "end": end, "segments": len(records),
-                           "records_sha256": _records_hash(records)})
+        atomic_write_json(
+            os.path.join(self.folder.path, chunk_name(index) + ".json"),
+            {
+                "version": 1,
+                "index": index,
+                "start": start,
+                "end": end,
+                "segments": len(records),
+                "records_sha256": _records_hash(records),
+            },
+        )
         return done - k  # made here (a chunk continued from its last segment: the rest)
 
     def _skip(self, run, count):
@@ -222,8 +259,10 @@ class ChunkedJob:
         for i in range(count):
             frame = next(run.frames, None)
             if frame is None:
-                raise UserError(f"{shown(self.job.src)}: has {i} frames; the job's first pass found more (the "
-                                "input changed?); --overwrite starts the job again")
+                raise UserError(
+                    f"{shown(self.job.src)}: has {i} frames; the job's first pass found more (the "
+                    "input changed?); --overwrite starts the job again"
+                )
             if tb is not None:
                 t = frame.time if frame.time is not None else i / run.source.rate
                 pts = round(t / tb)
@@ -240,8 +279,10 @@ class ChunkedJob:
         missing = self.pending()
         if missing:
             shown_ = ", ".join(str(i) for i in missing[:20]) + (" ..." if len(missing) > 20 else "")
-            raise UserError(f"--assemble {shown(self.job.dst)}: {len(missing)} of {len(self.chunks)} chunks are not "
-                            f"done ({shown_}); run --worker (or the missing --shard tasks) first")
+            raise UserError(
+                f"--assemble {shown(self.job.dst)}: {len(missing)} of {len(self.chunks)} chunks are not "
+                f"done ({shown_}); run --worker (or the missing --shard tasks) first"
+            )
         lease = self._lease(os.path.join(self.folder.path, ASSEMBLE_LEASE))
         if not lease.try_take():
             self.report(f"{shown(self.job.dst)}: another worker is assembling it")
@@ -254,14 +295,15 @@ class ChunkedJob:
             try:
                 count = assemble(run, self.folder, records)
             except BaseException:
-                self.report(f"{shown(self.job.dst)}: every chunk is kept in {shown(self.folder.path)}; "
-                            "--assemble tries again")
+                self.report(f"{shown(self.job.dst)}: every chunk is kept in {shown(self.folder.path)}; --assemble tries again")
                 raise
             self.folder.remove()
         finally:
             lease.release()
-        self.summary(f"{count} frames assembled from {len(self.chunks)} chunks in {time.perf_counter() - started:.2f} s "
-                    f"-> {shown(self.job.dst)}")
+        self.summary(
+            f"{count} frames assembled from {len(self.chunks)} chunks in {time.perf_counter() - started:.2f} s "
+            f"-> {shown(self.job.dst)}"
+        )
         return count
 
     def _records(self):
@@ -295,7 +337,6 @@ class ChunkedJob:
         frames = sum(b - a for i, (a, b) in enumerate(self.chunks) if i in done)
         total = self.manifest["frames"]
         left = (total - frames) * seconds / made_frames if made_frames else None
-        return (f"chunks: {len(done)} of {len(self.chunks)} done, {frames} of {total} frames"
-                + (f", {format_time(left)} left" if left is not None else ""))
-
-
+        return f"chunks: {len(done)} of {len(self.chunks)} done, {frames} of {total} frames" + (
+            f", {format_time(left)} left" if left is not None else ""
+        )

@@ -8,6 +8,7 @@ Ratios come from ``precision_table.json`` (frames/s of each model and (backend, 
 measured interleaved on one machine of this CPU's class); a checkpoint or class the table does not
 hold gets no suggestion.
 """
+
 import os
 
 import av
@@ -113,6 +114,8 @@ def batch_estimate(pixel_rate, paths):
     frames = sum(f for f, _ in probed)
     seconds = sum(f * px for f, px in probed) / pixel_rate
     unknown = len(paths) - len(probed)
-    return (f"batch estimate: {len(paths)} inputs left, {frames} frames"
-            + (f" (+ {unknown} of unknown length)" if unknown else "")
-            + f": about {format_seconds(seconds)} at the speed of the files done so far")
+    return (
+        f"batch estimate: {len(paths)} inputs left, {frames} frames"
+        + (f" (+ {unknown} of unknown length)" if unknown else "")
+        + f": about {format_seconds(seconds)} at the speed of the files done so far"
+    )

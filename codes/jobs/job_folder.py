@@ -18,6 +18,7 @@ beside the output (:mod:`tecogan.utils.locks`) before the folder is looked at.  
 treated as an output (:func:`tecogan.utils.outputs.check_job_folder`): removed or resumed only
 while it holds nothing but a job's files.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -174,12 +175,12 @@ class JobFolder:
                 arrays = {k: data[k] for k in data.files}
             state = unpack_state(record["state"], arrays)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
-            raise JobDamaged(f"{shown(path)}: the recorded state cannot be read ({err}); --overwrite starts the job "
-                            "again") from None
+            raise JobDamaged(
+                f"{shown(path)}: the recorded state cannot be read ({err}); --overwrite starts the job again"
+            ) from None
         problem = state_problem(state, frame_hw, scale) if frame_hw is not None else None
         if problem:
-            raise JobDamaged(f"{shown(path)}: the recorded state {problem}; it is not resumed: --overwrite starts the "
-                            "job again")
+            raise JobDamaged(f"{shown(path)}: the recorded state {problem}; it is not resumed: --overwrite starts the job again")
         return state
 
     # ------------------------------------------------------------- checks ----
@@ -198,20 +199,26 @@ class JobFolder:
             if not [e for e in os.listdir(self.path) if not is_own_temp(e)]:
                 self.remove()  # only what a run killed while making it left
                 return
-            raise UserError(f"{shown(self.path)}: a job folder of {shown(os.path.basename(self.dst))} whose "
-                            "manifest.json is missing or damaged; --overwrite discards it and starts again")
+            raise UserError(
+                f"{shown(self.path)}: a job folder of {shown(os.path.basename(self.dst))} whose "
+                "manifest.json is missing or damaged; --overwrite discards it and starts again"
+            )
         if "chunked" in self.manifest():  # its chunks are not this run's records: never discarded unasked
-            raise UserError(f"{shown(self.dst)}: a chunked job of it is in {shown(self.path)} (--worker, --shard or --ray "
-                            "made it); continue it with the same command, or --assemble once its chunks are done; "
-                            "--overwrite discards it and starts again")
+            raise UserError(
+                f"{shown(self.dst)}: a chunked job of it is in {shown(self.path)} (--worker, --shard or --ray "
+                "made it); continue it with the same command, or --assemble once its chunks are done; "
+                "--overwrite discards it and starts again"
+            )
         records = self.records()
         if not records:
             self.remove()  # no segment was finished: nothing to continue
             return
         if not resume:
-            raise UserError(f"{shown(self.dst)}: an unfinished job of it is in {shown(self.path)} "
-                            f"({self.describe(records)}); --resume continues it, --overwrite discards it and starts "
-                            "again")
+            raise UserError(
+                f"{shown(self.dst)}: an unfinished job of it is in {shown(self.path)} "
+                f"({self.describe(records)}); --resume continues it, --overwrite discards it and starts "
+                "again"
+            )
 
     def begin(self, manifest, resume):
         """The usable records (a prefix, maybe empty) to continue from.  ``resume``: continue a job
@@ -222,19 +229,24 @@ class JobFolder:
             else:
                 old = self.manifest()
                 if old is None:
-                    raise UserError(f"{shown(self.path)}: manifest.json is missing or damaged; --overwrite "
-                                    "discards the job and starts again")
+                    raise UserError(
+                        f"{shown(self.path)}: manifest.json is missing or damaged; --overwrite discards the job and starts again"
+                    )
                 changed = differences(old, manifest)
                 if changed:
-                    raise UserError(f"{shown(self.dst)}: its unfinished job in {shown(self.path)} was made differently "
-                                    f"({', '.join(changed)} changed); run it with the same input and options, or "
-                                    "--overwrite to discard it and start again")
+                    raise UserError(
+                        f"{shown(self.dst)}: its unfinished job in {shown(self.path)} was made differently "
+                        f"({', '.join(changed)} changed); run it with the same input and options, or "
+                        "--overwrite to discard it and start again"
+                    )
                 remove_own_temps(self.path)
                 records = self.records()
                 if os.path.exists(self._name(len(records), ".json")):
-                    warn(f"{shown(self.path)}: segment {len(records)} does not match its record (changed or damaged) "
-                         f"or the state before it is gone; the job continues from frame "
-                         f"{records[-1]['frames_end'] if records else 0}")
+                    warn(
+                        f"{shown(self.path)}: segment {len(records)} does not match its record (changed or damaged) "
+                        f"or the state before it is gone; the job continues from frame "
+                        f"{records[-1]['frames_end'] if records else 0}"
+                    )
                 return records
         parent = os.path.dirname(self.path)
         os.makedirs(parent, exist_ok=True)  # OUTPUT may name a folder that does not exist yet
@@ -266,18 +278,27 @@ class JobFolder:
                 f.write(buf.getvalue())
                 f.flush()
                 os.fsync(f.fileno())
+
         atomic_write(npz, write, suffix=".npz", overwrite=True)
         listed = {}
         for path in files:
             _fsync(path)  # on disk before the record that lists it
-            inner = os.path.basename(path) if os.path.dirname(path) == self.path else \
-                os.path.join(FRAMES_DIR, os.path.basename(path))
+            inner = (
+                os.path.basename(path) if os.path.dirname(path) == self.path else os.path.join(FRAMES_DIR, os.path.basename(path))
+            )
             listed[inner] = {"size": os.path.getsize(path), "sha256": self._hash(path)}
         if files and os.path.dirname(files[0]) != self.path:
             _fsync(self.frames_dir)
-        record = {"version": JOB_VERSION, "index": index, "frames_end": frames_end, "files": listed,
-                  "state": skeleton, "state_file": os.path.basename(npz), "state_sha256": self._hash(npz),
-                  **(extra or {})}
+        record = {
+            "version": JOB_VERSION,
+            "index": index,
+            "frames_end": frames_end,
+            "files": listed,
+            "state": skeleton,
+            "state_file": os.path.basename(npz),
+            "state_sha256": self._hash(npz),
+            **(extra or {}),
+        }
         atomic_write_json(self._name(index, ".json"), record)
         _fsync(self.path)  # the record is durable before the state it replaces goes
         if index > 0:
@@ -288,9 +309,15 @@ class JobFolder:
 
     def mark_complete(self, records):
         """Every frame is done: ``complete.json`` names the records it covers (by their hash)."""
-        atomic_write_json(os.path.join(self.path, COMPLETE), {
-            "version": JOB_VERSION, "frames": records[-1]["frames_end"] if records else 0,
-            "segments": len(records), "records_sha256": _records_hash(records)})
+        atomic_write_json(
+            os.path.join(self.path, COMPLETE),
+            {
+                "version": JOB_VERSION,
+                "frames": records[-1]["frames_end"] if records else 0,
+                "segments": len(records),
+                "records_sha256": _records_hash(records),
+            },
+        )
 
     def complete(self, records):
         """``complete.json`` when there is one, else None; one that does not agree with the
@@ -300,10 +327,16 @@ class JobFolder:
             return None
         done = _read_json(path)
         frames = records[-1]["frames_end"] if records else 0
-        if done is None or done.get("segments") != len(records) or done.get("frames") != frames \
-                or done.get("records_sha256") != _records_hash(records):
-            raise JobDamaged(f"{shown(path)}: does not agree with the job's recorded segments ({len(records)} usable, "
-                            f"{frames} frames); the job is not assembled from it: --overwrite starts again")
+        if (
+            done is None
+            or done.get("segments") != len(records)
+            or done.get("frames") != frames
+            or done.get("records_sha256") != _records_hash(records)
+        ):
+            raise JobDamaged(
+                f"{shown(path)}: does not agree with the job's recorded segments ({len(records)} usable, "
+                f"{frames} frames); the job is not assembled from it: --overwrite starts again"
+            )
         return done
 
     def remove(self):

@@ -1,5 +1,6 @@
 """A resumable job's recurrent state on disk: packed into JSON plus numpy arrays (read without
 pickle, :mod:`tecogan.jobs.job_folder`) and checked before a job continues from it."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -57,8 +58,13 @@ def state_problem(state, frame_hw, scale):
     """What is wrong with a recorded state for frames of ``frame_hw`` (h, w) and a network of
     ``scale`` (None: nothing): every tensor finite, (1, 3, h, w) frames, each ``hr_prev``
     ``scale`` times its ``lr_prev``, the whole frame's size where the state is not tiled."""
-    if not isinstance(state, dict) or not isinstance(state.get("done"), int) or state["done"] < 0 \
-            or not isinstance(state.get("precision"), str) or not isinstance(state.get("stepper"), (dict, type(None))):
+    if (
+        not isinstance(state, dict)
+        or not isinstance(state.get("done"), int)
+        or state["done"] < 0
+        or not isinstance(state.get("precision"), str)
+        or not isinstance(state.get("stepper"), (dict, type(None)))
+    ):
         return "is not a job state (done, precision, stepper)"
     for path, t in _tensors(state):
         name = ".".join(path)
@@ -81,5 +87,3 @@ def state_problem(state, frame_hw, scale):
     if "size" in stepper and stepper["size"] is not None and list(stepper["size"]) != list(frame_hw):
         return f"its tiles cover {tuple(stepper['size'])}, the input's frames are {tuple(frame_hw)}"
     return None
-
-

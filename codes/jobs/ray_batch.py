@@ -14,6 +14,7 @@ worker process (:func:`~tecogan.jobs.ray_runner.cached_upscaler`).  The driver p
 file's result with the batch's progress (files and frames done, the time left); a failed file
 is one line and the others go on; the summary counts done, skipped and failed.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -61,8 +62,13 @@ def _whole(spec, item, made_by, settings):
     deadline = time.monotonic() + WAIT_LEASES * (spec["lease"] or defaults.LEASE_SECONDS)
     while True:
         try:
-            job = prepare_item(item, settings["video"], settings["model"], segment_frames=settings["segment_frames"],
-                               chunk_frames=settings["chunk_frames"])
+            job = prepare_item(
+                item,
+                settings["video"],
+                settings["model"],
+                segment_frames=settings["segment_frames"],
+                chunk_frames=settings["chunk_frames"],
+            )
             break
         except LockHeld:
             if time.monotonic() > deadline:
@@ -90,8 +96,14 @@ def _chunk(spec, index):
 def _assemble(spec, item, made_by, settings):
     """A chunked file's output from its chunks, with the batch's manifest; its frame count."""
     # the output's replacing is checked (and recorded) in this process, as the batch's run checks it
-    prepare_item(item, settings["video"], settings["model"], segment_frames=settings["segment_frames"],
-                 chunk_frames=settings["chunk_frames"], resume=None)
+    prepare_item(
+        item,
+        settings["video"],
+        settings["model"],
+        segment_frames=settings["segment_frames"],
+        chunk_frames=settings["chunk_frames"],
+        resume=None,
+    )
     chunked = cached_job(spec)
     chunked.job = dataclasses.replace(chunked.job, before_publish=manifest_writer(item, made_by, chunked.upscaler))
     count = chunked.assemble()
@@ -118,6 +130,7 @@ def batch_task(step, *args):
 @dataclass
 class _File:
     """An input of the batch on its way through the cluster; ``frames``: expected (0: unknown)."""
+
     number: int
     item: Item
     made_by: dict
@@ -141,8 +154,12 @@ class _Tally:
     def line(self):
         """``batch: 2 of 5 files done, 120 of 400 frames, 0:42.00 left``."""
         left = (self.total - self.frames) * (time.perf_counter() - self.started) / self.made if self.made else None
-        return (f"batch: {self.done} of {self.files} files done" + (f", {self.failed} failed" if self.failed else "")
-                + f", {self.frames} of {self.total} frames" + (f", {format_time(left)} left" if left is not None else ""))
+        return (
+            f"batch: {self.done} of {self.files} files done"
+            + (f", {self.failed} failed" if self.failed else "")
+            + f", {self.frames} of {self.total} frames"
+            + (f", {format_time(left)} left" if left is not None else "")
+        )
 
 
 def _remove_job(dst):
@@ -159,8 +176,9 @@ def _remove_job(dst):
 def _plan(item, number, options, video, model_path, model_sha256, settings, *, model_args, lease):
     """The :class:`_File` of an input to run, or None when its output is complete (skipped)."""
     chunked = video.scene_cuts == "on"
-    job = prepare_item(item, video, model_path, segment_frames=settings["segment_frames"],
-                       chunk_frames=settings["chunk_frames"], resume=None)
+    job = prepare_item(
+        item, video, model_path, segment_frames=settings["segment_frames"], chunk_frames=settings["chunk_frames"], resume=None
+    )
     check_outputs([("job folder", job_path(item.dst), JOB)], [("INPUT", item.src), ("--model", model_path)])
     made_by = item_recipe(item, model_sha256, options, video, job, model_args)
     if decide(item, made_by, video.overwrite, options) == "skip":
@@ -170,31 +188,52 @@ def _plan(item, number, options, video, model_path, model_sha256, settings, *, m
     if video.overwrite:
         _remove_job(item.dst)
     elif chunked and found is not None and "chunked" not in found:
-        raise UserError(f"{shown(item.dst)}: its unfinished job in {shown(job_path(item.dst))} was started without "
-                        "--ray (a single-machine job); continue it without --ray, or --overwrite discards it")
+        raise UserError(
+            f"{shown(item.dst)}: its unfinished job in {shown(job_path(item.dst))} was started without "
+            "--ray (a single-machine job); continue it without --ray, or --overwrite discards it"
+        )
     job = dataclasses.replace(job, resume="chunks") if chunked else job
     spec = job_spec(job, options, model=model_path, model_args=model_args, lease=lease)
     size = probe(item.src)
     return _File(number, item, made_by, spec, chunked, frames=size[0] if size else 0)
 
 
-def run_batch_on_ray(inputs, output_dir, options, video, model_path, address, *, model_args=None, shard_text=None,
-                     batch_ext=None, segment_frames=None, chunk_frames=defaults.CHUNK_FRAMES, cpus=1.0, gpus=0.0,
-                     lease=None, report=print, fail=print):
+def run_batch_on_ray(
+    inputs,
+    output_dir,
+    options,
+    video,
+    model_path,
+    address,
+    *,
+    model_args=None,
+    shard_text=None,
+    batch_ext=None,
+    segment_frames=None,
+    chunk_frames=defaults.CHUNK_FRAMES,
+    cpus=1.0,
+    gpus=0.0,
+    lease=None,
+    report=print,
+    fail=print,
+):
     """The batch (or its shard) on the Ray cluster at ``address``; returns (done, skipped, failed)."""
     ray = import_ray()
     join(ray, address, cpus, gpus)  # a cluster that cannot be joined or run a task is one line before any work
     try:
         items, where = open_batch(inputs, output_dir, video, shard_text, batch_ext, report)
         model_sha256 = file_sha256(model_path)
-        settings = {"video": dataclasses.replace(video, overwrite=False), "model": model_path,  # discarded here
-                    "segment_frames": segment_frames, "chunk_frames": chunk_frames}
+        settings = {
+            "video": dataclasses.replace(video, overwrite=False),
+            "model": model_path,  # discarded here
+            "segment_frames": segment_frames,
+            "chunk_frames": chunk_frames,
+        }
         files, skipped, failed = [], 0, 0
         for number, item in enumerate(items, 1):
             head = f"[{number}/{len(items)}] {shown(item.src)}"
             try:
-                file = _plan(item, number, options, video, model_path, model_sha256, settings, model_args=model_args,
-                             lease=lease)
+                file = _plan(item, number, options, video, model_path, model_sha256, settings, model_args=model_args, lease=lease)
             except FILE_ERRORS as err:
                 fail(f"{head}: FAILED: {one_line(err)}")
                 failed += 1
@@ -223,8 +262,10 @@ def _run(ray, files, count, address, settings, cpus, gpus, say, report, fail):
         args = ("setup", f.spec) if f.chunked else ("whole", f.spec, f.item, f.made_by, settings)
         refs[task.remote(*args)] = (f, args)
     chunked = sum(f.chunked for f in files)
-    say(f"ray: {len(files)} files submitted to {address} ({len(files) - chunked} whole, {chunked} in chunks; "
-        f"{cpus:g} CPUs, {gpus:g} GPUs a task)")
+    say(
+        f"ray: {len(files)} files submitted to {address} ({len(files) - chunked} whole, {chunked} in chunks; "
+        f"{cpus:g} CPUs, {gpus:g} GPUs a task)"
+    )
     tally = _Tally(files)
     while refs:
         ready, _ = ray.wait(list(refs), num_returns=1, timeout=30)
@@ -259,8 +300,10 @@ def _follow(f, step, value, seconds, host, tally, head, settings, say, report):
         f.frames, f.chunks, f.left = frames, tuple(chunks), len(pending)
         f.counted = sum(b - a for i, (a, b) in enumerate(chunks) if i not in pending)
         tally.frames += f.counted
-        say(f"{head}: {_count(len(chunks), 'chunk')} of {frames} frames, {len(pending)} to make (first pass on {host} in "
-            f"{seconds:.2f} s)")
+        say(
+            f"{head}: {_count(len(chunks), 'chunk')} of {frames} frames, {len(pending)} to make (first pass on {host} in "
+            f"{seconds:.2f} s)"
+        )
         return [("chunk", f.spec, index) for index in pending] if pending else [assemble]
     if step[0] == "chunk":
         (state, made), (start, end) = value, f.chunks[step[2]]

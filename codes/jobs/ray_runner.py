@@ -11,6 +11,7 @@ so ``--worker`` processes may help, and a task that Ray reruns after its node wa
 last recorded segment.  ``ray`` is an optional dependency (``pip install tecogan[ray]``),
 imported only for ``--ray``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,8 +38,10 @@ def check_ray_address(address):
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
     except OSError as err:
-        raise UserError(f"--ray {address}: no Ray cluster answers there ({err.strerror or err}); start one with "
-                        "`ray start --head` or check the address") from None
+        raise UserError(
+            f"--ray {address}: no Ray cluster answers there ({err.strerror or err}); start one with "
+            "`ray start --head` or check the address"
+        ) from None
 
 
 def import_ray():
@@ -85,8 +88,13 @@ def cached_job(spec, create=False):
 
 def job_spec(job, options, *, model, model_args=None, lease=None):
     """What a task needs to make ``job``'s chunks (picklable; its folder's lock stays here)."""
-    return {"model": model, "model_args": {k: v for k, v in (model_args or {}).items() if v is not None},
-            "options": options, "job": dataclasses.replace(job, folder=None), "lease": lease}
+    return {
+        "model": model,
+        "model_args": {k: v for k, v in (model_args or {}).items() if v is not None},
+        "options": options,
+        "job": dataclasses.replace(job, folder=None),
+        "lease": lease,
+    }
 
 
 def chunk_task(spec, index):
@@ -112,13 +120,14 @@ def join(ray, address, cpus=1.0, gpus=0.0):
     if not any(node.get("CPU", 0) >= cpus and node.get("GPU", 0) >= gpus for node in nodes):
         largest = max(nodes, key=lambda node: (node.get("GPU", 0), node.get("CPU", 0)), default={})
         ray.shutdown()
-        raise UserError(f"--ray_cpus {cpus:g} --ray_gpus {gpus:g}: no node of the Ray cluster at {address} has that much "
-                        f"(the largest of its {len(nodes)} node(s): {largest.get('CPU', 0):g} CPUs, "
-                        f"{largest.get('GPU', 0):g} GPUs); ask for less, or add such a node first")
+        raise UserError(
+            f"--ray_cpus {cpus:g} --ray_gpus {gpus:g}: no node of the Ray cluster at {address} has that much "
+            f"(the largest of its {len(nodes)} node(s): {largest.get('CPU', 0):g} CPUs, "
+            f"{largest.get('GPU', 0):g} GPUs); ask for less, or add such a node first"
+        )
 
 
-def run_on_ray(upscaler, job, address, *, model, model_args=None, cpus=1.0, gpus=0.0, lease=None, report=print,
-               summary=None):
+def run_on_ray(upscaler, job, address, *, model, model_args=None, cpus=1.0, gpus=0.0, lease=None, report=print, summary=None):
     """The chunked ``job`` on the Ray cluster at ``address``; returns the output's frame count."""
     ray = import_ray()
     join(ray, address, cpus, gpus)  # before the first pass: a refused request leaves no job folder
@@ -128,8 +137,7 @@ def run_on_ray(upscaler, job, address, *, model, model_args=None, cpus=1.0, gpus
         task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=MAX_RETRIES)(chunk_task)
         spec = job_spec(job, upscaler.requested, model=model, model_args=model_args, lease=lease)
         refs = {task.remote(spec, index): index for index in chunked.pending()}
-        report(f"ray: {len(refs)} of {len(chunked.chunks)} chunks submitted to {address} "
-               f"({cpus:g} CPUs, {gpus:g} GPUs a task)")
+        report(f"ray: {len(refs)} of {len(chunked.chunks)} chunks submitted to {address} ({cpus:g} CPUs, {gpus:g} GPUs a task)")
         started, made = time.perf_counter(), 0
         while refs:
             ready, _ = ray.wait(list(refs), num_returns=1, timeout=30)
@@ -138,11 +146,15 @@ def run_on_ray(upscaler, job, address, *, model, model_args=None, cpus=1.0, gpus
                 try:
                     state, seconds, frames, host = ray.get(ref)
                 except ray.exceptions.RayError as err:
-                    raise UserError(f"--ray: chunk {index} failed on the cluster ({one_line(err)}); the chunks done are "
-                                    f"kept in {shown(chunked.folder.path)}: the same command continues") from None
+                    raise UserError(
+                        f"--ray: chunk {index} failed on the cluster ({one_line(err)}); the chunks done are "
+                        f"kept in {shown(chunked.folder.path)}: the same command continues"
+                    ) from None
                 made += frames
-                report(f"chunk {index} {state} on {host} in {seconds:.2f} s; "
-                       + chunked.progress_line(made, time.perf_counter() - started))
+                report(
+                    f"chunk {index} {state} on {host} in {seconds:.2f} s; "
+                    + chunked.progress_line(made, time.perf_counter() - started)
+                )
     finally:
         ray.shutdown()
     return chunked.assemble()

@@ -7,6 +7,7 @@ cut the clip is split and the new shot starts a new :class:`~tecogan.inference.u
 its own front padding, exactly as if it had been a clip of its own.  The detector keeps the times
 of the cuts it found: :func:`describe_cuts` is the line ``upscale.py`` prints about them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
@@ -30,8 +31,7 @@ class CutDetector:
     times (seconds; the frame's index / 25 when it has none) of the frames that start a shot."""
 
     def __init__(self, threshold=THRESHOLD, min_shot=MIN_SHOT):
-        self.detector = ContentDetector(threshold=threshold, min_scene_len=min_shot,
-                                        filter_mode=FlashFilter.Mode.SUPPRESS)
+        self.detector = ContentDetector(threshold=threshold, min_scene_len=min_shot, filter_mode=FlashFilter.Mode.SUPPRESS)
         self.index = 0
         self.rate = Fraction(25)  # the detector counts frames; the rate only names them
         self.cuts = []
@@ -114,8 +114,9 @@ def describe_cuts(times):
     return f"scene cuts: {len(times)} at {shown}{more}"
 
 
-def upscale_with_cuts(upscaler, frames: Iterable[Frame], detector: CutDetector | None = None,
-                      on_cut=None, clip=None, on_clip=None) -> Iterator:
+def upscale_with_cuts(
+    upscaler, frames: Iterable[Frame], detector: CutDetector | None = None, on_cut=None, clip=None, on_clip=None
+) -> Iterator:
     """``upscaler.upscale_clip`` over ``frames``, restarted (a new ClipRun with its front
     padding) at every cut ``detector`` finds; ``on_cut(frame)`` is told of each.  Without a
     detector this is ``upscale_clip`` itself.
@@ -124,6 +125,7 @@ def upscale_with_cuts(upscaler, frames: Iterable[Frame], detector: CutDetector |
     already looked at the frames before ``frames`` may find a cut at the first one: then a new
     shot starts there, as in the uninterrupted run); ``on_clip(run)`` is told of each ClipRun as
     it starts (its state is what a job records)."""
+
     def started(run=None):
         run = run or upscaler.new_clip()
         if on_clip is not None:

@@ -11,6 +11,7 @@ copying the segments' packets (no re-encoding) with the input's audio and subtit
 (every frame there) and renamed into place as before; a frame folder is renamed into place.
 Then the job folder is removed.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -38,18 +39,34 @@ def job_manifest(upscaler, run):
     what the first run asked (a job that ``auto`` ran in fp32 resumes with ``--precision fp32``)."""
     job, enc = run.job, run.out_enc
     video = {k: v for k, v in asdict(job.video).items() if k not in ("overwrite", "quiet", "compare")}
-    encoding = None if enc is None else {"format": enc.fmt, "codec": enc.codec, "encoder": enc.spec.encoder,
-                                         "crf": enc.crf, "preset": enc.preset, "pix_fmt": enc.pix_fmt}
+    encoding = (
+        None
+        if enc is None
+        else {
+            "format": enc.fmt,
+            "codec": enc.codec,
+            "encoder": enc.spec.encoder,
+            "crf": enc.crf,
+            "preset": enc.preset,
+            "pix_fmt": enc.pix_fmt,
+        }
+    )
     inference = upscaler.requested.pixels_key()
     recorded = (JobFolder(job.dst).manifest() or {}).get("inference") if job.resume else None
     if isinstance(recorded, dict):  # resuming: the job's own record of what was asked stays
         inference.update({k: recorded[k] for k in ("precision", "backend") if k in recorded})
-    manifest = {"version": 1, "output": os.path.basename(os.path.abspath(job.dst)),
-                "input": {"path": os.path.abspath(job.src), **fingerprint(job.src)},
-                "model": {"sha256": weights_sha256(upscaler.generator), "arch": run.arch},
-                "inference": inference, "video": video, "encoding": encoding,
-                "segment_frames": job.segment_frames, "frames": run.source.count,
-                "numerics": numerics(upscaler.device)}
+    manifest = {
+        "version": 1,
+        "output": os.path.basename(os.path.abspath(job.dst)),
+        "input": {"path": os.path.abspath(job.src), **fingerprint(job.src)},
+        "model": {"sha256": weights_sha256(upscaler.generator), "arch": run.arch},
+        "inference": inference,
+        "video": video,
+        "encoding": encoding,
+        "segment_frames": job.segment_frames,
+        "frames": run.source.count,
+        "numerics": numerics(upscaler.device),
+    }
     if run.detector is not None:  # segments restart where chunks start (tecogan.jobs.chunks)
         manifest["chunk_frames"] = job.chunk_frames
     return json.loads(json.dumps(manifest))  # as it reads back (tuples are lists)
@@ -130,8 +147,9 @@ def _run_locked(upscaler, run, folder, progress):
             count, segments = _upscale(upscaler, run, folder, records, progress)
             records = folder.records()
             if len(records) != segments or (records[-1]["frames_end"] if records else 0) != count:
-                raise UserError(f"{shown(folder.path)}: a segment's files changed while this run wrote them; "
-                                "--resume makes them again")
+                raise UserError(
+                    f"{shown(folder.path)}: a segment's files changed while this run wrote them; --resume makes them again"
+                )
             folder.mark_complete(records)
         else:
             run.frames.close()
@@ -158,8 +176,10 @@ def _keep_or_drop(folder, job, err=None):
     elif isinstance(err, JobDamaged):
         warn(f"{shown(job.dst)}: the job in {shown(folder.path)} is kept as it is")
     else:
-        warn(f"{shown(job.dst)}: {records[-1]['frames_end']} upscaled frames are kept in {shown(folder.path)}; "
-             "the same command with --resume continues from there")
+        warn(
+            f"{shown(job.dst)}: {records[-1]['frames_end']} upscaled frames are kept in {shown(folder.path)}; "
+            "the same command with --resume continues from there"
+        )
 
 
 def _restore(upscaler, run, folder, record, report):
@@ -186,15 +206,17 @@ def _upscale(upscaler, run, folder, records, progress):
     for i in range(k):  # decoded again up to the last recorded frame (the detector looks at them too)
         frame = next(frames, None)
         if frame is None:
-            raise UserError(f"{shown(job.src)}: has {i} frames; the job recorded {k} done (the input changed?); "
-                            "--overwrite starts again")
+            raise UserError(
+                f"{shown(job.src)}: has {i} frames; the job recorded {k} done (the input changed?); --overwrite starts again"
+            )
         if detector is not None and detector.is_cut(frame.image, frame.time):
             rule.at_cut(i)
     return upscale_segments(upscaler, run, folder, records, frames, detector, rule=rule, progress=progress)
 
 
-def upscale_segments(upscaler, run, folder, records, frames, detector, *, rule=None, base=0, total=None,
-                     progress=True, last_pts=None, check=None):
+def upscale_segments(
+    upscaler, run, folder, records, frames, detector, *, rule=None, base=0, total=None, progress=True, last_pts=None, check=None
+):
     """Upscale ``frames`` into recorded segments of ``folder`` after its ``records``; returns (frames
     done, segments).  ``base``: the input's index of the folder's first frame (a chunk's start;
     records count from there), ``total``: the frames to do from ``base``; ``rule``: a
@@ -223,8 +245,13 @@ def upscale_segments(upscaler, run, folder, records, frames, detector, *, rule=N
         last_pts = records[-1].get("last_pts")
     sink = _segment_sink(run, folder, index, opened, last_pts)
     writer = BackgroundWriter()
-    bar = Progress(total=total if total is not None else source.count, desc="upscale",
-                   quiet=job.video.quiet or not progress, initial=k, estimate=estimator(upscaler))
+    bar = Progress(
+        total=total if total is not None else source.count,
+        desc="upscale",
+        quiet=job.video.quiet or not progress,
+        initial=k,
+        estimate=estimator(upscaler),
+    )
     ok, in_segment = False, 0
     try:
         for out in upscale_with_cuts(upscaler, frames, detector, on_cut=on_cut, clip=clip, on_clip=on_clip):
@@ -232,8 +259,7 @@ def upscale_segments(upscaler, run, folder, records, frames, detector, *, rule=N
                 boundary[0] = None
                 if in_segment:
                     following = _segment_sink(run, folder, index + 1, opened)
-                    writer.put(_Close(folder, index, k, sink, clips[0].state_dict(), following, check), None, None,
-                               None)
+                    writer.put(_Close(folder, index, k, sink, clips[0].state_dict(), following, check), None, None, None)
                     index, in_segment, sink = index + 1, 0, following
             time_ = out.time if out.time is not None else (base + k) / source.rate
             writer.put(sink, out.name, run.final_image(out.image), time_)

@@ -5,6 +5,7 @@
 check before any work, then decoding, inference and encoding overlapped, the outputs written
 under temporary names and renamed into place only when complete.
 """
+
 from __future__ import annotations
 
 import os
@@ -67,6 +68,7 @@ class Job:
     :func:`run_job` (``release()`` when the job is not run); ``before_publish``: called with the
     finished output's temporary path just before it is renamed into place (a batch records its
     manifest there, so an interruption at any point leaves an output that its manifest describes)."""
+
     src: str
     dst: str
     video: VideoOptions
@@ -85,8 +87,9 @@ class Job:
             self.folder.unlock()
 
 
-def prepare_job(src, dst, video=None, model_path=None, resume=None, segment_frames=None, discard=None,
-                chunk_frames=defaults.CHUNK_FRAMES):
+def prepare_job(
+    src, dst, video=None, model_path=None, resume=None, segment_frames=None, discard=None, chunk_frames=defaults.CHUNK_FRAMES
+):
     """Every check before any work: outputs never an input (``model_path``, the checkpoint, is one
     too) nor an existing output without ``overwrite``; the encoder, container and quality knobs;
     for a resumable job (``resume`` not None, see :class:`Job`) its job folder: a plain run over an
@@ -98,8 +101,10 @@ def prepare_job(src, dst, video=None, model_path=None, resume=None, segment_fram
     check_number("--chunk_frames", chunk_frames, minimum=1, maximum=defaults.MAX_CLIP_FRAMES, integer=True)
     if resume is not None and video.compare:
         if resume:
-            raise UserError("--resume: a run with --compare is written in one go and cannot be resumed "
-                            "(make the side-by-side video in a separate run)")
+            raise UserError(
+                "--resume: a run with --compare is written in one go and cannot be resumed "
+                "(make the side-by-side video in a separate run)"
+            )
         resume = None
     src, dst = str(src), str(dst)
     outputs = [("OUTPUT", dst, FILE if is_video_path(dst) else FRAMES)]
@@ -179,6 +184,7 @@ class Run:
     """An opened job (:func:`_start`): its source, checked encodings, frames (from the first), the
     final size (None: the network's), sinks (None for a resumable job), report functions and the
     scene-cut detector (None: ``scene_cuts`` off)."""
+
     job: Job
     source: object
     out_enc: object
@@ -201,9 +207,12 @@ class Run:
             self.report(describe_cuts(self.detector.cuts))
         seconds = time.perf_counter() - started
         job, made = self.job, count - resumed
-        self.summary(f"{made} frames in {seconds:.2f} s ({made / max(seconds, 1e-9):.2f} frames/s) "
-                     + (f"+ {resumed} resumed " if resumed else "") + "-> "
-                     f"{shown(job.dst)}" + (f" and {shown(job.video.compare)}" if job.video.compare else ""))
+        self.summary(
+            f"{made} frames in {seconds:.2f} s ({made / max(seconds, 1e-9):.2f} frames/s) "
+            + (f"+ {resumed} resumed " if resumed else "")
+            + "-> "
+            f"{shown(job.dst)}" + (f" and {shown(job.video.compare)}" if job.video.compare else "")
+        )
 
 
 def _start(upscaler, job, report):
@@ -231,23 +240,27 @@ def _start(upscaler, job, report):
     probe = sink if sink is not None else (VideoSink(out_enc, source, audio=False) if out_enc is not None else None)
     for target, (out_w, out_h) in ((probe, final), (compare, (2 * final[0], final[1]))):
         if target is not None and hasattr(target, "probe"):  # the encoder takes this size: checked before
-            target.probe(out_h, out_w)                        # any frame is upscaled (8x20000 x4 is not)
+            target.probe(out_h, out_w)  # any frame is upscaled (8x20000 x4 is not)
     # the generator's own architecture values (an FRNet: nf, nb and a non-reference FNet width)
     own = "".join(f" {k} {v}" for k, v in arch.items() if k not in ("in_nc", "out_nc", "degradation", "scale"))
-    report(f"{shown(src)} -> {shown(dst)}: {arch['degradation']} generator{own}, "
-           f"{w}x{h} -> {final[0]}x{final[1]}" + (f" (x{arch['scale']}, then resized)" if size else "")
-           + f", {source.describe()}, device {upscaler.device}"
-           + (f", tiles {opts.tile}+{opts.tile_overlap}" if opts.tile else ""))
+    report(
+        f"{shown(src)} -> {shown(dst)}: {arch['degradation']} generator{own}, "
+        f"{w}x{h} -> {final[0]}x{final[1]}"
+        + (f" (x{arch['scale']}, then resized)" if size else "")
+        + f", {source.describe()}, device {upscaler.device}"
+        + (f", tiles {opts.tile}+{opts.tile_overlap}" if opts.tile else "")
+    )
     report(f"model input: {INPUT_KINDS[arch['degradation']]}")
     if arch["degradation"] == "BD" and isinstance(source, VideoSource):
-        warn(f"{shown(src)}: this is a BD model (for Gaussian-blurred, subsampled frames); on an ordinary video "
-             f"its pixels sit {(arch['scale'] - 1) / 2:g} px off: use --model {DEFAULT_MODEL} for videos shrunk "
-             "the usual way")
+        warn(
+            f"{shown(src)}: this is a BD model (for Gaussian-blurred, subsampled frames); on an ordinary video "
+            f"its pixels sit {(arch['scale'] - 1) / 2:g} px off: use --model {DEFAULT_MODEL} for videos shrunk "
+            "the usual way"
+        )
     if sink is not None:
         report(f"writing {sink.describe()}")
     detector = CutDetector() if video.scene_cuts == "on" else None
-    return Run(job, source, out_enc, cmp_enc, _chain(first, frames), size, arch, sink, compare, report, summary,
-               detector, (h, w))
+    return Run(job, source, out_enc, cmp_enc, _chain(first, frames), size, arch, sink, compare, report, summary, detector, (h, w))
 
 
 def _follow_depth(source, video, *encodings):

@@ -2,6 +2,7 @@
 video, the final size, overwriting) with their checks, and the final frame size they ask for
 (:func:`output_size`, :func:`resize_frame`).  :mod:`tecogan.jobs.video_job` runs a job with them.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -33,6 +34,7 @@ class VideoOptions:
     video there; ``overwrite``: replace existing outputs (only on success); ``deinterlace``: run
     interlaced video through FFmpeg's bwdif first (interlaced input without it: a warning).
     """
+
     fps: float | None = None
     start: float | None = None
     duration: float | None = None
@@ -82,8 +84,10 @@ class VideoOptions:
             raise OptionError(str(err)) from None
         sizes = [n for n in ("outscale", "target_height", "target_width") if getattr(self, n) is not None]
         if len(sizes) > 1:
-            raise OptionError(f"{' and '.join(sizes)}: give one of outscale, target_height, target_width "
-                              "(the other side follows the aspect ratio)")
+            raise OptionError(
+                f"{' and '.join(sizes)}: give one of outscale, target_height, target_width "
+                "(the other side follows the aspect ratio)"
+            )
 
     @classmethod
     def from_keywords(cls, values):
@@ -95,8 +99,10 @@ class VideoOptions:
         names = {f.name for f in dataclasses.fields(cls)}
         for name in values:
             if name not in names:
-                raise TypeError(f"upscale_video: unknown or fixed option {name!r} (video options: "
-                                f"{', '.join(sorted(names))}; set device, tile, precision ... on the Upscaler)")
+                raise TypeError(
+                    f"upscale_video: unknown or fixed option {name!r} (video options: "
+                    f"{', '.join(sorted(names))}; set device, tile, precision ... on the Upscaler)"
+                )
         return cls(**values)
 
     def encoding(self):

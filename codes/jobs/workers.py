@@ -4,6 +4,7 @@ No coordinator: processes meet only in the job folder.  A worker takes chunks un
 left undone, waiting while others hold the rest (a holder that dies leaves its lease to
 expire: its chunk is then taken over here); the process that finds every chunk done assembles
 the output (one at a time, under a lease)."""
+
 from __future__ import annotations
 
 import time
@@ -44,8 +45,10 @@ def work(upscaler, job, *, shard=None, lease=None, report=print, progress=True, 
                 seconds, frames = chunked.last
                 made += frames
                 start, end = chunked.chunks[index]
-                report(f"chunk {index} (frames {start}-{end - 1}): {frames} frames in {seconds:.2f} s; "
-                       + chunked.progress_line(made, time.perf_counter() - started))
+                report(
+                    f"chunk {index} (frames {start}-{end - 1}): {frames} frames in {seconds:.2f} s; "
+                    + chunked.progress_line(made, time.perf_counter() - started)
+                )
         if busy == len(pending):
             time.sleep(chunked.poll)  # all held by others: look again (a dead holder's lease expires)
     if not chunked.folder.exists():
@@ -53,8 +56,10 @@ def work(upscaler, job, *, shard=None, lease=None, report=print, progress=True, 
         return None
     left = chunked.pending()
     if left:
-        (summary or report)(f"this worker's chunks are done; {len(left)} of {count} chunks are left to other workers (the last "
-               "to finish assembles, or --assemble when all are done)")
+        (summary or report)(
+            f"this worker's chunks are done; {len(left)} of {count} chunks are left to other workers (the last "
+            "to finish assembles, or --assemble when all are done)"
+        )
         return None
     return chunked.assemble()
 

@@ -16,6 +16,7 @@ Modules: :mod:`tecogan.metrics.functional` (Y conversion, PSNR, Farneback flow, 
 :mod:`tecogan.metrics.validation` (validation metrics), and :mod:`tecogan.official_metrics`
 (the official procedure, its reports and commands).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -27,11 +28,15 @@ METRICS = ("PSNR", "SSIM", "LPIPS", "tOF", "tLP100")
 # this package's frame functions, so this package cannot import it while it is being imported
 _LAZY = {
     "official_metrics": "tecogan.official_metrics.api",
-    "psnr_y": "tecogan.official_metrics.procedure", "ssim_y": "tecogan.official_metrics.procedure",
-    "crop_8x8": "tecogan.official_metrics.procedure", "summarize": "tecogan.official_metrics.report",
+    "psnr_y": "tecogan.official_metrics.procedure",
+    "ssim_y": "tecogan.official_metrics.procedure",
+    "crop_8x8": "tecogan.official_metrics.procedure",
+    "summarize": "tecogan.official_metrics.report",
     "tof": ("tecogan.metrics.functional", "tof_frame_pair"),
-    "psnr_y_uint8": "tecogan.metrics.validation", "tof_sequence": "tecogan.metrics.validation",
-    "lpips_sequence": "tecogan.metrics.validation", "load_lpips": "tecogan.metrics.lpips_loader",
+    "psnr_y_uint8": "tecogan.metrics.validation",
+    "tof_sequence": "tecogan.metrics.validation",
+    "lpips_sequence": "tecogan.metrics.validation",
+    "load_lpips": "tecogan.metrics.lpips_loader",
 }
 __all__ = ["official_metrics", "METRICS", *_LAZY]
 

@@ -2,6 +2,7 @@
 
 Frames are uint8 RGB arrays of shape (h, w, 3) unless stated otherwise.
 """
+
 import cv2
 import numpy as np
 
@@ -51,8 +52,7 @@ def to_gray(img):
 
 def farneback_flow(prev_gray, curr_gray):
     """Dense Farneback optical flow prev -> curr, float32 (h, w, 2), TecoGAN's parameters."""
-    return cv2.calcOpticalFlowFarneback(np.ascontiguousarray(prev_gray),
-                                        np.ascontiguousarray(curr_gray), None, *FARNEBACK_ARGS)
+    return cv2.calcOpticalFlowFarneback(np.ascontiguousarray(prev_gray), np.ascontiguousarray(curr_gray), None, *FARNEBACK_ARGS)
 
 
 def mean_epe(flow_a, flow_b):

@@ -15,6 +15,7 @@ The score of a sequence is the mean over its frames.  Ground-truth frames score 
 (natural images have less power at those frequencies than two bins off, because of the window
 and the falling spectrum); a visible mesh scores above 1.
 """
+
 import numpy as np
 
 from tecogan.errors import UserError
@@ -31,8 +32,9 @@ def grid_score_frame(frame):
     grey = to_gray(frame) if frame.ndim == 3 else frame
     h, w = grey.shape[0] // PERIOD * PERIOD, grey.shape[1] // PERIOD * PERIOD
     if min(h, w) < 2 * PERIOD:  # two lattice periods at least
-        raise UserError(f"grid_score_frame: a {grey.shape[1]}x{grey.shape[0]} frame is too small "
-                         f"({2 * PERIOD}x{2 * PERIOD} at least)")
+        raise UserError(
+            f"grid_score_frame: a {grey.shape[1]}x{grey.shape[0]} frame is too small ({2 * PERIOD}x{2 * PERIOD} at least)"
+        )
     x = grey[:h, :w].astype(np.float64)
     x -= x.mean()
     x *= np.outer(np.hanning(h), np.hanning(w))

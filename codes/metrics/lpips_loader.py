@@ -30,6 +30,7 @@ pass in two so that the AlexNet features of a frame are computed once and reused
 several distances (LPIPS and tLP need each frame in up to three pairs).  Their result
 equals ``model(in0, in1)`` (tested).
 """
+
 import os
 import warnings
 
@@ -48,7 +49,6 @@ ENV_VAR = "TECOGAN_LPIPS_WEIGHTS"
 _FEATURE_SLICES = {0: 1, 3: 2, 6: 3, 8: 4, 10: 5}
 
 
-
 def bundled_weights_path():
     """The bundled ``alexnet_imagenet_features.pth``: the first one found where the shipped weights
     are looked for (:func:`tecogan.utils.weight_files.search_dirs`), else where it belongs (absent)."""
@@ -60,10 +60,12 @@ def bundled_weights_path():
 
 
 def _how_to():
-    return (f"restore the bundled {bundled_weights_path()} (the repository's "
-            f"pretrained_models/alexnet_imagenet_features.pth), or name a state dict of torchvision's "
-            f"ImageNet AlexNet 'features.*' tensors (command lines: --lpips_weights PATH; Python: "
-            f"lpips_weights=PATH; training config: metric.LPIPS.weights; or {ENV_VAR}=PATH)")
+    return (
+        f"restore the bundled {bundled_weights_path()} (the repository's "
+        f"pretrained_models/alexnet_imagenet_features.pth), or name a state dict of torchvision's "
+        f"ImageNet AlexNet 'features.*' tensors (command lines: --lpips_weights PATH; Python: "
+        f"lpips_weights=PATH; training config: metric.LPIPS.weights; or {ENV_VAR}=PATH)"
+    )
 
 
 def _build_lpips():
@@ -79,33 +81,37 @@ def _build_lpips():
         try:
             model = lpips.LPIPS(net="alex", version="0.1", pretrained=False, pnet_rand=True, verbose=False)
         except (OSError, RuntimeError) as err:
-            raise UserError(f"lpips package: cannot build its alex v0.1 model ({err}); reinstall lpips==0.1.4") \
-                from None
+            raise UserError(f"lpips package: cannot build its alex v0.1 model ({err}); reinstall lpips==0.1.4") from None
     path = os.path.join(os.path.dirname(os.path.abspath(lpips.__file__)), "weights", "v0.1", "alex.pth")
     state = load_state_dict_file(path)
     own = {k for k in model.state_dict() if k.startswith("lin") and not k.startswith("lins.")}
     if set(state) != own:
-        raise UserError(f"{path}: the lpips package's alex v0.1 linear layers hold {sorted(state)[:3]}..., "
-                        f"expected {sorted(own)[:3]}...; reinstall lpips==0.1.4")
+        raise UserError(
+            f"{path}: the lpips package's alex v0.1 linear layers hold {sorted(state)[:3]}..., "
+            f"expected {sorted(own)[:3]}...; reinstall lpips==0.1.4"
+        )
     model.load_state_dict(state, strict=False)
     return model
 
 
 def _read_weights_file(path):
     if not os.path.isfile(path):
-        raise UserError(f"{path}: LPIPS AlexNet weights file not found (expected a state dict "
-                        f"of torchvision's AlexNet 'features.*' tensors)")
+        raise UserError(
+            f"{path}: LPIPS AlexNet weights file not found (expected a state dict of torchvision's AlexNet 'features.*' tensors)"
+        )
     verify_checkpoint_file(path)  # CRC of every entry: a damaged copy never scores silently
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unreadable file is a user error
-        raise UserError(f"{path}: cannot be read as a torch state dict ({type(err).__name__}: "
-                        f"{str(err).splitlines()[0] if str(err) else ''})") from None
+        raise UserError(
+            f"{path}: cannot be read as a torch state dict ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})"
+        ) from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
-        raise UserError(f"{path}: holds a {type(state).__name__}, expected a state dict of "
-                        f"torchvision's AlexNet 'features.*' tensors")
+        raise UserError(
+            f"{path}: holds a {type(state).__name__}, expected a state dict of torchvision's AlexNet 'features.*' tensors"
+        )
     check_tensors(state, path)
     return state
 
@@ -124,22 +130,25 @@ def _load_backbone(model, state, source):
             continue
         parts = key.split(".")
         if len(parts) != 3 or not parts[1].isdigit() or int(parts[1]) not in _FEATURE_SLICES:
-            raise UserError(f"{source}: unexpected AlexNet entry '{key}' (expected features.N.weight/"
-                            f"bias with N in {sorted(_FEATURE_SLICES)})")
+            raise UserError(
+                f"{source}: unexpected AlexNet entry '{key}' (expected features.N.weight/"
+                f"bias with N in {sorted(_FEATURE_SLICES)})"
+            )
         index = int(parts[1])
         mapped[f"slice{_FEATURE_SLICES[index]}.{index}.{parts[2]}"] = value
     expected = [f"features.{i}.{kind}" for i in sorted(_FEATURE_SLICES) for kind in ("weight", "bias")]
     missing = [k for k in expected if k not in state]
     if missing:
-        raise UserError(f"{source}: missing AlexNet tensors {', '.join(missing)} "
-                        f"(expected torchvision's 'features.*' keys)")
+        raise UserError(f"{source}: missing AlexNet tensors {', '.join(missing)} (expected torchvision's 'features.*' keys)")
     own = model.net.state_dict()
     for key, value in mapped.items():
         if not torch.is_tensor(value) or tuple(value.shape) != tuple(own[key].shape):
             shape = tuple(value.shape) if torch.is_tensor(value) else type(value).__name__
             index = key.split(".")[1]
-            raise UserError(f"{source}: features.{index}.{key.split('.')[2]} has shape {shape}, "
-                            f"expected {tuple(own[key].shape)} (torchvision AlexNet)")
+            raise UserError(
+                f"{source}: features.{index}.{key.split('.')[2]} has shape {shape}, "
+                f"expected {tuple(own[key].shape)} (torchvision AlexNet)"
+            )
     model.net.load_state_dict({k: v.float() for k, v in mapped.items()}, strict=True)
 
 
@@ -174,8 +183,10 @@ def load_lpips(weights_path=None, device="cpu"):
             state = _torchvision_alexnet_state()
         except Exception as err:  # noqa: BLE001 - offline, proxy, a replaced cache file...
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            raise UserError(f"LPIPS needs ImageNet AlexNet weights: the bundled file is missing, and "
-                            f"torchvision's could not be used ({reason}); {_how_to()}") from None
+            raise UserError(
+                f"LPIPS needs ImageNet AlexNet weights: the bundled file is missing, and "
+                f"torchvision's could not be used ({reason}); {_how_to()}"
+            ) from None
         source = "torchvision AlexNet_Weights.IMAGENET1K_V1"
     _load_backbone(model, state, source)
     model.eval()
@@ -186,6 +197,7 @@ def load_lpips(weights_path=None, device="cpu"):
 def lpips_features(model, x):
     """Unit-normalised AlexNet features (list of 5 tensors) of ``x`` (n, 3, h, w) in [-1, 1]."""
     import lpips  # lazy, as in _build_lpips (this runs only with a model that function built)
+
     outs = model.net(model.scaling_layer(x))
     return [lpips.normalize_tensor(f) for f in outs]
 

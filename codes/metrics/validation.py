@@ -23,6 +23,7 @@ Example::
     vm.evaluate({'calendar': (gt1, sr1), 'city': (gt2, sr2)})   # mean over sequences
     vm.per_sequence                         # {'calendar': {...}, 'city': {...}}
 """
+
 import json
 import os
 from collections.abc import Mapping
@@ -87,8 +88,8 @@ def lpips_sequence(model, gt_seq, sr_seq, batch_size=8):
     values = []
     with torch.inference_mode():
         for i in range(0, len(gt), batch_size):
-            x = uint8_to_lpips_input(gt[i:i + batch_size], device)
-            y = uint8_to_lpips_input(sr[i:i + batch_size], device)
+            x = uint8_to_lpips_input(gt[i : i + batch_size], device)
+            y = uint8_to_lpips_input(sr[i : i + batch_size], device)
             values.extend(model(x, y).reshape(-1).cpu().tolist())
     return np.array(values, dtype=np.float64)
 
@@ -116,11 +117,20 @@ _MULT = {"mult": Key(NUM, default=1.0)}
 # a function plus one entry here.
 METRICS = {
     "PSNR": (_psnr_values, Section(dict(_MULT, colorspace=Key(str, default="y", choices=("y", "rgb"))))),
-    "LPIPS": (_lpips_values, Section(dict(
-        _MULT, model=Key(str, default="net-lin", choices=("net-lin",)), net=Key(str, default="alex", choices=("alex",)),
-        colorspace=Key(str, default="rgb", choices=("rgb",)), spatial=Key(bool, default=False, choices=(False,)),
-        version=Key((str, float), default="0.1", check=lambda v: str(v) == "0.1", expect="0.1"),
-        weights=Key(str)))),
+    "LPIPS": (
+        _lpips_values,
+        Section(
+            dict(
+                _MULT,
+                model=Key(str, default="net-lin", choices=("net-lin",)),
+                net=Key(str, default="alex", choices=("alex",)),
+                colorspace=Key(str, default="rgb", choices=("rgb",)),
+                spatial=Key(bool, default=False, choices=(False,)),
+                version=Key((str, float), default="0.1", check=lambda v: str(v) == "0.1", expect="0.1"),
+                weights=Key(str),
+            )
+        ),
+    ),
     "tOF": (_tof_values, Section(dict(_MULT, colorspace=Key(str, default="rgb", choices=("rgb",))))),
     "Grid": (_grid_values, Section(dict(_MULT))),
 }
@@ -163,8 +173,7 @@ class ValidationMetrics:
         config = dict(config or {})
         unknown = [k for k in config if k not in METRICS]
         if unknown:
-            raise UserError(f"metric: unknown metric(s) {', '.join(unknown)} "
-                            f"(expected {', '.join(METRICS)})")
+            raise UserError(f"metric: unknown metric(s) {', '.join(unknown)} (expected {', '.join(METRICS)})")
         self.config = fill_section(Section(METRIC_OPTIONS), config, "metric")  # the schema's defaults and checks
         self.names = [k for k in METRICS if k in self.config]
         self.lpips_model = None
@@ -192,8 +201,7 @@ class ValidationMetrics:
         ``sequences``: ``{name: (gt, sr)}`` or an iterable of ``(name, gt, sr)``.  The
         per-sequence results are kept in ``self.per_sequence``.
         """
-        items = sequences.items() if isinstance(sequences, dict) else \
-            ((name, (gt, sr)) for name, gt, sr in sequences)
+        items = sequences.items() if isinstance(sequences, dict) else ((name, (gt, sr)) for name, gt, sr in sequences)
         self.per_sequence = {}
         for name, (gt, sr) in items:
             self.per_sequence[name] = self.evaluate_sequence(gt, sr)

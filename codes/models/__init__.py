@@ -2,6 +2,7 @@
 
 ``MODELS`` is the table the YAML's ``model.name`` chooses from (the config reads its names).
 """
+
 from tecogan.models.frvsr_model import FRVSRModel
 from tecogan.models.tecogan_model import TecoGANModel
 

@@ -6,6 +6,7 @@ HR flows of :func:`triplet_flows`, the border replaced by zeros beyond ``crop_bo
 and the three upsampled LR frames, each group channel-major (r,r,r,g,g,g,b,b,b): 27 channels
 for RGB.  SNet sees single frames, after their upsampled LR frame when conditioned.
 """
+
 import torch
 import torch.nn.functional as F
 
@@ -44,7 +45,7 @@ def st_input(data, flows, bi_data, crop_border_ratio, spatial_size):
     warped = channel_major(backward_warp(frames, flows), n_clip, c, h, w)
     keep = int(spatial_size * crop_border_ratio)
     pad = (spatial_size - keep) // 2
-    warped = F.pad(warped[:, :, pad:pad + keep, pad:pad + keep], (pad, pad, pad, pad))
+    warped = F.pad(warped[:, :, pad : pad + keep, pad : pad + keep], (pad, pad, pad, pad))
     cond = channel_major(bi_data[:, :t].reshape(n * t, c, h, w), n_clip, c, h, w)
     return torch.cat([original, warped, cond], dim=1)
 

@@ -1,4 +1,5 @@
 """FRVSR: the frame-recurrent generator trained with pixel and warping losses."""
+
 import contextlib
 import copy
 
@@ -46,8 +47,7 @@ class FRVSRModel:
             check_checkpoint_fits(g["load_path"], name, arch, across_degradations=True)
         self.net_G = build_generator(name, **arch).to(device)
         if (opt.get("train") or {}).get("warping_crit") and not self.net_G.estimates_flow:
-            raise UserError(f"train.warping_crit: model.generator.name {name} estimates no flow to warp with; "
-                            f"remove the section")
+            raise UserError(f"train.warping_crit: model.generator.name {name} estimates no flow to warp with; remove the section")
         if g.get("load_path") and opt.get("train") is not None:
             # a training start may cross BD/BI (fine-tuning a BD model on BI data): the learned
             # weights are the same; test mode stays strict about the degradation
@@ -78,8 +78,10 @@ class FRVSRModel:
         self.teacher = self._teacher(tr["distill_crit"]["teacher"], arch) if self.distill_crit is not None else None
         self.distill_flow_w = tr["distill_crit"]["flow_weight"] if self.distill_crit is not None else 0.0
         if self.distill_flow_w and not (self.net_G.estimates_flow and self.teacher.estimates_flow):
-            raise UserError(f"train.distill_crit.flow_weight: {self.distill_flow_w}, but the trained generator or the "
-                            f"teacher estimates no flow; set it to 0")
+            raise UserError(
+                f"train.distill_crit.flow_weight: {self.distill_flow_w}, but the trained generator or the "
+                f"teacher estimates no flow; set it to 0"
+            )
 
     def _teacher(self, path, arch):
         """The frozen generator of ``train.distill_crit.teacher`` (strict load, eval mode, no gradients);
@@ -87,15 +89,16 @@ class FRVSRModel:
         teacher = generator_from_checkpoint(path)  # the generator its metadata names (published ones: FRNet)
         found = teacher.arch()
         if (found["scale"], found["degradation"]) != (arch["scale"], arch["degradation"]):
-            raise UserError(f"{path}: train.distill_crit.teacher is a {found['degradation']} x{found['scale']} generator; "
-                            f"the trained one is {arch['degradation']} x{arch['scale']}")
+            raise UserError(
+                f"{path}: train.distill_crit.teacher is a {found['degradation']} x{found['scale']} generator; "
+                f"the trained one is {arch['degradation']} x{arch['scale']}"
+            )
         teacher.requires_grad_(False)
         return teacher.to(self.device).eval()
 
     @staticmethod
     def _adam(params, cfg):
-        return torch.optim.Adam(params, lr=cfg["lr"], betas=(cfg["beta1"], cfg["beta2"]),
-                                weight_decay=cfg["weight_decay"])
+        return torch.optim.Adam(params, lr=cfg["lr"], betas=(cfg["beta1"], cfg["beta2"]), weight_decay=cfg["weight_decay"])
 
     def _crit(self, key):
         cfg = self.opt["train"].get(key)
@@ -171,8 +174,7 @@ class FRVSRModel:
         return {"lr_G": self.optim_G.param_groups[0]["lr"]}
 
     def state_dict(self):
-        state = {"net_G": self.net_G.state_dict(), "optim_G": self.optim_G.state_dict(),
-                 "sched_G": self.sched_G.state_dict()}
+        state = {"net_G": self.net_G.state_dict(), "optim_G": self.optim_G.state_dict(), "sched_G": self.sched_G.state_dict()}
         if self.scaler.is_enabled():
             state["grad_scaler"] = self.scaler.state_dict()
         if self.net_G_ema is not None:

@@ -1,4 +1,5 @@
 """Training criteria of FRVSR/TecoGAN (docs/architecture.md, "Losses and one training step")."""
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -70,8 +71,7 @@ class LatticeLoss(nn.Module):
         p = self.period
         h, w = x.shape[-2] // p * p, x.shape[-1] // p * p
         if h == 0 or w == 0:
-            raise UserError(f"LatticeLoss: frames of {x.shape[-1]}x{x.shape[-2]} are smaller than one "
-                             f"{p}x{p} period")
+            raise UserError(f"LatticeLoss: frames of {x.shape[-1]}x{x.shape[-2]} are smaller than one {p}x{p} period")
         x = x[..., :h, :w].reshape(*x.shape[:-2], h // p, p, w // p, p)
         phases = x.mean(dim=(-4, -2))
         return phases - phases.mean(dim=(-2, -1), keepdim=True)

@@ -1,4 +1,5 @@
 """Learning-rate schedules (stepped once per iteration, at its start)."""
+
 import copy
 import math
 
@@ -24,8 +25,7 @@ class CosineAnnealingRestartLR(LRScheduler):
         period = self.periods[min(k, len(self.periods) - 1)]
         frac = min((it - self.restarts[k]) / period, 1.0)
         w = self.weights[min(k, len(self.weights) - 1)]
-        return [self.eta_min + (base * w - self.eta_min) * (1 + math.cos(math.pi * frac)) / 2
-                for base in self.base_lrs]
+        return [self.eta_min + (base * w - self.eta_min) * (1 + math.cos(math.pi * frac)) / 2 for base in self.base_lrs]
 
 
 # YAML ``lr_schedule.type`` -> a function (optimizer, section) making the scheduler; the config's
@@ -34,7 +34,8 @@ SCHEDULES = {
     "FixedLR": lambda optimizer, _cfg: LambdaLR(optimizer, lambda _it: 1.0),
     "MultiStepLR": lambda optimizer, cfg: MultiStepLR(optimizer, milestones=cfg["milestones"], gamma=cfg["gamma"]),
     "CosineAnnealingLR_Restart": lambda optimizer, cfg: CosineAnnealingRestartLR(
-        optimizer, cfg["periods"], cfg.get("restarts"), cfg.get("restart_weights"), cfg["eta_min"]),
+        optimizer, cfg["periods"], cfg.get("restarts"), cfg.get("restart_weights"), cfg["eta_min"]
+    ),
 }
 
 
@@ -62,7 +63,9 @@ def load_scheduler_state(scheduler, state, name="lr"):
     for key, value in configured.items():
         saved = getattr(scheduler, key)
         if saved != value:
-            changes.append(f"{name}.{key} {list(saved) if isinstance(saved, dict) else saved} -> "
-                           f"{list(value) if isinstance(value, dict) else value}")
+            changes.append(
+                f"{name}.{key} {list(saved) if isinstance(saved, dict) else saved} -> "
+                f"{list(value) if isinstance(value, dict) else value}"
+            )
             setattr(scheduler, key, value)
     return changes

@@ -1,6 +1,7 @@
 """TecoGAN: FRVSR's generator plus a (spatio-)temporal discriminator, VGG feature loss,
 ping-pong and feature-matching losses, and an adaptive discriminator update
 (docs/architecture.md, "Losses and one training step")."""
+
 from dataclasses import dataclass
 
 import torch
@@ -20,6 +21,7 @@ class Clips:
     """One iteration's clips (n, T, c, h, w), ping-pong extended when that loss is on: ``lr``,
     ``gt``, ``bi`` (the upsampled LR clip), ``t`` (the length before the extension) and ``flows``
     (the triplets' HR flows for STNet, None for SNet)."""
+
     lr: torch.Tensor
     gt: torch.Tensor
     bi: torch.Tensor
@@ -35,11 +37,17 @@ class TecoGANModel(FRVSRModel):
         crop = ds.get("crop_size") or ds.get("gt_crop_size")
         self.net_D = DISCRIMINATORS[d["name"]].from_options(d, crop).to(device)
         if self.net_D.input_kind == "triplets" and not self.net_G.estimates_flow:
-            raise UserError(f"model.discriminator.name {d['name']} warps frames with the generator's flows, and "
-                            f"model.generator.name {opt['model']['generator']['name']} estimates none: use SNet")
+            raise UserError(
+                f"model.discriminator.name {d['name']} warps frames with the generator's flows, and "
+                f"model.generator.name {opt['model']['generator']['name']} estimates none: use SNet"
+            )
         if d.get("load_path"):
-            load_into(self.net_D, load_state_dict_file(d["load_path"]), d["load_path"],
-                      describe_expected=f"{d['name']} discriminator for crop {crop}")
+            load_into(
+                self.net_D,
+                load_state_dict_file(d["load_path"]),
+                d["load_path"],
+                describe_expected=f"{d['name']} discriminator for crop {crop}",
+            )
         # D runs three times per iteration (real, fake for D, fake for G) before one backward,
         # which DistributedDataParallel does not allow: its gradients are averaged by hand.
         self.D = self.net_D
@@ -57,8 +65,9 @@ class TecoGANModel(FRVSRModel):
         self.net_F = None
         if self.feat_crit is not None:
             fc = tr["feature_crit"]
-            self.net_F = FeatureExtractor(fc.get("feature_layers"), fc.get("weights") or fc.get("vgg_weights"),
-                                          fc["backbone"]).to(device)
+            self.net_F = FeatureExtractor(
+                fc.get("feature_layers"), fc.get("weights") or fc.get("vgg_weights"), fc["backbone"]
+            ).to(device)
         self.n_upd_D = 0.0
 
     def networks(self):
@@ -72,8 +81,12 @@ class TecoGANModel(FRVSRModel):
 
     def state_dict(self):
         state = super().state_dict()
-        state.update(net_D=self.net_D.state_dict(), optim_D=self.optim_D.state_dict(),
-                     sched_D=self.sched_D.state_dict(), n_upd_D=torch.tensor(self.n_upd_D))
+        state.update(
+            net_D=self.net_D.state_dict(),
+            optim_D=self.optim_D.state_dict(),
+            sched_D=self.sched_D.state_dict(),
+            n_upd_D=torch.tensor(self.n_upd_D),
+        )
         return state
 
     def load_state_dict(self, state):
@@ -143,8 +156,10 @@ class TecoGANModel(FRVSRModel):
         real_logits, fake_logits = real_logits.float(), fake_logits.float()
         update_D = True
         if self.update_policy == "adaptive":
-            distance = (torch.log(torch.sigmoid(real_logits) + 1e-8).mean().item()
-                        - torch.log(torch.sigmoid(fake_logits) + 1e-8).mean().item())
+            distance = (
+                torch.log(torch.sigmoid(real_logits) + 1e-8).mean().item()
+                - torch.log(torch.sigmoid(fake_logits) + 1e-8).mean().item()
+            )
             if self.distributed:  # every process must take the same decision (gradient all-reduce)
                 distance = average_scalar(distance)
             update_D = distance < self.update_threshold
@@ -177,12 +192,13 @@ class TecoGANModel(FRVSRModel):
             with self.autocast():
                 hr_feats = self.net_F(hr_data.reshape(-1, c, gt_h, gt_w))
                 gt_feats = self.net_F(gt_data.reshape(-1, c, gt_h, gt_w))
-            l_feat = self.feat_w * sum(self.feat_crit(h.float(), g.detach().float())
-                                       for h, g in zip(hr_feats, gt_feats, strict=False))
+            l_feat = self.feat_w * sum(
+                self.feat_crit(h.float(), g.detach().float()) for h, g in zip(hr_feats, gt_feats, strict=False)
+            )
             loss_G = loss_G + l_feat
             log["l_feat_G"] = l_feat.detach()
         if self.pp_crit is not None:
-            l_pp = self.pp_w * self.pp_crit(hr_data[:, :t - 1], hr_data[:, t:].flip(1))
+            l_pp = self.pp_w * self.pp_crit(hr_data[:, : t - 1], hr_data[:, t:].flip(1))
             loss_G = loss_G + l_pp
             log["l_pp_G"] = l_pp.detach()
         with self.autocast():
@@ -190,8 +206,10 @@ class TecoGANModel(FRVSRModel):
         fake_logits_G = fake_logits_G.float()
         if self.fm_crit is not None:
             norms = self.opt["train"]["feature_matching_crit"]["layer_norm"]
-            l_fm = self.fm_w * sum(self.fm_crit(f.float(), r.detach().float()) / norms[i]
-                                   for i, (f, r) in enumerate(zip(fake_feats, real_feats, strict=False)))
+            l_fm = self.fm_w * sum(
+                self.fm_crit(f.float(), r.detach().float()) / norms[i]
+                for i, (f, r) in enumerate(zip(fake_feats, real_feats, strict=False))
+            )
             loss_G = loss_G + l_fm
             log["l_fm_G"] = l_fm.detach()
         l_gan = self.gan_w * self.gan_crit(fake_logits_G, True)

@@ -7,6 +7,7 @@ provides is :mod:`tecogan.networks.generator`'s protocol (the base class :class:
 a new generator is one file in this folder and one entry below (docs/architecture.md,
 "Where to add things").  Checkpoints record the generator's name; those without it are FRNets.
 """
+
 import inspect
 
 import torch
@@ -24,11 +25,22 @@ from tecogan.networks.generator import (
 from tecogan.utils.checkpoint import check_tensors, load_into, load_state_dict_file
 from tecogan.utils.errors import UserError, short
 
-__all__ = ["GENERATORS", "DEFAULT_GENERATOR", "Generator", "FRNet", "FRNetShuffle", "build_generator",
-           "generator_arch_from_config", "check_checkpoint_fits", "load_generator_weights", "generator_from_checkpoint",
-           "recorded_name", "with_metadata"]
+__all__ = [
+    "GENERATORS",
+    "DEFAULT_GENERATOR",
+    "Generator",
+    "FRNet",
+    "FRNetShuffle",
+    "build_generator",
+    "generator_arch_from_config",
+    "check_checkpoint_fits",
+    "load_generator_weights",
+    "generator_from_checkpoint",
+    "recorded_name",
+    "with_metadata",
+]
 
-GENERATORS["FRNet"] = FRNet   # the table lives in networks/generator.py; one entry per generator
+GENERATORS["FRNet"] = FRNet  # the table lives in networks/generator.py; one entry per generator
 GENERATORS["FRNetShuffle"] = FRNetShuffle
 
 # the keys every generator's arch() holds that messages state apart from its own ones
@@ -67,6 +79,7 @@ def _hint(name):
     def hint(state_dict):
         arch = GENERATORS[name].arch_from_state_dict(state_dict)
         return f"the checkpoint is a {_describe(arch, name)}: set those in the YAML ({_yaml_keys(arch)})"
+
     return hint
 
 
@@ -83,8 +96,10 @@ def check_checkpoint_fits(path, name, arch, across_degradations=False):
     found = cls.arch_from_state_dict(state_dict, path)
     skip = ("degradation",) if across_degradations else ()
     if {k: v for k, v in found.items() if k not in skip} != {k: v for k, v in arch.items() if k not in skip}:
-        raise UserError(f"{path}: does not fit the {_describe(arch, name)}: the checkpoint is a "
-                        f"{_describe(found, name)}; set those in the YAML ({_yaml_keys(arch, found)})")
+        raise UserError(
+            f"{path}: does not fit the {_describe(arch, name)}: the checkpoint is a "
+            f"{_describe(found, name)}; set those in the YAML ({_yaml_keys(arch, found)})"
+        )
 
 
 def load_generator_weights(net, path, name=DEFAULT_GENERATOR, across_degradations=False):
@@ -116,8 +131,10 @@ def generator_from_checkpoint(checkpoint, name=None, label=None, **overrides):
         state_dict, label = checkpoint, label or "state dict"
         bad = [k for k, v in state_dict.items() if not isinstance(v, torch.Tensor)]
         if bad:
-            raise UserError(f"{label}: {short(bad[0])} is a {type(state_dict[bad[0]]).__name__}; expected a state dict "
-                            f"of tensors (net.state_dict())")
+            raise UserError(
+                f"{label}: {short(bad[0])} is a {type(state_dict[bad[0]]).__name__}; expected a state dict "
+                f"of tensors (net.state_dict())"
+            )
         check_tensors(state_dict, label)  # as for files: NaN/Inf (all-black output), crafted shapes
     else:
         label = label or str(checkpoint)
@@ -128,8 +145,7 @@ def generator_from_checkpoint(checkpoint, name=None, label=None, **overrides):
     accepted = inspect.signature(cls).parameters
     foreign = [k for k in overrides if k not in accepted]
     if foreign:
-        raise UserError(f"{label}: {foreign[0]}: the {name} generator has no such setting (it takes "
-                        f"{', '.join(accepted)})")
+        raise UserError(f"{label}: {foreign[0]}: the {name} generator has no such setting (it takes {', '.join(accepted)})")
     arch.update(overrides)
     net = build_generator(name, **arch)
     return load_into(net, state_dict, label, describe_expected=_describe(arch, name), suggest=_hint(name))

@@ -3,6 +3,7 @@
 Both take a ready input (N, C, H, W) and return ``(logits (N, 1), [block1..block4 outputs])``;
 the TecoGAN model builds the inputs from its clips (:mod:`tecogan.models.discriminator_inputs`).
 """
+
 from collections import OrderedDict
 
 import torch.nn as nn
@@ -10,17 +11,19 @@ import torch.nn as nn
 
 def _disc_blocks():
     def block(i, o):
-        return nn.Sequential(nn.Conv2d(i, o, 4, 2, 1, bias=False), nn.BatchNorm2d(o),
-                             nn.LeakyReLU(0.2, inplace=True))
-    return nn.Sequential(OrderedDict([("block1", block(64, 64)), ("block2", block(64, 64)),
-                                      ("block3", block(64, 128)), ("block4", block(128, 256))]))
+        return nn.Sequential(nn.Conv2d(i, o, 4, 2, 1, bias=False), nn.BatchNorm2d(o), nn.LeakyReLU(0.2, inplace=True))
+
+    return nn.Sequential(
+        OrderedDict(
+            [("block1", block(64, 64)), ("block2", block(64, 64)), ("block3", block(64, 128)), ("block4", block(128, 256))]
+        )
+    )
 
 
 class _PatchDiscriminator(nn.Module):
     def __init__(self, in_channels, spatial_size):
         super().__init__()
-        self.conv_in = nn.Sequential(nn.Conv2d(in_channels, 64, 3, 1, 1, bias=True),
-                                     nn.LeakyReLU(0.2, inplace=True))
+        self.conv_in = nn.Sequential(nn.Conv2d(in_channels, 64, 3, 1, 1, bias=True), nn.LeakyReLU(0.2, inplace=True))
         self.discriminator_block = _disc_blocks()
         self.dense = nn.Linear(256 * (spatial_size // 16) ** 2, 1)
 
@@ -35,6 +38,7 @@ class _PatchDiscriminator(nn.Module):
 
 class STNet(_PatchDiscriminator):
     """Spatio-temporal discriminator on frame triplets (27 input channels for RGB)."""
+
     input_kind = "triplets"
 
     def __init__(self, in_nc=3, spatial_size=128, tempo_range=3):

@@ -8,6 +8,7 @@ stride-2 transposed convolution + ReLU per factor of 2 (``conv_up.0`` for 2x, ``
 and ``conv_up.2`` for 4x).  :meth:`FRNet.arch_from_state_dict` reads the architecture back
 from a checkpoint's tensors.
 """
+
 import math
 import re
 
@@ -30,8 +31,7 @@ def _conv3x3(in_nc, out_nc):
 
 
 def _double_conv(in_nc, out_nc):
-    return [_conv3x3(in_nc, out_nc), nn.LeakyReLU(0.2, inplace=True),
-            _conv3x3(out_nc, out_nc), nn.LeakyReLU(0.2, inplace=True)]
+    return [_conv3x3(in_nc, out_nc), nn.LeakyReLU(0.2, inplace=True), _conv3x3(out_nc, out_nc), nn.LeakyReLU(0.2, inplace=True)]
 
 
 def float32_outside_autocast(fn, x):
@@ -68,8 +68,7 @@ class FNet(nn.Module):
         self.decoder1 = nn.Sequential(*_double_conv(4 * nf, 8 * nf))
         self.decoder2 = nn.Sequential(*_double_conv(8 * nf, 4 * nf))
         self.decoder3 = nn.Sequential(*_double_conv(4 * nf, 2 * nf))
-        self.flow = nn.Sequential(_conv3x3(2 * nf, nf), nn.LeakyReLU(0.2, inplace=True),
-                                  _conv3x3(nf, 2))
+        self.flow = nn.Sequential(_conv3x3(2 * nf, nf), nn.LeakyReLU(0.2, inplace=True), _conv3x3(nf, 2))
 
     def forward(self, lr_curr, lr_prev):
         x = torch.cat([lr_curr, lr_prev], dim=1)
@@ -98,8 +97,7 @@ class SRNet(nn.Module):
 
     def __init__(self, in_nc, out_nc, nf, nb, upsample_func, scale):
         super().__init__()
-        self.conv_in = nn.Sequential(nn.Conv2d((scale * scale + 1) * in_nc, nf, 3, 1, 1, bias=True),
-                                     nn.ReLU(inplace=True))
+        self.conv_in = nn.Sequential(nn.Conv2d((scale * scale + 1) * in_nc, nf, 3, 1, 1, bias=True), nn.ReLU(inplace=True))
         self.resblocks = nn.Sequential(*[ResidualBlock(nf) for _ in range(nb)])
         up = []
         for _ in range(int(math.log2(scale))):
@@ -130,8 +128,13 @@ class FRNet(Generator):
     # int8: the layers kept out of the quantization (node names of the converted graph): the flow
     # head and the fixed upsampler (pixel values and flows, float32 in every precision) and the
     # first and last convolutions (measured: docs/benchmarks.md, "Precision")
-    int8_float32 = (r".*fnet\.flow\..*", r".*upsample_func.*", r".*fnet\.encoder1\.0/.*",
-                    r".*srnet\.conv_in\..*", r".*srnet\.conv_out.*")
+    int8_float32 = (
+        r".*fnet\.flow\..*",
+        r".*upsample_func.*",
+        r".*fnet\.encoder1\.0/.*",
+        r".*srnet\.conv_in\..*",
+        r".*srnet\.conv_out.*",
+    )
 
     def __init__(self, in_nc=3, out_nc=3, nf=64, nb=10, degradation="BD", scale=4, fnet_nf=FNET_NF):
         super().__init__()
@@ -198,8 +201,14 @@ class FRNet(Generator):
 
     def arch(self):
         """The keyword arguments that rebuild this network (what a checkpoint implies)."""
-        arch = {"in_nc": self.in_nc, "out_nc": self.out_nc, "nf": self.nf, "nb": self.nb,
-                "degradation": self.degradation, "scale": self.scale}
+        arch = {
+            "in_nc": self.in_nc,
+            "out_nc": self.out_nc,
+            "nf": self.nf,
+            "nb": self.nb,
+            "degradation": self.degradation,
+            "scale": self.scale,
+        }
         if self.fnet_nf != FNET_NF:
             arch["fnet_nf"] = self.fnet_nf
         return arch
@@ -208,8 +217,14 @@ class FRNet(Generator):
     def arch_from_config(cls, section, degradation, scale):
         """From ``model.generator`` (``in_nc, out_nc, nf, nb, fnet_nf``); Real data is made with
         centre-aligned resizing, so it trains a BI generator."""
-        arch = {"in_nc": section["in_nc"], "out_nc": section["out_nc"], "nf": section["nf"], "nb": section["nb"],
-                "degradation": "BI" if degradation == "Real" else degradation, "scale": scale}
+        arch = {
+            "in_nc": section["in_nc"],
+            "out_nc": section["out_nc"],
+            "nf": section["nf"],
+            "nb": section["nb"],
+            "degradation": "BI" if degradation == "Real" else degradation,
+            "scale": scale,
+        }
         if section.get("fnet_nf", FNET_NF) != FNET_NF:  # as arch(): only a non-reference FNet width
             arch["fnet_nf"] = section["fnet_nf"]
         return arch
@@ -219,8 +234,18 @@ class FRNet(Generator):
         and decoders, SRNet from ``conv_in`` to ``conv_out``) in ``dtype``, explicit casts at its ends;
         the flow head, the warp and the fixed upsampler stay float32 (what autocast runs in PyTorch)."""
         f, s = self.fnet, self.srnet
-        for m in (f.encoder1, f.encoder2, f.encoder3, f.decoder1, f.decoder2, f.decoder3,
-                  s.conv_in, s.resblocks, s.conv_up, s.conv_out):
+        for m in (
+            f.encoder1,
+            f.encoder2,
+            f.encoder3,
+            f.decoder1,
+            f.decoder2,
+            f.decoder3,
+            s.conv_in,
+            s.resblocks,
+            s.conv_up,
+            s.conv_out,
+        ):
             m.to(dtype)
         f.encoder1 = nn.Sequential(Cast(dtype), *f.encoder1)
         f.flow = nn.Sequential(Cast(torch.float32), *f.flow)
@@ -241,31 +266,50 @@ class FRNet(Generator):
             conv_in = state_dict["srnet.conv_in.0.weight"]
             conv_out = state_dict["srnet.conv_out.weight"]
         except KeyError:
-            raise UserError(f"{path}: not an FRNet generator checkpoint (no srnet.conv_in.0.weight / "
-                            f"srnet.conv_out.weight); is it a discriminator or another network?") from None
+            raise UserError(
+                f"{path}: not an FRNet generator checkpoint (no srnet.conv_in.0.weight / "
+                f"srnet.conv_out.weight); is it a discriminator or another network?"
+            ) from None
         encoder = state_dict.get("fnet.encoder1.0.weight")
-        for key, t in (("srnet.conv_in.0.weight", conv_in), ("srnet.conv_out.weight", conv_out),
-                       ("fnet.encoder1.0.weight", encoder)):
+        for key, t in (
+            ("srnet.conv_in.0.weight", conv_in),
+            ("srnet.conv_out.weight", conv_out),
+            ("fnet.encoder1.0.weight", encoder),
+        ):
             if t is not None and (t.dim() != 4 or min(t.shape) < 1):
-                raise UserError(f"{path}: {key} has shape {tuple(t.shape)}; expected a 4-D convolution weight "
-                                f"(a crafted or damaged checkpoint)")
+                raise UserError(
+                    f"{path}: {key} has shape {tuple(t.shape)}; expected a 4-D convolution weight "
+                    f"(a crafted or damaged checkpoint)"
+                )
         in_nc = encoder.shape[1] // 2 if encoder is not None else 3
         nb = len({int(m.group(1)) for k in state_dict for m in [re.match(r"srnet\.resblocks\.(\d+)\.", k)] if m})
         ratio = conv_in.shape[1] // max(in_nc, 1) - 1
-        scale = int(round(ratio ** 0.5))
+        scale = int(round(ratio**0.5))
         ups = len({k for k in state_dict if re.match(r"srnet\.conv_up\.\d+\.weight$", k)})
-        if scale not in SCALES or 2 ** ups != scale or scale * scale != ratio:
-            raise UserError(f"{path}: srnet.conv_in takes {conv_in.shape[1]} channels and srnet.conv_up has "
-                            f"{ups} layer(s): not an FRNet of scale {' or '.join(map(str, SCALES))}")
+        if scale not in SCALES or 2**ups != scale or scale * scale != ratio:
+            raise UserError(
+                f"{path}: srnet.conv_in takes {conv_in.shape[1]} channels and srnet.conv_up has "
+                f"{ups} layer(s): not an FRNet of scale {' or '.join(map(str, SCALES))}"
+            )
         if conv_in.shape[0] > MAX_NF or nb > MAX_NB:
-            raise UserError(f"{path}: nf {conv_in.shape[0]}, nb {nb}: implausibly large for an FRNet generator "
-                            f"(a crafted or damaged checkpoint)")
-        arch = {"in_nc": in_nc, "out_nc": conv_out.shape[0], "nf": conv_in.shape[0], "nb": nb,
-                "degradation": "BD" if "upsample_func.kernels" in state_dict else "BI", "scale": scale}
+            raise UserError(
+                f"{path}: nf {conv_in.shape[0]}, nb {nb}: implausibly large for an FRNet generator "
+                f"(a crafted or damaged checkpoint)"
+            )
+        arch = {
+            "in_nc": in_nc,
+            "out_nc": conv_out.shape[0],
+            "nf": conv_in.shape[0],
+            "nb": nb,
+            "degradation": "BD" if "upsample_func.kernels" in state_dict else "BI",
+            "scale": scale,
+        }
         fnet_nf = encoder.shape[0] if encoder is not None else FNET_NF
         if fnet_nf > MAX_NF:
-            raise UserError(f"{path}: fnet.encoder1.0.weight has {fnet_nf} output channels: implausibly large for "
-                            f"an FRNet generator (a crafted or damaged checkpoint)")
+            raise UserError(
+                f"{path}: fnet.encoder1.0.weight has {fnet_nf} output channels: implausibly large for "
+                f"an FRNet generator (a crafted or damaged checkpoint)"
+            )
         if fnet_nf != FNET_NF:
             arch["fnet_nf"] = fnet_nf
         return arch

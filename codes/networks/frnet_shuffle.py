@@ -11,6 +11,7 @@ left 98% of ``conv_in``'s outputs dead within 1,000 iterations, and at nb 8 the 
 FNet, the warp, the recurrence and the fixed upsampler the residual is added to are FRNet's,
 under the same parameter names.
 """
+
 import re
 
 from torch import nn
@@ -30,13 +31,19 @@ class FRNetShuffle(FRNet):
                 if isinstance(layer, nn.ReLU):
                     parent[i] = nn.LeakyReLU(0.2, inplace=True)
         self.srnet.conv_up = nn.Sequential()
-        self.srnet.conv_out = nn.Sequential(nn.Conv2d(nf, out_nc * scale * scale, 3, 1, 1, bias=True),
-                                            nn.PixelShuffle(scale))
+        self.srnet.conv_out = nn.Sequential(nn.Conv2d(nf, out_nc * scale * scale, 3, 1, 1, bias=True), nn.PixelShuffle(scale))
 
     def arch(self):
         """The keyword arguments that rebuild this network; ``fnet_nf`` always (its default is not FRNet's)."""
-        return {"in_nc": self.in_nc, "out_nc": self.out_nc, "nf": self.nf, "nb": self.nb,
-                "degradation": self.degradation, "scale": self.scale, "fnet_nf": self.fnet_nf}
+        return {
+            "in_nc": self.in_nc,
+            "out_nc": self.out_nc,
+            "nf": self.nf,
+            "nb": self.nb,
+            "degradation": self.degradation,
+            "scale": self.scale,
+            "fnet_nf": self.fnet_nf,
+        }
 
     @classmethod
     def arch_from_config(cls, section, degradation, scale):
@@ -54,20 +61,32 @@ class FRNetShuffle(FRNet):
             if t is None:
                 raise UserError(f"{path}: not an FRNetShuffle generator checkpoint (no {key})")
             if t.dim() != 4 or min(t.shape) < 1:
-                raise UserError(f"{path}: {key} has shape {tuple(t.shape)}; expected a 4-D convolution weight "
-                                f"(a crafted or damaged checkpoint)")
+                raise UserError(
+                    f"{path}: {key} has shape {tuple(t.shape)}; expected a 4-D convolution weight "
+                    f"(a crafted or damaged checkpoint)"
+                )
             tensors[key] = t
         conv_in, conv_out, encoder = tensors.values()
         in_nc = encoder.shape[1] // 2
         ratio = conv_in.shape[1] // max(in_nc, 1) - 1
-        scale = int(round(ratio ** 0.5))
+        scale = int(round(ratio**0.5))
         if scale not in SCALES or scale * scale != ratio or conv_out.shape[0] % ratio:
-            raise UserError(f"{path}: srnet.conv_in takes {conv_in.shape[1]} channels and srnet.conv_out.0 gives "
-                            f"{conv_out.shape[0]}: not an FRNetShuffle of scale {' or '.join(map(str, SCALES))}")
+            raise UserError(
+                f"{path}: srnet.conv_in takes {conv_in.shape[1]} channels and srnet.conv_out.0 gives "
+                f"{conv_out.shape[0]}: not an FRNetShuffle of scale {' or '.join(map(str, SCALES))}"
+            )
         nb = len({int(m.group(1)) for k in state_dict for m in [re.match(r"srnet\.resblocks\.(\d+)\.", k)] if m})
         if max(conv_in.shape[0], encoder.shape[0]) > MAX_NF or nb > MAX_NB:
-            raise UserError(f"{path}: nf {conv_in.shape[0]}, fnet_nf {encoder.shape[0]}, nb {nb}: implausibly large "
-                            f"for an FRNetShuffle generator (a crafted or damaged checkpoint)")
-        return {"in_nc": in_nc, "out_nc": conv_out.shape[0] // ratio, "nf": conv_in.shape[0], "nb": nb,
-                "degradation": "BD" if "upsample_func.kernels" in state_dict else "BI", "scale": scale,
-                "fnet_nf": encoder.shape[0]}
+            raise UserError(
+                f"{path}: nf {conv_in.shape[0]}, fnet_nf {encoder.shape[0]}, nb {nb}: implausibly large "
+                f"for an FRNetShuffle generator (a crafted or damaged checkpoint)"
+            )
+        return {
+            "in_nc": in_nc,
+            "out_nc": conv_out.shape[0] // ratio,
+            "nf": conv_in.shape[0],
+            "nb": nb,
+            "degradation": "BD" if "upsample_func.kernels" in state_dict else "BI",
+            "scale": scale,
+            "fnet_nf": encoder.shape[0],
+        }

@@ -39,6 +39,7 @@ The table :data:`GENERATORS` maps a name (the YAML's ``model.generator.name``) t
 True)``, ignored by ``load_state_dict``), and loading picks the class from it; a checkpoint without
 it (the published and shipped ones) is an FRNet.
 """
+
 import abc
 import copy
 from collections import OrderedDict
@@ -52,7 +53,7 @@ from tecogan.utils.errors import UserError, short
 GENERATORS = {}
 # what a checkpoint without a recorded name holds (the reference's published checkpoints)
 DEFAULT_GENERATOR = "FRNet"
-METADATA_KEY = "generator"   # in the root entry of ``state_dict._metadata``
+METADATA_KEY = "generator"  # in the root entry of ``state_dict._metadata``
 
 
 class Cast(nn.Module):
@@ -94,8 +95,8 @@ def _record_name(module, state_dict, prefix, local_metadata):
 class Generator(nn.Module, metaclass=abc.ABCMeta):
     """The base of every generator (module docstring: what a subclass provides)."""
 
-    estimates_flow = False   # True: forward_sequence returns flows and hr_flow() exists
-    int8_float32 = ()        # node-name patterns of the converted graph that int8 keeps float32
+    estimates_flow = False  # True: forward_sequence returns flows and hr_flow() exists
+    int8_float32 = ()  # node-name patterns of the converted graph that int8 keeps float32
 
     def __init__(self):
         super().__init__()
@@ -159,13 +160,15 @@ def generator_class(state_dict, label, name=None):
     if found is None:
         found = name or DEFAULT_GENERATOR
     elif not isinstance(found, str):
-        raise UserError(f"{label}: its metadata records generator {short(found)}; expected a generator's name "
-                        f"({', '.join(GENERATORS)})")
+        raise UserError(
+            f"{label}: its metadata records generator {short(found)}; expected a generator's name ({', '.join(GENERATORS)})"
+        )
     elif name is not None and found != name:
-        raise UserError(f"{label}: holds a {found} generator, not the {name} asked for "
-                        f"(model.generator.name); set it to {found}")
+        raise UserError(f"{label}: holds a {found} generator, not the {name} asked for (model.generator.name); set it to {found}")
     if found not in GENERATORS:
         shown = found if found.isidentifier() and len(found) <= 80 else short(found)
-        raise UserError(f"{label}: holds a {shown} generator, which is not in tecogan.networks.GENERATORS "
-                        f"({', '.join(GENERATORS)}); register its class there")
+        raise UserError(
+            f"{label}: holds a {shown} generator, which is not in tecogan.networks.GENERATORS "
+            f"({', '.join(GENERATORS)}); register its class there"
+        )
     return found, GENERATORS[found]

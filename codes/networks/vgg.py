@@ -4,6 +4,7 @@ download VGG19).  Both networks come from torchvision, built without weights; th
 read by the project's safe loader (a local file, the bundled AlexNet file, or torchvision's hub
 cache checked against the hash in its name: :mod:`tecogan.utils.hub`), never by torchvision's
 own loader, which unpickles a cached file with ``weights_only=False``."""
+
 import os
 
 import torch
@@ -36,10 +37,12 @@ def _torchvision_features(backbone, weights_path=None):
         try:
             sd = torchvision_state(weights[backbone].IMAGENET1K_V1, f"torchvision's ImageNet {backbone} weights")
         except UserError as err:  # no network, no cache, a replaced cache file
-            raise UserError(f"{err}; set train.feature_crit.weights to a local torch.save'd {backbone} state "
-                            f"dict, or use backbone: alexnet (bundled)") from None
+            raise UserError(
+                f"{err}; set train.feature_crit.weights to a local torch.save'd {backbone} state "
+                f"dict, or use backbone: alexnet (bundled)"
+            ) from None
         where = f"torchvision's {backbone} weights"
-    feats = {k[len("features."):]: v for k, v in sd.items() if k.startswith("features.")} or sd
+    feats = {k[len("features.") :]: v for k, v in sd.items() if k.startswith("features.")} or sd
     try:
         net.features.load_state_dict(feats, strict=True)
     except RuntimeError as err:
@@ -62,8 +65,10 @@ class FeatureExtractor(nn.Module):
         self.layers = sorted(layers or DEFAULT_LAYERS[backbone])
         features = _torchvision_features(backbone, weights_path)
         if self.layers[-1] >= len(features):
-            raise UserError(f"train.feature_crit.feature_layers: {self.layers[-1]} is past the last layer of "
-                            f"{backbone}'s features ({len(features) - 1})")
+            raise UserError(
+                f"train.feature_crit.feature_layers: {self.layers[-1]} is past the last layer of "
+                f"{backbone}'s features ({len(features) - 1})"
+            )
         self.features = features[: self.layers[-1] + 1]
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))

@@ -1,4 +1,5 @@
 """The official metrics of one sequence from Python: ``tecogan.metrics.official_metrics``."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -11,8 +12,14 @@ from tecogan.official_metrics.procedure import evaluate_sequence
 from tecogan.official_metrics.report import mean
 
 
-def official_metrics(gt_frames: Sequence, sr_frames: Sequence, lpips_weights: str | None = None,
-                     metrics: Sequence[str] = METRICS, device: str = "cpu", lpips_model: Any = None) -> dict:
+def official_metrics(
+    gt_frames: Sequence,
+    sr_frames: Sequence,
+    lpips_weights: str | None = None,
+    metrics: Sequence[str] = METRICS,
+    device: str = "cpu",
+    lpips_model: Any = None,
+) -> dict:
     """The official TecoGAN metrics of one sequence.
 
     ``gt_frames``/``sr_frames``: equally long sequences of (h, w, 3) uint8 RGB arrays (or

@@ -1,4 +1,5 @@
 """Options and set-up shared by the official-metrics commands (evaluate.py, metrics.py)."""
+
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -27,26 +28,39 @@ def default_workers():
 
 def add_runtime_args(parser):
     """Options shared by evaluate.py and metrics.py."""
-    parser.add_argument("--lpips_weights", default=None, metavar="PATH",
-                        help="ImageNet AlexNet 'features.*' state dict for LPIPS (default: "
-                             "$TECOGAN_LPIPS_WEIGHTS, else the bundled "
-                             "pretrained_models/alexnet_imagenet_features.pth)")
-    parser.add_argument("--device", default="auto",
-                        help="device for LPIPS: auto (default), cpu, cuda or cuda:<k>")
-    parser.add_argument("--workers", type=int, default=default_workers(),
-                        help="threads computing optical flows in parallel (default: "
-                             "min(4, CPU count); 1 = no extra thread)")
-    parser.add_argument("--batch_size", type=int, default=4,
-                        help="frames per LPIPS batch (default 4)")
-    parser.add_argument("--metrics", default=",".join(METRICS),
-                        help=f"comma-separated subset of {','.join(METRICS)} (default: all); without "
-                             f"LPIPS and tLP100 no AlexNet network is loaded")
-    parser.add_argument("--pair_by", choices=("name", "position"), default="name",
-                        help="pair SR and GT frames by name (default: the same stem, or the same last number "
-                             "as in output_0001.png / col_high_0001.png) or by position (sorted order, as the "
-                             "official code)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace existing metrics.json / metrics.csv / metricsfile.txt (kept otherwise)")
+    parser.add_argument(
+        "--lpips_weights",
+        default=None,
+        metavar="PATH",
+        help="ImageNet AlexNet 'features.*' state dict for LPIPS (default: "
+        "$TECOGAN_LPIPS_WEIGHTS, else the bundled "
+        "pretrained_models/alexnet_imagenet_features.pth)",
+    )
+    parser.add_argument("--device", default="auto", help="device for LPIPS: auto (default), cpu, cuda or cuda:<k>")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=default_workers(),
+        help="threads computing optical flows in parallel (default: min(4, CPU count); 1 = no extra thread)",
+    )
+    parser.add_argument("--batch_size", type=int, default=4, help="frames per LPIPS batch (default 4)")
+    parser.add_argument(
+        "--metrics",
+        default=",".join(METRICS),
+        help=f"comma-separated subset of {','.join(METRICS)} (default: all); without "
+        f"LPIPS and tLP100 no AlexNet network is loaded",
+    )
+    parser.add_argument(
+        "--pair_by",
+        choices=("name", "position"),
+        default="name",
+        help="pair SR and GT frames by name (default: the same stem, or the same last number "
+        "as in output_0001.png / col_high_0001.png) or by position (sorted order, as the "
+        "official code)",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace existing metrics.json / metrics.csv / metricsfile.txt (kept otherwise)"
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
@@ -60,8 +74,7 @@ def check_metric_outputs(out_dirs, pairs, overwrite=False, label="--output"):
     for out_dir in out_dirs:
         outputs.append((label, out_dir, PARENT))
         outputs += [("", os.path.join(out_dir, name), FILE) for name in OUTPUT_FILES]
-    inputs = [(opt, folder) for _, sr_dir, gt_dir in pairs
-              for opt, folder in (("--results", sr_dir), ("--targets", gt_dir))]
+    inputs = [(opt, folder) for _, sr_dir, gt_dir in pairs for opt, folder in (("--results", sr_dir), ("--targets", gt_dir))]
     check_outputs(outputs, inputs, overwrite)
 
 

@@ -6,12 +6,14 @@ For each dataset D (default Vid4 and ToS3), ``results/D/<model>/<seq>`` is compa
 ``data/D/GT/<seq>``; the outputs go to ``results/D/<model>/metric_log/`` (metrics.json,
 metrics.csv, metricsfile.txt).  A dataset whose folders are missing is reported and skipped.
 """
+
 import argparse
 import os
 import time
 
 if not __package__:  # run as a file from a clone: import this clone as the package `tecogan`
     import runpy
+
     runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "_clone.py"))
 
 from tecogan.official_metrics.cli import add_runtime_args, check_metric_outputs, setup_runtime
@@ -27,15 +29,16 @@ DATASET_SEQUENCES = {
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description="Official TecoGAN metrics of results/<dataset>/<model> against data/<dataset>/GT.")
-    parser.add_argument("--model", required=True,
-                        help="results folder name of the model, e.g. TecoGAN_BD_iter500000")
-    parser.add_argument("--datasets", default="Vid4,ToS3",
-                        help="comma-separated datasets (default Vid4,ToS3); other names use every "
-                             "sequence folder of <data_root>/<dataset>/GT")
+        description="Official TecoGAN metrics of results/<dataset>/<model> against data/<dataset>/GT."
+    )
+    parser.add_argument("--model", required=True, help="results folder name of the model, e.g. TecoGAN_BD_iter500000")
+    parser.add_argument(
+        "--datasets",
+        default="Vid4,ToS3",
+        help="comma-separated datasets (default Vid4,ToS3); other names use every sequence folder of <data_root>/<dataset>/GT",
+    )
     parser.add_argument("--data_root", default="data", help="folder holding <dataset>/GT (default data)")
-    parser.add_argument("--results_root", default="results",
-                        help="folder holding <dataset>/<model> (default results)")
+    parser.add_argument("--results_root", default="results", help="folder holding <dataset>/<model> (default results)")
     add_runtime_args(parser)
     return parser.parse_args(argv)
 
@@ -59,8 +62,7 @@ def dataset_pairs(dataset, model, data_root, results_root):
         else:
             missing.append(seq)
     if missing:
-        warn(f"{dataset}: sequence(s) {', '.join(missing)} missing in {res_root} or {gt_root}; "
-             f"averages use the others")
+        warn(f"{dataset}: sequence(s) {', '.join(missing)} missing in {res_root} or {gt_root}; averages use the others")
     if not pairs:
         return None, f"no sequence found in both {res_root} and {gt_root}"
     return pairs, res_root
@@ -79,19 +81,32 @@ def main(argv=None):
         else:
             plan.append((dataset, pairs, where))
     if not plan:
-        raise UserError(f"nothing to evaluate for model {args.model}: none of {', '.join(datasets)} "
-                        f"has both {args.results_root}/<dataset>/{args.model} and "
-                        f"{args.data_root}/<dataset>/GT")
-    check_metric_outputs([os.path.join(where, "metric_log") for _, _, where in plan],  # before the long work
-                         [p for _, pairs, _ in plan for p in pairs], args.overwrite, label="metric_log")
+        raise UserError(
+            f"nothing to evaluate for model {args.model}: none of {', '.join(datasets)} "
+            f"has both {args.results_root}/<dataset>/{args.model} and "
+            f"{args.data_root}/<dataset>/GT"
+        )
+    check_metric_outputs(
+        [os.path.join(where, "metric_log") for _, _, where in plan],  # before the long work
+        [p for _, pairs, _ in plan for p in pairs],
+        args.overwrite,
+        label="metric_log",
+    )
     metrics, model, pool, device = setup_runtime(args)
     try:
         for dataset, pairs, res_root in plan:
             t0 = time.time()
             print(f"{dataset}: {len(pairs)} sequence(s) of {res_root}", flush=True)
             report, frame_names, skipped = evaluate_folders(
-                pairs, model, pool=pool, batch_size=args.batch_size, device=device,
-                log=lambda msg: print("  " + msg, flush=True), metrics=metrics, pair_by=args.pair_by)
+                pairs,
+                model,
+                pool=pool,
+                batch_size=args.batch_size,
+                device=device,
+                log=lambda msg: print("  " + msg, flush=True),
+                metrics=metrics,
+                pair_by=args.pair_by,
+            )
             out_dir = os.path.join(res_root, "metric_log")
             title = f"{dataset} / {args.model}"
             write_outputs(out_dir, report, frame_names, title=title, skipped=skipped)

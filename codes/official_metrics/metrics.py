@@ -7,11 +7,13 @@
 Writes ``DIR/metrics.json``, ``DIR/metrics.csv`` and ``DIR/metricsfile.txt`` and prints
 the summary.  See docs/metrics.md for the procedure and the output formats.
 """
+
 import argparse
 import os
 
 if not __package__:  # run as a file from a clone: import this clone as the package `tecogan`
     import runpy
+
     runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "_clone.py"))
 
 from tecogan.official_metrics.cli import add_runtime_args, check_metric_outputs, setup_runtime
@@ -21,14 +23,10 @@ from tecogan.utils.errors import UserError, run_cli
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description="Official TecoGAN metrics (PSNR, SSIM, LPIPS, tOF, tLP100) per sequence.")
-    parser.add_argument("--output", required=True,
-                        help="folder receiving metrics.json, metrics.csv and metricsfile.txt")
-    parser.add_argument("--results", required=True,
-                        help="comma-separated SR sequence folders (one folder of frames each)")
-    parser.add_argument("--targets", required=True,
-                        help="comma-separated GT sequence folders, in the same order")
+    parser = argparse.ArgumentParser(description="Official TecoGAN metrics (PSNR, SSIM, LPIPS, tOF, tLP100) per sequence.")
+    parser.add_argument("--output", required=True, help="folder receiving metrics.json, metrics.csv and metricsfile.txt")
+    parser.add_argument("--results", required=True, help="comma-separated SR sequence folders (one folder of frames each)")
+    parser.add_argument("--targets", required=True, help="comma-separated GT sequence folders, in the same order")
     add_runtime_args(parser)
     return parser.parse_args(argv)
 
@@ -43,8 +41,9 @@ def _split(value, option):
 def sequence_pairs(results, targets):
     """[(name, sr_dir, gt_dir)] with the name taken from the SR folder (made unique)."""
     if len(results) != len(targets):
-        raise UserError(f"--results has {len(results)} folders but --targets has {len(targets)} "
-                        f"(expected one GT folder per SR folder)")
+        raise UserError(
+            f"--results has {len(results)} folders but --targets has {len(targets)} (expected one GT folder per SR folder)"
+        )
     pairs, seen = [], {}
     for sr_dir, gt_dir in zip(results, targets, strict=False):
         for folder, option in ((sr_dir, "--results"), (gt_dir, "--targets")):
@@ -64,8 +63,9 @@ def main(argv=None):
     check_metric_outputs([args.output], pairs, args.overwrite)  # before the long work
     metrics, model, pool, device = setup_runtime(args)
     try:
-        report, frame_names, skipped = evaluate_folders(pairs, model, pool=pool, batch_size=args.batch_size,
-                                                        device=device, metrics=metrics, pair_by=args.pair_by)
+        report, frame_names, skipped = evaluate_folders(
+            pairs, model, pool=pool, batch_size=args.batch_size, device=device, metrics=metrics, pair_by=args.pair_by
+        )
     finally:
         if pool is not None:
             pool.shutdown()

@@ -21,6 +21,7 @@ Per sequence (frames paired GT/SR in sorted order; their names must match, see
 Identical GT and SR frames give PSNR ``inf`` (as the official code, ``20 log10(255/0)``);
 ``inf`` then propagates into the averages.
 """
+
 import os
 import re
 import time
@@ -46,15 +47,14 @@ def crop_8x8_box(h, w):
     ch = (h - 16) // 32 * 32
     cw = (w - 16) // 32 * 32
     if ch <= 0 or cw <= 0:
-        raise UserError(f"frames of {w}x{h} are too small for the official crop_8x8 "
-                        f"(each side needs at least 48 pixels)")
+        raise UserError(f"frames of {w}x{h} are too small for the official crop_8x8 (each side needs at least 48 pixels)")
     return (h - ch) // 2, (w - cw) // 2, ch, cw
 
 
 def crop_8x8(img):
     """Centre crop of an (h, w, ...) array by :func:`crop_8x8_box` (a view)."""
     y, x, ch, cw = crop_8x8_box(img.shape[0], img.shape[1])
-    return img[y:y + ch, x:x + cw]
+    return img[y : y + ch, x : x + cw]
 
 
 def common_area(gt, sr):
@@ -105,8 +105,10 @@ def sorted_frames(folder):
         raise UserError(f"{folder}: no image files (expected frames such as 0001.png)")
     ordered = sorted(names, key=natural_key)
     if ordered != sorted(names):
-        warn(f"{folder}: frame names are not zero-padded; ordered by their numbers "
-             f"({ordered[0]}, {ordered[1] if len(ordered) > 1 else ''}, ...), not by a plain sort")
+        warn(
+            f"{folder}: frame names are not zero-padded; ordered by their numbers "
+            f"({ordered[0]}, {ordered[1] if len(ordered) > 1 else ''}, ...), not by a plain sort"
+        )
     return [os.path.join(folder, n) for n in ordered]
 
 
@@ -123,9 +125,11 @@ def check_pairing(gt_paths, sr_paths, gt_dir, sr_dir):
         g, s = (os.path.splitext(os.path.basename(p))[0] for p in (gt, sr))
         if g == s or (_frame_number(g) is not None and _frame_number(g) == _frame_number(s)):
             continue
-        raise UserError(f"{sr}: paired with the GT frame {gt} by their order, but their names differ "
-                        f"(frames are paired by name); name the SR frames like the GT frames of {gt_dir}, "
-                        f"or pass --pair_by position to pair them by order")
+        raise UserError(
+            f"{sr}: paired with the GT frame {gt} by their order, but their names differ "
+            f"(frames are paired by name); name the SR frames like the GT frames of {gt_dir}, "
+            f"or pass --pair_by position to pair them by order"
+        )
 
 
 # ----------------------------------------------------------------------------- sequences
@@ -149,18 +153,20 @@ class _FrameSource:
             img = np.asarray(item)
             where = f"{self.label} frame {i}"
             if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
-                raise UserError(f"{where}: expected a uint8 RGB (h, w, 3) array, got "
-                                f"{img.dtype} {img.shape}")
+                raise UserError(f"{where}: expected a uint8 RGB (h, w, 3) array, got {img.dtype} {img.shape}")
         if self.shape is None:
             self.shape = img.shape
         elif img.shape != self.shape:
-            raise UserError(f"{where}: frame size {img.shape[1]}x{img.shape[0]} differs from the "
-                            f"sequence's first evaluated frame ({self.shape[1]}x{self.shape[0]})")
+            raise UserError(
+                f"{where}: frame size {img.shape[1]}x{img.shape[0]} differs from the "
+                f"sequence's first evaluated frame ({self.shape[1]}x{self.shape[0]})"
+            )
         return img
 
 
-def evaluate_sequence(gt_frames, sr_frames, lpips_model=None, name="sequence", pool=None,
-                      batch_size=4, device="cpu", metrics=None):
+def evaluate_sequence(
+    gt_frames, sr_frames, lpips_model=None, name="sequence", pool=None, batch_size=4, device="cpu", metrics=None
+):
     """Official per-frame metrics of one sequence.
 
     ``gt_frames`` / ``sr_frames``: equally long lists of image paths or uint8 RGB arrays,
@@ -174,12 +180,13 @@ def evaluate_sequence(gt_frames, sr_frames, lpips_model=None, name="sequence", p
     """
     n = len(gt_frames)
     if len(sr_frames) != n:
-        raise UserError(f"{name}: {len(sr_frames)} SR frames but {n} GT frames "
-                        f"(expected one SR frame per GT frame)")
+        raise UserError(f"{name}: {len(sr_frames)} SR frames but {n} GT frames (expected one SR frame per GT frame)")
     if n < MIN_FRAMES:
-        raise TooFewFrames(f"{name}: only {n} frame(s); the official procedure evaluates frames "
-                        f"[2, n-2), so a sequence needs at least {MIN_FRAMES} frames: "
-                        f"nothing to evaluate")
+        raise TooFewFrames(
+            f"{name}: only {n} frame(s); the official procedure evaluates frames "
+            f"[2, n-2), so a sequence needs at least {MIN_FRAMES} frames: "
+            f"nothing to evaluate"
+        )
     gt_src = _FrameSource(gt_frames, f"{name} GT")
     sr_src = _FrameSource(sr_frames, f"{name} SR")
     keys = METRICS if lpips_model is not None else ("PSNR", "SSIM", "tOF")
@@ -189,18 +196,20 @@ def evaluate_sequence(gt_frames, sr_frames, lpips_model=None, name="sequence", p
         keys = tuple(m for m in METRICS if m in metrics)
     out = {k: [] for k in keys}
     indices = list(range(2, n - 2))
-    prev_gray = None        # (gt, sr) grey frames of the previous evaluated frame
-    prev_feats = None       # (gt, sr) LPIPS features of the previous evaluated frame
+    prev_gray = None  # (gt, sr) grey frames of the previous evaluated frame
+    prev_feats = None  # (gt, sr) LPIPS features of the previous evaluated frame
     size_warned = False
     for start in range(0, len(indices), max(1, int(batch_size))):
-        chunk = indices[start:start + max(1, int(batch_size))]
+        chunk = indices[start : start + max(1, int(batch_size))]
         gts, srs, flow_jobs = [], [], []
         for i in chunk:
             gt, sr = gt_src[i], sr_src[i]
             if gt.shape != sr.shape:
                 if not size_warned:
-                    warn(f"{name}: SR frames are {sr.shape[1]}x{sr.shape[0]}, GT frames "
-                         f"{gt.shape[1]}x{gt.shape[0]}; both cut to their common top-left area")
+                    warn(
+                        f"{name}: SR frames are {sr.shape[1]}x{sr.shape[0]}, GT frames "
+                        f"{gt.shape[1]}x{gt.shape[0]}; both cut to their common top-left area"
+                    )
                     size_warned = True
                 gt, sr = common_area(gt, sr)
             gray = (to_gray(gt), to_gray(sr)) if "tOF" in out else None
@@ -225,7 +234,6 @@ def evaluate_sequence(gt_frames, sr_frames, lpips_model=None, name="sequence", p
 def _lpips_chunk(model, gts, srs, prev_feats, out, device):
     """LPIPS of a chunk of cropped frames and tLP100 against the previous frames."""
 
-
     dtype = next(model.parameters()).dtype
     with torch.inference_mode():
         fg = lpips_features(model, uint8_to_lpips_input(np.stack(gts), device, dtype))
@@ -245,8 +253,7 @@ def _lpips_chunk(model, gts, srs, prev_feats, out, device):
 
 
 # ----------------------------------------------------------------------------- folders
-def evaluate_folders(pairs, lpips_model, pool=None, batch_size=4, device="cpu", log=print, metrics=None,
-                     pair_by="name"):
+def evaluate_folders(pairs, lpips_model, pool=None, batch_size=4, device="cpu", log=print, metrics=None, pair_by="name"):
     """Evaluate ``[(name, sr_dir, gt_dir), ...]``; sequences that cannot be evaluated are skipped.
 
     ``pair_by``: "name" (SR and GT frames must match by name: :func:`check_pairing`) or
@@ -266,20 +273,18 @@ def evaluate_folders(pairs, lpips_model, pool=None, batch_size=4, device="cpu", 
                 check_pairing(gt_paths, sr_paths, gt_dir, sr_dir)
             elif pair_by != "position":
                 raise UserError(f"--pair_by {pair_by}: expected name or position")
-            values = evaluate_sequence(gt_paths, sr_paths, lpips_model, name=name, pool=pool,
-                                       batch_size=batch_size, device=device, metrics=metrics)
+            values = evaluate_sequence(
+                gt_paths, sr_paths, lpips_model, name=name, pool=pool, batch_size=batch_size, device=device, metrics=metrics
+            )
         except TooFewFrames as err:
             warn(f"{err}; skipped")
             skipped.append((name, str(err)))
             continue
         per_sequence[name] = values
-        frame_names[name] = [os.path.basename(p) for p in gt_paths[2:len(gt_paths) - 2]]
+        frame_names[name] = [os.path.basename(p) for p in gt_paths[2 : len(gt_paths) - 2]]
         n_eval = len(next(iter(values.values())))
         brief = "  ".join(f"{m} {fmt(mean(v), 4)}" for m, v in values.items())
-        log(f"[{k + 1}/{len(pairs)}] {name}: {n_eval} frames in "
-            f"{time.time() - t0:.1f} s  {brief}")
+        log(f"[{k + 1}/{len(pairs)}] {name}: {n_eval} frames in {time.time() - t0:.1f} s  {brief}")
     if not per_sequence:
         raise UserError("no sequence could be evaluated (each needs at least 5 frames)")
     return build_report(per_sequence), frame_names, skipped
-
-

@@ -1,5 +1,6 @@
 """Reports of the official metrics: summary averages, metrics.json / metrics.csv /
 metricsfile.txt, and the printed tables (docs/metrics.md, "Output files")."""
+
 import csv
 import io
 import math
@@ -10,10 +11,12 @@ import numpy as np
 from tecogan.official_metrics import METRICS, TEMPORAL
 from tecogan.utils.fileio import atomic_write_json, atomic_write_text
 
-CONVENTION = ("official TecoGAN metrics: frames [2, n-2) per sequence, crop_8x8, Y-PSNR, "
-              "Y-SSIM (skimage, data_range=max-min of SR), LPIPS alex v0.1 on [-1,1] RGB, "
-              "tOF Farneback(0.5,3,15,3,5,1.2,0) on grey frames, "
-              "tLP100=|LPIPS(gt_prev,gt)-LPIPS(sr_prev,sr)|*100")
+CONVENTION = (
+    "official TecoGAN metrics: frames [2, n-2) per sequence, crop_8x8, Y-PSNR, "
+    "Y-SSIM (skimage, data_range=max-min of SR), LPIPS alex v0.1 on [-1,1] RGB, "
+    "tOF Farneback(0.5,3,15,3,5,1.2,0) on grey frames, "
+    "tLP100=|LPIPS(gt_prev,gt)-LPIPS(sr_prev,sr)|*100"
+)
 
 
 def mean(values):
@@ -32,16 +35,14 @@ def summarize(per_sequence):
         lists = [per_sequence[s][m] for s in seqs]
         values = [v for vals in lists for v in vals]
         seq_means = [mean(vals) for vals in lists if len(vals)]
-        summary[m] = {"frame_avg": mean(values), "folder_avg": mean(seq_means),
-                      "n_frames": len(values)}
+        summary[m] = {"frame_avg": mean(values), "folder_avg": mean(seq_means), "n_frames": len(values)}
     return summary
 
 
 def build_report(per_sequence):
     """The metrics.json structure: sequences, per_sequence, summary, convention."""
     per = {s: {m: [float(v) for v in vals] for m, vals in d.items()} for s, d in per_sequence.items()}
-    return {"sequences": list(per), "per_sequence": per, "summary": summarize(per),
-            "convention": CONVENTION}
+    return {"sequences": list(per), "per_sequence": per, "summary": summarize(per), "convention": CONVENTION}
 
 
 def fmt(value, digits=6):
@@ -68,9 +69,8 @@ def format_summary(report, title=None, skipped=None):
     lines.append("metric".ljust(8) + "frames".rjust(8) + "frame_avg".rjust(14) + "folder_avg".rjust(14))
     for m in metrics:
         s = summary[m]
-        lines.append(m.ljust(8) + str(s["n_frames"]).rjust(8) + fmt(s["frame_avg"]).rjust(14)
-                     + fmt(s["folder_avg"]).rjust(14))
-    for seq, why in (skipped or []):
+        lines.append(m.ljust(8) + str(s["n_frames"]).rjust(8) + fmt(s["frame_avg"]).rjust(14) + fmt(s["folder_avg"]).rjust(14))
+    for seq, why in skipped or []:
         lines.append(f"skipped {seq}: {why}")
     return "\n".join(lines) + "\n"
 
@@ -113,5 +113,4 @@ def write_outputs(out_dir, report, frame_names=None, title=None, skipped=None):
     os.makedirs(out_dir, exist_ok=True)
     atomic_write_json(os.path.join(out_dir, "metrics.json"), report, indent=1)
     atomic_write_text(os.path.join(out_dir, "metrics.csv"), format_csv(report, frame_names))
-    atomic_write_text(os.path.join(out_dir, "metricsfile.txt"),
-                      format_summary(report, title=title, skipped=skipped))
+    atomic_write_text(os.path.join(out_dir, "metricsfile.txt"), format_summary(report, title=title, skipped=skipped))

@@ -1,4 +1,5 @@
 """BD degradation: Gaussian blur then 4x subsampling, as used on the fly in training."""
+
 import cv2
 import numpy as np
 import torch.nn.functional as F

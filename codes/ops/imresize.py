@@ -5,6 +5,7 @@ stretched by 1/scale), the same contribution indices, symmetric boundary handlin
 the dimension order (rows first when both scales are equal).  For uint8 input every pass
 is rounded and saturated to uint8, as MATLAB returns the input's class from each pass.
 """
+
 import math
 
 import numpy as np
@@ -16,8 +17,7 @@ def cubic(x):
     """MATLAB's bicubic kernel (a = -0.5)."""
     ax = np.abs(x)
     ax2, ax3 = ax * ax, ax * ax * ax
-    return ((1.5 * ax3 - 2.5 * ax2 + 1) * (ax <= 1)
-            + (-0.5 * ax3 + 2.5 * ax2 - 4 * ax + 2) * ((ax > 1) & (ax <= 2)))
+    return (1.5 * ax3 - 2.5 * ax2 + 1) * (ax <= 1) + (-0.5 * ax3 + 2.5 * ax2 - 4 * ax + 2) * ((ax > 1) & (ax <= 2))
 
 
 def contributions(in_len, out_len, scale, kernel_width=4.0, antialias=True):

@@ -7,6 +7,7 @@ explicit parameters; :func:`sample_params` draws the parameters of one clip from
 ``codes/experiment.py``), and :func:`degrade_clip` applies them.  The same generator state gives
 the same clip bit for bit (the codecs run single-threaded).
 """
+
 import io
 import math
 
@@ -20,8 +21,12 @@ DOWNSAMPLE_METHODS = {"area": cv2.INTER_AREA, "bicubic": cv2.INTER_CUBIC, "bilin
 KERNEL_TYPES = ("iso", "aniso", "generalized")
 NOISE_TYPES = ("gaussian", "poisson")
 # config name -> (FFmpeg encoder, rate control): crf for the H.264/H.265 encoders, a bitrate for the others
-CODECS = {"h264": ("libx264", "crf"), "h265": ("libx265", "crf"),
-          "mpeg4": ("mpeg4", "bitrate"), "mpeg2": ("mpeg2video", "bitrate")}
+CODECS = {
+    "h264": ("libx264", "crf"),
+    "h265": ("libx265", "crf"),
+    "mpeg4": ("mpeg4", "bitrate"),
+    "mpeg2": ("mpeg2video", "bitrate"),
+}
 
 
 # ---- blur -------------------------------------------------------------------------------------
@@ -36,7 +41,7 @@ def blur_kernel(size, sigma_x, sigma_y=None, theta=0.0, beta=2.0):
     sigma_y = sigma_x if sigma_y is None else sigma_y
     c, s = math.cos(theta), math.sin(theta)
     rot = np.array([[c, -s], [s, c]])
-    cov = rot @ np.diag([sigma_x ** 2, sigma_y ** 2]) @ rot.T
+    cov = rot @ np.diag([sigma_x**2, sigma_y**2]) @ rot.T
     inv = np.linalg.inv(cov)
     r = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
     yy, xx = np.meshgrid(r, r, indexing="ij")
@@ -125,11 +130,18 @@ def compress_video(frames, codec="h264", crf=None, bpp=None, gop=12, bframes=0, 
             if encoder == "libx264":
                 # cpu-independent: without it x264's macroblock-tree rate control (its SIMD float
                 # code) gave different streams for the same frames run to run on an AVX-512 Xeon
-                stream.options = {"crf": str(int(crf)), "preset": "veryfast", "threads": "1",
-                                  "x264-params": params + ":cpu-independent=1"}
+                stream.options = {
+                    "crf": str(int(crf)),
+                    "preset": "veryfast",
+                    "threads": "1",
+                    "x264-params": params + ":cpu-independent=1",
+                }
             else:
-                stream.options = {"crf": str(int(crf)), "preset": "veryfast",
-                                  "x265-params": params + ":pools=none:frame-threads=1:log-level=none"}
+                stream.options = {
+                    "crf": str(int(crf)),
+                    "preset": "veryfast",
+                    "x265-params": params + ":pools=none:frame-threads=1:log-level=none",
+                }
         else:
             # a small rate buffer (two frames' worth): the rate control holds the bitrate from
             # the first frames on, as it must for clips of a few frames
@@ -140,7 +152,8 @@ def compress_video(frames, codec="h264", crf=None, bpp=None, gop=12, bframes=0, 
             # every colour conversion states its matrix and range: PyAV reuses conversion contexts
             # whose unstated settings can follow an earlier frame (outputs differed run to run)
             vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24").reformat(
-                format=stream.pix_fmt, src_colorspace="ITU601", dst_colorspace="ITU601", dst_color_range="MPEG")
+                format=stream.pix_fmt, src_colorspace="ITU601", dst_colorspace="ITU601", dst_color_range="MPEG"
+            )
             for packet in stream.encode(vf):
                 out.mux(packet)
         for packet in stream.encode():
@@ -151,8 +164,15 @@ def compress_video(frames, codec="h264", crf=None, bpp=None, gop=12, bframes=0, 
         vs = inp.streams.video[0]
         vs.thread_count = 1
         for frame in inp.decode(vs):
-            decoded.append(frame.reformat(format="rgb24", src_colorspace="ITU601", dst_colorspace="ITU601",
-                                          src_color_range="MPEG", dst_color_range="JPEG").to_ndarray())
+            decoded.append(
+                frame.reformat(
+                    format="rgb24",
+                    src_colorspace="ITU601",
+                    dst_colorspace="ITU601",
+                    src_color_range="MPEG",
+                    dst_color_range="JPEG",
+                ).to_ndarray()
+            )
     if len(decoded) != t:
         raise RuntimeError(f"compress_video: {codec} returned {len(decoded)} frames for {t}")
     return np.stack(decoded)[:, :h, :w]
@@ -198,16 +218,23 @@ def sample_params(rng, cfg):
     if rng.uniform() < n["prob"]:
         kind = _choice(rng, n["types"])
         level = _uniform(rng, n["gaussian_sigma"]) if kind == "gaussian" else _log_uniform(rng, n["poisson_peak"])
-        p["noise"] = {"type": kind, "level": level, "grey": bool(rng.uniform() < n["grey_prob"]),
-                      "seed": int(rng.integers(0, 2 ** 63 - 1))}
+        p["noise"] = {
+            "type": kind,
+            "level": level,
+            "grey": bool(rng.uniform() < n["grey_prob"]),
+            "seed": int(rng.integers(0, 2**63 - 1)),
+        }
     j = cfg["jpeg"]
     if rng.uniform() < j["prob"]:
         p["jpeg"] = {"quality": int(rng.integers(j["quality"][0], j["quality"][1] + 1))}
     v = cfg["video"]
     if rng.uniform() < v["prob"]:
         codec = _choice(rng, v["codecs"])
-        video = {"codec": codec, "gop": int(rng.integers(v["gop"][0], v["gop"][1] + 1)),
-                 "bframes": int(rng.integers(v["bframes"][0], v["bframes"][1] + 1))}
+        video = {
+            "codec": codec,
+            "gop": int(rng.integers(v["gop"][0], v["gop"][1] + 1)),
+            "bframes": int(rng.integers(v["bframes"][0], v["bframes"][1] + 1)),
+        }
         if CODECS[codec][1] == "crf":
             video["crf"] = int(rng.integers(v["crf"][0], v["crf"][1] + 1))
         else:

@@ -1,4 +1,5 @@
 """The two upsamplers of the generator: TF-style bicubic (BD) and bilinear (BI)."""
+
 import numpy as np
 import torch
 import torch.nn as nn
@@ -13,12 +14,15 @@ def bicubic_kernels(scale, a=-0.75):
     Returns a (scale, 4) float32 tensor; row d weights input taps at offsets -1, 0, 1, 2.
     """
     # rows: taps -1, 0, 1, 2; columns: coefficients of 1, t, t^2, t^3
-    coeffs = torch.tensor([
-        [0.0, a, -2.0 * a, a],
-        [1.0, 0.0, -(a + 3.0), a + 2.0],
-        [0.0, -a, 2.0 * a + 3.0, -(a + 2.0)],
-        [0.0, 0.0, a, -a],
-    ], dtype=torch.float32)
+    coeffs = torch.tensor(
+        [
+            [0.0, a, -2.0 * a, a],
+            [1.0, 0.0, -(a + 3.0), a + 2.0],
+            [0.0, -a, 2.0 * a + 3.0, -(a + 2.0)],
+            [0.0, 0.0, a, -a],
+        ],
+        dtype=torch.float32,
+    )
     rows = []
     for d in range(scale):
         t = d / scale

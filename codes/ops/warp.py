@@ -1,4 +1,5 @@
 """Flow warping and the TensorFlow-style space-to-depth used by FRVSR/TecoGAN."""
+
 import torch
 import torch.nn.functional as F
 
@@ -32,5 +33,4 @@ def backward_warp(x, flow):
     gx = xs + flow[:, 0] / ((w - 1.0) / 2.0)
     gy = ys + flow[:, 1] / ((h - 1.0) / 2.0)
     grid = torch.stack([gx, gy], dim=3)
-    return F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode="border",
-                         align_corners=True)
+    return F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode="border", align_corners=True)

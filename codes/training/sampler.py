@@ -4,6 +4,7 @@ The order of epoch ``e`` is a permutation drawn from ``seed + e``; process ``ran
 ``world`` takes every ``world``-th index (like DistributedSampler with drop_last); the
 first ``skip`` indices of this process can be skipped to resume in the middle of an epoch.
 """
+
 import torch
 
 
@@ -25,8 +26,8 @@ class ResumableSampler(torch.utils.data.Sampler):
             order = torch.randperm(self.length, generator=g).tolist()
         else:
             order = list(range(self.length))
-        mine = order[: self.per_process() * self.world][self.rank::self.world]
-        return iter(mine[self.skip:])
+        mine = order[: self.per_process() * self.world][self.rank :: self.world]
+        return iter(mine[self.skip :])
 
     def __len__(self):
         return max(self.per_process() - self.skip, 0)

@@ -15,6 +15,7 @@ A resumed run writes a new event file into the same folder with ``purge_step`` =
 iteration + 1: readers drop what the earlier process logged after the state it saved, so every
 step appears once.
 """
+
 import importlib.util
 import os
 
@@ -36,8 +37,10 @@ def enabled(opt):
     if want is None:
         return available()
     if want and not available():
-        raise UserError("logger.tensorboard: true, but the tensorboard package is not installed "
-                        "(pip install tensorboard==2.21.0, or set logger.tensorboard: false)")
+        raise UserError(
+            "logger.tensorboard: true, but the tensorboard package is not installed "
+            "(pip install tensorboard==2.21.0, or set logger.tensorboard: false)"
+        )
     return bool(want)
 
 
@@ -46,10 +49,10 @@ def triptych(lr, out, gt, scale, crop=CROP):
     h, w = out.shape[:2]
     ch, cw = min(crop, h) // scale * scale, min(crop, w) // scale * scale
     y, x = (h - ch) // 2 // scale * scale, (w - cw) // 2 // scale * scale
-    lr_crop = lr[y // scale:(y + ch) // scale, x // scale:(x + cw) // scale]
-    panels = [np.repeat(np.repeat(lr_crop, scale, axis=0), scale, axis=1), out[y:y + ch, x:x + cw]]
+    lr_crop = lr[y // scale : (y + ch) // scale, x // scale : (x + cw) // scale]
+    panels = [np.repeat(np.repeat(lr_crop, scale, axis=0), scale, axis=1), out[y : y + ch, x : x + cw]]
     if gt is not None:
-        panels.append(gt[y:y + ch, x:x + cw])
+        panels.append(gt[y : y + ch, x : x + cw])
     gap = np.full((ch, 2, 3), 255, np.uint8)
     row = [panels[0]]
     for p in panels[1:]:
@@ -59,6 +62,7 @@ def triptych(lr, out, gt, scale, crop=CROP):
 
 class NoLog:
     """What the trainer holds when TensorBoard is off (or on ranks other than 0): does nothing."""
+
     active = False
 
     def scalars(self, *args):
@@ -75,10 +79,12 @@ def open_log(opt, log_dir, start_iter, resumed, is_main):
 
 class TensorBoardLog:
     """A ``SummaryWriter`` with the trainer's tags."""
+
     active = True
 
     def __init__(self, log_dir, start_iter, resumed, opt):
         from torch.utils.tensorboard import SummaryWriter
+
         os.makedirs(log_dir, exist_ok=True)
         # on resume, events after the saved state (logged by the process that was stopped) are dropped
         self.writer = SummaryWriter(log_dir, purge_step=start_iter + 1 if resumed else None)
@@ -100,8 +106,7 @@ class TensorBoardLog:
             for metric, value in avg.items():
                 self.writer.add_scalar(f"val{suffix}/{dataset}/{metric}", value, step)
         for dataset, (lr, out, gt) in samples.items():
-            self.writer.add_image(f"images{suffix}/{dataset}", triptych(lr, out, gt, self.scale), step,
-                                  dataformats="HWC")
+            self.writer.add_image(f"images{suffix}/{dataset}", triptych(lr, out, gt, self.scale), step, dataformats="HWC")
         self.writer.flush()
 
     def flush(self):

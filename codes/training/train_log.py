@@ -1,6 +1,7 @@
 """The training's text log: ``<exp>/train/train.log`` (and stdout) with the running averages of
 the logged losses.  TensorBoard's event files are :mod:`tecogan.training.tensorboard_log`.
 """
+
 import logging
 import sys
 

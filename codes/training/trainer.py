@@ -10,6 +10,7 @@ sampler is re-created from (seed, epoch) and skips what was consumed, and the st
 networks, optimisers, schedulers, counters, running averages and the RNG states
 (:mod:`tecogan.training.state` reads it back; the text log is :mod:`tecogan.training.train_log`).
 """
+
 import os
 import random
 import signal
@@ -93,8 +94,9 @@ class Trainer:
         self.sampler = ResumableSampler(len(self.dataset), seed=self.seed, rank=self.rank, world=self.world)
         self.batches_per_epoch = self.sampler.per_process() // self.batch_size
         if self.batches_per_epoch == 0:
-            raise UserError(f"dataset.train: {len(self.dataset)} clips are fewer than batch_size "
-                            f"{self.batch_size} x {self.world} process(es)")
+            raise UserError(
+                f"dataset.train: {len(self.dataset)} clips are fewer than batch_size {self.batch_size} x {self.world} process(es)"
+            )
         self.model = build_model(opt, self.device, distributed=self.world > 1)
         if self.is_main:
             self._check_precision(opt["train"]["precision"])
@@ -103,12 +105,15 @@ class Trainer:
         if state is not None:
             self._resume(state, state_path)
         elif self.is_main:
-            self.logger.info(f"Start training {opt['model']['name']} ({opt['dataset']['degradation']['type']}) "
-                             f"on {self.device} x {self.world}: {len(self.dataset)} clips, batch "
-                             f"{self.batch_size} per process, {self.batches_per_epoch} iterations per epoch")
+            self.logger.info(
+                f"Start training {opt['model']['name']} ({opt['dataset']['degradation']['type']}) "
+                f"on {self.device} x {self.world}: {len(self.dataset)} clips, batch "
+                f"{self.batch_size} per process, {self.batches_per_epoch} iterations per epoch"
+            )
         self.metric_calc = build_metric_calculator(opt, self.device, self.logger) if self.is_main else None
-        self.tb = tensorboard_log.open_log(opt, os.path.join(exp_dir, "train", "tensorboard"), self.iteration,
-                                           resumed=state is not None, is_main=self.is_main)
+        self.tb = tensorboard_log.open_log(
+            opt, os.path.join(exp_dir, "train", "tensorboard"), self.iteration, resumed=state is not None, is_main=self.is_main
+        )
 
     # ---- setup ---------------------------------------------------------------------
     def _device(self, gpu_id, local_rank):
@@ -124,8 +129,10 @@ class Trainer:
         if self.device.type != "cpu" or precision == "fp32" or cpu_computes(precision) is not False:
             return
         hardware = "AMX or AVX512-BF16" if precision == "bf16" else "AMX-FP16"
-        msg = (f"train.precision: {precision} on a CPU without {hardware} (or with oneDNN limited below it) "
-               f"is emulated and several times slower than fp32; set train.precision: fp32")
+        msg = (
+            f"train.precision: {precision} on a CPU without {hardware} (or with oneDNN limited below it) "
+            f"is emulated and several times slower than fp32; set train.precision: fp32"
+        )
         warn(msg)
         self.logger.warning(msg)
 
@@ -138,8 +145,12 @@ class Trainer:
         return load_training_state(path), path
 
     def _sampler_setup(self):
-        return {"seed": self.seed, "world": self.world, "batch_size": self.batch_size,
-                "batches_per_epoch": self.batches_per_epoch}
+        return {
+            "seed": self.seed,
+            "world": self.world,
+            "batch_size": self.batch_size,
+            "batches_per_epoch": self.batches_per_epoch,
+        }
 
     # ---- resume / save -------------------------------------------------------------
     def _resume(self, state, path):
@@ -154,8 +165,10 @@ class Trainer:
             warn(msg)
             self.logger.warning(msg)
         if schedule_changes and self.is_main:
-            msg = (f"resuming with a different learning-rate schedule than the saved one "
-                   f"({'; '.join(schedule_changes)}): the YAML's is followed from iteration {self.iteration}")
+            msg = (
+                f"resuming with a different learning-rate schedule than the saved one "
+                f"({'; '.join(schedule_changes)}): the YAML's is followed from iteration {self.iteration}"
+            )
             warn(msg)
             self.logger.warning(msg)
         if self.is_main:
@@ -169,11 +182,17 @@ class Trainer:
             for tag, sd in self.model.checkpoints().items():
                 atomic_torch_save(sd, os.path.join(self.ckpt_dir, f"{tag}_iter{it}.pth"))
             sampler = dict(self._sampler_setup(), consumed_in_epoch=(it % self.batches_per_epoch) * self.batch_size)
-            atomic_torch_save({"iter": it, "epoch": it // self.batches_per_epoch, "sampler": sampler,
-                               "model": self.model.state_dict(), "rng": rng_state(),
-                               "running_log": {k: torch.tensor(v, dtype=torch.float64)
-                                               for k, v in self.running.floats().items()}},
-                              os.path.join(self.ckpt_dir, f"state_iter{it}.pth"))
+            atomic_torch_save(
+                {
+                    "iter": it,
+                    "epoch": it // self.batches_per_epoch,
+                    "sampler": sampler,
+                    "model": self.model.state_dict(),
+                    "rng": rng_state(),
+                    "running_log": {k: torch.tensor(v, dtype=torch.float64) for k, v in self.running.floats().items()},
+                },
+                os.path.join(self.ckpt_dir, f"state_iter{it}.pth"),
+            )
             self.logger.info(f"Saved checkpoint and training state of iteration {it} in {self.ckpt_dir}")
             self.tb.flush()
         barrier()
@@ -212,13 +231,28 @@ class Trainer:
         try:
             # test.precision, but auto (a check per validation of ever-changing weights) runs fp32
             precision = defaults.TEST_PRECISION if test_opt["precision"] == "auto" else test_opt["precision"]
-            upscaler = Upscaler(net, InferenceOptions(num_pad_front=test_opt["num_pad_front"],
-                                                      padding_mode=test_opt["padding_mode"], device=str(self.device),
-                                                      channels_last=memory_format == "channels_last",
-                                                      precision=precision), report=None)
-            return run_test_datasets(upscaler, sets, test_opt["res_dir"], tag, save_res=test_opt["save_res"],
-                                     metrics=self.metric_calc, report=lambda line: None, progress=False,
-                                     samples=samples)
+            upscaler = Upscaler(
+                net,
+                InferenceOptions(
+                    num_pad_front=test_opt["num_pad_front"],
+                    padding_mode=test_opt["padding_mode"],
+                    device=str(self.device),
+                    channels_last=memory_format == "channels_last",
+                    precision=precision,
+                ),
+                report=None,
+            )
+            return run_test_datasets(
+                upscaler,
+                sets,
+                test_opt["res_dir"],
+                tag,
+                save_res=test_opt["save_res"],
+                metrics=self.metric_calc,
+                report=lambda line: None,
+                progress=False,
+                samples=samples,
+            )
         finally:
             # the training kernels depend on the memory format: keep it, or resume would not be exact
             net.train(was_training)
@@ -231,11 +265,16 @@ class Trainer:
         self.dataset.set_epoch(epoch)
         self.sampler.set_epoch(epoch, skip=done * self.batch_size)
         return torch.utils.data.DataLoader(
-            self.dataset, batch_size=self.batch_size, sampler=self.sampler, drop_last=True,
-            num_workers=ds["num_workers"], pin_memory=ds["pin_memory"] and self.device.type == "cuda",
+            self.dataset,
+            batch_size=self.batch_size,
+            sampler=self.sampler,
+            drop_last=True,
+            num_workers=ds["num_workers"],
+            pin_memory=ds["pin_memory"] and self.device.type == "cuda",
             # its own generator: creating the loader must not draw from the global torch RNG,
             # which a resumed run restores mid-epoch (worker seeds follow seed and epoch)
-            generator=torch.Generator().manual_seed(self.seed * 1000003 + epoch))
+            generator=torch.Generator().manual_seed(self.seed * 1000003 + epoch),
+        )
 
     def run_epoch(self, epoch, stop, bar):
         """Iterate the rest of ``epoch``; returns True when a stop signal ended it early."""
@@ -273,8 +312,14 @@ class Trainer:
         total_iter = self.opt["train"]["total_iter"]
         stop = _StopFlag()
         old_handlers = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-        bar = tqdm(total=total_iter, initial=self.iteration, desc="train", unit="it",
-                   disable=None if self.is_main else True, dynamic_ncols=True)
+        bar = tqdm(
+            total=total_iter,
+            initial=self.iteration,
+            desc="train",
+            unit="it",
+            disable=None if self.is_main else True,
+            dynamic_ncols=True,
+        )
         warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step\\(\\)`")
         start_time = time.time()
         try:
@@ -283,8 +328,10 @@ class Trainer:
                 stopped = self.run_epoch(self.iteration // self.batches_per_epoch, stop, bar)
             if stopped:
                 if self.is_main:
-                    self.logger.info(f"Stopped by signal {stop.signal or 'of another process'} at iteration "
-                                     f"{self.iteration}; saving the training state")
+                    self.logger.info(
+                        f"Stopped by signal {stop.signal or 'of another process'} at iteration "
+                        f"{self.iteration}; saving the training state"
+                    )
                 self.save()
             elif self.iteration % self.opt["logger"]["ckpt_freq"] != 0:
                 self.save()

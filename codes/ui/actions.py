@@ -1,6 +1,7 @@
 """What the page's buttons do, without Gradio: settings checked from the form's values, jobs added
 from uploads or allowed files, the texts of the queue, a job's details and progress.  Every error
 is a :class:`UserError` with one line naming the value and what was expected."""
+
 from __future__ import annotations
 
 import math
@@ -22,14 +23,20 @@ GUIDANCE = {
     "tecogan": "BD benchmark frames where texture matters more than fidelity (the GAN model)",
     "frvsr-fast": "ordinary video when speed matters: about 4x frvsr's frames/s on a CPU, a little softer",
 }
-BD_WARNING = ("**A BD model on ordinary video** puts every pixel 1.5 px off and scores below bicubic: for your own "
-              "videos use `frvsr` (or `frvsr-real` for heavily compressed ones).")
+BD_WARNING = (
+    "**A BD model on ordinary video** puts every pixel 1.5 px off and scores below bicubic: for your own "
+    "videos use `frvsr` (or `frvsr-real` for heavily compressed ones)."
+)
 CRFS = ("default", "14", "18", "23", "28", "35")
 SIZES = ("x4", "x2", "x3", "720p", "1080p", "1440p", "2160p")
-SIZE_HELP = ("x4: the model's own scale (x2 for 2x models); xF: any factor (the network's output resized, e.g. x2.5); "
-             "Hp: a target height in pixels (width follows the aspect)")
-PRECISION_HELP = ("auto: the fastest of bf16, int8 or fp16 this machine runs natively with a negligible measured loss "
-                  "(fp32 otherwise); what it picked and why is shown in the job's details. fp32: exactly test mode's frames")
+SIZE_HELP = (
+    "x4: the model's own scale (x2 for 2x models); xF: any factor (the network's output resized, e.g. x2.5); "
+    "Hp: a target height in pixels (width follows the aspect)"
+)
+PRECISION_HELP = (
+    "auto: the fastest of bf16, int8 or fp16 this machine runs natively with a negligible measured loss "
+    "(fp32 otherwise); what it picked and why is shown in the job's details. fp32: exactly test mode's frames"
+)
 UNPLAYABLE = ("h265", "ffv1", "prores")  # codecs that Chromium and Firefox do not play (the page says so)
 MAX_FACTOR = 16
 MAX_HEIGHT = defaults.MAX_OUTPUT_SIDE
@@ -105,8 +112,15 @@ def settings_from(model, size, codec="h264", crf=None, precision="auto", start=N
         duration = None  # 0 in the form: the whole video
     if isinstance(crf, str):
         crf = None if crf.strip().lower() in ("", "default") else _to_number("quality (CRF)", crf)
-    return {"model": model, **parse_size(size), "codec": codec, "crf": _number("quality (CRF)", crf, 0, 63, True),
-            "precision": precision, "start": start or None, "duration": duration}
+    return {
+        "model": model,
+        **parse_size(size),
+        "codec": codec,
+        "crf": _number("quality (CRF)", crf, 0, 63, True),
+        "precision": precision,
+        "start": start or None,
+        "duration": duration,
+    }
 
 
 def _name_of(path):
@@ -124,8 +138,9 @@ def add_job(queue, settings, video=None, frames=None, allowed=None, allow_dirs=(
         names = [_name_of(p) for p in frames]
         inputs.check_frames(frames, names, limit)
         folder = os.path.basename(os.path.dirname(os.fspath(frames[0]))) or "frames"
-        return queue.submit(inputs.safe_name(folder, "frames"), settings,
-                            inputs.copy_frames(frames, names, "frames", start, duration))
+        return queue.submit(
+            inputs.safe_name(folder, "frames"), settings, inputs.copy_frames(frames, names, "frames", start, duration)
+        )
     if allowed:
         real = inputs.allowed_input(allowed, allow_dirs, start, duration)
         return queue.submit(_name_of(allowed), settings, lambda _folder: real)
@@ -152,14 +167,19 @@ def queue_rows(queue):
 def details(queue, record):
     """The job's settings, state and timings (Markdown)."""
     s = record["settings"]
-    size = {"model": f"x{s.get('scale', 4)} (the model's scale)", "factor": f"x{s.get('factor')} (resized)",
-            "height": f"{s.get('height')} pixels high"}.get(s.get("size"), "?")
+    size = {
+        "model": f"x{s.get('scale', 4)} (the model's scale)",
+        "factor": f"x{s.get('factor')} (resized)",
+        "height": f"{s.get('height')} pixels high",
+    }.get(s.get("size"), "?")
     window = ""
     if s.get("start") or s.get("duration"):
         window = f" · from {s.get('start') or 0:g} s" + (f" for {s['duration']:g} s" if s.get("duration") else "")
-    lines = [f"**{record['name']}** · job `{record['id']}` · **{record['state']}**: {record['message']}",
-             f"model `{s['model']}` · output {size} · codec {s['codec']}"
-             f"{' crf ' + str(s['crf']) if s.get('crf') is not None else ''} · precision {s['precision']}{window}"]
+    lines = [
+        f"**{record['name']}** · job `{record['id']}` · **{record['state']}**: {record['message']}",
+        f"model `{s['model']}` · output {size} · codec {s['codec']}"
+        f"{' crf ' + str(s['crf']) if s.get('crf') is not None else ''} · precision {s['precision']}{window}",
+    ]
     if record.get("auto"):
         lines.append(f"precision picked: `{record['auto']}`")
     timing = f"added {when(record['created'])} · started {when(record['started'])} · finished {when(record['finished'])}"

@@ -4,6 +4,7 @@ It asks the kernel for SIGTERM when the app's thread that started it ends (Linux
 a killed app does not leave a job running that the next start could not take over; SIGTERM stops
 upscale.py cleanly, keeping its finished segments for ``--resume``.  Then it is upscale.py.
 """
+
 import ctypes
 import os
 import signal

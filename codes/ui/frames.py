@@ -2,6 +2,7 @@
 a chosen frame (the input enlarged by bicubic, or pixel by pixel, against the result), cropped
 around a chosen point to zoom in.  Frames are read as upload.py reads them (:func:`open_source`),
 so the comparison's input frame is the one the model saw (``start``/``duration`` included)."""
+
 from __future__ import annotations
 
 import os
@@ -79,7 +80,7 @@ def crop(image, zoom, cx, cy):
     cw, ch = max(8, int(w / zoom)), max(8, int(h / zoom))
     x0 = int(round(min(max(cx * w - cw / 2, 0), w - cw)))
     y0 = int(round(min(max(cy * h - ch / 2, 0), h - ch)))
-    return image[y0:y0 + ch, x0:x0 + cw]
+    return image[y0 : y0 + ch, x0 : x0 + cw]
 
 
 def comparison(record, src, dst, folder, index, how="bicubic", zoom=1, cx=0.5, cy=0.5):

@@ -5,6 +5,7 @@ what was expected), and nothing outside the work folder and the allowed folders.
 Paths are compared after resolving symlinks (``os.path.realpath``): a link inside an allowed
 folder that points outside it is refused like the outside path itself.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,7 +27,7 @@ def safe_name(name, fallback="video"):
     if not base:
         return fallback
     stem, ext = os.path.splitext(base)
-    return stem[:120 - len(ext)] + ext
+    return stem[: 120 - len(ext)] + ext
 
 
 def within(path, root):
@@ -68,10 +69,12 @@ def check_upload(path, name, limit, start=None, duration=None):
 
 def copy_upload(path, name):
     """``place_input`` for :meth:`JobStore.create`: the upload copied into the job's input folder."""
+
     def place(folder):
         dst = os.path.join(folder, safe_name(name))
         shutil.copyfile(path, dst)
         return dst
+
     return place
 
 
@@ -94,6 +97,7 @@ def check_frames(paths, names, limit):
 def copy_frames(paths, names, folder_name, start=None, duration=None):
     """``place_input`` for frames: copied under their own names into ``input/<folder>/``, then
     opened as upload.py opens a folder of frames."""
+
     def place(folder):
         dst = os.path.join(folder, safe_name(folder_name, "frames"))
         os.makedirs(dst)
@@ -106,6 +110,7 @@ def copy_frames(paths, names, folder_name, start=None, duration=None):
             shutil.copyfile(path, os.path.join(dst, clean))
         probe(dst, folder_name, start, duration)
         return dst
+
     return place
 
 

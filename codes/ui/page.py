@@ -5,6 +5,7 @@ before/after comparison; and the named API endpoint ``upscale`` for ``gradio_cli
 Errors of the user's making are one line in the page (``#message``) or, through the API, the
 endpoint's error; anything unexpected is one line too, its traceback in ``WORKDIR/app.log``.
 """
+
 from __future__ import annotations
 
 import functools
@@ -64,10 +65,9 @@ class Page:
 
     def api(self, video, model, size, precision):
         try:
-            return actions.api_upscale(self.queue, video, model, size, precision, self.models, self.limit,
-                                       self.api_timeout)
+            return actions.api_upscale(self.queue, video, model, size, precision, self.models, self.limit, self.api_timeout)
         except Exception as err:  # noqa: BLE001
-            raise gr.Error(self._report(err)[len("error: "):], print_exception=False) from None
+            raise gr.Error(self._report(err)[len("error: ") :], print_exception=False) from None
 
     # ----------------------------------------------------------- views ----
     def tick(self, job_id, shown):
@@ -82,8 +82,7 @@ class Page:
                 job_id = running[0] if running else (ids[-1] if ids else None)
             choices = [(actions.job_label(r), r["id"]) for r in records]
             if job_id is None:
-                return (rows, gr.update(choices=choices, value=None), "no job yet", None, "", None, None,
-                        gr.skip(), None)
+                return (rows, gr.update(choices=choices, value=None), "no job yet", None, "", None, None, gr.skip(), None)
             record = self.store.get(job_id)
             progress = self.queue.progress(job_id)
             key = f"{job_id}:{record['state']}"
@@ -94,8 +93,17 @@ class Page:
                 out = self.store.paths(record)[1] if done else None
                 video = output = out
                 frame = gr.update(maximum=max(2, record.get("frames") or 2), value=1)
-            return (rows, gr.update(choices=choices, value=job_id), progress["text"], progress["preview"],
-                    actions.details(self.queue, record), video, output, frame, key)
+            return (
+                rows,
+                gr.update(choices=choices, value=job_id),
+                progress["text"],
+                progress["preview"],
+                actions.details(self.queue, record),
+                video,
+                output,
+                frame,
+                key,
+            )
         except Exception as err:  # noqa: BLE001
             return (gr.skip(),) * 2 + (self._report(err),) + (gr.skip(),) * 6
 
@@ -116,41 +124,60 @@ def build(page, title="TecoGAN video upscaler"):
     """The gr.Blocks of ``page``."""
     # Gradio's copies of uploads and shown files (WORKDIR/uploads) go after two hours: each job keeps its own
     with gr.Blocks(title=title, delete_cache=(1800, 7200)) as demo:
-        gr.Markdown(f"## {title}\nUpload a video (or a folder's frames), pick a model and start: jobs wait in a "
-                    "queue, run one at a time, and survive a restart of the app.")
+        gr.Markdown(
+            f"## {title}\nUpload a video (or a folder's frames), pick a model and start: jobs wait in a "
+            "queue, run one at a time, and survive a restart of the app."
+        )
         message = gr.Markdown("", elem_id="message")
         with gr.Row():
             with gr.Column():
                 video = gr.File(label="Video file", file_types=["video"], elem_id="video_input")
                 with gr.Accordion("or the frames of a folder", open=False):
-                    frames = gr.File(label="Frames folder (PNG, JPEG, ...)", file_count="directory",
-                                     elem_id="frames_input")
-                allowed = gr.Dropdown(choices=list_allowed(page.allow_dirs), value=None, label="or a file of the "
-                                      "allowed folders (--allow)", visible=bool(page.allow_dirs), elem_id="allowed",
-                                      allow_custom_value=True)  # checked by inputs.allowed_input
+                    frames = gr.File(label="Frames folder (PNG, JPEG, ...)", file_count="directory", elem_id="frames_input")
+                allowed = gr.Dropdown(
+                    choices=list_allowed(page.allow_dirs),
+                    value=None,
+                    label="or a file of the allowed folders (--allow)",
+                    visible=bool(page.allow_dirs),
+                    elem_id="allowed",
+                    allow_custom_value=True,
+                )  # checked by inputs.allowed_input
             with gr.Column():
-                model = gr.Radio([(actions.model_label(n), n) for n in page.models], value=DEFAULT_MODEL,
-                                 label="Model", elem_id="model")
+                model = gr.Radio(
+                    [(actions.model_label(n), n) for n in page.models], value=DEFAULT_MODEL, label="Model", elem_id="model"
+                )
                 guidance = gr.Markdown(actions.model_guidance(DEFAULT_MODEL), elem_id="guidance")
                 with gr.Row():
-                    size = gr.Dropdown(list(actions.SIZES), value="x4", allow_custom_value=True, label="Output size",
-                                       info=actions.SIZE_HELP, elem_id="size")
-                    precision = gr.Dropdown(list(PRECISION_CHOICES), value="auto", label="Precision",
-                                            info=actions.PRECISION_HELP, elem_id="precision")
+                    size = gr.Dropdown(
+                        list(actions.SIZES),
+                        value="x4",
+                        allow_custom_value=True,
+                        label="Output size",
+                        info=actions.SIZE_HELP,
+                        elem_id="size",
+                    )
+                    precision = gr.Dropdown(
+                        list(PRECISION_CHOICES), value="auto", label="Precision", info=actions.PRECISION_HELP, elem_id="precision"
+                    )
                 with gr.Row():
                     codec = gr.Dropdown(list(CODECS), value="h264", label="Codec", elem_id="codec")
-                    crf = gr.Dropdown(list(actions.CRFS), value="default", allow_custom_value=True,
-                                      label="Quality (CRF: lower is better and bigger)", elem_id="crf")
+                    crf = gr.Dropdown(
+                        list(actions.CRFS),
+                        value="default",
+                        allow_custom_value=True,
+                        label="Quality (CRF: lower is better and bigger)",
+                        elem_id="crf",
+                    )
                 with gr.Row():
                     start = gr.Number(None, label="Start at (seconds)", elem_id="start")
                     duration = gr.Number(None, label="Only this many seconds (0: all)", elem_id="duration")
                 start_btn = gr.Button("Start", variant="primary", elem_id="start_btn")
         gr.Markdown("### Queue")
-        table = gr.Dataframe(headers=["job", "input", "model", "progress", "message"], interactive=False,
-                             elem_id="queue")
+        table = gr.Dataframe(headers=["job", "input", "model", "progress", "message"], interactive=False, elem_id="queue")
         with gr.Row():
-            job = gr.Dropdown(choices=[], value=None, label="Job", elem_id="job", scale=3,
-                              allow_custom_value=True)  # the list changes as jobs come and go
+            job = gr.Dropdown(
+                choices=[], value=None, label="Job", elem_id="job", scale=3, allow_custom_value=True
+            )  # the list changes as jobs come and go
             cancel_btn = gr.Button("Cancel (keeps finished segments)", elem_id="cancel_btn")
             resume_btn = gr.Button("Resume", elem_id="resume_btn")
             remove_btn = gr.Button("Remove", elem_id="remove_btn")
@@ -168,15 +195,21 @@ def build(page, title="TecoGAN video upscaler"):
             cx = gr.Slider(0, 1, value=0.5, step=0.05, label="Zoom centre x", elem_id="cx")
             cy = gr.Slider(0, 1, value=0.5, step=0.05, label="Zoom centre y", elem_id="cy")
         compare_btn = gr.Button("Compare", elem_id="compare_btn")
-        slider = gr.ImageSlider(label="before | after (drag the line)", elem_id="compare", type="filepath",
-                                buttons=["fullscreen", "download"], max_height=600)
+        slider = gr.ImageSlider(
+            label="before | after (drag the line)",
+            elem_id="compare",
+            type="filepath",
+            buttons=["fullscreen", "download"],
+            max_height=600,
+        )
         shown = gr.State(None)
 
         private = {"api_visibility": "private"}
         model.change(actions.model_guidance, model, guidance, **private)
         allowed.focus(lambda: gr.update(choices=list_allowed(page.allow_dirs)), None, allowed, **private)
-        start_btn.click(page.start, [video, frames, allowed, model, size, codec, crf, precision, start, duration],
-                        [message, job], **private)
+        start_btn.click(
+            page.start, [video, frames, allowed, model, size, codec, crf, precision, start, duration], [message, job], **private
+        )
         for btn, what in ((cancel_btn, "cancel"), (resume_btn, "resume"), (remove_btn, "remove")):
             btn.click(functools.partial(page.act, what), job, message, **private)
         outputs = [table, job, progress, preview, info, result, download, frame, shown]
@@ -191,7 +224,13 @@ def build(page, title="TecoGAN video upscaler"):
             api_precision = gr.Textbox("auto", label="precision")
             api_out = gr.File(label="output")
             api_btn = gr.Button("upscale")
-        api_btn.click(page.api, [api_file, api_model, api_size, api_precision], api_out, api_name="upscale",
-                      concurrency_limit=None, api_description="Upscale a video file with a model; blocks until "
-                      "the job is done and returns the output video (it waits in the app's queue)")
+        api_btn.click(
+            page.api,
+            [api_file, api_model, api_size, api_precision],
+            api_out,
+            api_name="upscale",
+            concurrency_limit=None,
+            api_description="Upscale a video file with a model; blocks until "
+            "the job is done and returns the output video (it waits in the app's queue)",
+        )
     return demo

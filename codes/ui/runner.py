@@ -8,6 +8,7 @@ child process (:mod:`tecogan.ui.child`), writing a resumable job folder beside i
 * progress: frames done from the job folder's segment records and upscale.py's progress lines,
   the rate of this run, the time left; the latest upscaled frame from the newest segment.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,19 @@ ENDED = ("done", "failed", "cancelled")
 def upscale_args(record, src, dst, segment_frames):
     """upscale.py's arguments for a job's settings (always ``--resume``: a new job or the rest of one)."""
     s = record["settings"]
-    args = [src, dst, "--resume", "--segment_frames", str(segment_frames), "--model", s["model"],
-            "--precision", s.get("precision") or "auto", "--codec", s.get("codec") or "h264"]
+    args = [
+        src,
+        dst,
+        "--resume",
+        "--segment_frames",
+        str(segment_frames),
+        "--model",
+        s["model"],
+        "--precision",
+        s.get("precision") or "auto",
+        "--codec",
+        s.get("codec") or "h264",
+    ]
     if s.get("crf") is not None:
         args += ["--crf", str(int(s["crf"]))]
     if s.get("size") == "factor":
@@ -90,8 +102,11 @@ class JobQueue:
         """Jobs a stopped or killed app left running are queued again, then the workers start."""
         for record in self.store.jobs():
             if record["state"] == "running":
-                self.store.update(record["id"], state="queued",
-                                  message="interrupted (the app stopped); continues from its last finished segment")
+                self.store.update(
+                    record["id"],
+                    state="queued",
+                    message="interrupted (the app stopped); continues from its last finished segment",
+                )
         for i in range(self.workers):
             t = threading.Thread(target=self._worker, name=f"tecogan-ui-job-{i}", daemon=True)
             t.start()
@@ -173,7 +188,7 @@ class JobQueue:
         try:
             with open(log, errors="replace") as f:
                 text = f.read()[-20000:]
-            lines = PROGRESS.findall(text[text.rfind("---- "):])  # this run's lines only
+            lines = PROGRESS.findall(text[text.rfind("---- ") :])  # this run's lines only
             if lines and record["state"] == "running":
                 done = max(done or 0, int(lines[-1][0]))
                 total = total or int(lines[-1][1])
@@ -195,8 +210,15 @@ class JobQueue:
         rate = f", {fps:.2f} frames/s" if fps else ""
         eta = f", {format_seconds(left)} left" if left is not None else (", measuring the speed" if run else "")
         text = f"{record['state']}: {count}{rate}{eta}" if record["state"] == "running" else record["state"]
-        return {"state": record["state"], "done": done, "total": total, "fps": fps, "left": left, "text": text,
-                "preview": preview}
+        return {
+            "state": record["state"],
+            "done": done,
+            "total": total,
+            "fps": fps,
+            "left": left,
+            "text": text,
+            "preview": preview,
+        }
 
     def _kept_preview(self, job_id):
         path = os.path.join(self.store.folder(job_id), "preview.png")
@@ -210,8 +232,7 @@ class JobQueue:
                 for record in self.store.jobs():
                     if record["state"] == "queued" and record["id"] not in self._runs:
                         self.store.update(record["id"], state="running", message="starting", started=time.time())
-                        self._runs[record["id"]] = {"proc": None, "t0": time.monotonic(), "done0": None,
-                                                    "cancel": False}
+                        self._runs[record["id"]] = {"proc": None, "t0": time.monotonic(), "done0": None, "cancel": False}
                         return record
                 self._cv.wait(1.0)
         return None
@@ -250,8 +271,9 @@ class JobQueue:
                 if self._stopping or run["cancel"]:
                     proc = None
                 else:
-                    proc = run["proc"] = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                                          env=env, cwd=self.store.folder(job_id))
+                    proc = run["proc"] = subprocess.Popen(
+                        cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=self.store.folder(job_id)
+                    )
                     run["t0"], run["done0"] = time.monotonic(), job_counts(dst)[0] or 0  # this run's rate only
                     self.store.update(job_id, message="running")
             code = proc.wait() if proc is not None else None
@@ -268,14 +290,24 @@ class JobQueue:
         if code == 0:
             result = RESULT.findall(text)
             frames = int(result[-1][0]) + int(result[-1][1] or 0) if result else total
-            self._finish(job_id, state="done", frames=frames, finished=time.time(),
-                         message=f"done: {frames} frames in {format_seconds(seconds)}", **changes)
+            self._finish(
+                job_id,
+                state="done",
+                frames=frames,
+                finished=time.time(),
+                message=f"done: {frames} frames in {format_seconds(seconds)}",
+                **changes,
+            )
         elif run["cancel"]:
             kept = f"{done or 0} of {total} frames kept" if total else "nothing finished yet"
             self._finish(job_id, state="cancelled", message=f"cancelled; {kept}: Resume continues from there", **changes)
         elif self._stopping or code is None:
-            self._finish(job_id, state="queued", message="interrupted (the app stopped); continues from its last "
-                         "finished segment", **changes)
+            self._finish(
+                job_id,
+                state="queued",
+                message="interrupted (the app stopped); continues from its last finished segment",
+                **changes,
+            )
         else:
             lines = ERROR.findall(errors)
             why = lines[-1] if lines else (errors.strip().splitlines() or [f"exit status {code}"])[-1]

@@ -14,6 +14,7 @@ its input copy and ``job.json`` are complete: a full disk or a kill while adding
 half job (the next start removes the temporary folder).  Every ``job.json`` is replaced by a
 rename, so a kill at any moment leaves the old or the new record, never a torn one.
 """
+
 from __future__ import annotations
 
 import json
@@ -57,8 +58,7 @@ def valid_id(job_id):
     if not isinstance(job_id, str) or len(job_id) != 22:
         return False
     date, clock, mark = job_id[:8], job_id[9:15], job_id[16:]
-    return (date.isdigit() and clock.isdigit() and job_id[8] == job_id[15] == "-"
-            and all(c in "0123456789abcdef" for c in mark))
+    return date.isdigit() and clock.isdigit() and job_id[8] == job_id[15] == "-" and all(c in "0123456789abcdef" for c in mark)
 
 
 class JobStore:
@@ -133,11 +133,20 @@ class JobStore:
             src = place_input(os.path.join(partial, "input"))
             final = os.path.join(self.jobs_dir, job_id)
             inside = os.path.commonpath([os.path.abspath(src), partial]) == partial  # a copy, or read in place
-            record = {"id": job_id, "name": name,
-                      "input": os.path.join(final, os.path.relpath(src, partial)) if inside else os.path.abspath(src),
-                      "settings": settings, "state": "queued", "message": "waiting for its turn",
-                      "created": time.time(), "started": None, "finished": None, "seconds": 0.0,
-                      "frames": None, "auto": None}
+            record = {
+                "id": job_id,
+                "name": name,
+                "input": os.path.join(final, os.path.relpath(src, partial)) if inside else os.path.abspath(src),
+                "settings": settings,
+                "state": "queued",
+                "message": "waiting for its turn",
+                "created": time.time(),
+                "started": None,
+                "finished": None,
+                "seconds": 0.0,
+                "frames": None,
+                "auto": None,
+            }
             atomic_write_json(os.path.join(partial, RECORD), record)
             os.rename(partial, final)
         except OSError as err:
@@ -180,6 +189,8 @@ def output_name(record):
     settings = record["settings"]
     stem = os.path.splitext(os.path.basename(record["input"].rstrip("/")))[0] or "video"
     size = settings.get("size", "model")
-    tag = {"factor": f"x{settings.get('factor'):g}" if settings.get("factor") else "x",
-           "height": f"{settings.get('height')}p"}.get(size, "x" + str(settings.get("scale", 4)))
+    tag = {
+        "factor": f"x{settings.get('factor'):g}" if settings.get("factor") else "x",
+        "height": f"{settings.get('height')}p",
+    }.get(size, "x" + str(settings.get("scale", 4)))
     return f"{stem}_{tag}{CONTAINER.get(settings.get('codec') or 'h264', '.mp4')}"

@@ -1,4 +1,5 @@
 """Shared helpers: errors, file I/O, checkpoints, devices."""
+
 import os
 
 # OpenCV's image decoders print their own messages ("libpng error: ...") on stderr; the

@@ -11,6 +11,7 @@ torch itself does not, so a flipped bit would load as a silently wrong weight); 
 every tensor must fit its own storage (a crafted shape over a tiny storage is refused)
 and every floating tensor must be finite (a diverged training's NaN/Inf is refused).
 """
+
 import pickle
 import struct
 import zipfile
@@ -30,11 +31,14 @@ def verify_checkpoint_file(path):
         with zipfile.ZipFile(path) as zf:
             bad = zf.testzip()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError) as err:
-        raise UserError(f"{path}: damaged checkpoint (zip structure: {one_line(err, 120)}); "
-                        f"copy it again or use another checkpoint") from None
+        raise UserError(
+            f"{path}: damaged checkpoint (zip structure: {one_line(err, 120)}); copy it again or use another checkpoint"
+        ) from None
     if bad is not None:
-        raise UserError(f"{path}: damaged checkpoint: entry {bad} fails its CRC check (a corrupted copy?); "
-                        f"copy it again or use another checkpoint")
+        raise UserError(
+            f"{path}: damaged checkpoint: entry {bad} fails its CRC check (a corrupted copy?); "
+            f"copy it again or use another checkpoint"
+        )
 
 
 def check_tensors(state, path):
@@ -58,16 +62,19 @@ def _check_tensor(t, name, path):
         raise UserError(f"{path}: {name} is a {t.layout} tensor (expected plain dense tensors)")
     if t.numel():
         span = t.storage_offset() + sum((size - 1) * abs(stride) for size, stride in zip(t.shape, t.stride(), strict=False)) + 1
-        if any(st == 0 for st, size in zip(t.stride(), t.shape, strict=False) if size > 1) or \
-                span * t.element_size() > t.untyped_storage().nbytes():
-            raise UserError(f"{path}: {name} has shape {tuple(t.shape)} but its data holds "
-                            f"{t.untyped_storage().nbytes() // max(t.element_size(), 1)} values (a crafted "
-                            f"or damaged checkpoint)")
+        if (
+            any(st == 0 for st, size in zip(t.stride(), t.shape, strict=False) if size > 1)
+            or span * t.element_size() > t.untyped_storage().nbytes()
+        ):
+            raise UserError(
+                f"{path}: {name} has shape {tuple(t.shape)} but its data holds "
+                f"{t.untyped_storage().nbytes() // max(t.element_size(), 1)} values (a crafted "
+                f"or damaged checkpoint)"
+            )
     if t.is_floating_point() or t.is_complex():
         if not bool(torch.isfinite(t).all()):
             bad = int((~torch.isfinite(t)).sum())
-            raise UserError(f"{path}: {name} holds {bad} NaN/Inf values (a diverged training?); "
-                            f"use an earlier checkpoint")
+            raise UserError(f"{path}: {name} holds {bad} NaN/Inf values (a diverged training?); use an earlier checkpoint")
 
 
 def load_state_dict_file(path, map_location="cpu"):
@@ -80,10 +87,22 @@ def load_state_dict_file(path, map_location="cpu"):
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else "unsafe content"
-        raise UserError(f"{path}: refused to load: the file holds objects other than tensors "
-                        f"and plain containers (weights_only=True: {first[:160]})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError,
-            IndexError, KeyError, TypeError, AttributeError, struct.error) as err:
+        raise UserError(
+            f"{path}: refused to load: the file holds objects other than tensors "
+            f"and plain containers (weights_only=True: {first[:160]})"
+        ) from None
+    except (
+        RuntimeError,
+        EOFError,
+        zipfile.BadZipFile,
+        OSError,
+        ValueError,
+        IndexError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        struct.error,
+    ) as err:
         # a file that is no checkpoint at all (a text file, random bytes) reaches the old
         # non-zip format's unpickler, which fails with whatever its first opcode leads to
         msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -102,11 +121,14 @@ def load_state_dict_file(path, map_location="cpu"):
 def _strip_module_prefix(state):
     """The state dict without DistributedDataParallel's ``module.`` prefix, its metadata (the
     per-module versions, the generator's name) moved along with the keys."""
-    out = OrderedDict((k[len("module."):], v) for k, v in state.items())
+    out = OrderedDict((k[len("module.") :], v) for k, v in state.items())
     meta = getattr(state, "_metadata", None)
     if isinstance(meta, dict):
-        out._metadata = OrderedDict((k[len("module."):] if k.startswith("module.") else "", v)
-                                    for k, v in meta.items() if k == "module" or k.startswith("module."))
+        out._metadata = OrderedDict(
+            (k[len("module.") :] if k.startswith("module.") else "", v)
+            for k, v in meta.items()
+            if k == "module" or k.startswith("module.")
+        )
     return out
 
 
@@ -131,11 +153,12 @@ def load_into(net, state_dict, path, describe_expected="", suggest=None):
             parts.append(f"{len(missing)} missing keys (e.g. {', '.join(missing[:3])})")
         if unexpected:
             parts.append(f"{len(unexpected)} unexpected keys (e.g. {', '.join(unexpected[:3])})")
-        raise UserError(f"{path}: does not fit the {describe_expected or 'network'}: "
-                        f"{' and '.join(parts)}{hint}")
+        raise UserError(f"{path}: does not fit the {describe_expected or 'network'}: {' and '.join(parts)}{hint}")
     for k, v in own.items():
         if tuple(state_dict[k].shape) != tuple(v.shape):
-            raise UserError(f"{path}: does not fit the {describe_expected or 'network'}: {k} has shape "
-                            f"{tuple(state_dict[k].shape)}, expected {tuple(v.shape)}{hint}")
+            raise UserError(
+                f"{path}: does not fit the {describe_expected or 'network'}: {k} has shape "
+                f"{tuple(state_dict[k].shape)}, expected {tuple(v.shape)}{hint}"
+            )
     net.load_state_dict(state_dict, strict=True)
     return net

@@ -1,4 +1,5 @@
 """Choosing the compute device from ``--gpu_id`` / ``--device``; what the CPU computes fast."""
+
 import os
 
 import torch
@@ -46,12 +47,26 @@ def parse_device(name):
 # measurements `auto` reads (precision_table.json keeps rows per class; docs/precision.md)
 CPU_CLASSES = ("amx", "avx512_bf16", "avx512_vnni", "avx512", "avx2", "other")
 # the /proc/cpuinfo flags that put a CPU in each class (the first class with one of them decides)
-_CLASS_FLAGS = (("amx", ("amx_tile", "amx_bf16", "amx_int8")), ("avx512_bf16", ("avx512_bf16",)),
-                ("avx512_vnni", ("avx512_vnni",)), ("avx512", ("avx512f",)), ("avx2", ("avx2",)))
+_CLASS_FLAGS = (
+    ("amx", ("amx_tile", "amx_bf16", "amx_int8")),
+    ("avx512_bf16", ("avx512_bf16",)),
+    ("avx512_vnni", ("avx512_vnni",)),
+    ("avx512", ("avx512f",)),
+    ("avx2", ("avx2",)),
+)
 # the class an ONEDNN_MAX_CPU_ISA cap keeps oneDNN (torch's and OpenVINO's kernels) within
-_CAP_CLASS = {"SSE41": "other", "AVX": "other", "AVX2": "avx2", "AVX2_VNNI": "avx2", "AVX2_VNNI_2": "avx2",
-              "AVX512_CORE": "avx512", "AVX512_CORE_VNNI": "avx512_vnni", "AVX512_CORE_BF16": "avx512_bf16",
-              "AVX512_CORE_FP16": "avx512_bf16", "AVX10_1_512": "avx512_bf16"}
+_CAP_CLASS = {
+    "SSE41": "other",
+    "AVX": "other",
+    "AVX2": "avx2",
+    "AVX2_VNNI": "avx2",
+    "AVX2_VNNI_2": "avx2",
+    "AVX512_CORE": "avx512",
+    "AVX512_CORE_VNNI": "avx512_vnni",
+    "AVX512_CORE_BF16": "avx512_bf16",
+    "AVX512_CORE_FP16": "avx512_bf16",
+    "AVX10_1_512": "avx512_bf16",
+}
 # the /proc/cpuinfo flags of hardware that computes bf16 / fp16 (x86 AMX or AVX-512, ARM)
 _CPU_FLAGS = {"bf16": ("amx_bf16", "avx512_bf16", "bf16"), "fp16": ("amx_fp16",)}
 # classes whose oneDNN has int8 convolution kernels (measured: OpenVINO's int8 runs jit_avx2_I8 /

@@ -1,4 +1,5 @@
 """torchrun support: process group from the environment, rank helpers."""
+
 import os
 
 import torch
@@ -12,8 +13,10 @@ def _env_int(name, default):
     text = os.environ.get(name)
     if text is None:
         if default is None:
-            raise UserError(f"${name} is not set, but $WORLD_SIZE is {os.environ.get('WORLD_SIZE')!r}: start "
-                            f"multi-process training with torchrun, which sets both")
+            raise UserError(
+                f"${name} is not set, but $WORLD_SIZE is {os.environ.get('WORLD_SIZE')!r}: start "
+                f"multi-process training with torchrun, which sets both"
+            )
         return default
     try:
         value = int(text.strip())

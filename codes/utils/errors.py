@@ -20,6 +20,7 @@ Messages name the Python API's arguments (``pass overwrite=True to replace it``)
 command line (:func:`command_line`, set by :func:`run_cli`) they name its flags (``pass
 --overwrite``): :mod:`tecogan.errors` holds the error family and the table of the two.
 """
+
 import argparse
 import contextlib
 import errno
@@ -77,7 +78,7 @@ def short(value, limit=80):
     """``repr(value)`` cut to about ``limit`` characters, computed in bounded time (never
     walks more than a few levels and items of a container, whatever its real size)."""
     text = _REPR.repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def one_line(text, limit=2000):
@@ -123,8 +124,14 @@ def describe_os_error(err):
     return f"{os.fsdecode(where)}: {text}" if where is not None else text
 
 
-_OOM_WORDS = ("out of memory", "can't allocate memory", "cannot allocate memory", "defaultcpuallocator",
-              "bad_alloc", "insufficient memory")
+_OOM_WORDS = (
+    "out of memory",
+    "can't allocate memory",
+    "cannot allocate memory",
+    "defaultcpuallocator",
+    "bad_alloc",
+    "insufficient memory",
+)
 
 
 def is_out_of_memory(err):
@@ -228,8 +235,7 @@ def run_cli(main, argv=None, oom_hint=None):
         elif isinstance(err, RecursionError):
             message = "input nested too deeply (recursion limit reached)"
         else:
-            message = (f"unexpected {type(err).__name__}: {one_line(err, 240)} "
-                       f"(run with --debug for the traceback)")
+            message = f"unexpected {type(err).__name__}: {one_line(err, 240)} (run with --debug for the traceback)"
         status = 2
     finally:
         argparse.ArgumentParser.error = old_error

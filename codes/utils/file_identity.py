@@ -6,6 +6,7 @@ nearest existing folder's identity plus the case-folded rest of the name.  So on
 case-insensitive file system ``IN.mp4`` is ``in.mp4``, and a hard link or a symlinked folder is
 the file it reaches.
 """
+
 import os
 
 

@@ -7,6 +7,7 @@ half-written checkpoint, JSON or PNG under the final name.  Images are
 encoded and decoded in memory and written/read with Python's file functions, so file
 names that are not valid UTF-8 work (OpenCV's own path functions crash on them).
 """
+
 import io
 import json
 import os
@@ -56,8 +57,7 @@ def atomic_write(path, write_fn, suffix="", overwrite=None):
     except OSError as err:  # a full disk, a read-only folder: one line naming the output, not the temp
         if os.path.exists(tmp):
             os.remove(tmp)
-        raise UserError(f"{path}: could not be written: {describe_os_error(OSError(err.errno, err.strerror))}") \
-            from err
+        raise UserError(f"{path}: could not be written: {describe_os_error(OSError(err.errno, err.strerror))}") from err
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -74,6 +74,7 @@ def atomic_torch_save(obj, path):
             f.write(buf.getbuffer())
             f.flush()
             os.fsync(f.fileno())
+
     atomic_write(path, write)
 
 
@@ -83,6 +84,7 @@ def atomic_write_text(path, text):
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+
     atomic_write(path, write)
 
 
@@ -114,6 +116,7 @@ def write_image_rgb(path, img_rgb):
     def write(tmp):
         with open(tmp, "wb") as f:
             f.write(buf.tobytes())
+
     atomic_write(path, write, suffix=ext)
 
 
@@ -166,8 +169,13 @@ def _looks_truncated(data):
     return False
 
 
-_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 def check_regular_file(path, what="file"):
@@ -203,12 +211,12 @@ def image_header_size(head):
                 i += 1
                 continue
             if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-                h, w = struct.unpack(">HH", head[i + 5:i + 9])
+                h, w = struct.unpack(">HH", head[i + 5 : i + 9])
                 return w, h
             if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
                 i += 2
                 continue
-            i += 2 + struct.unpack(">H", head[i + 2:i + 4])[0]
+            i += 2 + struct.unpack(">H", head[i + 2 : i + 4])[0]
     return None
 
 
@@ -224,8 +232,10 @@ def check_image_file(path):
     if dims is not None:
         w, h = dims
         if max(w, h) > MAX_IMAGE_SIDE or w * h > MAX_IMAGE_PIXELS:
-            raise UserError(f"{path}: a {w}x{h} image, larger than the {MAX_IMAGE_SIDE} pixels per side and "
-                            f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels a frame may have")
+            raise UserError(
+                f"{path}: a {w}x{h} image, larger than the {MAX_IMAGE_SIDE} pixels per side and "
+                f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels a frame may have"
+            )
     return size
 
 
@@ -254,15 +264,16 @@ def list_images(folder):
     Two frames with the same stem (``0000.png`` and ``0000.jpg``) are refused: their
     outputs (named ``<stem>.png``) would collide and the frame order is ambiguous.
     """
-    names = sorted(f for f in os.listdir(folder)
-                   if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith("."))
+    names = sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith("."))
     if len(names) > MAX_CLIP_FRAMES:
         raise UserError(f"{folder}: {len(names)} frames, more than the {MAX_CLIP_FRAMES} of one sequence")
     stems = {}
     for name in names:
         stem = os.path.splitext(name)[0]
         if stem in stems:
-            raise UserError(f"{os.path.join(folder, name)}: same name stem as {stems[stem]} (two frames "
-                            f"named {stem}.*: their outputs would collide); keep one of them")
+            raise UserError(
+                f"{os.path.join(folder, name)}: same name stem as {stems[stem]} (two frames "
+                f"named {stem}.*: their outputs would collide); keep one of them"
+            )
         stems[stem] = name
     return names

@@ -3,6 +3,7 @@ weights (:func:`weights_sha256`) and the machine's numerics (:func:`numerics`); 
 recorded settings (:func:`differences`).  Shared by ``--batch``'s output manifests
 (:mod:`tecogan.jobs.batch`) and the job folders of resumable runs (:mod:`tecogan.jobs.segments`,
 :mod:`tecogan.jobs.job_folder`, :mod:`tecogan.jobs.chunks`)."""
+
 import hashlib
 import importlib.metadata
 import os
@@ -18,8 +19,7 @@ from tecogan.utils.hashing import tensors_sha256
 
 HASH_BYTES = 1 << 20  # head and tail hashed for the fingerprint
 # the variables that cap the instruction sets torch, oneDNN and MKL use (they change float results)
-ISA_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS",
-                 "MKL_CBWR")
+ISA_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR")
 
 
 def _hash_ends(path, h):
@@ -69,14 +69,21 @@ def numerics(device):
     """What besides the options can change the pixels: the device (and GPU), the CPU's flags and
     instruction-set caps, torch's thread count, the libraries' versions."""
     flags = cpu_flags()
-    return {"device": str(device),
-            "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
-            "cpu_flags": sorted(flags) if flags else None,
-            "isa_caps": {k: os.environ[k] for k in ISA_VARIABLES if k in os.environ},
-            "threads": torch.get_num_threads(),
-            "versions": {"torch": torch.__version__, "numpy": np.__version__, "opencv": cv2.__version__,
-                         "av": av.__version__, "ffmpeg": {k: list(v) for k, v in sorted(av.library_versions.items())},
-                         "openvino": _version("openvino")}}
+    return {
+        "device": str(device),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        "cpu_flags": sorted(flags) if flags else None,
+        "isa_caps": {k: os.environ[k] for k in ISA_VARIABLES if k in os.environ},
+        "threads": torch.get_num_threads(),
+        "versions": {
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "opencv": cv2.__version__,
+            "av": av.__version__,
+            "ffmpeg": {k: list(v) for k, v in sorted(av.library_versions.items())},
+            "openvino": _version("openvino"),
+        },
+    }
 
 
 def differences(old, new, prefix=""):

@@ -1,5 +1,6 @@
 """SHA-256 of files and of a network's tensors: the one home of both (weights in caches, jobs,
 the precision table and converted models; files in manifests, job records and shipped weights)."""
+
 import hashlib
 
 import torch

@@ -12,6 +12,7 @@ torchvision puts in its name (``alexnet-owt-7be5be79.pth``), so a file replaced 
 is refused instead of giving silently wrong features; a missing file is downloaded with the
 same check.
 """
+
 import hashlib
 import os
 import re
@@ -53,11 +54,15 @@ def torchvision_state(weights, what):
         try:
             torch.hub.download_url_to_file(url, path, hash_prefix=prefix, progress=False)
         except Exception as err:  # noqa: BLE001 - offline, proxy, a failed hash: one line
-            raise UserError(f"{what}: not in torch's hub cache ({path}) and could not be downloaded "
-                            f"({type(err).__name__}: {one_line(err, 160)})") from None
+            raise UserError(
+                f"{what}: not in torch's hub cache ({path}) and could not be downloaded "
+                f"({type(err).__name__}: {one_line(err, 160)})"
+            ) from None
     if not os.path.isfile(path):
         raise UserError(f"{path}: {what}: not a regular file")
     if prefix is not None and not _sha256_prefix_ok(path, prefix):
-        raise UserError(f"{path}: {what}: the file does not match the SHA-256 prefix {prefix} in its name "
-                        f"(replaced or damaged); delete it to download it again")
+        raise UserError(
+            f"{path}: {what}: the file does not match the SHA-256 prefix {prefix} in its name "
+            f"(replaced or damaged); delete it to download it again"
+        )
     return load_state_dict_file(path)

@@ -23,6 +23,7 @@ needs only what NFSv3 and later guarantee:
   its lease taken and gives the work up.  The work itself is written by atomic renames of
   deterministic content, so even two holders at once lose nothing: they write the same files.
 """
+
 import os
 import secrets
 import socket

@@ -11,6 +11,7 @@ Taking a lock: open (create) the file, ``flock(LOCK_EX | LOCK_NB)``, then check 
 still names the file locked (a releasing holder unlinks it: a process that locked the unlinked
 file starts again).  Releasing: unlink while still holding, then close.
 """
+
 import atexit
 import fcntl
 import os
@@ -67,8 +68,12 @@ class FileLock:
                 os.close(fd)
                 who = f"pid {pid}" if pid is not None else "a process"
                 where = f" on {host}" if host else ""
-                raise LockHeld(f"{self.subject}: another process ({who}{where}) is running it now (lock file "
-                               f"{self.path}); wait for it to end, or stop it first", pid, host) from None
+                raise LockHeld(
+                    f"{self.subject}: another process ({who}{where}) is running it now (lock file "
+                    f"{self.path}); wait for it to end, or stop it first",
+                    pid,
+                    host,
+                ) from None
             except BaseException:
                 os.close(fd)
                 raise

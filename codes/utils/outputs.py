@@ -17,6 +17,7 @@
 
 The names of :mod:`tecogan.utils.tempfiles` are re-exported here.
 """
+
 import atexit
 import os
 import re
@@ -41,13 +42,13 @@ from tecogan.utils.tempfiles import (  # noqa: F401
 )
 
 # kinds of output (what check_outputs may replace with --overwrite)
-FILE = "file"            # one file (video, GIF, JSON, ...)
-FRAMES = "frames"        # a folder of PNG frames
+FILE = "file"  # one file (video, GIF, JSON, ...)
+FRAMES = "frames"  # a folder of PNG frames
 SEQUENCES = "sequences"  # a folder of sequence folders of PNG frames
-DATASET = "dataset"      # a folder of SEQUENCES folders (e.g. GT/ and LR/ of an evaluation set)
-LMDB = "lmdb"            # an LMDB folder (data.mdb, lock.mdb, meta_info.pkl)
-PARENT = "parent"        # a folder that receives outputs: may exist, is never replaced
-JOB = "job"              # a resumable job's folder (tecogan.jobs.job_folder): may exist; only ours is ever removed
+DATASET = "dataset"  # a folder of SEQUENCES folders (e.g. GT/ and LR/ of an evaluation set)
+LMDB = "lmdb"  # an LMDB folder (data.mdb, lock.mdb, meta_info.pkl)
+PARENT = "parent"  # a folder that receives outputs: may exist, is never replaced
+JOB = "job"  # a resumable job's folder (tecogan.jobs.job_folder): may exist; only ours is ever removed
 KINDS = (FILE, FRAMES, SEQUENCES, DATASET, LMDB, PARENT, JOB)
 
 _LMDB_FILES = {"data.mdb", "lock.mdb", "meta_info.pkl"}
@@ -56,8 +57,10 @@ FRAME_EXTENSION = ".png"  # every command writes its frames as PNG
 # encoded segment (seg000012.json, .npz, .mp4 ...), frames/ of PNG frames, its lock
 # (a chunked job, tecogan.jobs.chunks: per chunk a folder c000012/ of such files with numerics.json, its
 # mark c000012.json and lease c000012.lease, the assembly's lease; a lease being broken)
-_JOB_FILE = re.compile(r"(manifest|complete|numerics|c\d{6})\.json|seg\d{6}\.[A-Za-z0-9]{1,8}"
-                       r"|(c\d{6}|assemble)\.lease(\.broken-[0-9a-f]{12})?")
+_JOB_FILE = re.compile(
+    r"(manifest|complete|numerics|c\d{6})\.json|seg\d{6}\.[A-Za-z0-9]{1,8}"
+    r"|(c\d{6}|assemble)\.lease(\.broken-[0-9a-f]{12})?"
+)
 _JOB_CHUNK = re.compile(r"c\d{6}")
 JOB_FRAMES = "frames"
 
@@ -73,8 +76,7 @@ def foreign_entry(path, kind):
         if is_own_temp(entry):
             continue
         full = os.path.join(path, entry)
-        if kind == FRAMES and not entry.startswith(".") and entry.endswith(FRAME_EXTENSION) \
-                and os.path.isfile(full):
+        if kind == FRAMES and not entry.startswith(".") and entry.endswith(FRAME_EXTENSION) and os.path.isfile(full):
             continue
         if kind == LMDB and entry in _LMDB_FILES:
             continue
@@ -115,8 +117,9 @@ def _writable_ancestor(path):
     if not os.path.isdir(probe):
         raise UserError(f"{path}: cannot be created: {probe} is a file, not a folder")
     if not os.access(probe, os.W_OK | os.X_OK):
-        raise UserError(f"{path}: cannot be written: the folder {probe} is not writable "
-                        f"(read-only or no permission); choose another output")
+        raise UserError(
+            f"{path}: cannot be written: the folder {probe} is not writable (read-only or no permission); choose another output"
+        )
 
 
 def _normalise(items, default_label):
@@ -171,22 +174,22 @@ def check_outputs(outputs, inputs=(), overwrite=False):
         chain = ids.chain(p)
         for in_lbl, in_p, in_chain in input_chains:
             if chain[0] == in_chain[0]:
-                raise UserError(f"{_named(lbl, p)}: is the input {_named(in_lbl, in_p)}; "
-                                f"choose an output that is not an input")
+                raise UserError(f"{_named(lbl, p)}: is the input {_named(in_lbl, in_p)}; choose an output that is not an input")
             if in_chain[0] in chain[1:]:
-                raise UserError(f"{_named(lbl, p)}: lies inside the input {_named(in_lbl, in_p)}; "
-                                f"write the output outside the input")
+                raise UserError(
+                    f"{_named(lbl, p)}: lies inside the input {_named(in_lbl, in_p)}; write the output outside the input"
+                )
             if chain[0] in in_chain[1:]:
-                raise UserError(f"{_named(lbl, p)}: contains the input {_named(in_lbl, in_p)}; "
-                                f"choose an output folder that does not hold the input")
+                raise UserError(
+                    f"{_named(lbl, p)}: contains the input {_named(in_lbl, in_p)}; "
+                    f"choose an output folder that does not hold the input"
+                )
         for o_lbl, o_p, o_kind, o_chain in checked:
             if chain[0] == o_chain[0]:
-                raise UserError(f"{_named(lbl, p)}: is also the output {_named(o_lbl, o_p)}; "
-                                f"give each output its own name")
+                raise UserError(f"{_named(lbl, p)}: is also the output {_named(o_lbl, o_p)}; give each output its own name")
             nested = (o_chain[0] in chain[1:] and o_kind != PARENT) or (chain[0] in o_chain[1:] and kind != PARENT)
             if nested:
-                raise UserError(f"{_named(lbl, p)}: overlaps the output {_named(o_lbl, o_p)}; "
-                                f"give each output its own place")
+                raise UserError(f"{_named(lbl, p)}: overlaps the output {_named(o_lbl, o_p)}; give each output its own place")
         checked.append((lbl, p, kind, chain))
     for lbl, p, kind, _chain in checked:
         _check_existing(lbl, p, kind, overwrite)
@@ -218,27 +221,35 @@ def _check_existing(lbl, p, kind, overwrite):
     if not entries:
         return
     if not overwrite:
-        raise UserError(f"{name}: already exists and is not empty; pass --overwrite to replace it "
-                        f"(it is kept otherwise)")
+        raise UserError(f"{name}: already exists and is not empty; pass --overwrite to replace it (it is kept otherwise)")
     foreign = foreign_entry(p, kind)
     if foreign is not None:
-        what = {FRAMES: "PNG frames", SEQUENCES: "sequence folders of PNG frames",
-                DATASET: "folders of sequence folders of PNG frames",
-                LMDB: "an LMDB (data.mdb, lock.mdb, meta_info.pkl)"}.get(kind, "outputs")
-        raise UserError(f"{name}: --overwrite would delete {foreign}, which is not one of the "
-                        f"{what} this command writes; move it away or choose another output")
+        what = {
+            FRAMES: "PNG frames",
+            SEQUENCES: "sequence folders of PNG frames",
+            DATASET: "folders of sequence folders of PNG frames",
+            LMDB: "an LMDB (data.mdb, lock.mdb, meta_info.pkl)",
+        }.get(kind, "outputs")
+        raise UserError(
+            f"{name}: --overwrite would delete {foreign}, which is not one of the "
+            f"{what} this command writes; move it away or choose another output"
+        )
 
 
 def check_job_folder(name, path):
     """A job folder is removed or resumed only when it is one this project wrote: a real folder
     holding nothing but a job's files (no advice to --overwrite otherwise: that would delete it)."""
     if os.path.islink(path) or not os.path.isdir(path):
-        raise UserError(f"{name}: is in the place of a job folder and is not one (a "
-                        f"{'link' if os.path.islink(path) else 'file'}); move it away")
+        raise UserError(
+            f"{name}: is in the place of a job folder and is not one (a "
+            f"{'link' if os.path.islink(path) else 'file'}); move it away"
+        )
     foreign = foreign_entry(path, JOB)
     if foreign is not None:
-        raise UserError(f"{name}: holds {foreign}, which no job of this project writes; it is not touched: move it "
-                        "away (or choose another output name)")
+        raise UserError(
+            f"{name}: holds {foreign}, which no job of this project writes; it is not touched: move it "
+            "away (or choose another output name)"
+        )
 
 
 # ------------------------------------------------------------ folders ----
@@ -283,8 +294,10 @@ class AtomicFolder:
             return True  # an internal folder, never checked as an output
         overwrite, kind = decided
         if not os.path.isdir(self.path) or os.path.islink(self.path):
-            raise UserError(f"{self.path}: a file appeared in the place of the output folder while this "
-                            f"command ran; it is kept and this run's result is dropped")
+            raise UserError(
+                f"{self.path}: a file appeared in the place of the output folder while this "
+                f"command ran; it is kept and this run's result is dropped"
+            )
         entries = [e for e in os.listdir(self.path) if not is_own_temp(e)]
         if not entries:
             return True
@@ -292,9 +305,11 @@ class AtomicFolder:
             raise appeared_error(self.path)
         foreign = foreign_entry(self.path, kind or FRAMES)
         if foreign is not None:
-            raise UserError(f"{self.path}: --overwrite would delete {foreign}, which appeared while this command "
-                            f"ran and is not one of the files it writes; it is kept and this run's result is "
-                            f"dropped")
+            raise UserError(
+                f"{self.path}: --overwrite would delete {foreign}, which appeared while this command "
+                f"ran and is not one of the files it writes; it is kept and this run's result is "
+                f"dropped"
+            )
         return True
 
     def commit(self):

@@ -13,6 +13,7 @@ After :data:`ESTIMATE_FRAMES` more frames, ``estimate(rate, frames_left)`` may r
 
 ``quiet`` shows nothing.  Lines go to stdout, so a job started with ``> job.log`` keeps them.
 """
+
 import sys
 import time
 
@@ -50,8 +51,18 @@ class Progress:
     once with (frames/s, frames left) after the warm-up, returns a line to print or None.
     """
 
-    def __init__(self, total=None, desc="progress", quiet=False, stream=None, every=LINE_EVERY,
-                 clock=time.monotonic, leave=True, initial=0, estimate=None):
+    def __init__(
+        self,
+        total=None,
+        desc="progress",
+        quiet=False,
+        stream=None,
+        every=LINE_EVERY,
+        clock=time.monotonic,
+        leave=True,
+        initial=0,
+        estimate=None,
+    ):
         self.total, self.desc, self.done, self.initial = total, desc, initial, initial
         self.stream = stream or sys.stdout
         self.every, self.clock, self.leave, self.estimate = every, clock, leave, estimate
@@ -67,8 +78,15 @@ class Progress:
         if self.first is None:
             self.first = (now, self.done)
             if self.mode == "bar":
-                self.bar = tqdm(total=self.total, desc=self.desc, unit="frame", dynamic_ncols=True, leave=self.leave,
-                                file=self.stream, initial=self.done)
+                self.bar = tqdm(
+                    total=self.total,
+                    desc=self.desc,
+                    unit="frame",
+                    dynamic_ncols=True,
+                    leave=self.leave,
+                    file=self.stream,
+                    initial=self.done,
+                )
             return
         if self.bar is not None:
             self.bar.update(n)
@@ -81,8 +99,7 @@ class Progress:
                 self.write(line)
         if self.mode == "lines" and now - self.last >= self.every:
             self.last = now
-            print(progress_line(self.desc, self.done, self.total, seconds, self.first[1]), file=self.stream,
-                  flush=True)
+            print(progress_line(self.desc, self.done, self.total, seconds, self.first[1]), file=self.stream, flush=True)
 
     def write(self, line):
         """A line among the progress (above the bar on a terminal)."""

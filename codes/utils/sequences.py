@@ -1,5 +1,6 @@
 """Folders of sequences (``<dir>/<sequence>/<frame>.png``) transformed frame by frame into new
 folders, written atomically (the data scripts: resize_BD.py, generate_lr_BI.py, bicubic_baseline.py)."""
+
 import os
 
 from tqdm import tqdm
@@ -9,8 +10,9 @@ from tecogan.utils.fileio import list_images, read_image_rgb, write_image_rgb
 from tecogan.utils.outputs import SEQUENCES, AtomicFolder, check_outputs
 
 
-def transform_sequences(src_dir, dst_dir, transform, desc="frames", overwrite=False,
-                        src_option="--gt_dir", dst_option="--lr_dir"):
+def transform_sequences(
+    src_dir, dst_dir, transform, desc="frames", overwrite=False, src_option="--gt_dir", dst_option="--lr_dir"
+):
     """Apply ``transform(path, rgb) -> rgb`` to every frame of ``src_dir/<seq>/``, writing
     ``dst_dir/<seq>/<name>.png``; returns the number of sequences.
 
@@ -21,8 +23,7 @@ def transform_sequences(src_dir, dst_dir, transform, desc="frames", overwrite=Fa
     check_outputs([(dst_option, dst_dir, SEQUENCES)], [(src_option, src_dir)], overwrite)
     if not os.path.isdir(src_dir):
         raise UserError(f"{src_dir}: input folder not found (expected {src_dir}/<sequence>/<frame>.png)")
-    seqs = sorted(d for d in os.listdir(src_dir)
-                  if os.path.isdir(os.path.join(src_dir, d)) and not d.startswith("."))
+    seqs = sorted(d for d in os.listdir(src_dir) if os.path.isdir(os.path.join(src_dir, d)) and not d.startswith("."))
     if not seqs:
         raise UserError(f"{src_dir}: no sequence folders (expected {src_dir}/<sequence>/<frame>.png)")
     listed = [(seq, list_images(os.path.join(src_dir, seq))) for seq in seqs]  # refuse collisions first

@@ -18,6 +18,7 @@ Part of the outputs mechanism (:mod:`tecogan.utils.outputs`):
   replacing (``renameat2(RENAME_NOREPLACE)``, else ``link`` + ``unlink``) and the command
   stops with one line, the other output kept.
 """
+
 import ctypes
 import ctypes.util
 import errno
@@ -64,7 +65,7 @@ def _tail(name, budget):
         return name
     stem, ext = os.path.splitext(name)
     ext_raw = os.fsencode(ext) if len(os.fsencode(ext)) <= 16 else b""
-    return os.fsdecode(raw[:budget - len(ext_raw)] + ext_raw)
+    return os.fsdecode(raw[: budget - len(ext_raw)] + ext_raw)
 
 
 def _head(pid, rand, check, old):
@@ -221,8 +222,7 @@ def rename_noreplace(src, dst):
         except FileExistsError:
             return False
         except OSError as err:
-            if err.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK,
-                                 errno.ENOSYS):
+            if err.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK, errno.ENOSYS):
                 raise
         else:
             os.unlink(src)
@@ -239,8 +239,10 @@ def rename_noreplace(src, dst):
 
 
 def appeared_error(path):
-    return UserError(f"{path}: appeared while this command ran (another run writing the same output?); "
-                     f"it is kept and this run's result is dropped; pass --overwrite to replace it")
+    return UserError(
+        f"{path}: appeared while this command ran (another run writing the same output?); "
+        f"it is kept and this run's result is dropped; pass --overwrite to replace it"
+    )
 
 
 def publish(tmp, path, overwrite=None):

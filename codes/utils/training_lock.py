@@ -8,6 +8,7 @@ ticks since boot, with the boot id).  A second training is refused while that pr
 a lock whose process is gone, or whose pid now belongs to another process (a reused pid:
 its start time differs), is stale and taken over.
 """
+
 import contextlib
 import os
 import socket
@@ -22,7 +23,7 @@ def process_start(pid):
     try:
         with open(f"/proc/{int(pid)}/stat", "rb") as f:
             stat = f.read().decode("ascii", "replace")
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         start = fields[19]  # field 22 of stat(5); fields[0] is field 3
         try:
             with open("/proc/sys/kernel/random/boot_id") as f:
@@ -74,11 +75,15 @@ class TrainingLock:
                     continue
                 pid, host, lock_start = owner
                 if host and host != socket.gethostname():
-                    raise UserError(f"{self.exp_dir}: in use by a training on {host} (pid {pid}, lock file "
-                                    f"{self.path}); remove the lock file if that training is over") from None
+                    raise UserError(
+                        f"{self.exp_dir}: in use by a training on {host} (pid {pid}, lock file "
+                        f"{self.path}); remove the lock file if that training is over"
+                    ) from None
                 if self._running(pid, None if lock_start in (None, "-") else lock_start):
-                    raise UserError(f"{self.exp_dir}: in use by a running training (pid {pid}, lock file "
-                                    f"{self.path}); wait for it to end or stop it first") from None
+                    raise UserError(
+                        f"{self.exp_dir}: in use by a running training (pid {pid}, lock file "
+                        f"{self.path}); wait for it to end or stop it first"
+                    ) from None
                 try:  # stale: left by a training that was killed (or its pid is now another process's)
                     os.remove(self.path)
                 except FileNotFoundError:
@@ -120,8 +125,9 @@ def training_guard(exp_dir, resume, is_main=True):
         fresh = entries == [] or (entries == ["train.log"] and os.path.getsize(log) == 0)
         if not fresh:
             lock.release()
-            raise UserError(f"{train_dir}: already exists (an earlier training); continue it with "
-                            f"--resume auto, or remove it to start again")
+            raise UserError(
+                f"{train_dir}: already exists (an earlier training); continue it with --resume auto, or remove it to start again"
+            )
     return lock
 
 
@@ -136,8 +142,7 @@ def check_training_outputs(opt, exp_dir):
     inputs = []
     for name, ds in sorted((opt.get("dataset") or {}).items()):
         if isinstance(ds, dict):
-            inputs += [(f"dataset.{name}.{k}", ds[k]) for k in ("seq_dir", "gt_seq_dir", "lr_seq_dir")
-                       if ds.get(k)]
+            inputs += [(f"dataset.{name}.{k}", ds[k]) for k in ("seq_dir", "gt_seq_dir", "lr_seq_dir") if ds.get(k)]
     for net in ("generator", "discriminator"):
         path = ((opt.get("model") or {}).get(net) or {}).get("load_path")
         if path:

@@ -9,6 +9,7 @@ information lines (``auto:``'s choice) and other libraries' progress (NNCF's cal
 extension loader on a machine with a CUDA toolkit and no GPU.  (SVT-AV1's ``Svt[info]`` banner:
 :mod:`tecogan.video.writing`; x265's log level: :data:`tecogan.video.codecs.CODECS`.)
 """
+
 import contextlib
 import contextvars
 import logging

@@ -10,6 +10,7 @@ A damaged or replaced file is refused with one line, never used.  The models' na
 each is for are :mod:`tecogan.pretrained`; this module is below the networks (the AlexNet
 features of LPIPS and of the feature loss are found here too).
 """
+
 import os
 
 from tecogan.utils.errors import UserError
@@ -51,10 +52,14 @@ def find_file(filename):
         if os.path.isfile(path):
             verify(path, filename)
             return path
-    where = ", ".join(f"{ENV_VAR}={os.environ[ENV_VAR]}" if d == os.environ.get(ENV_VAR) else d
-                      for d in ([os.environ[ENV_VAR]] if os.environ.get(ENV_VAR) else []) + [CLONE_DIR, PACKAGE_DIR])
-    raise UserError(f"{filename}: shipped weight file not found (looked in {where}); reinstall the package or "
-                    f"set {ENV_VAR} to a folder holding it")
+    where = ", ".join(
+        f"{ENV_VAR}={os.environ[ENV_VAR]}" if d == os.environ.get(ENV_VAR) else d
+        for d in ([os.environ[ENV_VAR]] if os.environ.get(ENV_VAR) else []) + [CLONE_DIR, PACKAGE_DIR]
+    )
+    raise UserError(
+        f"{filename}: shipped weight file not found (looked in {where}); reinstall the package or "
+        f"set {ENV_VAR} to a folder holding it"
+    )
 
 
 def verify(path, filename=None):
@@ -65,9 +70,11 @@ def verify(path, filename=None):
         return
     actual = file_sha256(path)
     if actual != SHA256[filename]:
-        raise UserError(f"{path}: SHA-256 {actual[:16]}... is not the shipped {filename}'s "
-                        f"({SHA256[filename][:16]}...): the file is damaged or was replaced; restore it "
-                        f"(git checkout / reinstall)")
+        raise UserError(
+            f"{path}: SHA-256 {actual[:16]}... is not the shipped {filename}'s "
+            f"({SHA256[filename][:16]}...): the file is damaged or was replaced; restore it "
+            f"(git checkout / reinstall)"
+        )
     _verified.add(key)
 
 

@@ -17,21 +17,42 @@ subtitle streams are copied packet by packet where the output container accepts 
 (audio otherwise re-encoded: AAC in .mp4/.mov, Opus in .mkv/.webm), interleaved with the
 video as it is written.
 """
+
 from tecogan.video.codecs import CODEC_ALIASES, CODECS, Encoding, check_output
 from tecogan.video.common import (
-                                  CONTAINERS,
-                                  DEFAULT_FPS,
-                                  MIN_SIZE,
-                                  VIDEO_EXTENSIONS,
-                                  Frame,
-                                  codec_threads,
-                                  is_video_path,
-                                  shown,
+    CONTAINERS,
+    DEFAULT_FPS,
+    MIN_SIZE,
+    VIDEO_EXTENSIONS,
+    Frame,
+    codec_threads,
+    is_video_path,
+    shown,
 )
 from tecogan.video.reading import FolderSource, VideoSource, open_source
 from tecogan.video.threads import BackgroundWriter, prefetch
 from tecogan.video.writing import FolderSink, VideoSink, open_sink, sane_dts
 
-__all__ = ["CODEC_ALIASES", "CODECS", "CONTAINERS", "DEFAULT_FPS", "MIN_SIZE", "VIDEO_EXTENSIONS", "BackgroundWriter",
-           "Encoding", "FolderSink", "FolderSource", "Frame", "VideoSink", "VideoSource", "check_output",
-           "codec_threads", "is_video_path", "open_sink", "open_source", "prefetch", "sane_dts", "shown"]
+__all__ = [
+    "CODEC_ALIASES",
+    "CODECS",
+    "CONTAINERS",
+    "DEFAULT_FPS",
+    "MIN_SIZE",
+    "VIDEO_EXTENSIONS",
+    "BackgroundWriter",
+    "Encoding",
+    "FolderSink",
+    "FolderSource",
+    "Frame",
+    "VideoSink",
+    "VideoSource",
+    "check_output",
+    "codec_threads",
+    "is_video_path",
+    "open_sink",
+    "open_source",
+    "prefetch",
+    "sane_dts",
+    "shown",
+]

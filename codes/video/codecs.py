@@ -1,5 +1,6 @@
 """Video encoders and containers: the codec table, and the check of an output's settings
 before any work (:func:`check_output`)."""
+
 import dataclasses
 import io
 import os
@@ -15,11 +16,11 @@ X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium"
 
 @dataclass(frozen=True)
 class _Codec:
-    encoder: str                 # FFmpeg encoder
-    crf: tuple = None            # (default, lowest, highest) or None: no quality knob
-    presets: tuple = None        # accepted --preset values, or None
-    preset: str = None           # default --preset
-    pix_fmt: str = "yuv420p"     # default --pix_fmt
+    encoder: str  # FFmpeg encoder
+    crf: tuple = None  # (default, lowest, highest) or None: no quality knob
+    presets: tuple = None  # accepted --preset values, or None
+    preset: str = None  # default --preset
+    pix_fmt: str = "yuv420p"  # default --pix_fmt
     options: dict = field(default_factory=dict)
 
 
@@ -29,15 +30,26 @@ CODECS = {
     "h264": _Codec("libx264", (18, 0, 51), X264_PRESETS, "medium", options={"x264-params": "cpu-independent=1"}),
     "h265": _Codec("libx265", (20, 0, 51), X264_PRESETS, "medium", options={"x265-params": "log-level=error"}),
     "av1": _Codec("libsvtav1", (28, 1, 63), tuple(str(i) for i in range(14)), "8"),
-    "vp9": _Codec("libvpx-vp9", (24, 0, 63), tuple(str(i) for i in range(9)), "4",
-                  options={"b": "0", "row-mt": "1", "deadline": "good"}),
+    "vp9": _Codec(
+        "libvpx-vp9", (24, 0, 63), tuple(str(i) for i in range(9)), "4", options={"b": "0", "row-mt": "1", "deadline": "good"}
+    ),
     "ffv1": _Codec("ffv1", pix_fmt="bgr0", options={"level": "3"}),
     "prores": _Codec("prores_ks", None, ("proxy", "lt", "standard", "hq", "4444", "4444xq"), "hq", "yuv422p10le"),
     "mpeg4": _Codec("mpeg4", (3, 1, 31)),  # --crf is its quantiser
 }
-CODEC_ALIASES = {"avc": "h264", "x264": "h264", "libx264": "h264", "hevc": "h265", "x265": "h265",
-                 "libx265": "h265", "svtav1": "av1", "libsvtav1": "av1", "libvpx-vp9": "vp9",
-                 "prores_ks": "prores", "mp4v": "mpeg4"}
+CODEC_ALIASES = {
+    "avc": "h264",
+    "x264": "h264",
+    "libx264": "h264",
+    "hevc": "h265",
+    "x265": "h265",
+    "libx265": "h265",
+    "svtav1": "av1",
+    "libsvtav1": "av1",
+    "libvpx-vp9": "vp9",
+    "prores_ks": "prores",
+    "mp4v": "mpeg4",
+}
 # audio/subtitle codecs copied as they are into each container (besides FFmpeg's own check)
 AUDIO_COPY = {
     "mp4": {"aac", "mp3", "ac3", "eac3", "opus", "flac", "alac"},
@@ -68,6 +80,7 @@ def _container_codecs(fmt):
 @dataclass
 class Encoding:
     """Validated settings of a video output (see :func:`check_output`)."""
+
     path: str
     fmt: str
     codec: str
@@ -77,9 +90,11 @@ class Encoding:
     pix_fmt: str
 
     def describe(self):
-        knobs = [f"{'q' if self.codec == 'mpeg4' else 'crf'} {self.crf}" if self.crf is not None else None,
-                 f"{'profile' if self.codec == 'prores' else 'preset'} {self.preset}" if self.preset else None,
-                 self.pix_fmt]
+        knobs = [
+            f"{'q' if self.codec == 'mpeg4' else 'crf'} {self.crf}" if self.crf is not None else None,
+            f"{'profile' if self.codec == 'prores' else 'preset'} {self.preset}" if self.preset else None,
+            self.pix_fmt,
+        ]
         return f"{self.codec} ({self.spec.encoder}; {', '.join(k for k in knobs if k)})"
 
 
@@ -94,8 +109,10 @@ def check_output(path, codec=None, crf=None, preset=None, pix_fmt=None, option="
     name = shown(path) if option == "output" else f"{option} {shown(path)}"
     fmt = CONTAINERS.get(ext)
     if fmt is None:
-        raise UserError(f"{name}: cannot write {ext} videos (expected {', '.join(sorted(set(CONTAINERS) - {'.m4v'}))} "
-                        "or a folder name for PNG frames)")
+        raise UserError(
+            f"{name}: cannot write {ext} videos (expected {', '.join(sorted(set(CONTAINERS) - {'.m4v'}))} "
+            "or a folder name for PNG frames)"
+        )
     key = CODEC_ALIASES.get((codec or "h264").lower(), (codec or "h264").lower())
     if key not in CODECS:
         raise UserError(f"--codec {codec}: unknown codec (expected {', '.join(CODECS)})")
@@ -106,12 +123,16 @@ def check_output(path, codec=None, crf=None, preset=None, pix_fmt=None, option="
         raise UserError(f"--codec {key}: the installed PyAV (FFmpeg) has no {spec.encoder} encoder") from None
     if encoder.canonical_name not in _container_codecs(fmt):
         fits = [e for e, f in CONTAINERS.items() if e != ".m4v" and encoder.canonical_name in _container_codecs(f)]
-        raise UserError(f"{name}: a {ext} file cannot hold {key} video (--codec {key} fits {', '.join(fits)}; "
-                        f"{ext} takes --codec {', '.join(c for c, s in CODECS.items() if _fits(s, fmt))})")
+        raise UserError(
+            f"{name}: a {ext} file cannot hold {key} video (--codec {key} fits {', '.join(fits)}; "
+            f"{ext} takes --codec {', '.join(c for c, s in CODECS.items() if _fits(s, fmt))})"
+        )
     if crf is not None:
         if spec.crf is None:
-            raise UserError(f"--crf {crf}: {key} has no quality setting "
-                            + ("(it is lossless)" if key == "ffv1" else "(its --preset profile sets the quality)"))
+            raise UserError(
+                f"--crf {crf}: {key} has no quality setting "
+                + ("(it is lossless)" if key == "ffv1" else "(its --preset profile sets the quality)")
+            )
         if not spec.crf[1] <= crf <= spec.crf[2]:
             raise UserError(f"--crf {crf}: expected {spec.crf[1]}..{spec.crf[2]} for {key} (lower is better quality)")
     elif spec.crf is not None:
@@ -142,8 +163,6 @@ def _is_rgb(pix_fmt):
     return pix_fmt.startswith(("gbr", "bgr", "rgb", "0rgb", "0bgr", "argb", "abgr"))
 
 
-
-
 # codecs whose output follows a 10-bit input to 10 bits (h264: High 10 plays almost nowhere;
 # prores is 10-bit already)
 DEEP_CODECS = ("h265", "av1", "vp9", "ffv1")
@@ -169,8 +188,10 @@ def follow_depth(enc, bits, chroma=None):
     depth = 10 if bits <= 10 else 12
     if enc.codec not in DEEP_CODECS:
         if bits_of(enc.pix_fmt) < depth:
-            warn(f"{shown(enc.path)}: the input has {bits}-bit samples; {enc.codec} writes {enc.pix_fmt} "
-                 f"({bits_of(enc.pix_fmt)} bits): {_keeps_depth(enc, depth)}")
+            warn(
+                f"{shown(enc.path)}: the input has {bits}-bit samples; {enc.codec} writes {enc.pix_fmt} "
+                f"({bits_of(enc.pix_fmt)} bits): {_keeps_depth(enc, depth)}"
+            )
         return enc
     if enc.codec == "ffv1":  # lossless RGB, as for 8 bits
         wanted = [f"gbrp{depth}le", "gbrp16le"]
@@ -180,8 +201,10 @@ def follow_depth(enc, bits, chroma=None):
     for pix_fmt in wanted:
         if pix_fmt in formats:
             return dataclasses.replace(enc, pix_fmt=pix_fmt)
-    warn(f"{shown(enc.path)}: the input has {bits}-bit samples but this FFmpeg's {enc.spec.encoder} has no "
-         f"{depth}-bit format; writing {enc.pix_fmt} (--codec h265, av1, ffv1 or prores keep {depth} bits)")
+    warn(
+        f"{shown(enc.path)}: the input has {bits}-bit samples but this FFmpeg's {enc.spec.encoder} has no "
+        f"{depth}-bit format; writing {enc.pix_fmt} (--codec h265, av1, ffv1 or prores keep {depth} bits)"
+    )
     return enc
 
 
@@ -192,11 +215,17 @@ def _formats(encoder):
 def _keeps_depth(enc, depth):
     """How to keep ``depth`` bits instead of ``enc``'s: the codecs that follow it, and ``enc``'s own
     deep pixel format if it has one (H.264's High 10 plays almost nowhere: not followed by default)."""
-    codecs = [k for k in DEEP_CODECS + ("prores",) if k != enc.codec
-              and any(bits_of(f) >= depth for f in _formats(CODECS[k].encoder))]
+    codecs = [
+        k for k in DEEP_CODECS + ("prores",) if k != enc.codec and any(bits_of(f) >= depth for f in _formats(CODECS[k].encoder))
+    ]
     own = [f for f in _formats(enc.spec.encoder) if bits_of(f) >= depth]
-    text = f"--codec {', '.join(codecs[:-1])} or {codecs[-1]} keep {depth} bits" if len(codecs) > 1 else \
-        f"--codec {codecs[0]} keeps {depth} bits" if codecs else f"no encoder here keeps {depth} bits"
+    text = (
+        f"--codec {', '.join(codecs[:-1])} or {codecs[-1]} keep {depth} bits"
+        if len(codecs) > 1
+        else f"--codec {codecs[0]} keeps {depth} bits"
+        if codecs
+        else f"no encoder here keeps {depth} bits"
+    )
     return text + (f", or --pix_fmt {own[0]} (fewer players play {depth}-bit {enc.codec})" if own else "")
 
 

@@ -1,4 +1,5 @@
 """What the video modules share: file kinds, printable names, FFmpeg (PyAV) opening, timing."""
+
 import collections
 import os
 from fractions import Fraction
@@ -8,8 +9,22 @@ import av
 from tecogan import defaults
 from tecogan.utils.errors import UserError, warn
 
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".ts",
-                    ".m2ts", ".mts", ".flv", ".3gp")
+VIDEO_EXTENSIONS = (
+    ".mp4",
+    ".avi",
+    ".mkv",
+    ".mov",
+    ".m4v",
+    ".webm",
+    ".mpg",
+    ".mpeg",
+    ".wmv",
+    ".ts",
+    ".m2ts",
+    ".mts",
+    ".flv",
+    ".3gp",
+)
 # output container (FFmpeg muxer) by extension
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
 MIN_SIZE = defaults.MIN_LR_SIZE
@@ -41,8 +56,10 @@ def _open_input(path):
     try:
         return av.open(path, metadata_errors="replace")
     except av.error.FFmpegError as err:
-        raise UserError(f"{shown(path)}: FFmpeg cannot read this file as a video "
-                        f"({err.strerror or err}; expected an mp4, mkv, mov, webm, avi ... file)") from None
+        raise UserError(
+            f"{shown(path)}: FFmpeg cannot read this file as a video "
+            f"({err.strerror or err}; expected an mp4, mkv, mov, webm, avi ... file)"
+        ) from None
 
 
 def _video_stream(container, path):
@@ -64,5 +81,3 @@ def _warn_once(message):
     if message not in _warned:
         _warned.add(message)
         warn(message)
-
-

@@ -1,5 +1,6 @@
 """Frame sources: a folder of images or a video file decoded by FFmpeg (PyAV), streamed as
 :class:`Frame` items ``(name, image, time)``."""
+
 import os
 from fractions import Fraction
 
@@ -26,8 +27,7 @@ from tecogan.video.common import (
 _SWS_COLORSPACES = {1, 4, 5, 6, 7, 9, 10}
 HDR_TRANSFERS = {16: "PQ (SMPTE ST 2084)", 18: "HLG (ARIB STD-B67)"}
 # the "unspecified" / "reserved" values of each colour tag (AVColorSpace, ...Primaries, ...TRC, ...Range)
-_UNSPECIFIED = {"colorspace": (2, 3, None), "primaries": (0, 2, 3, None), "trc": (0, 2, 3, None),
-                "range": (0, None)}
+_UNSPECIFIED = {"colorspace": (2, 3, None), "primaries": (0, 2, 3, None), "trc": (0, 2, 3, None), "range": (0, None)}
 
 
 class FolderSource:
@@ -45,8 +45,10 @@ class FolderSource:
         first = int(np.ceil((start or 0) * self.rate - 1e-9))
         last = len(files) if duration is None else min(len(files), int(np.ceil(((start or 0) + duration) * self.rate - 1e-9)))
         if first >= len(files):
-            raise UserError(f"--start {start:g}: {shown(folder)} has {len(files)} frames, "
-                            f"{len(files) / self.fps:.2f} s at {self.fps:g} frame/s")
+            raise UserError(
+                f"--start {start:g}: {shown(folder)} has {len(files)} frames, "
+                f"{len(files) / self.fps:.2f} s at {self.fps:g} frame/s"
+            )
         self.files = files[first:last]
         self.count = len(self.files)
         self.duration = self.count / self.fps
@@ -93,24 +95,37 @@ class VideoSource:
             if total is None and container.duration:
                 total = Fraction(container.duration, 1000000)
             self.trimmed = bool(start) or duration is not None
-            self.window = (origin + Fraction(start or 0) if start else None,
-                           origin + Fraction(start or 0) + Fraction(duration) if duration is not None else None)
+            self.window = (
+                origin + Fraction(start or 0) if start else None,
+                origin + Fraction(start or 0) + Fraction(duration) if duration is not None else None,
+            )
             self.shift = Fraction(0)
             cc = stream.codec_context
             check_not_hdr(cc.color_trc, path)
             self.bits = _bits(cc.format)
             self.chroma = _chroma(cc.format)
-            self.colour = {name: value for name, value in (("colorspace", cc.colorspace),
-                           ("primaries", cc.color_primaries), ("trc", cc.color_trc), ("range", cc.color_range))
-                           if value not in _UNSPECIFIED[name]}
+            self.colour = {
+                name: value
+                for name, value in (
+                    ("colorspace", cc.colorspace),
+                    ("primaries", cc.color_primaries),
+                    ("trc", cc.color_trc),
+                    ("range", cc.color_range),
+                )
+                if value not in _UNSPECIFIED[name]
+            }
             self.count, first, read = self._count(container, stream)
             if self.count > defaults.MAX_CLIP_FRAMES:
-                raise UserError(f"{shown(path)}: {self.count} frames, more than the {defaults.MAX_CLIP_FRAMES} of one video "
-                                f"(use --start/--duration to upscale a part)")
+                raise UserError(
+                    f"{shown(path)}: {self.count} frames, more than the {defaults.MAX_CLIP_FRAMES} of one video "
+                    f"(use --start/--duration to upscale a part)"
+                )
             listed = stream.frames  # what the container's index says (0: not given)
             if not self.trimmed and listed and read < listed:
-                raise UserError(f"{shown(path)} frame {read + 1}: cannot be read: the container lists {listed} "
-                                f"frames but only {read} are in the file (it is truncated or damaged)")
+                raise UserError(
+                    f"{shown(path)} frame {read + 1}: cannot be read: the container lists {listed} "
+                    f"frames but only {read} are in the file (it is truncated or damaged)"
+                )
             if self.trimmed:
                 if not self.count:
                     length = f" (its video lasts {float(total):.2f} s)" if total else ""
@@ -191,8 +206,10 @@ class VideoSource:
                         packet = next(packets, None)
                         frames = packet.decode() if packet is not None else []
                     except av.error.FFmpegError as err:
-                        raise UserError(f"{shown(self.path)} frame {decoded + 1}: FFmpeg cannot decode it "
-                                        f"({err.strerror or err}); the file is damaged") from None
+                        raise UserError(
+                            f"{shown(self.path)} frame {decoded + 1}: FFmpeg cannot decode it "
+                            f"({err.strerror or err}); the file is damaged"
+                        ) from None
                     if packet is None:
                         return
                     yield from frames
@@ -201,8 +218,10 @@ class VideoSource:
             interlace_warned = False
             for frame in source:
                 if frame.interlaced_frame and not self.deinterlace and not interlace_warned:
-                    warn(f"{shown(self.path)}: interlaced video (frame {decoded + 1} holds two fields): upscaled as "
-                         "progressive frames, combing included; --deinterlace deinterlaces it first (FFmpeg's bwdif)")
+                    warn(
+                        f"{shown(self.path)}: interlaced video (frame {decoded + 1} holds two fields): upscaled as "
+                        "progressive frames, combing included; --deinterlace deinterlaces it first (FFmpeg's bwdif)"
+                    )
                     interlace_warned = True
                 t = _seconds(frame.pts, tb)
                 if t is None:  # no timestamp: one frame period after the last one
@@ -223,8 +242,10 @@ class VideoSource:
         if decoded == 0:
             raise UserError(f"{shown(self.path)}: the video has no decodable frames")
         if self.count and decoded < self.count:
-            raise UserError(f"{shown(self.path)} frame {decoded + 1}: cannot be decoded: the container "
-                            f"holds {self.count} frames, {decoded} were decoded (the file is truncated or damaged)")
+            raise UserError(
+                f"{shown(self.path)} frame {decoded + 1}: cannot be decoded: the container "
+                f"holds {self.count} frames, {decoded} were decoded (the file is truncated or damaged)"
+            )
 
     def __iter__(self):
         for frame in self.frames():
@@ -242,9 +263,11 @@ def _seek(container, stream, seconds):
 def check_not_hdr(trc, path):
     """HDR (PQ or HLG transfer) is refused: the models know SDR pixels only."""
     if trc in HDR_TRANSFERS:
-        raise UserError(f"{shown(path)}: HDR video ({HDR_TRANSFERS[trc]} transfer): the models are trained on SDR "
-                        "frames and would give wrong colours; tone-map it to SDR first (e.g. FFmpeg's zscale and "
-                        "tonemap filters, keeping 10 bits) and upscale that")
+        raise UserError(
+            f"{shown(path)}: HDR video ({HDR_TRANSFERS[trc]} transfer): the models are trained on SDR "
+            "frames and would give wrong colours; tone-map it to SDR first (e.g. FFmpeg's zscale and "
+            "tonemap filters, keeping 10 bits) and upscale that"
+        )
 
 
 def _bits(fmt):
@@ -280,11 +303,12 @@ def _to_rgb(reformatter, frame, deep=False):
 
 def _check_frame(frame, shape, where):
     if frame.shape[0] < MIN_SIZE or frame.shape[1] < MIN_SIZE:
-        raise UserError(f"{where}: frame is {frame.shape[1]}x{frame.shape[0]}, smaller than the "
-                        f"{MIN_SIZE}x{MIN_SIZE} minimum")
+        raise UserError(f"{where}: frame is {frame.shape[1]}x{frame.shape[0]}, smaller than the {MIN_SIZE}x{MIN_SIZE} minimum")
     if shape is not None and frame.shape != shape:
-        raise UserError(f"{where}: frame is {frame.shape[1]}x{frame.shape[0]} but earlier frames are "
-                        f"{shape[1]}x{shape[0]} (the frame size must not change)")
+        raise UserError(
+            f"{where}: frame is {frame.shape[1]}x{frame.shape[0]} but earlier frames are "
+            f"{shape[1]}x{shape[0]} (the frame size must not change)"
+        )
     return frame.shape
 
 
@@ -293,8 +317,11 @@ def _deinterlaced(frames, stream, path):
     frame, its timestamp kept; frames not flagged interlaced pass unchanged."""
     graph = av.filter.Graph()
     try:
-        chain = [graph.add_buffer(template=stream), graph.add("bwdif", "mode=send_frame:parity=auto:deint=interlaced"),
-                 graph.add("buffersink")]
+        chain = [
+            graph.add_buffer(template=stream),
+            graph.add("bwdif", "mode=send_frame:parity=auto:deint=interlaced"),
+            graph.add("buffersink"),
+        ]
         chain[0].link_to(chain[1])
         chain[1].link_to(chain[2])
         graph.configure()
@@ -307,6 +334,7 @@ def _deinterlaced(frames, stream, path):
                 yield graph.pull()
             except (av.error.BlockingIOError, av.error.EOFError):
                 return
+
     for frame in frames:
         graph.push(frame)
         yield from drain()
@@ -329,5 +357,3 @@ def open_source(path, fps=None, start=None, duration=None, deinterlace=False):
         raise UserError(f"{shown(path)}: input not found (expected a video file or a folder of frames)")
     check_regular_file(path, "video file")  # /dev/zero, /dev/urandom, a FIFO: not a video
     return VideoSource(path, fps, start, duration, deinterlace)
-
-

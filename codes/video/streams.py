@@ -1,5 +1,6 @@
 """The input's audio and subtitle streams in the output: copied packet by packet where the
 container takes them, audio otherwise re-encoded, interleaved with the video as it is written."""
+
 import os
 from fractions import Fraction
 
@@ -29,7 +30,7 @@ class Passthrough:
     def __init__(self, passthrough, encoding):
         self.path, (self.start, self.end), self.shift = passthrough
         self.fmt = encoding.fmt
-        self.plan = []   # (input stream index, "copy" or encoder name)
+        self.plan = []  # (input stream index, "copy" or encoder name)
         self.notes = []
         audio_copy, sub_copy = AUDIO_COPY[self.fmt], SUBTITLE_COPY[self.fmt]
         supported = _container_codecs(self.fmt)
@@ -51,8 +52,10 @@ class Passthrough:
                     self.plan.append((s.index, encoder))
                     self.notes.append(f"audio {codec} re-encoded to {av.codec.Codec(encoder, 'w').canonical_name}")
                 else:
-                    _warn_once(f"{shown(self.path)}: subtitle stream {s.index} ({codec}) dropped: a "
-                               f"{os.path.splitext(encoding.path)[1]} file cannot hold it (.mkv can)")
+                    _warn_once(
+                        f"{shown(self.path)}: subtitle stream {s.index} ({codec}) dropped: a "
+                        f"{os.path.splitext(encoding.path)[1]} file cannot hold it (.mkv can)"
+                    )
         self.input = None
 
     def open(self, out):
@@ -136,9 +139,11 @@ class Passthrough:
                     for frame in packet.decode():
                         encoder.add(frame, self.shift, self.start, self.end, stream, self.out)
             except av.error.FFmpegError as err:
-                raise UserError(f"{shown(self.path)}: {packet.stream.type} stream {packet.stream.index}: FFmpeg "
-                                f"failed to {'copy' if encoder is None else 're-encode'} it ({err.strerror or err}); "
-                                "--no_audio drops it") from None
+                raise UserError(
+                    f"{shown(self.path)}: {packet.stream.type} stream {packet.stream.index}: FFmpeg "
+                    f"failed to {'copy' if encoder is None else 're-encode'} it ({err.strerror or err}); "
+                    "--no_audio drops it"
+                ) from None
 
     def _copy(self, packet, stream, t_out):
         if t_out < 0 and self.fmt not in NEGATIVE_TS:
@@ -200,5 +205,3 @@ class _Encoder:
         self._encode(self.resampler.resample(None), stream, out)
         for packet in stream.encode(None):
             out.mux(packet)
-
-

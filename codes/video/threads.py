@@ -1,6 +1,7 @@
 """Decoding, inference and encoding overlap: a prefetching reader thread and a writer thread,
 each behind a bounded queue (a few frames in flight).  The threads run in a copy of the
 starting thread's context (:mod:`contextvars`): their warnings are worded as the caller's."""
+
 import contextvars
 import queue
 import threading
@@ -76,4 +77,3 @@ class BackgroundWriter:
         self.thread.join()
         if self.error is not None and not discard:
             raise self.error
-

@@ -1,5 +1,6 @@
 """Frame sinks: a video file encoded by FFmpeg (PyAV) with the input's audio and subtitles, or
 a folder of PNG frames; both written under temporary names and renamed into place on success."""
+
 import os
 from fractions import Fraction
 
@@ -82,12 +83,15 @@ class VideoSink:
         is upscaled, not an encoder error mid-run."""
         spec = self.enc.spec
         if spec.encoder == "libx265" and min(h, w) < 64:  # x265 corrupts its memory below one 64x64 block
-            raise UserError(f"--codec h265: the output frames are {w}x{h}; x265 needs 64x64 or more "
-                            "(use --codec h264 for frames this small)")
+            raise UserError(
+                f"--codec h265: the output frames are {w}x{h}; x265 needs 64x64 or more (use --codec h264 for frames this small)"
+            )
         what = f"{shown(self.path)}: the {spec.encoder} encoder cannot take {w}x{h} frames"
         if max(h, w) > defaults.MAX_OUTPUT_SIDE:
-            raise UserError(f"{what} (more than {defaults.MAX_OUTPUT_SIDE} pixels per side); write a folder of PNG "
-                            f"frames instead, or crop the input")
+            raise UserError(
+                f"{what} (more than {defaults.MAX_OUTPUT_SIDE} pixels per side); write a folder of PNG "
+                f"frames instead, or crop the input"
+            )
         if spec.encoder == "libsvtav1":  # its banner (about 20 Svt[info] lines an encoder): errors only; read
             os.environ.setdefault("SVT_LOG", "1")  # once, at the process's first SVT encoder: this probe
         cc = av.CodecContext.create(spec.encoder, "w")
@@ -98,8 +102,9 @@ class VideoSink:
         try:
             cc.open()
         except (av.error.FFmpegError, ValueError) as err:
-            raise UserError(f"{what} ({getattr(err, 'strerror', None) or err}); write a folder of PNG frames "
-                            f"instead, or crop the input") from None
+            raise UserError(
+                f"{what} ({getattr(err, 'strerror', None) or err}); write a folder of PNG frames instead, or crop the input"
+            ) from None
         finally:
             del cc
 
@@ -125,8 +130,9 @@ class VideoSink:
             try:
                 self.passthrough.open(self.container)
             except (av.error.FFmpegError, ValueError) as err:
-                raise UserError(f"{shown(self.path)}: cannot add the input's audio or subtitles ({err}); "
-                                "--no_audio drops them") from None
+                raise UserError(
+                    f"{shown(self.path)}: cannot add the input's audio or subtitles ({err}); --no_audio drops them"
+                ) from None
 
     def write(self, name, image, time=None):
         h, w = image.shape[:2]
@@ -134,8 +140,7 @@ class VideoSink:
             self._open(h, w)
             self.shape = image.shape
         elif image.shape != self.shape:
-            raise UserError(f"{shown(self.path)}: frame {name} is {w}x{h} but earlier frames are "
-                            f"{self.shape[1]}x{self.shape[0]}")
+            raise UserError(f"{shown(self.path)}: frame {name} is {w}x{h} but earlier frames are {self.shape[1]}x{self.shape[0]}")
         if time is None:
             time = self.frames / self.rate
         pts = round(time / self.time_base)
@@ -147,15 +152,17 @@ class VideoSink:
         if _is_rgb(self.enc.pix_fmt):
             frame = self.reformatter.reformat(frame, format=self.enc.pix_fmt)
         else:
-            frame = self.reformatter.reformat(frame, format=self.enc.pix_fmt, dst_colorspace=self.matrix,
-                                              dst_color_range=self.range)
+            frame = self.reformatter.reformat(
+                frame, format=self.enc.pix_fmt, dst_colorspace=self.matrix, dst_color_range=self.range
+            )
         frame.pts = pts
         try:
             for packet in self.stream.encode(frame):
                 self._mux_video(packet)
         except av.error.FFmpegError as err:
-            raise UserError(f"{shown(self.path)}: the {self.enc.spec.encoder} encoder failed at frame {name} "
-                            f"({err.strerror or err})") from None
+            raise UserError(
+                f"{shown(self.path)}: the {self.enc.spec.encoder} encoder failed at frame {name} ({err.strerror or err})"
+            ) from None
         self.frames += 1
         if self.passthrough is not None:
             self.passthrough.advance(time)
@@ -186,11 +193,15 @@ class VideoSink:
             raise UserError(f"{shown(self.path)}: FFmpeg failed to finish the video ({err.strerror or err})") from None
         self.container = None
         if self.moved and self.enc.fmt == "avi":
-            warn(f"{shown(self.path)}: AVI holds a constant frame rate: {self.moved} frames were moved to the "
-                 f"next {float(self.rate):g} frame/s slot (use .mp4, .mkv or .mov to keep variable frame timing)")
+            warn(
+                f"{shown(self.path)}: AVI holds a constant frame rate: {self.moved} frames were moved to the "
+                f"next {float(self.rate):g} frame/s slot (use .mp4, .mkv or .mov to keep variable frame timing)"
+            )
         elif self.moved:
-            warn(f"{shown(self.path)}: {self.moved} input frames had no increasing timestamp; each was put one "
-                 "tick after the previous frame")
+            warn(
+                f"{shown(self.path)}: {self.moved} input frames had no increasing timestamp; each was put one "
+                "tick after the previous frame"
+            )
         self._verify()
         os.chmod(self.tmp, 0o666 & ~_umask())  # created 0600
         publish(self.tmp, self.path)  # never over an output that appeared meanwhile, unless --overwrite
@@ -204,16 +215,22 @@ class VideoSink:
                 found = sum(1 for p in check.demux(streams.video[0]) if p.size) if streams.video else 0
                 audio = len(streams.audio)
         except av.error.FFmpegError as err:
-            raise UserError(f"{shown(self.path)}: the encoded file cannot be read back ({err.strerror or err}); "
-                            "the previous file (if any) is kept") from None
+            raise UserError(
+                f"{shown(self.path)}: the encoded file cannot be read back ({err.strerror or err}); "
+                "the previous file (if any) is kept"
+            ) from None
         expected_audio = self.passthrough.audio_streams if self.passthrough is not None else 0
         if found != self.frames or audio != expected_audio:
-            raise UserError(f"{shown(self.path)}: the encoded file holds {found} frames and {audio} audio streams, "
-                            f"expected {self.frames} and {expected_audio}; the previous file (if any) is kept")
+            raise UserError(
+                f"{shown(self.path)}: the encoded file holds {found} frames and {audio} audio streams, "
+                f"expected {self.frames} and {expected_audio}; the previous file (if any) is kept"
+            )
 
     def _discard(self):
-        for closing in (self.passthrough.close if self.passthrough is not None else None,
-                        self.container.close if self.container is not None else None):
+        for closing in (
+            self.passthrough.close if self.passthrough is not None else None,
+            self.container.close if self.container is not None else None,
+        ):
             if closing is not None:
                 try:
                     closing()
@@ -260,5 +277,3 @@ def open_sink(path, source, encoding=None, audio=True):
     if is_video_path(path):
         return VideoSink(encoding or check_output(path), source, audio)
     return FolderSink(path)
-
-

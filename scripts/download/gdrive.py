@@ -9,6 +9,7 @@ says which file failed and how to fetch it by hand, and exits non-zero.
 ``TECOGAN_GDRIVE_URL`` (a template with ``{id}``) replaces the Google Drive address,
 e.g. a local mirror: ``file:///mirror/{id}``.
 """
+
 import os
 import re
 import runpy
@@ -82,8 +83,9 @@ def fetch(file_id, dest):
                 if "text/html" in content_type:
                     nxt = _confirm_url(head + resp.read(), file_id)
                     if nxt is None:
-                        raise UserError(f"{url}: Google Drive answered with a web page instead of the file "
-                                        f"(quota exceeded or link changed)")
+                        raise UserError(
+                            f"{url}: Google Drive answered with a web page instead of the file (quota exceeded or link changed)"
+                        )
                     url = nxt
                     continue
                 out.write(head)
@@ -97,8 +99,10 @@ def fetch(file_id, dest):
 
 
 def _manual_help(file_id, target):
-    return (f"download {VIEW_URL.format(id=file_id)} in a browser and "
-            f"{'unzip it under ' if target.endswith('/') else 'save it as '}{target}")
+    return (
+        f"download {VIEW_URL.format(id=file_id)} in a browser and "
+        f"{'unzip it under ' if target.endswith('/') else 'save it as '}{target}"
+    )
 
 
 def _get(file_id, dest, target_hint):
@@ -106,8 +110,10 @@ def _get(file_id, dest, target_hint):
         return fetch(file_id, dest)
     except (urllib.error.URLError, OSError, TimeoutError) as err:
         reason = getattr(err, "reason", err)
-        raise UserError(f"could not download {VIEW_URL.format(id=file_id)} ({reason}); "
-                        f"no network? Manual step: {_manual_help(file_id, target_hint)}") from None
+        raise UserError(
+            f"could not download {VIEW_URL.format(id=file_id)} ({reason}); "
+            f"no network? Manual step: {_manual_help(file_id, target_hint)}"
+        ) from None
 
 
 def download_datasets(degradation, root):
@@ -127,8 +133,9 @@ def download_datasets(degradation, root):
                 with zipfile.ZipFile(zip_path) as zf:
                     zf.extractall(target)
             except zipfile.BadZipFile:
-                raise UserError(f"{zip_path}: the download is not a zip archive; "
-                                f"manual step: {_manual_help(file_id, target + '/')}") from None
+                raise UserError(
+                    f"{zip_path}: the download is not a zip archive; manual step: {_manual_help(file_id, target + '/')}"
+                ) from None
             finally:
                 if os.path.exists(zip_path):
                     os.remove(zip_path)
@@ -147,15 +154,14 @@ def download_model(model, degradation, root):
         magic = f.read(4)
     if magic[:2] != b"PK" and magic[:1] != b"\x80":
         os.remove(dest)
-        raise UserError(f"{dest}: the download is not a PyTorch checkpoint; "
-                        f"manual step: {_manual_help(file_id, dest)}")
+        raise UserError(f"{dest}: the download is not a PyTorch checkpoint; manual step: {_manual_help(file_id, dest)}")
     print(f"{name}: saved to {dest}")
     return dest
 
 
 def main(argv=None):
     argv = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--debug"]
-    usage = ("usage: gdrive.py datasets BD|BI  |  gdrive.py models BD|BI FRVSR|TecoGAN")
+    usage = "usage: gdrive.py datasets BD|BI  |  gdrive.py models BD|BI FRVSR|TecoGAN"
     if len(argv) < 2 or argv[0] not in ("datasets", "models"):
         raise UserError(usage)
     if argv[1] not in ("BD", "BI"):

@@ -24,6 +24,7 @@ For each case of ``step/*`` in the fixture:
 
 The test adds GOLDEN.md's base tolerance (logs ``rtol 1e-5``, deltas ``rtol 1e-3``).
 """
+
 import itertools
 import os
 import subprocess
@@ -41,9 +42,11 @@ from golden_steps import CASES, delta_quantities, make_opt, run_step  # noqa: E4
 
 SAMPLES = 8
 NOISE_FACTOR = 3.0
-ISAS = {"native": {}, "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
-                               "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
-        "sse41": {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41"}}
+ISAS = {
+    "native": {},
+    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
+    "sse41": {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41"},
+}
 
 
 def float32_variant(case, memory_format, threads, isa):
@@ -51,8 +54,9 @@ def float32_variant(case, memory_format, threads, isa):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "variant.npz")
         env = dict(os.environ, **ISAS[isa])
-        subprocess.run([sys.executable, os.path.abspath(__file__), "--variant", case, memory_format, str(threads), out],
-                       check=True, env=env)
+        subprocess.run(
+            [sys.executable, os.path.abspath(__file__), "--variant", case, memory_format, str(threads), out], check=True, env=env
+        )
         data = np.load(out)
         values = {k[2:]: data[k] for k in data.files if k.startswith("q:")}
         grads = {k[2:]: data[k] for k in data.files if k.startswith("g:")}
@@ -100,13 +104,13 @@ def main():
             def noise(tag, name, grad, gen=gen, sigma=sigma):
                 scale = NOISE_FACTOR * sigma[(tag, name)]
                 return grad + scale * torch.randn(grad.shape, generator=gen, dtype=torch.float64).to(grad.dtype)
+
             log_k, d_k, _ = run_step(golden, case, torch.float64, grad_noise=noise)
             for key, value in quantities(golden, case, log_k, d_k).items():
                 spread[key] = np.maximum(spread[key], np.abs(value - exact[key]))
         for key in exact:
             tolerances[key] = 4.0 * err32[key] + 2.0 * spread[key]
-        worst = max((float(np.max(tolerances[k] / (np.abs(exact[k]) + 1e-12))), k) for k in exact
-                    if "/log/" in k)
+        worst = max((float(np.max(tolerances[k] / (np.abs(exact[k]) + 1e-12))), k) for k in exact if "/log/" in k)
         report.append(f"{case}: {time.time() - t0:.0f} s; loosest log tolerance {worst[0]:.2e} relative ({worst[1]})")
     out = os.path.join(TESTS, "data", "step_tolerances.npz")
     np.savez_compressed(out, **{k: v.astype(np.float64) for k, v in tolerances.items()})
