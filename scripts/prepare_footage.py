@@ -13,6 +13,12 @@ and written as PNG frames:
     <out>/FootageVal/{GT,Gaussian4xLR}/<clip>/...    the first ``--val_frames`` of each, for
                                                      quick validation during training
 
+``--native WxH`` also writes ``<out>/FootageHeldoutNative/{GT,Gaussian4xLR}/<clip>/``: the
+centre WxH crop (at most; a multiple of 4) of the first ``--native_frames`` frames of each
+held-out clip at the source's own resolution, not resized.  Resizing to 448 px smooths the fine
+texture away; at native resolution a video's texture is as fine as in the Vid4 city clip
+(704x576), where a network that draws a 4x4 mesh shows it (the grid score, docs/models.md).
+
 ``--holdout`` names the clips kept out of training (the default keeps two DAVIS clips and
 two of the videos).  ``--frame_step`` and ``--max_frames`` thin the training clips, for a copy
 small enough to carry to another machine.  Existing clip folders are kept and skipped, so a
@@ -61,8 +67,17 @@ def target_size(w, h, width):
     return width, new_h
 
 
-def write_clip(path, out_dir, width, frame_step=1, max_frames=0, lr_dir=None, sigma=defaults.BD_SIGMA):
-    """Resize the frames of one clip into ``out_dir`` (and BD-degrade them into ``lr_dir``)."""
+def centre_crop(frame, size):
+    """The centre ``size`` (w, h) crop of ``frame`` (h, w, c), at most the frame, both sides multiples of 4."""
+    h, w = frame.shape[:2]
+    cw, ch = min(size[0], w) // 4 * 4, min(size[1], h) // 4 * 4
+    y, x = (h - ch) // 2, (w - cw) // 2
+    return frame[y : y + ch, x : x + cw]
+
+
+def write_clip(path, out_dir, width, frame_step=1, max_frames=0, lr_dir=None, sigma=defaults.BD_SIGMA, crop=None):
+    """Resize the frames of one clip into ``out_dir`` (and BD-degrade them into ``lr_dir``);
+    with ``crop`` (w, h), the centre crop at the source's resolution instead (``width`` unused)."""
     import cv2
 
     from tecogan.ops.degradation import degrade_bd
@@ -74,8 +89,11 @@ def write_clip(path, out_dir, width, frame_step=1, max_frames=0, lr_dir=None, si
         if i % frame_step:
             continue
         h, w = frame.shape[:2]
-        size = target_size(w, h, width)
-        small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA) if (w, h) != size else frame
+        if crop:
+            small = centre_crop(frame, crop)
+        else:
+            size = target_size(w, h, width)
+            small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA) if (w, h) != size else frame
         count += 1
         name = f"{count:04d}.png"
         write_image_rgb(os.path.join(out_dir, name), small)
@@ -86,30 +104,35 @@ def write_clip(path, out_dir, width, frame_step=1, max_frames=0, lr_dir=None, si
     return count
 
 
-def _clip_dirs(out, name, is_held):
-    root = os.path.join(out, "FootageHeldout" if is_held else "Footage")
+def _clip_dirs(out, name, is_held, native=False):
+    root = os.path.join(out, "FootageHeldoutNative" if native else "FootageHeldout" if is_held else "Footage")
     return os.path.join(root, "GT", name), os.path.join(root, "Gaussian4xLR", name) if is_held else None
 
 
-def check_footage_outputs(out, clips, holdout, overwrite):
+def check_footage_outputs(out, clips, holdout, overwrite, native=False):
     """No output folder is, holds or lies inside a clip; existing clip folders are skipped
     unless ``overwrite`` (then they must hold frames only)."""
     from tecogan.utils.outputs import FRAMES, PARENT, check_outputs
 
-    outputs = [("--out", os.path.join(out, sub), PARENT) for sub in ("Footage", "FootageHeldout", "FootageVal")]
+    subs = ("Footage", "FootageHeldout", "FootageVal") + (("FootageHeldoutNative",) if native else ())
+    outputs = [("--out", os.path.join(out, sub), PARENT) for sub in subs]
     for name, _path in clips:
         is_held = name in holdout
         dirs = list(_clip_dirs(out, name, is_held))
         if is_held:
             dirs += [os.path.join(out, "FootageVal", kind, name) for kind in ("GT", "Gaussian4xLR")]
+            dirs += list(_clip_dirs(out, name, True, native=True)) if native else []
         for d in dirs:
             if d:
                 outputs.append(("", d, FRAMES if overwrite or not os.path.isdir(d) else PARENT))
     check_outputs(outputs, [("--src", path) for _, path in clips], overwrite)
 
 
-def prepare(src, out, width=448, holdout=DEFAULT_HOLDOUT, frame_step=1, max_frames=0, overwrite=False):
-    """Write the training and held-out sets; returns ``(train_names, heldout_names)``."""
+def prepare(
+    src, out, width=448, holdout=DEFAULT_HOLDOUT, frame_step=1, max_frames=0, overwrite=False, native=None, native_frames=30
+):
+    """Write the training and held-out sets (and with ``native`` (w, h) the held-out clips' native
+    crops); returns ``(train_names, heldout_names)``."""
     from tecogan.utils.outputs import AtomicFolder
 
     if not os.path.isdir(src):
@@ -121,33 +144,31 @@ def prepare(src, out, width=448, holdout=DEFAULT_HOLDOUT, frame_step=1, max_fram
     missing = [h for h in holdout if h not in known]
     if missing:
         raise UserError(f"--holdout {' '.join(missing)}: no such clip under {src} (clips: {', '.join(sorted(known))})")
-    check_footage_outputs(out, clips, holdout, overwrite)
+    check_footage_outputs(out, clips, holdout, overwrite, native=bool(native))
     train, held = [], []
     for name, path in clips:
         is_held = name in holdout
-        gt_dir, lr_dir = _clip_dirs(out, name, is_held)
         (held if is_held else train).append(name)
-        if not overwrite and os.path.isdir(gt_dir) and (lr_dir is None or os.path.isdir(lr_dir)):
-            print(f"{gt_dir}: exists, skipped")
-            continue
-        gt_stage = AtomicFolder(gt_dir)
-        lr_stage = AtomicFolder(lr_dir) if lr_dir else None
-        ok = False
-        try:
-            n = write_clip(
-                path,
-                gt_stage.tmp,
-                width,
-                1 if is_held else frame_step,
-                0 if is_held else max_frames,
-                lr_stage.tmp if lr_stage else None,
-            )
-            ok = True
-        finally:
-            if lr_stage:  # the LR folder first: a complete GT folder means the clip is done
-                lr_stage.close(ok)
-            gt_stage.close(ok)
-        print(f"{gt_dir}: {n} frames{' (held out)' if is_held else ''}")
+        jobs = [(False, 1 if is_held else frame_step, 0 if is_held else max_frames)]
+        jobs += [(True, 1, native_frames)] if is_held and native else []
+        for is_native, step, limit in jobs:
+            gt_dir, lr_dir = _clip_dirs(out, name, is_held, native=is_native)
+            if not overwrite and os.path.isdir(gt_dir) and (lr_dir is None or os.path.isdir(lr_dir)):
+                print(f"{gt_dir}: exists, skipped")
+                continue
+            gt_stage = AtomicFolder(gt_dir)
+            lr_stage = AtomicFolder(lr_dir) if lr_dir else None
+            ok = False
+            try:
+                crop = native if is_native else None
+                n = write_clip(path, gt_stage.tmp, width, step, limit, lr_stage.tmp if lr_stage else None, crop=crop)
+                ok = True
+            finally:
+                if lr_stage:  # the LR folder first: a complete GT folder means the clip is done
+                    lr_stage.close(ok)
+                gt_stage.close(ok)
+            kind = " (held out, native crop)" if is_native else " (held out)" if is_held else ""
+            print(f"{gt_dir}: {n} frames{kind}")
     return train, held
 
 
@@ -169,6 +190,17 @@ def write_val_subset(out, held, val_frames, overwrite=False):
                     shutil.copyfile(os.path.join(src, f), os.path.join(stage.tmp, f))
 
 
+def parse_size(text):
+    """``"WxH"`` -> (w, h): both multiples of 4 from 16 to 8192, or one line naming --native."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        w = h = 0
+    if not all(16 <= v <= 8192 and v % 4 == 0 for v in (w, h)):
+        raise UserError(f"--native {text}: expected WxH, both multiples of 4 from 16 to 8192 (e.g. 704x576)")
+    return w, h
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument(
@@ -182,14 +214,31 @@ def main():
     p.add_argument("--frame_step", type=int, default=1, help="keep every N-th frame of training clips")
     p.add_argument("--max_frames", type=int, default=0, help="at most N frames per training clip (0: all)")
     p.add_argument("--val_frames", type=int, default=30, help="frames per held-out clip in FootageVal")
+    p.add_argument(
+        "--native",
+        metavar="WxH",
+        help="also the held-out clips' centre WxH crops at their own resolution (e.g. 704x576) in FootageHeldoutNative",
+    )
+    p.add_argument("--native_frames", type=int, default=30, help="with --native: the first N frames of each clip")
     p.add_argument("--overwrite", action="store_true", help="make existing clip folders again (kept otherwise)")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args()
-    if args.frame_step < 1 or args.max_frames < 0 or args.val_frames < 1:
-        raise UserError("--frame_step and --val_frames must be >= 1, --max_frames >= 0")
+    if args.frame_step < 1 or args.max_frames < 0 or args.val_frames < 1 or args.native_frames < 1:
+        raise UserError("--frame_step, --val_frames and --native_frames must be >= 1, --max_frames >= 0")
     if args.width < 4 or args.width % 4 or args.width > 8192:
         raise UserError(f"--width {args.width}: expected a multiple of 4 up to 8192 (the 4x low-res frames must be whole)")
-    train, held = prepare(args.src, args.out, args.width, tuple(args.holdout), args.frame_step, args.max_frames, args.overwrite)
+    native = parse_size(args.native) if args.native else None
+    train, held = prepare(
+        args.src,
+        args.out,
+        args.width,
+        tuple(args.holdout),
+        args.frame_step,
+        args.max_frames,
+        args.overwrite,
+        native,
+        args.native_frames,
+    )
     write_val_subset(args.out, held, args.val_frames, args.overwrite)
     print(f"{len(train)} training clips, {len(held)} held out: {', '.join(held)}")
     return 0

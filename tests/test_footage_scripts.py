@@ -7,7 +7,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from helpers import load_script
+from helpers import load_script, tree_hash
 
 from tecogan.ops.imresize import imresize
 from tecogan.utils.fileio import list_images, read_image_rgb
@@ -77,6 +77,32 @@ def test_prepare_footage_splits_resizes_and_degrades(tmp_path):
     # a second run keeps what is there
     r = run("prepare_footage.py", "--src", tmp_path, "--out", out, "--width", 32, "--holdout", "clipB", "vid1")
     assert r.returncode == 0 and "exists, skipped" in r.stdout
+
+
+def test_prepare_footage_native_crops_of_the_held_out_clips(tmp_path):
+    """--native WxH: the centre crop of each held-out clip's first frames at the source's own
+    resolution (no resize; capped by the frame, multiples of 4) and its BD low-res frames."""
+    make_footage(tmp_path)
+    out = tmp_path / "data"
+    args = ["--src", tmp_path, "--out", out, "--width", 32, "--holdout", "clipB", "vid1"]
+    r = run("prepare_footage.py", *args, "--native", "48x40", "--native_frames", 3)
+    assert r.returncode == 0, r.stderr
+    native = out / "FootageHeldoutNative"
+    assert sorted(os.listdir(native / "GT")) == ["clipB", "vid1"]
+    assert list_images(str(native / "GT" / "clipB")) == ["0001.png", "0002.png", "0003.png"]
+    source = read_image_rgb(str(sorted((tmp_path / "frames" / "clipB").iterdir())[0]))  # 64x96
+    gt = read_image_rgb(str(native / "GT" / "clipB" / "0001.png"))
+    np.testing.assert_array_equal(gt, source[12:52, 24:72])  # the centre 48x40, not resized
+    assert read_image_rgb(str(native / "Gaussian4xLR" / "clipB" / "0001.png")).shape == (10, 12, 3)
+    # a clip smaller than WxH keeps its own size (80x56 -> 48x40 fits; 200x200 is capped)
+    r = run("prepare_footage.py", *args, "--native", "200x200", "--overwrite")
+    assert r.returncode == 0, r.stderr
+    assert read_image_rgb(str(native / "GT" / "vid1" / "0001.png")).shape == (56, 80, 3)
+    assert "clipA" not in os.listdir(native / "GT")  # training clips have none
+    before = tree_hash(out)
+    r = run("prepare_footage.py", *args, "--native", "48x41")
+    assert r.returncode == 2 and "--native 48x41: expected WxH, both multiples of 4" in r.stderr and "Traceback" not in r.stderr
+    assert tree_hash(out) == before
 
 
 def test_prepare_footage_refusals(tmp_path):
