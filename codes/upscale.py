@@ -46,6 +46,11 @@ from tecogan.utils.errors import UserError, command_line, run_cli, warn
 from tecogan.utils.outputs import JOB, check_outputs
 from tecogan.utils.verbosity import quiet
 
+# flags passed on under their own names (the others are turned into options below)
+_INFERENCE_FLAGS = ("tile", "tile_overlap", "num_pad_front", "padding_mode", "backend", "device", "threads")
+_VIDEO_FLAGS = ("fps", "start", "duration", "codec", "crf", "preset", "pix_fmt", "deinterlace", "compare", "overwrite")
+_VIDEO_FLAGS += ("outscale", "target_height", "target_width", "quiet", "scene_cuts")
+
 
 def load_network(args):
     """The generator the checkpoint implies (``--degradation/--nf/--nb`` override it)."""
@@ -63,43 +68,15 @@ def inference_options(args):
         precision = "fp16" if parse_device(args.device).type == "cuda" else "fp32"
         if precision == "fp32":
             warn("--half needs CUDA; running in fp32 on the CPU")
-    options = options_from_flags(
-        {
-            "tile": args.tile,
-            "tile_overlap": args.tile_overlap,
-            "num_pad_front": args.num_pad_front,
-            "padding_mode": args.padding_mode,
-            "backend": args.backend,
-            "device": args.device,
-            "precision": precision,
-            "channels_last": not args.no_channels_last,
-            "threads": args.threads,
-        }
-    )
+    flags = {name: getattr(args, name) for name in _INFERENCE_FLAGS}
+    options = options_from_flags({**flags, "precision": precision, "channels_last": not args.no_channels_last})
     check_precision(options.precision, parse_device(options.device), options.backend or defaults.BACKEND)
     return options
 
 
 def video_options(args):
     try:
-        return VideoOptions(
-            fps=args.fps,
-            start=args.start,
-            duration=args.duration,
-            codec=args.codec,
-            crf=args.crf,
-            preset=args.preset,
-            pix_fmt=args.pix_fmt,
-            audio=not args.no_audio,
-            deinterlace=args.deinterlace,
-            compare=args.compare,
-            overwrite=args.overwrite,
-            outscale=args.outscale,
-            target_height=args.target_height,
-            target_width=args.target_width,
-            quiet=args.quiet,
-            scene_cuts=args.scene_cuts,
-        )
+        return VideoOptions(audio=not args.no_audio, **{name: getattr(args, name) for name in _VIDEO_FLAGS})
     except UserError as err:
         raise UserError(f"--{err}") from None
 

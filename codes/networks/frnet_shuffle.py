@@ -35,15 +35,7 @@ class FRNetShuffle(FRNet):
 
     def arch(self):
         """The keyword arguments that rebuild this network; ``fnet_nf`` always (its default is not FRNet's)."""
-        return {
-            "in_nc": self.in_nc,
-            "out_nc": self.out_nc,
-            "nf": self.nf,
-            "nb": self.nb,
-            "degradation": self.degradation,
-            "scale": self.scale,
-            "fnet_nf": self.fnet_nf,
-        }
+        return {**super().arch(), "fnet_nf": self.fnet_nf}
 
     @classmethod
     def arch_from_config(cls, section, degradation, scale):
