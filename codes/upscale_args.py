@@ -149,23 +149,24 @@ def build_parser():
         help=f"--scene_cuts on: a chunk starts at a cut once the chunk before holds this many frames "
         f"(default {defaults.CHUNK_FRAMES}); a job's segments restart there",
     )
-    p.add_argument(
+    machines = p.add_argument_group("one video on many machines (with --scene_cuts on; docs/upscale.md)")
+    machines.add_argument(
         "--worker",
         action="store_true",
         help="with --scene_cuts on: make chunks of OUTPUT's job that no other process holds, on any "
         "number of machines sharing the folder; the last to finish assembles (docs/upscale.md)",
     )
-    p.add_argument("--assemble", action="store_true", help="finish a chunked job whose chunks are all done")
-    p.add_argument(
+    machines.add_argument("--assemble", action="store_true", help="finish a chunked job whose chunks are all done")
+    machines.add_argument(
         "--ray",
         metavar="ADDRESS",
         help="with --scene_cuts on: one task per chunk on the Ray cluster at ADDRESS (host:port, or "
         "auto); with --batch: one task per file, or per chunk with --scene_cuts on; needs the ray "
         "package (pip install tecogan[ray])",
     )
-    p.add_argument("--ray_cpus", type=float, default=1.0, help="CPUs a --ray task asks for (default 1)")
-    p.add_argument("--ray_gpus", type=float, default=0.0, help="GPUs a --ray task asks for (default 0)")
-    p.add_argument(
+    machines.add_argument("--ray_cpus", type=float, default=1.0, help="CPUs a --ray task asks for (default 1)")
+    machines.add_argument("--ray_gpus", type=float, default=0.0, help="GPUs a --ray task asks for (default 0)")
+    machines.add_argument(
         "--lease",
         type=float,
         default=defaults.LEASE_SECONDS,
