@@ -95,12 +95,17 @@ def test_checkpoints_record_the_name_and_load_back_as_that_class(toy, tmp_path):
 
 
 def test_published_checkpoints_without_a_name_load_as_frnet(tmp_path):
-    shipped = find_file(pretrained.PRETRAINED["frvsr-fast"].file)
+    shipped = find_file(pretrained.PRETRAINED["frvsr"].file)  # stored before names were recorded
     state = load_state_dict_file(shipped)
     assert recorded_name(state) is None
     net = generator_from_checkpoint(shipped)  # strict
-    assert type(net) is FRNet and net.arch()["fnet_nf"] == 8
+    assert type(net) is FRNet and net.arch()["nf"] == 64 and "fnet_nf" not in net.arch()
     assert recorded_name(net.state_dict()) == "FRNet"  # what this project writes
+    # a file shipped since (scripts/ship_model.py keeps the name) records it and loads the same way
+    fast = find_file(pretrained.PRETRAINED["frvsr-fast"].file)
+    assert recorded_name(load_state_dict_file(fast)) == "FRNet"
+    net = generator_from_checkpoint(fast)
+    assert type(net) is FRNet and net.arch()["fnet_nf"] == 8
 
 
 def test_an_unknown_or_other_name_is_one_line(toy, tmp_path, monkeypatch):
