@@ -37,6 +37,7 @@ def browser_page(tmp_path):
             page.wait_for_selector("#start_btn")
             page.work = tmp_path / "work"
             yield page
+            page.close()
             browser.close()
     finally:
         assert stop_app(proc) == 0
@@ -54,7 +55,9 @@ PLAY = """async () => {
     for (let i = 0; i < 100 && v.readyState < 2; i++) await new Promise(r => setTimeout(r, 100));
     await v.play();
     await new Promise(r => setTimeout(r, 800));
-    return {width: v.videoWidth, height: v.videoHeight, duration: v.duration, time: v.currentTime, error: v.error};
+    const facts = {width: v.videoWidth, height: v.videoHeight, duration: v.duration, time: v.currentTime, error: v.error};
+    v.pause();  // a video left looping kept headless Chromium busy, and browser.close() once hung on it
+    return facts;
 }"""
 
 
