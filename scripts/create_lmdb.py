@@ -2,10 +2,12 @@
 
     python scripts/create_lmdb.py --dataset VimeoTecoGAN --data_type GT
     python scripts/create_lmdb.py --dataset X --data_type GT --raw_dir DIR --lmdb_dir OUT.lmdb
+    python scripts/create_lmdb.py --dataset X --raw_dir DIR1 --raw_dir DIR2 --lmdb_dir OUT.lmdb
     python scripts/create_lmdb.py --lmdb_dir OUT.lmdb --check 3 --check_dir OUT_png
 
 Reads ``<raw_dir>/<sequence>/*.png`` (sorted; default raw_dir
-``data/<dataset>/<data_type>``) into ``<lmdb_dir>`` (default ``data/<dataset>/<data_type>.lmdb``):
+``data/<dataset>/<data_type>``; several ``--raw_dir`` pack their sequences into one LMDB, whose
+names must then differ) into ``<lmdb_dir>`` (default ``data/<dataset>/<data_type>.lmdb``):
 one entry per frame, key ``{vid}_{n}x{h}x{w}_{i:04d}``, raw RGB bytes, plus ``meta_info.pkl``.
 ``--check N`` decodes N frames of an existing LMDB and writes them as PNG (headless check).
 """
@@ -44,8 +46,24 @@ def collect_clips(raw_dir):
     return clips
 
 
+def collect_all(raw_dirs):
+    """The sequences of every folder in ``raw_dirs``, in order; a name in two folders is one line."""
+    clips, where = [], {}
+    for raw_dir in raw_dirs:
+        for vid, frames in collect_clips(raw_dir):
+            if vid in where:
+                raise UserError(
+                    f"{os.path.join(raw_dir, vid)}: a sequence named {vid} is also in {where[vid]} "
+                    "(the names of the sequences packed into one LMDB must differ)"
+                )
+            where[vid] = raw_dir
+            clips.append((vid, frames))
+    return clips
+
+
 def create(raw_dir, lmdb_dir, name, overwrite=False):
-    """Pack ``raw_dir/<sequence>/*`` into a new LMDB at ``lmdb_dir``; returns the keys.
+    """Pack ``raw_dir/<sequence>/*`` (``raw_dir`` a folder or a list of them) into a new LMDB at
+    ``lmdb_dir``; returns the keys.
 
     ``lmdb_dir`` is checked first (not an input, not an existing LMDB unless ``overwrite``).
     The LMDB is written into a temporary folder beside ``lmdb_dir`` and renamed when
@@ -57,8 +75,9 @@ def create(raw_dir, lmdb_dir, name, overwrite=False):
     from tecogan.data.lmdb_io import write_lmdb
     from tecogan.utils.outputs import LMDB, AtomicFolder, check_outputs
 
-    check_outputs([("--lmdb_dir", lmdb_dir, LMDB)], [("--raw_dir", raw_dir)], overwrite)
-    clips = collect_clips(raw_dir)
+    raw_dirs = [raw_dir] if isinstance(raw_dir, str) else list(raw_dir)
+    check_outputs([("--lmdb_dir", lmdb_dir, LMDB)], [("--raw_dir", d) for d in raw_dirs], overwrite)
+    clips = collect_all(raw_dirs)
     total = sum(len(f) for _, f in clips)
     with AtomicFolder(lmdb_dir) as staging:
         with tqdm(total=total, desc=f"LMDB {os.path.basename(os.path.abspath(lmdb_dir))}", unit="frame", disable=None) as bar:
@@ -89,14 +108,14 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", default="VimeoTecoGAN")
     p.add_argument("--data_type", default="GT", help="GT or Bicubic4xLR (a folder name under data/<dataset>)")
-    p.add_argument("--raw_dir", default=None)
+    p.add_argument("--raw_dir", action="append", default=None, help="folder of sequences (repeat to pack several)")
     p.add_argument("--lmdb_dir", default=None)
     p.add_argument("--check", type=int, default=0, metavar="N", help="decode N frames of the LMDB to PNG")
     p.add_argument("--check_dir", default=None, help="where --check writes (default <lmdb_dir>_check)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --lmdb_dir (or --check_dir)")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args()
-    raw_dir = args.raw_dir or os.path.join("data", args.dataset, args.data_type)
+    raw_dir = args.raw_dir or [os.path.join("data", args.dataset, args.data_type)]
     lmdb_dir = args.lmdb_dir or os.path.join("data", args.dataset, f"{args.data_type}.lmdb")
     if args.check < 0:
         raise UserError(f"--check {args.check}: expected a number of frames >= 1")

@@ -18,6 +18,13 @@ centre WxH crop (at most; a multiple of 4) of the first ``--native_frames`` fram
 held-out clip at the source's own resolution, not resized.  Resizing to 448 px smooths the fine
 texture away; at native resolution a video's texture is as fine as in the Vid4 city clip
 (704x576), where a network that draws a 4x4 mesh shows it (the grid score, docs/models.md).
+With ``--native_train`` as well, the training clips' centre crops at their own resolution go to
+``<out>/FootageNative/GT/<clip>_native/`` (``--frame_step`` and ``--max_frames`` apply; the
+suffix keeps the names apart from the resized clips, so both folders pack into one LMDB with
+``create_lmdb.py --raw_dir data/Footage/GT --raw_dir data/FootageNative/GT``), and the next
+``--native_val_frames`` frames of each held-out clip after the first ``--native_frames`` to
+``<out>/FootageNativeVal/{GT,Gaussian4xLR}/<clip>/``, for validation at native resolution on
+frames that the native held-out set does not score.
 
 ``--holdout`` names the clips kept out of training (the default keeps two DAVIS clips and
 two of the videos).  ``--frame_step`` and ``--max_frames`` thin the training clips, for a copy
@@ -75,9 +82,12 @@ def centre_crop(frame, size):
     return frame[y : y + ch, x : x + cw]
 
 
-def write_clip(path, out_dir, width, frame_step=1, max_frames=0, lr_dir=None, sigma=defaults.BD_SIGMA, crop=None):
+def write_clip(
+    path, out_dir, width, frame_step=1, max_frames=0, lr_dir=None, sigma=defaults.BD_SIGMA, crop=None, first=0
+):
     """Resize the frames of one clip into ``out_dir`` (and BD-degrade them into ``lr_dir``);
-    with ``crop`` (w, h), the centre crop at the source's resolution instead (``width`` unused)."""
+    with ``crop`` (w, h), the centre crop at the source's resolution instead (``width`` unused).
+    The first ``first`` frames of the clip are skipped."""
     import cv2
 
     from tecogan.ops.degradation import degrade_bd
@@ -86,7 +96,7 @@ def write_clip(path, out_dir, width, frame_step=1, max_frames=0, lr_dir=None, si
 
     count = 0
     for i, (_name, frame) in enumerate(open_source(path)):
-        if i % frame_step:
+        if i < first or (i - first) % frame_step:
             continue
         h, w = frame.shape[:2]
         if crop:
@@ -104,24 +114,45 @@ def write_clip(path, out_dir, width, frame_step=1, max_frames=0, lr_dir=None, si
     return count
 
 
-def _clip_dirs(out, name, is_held, native=False):
-    root = os.path.join(out, "FootageHeldoutNative" if native else "FootageHeldout" if is_held else "Footage")
-    return os.path.join(root, "GT", name), os.path.join(root, "Gaussian4xLR", name) if is_held else None
+# The sets a clip can be written to: (native crop, BD low-res frames too, clip-name suffix).
+SETS = {
+    "Footage": (False, False, ""),
+    "FootageHeldout": (False, True, ""),
+    "FootageHeldoutNative": (True, True, ""),
+    "FootageNative": (True, False, "_native"),
+    "FootageNativeVal": (True, True, ""),
+}
 
 
-def check_footage_outputs(out, clips, holdout, overwrite, native=False):
+def _clip_dirs(out, name, kind):
+    _native, with_lr, suffix = SETS[kind]
+    root = os.path.join(out, kind)
+    return os.path.join(root, "GT", name + suffix), os.path.join(root, "Gaussian4xLR", name) if with_lr else None
+
+
+def _clip_sets(is_held, native, native_train):
+    """The sets a training (``is_held`` False) or held-out clip goes to."""
+    kinds = ["FootageHeldout" if is_held else "Footage"]
+    if is_held and native:
+        kinds.append("FootageHeldoutNative")
+    if native and native_train:
+        kinds.append("FootageNativeVal" if is_held else "FootageNative")
+    return kinds
+
+
+def check_footage_outputs(out, clips, holdout, overwrite, native=False, native_train=False):
     """No output folder is, holds or lies inside a clip; existing clip folders are skipped
     unless ``overwrite`` (then they must hold frames only)."""
     from tecogan.utils.outputs import FRAMES, PARENT, check_outputs
 
-    subs = ("Footage", "FootageHeldout", "FootageVal") + (("FootageHeldoutNative",) if native else ())
+    subs = ["Footage", "FootageHeldout", "FootageVal"]
+    subs += (["FootageHeldoutNative"] if native else []) + (["FootageNative", "FootageNativeVal"] if native_train else [])
     outputs = [("--out", os.path.join(out, sub), PARENT) for sub in subs]
     for name, _path in clips:
         is_held = name in holdout
-        dirs = list(_clip_dirs(out, name, is_held))
+        dirs = [d for kind in _clip_sets(is_held, native, native_train) for d in _clip_dirs(out, name, kind)]
         if is_held:
             dirs += [os.path.join(out, "FootageVal", kind, name) for kind in ("GT", "Gaussian4xLR")]
-            dirs += list(_clip_dirs(out, name, True, native=True)) if native else []
         for d in dirs:
             if d:
                 outputs.append(("", d, FRAMES if overwrite or not os.path.isdir(d) else PARENT))
@@ -129,10 +160,21 @@ def check_footage_outputs(out, clips, holdout, overwrite, native=False):
 
 
 def prepare(
-    src, out, width=448, holdout=DEFAULT_HOLDOUT, frame_step=1, max_frames=0, overwrite=False, native=None, native_frames=30
+    src,
+    out,
+    width=448,
+    holdout=DEFAULT_HOLDOUT,
+    frame_step=1,
+    max_frames=0,
+    overwrite=False,
+    native=None,
+    native_frames=30,
+    native_train=False,
+    native_val_frames=10,
 ):
     """Write the training and held-out sets (and with ``native`` (w, h) the held-out clips' native
-    crops); returns ``(train_names, heldout_names)``."""
+    crops, with ``native_train`` the training clips' and the native validation frames too);
+    returns ``(train_names, heldout_names)``."""
     from tecogan.utils.outputs import AtomicFolder
 
     if not os.path.isdir(src):
@@ -144,15 +186,21 @@ def prepare(
     missing = [h for h in holdout if h not in known]
     if missing:
         raise UserError(f"--holdout {' '.join(missing)}: no such clip under {src} (clips: {', '.join(sorted(known))})")
-    check_footage_outputs(out, clips, holdout, overwrite, native=bool(native))
+    if native_train and not native:
+        raise UserError("--native_train: needs --native WxH (the size of the crops)")
+    check_footage_outputs(out, clips, holdout, overwrite, native=bool(native), native_train=native_train)
     train, held = [], []
     for name, path in clips:
         is_held = name in holdout
         (held if is_held else train).append(name)
-        jobs = [(False, 1 if is_held else frame_step, 0 if is_held else max_frames)]
-        jobs += [(True, 1, native_frames)] if is_held and native else []
-        for is_native, step, limit in jobs:
-            gt_dir, lr_dir = _clip_dirs(out, name, is_held, native=is_native)
+        for kind in _clip_sets(is_held, native, native_train):
+            is_native = SETS[kind][0]
+            step, limit, first = (1, 0, 0) if is_held else (frame_step, max_frames, 0)
+            if kind == "FootageHeldoutNative":
+                limit = native_frames
+            elif kind == "FootageNativeVal":
+                limit, first = native_val_frames, native_frames
+            gt_dir, lr_dir = _clip_dirs(out, name, kind)
             if not overwrite and os.path.isdir(gt_dir) and (lr_dir is None or os.path.isdir(lr_dir)):
                 print(f"{gt_dir}: exists, skipped")
                 continue
@@ -161,14 +209,17 @@ def prepare(
             ok = False
             try:
                 crop = native if is_native else None
-                n = write_clip(path, gt_stage.tmp, width, step, limit, lr_stage.tmp if lr_stage else None, crop=crop)
+                n = write_clip(
+                    path, gt_stage.tmp, width, step, limit, lr_stage.tmp if lr_stage else None, crop=crop, first=first
+                )
                 ok = True
             finally:
                 if lr_stage:  # the LR folder first: a complete GT folder means the clip is done
                     lr_stage.close(ok)
                 gt_stage.close(ok)
-            kind = " (held out, native crop)" if is_native else " (held out)" if is_held else ""
-            print(f"{gt_dir}: {n} frames{kind}")
+            what = {"FootageHeldout": " (held out)", "FootageHeldoutNative": " (held out, native crop)"}
+            what.update(FootageNative=" (native crop)", FootageNativeVal=" (held out, native crop, validation)")
+            print(f"{gt_dir}: {n} frames{what.get(kind, '')}")
     return train, held
 
 
@@ -220,11 +271,22 @@ def main():
         help="also the held-out clips' centre WxH crops at their own resolution (e.g. 704x576) in FootageHeldoutNative",
     )
     p.add_argument("--native_frames", type=int, default=30, help="with --native: the first N frames of each clip")
+    p.add_argument(
+        "--native_train",
+        action="store_true",
+        help="with --native: also the training clips' native crops (FootageNative) and validation frames (FootageNativeVal)",
+    )
+    p.add_argument(
+        "--native_val_frames", type=int, default=10, help="with --native_train: frames per clip in FootageNativeVal"
+    )
     p.add_argument("--overwrite", action="store_true", help="make existing clip folders again (kept otherwise)")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args()
-    if args.frame_step < 1 or args.max_frames < 0 or args.val_frames < 1 or args.native_frames < 1:
-        raise UserError("--frame_step, --val_frames and --native_frames must be >= 1, --max_frames >= 0")
+    counts = (args.frame_step, args.val_frames, args.native_frames, args.native_val_frames)
+    if min(counts) < 1 or args.max_frames < 0:
+        raise UserError(
+            "--frame_step, --val_frames, --native_frames and --native_val_frames must be >= 1, --max_frames >= 0"
+        )
     if args.width < 4 or args.width % 4 or args.width > 8192:
         raise UserError(f"--width {args.width}: expected a multiple of 4 up to 8192 (the 4x low-res frames must be whole)")
     native = parse_size(args.native) if args.native else None
@@ -238,6 +300,8 @@ def main():
         args.overwrite,
         native,
         args.native_frames,
+        args.native_train,
+        args.native_val_frames,
     )
     write_val_subset(args.out, held, args.val_frames, args.overwrite)
     print(f"{len(train)} training clips, {len(held)} held out: {', '.join(held)}")

@@ -319,6 +319,27 @@ def test_create_lmdb_refusals_and_overwrite(tmp_path, capsys, monkeypatch):
     assert tree_hash(out) == before and no_temps(tmp_path)
 
 
+def test_create_lmdb_packs_several_raw_dirs(tmp_path, capsys, monkeypatch):
+    """--raw_dir twice: one LMDB with the sequences of both (of different sizes); a name in both is
+    one line naming the two folders, and nothing is written."""
+    cli = script_cli("scripts/create_lmdb.py")
+    write_frames(tmp_path / "a" / "v0", h=8, w=8)
+    write_frames(tmp_path / "b" / "v0_native", h=12, w=16)
+    out = tmp_path / "Mix.lmdb"
+    argv = ["create_lmdb.py", "--raw_dir", tmp_path / "a", "--raw_dir", tmp_path / "b", "--lmdb_dir", out]
+    status, _, err = run_inprocess(cli, argv, capsys, monkeypatch)
+    assert status == 0, err
+    with open(out / "meta_info.pkl", "rb") as f:
+        keys = pickle.load(f)["keys"]
+    assert sorted({k.rsplit("_", 1)[0] for k in keys}) == ["v0_3x8x8", "v0_native_3x12x16"]
+    write_frames(tmp_path / "b" / "v0", h=8, w=8)
+    before = tree_hash(tmp_path)
+    argv[-1] = tmp_path / "Mix2.lmdb"
+    status, _, err = run_inprocess(cli, argv, capsys, monkeypatch)
+    assert_one_line(status, err, os.path.join(str(tmp_path / "b"), "v0"), "also in", str(tmp_path / "a"))
+    assert tree_hash(tmp_path) == before
+
+
 PAGE = 4096
 
 

@@ -105,6 +105,34 @@ def test_prepare_footage_native_crops_of_the_held_out_clips(tmp_path):
     assert tree_hash(out) == before
 
 
+def test_prepare_footage_native_training_crops_and_validation_frames(tmp_path):
+    """--native_train: each training clip's native centre crops (thinned like the training clips,
+    named <clip>_native) and the held-out clips' native frames after the first --native_frames."""
+    make_footage(tmp_path)
+    out = tmp_path / "data"
+    args = ["--src", tmp_path, "--out", out, "--width", 32, "--holdout", "clipB", "vid1", "--frame_step", 2]
+    r = run("prepare_footage.py", *args, "--native", "48x40", "--native_frames", 2, "--native_train", "--native_val_frames", 2)
+    assert r.returncode == 0, r.stderr
+    assert os.listdir(out / "FootageNative" / "GT") == ["clipA_native"]
+    assert not (out / "FootageNative" / "Gaussian4xLR").exists()
+    assert list_images(str(out / "FootageNative" / "GT" / "clipA_native")) == ["0001.png", "0002.png", "0003.png"]
+    sources = sorted((tmp_path / "frames" / "clipA").iterdir())
+    np.testing.assert_array_equal(
+        read_image_rgb(str(out / "FootageNative" / "GT" / "clipA_native" / "0002.png")),
+        read_image_rgb(str(sources[2]))[12:52, 24:72],  # frame_step 2: source frames 0, 2, 4
+    )
+    val = out / "FootageNativeVal"
+    assert sorted(os.listdir(val / "GT")) == ["clipB", "vid1"]
+    assert list_images(str(val / "GT" / "clipB")) == ["0001.png", "0002.png"]
+    source = read_image_rgb(str(sorted((tmp_path / "frames" / "clipB").iterdir())[2]))  # after the 2 test frames
+    np.testing.assert_array_equal(read_image_rgb(str(val / "GT" / "clipB" / "0001.png")), source[12:52, 24:72])
+    assert read_image_rgb(str(val / "Gaussian4xLR" / "clipB" / "0001.png")).shape == (10, 12, 3)
+    before = tree_hash(out)
+    r = run("prepare_footage.py", *args, "--native_train")
+    assert r.returncode == 2 and "--native_train: needs --native WxH" in r.stderr and "Traceback" not in r.stderr
+    assert tree_hash(out) == before
+
+
 def test_prepare_footage_refusals(tmp_path):
     make_footage(tmp_path)
     r = run("prepare_footage.py", "--src", tmp_path, "--out", tmp_path / "o", "--holdout", "vid9")
