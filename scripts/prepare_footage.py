@@ -82,9 +82,7 @@ def centre_crop(frame, size):
     return frame[y : y + ch, x : x + cw]
 
 
-def write_clip(
-    path, out_dir, width, frame_step=1, max_frames=0, lr_dir=None, sigma=defaults.BD_SIGMA, crop=None, first=0
-):
+def write_clip(path, out_dir, width, frame_step=1, max_frames=0, lr_dir=None, sigma=defaults.BD_SIGMA, crop=None, first=0):
     """Resize the frames of one clip into ``out_dir`` (and BD-degrade them into ``lr_dir``);
     with ``crop`` (w, h), the centre crop at the source's resolution instead (``width`` unused).
     The first ``first`` frames of the clip are skipped."""
@@ -209,9 +207,7 @@ def prepare(
             ok = False
             try:
                 crop = native if is_native else None
-                n = write_clip(
-                    path, gt_stage.tmp, width, step, limit, lr_stage.tmp if lr_stage else None, crop=crop, first=first
-                )
+                n = write_clip(path, gt_stage.tmp, width, step, limit, lr_stage.tmp if lr_stage else None, crop=crop, first=first)
                 ok = True
             finally:
                 if lr_stage:  # the LR folder first: a complete GT folder means the clip is done
@@ -276,17 +272,13 @@ def main():
         action="store_true",
         help="with --native: also the training clips' native crops (FootageNative) and validation frames (FootageNativeVal)",
     )
-    p.add_argument(
-        "--native_val_frames", type=int, default=10, help="with --native_train: frames per clip in FootageNativeVal"
-    )
+    p.add_argument("--native_val_frames", type=int, default=10, help="with --native_train: frames per clip in FootageNativeVal")
     p.add_argument("--overwrite", action="store_true", help="make existing clip folders again (kept otherwise)")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args()
     counts = (args.frame_step, args.val_frames, args.native_frames, args.native_val_frames)
     if min(counts) < 1 or args.max_frames < 0:
-        raise UserError(
-            "--frame_step, --val_frames, --native_frames and --native_val_frames must be >= 1, --max_frames >= 0"
-        )
+        raise UserError("--frame_step, --val_frames, --native_frames and --native_val_frames must be >= 1, --max_frames >= 0")
     if args.width < 4 or args.width % 4 or args.width > 8192:
         raise UserError(f"--width {args.width}: expected a multiple of 4 up to 8192 (the 4x low-res frames must be whole)")
     native = parse_size(args.native) if args.native else None
