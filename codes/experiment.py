@@ -242,7 +242,11 @@ SCHEMA = Section(
                 ),
                 "pixel_crit": _criterion(lambda: criterion_names("distance")),
                 "warping_crit": _criterion(lambda: criterion_names("distance")),
-                "lattice_crit": _criterion(lambda: criterion_names("lattice")),
+                "lattice_crit": _criterion(
+                    lambda: criterion_names("lattice"),
+                    # the meshes averaged over the batch and the frames before the square (losses.py)
+                    {"pool": Key(bool, default=False)},
+                ),
                 "feature_crit": _criterion(
                     lambda: criterion_names("distance", "feature"),
                     {

@@ -79,6 +79,28 @@ def test_lattice_loss_sees_a_4x4_mesh_and_not_the_content():
     assert x.grad.abs().sum() > 0 and x.grad[..., 60:, :].abs().sum() == 0
 
 
+def test_pooled_lattice_loss_keeps_the_common_mesh_and_drops_each_crops_texture():
+    """pool: the meshes are averaged over the batch and the frames before the square, so the
+    phase means of each crop's own texture (different in output and ground truth) cancel, and
+    a mesh on every crop stays at its full power."""
+    torch.manual_seed(0)
+    gt = torch.rand(8, 10, 3, 32, 32)
+    out = torch.rand(8, 10, 3, 32, 32)  # other texture: per-crop phase means that differ at random
+    mesh = torch.zeros(4, 4)
+    mesh[1, 1], mesh[3, 2] = 0.05, -0.05
+    tiled = (mesh - mesh.mean()).repeat(8, 8)
+    cfg = {"type": "Lattice", "weight": 1.0, "reduction": "mean"}
+    plain, pooled = build_criterion(cfg), build_criterion({**cfg, "pool": True})
+    assert not plain.pool and pooled.pool
+    power = ((mesh - mesh.mean()) ** 2).mean().item()
+    assert plain(out, gt) > 2 * power  # the texture's phase means swamp the mesh per crop
+    assert pooled(out, gt) < plain(out, gt) / 10  # ... and mostly cancel when pooled
+    assert math.isclose(pooled(gt + tiled, gt).item(), power, rel_tol=1e-4)  # the common mesh stays
+    assert pooled(out + tiled, gt) > pooled(out, gt) + 0.5 * power
+    per_frame = out.reshape(-1, 3, 32, 32)  # (n*t, c, H, W) pools the same
+    assert math.isclose(pooled(per_frame, gt.reshape(-1, 3, 32, 32)).item(), pooled(out, gt).item(), rel_tol=1e-6)
+
+
 def test_fixed_and_multistep():
     assert _lrs({"type": "FixedLR"}, 5)[0] == [1.0] * 5
     assert _lrs(None, 3)[0] == [1.0] * 3
