@@ -264,6 +264,8 @@ SCHEMA = Section(
                             expect="the ImageNet network of the feature loss (alexnet ships with the repository)",
                         ),
                         "weights": Key(str),
+                        # cut output and ground truth at a moving offset first (models/losses.py)
+                        "phase_jitter": Key(bool, default=False),
                     },
                 ),
                 "pingpong_crit": _criterion(lambda: criterion_names("distance")),

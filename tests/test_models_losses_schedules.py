@@ -2,6 +2,7 @@
 
 import copy
 import math
+import os
 
 import pytest
 import torch
@@ -10,7 +11,7 @@ import yaml
 from helpers import REPO, tree_hash
 
 from tecogan.experiment import load_config
-from tecogan.models.losses import LatticeLoss, build_criterion
+from tecogan.models.losses import LatticeLoss, build_criterion, phase_jitter
 from tecogan.models.lr_schedules import build_scheduler
 from tecogan.utils.errors import UserError
 
@@ -199,3 +200,64 @@ def test_lr_schedule_lists_are_checked(tmp_path, extra, needle):
 def test_lr_schedule_with_sound_restarts_loads(tmp_path):
     cfg = load_config(str(_train_yaml(tmp_path, {**COSINE, "restarts": [4], "restart_weights": [0.5]})))
     assert cfg["train"]["generator"]["lr_schedule"]["restart_weights"] == [0.5]
+
+
+def test_phase_jitter_visits_every_offset_and_cuts_both_alike():
+    """feature_crit.phase_jitter: output and ground truth cut by 3 rows and columns at the
+    iteration's offset; 16 iterations visit the 16 offsets of the 4x4 lattice once each."""
+    x = torch.arange(2 * 3 * 12 * 16, dtype=torch.float32).reshape(2, 3, 12, 16)
+    y = -x
+    seen = set()
+    for step in range(16):
+        a, b = phase_jitter(x, y, step)
+        assert a.shape == b.shape == (2, 3, 9, 13)
+        assert torch.equal(b, -a)  # the same cut of both
+        dy, dx = divmod(int(a[0, 0, 0, 0].item()), 16)
+        assert torch.equal(a, x[..., dy : dy + 9, dx : dx + 13])
+        seen.add((dy, dx))
+    assert seen == {(dy, dx) for dy in range(4) for dx in range(4)}
+    assert torch.equal(phase_jitter(x, y, 21)[0], phase_jitter(x, y, 5)[0])  # a function of the step alone
+
+
+@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step()`:UserWarning")
+@pytest.mark.parametrize("jitter", [False, True])
+def test_tecogan_feature_loss_cuts_at_the_iterations_offset(monkeypatch, jitter):
+    """With feature_crit.phase_jitter the AlexNet feature loss sees output and ground truth cut
+    at offset (step % 4, step // 4 % 4), the step being the generator scheduler's iteration;
+    without it, the whole crops."""
+    import golden_steps
+
+    import tecogan.models.tecogan_model as tecogan_model
+
+    calls = []
+
+    def spy(x, y, step, period=4):
+        calls.append(step)
+        return phase_jitter(x, y, step, period)
+
+    monkeypatch.setattr(tecogan_model, "phase_jitter", spy)
+    opt = golden_steps.make_opt("tecogan_default")
+    weights = os.path.join(REPO, "pretrained_models", "alexnet_imagenet_features.pth")
+    opt["train"]["feature_crit"] = {
+        "type": "CosineSimilarity",
+        "weight": 0.2,
+        "backbone": "alexnet",
+        "weights": weights,
+        "phase_jitter": jitter,
+    }
+    model, _ = golden_steps.build_model("tecogan_default", opt=opt)
+    seen = []
+    forward = model.net_F.forward
+    model.net_F.forward = lambda x: seen.append(tuple(x.shape[-2:])) or forward(x)
+    gt = torch.nn.functional.interpolate(torch.rand(4, 3, 9, 9), size=72, mode="bicubic", align_corners=False)
+    data = model.prepare_batch({"gt": gt.clamp(0, 1).reshape(1, 4, 3, 72, 72)})
+    for _ in range(2):
+        for s in model.schedulers():  # the trainer steps them at the start of each iteration
+            s.step()
+        model.optimize(data)
+    size = seen[0][0]
+    assert seen == [(size, size)] * 4  # output and ground truth alike, each step
+    if jitter:
+        assert calls == [1, 2] and size == 64 - 3
+    else:
+        assert calls == [] and size == 64

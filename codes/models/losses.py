@@ -90,6 +90,22 @@ class LatticeLoss(nn.Module):
         return loss.sum() if self.reduction == "sum" else loss.mean()
 
 
+def phase_jitter(x, y, step, period=4):
+    """``x`` and ``y`` (.., H, W) cut alike by ``period - 1`` rows and columns, at the offset
+    (dy, dx) that iteration ``step`` takes in turn (every one of the period x period offsets
+    once in ``period**2`` iterations).
+
+    A feature network that starts with a stride-``period`` convolution (AlexNet's conv1: 11x11,
+    stride 4) samples the output on a 4x4 lattice aligned with the upsampler's, so its
+    gradient treats the 16 phases unequally and can draw a mesh; cut at a moving offset, each
+    phase is seen alike over the iterations.  Deterministic in ``step``: an exact resume cuts
+    the same.
+    """
+    dy, dx = step % period, (step // period) % period
+    h, w = x.shape[-2] - (period - 1), x.shape[-1] - (period - 1)
+    return x[..., dy : dy + h, dx : dx + w], y[..., dy : dy + h, dx : dx + w]
+
+
 # YAML ``type`` -> (a function of the reduction making the criterion, what it compares): "distance"
 # (images and features), "feature" (features only), "adversarial" (logits) or "lattice" (the
 # output's 4x4 mesh against the ground truth's).  Each *_crit section

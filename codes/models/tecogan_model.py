@@ -8,6 +8,7 @@ import torch
 
 from tecogan.models.discriminator_inputs import s_input, st_input, triplet_flows
 from tecogan.models.frvsr_model import FRVSRModel
+from tecogan.models.losses import phase_jitter
 from tecogan.models.lr_schedules import build_scheduler, load_scheduler_state
 from tecogan.networks.discriminators import DISCRIMINATORS
 from tecogan.networks.vgg import FeatureExtractor
@@ -63,6 +64,7 @@ class TecoGANModel(FRVSRModel):
         self.fm_crit, self.fm_w = self._crit("feature_matching_crit")
         self.feat_crit, self.feat_w = self._crit("feature_crit")
         self.net_F = None
+        self.feat_jitter = bool((tr.get("feature_crit") or {}).get("phase_jitter"))
         if self.feat_crit is not None:
             fc = tr["feature_crit"]
             self.net_F = FeatureExtractor(
@@ -189,9 +191,12 @@ class TecoGANModel(FRVSRModel):
         self.net_D.requires_grad_(False)
         loss_G, log = self.generator_losses(lr_data, gt_data, out)
         if self.feat_crit is not None:
+            hr_in, gt_in = hr_data.reshape(-1, c, gt_h, gt_w), gt_data.reshape(-1, c, gt_h, gt_w)
+            if self.feat_jitter:  # the iteration's offset (the scheduler counts iterations, resumes exactly)
+                hr_in, gt_in = phase_jitter(hr_in, gt_in, self.sched_G.last_epoch)
             with self.autocast():
-                hr_feats = self.net_F(hr_data.reshape(-1, c, gt_h, gt_w))
-                gt_feats = self.net_F(gt_data.reshape(-1, c, gt_h, gt_w))
+                hr_feats = self.net_F(hr_in)
+                gt_feats = self.net_F(gt_in)
             l_feat = self.feat_w * sum(
                 self.feat_crit(h.float(), g.detach().float()) for h, g in zip(hr_feats, gt_feats, strict=False)
             )
