@@ -282,7 +282,8 @@ SCHEMA = Section(
                 ),
                 "gan_crit": _criterion(lambda: criterion_names("adversarial")),
                 # distillation: the output pulled toward a frozen teacher generator's output on the same LR clip
-                # (and, with flow_weight, the LR flow toward the teacher's flow: both must estimate flow)
+                # (with flow_weight, the LR flow toward the teacher's flow: both must estimate flow; with
+                # temporal_weight, the change between consecutive outputs toward the teacher's)
                 "distill_crit": _criterion(
                     lambda: criterion_names("distance"),
                     {
@@ -293,6 +294,8 @@ SCHEMA = Section(
                             expect="the teacher generator's checkpoint, e.g. pretrained_models/FRVSR_BI_footage.pth",
                         ),
                         "flow_weight": Key(NUM, default=0.0, check=_non_negative, expect="a number >= 0"),
+                        # the output's frame-to-frame change toward the teacher's: flicker the teacher has not
+                        "temporal_weight": Key(NUM, default=0.0, check=_non_negative, expect="a number >= 0"),
                     },
                 ),
             }

@@ -9,7 +9,7 @@ from golden_steps import make_opt
 
 from tecogan.experiment import validate_config
 from tecogan.models import build_model
-from tecogan.models.losses import CharbonnierLoss
+from tecogan.models.losses import CharbonnierLoss, frame_changes
 from tecogan.networks import generator_from_checkpoint
 from tecogan.networks.frnet import FRNet
 from tecogan.utils.errors import UserError
@@ -111,4 +111,33 @@ def test_flow_distillation_is_the_hand_computation_and_needs_flows(tmp_path):
     opt = _opt(path)
     opt["train"]["distill_crit"]["flow_weight"] = -1
     with pytest.raises(UserError, match=r"train\.distill_crit\.flow_weight: expected a number >= 0, got -1"):
+        validate_config(opt, "t")
+
+
+def test_temporal_distillation_is_the_hand_computation(tmp_path):
+    """distill_crit.temporal_weight: consecutive outputs' differences toward the teacher's."""
+    path, _ = _teacher_file(tmp_path)
+    opt = _opt(path, weight=0.5)
+    opt["train"]["distill_crit"]["temporal_weight"] = 2.0
+    model = build_model(validate_config(opt, "t"), torch.device("cpu"))
+    torch.manual_seed(0)
+    lr, gt = torch.rand(1, 4, 3, 16, 16), torch.rand(1, 4, 3, 64, 64)
+    with torch.no_grad():
+        out, taught = model.net_G.forward_sequence(lr), model.teacher.forward_sequence(lr)
+        s, t = out["hr_data"], taught["hr_data"]
+        want = 2.0 * CharbonnierLoss()(s[:, 1:] - s[:, :-1], t[:, 1:] - t[:, :-1])
+        total, log = model.generator_losses(lr, gt, out)
+    assert torch.allclose(log["l_distill_temporal_G"], want) and float(want) > 0
+    assert torch.allclose(total, sum(v for v in log.values()))
+    # an error that stays the same in every frame costs nothing here
+    same = torch.rand(1, 1, 3, 64, 64)
+    assert float(CharbonnierLoss()(frame_changes(t + same), frame_changes(t))) < 2e-3
+    flicker = torch.rand(1, 4, 3, 64, 64)  # an error of the same size that changes every frame
+    assert float(CharbonnierLoss()(frame_changes(t + flicker), frame_changes(t))) > 0.2
+    # off by default: no term
+    model = build_model(validate_config(_opt(path), "t"), torch.device("cpu"))
+    assert "l_distill_temporal_G" not in model.optimize({"lr": lr, "gt": gt})
+    opt = _opt(path)
+    opt["train"]["distill_crit"]["temporal_weight"] = -0.5
+    with pytest.raises(UserError, match=r"train\.distill_crit\.temporal_weight: expected a number >= 0, got -0.5"):
         validate_config(opt, "t")

@@ -6,7 +6,7 @@ import copy
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from tecogan.models.losses import build_criterion
+from tecogan.models.losses import build_criterion, frame_changes
 from tecogan.models.lr_schedules import build_scheduler, load_scheduler_state
 from tecogan.networks import (
     build_generator,
@@ -77,6 +77,7 @@ class FRVSRModel:
         self.distill_crit, self.distill_w = self._crit("distill_crit")
         self.teacher = self._teacher(tr["distill_crit"]["teacher"], arch) if self.distill_crit is not None else None
         self.distill_flow_w = tr["distill_crit"]["flow_weight"] if self.distill_crit is not None else 0.0
+        self.distill_temporal_w = tr["distill_crit"]["temporal_weight"] if self.distill_crit is not None else 0.0
         if self.distill_flow_w and not (self.net_G.estimates_flow and self.teacher.estimates_flow):
             raise UserError(
                 f"train.distill_crit.flow_weight: {self.distill_flow_w}, but the trained generator or the "
@@ -229,6 +230,12 @@ class FRVSRModel:
                 l_flow = self.distill_flow_w * self.distill_crit(out["lr_flow"].float(), taught["lr_flow"].float())
                 total = total + l_flow
                 log["l_distill_flow_G"] = l_flow.detach()
+            if self.distill_temporal_w:  # consecutive outputs change as the teacher's do (tOF: less flicker)
+                l_temporal = self.distill_temporal_w * self.distill_crit(
+                    frame_changes(out["hr_data"].float()), frame_changes(taught["hr_data"].float())
+                )
+                total = total + l_temporal
+                log["l_distill_temporal_G"] = l_temporal.detach()
         return total, log
 
     def train_step(self, batch):

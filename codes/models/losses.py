@@ -106,6 +106,14 @@ def phase_jitter(x, y, step, period=4):
     return x[..., dy : dy + h, dx : dx + w], y[..., dy : dy + h, dx : dx + w]
 
 
+def frame_changes(frames):
+    """(n, t, c, h, w) -> (n, t-1, c, h, w): each frame minus the one before it.
+
+    A distance between two sequences' changes ignores an error that stays put and counts one
+    that comes and goes (flicker), which is what the temporal metrics see."""
+    return frames[:, 1:] - frames[:, :-1]
+
+
 # YAML ``type`` -> (a function of the reduction making the criterion, what it compares): "distance"
 # (images and features), "feature" (features only), "adversarial" (logits) or "lattice" (the
 # output's 4x4 mesh against the ground truth's).  Each *_crit section
