@@ -138,7 +138,11 @@ def main():
     import torch
 
     runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
+    from tecogan.pretrained import PRETRAINED, resolve_model
     from tecogan.profiling import cpu_name
+
+    shown_model = args.model if args.model.lower() in PRETRAINED else os.path.relpath(args.model, REPO)
+    args.model = resolve_model(args.model)  # a shipped model's name (frvsr-fast) -> its file, as upscale.py does
 
     settings = [("cpu", False)]
     if torch.cuda.is_available():
@@ -155,7 +159,7 @@ def main():
                 sys.exit(f"error: --lr_size {args.lr_size!r}: expected WxH, e.g. 480x270")
             args.input = shrunk_input(args.input, size, args.frames, folder)
             shown_input += f" (first {args.frames} frames shrunk to {size[0]}x{size[1]})"
-        print(f"input {shown_input}, model {os.path.relpath(args.model, REPO)}, H.264 .mp4 output, best of {args.repeat}")
+        print(f"input {shown_input}, model {shown_model}, H.264 .mp4 output, best of {args.repeat}")
         for device, half in settings:
             (n, s_net, net), (_, s_e2e, e2e) = measure(args, device, half)
             name = device + (" --half" if half else "")
