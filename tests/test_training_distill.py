@@ -91,53 +91,52 @@ def test_distill_yaml_errors_name_the_key(tmp_path):
         build_model(validate_config(_opt(bi_path), "t"), torch.device("cpu"))
 
 
-def test_flow_distillation_is_the_hand_computation_and_needs_flows(tmp_path):
-    """distill_crit.flow_weight: FNet's LR flow pulled toward the teacher's (Charbonnier, LR pixels)."""
+def _flow_term(out, taught):
+    return CharbonnierLoss()(out["lr_flow"], taught["lr_flow"])
+
+
+def _temporal_term(out, taught):
+    s, t = out["hr_data"], taught["hr_data"]
+    return CharbonnierLoss()(s[:, 1:] - s[:, :-1], t[:, 1:] - t[:, :-1])
+
+
+@pytest.mark.parametrize(
+    "key,logged,weight,term",
+    [
+        # FNet's LR flow pulled toward the teacher's (Charbonnier, LR pixels)
+        ("flow_weight", "l_distill_flow_G", 0.25, _flow_term),
+        # consecutive outputs' differences toward the teacher's
+        ("temporal_weight", "l_distill_temporal_G", 2.0, _temporal_term),
+    ],
+)
+def test_distillation_extra_terms_are_the_hand_computation(tmp_path, key, logged, weight, term):
+    """distill_crit.flow_weight and temporal_weight: each term as computed by hand, off by default,
+    a negative weight refused."""
     path, _ = _teacher_file(tmp_path)
     opt = _opt(path, weight=0.5)
-    opt["train"]["distill_crit"]["flow_weight"] = 0.25
+    opt["train"]["distill_crit"][key] = weight
     model = build_model(validate_config(opt, "t"), torch.device("cpu"))
     torch.manual_seed(0)
     lr, gt = torch.rand(1, 4, 3, 16, 16), torch.rand(1, 4, 3, 64, 64)
     with torch.no_grad():
         out, taught = model.net_G.forward_sequence(lr), model.teacher.forward_sequence(lr)
-        want = 0.25 * CharbonnierLoss()(out["lr_flow"], taught["lr_flow"])
+        want = weight * term(out, taught)
         total, log = model.generator_losses(lr, gt, out)
-    assert torch.allclose(log["l_distill_flow_G"], want) and float(want) > 0
+    assert torch.allclose(log[logged], want) and float(want) > 0
     assert torch.allclose(total, sum(v for v in log.values()))
     # off by default: no term
     model = build_model(validate_config(_opt(path), "t"), torch.device("cpu"))
-    assert "l_distill_flow_G" not in model.optimize({"lr": lr, "gt": gt})
+    assert logged not in model.optimize({"lr": lr, "gt": gt})
     opt = _opt(path)
-    opt["train"]["distill_crit"]["flow_weight"] = -1
-    with pytest.raises(UserError, match=r"train\.distill_crit\.flow_weight: expected a number >= 0, got -1"):
+    opt["train"]["distill_crit"][key] = -0.5
+    with pytest.raises(UserError, match=rf"train\.distill_crit\.{key}: expected a number >= 0, got -0.5"):
         validate_config(opt, "t")
 
 
-def test_temporal_distillation_is_the_hand_computation(tmp_path):
-    """distill_crit.temporal_weight: consecutive outputs' differences toward the teacher's."""
-    path, _ = _teacher_file(tmp_path)
-    opt = _opt(path, weight=0.5)
-    opt["train"]["distill_crit"]["temporal_weight"] = 2.0
-    model = build_model(validate_config(opt, "t"), torch.device("cpu"))
+def test_frame_changes_ignore_a_steady_error_and_count_flicker():
     torch.manual_seed(0)
-    lr, gt = torch.rand(1, 4, 3, 16, 16), torch.rand(1, 4, 3, 64, 64)
-    with torch.no_grad():
-        out, taught = model.net_G.forward_sequence(lr), model.teacher.forward_sequence(lr)
-        s, t = out["hr_data"], taught["hr_data"]
-        want = 2.0 * CharbonnierLoss()(s[:, 1:] - s[:, :-1], t[:, 1:] - t[:, :-1])
-        total, log = model.generator_losses(lr, gt, out)
-    assert torch.allclose(log["l_distill_temporal_G"], want) and float(want) > 0
-    assert torch.allclose(total, sum(v for v in log.values()))
-    # an error that stays the same in every frame costs nothing here
-    same = torch.rand(1, 1, 3, 64, 64)
+    t = torch.rand(1, 4, 3, 64, 64)
+    same = torch.rand(1, 1, 3, 64, 64)  # an error that stays the same in every frame costs nothing
     assert float(CharbonnierLoss()(frame_changes(t + same), frame_changes(t))) < 2e-3
     flicker = torch.rand(1, 4, 3, 64, 64)  # an error of the same size that changes every frame
     assert float(CharbonnierLoss()(frame_changes(t + flicker), frame_changes(t))) > 0.2
-    # off by default: no term
-    model = build_model(validate_config(_opt(path), "t"), torch.device("cpu"))
-    assert "l_distill_temporal_G" not in model.optimize({"lr": lr, "gt": gt})
-    opt = _opt(path)
-    opt["train"]["distill_crit"]["temporal_weight"] = -0.5
-    with pytest.raises(UserError, match=r"train\.distill_crit\.temporal_weight: expected a number >= 0, got -0.5"):
-        validate_config(opt, "t")
