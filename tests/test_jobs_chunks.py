@@ -8,6 +8,7 @@ after the lease expires.  The inputs, the model and an old output are hashed bef
 The lease itself (:mod:`tecogan.utils.leases`) is tested without any upscaling.
 """
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -168,6 +169,29 @@ def test_a_single_machine_job_is_not_taken_for_a_chunked_one(tmp_path, ckpt, cli
     status, _, err = upscale(clip, out, *base, "--worker", check=False)
     assert_one_line(status, err, "single-machine job", "--resume")
     assert tree_hash(job_path(out)) == kept
+
+
+def test_a_worker_that_starts_after_another_finished_the_job_leaves_its_output(tmp_path, ckpt, clip, upscale):
+    """A short job can be made whole by one worker while another still loads: the later worker
+    (its output checked before) finds no job folder and the output there, and stops at once:
+    no second first pass, no second job, the output untouched."""
+    import tecogan
+    from tecogan.jobs.video_job import prepare_job
+    from tecogan.jobs.video_options import VideoOptions
+    from tecogan.jobs.workers import work
+
+    out = tmp_path / "out.mkv"
+    options = VideoOptions(codec="ffv1", scene_cuts="on", quiet=True)
+    late = prepare_job(clip, out, options, model_path=ckpt, segment_frames=4, chunk_frames=8)
+    late = dataclasses.replace(late, resume="chunks")  # as upscale.py --worker
+    upscale(clip, out, "--model", ckpt, "--device", "cpu", *CHUNKED, "--codec", "ffv1", "--worker", "--quiet")
+    made = tree_hash(out)
+    lines = []
+    net = tecogan.load_generator(ckpt)
+    count = work(tecogan.Upscaler(net, device="cpu"), late, report=lines.append, progress=False)
+    assert count is None and lines == [f"{out}: assembled by another worker"], lines
+    assert tree_hash(out) == made and not os.path.exists(job_path(out))
+    assert not any(name.startswith(".out.mkv.") for name in os.listdir(tmp_path)), os.listdir(tmp_path)
 
 
 # ---------------------------------------------------------------- leases ----

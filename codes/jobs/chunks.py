@@ -36,7 +36,7 @@ from tecogan.jobs.assembly import assemble
 from tecogan.jobs.job_folder import FRAMES_DIR, JobFolder, job_path
 from tecogan.jobs.scene_cuts import CutDetector, ReplayDetector, chunk_bounds, describe_cuts, format_time
 from tecogan.jobs.segments import job_manifest, upscale_segments
-from tecogan.jobs.video_job import _start
+from tecogan.jobs.video_job import _start, output_identity
 from tecogan.utils.fileio import atomic_write_json, read_json_object
 from tecogan.utils.fingerprint import differences, numerics
 from tecogan.utils.leases import Lease
@@ -96,10 +96,16 @@ class ChunkedJob:
             return _start(self.upscaler, self.job, report)
 
     # ------------------------------------------------------------ the first pass ----
+    def finished_elsewhere(self):
+        """Another process has made the output since this job was checked (its job folder gone)."""
+        now = output_identity(self.job.dst)
+        return now is not None and now != self.job.dst_seen and not self.folder.exists()
+
     def setup(self, create=True):
         """The job's manifest with its cuts and chunks: made by the first process here (the cuts
         found on the input's frames), read by the others (whose options must be the same);
-        ``create`` False (--assemble): a job that is not there is one line."""
+        ``create`` False (--assemble): a job that is not there is one line.  None: another worker
+        made the whole output meanwhile (a short job can be done while this one loads)."""
         run = self._open(self.report)
         try:
             wanted = job_manifest(self.upscaler, run)
@@ -110,6 +116,8 @@ class ChunkedJob:
                         break
                     time.sleep(self.poll)
                 found = self.folder.manifest()
+                if found is None and self.finished_elsewhere():
+                    return None
                 if found is None and not create:
                     raise UserError(
                         f"--assemble {shown(self.job.dst)}: no chunked job of it in "
@@ -273,7 +281,7 @@ class ChunkedJob:
     def assemble(self):
         """The output from every chunk's segments, by one process (the others: None); a chunk
         not done is one line naming it."""
-        if not self.folder.exists() and os.path.exists(self.job.dst):
+        if self.finished_elsewhere():
             self.report(f"{shown(self.job.dst)}: assembled by another worker")
             return None
         missing = self.pending()

@@ -79,7 +79,8 @@ def cached_job(spec, create=False):
     chunked = _JOBS.get(key)
     if chunked is None:
         chunked = ChunkedJob(cached_upscaler(spec), spec["job"], lease=spec["lease"], report=_quiet)
-        chunked.setup(create=create)
+        if chunked.setup(create=create) is None:
+            raise UserError(f"{spec['job'].dst}: assembled by another process while this task started")
         while len(_JOBS) >= KEEP_JOBS:
             _JOBS.pop(next(iter(_JOBS)))
         _JOBS[key] = chunked
@@ -133,7 +134,9 @@ def run_on_ray(upscaler, job, address, *, model, model_args=None, cpus=1.0, gpus
     join(ray, address, cpus, gpus)  # before the first pass: a refused request leaves no job folder
     try:
         chunked = ChunkedJob(upscaler, job, lease=lease, report=report, summary=summary)
-        chunked.setup()
+        if chunked.setup() is None:
+            (summary or report)(f"{job.dst}: assembled by another worker")
+            return None
         task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=MAX_RETRIES)(chunk_task)
         spec = job_spec(job, upscaler.requested, model=model, model_args=model_args, lease=lease)
         refs = {task.remote(spec, index): index for index in chunked.pending()}

@@ -80,6 +80,7 @@ class Job:
     folder: object = None
     before_publish: object = None
     chunk_frames: int = defaults.CHUNK_FRAMES  # scene_cuts on: segments restart where chunks start
+    dst_seen: tuple | None = None  # output_identity(dst) when checked: a chunked job's workers see another finish it
 
     def release(self):
         """Let go of the job's lock (a prepared job that will not be run)."""
@@ -128,7 +129,28 @@ def prepare_job(
         except BaseException:
             folder.unlock()
             raise
-    return Job(src, dst, video, out_enc, cmp_enc, resume, segment_frames, discard, folder, chunk_frames=chunk_frames)
+    return Job(
+        src,
+        dst,
+        video,
+        out_enc,
+        cmp_enc,
+        resume,
+        segment_frames,
+        discard,
+        folder,
+        chunk_frames=chunk_frames,
+        dst_seen=output_identity(dst),
+    )
+
+
+def output_identity(path):
+    """What tells one version of the file or folder ``path`` from another (None: there is none)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def upscale_file(upscaler, src, dst, video=None, *, model_path=None, report=print, progress=True):

@@ -26,7 +26,9 @@ def work(upscaler, job, *, shard=None, lease=None, report=print, progress=True, 
     if shard is not None:
         parse_shard(shard)  # before the first pass: a bad value is one line
     chunked = ChunkedJob(upscaler, job, lease=lease, report=report, summary=summary)
-    chunked.setup()
+    if chunked.setup() is None:
+        (summary or report)(f"{job.dst}: assembled by another worker")
+        return None
     count = len(chunked.chunks)
     mine = None if shard is None else shard_indices(shard, count)
     where = "" if shard is None else f" (shard {shard}: {len(mine)} of {count} chunks)"
@@ -67,7 +69,9 @@ def work(upscaler, job, *, shard=None, lease=None, report=print, progress=True, 
 def assemble_only(upscaler, job, *, report=print):
     """``--assemble``: the output of a chunked job whose chunks are all done (else one line)."""
     chunked = ChunkedJob(upscaler, job, report=report)
-    chunked.setup(create=False)
+    if chunked.setup(create=False) is None:
+        report(f"{job.dst}: assembled by another worker")
+        return None
     count = chunked.assemble()
     if count is None and not chunked.folder.exists():
         return None
