@@ -482,3 +482,97 @@ def test_h264_writes_the_same_stream_every_time(tmp_path):
         with av.open(str(path)) as f:
             streams.add(b"".join(bytes(p) for p in f.demux(video=0)))
     assert len(streams) == 1
+
+
+# ------------------------------------------------------- reading: windows and timestamps ----
+def _times(path, **window):
+    from tecogan.video.reading import open_source
+
+    return [f.time for f in open_source(str(path), **window).frames()]
+
+
+def test_deinterlace_keeps_each_frame_s_time(tmp_path):
+    """bwdif counts in half the stream's time base: its times are put back, not doubled."""
+    src = tmp_path / "tv.mkv"
+    make_clip(src, pattern(6, h=32, w=48), rate=25, options={"flags": "+ilme+ildct", "x264-params": "interlaced=1:tff=1"})
+    plain = _times(src)
+    assert _times(src, deinterlace=True) == plain == [Fraction(i, 25) for i in range(6)]
+    assert _times(src, deinterlace=True, start=0.12) == [Fraction(i, 25) for i in range(3)]
+
+
+@pytest.mark.parametrize("start", [0.05, 0.5, 0.7, 1.0])
+def test_start_inside_a_group_of_pictures_of_an_mpeg_ts(tmp_path, start):
+    """MPEG-TS has no index: a seek can land between key frames.  Every frame of the window
+    comes out all the same, as from a Matroska copy of the same stream (key frames every 12)."""
+    frames = pattern(48, h=32, w=48)
+    ts, mkv = tmp_path / "gop.ts", tmp_path / "gop.mkv"
+    for path, fmt in ((ts, "mpegts"), (mkv, None)):
+        make_clip(path, frames, rate=25, time_base=Fraction(1, 90000), fmt=fmt, options={"g": "12", "keyint_min": "12"})
+    want = _times(mkv, start=start)
+    assert len(want) == sum(1 for i in range(48) if Fraction(i, 25) >= Fraction(str(start)))
+    assert _times(ts, start=start) == want
+
+
+def test_decimal_start_and_duration_are_taken_as_written(tmp_path):
+    """0.2 as a float is a hair over 1/5: the frame at exactly 0.2 s is in the window."""
+    src = tmp_path / "c.mp4"
+    make_clip(src, pattern(12, h=32, w=48), rate=25)
+    assert len(_times(src, start=0.2)) == 7  # frames 5 ... 11
+    assert len(_times(src, start=0.44)) == 1  # the last frame, at 0.44 s
+    assert len(_times(src, duration=0.08)) == 2 and len(_times(src, duration=0.12)) == 3
+
+
+def test_avi_with_b_frames_keeps_its_frame_times(tmp_path, capsys):
+    """AVI stores no presentation times: FFmpeg gives the frames those of the packets in
+    decoding order (0.04, 0.12, 0.08 ...); the frames come out one period apart, as shown."""
+    src = tmp_path / "b.avi"
+    make_clip(src, pattern(12, h=32, w=48), rate=25, time_base=Fraction(1, 25), options={"preset": "medium"})
+    times = _times(src)
+    assert [b - a for a, b in zip(times[:-1], times[1:], strict=True)] == [Fraction(1, 25)] * 11, times
+
+
+def test_truncated_files_are_not_taken_for_short_ones(tmp_path, capsys):
+    """A Matroska file cut short warns (its header's duration against its last frame); an MP4
+    cut short is one line with or without a window (before: accepted with --duration)."""
+    from tecogan.video.reading import open_source
+
+    mkv = tmp_path / "cut.mkv"
+    make_clip(tmp_path / "whole.mkv", pattern(12, h=91, w=161), codec="ffv1", pix_fmt="bgr0", rate=25)
+    data = (tmp_path / "whole.mkv").read_bytes()
+    mkv.write_bytes(data[: len(data) // 2])
+    frames = list(open_source(str(mkv)).frames())
+    err = capsys.readouterr().err
+    assert 0 < len(frames) < 12 and "cut.mkv: its header says 0.48 s" in err and "truncated" in err, err
+    list(open_source(str(tmp_path / "whole.mkv")).frames())
+    assert "truncated" not in capsys.readouterr().err
+    mp4 = tmp_path / "cut.mp4"
+    make_clip(tmp_path / "whole.mp4", pattern(24, h=32, w=48), rate=25, container_options={"movflags": "faststart"})
+    data = (tmp_path / "whole.mp4").read_bytes()
+    mp4.write_bytes(data[: int(len(data) * 0.8)])
+    with av.open(str(mp4)) as container:
+        present = sum(1 for p in container.demux(container.streams.video[0]) if p.size)
+    assert 2 < present < 24
+    for window in ({}, {"duration": 0.9}, {"start": 0.04}):
+        with pytest.raises(UserError, match="cut.mp4.*truncated or damaged"):
+            open_source(str(mp4), **window)
+
+
+def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path):
+    """Before run_cli takes the signals over (torch loading), SIGINT is one line and status 130;
+    each command installs that first, before its heavy imports."""
+    code = (
+        "import os, signal, time\n"
+        "from tecogan.utils.errors import exit_on_early_interrupt\n"
+        "exit_on_early_interrupt()\n"
+        "os.kill(os.getpid(), signal.SIGINT)\n"
+        "time.sleep(30)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.path.join(REPO, "codes"), os.environ.get("PYTHONPATH")])))
+    boot = f"import runpy; runpy.run_path({os.path.join(REPO, 'codes', '_clone.py')!r})\n"
+    done = subprocess.run([sys.executable, "-c", boot + code], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 130 and done.stderr == "error: interrupted by SIGINT\n", done
+    for command in ("upscale.py", "main.py", "app.py", os.path.join("official_metrics", "evaluate.py")):
+        with open(os.path.join(REPO, "codes", command), encoding="utf-8") as f:
+            source = f.read()
+        first_heavy = min(source.find(s) for s in ("\nimport torch", "\nfrom tecogan.") if source.find(s) >= 0)
+        assert 0 <= source.find("exit_on_early_interrupt()") < first_heavy, command

@@ -115,7 +115,7 @@ def _segment_sink(run, folder, index, opened, last_pts=None):
         return _FrameSegment(folder)
     ext = os.path.splitext(run.job.dst)[1]
     enc = dataclasses.replace(run.out_enc, path=folder.segment_path(index, ext))
-    sink = VideoSink(enc, run.source, audio=False)
+    sink = VideoSink(enc, run.source, audio=False, shown_as=run.job.dst)
     sink.last_pts = last_pts
     opened.append(sink)
     return sink

@@ -182,6 +182,18 @@ class _FirstSignalInterrupts:
         raise Terminated(signum)
 
 
+def exit_on_early_interrupt():
+    """For a command's first second or two, while torch loads, before :func:`run_cli` takes the
+    signals over: SIGINT/SIGTERM print one line and exit (128 + the signal), not an import's
+    traceback.  Nothing is written yet, so there is nothing to clean up."""
+
+    def handler(signum, _frame):
+        os.write(2, f"error: interrupted by {signal.Signals(signum).name}\n".encode())
+        os._exit(128 + signum)
+
+    _install(handler)
+
+
 def _install(handler):
     """``{signum: old handler}`` for SIGINT and SIGTERM ({} outside the main thread)."""
     old = {}

@@ -1,6 +1,8 @@
 """Frame sources: a folder of images or a video file decoded by FFmpeg (PyAV), streamed as
 :class:`Frame` items ``(name, image, time)``."""
 
+import collections
+import heapq
 import os
 from fractions import Fraction
 
@@ -96,8 +98,8 @@ class VideoSource:
                 total = Fraction(container.duration, 1000000)
             self.trimmed = bool(start) or duration is not None
             self.window = (
-                origin + Fraction(start or 0) if start else None,
-                origin + Fraction(start or 0) + Fraction(duration) if duration is not None else None,
+                origin + seconds_fraction(start) if start else None,
+                origin + seconds_fraction(start or 0) + seconds_fraction(duration) if duration is not None else None,
             )
             self.shift = Fraction(0)
             cc = stream.codec_context
@@ -114,7 +116,7 @@ class VideoSource:
                 )
                 if value not in _UNSPECIFIED[name]
             }
-            self.count, first, read = self._count(container, stream)
+            self.count, first, read, last = self._count(container, stream)
             if self.count > defaults.MAX_CLIP_FRAMES:
                 raise UserError(
                     f"{shown(path)}: {self.count} frames, more than the {defaults.MAX_CLIP_FRAMES} of one video "
@@ -125,6 +127,21 @@ class VideoSource:
                 raise UserError(
                     f"{shown(path)} frame {read + 1}: cannot be read: the container lists {listed} "
                     f"frames but only {read} are in the file (it is truncated or damaged)"
+                )
+            end_gap = total + origin - last if total is not None and last is not None else None
+            slack = max(Fraction(2) / Fraction(rate), (total or 0) / 10)  # a short audio tail is no sign of damage
+            if self.trimmed and listed and last is not None and end_gap is not None and end_gap > slack:
+                stop = self.window[1]
+                if stop is None or last + Fraction(2) / Fraction(rate) < stop:
+                    raise UserError(
+                        f"{shown(path)}: its index says the video lasts {float(total):.2f} s but its frames end "
+                        f"at {float(last - origin):.2f} s (the file is truncated or damaged)"
+                    )
+            header_says = "matroska" in (container.format.name or "")  # a duration in the header, not a guess
+            if header_says and not listed and not self.trimmed and end_gap is not None and end_gap > slack:
+                warn(
+                    f"{shown(path)}: its header says {float(total):.2f} s but the video's frames end at "
+                    f"{float(last - origin):.2f} s: the file may be truncated (or its audio runs longer)"
                 )
             if self.trimmed:
                 if not self.count:
@@ -166,7 +183,7 @@ class VideoSource:
         tb = stream.time_base
         if start is not None:
             _seek(container, stream, start)
-        n, first, read = 0, None, 0
+        n, first, read, last = 0, None, 0, None
         margin = 2  # seconds past the end: packets come in decoding order
         for packet in container.demux(stream):
             if packet.size == 0:
@@ -176,16 +193,21 @@ class VideoSource:
                 continue
             ts = packet.pts if packet.pts is not None else packet.dts
             t = Fraction(ts) * tb if ts is not None else None
+            if t is not None:
+                last = t if last is None else max(last, t)
             if end is not None and t is not None and t >= end:
                 dts = _seconds(packet.dts, tb)
                 if dts is not None and dts >= end + margin:
+                    last = None  # stopped before the end: not known
                     break
                 continue
             if start is not None and (t is None or t < start):
                 continue
             n += 1
             first = t if first is None or (t is not None and t < first) else first
-        return n, first if first is not None else Fraction(0), read
+        if last is not None:
+            last += Fraction(1) / Fraction(stream.average_rate or stream.guessed_rate or DEFAULT_FPS)  # its end
+        return n, first if first is not None else Fraction(0), read, last
 
     def frames(self):
         reformatter = VideoReformatter()
@@ -214,7 +236,8 @@ class VideoSource:
                         return
                     yield from frames
 
-            source = _deinterlaced(decoded_frames(), stream, self.path) if self.deinterlace else decoded_frames()
+            source = _presentation_times(decoded_frames())
+            source = _deinterlaced(source, stream, self.path) if self.deinterlace else source
             interlace_warned = False
             for frame in source:
                 if frame.interlaced_frame and not self.deinterlace and not interlace_warned:
@@ -252,12 +275,44 @@ class VideoSource:
             yield frame.name, frame.image
 
 
+def seconds_fraction(value):
+    """``value`` seconds as an exact fraction, as written: the float 0.2 is a hair over 1/5, which
+    would leave out a frame at exactly 0.2 s (to the microsecond, finer than any time base)."""
+    return Fraction(value).limit_denominator(1_000_000)
+
+
+SEEK_BACK = (0, 1, 4, 16, 64)  # seconds before the target to try, in turn (then the file's start)
+
+
 def _seek(container, stream, seconds):
-    """Seek to the key frame at or before ``seconds`` (best effort: some files cannot seek)."""
+    """Put the demuxer on a key frame at or before ``seconds``, so that every frame from there
+    decodes.  A file with an index (MP4, Matroska) lands on one; one without (MPEG-TS) can land
+    between key frames, where the frames up to the next key frame cannot be decoded: then it
+    seeks further back, and at worst reads from the start (never a wrong frame count)."""
+    for back in SEEK_BACK:
+        target = max(Fraction(0), seconds - back)
+        if not _seek_to(container, stream, target):
+            break
+        packet = next((p for p in container.demux(stream) if p.size), None)
+        if packet is None:
+            return _seek_to(container, stream, target)  # nothing there: the window is past the end
+        ts = packet.pts if packet.pts is not None else packet.dts
+        if packet.is_keyframe and (ts is None or ts * stream.time_base <= seconds):
+            return _seek_to(container, stream, target)  # the same seek again: the packet was read
+        if target == 0:
+            break
+    container.seek(0)
+    return True
+
+
+def _seek_to(container, stream, seconds):
+    """Seek to at or before ``seconds``; False when the file cannot seek."""
     try:
         container.seek(max(0, int(seconds / stream.time_base)), stream=stream, backward=True)
     except av.error.FFmpegError:
         container.seek(0)
+        return False
+    return True
 
 
 def check_not_hdr(trc, path):
@@ -312,9 +367,36 @@ def _check_frame(frame, shape, where):
     return frame.shape
 
 
+REORDER_DEPTH = 8  # frames held to put timestamps back in order (B-frame pyramids reorder fewer)
+
+
+def _presentation_times(frames, depth=REORDER_DEPTH):
+    """The decoder gives frames in presentation order, but a container without presentation
+    timestamps (AVI) leaves them those of the packets in decoding order: with B-frames 0.04,
+    0.12, 0.08 ... .  The k-th frame out gets the k-th smallest timestamp among the frames held
+    (up to ``depth``); in-order timestamps, every other file's, come out unchanged."""
+    held, times = collections.deque(), []
+    for frame in frames:
+        held.append(frame)
+        if frame.pts is not None:
+            heapq.heappush(times, frame.pts)
+        if len(held) > depth:
+            yield _next_time(held.popleft(), times)
+    while held:
+        yield _next_time(held.popleft(), times)
+
+
+def _next_time(frame, times):
+    if frame.pts is not None:
+        frame.pts = heapq.heappop(times)
+    return frame
+
+
 def _deinterlaced(frames, stream, path):
     """``frames`` through FFmpeg's bwdif filter (PyAV's filter graph): one output frame per input
-    frame, its timestamp kept; frames not flagged interlaced pass unchanged."""
+    frame, its timestamp kept (bwdif counts in half the stream's time base, for field rate: its
+    timestamps are put back in the stream's); frames not flagged interlaced pass unchanged."""
+    tb = stream.time_base
     graph = av.filter.Graph()
     try:
         chain = [
@@ -331,9 +413,13 @@ def _deinterlaced(frames, stream, path):
     def drain():
         while True:
             try:
-                yield graph.pull()
+                frame = graph.pull()
             except (av.error.BlockingIOError, av.error.EOFError):
                 return
+            if tb and frame.time_base and frame.time_base != tb and frame.pts is not None:
+                frame.pts = round(Fraction(frame.pts) * frame.time_base / tb)
+                frame.time_base = tb
+            yield frame
 
     for frame in frames:
         graph.push(frame)

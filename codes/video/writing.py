@@ -38,9 +38,10 @@ class VideoSink:
     output is left untouched.
     """
 
-    def __init__(self, encoding, source, audio=True):
+    def __init__(self, encoding, source, audio=True, shown_as=None):
         self.enc = encoding
         self.path = encoding.path
+        self.shown_as = shown_as or encoding.path  # the name warnings give (a job's output, not its segment file)
         self.rate = source.rate
         self.time_base = source.time_base
         if encoding.fmt == "avi":  # AVI holds a constant frame rate: frames go on its grid
@@ -194,12 +195,12 @@ class VideoSink:
         self.container = None
         if self.moved and self.enc.fmt == "avi":
             warn(
-                f"{shown(self.path)}: AVI holds a constant frame rate: {self.moved} frames were moved to the "
+                f"{shown(self.shown_as)}: AVI holds a constant frame rate: {self.moved} frames were moved to the "
                 f"next {float(self.rate):g} frame/s slot (use .mp4, .mkv or .mov to keep variable frame timing)"
             )
         elif self.moved:
             warn(
-                f"{shown(self.path)}: {self.moved} input frames had no increasing timestamp; each was put one "
+                f"{shown(self.shown_as)}: {self.moved} input frames had no increasing timestamp; each was put one "
                 "tick after the previous frame"
             )
         self._verify()
