@@ -19,6 +19,7 @@ continues it (docs/upscale.md).
 
 import dataclasses
 import os
+import re
 import sys
 
 if not __package__:  # run as a file from a clone: import this clone as the package `tecogan`
@@ -55,6 +56,7 @@ from tecogan.utils.verbosity import quiet
 _INFERENCE_FLAGS = ("tile", "tile_overlap", "num_pad_front", "padding_mode", "backend", "device", "threads")
 _VIDEO_FLAGS = ("fps", "start", "duration", "codec", "crf", "preset", "pix_fmt", "deinterlace", "compare", "overwrite")
 _VIDEO_FLAGS += ("outscale", "target_height", "target_width", "quiet", "scene_cuts")
+_NAMED_OPTION = re.compile(r"(?<![\w-])(" + "|".join(_VIDEO_FLAGS) + r")\b")
 
 
 def load_network(args):
@@ -70,20 +72,21 @@ def inference_options(args):
     if precision is None and not args.half:
         precision = default_precision()  # $TECOGAN_PRECISION or auto (a bad value: one line naming it)
     if args.half:  # as before: CUDA autocast, ignored (with a warning) on the CPU
-        precision = "fp16" if parse_device(args.device).type == "cuda" else "fp32"
+        precision = "fp16" if parse_device(args.device, warn_fallback=False).type == "cuda" else "fp32"
         if precision == "fp32":
             warn("--half needs CUDA; running in fp32 on the CPU")
     flags = {name: getattr(args, name) for name in _INFERENCE_FLAGS}
     options = options_from_flags({**flags, "precision": precision, "channels_last": not args.no_channels_last})
-    check_precision(options.precision, parse_device(options.device), options.backend or defaults.BACKEND)
+    device = parse_device(options.device, warn_fallback=False)  # the Upscaler warns when it sets it up
+    check_precision(options.precision, device, options.backend or defaults.BACKEND)
     return options
 
 
 def video_options(args):
     try:
         return VideoOptions(audio=not args.no_audio, **{name: getattr(args, name) for name in _VIDEO_FLAGS})
-    except UserError as err:
-        raise UserError(f"--{err}") from None
+    except UserError as err:  # VideoOptions names the API's arguments: here they are flags
+        raise UserError(_NAMED_OPTION.sub(r"--\1", str(err))) from None
 
 
 def main(argv=None):

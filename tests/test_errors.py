@@ -299,6 +299,15 @@ def test_truncated_checkpoint(tmp_path):
         load_state_dict_file(str(path))
 
 
+@pytest.mark.parametrize("content", [b"hello, these are notes\n", bytes(range(7, 107))])
+def test_a_file_that_is_no_checkpoint_at_all_says_what_it_starts_with(tmp_path, content):
+    path = tmp_path / "notes.mp4"
+    path.write_bytes(content)
+    with pytest.raises(UserError) as e:
+        load_state_dict_file(str(path))
+    assert f"notes.mp4: not a PyTorch checkpoint (it starts with {content[:16]!r}" in str(e.value), e.value
+
+
 class _Evil:
     def __init__(self, marker):
         self.marker = marker
@@ -375,7 +384,7 @@ def test_missing_published_checkpoint_points_at_the_download_script(tmp_path):
     one_line_error(run_test_mode(tmp_path, opt), "TecoGAN_BD_iter500000.pth", "not found", "download_models.sh BD TecoGAN")
 
 
-def test_device_cuda_without_cuda_names_the_option_used(tmp_path, ckpt, monkeypatch):
+def test_device_cuda_without_cuda_names_the_option_used(tmp_path, ckpt, monkeypatch, capsys):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # no CUDA, on any machine
     import contextlib
     import io
@@ -391,6 +400,12 @@ def test_device_cuda_without_cuda_names_the_option_used(tmp_path, ckpt, monkeypa
     with contextlib.redirect_stderr(err), command_line():  # inside a command: its flag
         assert parse_device("cuda").type == "cpu"
     assert "--device cuda" in err.getvalue() and "--gpu_id" not in err.getvalue()
+    os.makedirs(tmp_path / "lr")
+    for i in range(2):
+        cv2.imwrite(str(tmp_path / "lr" / f"{i:04d}.png"), np.full((16, 16, 3), 60 * i, np.uint8))
+    args = (tmp_path / "lr", tmp_path / "hr", "--model", ckpt, "--device", "cuda")
+    status, _, err = upscale_in_process(capsys, monkeypatch, *args)
+    assert status == 0 and err.count("CUDA is not available") == 1, err  # checked, then set up: one warning
 
 
 @pytest.mark.parametrize(

@@ -94,6 +94,10 @@ def test_target_height_and_outscale_on_a_video(tmp_path, ckpt, capsys, monkeypat
         capsys, monkeypatch, src, tmp_path / "x.mp4", "--model", ckpt, "--outscale", 2, "--target_width", 40
     )
     assert status == 2 and "give one of" in err and not (tmp_path / "x.mp4").exists()
+    status, _, err = upscale_in_process(
+        capsys, monkeypatch, src, tmp_path / "x.mp4", "--model", ckpt, "--target_height", 40, "--target_width", 40
+    )  # every option named as the command's flag
+    assert status == 2 and "error: --target_height and --target_width: give one of --outscale, --target_height" in err, err
 
 
 def test_api_outscale_and_threads(tmp_path, ckpt):

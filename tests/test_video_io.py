@@ -522,6 +522,14 @@ def test_decimal_start_and_duration_are_taken_as_written(tmp_path):
     assert len(_times(src, duration=0.08)) == 2 and len(_times(src, duration=0.12)) == 3
 
 
+def test_fps_retiming_reports_the_retimed_length(tmp_path):
+    from tecogan.video.reading import open_source
+
+    make_clip(tmp_path / "c.mp4", pattern(12, h=32, w=48), rate=25)
+    source = open_source(str(tmp_path / "c.mp4"), fps=30)
+    assert source.duration == pytest.approx(12 / 30) and "0.40 s, 30 frame/s (re-timed)" in source.describe()
+
+
 def test_avi_with_b_frames_keeps_its_frame_times(tmp_path, capsys):
     """AVI stores no presentation times: FFmpeg gives the frames those of the packets in
     decoding order (0.04, 0.12, 0.08 ...); the frames come out one period apart, as shown."""

@@ -77,11 +77,24 @@ def _check_tensor(t, name, path):
             raise UserError(f"{path}: {name} holds {bad} NaN/Inf values (a diverged training?); use an earlier checkpoint")
 
 
+def _head(path, size=16):
+    try:
+        with open(path, "rb") as f:
+            return f.read(size)
+    except OSError:
+        return b""
+
+
 def load_state_dict_file(path, map_location="cpu"):
     """Read a ``torch.save``d state dict (or a dict holding one) with weights_only=True."""
     if not path:
         raise UserError("no checkpoint path given")
     check_regular_file(path, "checkpoint file")  # also refuses /dev/zero, FIFOs, folders
+    head = _head(path)
+    if head and not head.startswith((b"PK", b"\x80")):  # neither torch.save's zip nor its old pickle
+        raise UserError(
+            f"{path}: not a PyTorch checkpoint (it starts with {head!r}; torch.save writes a zip archive or a pickle)"
+        )
     verify_checkpoint_file(path)
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)

@@ -7,7 +7,7 @@ import torch
 from tecogan.utils.errors import UserError, warn
 
 
-def device_from_gpu_id(gpu_id, option=None):
+def device_from_gpu_id(gpu_id, option=None, warn_fallback=True):
     """-1 -> CPU; k >= 0 -> cuda:k, falling back to CPU with a warning when CUDA is absent.
 
     A GPU index that does not exist on a machine with CUDA is an error.  ``option`` is how the
@@ -17,7 +17,8 @@ def device_from_gpu_id(gpu_id, option=None):
     if gpu_id is None or gpu_id < 0:
         return torch.device("cpu")
     if not torch.cuda.is_available():
-        warn(f"{option}: CUDA is not available on this machine; running on the CPU")
+        if warn_fallback:
+            warn(f"{option}: CUDA is not available on this machine; running on the CPU")
         return torch.device("cpu")
     count = torch.cuda.device_count()
     if gpu_id >= count:
@@ -26,8 +27,9 @@ def device_from_gpu_id(gpu_id, option=None):
     return torch.device(f"cuda:{gpu_id}")
 
 
-def parse_device(name):
-    """'cpu', 'cuda' or 'cuda:k' (as for ``--device``) with the same checks."""
+def parse_device(name, warn_fallback=True):
+    """'cpu', 'cuda' or 'cuda:k' (as for ``--device``) with the same checks; ``warn_fallback``
+    False: a check before the device is set up, which warns then (one warning, not two)."""
     if name in (None, "", "auto"):
         return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
     if name == "cpu":
@@ -39,7 +41,7 @@ def parse_device(name):
                 index = int(name.split(":", 1)[1])
             except ValueError:
                 raise UserError(f"--device {name}: expected cpu, cuda or cuda:<index>") from None
-        return device_from_gpu_id(index, option=f"--device {name}")
+        return device_from_gpu_id(index, option=f"--device {name}", warn_fallback=warn_fallback)
     raise UserError(f"--device {name}: expected cpu, cuda or cuda:<index>")
 
 

@@ -166,6 +166,8 @@ class VideoSource:
         self.rate = _rate(fps) if fps else Fraction(rate)
         self.fps = float(self.rate)
         self.time_base = 1 / self.rate if fps else tb
+        if self.retime and self.count:
+            self.duration = self.count / self.fps  # re-timed: one period a frame
         # where the audio and subtitles come from, for the sinks (None: no audio to keep)
         self.passthrough = None if self.retime else (path, self.window, self.shift)
 
