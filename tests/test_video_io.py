@@ -582,5 +582,8 @@ def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path):
     for command in ("upscale.py", "main.py", "app.py", os.path.join("official_metrics", "evaluate.py")):
         with open(os.path.join(REPO, "codes", command), encoding="utf-8") as f:
             source = f.read()
-        first_heavy = min(source.find(s) for s in ("\nimport torch", "\nfrom tecogan.") if source.find(s) >= 0)
-        assert 0 <= source.find("exit_on_early_interrupt()") < first_heavy, command
+        lines = source.splitlines()
+        call = next(i for i, line in enumerate(lines) if line.strip() == "exit_on_early_interrupt()")
+        heavy = [i for i, line in enumerate(lines) if line.startswith(("import torch", "from tecogan.", "import tecogan"))]
+        assert all(i < call for i in heavy if "exit_on_early_interrupt" in lines[i]), command
+        assert [i for i in heavy if i < call and "exit_on_early_interrupt" not in lines[i]] == [], command

@@ -16,9 +16,9 @@ if not __package__:  # run as a file from a clone: import this clone as the pack
 
     runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "_clone.py"))
 
-if __name__ == "__main__":  # Ctrl-C while torch loads: one line and status 130, not a traceback
-    from tecogan.utils.errors import exit_on_early_interrupt
+from tecogan.utils.errors import exit_on_early_interrupt
 
+if __name__ == "__main__":  # Ctrl-C while torch loads: one line and status 130, not a traceback
     exit_on_early_interrupt()
 
 from tecogan.official_metrics.cli import add_runtime_args, check_metric_outputs, setup_runtime
