@@ -28,7 +28,9 @@ if [[ $# -gt 0 ]]; then
 fi
 source ./scripts/python_env.sh
 train_dir="$exp_dir/train"
-if [[ ${#resume[@]} -eq 0 && -d "$train_dir" ]]; then
+# an earlier start that saved no checkpoint (a typo in the YAML) does not block a new one: main.py
+# starts it afresh under the training lock
+if [[ ${#resume[@]} -eq 0 && -d "$train_dir" ]] && [[ -n "$(find "$train_dir" -name '*.pth' -print -quit)" ]]; then
     echo "error: $train_dir already exists; remove it, or continue it with --resume auto" >&2
     exit 2
 fi

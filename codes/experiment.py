@@ -135,7 +135,7 @@ _TEST_DATASET = Section(
 SCHEMA = Section(
     {
         "scale": Key(int, required=True, nullable=False, choices=(2, 4), expect="the generator upsamples x2 or x4"),
-        "manual_seed": Key(int, default=0),
+        "manual_seed": _bounded(0, 2**32 - 1, default=0),  # the seeds NumPy takes
         "verbose": Key(bool, default=False),
         "dataset": Section(
             {

@@ -117,6 +117,8 @@ def test_yaml_number_fuzz(tmp_path, shipped):
         (("test", "end_iter"), 10**11, "test.end_iter: expected an integer >= 0 and <= 100000000"),
         (("dataset", "degradation", "sigma"), 1e6, "dataset.degradation.sigma: expected a number > 0 and <= 50"),
         (("model", "generator", "nf"), 10**400, "model.generator.nf"),
+        (("manual_seed",), -1, "manual_seed: expected an integer >= 0 and <= 4294967295"),
+        (("manual_seed",), 2**33, "manual_seed: expected an integer >= 0 and <= 4294967295"),
     ],
 )
 def test_yaml_numbers_are_bounded_where_they_enter(tmp_path, where, value, needle):

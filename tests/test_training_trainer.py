@@ -4,6 +4,7 @@ SIGKILL recovery, torchrun with gloo, the monitor, create_lmdb and train.sh."""
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -282,6 +283,22 @@ def test_resume_follows_an_edited_lr_schedule(tiny_data, tmp_path):
     assert [before[i] for i in (4, 5, 6)] == [after[i] for i in (4, 5, 6)]
 
 
+def test_resume_from_the_wrong_file_or_with_other_networks_is_one_line(tiny_data, tmp_path):
+    """--resume given a G_iter*.pth (weights), or a state resumed after nf changed in the YAML:
+    one line naming the file and what it holds, not a KeyError or a size-mismatch dump."""
+    exp = write_opt(tmp_path / "e", tiny_data, total_iter=2)
+    train(exp)
+    before = tree_hash(exp / "train" / "ckpt")
+    weights_file = exp / "train" / "ckpt" / "G_iter2.pth"
+    r = train(exp, "FRVSR", "--resume", str(weights_file), check=False)
+    assert r.returncode == 2 and "G_iter2.pth: a network's weights (G_iter*.pth), not a training state" in r.stderr, r.stderr
+    write_opt(exp, tiny_data, total_iter=4, extra=lambda opt: opt["model"]["generator"].update(nf=16))
+    r = train(exp, "FRVSR", "--resume", "auto", check=False)
+    assert r.returncode == 2 and "state_iter2.pth: does not fit this experiment's networks" in r.stderr, r.stderr
+    assert "its generator is a BD generator with nf 8, nb 1" in r.stderr and "unexpected" not in r.stderr
+    assert tree_hash(exp / "train" / "ckpt") == before
+
+
 @pytest.mark.slow
 def test_resume_is_bit_exact_with_workers(tiny_data, tmp_path):
     def workers(opt):
@@ -413,7 +430,10 @@ def test_train_sh_refuses_existing_dir(tmp_path):
     exp = os.path.join(REPO, "experiments_BD", "FRVSR_demo", "001")
     env = dict(ENV, PYTHON=sys.executable)
     made = not os.path.isdir(os.path.join(exp, "train"))
-    os.makedirs(os.path.join(exp, "train"), exist_ok=True)
+    os.makedirs(os.path.join(exp, "train", "ckpt"), exist_ok=True)
+    marker = os.path.join(exp, "train", "ckpt", "G_iter9999999.pth")  # an earlier training's checkpoint
+    with open(marker, "wb") as f:
+        f.write(b"earlier checkpoint")
     try:
         r = subprocess.run(
             ["bash", os.path.join(REPO, "train.sh"), "BD", "FRVSR_demo", "-1"],
@@ -423,8 +443,9 @@ def test_train_sh_refuses_existing_dir(tmp_path):
             timeout=60,
         )
     finally:
+        os.remove(marker)
         if made:
-            os.rmdir(os.path.join(exp, "train"))
+            shutil.rmtree(os.path.join(exp, "train"))
     assert r.returncode == 2 and "already exists" in r.stderr
     r = subprocess.run(
         ["bash", os.path.join(REPO, "train.sh"), "BD", "NoSuchModel"], capture_output=True, text=True, env=env, timeout=60
@@ -653,6 +674,28 @@ def test_train_refuses_existing_run_without_resume(tmp_path, capsys, monkeypatch
     status, _, err = run_inprocess(main_cmd.cli, train_argv(exp), capsys, monkeypatch)
     assert_one_line(status, err, str(exp / "train"), "already exists", "--resume auto")
     assert tree_hash(exp) == before  # and the lock was released
+
+
+def test_a_start_that_saved_nothing_does_not_lock_the_experiment(tmp_path, capsys, monkeypatch):
+    """A YAML typo or a crash before the first checkpoint leaves train/ with a log (and maybe
+    TensorBoard events) but no .pth: the next start (without --resume) goes ahead, its log
+    appended, the old events set aside (nothing deleted); --resume auto says to start afresh."""
+    exp = tmp_path / "exp"
+    write_dataless_exp(exp)
+    status, _, err = run_inprocess(main_cmd.cli, train_argv(exp), capsys, monkeypatch)
+    assert status == 2 and "none.lmdb" in err, err  # the first start fails (no data)
+    (exp / "train" / "tensorboard").mkdir(parents=True, exist_ok=True)
+    (exp / "train" / "tensorboard" / "events.out.tfevents.1.x").write_bytes(b"events of the failed start")
+    log_before = (exp / "train" / "train.log").read_text() if (exp / "train" / "train.log").exists() else ""
+    status, _, err = run_inprocess(main_cmd.cli, train_argv(exp), capsys, monkeypatch)
+    assert status == 2 and "none.lmdb" in err and "already exists" not in err, err  # the same error, not a lock-out
+    assert "an earlier start saved no checkpoint" in err
+    aside = [p for p in (exp / "train").iterdir() if p.name.startswith("tensorboard.unsaved-")]
+    assert len(aside) == 1 and (aside[0] / "events.out.tfevents.1.x").read_bytes() == b"events of the failed start"
+    if log_before:
+        assert (exp / "train" / "train.log").read_text().startswith(log_before)
+    status, _, err = run_inprocess(main_cmd.cli, train_argv(exp, "--resume", "auto"), capsys, monkeypatch)
+    assert_one_line(status, err, "--resume auto found no state_iter", "run without --resume to start afresh")
 
 
 def test_train_refuses_experiment_in_use(tmp_path, capsys, monkeypatch):

@@ -83,6 +83,17 @@ def _hint(name):
     return hint
 
 
+def describe_generator(state_dict, label="checkpoint"):
+    """What generator ``state_dict`` holds and the YAML keys that set it, for a message
+    (``BD generator with nf 8, nb 1, scale 4: set those in the YAML (...)``); None when unknown."""
+    try:
+        name, cls = generator_class(state_dict, label)
+        arch = cls.arch_from_state_dict(state_dict, label)
+    except (UserError, KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return f"{_describe(arch, name)}: set those in the YAML ({_yaml_keys(arch)})"
+
+
 # fixed (not learned) buffers: the BD bicubic kernels, rebuilt by every BD generator
 UPSAMPLER_BUFFERS = ("upsample_func.kernels", "srnet.upsample_func.kernels")
 

@@ -73,4 +73,11 @@ def load_training_state(path):
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"{path}: not a readable training state ({first[:160]})") from None
     check_tensors(state, path)  # shapes fit their data, no NaN/Inf
+    if not isinstance(state, dict) or not {"model", "iter"} <= set(state):
+        weights = isinstance(state, dict) and state and all(isinstance(v, torch.Tensor) for v in state.values())
+        raise UserError(
+            f"{path}: "
+            + ("a network's weights (G_iter*.pth), not a training state" if weights else "not a training state")
+            + ": --resume takes a state_iter*.pth (or auto); weights start a training through model.generator.load_path"
+        )
     return state

@@ -27,6 +27,7 @@ from tecogan.inference.options import InferenceOptions
 from tecogan.inference.upscaler import Upscaler
 from tecogan.metrics.validation import ValidationMetrics, update_avg_json
 from tecogan.models import build_model
+from tecogan.networks import describe_generator
 from tecogan.testing import run_test_datasets, sequence_sets
 from tecogan.training import tensorboard_log
 from tecogan.training.sampler import ResumableSampler
@@ -34,7 +35,7 @@ from tecogan.training.state import find_latest_state, load_training_state, rng_s
 from tecogan.training.train_log import RunningLog, make_logger
 from tecogan.utils.device import cpu_computes, device_from_gpu_id
 from tecogan.utils.distributed import average_scalar, barrier, cleanup, init_from_env
-from tecogan.utils.errors import UserError, warn
+from tecogan.utils.errors import UserError, one_line, warn
 from tecogan.utils.fileio import atomic_torch_save
 from tecogan.utils.tempfiles import remove_own_temps
 
@@ -141,7 +142,10 @@ class Trainer:
             return None, None
         path = find_latest_state(self.ckpt_dir) if resume == "auto" else resume
         if path is None:
-            raise UserError(f"{self.ckpt_dir}: --resume auto found no state_iter*.pth to resume from")
+            raise UserError(
+                f"{self.ckpt_dir}: --resume auto found no state_iter*.pth to resume from (nothing was saved: "
+                "run without --resume to start afresh)"
+            )
         return load_training_state(path), path
 
     def _sampler_setup(self):
@@ -154,7 +158,14 @@ class Trainer:
 
     # ---- resume / save -------------------------------------------------------------
     def _resume(self, state, path):
-        schedule_changes = self.model.load_state_dict(state["model"])
+        try:
+            schedule_changes = self.model.load_state_dict(state["model"])
+        except (RuntimeError, KeyError, ValueError) as err:  # the YAML's networks changed since it was saved
+            saved = describe_generator((state.get("model") or {}).get("net_G") or {}, path)
+            why = f"its generator is a {saved}" if saved else one_line(err)[:200]
+            raise UserError(
+                f"{path}: does not fit this experiment's networks ({why}); resume with the YAML it was saved with"
+            ) from None
         self.iteration = int(state["iter"])
         self.running.values = {k: float(v) for k, v in state["running_log"].items()}
         set_rng_state(state["rng"])

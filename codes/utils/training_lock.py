@@ -12,8 +12,9 @@ its start time differs), is stale and taken over.
 import contextlib
 import os
 import socket
+import time
 
-from tecogan.utils.errors import UserError
+from tecogan.utils.errors import UserError, warn
 from tecogan.utils.outputs import PARENT, check_outputs
 from tecogan.utils.tempfiles import pid_alive
 
@@ -120,15 +121,31 @@ def training_guard(exp_dir, resume, is_main=True):
     lock.acquire()
     train_dir = os.path.join(exp_dir, "train")
     if not resume and os.path.isdir(train_dir):
-        log = os.path.join(train_dir, "train.log")
-        entries = os.listdir(train_dir)
-        fresh = entries == [] or (entries == ["train.log"] and os.path.getsize(log) == 0)
-        if not fresh:
+        if saved_anything(train_dir):
             lock.release()
             raise UserError(
                 f"{train_dir}: already exists (an earlier training); continue it with --resume auto, or remove it to start again"
             )
+        _start_over_unsaved(train_dir)
     return lock
+
+
+def saved_anything(train_dir):
+    """Whether a training in ``train_dir`` saved a checkpoint (a ``.pth`` file anywhere in it)."""
+    return any(name.endswith(".pth") for _root, _dirs, names in os.walk(train_dir) for name in names)
+
+
+def _start_over_unsaved(train_dir):
+    """An earlier start that saved no checkpoint (a typo in the YAML, a crash before the first
+    save) does not lock the experiment: it starts afresh (under the lock, so no training is
+    running there); its log goes on in ``train.log``, its TensorBoard events are set aside."""
+    entries = os.listdir(train_dir)
+    if entries == [] or (entries == ["train.log"] and os.path.getsize(os.path.join(train_dir, "train.log")) == 0):
+        return  # train.sh's empty log: nothing to say
+    events = os.path.join(train_dir, "tensorboard")
+    if os.path.isdir(events) and os.listdir(events):
+        os.rename(events, os.path.join(train_dir, f"tensorboard.unsaved-{time.strftime('%Y%m%d-%H%M%S')}"))
+    warn(f"{train_dir}: an earlier start saved no checkpoint; this one starts afresh (its log goes on in train.log)")
 
 
 def check_training_outputs(opt, exp_dir):
