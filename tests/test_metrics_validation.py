@@ -78,6 +78,19 @@ def test_validation_metrics_without_lpips():
     assert rgb.evaluate_sequence(gt1, sr1)["PSNR"] == pytest.approx(V.psnr_rgb_uint8(gt1, sr1).mean())
 
 
+def test_a_one_frame_sequence_is_left_out_of_the_tof_average(capsys):
+    """A validation set with a one-frame sequence: its tOF (none) is left out of the average,
+    said once, instead of turning the average (and the JSON) into NaN; PSNR keeps it."""
+    gt1, sr1 = _seq(3), _seq(3, seed=1)
+    vm = V.ValidationMetrics({"PSNR": {"colorspace": "y"}, "tOF": {}})
+    for _ in range(2):
+        avg = vm.evaluate({"long": (gt1, sr1), "single": (gt1[:1], sr1[:1])})
+    assert avg["tOF"] == pytest.approx(vm.per_sequence["long"]["tOF"])
+    assert avg["PSNR"] == pytest.approx((vm.per_sequence["long"]["PSNR"] + vm.per_sequence["single"]["PSNR"]) / 2)
+    assert capsys.readouterr().err.count("tOF: single left out of the average") == 1
+    assert math.isnan(vm.evaluate({"single": (gt1[:1], sr1[:1])})["tOF"])  # nothing to average: still NaN
+
+
 def test_validation_metrics_config_errors():
     with pytest.raises(UserError, match="unknown metric"):
         V.ValidationMetrics({"SSIM": {}})

@@ -531,6 +531,18 @@ def test_metrics_output_checked_before_the_long_work(tmp_path, capsys, monkeypat
     assert tree_hash(tmp_path) == before  # and the missing LPIPS weights were never needed
 
 
+def test_evaluate_never_writes_into_a_gt_folder(tmp_path, capsys, monkeypatch):
+    """GT scored against itself (--results_root = --data_root, --model GT): its metric_log/ would
+    sit among the GT sequences and be taken for one by every later evaluation: refused."""
+    write_frames(tmp_path / "data" / "D" / "GT" / "s", n=5, h=16, w=16)
+    before = tree_hash(tmp_path)
+    argv = ["evaluate.py", "--model", "GT", "--datasets", "D", "--data_root", tmp_path / "data"]
+    argv += ["--results_root", tmp_path / "data", "--metrics", "PSNR", "--device", "cpu"]
+    status, _, err = run_inprocess(evaluate_cmd.cli, argv, capsys, monkeypatch)
+    assert_one_line(status, err, "GT/metric_log", "lies inside the input --targets")
+    assert tree_hash(tmp_path) == before
+
+
 def test_evaluate_keeps_existing_metric_log(tmp_path, capsys, monkeypatch):
     write_frames(tmp_path / "data" / "D" / "GT" / "s", n=5, h=16, w=16)
     write_frames(tmp_path / "results" / "D" / "M" / "s", n=5, h=16, w=16)

@@ -35,7 +35,7 @@ from tecogan.config.schema import NUM, Key, Section, fill_section
 from tecogan.metrics.functional import psnr, rgb_to_y_uint8, to_gray, tof_frame_pair
 from tecogan.metrics.grid import grid_score_frame
 from tecogan.metrics.lpips_loader import load_lpips, uint8_to_lpips_input
-from tecogan.utils.errors import UserError
+from tecogan.utils.errors import UserError, warn
 from tecogan.utils.fileio import atomic_write_json
 
 
@@ -181,6 +181,7 @@ class ValidationMetrics:
             path = self.config["LPIPS"].get("weights") or lpips_weights
             self.lpips_model = load_lpips(path, device=device)
         self.per_sequence = {}
+        self._said = set()  # (metric, sequences) left out of an average, already said
 
     def _mult(self, name):
         mult = self.config[name]["mult"]
@@ -205,7 +206,17 @@ class ValidationMetrics:
         self.per_sequence = {}
         for name, (gt, sr) in items:
             self.per_sequence[name] = self.evaluate_sequence(gt, sr)
-        return {name: _mean([r[name] for r in self.per_sequence.values()]) for name in self.names}
+        return {name: self._average(name) for name in self.names}
+
+    def _average(self, metric):
+        """The mean over the sequences that have a value (tOF needs two frames: a one-frame
+        sequence has none, and would make the average NaN); those left out are said once."""
+        values = {seq: r[metric] for seq, r in self.per_sequence.items()}
+        missing = sorted(seq for seq, v in values.items() if not np.isfinite(v))
+        if missing and len(missing) < len(values) and (metric, tuple(missing)) not in self._said:
+            self._said.add((metric, tuple(missing)))
+            warn(f"{metric}: {', '.join(missing)} left out of the average (too few frames for it)")
+        return _mean([v for v in values.values() if np.isfinite(v)] if len(missing) < len(values) else list(values.values()))
 
 
 def update_avg_json(path, key, values):

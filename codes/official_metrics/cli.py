@@ -67,14 +67,16 @@ def add_runtime_args(parser):
 OUTPUT_FILES = ("metrics.json", "metrics.csv", "metricsfile.txt")
 
 
-def check_metric_outputs(out_dirs, pairs, overwrite=False, label="--output"):
+def check_metric_outputs(out_dirs, pairs, overwrite=False, label="--output", gt_roots=()):
     """Before the long work: each output folder and its three files are safe to write (not an
-    input, not existing without ``overwrite``, writable)."""
+    input, not existing without ``overwrite``, writable); ``gt_roots``: folders of GT sequences
+    (a dataset's ``GT/``) no output may lie in."""
     outputs = []
     for out_dir in out_dirs:
         outputs.append((label, out_dir, PARENT))
         outputs += [("", os.path.join(out_dir, name), FILE) for name in OUTPUT_FILES]
     inputs = [(opt, folder) for _, sr_dir, gt_dir in pairs for opt, folder in (("--results", sr_dir), ("--targets", gt_dir))]
+    inputs += [("--targets", root) for root in gt_roots]
     check_outputs(outputs, inputs, overwrite)
 
 

@@ -96,6 +96,9 @@ def main(argv=None):
         [p for _, pairs, _ in plan for p in pairs],
         args.overwrite,
         label="metric_log",
+        # a metric_log/ in a dataset's GT folder (GT scored against itself) would be taken for
+        # one more GT sequence by every later evaluation of that dataset
+        gt_roots=sorted({os.path.join(args.data_root, dataset, "GT") for dataset, _, _ in plan}),
     )
     metrics, model, pool, device = setup_runtime(args)
     try:
