@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tecogan.data.folder_dataset import PairedFolderDataset
+from tecogan.data.folder_dataset import PairedFolderDataset, SequenceInfo
 from tecogan.experiment import test_datasets
 from tecogan.inference.upscaler import as_frames
 from tecogan.utils.errors import UserError
@@ -68,6 +68,18 @@ def sequence_sets(opt, report=print):
             continue
         sets.append((ds, SequenceSet.from_config(ds, scale, degradation)))
     return sets
+
+
+def check_test_sets(opt, report=print):
+    """Before a training's first iteration: every ``dataset.test*`` entry pairs its sequences
+    and frame counts (as :func:`sequence_sets`), and each sequence's first GT frame is its first
+    LR frame x scale, so a broken validation set is one line now, not at the first validation
+    (``test.test_freq`` iterations of work later)."""
+    for _, ts in sequence_sets(opt, report):
+        for info in ts.folders.sequences:
+            lr = ts.folders.read_lr(SequenceInfo(info.name, info.lr_paths[:1]))
+            if info.gt_paths:
+                ts.folders.read_gt_frames(SequenceInfo(info.name, info.lr_paths[:1], info.gt_paths[:1]), lr.shape)
 
 
 def _how_to_make(ds, key, scale, degradation):

@@ -297,6 +297,30 @@ def test_resume_from_the_wrong_file_or_with_other_networks_is_one_line(tiny_data
     assert r.returncode == 2 and "state_iter2.pth: does not fit this experiment's networks" in r.stderr, r.stderr
     assert "its generator is a BD generator with nf 8, nb 1" in r.stderr and "unexpected" not in r.stderr
     assert tree_hash(exp / "train" / "ckpt") == before
+    write_opt(exp, tiny_data, total_iter=1)  # lowered under the saved iteration: said, not silent
+    r = train(exp, "FRVSR", "--resume", "auto")
+    assert "saved at iteration 2, already train.total_iter 1: nothing to train" in r.stderr, r.stderr
+
+
+def test_a_broken_validation_set_is_found_before_the_first_iteration(tiny_data, tmp_path):
+    """A validation sequence whose GT frames are not its LR frames x scale (or whose counts
+    differ) is one line at the start, not after test_freq iterations of work."""
+    val = tmp_path / "val"
+    shutil.copytree(tiny_data / "GT", val / "GT")
+    shutil.copytree(tiny_data / "LR", val / "LR")
+    seq = sorted(p for p in (val / "GT").iterdir() if p.is_dir())[0]
+    for frame in seq.iterdir():  # GT frames half as tall as they should be
+        img = cv2.imread(str(frame))
+        cv2.imwrite(str(frame), img[: img.shape[0] // 2])
+
+    def broken_val(opt):
+        opt["dataset"]["test"] = {"name": "Broken", "gt_seq_dir": str(val / "GT"), "lr_seq_dir": str(val / "LR")}
+        opt["test"]["test_freq"] = 4
+
+    exp = write_opt(tmp_path / "e", tiny_data, total_iter=4, extra=broken_val)
+    r = train(exp, check=False)
+    assert r.returncode == 2 and f"{seq}: GT frames are" in r.stderr, r.stderr
+    assert not list((exp / "train" / "ckpt").glob("*.pth")), "trained before finding the broken validation set"
 
 
 @pytest.mark.slow

@@ -28,7 +28,7 @@ from tecogan.inference.upscaler import Upscaler
 from tecogan.metrics.validation import ValidationMetrics, update_avg_json
 from tecogan.models import build_model
 from tecogan.networks import describe_generator
-from tecogan.testing import run_test_datasets, sequence_sets
+from tecogan.testing import check_test_sets, run_test_datasets, sequence_sets
 from tecogan.training import tensorboard_log
 from tecogan.training.sampler import ResumableSampler
 from tecogan.training.state import find_latest_state, load_training_state, rng_state, set_rng_state
@@ -112,6 +112,8 @@ class Trainer:
                 f"{self.batch_size} per process, {self.batches_per_epoch} iterations per epoch"
             )
         self.metric_calc = build_metric_calculator(opt, self.device, self.logger) if self.is_main else None
+        if self.is_main:
+            check_test_sets(opt, report=self._report_skip)  # a broken validation set: now, not at the first validation
         self.tb = tensorboard_log.open_log(
             opt, os.path.join(exp_dir, "train", "tensorboard"), self.iteration, resumed=state is not None, is_main=self.is_main
         )
@@ -167,6 +169,9 @@ class Trainer:
                 f"{path}: does not fit this experiment's networks ({why}); resume with the YAML it was saved with"
             ) from None
         self.iteration = int(state["iter"])
+        total = self.opt["train"]["total_iter"]
+        if self.iteration >= total and self.is_main:
+            warn(f"{path}: saved at iteration {self.iteration}, already train.total_iter {total}: nothing to train (raise it)")
         self.running.values = {k: float(v) for k, v in state["running_log"].items()}
         set_rng_state(state["rng"])
         was = state.get("sampler") or {}
