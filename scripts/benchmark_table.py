@@ -178,6 +178,12 @@ def main(argv=None):
         default="LR",
         help="the low-res folder inside each dataset (default LR; Gaussian4xLR for BD sets, Bicubic4xLR for BI ones)",
     )
+    p.add_argument(
+        "--degradation",
+        choices=("BD", "BI"),
+        default=None,
+        help="how the low-res frames were made, for the bicubic baseline (default: BD for a Gaussian* --lr_subdir, else BI)",
+    )
     p.add_argument("--results_root", default="results")
     p.add_argument(
         "--out",
@@ -217,6 +223,7 @@ def main(argv=None):
             partial = [d for d in todo if os.path.isdir(os.path.join(args.results_root, d, label))]
             sr_eval_sets(
                 ["--model", model, "--label", label, "--datasets", ",".join(todo), "--lr_subdir", args.lr_subdir]
+                + (["--degradation", args.degradation] if args.degradation else [])
                 + common
                 + (["--overwrite"] if partial else [])
             )

@@ -8,7 +8,9 @@
 For every dataset D of ``--datasets`` (made by scripts/make_compressed_eval.py), the low-res
 clips ``<data_root>/D/LR/<clip>`` (``--lr_subdir``) are super-resolved into ``<results_root>/D/<label>/<clip>``
 with the inference of test mode (5 reflected frames in front).  ``--model bicubic`` is the
-centre-aligned MATLAB-style bicubic 4x upscale (the BI baseline of scripts/bicubic_baseline.py).
+bicubic 4x upscale of scripts/bicubic_baseline.py for the low-res frames' degradation
+(``--degradation``; by default BD for a ``Gaussian*`` folder, else BI): BD-aligned for Gaussian
+frames, the centre-aligned MATLAB-style one for ``imresize`` frames (the wrong one costs ~3 dB).
 """
 
 import argparse
@@ -23,6 +25,7 @@ from tecogan.data.folder_dataset import PairedFolderDataset
 from tecogan.inference.upscaler import InferenceOptions, Upscaler
 from tecogan.networks import generator_from_checkpoint
 from tecogan.ops.imresize import imresize
+from tecogan.ops.upsample import bd_bicubic_frame
 from tecogan.pretrained import resolve_model
 from tecogan.testing import SequenceSet, run_test_datasets
 from tecogan.utils.errors import UserError, run_cli
@@ -32,11 +35,16 @@ from tecogan.utils.outputs import FRAMES, check_outputs
 DEFAULT_SETS = "FootageHeldoutCRF30,FootageHeldoutCRF23,FootageHeldoutArea"
 
 
-def bicubic(lr_dir, out_dir):
+def degradation_of(lr_subdir, given=None):
+    """``given``, else BD for a ``Gaussian*`` low-res folder (blurred, every 4th pixel), else BI."""
+    return given or ("BD" if os.path.basename(os.path.normpath(lr_subdir)).startswith("Gaussian") else "BI")
+
+
+def bicubic(lr_dir, out_dir, degradation="BI"):
+    upsample = (lambda img: bd_bicubic_frame(img, 4)) if degradation == "BD" else (lambda img: imresize(img, 4))
     for name in list_images(lr_dir):
-        write_image_rgb(
-            os.path.join(out_dir, os.path.splitext(name)[0] + ".png"), imresize(read_image_rgb(os.path.join(lr_dir, name)), 4)
-        )
+        image = upsample(read_image_rgb(os.path.join(lr_dir, name)))
+        write_image_rgb(os.path.join(out_dir, os.path.splitext(name)[0] + ".png"), image)
 
 
 def main(argv=None):
@@ -46,6 +54,12 @@ def main(argv=None):
     p.add_argument("--datasets", default=DEFAULT_SETS)
     p.add_argument("--data_root", default="data")
     p.add_argument("--lr_subdir", default="LR", help="the low-res folder inside each dataset (default LR)")
+    p.add_argument(
+        "--degradation",
+        choices=("BD", "BI"),
+        default=None,
+        help="how the low-res frames were made, for --model bicubic (default: BD for a Gaussian* folder, else BI)",
+    )
     p.add_argument("--results_root", default="results")
     p.add_argument(
         "--precision",
@@ -69,8 +83,9 @@ def main(argv=None):
     if args.model == "bicubic":
         for s in sets:
             for info in s.folders.sequences:
-                bicubic(os.path.dirname(info.lr_paths[0]), os.path.join(args.results_root, s.name, args.label, info.name))
-                print(f"{s.name}/{info.name}: bicubic", flush=True)
+                out = os.path.join(args.results_root, s.name, args.label, info.name)
+                bicubic(os.path.dirname(info.lr_paths[0]), out, degradation_of(args.lr_subdir, args.degradation))
+                print(f"{s.name}/{info.name}: bicubic ({degradation_of(args.lr_subdir, args.degradation)})", flush=True)
         return 0
     net = generator_from_checkpoint(resolve_model(args.model))
     upscaler = Upscaler(

@@ -9,7 +9,7 @@ import os
 import cv2
 import numpy as np
 import pytest
-from helpers import assert_one_line, run_inprocess, save_tiny_generator, script_cli
+from helpers import assert_one_line, load_script, run_inprocess, save_tiny_generator, script_cli
 
 CLI = script_cli("scripts/benchmark_table.py")
 
@@ -105,3 +105,26 @@ def test_bad_arguments_are_one_line(tiny_set, capsys, monkeypatch, change, needl
         args += list(change)
     status, _, err = run_inprocess(CLI, args, capsys, monkeypatch)
     assert_one_line(status, err, *needles)
+
+
+def test_the_bicubic_baseline_follows_the_degradation(tiny_set, capsys, monkeypatch, tmp_path):
+    """The tiny set's low-res frames are BD (blurred, every 4th pixel): the BI (centre-aligned)
+    bicubic sits 1.5 px off and scores far lower; --degradation BD gives the right baseline,
+    and a Gaussian* --lr_subdir picks it by itself."""
+    root, _ = tiny_set
+    psnr = {}
+    for name, extra in (("BI", ["--degradation", "BI"]), ("BD", ["--degradation", "BD"])):
+        args = ["benchmark_table.py", "--models", "bicubic", "--datasets", "Tiny", "--data_root", root / "data"]
+        args += ["--results_root", tmp_path / name, "--workers", "1", *extra]
+        status, _, err = run_inprocess(CLI, args, capsys, monkeypatch)
+        assert status == 0, err
+        with open(tmp_path / name / "benchmark.csv") as f:
+            psnr[name] = float(next(csv.DictReader(f))["PSNR"])
+    assert psnr["BD"] > psnr["BI"] + 1.0, psnr
+    degradation_of = load_script("scripts/sr_eval_sets.py").degradation_of
+    assert [degradation_of(d) for d in ("Gaussian4xLR", "data/X/Gaussian4xLR/", "Bicubic4xLR", "LR")] == [
+        "BD",
+        "BD",
+        "BI",
+        "BI",
+    ]
