@@ -121,10 +121,20 @@ def check_pairing(gt_paths, sr_paths, gt_dir, sr_dir):
     """SR frame k must be GT frame k's: the same name stem, or the same last number in the name
     (``output_0001.png`` is ``col_high_0001.png``'s, as the official results are named).
     The first pair that differs is one line (``--pair_by position`` pairs by order instead)."""
+
+    def keys(paths):
+        stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
+        return set(stems) | {_frame_number(stem) for stem in stems} - {None}
+
     for gt, sr in zip(gt_paths, sr_paths, strict=False):
         g, s = (os.path.splitext(os.path.basename(p))[0] for p in (gt, sr))
         if g == s or (_frame_number(g) is not None and _frame_number(g) == _frame_number(s)):
             continue
+        counts = f"{len(sr_paths)} SR frames, {len(gt_paths)} GT frames"
+        if len(sr_paths) < len(gt_paths) and not {g, _frame_number(g)} - {None} & keys(sr_paths):
+            raise UserError(f"{sr_dir}: no SR frame for the GT frame {gt} (a frame is missing: {counts})")
+        if len(sr_paths) > len(gt_paths) and not {s, _frame_number(s)} - {None} & keys(gt_paths):
+            raise UserError(f"{sr}: no GT frame of that name or number in {gt_dir} (an extra frame: {counts})")
         raise UserError(
             f"{sr}: paired with the GT frame {gt} by their order, but their names differ "
             f"(frames are paired by name); name the SR frames like the GT frames of {gt_dir}, "
