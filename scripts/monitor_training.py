@@ -23,7 +23,7 @@ import runpy
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
-from tecogan.utils.errors import UserError, run_cli, short
+from tecogan.utils.errors import UserError, run_cli, short, warn
 
 LINE_RE = re.compile(r"\[epoch: (\d+) \| iter: (\d+)(?: \| [^\]]*)?\] (.*)$")
 
@@ -47,6 +47,9 @@ def parse_log(path):
                 except ValueError:
                     continue
                 xs, ys = curves.setdefault(name.strip(), ([], []))
+                while xs and xs[-1] >= it:  # a resumed run logs again from its checkpoint: its points replace
+                    xs.pop()  # those the stopped run logged past it
+                    ys.pop()
                 xs.append(it)
                 ys.append(v)
     return curves
@@ -104,7 +107,6 @@ PLOT_MAX = 1e30  # larger values (1e308, inf, nan, 10**400) cannot be drawn: lef
 
 def _plottable(xs, ys, where):
     """The points of one curve that can be drawn; a warning names the curve when some cannot."""
-    from tecogan.utils.errors import warn
 
     keep_x, keep_y, dropped = [], [], []
     for x, y in zip(xs, ys, strict=False):
@@ -214,6 +216,7 @@ def main():
             if f.endswith("_avg.json")
         )
     )
+    plotted = set()
     for name in names:
         path = os.path.join(metric_dir, f"{name}_avg.json")
         if not os.path.isfile(path):
@@ -227,14 +230,19 @@ def main():
         ema = parse_metrics(path, "G_ema")
         if ema:  # train.ema_decay: the EMA generator's curves in the same panels
             others.insert(0, ("EMA of G", ema))
+        metrics = parse_metrics(path)
+        plotted.update(metrics)
         plot(
-            parse_metrics(path),
+            metrics,
             f"{exp_dir}: validation on {name}",
             os.path.join(out_dir, f"metrics_{name}.png"),
             baselines,
             others,
             args.label if compares else ("G" if ema else None),
         )
+    unused = sorted({metric for metric, _, _ in baselines} - plotted)
+    if unused:
+        warn(f"--baseline {', '.join(unused)}: no validation panel of that name (panels: {', '.join(sorted(plotted)) or 'none'})")
     return 0
 
 

@@ -89,6 +89,18 @@ def test_baseline_option(tmp_path):
     for bad in ("PSNR", "PSNR=abc", "=3"):
         r = monitor("--exp_dir", str(exp), "--baseline", bad)
         assert r.returncode == 2 and "METRIC=VALUE" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    r = monitor("--exp_dir", str(exp), "--baseline", "NOPE=1")  # a metric no panel shows: said, not ignored
+    assert r.returncode == 0 and "--baseline NOPE: no validation panel of that name (panels: PSNR, tOF)" in r.stderr, r.stderr
+
+
+def test_a_resumed_run_s_log_replaces_the_stopped_run_s_later_points(tmp_path):
+    """Killed at iteration 25 after a checkpoint at 20, resumed from 20: the log holds 10, 20, 25
+    (the stopped run), then 25, 30 (the resumed one); the curve is 10, 20, 25, 30, never backwards."""
+    mt = load_script("scripts/monitor_training.py")
+    line = "2026-01-01 00:00:0{s} [INFO]: [epoch: 0 | iter: {it} | lr_G: 5.000e-05] l_pix_G: {v}"
+    text = "\n".join(line.format(s=i, it=it, v=v) for i, (it, v) in enumerate([(10, 5), (20, 4), (25, 9), (25, 3), (30, 2)]))
+    (tmp_path / "train.log").write_text(text + "\n")
+    assert mt.parse_log(str(tmp_path / "train.log"))["l_pix_G"] == ([10, 20, 25, 30], [5.0, 4.0, 3.0, 2.0])
 
 
 def test_compare_option(tmp_path):
