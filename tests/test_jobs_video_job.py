@@ -1,7 +1,8 @@
 """jobs/video_job.py: upscaling a video file.  A late-starting input gives an output that starts at
 0 with every relative timestamp kept; an output frame size the encoder refuses (an 8x20000 input
 upscaled x4) is one line before any frame is upscaled; interlaced input warns and --deinterlace
-filters it; an input that is not a regular file and a huge or infinite --start are one line.
+filters it; an input that is not a regular file and a huge or infinite --start are one line; a bad
+encoder setting is said before an existing output.
 """
 
 import os
@@ -95,3 +96,15 @@ def test_huge_or_infinite_start_is_one_line(tmp_path, ckpt, capsys, monkeypatch,
     )
     assert_one_line(status, err, "start")
     assert "OverflowError" not in err and not (tmp_path / "out.mp4").exists()
+
+
+def test_bad_encoder_setting_is_said_before_an_existing_output(tmp_path, ckpt, capsys, monkeypatch):
+    """Fixing a typo in --pix_fmt must not take two runs: the setting is checked before the output."""
+    src = make_clip(tmp_path / "in.mkv", pattern(2, h=16, w=16), codec="ffv1", pix_fmt="bgr0")
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"an earlier result")
+    before = tree_hash(tmp_path)
+    status, _, err = up(capsys, monkeypatch, src, out, "--model", ckpt, "--device", "cpu", "--pix_fmt", "yuv421p")
+    assert_one_line(status, err, "--pix_fmt yuv421p", "takes")
+    assert "already exists" not in err
+    assert tree_hash(tmp_path) == before

@@ -11,6 +11,7 @@ import copy
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import urllib.error
@@ -611,14 +612,25 @@ def test_evaluation_pairs_frames_by_name(tmp_path, capsys, monkeypatch, sr_names
     assert (tree_hash(tmp_path / "GT"), tree_hash(tmp_path / "SR")) == before
 
 
-def test_a_missing_sr_frame_is_named_as_missing(tmp_path, capsys, monkeypatch):
-    """One SR frame deleted from the middle: the line names the GT frame that has none (pairing
-    by position, the old hint, would pair every later frame wrongly)."""
+@pytest.mark.parametrize("gone", ["0002.png", "0004.png"])
+def test_a_missing_sr_frame_is_named_as_missing(tmp_path, capsys, monkeypatch, gone):
+    """One SR frame deleted from the middle or the end: the line names the GT frame that has none
+    (pairing by position, the old hint, would pair every later frame wrongly)."""
     from tecogan.official_metrics import metrics as metrics_cmd
 
     _metric_folders(tmp_path, [f"{i:04d}.png" for i in range(5)])
-    os.remove(tmp_path / "SR" / "s1" / "0002.png")
+    os.remove(tmp_path / "SR" / "s1" / gone)
     argv = ["metrics.py", "--output", tmp_path / "m", "--results", tmp_path / "SR" / "s1", "--targets", tmp_path / "GT" / "s1"]
     status, _, err = run_inprocess(metrics_cmd.cli, argv + ["--metrics", "PSNR", "--workers", "1"], capsys, monkeypatch)
-    assert_one_line(status, err, "no SR frame for the GT frame", "0002.png", "a frame is missing: 4 SR frames, 5 GT frames")
+    assert_one_line(status, err, "no SR frame for the GT frame", gone, "a frame is missing: 4 SR frames, 5 GT frames")
     assert "--pair_by" not in err
+
+
+def test_an_extra_sr_frame_at_the_end_is_named(tmp_path, capsys, monkeypatch):
+    from tecogan.official_metrics import metrics as metrics_cmd
+
+    _metric_folders(tmp_path, [f"{i:04d}.png" for i in range(5)])
+    shutil.copy(tmp_path / "SR" / "s1" / "0004.png", tmp_path / "SR" / "s1" / "0005.png")
+    argv = ["metrics.py", "--output", tmp_path / "m", "--results", tmp_path / "SR" / "s1", "--targets", tmp_path / "GT" / "s1"]
+    status, _, err = run_inprocess(metrics_cmd.cli, argv + ["--metrics", "PSNR", "--workers", "1"], capsys, monkeypatch)
+    assert_one_line(status, err, "0005.png", "no GT frame of that name or number", "an extra frame: 6 SR frames, 5 GT frames")

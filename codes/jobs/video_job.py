@@ -114,13 +114,13 @@ def prepare_job(
     if resume is not None:  # the job folder is an output too: never an input, removed only when ours
         outputs.append(("job folder", job_path(dst), JOB))
     inputs = [("INPUT", src)] + ([("--model", model_path)] if model_path else [])
-    check_outputs(outputs, inputs, video.overwrite)
     if video.compare and not is_video_path(video.compare):
         raise UserError(f"--compare {shown(video.compare)}: expected a video file name (.mp4, .mkv, ...)")
     out_enc = check_output(dst, **video.encoding())
     cmp_enc = check_output(video.compare, **video.encoding(), option="--compare") if video.compare else None
     if out_enc is None and cmp_enc is None and any(v is not None for v in video.encoding().values()):
         warn("--codec, --crf, --preset and --pix_fmt apply to video files; the output is a folder of PNG frames")
+    check_outputs(outputs, inputs, video.overwrite)  # after the settings: a typo is said before "already exists"
     folder = None
     if resume is not None:
         folder = JobFolder(dst).lock()  # one process per job, from here to the end of run_job

@@ -140,6 +140,11 @@ def check_pairing(gt_paths, sr_paths, gt_dir, sr_dir):
             f"(frames are paired by name); name the SR frames like the GT frames of {gt_dir}, "
             f"or pass --pair_by position to pair them by order"
         )
+    counts = f"{len(sr_paths)} SR frames, {len(gt_paths)} GT frames"
+    if len(sr_paths) < len(gt_paths):  # every pair matched, so the frames after the last SR one are missing
+        raise UserError(f"{sr_dir}: no SR frame for the GT frame {gt_paths[len(sr_paths)]} (a frame is missing: {counts})")
+    if len(sr_paths) > len(gt_paths):
+        raise UserError(f"{sr_paths[len(gt_paths)]}: no GT frame of that name or number in {gt_dir} (an extra frame: {counts})")
 
 
 # ----------------------------------------------------------------------------- sequences
