@@ -140,3 +140,22 @@ def test_frame_changes_ignore_a_steady_error_and_count_flicker():
     assert float(CharbonnierLoss()(frame_changes(t + same), frame_changes(t))) < 2e-3
     flicker = torch.rand(1, 4, 3, 64, 64)  # an error of the same size that changes every frame
     assert float(CharbonnierLoss()(frame_changes(t + flicker), frame_changes(t))) > 0.2
+
+
+def test_crops_that_are_not_a_multiple_of_8_train(tmp_path):
+    """FNet's flow covers (h//8*8, w//8*8); the warping loss and the flow distillation take the
+    full crop (its last rows and columns reflected, as inference does), so a 240-pixel GT crop
+    (60 low-res) trains instead of failing with a size mismatch at iteration 1."""
+    path, _ = _teacher_file(tmp_path)
+    opt = _opt(path)
+    opt["train"]["distill_crit"]["flow_weight"] = 0.1
+    model = build_model(validate_config(opt, "t"), torch.device("cpu"))
+    torch.manual_seed(0)
+    lr, gt = torch.rand(1, 3, 3, 15, 20), torch.rand(1, 3, 3, 60, 80)
+    out = model.net_G.forward_sequence(lr)
+    assert out["lr_flow"].shape == (2, 2, 15, 20) and out["hr_flow"].shape == (1, 2, 2, 60, 80)
+    assert torch.equal(out["lr_flow"][..., :8, :16], model.net_G.fnet(lr[:, 1:].flatten(0, 1), lr[:, :-1].flatten(0, 1)))
+    assert torch.equal(out["lr_flow"][..., 8, :16], out["lr_flow"][..., 6, :16])  # reflected
+    log = model.optimize({"lr": lr, "gt": gt})
+    assert all(torch.isfinite(torch.as_tensor(v)) for v in log.values())
+    assert {"l_warp_G", "l_distill_flow_G"} <= set(log)

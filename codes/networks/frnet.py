@@ -149,11 +149,16 @@ class FRNet(Generator):
         self.fnet = FNet(in_nc, fnet_nf)
         self.srnet = SRNet(in_nc, out_nc, nf, nb, self.upsample_func, scale)
 
-    def upsample_flow(self, lr_flow, h, w):
-        """LR flow at (h//8*8, w//8*8) -> HR flow (.., 2, s*h, s*w) in HR pixels."""
+    @staticmethod
+    def full_size_flow(lr_flow, h, w):
+        """FNet's flow at (h//8*8, w//8*8) -> (.., 2, h, w), its last rows and columns reflected."""
         pad_h, pad_w = h - lr_flow.shape[-2], w - lr_flow.shape[-1]
         # padded unconditionally (a 0-pixel pad is a copy) so traced graphs hold for any size
-        lr_flow = F.pad(lr_flow, (0, pad_w, 0, pad_h), mode="reflect")
+        return F.pad(lr_flow, (0, pad_w, 0, pad_h), mode="reflect")
+
+    def upsample_flow(self, lr_flow, h, w):
+        """LR flow at (h//8*8, w//8*8) or (h, w) -> HR flow (.., 2, s*h, s*w) in HR pixels."""
+        lr_flow = self.full_size_flow(lr_flow, h, w)
         return self.scale * float32_outside_autocast(self.upsample_func, lr_flow)
 
     def hr_flow(self, lr_curr, lr_prev):
@@ -182,7 +187,8 @@ class FRNet(Generator):
         s = self.scale
         lr_prev = lr_data[:, :-1].reshape(n * (t - 1), c, h, w)
         lr_curr = lr_data[:, 1:].reshape(n * (t - 1), c, h, w)
-        lr_flow = self.fnet(lr_curr, lr_prev)
+        # full size, so the warping loss and the flow distillation take crops that are not a multiple of 8
+        lr_flow = self.full_size_flow(self.fnet(lr_curr, lr_prev), h, w)
         hr_flow = self.upsample_flow(lr_flow, h, w).view(n, t - 1, 2, s * h, s * w)
 
         hr_prev = self.srnet(lr_data[:, 0], lr_data.new_zeros(n, s * s * c, h, w))
