@@ -319,3 +319,25 @@ def test_a_replaced_or_truncated_openvino_model_is_converted_again(damage, tmp_p
     third = OpenVINOStep(net)  # converted again and recorded again: read from the cache, no warning
     assert third.from_cache and capsys.readouterr().err == ""
     assert (third(*x) - expected).abs().max().item() < 1e-4
+
+
+@pytest.mark.parametrize("name", ["fp32", "bf16", "int8"])
+def test_a_fresh_conversion_computes_as_the_cached_one(name, tmp_path, monkeypatch):
+    """A first run (converted, quantized) and every later one (read from the cache), or one with no
+    cache at all, give the same frames: a resumed job equals an uninterrupted one."""
+    import tecogan.inference.backends as backends
+    from tecogan.inference.auto import supported
+
+    if not supported(name, torch.device("cpu"), "openvino"):
+        pytest.skip(f"this CPU runs no {name} through OpenVINO (the refusal: the test above)")
+    monkeypatch.setattr(backends, "CALIBRATION_FRAMES", 2)
+    monkeypatch.setenv("TECOGAN_CACHE_DIR", str(tmp_path / "cache"))
+    torch.manual_seed(0)
+    net = FRNet(nf=16, nb=2, degradation="BI").eval()
+    x = (torch.rand(1, 3, 24, 32), torch.rand(1, 3, 24, 32), torch.rand(1, 3, 96, 128))
+    fresh = OpenVINOStep(net, precision=name)
+    cached = OpenVINOStep(net, precision=name)
+    monkeypatch.setenv("TECOGAN_CACHE_DIR", "")
+    uncached = OpenVINOStep(net, precision=name)
+    assert not fresh.from_cache and cached.from_cache and uncached.cache_path is None
+    assert torch.equal(fresh(*x), cached(*x)) and torch.equal(uncached(*x), cached(*x))
