@@ -327,9 +327,12 @@ def test_a_fresh_conversion_computes_as_the_cached_one(name, tmp_path, monkeypat
     cache at all, give the same frames: a resumed job equals an uninterrupted one."""
     import tecogan.inference.backends as backends
     from tecogan.inference.auto import supported
+    from tecogan.inference.precision import check_precision
 
-    if not supported(name, torch.device("cpu"), "openvino"):
-        pytest.skip(f"this CPU runs no {name} through OpenVINO (the refusal: the test above)")
+    if not supported(name, torch.device("cpu"), "openvino"):  # refused where the CPU lacks the units
+        with pytest.raises(UserError, match=f"precision {name}"):
+            check_precision(name, torch.device("cpu"), "openvino")
+        return
     monkeypatch.setattr(backends, "CALIBRATION_FRAMES", 2)
     monkeypatch.setenv("TECOGAN_CACHE_DIR", str(tmp_path / "cache"))
     torch.manual_seed(0)

@@ -210,6 +210,22 @@ def test_stale_temporary_clean_up_keeps_a_job_folder(tmp_path, ckpt, clip, upsca
     assert len(decode_rgb(out)) == 14
 
 
+@pytest.mark.parametrize("resume", [True, False])
+def test_a_damaged_first_segment_is_named_not_called_no_job(tmp_path, ckpt, clip, upscale, resume):
+    """Segment 0's file changed after its record: --resume says so and starts again from frame 0 in
+    the job (not "no job to continue"); a plain rerun warns before it discards the job."""
+    out = tmp_path / "out.mp4"
+    base = ["--model", ckpt, "--device", "cpu", "--segment_frames", SEG]
+    killed("record:0", clip, out, *base)
+    with open(os.path.join(job_path(out), "seg000000.mp4"), "r+b") as f:
+        f.seek(100)
+        f.write(b"XX")
+    r = upscale(clip, out, *base, *(["--resume"] if resume else []))
+    assert "segment 0 does not match its record" in r.stderr and "no job" not in r.stdout
+    assert not os.path.exists(job_path(out)) and len(decode_rgb(out)) == 14
+    assert same_frames(decode_rgb(out), decode_rgb(upscale(clip, tmp_path / "whole.mp4", *base).args[1]))
+
+
 def test_resume_without_a_job_starts_from_the_first_frame(tmp_path, ckpt, clip, upscale):
     r = upscale(clip, tmp_path / "out.mp4", "--model", ckpt, "--device", "cpu", "--resume")
     assert "no job" in r.stdout and len(decode_rgb(tmp_path / "out.mp4")) == 14

@@ -91,6 +91,7 @@ class JobFolder:
         self.frames_dir = os.path.join(self.path, FRAMES_DIR)
         self._lock = FileLock(lock_path(dst), f"the job of {shown(self.dst)}")
         self._hashes = {}  # path -> (size, mtime_ns, sha256): files verified once per change
+        self.continued = False  # set by begin(): an existing job was continued
 
     # ---------------------------------------------------------------- lock ----
     def lock(self):
@@ -211,6 +212,13 @@ class JobFolder:
             )
         records = self.records()
         if not records:
+            if os.path.exists(self._name(0, ".json")):  # segment 0 was recorded: its files are damaged
+                if resume:
+                    return  # begin() names the segment and continues the job from frame 0
+                warn(
+                    f"{shown(self.path)}: segment 0 does not match its record (changed or damaged); "
+                    "nothing of the job is usable, so it starts again"
+                )
             self.remove()  # no segment was finished: nothing to continue
             return
         if not resume:
@@ -222,7 +230,9 @@ class JobFolder:
 
     def begin(self, manifest, resume):
         """The usable records (a prefix, maybe empty) to continue from.  ``resume``: continue a job
-        whose manifest matches (a different one is refused, naming what changed); else a new job."""
+        whose manifest matches (a different one is refused, naming what changed); else a new job.
+        ``self.continued`` says whether an existing job was continued (maybe from frame 0)."""
+        self.continued = bool(resume) and self.exists()
         if self.exists():
             if not resume:
                 self.remove()

@@ -139,7 +139,7 @@ def _run_locked(upscaler, run, folder, progress):
     done = records[-1]["frames_end"] if records else 0
     if records:
         report(f"resuming from frame {done} ({len(records)} segments done in {shown(folder.path)})")
-    elif job.resume is True:
+    elif job.resume is True and not folder.continued:
         report(f"--resume: no job of {shown(job.dst)} to continue; starting from the first frame")
     started = time.perf_counter()
     try:
