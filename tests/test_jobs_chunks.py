@@ -117,6 +117,27 @@ def test_frame_folder_output_and_shards_then_assemble(tmp_path, ckpt, clip, upsc
     assert not os.path.exists(job_path(out))
 
 
+def test_a_damaged_done_chunk_is_named_and_made_again(tmp_path, ckpt, clip, upscale):
+    """Chunk 0 done by --shard 0/2, then one of its segment files damaged: --shard 1/2 and
+    --assemble name it as damaged (not merely "not done"); --shard 0/2 again warns and makes it
+    again, and the output equals the single-machine run."""
+    base = ["--model", ckpt, "--device", "cpu", *CHUNKED, "--quiet"]
+    one, out = tmp_path / "one.mkv", tmp_path / "out.mkv"
+    upscale(clip, one, *base)
+    upscale(clip, out, *base, "--shard", "0/2")
+    seg = os.path.join(job_path(out), "c000000", "seg000000.mkv")
+    with open(seg, "r+b") as f:
+        f.seek(os.path.getsize(seg) // 2)
+        f.write(b"XX")
+    _, stdout, _ = upscale(clip, out, *base, "--shard", "1/2")
+    assert "1 of 4 chunks are left" in stdout and "chunk 0 of" in stdout and "no longer match" in stdout
+    status, _, err = upscale(clip, out, *base, "--assemble", check=False)
+    assert_one_line(status, err, "1 of 4 chunks are not done (0)", "chunk 0 of", "changed or damaged")
+    _, _, err = upscale(clip, out, *base, "--shard", "0/2")
+    assert "warning: chunk 0 was done" in err and "made again from frame 0" in err
+    assert same_frames(decode_rgb(out), decode_rgb(one)) and not os.path.exists(job_path(out))
+
+
 def test_a_plain_run_keeps_an_unfinished_chunked_job(tmp_path, ckpt, clip, upscale):
     """A plain run (with or without --resume, alone or in a batch) over a chunked job refuses in
     one line and leaves its chunks; the chunked command then finishes it."""

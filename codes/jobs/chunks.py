@@ -37,6 +37,7 @@ from tecogan.jobs.job_folder import FRAMES_DIR, JobFolder, job_path
 from tecogan.jobs.scene_cuts import CutDetector, ReplayDetector, chunk_bounds, describe_cuts, format_time
 from tecogan.jobs.segments import job_manifest, upscale_segments
 from tecogan.jobs.video_job import _start, output_identity
+from tecogan.utils.errors import warn
 from tecogan.utils.fileio import atomic_write_json, read_json_object
 from tecogan.utils.fingerprint import differences, numerics
 from tecogan.utils.leases import Lease
@@ -182,6 +183,23 @@ class ChunkedJob:
     def pending(self, indices=None):
         return [i for i in (range(len(self.chunks)) if indices is None else indices) if not self.done(i)]
 
+    def damaged(self, indices):
+        """Those of ``indices`` (not done) that were done once: marked, but their files no longer
+        agree with the mark (changed or damaged since)."""
+        return [i for i in indices if os.path.exists(os.path.join(self.folder.path, chunk_name(i) + ".json"))]
+
+    def describe_damaged(self, indices):
+        """One clause naming the damaged chunks among ``indices`` (empty when none)."""
+        bad = self.damaged(indices)
+        if not bad:
+            return ""
+        names = ", ".join(str(i) for i in bad[:20]) + (" ..." if len(bad) > 20 else "")
+        return (
+            f"; chunk{'s' if len(bad) > 1 else ''} {names} of {shown(self.folder.path)} "
+            f"{'were' if len(bad) > 1 else 'was'} done, but {'their' if len(bad) > 1 else 'its'} files "
+            "no longer match the records (changed or damaged): the worker that takes them makes them again"
+        )
+
     def run_chunk(self, index, progress=False):
         """Make chunk ``index`` if no other process holds it: 'done' (already), 'busy' (held), or
         'made' (seconds and frames in ``self.last``)."""
@@ -206,6 +224,11 @@ class ChunkedJob:
         os.makedirs(folder.path, exist_ok=True)
         here = numerics(self.upscaler.device)
         records = folder.records()
+        if self.damaged([index]):
+            warn(
+                f"chunk {index} was done, but its files no longer match the records (changed or damaged); "
+                f"it is made again from frame {start + (records[-1]['frames_end'] if records else 0)}"
+            )
         mark_path = os.path.join(folder.path, "numerics.json")
         if records and (read_json_object(mark_path) or {}).get("numerics") != here:
             records = []  # recorded on another kind of machine: the chunk is made here from its start
@@ -289,7 +312,7 @@ class ChunkedJob:
             shown_ = ", ".join(str(i) for i in missing[:20]) + (" ..." if len(missing) > 20 else "")
             raise UserError(
                 f"--assemble {shown(self.job.dst)}: {len(missing)} of {len(self.chunks)} chunks are not "
-                f"done ({shown_}); run --worker (or the missing --shard tasks) first"
+                f"done ({shown_}){self.describe_damaged(missing)}; run --worker (or the missing --shard tasks) first"
             )
         lease = self._lease(os.path.join(self.folder.path, ASSEMBLE_LEASE))
         if not lease.try_take():

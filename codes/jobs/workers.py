@@ -60,7 +60,7 @@ def work(upscaler, job, *, shard=None, lease=None, report=print, progress=True, 
     if left:
         (summary or report)(
             f"this worker's chunks are done; {len(left)} of {count} chunks are left to other workers (the last "
-            "to finish assembles, or --assemble when all are done)"
+            "to finish assembles, or --assemble when all are done)" + chunked.describe_damaged(left)
         )
         return None
     return chunked.assemble()
