@@ -93,6 +93,15 @@ def main(argv=None):
     return run(build_parser().parse_args(argv))
 
 
+_EXPECTED = {
+    "shard": "I/N, e.g. 0/4",
+    "ray": "a Ray address, host:port or auto",
+    "output_dir": "a folder for --batch's outputs",
+    "batch_ext": "a container such as .mkv",
+    "model": "a model name or a checkpoint file",
+}
+
+
 def run(args):
     """upscale.py with parsed arguments (tests call it in process).  Messages name the flags (the
     API's entry points name their arguments instead); ``--quiet``: warnings, errors and the final
@@ -102,6 +111,11 @@ def run(args):
 
 
 def _run(args):
+    for flag in ("shard", "ray", "output_dir", "batch_ext", "model"):  # "$UNSET_VAR" must not mean "not given"
+        value = getattr(args, flag)
+        if value is not None and not str(value).strip():
+            name = "-o/--output_dir" if flag == "output_dir" else "--" + flag
+            raise UserError(f"{name} '{value}': an empty value (expected {_EXPECTED[flag]})")
     args.model = resolve_model(args.model)
     check_number("--nf", args.nf, minimum=1, maximum=1024, integer=True)
     check_number("--nb", args.nb, minimum=1, maximum=256, integer=True)

@@ -172,6 +172,9 @@ def test_bad_arguments_are_one_line_and_touch_nothing(tmp_path, ckpt, clip, upsc
         (["--scene_cuts", "on", "--worker", "--lease", "0"], ["--lease"]),
         (["--scene_cuts", "on", "--worker", "--resume"], ["--resume", "drop --resume"]),
         (["--scene_cuts", "on", "--assemble"], ["--assemble", "no chunked job"]),
+        (["--scene_cuts", "on", "--ray", ""], ["--ray ''", "an empty value"]),  # "$UNSET_VAR": not a local run
+        (["--scene_cuts", "on", "--shard", " "], ["--shard ' '", "an empty value", "I/N"]),
+        (["--batch_ext", ""], ["--batch_ext ''", "an empty value"]),
     ]
     for extra, needles in cases:
         status, _, err = upscale(clip, tmp_path / "new.mkv", *base, *extra, check=False)
