@@ -4,6 +4,8 @@ their units, the precision table's rows per class (and the first format read as 
 class), the choice from this class's row, else the own-input check in the class's order, at
 worst fp32 through OpenVINO. Sample flag sets and fake tables: no timing, nothing heavy imported."""
 
+import os
+import re
 import sys
 import types
 
@@ -117,8 +119,21 @@ def test_the_class_from_a_cpuinfo_file_and_unreadable_flags(tmp_path, monkeypatc
     info.write_text("processor\t: 0\nflags\t\t: " + " ".join(sorted(CASCADE)) + "\n\n")
     monkeypatch.setenv(device_mod.CPUINFO_VAR, str(info))
     assert cpu_class() == "avx512_vnni"
-    monkeypatch.setenv(device_mod.CPUINFO_VAR, str(tmp_path / "absent"))
-    assert cpu_class() is None and cpu_class(set()) is None
+    info.write_bytes(b"flags\t: avx2 \xff\xfe\n")  # not UTF-8: read all the same
+    assert cpu_class() == "avx2"
+    monkeypatch.delenv(device_mod.CPUINFO_VAR)
+    assert device_mod.cpu_flags(str(tmp_path / "absent")) is None and cpu_class(set()) is None  # unknown flags
+
+
+@pytest.mark.parametrize("kind", ["absent", "device", "fifo", "folder"])
+def test_a_cpuinfo_variable_that_names_no_regular_file_is_one_line(tmp_path, monkeypatch, kind):
+    """$TECOGAN_CPUINFO=/dev/zero filled the memory, a FIFO hung: one line naming the variable."""
+    path = {"absent": tmp_path / "absent", "device": "/dev/zero", "fifo": tmp_path / "fifo", "folder": tmp_path}[kind]
+    if kind == "fifo":
+        os.mkfifo(path)
+    monkeypatch.setenv(device_mod.CPUINFO_VAR, str(path))
+    with pytest.raises(UserError, match=rf"^\$TECOGAN_CPUINFO={re.escape(str(path))}: .*/proc/cpuinfo's format"):
+        device_mod.cpu_flags()
 
 
 @pytest.mark.parametrize("cls", ["avx2", "avx512", "avx512_vnni", "avx512_bf16", "amx"])

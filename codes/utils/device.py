@@ -1,6 +1,7 @@
 """Choosing the compute device from ``--gpu_id`` / ``--device``; what the CPU computes fast."""
 
 import os
+import stat
 
 import torch
 
@@ -102,18 +103,32 @@ def cpu_class(flags=None, cap=None):
 CPUINFO_VAR = "TECOGAN_CPUINFO"
 
 
+MAX_CPUINFO_BYTES = 16 << 20  # a 1,024-core machine's /proc/cpuinfo is under 2 MiB
+
+
 def cpu_flags(cpuinfo=None):
     """The CPU's feature flags (a set of /proc/cpuinfo ``flags`` / ``Features`` words), or None
-    where they cannot be read (``cpuinfo``: the file, else ``$TECOGAN_CPUINFO``, else /proc/cpuinfo)."""
-    cpuinfo = cpuinfo or os.environ.get(CPUINFO_VAR, "").strip() or "/proc/cpuinfo"
+    where they cannot be read (``cpuinfo``: the file, else ``$TECOGAN_CPUINFO``, else /proc/cpuinfo).
+    A ``$TECOGAN_CPUINFO`` that is not a readable regular file is one line naming it (a device or
+    a pipe there would be read for ever)."""
+    chosen = os.environ.get(CPUINFO_VAR, "").strip() if not cpuinfo else ""
+    path = cpuinfo or chosen or "/proc/cpuinfo"
     try:
-        with open(cpuinfo) as f:
-            flags = set()
-            for line in f:
-                if line.startswith(("flags", "Features")):
-                    flags.update(line.split(":", 1)[1].split())
-    except OSError:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise OSError(0, "not a regular file")
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read(MAX_CPUINFO_BYTES)
+    except OSError as e:
+        if chosen:
+            raise UserError(
+                f"${CPUINFO_VAR}={path}: {e.strerror or type(e).__name__} (expected a file in /proc/cpuinfo's "
+                "format, or the variable unset)"
+            ) from None
         return None
+    flags = set()
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")) and ":" in line:
+            flags.update(line.split(":", 1)[1].split())
     return flags or None
 
 
