@@ -68,16 +68,21 @@ def test_faster_paths_come_from_the_table(monkeypatch):
     pairs = [("torch", "fp32"), ("openvino", "int8")]
     monkeypatch.setattr(estimates, "native_precisions", lambda device: pairs)  # any CPU class
     paths = estimates.faster_paths(up, _table(net))
-    assert paths == [("--model frvsr-fast (a little softer)", 4.0), ("--precision int8 --backend openvino", 2.5)]
-    line = estimates.job_estimate(0.5, 600, paths)
+    # frvsr-fast at the interleaved end-to-end ratio, whatever its row's frames/s (another run's)
+    assert paths == [("--model frvsr-fast (a little softer)", 3.7), ("--precision int8 --backend openvino", 2.5)]
+    assert estimates.faster_paths(up, _table(net, fast_fps=49.0)) == paths
+    line = estimates.job_estimate(0.5, 740, paths)
     assert line == (
-        "estimate: 600 frames left at 0.50 frames/s: about 20m00s; faster: --model frvsr-fast "
-        "(a little softer) about 5m00s, --precision int8 --backend openvino about 8m00s"
+        "estimate: 740 frames left at 0.50 frames/s: about 24m40s; faster: --model frvsr-fast "
+        "(a little softer) about 6m40s, --precision int8 --backend openvino about 9m52s"
     )
     # a pair outside the quality gate, or not faster by 15%, is not suggested; nor one this CPU lacks
-    assert estimates.faster_paths(up, _table(net, fast_fps=2.1, within=False)) == []
+    assert estimates.faster_paths(up, _table(net, int8_fps=2.1, within=False)) == [paths[0]]
     monkeypatch.setattr(estimates, "native_precisions", lambda device: pairs[:1])
-    assert estimates.faster_paths(up, _table(net, fast_fps=2.1)) == []
+    assert estimates.faster_paths(up, _table(net, int8_fps=2.1)) == [paths[0]]
+    table = _table(net)
+    del table["models"]["f" * 24]["classes"][cpu_class()]["rows"]["torch/fp32"]  # frvsr-fast not measured so here
+    assert estimates.faster_paths(up, table) == []
     # a checkpoint the table does not hold, and a BD model (frvsr-fast is for ordinary video): nothing
     other = FRNet(nf=8, nb=1, degradation="BD").eval()
     assert estimates.faster_paths(Upscaler(other, InferenceOptions(precision="fp32", device="cpu")), _table(net)) == []
