@@ -163,6 +163,10 @@ def _damage(kind, data, key):
         entry.update(key="0" * 24, precision="fp32", reason="planted")
     elif kind == "another machine's":
         entry.update(machine={**entry.get("machine", {}), "cpu_units": ["amx_fp16"]}, precision="fp32", reason="planted")
+    elif kind == "a reason that says another choice":  # would print "auto: int8 ..." while fp32 runs
+        entry.update(precision="fp32", reason="auto: int8 through openvino: 2.4x (cached)")
+    elif kind == "a huge reason":
+        entry.update(reason=entry["reason"] + "x" * 100_000)
     return json.dumps({**data, key: entry})
 
 
@@ -177,6 +181,8 @@ def _damage(kind, data, key):
         "a precision nobody asked for",
         "another entry's key",
         "another machine's",
+        "a reason that says another choice",
+        "a huge reason",
     ],
 )
 def test_a_damaged_auto_cache_entry_is_dropped_and_decided_again(kind, tiny, tmp_path, monkeypatch, capsys):

@@ -356,6 +356,7 @@ def test_resume_in_another_precision_gets_the_documented_line(tmp_path, ckpt, fr
         err,
         "--precision bf16: the job ran in fp32; resume it with --precision fp32 (or auto), or --overwrite to start again",
     )
+    assert "warning" not in err  # not "the same command with --resume continues": that command was refused
     assert tree_hash(job_path(out)) == kept
     status, _, err = _run(capsys, monkeypatch, frames_in, out, *base, "--precision", "fp32", "--backend", "openvino", "--resume")
     assert_one_line(

@@ -279,6 +279,9 @@ def _entry_problem(entry, facts, fallback):
         return f"precision {short(entry['precision'], 40)}: expected one of {', '.join(defaults.PRECISIONS[:-1])}"
     if [entry["backend"], entry["precision"]] not in facts["candidates"] + [[fallback, "fp32"]]:
         return f"{entry['precision']} through {short(entry['backend'], 40)} is none of the choices of this run"
+    said = (f"auto: {entry['precision']} through {entry['backend']}", "auto: fp32 (" if entry["backend"] == fallback else None)
+    if len(entry["reason"]) > 400 or "\n" in entry["reason"] or not entry["reason"].startswith(tuple(t for t in said if t)):
+        return f"reason {short(entry['reason'], 40)} does not say the recorded {entry['precision']} through {entry['backend']}"
     return None
 
 

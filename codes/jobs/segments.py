@@ -164,6 +164,11 @@ def _run_locked(upscaler, run, folder, progress):
     return count
 
 
+class _ResumeRefused(UserError):
+    """A resume the recorded job cannot take (asked in another precision): the job stays as it is
+    and the error line alone says how to continue it."""
+
+
 def _keep_or_drop(folder, job, err=None):
     """After a failure: a job with recorded work is kept (one warning says so and how to continue),
     one without is removed (nothing is lost)."""
@@ -173,6 +178,8 @@ def _keep_or_drop(folder, job, err=None):
         return
     if not records:
         folder.remove()
+    elif isinstance(err, _ResumeRefused):
+        return
     elif isinstance(err, JobDamaged):
         warn(f"{shown(job.dst)}: the job in {shown(folder.path)} is kept as it is")
     else:
@@ -191,7 +198,7 @@ def _restore(upscaler, run, folder, record, report):
     conflict = continuation_conflict(asked.precision, asked.backend, ran, through)
     if conflict is not None:
         given, what, fix = conflict
-        raise UserError(f"{given}: the job ran in {what}; resume it with {fix}, or --overwrite to start again")
+        raise _ResumeRefused(f"{given}: the job ran in {what}; resume it with {fix}, or --overwrite to start again")
     clip = upscaler.new_clip()
     clip.load_state_dict(state)
     if asked.precision == "auto":
