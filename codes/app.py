@@ -24,12 +24,16 @@ from tecogan.utils.errors import exit_on_early_interrupt
 if __name__ == "__main__":  # Ctrl-C while torch loads: one line and status 130, not a traceback
     exit_on_early_interrupt()
 
+from tecogan import defaults
+from tecogan.config.limits import check_number
 from tecogan.ui.runner import UI_SEGMENT_FRAMES, JobQueue
 from tecogan.ui.store import JobStore, default_workdir
+from tecogan.utils.device import parse_device
 from tecogan.utils.errors import UserError, run_cli
 
 DEFAULT_PORT = 7860
 DEFAULT_UPLOAD_MB = 4000
+MAX_UPLOAD_MB = 10_000_000  # 10 TB: above any disk, below the float-to-int overflow
 
 
 def build_parser():
@@ -113,12 +117,14 @@ def check_args(args):
         )
     if not 0 < args.port < 65536:
         raise UserError(f"--port {args.port}: expected 1 to 65535")
-    if not args.max_upload_mb > 0:
-        raise UserError(f"--max_upload_mb {args.max_upload_mb:g}: expected a size above 0")
-    for name, low in (("jobs", 1), ("segment_frames", 1), ("threads", 1)):
-        value = getattr(args, name)
-        if value is not None and value < low:
-            raise UserError(f"--{name} {value}: expected {low} or more")
+    check_number("--max_upload_mb", args.max_upload_mb, minimum=0, maximum=MAX_UPLOAD_MB, strict_minimum=True)
+    for name, low, high in (
+        ("jobs", 1, 64),
+        ("segment_frames", 1, defaults.MAX_CLIP_FRAMES),
+        ("threads", 1, defaults.MAX_THREADS),
+    ):
+        check_number(f"--{name}", getattr(args, name), minimum=low, maximum=high, integer=True)
+    parse_device(args.device, warn_fallback=False)  # every job would fail on a device that cannot be
     allow = []
     for folder in args.allow:
         if not os.path.isdir(folder):

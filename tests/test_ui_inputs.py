@@ -20,14 +20,49 @@ from tecogan.utils.errors import UserError
 SETTINGS = actions.settings_from("frvsr-fast", "x4", precision="fp32")
 
 
-def _frames(folder, n=3):
+def _frames(folder, n=3, size=(24, 32), name="{:04d}.png"):
     folder.mkdir(parents=True)
     paths = []
     for i in range(n):
-        path = folder / f"{i + 1:04d}.png"
-        cv2.imwrite(str(path), np.full((24, 32, 3), 40 * i, np.uint8))
+        path = folder / name.format(i + 1)
+        cv2.imwrite(str(path), np.full((*size, 3), 40 * i, np.uint8))
         paths.append(str(path))
     return paths
+
+
+def test_an_uploaded_folder_is_named_and_read_as_upscale_py_reads_it(tmp_path):
+    """A browser upload keeps each file in a folder named by its hash: the job is named after the
+    frames' shared name (not the hash), and hidden or non-image files (.DS_Store, Thumbs.db) are
+    left out, as upscale.py leaves them out of a folder."""
+    store = JobStore(tmp_path / "work").open()
+    queue = JobQueue(store)
+    try:
+        uploads = []
+        for i, name in enumerate(["coffee_0001.png", "coffee_0002.png", ".DS_Store", "Thumbs.db", "._coffee_0001.png"]):
+            folder = tmp_path / "gradio" / (f"{i:x}" * 32)  # one hash folder a file
+            folder.mkdir(parents=True)
+            if name.endswith(".png") and not name.startswith("."):
+                cv2.imwrite(str(folder / name), np.full((24, 32, 3), 50 * i, np.uint8))
+            else:
+                (folder / name).write_bytes(b"\x00\x05\x16\x07 not a frame")
+            uploads.append(str(folder / name))
+        record = actions.add_job(queue, SETTINGS, frames=uploads)
+        assert record["name"] == "coffee" and os.path.basename(record["input"]) == "coffee"
+        assert sorted(os.listdir(record["input"])) == ["coffee_0001.png", "coffee_0002.png"]
+        assert actions.frames_name(uploads[:1] + [str(tmp_path / "x" / "0002.png")], ["0001.png", "0002.png"]) == "frames"
+    finally:
+        store.close()
+
+
+def test_quality_is_checked_against_the_codec():
+    assert actions.settings_from("frvsr", "x4", "av1", "60")["crf"] == 60
+    for codec, crf, needle in [
+        ("h264", "60", "quality (CRF) 60: expected 0..51 for h264"),
+        ("ffv1", "23", "ffv1 has no quality"),
+    ]:
+        with pytest.raises(UserError) as caught:
+            actions.settings_from("frvsr", "x4", codec, crf)
+        assert needle in str(caught.value) and "--crf" not in str(caught.value)
 
 
 def _folders(store):
@@ -56,8 +91,13 @@ def test_each_kind_of_input_becomes_a_job_and_bad_ones_are_one_line(tmp_path):
         huge = tmp_path / "mixed" / "huge.png"  # a PNG header declaring 100000 x 100000 pixels
         huge.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + (100000).to_bytes(4, "big") * 2 + bytes(17))
         late = dict(SETTINGS, start=30.0)
+        tiny = _frames(tmp_path / "tiny", n=1, size=(7, 7))
+        odd = _frames(tmp_path / "odd", n=2) + _frames(tmp_path / "odd2", n=1, size=(26, 32))
         for kwargs, needles in [
-            ({"frames": frames + [str(tmp_path / "mixed" / "notes.txt")]}, ["notes.txt: not an image"]),
+            ({"frames": [str(tmp_path / "mixed" / "notes.txt")]}, ["none of the 1 uploaded files is an image"]),
+            ({"frames": tiny}, ["0001.png: frame is 7x7, smaller than the 8x8 minimum"]),
+            ({"frames": odd}, ["0001.png: frame is 32x26 but 0001.png is 32x24", "must not change"]),
+            ({"allowed": str(tmp_path / "tiny"), "allow_dirs": [str(tmp_path / "tiny")]}, ["tiny/0001.png", "7x7"]),
             ({"frames": [str(huge)]}, ["huge.png", "100000x100000"]),
             ({"video": frames[0]}, ["0001.png: an image", "frames"]),
             ({"video": str(tmp_path / "missing.mp4")}, ["missing.mp4", "did not arrive"]),

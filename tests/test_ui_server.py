@@ -233,6 +233,10 @@ def test_other_machines_need_a_sign_in(tmp_path, capsys, monkeypatch):
         (["--auth_file", str(tmp_path / "missing")], ["--auth_file", "cannot be read"]),
         (["--allow", str(tmp_path / "nowhere")], ["--allow", "not a folder"]),
         (["--port", "70000"], ["--port 70000"]),
+        (["--max_upload_mb", "inf"], ["--max_upload_mb inf", "finite"]),
+        (["--device", "tpu"], ["--device tpu", "cpu, cuda"]),  # every job would fail on it
+        (["--threads", "5000"], ["--threads 5000", "<= 1024"]),
+        (["--jobs", "0"], ["--jobs 0", ">= 1"]),
     ]:
         status, _, err = run_inprocess(app_command.cli, ["app.py", "--workdir", work, *argv], capsys, monkeypatch)
         assert_one_line(status, err, *needles)

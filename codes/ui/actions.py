@@ -14,6 +14,8 @@ from tecogan.pretrained import DEFAULT_MODEL, INPUT_KINDS, PRETRAINED
 from tecogan.ui import inputs
 from tecogan.ui.store import CODECS
 from tecogan.utils.errors import UserError
+from tecogan.video.codecs import CODEC_ALIASES
+from tecogan.video.codecs import CODECS as VIDEO_CODECS
 
 # the page's guidance, one line a model (the README's "Pick a model")
 GUIDANCE = {
@@ -112,11 +114,17 @@ def settings_from(model, size, codec="h264", crf=None, precision="auto", start=N
         duration = None  # 0 in the form: the whole video
     if isinstance(crf, str):
         crf = None if crf.strip().lower() in ("", "default") else _to_number("quality (CRF)", crf)
+    crf = _number("quality (CRF)", crf, 0, 63, True)
+    quality = VIDEO_CODECS[CODEC_ALIASES.get(codec, codec)].crf
+    if crf is not None and quality is None:
+        raise UserError(f"quality (CRF) {crf}: {codec} has no quality setting (choose 'default')")
+    if crf is not None and not quality[1] <= crf <= quality[2]:
+        raise UserError(f"quality (CRF) {crf}: expected {quality[1]}..{quality[2]} for {codec} (lower is better quality)")
     return {
         "model": model,
         **parse_size(size),
         "codec": codec,
-        "crf": _number("quality (CRF)", crf, 0, 63, True),
+        "crf": crf,
         "precision": precision,
         "start": start or None,
         "duration": duration,
@@ -135,16 +143,26 @@ def add_job(queue, settings, video=None, frames=None, allowed=None, allow_dirs=(
         inputs.check_upload(video, name, limit, start, duration)
         return queue.submit(name, settings, inputs.copy_upload(video, name))
     if frames:
-        names = [_name_of(p) for p in frames]
-        inputs.check_frames(frames, names, limit)
-        folder = os.path.basename(os.path.dirname(os.fspath(frames[0]))) or "frames"
-        return queue.submit(
-            inputs.safe_name(folder, "frames"), settings, inputs.copy_frames(frames, names, "frames", start, duration)
-        )
+        frames, names = inputs.check_frames(frames, [_name_of(p) for p in frames], limit)
+        folder = inputs.safe_name(frames_name(frames, names), "frames")
+        return queue.submit(folder, settings, inputs.copy_frames(frames, names, folder, start, duration))
     if allowed:
         real = inputs.allowed_input(allowed, allow_dirs, start, duration)
         return queue.submit(_name_of(allowed), settings, lambda _folder: real)
     raise UserError("nothing to upscale: upload a video, or the frames of a folder, or pick a file of an allowed folder")
+
+
+def frames_name(paths, names):
+    """What a folder of frames is called on the page: the folder holding them all, but a browser
+    upload sends no folder name (Gradio keeps each file in a folder named by its hash), so then the
+    part of the frames' names before their numbers shared by all (``coffee`` for
+    ``coffee_0001.png``, ``coffee_0002.png``), else ``frames``."""
+    parents = {os.path.dirname(os.fspath(p)) for p in paths}
+    parent = os.path.basename(parents.pop()) if len(parents) == 1 else ""
+    if parent and not re.fullmatch(r"[0-9a-f]{16,}", parent):
+        return parent
+    stems = [re.sub(r"[\s._-]*\d+$", "", os.path.splitext(n)[0]) for n in names]
+    return stems[0] if stems and stems[0] and all(s == stems[0] for s in stems) else "frames"
 
 
 def when(stamp):

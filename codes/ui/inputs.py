@@ -13,8 +13,9 @@ import re
 import shutil
 
 from tecogan.utils.errors import UserError, one_line
-from tecogan.utils.fileio import IMAGE_EXTENSIONS, check_image_file
+from tecogan.utils.fileio import IMAGE_EXTENSIONS, check_image_file, image_header_size, list_images, read_image_rgb
 from tecogan.video import VIDEO_EXTENSIONS, open_source, shown
+from tecogan.video.common import MIN_SIZE
 
 MAX_LISTED = 500  # files of the --allow folders offered in the page
 
@@ -78,20 +79,60 @@ def copy_upload(path, name):
     return place
 
 
+def frame_files(paths, names):
+    """The uploaded files ``upscale.py`` would take as the folder's frames: images, hidden files
+    (``.DS_Store``, ``._0001.png``) and others (``Thumbs.db``, ``notes.txt``) left out, as it
+    leaves them out of a folder.  ``(paths, names)``."""
+    kept = [(p, n) for p, n in zip(paths, names, strict=True) if n.lower().endswith(IMAGE_EXTENSIONS) and not n.startswith(".")]
+    return [p for p, _ in kept], [n for _, n in kept]
+
+
 def check_frames(paths, names, limit):
-    """Frames of a folder: every file an image (PNG, JPEG, ...), all together within the size limit."""
+    """Frames of a folder (the image files among ``paths``: :func:`frame_files`), all together
+    within the size limit, each at least 8x8 and all of one size (read from their headers where
+    they say).  ``(paths, names)`` of the frames."""
     if not paths:
         raise UserError("frames: nothing uploaded (expected the image files of a folder of frames)")
-    total = 0
+    uploaded = len(paths)
+    paths, names = frame_files(paths, names)
+    if not paths:
+        raise UserError(
+            f"frames: none of the {uploaded} uploaded files is an image ({', '.join(IMAGE_EXTENSIONS)} expected "
+            "in a folder of frames)"
+        )
+    total, first = 0, None
     for path, name in zip(paths, names, strict=True):
-        if os.path.splitext(name)[1].lower() not in IMAGE_EXTENSIONS:
-            raise UserError(f"{name}: not an image ({', '.join(IMAGE_EXTENSIONS)} expected in a folder of frames)")
-        total += os.path.getsize(path)
         try:
-            check_image_file(path)
+            total += check_image_file(path)
+            size = frame_size(path)
         except UserError as err:
             raise UserError(one_line(err).replace(path, name)) from None
+        first = first or (size, name)
+        check_frame_size(size, first, name)
     check_size(f"frames ({len(paths)} files)", total, limit)
+    return paths, names
+
+
+def frame_size(path):
+    """``(width, height)`` of an image file: its header where it says, else the decoded frame."""
+    with open(path, "rb") as f:
+        dims = image_header_size(f.read(1 << 16))
+    if dims is None:
+        h, w = read_image_rgb(path).shape[:2]
+        dims = (w, h)
+    return tuple(dims)
+
+
+def check_frame_size(size, first, name):
+    """One frame's ``(w, h)`` against the minimum and the first frame's ``(size, name)``: what
+    ``upscale.py`` refuses when it reads the frame, said before a job exists."""
+    w, h = size
+    if min(w, h) < MIN_SIZE:
+        raise UserError(f"{name}: frame is {w}x{h}, smaller than the {MIN_SIZE}x{MIN_SIZE} minimum")
+    if size != first[0]:
+        raise UserError(
+            f"{name}: frame is {w}x{h} but {first[1]} is {first[0][0]}x{first[0][1]} (the frame size must not change)"
+        )
 
 
 def copy_frames(paths, names, folder_name, start=None, duration=None):
@@ -127,6 +168,15 @@ def allowed_input(path, allow_dirs, start=None, duration=None):
     if not os.path.exists(real):
         raise UserError(f"{path}: not found (expected a video file or a folder of frames)")
     probe(real, path, start, duration)
+    if os.path.isdir(real):
+        first = None
+        for name in list_images(real):
+            try:
+                size = frame_size(os.path.join(real, name))
+            except UserError as err:
+                raise UserError(one_line(err).replace(real, path)) from None
+            first = first or (size, name)
+            check_frame_size(size, first, os.path.join(path, name))
     return real
 
 
