@@ -2,7 +2,8 @@
 which .ci/run installs with apt-get) through the page as a person would: upload the bundled clip,
 pick a model (the BD warning shows for BD models) and the precision, start, see the progress
 with the time left and the latest upscaled frame, cancel (the finished segments are kept),
-resume, play the 4x result in the page, compare a frame before/after; a bad upload is one line in
+resume, play the 4x result in the page, compare a frame before/after; a folder upload is named after
+its frames; a bad upload is one line in
 the page.  The screenshot of the README (resources/ui.png) is taken here:
 ``TECOGAN_UPDATE_SCREENSHOT=1 pytest -m slow tests/test_ui_browser.py`` writes it.
 """
@@ -146,3 +147,32 @@ def test_a_bad_upload_is_one_line_in_the_page(browser_page, tmp_path):
     expect(message).to_contain_text("error: nothing to upscale")
     assert not list(page.work.glob("jobs/*"))  # no job made
     assert tree_hash(notes) == before
+
+
+@pytest.mark.slow  # about 15 s
+def test_an_uploaded_folder_is_named_after_its_frames(browser_page, tmp_path):
+    """The browser sends each file of a folder without the folder's name (Gradio keeps each in a
+    folder named by its hash): the job is named after the frames, and a Mac's .DS_Store is left
+    out as upscale.py leaves it out."""
+    import cv2
+    import numpy as np
+    from playwright.sync_api import expect
+
+    page = browser_page
+    folder = tmp_path / "holiday"
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / f"coffee_{i:04d}.png"), np.full((24, 32, 3), 60 * i, np.uint8))
+    (folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    before = tree_hash(folder)
+    page.get_by_text("or the frames of a folder").first.click()
+    page.locator("#frames_input input[type=file]").set_input_files(str(folder))
+    expect(page.locator("#frames_input")).to_contain_text("coffee_0002")
+    page.locator("#model label", has_text="frvsr-fast").click()
+    page.locator("#start_btn").click()
+    expect(page.locator("#message")).to_contain_text("added coffee to the queue")
+    (job,) = page.work.glob("jobs/*")
+    assert sorted(os.listdir(job / "input" / "coffee")) == [f"coffee_{i:04d}.png" for i in range(3)]
+    expect(page.locator("#progress")).to_have_text("done", timeout=300_000)
+    assert video_facts(job / "output" / "coffee_x4.mp4") == (3, 128, 96)
+    assert tree_hash(folder) == before
