@@ -2,9 +2,8 @@
 which .ci/run installs with apt-get) through the page as a person would: upload the bundled clip,
 pick a model (the BD warning shows for BD models) and the precision, start, see the progress
 with the time left and the latest upscaled frame, cancel (the finished segments are kept),
-resume, play the 4x result in the page, compare a frame before/after; a folder upload is named after
-its frames; a bad upload is one line in
-the page.  The screenshot of the README (resources/ui.png) is taken here:
+resume, play the 4x result in the page, compare a frame before/after; a folder upload is named
+after its frames; a bad upload is one line in the page.  The screenshot of the README (resources/ui.png) is taken here:
 ``TECOGAN_UPDATE_SCREENSHOT=1 pytest -m slow tests/test_ui_browser.py`` writes it.
 """
 
