@@ -84,6 +84,10 @@ def resolve_model(model, option="--model"):
     the caller named the value)."""
     key = os.fspath(model)
     if key.lower() not in PRETRAINED:
+        if not os.path.exists(key) and os.sep not in key and "." not in key:  # a name, not a file's
+            raise UserError(
+                f"{option} {key}: no shipped model of that name ({', '.join(PRETRAINED)}) and no such checkpoint file"
+            )
         return key
     if os.path.exists(key):
         raise UserError(

@@ -116,6 +116,11 @@ def _run(args):
         if value is not None and not str(value).strip():
             name = "-o/--output_dir" if flag == "output_dir" else "--" + flag
             raise UserError(f"{name} '{value}': an empty value (expected {_EXPECTED[flag]})")
+    if args.resume and args.overwrite:
+        raise UserError(
+            "--resume and --overwrite: choose one (--resume continues the unfinished job, "
+            "--overwrite discards it and starts again)"
+        )
     args.model = resolve_model(args.model)
     check_number("--nf", args.nf, minimum=1, maximum=1024, integer=True)
     check_number("--nb", args.nb, minimum=1, maximum=256, integer=True)
@@ -136,11 +141,6 @@ def _run(args):
         raise UserError(f"the following arguments are required: {missing} (or --batch INPUTS... -o OUTPUT_DIR); see --help")
     # before anything is read or written: outputs (never an input, never an existing file or
     # frames folder without --overwrite), encoder and container
-    if args.resume and args.overwrite:
-        raise UserError(
-            "--resume and --overwrite: choose one (--resume continues the unfinished job, "
-            "--overwrite discards it and starts again)"
-        )
     job = prepare_job(
         args.input,
         args.output,

@@ -46,6 +46,9 @@ def test_load_generator_from_path_and_state_dict(tiny_ckpt):
         assert torch.equal(same.state_dict()[k], v)
     with pytest.raises(UserError, match="does not fit"):
         tecogan.load_generator(sd, degradation="BD")
+    with pytest.raises(UserError) as caught:  # the keyword given, not a YAML, is what to change
+        tecogan.load_generator(tiny_ckpt, nf=16)
+    assert "leave out nf 16 (read from the checkpoint)" in str(caught.value) and "YAML" not in str(caught.value)
     with pytest.raises(UserError, match="not an FRNet generator checkpoint"):
         tecogan.load_generator({"dense.weight": torch.zeros(1, 4)})
 

@@ -62,6 +62,11 @@ def test_batch_goes_past_a_broken_input_skips_complete_ones_and_refuses_other_op
     assert r.returncode == 1 and summary(r) == "0 done, 2 skipped, 1 failed"
     assert os.stat(out / "clip_b.mp4").st_mtime_ns == before
 
+    r = upscale(*base, "--crf", "30", "--no_audio")  # the video's encoding only: the frames are kept
+    assert r.returncode == 1 and summary(r) == "0 done, 1 skipped, 2 failed", r.stderr
+    refused = [line for line in r.stderr.splitlines() if "made differently" in line]
+    assert len(refused) == 1 and "clip_b.mp4" in refused[0] and "crf" in refused[0]
+
     r = upscale(*base, "--num_pad_front", "2")  # another option: refused, one line each
     assert r.returncode == 1 and summary(r) == "0 done, 0 skipped, 3 failed"
     refused = [line for line in r.stderr.splitlines() if "made differently" in line]
@@ -88,6 +93,11 @@ def test_damaged_output_is_made_again_and_foreign_output_refused(tmp_path, ckpt)
     r = upscale(*base)
     assert summary(r) == "1 done, 0 skipped, 1 failed"
     assert len(os.listdir(tmp_path / "out" / "a")) == 3
+    (tmp_path / "out" / ".a.tecogan.json").write_text("{garbage")  # a damaged manifest: said so, kept
+    kept = tree_hash(tmp_path / "out")
+    r = upscale(*base)
+    assert summary(r) == "0 done, 0 skipped, 2 failed" and "a: its manifest .a.tecogan.json is damaged" in r.stderr
+    assert tree_hash(tmp_path / "out") == kept
 
 
 def test_two_shards_cover_the_list_once(tmp_path, ckpt):
@@ -116,10 +126,29 @@ def test_shard_and_collect_units(tmp_path):
     with pytest.raises(UserError, match="would both write"):
         collect([tmp_path / "a", tmp_path / "b"], str(tmp_path / "out"))
     (tmp_path / "v.ts").write_bytes(b"x")
+    (tmp_path / "bom.txt").write_bytes("\ufeffv.ts\r\na\r\n".encode())  # Windows Notepad's UTF-8
+    assert collect([tmp_path / "bom.txt"], str(tmp_path / "out")) == collect(
+        [tmp_path / "v.ts", tmp_path / "a"], str(tmp_path / "out")
+    )
     items = collect([tmp_path / "v.ts", tmp_path / "a"], str(tmp_path / "out"))
     assert [os.path.basename(it.dst) for it in items] == ["shot", "v.mkv"]
     items = collect([tmp_path / "v.ts"], str(tmp_path / "out"), batch_ext="mp4")
     assert items[0].dst.endswith("v.mp4")
+
+
+@pytest.mark.parametrize("where", ["the frame folder", "inside the frame folder", "the folder of inputs"])
+def test_an_output_folder_among_the_inputs_is_refused_before_it_is_made(tmp_path, capsys, monkeypatch, where):
+    write_folder(tmp_path / "in" / "shot", frames(n=1))
+    make_clip(tmp_path / "in" / "clip.ts", frames(n=2), rate=12, fmt="mpegts")
+    src, out = {
+        "the frame folder": (tmp_path / "in" / "shot", tmp_path / "in" / "shot"),
+        "inside the frame folder": (tmp_path / "in" / "shot", tmp_path / "in" / "shot" / "up"),
+        "the folder of inputs": (tmp_path / "in", tmp_path / "in"),
+    }[where]
+    before = tree_hash(tmp_path / "in")
+    status, _, err = upscale_in_process(capsys, monkeypatch, "--batch", src, "-o", out, "--device", "cpu")
+    assert_one_line(status, err, f"-o {out}", "the input", "outside it")
+    assert tree_hash(tmp_path / "in") == before and sorted(os.listdir(tmp_path / "in" / "shot")) == ["f000.png"]
 
 
 @pytest.mark.parametrize("value", ["2/2", "x", "1/0", "-1/2", "1/2/3"])

@@ -104,6 +104,8 @@ def test_shipped_model_names():
     assert tecogan.load_generator("frvsr-bd").degradation == "BD"
     assert tecogan.load_generator("tecogan").degradation == "BD"
     assert resolve_model("my/model.pth") == "my/model.pth"
+    with pytest.raises(UserError, match=r"^(--)?model frvsr-ultra: no shipped model of that name \(frvsr, .*frvsr-fast\)"):
+        resolve_model("frvsr-ultra")  # a misspelt name lists the names
 
 
 def test_input_kind_from_the_table_and_from_any_checkpoint(tmp_path):

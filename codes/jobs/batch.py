@@ -89,7 +89,7 @@ def _expand(path, found, lists_seen):
         lists_seen.add(real)
         try:
             with open(path, encoding="utf-8", errors="surrogateescape") as f:
-                lines = f.read().splitlines()
+                lines = f.read().removeprefix("\ufeff").splitlines()  # a BOM (Windows Notepad) is no path
         except OSError as err:
             raise UserError(f"{shown(path)}: cannot read the list ({err.strerror or err})") from None
         base = os.path.dirname(os.path.abspath(path))
@@ -150,6 +150,10 @@ def recipe(model_sha256, options, video, job, model_args=None):
     options and the video options and resolved encoding."""
     keep = {k: v for k, v in asdict(video).items() if k not in ("overwrite", "quiet", "compare")}
     enc = job.out_enc
+    if enc is None:  # PNG frames: no encoder, no audio, no timing (unless a window is cut by it)
+        keep.update(codec=None, crf=None, preset=None, pix_fmt=None, audio=True)
+        if video.start is None and video.duration is None:
+            keep["fps"] = None
     encoding = None if enc is None else {"codec": enc.codec, "crf": enc.crf, "preset": enc.preset, "pix_fmt": enc.pix_fmt}
     inference = options.pixels_key()
     if options.precision == "auto":  # the choice depends on the machine: its output counts as other options
@@ -220,6 +224,11 @@ def decide(item, made_by, overwrite, options=None):
     if manifest is None:
         if overwrite:
             return "run"
+        if os.path.lexists(item.manifest):  # safe to refuse all the same: who made it cannot be told
+            raise UserError(
+                f"{shown(item.dst)}: its manifest {shown(os.path.basename(item.manifest))} is damaged (not this "
+                "project's JSON), so what made it cannot be told; --overwrite replaces it"
+            )
         raise UserError(
             f"{shown(item.dst)} exists and was not made by this batch (no manifest "
             f"{shown(os.path.basename(item.manifest))}); --overwrite replaces it"
@@ -282,6 +291,21 @@ def _estimate_rest(measured, size, frames, seconds, rest, report):
             report(line)
 
 
+def _check_output_dir(output_dir, folders):
+    """``-o`` is none of the input folders and inside no frame folder (before it is made): outputs
+    there would be written among the inputs, and taken for inputs by the next run."""
+    out = os.path.realpath(output_dir)
+    for folder in folders:
+        if not os.path.isdir(folder):
+            continue
+        real = os.path.realpath(folder)
+        if out == real or (_is_frame_folder(folder) and out.startswith(real.rstrip(os.sep) + os.sep)):
+            raise UserError(
+                f"-o {shown(output_dir)}: {'is' if out == real else 'lies inside'} the input {shown(folder)}; "
+                "write the outputs to a folder outside it (they would be taken for inputs next time)"
+            )
+
+
 def open_batch(inputs, output_dir, video, shard_text=None, batch_ext=None, report=print):
     """The checks before any work, then the batch's (or shard's) items with ``-o`` made; returns
     (items, where: the shard's words for the lines)."""
@@ -290,7 +314,9 @@ def open_batch(inputs, output_dir, video, shard_text=None, batch_ext=None, repor
         raise UserError("--compare: not available with --batch (run the comparison on one file)")
     if os.path.exists(output_dir) and not os.path.isdir(output_dir):
         raise UserError(f"-o {shown(output_dir)}: expected a folder for the batch's outputs")
-    items = shard(collect(inputs, output_dir, batch_ext), index, count)
+    everything = collect(inputs, output_dir, batch_ext)
+    _check_output_dir(output_dir, [os.fspath(p) for p in inputs] + [it.src for it in everything if os.path.isdir(it.src)])
+    items = shard(everything, index, count)
     os.makedirs(output_dir, exist_ok=True)
     where = f" (shard {index}/{count})" if count > 1 else ""
     if not video.quiet:  # --quiet: each input's result and the summary only

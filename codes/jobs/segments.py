@@ -185,7 +185,11 @@ def _keep_or_drop(folder, job, err=None):
     else:
         warn(
             f"{shown(job.dst)}: {records[-1]['frames_end']} upscaled frames are kept in {shown(folder.path)}; "
-            "the same command with --resume continues from there"
+            + (
+                "the same command continues from there"
+                if job.resume == "auto"
+                else "the same command with --resume continues from there"
+            )
         )
 
 

@@ -157,6 +157,12 @@ def generator_from_checkpoint(checkpoint, name=None, label=None, **overrides):
     foreign = [k for k in overrides if k not in accepted]
     if foreign:
         raise UserError(f"{label}: {foreign[0]}: the {name} generator has no such setting (it takes {', '.join(accepted)})")
+    read = dict(arch)
     arch.update(overrides)
     net = build_generator(name, **arch)
-    return load_into(net, state_dict, label, describe_expected=_describe(arch, name), suggest=_hint(name))
+    given = ", ".join(f"{k} {v}" for k, v in overrides.items() if read.get(k) != v)
+
+    def suggest(_state_dict):  # the values given here, not a YAML, made it not fit
+        return f"the checkpoint is a {_describe(read, name)}: leave out {given} (read from the checkpoint)"
+
+    return load_into(net, state_dict, label, describe_expected=_describe(arch, name), suggest=suggest if given else _hint(name))
