@@ -30,9 +30,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
 from tecogan.official_metrics import METRICS
-from tecogan.pretrained import PRETRAINED
-from tecogan.utils.errors import UserError, run_cli
-from tecogan.utils.fileio import atomic_write_text, list_images
+from tecogan.pretrained import PRETRAINED, resolve_model
+from tecogan.utils.errors import UserError, run_cli, short
+from tecogan.utils.fileio import atomic_write_json, atomic_write_text, list_images
+from tecogan.utils.hashing import file_sha256
 from tecogan.utils.outputs import FILE, check_outputs
 
 HIGHER_IS_BETTER = {"PSNR", "SSIM"}
@@ -99,13 +100,45 @@ def results_complete(data_root, dataset, lr_subdir, results_root, label):
     return bool(seqs)
 
 
+MADE_BY = ".made_by.json"  # in a label's results folder: which model (by its file's SHA-256) made them
+
+
+def made_by(model, degradation, lr_subdir):
+    """What makes a label's results: the checkpoint file's SHA-256 (a shipped name resolved), or
+    bicubic and the degradation it assumes."""
+    if model == "bicubic":
+        return {"model": "bicubic", "degradation": degradation or ("BD" if lr_subdir.startswith("Gaussian") else "BI")}
+    return {"model": model, "sha256": file_sha256(resolve_model(model))}
+
+
+def check_made_by(results_root, dataset, label, wanted):
+    """The results of ``label`` there were made by ``wanted`` (or by nothing recorded: made before
+    records, or by test.sh, and kept); another model's are one line: a label names one model."""
+    path = os.path.join(results_root, dataset, label, MADE_BY)
+    try:
+        with open(path, encoding="utf-8") as f:
+            found = json.load(f)
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError) as err:
+        raise UserError(f"{path}: unreadable record of the model that made these results ({err}); --rerun remakes them") from None
+    found = found if isinstance(found, dict) else {}
+    if {k: found.get(k) for k in wanted if k != "model"} != {k: v for k, v in wanted.items() if k != "model"}:
+        what = short(found.get("sha256") or found.get("degradation"), 16)
+        raise UserError(
+            f"{os.path.dirname(path)}: made by {found.get('model')} ({what}), "
+            f"not by {wanted['model']}; give this model another label (LABEL=PATH), or --rerun to replace them"
+        )
+
+
 def _newest_mtime(folder):
     newest = os.path.getmtime(folder)
     for root, _dirs, files in os.walk(folder):
         if os.path.basename(root) == "metric_log":
             continue
         for name in files:
-            newest = max(newest, os.path.getmtime(os.path.join(root, name)))
+            if name != MADE_BY:
+                newest = max(newest, os.path.getmtime(os.path.join(root, name)))
     return newest
 
 
@@ -138,6 +171,20 @@ def best_values(rows):
             if key not in best or (shown > best[key] if m in HIGHER_IS_BETTER else shown < best[key]):
                 best[key] = shown
     return best
+
+
+MD_FIRST_LINE = "| dataset | model | "  # how a file this script wrote is known again (its header)
+CSV_FIRST_LINE = "dataset,model,source,"
+
+
+def _written_here(path):
+    """A file this script wrote (its first line says so): a rerun replaces it without --overwrite."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            first = f.readline()
+    except OSError:
+        return False
+    return first.startswith((MD_FIRST_LINE, CSV_FIRST_LINE))
 
 
 def markdown(rows, metrics=METRICS):
@@ -191,6 +238,7 @@ def main(argv=None):
         help="the Markdown table (default <results_root>/benchmark.md); the CSV goes beside it with the suffix .csv",
     )
     p.add_argument("--rerun", action="store_true", help="super-resolve and score again what is already there")
+    p.add_argument("--overwrite", action="store_true", help="replace an --out file (and its .csv) this script did not write")
     p.add_argument("--workers", type=int, default=None, help="evaluate.py's optical-flow threads")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args(argv)
@@ -211,9 +259,15 @@ def main(argv=None):
     if out_csv == out_md:
         raise UserError(f"--out {out_md}: expected a file name ending in .md")
     data_inputs = [("--datasets", os.path.join(args.data_root, d)) for d in datasets]
-    check_outputs([("--out", out_md, FILE), ("--out", out_csv, FILE)], data_inputs, overwrite=True)
+    ours = all(_written_here(path) for path in (out_md, out_csv) if os.path.lexists(path))
+    check_outputs([("--out", out_md, FILE), ("--out", out_csv, FILE)], data_inputs, overwrite=args.overwrite or ours)
     sr_eval_sets, evaluate = _script("sr_eval_sets"), _script("evaluate")
     common = ["--data_root", args.data_root, "--results_root", args.results_root]
+    identity = {label: made_by(model, args.degradation, args.lr_subdir) for label, model in models}
+    if not args.rerun:  # before any work: a label's results made by another model are not credited to this one
+        for label, _model in models:
+            for d in datasets:
+                check_made_by(args.results_root, d, label, identity[label])
     for label, model in models:
         todo = [
             d for d in datasets if args.rerun or not results_complete(args.data_root, d, args.lr_subdir, args.results_root, label)
@@ -227,6 +281,8 @@ def main(argv=None):
                 + common
                 + (["--overwrite"] if partial else [])
             )
+            for d in todo:
+                atomic_write_json(os.path.join(args.results_root, d, label, MADE_BY), identity[label])
         else:
             print(f"{label}: results of {', '.join(datasets)} already there (--rerun to make them again)", flush=True)
         score = [d for d in datasets if args.rerun or d in todo or not metrics_current(args.results_root, d, label)]

@@ -18,12 +18,14 @@ runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the pa
 from tecogan.metrics.grid import grid_score_frame
 from tecogan.utils.errors import UserError, run_cli
 from tecogan.utils.fileio import atomic_write_json, list_images, read_image_rgb
+from tecogan.utils.outputs import FILE, check_outputs
 
 
 def sequences(folder):
     """{name: [frame paths]}: the folder itself when it holds frames, else its sub-folders."""
     if not os.path.isdir(folder):
-        raise UserError(f"{folder}: folder not found")
+        what = "not a folder" if os.path.exists(folder) else "folder not found"
+        raise UserError(f"{folder}: {what} (expected a folder of frames or of sequence folders)")
     frames = list_images(folder)
     if frames:
         return {os.path.basename(os.path.normpath(folder)): [os.path.join(folder, f) for f in frames]}
@@ -43,7 +45,12 @@ def score_folder(folder):
     """({sequence: score}, mean over sequences, number of frames)."""
     per_seq, frames = {}, 0
     for name, paths in sequences(folder).items():
-        values = [grid_score_frame(read_image_rgb(p)) for p in paths]
+        values = []
+        for path in paths:
+            try:
+                values.append(grid_score_frame(read_image_rgb(path)))
+            except UserError as err:  # name the frame (the score's own message does not)
+                raise UserError(f"{path}: {err}") from None
         per_seq[name] = sum(values) / len(values)
         frames += len(values)
     return per_seq, sum(per_seq.values()) / len(per_seq), frames
@@ -53,8 +60,11 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("folders", nargs="+")
     p.add_argument("--json", help="also write {folder: {'mean': .., 'sequences': {..}}} here")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args(argv)
+    if args.json:  # before any work: never over an input, nor over a file without --overwrite
+        check_outputs([("--json", args.json, FILE)], [("FOLDER", f) for f in args.folders], args.overwrite)
     report = {}
     for folder in args.folders:
         per_seq, mean, frames = score_folder(folder)

@@ -128,3 +128,38 @@ def test_the_bicubic_baseline_follows_the_degradation(tiny_set, capsys, monkeypa
         "BI",
         "BI",
     ]
+
+
+def test_results_of_another_model_under_a_label_are_not_credited(tiny_set, capsys, monkeypatch, tmp_path):
+    """A label's results record the checkpoint's SHA-256: the same label given another checkpoint
+    (or one retrained in place) is one line, not the old model's numbers in the new one's row;
+    --out replaces a table this script wrote, and another file only with --overwrite."""
+    root, ckpt = tiny_set
+    other, _ = save_tiny_generator(tmp_path, name="other.pth", degradation="BI")  # other weights
+    results = tmp_path / "results"
+
+    def run(model, *extra):
+        args = ["benchmark_table.py", "--models", f"tiny={model}", "--datasets", "Tiny", "--data_root", root / "data"]
+        return run_inprocess(CLI, args + ["--results_root", results, "--workers", "1", *extra], capsys, monkeypatch)
+
+    status, _, err = run(ckpt)
+    assert status == 0, err
+    record = json.loads((results / "Tiny" / "tiny" / ".made_by.json").read_text())
+    assert record["model"] == str(ckpt) and len(record["sha256"]) == 64
+    table = (results / "benchmark.md").read_text()
+    before = mtimes(results / "Tiny")
+    status, _, err = run(other)
+    assert_one_line(status, err, "Tiny/tiny: made by", f"not by {other}", "another label", "--rerun")
+    assert mtimes(results / "Tiny") == before and (results / "benchmark.md").read_text() == table
+    status, _, err = run(ckpt)  # the table this script wrote is replaced without a word
+    assert status == 0, err
+    notes = tmp_path / "notes.md"
+    notes.write_text("my notes\n")
+    status, _, err = run(ckpt, "--out", notes)
+    assert_one_line(status, err, "--out", "notes.md: already exists", "--overwrite")
+    assert notes.read_text() == "my notes\n"
+    status, _, err = run(ckpt, "--out", notes, "--overwrite")
+    assert status == 0 and notes.read_text() == table
+    status, out, err = run(other, "--rerun")  # made again by the model given
+    assert status == 0 and "super-resolving" in out
+    assert json.loads((results / "Tiny" / "tiny" / ".made_by.json").read_text())["model"] == str(other)
