@@ -25,10 +25,23 @@ runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the pa
 import numpy as np
 import torch
 
+from tecogan.config.limits import check_number
 from tecogan.utils.errors import UserError, run_cli
+from tecogan.utils.fileio import atomic_write
+from tecogan.utils.outputs import FILE, check_outputs
 
 INPUTS = ("lr_curr", "lr_prev", "hr_prev")
 OPSET = 17
+MIN_OPSET = 16  # GridSample (the warp) came with opset 16
+
+
+def max_opset():
+    """The newest opset of the TorchScript-based exporter of the installed torch."""
+    from torch.onnx import _constants
+
+    return getattr(_constants, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", 20)
+
+
 TOLERANCE = 1e-4  # max |onnxruntime - torch| on outputs in [0, 1] (float32 noise)
 
 
@@ -46,18 +59,22 @@ def export(net, path, opset=OPSET):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise UserError(f"{path}: the folder {folder} does not exist")
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")  # tracing warnings: shape arithmetic is recorded as graph ops
-        torch.onnx.export(
-            net,
-            example_inputs(net),
-            path,
-            input_names=list(INPUTS),
-            output_names=["hr_curr"],
-            dynamic_axes=axes,
-            opset_version=opset,
-            dynamo=False,
-        )
+
+    def write(tmp):  # under a temporary name, renamed when whole: an interrupted export leaves nothing
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # tracing warnings: shape arithmetic is recorded as graph ops
+            torch.onnx.export(
+                net,
+                example_inputs(net),
+                tmp,
+                input_names=list(INPUTS),
+                output_names=["hr_curr"],
+                dynamic_axes=axes,
+                opset_version=opset,
+                dynamo=False,
+            )
+
+    atomic_write(path, write, suffix=".onnx")
     return path
 
 
@@ -90,12 +107,15 @@ def main():
         help="a shipped model's name (frvsr, frvsr-bd, tecogan, frvsr-real, frvsr-fast) or a checkpoint",
     )
     p.add_argument("--output", required=True, help="the .onnx file to write")
-    p.add_argument("--opset", type=int, default=OPSET)
+    p.add_argument("--opset", type=int, default=OPSET, help=f"ONNX opset, {MIN_OPSET}..{max_opset()} (default {OPSET})")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     p.add_argument("--check", action="store_true", help="compare ONNX Runtime (CPU) with PyTorch")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args()
     if not args.output.endswith(".onnx"):
         raise UserError(f"--output {args.output}: expected a name ending in .onnx")
+    check_number("--opset", args.opset, minimum=MIN_OPSET, maximum=max_opset(), integer=True)
+    check_outputs([("--output", args.output, FILE)], [("--model", args.model)], args.overwrite)
     import tecogan
 
     net = tecogan.load_generator(args.model)

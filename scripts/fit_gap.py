@@ -77,6 +77,7 @@ def main():
     p.add_argument("--train_dir", required=True, help="GT clips the model was trained on: <dir>/<clip>/*.png")
     p.add_argument("--heldout_dir", required=True, help="GT clips it never saw: <dir>/<clip>/*.png")
     p.add_argument("--frames", type=int, default=30, help="frames scored per clip, from the first")
+    p.add_argument("--debug", action="store_true")
     args = p.parse_args()
     check_number("--frames", args.frames, minimum=2, integer=True)
     sets = [("train", clip_folders(args.train_dir, "--train_dir")), ("held-out", clip_folders(args.heldout_dir, "--heldout_dir"))]

@@ -23,6 +23,7 @@ from tecogan.networks import build_generator, generator_from_checkpoint, with_me
 from tecogan.utils.checkpoint import load_state_dict_file
 from tecogan.utils.errors import UserError, run_cli
 from tecogan.utils.fileio import atomic_torch_save
+from tecogan.utils.outputs import FILE, check_outputs
 
 
 def grown(net, nb, seed=0):
@@ -47,10 +48,10 @@ def main(argv=None):
     p.add_argument("checkpoint")
     p.add_argument("output")
     p.add_argument("--nb", type=int, required=True, help="the number of residual blocks wanted")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT (never the CHECKPOINT itself)")
+    p.add_argument("--debug", action="store_true")
     args = p.parse_args(argv)
-    if os.path.exists(args.output) and not args.overwrite:
-        raise UserError(f"{args.output}: exists; --overwrite replaces it")
+    check_outputs([("OUTPUT", args.output, FILE)], [("CHECKPOINT", args.checkpoint)], args.overwrite)
     net = generator_from_checkpoint(load_state_dict_file(args.checkpoint)).eval()
     if not hasattr(net, "srnet"):
         raise UserError(f"{args.checkpoint}: not an FRNet checkpoint (expected srnet.resblocks.*)")

@@ -35,15 +35,25 @@ def expected_keys(clips_dir):
     return keys
 
 
-def up_to_date(lmdb_dir, keys):
-    from tecogan.data.lmdb_io import read_meta_info
+def up_to_date(lmdb_dir, keys, clips_dir=None):
+    """The LMDB holds ``keys``, its data file is whole (not missing or cut short), and no frame of
+    ``clips_dir`` changed since it was written (a newer frame: stale)."""
+    from tecogan.data.lmdb_io import check_data_mdb, read_meta_info
 
     if not os.path.isfile(os.path.join(lmdb_dir, "meta_info.pkl")):
         return False
     try:
-        return read_meta_info(lmdb_dir)["keys"] == keys
+        if read_meta_info(lmdb_dir)["keys"] != keys:
+            return False
+        check_data_mdb(lmdb_dir)
     except UserError:
         return False
+    if clips_dir is not None:
+        built = os.path.getmtime(os.path.join(lmdb_dir, "data.mdb"))
+        for root, _dirs, files in os.walk(clips_dir):
+            if any(os.path.getmtime(os.path.join(root, f)) > built for f in files):
+                return False
+    return True
 
 
 def prepare(clips_dir=CLIPS_DIR, lmdb_dir=LMDB_DIR, name="demo"):
@@ -51,7 +61,7 @@ def prepare(clips_dir=CLIPS_DIR, lmdb_dir=LMDB_DIR, name="demo"):
     from create_lmdb import create
 
     keys = expected_keys(clips_dir)
-    if up_to_date(lmdb_dir, keys):
+    if up_to_date(lmdb_dir, keys, clips_dir):
         print(f"{lmdb_dir}: up to date ({len(keys)} frames)")
         return False
     if os.path.exists(lmdb_dir):

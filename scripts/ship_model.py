@@ -24,9 +24,10 @@ from tecogan.inference.steppers import infer_sequence
 from tecogan.metrics.functional import psnr
 from tecogan.networks import generator_from_checkpoint, with_metadata
 from tecogan.utils.checkpoint import load_state_dict_file
-from tecogan.utils.errors import UserError, run_cli
+from tecogan.utils.errors import run_cli
 from tecogan.utils.fileio import atomic_torch_save
 from tecogan.utils.hashing import file_sha256
+from tecogan.utils.outputs import FILE, check_outputs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLIP = os.path.join(REPO, "demo", "val", "Gaussian4xLR", "coffee")
@@ -62,10 +63,10 @@ def main(argv=None):
     p = argparse.ArgumentParser(description="Store a generator compactly (float16 learned tensors) for shipping.")
     p.add_argument("checkpoint", help="a generator checkpoint (G_iter*.pth or any generator state dict)")
     p.add_argument("output", help="the .pth file to write (e.g. pretrained_models/NAME.pth)")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT (never the CHECKPOINT itself)")
+    p.add_argument("--debug", action="store_true")
     args = p.parse_args(argv)
-    if os.path.exists(args.output) and not args.overwrite:
-        raise UserError(f"{args.output}: exists; --overwrite replaces it")
+    check_outputs([("OUTPUT", args.output, FILE)], [("CHECKPOINT", args.checkpoint)], args.overwrite)
     net = generator_from_checkpoint(load_state_dict_file(args.checkpoint))
     compact = compact_state_dict(net)
     atomic_torch_save(compact, args.output)

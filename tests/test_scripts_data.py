@@ -144,6 +144,11 @@ def test_prepare_demo_is_idempotent(tmp_path):
     r = run("prepare_demo.py", "--lmdb_dir", out)
     assert r.returncode == 0 and "up to date" in r.stdout
     assert os.path.getmtime(out / "data.mdb") == before
+    with open(out / "data.mdb", "r+b") as f:  # cut short: not "up to date", built again
+        f.truncate(100_000)
+    r = run("prepare_demo.py", "--lmdb_dir", out)
+    assert r.returncode == 0 and "out of date, rebuilding" in r.stdout, r.stdout
+    assert read_meta_info(str(out))["keys"] == keys and os.path.getsize(out / "data.mdb") > 100_000
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "notes.txt").write_text("keep me")
     r = run("prepare_demo.py", "--lmdb_dir", tmp_path / "junk")
