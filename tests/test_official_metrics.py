@@ -634,3 +634,17 @@ def test_an_extra_sr_frame_at_the_end_is_named(tmp_path, capsys, monkeypatch):
     argv = ["metrics.py", "--output", tmp_path / "m", "--results", tmp_path / "SR" / "s1", "--targets", tmp_path / "GT" / "s1"]
     status, _, err = run_inprocess(metrics_cmd.cli, argv + ["--metrics", "PSNR", "--workers", "1"], capsys, monkeypatch)
     assert_one_line(status, err, "0005.png", "no GT frame of that name or number", "an extra frame: 6 SR frames, 5 GT frames")
+
+
+def test_a_sequence_name_that_is_not_utf8_is_written_as_its_bytes(tmp_path, capsys, monkeypatch):
+    """A folder named with other bytes (an old Latin-1 disk) crashed the CSV writer after
+    metrics.json was written, leaving a set that a rerun refused and benchmark_table took for whole."""
+    from tecogan.official_metrics import metrics as metrics_cmd
+
+    seq = os.fsdecode(bytes(tmp_path) + b"/seq\xff")
+    write_frames(seq, n=5, h=64, w=64, names=[f"{i:04d}.png" for i in range(5)])
+    argv = ["metrics.py", "--output", tmp_path / "m", "--results", seq, "--targets", seq, "--metrics", "PSNR", "--workers", "1"]
+    status, _, err = run_inprocess(metrics_cmd.cli, argv, capsys, monkeypatch)
+    assert status == 0, err
+    assert sorted(os.listdir(tmp_path / "m")) == ["metrics.csv", "metrics.json", "metricsfile.txt"]
+    assert b"seq\xff,0002.png," in (tmp_path / "m" / "metrics.csv").read_bytes()

@@ -110,7 +110,11 @@ def format_csv(report, frame_names=None):
 
 def write_outputs(out_dir, report, frame_names=None, title=None, skipped=None):
     """Write metrics.json, metrics.csv and metricsfile.txt into ``out_dir`` (atomically)."""
+    texts = {  # all made before any is written: a failure leaves no partial set
+        "metrics.csv": format_csv(report, frame_names),
+        "metricsfile.txt": format_summary(report, title=title, skipped=skipped),
+    }
     os.makedirs(out_dir, exist_ok=True)
-    atomic_write_json(os.path.join(out_dir, "metrics.json"), report, indent=1)
-    atomic_write_text(os.path.join(out_dir, "metrics.csv"), format_csv(report, frame_names))
-    atomic_write_text(os.path.join(out_dir, "metricsfile.txt"), format_summary(report, title=title, skipped=skipped))
+    for name, text in texts.items():
+        atomic_write_text(os.path.join(out_dir, name), text)
+    atomic_write_json(os.path.join(out_dir, "metrics.json"), report, indent=1)  # last: what tells a complete set

@@ -79,8 +79,11 @@ def atomic_torch_save(obj, path):
 
 
 def atomic_write_text(path, text):
+    """``text`` as UTF-8; a path name of other bytes in it (a lone surrogate, as Python decodes one)
+    is written back as those bytes, not an encoding error."""
+
     def write(tmp):
-        with open(tmp, "w") as f:
+        with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
