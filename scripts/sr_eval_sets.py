@@ -67,9 +67,12 @@ def main(argv=None):
         choices=defaults.PRECISIONS,
         help=f"inference precision (default {defaults.TEST_PRECISION}, test mode's: the published numbers)",
     )
+    p.add_argument("--backend", choices=defaults.BACKENDS, default=None, help="inference backend (int8 runs through openvino)")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--debug", action="store_true")
     args = p.parse_args(argv)
+    if not args.label.strip() or any(c in args.label for c in "/\\\0") or args.label.strip() in (".", ".."):
+        raise UserError(f"--label {args.label!r}: expected a folder name (no path separators), the --model of evaluate.py")
     sets = []
     for name in [d.strip() for d in args.datasets.split(",") if d.strip()]:
         lr, gt = (os.path.join(args.data_root, name, sub) for sub in (args.lr_subdir, "GT"))
@@ -89,7 +92,9 @@ def main(argv=None):
         return 0
     net = generator_from_checkpoint(resolve_model(args.model))
     upscaler = Upscaler(
-        net, InferenceOptions(num_pad_front=5, padding_mode="reflect", device="cpu", precision=args.precision), report=None
+        net,
+        InferenceOptions(num_pad_front=5, padding_mode="reflect", device="cpu", precision=args.precision, backend=args.backend),
+        report=None,
     )
     run_test_datasets(upscaler, sets, args.results_root, args.label, save_res=True, report=lambda line: print(line, flush=True))
     return 0
