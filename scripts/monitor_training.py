@@ -231,6 +231,11 @@ def main():
         if ema:  # train.ema_decay: the EMA generator's curves in the same panels
             others.insert(0, ("EMA of G", ema))
         metrics = parse_metrics(path)
+        if not metrics:
+            raise UserError(
+                f"{path}: no validation values of the generator G (expected entries such as "
+                '"G_iter400": {"PSNR": ...}); nothing to plot'
+            )
         plotted.update(metrics)
         plot(
             metrics,

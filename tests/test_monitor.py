@@ -158,6 +158,9 @@ def test_monitor_reads_logs_with_invalid_utf8(tmp_path, capsys, monkeypatch):
         ('{"G_iter2": "fast"}', "entry 'G_iter2'"),
         ('{"nothing": {"PSNR": 1}}', "entry 'nothing'"),
         ('{"G_iter2": {"PSNR": "x"}}', "entry 'G_iter2'"),
+        ("{}", "no validation values of the generator G"),  # was a ZeroDivisionError
+        ('{"G_iter150": {}}', "no validation values of the generator G"),
+        ('{"G_ema_iter150": {"PSNR": 1}}', "no validation values of the generator G"),
     ],
 )
 def test_monitor_on_truncated_or_foreign_json(tmp_path, capsys, monkeypatch, text, needle):
