@@ -11,7 +11,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the package `tecogan`
 
 from tecogan import defaults
-from tecogan.utils.errors import run_cli
+from tecogan.utils.errors import UserError, run_cli
 
 
 def check_bd_params(sigma, scale):
@@ -35,9 +35,13 @@ def main():
     p.add_argument("--debug", action="store_true")
     args = p.parse_args()
     check_bd_params(args.sigma, args.scale)
-    n = transform_sequences(
-        args.gt_dir, args.lr_dir, lambda _path, img: degrade_bd(img, args.sigma, args.scale), desc="BD", overwrite=args.overwrite
-    )
+
+    def to_lr(path, img):
+        if img.shape[0] % args.scale or img.shape[1] % args.scale:  # the LR x scale would not be the GT
+            raise UserError(f"{path}: {img.shape[1]}x{img.shape[0]} is not a multiple of {args.scale}")
+        return degrade_bd(img, args.sigma, args.scale)
+
+    n = transform_sequences(args.gt_dir, args.lr_dir, to_lr, desc="BD", overwrite=args.overwrite)
     print(f"{args.lr_dir}: {n} sequences")
     return 0
 

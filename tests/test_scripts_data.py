@@ -129,9 +129,25 @@ def test_resize_bd_equals_cv2_formula_and_generate_bi(tmp_path):
     assert r.returncode == 0, r.stderr
     area = cv2.imread(str(tmp_path / "Area" / "vid0" / "0000.png"))[..., ::-1]
     assert np.array_equal(area, cv2.resize(gt, (10, 8), interpolation=cv2.INTER_AREA))
-    cv2.imwrite(str(tmp_path / "GT" / "vid0" / "0002.png"), np.zeros((30, 40, 3), np.uint8))
-    r = run("generate_lr_BI.py", "--gt_dir", tmp_path / "GT", "--lr_dir", tmp_path / "BI2")
-    assert r.returncode == 2 and "0002.png: 40x30 is not a multiple of 4" in r.stderr
+    os.makedirs(tmp_path / "GT2" / "odd")
+    cv2.imwrite(str(tmp_path / "GT2" / "odd" / "0000.png"), np.zeros((30, 40, 3), np.uint8))
+    for script in ("generate_lr_BI.py", "resize_BD.py"):  # LR x 4 would not be the GT
+        r = run(script, "--gt_dir", tmp_path / "GT2", "--lr_dir", tmp_path / "LR2")
+        assert r.returncode == 2 and "0000.png: 40x30 is not a multiple of 4" in r.stderr, (script, r.stderr)
+    cv2.imwrite(str(tmp_path / "GT" / "vid0" / "0002.png"), np.zeros((28, 40, 3), np.uint8))
+    for script in ("generate_lr_BI.py", "resize_BD.py", "bicubic_baseline.py"):
+        r = run(
+            script,
+            "--gt_dir" if script != "bicubic_baseline.py" else "--lr_dir",
+            tmp_path / "GT",
+            "--lr_dir" if script != "bicubic_baseline.py" else "--out_dir",
+            tmp_path / "X",
+        )
+        assert r.returncode == 2 and "0002.png: 40x28, but 0000.png is 40x32" in r.stderr, (script, r.stderr)
+        assert not os.path.exists(tmp_path / "X")
+    os.makedirs(tmp_path / "GT" / "vid9")  # a sequence folder without frames
+    r = run("resize_BD.py", "--gt_dir", tmp_path / "GT", "--lr_dir", tmp_path / "X")
+    assert r.returncode == 2 and "vid9: no frames" in r.stderr and not os.path.exists(tmp_path / "X")
 
 
 def test_prepare_demo_is_idempotent(tmp_path):

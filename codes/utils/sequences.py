@@ -27,11 +27,22 @@ def transform_sequences(
     if not seqs:
         raise UserError(f"{src_dir}: no sequence folders (expected {src_dir}/<sequence>/<frame>.png)")
     listed = [(seq, list_images(os.path.join(src_dir, seq))) for seq in seqs]  # refuse collisions first
-    with AtomicFolder(dst_dir) as staging:
+    empty = [seq for seq, names in listed if not names]
+    if empty:
+        raise UserError(f"{os.path.join(src_dir, empty[0])}: no frames (expected <frame>.png in every sequence folder)")
+    with AtomicFolder(dst_dir) as staging:  # a refusal midway leaves nothing at dst_dir
         for seq, names in tqdm(listed, desc=desc, unit="seq", disable=None):
             os.makedirs(os.path.join(staging.tmp, seq), exist_ok=True)
+            first = None
             for name in names:
                 path = os.path.join(src_dir, seq, name)
+                img = read_image_rgb(path)
+                first = first or (img.shape, name)
+                if img.shape != first[0]:
+                    raise UserError(
+                        f"{path}: {img.shape[1]}x{img.shape[0]}, but {first[1]} is {first[0][1]}x{first[0][0]} "
+                        "(every frame of a sequence must have the same size)"
+                    )
                 out = os.path.join(staging.tmp, seq, os.path.splitext(name)[0] + ".png")
-                write_image_rgb(out, transform(path, read_image_rgb(path)))
+                write_image_rgb(out, transform(path, img))
     return len(seqs)
