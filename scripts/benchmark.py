@@ -38,6 +38,7 @@ runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the pa
 
 from tecogan import defaults
 from tecogan.api import load_generator
+from tecogan.config.limits import check_number
 from tecogan.inference.auto import OWN_INPUT_FRAMES, resolve_auto
 from tecogan.inference.steppers import RecurrentUpscaler, infer_sequence
 from tecogan.networks.frnet import FRNet
@@ -180,6 +181,9 @@ def main():
     p.add_argument("--nb", type=int, default=10)
     p.add_argument("--debug", action="store_true")
     args = p.parse_args()
+    check_number("--frames", args.frames, minimum=2, maximum=10_000, integer=True)
+    check_number("--nf", args.nf, minimum=1, maximum=1024, integer=True)
+    check_number("--nb", args.nb, minimum=1, maximum=256, integer=True)
     h, w = parse_size(args.lr_size)
     device = parse_device(args.device)
     pairs = parse_precisions(args.precisions)

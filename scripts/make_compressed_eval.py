@@ -154,7 +154,18 @@ def main(argv=None):
                 f"{os.path.join(args.gt_dir, clip)}: {len(names)} frame(s) from --start {args.start}; "
                 f"the official metrics need at least 5"
             )
-        frames[clip] = (names, np.stack([read_image_rgb(os.path.join(args.gt_dir, clip, n)) for n in names]))
+        images = [read_image_rgb(os.path.join(args.gt_dir, clip, n)) for n in names]
+        for name, img in zip(names, images, strict=True):
+            where = os.path.join(args.gt_dir, clip, name)
+            if img.shape != images[0].shape:
+                raise UserError(
+                    f"{where}: {img.shape[1]}x{img.shape[0]}, but {names[0]} is {images[0].shape[1]}x{images[0].shape[0]}"
+                )
+            try:
+                cut_gt(img)
+            except UserError as err:
+                raise UserError(f"{where}: {err}") from None
+        frames[clip] = (names, np.stack(images))
     for crf, out in outs.items():
         with AtomicFolder(out) as staging:
             for clip, (names, gt_frames) in frames.items():

@@ -56,6 +56,9 @@ def main():
     args = p.parse_args()
     subs = [os.path.join(args.out, sub) for sub in ("train_clips", "val", "videos")]
     check_outputs([("--out", d, PARENT) for d in subs], [("--src", args.src)])
+    licence = os.path.join(args.src, "LICENSE")
+    if not os.path.isfile(licence):  # before anything is written: the clips are shipped with their licence
+        raise UserError(f"--src {args.src}: no LICENSE file (the videos' licence is shipped with the demo data)")
     existing = [d for d in subs if os.path.exists(d)]
     if existing and not args.overwrite:
         raise UserError(f"{existing[0]}: already exists; pass --overwrite to replace the demo data (it is kept otherwise)")
@@ -84,7 +87,7 @@ def main():
     finally:
         for stage in stages.values():
             stage.close(ok)
-    shutil.copy(os.path.join(args.src, "LICENSE"), os.path.join(args.out, "LICENSE-sam2-videos"))
+    shutil.copy(licence, os.path.join(args.out, "LICENSE-sam2-videos"))
     print(f"demo data written to {args.out}")
     return 0
 

@@ -54,8 +54,8 @@ def main():
             break
         if crop:
             x, y, w, h = crop
-            if x >= frame.shape[1] or y >= frame.shape[0]:
-                raise UserError(f"--crop {args.crop}: starts outside the {frame.shape[1]}x{frame.shape[0]} frame")
+            if x + w > frame.shape[1] or y + h > frame.shape[0]:  # not cut short without a word
+                raise UserError(f"--crop {args.crop}: reaches outside the {frame.shape[1]}x{frame.shape[0]} frame")
             frame = frame[y : y + h, x : x + w]
         h = max(1, round(frame.shape[0] * args.width / frame.shape[1]))
         images.append(Image.fromarray(cv2.resize(frame, (args.width, h), interpolation=cv2.INTER_AREA)))

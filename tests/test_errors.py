@@ -241,6 +241,9 @@ def test_odd_formats_convert_with_warning(tmp_path, capsys, img, kind):
     out = read_image_rgb(path)
     assert out.shape == (10, 12, 3) and out.dtype == np.uint8 and (out == 100).all()
     assert kind in capsys.readouterr().err
+    cv2.imwrite(str(tmp_path / "y.png"), img)  # another frame of the folder: said once for the folder
+    read_image_rgb(str(tmp_path / "y.png"))
+    assert kind not in capsys.readouterr().err
 
 
 def test_odd_formats_warn_once_per_sequence(tmp_path, ckpt):

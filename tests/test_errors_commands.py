@@ -125,6 +125,7 @@ def test_profile_2x_experiment():
         ("make_gif.py", ["--width", "0"], "--width 0"),
         ("make_gif.py", ["--max_frames", "-1"], "--max_frames -1"),
         ("make_gif.py", ["--crop", "0,0,-5,10"], "--crop 0,0,-5,10"),
+        ("make_gif.py", ["--crop", "8,0,10,10"], "--crop 8,0,10,10: reaches outside the 16x12 frame"),  # was cut to 8x10
         ("monitor_training.py", ["--baseline", "PSNR=nan"], "finite VALUE"),
     ],
 )

@@ -232,6 +232,11 @@ def evaluate_sequence(
                 args = (prev_gray[0], gray[0], prev_gray[1], gray[1])
                 flow_jobs.append(pool.submit(tof_frame, *args) if pool is not None else args)
             prev_gray = gray
+            if i == indices[0]:  # name the sequence: the crop's own message cannot
+                try:
+                    crop_8x8_box(*gt.shape[:2])
+                except UserError as err:
+                    raise UserError(f"{name}: {err}") from None
             gts.append(crop_8x8(gt))
             srs.append(crop_8x8(sr))
         for gt, sr in zip(gts, srs, strict=False):

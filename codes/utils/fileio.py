@@ -150,11 +150,17 @@ def to_uint8_rgb(img, path, warned=None):
         raise UserError(f"{path}: image has {img.shape[2]} channels (expected 1, 3 or 4)")
     if notes:
         kind = "+".join(notes)
-        if warned is None or kind not in warned:
-            warn(f"{path}: {kind} image converted to 8-bit RGB")
-            if warned is not None:
-                warned.add(kind)
+        if warned is None:  # callers without their own set: once per folder and kind, not once a frame
+            warned, kind_key = _WARNED_FOLDERS, (os.path.dirname(os.fspath(path)), kind)
+        else:
+            kind_key = kind
+        if kind_key not in warned:
+            warn(f"{path}: {kind} image converted to 8-bit RGB (said once for its folder)")
+            warned.add(kind_key)
     return np.ascontiguousarray(img)
+
+
+_WARNED_FOLDERS = set()
 
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
