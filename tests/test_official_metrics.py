@@ -654,7 +654,8 @@ def test_frames_too_small_for_the_crop_name_the_sequence(tmp_path, capsys, monke
     from tecogan.official_metrics import metrics as metrics_cmd
 
     write_frames(tmp_path / "GT" / "tiny", n=5, h=40, w=64, names=[f"{i:04d}.png" for i in range(5)])
-    argv = ["metrics.py", "--output", tmp_path / "m", "--results", tmp_path / "GT" / "tiny", "--targets", tmp_path / "GT" / "tiny"]
+    seq = tmp_path / "GT" / "tiny"
+    argv = ["metrics.py", "--output", tmp_path / "m", "--results", seq, "--targets", seq]
     status, _, err = run_inprocess(metrics_cmd.cli, argv + ["--metrics", "PSNR", "--workers", "1"], capsys, monkeypatch)
     assert_one_line(status, err, "tiny", "frames of 64x40 are too small for the official crop_8x8")
     assert not (tmp_path / "m").exists()
