@@ -44,6 +44,10 @@ def test_grow_refuses_fewer_blocks_and_an_existing_output(tmp_path):
     with pytest.raises(UserError, match="--nb 1: the checkpoint already has 1 residual blocks"):
         grow.main([str(path), str(tmp_path / "o.pth"), "--nb", "1"])
     (tmp_path / "o.pth").write_bytes(b"old")
-    with pytest.raises(UserError, match=r"o\.pth: exists; .*overwrite.* replaces it"):
+    with pytest.raises(UserError, match=r"o\.pth: already exists; .*overwrite.* replace it"):
         grow.main([str(path), str(tmp_path / "o.pth"), "--nb", "2"])
     assert (tmp_path / "o.pth").read_bytes() == b"old"
+    before = path.read_bytes()
+    with pytest.raises(UserError, match="is the input"):  # never over its own checkpoint, --overwrite or not
+        grow.main([str(path), str(path), "--nb", "2", "--overwrite"])
+    assert path.read_bytes() == before
