@@ -365,3 +365,16 @@ def test_resume_in_another_precision_gets_the_documented_line(tmp_path, ckpt, fr
         "--precision fp32 --backend openvino: the job ran in fp32; resume it with --precision fp32 (or auto without --backend)",
     )
     assert tree_hash(job_path(out)) == kept
+
+
+@pytest.mark.parametrize("resume, says", [("auto", "the same command continues"), (True, "with --resume continues")])
+def test_the_kept_job_warning_says_how_to_continue(tmp_path, capsys, resume, says):
+    """A --batch item continues by itself (resume "auto": no flag); a single run with --resume."""
+    import types
+
+    from tecogan.jobs.segments import _keep_or_drop
+
+    folder = types.SimpleNamespace(records=lambda: [{"frames_end": 8}], path=str(tmp_path / ".out.mp4.tecogan-job"))
+    _keep_or_drop(folder, types.SimpleNamespace(dst=str(tmp_path / "out.mp4"), resume=resume), OSError("disk full"))
+    err = capsys.readouterr().err
+    assert "8 upscaled frames are kept" in err and says in err
