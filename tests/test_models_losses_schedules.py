@@ -261,3 +261,27 @@ def test_tecogan_feature_loss_cuts_at_the_iterations_offset(monkeypatch, jitter)
         assert calls == [1, 2] and size == 64 - 3
     else:
         assert calls == [] and size == 64
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("change", ["lr", "milestones"])
+def test_a_multistep_schedule_changed_on_resume_is_followed(change):
+    """MultiStepLR multiplies the optimiser's current rate and never reads base_lrs: a YAML whose
+    lr or milestones changed between sessions must still give the YAML's rates (the log says so)."""
+    from tecogan.models.lr_schedules import load_scheduler_state
+
+    old = {"type": "MultiStepLR", "milestones": [4], "gamma": 0.1}
+    new = dict(old, milestones=[8]) if change == "milestones" else old
+    base = 2.0 if change == "lr" else 1.0
+    _, _, sched = _lrs(old, 5)  # saved at position 5: past the old milestone, rate 0.1
+    opt2 = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)  # the optimiser state: the saved rate
+    sched2 = build_scheduler(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=base), new)
+    sched2.optimizer.param_groups[0]["lr"] = opt2.param_groups[0]["lr"]
+    changes = load_scheduler_state(sched2, sched.state_dict(), "generator")
+    assert changes and any(k in changes[0] for k in ("base_lrs", "milestones"))
+    rates = []
+    for _ in range(4):  # positions 6..9
+        sched2.step()
+        rates.append(sched2.optimizer.param_groups[0]["lr"])
+    want = [base * 0.1] * 4 if change == "lr" else [1.0, 1.0, 0.1, 0.1]
+    assert rates == pytest.approx(want)

@@ -68,4 +68,14 @@ def load_scheduler_state(scheduler, state, name="lr"):
                 f"{list(value) if isinstance(value, dict) else value}"
             )
             setattr(scheduler, key, value)
+    if changes and isinstance(scheduler, MultiStepLR):
+        # MultiStepLR multiplies the optimiser's current rate at each milestone and never reads
+        # base_lrs again: the rate the YAML's schedule gives at this position is set here
+        lrs = [
+            base * scheduler.gamma ** sum(n for m, n in scheduler.milestones.items() if m <= scheduler.last_epoch)
+            for base in scheduler.base_lrs
+        ]
+        for group, lr in zip(scheduler.optimizer.param_groups, lrs, strict=True):
+            group["lr"] = lr
+        scheduler._last_lr = lrs
     return changes
