@@ -322,6 +322,7 @@ SCHEMA = Section(
                     default=defaults.TEST_PRECISION,
                     choices=defaults.PRECISIONS,
                     expect="fp32 (the reference's numbers), bf16, int8 (--backend openvino), fp16 or auto (docs/precision.md)",
+                    nullable=False,
                 ),
             },
         ),

@@ -323,6 +323,21 @@ def test_a_broken_validation_set_is_found_before_the_first_iteration(tiny_data, 
     assert not list((exp / "train" / "ckpt").glob("*.pth")), "trained before finding the broken validation set"
 
 
+@pytest.mark.parametrize("precision", ["int8", None])
+def test_a_validation_precision_training_cannot_run_is_found_before_the_first_iteration(tiny_data, tmp_path, precision):
+    """test.precision int8 (OpenVINO only; validation runs through torch) or null: one line at the
+    start naming the key, not an error after test_freq iterations with nothing saved."""
+
+    def with_precision(opt):
+        opt["test"]["precision"] = precision
+        opt["test"]["test_freq"] = 4
+
+    exp = write_opt(tmp_path / "e", tiny_data, total_iter=4, extra=with_precision)
+    r = train(exp, check=False)
+    assert r.returncode == 2 and "test.precision" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not list((exp / "train" / "ckpt").glob("*.pth")), "trained before refusing the validation precision"
+
+
 @pytest.mark.slow
 def test_resume_is_bit_exact_with_workers(tiny_data, tmp_path):
     def workers(opt):
@@ -779,3 +794,23 @@ def test_stale_lock_of_a_reused_pid_is_taken_over(tmp_path):
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_a_validation_that_fails_midway_keeps_the_iterations(tiny_data, tmp_path, capsys, monkeypatch):
+    """Validation data changed under a running training (a frame deleted): the error ends the run,
+    but the state of that iteration is saved first, as Ctrl-C saves it."""
+    from tecogan.training import trainer
+
+    def every_3(opt):
+        opt["test"]["test_freq"] = 3
+        opt["logger"]["ckpt_freq"] = 100
+
+    exp = write_opt(tmp_path / "e", tiny_data, total_iter=6, extra=every_3)
+
+    def broken(self):
+        raise UserError(f"{tiny_data}/LR/x: 10 GT frames but 9 LR frames")
+
+    monkeypatch.setattr(trainer.Trainer, "validate", broken)
+    status, _, err = run_inprocess(main_cmd.cli, train_argv(exp), capsys, monkeypatch)
+    assert status == 2 and "10 GT frames but 9 LR frames" in err and "iteration 3 is saved" in err, err
+    assert (exp / "train" / "ckpt" / "state_iter3.pth").is_file()

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from tecogan import defaults
 from tecogan.data.train_datasets import build_train_dataset
 from tecogan.inference.options import InferenceOptions
+from tecogan.inference.precision import check_precision
 from tecogan.inference.upscaler import Upscaler
 from tecogan.metrics.validation import ValidationMetrics, update_avg_json
 from tecogan.models import build_model
@@ -114,6 +115,7 @@ class Trainer:
         self.metric_calc = build_metric_calculator(opt, self.device, self.logger) if self.is_main else None
         if self.is_main:
             check_test_sets(opt, report=self._report_skip)  # a broken validation set: now, not at the first validation
+            self._check_validation_precision(opt)
         self.tb = tensorboard_log.open_log(
             opt, os.path.join(exp_dir, "train", "tensorboard"), self.iteration, resumed=state is not None, is_main=self.is_main
         )
@@ -126,6 +128,18 @@ class Trainer:
                 torch.cuda.set_device(device)
             return device
         return device_from_gpu_id(gpu_id)
+
+    def _check_validation_precision(self, opt):
+        """test.precision as validation runs it (torch; auto runs fp32): one line now, naming the
+        key, not an error after test_freq iterations of work."""
+        asked = opt["test"]["precision"]
+        precision = defaults.TEST_PRECISION if asked == "auto" else asked
+        try:
+            check_precision(precision, self.device, defaults.BACKEND)
+        except UserError as err:
+            raise UserError(
+                f"{self.exp_dir}: test.precision: {asked}: validation during training runs through torch, where {one_line(err)}"
+            ) from None
 
     def _check_precision(self, precision):
         """A low precision the CPU can only emulate works, but slowly: say so once."""
@@ -311,7 +325,15 @@ class Trainer:
             if self.iteration % ckpt_freq == 0:
                 self.save()
             if self.is_main and self.iteration % test_freq == 0:
-                self.validate()
+                try:
+                    self.validate()
+                except UserError:  # validation data changed under the run: the iterations are kept
+                    if self.world == 1 and self.iteration % ckpt_freq != 0:
+                        self.save()
+                        kept = f"the training state of iteration {self.iteration} is saved (--resume auto continues from it)"
+                        warn(kept)
+                        self.logger.info(kept)
+                    raise
             # under torchrun a signal can reach the processes at different iterations:
             # they agree on stopping (any process) so that all stop at the same one
             stopping = stop.signal is not None
