@@ -343,6 +343,10 @@ SCHEMA = Section(
 
 def validate_config(opt, where="config", fill_defaults=True):
     """Check a loaded YAML mapping against the schema; fills defaults in place."""
+    metric = opt.get("metric") if isinstance(opt, dict) else None
+    if isinstance(metric, dict):  # `LPIPS: false` drops a metric a base sets (null keeps it, with its defaults)
+        for name in [k for k, v in metric.items() if v is False]:
+            del metric[name]
     validate_node(opt, SCHEMA, "", where, fill_defaults)
     cross_check(opt, where, fill_defaults)
     return opt

@@ -159,6 +159,15 @@ def test_missing_base_is_one_line(tmp_path):
     assert msg.startswith(f"{child}: line 2: base: ../nowhere/train.yml: not found") and "\n" not in msg, msg
 
 
+@pytest.mark.parametrize("base, kind", [("../base", "a folder"), ("/dev/zero", "not a regular file")])
+def test_a_base_that_is_no_file_names_the_line_that_chose_it(tmp_path, base, kind):
+    write(tmp_path / "base" / "train.yml", BASE)
+    child = write(tmp_path / "variant" / "train.yml", f"base: {base}\n")
+    with pytest.raises(UserError) as err:
+        load_config(child)
+    assert str(err.value).startswith(f"{child}: line 1: base: {base}: {kind}"), str(err.value)
+
+
 @pytest.mark.parametrize("value", ["[a.yml]", "''", "3"])
 def test_base_must_be_a_path(tmp_path, value):
     child = write(tmp_path / "train.yml", f"base: {value}\n")
@@ -265,3 +274,10 @@ def test_merge_keys_may_override(tmp_path):
     )
     (tmp_path / "t.yml").write_text(text)
     assert load_config(str(tmp_path / "t.yml"))["dataset"]["degradation"] == {"type": "BD", "sigma": 1.0}
+
+
+def test_one_inherited_metric_is_dropped_with_false(tmp_path):
+    base = BASE + "  tOF: ~\n  LPIPS: ~\n"  # under BASE's metric: PSNR
+    write(tmp_path / "base" / "train.yml", base)
+    child = write(tmp_path / "variant" / "train.yml", "base: ../base/train.yml\nmetric:\n  LPIPS: false\n  tOF: ~\n")
+    assert sorted(load_config(child)["metric"]) == ["PSNR", "tOF"]  # tOF: ~ keeps it, with its defaults

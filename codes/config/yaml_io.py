@@ -207,6 +207,9 @@ def load_recipe(path, origins=None, _chain=()):
     base_path = os.path.normpath(os.path.join(os.path.dirname(path), base))
     if not os.path.exists(base_path):
         raise UserError(f"{path}: line {line}: base: {base}: not found (looked for {base_path})")
+    if not os.path.isfile(base_path):  # a folder, a device: named with the file and line that chose it
+        kind = "a folder" if os.path.isdir(base_path) else "not a regular file"
+        raise UserError(f"{path}: line {line}: base: {base}: {kind} (expected a YAML file such as {base}/train.yml)")
     inherited = load_recipe(base_path, origins, _chain + (real,))
     return merge_override(inherited, opt, origins, file_origins)
 
