@@ -52,7 +52,10 @@ class FRVSRModel:
             # a training start may cross BD/BI (fine-tuning a BD model on BI data): the learned
             # weights are the same; test mode stays strict about the degradation
             load_generator_weights(self.net_G, g["load_path"], name, across_degradations=True)
-        self.G = DistributedDataParallel(SequenceForward(self.net_G)) if distributed else None
+        # DistributedDataParallel is built at the first step, once the memory format is set: built
+        # on NCHW weights that then turn NHWC, its first step's gradients differed from the later
+        # steps', so a resumed distributed run was not the uninterrupted one bit for bit
+        self.G = None
         # train.ema_decay: an exponential moving average of G's weights, updated after each
         # step (every process holds the same one: DDP keeps G's weights equal across them)
         self.ema_decay = (opt.get("train") or {}).get("ema_decay")
@@ -258,6 +261,8 @@ class FRVSRModel:
         return log
 
     def _forward_sequence(self, lr):
-        if self.G is not None:
+        if self.distributed:
+            if self.G is None:
+                self.G = DistributedDataParallel(SequenceForward(self.net_G))
             return self.G(lr)
         return self.net_G.forward_sequence(lr)
