@@ -36,7 +36,7 @@ from tecogan.training.state import find_latest_state, load_training_state, rng_s
 from tecogan.training.train_log import RunningLog, make_logger
 from tecogan.utils.device import cpu_computes, device_from_gpu_id
 from tecogan.utils.distributed import average_scalar, barrier, cleanup, init_from_env
-from tecogan.utils.errors import UserError, one_line, warn
+from tecogan.utils.errors import UserError, one_line, short, warn
 from tecogan.utils.fileio import atomic_torch_save
 from tecogan.utils.tempfiles import remove_own_temps
 
@@ -378,6 +378,18 @@ class Trainer:
         except UserError as err:
             self.logger.error(str(err))
             raise
+        except RuntimeError as err:  # under torchrun: another process died in a collective operation
+            if self.world == 1 or not _peer_lost(err):
+                raise
+            latest = find_latest_state(self.ckpt_dir)
+            msg = (
+                f"another process of this {self.world}-process run stopped at iteration {self.iteration} "
+                f"({short(one_line(err), 100)}); "
+                + (f"the newest saved state is {latest}: " if latest else "no state was saved yet: ")
+                + "--resume auto continues from it"
+            )
+            self.logger.error(msg)
+            raise UserError(msg) from None
         finally:
             bar.close()
             self.tb.close()
@@ -385,6 +397,14 @@ class Trainer:
                 signal.signal(s, h)
             cleanup()
         return 128 + stop.signal if stop.signal else 0  # stopped by Ctrl-C/SIGTERM: state saved, status 130/143
+
+
+_PEER_LOST = ("Connection reset", "Connection closed", "Broken pipe", "gloo", "NCCL", "ProcessGroup")
+
+
+def _peer_lost(err):
+    """A collective operation's error for a process that is gone (gloo's and NCCL's own words)."""
+    return any(word in str(err) for word in _PEER_LOST)
 
 
 def train(opt, args):
