@@ -236,3 +236,20 @@ def update_avg_json(path, key, values):
     data[key] = {k: float(v) for k, v in values.items()}
     atomic_write_json(path, data)
     return data
+
+
+def build_metric_calculator(opt, device, logger):
+    """The validation metrics of the config's ``metric`` section (LPIPS dropped with a warning
+    when its AlexNet weights are not available and no file was named)."""
+    config = dict(opt.get("metric") or {})
+    if not config:
+        return None
+    try:
+        return ValidationMetrics(config, device=device)
+    except UserError as err:
+        if "LPIPS" not in config or (config["LPIPS"] or {}).get("weights"):
+            raise  # not about LPIPS, or an explicit weights file that is wrong: the user's to fix
+        warn(f"validation LPIPS disabled: {err}")
+        logger.info(f"validation LPIPS disabled: {err}")
+        config.pop("LPIPS")
+        return ValidationMetrics(config, device=device) if config else None

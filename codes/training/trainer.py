@@ -26,7 +26,7 @@ from tecogan.data.train_datasets import build_train_dataset
 from tecogan.inference.options import InferenceOptions
 from tecogan.inference.precision import check_precision
 from tecogan.inference.upscaler import Upscaler
-from tecogan.metrics.validation import ValidationMetrics, update_avg_json
+from tecogan.metrics.validation import build_metric_calculator, update_avg_json
 from tecogan.models import build_model
 from tecogan.networks import describe_generator
 from tecogan.testing import check_test_sets, run_test_datasets, sequence_sets
@@ -35,7 +35,7 @@ from tecogan.training.sampler import ResumableSampler
 from tecogan.training.state import find_latest_state, load_training_state, rng_state, set_rng_state
 from tecogan.training.train_log import RunningLog, make_logger
 from tecogan.utils.device import cpu_computes, device_from_gpu_id
-from tecogan.utils.distributed import average_scalar, barrier, cleanup, init_from_env
+from tecogan.utils.distributed import average_scalar, barrier, cleanup, init_from_env, peer_lost
 from tecogan.utils.errors import UserError, one_line, short, warn
 from tecogan.utils.fileio import atomic_torch_save
 from tecogan.utils.tempfiles import remove_own_temps
@@ -47,23 +47,6 @@ class _StopFlag:
 
     def __call__(self, signum, _frame):
         self.signal = signum
-
-
-def build_metric_calculator(opt, device, logger):
-    """The validation metrics of the config's ``metric`` section (LPIPS dropped with a warning
-    when its AlexNet weights are not available and no file was named)."""
-    config = dict(opt.get("metric") or {})
-    if not config:
-        return None
-    try:
-        return ValidationMetrics(config, device=device)
-    except UserError as err:
-        if "LPIPS" not in config or (config["LPIPS"] or {}).get("weights"):
-            raise  # not about LPIPS, or an explicit weights file that is wrong: the user's to fix
-        warn(f"validation LPIPS disabled: {err}")
-        logger.info(f"validation LPIPS disabled: {err}")
-        config.pop("LPIPS")
-        return ValidationMetrics(config, device=device) if config else None
 
 
 class Trainer:
@@ -379,7 +362,7 @@ class Trainer:
             self.logger.error(str(err))
             raise
         except RuntimeError as err:  # under torchrun: another process died in a collective operation
-            if self.world == 1 or not _peer_lost(err):
+            if self.world == 1 or not peer_lost(err):
                 raise
             latest = find_latest_state(self.ckpt_dir)
             msg = (
@@ -397,14 +380,6 @@ class Trainer:
                 signal.signal(s, h)
             cleanup()
         return 128 + stop.signal if stop.signal else 0  # stopped by Ctrl-C/SIGTERM: state saved, status 130/143
-
-
-_PEER_LOST = ("Connection reset", "Connection closed", "Broken pipe", "gloo", "NCCL", "ProcessGroup")
-
-
-def _peer_lost(err):
-    """A collective operation's error for a process that is gone (gloo's and NCCL's own words)."""
-    return any(word in str(err) for word in _PEER_LOST)
 
 
 def train(opt, args):

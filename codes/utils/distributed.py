@@ -69,3 +69,11 @@ def average_scalar(value):
 def cleanup():
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+PEER_LOST = ("Connection reset", "Connection closed", "Broken pipe", "gloo", "NCCL", "ProcessGroup")
+
+
+def peer_lost(err):
+    """A collective operation's error for a process that is gone (gloo's and NCCL's own words)."""
+    return any(word in str(err) for word in PEER_LOST)
