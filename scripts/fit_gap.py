@@ -60,6 +60,10 @@ def clip_gain(upscaler, folder, frames, make_lr, bicubic):
     for name in names:
         gt = read_image_rgb(os.path.join(folder, name))
         h, w = gt.shape[0] // scale * scale, gt.shape[1] // scale * scale
+        if gts and (h, w) != gts[0].shape[:2]:
+            raise UserError(
+                f"{os.path.join(folder, name)}: {w}x{h} (cut to the scale), but {names[0]} is {gts[0].shape[1]}x{gts[0].shape[0]}"
+            )
         gts.append(gt[:h, :w])
     lrs = [make_lr(gt) for gt in gts]
     srs = list(upscaler.upscale_frames(lrs))

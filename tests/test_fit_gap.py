@@ -101,3 +101,7 @@ def test_bad_input_is_one_line(tmp_path, capsys, monkeypatch):
     assert_one_line(status, err, str(empty / "clip"), "no frames")
     status, _, err = run_inprocess(cli, base + ["--heldout_dir", train, "--frames", 1], capsys, monkeypatch)
     assert_one_line(status, err, "--frames")
+    mixed = make_clips(tmp_path / "mixed", ["m"], n=2)
+    write_image_rgb(str(mixed / "m" / "0002.png"), np.zeros((32, 64, 3), np.uint8))  # another size
+    status, _, err = run_inprocess(cli, base + ["--heldout_dir", mixed], capsys, monkeypatch)
+    assert_one_line(status, err, "0002.png: 64x32", "0000.png is 64x48")

@@ -840,3 +840,11 @@ def test_a_validation_that_fails_midway_keeps_the_iterations(tiny_data, tmp_path
     status, _, err = run_inprocess(main_cmd.cli, train_argv(exp), capsys, monkeypatch)
     assert status == 2 and "10 GT frames but 9 LR frames" in err and "iteration 3 is saved" in err, err
     assert (exp / "train" / "ckpt" / "state_iter3.pth").is_file()
+
+
+def test_the_words_of_a_lost_process():
+    from tecogan.utils.distributed import peer_lost
+
+    gloo = "[/x/gloo/transport/tcp/pair.cc:545] Read error [127.0.0.1]:50828: Connection reset by peer. Check the logs"
+    assert peer_lost(RuntimeError(gloo)) == "Connection reset by peer"
+    assert peer_lost(RuntimeError("The size of tensor a (60) must match the size of tensor b (56)")) is None

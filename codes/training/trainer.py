@@ -36,7 +36,7 @@ from tecogan.training.state import find_latest_state, load_training_state, rng_s
 from tecogan.training.train_log import RunningLog, make_logger
 from tecogan.utils.device import cpu_computes, device_from_gpu_id
 from tecogan.utils.distributed import average_scalar, barrier, cleanup, init_from_env, peer_lost
-from tecogan.utils.errors import UserError, one_line, short, warn
+from tecogan.utils.errors import UserError, one_line, warn
 from tecogan.utils.fileio import atomic_torch_save
 from tecogan.utils.tempfiles import remove_own_temps
 
@@ -362,12 +362,13 @@ class Trainer:
             self.logger.error(str(err))
             raise
         except RuntimeError as err:  # under torchrun: another process died in a collective operation
-            if self.world == 1 or not peer_lost(err):
+            lost = peer_lost(err) if self.world > 1 else None
+            if lost is None:
                 raise
             latest = find_latest_state(self.ckpt_dir)
             msg = (
                 f"another process of this {self.world}-process run stopped at iteration {self.iteration} "
-                f"({short(one_line(err), 100)}); "
+                f"({type(err).__name__}: ...{lost}...); "
                 + (f"the newest saved state is {latest}: " if latest else "no state was saved yet: ")
                 + "--resume auto continues from it"
             )

@@ -75,5 +75,7 @@ PEER_LOST = ("Connection reset", "Connection closed", "Broken pipe", "gloo", "NC
 
 
 def peer_lost(err):
-    """A collective operation's error for a process that is gone (gloo's and NCCL's own words)."""
-    return any(word in str(err) for word in PEER_LOST)
+    """The words of a collective operation's error that say a process is gone (gloo's and NCCL's
+    own), or None."""
+    text = str(err)
+    return next((text[text.index(w) :].split("]")[0].split(".")[0][:80] for w in PEER_LOST if w in text), None)
