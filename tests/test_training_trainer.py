@@ -465,15 +465,16 @@ def test_torchrun_gloo_two_processes(tiny_data, tmp_path, model):
     assert (exp / "train" / "ckpt" / "G_iter2.pth").is_file()
 
 
-def _torchrun(exp, *extra):
+def _torchrun(exp, *extra, model="FRVSR"):
     argv = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", MAIN, "--exp_dir", str(exp)]
-    argv += ["--mode", "train", "--model", "FRVSR", "--opt", "train.yml", "--gpu_id", "-1", *extra]
+    argv += ["--mode", "train", "--model", model, "--opt", "train.yml", "--gpu_id", "-1", *extra]
     r = subprocess.run(argv, capture_output=True, text=True, env=ENV, timeout=300, cwd=REPO)
     assert r.returncode == 0, r.stderr[-2000:]
 
 
 @pytest.mark.slow
-def test_torchrun_resume_is_bit_exact_in_channels_last(tiny_data, tmp_path):
+@pytest.mark.parametrize("model", ["FRVSR", "TecoGAN"])
+def test_torchrun_resume_is_bit_exact_in_channels_last(tiny_data, tmp_path, model):
     """Two processes (gloo), the default memory format: stopped at 3 and resumed to 6 equals 6 in one go."""
 
     def setup(opt):
@@ -481,12 +482,12 @@ def test_torchrun_resume_is_bit_exact_in_channels_last(tiny_data, tmp_path):
         opt["test"]["test_freq"] = 100
         opt["logger"]["ckpt_freq"] = 1
 
-    whole = write_opt(tmp_path / "whole", tiny_data, total_iter=6, extra=setup)
-    _torchrun(whole)
-    parts = write_opt(tmp_path / "parts", tiny_data, total_iter=3, extra=setup)
-    _torchrun(parts)
-    write_opt(parts, tiny_data, total_iter=6, extra=setup)
-    _torchrun(parts, "--resume", "auto")
+    whole = write_opt(tmp_path / "whole", tiny_data, model, total_iter=6, extra=setup)
+    _torchrun(whole, model=model)
+    parts = write_opt(tmp_path / "parts", tiny_data, model, total_iter=3, extra=setup)
+    _torchrun(parts, model=model)
+    write_opt(parts, tiny_data, model, total_iter=6, extra=setup)
+    _torchrun(parts, "--resume", "auto", model=model)
     for it in (4, 6):
         assert_same(weights(whole / "train" / "ckpt" / f"G_iter{it}.pth"), weights(parts / "train" / "ckpt" / f"G_iter{it}.pth"))
 
