@@ -49,6 +49,12 @@ class _StopFlag:
         self.signal = signum
 
 
+def _validation_precision(test_opt):
+    """test.precision as validation runs it: auto (a check per validation of ever-changing
+    weights) runs fp32."""
+    return defaults.TEST_PRECISION if test_opt["precision"] == "auto" else test_opt["precision"]
+
+
 class Trainer:
     """The training loop of every model: setup, exact resume, epochs, checkpoints, validation.
 
@@ -116,9 +122,8 @@ class Trainer:
         """test.precision as validation runs it (torch; auto runs fp32): one line now, naming the
         key, not an error after test_freq iterations of work."""
         asked = opt["test"]["precision"]
-        precision = defaults.TEST_PRECISION if asked == "auto" else asked
         try:
-            check_precision(precision, self.device, defaults.BACKEND)
+            check_precision(_validation_precision(opt["test"]), self.device, defaults.BACKEND)
         except UserError as err:
             raise UserError(
                 f"{self.exp_dir}: test.precision: {asked}: validation during training runs through torch, where {one_line(err)}"
@@ -242,8 +247,7 @@ class Trainer:
         was_training = net.training
         memory_format = self.opt["train"]["memory_format"]
         try:
-            # test.precision, but auto (a check per validation of ever-changing weights) runs fp32
-            precision = defaults.TEST_PRECISION if test_opt["precision"] == "auto" else test_opt["precision"]
+            precision = _validation_precision(test_opt)
             upscaler = Upscaler(
                 net,
                 InferenceOptions(
