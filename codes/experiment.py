@@ -186,6 +186,9 @@ SCHEMA = Section(
                         # FNet's first width (levels fnet_nf, 2x, 4x, 8x); the reference and every shipped model but
                         # frvsr-fast: 32
                         "fnet_nf": _bounded(1, defaults.MAX_NF, default=32),
+                        # SRNet's channels at the output resolution (the last transposed convolution's outputs);
+                        # empty: nf, as the reference
+                        "hr_nf": _bounded(1, defaults.MAX_NF),
                         "load_path": Key(str),
                     },
                     required=True,

@@ -12,6 +12,7 @@ from golden_weights import apply_rule
 
 from tecogan.inference.steppers import front_padding_indices, infer_sequence
 from tecogan.networks.frnet import FRNet
+from tecogan.utils.errors import UserError
 
 
 @pytest.mark.parametrize("degradation, entries", [("BD", 78), ("BI", 76)])
@@ -52,6 +53,42 @@ def test_published_style_checkpoint_loads_strict(tmp_path):
         "in_nc": 3,
         "out_nc": 3,
     }
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_fewer_channels_at_the_output_resolution_read_back_from_the_tensors(tmp_path, scale):
+    from tecogan.experiment import validate_config
+    from tecogan.networks import check_checkpoint_fits, generator_arch_from_config, generator_from_checkpoint
+
+    net = FRNet(nf=8, nb=2, degradation="BI", scale=scale, fnet_nf=4, hr_nf=3)
+    sd = net.state_dict()
+    last = "srnet.conv_up.2" if scale == 4 else "srnet.conv_up.0"
+    assert sd[f"{last}.weight"].shape == (8, 3, 3, 3) and sd["srnet.conv_out.weight"].shape == (3, 3, 3, 3)
+    if scale == 4:  # the 2x layer keeps nf
+        assert sd["srnet.conv_up.0.weight"].shape == (8, 8, 3, 3)
+    arch = {"in_nc": 3, "out_nc": 3, "nf": 8, "nb": 2, "degradation": "BI", "scale": scale, "fnet_nf": 4, "hr_nf": 3}
+    assert net.arch() == FRNet.arch_from_state_dict(sd) == arch
+    path = tmp_path / "G.pth"
+    torch.save(sd, path)
+    loaded = generator_from_checkpoint(path)  # strict
+    lr = torch.rand(1, 3, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(loaded.eval().forward_sequence(lr)["hr_data"], net.eval().forward_sequence(lr)["hr_data"])
+    # hr_nf equal to nf is the reference's network: no new key, published architectures read back as before
+    assert "hr_nf" not in FRNet(nf=8, nb=2, hr_nf=8).arch()
+    # the YAML key, and a checkpoint of another hr_nf named with the key that sets it
+    opt = validate_config(
+        {
+            "scale": scale,
+            "dataset": {"degradation": {"type": "BI"}},
+            "model": {"name": "FRVSR", "generator": {"nf": 8, "nb": 2, "fnet_nf": 4, "hr_nf": 3}},
+        },
+        "t.yml",
+    )
+    assert generator_arch_from_config(opt) == ("FRNet", arch)
+    check_checkpoint_fits(str(path), "FRNet", arch)
+    with pytest.raises(UserError, match=r"checkpoint is a BI generator with nf 8, nb 2, fnet_nf 4, hr_nf 3, .*hr_nf"):
+        check_checkpoint_fits(str(path), "FRNet", dict(arch, hr_nf=5))
 
 
 def _sequence_pass(golden, degradation, frame_order=None):

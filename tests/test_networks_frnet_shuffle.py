@@ -68,6 +68,10 @@ def test_other_tensors_are_one_line():
     bad["srnet.conv_out.0.weight"] = torch.zeros(48)
     with pytest.raises(UserError, match=r"srnet.conv_out.0.weight has shape \(48,\); expected a 4-D"):
         FRNetShuffle.arch_from_state_dict(bad, "x.pth")
+    section = {"in_nc": 3, "out_nc": 3, "nf": 8, "nb": 2, "fnet_nf": 4, "hr_nf": 4}
+    with pytest.raises(UserError, match="^model.generator.hr_nf: FRNetShuffle has no layer at the output resolution"):
+        FRNetShuffle.arch_from_config(section, "BI", 4)
+    assert FRNetShuffle.arch_from_config(dict(section, hr_nf=None), "BI", 4)["nf"] == 8
 
 
 def test_bf16_trunk_keeps_the_step():

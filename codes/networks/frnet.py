@@ -93,17 +93,23 @@ class SRNet(nn.Module):
     """Super-resolves ``lr_curr`` given the warped previous HR frame (space-to-depth).
 
     forward(lr_curr (n, c, h, w), hr_prev_s2d (n, s*s*c, h, w)) -> (n, out_nc, s*h, s*w).
+
+    ``hr_nf``: the channels at the output resolution (the last transposed convolution's outputs,
+    ``conv_out``'s inputs); the reference's is ``nf``.
     """
 
-    def __init__(self, in_nc, out_nc, nf, nb, upsample_func, scale):
+    def __init__(self, in_nc, out_nc, nf, nb, upsample_func, scale, hr_nf=None):
         super().__init__()
+        hr_nf = hr_nf or nf
         self.conv_in = nn.Sequential(nn.Conv2d((scale * scale + 1) * in_nc, nf, 3, 1, 1, bias=True), nn.ReLU(inplace=True))
         self.resblocks = nn.Sequential(*[ResidualBlock(nf) for _ in range(nb)])
         up = []
-        for _ in range(int(math.log2(scale))):
-            up += [nn.ConvTranspose2d(nf, nf, 3, 2, 1, output_padding=1, bias=True), nn.ReLU(inplace=True)]
+        n_up = int(math.log2(scale))
+        for i in range(n_up):
+            out = hr_nf if i == n_up - 1 else nf
+            up += [nn.ConvTranspose2d(nf, out, 3, 2, 1, output_padding=1, bias=True), nn.ReLU(inplace=True)]
         self.conv_up = nn.Sequential(*up)
-        self.conv_out = nn.Conv2d(nf, out_nc, 3, 1, 1, bias=True)
+        self.conv_out = nn.Conv2d(hr_nf, out_nc, 3, 1, 1, bias=True)
         # BD: an nn.Module (its buffer is saved under srnet.upsample_func); BI: a plain callable
         self.upsample_func = upsample_func
 
@@ -119,9 +125,10 @@ class FRNet(Generator):
 
     ``degradation`` selects the upsampler: 'BD' (TF bicubic, a registered module whose
     kernels appear as ``upsample_func.kernels`` and ``srnet.upsample_func.kernels``) or
-    'BI' (bilinear, stateless). ``fnet_nf`` is FNet's first width (:class:`FNet`); it appears in
-    :meth:`arch` only when it is not the reference's 32, so every published architecture reads
-    back as before.
+    'BI' (bilinear, stateless). ``fnet_nf`` is FNet's first width (:class:`FNet`) and ``hr_nf``
+    SRNet's channels at the output resolution (:class:`SRNet`; None: ``nf``); each appears in
+    :meth:`arch` only when it is not the reference's (32, ``nf``), so every published architecture
+    reads back as before.
     """
 
     estimates_flow = True
@@ -136,7 +143,7 @@ class FRNet(Generator):
         r".*srnet\.conv_out.*",
     )
 
-    def __init__(self, in_nc=3, out_nc=3, nf=64, nb=10, degradation="BD", scale=4, fnet_nf=FNET_NF):
+    def __init__(self, in_nc=3, out_nc=3, nf=64, nb=10, degradation="BD", scale=4, fnet_nf=FNET_NF, hr_nf=None):
         super().__init__()
         if scale not in SCALES:
             raise UserError(f"FRNet: scale {scale} is not supported (expected one of {SCALES})")
@@ -144,10 +151,11 @@ class FRNet(Generator):
         self.out_nc, self.nf, self.nb = out_nc, nf, nb
         self.in_nc = in_nc
         self.fnet_nf = fnet_nf
+        self.hr_nf = hr_nf or nf
         self.degradation = degradation
         self.upsample_func = make_upsampler(degradation, scale)
         self.fnet = FNet(in_nc, fnet_nf)
-        self.srnet = SRNet(in_nc, out_nc, nf, nb, self.upsample_func, scale)
+        self.srnet = SRNet(in_nc, out_nc, nf, nb, self.upsample_func, scale, self.hr_nf)
 
     @staticmethod
     def full_size_flow(lr_flow, h, w):
@@ -217,11 +225,13 @@ class FRNet(Generator):
         }
         if self.fnet_nf != FNET_NF:
             arch["fnet_nf"] = self.fnet_nf
+        if self.hr_nf != self.nf:
+            arch["hr_nf"] = self.hr_nf
         return arch
 
     @classmethod
     def arch_from_config(cls, section, degradation, scale):
-        """From ``model.generator`` (``in_nc, out_nc, nf, nb, fnet_nf``); Real data is made with
+        """From ``model.generator`` (``in_nc, out_nc, nf, nb, fnet_nf, hr_nf``); Real data is made with
         centre-aligned resizing, so it trains a BI generator."""
         arch = {
             "in_nc": section["in_nc"],
@@ -233,6 +243,8 @@ class FRNet(Generator):
         }
         if section.get("fnet_nf", FNET_NF) != FNET_NF:  # as arch(): only a non-reference FNet width
             arch["fnet_nf"] = section["fnet_nf"]
+        if section.get("hr_nf") not in (None, section["nf"]):
+            arch["hr_nf"] = section["hr_nf"]
         return arch
 
     def low_precision(self, dtype):
@@ -262,7 +274,8 @@ class FRNet(Generator):
     @staticmethod
     def arch_from_state_dict(state_dict, path="checkpoint"):
         """``{'in_nc', 'out_nc', 'nf', 'nb', 'degradation', 'scale'}`` read from FRNet tensors
-        (and ``fnet_nf``, FNet's first width, when it is not the reference's 32).
+        (and ``fnet_nf``, FNet's first width, when it is not the reference's 32; ``hr_nf``, the
+        channels of ``srnet.conv_out``'s input, when they are not ``nf``).
 
         ``scale`` comes from ``srnet.conv_in`` (``(scale**2 + 1) * in_nc`` input channels) and
         must agree with the number of ``srnet.conv_up`` layers; BD checkpoints hold the bicubic
@@ -318,4 +331,12 @@ class FRNet(Generator):
             )
         if fnet_nf != FNET_NF:
             arch["fnet_nf"] = fnet_nf
+        hr_nf = conv_out.shape[1]
+        if hr_nf > MAX_NF:
+            raise UserError(
+                f"{path}: srnet.conv_out.weight takes {hr_nf} channels: implausibly large for an FRNet "
+                f"generator (a crafted or damaged checkpoint)"
+            )
+        if hr_nf != arch["nf"]:
+            arch["hr_nf"] = hr_nf
         return arch

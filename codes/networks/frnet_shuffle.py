@@ -39,6 +39,8 @@ class FRNetShuffle(FRNet):
 
     @classmethod
     def arch_from_config(cls, section, degradation, scale):
+        if section.get("hr_nf") is not None:
+            raise UserError("model.generator.hr_nf: FRNetShuffle has no layer at the output resolution; leave it out")
         arch = super().arch_from_config(section, degradation, scale)
         arch["fnet_nf"] = section.get("fnet_nf", FNET_NF)
         return arch
