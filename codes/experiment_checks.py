@@ -11,6 +11,7 @@ the key path.
 from tecogan import defaults
 from tecogan.config.schema import validate_node
 from tecogan.data.real_schema import REAL
+from tecogan.networks import GENERATORS
 from tecogan.utils.errors import UserError
 
 
@@ -37,6 +38,17 @@ def _check_test_range(opt, where):
                 f"{where}: test.start_iter {start}, end_iter {end}, test_freq {test.get('test_freq')}: "
                 f"{count} checkpoints, more than {defaults.MAX_TEST_CHECKPOINTS} (a larger test_freq?)"
             )
+
+
+def _check_generator_arch(section, degradation, scale, where):
+    """The generator's own rules between its keys (FRNetShuffle takes no ``hr_nf``), with the file named."""
+    cls = GENERATORS.get((section or {}).get("name"))
+    if cls is None:
+        return
+    try:
+        cls.arch_from_config(section, degradation, scale)
+    except UserError as err:
+        raise UserError(f"{where}: {err}") from None
 
 
 def cross_check(opt, where, fill_defaults=True):
@@ -87,6 +99,7 @@ def cross_check(opt, where, fill_defaults=True):
                     f"than the low-res crop {train['gt_crop_size'] // scale} (gt_crop_size / scale)"
                 )
     model = opt["model"]
+    _check_generator_arch(model.get("generator"), degradation, scale, where)
     tr = opt.get("train")
     if tr is not None and model["name"] == "TecoGAN":
         for section, key in (("model", "discriminator"), ("train", "discriminator"), ("train", "gan_crit")):

@@ -34,7 +34,7 @@ from tecogan.inference.options import options_from_flags
 from tecogan.inference.precision import check_precision
 from tecogan.inference.upscaler import Upscaler
 from tecogan.networks import build_generator as build
-from tecogan.networks import check_checkpoint_fits, generator_arch_from_config, load_generator_weights
+from tecogan.networks import check_checkpoint_fits, generator_arch_from_config, load_generator_weights, own_settings
 from tecogan.profiling import parse_lr_size, profile_generator
 from tecogan.testing import run_test_datasets, sequence_sets
 from tecogan.training.trainer import train
@@ -204,7 +204,7 @@ def run_profile(args, opt, device):
     g = opt["model"]["generator"]
     print(
         f"Model: {args.model} ({g['name']}, {opt['dataset']['degradation']['type']}, x{opt['scale']}, "
-        f"nf {g['nf']}, nb {g['nb']}) "
+        f"{own_settings(generator_arch_from_config(opt)[1])}) "
         f"| LR size: {args.lr_size} | device: {device} | precision: {precision} ({backend})"
     )
     print(f"Parameters (x10^6): {stats['params'] / 1e6:.3f}")

@@ -39,6 +39,7 @@ runpy.run_path(os.path.join(REPO, "codes", "_clone.py"))  # this clone as the pa
 
 import torch
 
+from tecogan.networks import own_settings
 from tecogan.utils.errors import UserError, run_cli
 
 DEFAULT_CLIPS = [
@@ -103,8 +104,8 @@ def run_model(name, clips, rounds, max_frames, lpips_model, report):
         upscalers[(b, p)] = RecurrentUpscaler(net, "cpu", backend=b, precision=p)
         setup[(b, p)] = time.perf_counter() - start
     report(
-        f"{name} ({os.path.basename(tecogan.pretrained.resolve_model(name))}, {net.degradation}, nf {net.nf}, "
-        f"nb {net.nb}): set-up " + ", ".join(f"{b}/{p} {s:.1f} s" for (b, p), s in setup.items())
+        f"{name} ({os.path.basename(tecogan.pretrained.resolve_model(name))}, {net.degradation}, "
+        f"{own_settings(net.arch())}): set-up " + ", ".join(f"{b}/{p} {s:.1f} s" for (b, p), s in setup.items())
     )
     totals = {
         bp: {"frames": 0, "seconds": 0.0, "psnr": [], "lpips": [], "tof": [], "drift_first": [], "drift_last": []} for bp in pairs

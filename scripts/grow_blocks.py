@@ -52,7 +52,7 @@ def main(argv=None):
     p.add_argument("--debug", action="store_true")
     args = p.parse_args(argv)
     check_outputs([("OUTPUT", args.output, FILE)], [("CHECKPOINT", args.checkpoint)], args.overwrite)
-    net = generator_from_checkpoint(load_state_dict_file(args.checkpoint)).eval()
+    net = generator_from_checkpoint(load_state_dict_file(args.checkpoint), label=args.checkpoint).eval()
     if not hasattr(net, "srnet"):
         raise UserError(f"{args.checkpoint}: not an FRNet checkpoint (expected srnet.resblocks.*)")
     bigger = grown(net, args.nb)

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from tecogan.data.folder_dataset import read_sequence
+from tecogan.defaults import MIN_LR_SIZE
 from tecogan.networks import build_generator, generator_from_checkpoint, with_metadata
 from tecogan.utils.checkpoint import load_state_dict_file
 from tecogan.utils.errors import UserError, run_cli
@@ -46,7 +47,7 @@ def read_clips(lr_dir, n_clips, n_frames):
         names = list_images(folder)[:n_frames]
         if len(names) < 2:
             continue
-        frames = read_sequence([os.path.join(folder, n) for n in names])
+        frames = read_sequence([os.path.join(folder, n) for n in names], min_size=MIN_LR_SIZE, what="low-res")
         clips.append(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255.0)
         if len(clips) == n_clips:
             break
@@ -133,15 +134,15 @@ def main(argv=None):
         if value < low:
             raise UserError(f"{flag} {value}: expected an integer >= {low}")
     check_outputs([("OUTPUT", args.output, FILE)], [("CHECKPOINT", args.checkpoint)], args.overwrite)
-    net = generator_from_checkpoint(load_state_dict_file(args.checkpoint)).eval()
+    net = generator_from_checkpoint(load_state_dict_file(args.checkpoint), label=args.checkpoint).eval()
     if not hasattr(net, "hr_nf") or len(net.srnet.conv_up) == 0:
         raise UserError(f"{args.checkpoint}: not an FRNet checkpoint (expected srnet.conv_up.* and srnet.conv_out)")
     clips = read_clips(args.lr_dir, args.clips, args.frames)
-    torch.set_grad_enabled(False)
-    patches, targets = head_samples(net, clips, args.pixels)
-    small, keep = narrowed(net, args.hr_nf, patches, targets)
-    check = clips[0][None]
-    close = psnr(small.forward_sequence(check)["hr_data"], net.forward_sequence(check)["hr_data"])
+    with torch.no_grad():
+        patches, targets = head_samples(net, clips, args.pixels)
+        small, keep = narrowed(net, args.hr_nf, patches, targets)
+        check = clips[0][None]
+        close = psnr(small.forward_sequence(check)["hr_data"], net.forward_sequence(check)["hr_data"])
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     atomic_torch_save(with_metadata(small.state_dict(), net.state_dict()), args.output)
     print(

@@ -58,7 +58,7 @@ def test_published_style_checkpoint_loads_strict(tmp_path):
 @pytest.mark.parametrize("scale", [2, 4])
 def test_fewer_channels_at_the_output_resolution_read_back_from_the_tensors(tmp_path, scale):
     from tecogan.experiment import validate_config
-    from tecogan.networks import check_checkpoint_fits, generator_arch_from_config, generator_from_checkpoint
+    from tecogan.networks import check_checkpoint_fits, generator_arch_from_config, generator_from_checkpoint, own_settings
 
     net = FRNet(nf=8, nb=2, degradation="BI", scale=scale, fnet_nf=4, hr_nf=3)
     sd = net.state_dict()
@@ -87,8 +87,18 @@ def test_fewer_channels_at_the_output_resolution_read_back_from_the_tensors(tmp_
     )
     assert generator_arch_from_config(opt) == ("FRNet", arch)
     check_checkpoint_fits(str(path), "FRNet", arch)
+    assert own_settings(arch) == "nf 8, nb 2, fnet_nf 4, hr_nf 3"  # as profile mode and upscale.py say it
     with pytest.raises(UserError, match=r"checkpoint is a BI generator with nf 8, nb 2, fnet_nf 4, hr_nf 3, .*hr_nf"):
         check_checkpoint_fits(str(path), "FRNet", dict(arch, hr_nf=5))
+    # a head whose two halves disagree, a grey-frame FRNet and hr_nf 0 are one line each
+    bad = dict(sd, **{"srnet.conv_out.weight": sd["srnet.conv_out.weight"][:, :2]})
+    with pytest.raises(UserError, match=rf"x\.pth: {last}\.weight gives 3 channels but srnet\.conv_out\.weight takes 2"):
+        FRNet.arch_from_state_dict(bad, "x.pth")
+    grey = FRNet(in_nc=1, out_nc=1, nf=8, nb=1, degradation="BI", scale=scale).state_dict()
+    with pytest.raises(UserError, match=r"x\.pth: fnet\.encoder1\.0\.weight takes 2 channels: an FRNet for 1-channel"):
+        FRNet.arch_from_state_dict(grey, "x.pth")
+    with pytest.raises(UserError, match="FRNet: hr_nf 0: expected an integer >= 1"):
+        FRNet(nf=8, nb=1, hr_nf=0)
 
 
 def _sequence_pass(golden, degradation, frame_order=None):

@@ -89,3 +89,16 @@ def test_bad_arguments_are_one_line_and_nothing_is_written(tmp_path):
     with pytest.raises(UserError, match="is the input"):
         narrow.main([str(path), str(path), "--hr_nf", "4", "--lr_dir", str(lr_dir), "--overwrite"])
     assert path.read_bytes() == before
+    # frames too small for the flow network, and frames of two sizes: the frame named
+    small = _clips(tmp_path / "small", n=1, h=6, w=6)
+    with pytest.raises(UserError, match=r"0000\.png: low-res frame is 6x6, smaller than the 8x8 minimum"):
+        narrow.main([str(path), str(tmp_path / "n.pth"), "--hr_nf", "4", "--lr_dir", str(small)])
+    mixed = _clips(tmp_path / "mixed", n=1)
+    cv2.imwrite(str(mixed / "clip0" / "0001.png"), np.zeros((12, 20, 3), np.uint8))
+    with pytest.raises(UserError, match=r"0001\.png: low-res frame is 20x12 but the sequence's first frame"):
+        narrow.main([str(path), str(tmp_path / "n.pth"), "--hr_nf", "4", "--lr_dir", str(mixed)])
+    # a file that is no generator is named by its path
+    torch.save({"conv.weight": torch.zeros(1, 1, 3, 3)}, tmp_path / "D.pth")
+    with pytest.raises(UserError, match=r"^\S*D\.pth: not an FRNet generator checkpoint"):
+        narrow.main([str(tmp_path / "D.pth"), str(tmp_path / "n.pth"), "--hr_nf", "4", "--lr_dir", str(lr_dir)])
+    assert not (tmp_path / "n.pth").exists()

@@ -320,3 +320,27 @@ def test_auto_precision_says_what_it_picked_and_why(tmp_path):
     finally:
         queue.stop()
         store.close()
+
+
+def test_the_job_child_runs_the_apps_own_code_not_another_installed_copy(tmp_path):
+    import subprocess
+    import sys
+
+    from tecogan.ui import runner
+
+    assert os.path.samefile(runner.CHILD, os.path.join(os.path.dirname(actions.__file__), "child.py"))
+    # another `tecogan` first on the path (a second clone's app beside an installed copy): not the one run
+    other = tmp_path / "other" / "tecogan"
+    other.mkdir(parents=True)
+    (other / "__init__.py").write_text("raise ImportError('the other copy of tecogan was imported')\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / "other"))
+    r = subprocess.run(
+        [sys.executable, runner.CHILD, str(os.getpid()), "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "usage: upscale.py" in r.stdout and "other copy" not in r.stderr

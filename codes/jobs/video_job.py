@@ -22,6 +22,7 @@ from tecogan.jobs.job_folder import JobFolder, job_path
 from tecogan.jobs.scene_cuts import CutDetector, describe_cuts, upscale_with_cuts
 from tecogan.jobs.segments import run_segments
 from tecogan.jobs.video_options import VideoOptions, output_size, resize_frame
+from tecogan.networks import own_settings
 from tecogan.ops.upsample import bd_bicubic_frame
 from tecogan.pretrained import DEFAULT_MODEL, INPUT_KINDS
 from tecogan.utils.errors import UserError, short, warn
@@ -264,7 +265,7 @@ def _start(upscaler, job, report):
         if target is not None and hasattr(target, "probe"):  # the encoder takes this size: checked before
             target.probe(out_h, out_w)  # any frame is upscaled (8x20000 x4 is not)
     # the generator's own architecture values (an FRNet: nf, nb and a non-reference FNet width)
-    own = "".join(f" {k} {v}" for k, v in arch.items() if k not in ("in_nc", "out_nc", "degradation", "scale"))
+    own = "".join(f" {setting}" for setting in [own_settings(arch, " ")] if setting)
     report(
         f"{shown(src)} -> {shown(dst)}: {arch['degradation']} generator{own}, "
         f"{w}x{h} -> {final[0]}x{final[1]}"

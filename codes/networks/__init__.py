@@ -34,6 +34,7 @@ __all__ = [
     "build_generator",
     "generator_arch_from_config",
     "check_checkpoint_fits",
+    "own_settings",
     "load_generator_weights",
     "generator_from_checkpoint",
     "recorded_name",
@@ -63,6 +64,12 @@ def generator_arch_from_config(opt):
 def _own_keys(*archs):
     """The architecture keys particular to the generator (nf, nb, ...), in order, over ``archs``."""
     return list(dict.fromkeys(k for arch in archs for k in arch if k not in _COMMON))
+
+
+def own_settings(arch, sep=", "):
+    """A generator's own architecture values as text (an FRNet: ``nf 24, nb 5``, then ``fnet_nf`` and
+    ``hr_nf`` where they are not the reference's)."""
+    return sep.join(f"{k} {arch[k]}" for k in _own_keys(arch))
 
 
 def _describe(arch, name=DEFAULT_GENERATOR):

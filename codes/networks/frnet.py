@@ -100,7 +100,7 @@ class SRNet(nn.Module):
 
     def __init__(self, in_nc, out_nc, nf, nb, upsample_func, scale, hr_nf=None):
         super().__init__()
-        hr_nf = hr_nf or nf
+        hr_nf = nf if hr_nf is None else hr_nf
         self.conv_in = nn.Sequential(nn.Conv2d((scale * scale + 1) * in_nc, nf, 3, 1, 1, bias=True), nn.ReLU(inplace=True))
         self.resblocks = nn.Sequential(*[ResidualBlock(nf) for _ in range(nb)])
         up = []
@@ -151,7 +151,9 @@ class FRNet(Generator):
         self.out_nc, self.nf, self.nb = out_nc, nf, nb
         self.in_nc = in_nc
         self.fnet_nf = fnet_nf
-        self.hr_nf = hr_nf or nf
+        self.hr_nf = nf if hr_nf is None else hr_nf
+        if self.hr_nf < 1:
+            raise UserError(f"FRNet: hr_nf {hr_nf}: expected an integer >= 1 (or None: nf)")
         self.degradation = degradation
         self.upsample_func = make_upsampler(degradation, scale)
         self.fnet = FNet(in_nc, fnet_nf)
@@ -301,6 +303,11 @@ class FRNet(Generator):
                     f"(a crafted or damaged checkpoint)"
                 )
         in_nc = encoder.shape[1] // 2 if encoder is not None else 3
+        if in_nc != 3:
+            raise UserError(
+                f"{path}: fnet.encoder1.0.weight takes {encoder.shape[1]} channels: an FRNet for {in_nc}-channel "
+                f"frames; expected 6 (two RGB frames: every FRNet here runs on RGB)"
+            )
         nb = len({int(m.group(1)) for k in state_dict for m in [re.match(r"srnet\.resblocks\.(\d+)\.", k)] if m})
         ratio = conv_in.shape[1] // max(in_nc, 1) - 1
         scale = int(round(ratio**0.5))
@@ -336,6 +343,12 @@ class FRNet(Generator):
             raise UserError(
                 f"{path}: srnet.conv_out.weight takes {hr_nf} channels: implausibly large for an FRNet "
                 f"generator (a crafted or damaged checkpoint)"
+            )
+        last_up = state_dict.get(f"srnet.conv_up.{2 * (ups - 1)}.weight")
+        if last_up is not None and (last_up.dim() != 4 or last_up.shape[1] != hr_nf):
+            raise UserError(
+                f"{path}: srnet.conv_up.{2 * (ups - 1)}.weight gives {last_up.shape[1] if last_up.dim() > 1 else '?'} "
+                f"channels but srnet.conv_out.weight takes {hr_nf}; expected the same (a crafted or damaged checkpoint)"
             )
         if hr_nf != arch["nf"]:
             arch["hr_nf"] = hr_nf

@@ -18,7 +18,7 @@ A generator class subclasses :class:`Generator` and has:
   arguments read back from a checkpoint's tensors, or one :class:`UserError` line naming
   ``label`` when the tensors are not its kind;
 * ``arch_from_config(section, degradation, scale)`` (a class method): those keyword arguments
-  from the YAML's ``model.generator`` section (its keys ``in_nc, out_nc, nf, nb, fnet_nf``),
+  from the YAML's ``model.generator`` section (its keys ``in_nc, out_nc, nf, nb, fnet_nf, hr_nf``),
   the experiment's ``dataset.degradation.type`` and ``scale``;
 
 and may override, for training and lower precisions:

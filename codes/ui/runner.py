@@ -26,6 +26,8 @@ from tecogan.ui.store import CONTAINER
 from tecogan.utils.errors import UserError, one_line
 from tecogan.utils.progress import format_seconds
 
+# the child is started as this package's own file, so a clone's app runs the clone's code (tecogan.ui.child)
+CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "child.py")
 UI_SEGMENT_FRAMES = 24  # a segment a second or so: fine progress, little lost by a cancel
 PROGRESS = re.compile(r"^upscale: (\d+)/(\d+) frames", re.M)
 RESULT = re.compile(r"^(\d+) frames in [\d.]+ s \([\d.]+ frames/s\)(?: \+ (\d+) resumed)?", re.M)
@@ -259,7 +261,7 @@ class JobQueue:
         job_id = record["id"]
         src, dst, log = self.store.paths(record)
         args = upscale_args(record, src, dst, self.segment_frames)
-        cmd = [sys.executable, "-m", "tecogan.ui.child", str(os.getpid()), *args]
+        cmd = [sys.executable, CHILD, str(os.getpid()), *args]
         err_path = os.path.join(self.store.folder(job_id), "stderr.txt")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         t0 = time.time()
