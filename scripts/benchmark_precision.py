@@ -26,10 +26,12 @@ cap, so one machine measures the classes below its own (an AVX2 CPU on an AVX-51
 """
 
 import argparse
+import fcntl
 import json
 import os
 import runpy
 import sys
+import threading
 import time
 
 import numpy as np
@@ -198,6 +200,23 @@ def summarize(name, pairs, totals, report):
     return rows
 
 
+def write_table(path, digest, name, cls, record):
+    """Store ``record`` as model ``name``'s (weights ``digest``) rows for CPU class ``cls`` in the
+    table at ``path``. Runs for several classes may end together: each reads, merges and replaces
+    the table under one lock, so none drops another's rows."""
+    from tecogan.inference.auto import GATE
+    from tecogan.inference.measurements import load_table, merge
+
+    with open(path + ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        table = merge(load_table(path), digest, name, cls, record, GATE)
+        tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(table, f, indent=1, sort_keys=True)
+            f.write("\n")
+        os.replace(tmp, path)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", nargs="+", default=["frvsr", "frvsr-bd"], help="shipped model names")
@@ -215,7 +234,6 @@ def main():
     if args.rounds < 1:
         raise UserError(f"--rounds {args.rounds}: expected at least 1")
     from tecogan.inference.auto import GATE
-    from tecogan.inference.measurements import load_table, merge
     from tecogan.metrics.lpips_loader import load_lpips
     from tecogan.profiling import cpu_name
     from tecogan.utils.device import cpu_class, cpu_flags
@@ -249,12 +267,7 @@ def main():
                 "weights": "measured on the shipped file",
                 "clips": [os.path.relpath(c, REPO) for c in args.clips],
             }
-            table = merge(load_table(args.table), digest, name, cls, record, GATE)
-            tmp = args.table + ".tmp"
-            with open(tmp, "w") as f:
-                json.dump(table, f, indent=1, sort_keys=True)
-                f.write("\n")
-            os.replace(tmp, args.table)
+            write_table(args.table, digest, name, cls, record)
             report(f"table written: {os.path.relpath(args.table, REPO)} ({name}, class {cls})")
     return 0
 

@@ -45,3 +45,32 @@ def test_summary_rows_and_the_gate():
     assert rows["openvino/bf16"]["drift_last_db"] == 56.0  # the worst clip's last frames
     assert rows["openvino/int8"]["d_psnr"] == pytest.approx(-0.1) and not rows["openvino/int8"]["within_gate"]
     assert any("gate: FAIL" in line for line in lines) and lines[0].startswith("tiny: all clips (50 frames)")
+
+
+def test_runs_for_two_classes_ending_together_keep_both_rows(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    from tecogan.inference import measurements
+
+    table = tmp_path / "precision_table.json"
+    slow_load = measurements.load_table
+
+    def load_slowly(path):  # widens the read-merge-write window, as two long runs ending together
+        data = slow_load(path)
+        time.sleep(0.3)
+        return data
+
+    monkeypatch.setattr(measurements, "load_table", load_slowly)
+    record = {"rows": {}, "machine": "m", "command": "c", "clips": []}
+    runs = [
+        threading.Thread(target=bench.write_table, args=(str(table), "abc", "frvsr-fast", cls, dict(record)))
+        for cls in ("avx2", "avx512")
+    ]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join()
+    stored = measurements.load_table(str(table))
+    assert sorted(stored["models"]["abc"]["classes"]) == ["avx2", "avx512"]
+    assert not list(tmp_path.glob("*.tmp"))
