@@ -7,8 +7,8 @@ BD low-res frames (Gaussian blur, then every 4th pixel), the benchmark setting o
 docs/upscale.md explains the choice; docs/models.md has their model cards.  ``tecogan`` is the
 GAN model, trained from ``frvsr-bd`` with the full TecoGAN objective: more texture (lower
 LPIPS) at a lower PSNR, for BD low-res frames like ``frvsr-bd``.  ``frvsr-fast`` is a small FRNet
-(nf 24, nb 5, a narrower FNet) distilled from ``frvsr``: BI input, about 4x its frames/s on a
-CPU for a little less detail.
+(nf 24, nb 7, a narrower FNet and 8 channels at the output resolution) distilled from ``frvsr``:
+BI input, about 4x its frames/s on a CPU for a little less detail.
 
 Where the files are looked for, in order (:func:`search_dirs`):
 

@@ -1,5 +1,5 @@
-"""frvsr-fast (pretrained_models/FRVSR_BI_fast.pth, issue 33): the small BI FRNet (nf 24, nb 5,
-FNet width 8) distilled from frvsr. It loads strictly as the architecture its tensors hold, is a
+"""frvsr-fast (pretrained_models/FRVSR_BI_fast.pth, issue 33): the small BI FRNet (nf 24, nb 7,
+FNet width 8, 8 channels at the output resolution) distilled from frvsr. It loads strictly as the architecture its tensors hold, is a
 name wherever a model name is taken (upscale.py, the API), and on the bundled held-out coffee clip
 shrunk the BI way it beats centre-aligned bicubic."""
 
@@ -18,7 +18,7 @@ from tecogan.utils.fileio import list_images, read_image_rgb
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAST = os.path.join(REPO, "pretrained_models", "FRVSR_BI_fast.pth")
-ARCH = {"in_nc": 3, "out_nc": 3, "nf": 24, "nb": 5, "degradation": "BI", "scale": 4, "fnet_nf": 8}
+ARCH = {"in_nc": 3, "out_nc": 3, "nf": 24, "nb": 7, "degradation": "BI", "scale": 4, "fnet_nf": 8, "hr_nf": 8}
 
 
 def test_shipped_file_reads_back_as_the_fast_architecture_and_loads_strictly():
@@ -31,11 +31,11 @@ def test_shipped_file_reads_back_as_the_fast_architecture_and_loads_strictly():
     assert FRNet.arch_from_state_dict(state) == ARCH
     net = FRNet(**ARCH)
     net.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
-    assert list(state) == list(FRNet(nb=5, degradation="BI").state_dict())  # the reference's names
+    assert list(state) == list(FRNet(nb=7, degradation="BI").state_dict())  # the reference's names
     # what the recipe and test mode build (model.generator in test.yml) is the same network
     with open(os.path.join(REPO, "experiments_BI", "FRVSR_fast", "001", "test.yml")) as f:
         g = yaml.safe_load(f)["model"]["generator"]
-    assert (g["nf"], g["nb"], g["fnet_nf"]) == (24, 5, 8)
+    assert (g["nf"], g["nb"], g["fnet_nf"], g["hr_nf"]) == (24, 7, 8, 8)
     assert generator_from_checkpoint(FAST).arch() == ARCH
 
 
@@ -55,7 +55,7 @@ def test_upscale_py_takes_the_name(tmp_path, capsys, monkeypatch):
         capsys, monkeypatch, tmp_path / "in", tmp_path / "out", "--model", "frvsr-fast", "--precision", "fp32"
     )
     assert status == 0, err
-    assert "BI generator nf 24 nb 5 fnet_nf 8," in out
+    assert "BI generator nf 24 nb 7 fnet_nf 8 hr_nf 8," in out
     got = read_folder(tmp_path / "out")
     assert len(got) == 3 and got[0].shape == (80, 112, 3)
 

@@ -67,7 +67,7 @@ def _own_keys(*archs):
 
 
 def own_settings(arch, sep=", "):
-    """A generator's own architecture values as text (an FRNet: ``nf 24, nb 5``, then ``fnet_nf`` and
+    """A generator's own architecture values as text (an FRNet: ``nf 64, nb 10``, then ``fnet_nf`` and
     ``hr_nf`` where they are not the reference's)."""
     return sep.join(f"{k} {arch[k]}" for k in _own_keys(arch))
 

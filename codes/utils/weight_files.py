@@ -26,7 +26,7 @@ PACKAGE_DIR = os.path.join(_PACKAGE, "pretrained_models")
 SHA256 = {
     "FRVSR_BD_demo.pth": "019f781c49f8c2681dba08d8cd3940777e44b978c31ff5322a1f11f7f8eda996",
     "FRVSR_BD_footage.pth": "4e272d68cc75207d4c6156f03a6a5cd285f0db9d8588cd6aedd5cb4e70e9c746",
-    "FRVSR_BI_fast.pth": "f1cc7943b9776281c953534b87614093e1ee235a3c8cb5a1bd5d8afb3f1bd937",
+    "FRVSR_BI_fast.pth": "b248638bb56e774b6889aed08c042c9f126c15ef079b6eb7ac225e6e01664ce7",
     "FRVSR_BI_footage.pth": "7c31e836f3d6c236d5e8492b57fe4079f40891724828e2484e428a2b1391e1cd",
     "FRVSR_BI_real.pth": "5a4e8bc6d8655bb0e093c79daa965761b828de328c5f17c65951b8754e0ca34c",
     "TecoGAN_BD_footage.pth": "fef70b43411cfe7afbf29f7b481cf5289b8c0d29839c61c752d84a2225b33033",
