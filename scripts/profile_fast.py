@@ -2,7 +2,8 @@
 
     python scripts/profile_fast.py --lr_size 108x192 --configs 64:10:32,32:4:16,24:4:8 --rounds 5
 
-Each config is ``nf:nb:fnet_nf``. Random weights (speed does not depend on them), one inference
+Each config is ``nf:nb:fnet_nf`` or ``nf:nb:fnet_nf:hr_nf`` (``hr_nf``: the channels at the output
+resolution, ``nf`` when left out). Random weights (speed does not depend on them), one inference
 step at a time, fp32 torch, channels-last, as test mode runs it; the configs are timed
 interleaved (round-robin, ``--rounds`` rounds, the median kept) so a shared machine's load
 affects them alike. Prints milliseconds per frame for FNet, SRNet and the whole step, conv
@@ -26,8 +27,12 @@ from tecogan.profiling import count_flops, cpu_name, step_inputs
 
 
 def parse_config(text):
-    nf, nb, fnet_nf = (int(v) for v in text.split(":"))
-    return nf, nb, fnet_nf
+    """``nf:nb:fnet_nf[:hr_nf]`` -> (nf, nb, fnet_nf, hr_nf)."""
+    values = [int(v) for v in text.split(":")]
+    if len(values) not in (3, 4) or min(values) < 1:
+        raise SystemExit(f"error: --configs {text!r}: expected nf:nb:fnet_nf or nf:nb:fnet_nf:hr_nf, positive integers")
+    nf, nb, fnet_nf = values[:3]
+    return nf, nb, fnet_nf, values[3] if len(values) == 4 else nf
 
 
 def timed(fn, repeats):
@@ -53,8 +58,8 @@ def main():
     torch.manual_seed(0)
     inputs = tuple(x.contiguous(memory_format=torch.channels_last) for x in step_inputs(3, h, w, 4, torch.device("cpu")))
     lr_curr, lr_prev, hr_prev = inputs
-    for nf, nb, fnet_nf in configs:
-        net = FRNet(nf=nf, nb=nb, fnet_nf=fnet_nf, degradation=args.degradation).eval()
+    for nf, nb, fnet_nf, hr_nf in configs:
+        net = FRNet(nf=nf, nb=nb, fnet_nf=fnet_nf, hr_nf=hr_nf, degradation=args.degradation).eval()
         net = net.to(memory_format=torch.channels_last)
         s2d = space_to_depth(hr_prev, 4).contiguous(memory_format=torch.channels_last)
         fnet_flops = count_flops(net.fnet, (lr_curr, lr_prev))
@@ -78,12 +83,12 @@ def main():
         f"fp32, channels-last, median of {args.rounds} interleaved rounds"
     )
     base = statistics.median(times[0]["step"])
-    print("nf:nb:fnet_nf   params   FNet GFLOP  SRNet GFLOP  FNet ms  SRNet ms  step ms  FNet share  speed-up")
-    for (nf, nb, fnet_nf), net, t, p in zip(configs, nets, times, parts, strict=True):
+    print("nf:nb:fnet_nf:hr_nf  params   FNet GFLOP  SRNet GFLOP  FNet ms  SRNet ms  step ms  FNet share  speed-up")
+    for (nf, nb, fnet_nf, hr_nf), net, t, p in zip(configs, nets, times, parts, strict=True):
         fn, sr, st = (statistics.median(t[k]) for k in ("fnet", "srnet", "step"))
         params = sum(v.numel() for v in net.parameters())
         print(
-            f"{nf}:{nb}:{fnet_nf:<10} {params:>8}  {p['flops'][0] / 1e9:>10.2f}  {p['flops'][1] / 1e9:>11.2f}  "
+            f"{f'{nf}:{nb}:{fnet_nf}:{hr_nf}':<18} {params:>8}  {p['flops'][0] / 1e9:>10.2f}  {p['flops'][1] / 1e9:>11.2f}  "
             f"{fn * 1e3:>7.1f}  {sr * 1e3:>8.1f}  {st * 1e3:>7.1f}  {fn / st:>9.0%}  {base / st:>7.2f}x"
         )
 

@@ -1,7 +1,7 @@
 """frvsr-fast (pretrained_models/FRVSR_BI_fast.pth, issue 33): the small BI FRNet (nf 24, nb 7,
-FNet width 8, 8 channels at the output resolution) distilled from frvsr. It loads strictly as the architecture its tensors hold, is a
-name wherever a model name is taken (upscale.py, the API), and on the bundled held-out coffee clip
-shrunk the BI way it beats centre-aligned bicubic."""
+FNet width 8, 8 channels at the output resolution) distilled from frvsr. It loads strictly as the
+architecture its tensors hold, is a name wherever a model name is taken (upscale.py, the API), and
+on the bundled held-out coffee clip shrunk the BI way it beats centre-aligned bicubic."""
 
 import os
 

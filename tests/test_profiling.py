@@ -61,3 +61,22 @@ def test_tiny_profile_sizes(capsys, monkeypatch, size):
         monkeypatch,
     )
     assert_one_line(status, err, f"--lr_size {size}", "at least" if False else "8..8192")
+
+
+def test_profile_fast_times_configs_with_fewer_channels_at_the_output_resolution(capsys, monkeypatch):
+    import sys
+
+    from helpers import load_script
+
+    profile_fast = load_script("scripts/profile_fast.py")
+    monkeypatch.setattr(
+        sys, "argv", ["profile_fast.py", "--lr_size", "64x64", "--configs", "8:1:4,8:1:4:2", "--rounds", "1", "--repeats", "1"]
+    )
+    profile_fast.main()
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line[:1].isdigit()]
+    assert [r[0] for r in rows] == ["8:1:4:8", "8:1:4:2"]
+    assert int(rows[1][1]) < int(rows[0][1])  # fewer parameters, and fewer SRNet FLOPs
+    assert float(rows[1][3]) < float(rows[0][3])
+    monkeypatch.setattr(sys, "argv", ["profile_fast.py", "--configs", "8:1"])
+    with pytest.raises(SystemExit, match="--configs '8:1': expected nf:nb:fnet_nf or nf:nb:fnet_nf:hr_nf"):
+        profile_fast.main()
