@@ -8,7 +8,7 @@ docs/upscale.md explains the choice; docs/models.md has their model cards.  ``te
 GAN model, trained from ``frvsr-bd`` with the full TecoGAN objective: more texture (lower
 LPIPS) at a lower PSNR, for BD low-res frames like ``frvsr-bd``.  ``frvsr-fast`` is a small FRNet
 (nf 24, nb 7, a narrower FNet and 8 channels at the output resolution) distilled from ``frvsr``:
-BI input, about 4x its frames/s on a CPU for a little less detail.
+BI input, 4-5x its frames/s on a CPU for a little less detail.
 
 Where the files are looked for, in order (:func:`search_dirs`):
 
@@ -65,7 +65,7 @@ PRETRAINED = {
         "FRVSR_BI_real.pth", "BI", "strongly compressed video (H.264 CRF 30 and worse): trained on the Real degradation"
     ),
     "frvsr-fast": Shipped(
-        "FRVSR_BI_fast.pth", "BI", "ordinary video when speed matters: about 4x frvsr's frames/s on a CPU, a little softer"
+        "FRVSR_BI_fast.pth", "BI", "ordinary video when speed matters: 4-5x frvsr's frames/s on a CPU, a little softer"
     ),
 }
 DEFAULT_MODEL = "frvsr"

@@ -108,6 +108,7 @@ LAZY_ALLOWED = {
     ("tensorboard_log.py", "from torch.utils.tensorboard import SummaryWriter"),  # optional package
     ("telemetry.py", "from openvino_telemetry import Telemetry"),
     ("app.py", "import runpy"),
+    ("child.py", "import runpy"),  # the web app starts it as a file: this clone as the package
     ("app.py", "from tecogan.ui.page import CSS, Page, build"),  # Gradio: only when the web app starts
     ("ray_runner.py", "import ray"),  # optional package: only upscale.py --ray needs it
     ("telemetry.py", "from openvino_telemetry.utils.opt_in_checker import ConsentCheckResult, OptInChecker"),

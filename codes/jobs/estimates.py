@@ -23,10 +23,11 @@ from tecogan.utils.progress import format_seconds
 FAST_MODEL = "frvsr-fast"
 FASTER = 1.15  # a path is suggested only when the table measured it at least this much faster
 # frvsr-fast's end-to-end frames/s over frvsr's in one precision, measured interleaved (the lowest
-# of docs/models.md "Speed, end to end": 3.7x-4.9x on a Xeon and a Zen 5, 48 and 240 frames, one
-# thread and both).  The table's rows of two models come from separate runs (other days, other
-# loads), so their ratio is no measurement of this one (24x on one machine's rows).
-FAST_MODEL_SPEEDUP = 3.7
+# of docs/models.md "Speed, end to end" for the current file: 4.0x-5.5x on a Zen 5, 48 and 240
+# frames, torch and OpenVINO, one thread and both).  The table's rows of two models come from
+# separate runs (other days, other loads), so their ratio is no measurement of this one (24x on
+# one machine's rows).
+FAST_MODEL_SPEEDUP = 4.0
 
 
 def _entries(table):

@@ -23,7 +23,7 @@ GUIDANCE = {
     "frvsr-real": "strongly compressed video (blocky, smeared: H.264 CRF 30 and worse)",
     "frvsr-bd": "BD benchmark frames (Gaussian blur + every 4th pixel): the highest PSNR there",
     "tecogan": "BD benchmark frames where texture matters more than fidelity (the GAN model)",
-    "frvsr-fast": "ordinary video when speed matters: about 4x frvsr's frames/s on a CPU, a little softer",
+    "frvsr-fast": "ordinary video when speed matters: 4-5x frvsr's frames/s on a CPU, a little softer",
 }
 BD_WARNING = (
     "**A BD model on ordinary video** puts every pixel 1.5 px off and scores below bicubic: for your own "
