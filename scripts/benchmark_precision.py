@@ -211,10 +211,14 @@ def write_table(path, digest, name, cls, record):
         fcntl.flock(lock, fcntl.LOCK_EX)
         table = merge(load_table(path), digest, name, cls, record, GATE)
         tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
-        with open(tmp, "w") as f:
-            json.dump(table, f, indent=1, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "w") as f:
+                json.dump(table, f, indent=1, sort_keys=True)
+                f.write("\n")
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
 
 
 def main():

@@ -2,7 +2,7 @@
 closely as a linear refit allows: the start of a cheaper network.
 
     python scripts/narrow_head.py experiments_BI/FRVSR_fast12/001/train/ckpt/G_ema_iter4000.pth \\
-        /tmp/FRVSR_BI_fast_hr8_init.pth --hr_nf 8 [--lr_dir data/Footage/Bicubic4xLR] [--overwrite]
+        /tmp/FRVSR_BI_fast_nb7_hr8_init.pth --hr_nf 8 [--lr_dir data/Footage/Bicubic4xLR] [--overwrite]
 
 At small widths the last transposed convolution and ``conv_out``, both at the output resolution,
 cost more than the residual blocks (docs/models.md, "Choosing the size"). This keeps the ``hr_nf``
@@ -11,7 +11,8 @@ of each channel's share, on low-res clips from ``--lr_dir``) and refits ``conv_o
 channels by least squares against the full network's ``conv_out`` output on the same pixels.
 Parameter names stay; ``srnet.conv_out.weight`` then takes ``hr_nf`` channels, which
 ``FRNet.arch_from_state_dict`` reads back. It prints how close the narrowed output stays to the
-original (PSNR on one of the clips); training then recovers the rest.
+original (the PSNR of its output against the original's on one of the clips); training then
+recovers the rest.
 """
 
 import argparse
@@ -88,13 +89,17 @@ def head_samples(net, clips, per_frame, seed=0):
     return torch.cat(patches), torch.cat(targets)
 
 
+def check_width(hr_nf, old):
+    if not 1 <= hr_nf <= old:
+        raise UserError(f"--hr_nf {hr_nf}: expected 1 to {old} (the checkpoint's channels at the output resolution)")
+
+
 def narrowed(net, hr_nf, patches, targets):
     """An FRNet like ``net`` whose last ``conv_up`` keeps the ``hr_nf`` channels with the largest share
     of ``conv_out``'s output energy and whose ``conv_out`` is refitted on them (least squares)."""
     arch = net.arch()
     old = net.hr_nf
-    if not 1 <= hr_nf <= old:
-        raise UserError(f"--hr_nf {hr_nf}: expected 1 to {old} (the checkpoint's channels at the output resolution)")
+    check_width(hr_nf, old)
     weight = net.srnet.conv_out.weight.detach()  # (out_nc, old, 3, 3)
     out_nc = weight.shape[0]
     per_channel = patches.view(-1, old, 9)
@@ -137,6 +142,7 @@ def main(argv=None):
     net = generator_from_checkpoint(load_state_dict_file(args.checkpoint), label=args.checkpoint).eval()
     if not hasattr(net, "hr_nf") or len(net.srnet.conv_up) == 0:
         raise UserError(f"{args.checkpoint}: not an FRNet checkpoint (expected srnet.conv_up.* and srnet.conv_out)")
+    check_width(args.hr_nf, net.hr_nf)  # before the clips are read and run
     clips = read_clips(args.lr_dir, args.clips, args.frames)
     with torch.no_grad():
         patches, targets = head_samples(net, clips, args.pixels)
@@ -147,7 +153,7 @@ def main(argv=None):
     atomic_torch_save(with_metadata(small.state_dict(), net.state_dict()), args.output)
     print(
         f"{args.output}: {net.hr_nf} -> {args.hr_nf} channels at the output resolution (kept "
-        f"{', '.join(map(str, keep.tolist()))}); output {close:.2f} dB from the original's on the first clip"
+        f"{', '.join(map(str, keep.tolist()))}); PSNR {close:.2f} dB against the original's output on the first clip"
     )
     return 0
 

@@ -28,7 +28,10 @@ from tecogan.profiling import count_flops, cpu_name, step_inputs
 
 def parse_config(text):
     """``nf:nb:fnet_nf[:hr_nf]`` -> (nf, nb, fnet_nf, hr_nf)."""
-    values = [int(v) for v in text.split(":")]
+    try:
+        values = [int(v) for v in text.split(":")]
+    except ValueError:
+        values = []
     if len(values) not in (3, 4) or min(values) < 1:
         raise SystemExit(f"error: --configs {text!r}: expected nf:nb:fnet_nf or nf:nb:fnet_nf:hr_nf, positive integers")
     nf, nb, fnet_nf = values[:3]

@@ -95,7 +95,7 @@ def test_fewer_channels_at_the_output_resolution_read_back_from_the_tensors(tmp_
     with pytest.raises(UserError, match=rf"x\.pth: {last}\.weight gives 3 channels but srnet\.conv_out\.weight takes 2"):
         FRNet.arch_from_state_dict(bad, "x.pth")
     grey = FRNet(in_nc=1, out_nc=1, nf=8, nb=1, degradation="BI", scale=scale).state_dict()
-    with pytest.raises(UserError, match=r"x\.pth: fnet\.encoder1\.0\.weight takes 2 channels: an FRNet for 1-channel"):
+    with pytest.raises(UserError, match=r"x\.pth: fnet\.encoder1\.0\.weight takes 2 channels; expected 6"):
         FRNet.arch_from_state_dict(grey, "x.pth")
     with pytest.raises(UserError, match="FRNet: hr_nf 0: expected an integer >= 1"):
         FRNet(nf=8, nb=1, hr_nf=0)

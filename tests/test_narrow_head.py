@@ -50,7 +50,8 @@ def test_fewer_channels_load_strictly_and_the_refit_beats_plain_selection(tmp_pa
     lr_dir = _clips(tmp_path / "lr")
     out = tmp_path / "hr3.pth"
     assert narrow.main([str(path), str(out), "--hr_nf", "3", "--lr_dir", str(lr_dir), "--pixels", "300"]) == 0
-    assert "8 -> 3 channels at the output resolution" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "8 -> 3 channels at the output resolution" in said and "dB against the original's output" in said
     small = generator_from_checkpoint(str(out)).eval()  # strict; hr_nf read from the tensors
     assert small.arch() == dict(net.arch(), hr_nf=3)
     clips = narrow.read_clips(str(lr_dir), 2, 3)

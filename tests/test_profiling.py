@@ -77,6 +77,7 @@ def test_profile_fast_times_configs_with_fewer_channels_at_the_output_resolution
     assert [r[0] for r in rows] == ["8:1:4:8", "8:1:4:2"]
     assert int(rows[1][1]) < int(rows[0][1])  # fewer parameters, and fewer SRNet FLOPs
     assert float(rows[1][3]) < float(rows[0][3])
-    monkeypatch.setattr(sys, "argv", ["profile_fast.py", "--configs", "8:1"])
-    with pytest.raises(SystemExit, match="--configs '8:1': expected nf:nb:fnet_nf or nf:nb:fnet_nf:hr_nf"):
-        profile_fast.main()
+    for bad in ("8:1", "24:7:x"):
+        monkeypatch.setattr(sys, "argv", ["profile_fast.py", "--configs", bad])
+        with pytest.raises(SystemExit, match=f"--configs '{bad}': expected nf:nb:fnet_nf or nf:nb:fnet_nf:hr_nf"):
+            profile_fast.main()

@@ -2,7 +2,7 @@
 faster path would take (another precision, ``frvsr-fast``), from the measured precision table.
 
     estimate: 1200 frames left at 0.85 frames/s: about 23m32s; faster: --model frvsr-fast (a little
-    softer) about 6m22s, --precision int8 --backend openvino about 9m31s
+    softer) about 5m53s, --precision int8 --backend openvino about 9m31s
 
 Ratios come from ``precision_table.json`` (frames/s of each model and (backend, precision) pair,
 measured interleaved on one machine of this CPU's class); a checkpoint or class the table does not

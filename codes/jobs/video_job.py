@@ -265,7 +265,8 @@ def _start(upscaler, job, report):
         if target is not None and hasattr(target, "probe"):  # the encoder takes this size: checked before
             target.probe(out_h, out_w)  # any frame is upscaled (8x20000 x4 is not)
     # the generator's own architecture values (an FRNet: nf, nb and a non-reference FNet width)
-    own = "".join(f" {setting}" for setting in [own_settings(arch, " ")] if setting)
+    settings = own_settings(arch, " ")
+    own = f" {settings}" if settings else ""
     report(
         f"{shown(src)} -> {shown(dst)}: {arch['degradation']} generator{own}, "
         f"{w}x{h} -> {final[0]}x{final[1]}"

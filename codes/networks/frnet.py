@@ -303,10 +303,10 @@ class FRNet(Generator):
                     f"(a crafted or damaged checkpoint)"
                 )
         in_nc = encoder.shape[1] // 2 if encoder is not None else 3
-        if in_nc != 3:
+        if encoder is not None and encoder.shape[1] != 6:
             raise UserError(
-                f"{path}: fnet.encoder1.0.weight takes {encoder.shape[1]} channels: an FRNet for {in_nc}-channel "
-                f"frames; expected 6 (two RGB frames: every FRNet here runs on RGB)"
+                f"{path}: fnet.encoder1.0.weight takes {encoder.shape[1]} channels; expected 6 (two RGB "
+                f"frames: every FRNet here runs on RGB)"
             )
         nb = len({int(m.group(1)) for k in state_dict for m in [re.match(r"srnet\.resblocks\.(\d+)\.", k)] if m})
         ratio = conv_in.shape[1] // max(in_nc, 1) - 1

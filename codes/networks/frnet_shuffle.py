@@ -5,7 +5,8 @@ resolution; at small widths those full-resolution layers cost more than the resi
 (docs/models.md, "Choosing the size").  Here ``srnet.conv_out`` is one 3x3 convolution from
 ``nf`` features to ``out_nc * scale**2`` channels at the low resolution, rearranged by a pixel
 shuffle into the ``scale``-times larger residual; ``srnet.conv_up`` is empty.  The saved time
-buys wider residual blocks (the fast model, ``frvsr-fast``).  SRNet's ReLUs (after ``conv_in`` and
+buys wider residual blocks (a candidate for the fast model, ``experiments_BI/FRVSR_fast2``; the
+shipped ``frvsr-fast`` is an FRNet with fewer channels at the output resolution instead).  SRNet's ReLUs (after ``conv_in`` and
 inside the residual blocks) are leaky (slope 0.2): with plain ReLUs, training from random weights
 left 98% of ``conv_in``'s outputs dead within 1,000 iterations, and at nb 8 the whole residual.
 FNet, the warp, the recurrence and the fixed upsampler the residual is added to are FRNet's,
