@@ -117,6 +117,21 @@ def test_frame_folder_output_and_shards_then_assemble(tmp_path, ckpt, clip, upsc
     assert not os.path.exists(job_path(out))
 
 
+def test_a_worker_asking_another_precision_is_refused_naming_both(tmp_path, ckpt, clip, upscale):
+    """Every worker asks for the same precision and back-end (auto: each machine picks its own); a
+    second worker with another one was accepted and the output mixed precisions."""
+    base = ["--model", ckpt, "--device", "cpu", *CHUNKED, "--quiet"]
+    out = tmp_path / "out"
+    upscale(clip, out, *base, "--precision", "fp32", "--shard", "0/2")
+    done = tree_hash(job_path(out))
+    status, _, err = upscale(clip, out, *base, "--precision", "auto", "--shard", "1/2", check=False)
+    assert_one_line(status, err, "made differently (inference.precision fp32 -> auto)", "same input and options")
+    assert tree_hash(job_path(out)) == done and not os.path.exists(out)
+    upscale(clip, out, *base, "--precision", "fp32", "--shard", "1/2")
+    upscale(clip, tmp_path / "one", *base, "--precision", "fp32")
+    assert tree_hash(out) == tree_hash(tmp_path / "one")
+
+
 def test_a_damaged_done_chunk_is_named_and_made_again(tmp_path, ckpt, clip, upscale):
     """Chunk 0 done by --shard 0/2, then one of its segment files damaged: --shard 1/2 and
     --assemble name it as damaged (not merely "not done"); --shard 0/2 again warns and makes it
@@ -216,6 +231,32 @@ def test_a_worker_that_starts_after_another_finished_the_job_leaves_its_output(t
     assert count is None and lines == [f"{out}: assembled by another worker"], lines
     assert tree_hash(out) == made and not os.path.exists(job_path(out))
     assert not any(name.startswith(".out.mkv.") for name in os.listdir(tmp_path)), os.listdir(tmp_path)
+
+
+def test_a_chunk_asked_for_after_another_worker_assembled_makes_and_leaves_nothing(tmp_path, ckpt, clip, upscale):
+    """A --ray task keeps its job set up between chunks: asked for a chunk after another worker made
+    the output and removed the job, it made the chunk again in a job folder of its own (left beside
+    the output) and the driver then refused to assemble; now it says 'assembled'."""
+    import tecogan
+    from tecogan.jobs.chunks import ChunkedJob
+    from tecogan.jobs.video_job import prepare_job
+    from tecogan.jobs.video_options import VideoOptions
+
+    out = tmp_path / "out.mkv"
+    base = ["--model", ckpt, "--device", "cpu", *CHUNKED, "--codec", "ffv1", "--quiet"]
+    upscale(clip, out, *base, "--shard", "0/2")  # chunks 0 and 2 done
+    job = prepare_job(
+        clip, out, VideoOptions(codec="ffv1", scene_cuts="on", quiet=True), model_path=ckpt, segment_frames=4, chunk_frames=8
+    )
+    job = dataclasses.replace(job, resume="chunks")  # as upscale.py --worker
+    lines = []
+    late = ChunkedJob(tecogan.Upscaler(tecogan.load_generator(ckpt), device="cpu"), job, report=lines.append)
+    assert late.setup() is not None and late.pending() == [1, 3]
+    upscale(clip, out, *base, "--shard", "1/2")  # another worker finishes and assembles
+    made = tree_hash(out)
+    assert late.run_chunk(1) == "assembled" and late.assemble() is None
+    assert lines[-1] == f"{out}: assembled by another worker"
+    assert tree_hash(out) == made and not os.path.exists(job_path(out))
 
 
 # ---------------------------------------------------------------- leases ----

@@ -335,3 +335,33 @@ def test_a_rerun_whole_file_task_waits_for_the_lock_of_its_dead_try(tmp_path, ca
         later.join()
     assert status == 0 and _summary(out) == "1 done, 0 skipped, 0 failed", err
     assert len(decode_rgb(tmp_path / "out" / "a.mp4")) == 6
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_the_driver_releases_the_chunks_leases(tmp_path, cluster):
+    """Ctrl-C on a --ray driver: its tasks are cancelled and release their chunks' leases, so the
+    same command continues at once (before, Ray killed them at shutdown with the leases held, and a
+    rerun waited for each to expire)."""
+    clip = tmp_path / "in.mp4"
+    make_clip(clip, scenes((40, 40), h=96, w=128), rate=12)
+    out = tmp_path / "ray.mkv"
+    cmd = [sys.executable, os.path.join(REPO, "codes", "upscale.py"), clip, out, "--model", "frvsr", "--precision", "fp32"]
+    cmd += ["--device", "cpu", "--threads", "1", "--scene_cuts", "on", "--chunk_frames", "40", "--segment_frames", "4"]
+    driver = subprocess.Popen(
+        [*cmd, "--ray", cluster, "--lease", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
+    )
+
+    def leases():
+        folder = job_path(out)
+        return [n for n in os.listdir(folder) if n.startswith("c") and n.endswith(".lease")] if os.path.isdir(folder) else []
+
+    deadline = time.monotonic() + 180
+    while not leases():  # a task holds a chunk: interrupt it mid-chunk
+        assert driver.poll() is None and time.monotonic() < deadline, driver.communicate()
+        time.sleep(0.2)
+    time.sleep(1)
+    driver.send_signal(signal.SIGINT)
+    _, err = driver.communicate(timeout=120)
+    assert driver.returncode == 130 and "interrupted by SIGINT" in err, err
+    assert leases() == []
+    assert not os.path.exists(out)

@@ -39,7 +39,7 @@ from tecogan.jobs.segments import job_manifest, upscale_segments
 from tecogan.jobs.video_job import _start, output_identity
 from tecogan.utils.errors import warn
 from tecogan.utils.fileio import atomic_write_json, read_json_object
-from tecogan.utils.fingerprint import differences, numerics
+from tecogan.utils.fingerprint import describe_differences, differences, numerics
 from tecogan.utils.leases import Lease
 from tecogan.video import VideoSink, shown
 
@@ -110,6 +110,9 @@ class ChunkedJob:
         run = self._open(self.report)
         try:
             wanted = job_manifest(self.upscaler, run)
+            # what this worker asks for, not a record it continues: every worker must ask for the same
+            # precision and back-end (auto: each machine picks its own, as docs/upscale.md says)
+            wanted["inference"] = self.upscaler.requested.pixels_key()
             setup = self._lease(job_path(self.job.dst, SETUP_SUFFIX))
             try:
                 while not setup.try_take():
@@ -141,8 +144,8 @@ class ChunkedJob:
         if changed:
             raise UserError(
                 f"{shown(self.job.dst)}: its chunked job in {shown(self.folder.path)} was made "
-                f"differently ({', '.join(changed)} changed); run every worker with the same input and "
-                "options"
+                f"differently ({describe_differences(found, wanted, changed)}); run every worker with the "
+                "same input and options"
             )
         self.manifest = found
         return found
@@ -201,22 +204,33 @@ class ChunkedJob:
         )
 
     def run_chunk(self, index, progress=False):
-        """Make chunk ``index`` if no other process holds it: 'done' (already), 'busy' (held), or
-        'made' (seconds and frames in ``self.last``)."""
+        """Make chunk ``index`` if no other process holds it: 'done' (already), 'busy' (held),
+        'assembled' (another process made the output and removed the job meanwhile: nothing is
+        made or left behind), or 'made' (seconds and frames in ``self.last``)."""
         if self.done(index):
             return "done"
+        if self.folder.manifest() is None:
+            return "assembled"
         lease = self._lease(os.path.join(self.folder.path, chunk_name(index) + ".lease"))
         if not lease.try_take():
             return "busy"
+        state = "assembled"
         try:
+            if self.folder.manifest() is None:  # removed while the lease was taken (which made the folder again)
+                return state
             if self.done(index):
-                return "done"
+                state = "done"
+                return state
             started = time.perf_counter()
             made = self._make(index, lease, progress)
             self.last = (time.perf_counter() - started, made)
-            return "made"
+            state = "made"
+            return state
         finally:
             lease.release()
+            if state == "assembled":
+                with contextlib.suppress(OSError):
+                    os.rmdir(self.folder.path)  # only the folder the lease made again, when empty
 
     def _make(self, index, lease, progress):
         start, end = self.chunks[index]

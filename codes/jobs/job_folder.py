@@ -33,7 +33,7 @@ from tecogan.errors import JobDamaged, UserError
 from tecogan.jobs.job_state import pack_state, state_problem, unpack_state
 from tecogan.utils.errors import warn
 from tecogan.utils.fileio import atomic_write, atomic_write_json, read_json_object
-from tecogan.utils.fingerprint import differences
+from tecogan.utils.fingerprint import describe_differences, differences
 from tecogan.utils.hashing import file_sha256
 from tecogan.utils.locks import FileLock
 from tecogan.utils.outputs import check_job_folder
@@ -246,7 +246,7 @@ class JobFolder:
                 if changed:
                     raise UserError(
                         f"{shown(self.dst)}: its unfinished job in {shown(self.path)} was made differently "
-                        f"({', '.join(changed)} changed); run it with the same input and options, or "
+                        f"({describe_differences(old, manifest, changed)}); run it with the same input and options, or "
                         "--overwrite to discard it and start again"
                     )
                 remove_own_temps(self.path)

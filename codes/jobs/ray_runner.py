@@ -14,6 +14,7 @@ imported only for ``--ray``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import socket
 import time
@@ -26,6 +27,7 @@ from tecogan.utils.errors import one_line
 from tecogan.video import shown
 
 MAX_RETRIES = 3  # reruns of a task whose worker process or node died
+CANCEL_WAIT = 15  # seconds an interrupted driver gives its cancelled tasks to release their chunks' leases
 
 
 def check_ray_address(address):
@@ -141,23 +143,43 @@ def run_on_ray(upscaler, job, address, *, model, model_args=None, cpus=1.0, gpus
         spec = job_spec(job, upscaler.requested, model=model, model_args=model_args, lease=lease)
         refs = {task.remote(spec, index): index for index in chunked.pending()}
         report(f"ray: {len(refs)} of {len(chunked.chunks)} chunks submitted to {address} ({cpus:g} CPUs, {gpus:g} GPUs a task)")
-        started, made = time.perf_counter(), 0
-        while refs:
-            ready, _ = ray.wait(list(refs), num_returns=1, timeout=30)
-            for ref in ready:
-                index = refs.pop(ref)
-                try:
-                    state, seconds, frames, host = ray.get(ref)
-                except ray.exceptions.RayError as err:
-                    raise UserError(
-                        f"--ray: chunk {index} failed on the cluster ({one_line(err)}); the chunks done are "
-                        f"kept in {shown(chunked.folder.path)}: the same command continues"
-                    ) from None
-                made += frames
-                report(
-                    f"chunk {index} {state} on {host} in {seconds:.2f} s; "
-                    + chunked.progress_line(made, time.perf_counter() - started)
-                )
+        try:
+            _follow(ray, refs, chunked, report)
+        except KeyboardInterrupt:
+            _cancel(ray, refs)
+            raise
     finally:
         ray.shutdown()
     return chunked.assemble()
+
+
+def _follow(ray, refs, chunked, report):
+    """Report each chunk as its task ends (``refs``: task -> chunk index, emptied as they end)."""
+    started, made = time.perf_counter(), 0
+    while refs:
+        ready, _ = ray.wait(list(refs), num_returns=1, timeout=30)
+        for ref in ready:
+            index = refs.pop(ref)
+            try:
+                state, seconds, frames, host = ray.get(ref)
+            except ray.exceptions.RayError as err:
+                raise UserError(
+                    f"--ray: chunk {index} failed on the cluster ({one_line(err)}); the chunks done are "
+                    f"kept in {shown(chunked.folder.path)}: the same command continues"
+                ) from None
+            if state == "assembled":  # another worker made the output meanwhile: assemble() says so
+                continue
+            made += frames
+            progress = chunked.progress_line(made, time.perf_counter() - started)
+            report(f"chunk {index} {state} on {host} in {seconds:.2f} s; {progress}")
+
+
+def _cancel(ray, refs):
+    """Ctrl-C on the driver: cancel the tasks still running (KeyboardInterrupt in each, so they release
+    their chunks' leases and a rerun continues at once, not after the leases expire) and wait a
+    little for them to end; Ray would otherwise kill them at shutdown with the leases held."""
+    for ref in refs:
+        with contextlib.suppress(Exception):
+            ray.cancel(ref)
+    with contextlib.suppress(Exception):
+        ray.wait(list(refs), num_returns=len(refs), timeout=CANCEL_WAIT)

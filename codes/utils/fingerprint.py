@@ -86,6 +86,23 @@ def numerics(device):
     }
 
 
+def _at(tree, dotted):
+    for key in dotted.split("."):
+        tree = tree.get(key) if isinstance(tree, dict) else None
+    return tree
+
+
+def _short(value, limit=48):
+    text = "none" if value is None else str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe_differences(old, new, keys):
+    """``keys`` (dotted, from :func:`differences`) with the recorded and the given value each:
+    ``inference.precision fp32 -> bf16`` (long values shortened), for a one-line refusal."""
+    return ", ".join(f"{key} {_short(_at(old, key))} -> {_short(_at(new, key))}" for key in keys)
+
+
 def differences(old, new, prefix=""):
     """The dotted keys whose values differ between two nested dicts (``inference.tile``)."""
     out = []
