@@ -250,6 +250,8 @@ SCHEMA = Section(
                     # the meshes averaged over the batch and the frames before the square (losses.py)
                     {"pool": Key(bool, default=False)},
                 ),
+                # the grid score as a loss: lattice-frequency peaks over the ground truth's (losses.py)
+                "grid_crit": _criterion(lambda: criterion_names("peak")),
                 "feature_crit": _criterion(
                     lambda: criterion_names("distance", "feature"),
                     {

@@ -1,4 +1,4 @@
-"""Criteria (CB, cosine, GAN, LSGAN) and the LR schedules (values, state_dict round trip)."""
+"""Criteria (CB, cosine, GAN, LSGAN, lattice, grid peak) and the LR schedules (values, state_dict round trip)."""
 
 import copy
 import math
@@ -11,7 +11,8 @@ import yaml
 from helpers import REPO, tree_hash
 
 from tecogan.experiment import load_config
-from tecogan.models.losses import LatticeLoss, build_criterion, phase_jitter
+from tecogan.metrics.grid import grid_score_frame
+from tecogan.models.losses import GridPeakLoss, LatticeLoss, build_criterion, lattice_peaks, phase_jitter
 from tecogan.models.lr_schedules import build_scheduler
 from tecogan.utils.errors import UserError
 
@@ -100,6 +101,59 @@ def test_pooled_lattice_loss_keeps_the_common_mesh_and_drops_each_crops_texture(
     assert pooled(out + tiled, gt) > pooled(out, gt) + 0.5 * power
     per_frame = out.reshape(-1, 3, 32, 32)  # (n*t, c, H, W) pools the same
     assert math.isclose(pooled(per_frame, gt.reshape(-1, 3, 32, 32)).item(), pooled(out, gt).item(), rel_tol=1e-6)
+
+
+def test_lattice_peaks_are_the_grid_score_terms():
+    """On a float grey frame the loss's peaks average to the metric's score (the metric rounds
+    to uint8 grey first, so a frame whose grey is exact integers gives the same value)."""
+    torch.manual_seed(0)
+    grey = torch.randint(0, 256, (1, 40, 52)).double()
+    rgb = grey.expand(3, -1, -1) / 255  # equal channels: grey is the value itself
+    expect = grid_score_frame(grey[0].numpy().astype("uint8"))
+    assert lattice_peaks(rgb, floor=0).shape == (15,)
+    assert math.isclose(lattice_peaks(rgb, floor=0).mean().item(), expect, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def test_grid_peak_loss_sees_a_faint_mesh_over_texture_and_not_the_texture():
+    """A mesh far fainter than the texture's own phase means: the squared phase-mean loss
+    hardly sees it, the power-ratio loss does; texture that differs costs little, the ground
+    truth's own peaks nothing, and gradients reach the output."""
+    torch.manual_seed(0)
+    texture = F.interpolate(torch.rand(8, 3, 64, 64), size=(128, 128), mode="bicubic", align_corners=False)
+    other = F.interpolate(torch.rand(8, 3, 64, 64), size=(128, 128), mode="bicubic", align_corners=False)
+    mesh = torch.zeros(4, 4)
+    mesh[0, 0], mesh[2, 1] = 0.004, -0.004  # about one grey level
+    tiled = (mesh - mesh.mean()).repeat(32, 32)
+    crit = build_criterion({"type": "GridPeak", "weight": 1.0, "reduction": "mean"})
+    assert isinstance(crit, GridPeakLoss)
+    assert crit(texture, texture).item() == 0.0
+    lattice = build_criterion({"type": "Lattice", "weight": 1.0, "reduction": "mean"})
+    assert lattice(texture + tiled, texture) < lattice(other, texture) / 10  # the mesh drowns in texture ...
+    assert crit(texture + tiled, texture) > 2 * crit(other, texture)  # ... but stands out as a peak
+    assert crit(texture + tiled, texture + tiled).item() == 0.0  # peaks the ground truth has cost nothing
+    total = build_criterion({"type": "GridPeak", "weight": 1.0, "reduction": "sum"})(texture + tiled, texture)
+    assert math.isclose(total.item(), crit(texture + tiled, texture).item() * 8 * 15, rel_tol=1e-5)
+    x = (texture + tiled).clone().requires_grad_(True)
+    crit(x, texture).backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+    flat = torch.full((2, 3, 16, 16), 0.5)
+    assert torch.isfinite(crit(flat, flat)) and crit(flat, flat).item() == 0.0  # a flat frame: the floor keeps it finite
+    with pytest.raises(UserError, match="smaller than two 4x4 periods"):
+        crit(torch.rand(1, 3, 7, 40), torch.rand(1, 3, 7, 40))
+
+
+def test_grid_crit_in_the_schema(tmp_path):
+    """train.grid_crit takes the peak criteria only: GridPeak loads with its defaults, a
+    lattice type there is one error naming the key and the choices."""
+    cfg = yaml.safe_load((REPO / "experiments_BD" / "FRVSR_footage" / "001" / "train.yml").read_text())
+    cfg["train"]["grid_crit"] = {"type": "GridPeak", "weight": 2.0}
+    path = tmp_path / "train.yml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert load_config(str(path))["train"]["grid_crit"] == {"type": "GridPeak", "weight": 2.0, "reduction": "mean"}
+    cfg["train"]["grid_crit"]["type"] = "Lattice"
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(UserError, match=r"train.grid_crit.type: .*GridPeak"):
+        load_config(str(path))
 
 
 def test_fixed_and_multistep():
@@ -285,3 +339,31 @@ def test_a_multistep_schedule_changed_on_resume_is_followed(change):
         rates.append(sched2.optimizer.param_groups[0]["lr"])
     want = [base * 0.1] * 4 if change == "lr" else [1.0, 1.0, 0.1, 0.1]
     assert rates == pytest.approx(want)
+
+
+def test_training_step_adds_the_lattice_and_grid_terms(tmp_path):
+    """A tiny TecoGAN step with train.lattice_crit and train.grid_crit: each term is its weight
+    times its criterion on the step's output, logged as l_lattice_G and l_grid_G."""
+    from test_training_trainer import write_opt
+
+    from tecogan.experiment import validate_config
+    from tecogan.models import build_model
+
+    def extra(opt):
+        opt["train"]["lattice_crit"] = {"type": "Lattice", "weight": 100.0}
+        opt["train"]["grid_crit"] = {"type": "GridPeak", "weight": 0.5}
+
+    write_opt(tmp_path / "exp", tmp_path, model="TecoGAN", extra=extra)
+    opt = validate_config(yaml.safe_load((tmp_path / "exp" / "train.yml").read_text()))
+    torch.manual_seed(0)
+    model = build_model(opt, torch.device("cpu"))
+    out = {"hr_data": torch.rand(2, 3, 3, 32, 32)}
+    gt = torch.rand(2, 3, 3, 32, 32)
+    warping = model.warp_crit
+    model.warp_crit = None  # the warping term needs the flow of a real forward pass
+    _, log = model.generator_losses(None, gt, out)
+    model.warp_crit = warping
+    assert math.isclose(log["l_grid_G"].item(), 0.5 * GridPeakLoss()(out["hr_data"], gt).item(), rel_tol=1e-6)
+    assert math.isclose(log["l_lattice_G"].item(), 100.0 * LatticeLoss()(out["hr_data"], gt).item(), rel_tol=1e-6)
+    assert log["l_grid_G"].item() > 0
+    model.train_step({"gt": torch.rand(2, 3, 3, 40, 40)})  # a whole step runs with both terms

@@ -75,6 +75,7 @@ class FRVSRModel:
         self.pix_crit, self.pix_w = self._crit("pixel_crit")
         self.warp_crit, self.warp_w = self._crit("warping_crit")
         self.lattice_crit, self.lattice_w = self._crit("lattice_crit")
+        self.grid_crit, self.grid_w = self._crit("grid_crit")
         # set by the trainer on the iterations it logs: the gradient norms go to TensorBoard
         self.track_grad_norm, self.grad_norms = False, {}
         self.distill_crit, self.distill_w = self._crit("distill_crit")
@@ -207,7 +208,7 @@ class FRVSRModel:
 
     # ---- one iteration ----------------------------------------------------------------
     def generator_losses(self, lr_data, gt_data, out):
-        """Pixel, warping and lattice terms; returns (weighted sum, log dict)."""
+        """Pixel, warping, lattice and grid terms; returns (weighted sum, log dict)."""
         log = {}
         total = 0
         if self.pix_crit is not None:
@@ -223,6 +224,10 @@ class FRVSRModel:
             l_lattice = self.lattice_w * self.lattice_crit(out["hr_data"].float(), gt_data)
             total = total + l_lattice
             log["l_lattice_G"] = l_lattice.detach()
+        if self.grid_crit is not None:  # the same mesh as a power ratio: as costly over texture as over flat walls
+            l_grid = self.grid_w * self.grid_crit(out["hr_data"].float(), gt_data)
+            total = total + l_grid
+            log["l_grid_G"] = l_grid.detach()
         if self.distill_crit is not None:  # toward the frozen teacher's output on the same clip
             with torch.no_grad(), self.autocast():
                 taught = self.teacher.forward_sequence(lr_data)

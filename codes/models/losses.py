@@ -90,6 +90,63 @@ class LatticeLoss(nn.Module):
         return loss.sum() if self.reduction == "sum" else loss.mean()
 
 
+GREY_WEIGHTS = (0.299, 0.587, 0.114)  # RGB -> luma, the weights metrics/grid.py scores with
+
+
+def lattice_peaks(x, period=4, floor=1e-6):
+    """(.., 3, H, W) RGB in [0, 1] -> (.., period**2 - 1): the grid score's terms, differentiable.
+
+    The frame as :func:`tecogan.metrics.grid.grid_score_frame` sees it (grey, cut to multiples
+    of ``period``, mean removed, 2-D Hann window), then for each lattice frequency
+    ``(a*H/period, b*W/period)`` but (0, 0): log10 of its power over the mean power of its 8
+    neighbours two bins away.  ``floor`` (relative to the frame's mean power) keeps the log finite
+    on flat frames.
+    """
+    p = period
+    h, w = x.shape[-2] // p * p, x.shape[-1] // p * p
+    if min(h, w) < 2 * p:
+        raise UserError(f"GridPeak: frames of {x.shape[-1]}x{x.shape[-2]} are smaller than two {p}x{p} periods")
+    weights = x.new_tensor(GREY_WEIGHTS).view(3, 1, 1)
+    grey = (x[..., :h, :w] * weights).sum(dim=-3)
+    grey = grey - grey.mean(dim=(-2, -1), keepdim=True)
+    window = torch.outer(
+        torch.hann_window(h, periodic=False, dtype=x.dtype, device=x.device),
+        torch.hann_window(w, periodic=False, dtype=x.dtype, device=x.device),
+    )
+    power = torch.fft.fft2(grey * window).abs() ** 2
+    eps = floor * power.mean(dim=(-2, -1), keepdim=True).clamp_min(torch.finfo(x.dtype).tiny)
+    power = power + eps
+    peaks = []
+    for a in range(p):
+        for b in range(p):
+            if (a, b) == (0, 0):
+                continue
+            y0, x0 = a * h // p, b * w // p
+            ring = [power[..., (y0 + dy) % h, (x0 + dx) % w] for dy in (-2, 0, 2) for dx in (-2, 0, 2) if (dy, dx) != (0, 0)]
+            peaks.append(torch.log10(power[..., y0, x0] / torch.stack(ring, dim=-1).mean(dim=-1)))
+    return torch.stack(peaks, dim=-1)
+
+
+class GridPeakLoss(nn.Module):
+    """How far the output's lattice frequencies stand above their neighbours, beyond the
+    ground truth's: the mean of ``relu(peaks(x) - peaks(y))`` over frames and lattice bins
+    (:func:`lattice_peaks`, the grid score's terms).
+
+    Unlike :class:`LatticeLoss`, which squares the phase means' difference in grey levels, each
+    term here is a ratio of powers: a faint mesh over dense texture (where the crop's own phase
+    means are far larger than the mesh) costs as much as the same peak over a flat wall.  Peaks
+    the ground truth has (periodic texture really there) cost nothing.
+    """
+
+    def __init__(self, period=4, reduction="mean"):
+        super().__init__()
+        self.period, self.reduction = period, reduction
+
+    def forward(self, x, y):
+        excess = torch.relu(lattice_peaks(x, self.period) - lattice_peaks(y, self.period))
+        return excess.sum() if self.reduction == "sum" else excess.mean()
+
+
 def phase_jitter(x, y, step, period=4):
     """``x`` and ``y`` (.., H, W) cut alike by ``period - 1`` rows and columns, at the offset
     (dy, dx) that iteration ``step`` takes in turn (every one of the period x period offsets
@@ -127,6 +184,7 @@ CRITERIA = {
     "GAN": (VanillaGANLoss, "adversarial"),
     "LSGAN": (LSGANLoss, "adversarial"),
     "Lattice": (lambda reduction, pool=False: LatticeLoss(reduction=reduction, pool=pool), "lattice"),
+    "GridPeak": (lambda reduction: GridPeakLoss(reduction=reduction), "peak"),
 }
 
 
