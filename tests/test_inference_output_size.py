@@ -15,7 +15,7 @@ from helpers import save_tiny_generator, upscale_in_process
 import tecogan
 from tecogan.inference.options import OptionError
 from tecogan.jobs.video_options import VideoOptions, output_size, resize_frame
-from tecogan.utils.progress import Progress, format_seconds, progress_line
+from tecogan.utils.progress import Progress, counted, format_seconds, progress_line
 
 
 def clip_frames(n=4, h=12, w=16):
@@ -139,4 +139,5 @@ def test_progress_lines_for_logs():
     Progress(total=3, stream=quiet, quiet=True, every=0).update()
     assert quiet.getvalue() == ""
     assert format_seconds(3725) == "1h02m" and format_seconds(65) == "1m05s"
+    assert (counted(1, "chunk"), counted(0, "chunk"), counted(4, "chunk")) == ("1 chunk", "0 chunks", "4 chunks")
     assert progress_line("test", 5, None, 10) == "test: 5 frames, 0.50 frames/s"

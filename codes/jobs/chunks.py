@@ -41,6 +41,7 @@ from tecogan.utils.errors import warn
 from tecogan.utils.fileio import atomic_write_json, read_json_object
 from tecogan.utils.fingerprint import describe_differences, differences, numerics
 from tecogan.utils.leases import Lease
+from tecogan.utils.progress import counted
 from tecogan.video import VideoSink, shown
 
 SETUP_SUFFIX = ".tecogan-lease"  # beside the output: the first pass's lease (before the job folder exists)
@@ -159,7 +160,7 @@ class ChunkedJob:
         manifest = {**manifest, "frames": count, "chunked": {"cuts": detector.indices, "chunks": [list(b) for b in bounds]}}
         self.folder.begin(manifest, False)
         self.report(
-            f"{describe_cuts(detector.cuts)}; {len(bounds)} chunks of {count} frames "
+            f"{describe_cuts(detector.cuts)}; {counted(len(bounds), 'chunk')} of {count} frames "
             f"(first pass {time.perf_counter() - started:.1f} s, recorded in {shown(self.folder.path)})"
         )
         return manifest
@@ -346,7 +347,7 @@ class ChunkedJob:
         finally:
             lease.release()
         self.summary(
-            f"{count} frames assembled from {len(self.chunks)} chunks in {time.perf_counter() - started:.2f} s "
+            f"{count} frames assembled from {counted(len(self.chunks), 'chunk')} in {time.perf_counter() - started:.2f} s "
             f"-> {shown(self.job.dst)}"
         )
         return count

@@ -42,6 +42,7 @@ from tecogan.jobs.video_job import run_job
 from tecogan.utils.errors import UserError, one_line
 from tecogan.utils.hashing import file_sha256
 from tecogan.utils.outputs import JOB, check_outputs
+from tecogan.utils.progress import counted
 from tecogan.video import shown
 
 WAIT_LEASES = 2  # a rerun task waits this many leases for its dead first try's job lock (NFS frees it late)
@@ -49,10 +50,6 @@ WAIT_LEASES = 2  # a rerun task waits this many leases for its dead first try's 
 
 def _quiet(_line):
     pass
-
-
-def _count(n, noun):
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 # ------------------------------------------------------- in a Ray worker process ----
@@ -301,7 +298,7 @@ def _follow(f, step, value, seconds, host, tally, head, settings, say, report):
         f.counted = sum(b - a for i, (a, b) in enumerate(chunks) if i not in pending)
         tally.frames += f.counted
         say(
-            f"{head}: {_count(len(chunks), 'chunk')} of {frames} frames, {len(pending)} to make (first pass on {host} in "
+            f"{head}: {counted(len(chunks), 'chunk')} of {frames} frames, {len(pending)} to make (first pass on {host} in "
             f"{seconds:.2f} s)"
         )
         return [("chunk", f.spec, index) for index in pending] if pending else [assemble]
@@ -319,6 +316,6 @@ def _follow(f, step, value, seconds, host, tally, head, settings, say, report):
         tally.frames += frames
         tally.made += frames
     tally.done += 1
-    what = f"from {_count(len(f.chunks), 'chunk')}" if step[0] == "assemble" else "made"
+    what = f"from {counted(len(f.chunks), 'chunk')}" if step[0] == "assemble" else "made"
     report(f"{head}: {frames} frames {what} on {host} in {seconds:.2f} s -> {shown(f.item.dst)}; " + tally.line())
     return []

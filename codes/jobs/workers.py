@@ -12,6 +12,7 @@ import time
 from tecogan.jobs.batch import parse_shard
 from tecogan.jobs.chunks import ChunkedJob
 from tecogan.utils.errors import UserError
+from tecogan.utils.progress import counted
 
 
 def shard_indices(text, count):
@@ -32,7 +33,7 @@ def work(upscaler, job, *, shard=None, lease=None, report=print, progress=True, 
     count = len(chunked.chunks)
     mine = None if shard is None else shard_indices(shard, count)
     where = "" if shard is None else f" (shard {shard}: {len(mine)} of {count} chunks)"
-    report(f"{chunked.folder.path}: {count} chunks{where}")
+    report(f"{chunked.folder.path}: {counted(count, 'chunk')}{where}")
     started, made = time.perf_counter(), 0
     while chunked.folder.exists():
         pending = chunked.pending(mine)

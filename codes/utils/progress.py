@@ -23,6 +23,11 @@ LINE_EVERY = 5.0  # seconds between progress lines in a log
 ESTIMATE_FRAMES = 3  # frames measured after the first before the estimate line
 
 
+def counted(n, noun):
+    """``1 chunk``, ``3 chunks``: a count with its noun (plural by an ``s``)."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def format_seconds(seconds):
     """``42s``, ``3m05s``, ``2h07m``."""
     seconds = max(0, int(round(seconds)))
