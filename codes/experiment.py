@@ -251,7 +251,11 @@ SCHEMA = Section(
                     {"pool": Key(bool, default=False)},
                 ),
                 # the grid score as a loss: lattice-frequency peaks over the ground truth's (losses.py)
-                "grid_crit": _criterion(lambda: criterion_names("peak")),
+                "grid_crit": _criterion(
+                    lambda: criterion_names("peak"),
+                    # each clip averaged over its frames first: the mesh stays, moving texture blurs
+                    {"pool_time": Key(bool, default=False)},
+                ),
                 "feature_crit": _criterion(
                     lambda: criterion_names("distance", "feature"),
                     {

@@ -142,6 +142,24 @@ def test_grid_peak_loss_sees_a_faint_mesh_over_texture_and_not_the_texture():
         crit(torch.rand(1, 3, 7, 40), torch.rand(1, 3, 7, 40))
 
 
+def test_grid_peak_pooled_over_time_sees_a_mesh_that_stays_while_texture_moves():
+    """pool_time: each clip averaged over its frames before the peaks; a mesh fixed to the pixel
+    lattice under texture that pans stands out far more than frame by frame."""
+    torch.manual_seed(0)
+    wide = F.interpolate(torch.rand(2, 3, 64, 96), size=(128, 192), mode="bicubic", align_corners=False)
+    clip = torch.stack([wide[..., 5 * i : 5 * i + 128] for i in range(8)], dim=1)  # (2, 8, 3, 128, 128): panning
+    mesh = torch.zeros(4, 4)
+    mesh[1, 0], mesh[3, 3] = 0.003, -0.003
+    tiled = (mesh - mesh.mean()).repeat(32, 32)
+    cfg = {"type": "GridPeak", "reduction": "mean"}
+    per_frame, pooled = build_criterion(cfg), build_criterion({**cfg, "pool_time": True})
+    assert pooled.pool_time and not per_frame.pool_time
+    assert pooled(clip + tiled, clip) > 1.4 * per_frame(clip + tiled, clip)  # log10 ratios: 1.6 against 1.0
+    assert pooled(clip, clip).item() == 0.0
+    with pytest.raises(UserError, match="pool_time needs"):
+        pooled(clip[:, 0], clip[:, 0])
+
+
 def test_grid_crit_in_the_schema(tmp_path):
     """train.grid_crit takes the peak criteria only: GridPeak loads with its defaults, a
     lattice type there is one error naming the key and the choices."""
@@ -149,7 +167,12 @@ def test_grid_crit_in_the_schema(tmp_path):
     cfg["train"]["grid_crit"] = {"type": "GridPeak", "weight": 2.0}
     path = tmp_path / "train.yml"
     path.write_text(yaml.safe_dump(cfg))
-    assert load_config(str(path))["train"]["grid_crit"] == {"type": "GridPeak", "weight": 2.0, "reduction": "mean"}
+    assert load_config(str(path))["train"]["grid_crit"] == {
+        "type": "GridPeak",
+        "weight": 2.0,
+        "reduction": "mean",
+        "pool_time": False,
+    }
     cfg["train"]["grid_crit"]["type"] = "Lattice"
     path.write_text(yaml.safe_dump(cfg))
     with pytest.raises(UserError, match=r"train.grid_crit.type: .*GridPeak"):
