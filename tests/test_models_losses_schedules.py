@@ -112,6 +112,9 @@ def test_lattice_peaks_are_the_grid_score_terms():
     expect = grid_score_frame(grey[0].numpy().astype("uint8"))
     assert lattice_peaks(rgb, floor=0).shape == (15,)
     assert math.isclose(lattice_peaks(rgb, floor=0).mean().item(), expect, rel_tol=1e-9, abs_tol=1e-9)
+    assert math.isclose(lattice_peaks(grey / 255, floor=0).mean().item(), expect, rel_tol=1e-9, abs_tol=1e-9)
+    with pytest.raises(UserError, match="frames of 2 channels"):
+        lattice_peaks(torch.rand(2, 40, 52))
 
 
 def test_grid_peak_loss_sees_a_faint_mesh_over_texture_and_not_the_texture():

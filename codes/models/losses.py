@@ -94,7 +94,8 @@ GREY_WEIGHTS = (0.299, 0.587, 0.114)  # RGB -> luma, the weights metrics/grid.py
 
 
 def lattice_peaks(x, period=4, floor=1e-6):
-    """(.., 3, H, W) RGB in [0, 1] -> (.., period**2 - 1): the grid score's terms, differentiable.
+    """(.., 3, H, W) RGB (or (.., 1, H, W) grey) in [0, 1] -> (.., period**2 - 1): the grid
+    score's terms, differentiable.
 
     The frame as :func:`tecogan.metrics.grid.grid_score_frame` sees it (grey, cut to multiples
     of ``period``, mean removed, 2-D Hann window), then for each lattice frequency
@@ -106,7 +107,9 @@ def lattice_peaks(x, period=4, floor=1e-6):
     h, w = x.shape[-2] // p * p, x.shape[-1] // p * p
     if min(h, w) < 2 * p:
         raise UserError(f"GridPeak: frames of {x.shape[-1]}x{x.shape[-2]} are smaller than two {p}x{p} periods")
-    weights = x.new_tensor(GREY_WEIGHTS).view(3, 1, 1)
+    if x.shape[-3] not in (1, 3):
+        raise UserError(f"GridPeak: frames of {x.shape[-3]} channels; expected RGB (3) or grey (1)")
+    weights = x.new_tensor(GREY_WEIGHTS if x.shape[-3] == 3 else (1.0,)).view(-1, 1, 1)
     grey = (x[..., :h, :w] * weights).sum(dim=-3)
     grey = grey - grey.mean(dim=(-2, -1), keepdim=True)
     window = torch.outer(
