@@ -254,7 +254,11 @@ SCHEMA = Section(
                 "grid_crit": _criterion(
                     lambda: criterion_names("peak"),
                     # each clip averaged over its frames first: the mesh stays, moving texture blurs
-                    {"pool_time": Key(bool, default=False)},
+                    {
+                        "pool_time": Key(bool, default=False),
+                        # false: the neighbours' power is a constant, so only the peaks are lowered
+                        "ring_grad": Key(bool, default=True),
+                    },
                 ),
                 "feature_crit": _criterion(
                     lambda: criterion_names("distance", "feature"),

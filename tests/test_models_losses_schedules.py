@@ -175,11 +175,46 @@ def test_grid_crit_in_the_schema(tmp_path):
         "weight": 2.0,
         "reduction": "mean",
         "pool_time": False,
+        "ring_grad": True,
     }
+    cfg["train"]["grid_crit"]["ring_grad"] = "no"
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(UserError, match=r"train.grid_crit.ring_grad"):
+        load_config(str(path))
+    cfg["train"]["grid_crit"]["ring_grad"] = False
     cfg["train"]["grid_crit"]["type"] = "Lattice"
     path.write_text(yaml.safe_dump(cfg))
     with pytest.raises(UserError, match=r"train.grid_crit.type: .*GridPeak"):
         load_config(str(path))
+
+
+def test_grid_peak_without_ring_gradient_only_lowers_the_peaks():
+    """With ring_grad false the loss's value is the same, but its gradient is made of the
+    lattice frequencies alone (through the window): a step along it moves no power two bins
+    beside them.  With the ring's gradient it does."""
+    torch.manual_seed(0)
+    n = 32
+    gt = torch.rand(1, 3, n, n, dtype=torch.float64)
+    mesh = torch.zeros(1, 1, n, n, dtype=torch.float64)
+    mesh[..., ::4, ::4] = 0.5  # a period-4 pattern far above the ground truth's
+    out = (gt * 0.5 + mesh).requires_grad_()
+    window = torch.outer(*(torch.hann_window(n, periodic=False, dtype=torch.float64),) * 2)
+    inside = (slice(4, n - 8), slice(4, n - 8))  # away from the window's zeros
+
+    def lattice_part(flag):
+        """How far the gradient (per grey level, window divided out) is from period 4."""
+        loss = GridPeakLoss(ring_grad=flag)
+        (grad,) = torch.autograd.grad(loss(out, gt), out)
+        grey = grad[0, 0] / 0.299  # the red channel's share of the grey gradient
+        sines = (grey - grey[0, 0]) / window.clamp_min(1e-12)  # the mean removal adds a constant
+        body = sines[inside]
+        shifted = sines[8 : n - 4, 8 : n - 4]  # the same pixels four rows and columns on
+        return loss(out, gt).item(), (body - shifted).abs().max().item() / body.abs().max().item()
+
+    value_with, off_with = lattice_part(True)
+    value_without, off_without = lattice_part(False)
+    assert math.isclose(value_with, value_without, rel_tol=1e-12) and value_with > 0
+    assert off_without < 1e-4 < 0.01 < off_with
 
 
 def test_fixed_and_multistep():

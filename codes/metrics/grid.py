@@ -22,8 +22,30 @@ from tecogan.errors import UserError
 from tecogan.metrics.functional import to_gray
 
 PERIOD = 4  # the x4 upsampler's lattice
-LATTICE = tuple((a, b) for a in range(PERIOD) for b in range(PERIOD) if (a, b) != (0, 0))
+GREY_WEIGHTS = (0.299, 0.587, 0.114)  # RGB -> luma: OpenCV's RGB2GRAY weights, for float frames
 NEIGHBOURS = tuple((dy, dx) for dy in (-2, 0, 2) for dx in (-2, 0, 2) if (dy, dx) != (0, 0))
+
+
+def lattice(period=PERIOD):
+    """The lattice bins (a, b), a, b in 0..period-1 except (0, 0), in row order."""
+    return tuple((a, b) for a in range(period) for b in range(period) if (a, b) != (0, 0))
+
+
+LATTICE = lattice(PERIOD)
+
+
+def peaks_and_rings(power, period=PERIOD):
+    """[(peak, ring)] for each lattice bin of a (.., h, w) power spectrum (numpy or torch):
+    the power at ``(a*h/period, b*w/period)`` and the mean power of its 8 neighbours two bins
+    away (indices wrapping).  The metric and the training loss (models/losses.py) both read the
+    lattice through this one function."""
+    h, w = power.shape[-2], power.shape[-1]
+    pairs = []
+    for a, b in lattice(period):
+        y0, x0 = a * h // period, b * w // period
+        ring = sum(power[..., (y0 + dy) % h, (x0 + dx) % w] for dy, dx in NEIGHBOURS) / len(NEIGHBOURS)
+        pairs.append((power[..., y0, x0], ring))
+    return pairs
 
 
 def grid_score_frame(frame):
@@ -40,12 +62,7 @@ def grid_score_frame(frame):
     x *= np.outer(np.hanning(h), np.hanning(w))
     power = np.abs(np.fft.fft2(x)) ** 2
     tiny = np.finfo(np.float64).tiny
-    scores = []
-    for a, b in LATTICE:
-        y0, x0 = a * h // PERIOD, b * w // PERIOD
-        ring = np.mean([power[(y0 + dy) % h, (x0 + dx) % w] for dy, dx in NEIGHBOURS])
-        scores.append(np.log10(max(power[y0, x0], tiny) / max(ring, tiny)))
-    return float(np.mean(scores))
+    return float(np.mean([np.log10(max(peak, tiny) / max(ring, tiny)) for peak, ring in peaks_and_rings(power)]))
 
 
 def grid_score(frames):

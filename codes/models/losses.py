@@ -5,6 +5,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from tecogan.errors import UserError
+from tecogan.metrics.grid import GREY_WEIGHTS, PERIOD, peaks_and_rings
 
 
 class CharbonnierLoss(nn.Module):
@@ -90,18 +91,17 @@ class LatticeLoss(nn.Module):
         return loss.sum() if self.reduction == "sum" else loss.mean()
 
 
-GREY_WEIGHTS = (0.299, 0.587, 0.114)  # RGB -> luma, the weights metrics/grid.py scores with
-
-
-def lattice_peaks(x, period=4, floor=1e-6):
+def lattice_peaks(x, period=PERIOD, floor=1e-6, ring_grad=True):
     """(.., 3, H, W) RGB (or (.., 1, H, W) grey) in [0, 1] -> (.., period**2 - 1): the grid
     score's terms, differentiable.
 
     The frame as :func:`tecogan.metrics.grid.grid_score_frame` sees it (grey, cut to multiples
     of ``period``, mean removed, 2-D Hann window), then for each lattice frequency
     ``(a*H/period, b*W/period)`` but (0, 0): log10 of its power over the mean power of its 8
-    neighbours two bins away.  ``floor`` (relative to the frame's mean power) keeps the log finite
-    on flat frames.
+    neighbours two bins away (:func:`tecogan.metrics.grid.peaks_and_rings`).  ``floor``
+    (relative to the frame's mean power) keeps the log finite on flat frames.  Without
+    ``ring_grad`` the neighbours are constants: the gradient lowers a peak and never raises the
+    power beside it.
     """
     p = period
     h, w = x.shape[-2] // p * p, x.shape[-1] // p * p
@@ -119,15 +119,8 @@ def lattice_peaks(x, period=4, floor=1e-6):
     power = torch.fft.fft2(grey * window).abs() ** 2
     eps = floor * power.mean(dim=(-2, -1), keepdim=True).clamp_min(torch.finfo(x.dtype).tiny)
     power = power + eps
-    peaks = []
-    for a in range(p):
-        for b in range(p):
-            if (a, b) == (0, 0):
-                continue
-            y0, x0 = a * h // p, b * w // p
-            ring = [power[..., (y0 + dy) % h, (x0 + dx) % w] for dy in (-2, 0, 2) for dx in (-2, 0, 2) if (dy, dx) != (0, 0)]
-            peaks.append(torch.log10(power[..., y0, x0] / torch.stack(ring, dim=-1).mean(dim=-1)))
-    return torch.stack(peaks, dim=-1)
+    pairs = peaks_and_rings(power, p)
+    return torch.stack([torch.log10(peak / (ring if ring_grad else ring.detach())) for peak, ring in pairs], dim=-1)
 
 
 class GridPeakLoss(nn.Module):
@@ -144,18 +137,23 @@ class GridPeakLoss(nn.Module):
     that stays on the pixel lattice keeps its power while moving texture blurs, so on a
     128x128 crop the peak stands out more as it does on a whole frame (a crop alone has too
     few pixels for a faint mesh to stand above the texture beside it).
+
+    With ``ring_grad: false`` the ratio's denominator is held constant, so the loss can only be
+    lowered by taking power off the lattice frequencies, not by adding power two bins beside
+    them (a mesh whose phase drifts across the crop, which a crop's ratio counts as gone).
     """
 
-    def __init__(self, period=4, reduction="mean", pool_time=False):
+    def __init__(self, period=PERIOD, reduction="mean", pool_time=False, ring_grad=True):
         super().__init__()
-        self.period, self.reduction, self.pool_time = period, reduction, pool_time
+        self.period, self.reduction, self.pool_time, self.ring_grad = period, reduction, pool_time, ring_grad
 
     def forward(self, x, y):
         if self.pool_time:
             if x.dim() != 5:
                 raise UserError(f"GridPeak: pool_time needs (n, t, c, H, W) clips, not {x.dim()}-D frames")
             x, y = x.mean(dim=1), y.mean(dim=1)
-        excess = torch.relu(lattice_peaks(x, self.period) - lattice_peaks(y, self.period))
+        peaks_x = lattice_peaks(x, self.period, ring_grad=self.ring_grad)
+        excess = torch.relu(peaks_x - lattice_peaks(y, self.period))
         return excess.sum() if self.reduction == "sum" else excess.mean()
 
 
@@ -196,7 +194,7 @@ CRITERIA = {
     "GAN": (VanillaGANLoss, "adversarial"),
     "LSGAN": (LSGANLoss, "adversarial"),
     "Lattice": (lambda reduction, pool=False: LatticeLoss(reduction=reduction, pool=pool), "lattice"),
-    "GridPeak": (lambda reduction, pool_time=False: GridPeakLoss(reduction=reduction, pool_time=pool_time), "peak"),
+    "GridPeak": (lambda reduction, **options: GridPeakLoss(reduction=reduction, **options), "peak"),
 }
 
 
@@ -211,5 +209,6 @@ def build_criterion(cfg):
         return None
     if cfg["type"] not in CRITERIA:
         raise UserError(f"unknown criterion type {cfg['type']!r}")
-    options = {key: cfg[key] for key in ("pool", "pool_time") if key in cfg}  # the lattice and grid criteria's own keys
+    # the lattice and grid criteria's own keys
+    options = {key: cfg[key] for key in ("pool", "pool_time", "ring_grad") if key in cfg}
     return CRITERIA[cfg["type"]][0](cfg["reduction"], **options)
