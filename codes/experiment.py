@@ -258,6 +258,8 @@ SCHEMA = Section(
                         "pool_time": Key(bool, default=False),
                         # false: the neighbours' power is a constant, so only the peaks are lowered
                         "ring_grad": Key(bool, default=True),
+                        # true: also charge power the output lacks beside the lattice frequencies
+                        "keep_rings": Key(bool, default=False),
                     },
                 ),
                 "feature_crit": _criterion(

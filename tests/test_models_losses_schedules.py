@@ -12,7 +12,7 @@ from helpers import REPO, tree_hash
 
 from tecogan.experiment import load_config
 from tecogan.metrics.grid import grid_score_frame
-from tecogan.models.losses import GridPeakLoss, LatticeLoss, build_criterion, lattice_peaks, phase_jitter
+from tecogan.models.losses import GridPeakLoss, LatticeLoss, build_criterion, lattice_peaks, lattice_power, phase_jitter
 from tecogan.models.lr_schedules import build_scheduler
 from tecogan.utils.errors import UserError
 
@@ -176,6 +176,7 @@ def test_grid_crit_in_the_schema(tmp_path):
         "reduction": "mean",
         "pool_time": False,
         "ring_grad": True,
+        "keep_rings": False,
     }
     cfg["train"]["grid_crit"]["ring_grad"] = "no"
     path.write_text(yaml.safe_dump(cfg))
@@ -215,6 +216,22 @@ def test_grid_peak_without_ring_gradient_only_lowers_the_peaks():
     value_without, off_without = lattice_part(False)
     assert math.isclose(value_with, value_without, rel_tol=1e-12) and value_with > 0
     assert off_without < 1e-4 < 0.01 < off_with
+
+
+def test_grid_peak_keep_rings_charges_texture_smoothed_away():
+    """keep_rings adds what the output lacks beside the lattice frequencies: nothing for the
+    ground truth itself, a positive cost for the same texture blurred (whose mesh-free ratio
+    the plain loss does not charge more for)."""
+    torch.manual_seed(0)
+    gt = torch.rand(2, 3, 32, 32, dtype=torch.float64)
+    blurred = torch.nn.functional.avg_pool2d(gt, 3, stride=1, padding=1, count_include_pad=False)
+    plain, keep = GridPeakLoss(), GridPeakLoss(keep_rings=True)
+    assert keep(gt, gt).item() == 0.0
+    _, rings_gt = lattice_power(gt)
+    _, rings_blurred = lattice_power(blurred)
+    lost = torch.relu(torch.log10(rings_gt) - torch.log10(rings_blurred)).mean().item()
+    assert lost > 0.3  # a 3x3 box takes most of the power near period 4
+    assert math.isclose(keep(blurred, gt).item(), plain(blurred, gt).item() + lost, rel_tol=1e-9)
 
 
 def test_fixed_and_multistep():

@@ -91,17 +91,14 @@ class LatticeLoss(nn.Module):
         return loss.sum() if self.reduction == "sum" else loss.mean()
 
 
-def lattice_peaks(x, period=PERIOD, floor=1e-6, ring_grad=True):
-    """(.., 3, H, W) RGB (or (.., 1, H, W) grey) in [0, 1] -> (.., period**2 - 1): the grid
-    score's terms, differentiable.
-
-    The frame as :func:`tecogan.metrics.grid.grid_score_frame` sees it (grey, cut to multiples
-    of ``period``, mean removed, 2-D Hann window), then for each lattice frequency
-    ``(a*H/period, b*W/period)`` but (0, 0): log10 of its power over the mean power of its 8
-    neighbours two bins away (:func:`tecogan.metrics.grid.peaks_and_rings`).  ``floor``
-    (relative to the frame's mean power) keeps the log finite on flat frames.  Without
-    ``ring_grad`` the neighbours are constants: the gradient lowers a peak and never raises the
-    power beside it.
+def lattice_power(x, period=PERIOD, floor=1e-6):
+    """(.., 3, H, W) RGB (or (.., 1, H, W) grey) in [0, 1] -> (peaks, rings), each
+    (.., period**2 - 1): the power at each lattice frequency ``(a*H/period, b*W/period)`` but
+    (0, 0), and the mean power of its 8 neighbours two bins away
+    (:func:`tecogan.metrics.grid.peaks_and_rings`), of the frame as
+    :func:`tecogan.metrics.grid.grid_score_frame` sees it (grey, cut to multiples of
+    ``period``, mean removed, 2-D Hann window).  ``floor`` (relative to the frame's mean power)
+    keeps logs of them finite on flat frames.
     """
     p = period
     h, w = x.shape[-2] // p * p, x.shape[-1] // p * p
@@ -118,9 +115,18 @@ def lattice_peaks(x, period=PERIOD, floor=1e-6, ring_grad=True):
     )
     power = torch.fft.fft2(grey * window).abs() ** 2
     eps = floor * power.mean(dim=(-2, -1), keepdim=True).clamp_min(torch.finfo(x.dtype).tiny)
-    power = power + eps
-    pairs = peaks_and_rings(power, p)
-    return torch.stack([torch.log10(peak / (ring if ring_grad else ring.detach())) for peak, ring in pairs], dim=-1)
+    peaks, rings = zip(*peaks_and_rings(power + eps, p), strict=True)
+    return torch.stack(peaks, dim=-1), torch.stack(rings, dim=-1)
+
+
+def lattice_peaks(x, period=PERIOD, floor=1e-6, ring_grad=True):
+    """(.., 3, H, W) RGB or (.., 1, H, W) grey in [0, 1] -> (.., period**2 - 1): the grid
+    score's terms, differentiable: log10 of each lattice frequency's power over its
+    neighbours' (:func:`lattice_power`).  Without ``ring_grad`` the neighbours are constants:
+    the gradient lowers a peak and never raises the power beside it.
+    """
+    peaks, rings = lattice_power(x, period, floor)
+    return torch.log10(peaks / (rings if ring_grad else rings.detach()))
 
 
 class GridPeakLoss(nn.Module):
@@ -141,19 +147,29 @@ class GridPeakLoss(nn.Module):
     With ``ring_grad: false`` the ratio's denominator is held constant, so the loss can only be
     lowered by taking power off the lattice frequencies, not by adding power two bins beside
     them (a mesh whose phase drifts across the crop, which a crop's ratio counts as gone).
+
+    With ``keep_rings`` a second term, ``relu(log10(rings(y)) - log10(rings(x)))``, charges
+    the output for power it has fewer than the ground truth two bins beside each lattice
+    frequency: the ratio can then not be lowered by smoothing the texture around the mesh away
+    with it (what the grid-loss runs of session 42 did on 05_default_juggle).
     """
 
-    def __init__(self, period=PERIOD, reduction="mean", pool_time=False, ring_grad=True):
+    def __init__(self, period=PERIOD, reduction="mean", pool_time=False, ring_grad=True, keep_rings=False):
         super().__init__()
-        self.period, self.reduction, self.pool_time, self.ring_grad = period, reduction, pool_time, ring_grad
+        self.period, self.reduction, self.pool_time = period, reduction, pool_time
+        self.ring_grad, self.keep_rings = ring_grad, keep_rings
 
     def forward(self, x, y):
         if self.pool_time:
             if x.dim() != 5:
                 raise UserError(f"GridPeak: pool_time needs (n, t, c, H, W) clips, not {x.dim()}-D frames")
             x, y = x.mean(dim=1), y.mean(dim=1)
-        peaks_x = lattice_peaks(x, self.period, ring_grad=self.ring_grad)
-        excess = torch.relu(peaks_x - lattice_peaks(y, self.period))
+        peaks_x, rings_x = lattice_power(x, self.period)
+        peaks_y, rings_y = lattice_power(y, self.period)
+        ratio_x = torch.log10(peaks_x / (rings_x if self.ring_grad else rings_x.detach()))
+        excess = torch.relu(ratio_x - torch.log10(peaks_y / rings_y))
+        if self.keep_rings:
+            excess = excess + torch.relu(torch.log10(rings_y) - torch.log10(rings_x))
         return excess.sum() if self.reduction == "sum" else excess.mean()
 
 
@@ -210,5 +226,5 @@ def build_criterion(cfg):
     if cfg["type"] not in CRITERIA:
         raise UserError(f"unknown criterion type {cfg['type']!r}")
     # the lattice and grid criteria's own keys
-    options = {key: cfg[key] for key in ("pool", "pool_time", "ring_grad") if key in cfg}
+    options = {key: cfg[key] for key in ("pool", "pool_time", "ring_grad", "keep_rings") if key in cfg}
     return CRITERIA[cfg["type"]][0](cfg["reduction"], **options)
