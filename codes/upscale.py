@@ -43,7 +43,7 @@ from tecogan.jobs.ray_batch import run_batch_on_ray
 from tecogan.jobs.ray_runner import check_ray_address, run_on_ray
 from tecogan.jobs.video_job import prepare_job, run_job
 from tecogan.jobs.video_options import VideoOptions
-from tecogan.jobs.workers import assemble_only, work
+from tecogan.jobs.workers import assemble_only, check_assemblable, work
 from tecogan.networks import generator_from_checkpoint
 from tecogan.pretrained import resolve_model
 from tecogan.upscale_args import build_parser
@@ -191,6 +191,8 @@ def chunked_main(args, options):
     )
     check_outputs([("job folder", job_path(args.output), JOB)], [("INPUT", args.input), ("--model", args.model)])
     job = dataclasses.replace(job, resume="chunks")
+    if args.assemble:
+        check_assemblable(job)  # before the model's lines
     say = lambda line: print(line, flush=True)  # noqa: E731
     report = (lambda _line: None) if args.quiet else say  # noqa: E731
     upscaler = Upscaler(load_network(args), options, report=report)

@@ -104,14 +104,15 @@ def test_worker_output_equals_the_single_machine_scene_cuts_run(tmp_path, ckpt, 
 
 def test_frame_folder_output_and_shards_then_assemble(tmp_path, ckpt, clip, upscale):
     """PNG frames; --shard 0/2 leaves the other shard's chunks (--assemble refuses in one line,
-    naming them); --shard 1/2 finishes and assembles."""
+    naming them, before any line about the model); --shard 1/2 finishes and assembles."""
     base = ["--model", ckpt, "--device", "cpu", *CHUNKED, "--quiet"]
     upscale(clip, tmp_path / "one", *base)
     out = tmp_path / "out"
     _, stdout, _ = upscale(clip, out, *base, "--shard", "0/2")
     assert "2 of 4 chunks are left" in stdout and not os.path.exists(out)
-    status, _, err = upscale(clip, out, *base, "--assemble", check=False)
+    status, stdout, err = upscale(clip, out, *base[:-1], "--assemble", check=False)  # not --quiet
     assert_one_line(status, err, "--assemble", "2 of 4 chunks are not done (1, 3)", "--worker")
+    assert stdout == "" and len(err.strip().splitlines()) == 1, (stdout, err)  # refused before the model loads
     upscale(clip, out, *base, "--shard", "1/2")
     assert tree_hash(out) == tree_hash(tmp_path / "one") and len(os.listdir(out)) == 34
     assert not os.path.exists(job_path(out))

@@ -67,6 +67,12 @@ def work(upscaler, job, *, shard=None, lease=None, report=print, progress=True, 
     return chunked.assemble()
 
 
+def check_assemblable(job):
+    """``--assemble`` before the model loads: one line if the job has no chunked job or a chunk
+    not done (so nothing about the model is printed before it)."""
+    ChunkedJob(None, job).check_ready()
+
+
 def assemble_only(upscaler, job, *, report=print):
     """``--assemble``: the output of a chunked job whose chunks are all done (else one line)."""
     chunked = ChunkedJob(upscaler, job, report=report)
