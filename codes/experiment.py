@@ -311,6 +311,9 @@ SCHEMA = Section(
                         "flow_weight": Key(NUM, default=0.0, check=_non_negative, expect="a number >= 0"),
                         # the output's frame-to-frame change toward the teacher's: flicker the teacher has not
                         "temporal_weight": Key(NUM, default=0.0, check=_non_negative, expect="a number >= 0"),
+                        # true: the teacher's output with its mesh taken out (losses.demesh against the
+                        # ground truth's spectrum): a GAN taught its own texture without its 4x4 mesh
+                        "demesh": Key(bool, default=False),
                     },
                 ),
             }

@@ -4,6 +4,7 @@ import copy
 import math
 import os
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -12,7 +13,7 @@ from helpers import REPO, tree_hash
 
 from tecogan.experiment import load_config
 from tecogan.metrics.grid import grid_score_frame
-from tecogan.models.losses import GridPeakLoss, LatticeLoss, build_criterion, lattice_peaks, lattice_power, phase_jitter
+from tecogan.models.losses import GridPeakLoss, LatticeLoss, build_criterion, demesh, lattice_peaks, lattice_power, phase_jitter
 from tecogan.models.lr_schedules import build_scheduler
 from tecogan.utils.errors import UserError
 
@@ -232,6 +233,35 @@ def test_grid_peak_keep_rings_charges_texture_smoothed_away():
     lost = torch.relu(torch.log10(rings_gt) - torch.log10(rings_blurred)).mean().item()
     assert lost > 0.3  # a 3x3 box takes most of the power near period 4
     assert math.isclose(keep(blurred, gt).item(), plain(blurred, gt).item() + lost, rel_tol=1e-9)
+
+
+def test_demesh_takes_the_mesh_out_and_keeps_the_rest():
+    """demesh: the ground truth is its own fixed point; a mesh over texture loses its grid score
+    (to about the texture's) while every bin off the lattice neighbourhoods is left exactly as it
+    was; sides not multiples of 4 are one line."""
+    torch.manual_seed(0)
+    texture = torch.nn.functional.avg_pool2d(torch.rand(2, 3, 64, 64, dtype=torch.float64), 3, 1, 1)
+    mesh = torch.zeros(1, 1, 64, 64, dtype=torch.float64)
+    mesh[..., ::4, ::4], mesh[..., 1::4, 2::4] = 0.03, -0.02
+    meshed = texture + mesh
+    assert torch.allclose(demesh(texture, texture), texture, atol=1e-12, rtol=0)
+    clean = demesh(meshed, texture)
+
+    def score(frame):
+        return grid_score_frame((frame.permute(1, 2, 0).numpy() * 255).round().clip(0, 255).astype(np.uint8))
+
+    assert score(meshed[0]) > score(texture[0]) + 0.5 and score(clean[0]) < score(texture[0]) + 0.2
+    untouched = torch.ones(64, 64, dtype=torch.bool)
+    for y0 in range(0, 64, 16):
+        for x0 in range(0, 64, 16):
+            for dy in (-1, 0, 1):
+                for dx in (-1, 0, 1):
+                    untouched[(y0 + dy) % 64, (x0 + dx) % 64] = False
+    before, after = torch.fft.fft2(meshed), torch.fft.fft2(clean)
+    assert torch.allclose(before[..., untouched], after[..., untouched], atol=1e-9)
+    assert (after.abs() <= before.abs() + 1e-9).all()  # power is only ever lowered
+    with pytest.raises(UserError, match=r"demesh: frames of 30x32"):
+        demesh(torch.rand(1, 3, 32, 30), torch.rand(1, 3, 32, 30))
 
 
 def test_fixed_and_multistep():

@@ -6,7 +6,7 @@ import copy
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from tecogan.models.losses import build_criterion, frame_changes
+from tecogan.models.losses import build_criterion, demesh, frame_changes
 from tecogan.models.lr_schedules import build_scheduler, load_scheduler_state
 from tecogan.networks import (
     build_generator,
@@ -82,6 +82,7 @@ class FRVSRModel:
         self.teacher = self._teacher(tr["distill_crit"]["teacher"], arch) if self.distill_crit is not None else None
         self.distill_flow_w = tr["distill_crit"]["flow_weight"] if self.distill_crit is not None else 0.0
         self.distill_temporal_w = tr["distill_crit"]["temporal_weight"] if self.distill_crit is not None else 0.0
+        self.distill_demesh = self.distill_crit is not None and tr["distill_crit"]["demesh"]
         if self.distill_flow_w and not (self.net_G.estimates_flow and self.teacher.estimates_flow):
             raise UserError(
                 f"train.distill_crit.flow_weight: {self.distill_flow_w}, but the trained generator or the "
@@ -231,6 +232,9 @@ class FRVSRModel:
         if self.distill_crit is not None:  # toward the frozen teacher's output on the same clip
             with torch.no_grad(), self.autocast():
                 taught = self.teacher.forward_sequence(lr_data)
+            if self.distill_demesh:  # the teacher's texture without its mesh (losses.demesh)
+                with torch.no_grad():
+                    taught = {**taught, "hr_data": demesh(taught["hr_data"].float(), gt_data.float())}
             l_distill = self.distill_w * self.distill_crit(out["hr_data"].float(), taught["hr_data"].float())
             total = total + l_distill
             log["l_distill_G"] = l_distill.detach()

@@ -5,7 +5,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from tecogan.errors import UserError
-from tecogan.metrics.grid import GREY_WEIGHTS, PERIOD, peaks_and_rings
+from tecogan.metrics.grid import GREY_WEIGHTS, PERIOD, lattice, peaks_and_rings
 
 
 class CharbonnierLoss(nn.Module):
@@ -127,6 +127,35 @@ def lattice_peaks(x, period=PERIOD, floor=1e-6, ring_grad=True):
     """
     peaks, rings = lattice_power(x, period, floor)
     return torch.log10(peaks / (rings if ring_grad else rings.detach()))
+
+
+def demesh(x, reference, period=PERIOD, width=1):
+    """(.., c, H, W) frames -> the same frames with their mesh taken out, per channel, in the
+    Fourier domain: at each lattice frequency ``(a*H/period, b*W/period)`` but (0, 0), and at the
+    bins within ``width`` of it, the power is lowered (never raised) to at most its ring's (the
+    mean power two bins from the lattice frequency, :func:`tecogan.metrics.grid.peaks_and_rings`)
+    times ``reference``'s own power there over ``reference``'s ring.  Phases are kept, so
+    whatever is not a mesh stays as it was; ``reference`` (the ground truth) keeps its own
+    periodic texture: ``demesh(y, y)`` is ``y`` (to rounding).  H and W must be multiples of ``period``.
+    """
+    h, w = x.shape[-2:]
+    if h % period or w % period or min(h, w) < 2 * period:
+        raise UserError(f"demesh: frames of {w}x{h}; expected sides that are multiples of {period}, {2 * period} at least")
+    spectrum = torch.fft.fft2(x.double())
+    power = spectrum.abs() ** 2
+    power_ref = torch.fft.fft2(reference.double()).abs() ** 2
+    tiny = torch.finfo(torch.float64).tiny
+    scale = torch.ones_like(power)
+    rings = [ring for _, ring in peaks_and_rings(power, period)]
+    rings_ref = [ring for _, ring in peaks_and_rings(power_ref, period)]
+    for (a, b), ring, ring_ref in zip(lattice(period), rings, rings_ref, strict=True):
+        y0, x0 = a * h // period, b * w // period
+        for dy in range(-width, width + 1):
+            for dx in range(-width, width + 1):
+                y, x_ = (y0 + dy) % h, (x0 + dx) % w
+                allowed = ring * power_ref[..., y, x_] / ring_ref.clamp_min(tiny)
+                scale[..., y, x_] = (allowed / power[..., y, x_].clamp_min(tiny)).clamp(max=1.0).sqrt()
+    return torch.fft.ifft2(spectrum * scale).real.to(x.dtype)
 
 
 class GridPeakLoss(nn.Module):
