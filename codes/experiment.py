@@ -262,6 +262,8 @@ SCHEMA = Section(
                         "keep_rings": Key(bool, default=False),
                     },
                 ),
+                # the 4x4 blocks' edges gathered on one lattice phase, beyond the ground truth's (losses.py)
+                "block_crit": _criterion(lambda: criterion_names("block")),
                 "feature_crit": _criterion(
                     lambda: criterion_names("distance", "feature"),
                     {

@@ -92,5 +92,9 @@ def test_grid_score_script(tmp_path, capsys, monkeypatch):
     assert "(2 sequence(s), 4 frames)" in out and "(1 sequence(s), 2 frames)" in out
     data = json.loads((tmp_path / "g.json").read_text())
     assert data[str(tmp_path / "sr")]["mean"] == pytest.approx(data[str(tmp_path / "sr" / "clipA")]["mean"])
+    status, out, err = run_inprocess(cli, ["grid_score.py", tmp_path / "sr", "--block"], capsys, monkeypatch)
+    assert status == 0, err
+    block = [line for line in out.splitlines() if ": block " in line]
+    assert len(block) == 1 and "(2 sequence(s), 4 frames)" in block[0]
     status, out, err = run_inprocess(cli, ["grid_score.py", tmp_path / "nope"], capsys, monkeypatch)
     assert_one_line(status, err, "nope: folder not found")

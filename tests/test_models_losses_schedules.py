@@ -4,6 +4,7 @@ import copy
 import math
 import os
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -12,8 +13,18 @@ import yaml
 from helpers import REPO, tree_hash
 
 from tecogan.experiment import load_config
-from tecogan.metrics.grid import grid_score_frame
-from tecogan.models.losses import GridPeakLoss, LatticeLoss, build_criterion, demesh, lattice_peaks, lattice_power, phase_jitter
+from tecogan.metrics.grid import block_score_frame, grid_score_frame
+from tecogan.models.losses import (
+    BlockEdgeLoss,
+    GridPeakLoss,
+    LatticeLoss,
+    block_ranges,
+    build_criterion,
+    demesh,
+    lattice_peaks,
+    lattice_power,
+    phase_jitter,
+)
 from tecogan.models.lr_schedules import build_scheduler
 from tecogan.utils.errors import UserError
 
@@ -262,6 +273,30 @@ def test_demesh_takes_the_mesh_out_and_keeps_the_rest():
     assert (after.abs() <= before.abs() + 1e-9).all()  # power is only ever lowered
     with pytest.raises(UserError, match=r"demesh: frames of 30x32"):
         demesh(torch.rand(1, 3, 32, 30), torch.rand(1, 3, 32, 30))
+
+
+def test_block_edges_see_blocks_of_any_sign():
+    """The block score (metric) and the BlockEdge loss's terms agree; 4x4 blocks of random
+    grey levels (no lattice peak to speak of) score far above their own texture, which the
+    loss then charges; the ground truth against itself costs nothing; one line for bad frames."""
+    rng = np.random.default_rng(0)
+    texture = cv2.GaussianBlur(rng.integers(0, 256, (64, 96)).astype(np.float64), (0, 0), 1.0)
+    blocks = np.kron(rng.integers(0, 256, (16, 24)), np.ones((4, 4)))  # every block its own level
+    blocky = np.clip(0.5 * texture + 0.5 * blocks, 0, 255).astype(np.uint8)
+    smooth = np.clip(texture, 0, 255).astype(np.uint8)
+    assert block_score_frame(smooth) < 0.1 < 0.5 < block_score_frame(blocky)
+    assert grid_score_frame(blocky) < 0.5  # the lattice peaks hardly see them
+    as_tensor = torch.from_numpy(np.stack([blocky, smooth])).double()[:, None] / 255
+    terms = block_ranges(as_tensor)
+    assert terms[0].item() == pytest.approx(block_score_frame(blocky), abs=1e-6)
+    loss = BlockEdgeLoss()
+    x = as_tensor[:1].clone().requires_grad_()
+    value = loss(x, as_tensor[1:])
+    value.backward()
+    assert value.item() == pytest.approx(terms[0].item() - terms[1].item()) and x.grad.abs().sum() > 0
+    assert loss(as_tensor, as_tensor).item() == 0.0
+    with pytest.raises(UserError, match=r"BlockEdge: frames of 2 channels"):
+        loss(torch.rand(1, 2, 16, 16), torch.rand(1, 2, 16, 16))
 
 
 def test_fixed_and_multistep():

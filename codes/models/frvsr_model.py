@@ -76,6 +76,7 @@ class FRVSRModel:
         self.warp_crit, self.warp_w = self._crit("warping_crit")
         self.lattice_crit, self.lattice_w = self._crit("lattice_crit")
         self.grid_crit, self.grid_w = self._crit("grid_crit")
+        self.block_crit, self.block_w = self._crit("block_crit")
         # set by the trainer on the iterations it logs: the gradient norms go to TensorBoard
         self.track_grad_norm, self.grad_norms = False, {}
         self.distill_crit, self.distill_w = self._crit("distill_crit")
@@ -229,6 +230,10 @@ class FRVSRModel:
             l_grid = self.grid_w * self.grid_crit(out["hr_data"].float(), gt_data)
             total = total + l_grid
             log["l_grid_G"] = l_grid.detach()
+        if self.block_crit is not None:  # blocks whose edges have every sign: no lattice peak, plain to the eye
+            l_block = self.block_w * self.block_crit(out["hr_data"].float(), gt_data)
+            total = total + l_block
+            log["l_block_G"] = l_block.detach()
         if self.distill_crit is not None:  # toward the frozen teacher's output on the same clip
             with torch.no_grad(), self.autocast():
                 taught = self.teacher.forward_sequence(lr_data)

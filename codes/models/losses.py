@@ -5,7 +5,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from tecogan.errors import UserError
-from tecogan.metrics.grid import GREY_WEIGHTS, PERIOD, lattice, peaks_and_rings
+from tecogan.metrics.grid import GREY_WEIGHTS, PERIOD, lattice, peaks_and_rings, phase_edges
 
 
 class CharbonnierLoss(nn.Module):
@@ -202,6 +202,38 @@ class GridPeakLoss(nn.Module):
         return excess.sum() if self.reduction == "sum" else excess.mean()
 
 
+def block_ranges(x, period=PERIOD, floor=1e-3 / 255):
+    """(.., 3, H, W) RGB or (.., 1, H, W) grey in [0, 1] -> (..): the block score's terms,
+    differentiable: per axis, log10 of the strongest lattice phase's edges over the weakest's
+    (:func:`tecogan.metrics.grid.phase_edges`), averaged over the two axes.  ``floor`` (the
+    metric's 0.001 grey levels) keeps the log finite on flat frames."""
+    if x.shape[-3] not in (1, 3):
+        raise UserError(f"BlockEdge: frames of {x.shape[-3]} channels; expected RGB (3) or grey (1)")
+    if min(x.shape[-2:]) < 2 * period:
+        raise UserError(f"BlockEdge: frames of {x.shape[-1]}x{x.shape[-2]} are smaller than two {period}x{period} periods")
+    weights = x.new_tensor(GREY_WEIGHTS if x.shape[-3] == 3 else (1.0,)).view(-1, 1, 1)
+    grey = (x * weights).sum(dim=-3)
+    edges = torch.log10(torch.stack([torch.stack(pair, dim=-1) for pair in phase_edges(grey, period)], dim=-2) + floor)
+    return (edges.amax(dim=-2) - edges.amin(dim=-2)).mean(dim=-1)
+
+
+class BlockEdgeLoss(nn.Module):
+    """How much more the output's edges gather on one phase of the 4-pixel lattice than the
+    ground truth's: the mean of ``relu(block_ranges(x) - block_ranges(y))`` over frames.
+
+    A GAN's 4x4 blocks have edges of every sign, so their lattice peaks (the grid score,
+    :class:`GridPeakLoss`) stay low while the blocks are plain at 3x zoom; the mean size of the
+    edges at each phase sees them on any crop."""
+
+    def __init__(self, period=PERIOD, reduction="mean"):
+        super().__init__()
+        self.period, self.reduction = period, reduction
+
+    def forward(self, x, y):
+        excess = torch.relu(block_ranges(x, self.period) - block_ranges(y, self.period))
+        return excess.sum() if self.reduction == "sum" else excess.mean()
+
+
 def phase_jitter(x, y, step, period=4):
     """``x`` and ``y`` (.., H, W) cut alike by ``period - 1`` rows and columns, at the offset
     (dy, dx) that iteration ``step`` takes in turn (every one of the period x period offsets
@@ -227,8 +259,9 @@ def frame_changes(frames):
 
 
 # YAML ``type`` -> (a function of the reduction making the criterion, what it compares): "distance"
-# (images and features), "feature" (features only), "adversarial" (logits) or "lattice" (the
-# output's 4x4 mesh against the ground truth's).  Each *_crit section
+# (images and features), "feature" (features only), "adversarial" (logits), "lattice" (the
+# output's 4x4 mesh against the ground truth's), "peak" (its lattice peaks) or "block" (its
+# block edges).  Each *_crit section
 # of the config accepts the names of its kinds from here: a new criterion is a class above plus
 # one entry.
 CRITERIA = {
@@ -240,6 +273,7 @@ CRITERIA = {
     "LSGAN": (LSGANLoss, "adversarial"),
     "Lattice": (lambda reduction, pool=False: LatticeLoss(reduction=reduction, pool=pool), "lattice"),
     "GridPeak": (lambda reduction, **options: GridPeakLoss(reduction=reduction, **options), "peak"),
+    "BlockEdge": (lambda reduction: BlockEdgeLoss(reduction=reduction), "block"),
 }
 
 
