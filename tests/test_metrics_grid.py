@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from helpers import assert_one_line, run_inprocess, script_cli
 
-from tecogan.metrics.grid import LATTICE, NEIGHBOURS, grid_score, grid_score_frame
+from tecogan.metrics.grid import LATTICE, NEIGHBOURS, block_score, grid_score, grid_score_frame
 from tecogan.metrics.validation import ValidationMetrics
 from tecogan.utils.fileio import read_image_rgb, write_image_rgb
 
@@ -67,10 +67,11 @@ def test_grey_input_crop_to_multiple_of_4_and_errors():
 def test_validation_metric_grid(tmp_path):
     from tecogan.experiment import validate_config
 
-    vm = ValidationMetrics({"PSNR": {}, "Grid": {}})
+    vm = ValidationMetrics({"PSNR": {}, "Grid": {}, "Block": {}})
     gt = np.stack(_demo_gt()[:3])
     res = vm.evaluate({"coffee": (gt, gt)})
     assert res["Grid"] == pytest.approx(grid_score(gt)) and res["PSNR"] == float("inf")
+    assert res["Block"] == pytest.approx(block_score(gt)) and 0 <= res["Block"] < 0.1
     opt = {
         "scale": 4,
         "dataset": {"degradation": {"type": "BI"}},

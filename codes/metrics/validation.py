@@ -13,6 +13,8 @@ Sequences are uint8 RGB numpy arrays of shape (t, h, w, 3), GT and SR of the sam
   between Farneback flows (previous -> current grey frame) of GT and SR.
 * ``Grid`` -- the spectral grid score of the SR frames (:mod:`tecogan.metrics.grid`): a 4x4
   mesh drawn by the network scores above 1, ground truth about -0.1.
+* ``Block`` -- the block score of the SR frames (:mod:`tecogan.metrics.grid`): 4x4 blocks whose
+  edges have every sign (which ``Grid`` misses) score 0.3 and more, ground truth about 0.01.
 * :class:`ValidationMetrics` -- per-sequence averages (then averages over sequences) of the
   metrics named in the ``metric`` section of a training config.
 
@@ -33,7 +35,7 @@ import torch
 
 from tecogan.config.schema import NUM, Key, Section, fill_section
 from tecogan.metrics.functional import psnr, rgb_to_y_uint8, to_gray, tof_frame_pair
-from tecogan.metrics.grid import grid_score_frame
+from tecogan.metrics.grid import block_score_frame, grid_score_frame
 from tecogan.metrics.lpips_loader import load_lpips, uint8_to_lpips_input
 from tecogan.utils.errors import UserError, warn
 from tecogan.utils.fileio import atomic_write_json
@@ -111,6 +113,11 @@ def _grid_values(vm, gt, sr):
     return [grid_score_frame(f) for f in sr]
 
 
+def _block_values(vm, gt, sr):
+    """The block score of the SR frames alone (ground truth scores about 0.01)."""
+    return [block_score_frame(f) for f in sr]
+
+
 _MULT = {"mult": Key(NUM, default=1.0)}
 # name -> (per-frame values of a (gt, sr) sequence pair, its options in a config's ``metric``
 # section).  The config's metric section is built from this table: a new validation metric is
@@ -133,6 +140,7 @@ METRICS = {
     ),
     "tOF": (_tof_values, Section(dict(_MULT, colorspace=Key(str, default="rgb", choices=("rgb",))))),
     "Grid": (_grid_values, Section(dict(_MULT))),
+    "Block": (_block_values, Section(dict(_MULT))),
 }
 
 
