@@ -124,7 +124,7 @@ class ChunkedJob:
                 if found is None and self.finished_elsewhere():
                     return None
                 if found is None and not create:
-                    raise self._no_job()
+                    raise self.no_job()
                 if found is None:
                     found = self._first_pass(run, wanted)
             finally:
@@ -313,13 +313,13 @@ class ChunkedJob:
         return last
 
     # --------------------------------------------------------------- assembly ----
-    def _no_job(self):
+    def no_job(self):
         return UserError(
             f"--assemble {shown(self.job.dst)}: no chunked job of it in {shown(self.folder.path)}; "
             "start one with --worker or --shard"
         )
 
-    def _raise_not_done(self):
+    def raise_not_done(self):
         missing = self.pending()
         if missing:
             shown_ = ", ".join(str(i) for i in missing[:20]) + (" ..." if len(missing) > 20 else "")
@@ -328,26 +328,13 @@ class ChunkedJob:
                 f"done ({shown_}){self.describe_damaged(missing)}; run --worker (or the missing --shard tasks) first"
             )
 
-    def check_ready(self):
-        """Before the model is loaded (--assemble): one line if there is no chunked job of the
-        output (and no output) or a chunk is not done.  What needs the model (the job made with
-        these options) is checked by :meth:`setup` after."""
-        found = self.folder.manifest()
-        if found is None and output_identity(self.job.dst) is None:
-            raise self._no_job()
-        if found is None or "chunked" not in found:
-            return  # assembled meanwhile, or a job of another kind: setup() says which
-        self.manifest = found
-        self._raise_not_done()
-        self.manifest = None
-
     def assemble(self):
         """The output from every chunk's segments, by one process (the others: None); a chunk
         not done is one line naming it."""
         if self.finished_elsewhere():
             self.report(f"{shown(self.job.dst)}: assembled by another worker")
             return None
-        self._raise_not_done()
+        self.raise_not_done()
         lease = self._lease(os.path.join(self.folder.path, ASSEMBLE_LEASE))
         if not lease.try_take():
             self.report(f"{shown(self.job.dst)}: another worker is assembling it")

@@ -11,6 +11,7 @@ import time
 
 from tecogan.jobs.batch import parse_shard
 from tecogan.jobs.chunks import ChunkedJob
+from tecogan.jobs.video_job import output_identity
 from tecogan.utils.errors import UserError
 from tecogan.utils.progress import counted
 
@@ -68,9 +69,16 @@ def work(upscaler, job, *, shard=None, lease=None, report=print, progress=True, 
 
 
 def check_assemblable(job):
-    """``--assemble`` before the model loads: one line if the job has no chunked job or a chunk
-    not done (so nothing about the model is printed before it)."""
-    ChunkedJob(None, job).check_ready()
+    """``--assemble`` before the model loads: one line if the output has no chunked job (and is
+    not there) or a chunk is not done, so nothing about the model is printed before it.  What
+    needs the model (a job made with these options) is checked after, by ``setup``."""
+    chunked = ChunkedJob(None, job)
+    found = chunked.folder.manifest()
+    if found is None and output_identity(job.dst) is None:
+        raise chunked.no_job()
+    if found is not None and "chunked" in found:  # else assembled meanwhile, or another kind of job
+        chunked.manifest = found
+        chunked.raise_not_done()
 
 
 def assemble_only(upscaler, job, *, report=print):
