@@ -178,9 +178,9 @@ class GridPeakLoss(nn.Module):
     them (a mesh whose phase drifts across the crop, which a crop's ratio counts as gone).
 
     With ``keep_rings`` a second term, ``relu(log10(rings(y)) - log10(rings(x)))``, charges
-    the output for power it has fewer than the ground truth two bins beside each lattice
-    frequency: the ratio can then not be lowered by smoothing the texture around the mesh away
-    with it (what the grid-loss runs of session 42 did on 05_default_juggle).
+    the output for having less power than the ground truth two bins beside each lattice
+    frequency: the ratio can then not be lowered by smoothing away the texture around the mesh
+    (what the grid-loss runs of session 42 did on 05_default_juggle).
     """
 
     def __init__(self, period=PERIOD, reduction="mean", pool_time=False, ring_grad=True, keep_rings=False):
