@@ -110,9 +110,11 @@ def test_frame_folder_output_and_shards_then_assemble(tmp_path, ckpt, clip, upsc
     out = tmp_path / "out"
     _, stdout, _ = upscale(clip, out, *base, "--shard", "0/2")
     assert "2 of 4 chunks are left" in stdout and not os.path.exists(out)
+    kept = tree_hash(job_path(out)), tree_hash(clip)
     status, stdout, err = upscale(clip, out, *base[:-1], "--assemble", check=False)  # not --quiet
     assert_one_line(status, err, "--assemble", "2 of 4 chunks are not done (1, 3)", "--worker")
     assert stdout == "" and len(err.strip().splitlines()) == 1, (stdout, err)  # refused before the model loads
+    assert (tree_hash(job_path(out)), tree_hash(clip)) == kept
     upscale(clip, out, *base, "--shard", "1/2")
     assert tree_hash(out) == tree_hash(tmp_path / "one") and len(os.listdir(out)) == 34
     assert not os.path.exists(job_path(out))

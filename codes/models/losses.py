@@ -125,7 +125,11 @@ def lattice_peaks(x, period=PERIOD, floor=1e-6, ring_grad=True):
     neighbours' (:func:`lattice_power`).  Without ``ring_grad`` the neighbours are constants:
     the gradient lowers a peak and never raises the power beside it.
     """
-    peaks, rings = lattice_power(x, period, floor)
+    return peak_ratios(*lattice_power(x, period, floor), ring_grad=ring_grad)
+
+
+def peak_ratios(peaks, rings, ring_grad=True):
+    """log10(peaks / rings) (:func:`lattice_power`'s pair); without ``ring_grad`` the rings are constants."""
     return torch.log10(peaks / (rings if ring_grad else rings.detach()))
 
 
@@ -195,8 +199,7 @@ class GridPeakLoss(nn.Module):
             x, y = x.mean(dim=1), y.mean(dim=1)
         peaks_x, rings_x = lattice_power(x, self.period)
         peaks_y, rings_y = lattice_power(y, self.period)
-        ratio_x = torch.log10(peaks_x / (rings_x if self.ring_grad else rings_x.detach()))
-        excess = torch.relu(ratio_x - torch.log10(peaks_y / rings_y))
+        excess = torch.relu(peak_ratios(peaks_x, rings_x, self.ring_grad) - peak_ratios(peaks_y, rings_y))
         if self.keep_rings:
             excess = excess + torch.relu(torch.log10(rings_y) - torch.log10(rings_x))
         return excess.sum() if self.reduction == "sum" else excess.mean()
