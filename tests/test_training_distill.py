@@ -159,3 +159,48 @@ def test_crops_that_are_not_a_multiple_of_8_train(tmp_path):
     log = model.optimize({"lr": lr, "gt": gt})
     assert all(torch.isfinite(torch.as_tensor(v)) for v in log.values())
     assert {"l_warp_G", "l_distill_flow_G"} <= set(log)
+
+
+def _tecogan_opt(teacher, feature_weight, feature_crit=True):
+    opt = make_opt("tecogan_default")
+    del opt["train"]["pingpong_crit"]  # the clip as it comes: the hand computation below runs it once
+    opt["train"]["distill_crit"] = {"type": "CB", "weight": 1.0, "teacher": str(teacher), "demesh": True}
+    if feature_weight is not None:
+        opt["train"]["distill_crit"]["feature_weight"] = feature_weight
+    if feature_crit:
+        opt["train"]["feature_crit"] = {"type": "CosineSimilarity", "weight": 0.2, "backbone": "alexnet"}
+    return opt
+
+
+def test_teacher_in_feature_space_is_the_hand_computation(tmp_path):
+    """distill_crit.feature_weight: the feature loss between the output and the teacher's (demeshed)
+    output, with train.feature_crit's network and criterion; off by default; refused where the model
+    has no feature loss, naming the key."""
+    from tecogan.models.losses import CosineSimilarityLoss, demesh
+
+    path, _ = _teacher_file(tmp_path)
+    model = build_model(validate_config(_tecogan_opt(path, 0.5), "t"), torch.device("cpu"))
+    torch.manual_seed(0)
+    gt = torch.nn.functional.interpolate(torch.rand(4, 3, 9, 9), size=72, mode="bicubic", align_corners=False)
+    data = model.prepare_batch({"gt": gt.clamp(0, 1).reshape(1, 4, 3, 72, 72)})
+    with torch.no_grad():
+        out = model.net_G.forward_sequence(data["lr"])["hr_data"]
+        taught = demesh(model.teacher.forward_sequence(data["lr"])["hr_data"], data["gt"])
+        flat = [x.reshape(-1, 3, 64, 64) for x in (out, taught)]
+        want = 0.5 * sum(CosineSimilarityLoss()(f, g) for f, g in zip(*(model.net_F(x) for x in flat), strict=True))
+    log = model.optimize(data)
+    assert float(want) > 0 and torch.allclose(log["l_distill_feat_G"], want, rtol=1e-4)
+    assert {"l_distill_G", "l_feat_G"} <= set(log)
+    # off by default: no term
+    plain = build_model(validate_config(_tecogan_opt(path, None), "t"), torch.device("cpu"))
+    assert plain.distill_feature_w == 0.0 and "l_distill_feat_G" not in plain.optimize(data)
+    # a model without the feature network: one line naming the key
+    with pytest.raises(UserError, match=r"train\.distill_crit\.feature_weight: 0\.5, but train\.feature_crit is not set"):
+        build_model(validate_config(_tecogan_opt(path, 0.5, feature_crit=False), "t"), torch.device("cpu"))
+    opt = _opt(path)
+    opt["train"]["distill_crit"]["feature_weight"] = 0.5
+    with pytest.raises(UserError, match=r"train\.distill_crit\.feature_weight: 0\.5, but a FRVSR model has no feature loss"):
+        build_model(validate_config(opt, "t"), torch.device("cpu"))
+    opt["train"]["distill_crit"]["feature_weight"] = -1
+    with pytest.raises(UserError, match=r"train\.distill_crit\.feature_weight: expected a number >= 0, got -1"):
+        validate_config(opt, "t")

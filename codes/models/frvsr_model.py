@@ -36,6 +36,8 @@ class SequenceForward(torch.nn.Module):
 class FRVSRModel:
     """Holds the generator, its optimiser/schedule and criteria; ``train_step(batch)``."""
 
+    FEATURE_LOSSES = False  # an ImageNet feature network (TecoGAN's train.feature_crit)
+
     def __init__(self, opt, device, distributed=False):
         self.opt, self.device, self.distributed = opt, device, distributed
         g = opt["model"]["generator"]
@@ -84,6 +86,12 @@ class FRVSRModel:
         self.distill_flow_w = tr["distill_crit"]["flow_weight"] if self.distill_crit is not None else 0.0
         self.distill_temporal_w = tr["distill_crit"]["temporal_weight"] if self.distill_crit is not None else 0.0
         self.distill_demesh = self.distill_crit is not None and tr["distill_crit"]["demesh"]
+        self.distill_feature_w = tr["distill_crit"]["feature_weight"] if self.distill_crit is not None else 0.0
+        if self.distill_feature_w and not self.FEATURE_LOSSES:
+            raise UserError(
+                f"train.distill_crit.feature_weight: {self.distill_feature_w}, but a {opt['model']['name']} "
+                f"model has no feature loss; set it to 0 (TecoGAN models with train.feature_crit take it)"
+            )
         if self.distill_flow_w and not (self.net_G.estimates_flow and self.teacher.estimates_flow):
             raise UserError(
                 f"train.distill_crit.flow_weight: {self.distill_flow_w}, but the trained generator or the "
@@ -243,6 +251,7 @@ class FRVSRModel:
             l_distill = self.distill_w * self.distill_crit(out["hr_data"].float(), taught["hr_data"].float())
             total = total + l_distill
             log["l_distill_G"] = l_distill.detach()
+            out["hr_taught"] = taught["hr_data"]  # for the feature term (tecogan_model.py)
             if self.distill_flow_w:  # FNet toward the teacher's flow (LR pixels): steadier recurrence
                 l_flow = self.distill_flow_w * self.distill_crit(out["lr_flow"].float(), taught["lr_flow"].float())
                 total = total + l_flow

@@ -95,6 +95,9 @@ CRITERIA_SECTIONS = {
             # true: the teacher's output with its mesh taken out (losses.demesh against the
             # ground truth's spectrum): a GAN taught its own texture without its 4x4 mesh
             "demesh": Key(bool, default=False),
+            # TecoGAN only: the feature loss (train.feature_crit's network and criterion) toward the
+            # teacher's output as well: its texture matched where the pixels need not line up
+            "feature_weight": Key(NUM, default=0.0, check=_non_negative, expect="a number >= 0"),
         },
     ),
 }

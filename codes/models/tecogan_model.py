@@ -31,6 +31,8 @@ class Clips:
 
 
 class TecoGANModel(FRVSRModel):
+    FEATURE_LOSSES = True
+
     def __init__(self, opt, device, distributed=False):
         super().__init__(opt, device, distributed)
         d = opt["model"]["discriminator"]
@@ -70,6 +72,11 @@ class TecoGANModel(FRVSRModel):
             self.net_F = FeatureExtractor(
                 fc.get("feature_layers"), fc.get("weights") or fc.get("vgg_weights"), fc["backbone"]
             ).to(device)
+        if self.distill_feature_w and self.feat_crit is None:
+            raise UserError(
+                f"train.distill_crit.feature_weight: {self.distill_feature_w}, but train.feature_crit is not set; "
+                f"add it (the network and criterion the term uses) or set the weight to 0"
+            )
         self.n_upd_D = 0.0
 
     def networks(self):
@@ -183,6 +190,10 @@ class TecoGANModel(FRVSRModel):
             log["n_upd_D"] = self.n_upd_D
         return log, real_feats
 
+    def feature_distance(self, feats, target_feats):
+        """train.feature_crit summed over the feature layers; the target's side carries no gradient."""
+        return sum(self.feat_crit(f.float(), t.detach().float()) for f, t in zip(feats, target_feats, strict=True))
+
     def generator_step(self, clips, out, real_feats):
         """Pixel, warping, feature, ping-pong, feature-matching and GAN terms; one G update."""
         lr_data, gt_data, t = clips.lr, clips.gt, clips.t
@@ -192,16 +203,24 @@ class TecoGANModel(FRVSRModel):
         loss_G, log = self.generator_losses(lr_data, gt_data, out)
         if self.feat_crit is not None:
             hr_in, gt_in = hr_data.reshape(-1, c, gt_h, gt_w), gt_data.reshape(-1, c, gt_h, gt_w)
+            taught_in = out["hr_taught"].float().reshape(-1, c, gt_h, gt_w) if self.distill_feature_w else None
             if self.feat_jitter:  # the iteration's offset (the scheduler counts iterations, resumes exactly)
-                hr_in, gt_in = phase_jitter(hr_in, gt_in, self.sched_G.last_epoch)
+                step = self.sched_G.last_epoch
+                if taught_in is not None:
+                    _, taught_in = phase_jitter(hr_in, taught_in, step)
+                hr_in, gt_in = phase_jitter(hr_in, gt_in, step)
             with self.autocast():
                 hr_feats = self.net_F(hr_in)
                 gt_feats = self.net_F(gt_in)
-            l_feat = self.feat_w * sum(
-                self.feat_crit(h.float(), g.detach().float()) for h, g in zip(hr_feats, gt_feats, strict=False)
-            )
+            l_feat = self.feat_w * self.feature_distance(hr_feats, gt_feats)
             loss_G = loss_G + l_feat
             log["l_feat_G"] = l_feat.detach()
+            if taught_in is not None:  # the teacher's texture in feature space (train.distill_crit)
+                with torch.no_grad(), self.autocast():
+                    taught_feats = self.net_F(taught_in)
+                l_feat_taught = self.distill_feature_w * self.feature_distance(hr_feats, taught_feats)
+                loss_G = loss_G + l_feat_taught
+                log["l_distill_feat_G"] = l_feat_taught.detach()
         if self.pp_crit is not None:
             l_pp = self.pp_w * self.pp_crit(hr_data[:, : t - 1], hr_data[:, t:].flip(1))
             loss_G = loss_G + l_pp
