@@ -29,7 +29,7 @@ SHA256 = {
     "FRVSR_BI_fast.pth": "b248638bb56e774b6889aed08c042c9f126c15ef079b6eb7ac225e6e01664ce7",
     "FRVSR_BI_footage.pth": "7c31e836f3d6c236d5e8492b57fe4079f40891724828e2484e428a2b1391e1cd",
     "FRVSR_BI_real.pth": "5a4e8bc6d8655bb0e093c79daa965761b828de328c5f17c65951b8754e0ca34c",
-    "TecoGAN_BD_footage.pth": "fef70b43411cfe7afbf29f7b481cf5289b8c0d29839c61c752d84a2225b33033",
+    "TecoGAN_BD_footage.pth": "87aea4f28239f9197844eccb0e6d5959a21dfc04d221309ef2ce9759d1afb033",
     "alexnet_imagenet_features.pth": "2f721ec991958ed9ea4e9d8e4f8482e5d67fcd9272fcc797f73b9fecc585cb2d",
 }
 ALEXNET_FILE = "alexnet_imagenet_features.pth"
