@@ -202,3 +202,40 @@ def test_10bit_into_h264_says_it_drops_to_8_bits(tmp_path, ckpt, deep_clip, caps
         )
         assert status == 0 and "10-bit samples" not in err, err
     assert tree_hash(deep_clip) == before
+
+
+def _yuv_planes(path):
+    with av.open(str(path)) as c:
+        frame = next(c.decode(video=0))
+        return [np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width].astype(float) for p in frame.planes]
+
+
+def test_8bit_colour_conversions_round_instead_of_truncating(tmp_path):
+    """A flat grey Y=100 (BT.601, limited range) is RGB 97.8: read as 98 (swscale's default path
+    gave 97, a grey level darker per pass); a lossless read-then-write keeps the planes unbiased."""
+    from tecogan.video import check_output, open_sink
+
+    grey = av.VideoFrame(64, 48, "yuv420p")
+    for i, plane in enumerate(grey.planes):
+        np.frombuffer(plane, np.uint8)[:] = 100 if i == 0 else 128
+    flat = tmp_path / "flat.mkv"
+    with av.open(str(flat), "w") as out:
+        stream = out.add_stream("ffv1", rate=12)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for packet in [*stream.encode(grey), *stream.encode()]:
+            out.mux(packet)
+    (frame,) = list(open_source(str(flat)).frames())
+    assert frame.image.dtype == np.uint8 and (frame.image == 98).all()
+
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:48, 0:64]
+    smooth = 128 + 40 * np.sin(xx / 9.0)[..., None] * np.cos(yy[..., None] / 7.0 + np.arange(3))
+    clip = make_clip(tmp_path / "in.mkv", [(smooth + rng.normal(0, 2, smooth.shape)).clip(0, 255).astype(np.uint8)], codec="ffv1")
+    source = open_source(str(clip))
+    out = tmp_path / "out.mkv"
+    sink = open_sink(str(out), source, check_output(str(out), codec="ffv1", pix_fmt="yuv420p"), audio=False)
+    for frame in source.frames():
+        sink.write(frame.name, frame.image, frame.time)
+    sink.close()
+    for before, after in zip(_yuv_planes(clip), _yuv_planes(out), strict=True):
+        assert abs((after - before).mean()) < 0.05 and np.abs(after - before).mean() < 1.0  # old Y bias: -1.09

@@ -14,6 +14,7 @@ from tecogan.utils.fileio import IMAGE_EXTENSIONS, check_regular_file, list_imag
 from tecogan.video.common import (
     DEFAULT_FPS,
     MIN_SIZE,
+    TO_RGB,
     Frame,
     _open_input,
     _rate,
@@ -310,7 +311,9 @@ def _to_rgb(reformatter, frame, deep=False):
     colorspace = frame.colorspace
     if colorspace not in _SWS_COLORSPACES:
         colorspace = 1 if frame.width >= 1280 or frame.height >= 720 else 5
-    rgb = reformatter.reformat(frame, format="rgb48le" if deep else "rgb24", src_colorspace=colorspace).to_ndarray()
+    rgb = reformatter.reformat(
+        frame, format="rgb48le" if deep else "rgb24", src_colorspace=colorspace, interpolation=TO_RGB
+    ).to_ndarray()
     turns = round((frame.rotation or 0) / 90) % 4  # counter-clockwise quarter turns
     if turns:
         rgb = np.rot90(rgb, turns)

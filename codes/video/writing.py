@@ -14,7 +14,7 @@ from tecogan.utils.fileio import temp_file_beside, write_image_rgb
 from tecogan.utils.outputs import AtomicFolder
 from tecogan.utils.tempfiles import publish
 from tecogan.video.codecs import _is_rgb, check_output, colour_tags
-from tecogan.video.common import _warn_once, codec_threads, is_video_path, shown
+from tecogan.video.common import FROM_RGB, _warn_once, codec_threads, is_video_path, shown
 from tecogan.video.streams import Passthrough, has_audio
 
 
@@ -154,7 +154,7 @@ class VideoSink:
             frame = self.reformatter.reformat(frame, format=self.enc.pix_fmt)
         else:
             frame = self.reformatter.reformat(
-                frame, format=self.enc.pix_fmt, dst_colorspace=self.matrix, dst_color_range=self.range
+                frame, format=self.enc.pix_fmt, dst_colorspace=self.matrix, dst_color_range=self.range, interpolation=FROM_RGB
             )
         frame.pts = pts
         try:
