@@ -34,6 +34,12 @@ if [[ ${#resume[@]} -eq 0 && -d "$train_dir" ]] && [[ -n "$(find "$train_dir" -n
     echo "error: $train_dir already exists; remove it, or continue it with --resume auto" >&2
     exit 2
 fi
+if [[ -z "${FOREGROUND:-}" ]]; then
+    # the YAML, the files it names and the experiment's lock, checked here: in the background an
+    # error would reach only the log while this script said it had started
+    "$PY" ./codes/main.py --exp_dir "$exp_dir" --mode train --model "$model" --opt train.yml --gpu_id -1 \
+        --check "${resume[@]}" || exit $?
+fi
 mkdir -p "$train_dir"
 log="$train_dir/train.log"
 

@@ -8,6 +8,9 @@ sections TecoGAN training needs, complete learning-rate schedules, a bounded tes
 the key path.
 """
 
+import os
+import re
+
 from tecogan import defaults
 from tecogan.config.schema import validate_node
 from tecogan.data.real_schema import REAL
@@ -51,6 +54,24 @@ def _check_generator_arch(section, degradation, scale, where):
         raise UserError(f"{where}: {err}") from None
 
 
+# dataset.train keys read by one kind of degradation only (BD degrades GT frames as it reads them)
+_TRAIN_KEYS = {"BD": ("seq_dir", "crop_size"), "BI": ("gt_seq_dir", "lr_seq_dir", "gt_crop_size")}
+_TRAIN_KEYS["Real"] = ("gt_seq_dir", "gt_crop_size")
+
+
+def _check_unused_degradation_keys(dataset, degradation, where):
+    """A key another degradation reads (a BI recipe turned BD keeping gt_crop_size) is one line,
+    not silently ignored."""
+    train = dataset.get("train") or {}
+    own = _TRAIN_KEYS.get(degradation, _TRAIN_KEYS["BI"])  # a type added to the table reads GT/LR like BI
+    for key in sorted({k for keys in _TRAIN_KEYS.values() for k in keys} - set(own)):
+        if train.get(key) is not None:
+            readers = "/".join(d for d, keys in _TRAIN_KEYS.items() if key in keys)
+            raise UserError(
+                f"{where}: dataset.train.{key}: read by {readers} training only (dataset.degradation.type is {degradation})"
+            )
+
+
 def cross_check(opt, where, fill_defaults=True):
     """Check the rules between the keys of a validated experiment mapping ``opt`` (``where``: the
     file named in the messages); fills ``dataset.degradation.real`` for type Real."""
@@ -59,6 +80,7 @@ def cross_check(opt, where, fill_defaults=True):
     degradation = opt["dataset"]["degradation"]["type"]
     _check_real(opt["dataset"]["degradation"], where, fill_defaults)
     train = opt["dataset"].get("train")
+    _check_unused_degradation_keys(opt["dataset"], degradation, where)
     if train:
         if degradation == "BD":
             if not train.get("seq_dir"):
@@ -118,3 +140,30 @@ def cross_check(opt, where, fill_defaults=True):
                     f"{where}: train.{name}.lr_schedule.restart_weights: {len(weights)} numbers for "
                     f"{len(restarts)} restart{'s' if len(restarts) != 1 else ''}; expected one weight per restart"
                 )
+
+
+def published_hint(path):
+    """For a missing published checkpoint (``FRVSR_BD_iter400000.pth`` style), the script that fetches it."""
+    m = re.match(r"(FRVSR|TecoGAN)_(BD|BI)_iter\d+\.pth$", os.path.basename(path))
+    return f"; fetch it with: bash scripts/download/download_models.sh {m.group(2)} {m.group(1)}" if m else ""
+
+
+def check_training_paths(opt, where):
+    """Before a training starts: the files and folders its YAML names exist (the training LMDBs,
+    the starting weights, the LPIPS and feature-loss weights), each missing one a line naming the
+    key.  Validation sets are checked by :func:`tecogan.testing.check_test_sets`."""
+    train = opt["dataset"].get("train") or {}
+    for key in ("seq_dir", "gt_seq_dir", "lr_seq_dir"):
+        folder = train.get(key)
+        if folder and not os.path.isdir(folder):
+            raise UserError(
+                f"{where}: dataset.train.{key}: {folder}: LMDB folder not found (make it with "
+                f"scripts/create_lmdb.py, after the data scripts of docs/data.md)"
+            )
+    files = [(f"model.{net}.load_path", (opt["model"].get(net) or {}).get("load_path")) for net in ("generator", "discriminator")]
+    files.append(("metric.LPIPS.weights", ((opt.get("metric") or {}).get("LPIPS") or {}).get("weights")))
+    feature = (opt.get("train") or {}).get("feature_crit") or {}
+    files += [(f"train.feature_crit.{key}", feature.get(key)) for key in ("weights", "vgg_weights")]
+    for key, path in files:
+        if path and not os.path.isfile(path):
+            raise UserError(f"{where}: {key}: {path}: file not found{published_hint(path)}")

@@ -11,7 +11,6 @@ reference does).
 import argparse
 import glob
 import os
-import re
 
 if not __package__:  # run as a file from a clone: import this clone as the package `tecogan`
     import runpy
@@ -28,6 +27,7 @@ import torch
 from tecogan import defaults
 from tecogan.config.limits import check_number
 from tecogan.experiment import load_config, set_output_dirs, test_datasets
+from tecogan.experiment_checks import check_training_paths, published_hint
 from tecogan.inference.auto import resolve_auto
 from tecogan.inference.backends import check_backend
 from tecogan.inference.options import options_from_flags
@@ -36,12 +36,12 @@ from tecogan.inference.upscaler import Upscaler
 from tecogan.networks import build_generator as build
 from tecogan.networks import check_checkpoint_fits, generator_arch_from_config, load_generator_weights, own_settings
 from tecogan.profiling import parse_lr_size, profile_generator
-from tecogan.testing import run_test_datasets, sequence_sets
+from tecogan.testing import check_test_sets, run_test_datasets, sequence_sets
 from tecogan.training.trainer import train
 from tecogan.utils.device import device_from_gpu_id
 from tecogan.utils.errors import UserError, run_cli
 from tecogan.utils.outputs import FRAMES, PARENT, check_outputs
-from tecogan.utils.training_lock import check_training_outputs, training_guard
+from tecogan.utils.training_lock import check_training_free, check_training_outputs, training_guard
 
 
 def build_parser():
@@ -65,6 +65,11 @@ def build_parser():
     p.add_argument("--overwrite", action="store_true", help="test mode: replace existing result folders (kept otherwise)")
     p.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="train mode: check the YAML, its files and the experiment's lock, then exit (train.sh runs it first)",
+    )
     return p
 
 
@@ -129,7 +134,7 @@ def run_test(args, opt, device):
     ckpts = checkpoint_list(opt, opt_path)
     for _, path in ckpts:
         if not os.path.isfile(path):
-            raise UserError(f"{path}: checkpoint file not found (model.generator.load_path in {opt_path})" + _download_hint(path))
+            raise UserError(f"{path}: checkpoint file not found (model.generator.load_path in {opt_path})" + published_hint(path))
     found = sequence_sets(opt, report=lambda line: print(line, flush=True))
     if not found:
         raise UserError(f"{opt_path}: none of the test datasets is here (each was optional and skipped)")
@@ -167,14 +172,6 @@ def run_test(args, opt, device):
         del net, upscaler
         if device.type == "cuda":
             torch.cuda.empty_cache()
-
-
-def _download_hint(path):
-    """For a missing published checkpoint (``FRVSR_BD_iter400000.pth`` style), the script that fetches it."""
-    m = re.match(r"(FRVSR|TecoGAN)_(BD|BI)_iter\d+\.pth$", os.path.basename(path))
-    if not m:
-        return ""
-    return f"; fetch it with: bash scripts/download/download_models.sh {m.group(2)} {m.group(1)}"
 
 
 def run_profile(args, opt, device):
@@ -218,8 +215,15 @@ def main():
     opt = load_experiment(args)
     if args.mode == "train":
         check_training_outputs(opt, args.exp_dir)  # never writes into its data or checkpoints
+        opt_path = os.path.join(args.exp_dir, args.opt)
+        if args.check:
+            check_training_free(args.exp_dir, args.resume)
+            check_training_paths(opt, opt_path)
+            check_test_sets(opt)
+            return 0
         # one training per experiment (lock file), and no silent restart over train/ without --resume
         with training_guard(args.exp_dir, args.resume, is_main=os.environ.get("RANK", "0") == "0"):
+            check_training_paths(opt, opt_path)
             return train(opt, args)
     device = device_from_gpu_id(args.gpu_id)
     if args.mode == "test":

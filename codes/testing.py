@@ -74,8 +74,11 @@ def check_test_sets(opt, report=print):
     """Before a training's first iteration: every ``dataset.test*`` entry pairs its sequences
     and frame counts (as :func:`sequence_sets`), and each sequence's first GT frame is its first
     LR frame x scale, so a broken validation set is one line now, not at the first validation
-    (``test.test_freq`` iterations of work later)."""
-    for _, ts in sequence_sets(opt, report):
+    (``test.test_freq`` iterations of work later).  A set without GT frames is reported: its
+    frames are written but no metric scores them."""
+    for ds, ts in sequence_sets(opt, report):
+        if not ds.get("gt_seq_dir") and opt.get("metric"):
+            report(f"warning: test set {ds['name']} has no gt_seq_dir: validation writes its frames but scores no metric")
         for info in ts.folders.sequences:
             lr = ts.folders.read_lr(SequenceInfo(info.name, info.lr_paths[:1]))
             if info.gt_paths:

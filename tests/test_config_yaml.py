@@ -119,6 +119,22 @@ def test_a_chain_of_bases_and_null_removes_a_section(tmp_path):
     assert load_config(c)["train"]["generator"]["lr_schedule"]["milestones"] == [50, 80]
 
 
+def test_null_gives_a_default_back_and_is_refused_where_a_number_is_required(tmp_path):
+    write(tmp_path / "base" / "train.yml", BASE)
+    child = write(
+        tmp_path / "v" / "train.yml",
+        "base: ../base/train.yml\nmodel:\n  generator:\n    nf: ~\n"
+        "dataset:\n  train:\n    batch_size: ~\nlogger:\n  log_freq: ~\n",
+    )
+    opt = load_config(child)
+    assert (opt["model"]["generator"]["nf"], opt["dataset"]["train"]["batch_size"], opt["logger"]["log_freq"]) == (64, 4, 100)
+    write(tmp_path / "v" / "train.yml", "base: ../base/train.yml\ntrain:\n  total_iter: ~\n")
+    with pytest.raises(UserError) as err:
+        load_config(child)
+    assert str(err.value).startswith(f"{child}: line 3: train.total_iter: expected an integer >= 1"), str(err.value)
+    assert str(err.value).endswith("got null")
+
+
 def test_error_names_the_file_and_line_that_set_the_value(tmp_path):
     base = write(tmp_path / "base" / "train.yml", BASE)
     child = write(tmp_path / "variant" / "train.yml", "base: ../base/train.yml\n\ntrain:\n  total_iter: -5\n")
@@ -281,3 +297,36 @@ def test_one_inherited_metric_is_dropped_with_false(tmp_path):
     write(tmp_path / "base" / "train.yml", base)
     child = write(tmp_path / "variant" / "train.yml", "base: ../base/train.yml\nmetric:\n  LPIPS: false\n  tOF: ~\n")
     assert sorted(load_config(child)["metric"]) == ["PSNR", "tOF"]  # tOF: ~ keeps it, with its defaults
+
+
+def test_a_key_of_the_other_degradation_is_one_line(tmp_path):
+    write(tmp_path / "base" / "train.yml", BASE)
+    child = write(tmp_path / "v" / "train.yml", "base: ../base/train.yml\ndataset:\n  train:\n    gt_crop_size: 48\n")
+    with pytest.raises(UserError) as err:
+        load_config(child)
+    assert "dataset.train.gt_crop_size: read by BI/Real training only (dataset.degradation.type is BD)" in str(err.value)
+
+
+def test_missing_files_of_a_training_name_their_keys(tmp_path):
+    from tecogan.experiment_checks import check_training_paths
+
+    write(tmp_path / "base" / "train.yml", BASE)
+    opt = load_config(str(tmp_path / "base" / "train.yml"))
+    lmdb = tmp_path / "GT.lmdb"
+    lmdb.mkdir()
+    opt["dataset"]["train"]["seq_dir"] = str(lmdb)
+    check_training_paths(opt, "train.yml")
+    for section, key, value, needle in [
+        ("model", "load_path", "pretrained_models/FRVSR_BD_iter400000.pth", "download_models.sh BD FRVSR"),
+        ("metric", "weights", str(tmp_path / "alex.pth"), "file not found"),
+    ]:
+        bad = yaml.safe_load(yaml.safe_dump(opt))
+        target = bad["model"]["generator"] if section == "model" else bad["metric"].setdefault("LPIPS", {})
+        target[key] = value
+        with pytest.raises(UserError) as err:
+            check_training_paths(bad, "train.yml")
+        name = "model.generator.load_path" if section == "model" else "metric.LPIPS.weights"
+        assert str(err.value).startswith(f"train.yml: {name}: {value}: file not found") and needle in str(err.value)
+    opt["dataset"]["train"]["seq_dir"] = str(tmp_path / "nope.lmdb")
+    with pytest.raises(UserError, match=r"^train.yml: dataset.train.seq_dir: .*nope.lmdb: LMDB folder not found"):
+        check_training_paths(opt, "train.yml")

@@ -533,6 +533,41 @@ def test_vgg_local_weights(tmp_path):
     assert not any(p.requires_grad for p in net.parameters())
 
 
+def test_train_sh_checks_before_going_to_the_background(tiny_data, tmp_path):
+    """A YAML typo, a missing LMDB or a running training: one line on stderr and status 2 from
+    train.sh itself (not only in the background's log), and nothing made or changed."""
+    import socket
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "train.sh").write_text(open(os.path.join(REPO, "train.sh")).read())
+    os.symlink(os.path.join(REPO, "codes"), repo / "codes")
+    os.symlink(os.path.join(REPO, "scripts"), repo / "scripts")
+    exp = repo / "experiments_BD" / "FRVSR_mini" / "001"
+    env = dict(ENV, PYTHON=sys.executable)
+
+    def train_sh():
+        return subprocess.run(
+            ["bash", "train.sh", "BD", "FRVSR_mini", "-1"], cwd=repo, env=env, capture_output=True, text=True, timeout=120
+        )
+
+    write_opt(exp, tiny_data, extra=lambda o: o["train"].update(total_iters=4))
+    r = train_sh()
+    assert_one_line(r.returncode, r.stderr, "train.total_iters: unknown key")
+    assert "background" not in r.stdout
+    write_opt(exp, tiny_data, extra=lambda o: o["dataset"]["train"].update(seq_dir=str(tmp_path / "nope.lmdb")))
+    r = train_sh()
+    assert_one_line(r.returncode, r.stderr, "train.yml: dataset.train.seq_dir: ", "LMDB folder not found")
+    assert not (exp / "train").exists()
+    write_opt(exp, tiny_data)
+    lock = exp / ".train.lock"
+    lock.write_text(f"{os.getpid()} {socket.gethostname()} -\n")  # held by a live process: this one
+    before = tree_hash(exp)
+    r = train_sh()
+    assert_one_line(r.returncode, r.stderr, "in use by a running training")
+    assert tree_hash(exp) == before
+
+
 @pytest.mark.slow
 def test_train_sh_background_run(tiny_data, tmp_path):
     repo = tmp_path / "repo"
@@ -749,8 +784,10 @@ def test_a_start_that_saved_nothing_does_not_lock_the_experiment(tmp_path, capsy
     exp = tmp_path / "exp"
     write_dataless_exp(exp)
     status, _, err = run_inprocess(main_cmd.cli, train_argv(exp), capsys, monkeypatch)
-    assert status == 2 and "none.lmdb" in err, err  # the first start fails (no data)
-    (exp / "train" / "tensorboard").mkdir(parents=True, exist_ok=True)
+    assert status == 2 and "none.lmdb" in err, err  # the first start fails (no data), before making train/
+    assert not (exp / "train").exists()
+    (exp / "train" / "tensorboard").mkdir(parents=True)  # as a start that crashed before its first save leaves it
+    (exp / "train" / "train.log").write_text("Start training FRVSR ...\n")
     (exp / "train" / "tensorboard" / "events.out.tfevents.1.x").write_bytes(b"events of the failed start")
     log_before = (exp / "train" / "train.log").read_text() if (exp / "train" / "train.log").exists() else ""
     status, _, err = run_inprocess(main_cmd.cli, train_argv(exp), capsys, monkeypatch)
@@ -760,6 +797,7 @@ def test_a_start_that_saved_nothing_does_not_lock_the_experiment(tmp_path, capsy
     assert len(aside) == 1 and (aside[0] / "events.out.tfevents.1.x").read_bytes() == b"events of the failed start"
     if log_before:
         assert (exp / "train" / "train.log").read_text().startswith(log_before)
+    (exp / "none.lmdb").mkdir()  # a folder there: the resume is what fails now, before the data are read
     status, _, err = run_inprocess(main_cmd.cli, train_argv(exp, "--resume", "auto"), capsys, monkeypatch)
     assert_one_line(status, err, "--resume auto found no state_iter", "run without --resume to start afresh")
 

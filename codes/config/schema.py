@@ -88,8 +88,13 @@ def validate_node(node, schema, path, where, fill_defaults):
             validate_node(value, sub, key_path, where, fill_defaults)
             continue
         if value is None:
-            if sub.required and not sub.nullable:
+            if not sub.nullable:
                 raise UserError(f"{where}: {key_path}: a value is required (expected {sub.expect or _type_words(sub.types)})")
+            if sub.default is not _MISSING and sub.default is not None:
+                if fill_defaults:  # `key: ~` on a setting with a default (over a base: file's value): the default
+                    node[key] = type(sub.default)(sub.default) if isinstance(sub.default, (list, dict)) else sub.default
+            elif sub.required and not (str in sub.types or list in sub.types or dict in sub.types):
+                raise UserError(f"{where}: {key_path}: expected {sub.expect or _type_words(sub.types)}, got null")
             continue
         if not _type_ok(value, sub.types):
             expected = sub.expect if sub.choices is None and sub.expect else _type_words(sub.types)

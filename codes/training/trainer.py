@@ -93,6 +93,10 @@ class Trainer:
             self._check_precision(opt["train"]["precision"])
         self.iteration = opt["train"]["start_iter"]
         self.running = RunningLog(opt["logger"]["decay"])
+        self.metric_calc = build_metric_calculator(opt, self.device, self.logger) if self.is_main else None
+        if self.is_main:
+            check_test_sets(opt, report=self._report_skip)  # a broken validation set: now, not at the first validation
+            self._check_validation_precision(opt)
         if state is not None:
             self._resume(state, state_path)
         elif self.is_main:
@@ -101,10 +105,6 @@ class Trainer:
                 f"on {self.device} x {self.world}: {len(self.dataset)} clips, batch "
                 f"{self.batch_size} per process, {self.batches_per_epoch} iterations per epoch"
             )
-        self.metric_calc = build_metric_calculator(opt, self.device, self.logger) if self.is_main else None
-        if self.is_main:
-            check_test_sets(opt, report=self._report_skip)  # a broken validation set: now, not at the first validation
-            self._check_validation_precision(opt)
         self.tb = tensorboard_log.open_log(
             opt, os.path.join(exp_dir, "train", "tensorboard"), self.iteration, resumed=state is not None, is_main=self.is_main
         )

@@ -123,11 +123,25 @@ def training_guard(exp_dir, resume, is_main=True):
     if not resume and os.path.isdir(train_dir):
         if saved_anything(train_dir):
             lock.release()
-            raise UserError(
-                f"{train_dir}: already exists (an earlier training); continue it with --resume auto, or remove it to start again"
-            )
+            _refuse_start_over(train_dir)
         _start_over_unsaved(train_dir)
     return lock
+
+
+def check_training_free(exp_dir, resume):
+    """What :func:`training_guard` refuses (a running training, a saved one without ``--resume``),
+    checked without keeping the lock or changing ``train/``: train.sh runs it before it goes to
+    the background, where an error would only reach the log."""
+    TrainingLock(exp_dir).acquire().release()
+    train_dir = os.path.join(exp_dir, "train")
+    if not resume and os.path.isdir(train_dir) and saved_anything(train_dir):
+        _refuse_start_over(train_dir)
+
+
+def _refuse_start_over(train_dir):
+    raise UserError(
+        f"{train_dir}: already exists (an earlier training); continue it with --resume auto, or remove it to start again"
+    )
 
 
 def saved_anything(train_dir):
