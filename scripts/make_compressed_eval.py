@@ -36,6 +36,7 @@ import numpy as np
 from tecogan.utils.errors import UserError, run_cli
 from tecogan.utils.fileio import list_images, read_image_rgb, write_image_rgb
 from tecogan.utils.outputs import DATASET, AtomicFolder, check_outputs
+from tecogan.video.common import FROM_RGB, TO_RGB
 
 SCALE = 4
 
@@ -71,7 +72,7 @@ def h264_roundtrip(frames, crf):
             # every colour conversion states its matrix and range: PyAV reuses a conversion context
             # whose unstated settings followed the last frame it converted (sets differed run to run)
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24").reformat(
-                format="yuv420p", src_colorspace="ITU601", dst_colorspace="ITU601", dst_color_range="MPEG"
+                format="yuv420p", src_colorspace="ITU601", dst_colorspace="ITU601", dst_color_range="MPEG", interpolation=FROM_RGB
             )
             for packet in stream.encode(frame):
                 out.mux(packet)
@@ -81,7 +82,12 @@ def h264_roundtrip(frames, crf):
     with av.open(buf, mode="r") as inp:
         decoded = [
             fr.reformat(
-                format="rgb24", src_colorspace="ITU601", dst_colorspace="ITU601", src_color_range="MPEG", dst_color_range="JPEG"
+                format="rgb24",
+                src_colorspace="ITU601",
+                dst_colorspace="ITU601",
+                src_color_range="MPEG",
+                dst_color_range="JPEG",
+                interpolation=TO_RGB,
             ).to_ndarray()
             for fr in inp.decode(video=0)
         ]

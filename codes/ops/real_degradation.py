@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from tecogan.errors import UserError
+from tecogan.video.common import FROM_RGB, TO_RGB
 
 DOWNSAMPLE_METHODS = {"area": cv2.INTER_AREA, "bicubic": cv2.INTER_CUBIC, "bilinear": cv2.INTER_LINEAR}
 KERNEL_TYPES = ("iso", "aniso", "generalized")
@@ -152,7 +153,11 @@ def compress_video(frames, codec="h264", crf=None, bpp=None, gop=12, bframes=0, 
             # every colour conversion states its matrix and range: PyAV reuses conversion contexts
             # whose unstated settings can follow an earlier frame (outputs differed run to run)
             vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24").reformat(
-                format=stream.pix_fmt, src_colorspace="ITU601", dst_colorspace="ITU601", dst_color_range="MPEG"
+                format=stream.pix_fmt,
+                src_colorspace="ITU601",
+                dst_colorspace="ITU601",
+                dst_color_range="MPEG",
+                interpolation=FROM_RGB,
             )
             for packet in stream.encode(vf):
                 out.mux(packet)
@@ -171,6 +176,7 @@ def compress_video(frames, codec="h264", crf=None, bpp=None, gop=12, bframes=0, 
                     dst_colorspace="ITU601",
                     src_color_range="MPEG",
                     dst_color_range="JPEG",
+                    interpolation=TO_RGB,
                 ).to_ndarray()
             )
     if len(decoded) != t:
