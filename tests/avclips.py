@@ -39,6 +39,7 @@ def make_clip(
     container_options=None,
     primaries=None,
     trc=None,
+    sar=None,
 ):
     """Write ``frames`` (RGB arrays) as a video.
 
@@ -46,7 +47,8 @@ def make_clip(
     rotation in degrees counter-clockwise; colorspace/color_range: AVColorSpace / AVColorRange
     numbers used for the RGB->YUV conversion and the tags; primaries/trc: colour tags; frames
     of uint16 are written from 16-bit RGB (for 10-bit clips); audio: dict(codec, rate, seconds,
-    layout, freq) of a sine tone; subtitles: [(start_ms, end_ms, bytes)] as a SubRip stream.
+    layout, freq) of a sine tone; subtitles: [(start_ms, end_ms, bytes)] as a SubRip stream;
+    sar: the sample aspect ratio (a Fraction; anamorphic video).
     """
     h, w = frames[0].shape[:2]
     if pts is None:
@@ -69,6 +71,8 @@ def make_clip(
         v.codec_context.color_trc = trc
     if rotation is not None:
         v.set_display_rotation(rotation)
+    if sar is not None:
+        v.codec_context.sample_aspect_ratio = sar
     a = s = None
     if audio:
         a = out.add_stream(audio.get("codec", "aac"), rate=audio.get("rate", 48000))

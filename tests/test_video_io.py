@@ -156,6 +156,28 @@ def test_rotation_is_applied_so_the_output_is_upright(tmp_path, ckpt):
     assert np.array_equal(frame, np.rot90(lr[0], -1)) and frame[:6, -4:].mean(axis=(0, 1))[0] > 240
 
 
+@pytest.mark.parametrize("ext", ["mp4", "mkv"])
+def test_anamorphic_input_keeps_its_displayed_shape(tmp_path, ckpt, ext):
+    path, _ = ckpt
+    sar = Fraction(32, 27)
+    src = make_clip(tmp_path / "in.mp4", pattern(3), sar=sar)
+    out, cmp, wide = tmp_path / f"out.{ext}", tmp_path / f"cmp.{ext}", tmp_path / f"wide.{ext}"
+    upscale(src, out, "--model", path, "--device", "cpu", "--compare", cmp)
+    upscale(src, wide, "--model", path, "--device", "cpu", "--target_width", 100)  # 100x76: not quite 32:24
+    for video, size in ((out, (128, 96)), (cmp, (256, 96)), (wide, (100, 76))):
+        with av.open(str(video)) as c:
+            v = c.streams.video[0]
+            assert (v.codec_context.width, v.codec_context.height) == size
+            shown = Fraction(size[0] // (2 if video == cmp else 1), size[1]) * v.sample_aspect_ratio
+            assert abs(shown - Fraction(32, 24) * sar) < Fraction(1, 1000), video
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].sample_aspect_ratio == sar
+    square = make_clip(tmp_path / "square.mp4", pattern(2))
+    upscale(square, tmp_path / f"sq.{ext}", "--model", path, "--device", "cpu")
+    with av.open(str(tmp_path / f"sq.{ext}")) as c:
+        assert c.streams.video[0].codec_context.sample_aspect_ratio in (None, 0)  # untagged, as before
+
+
 def decode_rgb_png(path):
     import cv2
 

@@ -248,7 +248,7 @@ def _start(upscaler, job, report):
     sink = compare = None
     if job.resume is None:
         sink = open_sink(dst, source, out_enc, audio=video.audio)
-        compare = open_sink(video.compare, source, cmp_enc, audio=video.audio) if video.compare else None
+        compare = open_sink(video.compare, source, cmp_enc, audio=video.audio, panes=2) if video.compare else None
     frames = prefetch(source.frames(), maxsize=4)
     first = next(frames, None)
     if first is None:

@@ -56,6 +56,7 @@ class FolderSource:
         self.duration = self.count / self.fps
         self.passthrough = None  # no audio in a folder
         self.bits, self.chroma, self.colour, self.deep = 8, None, {}, False
+        self.sar = self.size = None  # square pixels; (w, h) of the frames once read
 
     def describe(self):
         return f"{self.count} frames at {self.fps:g} frame/s"
@@ -103,6 +104,8 @@ class VideoSource:
             )
             self.shift = Fraction(0)
             cc = stream.codec_context
+            self.stored_sar = _sar(stream.sample_aspect_ratio)  # the container's, else the codec's
+            self.sar = self.size = None  # of the upright frames: known once the first frame is decoded
             check_not_hdr(cc.color_trc, path)
             self.bits = _bits(cc.format)
             self.chroma = _chroma(cc.format)
@@ -258,6 +261,7 @@ class VideoSource:
                     break
                 if not hdr_checked:
                     check_not_hdr(frame.color_trc, self.path)
+                    self._first_frame(frame, stream)
                     hdr_checked = True
                 image = _to_rgb(reformatter, frame, self.deep)
                 decoded += 1
@@ -272,9 +276,26 @@ class VideoSource:
                 f"holds {self.count} frames, {decoded} were decoded (the file is truncated or damaged)"
             )
 
+    def _first_frame(self, frame, stream):
+        """The sample aspect ratio of the upright frames (None: square) and their size: the stream's,
+        else the decoder's after this first frame, inverted when a rotation turns the frames."""
+        sar = self.stored_sar or _sar(stream.codec_context.sample_aspect_ratio)
+        turned = round((frame.rotation or 0) / 90) % 2
+        self.sar = (1 / sar if turned else sar) if sar else None
+        self.size = (frame.height, frame.width) if turned else (frame.width, frame.height)
+
     def __iter__(self):
         for frame in self.frames():
             yield frame.name, frame.image
+
+
+def _sar(value):
+    """A sample aspect ratio as a Fraction, None for square or unknown pixels (1:1, 0, None)."""
+    try:
+        sar = Fraction(value) if value else None
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    return sar if sar and sar > 0 and sar != 1 else None
 
 
 def check_not_hdr(trc, path):

@@ -17,6 +17,10 @@ from tecogan.video.codecs import _is_rgb, check_output, colour_tags
 from tecogan.video.common import FROM_RGB, _warn_once, codec_threads, is_video_path, shown
 from tecogan.video.streams import Passthrough, has_audio
 
+# codecs whose bitstream has no sample aspect ratio: in Matroska only the container could hold it,
+# and PyAV cannot set the stream's (FFmpeg's Matroska muxer reads that one alone)
+UNTAGGED_IN_MATROSKA = ("vp9", "av1", "ffv1")
+
 
 def _temp_beside(path, suffix):
     """A new empty file beside ``path`` under one of this project's temporary names."""
@@ -38,8 +42,9 @@ class VideoSink:
     output is left untouched.
     """
 
-    def __init__(self, encoding, source, audio=True, shown_as=None):
+    def __init__(self, encoding, source, audio=True, shown_as=None, panes=1):
         self.enc = encoding
+        self.source, self.panes = source, panes  # panes: 2 for --compare's side-by-side frames
         self.path = encoding.path
         self.shown_as = shown_as or encoding.path  # the name warnings give (a job's output, not its segment file)
         self.rate = source.rate
@@ -124,6 +129,15 @@ class VideoSink:
         # the input's colour tags where it has them, else BT.709 (RGB formats: RGB matrix, full range)
         self.matrix, self.range, cc.color_primaries, cc.color_trc = colour_tags(enc.pix_fmt, self.colour)
         cc.colorspace, cc.color_range = self.matrix, self.range
+        self.sar = output_sar(self.source, w // self.panes, h)
+        if self.sar is not None:  # MP4/MOV/AVI store it in the container, Matroska in the bitstream (h264 ...)
+            cc.sample_aspect_ratio = self.sar
+            if enc.fmt in ("matroska", "webm") and enc.codec in UNTAGGED_IN_MATROSKA:
+                _warn_once(
+                    f"{shown(self.shown_as)}: the input's pixels are not square (pixel aspect {self.sar.numerator}:"
+                    f"{self.sar.denominator}), which {enc.codec} in {os.path.splitext(self.path)[1]} cannot record: players show "
+                    f"square pixels (use .mp4 or .mov, or --codec h264 or h265 in .mkv, to keep the shape)"
+                )
         cc.options = self._options()
         self.stream = stream
         self.reformatter = VideoReformatter()
@@ -243,6 +257,18 @@ class VideoSink:
         self.tmp = None
 
 
+def output_sar(source, w, h):
+    """The sample aspect ratio that keeps ``source``'s displayed shape on frames of ``w`` x ``h``
+    (the input's when both sides scale alike), None for square pixels."""
+    sar, size = getattr(source, "sar", None), getattr(source, "size", None)
+    if not sar or not size:
+        return None
+    out = sar * Fraction(h * size[0], w * size[1])
+    limit = 65535  # both terms fit the bitstreams' 16 bits
+    out = out.limit_denominator(limit) if out <= 1 else 1 / (1 / out).limit_denominator(limit)
+    return out if out != 1 else None
+
+
 def sane_dts(pts, dts, last_dts, bound):
     """The decoding timestamp of an encoded packet, repaired if it cannot be right (after its
     pts, or ``bound`` ticks before it): libx265 leaves it uninitialised on clips of one or two
@@ -272,9 +298,9 @@ class FolderSink:
         self.staging.close(ok)
 
 
-def open_sink(path, source, encoding=None, audio=True):
-    """A :class:`VideoSink` for a video name (``encoding`` from :func:`check_output`), else a
-    :class:`FolderSink` of PNG frames."""
+def open_sink(path, source, encoding=None, audio=True, panes=1):
+    """A :class:`VideoSink` for a video name (``encoding`` from :func:`check_output`; ``panes``: 2 for
+    side-by-side frames), else a :class:`FolderSink` of PNG frames."""
     if is_video_path(path):
-        return VideoSink(encoding or check_output(path), source, audio)
+        return VideoSink(encoding or check_output(path), source, audio, panes=panes)
     return FolderSink(path)
