@@ -44,6 +44,11 @@ MAX_BD_SIGMA = 50  # dataset.degradation.sigma, --sigma (HR pixels)
 MAX_YAML_NUMBER = 1 << 53  # any YAML number (floats hold integers exactly up to here)
 MAX_THREADS = 1024
 
+# a video output's codec when no --codec is given: H.264, except where the container cannot hold
+# it (WebM: VP9, as FFmpeg chooses)
+VIDEO_CODEC = "h264"
+VIDEO_CODEC_BY_EXTENSION = {".webm": "vp9"}
+
 # inference back-ends and memory layout
 BACKENDS = ("torch", "openvino")
 BACKEND = BACKENDS[0]

@@ -7,8 +7,8 @@
     python codes/upscale.py INPUT OUTPUT --scene_cuts on (--worker | --shard I/N | --assemble | --ray ADDRESS)
 
 INPUT: a video file (whatever FFmpeg reads: mp4, mkv, mov, webm, avi ...) or a folder of
-frames.  OUTPUT: a video file (.mp4, .mkv, .mov, .webm, .avi; H.264 by default, each frame
-at its input frame's time, the input's audio and subtitles kept) or a folder of PNGs (named
+frames.  OUTPUT: a video file (.mp4, .mkv, .mov, .webm, .avi; H.264 by default, VP9 for .webm,
+each frame at its input frame's time, the input's audio and subtitles kept) or a folder of PNGs (named
 like the input frames; ``%04d.png`` for a video).  Videos are read and written by FFmpeg
 through PyAV.  The architecture (nf, nb, BD/BI) is read from the checkpoint unless given.
 Frames are streamed: decoding, inference and encoding overlap and only a few frames are held

@@ -23,6 +23,11 @@ def _precision_help():
     )
 
 
+def _by_extension():
+    """The containers with a default codec of their own, for --codec's help text: "vp9 for .webm"."""
+    return ", ".join(f"{codec} for {ext}" for ext, codec in defaults.VIDEO_CODEC_BY_EXTENSION.items())
+
+
 def build_parser():
     """``upscale.py``'s argument parser: every flag with its help text and default."""
     p = argparse.ArgumentParser(description="Super-resolve a video or a folder of frames 4x (FRVSR/TecoGAN).")
@@ -71,7 +76,9 @@ def build_parser():
         "re-times every frame at this constant rate and drops the audio (default: the input's timestamps)",
     )
     p.add_argument(
-        "--codec", help="output video codec: h264 (default), h265, av1, vp9, ffv1 (lossless), prores, mpeg4 (old mp4v)"
+        "--codec",
+        help=f"output video codec: h264, h265, av1, vp9, ffv1 (lossless), prores, mpeg4 (old mp4v); default "
+        f"{defaults.VIDEO_CODEC}, or {_by_extension()}",
     )
     p.add_argument(
         "--crf",

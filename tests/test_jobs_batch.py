@@ -115,6 +115,17 @@ def test_two_shards_cover_the_list_once(tmp_path, ckpt):
     assert seen == [["s0", "s2", "s4"], ["s1", "s3"]]
 
 
+def test_a_webm_input_gives_a_vp9_webm_without_codec(tmp_path, ckpt):
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    make_clip(inputs / "clip.webm", frames(n=2), codec="libvpx-vp9", rate=12)
+    r = upscale("--batch", inputs, "-o", out, "--model", ckpt, "--device", "cpu", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert summary(r) == "1 done, 0 skipped, 0 failed"
+    p = probe(out / "clip.webm")
+    assert (p["codec"], p["frames"]) == ("vp9", 2)
+
+
 def test_shard_and_collect_units(tmp_path):
     items = [Item(f"/x/{c}", f"/o/{c}") for c in "edcba"]
     parts = [shard(items, i, 3) for i in range(3)]

@@ -278,6 +278,13 @@ def test_codecs_and_containers(tmp_path, ckpt, codec, name, decoded, pix_fmt, au
             assert np.array_equal(g, e)
 
 
+def test_webm_without_codec_is_vp9_and_the_others_h264(tmp_path, ckpt):
+    path, _ = ckpt
+    src = make_clip(tmp_path / "in.mp4", pattern(2))
+    upscale(src, tmp_path / "out.webm", "--model", path, "--device", "cpu", "--compare", tmp_path / "cmp.mkv")
+    assert (probe(tmp_path / "out.webm")["codec"], probe(tmp_path / "cmp.mkv")["codec"]) == ("vp9", "h264")
+
+
 def test_impossible_decoding_timestamps_are_repaired():
     from tecogan.video import sane_dts
 
@@ -297,6 +304,7 @@ def test_impossible_decoding_timestamps_are_repaired():
             "a .mp4 file cannot hold prores video (--codec prores fits .mov, .mkv; .mp4 takes --codec h264, h265, av1",
         ),
         (["out.webm", "--codec", "ffv1"], "a .webm file cannot hold ffv1 video"),
+        (["out.webm", "--codec", "h264"], "a .webm file cannot hold h264 video"),  # asked for: not replaced
         (["out.mp4", "--codec", "xvid"], "--codec xvid: unknown codec (expected h264, h265, av1, vp9, ffv1, prores, mpeg4)"),
         (["out.mp4", "--crf", "60"], "--crf 60: expected 0..51 for h264"),
         (["out.mkv", "--codec", "ffv1", "--crf", "5"], "--crf 5: ffv1 has no quality setting (it is lossless)"),

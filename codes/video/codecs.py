@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import av
 
+from tecogan import defaults
 from tecogan.utils.errors import UserError, warn
 from tecogan.video.common import CONTAINERS, is_video_path, shown
 
@@ -113,7 +114,8 @@ def check_output(path, codec=None, crf=None, preset=None, pix_fmt=None, option="
             f"{name}: cannot write {ext} videos (expected {', '.join(sorted(set(CONTAINERS) - {'.m4v'}))} "
             "or a folder name for PNG frames)"
         )
-    key = CODEC_ALIASES.get((codec or "h264").lower(), (codec or "h264").lower())
+    wanted = (codec or default_codec(ext)).lower()
+    key = CODEC_ALIASES.get(wanted, wanted)
     if key not in CODECS:
         raise UserError(f"--codec {codec}: unknown codec (expected {', '.join(CODECS)})")
     spec = CODECS[key]
@@ -150,6 +152,11 @@ def check_output(path, codec=None, crf=None, preset=None, pix_fmt=None, option="
     if formats and pix_fmt not in formats:
         raise UserError(f"--pix_fmt {pix_fmt}: {key} ({spec.encoder}) takes {', '.join(formats)}")
     return Encoding(path, fmt, key, spec, crf, preset, pix_fmt)
+
+
+def default_codec(ext):
+    """The codec of a video output named ``*ext`` when none is given (``tecogan.defaults``)."""
+    return defaults.VIDEO_CODEC_BY_EXTENSION.get(ext.lower(), defaults.VIDEO_CODEC)
 
 
 def _fits(spec, fmt):
