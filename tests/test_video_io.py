@@ -595,6 +595,24 @@ def test_truncated_files_are_not_taken_for_short_ones(tmp_path, capsys):
             open_source(str(mp4), **window)
 
 
+def test_a_matroska_file_starting_late_is_not_taken_for_a_truncated_one(tmp_path, capsys):
+    """Matroska's duration counts from 0: a clip whose timestamps start at 10 s lasts its frames'
+    span, not 10 s more (before: "its header says 10.48 s ... may be truncated"); cut short, it warns."""
+    from tecogan.video.reading import open_source
+
+    late = make_clip(
+        tmp_path / "late.mkv", pattern(12, h=91, w=161), pts=[10000 + 40 * i for i in range(12)], codec="ffv1", pix_fmt="bgr0"
+    )
+    source = open_source(str(late))
+    assert len(list(source.frames())) == 12 and source.describe().startswith("12 frames, 0.48 s")
+    assert "truncated" not in capsys.readouterr().err
+    data = late.read_bytes()
+    (tmp_path / "cut.mkv").write_bytes(data[: len(data) // 2])
+    list(open_source(str(tmp_path / "cut.mkv")).frames())
+    err = capsys.readouterr().err
+    assert "cut.mkv: its header says 0.48 s" in err and "truncated" in err, err
+
+
 def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path):
     """Before run_cli takes the signals over (torch loading), SIGINT is one line and status 130;
     each command installs that first, before its heavy imports."""

@@ -94,9 +94,12 @@ class VideoSource:
             self.stream_time_base = tb
             rate = stream.average_rate or stream.guessed_rate or stream.base_rate or DEFAULT_FPS
             origin = _seconds(stream.start_time, tb) or Fraction(0)
-            total = _seconds(stream.duration, tb)
-            if total is None and container.duration:
-                total = Fraction(container.duration, 1000000)
+            total = _seconds(stream.duration, tb)  # the video's span from its first timestamp (origin)
+            if total is None and container.duration:  # the file's: made a span from origin too
+                end = Fraction(container.duration, 1000000)  # Matroska's counts from 0 (its end time);
+                if "matroska" not in (container.format.name or "") and container.start_time is not None:
+                    end += Fraction(container.start_time, 1000000)  # FFmpeg's estimates, from the start
+                total = end - origin if end > origin else None
             self.trimmed = bool(start) or duration is not None
             self.window = (
                 origin + seconds_fraction(start) if start else None,
