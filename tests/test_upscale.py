@@ -156,6 +156,26 @@ def test_bad_inputs(tmp_path, ckpt_net):
     assert r.returncode == 2 and "smaller than the 8x8" in r.stderr
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+@pytest.mark.parametrize(
+    "output,compare,refused",
+    [
+        ("/proc/out.mp4", None, "/proc/out.mp4"),
+        ("/proc/frames", "side.mp4", "/proc/frames"),
+        ("out.mp4", "/proc/side.mp4", "/proc/side.mp4"),
+    ],
+)
+def test_an_output_in_a_folder_that_takes_no_files_names_the_output(tmp_path, ckpt_net, output, compare, refused):
+    """/proc passes the checks before any work as root: the lock or temporary file it refuses is
+    one line naming the output (before: "/proc/.out.mp4.tecogan-lock: No such file or directory")."""
+    path, _ = ckpt_net
+    write_video(tmp_path / "in.mp4", frames(2))
+    extra = ["--compare", tmp_path / compare] if compare else []  # (an absolute name stays as it is)
+    r = upscale(tmp_path / "in.mp4", tmp_path / output, *extra, "--model", path, "--device", "cpu", check=False)
+    line = assert_one_line(r.returncode, r.stderr, f"{refused}: cannot be written: the folder /proc ")
+    assert "tecogan" not in line and "writable" in line, line
+
+
 def test_streaming_holds_few_frames(monkeypatch, ckpt_net):
     """At most a handful of frames are decoded ahead of the network, whatever the length."""
     from tecogan import video

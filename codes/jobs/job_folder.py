@@ -38,7 +38,7 @@ from tecogan.utils.hashing import file_sha256
 from tecogan.utils.locks import FileLock
 from tecogan.utils.outputs import check_job_folder
 from tecogan.utils.tempfiles import NAME_MAX, is_own_temp, remove_own_temps, remove_stale_temps, temp_sibling
-from tecogan.video.common import shown
+from tecogan.video.common import not_writable, shown
 
 JOB_VERSION = 1
 JOB_SUFFIX = ".tecogan-job"
@@ -95,8 +95,12 @@ class JobFolder:
 
     # ---------------------------------------------------------------- lock ----
     def lock(self):
-        """Take the job's lock (one process per job); a held lock is one line naming its process."""
-        self._lock.acquire()
+        """Take the job's lock (one process per job); a held lock is one line naming its process, a
+        folder that takes no files (/proc, /sys, a read-only mount) one naming the output."""
+        try:
+            self._lock.acquire()
+        except OSError as err:
+            raise not_writable(self.dst, err) from None
         return self
 
     def unlock(self):

@@ -48,6 +48,16 @@ def shown(path):
     return os.fspath(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
+def not_writable(path, err):
+    """The one line for an output whose folder refused a file (``err``: the OSError): /proc, /sys,
+    a read-only mount, which the checks before any work let through (root passes ``os.access``)."""
+    folder = os.path.dirname(os.path.abspath(path)) or os.sep
+    return UserError(
+        f"{shown(path)}: cannot be written: the folder {shown(folder)} takes no new files "
+        f"({err.strerror or err}); choose an output in a writable folder"
+    )
+
+
 def codec_threads():
     """Threads for FFmpeg's decoder and encoder: half the cores (at least one), the rest
     left to the network, whose worker threads stall when a core is taken from them."""

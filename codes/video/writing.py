@@ -14,7 +14,7 @@ from tecogan.utils.fileio import temp_file_beside, write_image_rgb
 from tecogan.utils.outputs import AtomicFolder
 from tecogan.utils.tempfiles import publish
 from tecogan.video.codecs import _is_rgb, check_output, colour_tags
-from tecogan.video.common import FROM_RGB, _warn_once, codec_threads, is_video_path, shown
+from tecogan.video.common import FROM_RGB, _warn_once, codec_threads, is_video_path, not_writable, shown
 from tecogan.video.streams import Passthrough, has_audio
 
 # codecs whose bitstream has no sample aspect ratio: in Matroska only the container could hold it,
@@ -23,8 +23,12 @@ UNTAGGED_IN_MATROSKA = ("vp9", "av1", "ffv1")
 
 
 def _temp_beside(path, suffix):
-    """A new empty file beside ``path`` under one of this project's temporary names."""
-    return temp_file_beside(path, suffix)
+    """A new empty file beside ``path`` under one of this project's temporary names; a folder that
+    takes no files (/proc, /sys, a read-only mount) is one line naming ``path``."""
+    try:
+        return temp_file_beside(path, suffix)
+    except OSError as err:
+        raise not_writable(path, err) from None
 
 
 def _umask():
@@ -286,7 +290,10 @@ class FolderSink:
     def __init__(self, folder):
         self.folder = folder
         self.path = folder
-        self.staging = AtomicFolder(folder)
+        try:
+            self.staging = AtomicFolder(folder)
+        except OSError as err:
+            raise not_writable(folder, err) from None
 
     def describe(self):
         return "PNG frames"
