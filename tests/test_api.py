@@ -356,7 +356,7 @@ def test_upscaler_with_a_missing_checkpoint_names_it(tmp_path):
 
 
 @pytest.mark.parametrize("dst", [None, ""])
-def test_upscale_video_refuses_no_destination(tmp_path, ckpt, clip, monkeypatch, dst):
+def test_upscale_video_refuses_no_destination(tmp_path, ckpt, clip, capsys, monkeypatch, dst):
     monkeypatch.chdir(tmp_path)
     before = tree_hash(clip)
     up = tecogan.Upscaler(ckpt, device="cpu", report=None)
@@ -364,6 +364,13 @@ def test_upscale_video_refuses_no_destination(tmp_path, ckpt, clip, monkeypatch,
         up.upscale_video(clip, dst)
     with pytest.raises(UserError, match=r"^src None: expected the path"):
         up.upscale_video(None, tmp_path / "out.mp4")
+    with pytest.raises(UserError, match=r"^src \S*nope.mp4: input not found \(expected a video file or a folder of frames\)$"):
+        up.upscale_video(tmp_path / "nope.mp4", tmp_path / "out.mp4")
+    status, _, err = upscale_in_process(capsys, monkeypatch, tmp_path / "nope.mp4", tmp_path / "out.mp4", "--model", ckpt)
+    assert (status, err) == (
+        2,
+        f"error: {tmp_path / 'nope.mp4'}: input not found (expected a video file or a folder of frames)\n",
+    )
     assert os.listdir(tmp_path) == [] and tree_hash(clip) == before
 
 

@@ -160,6 +160,8 @@ def upscale_file(upscaler, src, dst, video=None, *, model_path=None, report=prin
     for name, value in (("src", src), ("dst", dst)):
         if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
             raise UserError(f"{name} {short(value)}: expected the path of a video file or of a folder of frames")
+    if not os.path.lexists(src):  # named as the argument (upscale.py names the path alone)
+        raise UserError(f"src {shown(os.fsdecode(src))}: input not found (expected a video file or a folder of frames)")
     return run_job(upscaler, prepare_job(src, dst, video, model_path), report=report, progress=progress)
 
 
