@@ -36,7 +36,7 @@ import numpy as np
 from tecogan.utils.errors import UserError, run_cli
 from tecogan.utils.fileio import list_images, read_image_rgb, write_image_rgb
 from tecogan.utils.outputs import DATASET, AtomicFolder, check_outputs
-from tecogan.video.common import FROM_RGB, TO_RGB
+from tecogan.utils.yuv import FROM_RGB, TO_RGB
 
 SCALE = 4
 

@@ -134,7 +134,7 @@ def video_times(path):
 
 def decode_rgb(path):
     """The frames as the project reads them (rounded YUV -> RGB: tecogan.video.common.TO_RGB)."""
-    from tecogan.video.common import TO_RGB
+    from tecogan.utils.yuv import TO_RGB
 
     with av.open(str(path)) as c:
         return [f.reformat(format="rgb24", interpolation=TO_RGB).to_ndarray() for f in c.decode(video=0)]

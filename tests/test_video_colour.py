@@ -131,26 +131,29 @@ def test_8bit_tagged_input_keeps_its_tags_in_8_bits(tmp_path, ckpt_net, capsys, 
     assert (p["colorspace"], p["color_range"], p["primaries"], p["trc"]) == (5, 2, 5, 6)
 
 
-@pytest.mark.parametrize("trc,name", [(16, "PQ"), (18, "HLG")])
-def test_hdr_is_refused_in_one_line(tmp_path, ckpt_net, capsys, monkeypatch, trc, name):
+@pytest.mark.parametrize("trc,name,white", [(16, "PQ", 0.58), (18, "HLG", 0.75)])
+def test_hdr_is_tone_mapped_to_sdr_bt709(tmp_path, ckpt_net, capsys, monkeypatch, trc, name, white):
+    """A phone's HDR clip (BT.2020, PQ or HLG, 10 bits) is read as SDR BT.709: HDR's reference
+    white (203 cd/m2: PQ signal 0.58, HLG 0.75) near SDR white, black black, one warning line, an
+    output tagged BT.709."""
+    from tecogan.video.hdr import hdr_to_sdr
+
     path, _ = ckpt_net
+    frames = [np.full((32, 32, 3), round(v * 65535), np.uint16) for v in (white, 0.0)]
     src = make_clip(
-        tmp_path / "hdr.mkv",
-        deep_frames(n=2, side=32),
-        codec="ffv1",
-        pix_fmt="yuv420p10le",
-        colorspace=9,
-        color_range=1,
-        primaries=9,
-        trc=trc,
+        tmp_path / "hdr.mkv", frames, codec="ffv1", pix_fmt="yuv420p10le", colorspace=9, color_range=1, primaries=9, trc=trc
     )
-    status, _, err = upscale_in_process(
-        capsys, monkeypatch, src, tmp_path / "out.mkv", "--model", path, "--device", "cpu", "--codec", "h265"
-    )
-    assert status == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and f"HDR video ({name}" in lines[0] and "tone-map" in lines[0], err
-    assert not (tmp_path / "out.mkv").exists()
+    out = tmp_path / "out.mkv"
+    status, _, err = upscale_in_process(capsys, monkeypatch, src, out, "--model", path, "--device", "cpu", "--codec", "h265")
+    assert status == 0, err
+    assert f"HDR video ({name}): tone-mapped to SDR BT.709" in err
+    p = probe(out)
+    assert (p["frames"], p["primaries"], p["trc"], p["colorspace"]) == (2, 1, 1, 1)
+    ref_white, black = (frame.image for frame in open_source(str(src)).frames())
+    assert ref_white.dtype == np.uint8 and 238 <= ref_white.min() <= ref_white.max() <= 248, ref_white[0, 0]
+    assert black.max() <= 1
+    ramp = hdr_to_sdr(np.linspace(0, 1, 101, dtype=np.float32)[None, :, None].repeat(3, axis=2), name)[0, :, 0]
+    assert (np.diff(ramp) > -1e-6).all() and ramp[0] == 0 and ramp[-1] == 1  # monotonic (float32), black to white
 
 
 def test_vp9_without_10bit_formats_warns_and_writes_8_bits(tmp_path, ckpt_net, hevc10, capsys, monkeypatch):
@@ -239,3 +242,19 @@ def test_8bit_colour_conversions_round_instead_of_truncating(tmp_path):
     sink.close()
     for before, after in zip(_yuv_planes(clip), _yuv_planes(out), strict=True):
         assert abs((after - before).mean()) < 0.05 and np.abs(after - before).mean() < 1.0  # old Y bias: -1.09
+
+
+def test_10bit_colours_read_alike_in_16_and_8_bits(tmp_path):
+    """Colourful 10-bit video read as 16-bit RGB (the output keeps 10 bits) and as 8-bit RGB agree
+    to a grey level (swscale's bilinear full-chroma path once gave 16-bit RGB with green near 0)."""
+    yy, xx = np.mgrid[0:48, 0:64]
+    rgb = 0.5 + 0.35 * np.sin(xx / 9.0)[..., None] * np.cos(yy[..., None] / 7.0 + np.arange(3))
+    src = make_clip(tmp_path / "in10.mkv", [(rgb * 65535).astype(np.uint16)], codec="ffv1", pix_fmt="yuv420p10le")
+    (eight,) = [f.image for f in open_source(str(src)).frames()]
+    source = open_source(str(src))
+    source.deep = True
+    (sixteen,) = [f.image for f in source.frames()]
+    assert sixteen.dtype == np.uint16 and eight.dtype == np.uint8
+    diff = sixteen / 257.0 - eight
+    assert np.abs(diff.reshape(-1, 3).mean(0)).max() < 0.6 and np.abs(diff).mean() < 0.8, diff.reshape(-1, 3).mean(0)
+    assert np.abs(eight / 255.0 - rgb).mean() < 0.01

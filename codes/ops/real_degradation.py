@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from tecogan.errors import UserError
-from tecogan.video.common import FROM_RGB, TO_RGB
+from tecogan.utils.yuv import FROM_RGB, TO_RGB
 
 DOWNSAMPLE_METHODS = {"area": cv2.INTER_AREA, "bicubic": cv2.INTER_CUBIC, "bilinear": cv2.INTER_LINEAR}
 KERNEL_TYPES = ("iso", "aniso", "generalized")

@@ -11,15 +11,17 @@ from av.video.reformatter import VideoReformatter
 from tecogan import defaults
 from tecogan.utils.errors import UserError, warn
 from tecogan.utils.fileio import IMAGE_EXTENSIONS, check_regular_file, list_images, read_image_rgb
+from tecogan.utils.yuv import TO_RGB
+from tecogan.video import hdr
 from tecogan.video.common import (
     DEFAULT_FPS,
     MIN_SIZE,
-    TO_RGB,
     Frame,
     _open_input,
     _rate,
     _seconds,
     _video_stream,
+    _warn_once,
     codec_threads,
     shown,
 )
@@ -109,19 +111,28 @@ class VideoSource:
             cc = stream.codec_context
             self.stored_sar = _sar(stream.sample_aspect_ratio)  # the container's, else the codec's
             self.sar = self.size = None  # of the upright frames: known once the first frame is decoded
-            check_not_hdr(cc.color_trc, path)
+            self.hdr = hdr.TRANSFERS.get(cc.color_trc)  # 'PQ' / 'HLG': tone-mapped to SDR as it is read
+            if self.hdr:
+                _warn_once(
+                    f"{shown(path)}: HDR video ({self.hdr}): tone-mapped to SDR BT.709 as it is read (the "
+                    "models know SDR pixels), so the output is SDR (docs/upscale.md, 'HDR video')"
+                )
             self.bits = _bits(cc.format)
             self.chroma = _chroma(cc.format)
-            self.colour = {
-                name: value
-                for name, value in (
-                    ("colorspace", cc.colorspace),
-                    ("primaries", cc.color_primaries),
-                    ("trc", cc.color_trc),
-                    ("range", cc.color_range),
-                )
-                if value not in _UNSPECIFIED[name]
-            }
+            self.colour = (
+                dict(hdr.SDR_TAGS)
+                if self.hdr
+                else {
+                    name: value
+                    for name, value in (
+                        ("colorspace", cc.colorspace),
+                        ("primaries", cc.color_primaries),
+                        ("trc", cc.color_trc),
+                        ("range", cc.color_range),
+                    )
+                    if value not in _UNSPECIFIED[name]
+                }
+            )
             self.count, first, read, last = self._count(container, stream)
             if self.count > defaults.MAX_CLIP_FRAMES:
                 raise UserError(
@@ -263,10 +274,11 @@ class VideoSource:
                 if end is not None and t >= end:  # frames come in presentation order
                     break
                 if not hdr_checked:
-                    check_not_hdr(frame.color_trc, self.path)
+                    if not self.hdr:
+                        check_not_hdr(frame.color_trc, self.path)  # tagged HDR frames in an untagged stream
                     self._first_frame(frame, stream)
                     hdr_checked = True
-                image = _to_rgb(reformatter, frame, self.deep)
+                image = _to_rgb(reformatter, frame, self.deep, self.hdr)
                 decoded += 1
                 shape = _check_frame(image, shape, f"{shown(self.path)} frame {decoded}")
                 time = Fraction(decoded - 1) / self.rate if self.retime else t - self.shift
@@ -328,7 +340,7 @@ def _chroma(fmt):
     return {"p010le": "420", "p016le": "420", "p210le": "422", "y210le": "422"}.get(name)
 
 
-def _to_rgb(reformatter, frame, deep=False):
+def _to_rgb(reformatter, frame, deep=False, hdr_transfer=None):
     """A decoded frame as upright (h, w, 3) uint8 RGB (``deep``: uint16): its colour matrix and
     range (tags; an untagged frame is BT.709 from 1280x720 up, else BT.601), any bit depth and
     chroma subsampling, its display rotation applied."""
@@ -336,8 +348,10 @@ def _to_rgb(reformatter, frame, deep=False):
     if colorspace not in _SWS_COLORSPACES:
         colorspace = 1 if frame.width >= 1280 or frame.height >= 720 else 5
     rgb = reformatter.reformat(
-        frame, format="rgb48le" if deep else "rgb24", src_colorspace=colorspace, interpolation=TO_RGB
+        frame, format="rgb48le" if deep or hdr_transfer else "rgb24", src_colorspace=colorspace, interpolation=TO_RGB
     ).to_ndarray()
+    if hdr_transfer:
+        rgb = hdr.to_integers(hdr.hdr_to_sdr(rgb, hdr_transfer), deep)
     turns = round((frame.rotation or 0) / 90) % 4  # counter-clockwise quarter turns
     if turns:
         rgb = np.rot90(rgb, turns)

@@ -13,8 +13,9 @@ from tecogan.utils.errors import UserError, warn
 from tecogan.utils.fileio import temp_file_beside, write_image_rgb
 from tecogan.utils.outputs import AtomicFolder
 from tecogan.utils.tempfiles import publish
+from tecogan.utils.yuv import FROM_RGB
 from tecogan.video.codecs import _is_rgb, check_output, colour_tags
-from tecogan.video.common import FROM_RGB, _warn_once, codec_threads, is_video_path, not_writable, shown
+from tecogan.video.common import _warn_once, codec_threads, is_video_path, not_writable, shown
 from tecogan.video.streams import Passthrough, has_audio
 
 # codecs whose bitstream has no sample aspect ratio: in Matroska only the container could hold it,
