@@ -176,7 +176,10 @@ def prepare(
     from tecogan.utils.outputs import AtomicFolder
 
     if not os.path.isdir(src):
-        raise UserError(f"{src}: footage folder not found (expected e.g. ../shared/data)")
+        raise UserError(
+            f"{src}: footage folder not found (expected a folder of clips: <clip>/*.jpg frame folders, as DAVIS-2016 "
+            "has them, or video files; docs/data.md)"
+        )
     clips = find_clips(src, skip=out)
     if not clips:
         raise UserError(f"{src}: no clips (expected <clip>/*.jpg folders or video files)")

@@ -16,6 +16,7 @@ from tecogan.ops.upsample import bd_bicubic_frame
 from tecogan.pretrained import PRETRAINED
 from tecogan.utils.errors import UserError
 from tecogan.utils.fileio import write_image_rgb
+from tecogan.utils.yuv import TO_RGB
 from tecogan.video import open_source
 
 BEFORE = ("bicubic", "input")  # the comparison's left side: bicubic upsampling, or the input's pixels enlarged
@@ -39,7 +40,7 @@ def last_frame_png(video, png):
             return png if os.path.isfile(png) else None
         if frame is None:
             return None
-        write_image_rgb(png, frame.to_ndarray(format="rgb24"))
+        write_image_rgb(png, frame.reformat(format="rgb24", interpolation=TO_RGB).to_ndarray())
         _made[png] = video
         return png
 
