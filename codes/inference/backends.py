@@ -102,7 +102,7 @@ class OpenVINOStep:
         cache_dir = model_cache_dir()
         key = model_key(net, ov.__version__)
         if precision == "int8":
-            key += "-int8-" + hashlib.sha256(_nncf_version().encode()).hexdigest()[:8]
+            key += "-int8-" + hashlib.sha256(f"{_nncf_version()} {INT8_RECIPE}".encode()).hexdigest()[:8]
         elif precision != "fp32":
             key += "-" + precision
         if cache_dir:
@@ -334,6 +334,10 @@ def calibration_inputs(net, frames_per_clip=None):
     return samples
 
 
+# what quantize_int8 makes, in the int8 cache key: a cached model of an earlier recipe is made again
+INT8_RECIPE = "frames-float"
+
+
 def quantize_int8(model, net):
     """NNCF post-training quantization of a converted OpenVINO generator, calibrated on the bundled
     footage; the layers the generator names in ``int8_float32`` (node-name patterns) stay float32.
@@ -344,7 +348,7 @@ def quantize_int8(model, net):
     logging.getLogger("nncf").setLevel(logging.ERROR)
     samples = calibration_inputs(net)
     with _quiet(), third_party_output():
-        return nncf.quantize(
+        quantized = nncf.quantize(
             model,
             nncf.Dataset(samples),
             preset=nncf.QuantizationPreset.PERFORMANCE,
@@ -352,3 +356,26 @@ def quantize_int8(model, net):
             fast_bias_correction=True,
             ignored_scope=nncf.IgnoredScope(patterns=list(net.int8_float32), validate=False),
         )
+    return frames_float(quantized)
+
+
+def frames_float(model):
+    """Drop the fake quantizers NNCF puts on the frames themselves: on the inputs (the low-res
+    frame before the bilinear upsampler) and on the inputs of the op that makes each output (the
+    residual plus the upsampled frame).  Their ranges came from the calibration frames, so bright
+    pixels were clipped (at 246-248 of 255) and the residual rounded to 8 bits; the upsampler and
+    the elementwise add gain nothing from int8."""
+    for parameter in model.get_parameters():
+        for target in list(parameter.output(0).get_target_inputs()):
+            fq = target.get_node()
+            if fq.get_type_name() == "FakeQuantize":
+                for consumer in list(fq.output(0).get_target_inputs()):
+                    consumer.replace_source_output(parameter.output(0))
+    for result in model.get_results():
+        last = result.input_value(0).get_node()
+        for i in range(last.get_input_size()):
+            source = last.input_value(i).get_node()
+            if source.get_type_name() == "FakeQuantize":
+                last.input(i).replace_source_output(source.input_value(0))
+    model.validate_nodes_and_infer_types()
+    return model

@@ -17,6 +17,7 @@ from tecogan.utils.fileio import temp_file_beside
 from tecogan.utils.outputs import AtomicFolder
 from tecogan.utils.tempfiles import publish
 from tecogan.video import VideoSink, shown
+from tecogan.video.writing import output_sar
 
 
 def assemble(run, folder, records):
@@ -61,6 +62,9 @@ def _assemble_video(run, folder, records, total):
         segments = [os.path.join(folder.path, next(iter(r["files"]))) for r in records]
         with av.open(segments[0]) as first:
             stream = out.add_stream_from_template(first.streams.video[0], opaque=True)
+        sar = output_sar(run.source, stream.codec_context.width, stream.codec_context.height)
+        if sar is not None:  # the container's pixel aspect (vp9/av1 in MP4, prores in MOV): the template drops it
+            stream.codec_context.sample_aspect_ratio = sar
         stream.codec_context.framerate = described.rate  # the stream's frame rate, as the one-go writer's
         if passthrough is not None:
             passthrough.open(out)
