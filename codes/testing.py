@@ -78,7 +78,7 @@ def check_test_sets(opt, report=print):
     frames are written but no metric scores them."""
     for ds, ts in sequence_sets(opt, report):
         if not ds.get("gt_seq_dir") and opt.get("metric"):
-            report(f"warning: test set {ds['name']} has no gt_seq_dir: validation writes its frames but scores no metric")
+            report(f"warning: test set {ds['name']} has no gt_seq_dir: validation scores no metric on it")
         for info in ts.folders.sequences:
             lr = ts.folders.read_lr(SequenceInfo(info.name, info.lr_paths[:1]))
             if info.gt_paths:

@@ -258,3 +258,15 @@ def test_10bit_colours_read_alike_in_16_and_8_bits(tmp_path):
     diff = sixteen / 257.0 - eight
     assert np.abs(diff.reshape(-1, 3).mean(0)).max() < 0.6 and np.abs(diff).mean() < 0.8, diff.reshape(-1, 3).mean(0)
     assert np.abs(eight / 255.0 - rgb).mean() < 0.01
+
+
+def test_hdr_with_bt709_primaries_keeps_its_hues():
+    """HLG on BT.709 primaries (some cameras record it): no BT.2020 -> BT.709 matrix, so a red whose
+    green and blue are equal keeps them equal; on BT.2020 primaries the matrix does mix them."""
+    from tecogan.video.hdr import hdr_to_sdr
+
+    red = np.array([[[0.75, 0.3, 0.3]]], np.float32)
+    r, g, b = hdr_to_sdr(red, "HLG", bt2020=False)[0, 0]
+    assert r > 0.9 and abs(g - b) < 1e-6
+    r, g, b = hdr_to_sdr(red, "HLG")[0, 0]
+    assert abs(g - b) > 0.05

@@ -53,7 +53,7 @@ def _assemble_video(run, folder, records, total):
     :class:`_Timeline`); returns the frame count."""
     job, enc = run.job, run.out_enc
     described = VideoSink(enc, run.source, audio=job.video.audio)  # the audio plan (and its warnings)
-    run.report(f"writing {described.describe()}, from {len(records)} segments")
+    run.report(f"writing {described.describe()}, from {len(records)} segment{'' if len(records) == 1 else 's'}")
     passthrough = described.passthrough
     tmp = temp_file_beside(job.dst, os.path.splitext(job.dst)[1])
     out = None

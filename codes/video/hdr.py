@@ -20,6 +20,8 @@ HDR_PEAK = 1000.0  # cd/m2 that the tone curve maps onto SDR white (brighter PQ 
 # BT.2020 -> BT.709 primaries (linear RGB), rows: R, G, B of BT.709
 BT2020_TO_BT709 = np.array([[1.6605, -0.5876, -0.0728], [-0.1246, 1.1329, -0.0083], [-0.0182, -0.1006, 1.1187]], np.float32)
 BT2020_LUMA = np.array([0.2627, 0.6780, 0.0593], np.float32)
+BT709_LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
+BT709_PRIMARIES = 1  # AVColorPrimaries: every other tag of an HDR stream is taken as BT.2020
 
 
 def pq_to_light(signal):
@@ -30,13 +32,13 @@ def pq_to_light(signal):
     return 10000.0 * np.power(np.maximum(p - c1, 0) / (c2 - c3 * p), 1 / m1)
 
 
-def hlg_to_light(signal):
+def hlg_to_light(signal, luma=BT2020_LUMA):
     """ARIB STD-B67 inverse OETF, then BT.2100's OOTF for a 1,000 cd/m2 display (gamma 1.2 on
-    the scene's luminance): (h, w, 3) signal in [0, 1] -> cd/m2."""
+    the scene's luminance, ``luma`` its primaries' weights): (h, w, 3) signal in [0, 1] -> cd/m2."""
     a, b, c = 0.17883277, 0.28466892, 0.55991073
     e = np.clip(signal, 0, 1)
     scene = np.where(e <= 0.5, e * e / 3, (np.exp((e - c) / a) + b) / 12)
-    luminance = np.maximum(scene @ BT2020_LUMA, 1e-6)[..., None]
+    luminance = np.maximum(scene @ luma, 1e-6)[..., None]
     return HLG_PEAK * np.power(luminance, 0.2) * scene
 
 
@@ -50,12 +52,16 @@ def roll_off(x, peak=HDR_PEAK / REFERENCE_WHITE):
     return np.where(x <= KNEE, x, np.minimum(KNEE + room * t * (1 + t / white**2) / (1 + t), 1))
 
 
-def hdr_to_sdr(rgb, transfer):
-    """(h, w, 3) HDR RGB (BT.2020 primaries, ``transfer`` 'PQ' or 'HLG' signal, uint16 or float
-    in [0, 1]) -> float32 SDR BT.709 RGB signal in [0, 1] (for a gamma 2.4 display)."""
+def hdr_to_sdr(rgb, transfer, bt2020=True):
+    """(h, w, 3) HDR RGB (``transfer`` 'PQ' or 'HLG' signal, uint16 or float in [0, 1]; BT.2020
+    primaries, or BT.709 ones where ``bt2020`` is false, as some cameras record HLG) -> float32
+    SDR BT.709 RGB signal in [0, 1] (for a gamma 2.4 display)."""
     signal = rgb.astype(np.float32) / 65535 if rgb.dtype == np.uint16 else rgb.astype(np.float32)
-    light = pq_to_light(signal) if transfer == "PQ" else hlg_to_light(signal)
-    relative = np.maximum(light @ BT2020_TO_BT709.T, 0) / REFERENCE_WHITE
+    if transfer == "PQ":
+        light = pq_to_light(signal)
+    else:
+        light = hlg_to_light(signal, BT2020_LUMA if bt2020 else BT709_LUMA)
+    relative = np.maximum(light @ BT2020_TO_BT709.T if bt2020 else light, 0) / REFERENCE_WHITE
     peak = np.maximum(relative.max(axis=-1, keepdims=True), 1e-6)
     sdr = relative * (roll_off(peak) / peak)
     return np.power(np.clip(sdr, 0, 1), 1 / 2.4)

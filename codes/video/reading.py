@@ -111,10 +111,15 @@ class VideoSource:
             cc = stream.codec_context
             self.stored_sar = _sar(stream.sample_aspect_ratio)  # the container's, else the codec's
             self.sar = self.size = None  # of the upright frames: known once the first frame is decoded
-            self.hdr = hdr.TRANSFERS.get(cc.color_trc)  # 'PQ' / 'HLG': tone-mapped to SDR as it is read
+            # 'PQ' / 'HLG' and whether BT.2020: tone-mapped to SDR as it is read
+            self.hdr = (
+                (hdr.TRANSFERS[cc.color_trc], cc.color_primaries != hdr.BT709_PRIMARIES)
+                if cc.color_trc in hdr.TRANSFERS
+                else None
+            )
             if self.hdr:
                 _warn_once(
-                    f"{shown(path)}: HDR video ({self.hdr}): tone-mapped to SDR BT.709 as it is read (the "
+                    f"{shown(path)}: HDR video ({self.hdr[0]}): tone-mapped to SDR BT.709 as it is read (the "
                     "models know SDR pixels), so the output is SDR (docs/upscale.md, 'HDR video')"
                 )
             self.bits = _bits(cc.format)
@@ -314,12 +319,13 @@ def _sar(value):
 
 
 def check_not_hdr(trc, path):
-    """HDR (PQ or HLG transfer) is refused: the models know SDR pixels only."""
+    """HDR frames (PQ or HLG transfer) in a stream tagged SDR are refused: the reader tone-maps by
+    the stream's tags (a stream tagged HDR is tone-mapped), and the models know SDR pixels only."""
     if trc in HDR_TRANSFERS:
         raise UserError(
             f"{shown(path)}: HDR video ({HDR_TRANSFERS[trc]} transfer): the models are trained on SDR "
-            "frames and would give wrong colours; tone-map it to SDR first (e.g. FFmpeg's zscale and "
-            "tonemap filters, keeping 10 bits) and upscale that"
+            "frames, and this stream's own tags say SDR, so it is not tone-mapped; write it with its HDR "
+            "transfer tagged on the stream (docs/upscale.md, 'HDR video')"
         )
 
 
@@ -340,7 +346,7 @@ def _chroma(fmt):
     return {"p010le": "420", "p016le": "420", "p210le": "422", "y210le": "422"}.get(name)
 
 
-def _to_rgb(reformatter, frame, deep=False, hdr_transfer=None):
+def _to_rgb(reformatter, frame, deep=False, hdr_source=None):
     """A decoded frame as upright (h, w, 3) uint8 RGB (``deep``: uint16): its colour matrix and
     range (tags; an untagged frame is BT.709 from 1280x720 up, else BT.601), any bit depth and
     chroma subsampling, its display rotation applied."""
@@ -348,10 +354,10 @@ def _to_rgb(reformatter, frame, deep=False, hdr_transfer=None):
     if colorspace not in _SWS_COLORSPACES:
         colorspace = 1 if frame.width >= 1280 or frame.height >= 720 else 5
     rgb = reformatter.reformat(
-        frame, format="rgb48le" if deep or hdr_transfer else "rgb24", src_colorspace=colorspace, interpolation=TO_RGB
+        frame, format="rgb48le" if deep or hdr_source else "rgb24", src_colorspace=colorspace, interpolation=TO_RGB
     ).to_ndarray()
-    if hdr_transfer:
-        rgb = hdr.to_integers(hdr.hdr_to_sdr(rgb, hdr_transfer), deep)
+    if hdr_source:  # (transfer, BT.2020 primaries)
+        rgb = hdr.to_integers(hdr.hdr_to_sdr(rgb, *hdr_source), deep)
     turns = round((frame.rotation or 0) / 90) % 4  # counter-clockwise quarter turns
     if turns:
         rgb = np.rot90(rgb, turns)
