@@ -29,6 +29,7 @@ from tecogan.video.timestamps import deinterlaced, presentation_times, seconds_f
 
 # colour matrices swscale knows (AVColorSpace values); others are guessed from the size
 _SWS_COLORSPACES = {1, 4, 5, 6, 7, 9, 10}
+SWS_RGB48_WHITE = 255 * 256  # YUV white as swscale's 16-bit RGB (not 65535; its inverse matches)
 HDR_TRANSFERS = {16: "PQ (SMPTE ST 2084)", 18: "HLG (ARIB STD-B67)"}
 # the "unspecified" / "reserved" values of each colour tag (AVColorSpace, ...Primaries, ...TRC, ...Range)
 _UNSPECIFIED = {"colorspace": (2, 3, None), "primaries": (0, 2, 3, None), "trc": (0, 2, 3, None), "range": (0, None)}
@@ -356,8 +357,8 @@ def _to_rgb(reformatter, frame, deep=False, hdr_source=None):
     rgb = reformatter.reformat(
         frame, format="rgb48le" if deep or hdr_source else "rgb24", src_colorspace=colorspace, interpolation=TO_RGB
     ).to_ndarray()
-    if hdr_source:  # (transfer, BT.2020 primaries)
-        rgb = hdr.to_integers(hdr.hdr_to_sdr(rgb, *hdr_source), deep)
+    if hdr_source:  # (transfer, BT.2020 primaries); swscale's 16-bit RGB from YUV ends at 255 x 256
+        rgb = hdr.to_integers(hdr.hdr_to_sdr(np.minimum(rgb / SWS_RGB48_WHITE, 1.0), *hdr_source), deep)
     turns = round((frame.rotation or 0) / 90) % 4  # counter-clockwise quarter turns
     if turns:
         rgb = np.rot90(rgb, turns)
