@@ -129,6 +129,15 @@ def test_8bit_tagged_input_keeps_its_tags_in_8_bits(tmp_path, ckpt_net, capsys, 
     p = probe(out)
     assert p["pix_fmt"] in ("yuv420p", "yuvj420p")  # FFmpeg names full-range 4:2:0 yuvj420p
     assert (p["colorspace"], p["color_range"], p["primaries"], p["trc"]) == (5, 2, 5, 6)
+    # prores_ks writes the frames' primaries and transfer, not the stream's: they are on the frames too
+    prores = tmp_path / "out.mov"
+    status, _, err = upscale_in_process(
+        capsys, monkeypatch, src, prores, "--model", path, "--device", "cpu", "--codec", "prores", "--quiet"
+    )
+    assert status == 0, err
+    with av.open(str(prores)) as c:
+        frame = next(c.decode(video=0))
+        assert (frame.colorspace in (5, 6), frame.color_primaries, frame.color_trc) == (True, 5, 6)  # 5, 6: BT.601
 
 
 @pytest.mark.parametrize("trc,name,white", [(16, "PQ", 0.58), (18, "HLG", 0.75)])

@@ -132,7 +132,8 @@ class VideoSink:
         cc.time_base = self.time_base
         cc.thread_count = codec_threads()
         # the input's colour tags where it has them, else BT.709 (RGB formats: RGB matrix, full range)
-        self.matrix, self.range, cc.color_primaries, cc.color_trc = colour_tags(enc.pix_fmt, self.colour)
+        self.matrix, self.range, self.primaries, self.trc = colour_tags(enc.pix_fmt, self.colour)
+        cc.color_primaries, cc.color_trc = self.primaries, self.trc
         cc.colorspace, cc.color_range = self.matrix, self.range
         self.sar = output_sar(self.source, w // self.panes, h)
         if self.sar is not None:  # MP4/MOV/AVI store it in the container, Matroska in the bitstream (h264 ...)
@@ -175,6 +176,8 @@ class VideoSink:
             frame = self.reformatter.reformat(
                 frame, format=self.enc.pix_fmt, dst_colorspace=self.matrix, dst_color_range=self.range, interpolation=FROM_RGB
             )
+        # the frames carry the tags too: some encoders (prores_ks) write the frame's, not the stream's
+        frame.color_primaries, frame.color_trc = self.primaries, self.trc
         frame.pts = pts
         try:
             for packet in self.stream.encode(frame):
