@@ -36,7 +36,7 @@ import numpy as np
 from tecogan.utils.errors import UserError, run_cli
 from tecogan.utils.fileio import list_images, read_image_rgb, write_image_rgb
 from tecogan.utils.outputs import DATASET, AtomicFolder, check_outputs
-from tecogan.utils.yuv import FROM_RGB, TO_RGB
+from tecogan.utils.yuv import bt601_to_rgb, rgb_to_bt601
 
 SCALE = 4
 
@@ -69,28 +69,13 @@ def h264_roundtrip(frames, crf):
         # different streams from the same frames run to run on an AVX-512 Xeon (and across CPUs)
         stream.options = {"crf": str(int(crf)), "preset": "medium", "threads": "1", "x264-params": "threads=1:cpu-independent=1"}
         for f in frames:
-            # every colour conversion states its matrix and range: PyAV reuses a conversion context
-            # whose unstated settings followed the last frame it converted (sets differed run to run)
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24").reformat(
-                format="yuv420p", src_colorspace="ITU601", dst_colorspace="ITU601", dst_color_range="MPEG", interpolation=FROM_RGB
-            )
-            for packet in stream.encode(frame):
+            for packet in stream.encode(rgb_to_bt601(f, "yuv420p")):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
     buf.seek(0)
     with av.open(buf, mode="r") as inp:
-        decoded = [
-            fr.reformat(
-                format="rgb24",
-                src_colorspace="ITU601",
-                dst_colorspace="ITU601",
-                src_color_range="MPEG",
-                dst_color_range="JPEG",
-                interpolation=TO_RGB,
-            ).to_ndarray()
-            for fr in inp.decode(video=0)
-        ]
+        decoded = [bt601_to_rgb(fr) for fr in inp.decode(video=0)]
     if len(decoded) != t:
         raise RuntimeError(f"h264_roundtrip: {len(decoded)} frames decoded for {t} encoded")
     return np.stack(decoded)

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from tecogan.errors import UserError
-from tecogan.utils.yuv import FROM_RGB, TO_RGB
+from tecogan.utils.yuv import bt601_to_rgb, rgb_to_bt601
 
 DOWNSAMPLE_METHODS = {"area": cv2.INTER_AREA, "bicubic": cv2.INTER_CUBIC, "bilinear": cv2.INTER_LINEAR}
 KERNEL_TYPES = ("iso", "aniso", "generalized")
@@ -150,16 +150,7 @@ def compress_video(frames, codec="h264", crf=None, bpp=None, gop=12, bframes=0, 
             stream.bit_rate = rate
             stream.options = {"maxrate": str(rate), "minrate": "0", "bufsize": str(2 * rate // fps)}
         for f in frames:
-            # every colour conversion states its matrix and range: PyAV reuses conversion contexts
-            # whose unstated settings can follow an earlier frame (outputs differed run to run)
-            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24").reformat(
-                format=stream.pix_fmt,
-                src_colorspace="ITU601",
-                dst_colorspace="ITU601",
-                dst_color_range="MPEG",
-                interpolation=FROM_RGB,
-            )
-            for packet in stream.encode(vf):
+            for packet in stream.encode(rgb_to_bt601(f, stream.pix_fmt)):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
@@ -169,16 +160,7 @@ def compress_video(frames, codec="h264", crf=None, bpp=None, gop=12, bframes=0, 
         vs = inp.streams.video[0]
         vs.thread_count = 1
         for frame in inp.decode(vs):
-            decoded.append(
-                frame.reformat(
-                    format="rgb24",
-                    src_colorspace="ITU601",
-                    dst_colorspace="ITU601",
-                    src_color_range="MPEG",
-                    dst_color_range="JPEG",
-                    interpolation=TO_RGB,
-                ).to_ndarray()
-            )
+            decoded.append(bt601_to_rgb(frame))
     if len(decoded) != t:
         raise RuntimeError(f"compress_video: {codec} returned {len(decoded)} frames for {t}")
     return np.stack(decoded)[:, :h, :w]
